@@ -1,0 +1,1 @@
+"""The tamper-evident audit log: events, the Merkle tree, signed checkpoints and verification."""

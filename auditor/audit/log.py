@@ -1,0 +1,123 @@
+"""Appending to the tamper-evident log, in the caller's transaction.
+
+The head row is locked first (SELECT ... FOR UPDATE on PostgreSQL; SQLite transactions already hold
+the write lock), so concurrent appenders take consecutive sequence numbers and a rolled-back
+transaction gives its numbers back: no gap, no duplicate. The new Merkle frontier is written in the
+same transaction. After commit, `after_commit` signs a checkpoint each time the log crosses a
+multiple of `checkpoint_every`.
+"""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from typing import Sequence
+
+from sqlalchemy import Connection, insert, select, update
+
+from auditor.audit import merkle
+from auditor.audit.checkpoints import Checkpoint, CheckpointFile, sign
+from auditor.audit.events import AuditEvent, CANONICAL_COLUMNS, canonical_bytes, to_microseconds
+from auditor.audit.schema import AuditEventRow, LogHead
+from auditor.clock import Clock, SystemClock
+from auditor.crypto.envelope import Envelope
+from auditor.crypto.keyring import Keyring
+from auditor.errors import TamperDetected
+
+EVENTS = AuditEventRow.__table__
+HEAD = LogHead.__table__
+DEFAULT_CHECKPOINT_EVERY = 1000
+
+
+def seal_of(mac_key: bytes, leaf: bytes) -> bytes:
+    return hmac.digest(mac_key, leaf, "sha256")
+
+
+@dataclass(frozen=True)
+class Appended:
+    first_seq: int
+    size: int
+    root: bytes
+
+
+class AuditLog:
+    def __init__(
+        self,
+        keyring: Keyring,
+        envelope: Envelope,
+        log_key_id: int,
+        checkpoints: CheckpointFile,
+        clock: Clock | None = None,
+        checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
+    ) -> None:
+        self.keyring = keyring
+        self.envelope = envelope
+        self.log_key_id = log_key_id
+        self.checkpoints = checkpoints
+        self.clock = clock or SystemClock()
+        self.checkpoint_every = checkpoint_every
+        self._mac_key = keyring.log_mac_key
+        self._rollback_checked = False
+
+    @staticmethod
+    def initialise(conn: Connection) -> None:
+        conn.execute(insert(HEAD).values(id=1, size=0, frontier=b""))
+
+    def append(self, conn: Connection, events: Sequence[AuditEvent]) -> Appended:
+        """Write `events` in the transaction `conn` is in. Raises on any failure; the caller rolls back."""
+        head = conn.execute(select(HEAD.c.size, HEAD.c.frontier).where(HEAD.c.id == 1).with_for_update()).one()
+        if not self._rollback_checked:
+            self._check_not_rolled_back(head.size)
+        frontier = merkle.Frontier.from_bytes(head.size, head.frontier)
+        first = head.size + 1
+        rows = []
+        for offset, event in enumerate(events):
+            seq = first + offset
+            row = self._row(seq, event)
+            leaf = merkle.leaf_hash(canonical_bytes(tuple(row[c] for c in CANONICAL_COLUMNS)))
+            row["leaf_hash"] = leaf
+            row["seal"] = seal_of(self._mac_key, leaf)
+            frontier.append(leaf)
+            rows.append(row)
+        if rows:
+            conn.execute(insert(EVENTS), rows)
+            conn.execute(update(HEAD).where(HEAD.c.id == 1).values(size=frontier.size, frontier=frontier.to_bytes()))
+        return Appended(first, frontier.size, frontier.root())
+
+    def _row(self, seq: int, e: AuditEvent) -> dict:
+        reason = (
+            self.envelope.seal(self.log_key_id, "audit_events", "reason", seq, e.reason) if e.reason else None
+        )
+        return {
+            "seq": seq, "at_us": to_microseconds(e.at), "source": e.source, "source_event_id": e.source_event_id,
+            "source_row_hash": e.source_row_hash, "user_id": e.user_id, "role": e.role, "action": e.action,
+            "patient_id": e.patient_id, "record_type": e.record_type, "record_id": e.record_id,
+            "fields": ",".join(e.fields) or None, "purpose": e.purpose, "break_glass": bool(e.break_glass),
+            "reason": reason, "outcome": e.outcome, "detail": e.detail, "workstation": e.workstation,
+        }
+
+    def _check_not_rolled_back(self, size: int) -> None:
+        """Refuse to append to a log shorter than its latest signed checkpoint (a restored or truncated
+        database): appending would fork the history the checkpoints vouch for."""
+        latest = self.checkpoints.latest()
+        if latest is not None and latest.verify(self.keyring.signing_public_key) and latest.size > size:
+            raise TamperDetected(
+                f"the audit log holds {size} events but checkpoint {latest.origin} signed {latest.size}: "
+                f"it was truncated or rolled back after sequence number {size}; run: auditor audit verify"
+            )
+        self._rollback_checked = True
+
+    def after_commit(self, appended: Appended, count: int) -> Checkpoint | None:
+        every = self.checkpoint_every
+        if every and count and (appended.size // every) > ((appended.size - count) // every):
+            return self.checkpoint(appended.size, appended.root)
+        return None
+
+    def checkpoint(self, size: int, root: bytes) -> Checkpoint:
+        cp = sign(size, root, self.clock.now(), self.keyring.signing_key, self.keyring.signing_public_key)
+        self.checkpoints.append(cp)
+        return cp
+
+    def checkpoint_now(self, conn: Connection) -> Checkpoint:
+        head = conn.execute(select(HEAD.c.size, HEAD.c.frontier).where(HEAD.c.id == 1)).one()
+        return self.checkpoint(head.size, merkle.Frontier.from_bytes(head.size, head.frontier).root())

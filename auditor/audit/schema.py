@@ -1,0 +1,54 @@
+"""Audit event rows and the log head.
+
+Events name patients by internal id only, so shredding a patient never breaks the log. The free-text
+reason is sealed under the log's own data key. `leaf_hash` is RFC 6962's SHA-256(0x00 || canonical
+bytes); `seal` is an HMAC of the leaf under the keyring's log MAC key, so an edited, inserted or
+renumbered row is named exactly even when its leaf hash was recomputed by whoever edited it.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Boolean, Index, Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from auditor.database import RecordsBase
+
+
+class AuditEventRow(RecordsBase):
+    __tablename__ = "audit_events"
+    __table_args__ = (
+        UniqueConstraint("source", "source_event_id"),
+        Index("ix_audit_events_user_time", "user_id", "at_us"),
+    )
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    at_us: Mapped[int] = mapped_column(BigInteger)  # microseconds since the Unix epoch, UTC
+    source: Mapped[str] = mapped_column(String(64))  # "vault", or the EHR export's source name
+    source_event_id: Mapped[str | None] = mapped_column(String(128))
+    source_row_hash: Mapped[bytes | None] = mapped_column(LargeBinary)
+    user_id: Mapped[str | None] = mapped_column(String(128))
+    role: Mapped[str | None] = mapped_column(String(32))
+    action: Mapped[str] = mapped_column(String(32))
+    patient_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    record_type: Mapped[str | None] = mapped_column(String(32))
+    record_id: Mapped[str | None] = mapped_column(String(64))
+    fields: Mapped[str | None] = mapped_column(String(512))
+    purpose: Mapped[str | None] = mapped_column(String(16))
+    break_glass: Mapped[bool] = mapped_column(Boolean, default=False)
+    reason: Mapped[bytes | None] = mapped_column(LargeBinary)  # sealed free text
+    outcome: Mapped[str] = mapped_column(String(16))  # success | denied
+    detail: Mapped[str | None] = mapped_column(String(256))  # the gateway's basis for its decision
+    workstation: Mapped[str | None] = mapped_column(String(128))
+    leaf_hash: Mapped[bytes] = mapped_column(LargeBinary)
+    seal: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class LogHead(RecordsBase):
+    """One row: the log's size and Merkle frontier, updated in the appending transaction (its lock
+    serialises appenders, so sequence numbers have no gap and no duplicate)."""
+
+    __tablename__ = "audit_log_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    size: Mapped[int] = mapped_column(BigInteger)
+    frontier: Mapped[bytes] = mapped_column(LargeBinary)

@@ -1,0 +1,211 @@
+"""Envelope encryption of fields: one AES-256-GCM data key per data subject, wrapped by the primary KEK.
+
+A field is sealed with associated data binding table, column and row id, so a ciphertext copied to
+another row or column does not decrypt. Nonces are random 96 bits; every key's encryptions are counted
+and refused past 2^32 (NIST SP 800-38D §8.3). Every failure to decrypt, whatever its cause (unknown,
+retired or destroyed key, a flipped bit, a swapped value), raises the one DecryptionError.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections import Counter
+from typing import Iterable
+
+from sqlalchemy import Engine, bindparam, func, select, update
+from sqlalchemy.orm import Session
+
+from auditor.clock import Clock, SystemClock
+from auditor.crypto import _aead
+from auditor.crypto.keyring import Keyring
+from auditor.crypto.keystore import DataKey, KekUsage
+from auditor.errors import DecryptionError, KeyUsageExhausted, NotFound, UnknownKey
+
+MAX_USES = 2**32  # random 96-bit nonces: NIST SP 800-38D §8.3 invocation limit
+_CACHE_LIMIT = 500_000
+
+
+def field_context(table: str, column: str, row_id: int) -> bytes:
+    return f"{table}\x00{column}\x00{row_id}".encode()
+
+
+def _wrap_context(key_id: int) -> bytes:
+    return b"auditor/data-key\x00%d" % key_id
+
+
+def new_key_id() -> int:
+    """Random positive 63-bit ids: allocated without a round trip, and revealing no counts."""
+    return secrets.randbits(63) or 1
+
+
+class Envelope:
+    """Seals and opens fields under per-subject data keys held in the key store."""
+
+    def __init__(self, keyring: Keyring, keystore: Engine, clock: Clock | None = None) -> None:
+        self.keyring = keyring
+        self.keystore = keystore
+        self.clock = clock or SystemClock()
+        self._sealers: dict[int, _aead.Sealer] = {}
+        self._uses: Counter[int] = Counter()
+        self._stored_uses: dict[int, int] = {}
+
+    # -- data keys ------------------------------------------------------------------------------
+    def create_keys(self, count: int, purpose: str) -> list[int]:
+        """Make `count` data keys for new subjects; committed to the key store before use."""
+        if count == 0:
+            return []
+        kek = self.keyring.primary_kek
+        now = self.clock.now()
+        rows, ids = [], []
+        for _ in range(count):
+            key_id, material = new_key_id(), _aead.new_key()
+            rows.append(
+                {"id": key_id, "purpose": purpose, "kek_id": kek.key_id, "uses": 0, "created_at": now,
+                 "wrapped": kek.seal(material, _wrap_context(key_id))}
+            )
+            ids.append(key_id)
+            self._sealers[key_id] = _aead.Sealer(key_id, material)
+            self._stored_uses[key_id] = 0
+        with Session(self.keystore) as session, session.begin():
+            session.execute(DataKey.__table__.insert(), rows)
+            self._count_kek_wraps(session, {kek.key_id: count})
+        return ids
+
+    def create_key(self, purpose: str) -> int:
+        return self.create_keys(1, purpose)[0]
+
+    def preload(self, key_ids: Iterable[int]) -> None:
+        """Unwrap many data keys with one key-store query (for bulk reads)."""
+        wanted = [k for k in set(key_ids) if k not in self._sealers]
+        if len(self._sealers) + len(wanted) > _CACHE_LIMIT:
+            self._sealers.clear()
+        with Session(self.keystore) as session:
+            for i in range(0, len(wanted), 5000):
+                chunk = wanted[i : i + 5000]
+                for row in session.execute(
+                    select(DataKey.id, DataKey.wrapped, DataKey.uses).where(DataKey.id.in_(chunk))
+                ):
+                    self._remember(row.id, row.wrapped, row.uses)
+
+    def _remember(self, key_id: int, wrapped: bytes | None, uses: int) -> None:
+        if wrapped is None:
+            return  # destroyed: decryption will fail like any other failure
+        try:
+            kek = self.keyring.kek(_aead.header_key_id(wrapped))
+            material = kek.open(wrapped, _wrap_context(key_id))
+        except UnknownKey:
+            return
+        self._sealers[key_id] = _aead.Sealer(key_id, material)
+        self._stored_uses[key_id] = uses
+
+    def _sealer(self, key_id: int) -> _aead.Sealer:
+        sealer = self._sealers.get(key_id)
+        if sealer is None:
+            with Session(self.keystore) as session:
+                row = session.execute(
+                    select(DataKey.wrapped, DataKey.uses).where(DataKey.id == key_id)
+                ).first()
+            if row is not None:
+                self._remember(key_id, row.wrapped, row.uses)
+            sealer = self._sealers.get(key_id)
+            if sealer is None:
+                raise DecryptionError()
+        return sealer
+
+    def is_destroyed(self, key_id: int) -> bool:
+        with Session(self.keystore) as session:
+            row = session.execute(select(DataKey.wrapped).where(DataKey.id == key_id)).first()
+        return row is None or row.wrapped is None
+
+    # -- fields -----------------------------------------------------------------------------------
+    def seal(self, key_id: int, table: str, column: str, row_id: int, value: str | None) -> bytes | None:
+        if value is None:
+            return None
+        sealer = self._sealer(key_id)
+        uses = self._uses[key_id] + 1
+        if self._stored_uses.get(key_id, 0) + uses > MAX_USES:
+            raise KeyUsageExhausted(f"data key {key_id} reached {MAX_USES} encryptions; rotate the subject's key")
+        self._uses[key_id] = uses
+        return sealer.seal(value.encode("utf-8"), field_context(table, column, row_id))
+
+    def open(self, sealed: bytes | None, table: str, column: str, row_id: int) -> str | None:
+        if sealed is None:
+            return None
+        sealer = self._sealer(_aead.header_key_id(sealed))
+        return sealer.open(sealed, field_context(table, column, row_id)).decode("utf-8")
+
+    def flush_usage(self) -> None:
+        """Add the encryptions counted in memory to the key store."""
+        if not self._uses:
+            return
+        pending, self._uses = self._uses, Counter()
+        with Session(self.keystore) as session, session.begin():
+            table = DataKey.__table__
+            session.execute(
+                update(table).where(table.c.id == bindparam("key_id")).values(uses=table.c.uses + bindparam("n")),
+                [{"key_id": k, "n": n} for k, n in pending.items()],
+            )
+        for key_id, n in pending.items():
+            self._stored_uses[key_id] = self._stored_uses.get(key_id, 0) + n
+
+    # -- shredding and rotation -------------------------------------------------------------------
+    def destroy(self, key_id: int) -> None:
+        """Crypto-shredding: erase a data key's wrapped material; its ciphertext is gone everywhere."""
+        with Session(self.keystore) as session, session.begin():
+            result = session.execute(
+                update(DataKey)
+                .where(DataKey.id == key_id, DataKey.wrapped.is_not(None))
+                .values(wrapped=None, destroyed_at=self.clock.now())
+            )
+            if result.rowcount != 1:
+                raise NotFound(f"data key {key_id} does not exist or is already destroyed")
+        self._sealers.pop(key_id, None)
+
+    def rewrap_all(self, batch: int = 5000) -> int:
+        """Rewrap every data key not under the primary KEK, without decrypting any record."""
+        primary = self.keyring.primary_kek
+        done = 0
+        while True:
+            with Session(self.keystore) as session, session.begin():
+                rows = session.execute(
+                    select(DataKey.id, DataKey.wrapped)
+                    .where(DataKey.kek_id != primary.key_id, DataKey.wrapped.is_not(None))
+                    .limit(batch)
+                ).all()
+                if not rows:
+                    return done
+                changes = []
+                for row in rows:
+                    old = self.keyring.kek(_aead.header_key_id(row.wrapped))
+                    material = old.open(row.wrapped, _wrap_context(row.id))
+                    changes.append(
+                        {"id": row.id, "kek_id": primary.key_id, "wrapped": primary.seal(material, _wrap_context(row.id))}
+                    )
+                session.execute(update(DataKey), changes)
+                self._count_kek_wraps(session, {primary.key_id: len(changes)})
+                done += len(changes)
+
+    def keys_under(self) -> dict[int, int]:
+        """How many live data keys each KEK wraps."""
+        with Session(self.keystore) as session:
+            rows = session.execute(
+                select(DataKey.kek_id, func.count()).where(DataKey.wrapped.is_not(None)).group_by(DataKey.kek_id)
+            )
+            return {kek_id: n for kek_id, n in rows}
+
+    def counts(self) -> dict[str, int]:
+        with Session(self.keystore) as session:
+            live = session.scalar(select(func.count()).where(DataKey.wrapped.is_not(None))) or 0
+            destroyed = session.scalar(select(func.count()).where(DataKey.wrapped.is_(None))) or 0
+            most = session.scalar(select(func.max(DataKey.uses))) or 0
+            wraps = dict(session.execute(select(KekUsage.kek_id, KekUsage.wraps)).all())
+        return {"live": live, "destroyed": destroyed, "max_uses": most, **{f"wraps:kek-{k}": v for k, v in wraps.items()}}
+
+    @staticmethod
+    def _count_kek_wraps(session: Session, wraps: dict[int, int]) -> None:
+        for kek_id, n in wraps.items():
+            changed = session.execute(
+                update(KekUsage).where(KekUsage.kek_id == kek_id).values(wraps=KekUsage.wraps + n)
+            ).rowcount
+            if not changed:
+                session.add(KekUsage(kek_id=kek_id, wraps=n))

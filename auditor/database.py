@@ -1,0 +1,158 @@
+"""Database engines and the schema's version, for the records database and the key store.
+
+SQLite is the embedded default and PostgreSQL the production database. On SQLite every transaction
+begins IMMEDIATE (it takes the write lock at once), so that an access and its audit event can never
+lose a race to upgrade a read lock, and concurrent appenders queue on the busy timeout instead.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from datetime import datetime, timezone
+
+from sqlalchemy import DateTime, Engine, MetaData, TypeDecorator, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
+from sqlalchemy.orm import DeclarativeBase
+
+from auditor.errors import ConfigurationError, HomeMissing, SchemaError
+
+_MIGRATIONS = Path(__file__).parent / "migrations"
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware datetimes in, aware UTC datetimes out, on SQLite (which keeps no offset) as on PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given where an aware one is required")
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+class RecordsBase(DeclarativeBase):
+    """Tables of the records database: PHI (as ciphertext) and the audit log, in one transaction."""
+
+    metadata = MetaData(naming_convention=NAMING)
+
+
+def _sqlite_path(url: str) -> Path | None:
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        return None
+    return Path(parsed.database)
+
+
+def connect(url: str, *, must_exist: bool = True) -> Engine:
+    """An engine for `url`. A SQLite file that does not exist is an error unless we are creating it."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ConfigurationError("database URL is not a valid SQLAlchemy URL") from None
+    path = _sqlite_path(url)
+    if path is not None and must_exist and not path.exists():
+        raise HomeMissing(f"database file {path} does not exist")
+    if parsed.get_backend_name() == "sqlite":
+        engine = create_engine(url, connect_args={"timeout": 60})
+        _make_sqlite_transactional(engine)
+        return engine
+    if parsed.get_backend_name() == "postgresql":
+        return create_engine(url, pool_pre_ping=True)
+    raise ConfigurationError(f"unsupported database backend {parsed.get_backend_name()!r}: use sqlite or postgresql")
+
+
+def _make_sqlite_transactional(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):  # pragma: no cover - exercised by every SQLite test
+        dbapi_connection.isolation_level = None  # let SQLAlchemy's "begin" below start transactions
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=60000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):  # pragma: no cover
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def describe(url: str) -> str:
+    """The URL with any password hidden, for messages."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+# -- schema versions (Alembic) ---------------------------------------------------------------------
+VERSION_TABLES = {"records": "alembic_version", "keystore": "keystore_alembic_version"}
+
+
+def _alembic_config(which: str, engine: Engine) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(_MIGRATIONS / which))
+    config.attributes["engine"] = engine
+    config.attributes["version_table"] = VERSION_TABLES[which]
+    return config
+
+
+def head_revision(which: str) -> str:
+    return ScriptDirectory(str(_MIGRATIONS / which)).get_current_head()  # type: ignore[return-value]
+
+
+def current_revision(which: str, engine: Engine) -> str | None:
+    try:
+        with engine.connect() as conn:
+            return MigrationContext.configure(conn, opts={"version_table": VERSION_TABLES[which]}).get_current_revision()
+    except OperationalError as exc:
+        raise SchemaError(f"cannot read the schema version of {describe(str(engine.url))}: {exc.orig}") from None
+
+
+def upgrade(which: str, engine: Engine) -> tuple[str | None, str]:
+    """Bring the schema to the newest revision; returns (before, after)."""
+    before = check_revision(which, engine, allow_old=True)
+    command.upgrade(_alembic_config(which, engine), "head")
+    return before, head_revision(which)
+
+
+def check_revision(which: str, engine: Engine, *, allow_old: bool = False) -> str | None:
+    """Refuse a database whose schema this auditor does not know (newer) or has not yet applied."""
+    current = current_revision(which, engine)
+    script = ScriptDirectory(str(_MIGRATIONS / which))
+    head = script.get_current_head()
+    if current is not None:
+        try:
+            script.get_revision(current)
+        except Exception:
+            raise SchemaError(
+                f"the {which} database has schema revision {current}, newer than this auditor knows "
+                f"(newest: {head}); upgrade auditor"
+            ) from None
+    if current != head and not allow_old:
+        raise SchemaError(
+            f"the {which} database schema is at {current or 'nothing'}, not {head}; run: auditor db upgrade"
+        )
+    return current
+
+
+__all__ = ["RecordsBase", "connect", "describe", "upgrade", "check_revision", "head_revision", "SQLAlchemyError"]

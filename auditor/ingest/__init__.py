@@ -1,0 +1,1 @@
+"""Loading outside data into the vault, always through the access gateway."""

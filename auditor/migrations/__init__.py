@@ -1,0 +1,1 @@
+"""Alembic migrations: `records/` for the records database, `keystore/` for the key store."""

@@ -1,0 +1,115 @@
+"""The gateway's access-control policy (policies/access_control.yaml): role x record sensitivity x
+treatment relationship, break-glass, service accounts. Loaded and validated once; decisions are pure."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from auditor.errors import ConfigurationError
+from auditor.vault.records import ROLES, SENSITIVITIES
+
+POLICIES_DIR = Path(os.environ.get("AUDITOR_POLICIES", Path(__file__).resolve().parents[2] / "policies"))
+RELATIONSHIPS = ("care_team", "attending", "department", "operational", "any")
+
+
+@dataclass(frozen=True)
+class RoleRule:
+    purposes: frozenset[str]  # purpose codes
+    relationship: frozenset[str]
+    sensitivities: frozenset[str]
+    break_glass: bool
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    basis: str  # why: the relationship that allowed it, or the reason for the denial
+    break_glass: bool = False
+
+
+@dataclass(frozen=True)
+class Windows:
+    clinical_days_before: int
+    clinical_days_after: int
+    operational_days_before: int
+    operational_days_after: int
+
+
+class AccessPolicy:
+    def __init__(self, roles: dict[str, RoleRule], services: dict[str, tuple[frozenset, frozenset]],
+                 purposes: dict[str, str], windows: Windows) -> None:
+        self.roles, self.services, self.purpose_group, self.windows = roles, services, purposes, windows
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> "AccessPolicy":
+        path = path or POLICIES_DIR / "access_control.yaml"
+        try:
+            doc = yaml.safe_load(path.read_text())
+            purpose_group = {code: group for group, codes in doc["purposes"].items() for code in codes}
+
+            def codes(groups: list[str], where: str) -> frozenset[str]:
+                unknown = set(groups) - set(doc["purposes"])
+                if unknown:
+                    raise ConfigurationError(f"{path}: {where}: unknown purpose group(s) {sorted(unknown)}")
+                return frozenset(c for g in groups for c in doc["purposes"][g])
+
+            roles = {}
+            for name, spec in doc["roles"].items():
+                if name not in ROLES:
+                    raise ConfigurationError(f"{path}: unknown role {name!r}")
+                bad = (set(spec["relationship"]) - set(RELATIONSHIPS)) | (set(spec["sensitivities"]) - set(SENSITIVITIES))
+                if bad:
+                    raise ConfigurationError(f"{path}: role {name}: unknown value(s) {sorted(bad)}")
+                roles[name] = RoleRule(codes(spec["purposes"], name), frozenset(spec["relationship"]),
+                                       frozenset(spec["sensitivities"]), bool(spec["break_glass"]))
+            missing = set(ROLES) - set(roles)
+            if missing:
+                raise ConfigurationError(f"{path}: no rule for role(s) {sorted(missing)}")
+            services = {name: (frozenset(s["actions"]), codes(s["purposes"], f"service {name}"))
+                        for name, s in doc["services"].items()}
+            windows = Windows(**doc["windows"])
+        except (OSError, yaml.YAMLError, KeyError, TypeError) as exc:
+            raise ConfigurationError(f"{path}: cannot load the access-control policy ({type(exc).__name__}: {exc})") from None
+        return cls(roles, services, purpose_group, windows)
+
+    def known_purpose(self, code: str) -> bool:
+        return code in self.purpose_group
+
+    def decide_service(self, service: str, action: str, purpose: str) -> Decision:
+        rule = self.services.get(service)
+        if rule is None:
+            return Decision(False, f"unknown service account svc:{service}")
+        actions, purposes = rule
+        if action not in actions or purpose not in purposes:
+            return Decision(False, f"svc:{service} may not {action} for purpose {purpose}")
+        return Decision(True, f"service account svc:{service}")
+
+    def decide(self, role: str, purpose: str, sensitivity: str, relationships: set[str], *, restricted: bool,
+               break_glass: bool, reason: str | None) -> Decision:
+        """May a workforce member with `role`, holding `relationships` to the patient, open a record of
+        `sensitivity` for `purpose`?"""
+        rule = self.roles[role]
+        if purpose not in rule.purposes and not (break_glass and purpose in {"BTG", "ETREAT"}):
+            return Decision(False, f"purpose {purpose} is not among those allowed to role {role}")
+        if sensitivity != "demographics" and sensitivity not in rule.sensitivities:
+            return Decision(False, f"role {role} may not open {sensitivity} records")
+        usable = set(relationships)
+        if restricted:
+            usable &= {"care_team", "attending"}  # the patient asked for restricted access
+        granted = sorted(usable & rule.relationship) or (["any"] if "any" in rule.relationship else [])
+        if granted:
+            return Decision(True, "+".join(granted))
+        if break_glass:
+            if not rule.break_glass:
+                return Decision(False, f"role {role} may not break the glass")
+            if not (reason and reason.strip()):
+                return Decision(False, "break-glass needs a reason")
+            if sensitivity == "psychotherapy_note":  # 45 CFR 164.508(a)(2): never by override
+                return Decision(False, "psychotherapy notes cannot be opened by break-glass")
+            return Decision(True, "break-glass", break_glass=True)
+        what = "restricted patient: care team or attending only" if restricted else "no treatment relationship"
+        return Decision(False, what)

@@ -1,0 +1,9 @@
+"""The access gateway: the only door to PHI. See core.AccessGateway."""
+
+from auditor.vault.gateway.context import AccessContext, Actor
+from auditor.vault.gateway.core import AccessGateway, PatientSummary
+from auditor.vault.gateway.sealing import Chart, Document, DocumentRecord, PatientDemographics, WorkforceRecord
+from auditor.vault.gateway.writes import CareTeamRecord, EncounterRecord, Registration
+
+__all__ = ["AccessContext", "AccessGateway", "Actor", "CareTeamRecord", "Chart", "Document", "DocumentRecord",
+           "EncounterRecord", "PatientDemographics", "PatientSummary", "Registration", "WorkforceRecord"]

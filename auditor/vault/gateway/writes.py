@@ -1,0 +1,216 @@
+"""Writing PHI through the gateway: registering patients and workforce, adding documents and
+encounters, and crypto-shredding a patient. Mixed into AccessGateway; every write is audited."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+from auditor.audit.events import AuditEvent
+from auditor.crypto.envelope import new_key_id
+from auditor.errors import AccessDenied, InputError, NotFound
+from auditor.vault.gateway import sealing
+from auditor.vault.gateway.context import AccessContext, Actor
+from auditor.vault.gateway.sealing import DocumentRecord, PatientDemographics, WorkforceRecord
+from auditor.vault.records import (PATIENT_SEALED, WORKFORCE_SEALED, CareTeamMember, ClinicalDocument, Encounter,
+                                   Patient, WorkforceMember)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from auditor.vault.gateway.core import AccessGateway
+
+
+@dataclass(frozen=True)
+class Registration:
+    ids: dict[str, int]  # MRN or user id -> internal id, for every one given
+    created: int  # how many were new
+
+
+@dataclass(frozen=True)
+class EncounterRecord:
+    source: str
+    source_id: str
+    mrn: str
+    type: str
+    start: datetime
+    end: datetime
+    department: str | None = None
+    attending_user_id: str | None = None
+
+
+@dataclass(frozen=True)
+class CareTeamRecord:
+    mrn: str
+    user_id: str
+    start: datetime
+    end: datetime | None = None
+    role: str | None = None
+
+
+class RecordWriting:
+    def _require(self: "AccessGateway", session: Session, ctx: AccessContext, events: list, action: str,
+                 at: datetime) -> Actor:
+        """Only the auditor's service accounts write records (people write in the EHR)."""
+        actor = self._actor(session, ctx, events, action, at)
+        decision = self.policy.decide_service(actor.service or "", action, ctx.purpose)
+        if not decision.allowed:
+            events.append(self._event(ctx, actor, action, at, outcome="denied", detail=decision.basis))
+            raise AccessDenied(f"access denied: {decision.basis}")
+        return actor
+
+    def patient_ids(self: "AccessGateway", session: Session, mrns: list[str]) -> dict[str, int]:
+        """Internal ids of patients by MRN (blind-index lookup; an MRN is not itself returned)."""
+        wanted = {self.indexer.mrn(m): m for m in mrns}
+        found = {}
+        keys = list(wanted)
+        for i in range(0, len(keys), 900):
+            for bidx, pid in session.execute(select(Patient.mrn_bidx, Patient.id).where(Patient.mrn_bidx.in_(keys[i : i + 900]))):
+                found[wanted[bidx]] = pid
+        return found
+
+    def register_patients(self: "AccessGateway", ctx: AccessContext, patients: list[PatientDemographics],
+                          source: str = "vault") -> Registration:
+        """Create the patients not yet known (by MRN)."""
+
+        def work(session: Session, events: list[AuditEvent]) -> Registration:
+            at = self.clock.now()
+            writer = self._require(session, ctx, events, "create", at)
+            ids = self.patient_ids(session, [p.mrn for p in patients])
+            new = [p for p in {p.mrn.strip(): p for p in patients}.values() if p.mrn.strip() not in ids]
+            keys = self.envelope.create_keys(len(new), "patient")
+            rows = []
+            for p, key_id in zip(new, keys):
+                pid = new_key_id()
+                rows.append({**sealing.seal_patient(self.envelope, self.indexer, pid, key_id, p), "source": source,
+                             "created_at": at})
+                ids[p.mrn.strip()] = pid
+                events.append(self._event(ctx, writer, "create", at, patient_id=pid, record_type="demographics",
+                                          fields=tuple(c for c in PATIENT_SEALED if rows[-1][c] is not None)))
+            if rows:
+                session.execute(insert(Patient), rows)
+            return Registration(ids, len(rows))
+
+        return self._audited(work)
+
+    def register_workforce(self: "AccessGateway", ctx: AccessContext, members: list[WorkforceRecord],
+                           source: str = "vault") -> Registration:
+        """Create the workforce members not yet known (by user id)."""
+
+        def work(session: Session, events: list[AuditEvent]) -> Registration:
+            at = self.clock.now()
+            writer = self._require(session, ctx, events, "create", at)
+            existing = dict(session.execute(select(WorkforceMember.user_id, WorkforceMember.id)
+                                            .where(WorkforceMember.user_id.in_([m.user_id for m in members]))).all())
+            new = [m for m in {m.user_id: m for m in members}.values() if m.user_id not in existing]
+            links = self.patient_ids(session, [m.patient_mrn for m in new if m.patient_mrn])
+            keys = self.envelope.create_keys(len(new), "workforce")
+            rows = []
+            for m, key_id in zip(new, keys):
+                wid = new_key_id()
+                row = sealing.seal_workforce(self.envelope, self.indexer, wid, key_id, m)
+                rows.append({**row, "patient_id": links.get(m.patient_mrn or ""), "source": source, "created_at": at})
+                existing[m.user_id] = wid
+                events.append(self._event(ctx, writer, "create", at, record_type="workforce", record_id=m.user_id,
+                                          patient_id=rows[-1]["patient_id"],
+                                          fields=tuple(c for c in WORKFORCE_SEALED if row[c] is not None)))
+            if rows:
+                session.execute(insert(WorkforceMember), rows)
+            return Registration(existing, len(rows))
+
+        return self._audited(work)
+
+    def add_encounters(self: "AccessGateway", ctx: AccessContext, encounters: list[EncounterRecord],
+                       care_team: list[CareTeamRecord] = ()) -> int:
+        """Add encounters (skipping ones already loaded, by source id) and care-team memberships."""
+
+        def work(session: Session, events: list[AuditEvent]) -> int:
+            at = self.clock.now()
+            writer = self._require(session, ctx, events, "create", at)
+            patients = self.patient_ids(session, [e.mrn for e in encounters] + [c.mrn for c in care_team])
+            users = dict(session.execute(select(WorkforceMember.user_id, WorkforceMember.id)).all())
+            seen = {(s, i) for s, i in session.execute(select(Encounter.source, Encounter.source_id)
+                                                        .where(Encounter.source.in_({e.source for e in encounters})))}
+            rows, touched = [], set()
+            for e in encounters:
+                if (e.source, e.source_id) in seen:
+                    continue
+                if e.mrn not in patients:
+                    raise InputError(f"encounter {e.source_id} names an unknown patient")
+                seen.add((e.source, e.source_id))
+                rows.append({"source": e.source, "source_id": e.source_id, "patient_id": patients[e.mrn],
+                             "department": e.department, "attending_id": users.get(e.attending_user_id or ""),
+                             "type": e.type, "start": e.start, "end": e.end})
+                touched.add(patients[e.mrn])
+            if rows:
+                session.execute(insert(Encounter), rows)
+            team = [{"patient_id": patients[c.mrn], "workforce_id": users[c.user_id], "role": c.role,
+                     "start": c.start, "end": c.end} for c in care_team if c.mrn in patients and c.user_id in users]
+            if team:
+                session.execute(insert(CareTeamMember), team)
+                touched |= {t["patient_id"] for t in team}
+            for pid in sorted(touched):
+                events.append(self._event(ctx, writer, "create", at, patient_id=pid, record_type="encounter"))
+            return len(rows)
+
+        return self._audited(work)
+
+    def add_documents(self: "AccessGateway", ctx: AccessContext, documents: list[DocumentRecord]) -> int:
+        """Add clinical documents, each sealed under its patient's data key; one event per patient."""
+
+        def work(session: Session, events: list[AuditEvent]) -> int:
+            at = self.clock.now()
+            writer = self._require(session, ctx, events, "create", at)
+            patients = self.patient_ids(session, [d.mrn for d in documents])
+            keys = dict(session.execute(select(Patient.id, Patient.data_key_id)
+                                        .where(Patient.id.in_(list(patients.values())))).all())
+            seen = set()
+            for source in {d.source for d in documents}:
+                ids = [d.source_id for d in documents if d.source == source and d.source_id]
+                for j in range(0, len(ids), 900):
+                    seen |= {(source, sid) for (sid,) in session.execute(
+                        select(ClinicalDocument.source_id).where(ClinicalDocument.source == source,
+                                                                 ClinicalDocument.source_id.in_(ids[j : j + 900])))}
+            rows, per_patient = [], {}
+            for d in documents:
+                if d.source_id and (d.source, d.source_id) in seen:
+                    continue
+                seen.add((d.source, d.source_id))
+                if d.mrn not in patients:
+                    raise InputError("a document names an unknown patient")
+                pid = patients[d.mrn]
+                rows.append(sealing.seal_document(self.envelope, new_key_id(), keys[pid], pid, d))
+                per_patient.setdefault(pid, set()).add(d.doc_type)
+            if rows:
+                session.execute(insert(ClinicalDocument), rows)
+            for pid, types in per_patient.items():
+                events.append(self._event(ctx, writer, "create", at, patient_id=pid, record_type="document",
+                                          fields=tuple(sorted(types))))
+            return len(rows)
+
+        return self._audited(work)
+
+    def shred_patient(self: "AccessGateway", ctx: AccessContext, patient_id: int) -> None:
+        """Crypto-shredding: destroy the patient's data key (retention's primitive). Their ciphertext, in this database and in
+        every copy of it, can no longer be decrypted; the audit log, which names the patient only by
+        internal id, still verifies."""
+
+        def work(session: Session, events: list[AuditEvent]) -> int:
+            at = self.clock.now()
+            actor = self._actor(session, ctx, events, "destroy", at, patient_id)
+            decision = self.policy.decide_service(actor.service or "", "destroy", ctx.purpose)
+            if not decision.allowed:
+                events.append(self._event(ctx, actor, "destroy", at, patient_id=patient_id, outcome="denied",
+                                          detail=decision.basis))
+                raise AccessDenied(f"access denied: {decision.basis}")
+            key_id = session.scalar(select(Patient.data_key_id).where(Patient.id == patient_id))
+            if key_id is None:
+                raise NotFound(f"no patient with internal id {patient_id}")
+            events.append(self._event(ctx, actor, "destroy", at, patient_id=patient_id, record_type="data_key",
+                                      detail="data key destroyed (cryptographic erasure)"))
+            return key_id
+
+        # The destruction is logged first: if destroying then fails, the log is re-run, never missing.
+        self.envelope.destroy(self._audited(work))
