@@ -1,0 +1,119 @@
+"""auditor init | db upgrade | keys status | keys rotate | import synthea."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from auditor import database
+from auditor.cli import cli
+from auditor.cli.session import home_of, open_vault, passphrase_from_env
+from auditor.errors import ConfigurationError
+from auditor.home import HomeSettings, create_home
+from auditor.crypto.keyring import Keyring
+
+
+@cli.command()
+@click.option("--database-url", help="Records database (default: SQLite in the home). e.g. postgresql+psycopg://...")
+@click.option("--keystore-url", help="Key store database, kept apart from the records (default: SQLite in the home).")
+@click.option("--passphrase/--no-passphrase", "ask", default=None,
+              help="Protect the keyring with a passphrase (AUDITOR_PASSPHRASE, or asked for).")
+@click.option("--checkpoint-every", default=1000, show_default=True, type=click.IntRange(1),
+              help="Sign a checkpoint of the audit log every N events.")
+@click.pass_context
+def init(ctx, database_url, keystore_url, ask, checkpoint_every):
+    """Create a new vault home: keyring (mode 0600), key store, records database. Refuses to overwrite."""
+    home = home_of(ctx)
+    passphrase = passphrase_from_env()
+    if passphrase is None and ask:
+        if not sys.stdin.isatty():
+            raise ConfigurationError("--passphrase needs a terminal, or set AUDITOR_PASSPHRASE")
+        passphrase = click.prompt("New keyring passphrase", hide_input=True, confirmation_prompt=True)
+    vault = create_home(home, database_url=database_url, keystore_url=keystore_url, passphrase=passphrase,
+                        checkpoint_every=checkpoint_every)
+    click.echo(f"created vault home {home}")
+    click.echo(f"  records database: {database.describe(vault.settings.database_url)}")
+    click.echo(f"  key store:        {database.describe(vault.settings.keystore_url)}")
+    click.echo(f"  keyring:          {home / 'keyring.json'} "
+               f"({'passphrase-protected' if vault.keyring.passphrase_protected else 'protected by file mode 0600 only'})")
+    vault.close()
+
+
+@cli.group()
+def db():
+    """Database schema (Alembic migrations)."""
+
+
+@db.command("upgrade")
+@click.pass_context
+def db_upgrade(ctx):
+    """Bring the records database and the key store to the newest schema."""
+    settings = HomeSettings.read(home_of(ctx))
+    for which, url in (("records", settings.database_url), ("keystore", settings.keystore_url)):
+        engine = database.connect(url)
+        before, after = database.upgrade(which, engine)
+        engine.dispose()
+        click.echo(f"{which}: {before or 'empty'} -> {after}" if before != after else f"{which}: already at {after}")
+
+
+@cli.group()
+def keys():
+    """Key-encryption keys: status and rotation."""
+
+
+@keys.command("status")
+@click.pass_context
+def keys_status(ctx):
+    """Show the keyring's keys and how many data keys each KEK wraps."""
+    vault = open_vault(ctx)
+    under = vault.envelope.keys_under()
+    counts = vault.envelope.counts()
+    click.echo(f"keyring {vault.keyring.path} "
+               f"({'passphrase-protected' if vault.keyring.passphrase_protected else 'no passphrase'})")
+    for kek in vault.keyring.keks:
+        retired = f", retired {kek.retired_at}" if kek.retired_at else ""
+        click.echo(f"  {kek.label:<8} {kek.status:<8} created {kek.created_at}{retired}; wraps {under.get(kek.id, 0)} data keys")
+    click.echo(f"data keys: {counts['live']} live, {counts['destroyed']} destroyed (crypto-shredded); "
+               f"most encryptions under one key: {counts['max_uses']}")
+    vault.close()
+
+
+@keys.command("rotate")
+@click.pass_context
+def keys_rotate(ctx):
+    """Make a new KEK primary, rewrap every data key under it (no record is decrypted), retire the old.
+
+    Safe to rerun after an interruption: it finishes whatever rewrapping is left."""
+    vault = open_vault(ctx)
+    keyring: Keyring = vault.keyring
+    new_id = keyring.add_primary_kek()
+    rewrapped = vault.envelope.rewrap_all()
+    left = vault.envelope.keys_under()
+    for kek in keyring.keks:
+        if kek.status == "active" and not left.get(kek.id):
+            keyring.retire_kek(kek.id)
+            click.echo(f"retired kek-{kek.id}")
+    click.echo(f"kek-{new_id} is primary; rewrapped {rewrapped} data keys")
+    vault.close()
+
+
+@cli.group("import")
+def import_group():
+    """Load outside data into the vault (through the audited gateway)."""
+
+
+@import_group.command("synthea")
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.pass_context
+def import_synthea_command(ctx, folder):
+    """Load a Synthea CSV export: patients, providers as workforce, encounters, documents."""
+    from auditor.ingest.synthea import import_synthea
+
+    vault = open_vault(ctx)
+    summary = import_synthea(vault.gateway, folder)
+    click.echo(f"imported {summary.patients} patients, {summary.workforce} workforce members, "
+               f"{summary.encounters} encounters, {summary.documents} documents "
+               "(already present: skipped)")
+    vault.close()

@@ -1,0 +1,129 @@
+"""Shared fixtures: a fixed clock, fresh vaults on SQLite and on a real PostgreSQL server."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from auditor.clock import FixedClock
+from auditor.home import Vault, create_home
+from tests.postgres_server import ThrowawayPostgres
+
+SYNTHEA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "synthea" / "csv"
+FAST_SCRYPT = 2**10  # tests only: the real cost is SCRYPT_N
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """The admin URL of a PostgreSQL server: AUDITOR_TEST_POSTGRES_URL, or a throwaway cluster."""
+    url = os.environ.get("AUDITOR_TEST_POSTGRES_URL")
+    server = None
+    if not url:
+        server = ThrowawayPostgres()
+        try:
+            url = server.start()
+        except Exception as exc:  # noqa: BLE001 - any failure means: no server here
+            server.stop()
+            reason = f"no PostgreSQL server could be started: {exc}"
+            print(f"\nSKIPPING PostgreSQL tests: {reason}")
+            pytest.skip(reason)
+    yield url
+    if server:
+        server.stop()
+
+
+@pytest.fixture
+def fresh_postgres_db(postgres_url):
+    """A new empty database on the server; returns a factory so a test can ask for several."""
+    made = []
+    admin = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+
+    def make() -> str:
+        name = f"auditor_test_{uuid.uuid4().hex[:12]}"
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        made.append(name)
+        return make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
+
+    yield make
+    with admin.connect() as conn:
+        for name in made:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture
+def clock():
+    return FixedClock(datetime(2026, 11, 2, 14, 0, tzinfo=timezone.utc))
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def backend(request):
+    return request.param
+
+
+@pytest.fixture
+def vault(request, backend, tmp_path, clock) -> Vault:
+    """A fresh vault home on each backend (records on PostgreSQL, key store in a second database)."""
+    kwargs = {}
+    if backend == "postgres":
+        make = request.getfixturevalue("fresh_postgres_db")
+        kwargs = {"database_url": make(), "keystore_url": make()}
+    v = create_home(tmp_path / "home", clock=clock, scrypt_n=FAST_SCRYPT, **kwargs)
+    yield v
+    v.close()
+
+
+@pytest.fixture
+def sqlite_vault(tmp_path, clock) -> Vault:
+    v = create_home(tmp_path / "home", clock=clock)
+    yield v
+    v.close()
+
+
+@pytest.fixture
+def population(vault, clock):
+    """A small hospital: patients (one restricted, one VIP), staff with and without relationships."""
+    from datetime import date, timedelta
+
+    from auditor.vault.gateway import (AccessContext, CareTeamRecord, DocumentRecord, EncounterRecord,
+                                       PatientDemographics, WorkforceRecord)
+
+    svc = AccessContext.service("import")
+    now = clock.at
+    g = vault.gateway
+    g.register_patients(svc, [
+        PatientDemographics("MRN-1", "Zoë", "Müller", "1970-03-04", "F", "12 Main Street", "Boston", "MA", "02111",
+                            "(617) 555-0101"),
+        PatientDemographics("MRN-2", "Ann", "Lee", "1985-07-08", "F", "9 Elm Road", "Boston", "MA", "02112", "617.555.0199",
+                            restricted=True),
+        PatientDemographics("MRN-3", "Rex", "Star", "1960-01-01", "M", "1 Hill Lane", "Boston", "MA", "02113", None, vip=True),
+    ])
+    g.register_workforce(svc, [
+        WorkforceRecord("dr.house", "physician", "Greg", "House", department="Cardiology", hire_date=date(2020, 1, 1)),
+        WorkforceRecord("n.joy", "nurse", "Joy", "Nurse", department="Oncology", hire_date=date(2020, 1, 1)),
+        WorkforceRecord("b.ill", "billing", "Bill", "Ing", department="Finance", hire_date=date(2020, 1, 1)),
+        WorkforceRecord("t.erm", "physician", "Terry", "Minated", department="Cardiology", hire_date=date(2015, 1, 1),
+                        termination_date=date(2026, 10, 31)),
+        WorkforceRecord("it.guy", "it", "Ivan", "Tech", department="IT", hire_date=date(2020, 1, 1)),
+        WorkforceRecord("dr.other", "physician", "Olga", "Other", department="Dermatology", hire_date=date(2020, 1, 1)),
+    ])
+    g.add_encounters(svc, [
+        EncounterRecord("test", "E1", "MRN-1", "outpatient", now - timedelta(days=2), now - timedelta(days=2),
+                        "Cardiology", "dr.house"),
+        EncounterRecord("test", "E2", "MRN-2", "inpatient", now - timedelta(days=3), now + timedelta(days=1),
+                        "Cardiology", None),
+    ], [CareTeamRecord("MRN-2", "n.joy", now - timedelta(days=3))])
+    g.add_documents(svc, [
+        DocumentRecord("MRN-1", "condition", now - timedelta(days=2), "Hypertension", "BP 150/95"),
+        DocumentRecord("MRN-1", "note", now - timedelta(days=2), "Therapy session", "private words",
+                       sensitivity="psychotherapy_note"),
+        DocumentRecord("MRN-1", "condition", now - timedelta(days=2), "HIV infection", "viral load", sensitivity="hiv"),
+    ])
+    return vault
