@@ -26,6 +26,7 @@ class ThrowawayPostgres:
         self.dir: str | None = None
         self.bin: str | None = None
         self.url: str | None = None
+        self._prefix: list[str] = []
 
     def start(self) -> str:
         candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
@@ -43,7 +44,7 @@ class ThrowawayPostgres:
         subprocess.run(prefix + [initdb, "-D", data, "-A", "trust", "-U", "postgres", "-E", "UTF8"],
                        check=True, capture_output=True)
         subprocess.run(prefix + [os.path.join(self.bin, "pg_ctl"), "-D", data, "-w", "-l", os.path.join(self.dir, "log"),
-                                 "-o", f"-p {port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off"],
+                                 "-o", f"-p {port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off", "start"],
                        check=True, capture_output=True)
         self._prefix = prefix
         self.url = f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"

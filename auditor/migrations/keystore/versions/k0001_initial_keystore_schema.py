@@ -2,7 +2,7 @@
 
 Revision ID: k0001
 Revises: 
-Create Date: 2026-11-25 03:41:25.516281
+Create Date: 2026-11-25 03:49:52.699346
 """
 from alembic import op
 import sqlalchemy as sa
@@ -21,8 +21,8 @@ def upgrade() -> None:
     sa.Column('kek_id', sa.Integer(), nullable=False),
     sa.Column('wrapped', sa.LargeBinary(), nullable=True),
     sa.Column('uses', sa.BigInteger(), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('destroyed_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('created_at', sa.BigInteger(), nullable=False),
+    sa.Column('destroyed_at', sa.BigInteger(), nullable=True),
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('data_keys', schema=None) as batch_op:

@@ -2,7 +2,7 @@
 
 Revision ID: r0001
 Revises: 
-Create Date: 2026-11-25 03:42:51.360937
+Create Date: 2026-11-25 03:49:52.677078
 """
 from alembic import op
 import sqlalchemy as sa
@@ -72,7 +72,7 @@ def upgrade() -> None:
     sa.Column('restricted', sa.Boolean(), nullable=False),
     sa.Column('deceased_on', sa.Date(), nullable=True),
     sa.Column('source', sa.String(length=64), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('created_at', sa.BigInteger(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_patients')),
     sa.UniqueConstraint('mrn_bidx', name=op.f('uq_patients_mrn_bidx'))
     )
@@ -113,7 +113,7 @@ def upgrade() -> None:
     sa.Column('shift_end', sa.String(length=5), nullable=True),
     sa.Column('patient_id', sa.BigInteger(), nullable=True),
     sa.Column('source', sa.String(length=64), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('created_at', sa.BigInteger(), nullable=False),
     sa.ForeignKeyConstraint(['patient_id'], ['patients.id'], name=op.f('fk_workforce_patient_id_patients')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_workforce')),
     sa.UniqueConstraint('user_id', name=op.f('uq_workforce_user_id'))
@@ -130,8 +130,8 @@ def upgrade() -> None:
     sa.Column('patient_id', sa.BigInteger(), nullable=False),
     sa.Column('workforce_id', sa.BigInteger(), nullable=False),
     sa.Column('role', sa.String(length=64), nullable=True),
-    sa.Column('start', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('end', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('start', sa.BigInteger(), nullable=False),
+    sa.Column('end', sa.BigInteger(), nullable=True),
     sa.ForeignKeyConstraint(['patient_id'], ['patients.id'], name=op.f('fk_care_team_patient_id_patients')),
     sa.ForeignKeyConstraint(['workforce_id'], ['workforce.id'], name=op.f('fk_care_team_workforce_id_workforce')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_care_team'))
@@ -148,8 +148,8 @@ def upgrade() -> None:
     sa.Column('department', sa.String(length=128), nullable=True),
     sa.Column('attending_id', sa.BigInteger(), nullable=True),
     sa.Column('type', sa.String(length=32), nullable=False),
-    sa.Column('start', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('end', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('start', sa.BigInteger(), nullable=False),
+    sa.Column('end', sa.BigInteger(), nullable=False),
     sa.ForeignKeyConstraint(['attending_id'], ['workforce.id'], name=op.f('fk_encounters_attending_id_workforce')),
     sa.ForeignKeyConstraint(['patient_id'], ['patients.id'], name=op.f('fk_encounters_patient_id_patients')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_encounters')),
@@ -167,7 +167,7 @@ def upgrade() -> None:
     sa.Column('encounter_id', sa.Integer(), nullable=True),
     sa.Column('doc_type', sa.String(length=32), nullable=False),
     sa.Column('sensitivity', sa.String(length=32), nullable=False),
-    sa.Column('recorded_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('recorded_at', sa.BigInteger(), nullable=False),
     sa.Column('title', sa.LargeBinary(), nullable=True),
     sa.Column('body', sa.LargeBinary(), nullable=True),
     sa.ForeignKeyConstraint(['encounter_id'], ['encounters.id'], name=op.f('fk_documents_encounter_id_encounters')),
