@@ -169,3 +169,16 @@ def test_console_entry_point_and_demo(tmp_path):
     assert "refusing" not in demo.stderr
     again = run_process("demo", "--out", str(tmp_path / "demo"), env=env)
     assert again.returncode == 2 and "not empty" in again.stderr
+
+
+@pytest.mark.postgres
+def test_init_on_postgresql_and_refuse_a_used_database(auditor, fresh_postgres_db, tmp_path, monkeypatch):
+    records_url, keystore_url = fresh_postgres_db(), fresh_postgres_db()
+    made = auditor("init", "--database-url", records_url, "--keystore-url", keystore_url)
+    assert made.code == 0, made.err
+    assert "postgresql+psycopg://postgres@" in made.out
+    assert auditor("import", "synthea", str(SYNTHEA)).code == 0
+    assert auditor("audit", "verify").code == 0
+    monkeypatch.setenv("AUDITOR_HOME", str(tmp_path / "second"))
+    assert "is not empty" in one_line_error(auditor("init", "--database-url", records_url))
+    assert not (tmp_path / "second" / "keyring.json").exists()  # nothing half-made

@@ -71,5 +71,3 @@ def resolve_actor(session: Session, ctx: AccessContext) -> Actor | None:
     return actor
 
 
-def local_date(at: datetime) -> date:
-    return at.date()
