@@ -61,6 +61,8 @@ class Sealer:
         return header + nonce + self._aead.encrypt(nonce, plaintext, header + context)
 
     def open(self, sealed: bytes, context: bytes) -> bytes:
+        if not isinstance(sealed, (bytes, bytearray, memoryview)):
+            raise DecryptionError()
         sealed = bytes(sealed)
         if len(sealed) < OVERHEAD or sealed[:HEADER_BYTES] != self._header:
             raise DecryptionError()

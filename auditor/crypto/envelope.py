@@ -101,6 +101,8 @@ class Envelope:
     def _sealer(self, key_id: int) -> _aead.Sealer:
         sealer = self._sealers.get(key_id)
         if sealer is None:
+            if not 0 < key_id < 2**63:  # a header naming an id no key can have (ids are positive 63-bit)
+                raise DecryptionError()
             with Session(self.keystore) as session:
                 row = session.execute(
                     select(DataKey.wrapped, DataKey.uses).where(DataKey.id == key_id)
