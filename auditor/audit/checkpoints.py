@@ -74,6 +74,30 @@ def sign(size: int, root: bytes, at: datetime, signing_key: Ed25519PrivateKey, p
     return Checkpoint(size, root, stamp, key_fingerprint(public_key), signing_key.sign(_message(size, root, stamp)))
 
 
+def _drop_torn_tail(fd: int) -> int:
+    """Cut an unfinished last line (a write the machine did not live to finish) and return the end.
+
+    The fragment carries no complete signature, so it vouches for nothing; left in place, the next
+    checkpoint would be glued onto it and both would be unreadable for good."""
+    end = os.lseek(fd, 0, os.SEEK_END)
+    if end == 0 or os.pread(fd, 1, end - 1) == b"\n":
+        return end
+    block = 4096
+    pos = end
+    while pos > 0:
+        start = max(0, pos - block)
+        chunk = os.pread(fd, pos - start, start)
+        cut = chunk.rfind(b"\n")
+        if cut >= 0:
+            keep = start + cut + 1
+            break
+        pos = start
+    else:
+        keep = 0
+    os.ftruncate(fd, keep)
+    return keep
+
+
 class CheckpointFile:
     """An append-only file of checkpoint lines; appends from many processes are serialised by flock."""
 
@@ -82,10 +106,11 @@ class CheckpointFile:
 
     def append(self, checkpoint: Checkpoint) -> None:
         data = (checkpoint.to_line() + "\n").encode()
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
-            os.write(fd, data)  # one write: a crash leaves a whole line or a torn last line
+            end = _drop_torn_tail(fd)
+            os.pwrite(fd, data, end)  # one write: a crash leaves a whole line or a torn last line
             os.fsync(fd)
         finally:
             os.close(fd)

@@ -58,6 +58,7 @@ class AuditLog:
         self.checkpoint_every = checkpoint_every
         self._mac_key = keyring.log_mac_key
         self._rollback_checked = False
+        self._known_size = 0  # the largest size this process saw committed or signed: the log never shrinks
 
     @staticmethod
     def initialise(conn: Connection) -> None:
@@ -68,6 +69,11 @@ class AuditLog:
         head = conn.execute(select(HEAD.c.size, HEAD.c.frontier).where(HEAD.c.id == 1).with_for_update()).one()
         if not self._rollback_checked:
             self._check_not_rolled_back(head.size)
+        elif head.size < self._known_size:
+            raise TamperDetected(
+                f"the audit log holds {head.size} events but this process saw {self._known_size}: it was "
+                f"truncated or rolled back after sequence number {head.size}; run: auditor audit verify"
+            )
         frontier = merkle.Frontier.from_bytes(head.size, head.frontier)
         first = head.size + 1
         rows = []
@@ -105,9 +111,11 @@ class AuditLog:
                 f"the audit log holds {size} events but checkpoint {latest.origin} signed {latest.size}: "
                 f"it was truncated or rolled back after sequence number {size}; run: auditor audit verify"
             )
+        self._known_size = max(self._known_size, size)
         self._rollback_checked = True
 
     def after_commit(self, appended: Appended, count: int) -> Checkpoint | None:
+        self._known_size = max(self._known_size, appended.size)
         every = self.checkpoint_every
         if every and count and (appended.size // every) > ((appended.size - count) // every):
             return self.checkpoint(appended.size, appended.root)
@@ -116,6 +124,7 @@ class AuditLog:
     def checkpoint(self, size: int, root: bytes) -> Checkpoint:
         cp = sign(size, root, self.clock.now(), self.keyring.signing_key, self.keyring.signing_public_key)
         self.checkpoints.append(cp)
+        self._known_size = max(self._known_size, size)
         return cp
 
     def checkpoint_now(self, conn: Connection) -> Checkpoint:

@@ -55,11 +55,12 @@ def check_proof(proof: dict, public_key: bytes) -> ProofCheck:
             raise ValueError
         seq = int(proof["seq"])
         entry = proof["entry"].encode("utf-8")
+        entry_seq = json.loads(entry)[1]
         path = [bytes.fromhex(h) for h in proof["path"]]
         checkpoint = Checkpoint.parse(json.dumps(proof["checkpoint"]), "proof")
-    except (KeyError, ValueError, TypeError, AttributeError, InputError):
+    except (KeyError, IndexError, ValueError, TypeError, AttributeError, InputError):
         raise InputError("not an inclusion proof (expected the JSON that `auditor audit prove` prints)") from None
-    if json.loads(entry)[1] != seq:
+    if entry_seq != seq:
         return ProofCheck(False, f"the entry in the proof is not event {seq}")
     if not checkpoint.verify(public_key):
         return ProofCheck(False, "the checkpoint's signature does not verify with this public key")
