@@ -19,11 +19,13 @@ from sqlalchemy import Engine, insert, inspect, select
 
 from auditor import database
 from auditor.audit.checkpoints import CheckpointFile
+from auditor.audit.events import AuditEvent
 from auditor.audit.log import AuditLog, DEFAULT_CHECKPOINT_EVERY
 from auditor.clock import Clock, SystemClock
 from auditor.crypto.blind_index import BlindIndexer
 from auditor.crypto.envelope import Envelope
 from auditor.crypto.keyring import Keyring, write_private
+from auditor.crypto.rotation import Rotation, rotate_keys
 from auditor.errors import ConfigurationError, HomeExists, HomeMissing
 from auditor.vault.access_policy import AccessPolicy
 from auditor.vault.gateway import AccessGateway
@@ -93,6 +95,19 @@ class Vault:
             database.check_revision("records", records)
             database.check_revision("keystore", keystore)
         return cls(home, settings, keyring, records, keystore, clock)
+
+    def rotate_keys(self) -> Rotation:
+        """`auditor keys rotate`, recorded in the audit log (action "rewrap") once it is done."""
+        done = rotate_keys(self.keyring, self.envelope)
+        retired = ", ".join(f"kek-{k}" for k in done.retired) or "none"
+        event = AuditEvent(at=self.clock.now(), action="rewrap", user_id="svc:keys", role="service",
+                           record_type="keyring", purpose="HOPERAT",
+                           detail=f"kek-{done.primary} made primary; {done.rewrapped} data keys rewrapped; "
+                                  f"retired: {retired}")
+        with self.records.begin() as conn:
+            appended = self.audit_log.append(conn, [event])
+        self.audit_log.after_commit(appended, 1)
+        return done
 
     def close(self) -> None:
         self.records.dispose()

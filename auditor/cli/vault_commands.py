@@ -12,7 +12,6 @@ from auditor.cli import cli
 from auditor.cli.session import home_of, open_vault, passphrase_from_env
 from auditor.errors import ConfigurationError
 from auditor.home import HomeSettings, create_home
-from auditor.crypto.keyring import Keyring
 
 
 @cli.command()
@@ -87,15 +86,13 @@ def keys_rotate(ctx):
 
     Safe to rerun after an interruption: it finishes whatever rewrapping is left."""
     vault = open_vault(ctx)
-    keyring: Keyring = vault.keyring
-    new_id = keyring.add_primary_kek()
-    rewrapped = vault.envelope.rewrap_all()
-    left = vault.envelope.keys_under()
-    for kek in keyring.keks:
-        if kek.status == "active" and not left.get(kek.id):
-            keyring.retire_kek(kek.id)
-            click.echo(f"retired kek-{kek.id}")
-    click.echo(f"kek-{new_id} is primary; rewrapped {rewrapped} data keys")
+    done = vault.rotate_keys()
+    for kek_id in done.retired:
+        click.echo(f"retired kek-{kek_id}")
+    click.echo(f"kek-{done.primary} is primary; rewrapped {done.rewrapped} data keys")
+    if done.still_active:
+        click.echo("still wrapping data keys (run `auditor keys rotate` again): "
+                   + ", ".join(f"kek-{k}" for k in done.still_active))
     vault.close()
 
 
