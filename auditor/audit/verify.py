@@ -9,17 +9,24 @@ for one size.
 
 from __future__ import annotations
 
-import hmac
+import multiprocessing
+import os
+from array import array
 from collections import defaultdict
+from concurrent.futures import ProcessPoolExecutor
+from hashlib import sha256
+from typing import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, func, select
 
+from auditor import database
 from auditor.audit import merkle
 from auditor.audit.checkpoints import Checkpoint, CheckpointFile
 from auditor.audit.events import CANONICAL_COLUMNS, canonical_bytes
 from auditor.audit.log import EVENTS, HEAD
+from auditor.audit.seal import EventSeal
 from auditor.crypto.keyring import Keyring
 
 
@@ -69,7 +76,82 @@ def load_checkpoints(files: list[Path], public_key: bytes, result: Verification)
     return dict(by_size)
 
 
-def verify_log(engine: Engine, keyring: Keyring, checkpoint_files: list[Path], batch: int = 20_000) -> Verification:
+# -- stage 1: each row against its own leaf hash and seal (independent per row; parallel for big logs) ----
+PARALLEL_FROM = 200_000  # events; below this, starting worker processes costs more than it saves
+CHUNK = 50_000  # sequence numbers per worker task
+
+
+def _check_rows(conn: Connection, seal: EventSeal, batch: int, lo: int | None = None,
+                hi: int | None = None) -> Iterator[tuple[int, bytes, str | None]]:
+    """(seq, recomputed leaf, None | "edited" | "forged") for the rows with lo < seq <= hi, in order."""
+    where = []
+    if lo is not None:
+        where.append(f"seq > {int(lo)}")
+    if hi is not None:
+        where.append(f"seq <= {int(hi)}")
+    sql = (f"SELECT {', '.join(CANONICAL_COLUMNS)}, leaf_hash, seal FROM {EVENTS.name}"
+           f"{' WHERE ' + ' AND '.join(where) if where else ''} ORDER BY seq")
+    n = len(CANONICAL_COLUMNS)
+    # Rows in batches (a server-side cursor on PostgreSQL), no type processing: this runs once per event.
+    result = conn.execution_options(yield_per=batch).exec_driver_sql(sql)
+    try:
+        for rows in result.partitions():
+            for row in rows:
+                leaf = sha256(b"\x00" + canonical_bytes(row)).digest()
+                if leaf != row[n]:
+                    yield row[0], leaf, "edited"
+                elif not seal.matches(leaf, row[n + 1]):
+                    yield row[0], leaf, "forged"
+                else:
+                    yield row[0], leaf, None
+    finally:
+        result.close()
+
+
+_worker: dict = {}
+
+
+def _start_worker(url: str, mac_key: bytes, batch: int) -> None:
+    _worker.update(engine=database.connect(url), seal=EventSeal(mac_key), batch=batch)
+
+
+def _check_range(bounds: tuple[int | None, int | None]) -> tuple[array, bytes, dict[int, str]]:
+    seqs, leaves, flagged = array("q"), bytearray(), {}
+    with _worker["engine"].connect() as conn:
+        database.read_snapshot(conn)
+        for seq, leaf, kind in _check_rows(conn, _worker["seal"], _worker["batch"], *bounds):
+            seqs.append(seq)
+            leaves += leaf
+            if kind:
+                flagged[seq] = kind
+    return seqs, bytes(leaves), flagged
+
+
+def _checked_in_parallel(engine: Engine, mac_key: bytes, batch: int, workers: int,
+                         top: int) -> Iterator[tuple[int, bytes, str | None]]:
+    bounds = [(None if lo == 0 else lo, min(lo + CHUNK, top)) for lo in range(0, top, CHUNK)]
+    url = engine.url.render_as_string(hide_password=False)
+    context = multiprocessing.get_context("fork")  # children open their own connections, never the parent's
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
+                             initargs=(url, mac_key, batch)) as pool:
+        for seqs, leaves, flagged in pool.map(_check_range, bounds):
+            for i, seq in enumerate(seqs):
+                yield seq, leaves[32 * i : 32 * i + 32], flagged.get(seq)
+
+
+def _workers_for(engine: Engine, size: int, workers: int | None) -> int:
+    if workers is None:
+        workers = min(4, os.cpu_count() or 1) if size >= PARALLEL_FROM else 1
+    if workers > 1 and ("fork" not in multiprocessing.get_all_start_methods() or str(engine.url) == "sqlite://"):
+        return 1  # no fork here, or an in-memory database only this process can see
+    return workers
+
+
+# -- stage 2: the sequence, the Merkle tree and the checkpoints, in order --------------------------------
+def verify_log(engine: Engine, keyring: Keyring, checkpoint_files: list[Path], batch: int = 20_000,
+               workers: int | None = None) -> Verification:
+    """Check every event and every checkpoint. `workers`: processes that recompute leaves and seals
+    (default: up to 4, for logs of PARALLEL_FROM events or more); the fold itself is sequential."""
     result = Verification()
     public_key, mac_key = keyring.signing_public_key, keyring.log_mac_key
     checkpoints = load_checkpoints(checkpoint_files, public_key, result)
@@ -77,8 +159,6 @@ def verify_log(engine: Engine, keyring: Keyring, checkpoint_files: list[Path], b
     frontier = merkle.Frontier()
     expected, broken_at = 1, None  # broken_at: first seq after which prefix roots cannot be trusted
     last_good_checkpoint = 0
-    columns = [EVENTS.c[name] for name in CANONICAL_COLUMNS] + [EVENTS.c.leaf_hash, EVENTS.c.seal]
-    n = len(CANONICAL_COLUMNS)
     next_cp = iter(sizes)
     cp_size = next(next_cp, None)
 
@@ -94,19 +174,25 @@ def verify_log(engine: Engine, keyring: Keyring, checkpoint_files: list[Path], b
         cp_size = next(next_cp, None)
 
     with engine.connect() as conn:
-        rows = conn.execution_options(yield_per=batch).execute(select(*columns).order_by(EVENTS.c.seq))
-        for row in rows:
-            seq = row[0]
+        database.read_snapshot(conn)  # one consistent view; appenders carry on meanwhile
+        head = conn.execute(select(HEAD.c.size, HEAD.c.frontier).where(HEAD.c.id == 1)).first()
+        count, top = conn.execute(select(func.count(), func.max(EVENTS.c.seq))).one()
+        top = top if top is not None else 0  # events appended after this snapshot are not checked
+        workers = _workers_for(engine, count or 0, workers)
+        if workers > 1 and top >= CHUNK:
+            checked = _checked_in_parallel(engine, mac_key, batch, workers, top)
+        else:
+            checked = _check_rows(conn, EventSeal(mac_key), batch, hi=top)
+        for seq, leaf, kind in checked:
             if seq != expected:
                 if seq > expected:
                     problem(expected, "deleted", f"events {expected}..{seq - 1} are missing (deleted)")
                 else:  # cannot happen with seq as primary key; kept for imported copies
                     problem(seq, "duplicate", f"event {seq} appears twice")
                 expected = seq
-            leaf = merkle.leaf_hash(canonical_bytes(row[:n]))
-            if leaf != row[n]:
+            if kind == "edited":
                 problem(seq, "edited", f"event {seq} was edited: its content does not match its leaf hash")
-            elif not hmac.compare_digest(hmac.digest(mac_key, leaf, "sha256"), row[n + 1]):
+            elif kind == "forged":
                 problem(seq, "forged", f"event {seq} has an invalid seal: inserted, renumbered, reordered or edited")
             frontier.append(leaf)
             expected += 1
@@ -118,7 +204,6 @@ def verify_log(engine: Engine, keyring: Keyring, checkpoint_files: list[Path], b
                     if broken_at is None or broken_at > cp_size:
                         last_good_checkpoint = cp_size
                 cp_size = next(next_cp, None)
-        head = conn.execute(select(HEAD.c.size, HEAD.c.frontier).where(HEAD.c.id == 1)).first()
 
     result.size, result.root = frontier.size, frontier.root()
     while cp_size is not None:  # checkpoints beyond the end of the log

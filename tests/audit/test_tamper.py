@@ -3,6 +3,9 @@ first sequence number it puts in doubt. Runs on SQLite and on PostgreSQL.
 
 The log under test: the population's events plus 40 chart reads (52 events), a checkpoint every 10
 events (sizes 11, 20, 30, 40, 50) and one signed on demand at the end (52).
+
+Every test runs twice: with verify checking rows in this process, and with worker processes checking
+ranges of 7 sequence numbers (what big logs get), which must find exactly the same problems.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import pytest
 from sqlalchemy import delete, insert, select, update
 
 from auditor.audit import merkle
+from auditor.audit import verify as verify_module
 from auditor.audit.checkpoints import CheckpointFile, sign
 from auditor.audit.log import EVENTS
 from auditor.audit.verify import verify_log
@@ -27,6 +31,14 @@ from tests.audit.helpers import (checkpoint_sizes, count, head_size, kinds, leaf
                                  seqs, set_head, shift_up, snapshot, verify)
 
 N = 52
+
+
+@pytest.fixture(autouse=True, params=["in-process", "workers"])
+def verify_mode(request, monkeypatch):
+    if request.param == "workers":
+        monkeypatch.setattr(verify_module, "CHUNK", 7)
+        monkeypatch.setattr(verify_module, "_workers_for", lambda engine, size, workers: 2)
+    return request.param
 
 
 @pytest.fixture
