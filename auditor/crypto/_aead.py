@@ -27,6 +27,7 @@ TAG_BYTES = 16
 _HEADER = struct.Struct(">BQ")
 HEADER_BYTES = _HEADER.size  # 9
 OVERHEAD = HEADER_BYTES + NONCE_BYTES + TAG_BYTES
+_BODY = HEADER_BYTES + NONCE_BYTES  # where the ciphertext starts
 
 
 def new_key() -> bytes:
@@ -55,19 +56,23 @@ class Sealer:
         self._aead = AESGCM(key)
         self._header = _HEADER.pack(VERSION, key_id)
 
+    @property
+    def header(self) -> bytes:
+        return self._header
+
     def seal(self, plaintext: bytes, context: bytes) -> bytes:
         nonce = os.urandom(NONCE_BYTES)
         header = self._header
         return header + nonce + self._aead.encrypt(nonce, plaintext, header + context)
 
     def open(self, sealed: bytes, context: bytes) -> bytes:
-        if not isinstance(sealed, (bytes, bytearray, memoryview)):
+        if type(sealed) is not bytes:
+            if not isinstance(sealed, (bytearray, memoryview)):
+                raise DecryptionError()
+            sealed = bytes(sealed)
+        if len(sealed) < OVERHEAD or not sealed.startswith(self._header):
             raise DecryptionError()
-        sealed = bytes(sealed)
-        if len(sealed) < OVERHEAD or sealed[:HEADER_BYTES] != self._header:
-            raise DecryptionError()
-        nonce = sealed[HEADER_BYTES : HEADER_BYTES + NONCE_BYTES]
         try:
-            return self._aead.decrypt(nonce, sealed[HEADER_BYTES + NONCE_BYTES :], self._header + context)
+            return self._aead.decrypt(sealed[HEADER_BYTES:_BODY], sealed[_BODY:], self._header + context)
         except InvalidTag:
             raise DecryptionError() from None

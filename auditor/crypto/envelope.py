@@ -8,6 +8,7 @@ retired or destroyed key, a flipped bit, a swapped value), raises the one Decryp
 
 from __future__ import annotations
 
+import functools
 import secrets
 from collections import Counter
 from typing import Iterable
@@ -16,6 +17,7 @@ from sqlalchemy import Engine, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from auditor.clock import Clock, SystemClock
+from auditor.database import read_snapshot
 from auditor.crypto import _aead
 from auditor.crypto.keyring import Keyring
 from auditor.crypto.keystore import DataKey, KekUsage
@@ -27,6 +29,11 @@ _CACHE_LIMIT = 500_000
 
 def field_context(table: str, column: str, row_id: int) -> bytes:
     return f"{table}\x00{column}\x00{row_id}".encode()
+
+
+@functools.cache
+def _column_prefix(table: str, column: str) -> bytes:
+    return f"{table}\x00{column}".encode()
 
 
 def _wrap_context(key_id: int) -> bytes:
@@ -79,13 +86,14 @@ class Envelope:
         wanted = [k for k in set(key_ids) if k not in self._sealers]
         if len(self._sealers) + len(wanted) > _CACHE_LIMIT:
             self._sealers.clear()
-        with Session(self.keystore) as session:
+        with self.keystore.connect() as conn:
+            read_snapshot(conn)
             for i in range(0, len(wanted), 5000):
                 chunk = wanted[i : i + 5000]
-                for row in session.execute(
+                for key_id, wrapped, uses in conn.execute(
                     select(DataKey.id, DataKey.wrapped, DataKey.uses).where(DataKey.id.in_(chunk))
-                ):
-                    self._remember(row.id, row.wrapped, row.uses)
+                ).all():
+                    self._remember(key_id, wrapped, uses)
 
     def _remember(self, key_id: int, wrapped: bytes | None, uses: int) -> None:
         if wrapped is None:
@@ -103,10 +111,9 @@ class Envelope:
         if sealer is None:
             if not 0 < key_id < 2**63:  # a header naming an id no key can have (ids are positive 63-bit)
                 raise DecryptionError()
-            with Session(self.keystore) as session:
-                row = session.execute(
-                    select(DataKey.wrapped, DataKey.uses).where(DataKey.id == key_id)
-                ).first()
+            with self.keystore.connect() as conn:
+                read_snapshot(conn)
+                row = conn.execute(select(DataKey.wrapped, DataKey.uses).where(DataKey.id == key_id)).first()
             if row is not None:
                 self._remember(key_id, row.wrapped, row.uses)
             sealer = self._sealers.get(key_id)
@@ -135,6 +142,21 @@ class Envelope:
             return None
         sealer = self._sealer(_aead.header_key_id(sealed))
         return sealer.open(sealed, field_context(table, column, row_id)).decode("utf-8")
+
+    def open_fields(self, table: str, row_id: int, sealed: Iterable[tuple[str, bytes | None]]) -> dict[str, str | None]:
+        """Open several columns of one row: `open` for each, with the key looked up once per row."""
+        suffix = b"\x00%d" % row_id
+        out: dict[str, str | None] = {}
+        sealer = header = None
+        for column, value in sealed:
+            if value is None:
+                out[column] = None
+                continue
+            if header is None or not (type(value) is bytes and value.startswith(header)):
+                sealer = self._sealer(_aead.header_key_id(value))
+                header = sealer.header
+            out[column] = sealer.open(value, _column_prefix(table, column) + suffix).decode("utf-8")
+        return out
 
     def flush_usage(self) -> None:
         """Add the encryptions counted in memory to the key store."""

@@ -33,7 +33,7 @@ from auditor.vault.records import PATIENT_SEALED, ClinicalDocument, Patient, Wor
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-_PATIENT_READ = [Patient.id, Patient.data_key_id, Patient.restricted, Patient.vip, Patient.deceased_on, *(getattr(Patient, c) for c in PATIENT_SEALED)]
+_PATIENT_READ = sealing.PATIENT_READ
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from datetime import date, datetime
 from auditor.crypto.blind_index import BlindIndexer
 from auditor.crypto.envelope import Envelope
 from auditor.errors import InputError
-from auditor.vault.records import DOCUMENT_SEALED, PATIENT_SEALED, ROLES, SENSITIVITIES, WORKFORCE_SEALED
+from auditor.vault.records import DOCUMENT_SEALED, PATIENT_SEALED, ROLES, SENSITIVITIES, WORKFORCE_SEALED, Patient
 
 
 def _iso(value: date | str | None, what: str) -> str | None:
@@ -121,10 +121,16 @@ def seal_patient(envelope: Envelope, indexer: BlindIndexer, pid: int, key_id: in
     return row
 
 
+# What the gateway selects to read a patient: the clear columns, then the sealed ones in order.
+PATIENT_READ = (Patient.id, Patient.data_key_id, Patient.restricted, Patient.vip, Patient.deceased_on,
+                *(getattr(Patient, c) for c in PATIENT_SEALED))
+_FIRST_SEALED = 5
+
+
 def open_patient(envelope: Envelope, row) -> PatientDemographics:
-    pid = row.id
-    values = {c: envelope.open(getattr(row, c), "patients", c, pid) for c in PATIENT_SEALED}
-    return PatientDemographics(vip=row.vip, restricted=row.restricted, deceased_on=row.deceased_on, **values)
+    """`row`: a result row of PATIENT_READ."""
+    values = envelope.open_fields("patients", row[0], zip(PATIENT_SEALED, row[_FIRST_SEALED:]))
+    return PatientDemographics(vip=row[3], restricted=row[2], deceased_on=row[4], **values)
 
 
 def seal_workforce(envelope: Envelope, indexer: BlindIndexer, wid: int, key_id: int, w: WorkforceRecord) -> dict:
