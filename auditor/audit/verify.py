@@ -127,9 +127,9 @@ def _check_range(bounds: tuple[int | None, int | None]) -> tuple[array, bytes, d
     return seqs, bytes(leaves), flagged
 
 
-def _checked_in_parallel(engine: Engine, mac_key: bytes, batch: int, workers: int,
-                         top: int) -> Iterator[tuple[int, bytes, str | None]]:
-    bounds = [(None if lo == 0 else lo, min(lo + CHUNK, top)) for lo in range(0, top, CHUNK)]
+def _checked_in_parallel(engine: Engine, mac_key: bytes, batch: int, workers: int, top: int,
+                         chunk: int) -> Iterator[tuple[int, bytes, str | None]]:
+    bounds = [(None if lo == 0 else lo, min(lo + chunk, top)) for lo in range(0, top, chunk)]
     url = engine.url.render_as_string(hide_password=False)
     context = multiprocessing.get_context("fork")  # children open their own connections, never the parent's
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
@@ -149,9 +149,10 @@ def _workers_for(engine: Engine, size: int, workers: int | None) -> int:
 
 # -- stage 2: the sequence, the Merkle tree and the checkpoints, in order --------------------------------
 def verify_log(engine: Engine, keyring: Keyring, checkpoint_files: list[Path], batch: int = 20_000,
-               workers: int | None = None) -> Verification:
-    """Check every event and every checkpoint. `workers`: processes that recompute leaves and seals
-    (default: up to 4, for logs of PARALLEL_FROM events or more); the fold itself is sequential."""
+               workers: int | None = None, chunk: int = CHUNK) -> Verification:
+    """Check every event and every checkpoint. `workers`: processes that recompute leaves and seals,
+    `chunk` sequence numbers per task (default: up to 4 workers for logs of PARALLEL_FROM events or
+    more, else none); the fold itself is sequential."""
     result = Verification()
     public_key, mac_key = keyring.signing_public_key, keyring.log_mac_key
     checkpoints = load_checkpoints(checkpoint_files, public_key, result)
@@ -179,8 +180,8 @@ def verify_log(engine: Engine, keyring: Keyring, checkpoint_files: list[Path], b
         count, top = conn.execute(select(func.count(), func.max(EVENTS.c.seq))).one()
         top = top if top is not None else 0  # events appended after this snapshot are not checked
         workers = _workers_for(engine, count or 0, workers)
-        if workers > 1 and top >= CHUNK:
-            checked = _checked_in_parallel(engine, mac_key, batch, workers, top)
+        if workers > 1 and top >= chunk:
+            checked = _checked_in_parallel(engine, mac_key, batch, workers, top, chunk)
         else:
             checked = _check_rows(conn, EventSeal(mac_key), batch, hi=top)
         for seq, leaf, kind in checked:

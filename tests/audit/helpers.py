@@ -30,8 +30,12 @@ def reads(vault, n: int, user: str = "dr.house", tag: str = "ws", pause: float =
             time.sleep(pause)
 
 
+# How `verify` runs verify_log; test modules may set it per test (with monkeypatch.setitem).
+VERIFY_OPTIONS: dict = {}
+
+
 def verify(vault, *extra: Path) -> Verification:
-    return verify_log(vault.records, vault.keyring, [vault.checkpoints.path, *extra])
+    return verify_log(vault.records, vault.keyring, [vault.checkpoints.path, *extra], **VERIFY_OPTIONS)
 
 
 def kinds(result: Verification) -> set[str]:

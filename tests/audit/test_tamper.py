@@ -18,7 +18,6 @@ import pytest
 from sqlalchemy import delete, insert, select, update
 
 from auditor.audit import merkle
-from auditor.audit import verify as verify_module
 from auditor.audit.checkpoints import CheckpointFile, sign
 from auditor.audit.log import EVENTS
 from auditor.audit.verify import verify_log
@@ -27,6 +26,7 @@ from auditor.errors import AuditorError, TamperDetected
 from auditor.home import Vault
 from auditor.vault.gateway import AccessContext
 
+from tests.audit import helpers
 from tests.audit.helpers import (checkpoint_sizes, count, head_size, kinds, leaf_of, reads, restore, row, rows,
                                  seqs, set_head, shift_up, snapshot, verify)
 
@@ -36,8 +36,8 @@ N = 52
 @pytest.fixture(autouse=True, params=["in-process", "workers"])
 def verify_mode(request, monkeypatch):
     if request.param == "workers":
-        monkeypatch.setattr(verify_module, "CHUNK", 7)
-        monkeypatch.setattr(verify_module, "_workers_for", lambda engine, size, workers: 2)
+        monkeypatch.setitem(helpers.VERIFY_OPTIONS, "workers", 2)
+        monkeypatch.setitem(helpers.VERIFY_OPTIONS, "chunk", 7)
     return request.param
 
 
@@ -84,7 +84,8 @@ def test_clean_log_verifies(logged):
     assert (result.size, result.checkpoints_checked) == (N, 6)
     assert result.latest_checkpoint.size == N and result.latest_checkpoint.root == result.root
     assert not result.warnings
-    small_batches = verify_log(logged.records, logged.keyring, [logged.checkpoints.path], batch=7)
+    small_batches = verify_log(logged.records, logged.keyring, [logged.checkpoints.path], batch=7,
+                               **helpers.VERIFY_OPTIONS)
     assert small_batches.ok and small_batches.root == result.root
 
 
