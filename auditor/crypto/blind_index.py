@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from auditor import matching
 
-INDEXES = ("mrn", "name_dob", "last_name", "household", "street", "phone")
+INDEXES = ("mrn", "name_dob", "last_name", "household", "street", "phone", "quarantined_row")
 _INFO_PREFIX = b"auditor/blind-index/v1/"
 
 
@@ -57,3 +57,8 @@ class BlindIndexer:
 
     def phone(self, phone: str | None) -> int | None:
         return self._mac("phone", matching.normalize_phone(phone))
+
+    def quarantined_row(self, content: str) -> int:
+        """A keyed digest of a rejected interchange row, exactly as read (no normalisation): lets a
+        rerun recognise a row it already quarantined without keeping a plain hash of PHI."""
+        return self._mac("quarantined_row", content)  # type: ignore[return-value]

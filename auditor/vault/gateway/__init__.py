@@ -2,8 +2,10 @@
 
 from auditor.vault.gateway.context import AccessContext, Actor
 from auditor.vault.gateway.core import AccessGateway, PatientSummary
+from auditor.vault.gateway.ehr_log import EHR_EVENT_COLUMNS, EhrAppend, QuarantineEntry
 from auditor.vault.gateway.sealing import Chart, Document, DocumentRecord, PatientDemographics, WorkforceRecord
 from auditor.vault.gateway.writes import CareTeamRecord, EncounterRecord, Registration
 
 __all__ = ["AccessContext", "AccessGateway", "Actor", "CareTeamRecord", "Chart", "Document", "DocumentRecord",
-           "EncounterRecord", "PatientDemographics", "PatientSummary", "Registration", "WorkforceRecord"]
+           "EHR_EVENT_COLUMNS", "EhrAppend", "EncounterRecord", "PatientDemographics", "PatientSummary",
+           "QuarantineEntry", "Registration", "WorkforceRecord"]

@@ -27,6 +27,7 @@ from auditor.vault.access_policy import AccessPolicy, Decision
 from auditor.vault.gateway.context import AccessContext, Actor, resolve_actor
 from auditor.vault.gateway.relationships import relationships
 from auditor.vault.gateway import sealing
+from auditor.vault.gateway.ehr_log import EhrLogWriting
 from auditor.vault.gateway.writes import RecordWriting
 from auditor.vault.gateway.sealing import Chart, DocumentRecord, PatientDemographics, WorkforceRecord
 from auditor.vault.records import PATIENT_SEALED, ClinicalDocument, Patient, WorkforceMember
@@ -45,7 +46,7 @@ class PatientSummary:
     birth_date: str | None
 
 
-class AccessGateway(RecordWriting):
+class AccessGateway(RecordWriting, EhrLogWriting):
     def __init__(self, records: Engine, envelope: Envelope, indexer: BlindIndexer, audit_log: AuditLog,
                  policy: AccessPolicy, clock: Clock | None = None) -> None:
         self.records = records

@@ -146,14 +146,26 @@ class RecordWriting:
                 touched.add(patients[e.mrn])
             if rows:
                 session.execute(insert(Encounter), rows)
-            team = [{"patient_id": patients[c.mrn], "workforce_id": users[c.user_id], "role": c.role,
-                     "start": c.start, "end": c.end} for c in care_team if c.mrn in patients and c.user_id in users]
-            if team:
-                session.execute(insert(CareTeamMember), team)
-                touched |= {t["patient_id"] for t in team}
+            touched.update(_insert_care_team(session, patients, users, care_team))
             for pid in sorted(touched):
                 events.append(self._event(ctx, writer, "create", at, patient_id=pid, record_type="encounter"))
             return len(rows)
+
+        return self._audited(work)
+
+    def add_care_team(self: "AccessGateway", ctx: AccessContext, members: list[CareTeamRecord]) -> int:
+        """Add care-team memberships not yet known (by patient, workforce member and start)."""
+
+        def work(session: Session, events: list[AuditEvent]) -> int:
+            at = self.clock.now()
+            writer = self._require(session, ctx, events, "create", at)
+            patients = self.patient_ids(session, [c.mrn for c in members])
+            users = dict(session.execute(select(WorkforceMember.user_id, WorkforceMember.id)
+                                         .where(WorkforceMember.user_id.in_({c.user_id for c in members}))).all())
+            touched = _insert_care_team(session, patients, users, members)
+            for pid in sorted(touched):
+                events.append(self._event(ctx, writer, "create", at, patient_id=pid, record_type="care_team"))
+            return sum(touched.values())
 
         return self._audited(work)
 
@@ -214,3 +226,24 @@ class RecordWriting:
 
         # The destruction is logged first: if destroying then fails, the log is re-run, never missing.
         self.envelope.destroy(self._audited(work))
+
+
+def _insert_care_team(session: Session, patients: dict[str, int], users: dict[str, int],
+                      care_team: list[CareTeamRecord]) -> dict[int, int]:
+    """Insert the memberships not yet there (one per patient, workforce member and start), skipping
+    unknown patients or users; returns how many were added per patient."""
+    team = {(patients[c.mrn], users[c.user_id], c.start): c for c in care_team
+            if c.mrn in patients and c.user_id in users}
+    pids = sorted({pid for pid, _, _ in team})
+    for i in range(0, len(pids), 900):
+        for key in session.execute(select(CareTeamMember.patient_id, CareTeamMember.workforce_id, CareTeamMember.start)
+                                   .where(CareTeamMember.patient_id.in_(pids[i : i + 900]))):
+            team.pop(tuple(key), None)
+    added: dict[int, int] = {}
+    if team:
+        session.execute(insert(CareTeamMember), [{"patient_id": pid, "workforce_id": wid, "role": c.role,
+                                                  "start": start, "end": c.end}
+                                                 for (pid, wid, start), c in team.items()])
+        for pid, _, _ in team:
+            added[pid] = added.get(pid, 0) + 1
+    return added

@@ -1,0 +1,92 @@
+"""auditor ingest DIR --tz ZONE | auditor ingest --rejected."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from auditor.cli import cli
+from auditor.cli.session import open_vault
+from auditor.errors import InputError
+
+SHOWN_REJECTS = 20
+
+
+@cli.command()
+@click.argument("directory", required=False, type=click.Path(path_type=Path))
+@click.option("--tz", "tz_name", help="The organisation's IANA time zone (e.g. America/New_York); kept until changed.")
+@click.option("--source", default="ehr", show_default=True, help="Name of the system the export comes from.")
+@click.option("--rejected", is_flag=True, help="List the rows kept in quarantine instead of loading anything.")
+@click.pass_context
+def ingest(ctx, directory, tz_name, source, rejected):
+    """Load an EHR interchange export: workforce, patients, encounters, care team, access log.
+
+    Rows that cannot be read are reported as file:line: reason and kept in quarantine; the good rows
+    load. Loading the same files again adds nothing."""
+    from auditor.ingest.ehr_import import ingest_directory, open_directory
+    from auditor.vault.settings import organisation_timezone, set_organisation_timezone, time_zone
+
+    if rejected:
+        return _list_rejected(ctx, source if _given(ctx, "source") else None)
+    if directory is None:
+        raise InputError("give the directory of the export: auditor ingest DIR --tz ZONE")
+    if len(source) > 64 or not source.strip():
+        raise InputError("--source must be a name of 1 to 64 characters")
+    zone = time_zone(tz_name) if tz_name else None
+    open_directory(directory)  # refuse a bad directory before anything changes
+    vault = open_vault(ctx)
+    try:
+        stored = organisation_timezone(vault.records)
+        if zone is None and stored is None:
+            raise InputError("no organisation time zone is stored yet: give one with --tz (e.g. --tz America/New_York)")
+        if zone is None:
+            zone = stored
+            click.echo(f"organisation time zone: {zone.key} (stored)")
+        else:
+            previous = set_organisation_timezone(vault.records, zone)
+            click.echo(f"organisation time zone: {zone.key}" + (
+                "" if previous == zone.key else " (stored)" if previous is None else f" (changed from {previous})"))
+        summary = ingest_directory(vault.gateway, directory, zone, source.strip())
+    finally:
+        vault.close()
+    _report(summary)
+
+
+def _given(ctx, name: str) -> bool:
+    return ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT
+
+
+def _report(summary) -> None:
+    for warning in summary.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    for name, count in summary.files.items():
+        line = (f"{name}: {count.rows} rows: {count.loaded} loaded, {count.already_present} already present, "
+                f"{count.rejected} rejected")
+        if name == "access_log.csv":
+            line += f" ({summary.access_rows_per_second:,.0f} rows/second)"
+        click.echo(line)
+    if summary.unknown_accounts:
+        click.echo(f"{summary.unknown_accounts} access events by accounts not in workforce.csv were loaded "
+                   "(without a role) for review")
+    if summary.rejected:
+        for entry in summary.rejected[:SHOWN_REJECTS]:
+            click.echo(f"rejected {entry.file}:{entry.line}: {entry.reason}")
+        more = len(summary.rejected) - SHOWN_REJECTS
+        click.echo((f"... and {more} more; " if more > 0 else "")
+                   + f"{len(summary.rejected)} rows rejected ({summary.newly_quarantined} newly quarantined); "
+                   "list them with: auditor ingest --rejected")
+    click.echo(f"ingest run {summary.run_id} (source {summary.source}) done")
+
+
+def _list_rejected(ctx, source: str | None) -> None:
+    from auditor.ingest.quarantine import rejections
+
+    vault = open_vault(ctx)
+    try:
+        found = rejections(vault.records, source)
+    finally:
+        vault.close()
+    for rejection in found:
+        click.echo(str(rejection))
+    click.echo(f"{len(found)} rows in quarantine")

@@ -1,0 +1,209 @@
+"""`auditor ingest DIR --tz ZONE`: an EHR's interchange export (../shared/spec/interchange.md) into
+the vault and the tamper-evident audit log, through the gateway as the `svc:import` account.
+
+Order: patients, workforce, encounters, care team, then the access log, so each file can refer to
+the ones before it. Rows that cannot be read are kept in quarantine with `file:line: reason` and the
+good rows load; loading the same files again adds nothing (patients by MRN, workforce by user id,
+encounters by source and encounter id, care team by patient, user and start, access events by
+source and event id, quarantined rows by file, line and content). Each batch is its own
+transaction: an interrupted ingest is finished by running it again.
+
+An access by an account that workforce.csv does not name is kept, with no role: such an access is
+exactly what an audit must see.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pandas as pd
+
+from auditor.errors import InputError
+from auditor.ingest import interchange_records as records
+from auditor.ingest.csv_tables import CsvTable
+from auditor.ingest.interchange_files import (ACCESS_LOG, CARE_TEAM, ENCOUNTERS, FILES, PATIENTS, WORKFORCE,
+                                              CheckedChunk, InterchangeFile, KeyRegister, check_chunk)
+from auditor.vault.gateway import AccessContext, AccessGateway, QuarantineEntry
+
+DEFAULT_SOURCE = "ehr"
+BATCH = 2000  # records per gateway transaction (access events: EVENT_BATCH)
+EVENT_BATCH = 5000
+
+
+@dataclass
+class FileCount:
+    rows: int = 0
+    loaded: int = 0
+    already_present: int = 0
+    rejected: int = 0
+
+
+@dataclass
+class IngestSummary:
+    run_id: int
+    source: str
+    files: dict[str, FileCount] = field(default_factory=dict)  # only the files given
+    rejected: list[QuarantineEntry] = field(default_factory=list)
+    newly_quarantined: int = 0
+    warnings: list[str] = field(default_factory=list)
+    unknown_accounts: int = 0  # access events by accounts not in the workforce (loaded)
+    access_seconds: float = 0.0
+
+    @property
+    def access_rows_per_second(self) -> float:
+        rows = self.files[ACCESS_LOG.name].rows
+        return rows / self.access_seconds if self.access_seconds > 0 else float(rows)
+
+
+def open_directory(folder: Path) -> dict[str, CsvTable]:
+    """The interchange files present in `folder`, headers checked; InputError before anything loads."""
+    if not folder.is_dir():
+        raise InputError(f"{folder} is not a directory")
+    missing = [f.name for f in FILES if f.required and not (folder / f.name).is_file()]
+    if missing:
+        raise InputError(f"{folder} is not an interchange export (missing {', '.join(missing)})")
+    tables = {}
+    for spec in FILES:
+        if (folder / spec.name).is_file():
+            table = CsvTable(folder / spec.name, spec.names)
+            absent = [c for c in spec.header_columns if c not in table.header]
+            if absent:
+                raise InputError(f"{spec.name}: missing column(s) {', '.join(absent)}")
+            tables[spec.name] = table
+    return tables
+
+
+def ingest_directory(gateway: AccessGateway, folder: Path, zone: ZoneInfo, source: str = DEFAULT_SOURCE,
+                     progress: Callable[[str], None] = lambda _: None) -> IngestSummary:
+    tables = open_directory(folder)
+    summary = IngestSummary(gateway.start_ingest_run(source, zone.key), source)
+    for table in tables.values():
+        if table.unknown:
+            summary.warnings.append(f"{table.name}: unknown column(s) {', '.join(table.unknown)} ignored")
+    ctx = AccessContext.service("import")
+    loaders = ((PATIENTS, _load_patients), (WORKFORCE, _load_workforce), (ENCOUNTERS, _load_encounters),
+               (CARE_TEAM, _load_care_team), (ACCESS_LOG, _load_access_log))
+    for spec, load in loaders:
+        if spec.name in tables:
+            summary.files[spec.name] = FileCount()
+            load(gateway, ctx, tables[spec.name], zone, summary)
+            progress(spec.name)
+    for i in range(0, len(summary.rejected), BATCH):
+        summary.newly_quarantined += gateway.quarantine_rows(ctx, summary.run_id, source,
+                                                             summary.rejected[i : i + BATCH])
+    gateway.finish_ingest_run(summary.run_id, {name: vars(count) for name, count in summary.files.items()})
+    return summary
+
+
+def _checked(table: CsvTable, spec: InterchangeFile, zone: ZoneInfo, summary: IngestSummary,
+             *extra: Callable[[CheckedChunk], None]) -> Iterator[tuple[CheckedChunk, np.ndarray]]:
+    """Each chunk checked (types, `extra` checks, duplicates), its rejects recorded; yields the chunk
+    and the positions of its good rows."""
+    register = KeyRegister(spec)
+    for chunk in table.chunks():
+        checked = check_chunk(spec, table.header, chunk, zone)
+        for check in extra:
+            check(checked)
+        register.check(checked)
+        summary.files[spec.name].rows += len(chunk.lines)
+        yield checked, np.flatnonzero(~checked.problems.rejected)
+        reject(summary, spec, table, checked)
+
+
+def reject(summary: IngestSummary, spec: InterchangeFile, table: CsvTable, checked: CheckedChunk) -> None:
+    reasons = checked.problems.reasons()
+    summary.files[spec.name].rejected += len(reasons)
+    summary.rejected += [QuarantineEntry(spec.name, int(checked.chunk.lines[i]), reason,
+                                         checked.chunk.raw_row(i, table.header)) for i, reason in sorted(reasons.items())]
+
+
+def _whole(table: CsvTable, spec: InterchangeFile, zone: ZoneInfo, summary: IngestSummary, *extra,
+           known: Callable[[CheckedChunk], None] | None = None) -> pd.DataFrame:
+    """The good rows of a context file (workforce, patients, ...), all chunks together."""
+    good = []
+    for checked, rows in _checked(table, spec, zone, summary, *extra, *([known] if known else [])):
+        good.append(checked.clean.iloc[rows])
+    return pd.concat(good) if good else pd.DataFrame(columns=list(spec.names))
+
+
+def _load_patients(gateway, ctx, table, zone, summary) -> None:
+    rows = records.patients(_whole(table, PATIENTS, zone, summary))
+    count = summary.files[PATIENTS.name]
+    for i in range(0, len(rows), BATCH):
+        count.loaded += gateway.register_patients(ctx, rows[i : i + BATCH], source=summary.source).created
+    count.already_present = len(rows) - count.loaded
+
+
+def _load_workforce(gateway, ctx, table, zone, summary) -> None:
+    frame = _whole(table, WORKFORCE, zone, summary, records.check_shift)
+    linked = set(gateway.known_patients(frame["patient_mrn"].dropna().tolist()))
+    unlinked = int((frame["patient_mrn"].notna() & ~frame["patient_mrn"].isin(list(linked))).sum())
+    if unlinked:
+        summary.warnings.append(f"{WORKFORCE.name}: {unlinked} patient_mrn value(s) name no patient; "
+                                "those members were loaded without the link")
+    rows = records.workforce(frame, linked)
+    count = summary.files[WORKFORCE.name]
+    for i in range(0, len(rows), BATCH):
+        count.loaded += gateway.register_workforce(ctx, rows[i : i + BATCH], source=summary.source).created
+    count.already_present = len(rows) - count.loaded
+
+
+def _known_mrns(gateway: AccessGateway) -> Callable[[CheckedChunk], None]:
+    def check(checked: CheckedChunk) -> None:
+        mrns = checked.clean["mrn"]
+        known = gateway.known_patients(mrns.dropna().tolist())
+        checked.problems.add(records.unknown_in(mrns, known), "mrn not among the patients")
+    return check
+
+
+def _load_encounters(gateway, ctx, table, zone, summary) -> None:
+    frame = _whole(table, ENCOUNTERS, zone, summary, records.check_spans, known=_known_mrns(gateway))
+    users = set(gateway.workforce_roles())
+    unattended = int(records.unknown_in(frame["attending_user_id"], users).sum())
+    if unattended:
+        summary.warnings.append(f"{ENCOUNTERS.name}: {unattended} attending_user_id value(s) name no workforce "
+                                "member; those encounters were loaded without an attending")
+    rows = records.encounters(frame, summary.source)
+    count = summary.files[ENCOUNTERS.name]
+    for i in range(0, len(rows), BATCH):
+        count.loaded += gateway.add_encounters(ctx, rows[i : i + BATCH])
+    count.already_present = len(rows) - count.loaded
+
+
+def _load_care_team(gateway, ctx, table, zone, summary) -> None:
+    users = set(gateway.workforce_roles())
+
+    def known_user(checked: CheckedChunk) -> None:
+        checked.problems.add(records.unknown_in(checked.clean["user_id"], users), "user_id not in the workforce")
+
+    frame = _whole(table, CARE_TEAM, zone, summary, records.check_spans, known_user, known=_known_mrns(gateway))
+    rows = records.care_team(frame)
+    count = summary.files[CARE_TEAM.name]
+    for i in range(0, len(rows), BATCH):
+        count.loaded += gateway.add_care_team(ctx, rows[i : i + BATCH])
+    count.already_present = len(rows) - count.loaded
+
+
+def _load_access_log(gateway, ctx, table, zone, summary) -> None:
+    started = time.perf_counter()
+    count = summary.files[ACCESS_LOG.name]
+    for checked, good in _checked(table, ACCESS_LOG, zone, summary, records.check_access):
+        events = records.access_events(checked, good)
+        done = gateway.append_ehr_events(ctx, summary.source, events, batch=EVENT_BATCH)
+        count.loaded += done.appended
+        count.already_present += done.already_present
+        summary.unknown_accounts += done.unknown_account
+        mask = np.zeros(checked.problems.size, dtype=bool)
+        reasons = pd.Series([None] * checked.problems.size, dtype=object)
+        for positions, reason in ((done.unknown_patient, "mrn not among the patients"),
+                                  (done.conflicting, f"event_id already loaded from source {summary.source} "
+                                                     "with different content")):
+            mask[good[positions]] = True
+            reasons.iloc[good[positions]] = reason
+        checked.problems.add(mask, reasons)
+    summary.access_seconds = time.perf_counter() - started

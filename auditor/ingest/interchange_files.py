@@ -1,0 +1,191 @@
+"""The interchange files and their columns, as ../shared/spec/interchange.md fixes them, and the
+checks that decide, a whole chunk at a time, which rows can be read.
+
+A row that cannot be read gets a reason naming the column and what is wrong with it, never the
+value (the value may be PHI): "bad birth_date (not YYYY-MM-DD)", not the date.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pandas as pd
+
+from auditor.audit.events import ACTIONS
+from auditor.ingest import values
+from auditor.ingest.csv_tables import CsvChunk
+from auditor.vault.records import ROLES
+
+ENCOUNTER_TYPES = ("inpatient", "outpatient", "emergency", "telehealth", "other")
+RECORD_TYPES = ("demographics", "note", "lab", "imaging", "medication", "order", "psychotherapy_note",
+                "substance_use", "hiv", "genetic", "other")
+EHR_ACTIONS = tuple(a for a in ACTIONS[: ACTIONS.index("login_failed") + 1])
+OUTCOMES = ("success", "denied")
+NO_PATIENT_ACTIONS = ("login_failed", "search")  # may name no patient
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    kind: str = "text"  # text | date | timestamp | boolean | hhmm | choice | code
+    required: bool = False  # a row without a value is rejected
+    in_header: bool = False  # the header must name it even when values may be empty
+    allowed: tuple[str, ...] = ()
+    max_length: int | None = None
+
+
+@dataclass(frozen=True)
+class InterchangeFile:
+    name: str
+    columns: tuple[Column, ...]
+    key: tuple[str, ...]  # unique within the file
+    required: bool = True
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
+
+    @property
+    def header_columns(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns if c.required or c.in_header)
+
+
+def _texts(*names: str) -> tuple[Column, ...]:
+    return tuple(Column(n) for n in names)
+
+
+_CONTACT = _texts("address_line", "city", "state", "postal_code", "phone")
+WORKFORCE = InterchangeFile("workforce.csv", (
+    Column("user_id", required=True, max_length=128), *_texts("first_name", "last_name"), Column("birth_date", "date"),
+    Column("role", "choice", required=True, allowed=ROLES), Column("department", max_length=128),
+    Column("hire_date", "date"), Column("termination_date", "date"), *_CONTACT, Column("patient_mrn"),
+    Column("shift_start", "hhmm"), Column("shift_end", "hhmm")), key=("user_id",))
+PATIENTS = InterchangeFile("patients.csv", (
+    Column("mrn", required=True), *_texts("first_name", "last_name"), Column("birth_date", "date"),
+    Column("death_date", "date"), Column("sex"), *_CONTACT, Column("vip", "boolean"),
+    Column("restricted", "boolean")), key=("mrn",))
+ENCOUNTERS = InterchangeFile("encounters.csv", (
+    Column("encounter_id", required=True, max_length=128), Column("mrn", required=True),
+    Column("department", max_length=128), Column("attending_user_id", max_length=128),
+    Column("type", "choice", allowed=ENCOUNTER_TYPES), Column("start", "timestamp", required=True),
+    Column("end", "timestamp")), key=("encounter_id",), required=False)
+CARE_TEAM = InterchangeFile("care_team.csv", (
+    Column("mrn", required=True), Column("user_id", required=True, max_length=128), Column("role", max_length=64),
+    Column("start", "timestamp", required=True), Column("end", "timestamp")),
+    key=("mrn", "user_id", "start"), required=False)
+ACCESS_LOG = InterchangeFile("access_log.csv", (
+    Column("event_id", required=True, max_length=128), Column("timestamp", "timestamp", required=True),
+    Column("user_id", required=True, max_length=128), Column("mrn", in_header=True),
+    Column("action", "choice", required=True, allowed=EHR_ACTIONS), Column("record_type", "choice", allowed=RECORD_TYPES),
+    Column("outcome", "choice", allowed=OUTCOMES), Column("purpose_of_use", "code", max_length=16),
+    Column("break_glass", "boolean"), Column("reason"), Column("workstation", max_length=128)), key=("event_id",))
+FILES = (WORKFORCE, PATIENTS, ENCOUNTERS, CARE_TEAM, ACCESS_LOG)
+
+
+@dataclass
+class Problems:
+    """Reasons a chunk's rows cannot be read, collected check by check as boolean masks."""
+
+    size: int
+    found: list[tuple[np.ndarray, str | pd.Series]] = field(default_factory=list)
+
+    def add(self, mask, reason: str | pd.Series) -> None:
+        mask = np.asarray(mask, dtype=bool)
+        if mask.any():
+            self.found.append((mask, reason))
+
+    @property
+    def rejected(self) -> np.ndarray:
+        out = np.zeros(self.size, dtype=bool)
+        for mask, _ in self.found:
+            out |= mask
+        return out
+
+    def reasons(self) -> dict[int, str]:
+        """Position -> "reason; reason" for every rejected row (only those rows are visited)."""
+        out: dict[int, list[str]] = {}
+        for mask, reason in self.found:
+            for i in np.flatnonzero(mask):
+                out.setdefault(int(i), []).append(reason if isinstance(reason, str) else str(reason.iloc[i]))
+        return {i: "; ".join(r) for i, r in out.items()}
+
+
+@dataclass(frozen=True)
+class CheckedChunk:
+    """A chunk's cleaned, typed columns (all rows; use `problems.rejected` to tell the good ones)."""
+
+    chunk: CsvChunk
+    clean: pd.DataFrame
+    problems: Problems
+
+
+def check_chunk(spec: InterchangeFile, header: list[str], chunk: CsvChunk, zone: ZoneInfo) -> CheckedChunk:
+    """Type every column of `spec` and note what cannot be read (before any duplicate check)."""
+    frame, problems = chunk.frame, Problems(len(chunk.frame))
+    width = len(header)
+    ragged = chunk.fields != width
+    if ragged.any():
+        problems.add(ragged, pd.Series([f"expected {width} fields, found {n}" for n in chunk.fields]))
+    clean = pd.DataFrame(index=frame.index)
+    for col in spec.columns:
+        text = frame[col.name].astype(str).str.strip() if col.name in frame else pd.Series("", index=frame.index)
+        if col.required:
+            problems.add(text == "", f"missing {col.name}")
+        if col.max_length:
+            problems.add(text.str.len() > col.max_length, f"{col.name} longer than {col.max_length} characters")
+        clean[col.name] = _typed(col, text, zone, problems)
+    return CheckedChunk(chunk, clean, problems)
+
+
+def _typed(col: Column, text: pd.Series, zone: ZoneInfo, problems: Problems):
+    if col.kind == "date":
+        parsed, bad = values.dates(text)
+        problems.add(bad, f"bad {col.name} (not YYYY-MM-DD)")
+        return parsed
+    if col.kind == "timestamp":
+        micros, bad = values.timestamps(text, zone)
+        problems.add(bad, f"bad {col.name} (not an ISO 8601 timestamp)")
+        return pd.Series(micros, index=text.index).where(text != "", None).astype("Int64")
+    if col.kind == "boolean":
+        flags, bad = values.booleans(text)
+        problems.add(bad, f"bad {col.name} (not true/false, 1/0 or yes/no)")
+        return flags
+    if col.kind == "hhmm":
+        clock, bad = values.hhmm(text)
+        problems.add(bad, f"bad {col.name} (not HH:MM)")
+        return clock
+    if col.kind == "choice":
+        chosen, bad = values.choices(text, col.allowed)
+        problems.add(bad, f"unknown {col.name}")
+        return chosen
+    if col.kind == "code":
+        return text.str.upper().where(text != "", None)
+    return text.where(text != "", None)
+
+
+class KeyRegister:
+    """Keys already seen in a file (across its chunks), to reject duplicates: the first good row wins."""
+
+    def __init__(self, spec: InterchangeFile) -> None:
+        self.spec = spec
+        self.first_line: dict[int, int] = {}
+
+    def check(self, checked: CheckedChunk) -> None:
+        """Add "duplicate ..." problems for good rows whose key an earlier good row already has."""
+        good = np.flatnonzero(~checked.problems.rejected)
+        if not len(good):
+            return
+        keys = checked.clean.iloc[good][list(self.spec.key)].astype(str)
+        hashes = pd.util.hash_pandas_object(keys, index=False).to_numpy().tolist()
+        lines = checked.chunk.lines[good].tolist()
+        reasons, name = {}, "+".join(self.spec.key)
+        for position, key, line in zip(good.tolist(), hashes, lines):  # one dict lookup per row
+            first = self.first_line.setdefault(key, line)
+            if first != line:
+                reasons[position] = f"duplicate {name} (first on line {first})"
+        if reasons:
+            mask = np.zeros(checked.problems.size, dtype=bool)
+            mask[list(reasons)] = True
+            checked.problems.add(mask, pd.Series(reasons).reindex(range(checked.problems.size)))

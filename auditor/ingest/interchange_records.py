@@ -1,0 +1,119 @@
+"""From checked interchange rows to what the gateway takes: the checks that need more than one
+column, and the conversion of good rows into records and EHR events."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date, datetime, timedelta, timezone
+
+import numpy as np
+import pandas as pd
+
+from auditor.ingest.interchange_files import ACCESS_LOG, NO_PATIENT_ACTIONS, CheckedChunk
+from auditor.vault.gateway import CareTeamRecord, EncounterRecord, PatientDemographics, WorkforceRecord
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def check_spans(checked: CheckedChunk) -> None:
+    """encounters and care_team: an end before the start cannot be read."""
+    clean = checked.clean
+    checked.problems.add((clean["end"] < clean["start"]).fillna(False).to_numpy(), "end before start")
+
+
+def check_shift(checked: CheckedChunk) -> None:
+    """workforce: a shift needs both ends (it may cross midnight, so any two times will do)."""
+    clean = checked.clean
+    half = (clean["shift_start"].isna() != clean["shift_end"].isna()).to_numpy()
+    checked.problems.add(half & ~checked.problems.rejected, "shift_start and shift_end go together")
+
+
+def check_access(checked: CheckedChunk) -> None:
+    """access_log: every action but a failed login or a search names a patient."""
+    clean = checked.clean
+    missing = clean["mrn"].isna() & clean["action"].notna() & ~clean["action"].isin(NO_PATIENT_ACTIONS)
+    reasons = "missing mrn (required for action " + clean["action"].fillna("") + ")"
+    checked.problems.add(missing.to_numpy(), reasons.reset_index(drop=True))
+
+
+def unknown_in(column: pd.Series, known) -> np.ndarray:
+    """Rows whose value is given but not among `known`."""
+    return (column.notna() & ~column.isin(list(known))).to_numpy()
+
+
+def _day(value) -> date | None:
+    return None if pd.isna(value) else value.date()
+
+
+def _instant(micros) -> datetime | None:
+    return None if pd.isna(micros) else _EPOCH + timedelta(microseconds=int(micros))
+
+
+def _plain(value):
+    return None if pd.isna(value) else value
+
+
+def _flag(value) -> bool:
+    return False if pd.isna(value) else bool(value)  # unknown: not flagged
+
+
+def patients(rows: pd.DataFrame) -> list[PatientDemographics]:
+    return [PatientDemographics(
+        mrn=r.mrn, first_name=_plain(r.first_name), last_name=_plain(r.last_name), birth_date=_day(r.birth_date),
+        sex=_plain(r.sex), address_line=_plain(r.address_line), city=_plain(r.city), state=_plain(r.state),
+        postal_code=_plain(r.postal_code), phone=_plain(r.phone), vip=_flag(r.vip), restricted=_flag(r.restricted),
+        deceased_on=_day(r.death_date)) for r in rows.itertuples(index=False)]
+
+
+def workforce(rows: pd.DataFrame, linked: set[str]) -> list[WorkforceRecord]:
+    """`linked`: the patient MRNs that exist (a link to any other is left empty)."""
+    return [WorkforceRecord(
+        user_id=r.user_id, role=r.role, first_name=_plain(r.first_name), last_name=_plain(r.last_name),
+        birth_date=_day(r.birth_date), department=_plain(r.department), hire_date=_day(r.hire_date),
+        termination_date=_day(r.termination_date), address_line=_plain(r.address_line), city=_plain(r.city),
+        state=_plain(r.state), postal_code=_plain(r.postal_code), phone=_plain(r.phone),
+        shift_start=_plain(r.shift_start), shift_end=_plain(r.shift_end),
+        patient_mrn=r.patient_mrn if r.patient_mrn in linked else None) for r in rows.itertuples(index=False)]
+
+
+def encounters(rows: pd.DataFrame, source: str) -> list[EncounterRecord]:
+    out = []
+    for r in rows.itertuples(index=False):
+        start = _instant(r.start)
+        out.append(EncounterRecord(source, r.encounter_id, r.mrn, _plain(r.type) or "other", start,
+                                   _instant(r.end) or start, _plain(r.department), _plain(r.attending_user_id)))
+    return out
+
+
+def care_team(rows: pd.DataFrame) -> list[CareTeamRecord]:
+    return [CareTeamRecord(r.mrn, r.user_id, _instant(r.start), _instant(r.end), _plain(r.role))
+            for r in rows.itertuples(index=False)]
+
+
+def access_events(checked: CheckedChunk, good: np.ndarray) -> pd.DataFrame:
+    """The good rows of an access_log chunk as the gateway's EHR_EVENT_COLUMNS (vectorised)."""
+    clean = checked.clean.iloc[good]
+    action = clean["action"]
+    default_outcome = np.where(action == "login_failed", "denied", "success")
+    return pd.DataFrame({
+        "event_id": clean["event_id"], "at_us": clean["timestamp"].astype("int64"), "user_id": clean["user_id"],
+        "mrn": clean["mrn"], "action": action, "record_type": clean["record_type"],
+        "outcome": clean["outcome"].fillna(pd.Series(default_outcome, index=clean.index)),
+        "purpose": clean["purpose_of_use"], "break_glass": clean["break_glass"].fillna(False).astype(bool),
+        "reason": clean["reason"], "workstation": clean["workstation"],
+        "row_hash": row_hashes(checked.chunk.frame.iloc[good]),
+    }).reset_index(drop=True)
+
+
+def row_hashes(frame: pd.DataFrame) -> list[bytes]:
+    """SHA-256 of each access_log row's canonical bytes: its values exactly as read (untrimmed), in the
+    contract's column order (a column the file lacks counts as empty), quoted as RFC 4180 quotes
+    (only a value holding a comma, a quote, CR or LF; quotes doubled), joined by commas, UTF-8,
+    without a line ending. Column order and unknown columns in the file do not change it."""
+    fields = []
+    for name in ACCESS_LOG.names:
+        value = frame[name].astype(str) if name in frame else pd.Series("", index=frame.index)
+        quote = value.str.contains(r'[",\r\n]', regex=True)
+        fields.append(value.where(~quote, '"' + value.str.replace('"', '""', regex=False) + '"'))
+    lines = fields[0].str.cat(fields[1:], sep=",")
+    return [hashlib.sha256(line.encode("utf-8")).digest() for line in lines.tolist()]

@@ -1,0 +1,172 @@
+"""An EHR's access log into the tamper-evident audit log, and interchange rows into quarantine.
+Mixed into AccessGateway; only the `svc:import` service account may write either.
+
+Each EHR access becomes one AuditEvent with the EHR's source name and event id, the SHA-256 of the
+row it came from, and the patient named by internal id (found through the MRN's blind index). An
+event already in the log (same source and event id, same row hash) is skipped; one with the same id
+but other content is reported as a conflict, never overwritten. Events go in batches, each one
+transaction with its own `svc:import` event saying how many it appended.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Iterable
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+from auditor.audit.events import AuditEvent
+from auditor.audit.schema import AuditEventRow
+from auditor.crypto.envelope import new_key_id
+from auditor.vault.gateway.context import AccessContext
+from auditor.vault.records import IngestRun, QuarantinedRow, WorkforceMember
+
+if TYPE_CHECKING:  # pragma: no cover
+    from auditor.vault.gateway.core import AccessGateway
+
+EHR_EVENT_COLUMNS = ("event_id", "at_us", "user_id", "mrn", "action", "record_type", "outcome", "purpose",
+                     "break_glass", "reason", "workstation", "row_hash")
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+@dataclass
+class EhrAppend:
+    appended: int = 0
+    already_present: int = 0
+    unknown_account: int = 0  # appended events by accounts not in the workforce (kept: that is what auditing must see)
+    unknown_patient: list[int] = field(default_factory=list)  # positions whose MRN names no patient (not appended)
+    conflicting: list[int] = field(default_factory=list)  # positions whose event id is loaded with other content
+
+
+@dataclass(frozen=True)
+class QuarantineEntry:
+    file: str
+    line: int
+    reason: str  # never a value from the row
+    raw_row: str  # the row as read; sealed before it is stored
+
+
+class EhrLogWriting:
+    def known_patients(self: "AccessGateway", mrns: Iterable[str]) -> dict[str, int]:
+        """Internal ids of the patients with these MRNs (blind-index lookup); unknown MRNs are absent."""
+        with Session(self.records) as session:
+            return self.patient_ids(session, sorted(set(mrns)))
+
+    def workforce_roles(self: "AccessGateway") -> dict[str, str]:
+        """Every workforce account's role, by user id (no PHI: both are clear columns)."""
+        with Session(self.records) as session:
+            return dict(session.execute(select(WorkforceMember.user_id, WorkforceMember.role)).all())
+
+    def append_ehr_events(self: "AccessGateway", ctx: AccessContext, source: str, events: pd.DataFrame,
+                          batch: int = 5000) -> EhrAppend:
+        """Append `events` (EHR_EVENT_COLUMNS; at_us in UTC microseconds) to the audit log."""
+        result = EhrAppend()
+        mrns = events["mrn"].dropna()
+        ids = self.known_patients(mrns.unique().tolist()) if len(mrns) else {}
+        patient_id = events["mrn"].map(ids)
+        unknown = events["mrn"].notna() & patient_id.isna()
+        result.unknown_patient = np.flatnonzero(unknown.to_numpy()).tolist()
+        roles = self.workforce_roles()
+        frame = events.assign(patient_id=patient_id.astype("Int64"), role=events["user_id"].map(roles),
+                              position=np.arange(len(events)))[~unknown.to_numpy()]
+        for start in range(0, len(frame), batch):
+            self._append_ehr_batch(ctx, source, frame.iloc[start : start + batch], result)
+        return result
+
+    def _append_ehr_batch(self: "AccessGateway", ctx: AccessContext, source: str, frame: pd.DataFrame,
+                          result: EhrAppend) -> None:
+        def work(session: Session, events: list[AuditEvent]) -> None:
+            at = self.clock.now()
+            writer = self._require(session, ctx, events, "create", at)
+            loaded = _loaded_hashes(session, source, frame["event_id"].tolist())
+            present = frame["event_id"].map(loaded)
+            same = present.notna().to_numpy() & (present == frame["row_hash"]).to_numpy()
+            other = present.notna().to_numpy() & ~same
+            new = frame[present.isna().to_numpy()]
+            events.extend(_ehr_events(source, new))
+            if len(new):
+                events.append(self._event(ctx, writer, "create", at, record_type="access_log",
+                                          detail=f"appended {len(new)} access events from source {source}"))
+            result.appended += len(new)
+            result.already_present += int(same.sum())
+            result.unknown_account += int(new["role"].isna().sum())
+            result.conflicting += frame["position"][other].tolist()
+
+        self._audited(work)
+
+    # -- ingest runs and quarantine ----------------------------------------------------------------------
+    def start_ingest_run(self: "AccessGateway", source: str, time_zone: str) -> int:
+        run = IngestRun(source=source, time_zone=time_zone, started_at=self.clock.now())
+        with Session(self.records) as session, session.begin():
+            session.add(run)
+            session.flush()
+            return run.id
+
+    def finish_ingest_run(self: "AccessGateway", run_id: int, summary: dict) -> None:
+        with Session(self.records) as session, session.begin():
+            session.execute(update(IngestRun).where(IngestRun.id == run_id)
+                            .values(finished_at=self.clock.now(), summary=json.dumps(summary, sort_keys=True)))
+
+    def quarantine_rows(self: "AccessGateway", ctx: AccessContext, run_id: int, source: str,
+                        entries: list[QuarantineEntry]) -> int:
+        """Keep rows that could not be read, sealed under the run's data key; a row already kept
+        (same source, file, line and content) is not kept twice. Returns how many were new."""
+
+        def work(session: Session, events: list[AuditEvent]) -> int:
+            at = self.clock.now()
+            writer = self._require(session, ctx, events, "create", at)
+            digests = {(e.file, e.line, self.indexer.quarantined_row(e.raw_row)): e for e in entries}
+            kept = set()
+            for file in {e.file for e in entries}:
+                kept |= set(session.execute(select(QuarantinedRow.file, QuarantinedRow.line, QuarantinedRow.row_digest)
+                                            .where(QuarantinedRow.source == source, QuarantinedRow.file == file)).all())
+            new = {k: e for k, e in digests.items() if k not in kept}
+            if not new:
+                return 0
+            key_id = self._quarantine_key(session, run_id)
+            rows = []
+            for (file, line, digest), e in new.items():
+                row_id = new_key_id()
+                rows.append({"id": row_id, "run_id": run_id, "source": source, "file": file, "line": line,
+                             "reason": e.reason[:512], "row_digest": digest,
+                             "raw_row": self.envelope.seal(key_id, "quarantine", "raw_row", row_id, e.raw_row)})
+            session.execute(insert(QuarantinedRow), rows)
+            events.append(self._event(ctx, writer, "create", at, record_type="quarantine",
+                                      detail=f"{len(rows)} unreadable rows from source {source} kept in quarantine"))
+            return len(rows)
+
+        return self._audited(work)
+
+    def _quarantine_key(self: "AccessGateway", session: Session, run_id: int) -> int:
+        key_id = session.scalar(select(IngestRun.quarantine_key_id).where(IngestRun.id == run_id))
+        if key_id is None:
+            key_id = self.envelope.create_key("quarantine")
+            session.execute(update(IngestRun).where(IngestRun.id == run_id).values(quarantine_key_id=key_id))
+        return key_id
+
+
+def _loaded_hashes(session: Session, source: str, event_ids: list[str]) -> dict[str, bytes]:
+    found = {}
+    for i in range(0, len(event_ids), 900):
+        found.update((eid, bytes(h) if h is not None else b"") for eid, h in session.execute(
+            select(AuditEventRow.source_event_id, AuditEventRow.source_row_hash)
+            .where(AuditEventRow.source == source, AuditEventRow.source_event_id.in_(event_ids[i : i + 900]))))
+    return found
+
+
+def _ehr_events(source: str, frame: pd.DataFrame) -> list[AuditEvent]:
+    """One AuditEvent per row: the only per-row work of an EHR load."""
+    columns = [frame[c].astype(object).where(frame[c].notna(), None).tolist() for c in (
+        "at_us", "action", "user_id", "outcome", "role", "patient_id", "record_type", "purpose", "break_glass",
+        "reason", "workstation", "event_id", "row_hash")]
+    return [AuditEvent(at=_EPOCH + timedelta(microseconds=at_us), action=action, user_id=user, outcome=outcome,
+                       role=role, patient_id=pid, record_type=record_type, purpose=purpose,
+                       break_glass=bool(glass), reason=reason, workstation=workstation, source=source,
+                       source_event_id=event_id, source_row_hash=row_hash)
+            for (at_us, action, user, outcome, role, pid, record_type, purpose, glass, reason, workstation,
+                 event_id, row_hash) in zip(*columns)]

@@ -1,0 +1,44 @@
+"""Vault settings the rest of the auditor reads: the organisation's time zone.
+
+The time zone given to `auditor ingest --tz` is kept (until changed) as the setting
+"organisation_timezone", an IANA name; findings, reports and day boundaries use it
+(../shared/spec/interchange.md, "Command-line contract")."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import Engine, insert, select, update
+
+from auditor.errors import InputError
+from auditor.vault.records import VaultSetting
+
+ORGANISATION_TIMEZONE = "organisation_timezone"
+
+
+def time_zone(name: str) -> ZoneInfo:
+    """The IANA zone called `name`, or InputError."""
+    try:
+        if not name or name != name.strip():
+            raise ValueError(name)
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        raise InputError(f"unknown time zone {name!r}: give an IANA name such as America/New_York") from None
+
+
+def organisation_timezone(engine: Engine) -> ZoneInfo | None:
+    """The organisation's time zone, or None when no ingest has set it yet."""
+    with engine.connect() as conn:
+        name = conn.scalar(select(VaultSetting.value).where(VaultSetting.name == ORGANISATION_TIMEZONE))
+    return time_zone(name) if name else None
+
+
+def set_organisation_timezone(engine: Engine, zone: ZoneInfo) -> str | None:
+    """Store `zone` as the organisation's time zone; returns the name it replaced (None if unset)."""
+    with engine.begin() as conn:
+        previous = conn.scalar(select(VaultSetting.value).where(VaultSetting.name == ORGANISATION_TIMEZONE))
+        if previous is None:
+            conn.execute(insert(VaultSetting).values(name=ORGANISATION_TIMEZONE, value=zone.key))
+        elif previous != zone.key:
+            conn.execute(update(VaultSetting).where(VaultSetting.name == ORGANISATION_TIMEZONE).values(value=zone.key))
+    return previous

@@ -1,0 +1,80 @@
+"""`auditor ingest DIR --tz ZONE` and `auditor ingest --rejected` through the command line."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.ingest import interchange_data as data
+from tests.ingest.test_interchange import bad_export
+
+
+def one_line_error(result, code: int = 2) -> str:
+    assert result.code == code, (result.out, result.err)
+    lines = result.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("auditor: "), result.err
+    return lines[0]
+
+
+@pytest.fixture
+def home(auditor):
+    assert auditor("init").code == 0
+
+
+def test_ingest_reports_counts_and_a_rerun_adds_nothing(auditor, home, tmp_path):
+    folder = data.write_export(tmp_path / "export")
+    first = auditor("ingest", str(folder), "--tz", "America/New_York")
+    assert first.code == 0, first.err
+    assert "organisation time zone: America/New_York (stored)" in first.out
+    assert "access_log.csv: 4 rows: 4 loaded, 0 already present, 0 rejected" in first.out
+    assert "rows/second" in first.out and "1 access events by accounts not in workforce.csv" in first.out
+    again = auditor("ingest", str(folder))  # the stored zone is used
+    assert again.code == 0, again.err
+    assert "organisation time zone: America/New_York (stored)" in again.out
+    for name, rows in (("patients.csv", 3), ("workforce.csv", 3), ("encounters.csv", 2), ("care_team.csv", 1),
+                       ("access_log.csv", 4)):
+        assert f"{name}: {rows} rows: 0 loaded, {rows} already present, 0 rejected" in again.out
+    assert auditor("audit", "verify").code == 0
+
+
+def test_rejected_rows_are_reported_listed_and_exit_zero(auditor, home, tmp_path):
+    result = auditor("ingest", str(bad_export(tmp_path / "bad")), "--tz", "America/New_York", "--source", "epic")
+    assert result.code == 0, result.err
+    assert "rejected patients.csv:6: bad birth_date (not YYYY-MM-DD)" in result.out
+    assert "auditor ingest --rejected" in result.out
+    listed = auditor("ingest", "--rejected")
+    assert listed.code == 0
+    assert "access_log.csv:18: expected 11 fields, found 12" in listed.out and "source epic, ingest run 1" in listed.out
+    assert f"{31} rows in quarantine" in listed.out
+    assert "0 rows in quarantine" in auditor("ingest", "--rejected", "--source", "ehr").out
+    for secret in data.PLAINTEXT + ["1970-02-30", "MRN-404"]:
+        assert secret not in result.out + result.err + listed.out
+
+
+def test_unknown_columns_warn(auditor, home, tmp_path):
+    rows = [dict(r, badge_colour="teal") for r in data.WORKFORCE]
+    result = auditor("ingest", str(data.write_export(tmp_path / "x", workforce=rows)), "--tz", "UTC")
+    assert result.code == 0 and "warning: workforce.csv: unknown column(s) badge_colour ignored" in result.err
+
+
+def test_changing_the_time_zone_says_so(auditor, home, tmp_path):
+    folder = data.write_export(tmp_path / "x")
+    assert auditor("ingest", str(folder), "--tz", "America/New_York").code == 0
+    result = auditor("ingest", str(folder), "--tz", "America/Chicago")
+    assert result.code == 0 and "America/Chicago (changed from America/New_York)" in result.out
+
+
+def test_without_a_stored_time_zone_ingest_needs_tz(auditor, home, tmp_path):
+    line = one_line_error(auditor("ingest", str(data.write_export(tmp_path / "x"))))
+    assert "no organisation time zone is stored" in line and "--tz" in line
+
+
+@pytest.mark.parametrize("args,message", [
+    (("ingest", "{tmp}/nowhere", "--tz", "UTC"), "is not a directory"),
+    (("ingest", "{export_without_patients}", "--tz", "UTC"), "missing patients.csv"),
+    (("ingest", "{export}", "--tz", "Mars/Olympus"), "unknown time zone"),
+    (("ingest",), "give the directory"),
+])
+def test_input_errors_are_one_line_exit_2(auditor, home, tmp_path, args, message):
+    paths = {"tmp": tmp_path, "export": data.write_export(tmp_path / "export"),
+             "export_without_patients": data.write_export(tmp_path / "partial", patients=None)}
+    assert message in one_line_error(auditor(*(a.format(**paths) for a in args)))
