@@ -1,0 +1,103 @@
+"""auditor findings | policy lint: run the privacy rules over the audit log, check the rule files."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from datetime import date
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import click
+
+from auditor.cli import cli
+from auditor.cli.session import open_vault
+from auditor.errors import InputError
+from auditor.phi_files import write_private
+from auditor.policy import engine
+from auditor.policy.findings import Finding, build_findings
+from auditor.policy.frames import Period, load_frames
+from auditor.vault.settings import organisation_timezone
+from auditor.policy.rules import lint, load_policy
+from auditor.vault.gateway.directory import ReportDirectory
+
+CSV_COLUMNS = ["case", "rule", "severity", "risk", "user_id", "mrn", "event_ids", "explanation", "muted",
+               "first_at", "last_at", "title"]
+_DIR = click.Path(exists=True, file_okay=False, path_type=Path)
+
+
+def _day(value: str, option: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise InputError(f"{option} {value!r} is not a YYYY-MM-DD date") from None
+
+
+def render(findings: list[Finding], fmt: str) -> str:
+    rows = [f.to_dict() for f in findings]
+    if fmt == "json":
+        return json.dumps(rows, indent=2, ensure_ascii=False) + "\n"
+    out = io.StringIO()
+    writer = csv.DictWriter(out, CSV_COLUMNS, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({**row, "event_ids": ";".join(row["event_ids"]), "muted": str(row["muted"]).lower()})
+    return out.getvalue()
+
+
+@cli.command("findings")
+@click.option("--from", "first", required=True, help="First local day (YYYY-MM-DD), inclusive.")
+@click.option("--to", "last", required=True, help="Last local day (YYYY-MM-DD), inclusive.")
+@click.option("--format", "fmt", type=click.Choice(["json", "csv"]), default="json", show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write here (default: stdout).")
+@click.option("--site-policies", type=_DIR, help="A folder of the site's rule overrides and rules.")
+@click.pass_context
+def findings_command(ctx, first, last, fmt, out, site_policies):
+    """Run the privacy rules over the audit log for a period of local days and write the findings."""
+    first_day, last_day = _day(first, "--from"), _day(last, "--to")
+    if last_day < first_day:
+        raise InputError("--to is before --from")
+    policy = load_policy(site_dir=site_policies)
+    vault = open_vault(ctx)
+    try:
+        tz = organisation_timezone(vault.records)
+        if tz is None:
+            click.echo("auditor: no organisation time zone is stored (auditor ingest --tz); using UTC", err=True)
+            tz = ZoneInfo("UTC")
+        period = Period(first_day, last_day, tz)
+        detection = engine.run(load_frames(vault.records, period, policy.lookback()), policy)
+        found = build_findings(detection, policy, ReportDirectory(vault.gateway))
+    finally:
+        vault.close()
+    text = render(found, fmt)
+    share = detection.context.explained_share
+    summary = (f"{len(found)} finding(s) in {len({f.case for f in found})} case(s), {first_day} to {last_day} "
+               f"({tz.key}); {len(detection.context.accesses)} patient accesses, "
+               + ("none to explain" if share is None else f"{share:.1%} explained"))
+    if out:
+        write_private(out, text)
+        click.echo(f"{summary}; written to {out}")
+    else:
+        sys.stdout.write(text)
+        click.echo(summary, err=True)
+
+
+@cli.group()
+def policy():
+    """The privacy rules: policies/rules/*.yaml and a site's overrides."""
+
+
+@policy.command("lint")
+@click.option("--rules-dir", type=_DIR, help="A folder of rule files (default: the auditor's own).")
+@click.option("--site-policies", type=_DIR, help="A folder of the site's rule overrides and rules.")
+def lint_command(rules_dir, site_policies):
+    """Check every rule file; print every problem as file:line: message. Exit 2 when there are any."""
+    problems, checked = lint(rules_dir, site_policies)
+    if problems:
+        for p in problems:
+            click.echo(str(p))
+        click.echo(f"{len(problems)} problem(s)", err=True)
+        sys.exit(2)
+    click.echo(f"OK: {len(checked.rules)} rules, no problems")

@@ -1,0 +1,90 @@
+"""What every detector reads: the period's events enriched once with local time, the user's
+workforce record, the patient's flags, identity links and explanations.
+
+Rules about accesses look at successful events only; denied events (failed logins included) count
+toward repeated-denials and nothing else (interchange contract, "The rules"). The auditor's own
+service accounts (svc:import, svc:report, ...) are not workforce and are not audited by these rules.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from auditor.policy.explanations import ExplanationPolicy, explain, explained_share
+from auditor.policy.frames import IDENTITIES, SERVICE_PREFIX, Frames, Period
+from auditor.policy.identity import identity_links, staff_patients
+
+ACCESS_ACTIONS = frozenset({"view", "create", "update", "delete", "print", "export", "search", "disclose"})
+_USER_COLUMNS = ["user_id", "workforce_id", "role", "department", "department_label", "hire_date",
+                 "termination_date", "shift_start", "shift_end", "own_patient_id"]
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    """policies/engine.yaml: the explanation windows, what counts as an access, and the precedence
+    among the rules that claim an unexplained access."""
+
+    explanations: ExplanationPolicy = field(default_factory=ExplanationPolicy)
+    access_actions: frozenset[str] = ACCESS_ACTIONS
+    precedence: tuple[str, ...] = ("self-access", "family-access", "coworker-access", "neighbor-access",
+                                   "vip-access", "deceased-patient-access", "sensitive-record-access",
+                                   "no-treatment-relationship")
+
+
+@dataclass
+class DetectionContext:
+    events: pd.DataFrame  # every loaded event, with local time columns; index = event number
+    activity: pd.DataFrame  # successful events of workforce accounts in the period, with the user's record
+    accesses: pd.DataFrame  # the successful patient accesses among them, with patient, identity, explanations
+    denials: pd.DataFrame  # denied events of workforce accounts, the lookback included
+    frames: Frames
+    settings: EngineSettings
+
+    @property
+    def period(self) -> Period:
+        return self.frames.period
+
+    @property
+    def explained_share(self) -> float | None:
+        return explained_share(self.accesses)
+
+
+def _local(events: pd.DataFrame, period: Period) -> pd.DataFrame:
+    local = events["at"].dt.tz_convert(period.tz)
+    wall = local.dt.tz_localize(None)
+    return events.assign(
+        local_day=wall.dt.normalize(),
+        minute_of_day=wall.dt.hour * 60 + wall.dt.minute + wall.dt.second / 60,
+        in_period=(events["at"] >= period.start) & (events["at"] < period.end),
+    )
+
+
+def _with_user(events: pd.DataFrame, workforce: pd.DataFrame) -> pd.DataFrame:
+    users = workforce[_USER_COLUMNS + list(IDENTITIES)].rename(columns={n: f"u_{n}" for n in IDENTITIES})
+    merged = events.reset_index(names="event").merge(users, on="user_id", how="left").set_index("event")
+    # an account the workforce file does not know keeps the role its events carry
+    merged["role"] = merged["role"].astype("string").fillna(merged["event_role"].astype("string")).astype("category")
+    return merged
+
+
+def _with_patient(accesses: pd.DataFrame, patients: pd.DataFrame) -> pd.DataFrame:
+    cols = patients.rename(columns={n: f"p_{n}" for n in IDENTITIES})
+    merged = accesses.reset_index(names="event").merge(cols, on="patient_id", how="left").set_index("event")
+    return merged.assign(vip=merged["vip"].fillna(False).astype(bool),
+                         restricted=merged["restricted"].fillna(False).astype(bool))
+
+
+def build_context(frames: Frames, settings: EngineSettings) -> DetectionContext:
+    events = _local(frames.events, frames.period)
+    people = ~events["user_id"].fillna(SERVICE_PREFIX).str.startswith(SERVICE_PREFIX)
+    success = events["outcome"] == "success"
+    activity = _with_user(events[people & success & events["in_period"]], frames.workforce)
+    touches = activity["patient_id"].notna() & activity["action"].isin(settings.access_actions)
+    accesses = _with_patient(activity[touches], frames.patients)
+    links = identity_links(accesses, staff_patients(frames.workforce, frames.patients))
+    why = explain(accesses, frames.encounters, frames.care_team, settings.explanations)
+    accesses = pd.concat([accesses, links, why], axis=1)
+    denials = _with_user(events[people & ~success], frames.workforce)
+    return DetectionContext(events, activity, accesses, denials, frames, settings)

@@ -1,0 +1,56 @@
+"""The detector registry: rule files name a detector; each detector declares its parameters.
+
+A detector takes the DetectionContext and the rule's parameters and returns hits: one row per event
+it flags, with `unit` (what one finding groups: a patient, a day, a burst) and `evidence` (the
+sentence after the user's name; {opened}, {times} and {when} are filled in per finding).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, Callable, Mapping
+
+import pandas as pd
+
+from auditor.policy.context import DetectionContext
+
+HIT_COLUMNS = ["event", "unit", "evidence", "severity"]
+# Parameter kinds a rule file may give: name -> checker of the YAML value.
+KINDS: dict[str, Callable[[Any], bool]] = {
+    "int": lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0,
+    "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0,
+    "severity": lambda v: v in ("low", "medium", "high", "critical"),
+    "strings": lambda v: isinstance(v, list) and all(isinstance(s, str) for s in v),
+}
+
+
+@dataclass(frozen=True)
+class Detector:
+    name: str
+    detect: Callable[[DetectionContext, Mapping[str, Any]], pd.DataFrame]
+    parameters: Mapping[str, str] = field(default_factory=dict)  # name -> kind
+    lookback: Callable[[Mapping[str, Any]], timedelta] = lambda params: timedelta(0)
+
+
+REGISTRY: dict[str, Detector] = {}
+
+
+def detector(name: str, parameters: Mapping[str, str] | None = None,
+             lookback: Callable[[Mapping[str, Any]], timedelta] | None = None):
+    def register(fn):
+        REGISTRY[name] = Detector(name, fn, dict(parameters or {}), lookback or (lambda params: timedelta(0)))
+        return fn
+    return register
+
+
+def hits(rows: pd.DataFrame, unit, evidence, severity=None) -> pd.DataFrame:
+    """The hit frame for `rows` (indexed by event number)."""
+    out = pd.DataFrame({"event": rows.index.to_numpy()}, index=rows.index)
+    out["unit"] = pd.Series(unit, index=rows.index).astype("string")
+    out["evidence"] = pd.Series(evidence, index=rows.index).astype("string")
+    out["severity"] = pd.Series(severity, index=rows.index, dtype="string")
+    return out.reset_index(drop=True)[HIT_COLUMNS]
+
+
+from auditor.policy.detectors import relationships, review, timing, volume  # noqa: E402,F401  (registers)

@@ -1,0 +1,74 @@
+"""Which of the contract's four explanations covers each successful patient access ("Explained
+accesses" in ../shared/spec/interchange.md), computed with merges on whole frames, never per event.
+
+1. care team at t; 2. attending of an encounter, t within [start - 7 days, end + 30 days];
+3. the user's department is the encounter's department (same window); 4. an operational role
+(billing, coding, him, registration) within [start - 30 days, end + 90 days], not for sensitive
+record types. The windows are parameters of policies/engine.yaml.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+EXPLANATIONS = ("care_team", "attending", "department", "operational")
+CLINICAL = ("care_team", "attending", "department")
+_OPEN_END = pd.Timestamp("2262-01-01", tz="UTC")  # a care-team membership without an end
+
+
+@dataclass(frozen=True)
+class ExplanationPolicy:
+    clinical_days_before: int = 7
+    clinical_days_after: int = 30
+    operational_days_before: int = 30
+    operational_days_after: int = 90
+    operational_roles: frozenset[str] = frozenset({"billing", "coding", "him", "registration"})
+    sensitive_record_types: frozenset[str] = frozenset({"psychotherapy_note", "substance_use", "hiv", "genetic"})
+
+
+def _within(left: pd.DataFrame, right: pd.DataFrame, on: list[str]) -> np.ndarray:
+    """Labels of `left` rows with a `right` row on the same keys whose [lo, hi] contains left's `at`."""
+    left = left.dropna(subset=on)
+    right = right.dropna(subset=on)
+    if left.empty or right.empty:
+        return np.array([], dtype="int64")
+    pairs = left[[*on, "at"]].reset_index(names="_row").merge(right[[*on, "lo", "hi"]], on=on, how="inner")
+    inside = (pairs["lo"] <= pairs["at"]) & (pairs["at"] <= pairs["hi"])
+    return pairs.loc[inside, "_row"].unique()
+
+
+def _encounter_window(encounters: pd.DataFrame, before: int, after: int) -> pd.DataFrame:
+    return encounters.assign(lo=encounters["start"] - pd.Timedelta(days=before),
+                             hi=encounters["end"] + pd.Timedelta(days=after))
+
+
+def explain(accesses: pd.DataFrame, encounters: pd.DataFrame, care_team: pd.DataFrame,
+            policy: ExplanationPolicy) -> pd.DataFrame:
+    """One row per access (same index): by_<explanation> booleans, `explained_by` (the first that holds,
+    in the contract's order), `explained` and `clinically_explained` (rules 1 to 3 only)."""
+    keys = accesses[["patient_id", "workforce_id", "department", "role", "record_type", "at"]]
+    out = pd.DataFrame(index=accesses.index)
+    team = care_team.assign(lo=care_team["start"], hi=care_team["end"].fillna(_OPEN_END))
+    out["by_care_team"] = keys.index.isin(_within(keys, team, ["patient_id", "workforce_id"]))
+    clinical = _encounter_window(encounters, policy.clinical_days_before, policy.clinical_days_after)
+    attending = clinical.rename(columns={"attending_id": "workforce_id"})
+    out["by_attending"] = keys.index.isin(_within(keys, attending, ["patient_id", "workforce_id"]))
+    out["by_department"] = keys.index.isin(_within(keys, clinical, ["patient_id", "department"]))
+    operational_access = keys["role"].isin(policy.operational_roles) & ~keys["record_type"].isin(
+        policy.sensitive_record_types)  # rule 4 never explains a sensitive record type
+    operational = _encounter_window(encounters, policy.operational_days_before, policy.operational_days_after)
+    out["by_operational"] = keys.index.isin(_within(keys[operational_access], operational, ["patient_id"]))
+    held = [out[f"by_{name}"].to_numpy() for name in EXPLANATIONS]
+    first = np.select(held, list(EXPLANATIONS), default="")
+    out["explained_by"] = pd.Categorical(np.where(first == "", None, first), categories=list(EXPLANATIONS))
+    out["clinically_explained"] = out["by_care_team"] | out["by_attending"] | out["by_department"]
+    out["explained"] = out["clinically_explained"] | out["by_operational"]
+    return out
+
+
+def explained_share(explanations: pd.DataFrame) -> float | None:
+    """The share of successful patient accesses that one of the four explanations covers."""
+    return None if explanations.empty else float(explanations["explained"].mean())

@@ -1,0 +1,140 @@
+"""Findings: what a privacy officer reads. One Finding model feeds every output (JSON, CSV, later
+the report); a finding groups one user's hits of one rule on one unit (a patient, a day, a burst).
+
+Names and MRNs are resolved only here, for the output, through a Directory (the vault's reads them
+through the audited gateway); the detectors never decrypt.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Protocol
+
+import pandas as pd
+
+from auditor.policy.engine import Detection
+from auditor.policy.rules import Policy
+
+SEVERITY_RISK = {"low": 20, "medium": 45, "high": 70, "critical": 90}
+ROLE_LABELS = {"him": "HIM staff member", "it": "IT staff member", "admin": "Administrator",
+               "registration": "Registration clerk", "billing": "Billing clerk", "coding": "Coder",
+               "research": "Researcher"}
+
+
+class Directory(Protocol):
+    """Display names and MRNs for the output, and nothing else."""
+
+    def people(self, user_ids: list[str]) -> dict[str, str]:
+        """user id -> display name such as 'J. Doe'."""
+
+    def mrns(self, patient_ids: list[int]) -> dict[int, str]:
+        """internal patient id -> MRN."""
+
+
+class NoDirectory:
+    """No names, no MRNs (user ids stand in for names)."""
+
+    def people(self, user_ids: list[str]) -> dict[str, str]:
+        return {}
+
+    def mrns(self, patient_ids: list[int]) -> dict[int, str]:
+        return {}
+
+
+@dataclass
+class Finding:
+    rule: str
+    severity: str
+    user_id: str
+    patient_id: int | None
+    mrn: str | None
+    event_ids: list[str]
+    risk: int
+    explanation: str
+    muted: bool = False
+    title: str = ""
+    first_at: str = ""
+    last_at: str = ""
+    citations: list[str] = field(default_factory=list)
+    case: int | None = None  # the rank of the user's case
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        out.pop("patient_id")  # an internal id: the MRN names the patient outside the vault
+        return out
+
+
+def risk_score(severity: str, events: int) -> int:
+    """0-100: the severity's base, plus up to 10 for repetition within the finding."""
+    return min(100, SEVERITY_RISK[severity] + min(10, events - 1))
+
+
+def _grouped(detection: Detection) -> pd.DataFrame:
+    ev = detection.context.events
+    hits = detection.hits.join(ev[["event_ref", "user_id", "patient_id", "at", "local_day", "action"]], on="event")
+    hits = hits.sort_values(["at", "event"], kind="stable")
+    hits["viewed"] = hits["action"] == "view"
+    return hits.groupby(["rule", "user_id", "unit"], sort=False).agg(
+        event_ids=("event_ref", lambda s: list(dict.fromkeys(s))), patients=("patient_id", "nunique"),
+        patient_id=("patient_id", "first"), first_at=("at", "min"), last_at=("at", "max"),
+        first_day=("local_day", "min"), last_day=("local_day", "max"), evidence=("evidence", "first"),
+        severity=("severity", "first"), all_viewed=("viewed", "all"), count=("event", "nunique"),
+    ).reset_index()
+
+
+def _actors(user_ids, people: dict[str, str], workforce: pd.DataFrame) -> dict[str, str]:
+    """user id -> 'Nurse J. Doe (Cardiology)'; the user id stands in for a name the directory lacks."""
+    known = workforce.drop_duplicates("user_id").set_index("user_id")
+    out = {}
+    for user_id in user_ids:  # one per user with findings
+        role = str(known.at[user_id, "role"]) if user_id in known.index else None
+        label = ROLE_LABELS.get(role or "", (role or "user").capitalize())
+        department = known.at[user_id, "department_label"] if user_id in known.index else None
+        where = f" ({department})" if isinstance(department, str) and department else ""
+        out[user_id] = f"{label} {people.get(user_id, user_id)}{where}"
+    return out
+
+
+def _sentence(actor: str, g) -> str:
+    first, last = g.first_day.strftime("%Y-%m-%d"), g.last_day.strftime("%Y-%m-%d")
+    text = (g.evidence.replace("{opened}", "opened" if g.all_viewed else "accessed")
+            .replace("{times}", f" {g.count} times" if g.count > 1 else "")
+            .replace("{when}", f" on {first}" if first == last else f" between {first} and {last}"))
+    return f"{actor} {text}."
+
+
+def build_findings(detection: Detection, policy: Policy, directory: Directory | None = None) -> list[Finding]:
+    """One Finding per (rule, user, unit), ranked into cases, highest first."""
+    groups = _grouped(detection)
+    directory = directory or NoDirectory()
+    single = groups[groups["patients"] == 1]
+    mrns = directory.mrns(sorted({int(p) for p in single["patient_id"].dropna()}))
+    users = sorted(set(groups["user_id"].dropna()))
+    actors = _actors(users, directory.people(users), detection.context.frames.workforce)
+    findings = []
+    for g in groups.itertuples(index=False):  # one per finding, never per event
+        rule = policy.rules[g.rule]
+        severity = g.severity if isinstance(g.severity, str) else rule.severity
+        pid = int(g.patient_id) if g.patients == 1 else None
+        findings.append(Finding(
+            rule=g.rule, severity=severity, user_id=g.user_id, patient_id=pid,
+            mrn=mrns.get(pid) if pid is not None else None, event_ids=g.event_ids,
+            risk=risk_score(severity, g.count), explanation=_sentence(actors[g.user_id], g),
+            title=rule.title, first_at=g.first_at.isoformat(), last_at=g.last_at.isoformat(),
+            citations=list(rule.citations)))
+    return rank_cases(findings)
+
+
+def rank_cases(findings: list[Finding]) -> list[Finding]:
+    """Group each user's findings into a case; repeat offenders first (more findings), then the
+    highest risk. Each finding gets its case's rank; the list comes back in case order."""
+    by_user: dict[str, list[Finding]] = {}
+    for f in findings:
+        by_user.setdefault(f.user_id, []).append(f)
+    order = sorted(by_user, key=lambda u: (-len(by_user[u]), -max(f.risk for f in by_user[u]), u))
+    ranked = []
+    for rank, user in enumerate(order, start=1):
+        for f in sorted(by_user[user], key=lambda f: (-f.risk, f.first_at, f.rule)):
+            f.case = rank
+            ranked.append(f)
+    return ranked

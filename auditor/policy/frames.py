@@ -1,0 +1,194 @@
+"""Typed pandas frames of what the engine computes on, read with SQLAlchemy Core selects.
+
+Only clear columns are read: ids, roles, departments, dates, shifts, flags, times and the blind
+indexes (`*_bidx`). Nothing is decrypted; identity matching compares blind indexes. Times are
+timezone-aware UTC timestamps; days are local days in the organisation's time zone (Period.tz).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+from sqlalchemy import BigInteger, Connection, Engine, or_, select, type_coerce
+
+from auditor.audit.events import ACTIONS, OUTCOMES
+from auditor.audit.schema import AuditEventRow
+from auditor.database import read_snapshot
+from auditor.vault.records import CareTeamMember, Encounter, Patient, WorkforceMember
+
+IDENTITIES = ("name_dob", "last_name", "household", "street", "phone")
+SERVICE_PREFIX = "svc:"  # the auditor's own service accounts (import, report, ...): not workforce
+ACTION_TYPE = pd.CategoricalDtype(list(ACTIONS))
+OUTCOME_TYPE = pd.CategoricalDtype(list(OUTCOMES))
+
+
+@dataclass(frozen=True)
+class Period:
+    """Inclusive local dates in the organisation's time zone."""
+
+    first_day: date
+    last_day: date
+    tz: ZoneInfo
+
+    @property
+    def start(self) -> pd.Timestamp:
+        return pd.Timestamp(datetime.combine(self.first_day, time(0), self.tz)).tz_convert("UTC")
+
+    @property
+    def end(self) -> pd.Timestamp:
+        """Exclusive: the first instant of the day after `last_day`."""
+        return pd.Timestamp(datetime.combine(self.last_day + timedelta(days=1), time(0), self.tz)).tz_convert("UTC")
+
+
+@dataclass
+class Frames:
+    events: pd.DataFrame  # every source, the period plus the rules' lookback
+    workforce: pd.DataFrame
+    patients: pd.DataFrame
+    encounters: pd.DataFrame
+    care_team: pd.DataFrame
+    period: Period
+
+
+def normalize_departments(values: pd.Series) -> pd.Series:
+    """Departments compare exactly after trimming and case folding (interchange contract)."""
+    cleaned = values.astype("string").str.strip().str.casefold()
+    return cleaned.mask(cleaned == "").astype("string")
+
+
+def _timestamps(values: pd.Series) -> pd.Series:
+    """Integer microseconds since the epoch (as stored), or aware datetimes, as UTC timestamps."""
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return pd.to_datetime(values, utc=True)
+    try:
+        micros = values.astype("Int64")
+    except (TypeError, ValueError):
+        return pd.to_datetime(values, utc=True, format="ISO8601")
+    return pd.to_datetime(micros, unit="us", utc=True)
+
+
+def _dates(values: pd.Series) -> pd.Series:
+    return pd.to_datetime(values, format="ISO8601").astype("datetime64[s]")
+
+
+def _minutes(values: pd.Series) -> pd.Series:
+    """'HH:MM' wall-clock as minutes after midnight."""
+    parts = values.astype("string").str.extract(r"^\s*(\d{1,2}):(\d{2})\s*$")
+    return (parts[0].astype("Int64") * 60 + parts[1].astype("Int64")).astype("Int64")
+
+
+def typed_events(df: pd.DataFrame) -> pd.DataFrame:
+    seq = df["seq"].astype("int64")
+    source_id = df["source_event_id"].astype("string")
+    return pd.DataFrame({
+        "seq": seq,
+        "event_ref": source_id.fillna("vault:" + seq.astype("string")),  # the ids findings cite
+        "at": _timestamps(df["at_us"]),
+        "source": df["source"].astype("category"),
+        "user_id": df["user_id"].astype("string"),
+        "event_role": df["role"].astype("string").astype("category"),
+        "action": df["action"].astype(ACTION_TYPE),
+        "patient_id": df["patient_id"].astype("Int64"),
+        "record_type": df["record_type"].astype("string").astype("category"),
+        "outcome": df["outcome"].astype(OUTCOME_TYPE),
+        "purpose": df["purpose"].astype("string").astype("category"),
+        "break_glass": df["break_glass"].fillna(False).astype(bool),
+        "has_reason": df["has_reason"].fillna(False).astype(bool),
+    }).reset_index(drop=True)
+
+
+def typed_workforce(df: pd.DataFrame) -> pd.DataFrame:
+    out = pd.DataFrame({
+        "workforce_id": df["workforce_id"].astype("Int64"),
+        "user_id": df["user_id"].astype("string"),
+        "role": df["role"].astype("string").astype("category"),
+        "department": normalize_departments(df["department"]).astype("category"),
+        "department_label": df["department"].astype("string").str.strip(),
+        "hire_date": _dates(df["hire_date"]),
+        "termination_date": _dates(df["termination_date"]),
+        "shift_start": _minutes(df["shift_start"]),
+        "shift_end": _minutes(df["shift_end"]),
+        "own_patient_id": df["own_patient_id"].astype("Int64"),
+    })
+    for name in IDENTITIES:
+        out[name] = df[name].astype("Int64")
+    return out
+
+
+def typed_patients(df: pd.DataFrame) -> pd.DataFrame:
+    out = pd.DataFrame({
+        "patient_id": df["patient_id"].astype("Int64"),
+        "vip": df["vip"].fillna(False).astype(bool),
+        "restricted": df["restricted"].fillna(False).astype(bool),
+        "deceased_on": _dates(df["deceased_on"]),
+    })
+    for name in IDENTITIES:
+        out[name] = df[name].astype("Int64")
+    return out
+
+
+def typed_encounters(df: pd.DataFrame) -> pd.DataFrame:
+    start = _timestamps(df["start"])
+    end = _timestamps(df["end"])
+    return pd.DataFrame({
+        "patient_id": df["patient_id"].astype("Int64"),
+        "department": normalize_departments(df["department"]),
+        "attending_id": df["attending_id"].astype("Int64"),
+        "start": start,
+        "end": end.fillna(start),  # an encounter without an end lasts an instant
+    })
+
+
+def typed_care_team(df: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame({
+        "patient_id": df["patient_id"].astype("Int64"),
+        "workforce_id": df["workforce_id"].astype("Int64"),
+        "start": _timestamps(df["start"]),
+        "end": _timestamps(df["end"]),  # NaT: still on the team
+    })
+
+
+def _frame(conn: Connection, stmt) -> pd.DataFrame:
+    """Rows as object columns first: 64-bit ids and blind indexes with NULLs among them would lose
+    their low bits as float64; the typed_* functions then give each column its exact type."""
+    result = conn.execute(stmt)
+    return pd.DataFrame(result.all(), columns=list(result.keys()), dtype=object)
+
+
+def _us(ts: pd.Timestamp) -> int:
+    return int(ts.value // 1000)
+
+
+def load_frames(records: Engine, period: Period, lookback: timedelta = timedelta(0),
+                explanation_reach: timedelta = timedelta(days=90)) -> Frames:
+    """Read the frames for `period` (events from `lookback` before it; encounters reaching it within
+    `explanation_reach`, the widest explanation window) in one read transaction."""
+    first, last = _us(period.start - lookback), _us(period.end)
+    reach = _us(period.start - explanation_reach), _us(period.end + explanation_reach)
+    E, W, P, C, T = AuditEventRow, WorkforceMember, Patient, Encounter, CareTeamMember
+    with records.connect() as conn:
+        read_snapshot(conn)  # events, people and encounters as of one moment; blocks no writer
+        events = _frame(conn, select(
+            E.seq, E.at_us, E.source, E.source_event_id, E.user_id, E.role, E.action, E.patient_id,
+            E.record_type, E.outcome, E.purpose, E.break_glass, E.reason.is_not(None).label("has_reason"),
+        ).where(E.at_us >= first, E.at_us < last).order_by(E.seq))
+        workforce = _frame(conn, select(
+            W.id.label("workforce_id"), W.user_id, W.role, W.department, W.hire_date, W.termination_date,
+            W.shift_start, W.shift_end, W.patient_id.label("own_patient_id"),
+            *(getattr(W, f"{name}_bidx").label(name) for name in IDENTITIES)))
+        patients = _frame(conn, select(
+            P.id.label("patient_id"), P.vip, P.restricted, P.deceased_on,
+            *(getattr(P, f"{name}_bidx").label(name) for name in IDENTITIES)))
+        start, end = type_coerce(C.start, BigInteger), type_coerce(C.end, BigInteger)
+        encounters = _frame(conn, select(
+            C.patient_id, C.department, C.attending_id, start.label("start"), end.label("end"),
+        ).where(start <= reach[1], end >= reach[0]))
+        t_start, t_end = type_coerce(T.start, BigInteger), type_coerce(T.end, BigInteger)
+        care_team = _frame(conn, select(
+            T.patient_id, T.workforce_id, t_start.label("start"), t_end.label("end"),
+        ).where(t_start <= last, or_(T.end.is_(None), t_end >= first)))
+    return Frames(typed_events(events), typed_workforce(workforce), typed_patients(patients),
+                  typed_encounters(encounters), typed_care_team(care_team), period)

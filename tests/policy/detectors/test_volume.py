@@ -1,0 +1,51 @@
+"""excessive-volume and bulk-export at their default thresholds (near misses included)."""
+
+from __future__ import annotations
+
+NURSES = [{"user_id": f"n.{i}", "role": "nurse", "department": "Cardiology"} for i in range(4)]
+PATIENTS = [{"patient_id": p} for p in range(1, 41)]
+
+
+def _day(user, count, day="2026-11-02", action="view", first=1):
+    return [{"id": f"{user}-{day}-{p}", "at": f"{day}T10:{p % 60:02d}:00", "user_id": user, "patient_id": p,
+             "action": action} for p in range(first, first + count)]
+
+
+def _volume(found, busy):
+    events = _day("n.0", 10) + _day("n.1", 10) + _day("n.2", 10) + _day("n.3", busy, "2026-11-03")
+    return found("excessive-volume", workforce=NURSES, patients=PATIENTS, events=events)
+
+
+def test_30_distinct_patients_at_3_times_the_median_fires(found):
+    assert [len(m) for m in _volume(found, 30)] == [30]
+
+
+def test_29_distinct_patients_does_not(found):
+    assert _volume(found, 29) == []
+
+
+def test_the_median_is_over_the_peer_group_only(found):
+    others = [{"user_id": f"b.{i}", "role": "billing", "department": "Cardiology"} for i in range(3)]
+    events = _day("n.0", 11) + _day("n.1", 11) + _day("n.2", 31, "2026-11-03")
+    events += sum((_day(u["user_id"], 1) for u in others), [])  # billing's small days leave nurses' median
+    assert found("excessive-volume", workforce=NURSES + others, patients=PATIENTS, events=events) == []
+
+
+def test_20_exports_fire_19_do_not(found):
+    clerk = [{"user_id": "c.lerk", "role": "registration", "department": "Front Desk"}]
+    fires = _day("c.lerk", 20, action="export")
+    quiet = _day("c.lerk", 19, "2026-11-03", action="print") + _day("c.lerk", 5, "2026-11-03", first=30)
+    got = found("bulk-export", workforce=clerk, patients=PATIENTS, events=fires + quiet)
+    assert [len(m) for m in got] == [20]
+
+
+def test_export_days_are_local_days(found):
+    clerk = [{"user_id": "c.lerk", "role": "registration", "department": "Front Desk"}]
+    # 10 exports at 23:30 EST on 2026-11-01 (04:30Z on 11-02) and 10 on 11-02 local: two local days
+    late = [{"id": f"l{p}", "at": "2026-11-02T04:30:00+00:00", "user_id": "c.lerk", "patient_id": p,
+             "action": "export"} for p in range(1, 11)]
+    day = [{"id": f"d{p}", "at": "2026-11-02T15:00:00+00:00", "user_id": "c.lerk", "patient_id": p,
+            "action": "export"} for p in range(11, 21)]
+    kw = {"workforce": clerk, "patients": PATIENTS, "events": late + day}
+    assert found("bulk-export", timezone="America/New_York", **kw) == []
+    assert [len(m) for m in found("bulk-export", timezone="UTC", **kw)] == [20]

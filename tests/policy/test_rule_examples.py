@@ -1,0 +1,24 @@
+"""Every regression example of every rule file: the engine finds exactly the expected matches."""
+
+from __future__ import annotations
+
+import pytest
+
+from auditor.policy.examples import run_example
+from auditor.policy.rules import SPEC_RULES, load_policy
+
+POLICY = load_policy()
+CASES = [pytest.param(rule.id, i, id=f"{rule.id}[{i}]")
+         for rule in POLICY.rules.values() for i in range(len(rule.examples))]
+
+
+def test_every_contract_rule_has_a_file_and_examples():
+    assert set(POLICY.rules) == set(SPEC_RULES)
+    assert all(rule.examples for rule in POLICY.rules.values())
+
+
+@pytest.mark.parametrize("rule_id, index", CASES)
+def test_rule_example(rule_id, index):
+    example = POLICY.rules[rule_id].examples[index]
+    expected = sorted(sorted(str(e) for e in match) for match in example["expect"])
+    assert run_example(POLICY, rule_id, example) == expected, example["name"]
