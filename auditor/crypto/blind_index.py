@@ -9,6 +9,7 @@ workforce member's household index compares with a patient's.
 
 from __future__ import annotations
 
+import base64
 import hmac
 from datetime import date
 
@@ -17,7 +18,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from auditor import matching
 
-INDEXES = ("mrn", "name_dob", "last_name", "household", "street", "phone", "quarantined_row")
+INDEXES = ("mrn", "name_dob", "last_name", "household", "street", "phone", "quarantined_row", "pseudonym")
 _INFO_PREFIX = b"auditor/blind-index/v1/"
 
 
@@ -62,3 +63,9 @@ class BlindIndexer:
         """A keyed digest of a rejected interchange row, exactly as read (no normalisation): lets a
         rerun recognise a row it already quarantined without keeping a plain hash of PHI."""
         return self._mac("quarantined_row", content)  # type: ignore[return-value]
+
+    def pseudonym(self, patient_id: int) -> str:
+        """A stable stand-in for a patient's name in reports (`--pseudonymize`): keyed, so it cannot be
+        recomputed from the internal id without the index root key, and the same in every report."""
+        digest = hmac.digest(self._keys["pseudonym"], str(int(patient_id)).encode(), "sha256")
+        return "Patient " + base64.b32encode(digest[:5]).decode()

@@ -158,14 +158,20 @@ def _frame(conn: Connection, stmt) -> pd.DataFrame:
     return pd.DataFrame(result.all(), columns=list(result.keys()), dtype=object)
 
 
+def _only(column, patient_id: int | None) -> tuple:
+    return () if patient_id is None else (column == patient_id,)
+
+
 def _us(ts: pd.Timestamp) -> int:
     return int(ts.value // 1000)
 
 
 def load_frames(records: Engine, period: Period, lookback: timedelta = timedelta(0),
-                explanation_reach: timedelta = timedelta(days=90)) -> Frames:
+                explanation_reach: timedelta = timedelta(days=90), patient_id: int | None = None) -> Frames:
     """Read the frames for `period` (events from `lookback` before it; encounters reaching it within
-    `explanation_reach`, the widest explanation window) in one read transaction."""
+    `explanation_reach`, the widest explanation window) in one read transaction. With `patient_id`,
+    only that patient's events, encounters and care team (a patient's access report: explanations
+    hold, the rules that count across patients do not)."""
     first, last = _us(period.start - lookback), _us(period.end)
     reach = _us(period.start - explanation_reach), _us(period.end + explanation_reach)
     E, W, P, C, T = AuditEventRow, WorkforceMember, Patient, Encounter, CareTeamMember
@@ -174,7 +180,7 @@ def load_frames(records: Engine, period: Period, lookback: timedelta = timedelta
         events = _frame(conn, select(
             E.seq, E.at_us, E.source, E.source_event_id, E.user_id, E.role, E.action, E.patient_id,
             E.record_type, E.outcome, E.purpose, E.break_glass, E.reason.is_not(None).label("has_reason"),
-        ).where(E.at_us >= first, E.at_us < last).order_by(E.seq))
+        ).where(E.at_us >= first, E.at_us < last, *_only(E.patient_id, patient_id)).order_by(E.seq))
         workforce = _frame(conn, select(
             W.id.label("workforce_id"), W.user_id, W.role, W.department, W.hire_date, W.termination_date,
             W.shift_start, W.shift_end, W.patient_id.label("own_patient_id"),
@@ -185,10 +191,10 @@ def load_frames(records: Engine, period: Period, lookback: timedelta = timedelta
         start, end = type_coerce(C.start, BigInteger), type_coerce(C.end, BigInteger)
         encounters = _frame(conn, select(
             C.patient_id, C.department, C.attending_id, start.label("start"), end.label("end"),
-        ).where(start <= reach[1], end >= reach[0]))
+        ).where(start <= reach[1], end >= reach[0], *_only(C.patient_id, patient_id)))
         t_start, t_end = type_coerce(T.start, BigInteger), type_coerce(T.end, BigInteger)
         care_team = _frame(conn, select(
             T.patient_id, T.workforce_id, t_start.label("start"), t_end.label("end"),
-        ).where(t_start <= last, or_(T.end.is_(None), t_end >= first)))
+        ).where(t_start <= last, or_(T.end.is_(None), t_end >= first), *_only(T.patient_id, patient_id)))
     return Frames(typed_events(events), typed_workforce(workforce), typed_patients(patients),
                   typed_encounters(encounters), typed_care_team(care_team), period)

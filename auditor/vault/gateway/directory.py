@@ -77,6 +77,33 @@ def patient_mrns(gateway: AccessGateway, ctx: AccessContext, patient_ids: list[i
     return gateway._audited(work)
 
 
+def patient_names(gateway: AccessGateway, ctx: AccessContext, patient_ids: list[int]) -> dict[int, str]:
+    """internal patient id -> 'Doe, Jane' for the patients found whose key still exists."""
+
+    def work(session: Session, events: list[AuditEvent]) -> dict[int, str]:
+        at = gateway.clock.now()
+        _service_only(gateway, session, ctx, events, at)
+        P = Patient
+        rows = []
+        for i in range(0, len(patient_ids), _CHUNK):
+            rows += session.execute(select(P.id, P.data_key_id, P.first_name, P.last_name)
+                                    .where(P.id.in_(patient_ids[i : i + _CHUNK]))).all()
+        gateway.envelope.preload(r.data_key_id for r in rows)
+        names = {}
+        for row in rows:
+            try:
+                v = gateway.envelope.open_fields("patients", row.id, [("first_name", row.first_name),
+                                                                       ("last_name", row.last_name)])
+            except DecryptionError:  # crypto-shredded: the name is gone for good
+                continue
+            names[row.id] = ", ".join(p for p in (v["last_name"], v["first_name"]) if p) or "(no name)"
+            events.append(gateway._event(ctx, None, "view", at, patient_id=row.id, record_type="demographics",
+                                         fields=("first_name", "last_name"), detail="patient name for a report"))
+        return names
+
+    return gateway._audited(work)
+
+
 class ReportDirectory:
     """Display names and MRNs for findings and reports, read as svc:report for operations (HOPERAT)."""
 
@@ -89,3 +116,7 @@ class ReportDirectory:
 
     def mrns(self, patient_ids: list[int]) -> dict[int, str]:
         return patient_mrns(self.gateway, self.ctx, list(patient_ids)) if patient_ids else {}
+
+    def patients(self, patient_ids: list[int]) -> dict[int, str]:
+        """internal patient id -> 'Doe, Jane'."""
+        return patient_names(self.gateway, self.ctx, list(patient_ids)) if patient_ids else {}

@@ -1,0 +1,117 @@
+"""auditor report monthly | patient: the reports a privacy office hands over."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import click
+
+from auditor.cli import cli
+from auditor.cli.session import open_vault
+from auditor.policy.rules import load_policy
+from auditor.reporting import monthly, writers
+from auditor.reporting.templates import load_site
+from auditor.vault.gateway.directory import ReportDirectory
+from auditor.vault.settings import organisation_timezone
+
+_DIR = click.Path(exists=True, file_okay=False, path_type=Path)
+
+
+@cli.group()
+def report():
+    """Reports: the monthly privacy audit report, a patient's access report."""
+
+
+def _zone(vault) -> ZoneInfo:
+    tz = organisation_timezone(vault.records)
+    if tz is None:
+        click.echo("auditor: no organisation time zone is stored (auditor ingest --tz); using UTC", err=True)
+        return ZoneInfo("UTC")
+    return tz
+
+
+@report.command("monthly")
+@click.option("--month", required=True, help="The month to report on, YYYY-MM (local days of the organisation).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder for report.html, report.pdf, findings.csv, findings.json (default: report-YYYY-MM).")
+@click.option("--pseudonymize", is_flag=True, help="Replace patient names by stable pseudonyms.")
+@click.option("--author", default=None, help="Who prepared the report (default: the login name).")
+@click.option("--organisation", default=None, help="The organisation's name (default: the site's site.yaml).")
+@click.option("--site", "site_dir", type=_DIR, default=None,
+              help="A site folder: site.yaml (organisation, logo) and templates that override ours.")
+@click.option("--site-policies", type=_DIR, default=None, help="A folder of the site's rule overrides and rules.")
+@click.option("--no-pdf", is_flag=True, help="Write the HTML only.")
+@click.pass_context
+def monthly_command(ctx, month, out, pseudonymize, author, organisation, site_dir, site_policies, no_pdf):
+    """Run the privacy rules over a month and write the monthly privacy audit report."""
+    site = load_site(site_dir, organisation)
+    policy = load_policy(site_dir=site_policies)
+    vault = open_vault(ctx)
+    try:
+        period = monthly.month_period(month, _zone(vault))
+        run = monthly.run_policy(vault, period, policy, ReportDirectory(vault.gateway))
+        context = monthly.build_monthly(vault, run, policy, site, author=author, pseudonymize=pseudonymize)
+        html = writers.render_html(site, "monthly.html", context)
+    finally:
+        vault.close()
+    out = out or Path(f"report-{month}")
+    paths = {**writers.write_report(out, "report", html, pdf=not no_pdf), **writers.write_findings(out, run.findings)}
+    summary = context["summary"]
+    share = "n/a" if summary["explained_share"] is None else f"{summary['explained_share']:.1%}"
+    verified = "verified" if context["verification"]["ok"] else "FAILED verification"
+    click.echo(f"{period.first_day:%B %Y}: {summary['accesses']:,} patient accesses, {share} explained, "
+               f"{summary['findings']:,} findings in {summary['cases']:,} cases; audit log {verified}")
+    for kind in ("html", "pdf", "csv", "json"):
+        if kind in paths:
+            click.echo(f"  {paths[kind]}")
+
+
+def _day_option(value: str | None, option: str):
+    from datetime import date
+
+    from auditor.errors import InputError
+
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise InputError(f"{option} {value!r} is not a YYYY-MM-DD date") from None
+
+
+@report.command("patient")
+@click.option("--mrn", required=True, help="The patient's medical record number.")
+@click.option("--from", "first", default=None, help="First local day, YYYY-MM-DD (default: three years before --to).")
+@click.option("--to", "last", default=None, help="Last local day, YYYY-MM-DD (default: today).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("access-report"),
+              show_default=True, help="Folder for access-report.html and access-report.pdf.")
+@click.option("--organisation", default=None, help="The organisation's name (default: the site's site.yaml).")
+@click.option("--site", "site_dir", type=_DIR, default=None, help="A site folder: site.yaml and template overrides.")
+@click.option("--no-pdf", is_flag=True, help="Write the HTML only.")
+@click.pass_context
+def patient_command(ctx, mrn, first, last, out, organisation, site_dir, no_pdf):
+    """Who accessed a patient's record and why: every access, with the relationship that explains it."""
+    from datetime import datetime
+
+    from auditor.errors import InputError
+    from auditor.reporting.patient import PatientReportRequest, build_patient_report
+
+    site = load_site(site_dir, organisation)
+    policy = load_policy()
+    vault = open_vault(ctx)
+    try:
+        tz = _zone(vault)
+        last_day = _day_option(last, "--to") or datetime.now(tz).date()
+        first_day = _day_option(first, "--from") or last_day.replace(year=last_day.year - 3, day=min(last_day.day, 28))
+        if last_day < first_day:
+            raise InputError("--to is before --from")
+        context = build_patient_report(vault, PatientReportRequest(mrn, first_day, last_day), policy, site, tz)
+        html = writers.render_html(site, "patient.html", context)
+    finally:
+        vault.close()
+    paths = writers.write_report(out, "access-report", html, pdf=not no_pdf)
+    click.echo(f"{len(context['accesses'])} access(es) by {context['users']} user(s), "
+               f"{context['unexplained']} not explained, {first_day} to {last_day}")
+    for path in paths.values():
+        click.echo(f"  {path}")

@@ -1,0 +1,120 @@
+"""The report's sections as plain rows for the templates: findings by rule, ranked cases, one rule's
+findings, data completeness, the rule appendix. Long lists are cut at a stated number of rows with
+"n more in findings.csv", so a printed report stays readable and nothing is silently left out."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from datetime import datetime
+
+from sqlalchemy import select
+
+from auditor.home import Vault
+from auditor.policy.findings import Finding
+from auditor.policy.frames import Period
+from auditor.policy.rules import Policy
+from auditor.vault.records import IngestRun, QuarantinedRow
+
+MAX_CASES = 25
+MAX_ROWS = 200
+DISPOSITIONS = ("false_positive", "not_a_violation", "confirmed_violation")
+SANCTIONS = ("none", "education", "written_warning", "suspension", "termination")
+
+
+def _when(finding: Finding) -> str:
+    first, last = finding.first_at[:16].replace("T", " "), finding.last_at[:16].replace("T", " ")
+    return first if first == last else f"{first} to {last}"
+
+
+def finding_row(f: Finding, patients: dict[int, str]) -> dict:
+    return {"rule": f.rule, "severity": f.severity, "risk": f.risk, "user_id": f.user_id, "mrn": f.mrn or "",
+            "patient": patients.get(f.patient_id, "") if f.patient_id is not None else "(several patients)",
+            "events": len(f.event_ids), "when": f"{_when(f)} UTC", "explanation": f.explanation,
+            "muted": f.muted, "case": f.case}
+
+
+def by_rule(findings: list[Finding], policy: Policy, order: tuple[str, ...]) -> list[dict]:
+    counts = Counter(f.rule for f in findings if not f.muted)
+    muted = Counter(f.rule for f in findings if f.muted)
+    severities: dict[str, Counter] = defaultdict(Counter)
+    for f in findings:
+        if not f.muted:
+            severities[f.rule][f.severity] += 1
+    ids = [r for r in order if r in policy.rules] + sorted(set(policy.rules) - set(order))
+    return [{"id": r, "title": policy.rules[r].title, "description": policy.rules[r].description,
+             "severity": policy.rules[r].severity, "status": policy.rules[r].status,
+             "citations": list(policy.rules[r].citations), "findings": counts.get(r, 0), "muted": muted.get(r, 0),
+             "by_severity": dict(severities[r])} for r in ids]
+
+
+def ranked_cases(findings: list[Finding], patients: dict[int, str]) -> dict:
+    """Cases in rank order (repeat offenders first), each with its findings' evidence sentences."""
+    cases: dict[int, list[Finding]] = defaultdict(list)
+    for f in findings:
+        cases[f.case or 0].append(f)
+    ranked = []
+    for rank in sorted(cases)[:MAX_CASES]:
+        items = cases[rank]
+        ranked.append({"rank": rank, "user_id": items[0].user_id, "findings": len(items),
+                       "risk": max(f.risk for f in items), "rules": sorted({f.rule for f in items}),
+                       "rows": [finding_row(f, patients) for f in items[:20]], "more": max(0, len(items) - 20)})
+    return {"rows": ranked, "total": len(cases), "more": max(0, len(cases) - MAX_CASES)}
+
+
+def rule_rows(findings: list[Finding], rule: str, patients: dict[int, str]) -> dict:
+    rows = [f for f in findings if f.rule == rule]
+    return {"rows": [finding_row(f, patients) for f in rows[:MAX_ROWS]], "total": len(rows),
+            "more": max(0, len(rows) - MAX_ROWS)}
+
+
+def no_casework() -> dict:
+    """Casework figures when the vault keeps no cases yet (every count zero, stated as such)."""
+    return {"opened": 0, "closed": 0, "overdue": 0, "open_at_end": 0, "overdue_days": None,
+            "outcomes": [], "sanctions": []}
+
+
+def completeness(vault: Vault, period: Period) -> dict:
+    """Ingest runs that started in the period and the rows they quarantined (by file and reason; the
+    rows themselves stay sealed)."""
+    lo, hi = period.start.to_pydatetime(), period.end.to_pydatetime()
+    with vault.records.connect() as conn:
+        runs = conn.execute(select(IngestRun.id, IngestRun.source, IngestRun.started_at, IngestRun.summary)
+                            .where(IngestRun.started_at >= lo, IngestRun.started_at < hi)
+                            .order_by(IngestRun.id)).all()
+        quarantined = conn.execute(select(QuarantinedRow.file, QuarantinedRow.reason)
+                                   .where(QuarantinedRow.run_id.in_([r.id for r in runs]))).all() if runs else []
+    reasons = Counter((q.file, q.reason) for q in quarantined)
+    return {"ingest_runs": [{"id": r.id, "source": r.source, "started_at": _utc(r.started_at),
+                             "files": _summary(r.summary)} for r in runs],
+            "quarantined": len(quarantined),
+            "quarantine_reasons": [{"file": f, "reason": why, "rows": n}
+                                   for (f, why), n in reasons.most_common(MAX_ROWS)]}
+
+
+def _utc(value: datetime) -> str:
+    return value.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _summary(text: str | None) -> list[dict]:
+    try:
+        doc = json.loads(text or "{}")
+        files = doc.get("files", doc)  # {file: {rows, loaded, already_present, rejected}}
+    except (ValueError, AttributeError):
+        return []
+    return [{"file": name, **{k: v for k, v in counts.items() if isinstance(v, int)}}
+            for name, counts in sorted(files.items()) if isinstance(counts, dict)]
+
+
+def appendix(policy: Policy) -> dict:
+    ex = policy.settings.explanations
+    return {"rules": [{"id": r.id, "title": r.title, "description": r.description, "severity": r.severity,
+                       "status": r.status, "citations": list(r.citations),
+                       "parameters": [{"name": k, "value": v} for k, v in r.parameters.items()],
+                       "site": r.site_path is not None} for r in policy.rules.values()],
+            "windows": {"clinical_before": ex.clinical_days_before, "clinical_after": ex.clinical_days_after,
+                        "operational_before": ex.operational_days_before,
+                        "operational_after": ex.operational_days_after},
+            "operational_roles": sorted(ex.operational_roles),
+            "sensitive_types": sorted(ex.sensitive_record_types),
+            "precedence": list(policy.settings.precedence)}

@@ -1,0 +1,186 @@
+"""`auditor report monthly`, run through the CLI, and the report checked against its own findings."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+
+import pypdf
+import pytest
+from sqlalchemy import func, select
+
+from auditor.audit.schema import AuditEventRow
+from auditor.home import Vault
+
+SECTIONS = ("cover", "summary", "trend", "rules", "cases", "break-glass", "vip-sensitive", "terminated",
+            "outcomes", "completeness", "appendix", "sign-off")
+HEADINGS = ("Executive summary", "Six-month trend", "Findings by rule", "Ranked cases", "Break-the-glass review",
+            "VIP and sensitive-record accesses", "Terminated-account activity", "Case outcomes", "Data completeness",
+            "Appendix: rules, parameters and method", "Sign-off")
+
+
+@pytest.fixture
+def report(run, month_home, tmp_path):
+    code, out, err = run("report", "monthly", "--month", "2026-11", "--out", tmp_path / "out", "--author", "Pat Privacy")
+    assert code == 0, err
+    out_dir = tmp_path / "out"
+    findings = json.loads((out_dir / "findings.json").read_text())
+    return {"dir": out_dir, "html": (out_dir / "report.html").read_text(encoding="utf-8"), "findings": findings,
+            "stdout": out}
+
+
+def _section(html: str, name: str) -> str:
+    match = re.search(rf'<section[^>]*id="{name}".*?</section>', html, re.S)
+    assert match, name
+    return match.group(0)
+
+
+def test_every_file_written_owner_only(report):
+    for name in ("report.html", "report.pdf", "findings.csv", "findings.json"):
+        assert (report["dir"] / name).stat().st_mode & 0o777 == 0o600
+    assert "audit log verified" in report["stdout"]
+
+
+def test_every_section_present_and_nothing_unrendered(report):
+    html = report["html"]
+    for name in SECTIONS:
+        _section(html, name)
+    for heading in HEADINGS:
+        assert heading in html
+    assert "{{" not in html and "{%" not in html and "Undefined" not in html
+    assert "<script" not in html and "http://" not in html.replace('xmlns="http://www.w3.org/2000/svg"', "")
+
+
+def test_numbers_equal_the_findings(report):
+    html, findings = report["html"], report["findings"]
+    assert {f["rule"] for f in findings} == {"family-access", "neighbor-access", "coworker-access", "vip-access",
+                                             "terminated-user-access", "break-glass-review", "sensitive-record-access",
+                                             "no-treatment-relationship"}
+    summary = _section(html, "summary")
+    tiles = dict((label, value) for value, label in re.findall(
+        r'<span class="value">([^<]+)</span><span class="label">([^<]+)</span>', summary))
+    cases = len({f["case"] for f in findings})
+    assert tiles[f"findings in {cases} case{'s' if cases != 1 else ''}"] == str(len(findings))
+    by_severity = Counter(f["severity"] for f in findings)
+    cells = re.findall(r'<td class="num sev-(\w+)">([\d,]+)</td>', summary)
+    assert {sev: int(n) for sev, n in cells} == {s: by_severity.get(s, 0) for s in ("critical", "high", "medium", "low")}
+    rules = _section(html, "rules")
+    per_rule = Counter(f["rule"] for f in findings)
+    for rule, count in per_rule.items():
+        row = re.search(rf"<code>{rule}</code></td>.*?<td class=\"num\">(\d+)</td>", rules, re.S)
+        assert row and int(row.group(1)) == count, rule
+    ranked = _section(html, "cases")
+    assert ranked.count('class="case"') == cases
+    for f in findings:
+        assert f["explanation"].replace("'", "&#39;") in ranked
+
+
+def test_break_glass_vip_sensitive_terminated_sections(report):
+    html = report["html"]
+    glass = _section(html, "break-glass")
+    assert "2 break-the-glass accesses this month;\n  1 without a reason" in glass
+    assert glass.count("<tr>") - 1 == sum(f["rule"] == "break-glass-review" for f in report["findings"])
+    assert "1 accesses to VIP patients, 1 of them unexplained" in _section(html, "vip-sensitive")
+    assert "psychotherapy note</td><td class=\"num\">1</td><td class=\"num\">1</td>" in _section(html, "vip-sensitive")
+    assert "t.gone" in _section(html, "terminated")
+
+
+def test_previous_month_and_trend(report):
+    summary = _section(report["html"], "summary")
+    assert "October 2026" in summary
+    trend = _section(report["html"], "trend")
+    assert trend.count("<svg") == 2
+    assert 'Oct 2026</td><td class="num">1</td>' in trend and 'Nov 2026</td><td class="num">9</td>' in trend
+    assert '<span class="value">9</span><span class="label">patient accesses</span>' in summary
+
+
+def test_cover_names_the_log_verification_and_author(report):
+    cover = _section(report["html"], "cover")
+    assert "Pat Privacy" in cover and "Verified" in cover and "America/New_York" in cover
+
+
+def test_pdf_has_numbered_pages_and_the_text(report):
+    reader = pypdf.PdfReader(report["dir"] / "report.pdf")
+    pages = len(reader.pages)
+    assert pages >= 4
+    text = "\n".join(p.extract_text() for p in reader.pages)
+    assert f"Page 1 of {pages}" in text and f"Page {pages} of {pages}" in text
+    assert text.count("Confidential — contains PHI") >= pages
+    for heading in HEADINGS:
+        assert heading in text
+    assert "November 2026" in reader.pages[1].extract_text()  # the running header
+
+
+def test_names_read_through_the_gateway_and_audited(run, month_home, tmp_path):
+    vault = Vault.open(tmp_path / "home")
+    with vault.records.connect() as conn:
+        before = conn.scalar(select(func.count()).where(AuditEventRow.user_id == "svc:report"))
+    vault.close()
+    code, _, err = run("report", "monthly", "--month", "2026-11", "--out", tmp_path / "out", "--no-pdf")
+    assert code == 0, err
+    html = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    assert "Müller, Zoë" in html
+    vault = Vault.open(tmp_path / "home")
+    with vault.records.connect() as conn:
+        after = conn.scalar(select(func.count()).where(AuditEventRow.user_id == "svc:report"))
+    vault.close()
+    assert after > before
+
+
+def test_pseudonymize_replaces_patient_names_stably(run, month_home, tmp_path):
+    pages = []
+    for n in (1, 2):
+        code, _, err = run("report", "monthly", "--month", "2026-11", "--out", tmp_path / f"o{n}", "--no-pdf",
+                           "--pseudonymize")
+        assert code == 0, err
+        pages.append((tmp_path / f"o{n}" / "report.html").read_text(encoding="utf-8"))
+    for name in ("Müller", "Zoë", "Vera", "Star"):
+        assert name not in pages[0]
+    pseudonyms = sorted(set(re.findall(r"Patient [A-Z2-7]{8}", pages[0])))
+    assert len(pseudonyms) >= 4
+    assert pseudonyms == sorted(set(re.findall(r"Patient [A-Z2-7]{8}", pages[1])))
+
+
+def test_a_site_names_itself_and_overrides_a_template(run, month_home, tmp_path):
+    site = tmp_path / "site"
+    (site / "_partials").mkdir(parents=True)
+    (site / "site.yaml").write_text("organisation: St. Elsewhere & Partners\nlogo: logo.svg\n")
+    (site / "logo.svg").write_text('<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"/>')
+    (site / "_partials" / "signoff.html").write_text('<section id="sign-off"><h2>Sign-off</h2>Signed by our CPO</section>')
+    code, _, err = run("report", "monthly", "--month", "2026-11", "--out", tmp_path / "out", "--no-pdf", "--site", site)
+    assert code == 0, err
+    html = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    assert "St. Elsewhere &amp; Partners" in html and "Signed by our CPO" in html
+    assert 'src="data:image/svg+xml;base64,' in html
+
+
+def test_a_template_with_a_missing_value_fails_loudly(run, month_home, tmp_path):
+    site = tmp_path / "site"
+    (site / "_partials").mkdir(parents=True)
+    (site / "_partials" / "signoff.html").write_text("<p>{{ committee_chair }}</p>")
+    code, _, err = run("report", "monthly", "--month", "2026-11", "--out", tmp_path / "out", "--no-pdf", "--site", site)
+    assert code == 2 and "committee_chair" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "out" / "report.html").exists()
+
+
+def test_a_tampered_log_is_stated_on_the_cover(run, month_home, tmp_path):
+    vault = Vault.open(tmp_path / "home")
+    with vault.records.begin() as conn:
+        conn.execute(AuditEventRow.__table__.update().where(AuditEventRow.seq == 3).values(outcome="denied"))
+    vault.close()
+    code, out, err = run("report", "monthly", "--month", "2026-11", "--out", tmp_path / "out", "--no-pdf")
+    assert code == 0, err
+    assert "FAILED verification" in out
+    cover = _section((tmp_path / "out" / "report.html").read_text(encoding="utf-8"), "cover")
+    assert "TAMPERED" in cover and "first bad sequence number is 3" in cover
+
+
+@pytest.mark.parametrize("args, message", [
+    (("--month", "2026-13"), "is not YYYY-MM"),
+    (("--month", "2026-11", "--site", "/nonexistent"), "does not exist"),
+])
+def test_bad_input_is_one_line(run, month_home, tmp_path, args, message):
+    code, _, err = run("report", "monthly", *args, "--out", tmp_path / "out")
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()

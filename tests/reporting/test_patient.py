@@ -1,0 +1,32 @@
+"""`auditor report patient`: who accessed my record and why."""
+
+from __future__ import annotations
+
+import re
+
+import pypdf
+
+
+def test_every_access_with_its_reason(run, month_home, tmp_path):
+    code, out, err = run("report", "patient", "--mrn", "P-OK", "--from", "2026-10-01", "--to", "2026-11-30",
+                         "--out", tmp_path / "r")
+    assert code == 0, err
+    assert "5 access(es) by 4 user(s), 4 not explained, 2026-10-01 to 2026-11-30" in out
+    html = (tmp_path / "r" / "access-report.html").read_text(encoding="utf-8")
+    rows = re.findall(r"<tr><td>(\d{4}-\d\d-\d\d \d\d:\d\d)</td>", html)
+    assert rows == sorted(rows) and len(rows) == 5
+    assert "Kay, Otto" in html and "P-OK" in html
+    assert "works in the department treating the patient" in html  # n.muller, Cardiology, 2026-11-02
+    assert "billing, coding, registration or records work" not in html  # rule 4 never explains psychotherapy notes
+    assert "emergency treatment (emergency override)" in html
+    assert html.count("no treatment relationship on record") == 4
+    assert "2026-11-02 10:15" in html  # 15:15 UTC is 10:15 in New York
+    text = "\n".join(p.extract_text() for p in pypdf.PdfReader(tmp_path / "r" / "access-report.pdf").pages)
+    assert "Who accessed my record and why" in text and "Page 1 of" in text
+    assert (tmp_path / "r" / "access-report.pdf").stat().st_mode & 0o777 == 0o600
+
+
+def test_unknown_patient_is_one_line_without_the_mrn(run, month_home, tmp_path):
+    code, _, err = run("report", "patient", "--mrn", "P-NOBODY", "--out", tmp_path / "r")
+    assert code == 2 and err.strip() == "auditor: no patient with that MRN"
+    assert not (tmp_path / "r").exists()
