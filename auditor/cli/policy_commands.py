@@ -12,16 +12,15 @@ from zoneinfo import ZoneInfo
 
 import click
 
+from auditor.cases.period import audit_period
 from auditor.cli import cli
 from auditor.cli.session import open_vault
 from auditor.errors import InputError
 from auditor.phi_files import write_private
-from auditor.policy import engine
-from auditor.policy.findings import Finding, build_findings
-from auditor.policy.frames import Period, load_frames
+from auditor.policy.findings import Finding
+from auditor.policy.frames import Period
 from auditor.vault.settings import organisation_timezone
 from auditor.policy.rules import lint, load_policy
-from auditor.vault.gateway.directory import ReportDirectory
 
 CSV_COLUMNS = ["case", "rule", "severity", "risk", "user_id", "mrn", "event_ids", "explanation", "muted",
                "first_at", "last_at", "title"]
@@ -55,7 +54,10 @@ def render(findings: list[Finding], fmt: str) -> str:
 @click.option("--site-policies", type=_DIR, help="A folder of the site's rule overrides and rules.")
 @click.pass_context
 def findings_command(ctx, first, last, fmt, out, site_policies):
-    """Run the privacy rules over the audit log for a period of local days and write the findings."""
+    """Run the privacy rules over the audit log for a period of local days and write the findings.
+
+    Findings a suppression matches are kept and marked muted; each user's other findings go into
+    their case (reruns add nothing: see auditor cases)."""
     first_day, last_day = _day(first, "--from"), _day(last, "--to")
     if last_day < first_day:
         raise InputError("--to is before --from")
@@ -67,14 +69,16 @@ def findings_command(ctx, first, last, fmt, out, site_policies):
             click.echo("auditor: no organisation time zone is stored (auditor ingest --tz); using UTC", err=True)
             tz = ZoneInfo("UTC")
         period = Period(first_day, last_day, tz)
-        detection = engine.run(load_frames(vault.records, period, policy.lookback()), policy)
-        found = build_findings(detection, policy, ReportDirectory(vault.gateway))
+        result = audit_period(vault.gateway, period, policy)
     finally:
         vault.close()
+    found, detection, attached = result.findings, result.detection, result.attachment
     text = render(found, fmt)
     share = detection.context.explained_share
-    summary = (f"{len(found)} finding(s) in {len({f.case for f in found})} case(s), {first_day} to {last_day} "
-               f"({tz.key}); {len(detection.context.accesses)} patient accesses, "
+    cases = len({f.case for f in found if f.case is not None})
+    summary = (f"{len(found)} finding(s), {result.muted} muted, in {cases} case(s) ({len(attached.opened)} opened, "
+               f"{attached.added} finding(s) newly attached), {first_day} to {last_day} ({tz.key}); "
+               f"{len(detection.context.accesses)} patient accesses, "
                + ("none to explain" if share is None else f"{share:.1%} explained"))
     if out:
         write_private(out, text)

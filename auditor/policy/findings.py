@@ -51,12 +51,14 @@ class Finding:
     event_ids: list[str]
     risk: int
     explanation: str
-    muted: bool = False
+    muted: bool = False  # a suppression matched it (auditor.policy.suppressions): kept, marked
     title: str = ""
     first_at: str = ""
     last_at: str = ""
     citations: list[str] = field(default_factory=list)
-    case: int | None = None  # the rank of the user's case
+    # the rank of the user's case within this run; `auditor findings` puts the case store's id here
+    # (auditor.cases.attach), None for a muted finding that is in no case
+    case: int | None = None
 
     def to_dict(self) -> dict:
         out = asdict(self)

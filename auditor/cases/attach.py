@@ -1,0 +1,136 @@
+"""Findings into cases: each workforce member's unmuted findings of a period go into one case.
+
+A member's case that is not closed (open or under review) is reused and its span of days extended;
+otherwise a new case is opened. A finding is identified by its rule, user, patient and event ids
+(`finding_key`): one already in a case, or whose events are all already in the member's cases under
+the same rule (a rerun over a narrower period), is not added again, so running `auditor findings`
+twice creates nothing new. Findings already in a case get that case's id even when muted since.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from auditor.cases.workflow import CLOSED, OPEN, record_history
+from auditor.crypto.envelope import new_key_id
+from auditor.policy.findings import Finding
+from auditor.vault.gateway.casework import Casework, CaseworkChange
+from auditor.vault.records import Case, CaseFinding
+
+_CHUNK = 900
+
+
+@dataclass
+class Attachment:
+    opened: list[int] = field(default_factory=list)  # new cases
+    extended: list[int] = field(default_factory=list)  # cases that took new findings
+    added: int = 0  # findings attached now
+    already: int = 0  # findings found in a case already
+
+
+def finding_key(f: Finding) -> str:
+    """A stable identity of a finding across runs: rule, user, patient and its sorted event ids."""
+    doc = json.dumps([f.rule, f.user_id, f.patient_id, sorted(f.event_ids)], separators=(",", ":"))
+    return hashlib.sha256(doc.encode("utf-8")).hexdigest()
+
+
+def _known(session: Session, keys: list[str]) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for i in range(0, len(keys), _CHUNK):
+        found.update(session.execute(select(CaseFinding.finding_key, CaseFinding.case_id)
+                                     .where(CaseFinding.finding_key.in_(keys[i : i + _CHUNK]))).all())
+    return found
+
+
+def _covered(session: Session, findings: list[Finding]) -> dict[int, int]:
+    """Position in `findings` -> case id, for findings whose events the member's cases already hold
+    under the same rule."""
+    users = sorted({f.user_id for f in findings})
+    held: dict[tuple[str, str], dict[str, int]] = {}
+    for i in range(0, len(users), _CHUNK):
+        rows = session.execute(select(Case.user_id, CaseFinding.rule, CaseFinding.event_ids, CaseFinding.case_id)
+                               .join(Case, Case.id == CaseFinding.case_id)
+                               .where(Case.user_id.in_(users[i : i + _CHUNK]))).all()
+        for user, rule, event_ids, case_id in rows:
+            events = held.setdefault((user, rule), {})
+            events.update((e, max(case_id, events.get(e, 0))) for e in json.loads(event_ids))
+    covered = {}
+    for n, f in enumerate(findings):
+        events = held.get((f.user_id, f.rule), {})
+        if f.event_ids and all(e in events for e in f.event_ids):
+            covered[n] = max(events[e] for e in f.event_ids)
+    return covered
+
+
+def _case_for(change: CaseworkChange, user_id: str, first_day: date, last_day: date, result: Attachment) -> Case:
+    """The member's case that is not closed (the newest), or a new open case."""
+    case = change.session.scalars(select(Case).where(Case.user_id == user_id, Case.status != CLOSED)
+                                  .order_by(Case.id.desc()).limit(1).with_for_update()).first()
+    if case is None:
+        case = Case(user_id=user_id, status=OPEN, first_day=first_day, last_day=last_day, opened_at=change.at,
+                    data_key_id=change.new_key("case"))
+        change.session.add(case)
+        change.session.flush()
+        result.opened.append(case.id)
+    else:
+        case.first_day, case.last_day = min(case.first_day, first_day), max(case.last_day, last_day)
+        result.extended.append(case.id)
+    return case
+
+
+def _add(change: CaseworkChange, case: Case, findings: list[Finding]) -> None:
+    for f in findings:
+        row_id = new_key_id()
+        change.session.add(CaseFinding(
+            id=row_id, case_id=case.id, finding_key=finding_key(f), rule=f.rule, severity=f.severity, risk=f.risk,
+            patient_id=f.patient_id, event_ids=json.dumps(f.event_ids), first_at=datetime.fromisoformat(f.first_at),
+            last_at=datetime.fromisoformat(f.last_at), added_at=change.at,
+            explanation=change.seal(case.data_key_id, "case_findings", "explanation", row_id, f.explanation)))
+        f.case = case.id
+
+
+def attach_findings(casework: Casework, findings: list[Finding], first_day: date, last_day: date) -> Attachment:
+    """Put the unmuted findings of the period first_day..last_day into their members' cases, and set
+    every finding's `case` to its case id (None for a muted finding in no case)."""
+    result = Attachment()
+    keys = [finding_key(f) for f in findings]
+
+    def work(change: CaseworkChange) -> Attachment:
+        known = _known(change.session, sorted(set(keys)))
+        fresh, seen = [], set()
+        for f, key in zip(findings, keys):
+            f.case = known.get(key)
+            if f.case is None and not f.muted and key not in seen:
+                fresh.append(f)
+                seen.add(key)
+        for n, case_id in _covered(change.session, fresh).items():
+            fresh[n].case = case_id
+        result.already = sum(f.case is not None for f in findings)
+        by_user: dict[str, list[Finding]] = {}
+        for f in fresh:
+            if f.case is None:
+                by_user.setdefault(f.user_id, []).append(f)
+        for user_id, theirs in sorted(by_user.items()):
+            case = _case_for(change, user_id, first_day, last_day, result)
+            _add(change, case, theirs)
+            span = f"{first_day.isoformat()} to {last_day.isoformat()}"
+            opened = case.id in result.opened
+            record_history(change, case, "opened" if opened else "findings_added", change.ctx.user_id,
+                           detail=f"{len(theirs)} finding(s) of {span}")
+            change.record("case", case.id, f"case {case.id} {'opened' if opened else 'extended'} for user "
+                          f"{user_id}: {len(theirs)} finding(s) of {span}", action="create" if opened else "update")
+            result.added += len(theirs)
+        placed = {key: f.case for f, key in zip(findings, keys) if f.case is not None}
+        for f, key in zip(findings, keys):  # a finding listed twice gets its first copy's case
+            f.case = placed.get(key) if f.case is None and not f.muted else f.case
+        return result
+
+    if not findings:
+        return result
+    return casework.change("update", work)

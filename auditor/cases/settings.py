@@ -1,0 +1,46 @@
+"""policies/cases.yaml: when a case becomes overdue. A site's own cases.yaml overrides it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import yaml
+
+from auditor.errors import ConfigurationError
+from auditor.vault.access_policy import POLICIES_DIR
+
+DEFAULT_OVERDUE_AFTER_DAYS = 30
+
+
+@dataclass(frozen=True)
+class CaseSettings:
+    overdue_after_days: int = DEFAULT_OVERDUE_AFTER_DAYS
+
+    @property
+    def overdue_after(self) -> timedelta:
+        return timedelta(days=self.overdue_after_days)
+
+
+def _read(path: Path) -> dict:
+    try:
+        doc = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigurationError(f"{path}: cannot read the case settings ({type(exc).__name__})") from None
+    if not isinstance(doc, dict):
+        raise ConfigurationError(f"{path}: the case settings must be a mapping")
+    return doc
+
+
+def load_case_settings(path: Path | None = None, site_dir: Path | None = None) -> CaseSettings:
+    """Ours (policies/cases.yaml), then the site's cases.yaml if its folder has one."""
+    path = path or POLICIES_DIR / "cases.yaml"
+    doc = _read(path)
+    site = Path(site_dir) / "cases.yaml" if site_dir else None
+    if site is not None and site.exists():
+        doc, path = {**doc, **_read(site)}, site
+    days = doc.get("overdue_after_days", DEFAULT_OVERDUE_AFTER_DAYS)
+    if isinstance(days, bool) or not isinstance(days, int) or days < 1:
+        raise ConfigurationError(f"{path}: overdue_after_days must be a whole number of days, 1 or more")
+    return CaseSettings(days)

@@ -1,0 +1,223 @@
+"""auditor suppressions add | list | revoke, auditor cases list | show | review | close | note.
+
+Thin: parses, calls auditor.policy.suppressions and auditor.cases, prints. A refused change is one
+line and exit 2, with nothing changed. Outputs naming MRNs, reasons or notes hold PHI: they are read
+through the gateway, audited."""
+
+from __future__ import annotations
+
+import json
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+from typing import Iterator
+
+import click
+
+from auditor.cases import workflow
+from auditor.cases.listing import CaseSummary, case_file, list_cases
+from auditor.cases.settings import load_case_settings
+from auditor.cli import cli
+from auditor.cli.session import open_vault
+from auditor.errors import InputError
+from auditor.home import Vault
+from auditor.policy.rules import load_policy
+from auditor.policy.suppressions import (SuppressionRequest, add_suppression, list_suppressions, revoke_suppression,
+                                         suppression_reasons)
+from auditor.vault.gateway.casework import Casework
+from auditor.vault.gateway.directory import ReportDirectory
+from auditor.vault.settings import organisation_timezone
+
+_DIR = click.Path(exists=True, file_okay=False, path_type=Path)
+_FORMAT = click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+
+
+def _day(value: str | None, option: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise InputError(f"{option} {value!r} is not a YYYY-MM-DD date") from None
+
+
+def _today(vault: Vault) -> date:
+    """Today in the organisation's time zone (UTC until an ingest sets one)."""
+    tz = organisation_timezone(vault.records)
+    now = vault.clock.now()
+    return now.astimezone(tz).date() if tz else now.date()
+
+
+@contextmanager
+def _opened(ctx: click.Context) -> Iterator[Vault]:
+    vault = open_vault(ctx)
+    try:
+        yield vault
+    finally:
+        vault.close()
+
+
+# -- suppressions -------------------------------------------------------------------------------------
+@cli.group()
+def suppressions():
+    """Approved exceptions: matching findings are kept and marked muted."""
+
+
+@suppressions.command("add")
+@click.option("--rule", required=True, help="The rule id (policies/rules/<id>.yaml).")
+@click.option("--user", "user_id", help="The workforce member's user id.")
+@click.option("--mrn", help="The patient's medical record number (stored as an internal id).")
+@click.option("--reason", required=True, help="Why (sealed: it may name a patient).")
+@click.option("--expires", required=True, help="Last local day it applies (YYYY-MM-DD).")
+@click.option("--approver", required=True, help="Who approved it.")
+@click.option("--site-policies", type=_DIR, help="A folder of the site's rules (their ids are known too).")
+@click.pass_context
+def suppressions_add(ctx, rule, user_id, mrn, reason, expires, approver, site_policies):
+    """Add a suppression of RULE for a user, a patient, or both."""
+    expires_on = _day(expires, "--expires")
+    known = set(load_policy(site_dir=site_policies).rules)
+    with _opened(ctx) as vault:
+        request = SuppressionRequest(rule, reason, expires_on, approver, user_id, mrn)  # type: ignore[arg-type]
+        sid = add_suppression(Casework(vault.gateway), request, known, _today(vault))
+    click.echo(f"suppression {sid} added: {rule}, expires {expires_on}")
+
+
+@suppressions.command("list")
+@_FORMAT
+@click.pass_context
+def suppressions_list(ctx, fmt):
+    """Every suppression: active, expired or revoked, with its reason."""
+    with _opened(ctx) as vault:
+        entries = list_suppressions(vault.records)
+        reasons = suppression_reasons(Casework(vault.gateway), entries)
+        mrns = ReportDirectory(vault.gateway).mrns(sorted({e.patient_id for e in entries if e.patient_id}))
+        today = _today(vault)
+    rows = [{"id": e.id, "status": e.status(today), "rule": e.rule, "user_id": e.user_id,
+             "mrn": mrns.get(e.patient_id) if e.patient_id else None, "expires": e.expires_on.isoformat(),
+             "approver": e.approver, "created_at": e.created_at.isoformat(),
+             "revoked_at": e.revoked_at.isoformat() if e.revoked_at else None, "revoked_by": e.revoked_by,
+             "reason": reasons.get(e.id)} for e in entries]
+    if fmt == "json":
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    for r in rows:
+        who = " ".join(x for x in (f"user {r['user_id']}" if r["user_id"] else "",
+                                    f"mrn {r['mrn']}" if r["mrn"] else "") if x)
+        click.echo(f"{r['id']}\t{r['status']}\t{r['rule']}\t{who}\texpires {r['expires']}\t"
+                   f"approved by {r['approver']}\t{r['reason']}")
+    click.echo(f"{len(rows)} suppression(s)", err=True)
+
+
+@suppressions.command("revoke")
+@click.argument("suppression_id", type=int)
+@click.option("--reason", required=True, help="Why it is withdrawn (sealed).")
+@click.option("--by", help="Who revokes it.")
+@click.pass_context
+def suppressions_revoke(ctx, suppression_id, reason, by):
+    """Withdraw a suppression: it mutes nothing from now on."""
+    with _opened(ctx) as vault:
+        revoke_suppression(Casework(vault.gateway), suppression_id, reason, by)
+    click.echo(f"suppression {suppression_id} revoked")
+
+
+# -- cases ----------------------------------------------------------------------------------------------
+@cli.group()
+def cases():
+    """The privacy office's cases: one per member and period, reviewed and closed."""
+
+
+def _summary_line(c: CaseSummary) -> str:
+    decided = f"\t{c.disposition}, sanction {c.sanction}" if c.status == workflow.CLOSED else ""
+    late = "\tOVERDUE" if c.overdue else ""
+    return (f"{c.id}\t{c.status}\t{c.user_id}\t{c.first_day} to {c.last_day}\t{c.findings} finding(s), "
+            f"max risk {c.max_risk}\t{c.user_cases} case(s) for this user{decided}{late}")
+
+
+@cases.command("list")
+@click.option("--status", type=click.Choice([*workflow.STATUSES, "overdue"]), help="Only cases with this status.")
+@click.option("--from", "first", help="Only cases covering days from this one (YYYY-MM-DD).")
+@click.option("--to", "last", help="Only cases covering days up to this one (YYYY-MM-DD).")
+@click.option("--site-policies", type=_DIR, help="A folder with the site's cases.yaml.")
+@_FORMAT
+@click.pass_context
+def cases_list(ctx, status, first, last, site_policies, fmt):
+    """Cases ranked: repeat offenders first, then risk."""
+    first_day, last_day = _day(first, "--from"), _day(last, "--to")
+    if first_day and last_day and last_day < first_day:
+        raise InputError("--to is before --from")
+    settings = load_case_settings(site_dir=site_policies)
+    with _opened(ctx) as vault:
+        found = list_cases(vault.records, settings, vault.clock.now(), status=status, first_day=first_day,
+                           last_day=last_day)
+    if fmt == "json":
+        click.echo(json.dumps([c.to_dict() for c in found], indent=2))
+        return
+    for c in found:
+        click.echo(_summary_line(c))
+    click.echo(f"{len(found)} case(s)", err=True)
+
+
+@cases.command("show")
+@click.argument("case_id", type=int)
+@click.option("--site-policies", type=_DIR, help="A folder with the site's cases.yaml.")
+@_FORMAT
+@click.pass_context
+def cases_show(ctx, case_id, site_policies, fmt):
+    """One case: its findings with their sentences, and its history with the notes."""
+    settings = load_case_settings(site_dir=site_policies)
+    with _opened(ctx) as vault:
+        file = case_file(Casework(vault.gateway), ReportDirectory(vault.gateway), case_id, settings,
+                         vault.clock.now())
+    if fmt == "json":
+        click.echo(json.dumps(file.to_dict(), indent=2, ensure_ascii=False))
+        return
+    click.echo(_summary_line(file.case))
+    click.echo("findings:")
+    for f in file.findings:
+        click.echo(f"  {f.rule} ({f.severity}, risk {f.risk}) mrn {f.mrn or '-'} events {';'.join(f.event_ids)}")
+        click.echo(f"    {f.explanation}")
+    click.echo("history:")
+    for h in file.history:
+        extra = "".join(f"; {x}" for x in (h.detail,) if x)
+        click.echo(f"  {h.at} {h.action} by {h.by} -> {h.status}{extra}")
+        if h.note:
+            click.echo(f"    note: {h.note}")
+
+
+@cases.command("review")
+@click.argument("case_id", type=int)
+@click.option("--by", required=True, help="Who reviews it.")
+@click.option("--note", help="A note for the file (sealed).")
+@click.pass_context
+def cases_review(ctx, case_id, by, note):
+    """Put an open case under review."""
+    with _opened(ctx) as vault:
+        workflow.start_review(Casework(vault.gateway), case_id, by, note)
+    click.echo(f"case {case_id} under review")
+
+
+@cases.command("close")
+@click.argument("case_id", type=int)
+@click.option("--disposition", required=True, type=click.Choice(workflow.DISPOSITIONS))
+@click.option("--sanction", required=True, type=click.Choice(workflow.SANCTIONS))
+@click.option("--by", required=True, help="Who decides.")
+@click.option("--note", help="A note for the file (sealed).")
+@click.pass_context
+def cases_close(ctx, case_id, disposition, sanction, by, note):
+    """Close a case under review with its disposition and sanction (a sanction only for a confirmed violation)."""
+    workflow.check_decision(disposition, sanction)  # before opening the vault: nothing to change
+    with _opened(ctx) as vault:
+        workflow.close_case(Casework(vault.gateway), case_id, disposition, sanction, by, note)
+    click.echo(f"case {case_id} closed: {disposition}, sanction {sanction}")
+
+
+@cases.command("note")
+@click.argument("case_id", type=int)
+@click.option("--by", required=True, help="Who writes.")
+@click.option("--text", required=True, help="The note (sealed).")
+@click.pass_context
+def cases_note(ctx, case_id, by, text):
+    """Add a note to a case's file."""
+    with _opened(ctx) as vault:
+        workflow.add_note(Casework(vault.gateway), case_id, by, text)
+    click.echo(f"note added to case {case_id}")
