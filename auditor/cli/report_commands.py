@@ -12,7 +12,7 @@ from auditor.cli.session import open_vault
 from auditor.policy.rules import load_policy
 from auditor.reporting import monthly, writers
 from auditor.reporting.templates import load_site
-from auditor.vault.gateway.directory import ReportDirectory
+from auditor.cases.settings import load_case_settings
 from auditor.vault.settings import organisation_timezone
 
 _DIR = click.Path(exists=True, file_okay=False, path_type=Path)
@@ -50,8 +50,9 @@ def monthly_command(ctx, month, out, pseudonymize, author, organisation, site_di
     vault = open_vault(ctx)
     try:
         period = monthly.month_period(month, _zone(vault))
-        run = monthly.run_policy(vault, period, policy, ReportDirectory(vault.gateway))
-        context = monthly.build_monthly(vault, run, policy, site, author=author, pseudonymize=pseudonymize)
+        run = monthly.audit_month(vault, period, policy)  # as auditor findings: muted findings, cases
+        context = monthly.build_monthly(vault, run, policy, site, author=author, pseudonymize=pseudonymize,
+                                        case_settings=load_case_settings(site_dir=site_policies))
         html = writers.render_html(site, "monthly.html", context)
     finally:
         vault.close()

@@ -16,14 +16,18 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 
 from auditor.audit.verify import verify_log
+from auditor.cases.period import audit_period
+from auditor.cases.settings import CaseSettings
 from auditor.home import Vault
 from auditor.policy import engine
 from auditor.policy.engine import Detection
 from auditor.policy.findings import Finding, NoDirectory, build_findings
 from auditor.policy.frames import Period, load_frames
 from auditor.policy.rules import SPEC_RULES, Policy
+from auditor.policy.suppressions import active_suppressions, mute
 from auditor.reporting import sections
 from auditor.reporting.activity import SEVERITIES, activity
+from auditor.reporting.casework import casework, recorded_findings
 from auditor.reporting.charts import Series, bar_chart, column_chart
 from auditor.reporting.templates import Site
 from auditor.vault.gateway.directory import ReportDirectory
@@ -58,8 +62,17 @@ def shift_month(period: Period, months: int) -> Period:
 
 
 def run_policy(vault: Vault, period: Period, policy: Policy, directory=None) -> MonthlyRun:
+    """The rules over the period, suppressions applied; nothing recorded (the previous month's column)."""
     detection = engine.run(load_frames(vault.records, period, policy.lookback()), policy)
-    return MonthlyRun(period, detection, build_findings(detection, policy, directory or NoDirectory()))
+    found = build_findings(detection, policy, directory or NoDirectory())
+    mute(found, active_suppressions(vault.records), period.tz)
+    return MonthlyRun(period, detection, found)
+
+
+def audit_month(vault: Vault, period: Period, policy: Policy) -> MonthlyRun:
+    """The month's audit as `auditor findings` runs it: suppressions mute, the rest go into cases."""
+    result = audit_period(vault.gateway, period, policy)
+    return MonthlyRun(period, result.detection, result.findings)
 
 
 def _accesses_in(vault: Vault, period: Period, policy: Policy) -> int:
@@ -74,8 +87,9 @@ def _accesses_in(vault: Vault, period: Period, policy: Policy) -> int:
         return int(conn.scalar(stmt) or 0)
 
 
-def _trend(vault: Vault, run: MonthlyRun, policy: Policy, recorded: dict[str, Counter]) -> dict:
+def _trend(vault: Vault, run: MonthlyRun, policy: Policy) -> dict:
     periods = [shift_month(run.period, -k) for k in range(TREND_MONTHS - 1, -1, -1)]
+    recorded = recorded_findings(vault, periods[:-1])
     labels = [p.first_day.strftime("%b %Y") for p in periods]
     keys = [p.first_day.strftime("%Y-%m") for p in periods]
     accesses = [_accesses_in(vault, p, policy) for p in periods]
@@ -117,21 +131,21 @@ def _patient_labels(vault: Vault, findings: list[Finding], pseudonymize: bool) -
 
 
 def build_monthly(vault: Vault, run: MonthlyRun, policy: Policy, site: Site, *, author: str | None = None,
-                  pseudonymize: bool = False, casework: dict | None = None,
-                  recorded: dict[str, Counter] | None = None, now: datetime | None = None) -> dict:
+                  pseudonymize: bool = False, case_settings: CaseSettings | None = None,
+                  now: datetime | None = None) -> dict:
     """The template context of reports/monthly.html for one policy run."""
+    now = now or datetime.now(timezone.utc)
     act = activity(run.detection.context)
     open_findings = [f for f in run.findings if not f.muted]
     severity = Counter(f.severity for f in open_findings)
     patients = _patient_labels(vault, run.findings, pseudonymize)
     by_rule = sections.by_rule(run.findings, policy, SPEC_RULES)
-    casework = casework or sections.no_casework()
     return {
         "site": site, "title": "Monthly privacy audit report",
         "period": {"label": run.period.first_day.strftime("%B %Y"), "first_day": run.period.first_day,
                    "last_day": run.period.last_day, "timezone": run.period.tz.key},
         "author": author or getpass.getuser(),
-        "generated_at": (now or datetime.now(timezone.utc)).astimezone(run.period.tz),
+        "generated_at": now.astimezone(run.period.tz),
         "pseudonymized": pseudonymize,
         "verification": _verification(vault),
         "summary": {"accesses": act.accesses, "users": act.users, "patients": act.patients,
@@ -141,7 +155,7 @@ def build_monthly(vault: Vault, run: MonthlyRun, policy: Policy, site: Site, *, 
                     "by_severity": [{"severity": s, "count": severity.get(s, 0)} for s in SEVERITIES],
                     "cases": len({f.case for f in open_findings}),
                     "previous": _previous(vault, run, policy)},
-        "trend": _trend(vault, run, policy, recorded or {}),
+        "trend": _trend(vault, run, policy),
         "explained_by": [{"explanation": k.replace("_", " "), "accesses": v} for k, v in act.explained_by.items()],
         "rules": by_rule,
         "rules_chart": bar_chart("Findings by rule", [(r["id"], r["findings"]) for r in by_rule if r["findings"]]),
@@ -153,7 +167,7 @@ def build_monthly(vault: Vault, run: MonthlyRun, policy: Policy, site: Site, *, 
         "sensitive": {"types": act.sensitive,
                       "findings": sections.rule_rows(run.findings, "sensitive-record-access", patients)},
         "terminated": sections.rule_rows(run.findings, "terminated-user-access", patients),
-        "casework": casework,
+        "casework": casework(vault, run.period, case_settings or CaseSettings(), now),
         "completeness": {**sections.completeness(vault, run.period), "sources": act.events_by_source,
                          "days_without_events": act.days_without_events},
         "appendix": sections.appendix(policy),

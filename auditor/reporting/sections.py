@@ -17,9 +17,8 @@ from auditor.policy.rules import Policy
 from auditor.vault.records import IngestRun, QuarantinedRow
 
 MAX_CASES = 25
-MAX_ROWS = 200
-DISPOSITIONS = ("false_positive", "not_a_violation", "confirmed_violation")
-SANCTIONS = ("none", "education", "written_warning", "suspension", "termination")
+CASE_ROWS = 10  # findings shown per case
+MAX_ROWS = 50  # per table; findings.csv holds every one
 
 
 def _when(finding: Finding) -> str:
@@ -58,7 +57,8 @@ def ranked_cases(findings: list[Finding], patients: dict[int, str]) -> dict:
         items = cases[rank]
         ranked.append({"rank": rank, "user_id": items[0].user_id, "findings": len(items),
                        "risk": max(f.risk for f in items), "rules": sorted({f.rule for f in items}),
-                       "rows": [finding_row(f, patients) for f in items[:20]], "more": max(0, len(items) - 20)})
+                       "rows": [finding_row(f, patients) for f in items[:CASE_ROWS]],
+                       "more": max(0, len(items) - CASE_ROWS)})
     return {"rows": ranked, "total": len(cases), "more": max(0, len(cases) - MAX_CASES)}
 
 
@@ -66,12 +66,6 @@ def rule_rows(findings: list[Finding], rule: str, patients: dict[int, str]) -> d
     rows = [f for f in findings if f.rule == rule]
     return {"rows": [finding_row(f, patients) for f in rows[:MAX_ROWS]], "total": len(rows),
             "more": max(0, len(rows) - MAX_ROWS)}
-
-
-def no_casework() -> dict:
-    """Casework figures when the vault keeps no cases yet (every count zero, stated as such)."""
-    return {"opened": 0, "closed": 0, "overdue": 0, "open_at_end": 0, "overdue_days": None,
-            "outcomes": [], "sanctions": []}
 
 
 def completeness(vault: Vault, period: Period) -> dict:

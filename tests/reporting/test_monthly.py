@@ -184,3 +184,34 @@ def test_bad_input_is_one_line(run, month_home, tmp_path, args, message):
     code, _, err = run("report", "monthly", *args, "--out", tmp_path / "out")
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "out").exists()
+
+
+def test_casework_and_suppressions_in_the_report(run, month_home, tmp_path):
+    code, _, err = run("suppressions", "add", "--rule", "break-glass-review", "--user", "b.glass", "--reason",
+                       "ED physician: reviewed weekly by the ED lead", "--expires", "2027-06-30", "--approver", "CPO")
+    assert code == 0, err
+    code, out, err = run("findings", "--from", "2026-11-01", "--to", "2026-11-30", "--out", tmp_path / "f.json")
+    assert code == 0, err
+    findings = json.loads((tmp_path / "f.json").read_text())
+    muller = next(f["case"] for f in findings if f["user_id"] == "n.muller")
+    assert run("cases", "review", muller, "--by", "Pat Privacy")[0] == 0
+    code, _, err = run("cases", "close", muller, "--disposition", "confirmed_violation", "--sanction", "education",
+                       "--by", "Pat Privacy", "--note", "retrained on minimum necessary")
+    assert code == 0, err
+    code, _, err = run("report", "monthly", "--month", "2026-11", "--out", tmp_path / "out", "--no-pdf")
+    assert code == 0, err
+    html = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    report_findings = json.loads((tmp_path / "out" / "findings.json").read_text())
+    muted = [f for f in report_findings if f["muted"]]
+    assert [f["rule"] for f in muted] == ["break-glass-review"] * 2
+    cases = {f["case"] for f in report_findings if not f["muted"]}
+    summary = _section(html, "summary")
+    assert len(cases) == 3  # n.muller, t.gone, c.coder; b.glass's findings are all muted
+    assert "Opened this month: <strong>3</strong>" in summary
+    assert "closed: <strong>1</strong>" in summary
+    assert f'<td class="num">{len(muted)}</td></tr></tbody>' in summary  # muted by suppressions
+    outcomes = _section(html, "outcomes")
+    assert "confirmed violation</td><td class=\"num\">1</td>" in outcomes
+    assert "education</td><td class=\"num\">1</td>" in outcomes
+    glass = _section(html, "break-glass")
+    assert glass.count("(muted)") == 2
