@@ -1,0 +1,150 @@
+"""`auditor evaluate`: the rules' findings on a vault against a simulation's labels.
+
+The engine runs exactly as `auditor findings` runs it (load_policy, load_frames, engine.run,
+build_findings); the findings' event ids per rule are compared with labels.csv, event by event:
+precision (of the events a rule reported, the share labelled with it), recall (of the events
+labelled with a rule, the share it reported), and the share of normal traffic (every access the
+simulation did not inject) that the contract's explanations cover. No name or MRN is read: the
+findings are built without a directory, so the evaluation decrypts nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+
+from auditor.errors import InputError
+from auditor.policy import engine
+from auditor.policy.findings import build_findings
+from auditor.policy.frames import Period, load_frames
+from auditor.policy.rules import Policy
+from auditor.simulation.writer import MANIFEST
+
+LABEL_COLUMNS = ("event_id", "rule", "injected")
+
+
+@dataclass(frozen=True)
+class RuleScore:
+    rule: str
+    labelled: int
+    reported: int
+    correct: int
+    injected: int = 0  # of the labelled events, those injected as violations (the rest: normal work's residue)
+
+    @property
+    def precision(self) -> float | None:
+        return self.correct / self.reported if self.reported else None
+
+    @property
+    def recall(self) -> float | None:
+        return self.correct / self.labelled if self.labelled else None
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    rules: list[RuleScore]
+    normal_accesses: int
+    explained_share: float | None  # of normal traffic
+    findings: int
+    period: Period
+
+    @property
+    def precision(self) -> float | None:
+        """Event-level precision over every (event, rule) the findings report."""
+        reported = sum(r.reported for r in self.rules)
+        return sum(r.correct for r in self.rules) / reported if reported else None
+
+    @property
+    def recall(self) -> float | None:
+        labelled = sum(r.labelled for r in self.rules)
+        return sum(r.correct for r in self.rules) / labelled if labelled else None
+
+    def meets(self, recall: float = 0.95, precision: float = 0.95, explained: float = 0.95) -> bool:
+        """The acceptance bar: every labelled rule's recall, overall precision, explained share."""
+        return (all(r.recall is None or r.recall >= recall for r in self.rules)
+                and (self.precision or 0.0) >= precision and (self.explained_share or 0.0) >= explained)
+
+
+def read_labels(path: Path) -> pd.DataFrame:
+    if not path.is_file():
+        raise InputError(f"{path} is not a labels file")
+    try:
+        labels = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (ValueError, UnicodeDecodeError, pd.errors.ParserError):
+        raise InputError(f"{path.name}: not a readable CSV file") from None
+    missing = [c for c in LABEL_COLUMNS if c not in labels.columns]
+    if missing:
+        raise InputError(f"{path.name}: missing column(s) {', '.join(missing)}")
+    labels["injected"] = labels["injected"].str.strip().str.casefold().isin(("true", "1", "yes"))
+    return labels
+
+
+def simulated_month(labels_path: Path) -> tuple[date, date]:
+    """The first and last day of the month simulation.json (beside the labels) names."""
+    manifest = labels_path.parent / MANIFEST
+    try:
+        month = json.loads(manifest.read_text())["month"]
+        first = date.fromisoformat(f"{month}-01")
+    except (OSError, ValueError, KeyError, TypeError):
+        raise InputError(f"no readable {MANIFEST} beside {labels_path.name}: give --from and --to") from None
+    following = date(first.year + first.month // 12, first.month % 12 + 1, 1)
+    return first, date.fromordinal(following.toordinal() - 1)
+
+
+def _reported(findings) -> pd.DataFrame:
+    rows = [(event_id, f.rule) for f in findings for event_id in f.event_ids]
+    return pd.DataFrame(rows, columns=["event_id", "rule"]).drop_duplicates()
+
+
+def score(labels: pd.DataFrame, reported: pd.DataFrame, rules: list[str]) -> list[RuleScore]:
+    truth = labels[["event_id", "rule"]].drop_duplicates()
+    both = truth.merge(reported, on=["event_id", "rule"])
+    count = lambda frame: frame.groupby("rule").size()  # noqa: E731
+    labelled, found, correct = count(truth), count(reported), count(both)
+    planted = count(labels[labels["injected"]].drop_duplicates(["event_id", "rule"])) if "injected" in labels \
+        else pd.Series(dtype=int)
+    return [RuleScore(rule, int(labelled.get(rule, 0)), int(found.get(rule, 0)), int(correct.get(rule, 0)),
+                      int(planted.get(rule, 0))) for rule in rules]
+
+
+def evaluate(records, policy: Policy, labels: pd.DataFrame, period: Period, source: str = "ehr") -> Evaluation:
+    """Run the rules over `period` on the vault's records engine and score them against `labels`."""
+    if "day" in labels:  # only the events of the period can be reported
+        day = labels["day"].astype(str)
+        labels = labels[(day >= period.first_day.isoformat()) & (day <= period.last_day.isoformat())]
+    detection = engine.run(load_frames(records, period, policy.lookback()), policy)
+    findings = build_findings(detection, policy)  # no directory: nothing is decrypted
+    accesses = detection.context.accesses
+    injected = set(labels.loc[labels["injected"], "event_id"])
+    normal = accesses[(accesses["source"].astype("string") == source) & ~accesses["event_ref"].isin(injected)]
+    share = float(normal["explained"].mean()) if len(normal) else None
+    return Evaluation(score(labels, _reported(findings), sorted(policy.rules)), len(normal), share, len(findings),
+                      period)
+
+
+def _ratio(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def render(result: Evaluation) -> str:
+    """A plain table, one rule a line, then the totals and the explained share of normal traffic."""
+    width = max(len(r.rule) for r in result.rules)
+    lines = [f"{'rule':<{width}}  {'labelled':>8}  {'injected':>8}  {'reported':>8}  {'correct':>7}  "
+             f"{'precision':>9}  {'recall':>6}"]
+    for r in result.rules:
+        lines.append(f"{r.rule:<{width}}  {r.labelled:>8}  {r.injected:>8}  {r.reported:>8}  {r.correct:>7}  "
+                     f"{_ratio(r.precision):>9}  {_ratio(r.recall):>6}")
+    total = [sum(getattr(r, name) for r in result.rules) for name in ("labelled", "injected", "reported", "correct")]
+    lines.append(f"{'all rules (events)':<{width}}  {total[0]:>8}  {total[1]:>8}  {total[2]:>8}  {total[3]:>7}  "
+                 f"{_ratio(result.precision):>9}  {_ratio(result.recall):>6}")
+    explained = "-" if result.explained_share is None else f"{result.explained_share:.1%}"
+    lines.append(f"normal traffic: {result.normal_accesses} accesses, {explained} explained; "
+                 f"{result.findings} finding(s), {result.period.first_day} to {result.period.last_day} "
+                 f"({result.period.tz.key})")
+    lines.append("targets (recall >= 0.95 per rule, precision >= 0.95, explained >= 95%): "
+                 + ("met" if result.meets() else "NOT met"))
+    return "\n".join(lines) + "\n"

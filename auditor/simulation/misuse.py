@@ -1,0 +1,175 @@
+"""Labelled misuse of time, volume and override: work far outside one's shift, an account used after
+termination or before hire, a day of far too many charts, a bulk export, break-the-glass (with and
+without a reason) and a burst of refusals. Each is labelled with its rule by construction; the
+accesses themselves are explained, so no relationship rule claims them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from auditor.simulation.hospital import Hospital
+from auditor.simulation.local_time import wall_to_utc
+from auditor.simulation.traffic import (CAP, EVENT_COLUMNS, care_team_rows, choose_patients, modes,
+                                        no_encounter_pool, times_in_shift)
+from auditor.simulation.violations import Violators, month_days
+
+RATES = {"after-hours": 1.5e-4, "terminated-account": 5e-5, "before-hire-account": 2e-5, "census-harvest": 1e-5,
+         "bulk-export": 1e-5, "break-glass": 3e-4, "password-guessing": 1.5e-5}
+MINIMUM = {"census-harvest": 2, "bulk-export": 2, "password-guessing": 2}
+HARVEST = 48  # distinct patients in the day: over 3 x any peer median (each user-day holds at most CAP)
+EXPORTED = 22  # distinct patients printed or exported: over the threshold of 20, under excessive-volume's 30
+DENIALS = 6  # refusals within 25 minutes: over the threshold of 5 in 60 minutes
+REASONS = ("Unresponsive patient in the trauma bay, identity confirmed by EMS",
+           "Cardiac arrest on arrival; chart needed for allergies and code status",
+           "Patient transferred from outside hospital, not yet on my team",
+           "Rapid response called on the ward; covering for the primary team",
+           "Overdose, patient unable to give history")
+BREAK_GLASS_DEPARTMENTS = ("Emergency", "Intensive Care")
+assert HARVEST > 3 * CAP and EXPORTED < 30
+
+
+def count(rule: str, events: int) -> int:
+    return max(MINIMUM.get(rule, 3), int(round(RATES[rule] * events)))
+
+
+def _frame(user, patient, at, scenario: str, rule: str, *, action="view", record_type="note", purpose="TREAT",
+           outcome="success", break_glass=False, reason=None, explained=True) -> pd.DataFrame:
+    return pd.DataFrame({"user": user, "patient": patient, "at": at, "action": action, "record_type": record_type,
+                         "outcome": outcome, "purpose": purpose, "break_glass": break_glass, "reason": reason,
+                         "explained": explained, "clinical": False, "scenario": scenario, "rule": rule})
+
+
+def explained_work(rng, hospital: Hospital, user: np.ndarray, at: np.ndarray, scenario: str,
+                   rule: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Ordinary work (explained the user's usual way, or a search for members who open no charts)
+    at unusual moments; the care-team rows it relies on."""
+    mode = modes(rng, hospital, user)
+    mode = np.where(mode == "attending", "department", mode)
+    patient, encounter, via_team = choose_patients(rng, hospital, user, at, mode)
+    team = care_team_rows(hospital, user[via_team & (encounter >= 0)], at[via_team & (encounter >= 0)],
+                          encounter[via_team & (encounter >= 0)])
+    searched = patient < 0
+    events = _frame(user, patient, at, scenario, rule, action=np.where(searched, "search", "view"),
+                    record_type=np.where(searched, None, "note"), explained=~searched)
+    return events, team
+
+
+def after_hours(rng, hospital: Hospital, violators: Violators, events: int):
+    w = hospital.workforce
+    start, end = w["shift_start"].to_numpy(), w["shift_end"].to_numpy()
+    users = violators.take(violators.where(start >= 0), count("after-hours", events))
+    users = np.repeat(users, 1 + rng.integers(0, 3, len(users)))
+    gap = 1440 - ((end[users] - start[users]) % 1440)
+    minute = (end[users] + 90 + (rng.random(len(users)) * (gap - 180)).astype(np.int64)) % 1440
+    wall = month_days(rng, hospital, len(users)).astype("datetime64[s]") + (minute * 60).astype("timedelta64[s]")
+    return explained_work(rng, hospital, users, wall_to_utc(wall, hospital.zone), "after-hours", "after-hours")
+
+
+def outside_employment(rng, hospital: Hospital, violators: Violators, events: int):
+    """An account used after its owner left (or before they started): ordinary work, wrong dates."""
+    w = hospital.workforce
+    day_of = lambda column: w[column].to_numpy().astype("datetime64[D]")  # noqa: E731  (pandas keeps seconds)
+    term, hire = day_of("termination_date"), day_of("hire_date")
+    last = hospital.month_end - 3
+    leaver = ~np.isnat(term) & (term + 2 < last)
+    users = violators.take(np.flatnonzero(leaver), count("terminated-account", events))
+    first = np.maximum(term[users] + 2, hospital.month_start + 1)
+    span = ((last - first) / np.timedelta64(1, "D")).astype(np.int64)
+    day = first + (rng.random(len(users)) * span).astype(np.int64).astype("timedelta64[D]")
+    left, team_a = explained_work(rng, hospital, users, times_in_shift(rng, hospital, users, day),
+                                  "terminated-account", "terminated-user-access")
+    newcomer = hire >= hospital.month_start + 3
+    users = violators.take(np.flatnonzero(newcomer), count("before-hire-account", events))
+    span = ((hire[users] - 2 - hospital.month_start) / np.timedelta64(1, "D")).astype(np.int64)
+    day = hospital.month_start + 1 + (rng.random(len(users)) * np.maximum(span - 1, 0)).astype(np.int64).astype(
+        "timedelta64[D]")
+    early, team_b = explained_work(rng, hospital, users, times_in_shift(rng, hospital, users, day),
+                                   "before-hire-account", "terminated-user-access")
+    return pd.concat([left, early], ignore_index=True), pd.concat([team_a, team_b], ignore_index=True)
+
+
+def _operational_day(rng, hospital: Hospital, violators: Violators, roles, n: int, patients: int):
+    """For n operational members on day shifts (a night shift spans two local days), one day each
+    with `patients` distinct explained patients."""
+    w = hospital.workforce
+    start, end = w["shift_start"].to_numpy(), w["shift_end"].to_numpy()
+    users = violators.take(violators.where(np.isin(w["role"].to_numpy(), roles) & (end > start)), n)
+    day = month_days(rng, hospital, len(users))
+    user = np.repeat(users, patients * 3)
+    at = times_in_shift(rng, hospital, user, np.repeat(day, patients * 3))
+    patient, _, _ = choose_patients(rng, hospital, user, at, np.full(len(user), "operational", dtype=object))
+    drawn = pd.DataFrame({"user": user, "patient": patient, "at": at})
+    drawn = drawn[drawn["patient"] >= 0].drop_duplicates(["user", "patient"])
+    drawn = drawn[drawn.groupby("user").cumcount() < patients]
+    return drawn, pd.DataFrame({"user": users, "day": day})
+
+
+def census_harvest(rng, hospital: Hospital, violators: Violators, events: int):
+    drawn, days = _operational_day(rng, hospital, violators, ("billing", "registration", "coding", "him"),
+                                   count("census-harvest", events), HARVEST)
+    return _frame(drawn["user"].to_numpy(), drawn["patient"].to_numpy(), drawn["at"].to_numpy(), "census-harvest",
+                  "excessive-volume", record_type="demographics", purpose="HOPERAT"), days
+
+
+def bulk_export(rng, hospital: Hospital, violators: Violators, events: int):
+    drawn, days = _operational_day(rng, hospital, violators, ("him", "billing"), count("bulk-export", events),
+                                   EXPORTED)
+    n = len(drawn)
+    return _frame(drawn["user"].to_numpy(), drawn["patient"].to_numpy(), drawn["at"].to_numpy(), "bulk-export",
+                  "bulk-export", action=np.where(rng.random(n) < 0.5, "print", "export"),
+                  record_type=np.asarray(("note", "lab", "demographics"), dtype=object)[rng.integers(0, 3, n)],
+                  purpose="HOPERAT"), days
+
+
+def break_glass(rng, hospital: Hospital, violators: Violators, events: int) -> pd.DataFrame:
+    """Emergency overrides: every one is for review; one in five comes without a reason."""
+    w = hospital.workforce
+    acute = np.isin(w["department"].to_numpy(), BREAK_GLASS_DEPARTMENTS) & np.isin(
+        w["role"].to_numpy(), ("physician", "resident", "nurse"))
+    users = violators.take(violators.where(acute), count("break-glass", events) // 2 + 1)
+    users = np.repeat(users, 1 + rng.integers(0, 3, len(users)))
+    at = times_in_shift(rng, hospital, users, month_days(rng, hospital, len(users)))
+    patient, _, _ = choose_patients(rng, hospital, users, at, np.full(len(users), "department", dtype=object))
+    unknown = (rng.random(len(users)) < 0.6) | (patient < 0)
+    patient[unknown] = rng.choice(no_encounter_pool(hospital), size=int(unknown.sum()))
+    keep = w["own_patient"].to_numpy()[users] != patient
+    given = rng.random(len(users)) < 0.8
+    reason = np.where(given, np.asarray(REASONS, dtype=object)[rng.integers(0, len(REASONS), len(users))], None)
+    out = _frame(users, patient, at, "break-glass", "break-glass-review", record_type="note",
+                 purpose=np.where(rng.random(len(users)) < 0.5, "ETREAT", "BTG"), break_glass=True, reason=reason,
+                 explained=~unknown)
+    out["scenario"] = np.where(given, "break-glass-with-reason", "break-glass-without-reason")
+    return out[keep]
+
+
+def password_guessing(rng, hospital: Hospital, violators: Violators, events: int):
+    """A burst of refused log-ins and charts within 25 minutes."""
+    users = violators.take(violators.where(np.ones(len(hospital.workforce), dtype=bool)),
+                           count("password-guessing", events))
+    day = month_days(rng, hospital, len(users))
+    t0 = np.repeat(times_in_shift(rng, hospital, users, day), DENIALS)
+    at = t0 + np.sort((rng.random((len(users), DENIALS)) * 1500).astype(np.int64), axis=1).ravel().astype(
+        "timedelta64[s]")
+    user = np.repeat(users, DENIALS)
+    chart = rng.random(len(user)) < 0.4
+    patient = np.where(chart, rng.integers(0, len(hospital.patients), len(user)), -1)
+    events = _frame(user, patient, at, "password-guessing", "repeated-denials",
+                    action=np.where(chart, "view", "login_failed"), record_type=np.where(chart, "note", None),
+                    purpose=np.where(chart, "TREAT", None), outcome="denied", explained=False)
+    return events, pd.DataFrame({"user": users, "day": day})
+
+
+def misuse(rng, hospital: Hospital, violators: Violators, events: int) -> tuple[pd.DataFrame, pd.DataFrame,
+                                                                                 pd.DataFrame, pd.DataFrame]:
+    """(events, care-team rows, user-days whose normal accesses go, user-days whose normal denials go)."""
+    late, team_a = after_hours(rng, hospital, violators, events)
+    away, team_b = outside_employment(rng, hospital, violators, events)
+    harvest, harvest_days = census_harvest(rng, hospital, violators, events)
+    export, export_days = bulk_export(rng, hospital, violators, events)
+    glass = break_glass(rng, hospital, violators, events)
+    denied, denial_days = password_guessing(rng, hospital, violators, events)
+    frames = [f for f in (late, away, harvest, export, glass, denied) if len(f)]
+    return (pd.concat(frames, ignore_index=True)[[*EVENT_COLUMNS, "rule"]], pd.concat([team_a, team_b]),
+            pd.concat([harvest_days, export_days], ignore_index=True), denial_days)

@@ -1,0 +1,57 @@
+"""A small simulated hospital, written once per session, and a vault it is ingested into."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+import pytest
+
+from auditor.cli import main
+from auditor.home import create_home
+from auditor.ingest.ehr_import import ingest_directory
+from auditor.simulation.writer import write_hospital
+from auditor.vault.settings import set_organisation_timezone
+from tests.conftest import FAST_SCRYPT
+
+NEW_YORK = ZoneInfo("America/New_York")
+SMALL = {"events": 20_000, "workforce": 150, "patients": 2_000}
+
+
+@pytest.fixture(scope="session")
+def small_hospital(tmp_path_factory):
+    return write_hospital(tmp_path_factory.mktemp("sim") / "hospital", 7, **SMALL)
+
+
+@pytest.fixture(scope="session")
+def ingested(small_hospital, tmp_path_factory):
+    """(vault, ingest summary) of the small hospital, loaded through auditor ingest's library code."""
+    vault = create_home(tmp_path_factory.mktemp("vault") / "home", scrypt_n=FAST_SCRYPT)
+    set_organisation_timezone(vault.records, NEW_YORK)
+    summary = ingest_directory(vault.gateway, small_hospital.folder, NEW_YORK)
+    yield vault, summary
+    vault.close()
+
+
+def read(folder: Path, name: str) -> pd.DataFrame:
+    return pd.read_csv(folder / name, dtype=str, keep_default_na=False)
+
+
+@pytest.fixture
+def auditor(capsys, monkeypatch, tmp_path):
+    """Run `auditor ARGS` in-process with AUDITOR_HOME=tmp_path/home; (exit code, stdout, stderr)."""
+    monkeypatch.setenv("AUDITOR_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("AUDITOR_PASSPHRASE", raising=False)
+
+    def run(*args: str):
+        capsys.readouterr()
+        try:
+            main(list(args))
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    return run

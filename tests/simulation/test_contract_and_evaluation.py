@@ -1,0 +1,76 @@
+"""The simulated month goes into a vault through auditor ingest's library code, cleanly, and the rules
+meet the acceptance bar against its labels (issue 3, item 6)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+
+import pandas as pd
+from sqlalchemy import select
+
+from auditor.audit.schema import AuditEventRow
+from auditor.policy.frames import Period
+from auditor.policy.rules import load_policy
+from auditor.simulation.evaluation import evaluate, read_labels, render, score
+from auditor.simulation.writer import FILES
+from tests.simulation.conftest import NEW_YORK, read
+
+NOVEMBER = Period(date(2026, 11, 1), date(2026, 11, 30), NEW_YORK)
+
+
+def test_ingest_loads_every_row_and_ignores_the_labels(small_hospital, ingested):
+    _, summary = ingested
+    assert set(summary.files) == set(FILES)  # labels.csv and simulation.json are not contract files
+    assert summary.rejected == [] and summary.warnings == [] and summary.unknown_accounts == 0
+    for name, count in summary.files.items():
+        assert count.rows == small_hospital.rows[name] == count.loaded, name
+
+
+def test_timestamps_with_an_offset_land_on_their_exact_instant(small_hospital, ingested):
+    vault, _ = ingested
+    log = read(small_hospital.folder, "access_log.csv")
+    offset = log[log["timestamp"].str.endswith("-05:00")].head(20)
+    assert len(offset)
+    with vault.records.connect() as conn:
+        stored = dict(conn.execute(select(AuditEventRow.source_event_id, AuditEventRow.at_us).where(
+            AuditEventRow.source_event_id.in_(offset["event_id"].tolist()))).all())
+    for event_id, text in zip(offset["event_id"], offset["timestamp"]):
+        at = datetime.fromisoformat(text).astimezone(timezone.utc)
+        assert stored[event_id] == int((at - datetime(1970, 1, 1, tzinfo=timezone.utc)).total_seconds()) * 10**6
+
+
+def test_the_rules_meet_the_bar_on_a_small_hospital(small_hospital, ingested):
+    vault, _ = ingested
+    labels = read_labels(small_hospital.paths["labels.csv"])
+    result = evaluate(vault.records, load_policy(), labels, NOVEMBER)
+    assert len(result.rules) == 14 and all(r.labelled > 0 for r in result.rules)
+    for r in result.rules:
+        assert r.recall >= 0.95, (r.rule, r)
+    assert result.precision >= 0.95 and result.explained_share >= 0.95
+    assert result.normal_accesses > 0.9 * small_hospital.rows["access_log.csv"]
+    assert result.meets()
+    table = render(result)
+    assert "no-treatment-relationship" in table and "targets" in table and ": met" in table
+
+
+def test_the_evaluation_sees_wrong_labels(small_hospital, ingested):
+    """Labels that disagree with the findings lower precision and recall: the bar can fail."""
+    vault, _ = ingested
+    labels = read_labels(small_hospital.paths["labels.csv"])
+    family = labels["rule"] == "family-access"
+    moved = labels.assign(rule=labels["rule"].where(~family, "neighbor-access"))
+    result = evaluate(vault.records, load_policy(), moved, NOVEMBER)
+    rules = {r.rule: r for r in result.rules}
+    assert rules["family-access"].labelled == 0 and rules["family-access"].precision == 0.0
+    assert rules["neighbor-access"].recall < 1.0 and not result.meets()
+
+
+def test_score_counts_event_rule_pairs():
+    labels = pd.DataFrame({"event_id": ["a", "b", "c", "c"], "rule": ["x", "x", "x", "y"],
+                           "injected": [True, False, True, True]})
+    reported = pd.DataFrame({"event_id": ["a", "c", "d"], "rule": ["x", "y", "y"]})
+    scores = {s.rule: s for s in score(labels, reported, ["x", "y", "z"])}
+    assert (scores["x"].labelled, scores["x"].injected, scores["x"].reported, scores["x"].correct) == (3, 2, 1, 1)
+    assert scores["x"].precision == 1.0 and scores["x"].recall == 1 / 3
+    assert scores["y"].precision == 0.5 and scores["y"].recall == 1.0
+    assert scores["z"].precision is None and scores["z"].recall is None
