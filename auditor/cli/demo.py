@@ -1,64 +1,145 @@
-"""auditor demo: the README's first command. A fresh vault, a population loaded through the audited
-gateway, a few audited chart reads (one refused), and a verified audit log. (The synthetic month and
-the monthly report join it with the policy engine and reporting.)"""
+"""auditor demo: the README's first command. In a new folder: a fresh vault, a synthetic hospital's
+month of EHR activity (patients named from the Synthea sample when it is beside the checkout)
+ingested through the audited gateway, a chart read and a refusal through the gateway itself, the
+policy run, and the monthly privacy audit report, ending with the paths of report.html and
+report.pdf."""
 
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
+from datetime import date, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import click
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from auditor.audit.verify import verify_log
 from auditor.cli import cli
 from auditor.errors import AccessDenied, HomeExists
-from auditor.home import create_home
 
 SYNTHEA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "synthea" / "csv"
+ZONE = "America/New_York"
+DEFAULT_EVENTS = 200_000
 
 
-@cli.command()
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="New folder for the demo vault.")
-@click.option("--synthea", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
-              help="Synthea CSV export to load (default: ../shared/data/synthea/csv).")
-def demo(out, synthea):
-    """Build a demo vault in a new folder and show the audited gateway and the verified log."""
+def last_full_month(today: date) -> str:
+    first = today.replace(day=1) - timedelta(days=1)
+    return f"{first:%Y-%m}"
+
+
+@contextmanager
+def _steps(console: Console):
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                  TimeElapsedColumn(), console=console, transient=False) as progress:
+        def step(description: str, total: int = 1):
+            return progress.add_task(description, total=total)
+        yield progress, step
+
+
+def _gateway_reads(vault) -> str:
+    """An attending opens a chart and a physician from another department is refused: the vault's
+    own accesses go into the same audit log the rules read."""
     from sqlalchemy import select
 
-    from auditor.ingest.synthea import import_synthea
     from auditor.vault.gateway import AccessContext, EncounterRecord
     from auditor.vault.records import Encounter, WorkforceMember
 
-    out = out or Path(f"demo-{time.strftime('%Y%m%d-%H%M%S')}")
-    if out.exists() and any(out.iterdir()):
-        raise HomeExists(f"{out} exists and is not empty; choose another --out")
-    source = synthea or SYNTHEA
-    vault = create_home(out.resolve())
-    click.echo(f"vault home: {out.resolve()}")
-    summary = import_synthea(vault.gateway, source, progress=lambda what, n: click.echo(f"  loaded {what}: {n}"))
-    click.echo(f"imported {summary.patients} patients, {summary.workforce} workforce, {summary.encounters} encounters, "
-               f"{summary.documents} documents (all PHI sealed; every write audited)")
-    with vault.records.connect() as conn:  # pick a physician with a recent encounter: ids only, no PHI
-        attending = conn.execute(select(WorkforceMember.user_id, WorkforceMember.department, Encounter.patient_id).join(
-            Encounter, Encounter.attending_id == WorkforceMember.id).order_by(Encounter.start.desc()).limit(1)).one()
-        outsider = conn.scalar(select(WorkforceMember.user_id).where(WorkforceMember.department != attending.department,
-                                                                     WorkforceMember.role == "physician").limit(1))
-    shown = vault.gateway.read_patients(AccessContext.service("report"), [attending.patient_id])
-    mrn = shown[attending.patient_id].mrn
-    now = vault.clock.now()  # the patient is seen today, so the physician has a treatment relationship
+    with vault.records.connect() as conn:  # ids only, no PHI
+        attending = conn.execute(select(WorkforceMember.user_id, WorkforceMember.department, Encounter.patient_id)
+                                 .join(Encounter, Encounter.attending_id == WorkforceMember.id)
+                                 .where(WorkforceMember.role == "physician", WorkforceMember.termination_date.is_(None))
+                                 .order_by(Encounter.start.desc()).limit(1)).one()
+        outsider = conn.scalar(select(WorkforceMember.user_id).where(
+            WorkforceMember.department != attending.department, WorkforceMember.role == "physician",
+            WorkforceMember.termination_date.is_(None)).limit(1))
+    mrn = vault.gateway.read_patients(AccessContext.service("report"), [attending.patient_id])[attending.patient_id].mrn
+    now = vault.clock.now()  # seen today, so the physician has a treatment relationship now
     vault.gateway.add_encounters(AccessContext.service("import"), [EncounterRecord(
         "demo", f"visit-{now:%Y%m%d%H%M%S}", mrn, "outpatient", now, now, attending.department, attending.user_id)])
     chart = vault.gateway.read_chart(AccessContext(attending.user_id, "TREAT"), mrn)
-    click.echo(f"{attending.user_id} opened a chart (basis: {chart.basis}; {len(chart.documents)} documents shown, "
-               f"{chart.withheld} withheld)")
+    lines = [f"{attending.user_id} opened a chart through the gateway (basis: {chart.basis})"]
     try:
         vault.gateway.read_chart(AccessContext(outsider, "TREAT"), mrn)
     except AccessDenied as exc:
-        click.echo(f"{outsider} was refused ({exc}); the attempt is in the audit log")
-    with vault.records.connect() as conn:
-        vault.audit_log.checkpoint_now(conn)
-    result = verify_log(vault.records, vault.keyring, [vault.checkpoints.path])
-    click.echo(f"audit log: {result.size} events, {'verifies' if result.ok else 'DOES NOT VERIFY'}"
-               f" against {result.checkpoints_checked} signed checkpoints")
-    click.echo(f"next: AUDITOR_HOME={out} auditor records show --mrn {mrn} --user {attending.user_id} --purpose TREAT")
-    vault.close()
+        lines.append(f"{outsider} was refused ({exc}); the attempt is in the audit log")
+    lines.append(f"open it yourself: auditor records show --mrn {mrn} --user {attending.user_id} --purpose TREAT")
+    return "\n".join(lines)
+
+
+@cli.command()
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="New folder for the demo (default: auditor-demo-<time>).")
+@click.option("--events", type=click.IntRange(2_000, 5_000_000), default=DEFAULT_EVENTS, show_default=True,
+              help="Access events in the simulated month.")
+@click.option("--seed", type=int, default=1, show_default=True, help="Seed of the synthetic hospital.")
+@click.option("--synthea", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="Synthea CSV export whose patients name the simulated ones (default: ../shared/data/synthea/csv if present).")
+@click.option("--no-pdf", is_flag=True, help="Write report.html only.")
+def demo(out, events, seed, synthea, no_pdf):
+    """A demo vault, a month of audited activity, and the monthly privacy audit report, in a new folder."""
+    from auditor.audit.verify import verify_log
+    from auditor.cases.settings import load_case_settings
+    from auditor.home import create_home
+    from auditor.ingest.ehr_import import ingest_directory
+    from auditor.policy.rules import load_policy
+    from auditor.reporting import monthly, writers
+    from auditor.reporting.templates import load_site
+    from auditor.simulation.writer import write_hospital
+    from auditor.vault.settings import set_organisation_timezone
+
+    out = (out or Path(f"auditor-demo-{time.strftime('%Y%m%d-%H%M%S')}")).resolve()
+    if out.exists() and any(out.iterdir()):
+        raise HomeExists(f"{out} exists and is not empty; choose another --out")
+    synthea = synthea or (SYNTHEA if SYNTHEA.is_dir() else None)
+    console = Console(stderr=True)
+    started = time.perf_counter()
+    vault = create_home(out / "vault")
+    try:
+        month = last_full_month(vault.clock.now().astimezone(ZoneInfo(ZONE)).date())
+        with _steps(console) as (progress, step):
+            task = step(f"simulating {events:,} accesses in {month}")
+            hospital = write_hospital(out / "export", seed, events=events, month=month, zone=ZONE, synthea=synthea)
+            progress.update(task, completed=1)
+            task = step("ingesting the export through the gateway", total=5)  # the contract's five files
+            set_organisation_timezone(vault.records, ZoneInfo(ZONE))
+            ingested = ingest_directory(vault.gateway, out / "export", ZoneInfo(ZONE),
+                                        progress=lambda name: progress.advance(task))
+            progress.update(task, completed=5)
+            reads = _gateway_reads(vault)
+            task = step("running the privacy rules", total=1)
+            policy = load_policy()
+            period = monthly.month_period(month, ZoneInfo(ZONE))
+            run = monthly.audit_month(vault, period, policy)
+            progress.update(task, completed=1)
+            task = step("writing the monthly report", total=2 if no_pdf else 3)
+            site = load_site(None, "Demo General Hospital (synthetic)")
+            context = monthly.build_monthly(vault, run, policy, site, author="auditor demo",
+                                            case_settings=load_case_settings())
+            html = writers.render_html(site, "monthly.html", context)
+            progress.advance(task)
+            paths = writers.write_report(out / "report", "report", html, pdf=not no_pdf)
+            progress.advance(task, 1 if no_pdf else 2)
+            paths.update(writers.write_findings(out / "report", run.findings))
+        with vault.records.connect() as conn:
+            vault.audit_log.checkpoint_now(conn)
+        verified = verify_log(vault.records, vault.keyring, [vault.checkpoints.path])
+    finally:
+        vault.close()
+    log = ingested.files.get("access_log.csv")
+    summary = context["summary"]
+    share = "n/a" if summary["explained_share"] is None else f"{summary['explained_share']:.1%}"
+    click.echo(f"vault: {out / 'vault'}")
+    click.echo(f"ingested {log.loaded if log else 0:,} access events of a synthetic hospital "
+               f"({sum(hospital.label_counts.values()):,} labelled in {out / 'export' / 'labels.csv'})")
+    click.echo(reads)
+    click.echo(f"{period.first_day:%B %Y}: {summary['accesses']:,} patient accesses, {share} explained, "
+               f"{summary['findings']:,} findings in {summary['cases']:,} cases")
+    click.echo(f"audit log: {verified.size:,} events, {'verifies' if verified.ok else 'DOES NOT VERIFY'} against "
+               f"{verified.checkpoints_checked} signed checkpoints")
+    click.echo(f"done in {time.perf_counter() - started:.0f} s. The report:")
+    for kind in ("html", "pdf"):
+        if kind in paths:
+            click.echo(f"  {paths[kind]}")
+    click.echo(f"next: export AUDITOR_HOME={out / 'vault'}; auditor cases list; "
+               f"auditor evaluate --labels {out / 'export' / 'labels.csv'}")

@@ -23,7 +23,11 @@ def casework(vault: Vault, period: Period, settings: CaseSettings, now: datetime
     with vault.records.connect() as conn:
         open_at_end = conn.scalar(select(func.count()).select_from(Case).where(
             Case.opened_at < end, or_(Case.closed_at.is_(None), Case.closed_at >= end))) or 0
-    return {"opened": len(stats.opened), "closed": len(stats.closed), "overdue": len(stats.overdue),
+        # a case belongs to the month its first finding happened in, even when the office opened it
+        # the week after the month ended (the usual way: findings are run once the month is over)
+        began = set(conn.scalars(select(Case.id).where(Case.first_day >= period.first_day,
+                                                       Case.first_day <= period.last_day)))
+    return {"opened": len(began | set(stats.opened)), "closed": len(stats.closed), "overdue": len(stats.overdue),
             "open_at_end": int(open_at_end), "overdue_days": settings.overdue_after_days,
             "dispositions": [{"name": d, "cases": stats.dispositions.get(d, 0)} for d in DISPOSITIONS],
             "sanctions": [{"name": s, "cases": stats.sanctions.get(s, 0)} for s in SANCTIONS]}

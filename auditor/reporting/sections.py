@@ -48,14 +48,16 @@ def by_rule(findings: list[Finding], policy: Policy, order: tuple[str, ...]) -> 
 
 
 def ranked_cases(findings: list[Finding], patients: dict[int, str]) -> dict:
-    """Cases in rank order (repeat offenders first), each with its findings' evidence sentences."""
+    """Cases in rank order, each with its findings' evidence sentences: repeat offenders first (more
+    findings), then the highest risk, then the case id (the older case first)."""
     cases: dict[int, list[Finding]] = defaultdict(list)
     for f in findings:
         cases[f.case or 0].append(f)
+    order = sorted(cases, key=lambda c: (-len(cases[c]), -max(f.risk for f in cases[c]), c))
     ranked = []
-    for rank in sorted(cases)[:MAX_CASES]:
-        items = cases[rank]
-        ranked.append({"rank": rank, "user_id": items[0].user_id, "findings": len(items),
+    for rank, case_id in enumerate(order[:MAX_CASES], start=1):
+        items = sorted(cases[case_id], key=lambda f: (-f.risk, f.first_at, f.rule))
+        ranked.append({"rank": rank, "case": case_id, "user_id": items[0].user_id, "findings": len(items),
                        "risk": max(f.risk for f in items), "rules": sorted({f.rule for f in items}),
                        "rows": [finding_row(f, patients) for f in items[:CASE_ROWS]],
                        "more": max(0, len(items) - CASE_ROWS)})

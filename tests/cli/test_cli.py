@@ -163,9 +163,14 @@ def test_console_entry_point_and_demo(tmp_path):
     assert help_text.returncode == 0 and "records" in help_text.stdout
     missing = run_process("audit", "verify", env=env)
     assert missing.returncode == 2 and missing.stderr.count("\n") == 1 and "Traceback" not in missing.stderr
-    demo = run_process("demo", "--out", str(tmp_path / "demo"), env=env)
+    demo = run_process("demo", "--out", str(tmp_path / "demo"), "--events", "4000", env=env)
     assert demo.returncode == 0, demo.stderr
     assert "verifies against" in demo.stdout and "was refused" in demo.stdout
+    assert "opened a chart through the gateway" in demo.stdout and "patient accesses" in demo.stdout
+    lines = demo.stdout.splitlines()
+    assert lines[-3].strip() == str(tmp_path / "demo" / "report" / "report.html")
+    assert lines[-2].strip() == str(tmp_path / "demo" / "report" / "report.pdf")
+    assert (tmp_path / "demo" / "report" / "report.pdf").read_bytes().startswith(b"%PDF")
     assert "refusing" not in demo.stderr
     again = run_process("demo", "--out", str(tmp_path / "demo"), env=env)
     assert again.returncode == 2 and "not empty" in again.stderr

@@ -207,11 +207,24 @@ def test_casework_and_suppressions_in_the_report(run, month_home, tmp_path):
     cases = {f["case"] for f in report_findings if not f["muted"]}
     summary = _section(html, "summary")
     assert len(cases) == 3  # n.muller, t.gone, c.coder; b.glass's findings are all muted
-    assert "Opened this month: <strong>3</strong>" in summary
-    assert "closed: <strong>1</strong>" in summary
+    assert "Opened for this month (or during it): <strong>3</strong>" in summary
+    assert "closed during it: <strong>1</strong>" in summary
     assert f'<td class="num">{len(muted)}</td></tr></tbody>' in summary  # muted by suppressions
     outcomes = _section(html, "outcomes")
     assert "confirmed violation</td><td class=\"num\">1</td>" in outcomes
     assert "education</td><td class=\"num\">1</td>" in outcomes
     glass = _section(html, "break-glass")
     assert glass.count("(muted)") == 2
+
+
+def test_cases_are_ranked_repeat_offenders_first():
+    from auditor.policy.findings import Finding
+    from auditor.reporting.sections import ranked_cases
+
+    def finding(case, risk, user):
+        return Finding("no-treatment-relationship", "medium", user, 1, "M", ["e"], risk, "x.", case=case,
+                       first_at="2026-11-02T10:00:00+00:00", last_at="2026-11-02T10:00:00+00:00")
+
+    found = [finding(1, 45, "a"), finding(2, 90, "b"), finding(3, 45, "c"), finding(3, 46, "c"), finding(4, 46, "d")]
+    ranked = ranked_cases(found, {})["rows"]
+    assert [(c["rank"], c["case"]) for c in ranked] == [(1, 3), (2, 2), (3, 4), (4, 1)]
