@@ -50,9 +50,11 @@ def monthly_command(ctx, month, out, pseudonymize, author, organisation, site_di
     vault = open_vault(ctx)
     try:
         period = monthly.month_period(month, _zone(vault))
+        verification = monthly.start_verification(vault)
         run = monthly.audit_month(vault, period, policy)  # as auditor findings: muted findings, cases
         context = monthly.build_monthly(vault, run, policy, site, author=author, pseudonymize=pseudonymize,
-                                        case_settings=load_case_settings(site_dir=site_policies))
+                                        case_settings=load_case_settings(site_dir=site_policies),
+                                        verification=verification)
         html = writers.render_html(site, "monthly.html", context)
     finally:
         vault.close()

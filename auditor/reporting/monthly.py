@@ -8,6 +8,8 @@ from the same Detection and Finding list that findings.json holds."""
 from __future__ import annotations
 
 import getpass
+import multiprocessing
+from concurrent.futures import Future, ProcessPoolExecutor
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
@@ -15,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
-from auditor.audit.verify import verify_log
+from auditor.audit.verify import Verification, verify_log
 from auditor.cases.period import audit_period
 from auditor.cases.settings import CaseSettings
 from auditor.home import Vault
@@ -115,8 +117,43 @@ def _previous(vault: Vault, run: MonthlyRun, policy: Policy) -> dict | None:
             "findings": sum(1 for f in prev.findings if not f.muted)}
 
 
-def _verification(vault: Vault) -> dict:
-    result = verify_log(vault.records, vault.keyring, [vault.checkpoints.path])
+@dataclass(frozen=True)
+class _LogKeys:
+    """What verify_log needs of the keyring, to send to another process (never the keyring file)."""
+
+    signing_public_key: bytes
+    log_mac_key: bytes
+
+
+def _verify_elsewhere(url: str, keys: _LogKeys, checkpoint_files: list) -> Verification:
+    from auditor import database
+
+    engine = database.connect(url)
+    try:
+        return verify_log(engine, keys, checkpoint_files)  # type: ignore[arg-type]
+    finally:
+        engine.dispose()
+
+
+def start_verification(vault: Vault) -> Future:
+    """Verify the whole log in another process while the rules run here: the check grows with the
+    log, not the month, and the cover must state its result. A fresh (spawned) process, so its own
+    worker processes are forked from a single-threaded parent."""
+    if vault.records.url.database in (None, "", ":memory:"):  # a database only this process can see
+        done: Future = Future()
+        done.set_result(verify_log(vault.records, vault.keyring, [vault.checkpoints.path]))
+        return done
+    pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+    keys = _LogKeys(vault.keyring.signing_public_key, vault.keyring.log_mac_key)
+    future = pool.submit(_verify_elsewhere, vault.records.url.render_as_string(hide_password=False), keys,
+                         [vault.checkpoints.path])
+    pool.shutdown(wait=False)
+    return future
+
+
+def _verification(vault: Vault, pending: Future | None) -> dict:
+    result: Verification = pending.result() if pending else verify_log(vault.records, vault.keyring,
+                                                                       [vault.checkpoints.path])
     cp = result.latest_checkpoint
     return {"ok": result.ok, "events": result.size, "root": result.root.hex(), "first_bad_seq": result.first_bad_seq,
             "problems": [f"seq {p.seq}: {p.kind}" if p.seq is not None else p.kind for p in result.problems][:10],
@@ -132,8 +169,9 @@ def _patient_labels(vault: Vault, findings: list[Finding], pseudonymize: bool) -
 
 def build_monthly(vault: Vault, run: MonthlyRun, policy: Policy, site: Site, *, author: str | None = None,
                   pseudonymize: bool = False, case_settings: CaseSettings | None = None,
-                  now: datetime | None = None) -> dict:
-    """The template context of reports/monthly.html for one policy run."""
+                  now: datetime | None = None, verification: Future | None = None) -> dict:
+    """The template context of reports/monthly.html for one policy run (`verification`: a
+    start_verification begun before the run; without it the log is verified here)."""
     now = now or datetime.now(timezone.utc)
     act = activity(run.detection.context)
     open_findings = [f for f in run.findings if not f.muted]
@@ -147,7 +185,7 @@ def build_monthly(vault: Vault, run: MonthlyRun, policy: Policy, site: Site, *, 
         "author": author or getpass.getuser(),
         "generated_at": now.astimezone(run.period.tz),
         "pseudonymized": pseudonymize,
-        "verification": _verification(vault),
+        "verification": _verification(vault, verification),
         "summary": {"accesses": act.accesses, "users": act.users, "patients": act.patients,
                     "explained": act.explained, "explained_share": act.explained_share,
                     "events": act.events, "denied": act.denied,
