@@ -56,9 +56,11 @@ def measure(home: Path, out: Path) -> dict:
     try:
         policy = load_policy()
         period = monthly.month_period("2026-11", organisation_timezone(vault.records))
+        verification = monthly.start_verification(vault)  # as the CLI: alongside the policy run
         run, policy_s = _timed(monthly.audit_month, vault, period, policy)
         site = load_site(None, "Benchmark General Hospital")
-        context, build_s = _timed(monthly.build_monthly, vault, run, policy, site, author="bench")
+        context, build_s = _timed(monthly.build_monthly, vault, run, policy, site, author="bench",
+                                  verification=verification)
         html, html_s = _timed(writers.render_html, site, "monthly.html", context)
         pdf, pdf_s = _timed(writers.html_to_pdf, html)
         _, files_s = _timed(writers.write_findings, out, run.findings)
@@ -73,14 +75,14 @@ def measure(home: Path, out: Path) -> dict:
     return {"events": verified.size, "accesses": context["summary"]["accesses"], "findings": len(run.findings),
             "policy_s": policy_s, "build_s": build_s, "verify_s": verify_s, "html_s": html_s, "pdf_s": pdf_s,
             "pdf_bytes": len(pdf), "files_s": files_s, "report_s": report_s,
-            "report_without_verify_s": report_s - verify_s, "baseline_to_html_s": baseline_s,
+"baseline_to_html_s": baseline_s,
             "ratio_vs_to_html": report_s / baseline_s if baseline_s else None, "target_s": TARGET_S}
 
 
 def show(fig: dict) -> None:
     rows = [("policy run (rules, findings with names, suppressions, cases)", fig["policy_s"], ""),
-            ("build_monthly (verify, previous month, trend, names, sections)", fig["build_s"], ""),
-            ("  of which: audit log verification (alone, same log)", fig["verify_s"], f"{fig['events']:,} events"),
+            ("build_monthly (waits for verify, previous month, trend, names)", fig["build_s"], ""),
+            ("audit log verification alone (begun with the policy run)", fig["verify_s"], f"{fig['events']:,} events"),
             ("HTML render (Jinja)", fig["html_s"], ""),
             ("PDF layout (WeasyPrint)", fig["pdf_s"], f"{fig['pdf_bytes'] / 1e6:.1f} MB"),
             ("findings.csv + findings.json", fig["files_s"], f"{fig['findings']:,} findings"),

@@ -61,6 +61,35 @@ class AuditEvent:
             raise ValueError(f"unknown audit outcome {self.outcome!r}")
 
 
+@dataclass(frozen=True)
+class ImportedEvents:
+    """Many events from another system's access log, appended as one block: the bulk form of
+    AuditEvent for ingest, where building one object per row would cost more than hashing it.
+
+    `rows` hold the stored values in CANONICAL_COLUMNS order without `seq` (which the log assigns)
+    and with the reason in plaintext (sealed when appended, like AuditEvent.reason). `of_columns`
+    checks actions and outcomes once for the whole block, as AuditEvent does per event."""
+
+    rows: list[tuple]
+
+    @classmethod
+    def of_columns(cls, *, at_us: list[int], source: str, source_event_id: list[str], source_row_hash: list[bytes],
+                   user_id: list, role: list, action: list[str], patient_id: list, record_type: list,
+                   purpose: list, break_glass: list[bool], reason: list, outcome: list[str],
+                   workstation: list) -> "ImportedEvents":
+        unknown = set(action) - set(ACTIONS) or set(outcome) - set(OUTCOMES)
+        if unknown:
+            raise ValueError(f"unknown audit action or outcome {sorted(map(str, unknown))}")
+        n = len(at_us)
+        none, reason = [None] * n, [r or None for r in reason]  # an empty reason is none, as in AuditEvent
+        return cls(list(zip(at_us, [source] * n, source_event_id, source_row_hash, user_id, role, action,
+                            patient_id, record_type, none, none, purpose, break_glass, reason, outcome, none,
+                            workstation)))
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
 def to_microseconds(at: datetime) -> int:
     delta = at.astimezone(timezone.utc) - datetime(1970, 1, 1, tzinfo=timezone.utc)
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds

@@ -10,13 +10,14 @@ multiple of `checkpoint_every`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from hashlib import sha256
 from typing import Sequence
 
 from sqlalchemy import Connection, insert, select, update
 
 from auditor.audit import merkle
 from auditor.audit.checkpoints import Checkpoint, CheckpointFile, sign
-from auditor.audit.events import AuditEvent, CANONICAL_COLUMNS, canonical_bytes, to_microseconds
+from auditor.audit.events import AuditEvent, CANONICAL_COLUMNS, ImportedEvents, canonical_bytes, to_microseconds
 from auditor.audit.schema import AuditEventRow, LogHead
 from auditor.audit.seal import EventSeal
 from auditor.clock import Clock, SystemClock
@@ -69,8 +70,9 @@ class AuditLog:
     def initialise(conn: Connection) -> None:
         conn.execute(insert(HEAD).values(id=1, size=0, frontier=b""))
 
-    def append(self, conn: Connection, events: Sequence[AuditEvent]) -> Appended:
-        """Write `events` in the transaction `conn` is in. Raises on any failure; the caller rolls back."""
+    def append(self, conn: Connection, events: Sequence[AuditEvent | ImportedEvents]) -> Appended:
+        """Write `events` (each an AuditEvent or a block of ImportedEvents) in the transaction `conn` is
+        in. Raises on any failure; the caller rolls back."""
         head = conn.execute(select(HEAD.c.size, HEAD.c.frontier).where(HEAD.c.id == 1).with_for_update()).one()
         if not self._rollback_checked:
             self._check_not_rolled_back(head.size)
@@ -81,19 +83,39 @@ class AuditLog:
             )
         frontier = merkle.Frontier.from_bytes(head.size, head.frontier)
         first = head.size + 1
-        rows = []
+        rows: list[tuple] = []
         seal, leaf_hash, canonical = self._seal, merkle.leaf_hash, canonical_bytes
-        for seq, event in enumerate(events, start=first):
+        seq = first
+        for event in events:
+            if isinstance(event, ImportedEvents):
+                seq = self._imported(seq, event, frontier, rows)
+                continue
             values = self._values(seq, event)
             leaf = leaf_hash(canonical(values))
             frontier.append(leaf)
             rows.append((*values, leaf, seal(leaf)))
+            seq += 1
         if rows:
             # The hot path of every audited access: plain DB-API executemany of tuples (no per-row
             # parameter processing); the columns are the canonical ones, then leaf_hash and seal.
             conn.exec_driver_sql(_insert_sql(conn.dialect.paramstyle), rows)
             conn.execute(update(HEAD).where(HEAD.c.id == 1).values(size=frontier.size, frontier=frontier.to_bytes()))
         return Appended(first, frontier.size, frontier.root())
+
+    def _imported(self, seq: int, block: ImportedEvents, frontier: merkle.Frontier, rows: list[tuple]) -> int:
+        """Stored rows for a block of imported events from `seq` on (the same values, leaf and seal as
+        one AuditEvent each would give); returns the next sequence number."""
+        seal, canonical, add = self._seal, canonical_bytes, frontier.append
+        log_key, seal_reason = self.log_key_id, self.envelope.seal
+        for values in block.rows:
+            if values[13] is not None:  # the reason, sealed under the log key, bound to its sequence number
+                values = (*values[:13], seal_reason(log_key, "audit_events", "reason", seq, values[13]), *values[14:])
+            row = (seq, *values)
+            leaf = sha256(b"\x00" + canonical(row)).digest()
+            add(leaf)
+            rows.append((*row, leaf, seal(leaf)))
+            seq += 1
+        return seq
 
     def _values(self, seq: int, e: AuditEvent) -> tuple:
         """The event's stored values in CANONICAL_COLUMNS order (the reason sealed under the log key)."""
@@ -117,8 +139,11 @@ class AuditLog:
         self._rollback_checked = True
 
     def after_commit(self, appended: Appended, count: int) -> Checkpoint | None:
+        """Sign a checkpoint if the commit crossed a multiple of `checkpoint_every`. The events are
+        counted from `appended` (`count`, the caller's item count, undercounts a block of ImportedEvents)."""
         self._known_size = max(self._known_size, appended.size)
         every = self.checkpoint_every
+        count = appended.size - appended.first_seq + 1
         if every and count and (appended.size // every) > ((appended.size - count) // every):
             return self.checkpoint(appended.size, appended.root)
         return None

@@ -32,7 +32,7 @@ from auditor.vault.gateway import AccessContext, AccessGateway, QuarantineEntry
 
 DEFAULT_SOURCE = "ehr"
 BATCH = 2000  # records per gateway transaction (access events: EVENT_BATCH)
-EVENT_BATCH = 5000
+EVENT_BATCH = 25_000  # access events per transaction: fewer durable commits, same guarantees
 
 
 @dataclass
@@ -192,9 +192,10 @@ def _load_care_team(gateway, ctx, table, zone, summary) -> None:
 def _load_access_log(gateway, ctx, table, zone, summary) -> None:
     started = time.perf_counter()
     count = summary.files[ACCESS_LOG.name]
+    patients: dict[str, int | None] = {}  # MRN -> internal id, each looked up once per file
     for checked, good in _checked(table, ACCESS_LOG, zone, summary, records.check_access):
         events = records.access_events(checked, good)
-        done = gateway.append_ehr_events(ctx, summary.source, events, batch=EVENT_BATCH)
+        done = gateway.append_ehr_events(ctx, summary.source, events, batch=EVENT_BATCH, patients=patients)
         count.loaded += done.appended
         count.already_present += done.already_present
         summary.unknown_accounts += done.unknown_account

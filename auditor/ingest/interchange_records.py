@@ -110,10 +110,18 @@ def row_hashes(frame: pd.DataFrame) -> list[bytes]:
     contract's column order (a column the file lacks counts as empty), quoted as RFC 4180 quotes
     (only a value holding a comma, a quote, CR or LF; quotes doubled), joined by commas, UTF-8,
     without a line ending. Column order and unknown columns in the file do not change it."""
-    fields = []
-    for name in ACCESS_LOG.names:
-        value = frame[name].astype(str) if name in frame else pd.Series("", index=frame.index)
-        quote = value.str.contains(r'[",\r\n]', regex=True)
-        fields.append(value.where(~quote, '"' + value.str.replace('"', '""', regex=False) + '"'))
-    lines = fields[0].str.cat(fields[1:], sep=",")
-    return [hashlib.sha256(line.encode("utf-8")).digest() for line in lines.tolist()]
+    empty = [""] * len(frame)
+    columns = [frame[name].astype(str).tolist() if name in frame else empty for name in ACCESS_LOG.names]
+    commas, sha256, out = len(columns) - 1, hashlib.sha256, []
+    for values in zip(*columns):  # one join and one hash per row; quoting only where a value needs it
+        line = ",".join(values)
+        if line.count(",") != commas or '"' in line or "\n" in line or "\r" in line:
+            line = ",".join(map(_quoted, values))
+        out.append(sha256(line.encode("utf-8")).digest())
+    return out
+
+
+def _quoted(value: str) -> str:
+    if "," in value or '"' in value or "\n" in value or "\r" in value:
+        return '"' + value.replace('"', '""') + '"'
+    return value

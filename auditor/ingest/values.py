@@ -15,6 +15,7 @@ RFC 5545, section 3.3.5, which is also Python's fold=0 (PEP 495):
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
@@ -25,6 +26,7 @@ _BOOLEANS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "
 _DATE = r"\d{4}-\d{2}-\d{2}"
 _OFFSET = r"(?:Z|z|[+-]\d{2}(?::?\d{2})?)"
 _TIMESTAMP = rf"({_DATE})(?:[T ]\d{{2}}:\d{{2}}(?::\d{{2}}(?:\.\d{{1,9}})?)?({_OFFSET})?)?"
+_TIMESTAMP_SHAPE = re.compile(_TIMESTAMP)
 _HHMM = r"([01]?\d|2[0-3]):[0-5]\d"
 EARLIEST, LATEST = 1900, 2199  # timestamps outside these years are typing errors, not accesses
 _EPOCH = np.datetime64("1970-01-01T00:00:00", "us")
@@ -62,9 +64,10 @@ def timestamps(text: pd.Series, zone: ZoneInfo) -> tuple[np.ndarray, pd.Series]:
 
     With an offset (or Z) the instant is exact; without one it is local time in `zone` (see the
     module docstring for the daylight-saving rule). A bare date is local midnight."""
-    parts = text.str.extract(rf"^{_TIMESTAMP}$")
-    shaped = parts[0].notna()
-    offset = shaped & parts[1].notna()
+    match = _TIMESTAMP_SHAPE.fullmatch  # 0: not a timestamp, 1: local time, 2: with an offset
+    shape = np.array([(m := match(v)) and (2 if m.group(2) else 1) or 0 for v in text.tolist()], dtype=np.int8)
+    shaped = pd.Series(shape > 0, index=text.index)
+    offset = pd.Series(shape == 2, index=text.index)
     micros = pd.Series(np.zeros(len(text), dtype=np.int64), index=text.index)
     readable = pd.Series(False, index=text.index)
     if offset.any():

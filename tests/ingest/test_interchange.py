@@ -261,6 +261,21 @@ def test_changed_content_under_a_loaded_event_id_is_rejected_not_overwritten(vau
     assert ehr_events(vault)["a1"].user_id == "dr.zoe"
 
 
+def test_reruns_are_found_whether_or_not_the_export_is_in_event_id_order(vault, tmp_path):
+    """The loaded events are looked up by one range of event ids, or id by id when the range holds
+    many other events (an export not in id order): both find every event already loaded."""
+    many = [dict(data.ACCESS_LOG[0], event_id=f"e{i:03d}", workstation=f"WS-{i}") for i in range(40)]
+    ingest_directory(vault.gateway, data.write_export(tmp_path / "one", access_log=many), NEW_YORK)
+    spread = [many[0], dict(many[20], user_id="n.anouk"), dict(many[0], event_id="e020a"), many[39]]
+    summary = ingest_directory(vault.gateway, data.write_export(tmp_path / "two", access_log=spread), NEW_YORK)
+    log = summary.files["access_log.csv"]
+    assert (log.loaded, log.already_present, log.rejected) == (1, 2, 1)
+    assert [(r.line, r.reason) for r in summary.rejected] == [
+        (3, "event_id already loaded from source ehr with different content")]
+    in_order = ingest_directory(vault.gateway, data.write_export(tmp_path / "three", access_log=many[5:9]), NEW_YORK)
+    assert (in_order.files["access_log.csv"].loaded, in_order.files["access_log.csv"].already_present) == (0, 4)
+
+
 def test_care_team_is_not_duplicated_by_the_gateway(vault, clock):
     ingest_directory_ctx = AccessContext.service("import")
     g = vault.gateway

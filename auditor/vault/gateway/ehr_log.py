@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Iterable
 
 import numpy as np
@@ -20,7 +19,7 @@ import pandas as pd
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from auditor.audit.events import AuditEvent
+from auditor.audit.events import AuditEvent, ImportedEvents
 from auditor.audit.schema import AuditEventRow
 from auditor.crypto.envelope import new_key_id
 from auditor.vault.gateway.context import AccessContext
@@ -31,7 +30,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 EHR_EVENT_COLUMNS = ("event_id", "at_us", "user_id", "mrn", "action", "record_type", "outcome", "purpose",
                      "break_glass", "reason", "workstation", "row_hash")
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 @dataclass
@@ -63,12 +61,17 @@ class EhrLogWriting:
             return dict(session.execute(select(WorkforceMember.user_id, WorkforceMember.role)).all())
 
     def append_ehr_events(self: "AccessGateway", ctx: AccessContext, source: str, events: pd.DataFrame,
-                          batch: int = 5000) -> EhrAppend:
-        """Append `events` (EHR_EVENT_COLUMNS; at_us in UTC microseconds) to the audit log."""
+                          batch: int = 5000, patients: dict[str, int | None] | None = None) -> EhrAppend:
+        """Append `events` (EHR_EVENT_COLUMNS; at_us in UTC microseconds) to the audit log. `patients`
+        (MRN -> internal id, None when no patient has it) is filled and reused across calls, so the
+        chunks of one file look each MRN's blind index up once."""
         result = EhrAppend()
-        mrns = events["mrn"].dropna()
-        ids = self.known_patients(mrns.unique().tolist()) if len(mrns) else {}
-        patient_id = events["mrn"].map(ids)
+        ids = {} if patients is None else patients
+        missing = [m for m in events["mrn"].dropna().unique().tolist() if m not in ids]
+        if missing:
+            found = self.known_patients(missing)
+            ids.update({m: found.get(m) for m in missing})
+        patient_id = events["mrn"].map(pd.Series(ids, dtype="Int64"))  # exact: a float64 map loses 63-bit ids
         unknown = events["mrn"].notna() & patient_id.isna()
         result.unknown_patient = np.flatnonzero(unknown.to_numpy()).tolist()
         roles = self.workforce_roles()
@@ -88,8 +91,8 @@ class EhrLogWriting:
             same = present.notna().to_numpy() & (present == frame["row_hash"]).to_numpy()
             other = present.notna().to_numpy() & ~same
             new = frame[present.isna().to_numpy()]
-            events.extend(_ehr_events(source, new))
             if len(new):
+                events.append(_ehr_events(source, new))
                 events.append(self._event(ctx, writer, "create", at, record_type="access_log",
                                           detail=f"appended {len(new)} access events from source {source}"))
             result.appended += len(new)
@@ -151,22 +154,34 @@ class EhrLogWriting:
 
 
 def _loaded_hashes(session: Session, source: str, event_ids: list[str]) -> dict[str, bytes]:
+    """Row hashes of the events of `source` already in the log among `event_ids`. An export in event-id
+    order (the usual case) is answered by one range scan of the (source, event id) index; when the
+    range holds many other events the ids are looked up in lists instead."""
+    if not event_ids:
+        return {}
+    E, wanted = AuditEventRow, set(event_ids)
+    limit = 2 * len(event_ids) + 1
+    ranged = session.execute(select(E.source_event_id, E.source_row_hash).where(
+        E.source == source, E.source_event_id.between(min(event_ids), max(event_ids))).limit(limit)).all()
+    if len(ranged) < limit:
+        return {eid: bytes(h) if h is not None else b"" for eid, h in ranged if eid in wanted}
     found = {}
     for i in range(0, len(event_ids), 900):
         found.update((eid, bytes(h) if h is not None else b"") for eid, h in session.execute(
-            select(AuditEventRow.source_event_id, AuditEventRow.source_row_hash)
-            .where(AuditEventRow.source == source, AuditEventRow.source_event_id.in_(event_ids[i : i + 900]))))
+            select(E.source_event_id, E.source_row_hash)
+            .where(E.source == source, E.source_event_id.in_(event_ids[i : i + 900]))))
     return found
 
 
-def _ehr_events(source: str, frame: pd.DataFrame) -> list[AuditEvent]:
-    """One AuditEvent per row: the only per-row work of an EHR load."""
-    columns = [frame[c].astype(object).where(frame[c].notna(), None).tolist() for c in (
-        "at_us", "action", "user_id", "outcome", "role", "patient_id", "record_type", "purpose", "break_glass",
-        "reason", "workstation", "event_id", "row_hash")]
-    return [AuditEvent(at=_EPOCH + timedelta(microseconds=at_us), action=action, user_id=user, outcome=outcome,
-                       role=role, patient_id=pid, record_type=record_type, purpose=purpose,
-                       break_glass=bool(glass), reason=reason, workstation=workstation, source=source,
-                       source_event_id=event_id, source_row_hash=row_hash)
-            for (at_us, action, user, outcome, role, pid, record_type, purpose, glass, reason, workstation,
-                 event_id, row_hash) in zip(*columns)]
+def _ehr_events(source: str, frame: pd.DataFrame) -> ImportedEvents:
+    """The rows as one block of audit events (no object per row: the log hashes them as it appends)."""
+    def column(name: str) -> list:
+        values = frame[name]
+        return values.astype(object).where(values.notna(), None).tolist()
+
+    return ImportedEvents.of_columns(
+        at_us=frame["at_us"].astype("int64").tolist(), source=source, source_event_id=frame["event_id"].tolist(),
+        source_row_hash=frame["row_hash"].tolist(), user_id=column("user_id"), role=column("role"),
+        action=frame["action"].tolist(), patient_id=column("patient_id"), record_type=column("record_type"),
+        purpose=column("purpose"), break_glass=frame["break_glass"].astype(bool).tolist(), reason=column("reason"),
+        outcome=frame["outcome"].tolist(), workstation=column("workstation"))

@@ -1,0 +1,319 @@
+"""Policy benchmark (issue 3): ingest throughput, the full rule pack's time and memory, and three rules
+against DuckDB.
+
+    python bench/policy.py [--events N] [--seed S] [--keep DIR]
+
+N access events (default 10,000,000: about a month of a large academic medical centre) are generated
+by bench/policy_data.py as an interchange export (November 2026, America/New_York), then:
+
+1. ingest: the export into a fresh SQLite vault through the real ingest library (ingest_directory, as
+   `auditor ingest DIR --tz` runs it): access-log rows per second, and the whole directory's time;
+   the log is then verified (verify_log) so that speed never stands in for a broken log;
+2. full rule pack: load_frames + engine.run over the month with every rule of policies/rules, as
+   `auditor findings` runs them (findings sentences, which read names through the gateway, are not
+   part of it), in a child process: its wall time, and its peak RSS (ru_maxrss of the child from
+   os.wait4: the whole process, interpreter and imports included);
+3. three rules (after-hours, no-treatment-relationship, excessive-volume): our engine with a Policy
+   holding only those rules against DuckDB SQL with the same meaning over the same frames, in this
+   process, one after the other. Both counts of flagged events are printed for each rule and must
+   agree: a benchmark comparing different answers would be wrong (exit status 1 if they differ).
+
+Not a timed test: it prints a table and, last, one JSON line. Targets (issue 3, on the 2-core
+machine): full pack <= 60 s, peak RSS <= 6 GB, ingest >= 100,000 events/s, three rules <= 5x DuckDB.
+Needs `pip install -e '.[bench]'` (duckdb, psutil).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import duckdb
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import policy_data  # noqa: E402  (bench/ is not a package)
+
+from auditor.audit.verify import verify_log  # noqa: E402
+from auditor.home import Vault, create_home  # noqa: E402
+from auditor.ingest.ehr_import import ingest_directory  # noqa: E402
+from auditor.policy import engine  # noqa: E402
+from auditor.policy.frames import SERVICE_PREFIX, Frames, Period, load_frames  # noqa: E402
+from auditor.policy.rules import Policy, load_policy  # noqa: E402
+from auditor.vault.settings import organisation_timezone, set_organisation_timezone  # noqa: E402
+
+THREE = ("after-hours", "no-treatment-relationship", "excessive-volume")
+FIRST_DAY, LAST_DAY = date(2026, 11, 1), date(2026, 11, 30)
+DAY_US = 86_400_000_000
+OPEN_END_US = 2**62  # a care-team membership without an end
+TARGETS = {"pack_s": 60.0, "peak_rss_gb": 6.0, "ingest_per_s": 100_000, "three_vs_duckdb": 5.0}
+
+
+# -- the same frames, as plain columns DuckDB reads -------------------------------------------------------
+def _micros(values: pd.Series) -> pd.Series:
+    return ((values - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(microseconds=1)).astype("Int64")
+
+
+def _text(values: pd.Series) -> pd.Series:
+    return values.astype(object).where(values.notna(), None)
+
+
+def duckdb_tables(frames: Frames) -> dict[str, pd.DataFrame]:
+    e, w, n, c = frames.events, frames.workforce, frames.encounters, frames.care_team
+    return {
+        "ev": pd.DataFrame({"at_us": _micros(e["at"]), "user_id": _text(e["user_id"]),
+                            "event_role": _text(e["event_role"]), "action": _text(e["action"]),
+                            "patient_id": e["patient_id"], "record_type": _text(e["record_type"]),
+                            "outcome": _text(e["outcome"]), "break_glass": e["break_glass"]}),
+        "wf": pd.DataFrame({"user_id": _text(w["user_id"]), "workforce_id": w["workforce_id"],
+                            "role": _text(w["role"]), "department": _text(w["department"]),
+                            "shift_start": w["shift_start"], "shift_end": w["shift_end"]}),
+        "enc": pd.DataFrame({"patient_id": n["patient_id"], "department": _text(n["department"]),
+                             "attending_id": n["attending_id"], "start_us": _micros(n["start"]),
+                             "end_us": _micros(n["end"])}),
+        "ct": pd.DataFrame({"patient_id": c["patient_id"], "workforce_id": c["workforce_id"],
+                            "start_us": _micros(c["start"]), "end_us": _micros(c["end"])}),
+    }
+
+
+def _sql_list(values) -> str:
+    return ", ".join("'" + v.replace("'", "''") + "'" for v in sorted(values))
+
+
+def _activity_sql(policy: Policy, period: Period) -> str:
+    """activity = successful events of workforce accounts in the period, with the user's record and
+    local time; accesses = those that touch a patient (the engine's DetectionContext)."""
+    first, last = int(period.start.value // 1000), int(period.end.value // 1000)
+    return f"""
+    SET TimeZone = 'UTC';
+    CREATE OR REPLACE TEMP TABLE act AS
+      SELECT e.at_us, e.user_id, e.patient_id, e.action, e.record_type, e.break_glass,
+             timezone('{period.tz.key}', make_timestamp(e.at_us)::TIMESTAMPTZ) AS local_at,
+             w.workforce_id, coalesce(w.role, e.event_role) AS role, w.department, w.shift_start, w.shift_end
+      FROM ev e LEFT JOIN wf w ON w.user_id = e.user_id
+      WHERE e.outcome = 'success' AND NOT starts_with(coalesce(e.user_id, '{SERVICE_PREFIX}'), '{SERVICE_PREFIX}')
+        AND e.at_us >= {first} AND e.at_us < {last};
+    CREATE OR REPLACE TEMP TABLE acc AS
+      SELECT * FROM act WHERE patient_id IS NOT NULL AND action IN ({_sql_list(policy.settings.access_actions)});
+    """
+
+
+def _no_treatment_sql(x) -> str:
+    """Unexplained, not break-glass: no care team at t, no attending or department link in the clinical
+    window, no operational role in the operational window (never for sensitive record types)."""
+    def clinical(on: str) -> str:
+        return f"""EXISTS (SELECT 1 FROM enc n WHERE n.patient_id = a.patient_id AND {on} AND a.at_us
+            BETWEEN n.start_us - {x.clinical_days_before * DAY_US} AND n.end_us + {x.clinical_days_after * DAY_US})"""
+
+    return f"""
+    SELECT count(*) FROM acc a WHERE NOT a.break_glass AND NOT (
+      EXISTS (SELECT 1 FROM ct t WHERE t.patient_id = a.patient_id AND t.workforce_id = a.workforce_id
+              AND a.at_us BETWEEN t.start_us AND coalesce(t.end_us, {OPEN_END_US}))
+      OR {clinical("n.attending_id = a.workforce_id")}
+      OR {clinical("n.department = a.department")}
+      OR (a.role IN ({_sql_list(x.operational_roles)})
+          AND coalesce(a.record_type, '') NOT IN ({_sql_list(x.sensitive_record_types)})
+          AND EXISTS (SELECT 1 FROM enc n WHERE n.patient_id = a.patient_id AND a.at_us BETWEEN
+                      n.start_us - {x.operational_days_before * DAY_US} AND n.end_us + {x.operational_days_after * DAY_US})))
+    """
+
+
+def duckdb_sql(policy: Policy, period: Period) -> dict[str, str]:
+    """The three rules as SQL with the engine's parameters and windows (interchange contract)."""
+    p = {r: policy.rules[r].parameters for r in THREE}
+    tolerance = p["after-hours"]["tolerance_minutes"]  # minutes outside the shift, around the clock
+    after_hours = f"""
+    WITH m AS (SELECT shift_start AS s, (((shift_end - shift_start) % 1440) + 1440) % 1440 AS span,
+                      hour(local_at) * 60 + minute(local_at) + second(local_at) / 60.0 AS at_minute
+               FROM act WHERE shift_start IS NOT NULL AND shift_end IS NOT NULL),
+         o AS (SELECT CASE WHEN span = 0 THEN 1440 ELSE span END AS span,
+                      fmod(fmod(at_minute - s, 1440) + 1440, 1440) AS offset_ FROM m)
+    SELECT count(*) FROM o WHERE offset_ > span AND least(offset_ - span, 1440 - offset_) > {tolerance}
+    """
+    volume = p["excessive-volume"]
+    excessive = f"""
+    WITH d AS (SELECT user_id, CAST(local_at AS DATE) AS day, coalesce(role, '') AS role,
+                      coalesce(department, '') AS department, count(DISTINCT patient_id) AS patients
+               FROM acc GROUP BY ALL),
+         f AS (SELECT user_id, day, patients, median(patients) OVER (PARTITION BY role, department) AS peer FROM d)
+    SELECT count(*) FROM acc JOIN f ON acc.user_id = f.user_id AND CAST(acc.local_at AS DATE) = f.day
+    WHERE f.patients >= {volume["peer_multiple"]} * f.peer AND f.patients >= {volume["minimum_patients"]}
+    """
+    return {"setup": _activity_sql(policy, period), "after-hours": after_hours,
+            "no-treatment-relationship": _no_treatment_sql(policy.settings.explanations), "excessive-volume": excessive}
+
+
+def run_duckdb(frames: Frames, policy: Policy) -> tuple[float, dict[str, int], float]:
+    """DuckDB over the frames: (seconds, flagged events per rule, seconds spent preparing its input)."""
+    started = time.perf_counter()
+    tables = duckdb_tables(frames)
+    prepared = time.perf_counter() - started
+    sql = duckdb_sql(policy, frames.period)
+    started = time.perf_counter()
+    con = duckdb.connect()
+    for name, table in tables.items():
+        con.register(name, table)
+    con.execute(sql["setup"])
+    counts = {rule: int(con.execute(sql[rule]).fetchone()[0]) for rule in THREE}
+    con.close()
+    return time.perf_counter() - started, counts, prepared
+
+
+def run_ours(frames: Frames, policy: Policy) -> tuple[float, dict[str, int]]:
+    three = Policy({r: policy.rules[r] for r in THREE}, policy.settings)
+    started = time.perf_counter()
+    detection = engine.run(frames, three)
+    seconds = time.perf_counter() - started
+    counts = detection.hits["rule"].value_counts()
+    return seconds, {rule: int(counts.get(rule, 0)) for rule in THREE}
+
+
+# -- 1. ingest, 2. the full rule pack (child process) ---------------------------------------------------
+def ingest(export: Path, home: Path) -> dict:
+    zone = ZoneInfo(policy_data.TIME_ZONE)
+    vault = create_home(home)
+    try:
+        set_organisation_timezone(vault.records, zone)
+        started = time.perf_counter()
+        summary = ingest_directory(vault.gateway, export, zone)
+        total = time.perf_counter() - started
+        log = summary.files["access_log.csv"]
+        started = time.perf_counter()
+        verified = verify_log(vault.records, vault.keyring, [vault.checkpoints.path])
+        verify_s = time.perf_counter() - started
+    finally:
+        vault.close()
+    if not verified.ok:
+        raise SystemExit(f"the audit log does not verify after ingest: {verified.problems[:3]}")
+    return {"rows": log.rows, "loaded": log.loaded, "rejected": log.rejected, "access_s": summary.access_seconds,
+            "ingest_per_s": summary.access_rows_per_second, "directory_s": total, "log_size": verified.size,
+            "verify_s": verify_s}
+
+
+def rule_pack(home: Path) -> dict:
+    """In the child: load_frames + engine.run with every rule, as `auditor findings` runs them."""
+    vault = Vault.open(home)
+    try:
+        period = Period(FIRST_DAY, LAST_DAY, organisation_timezone(vault.records))
+        policy = load_policy()
+        started = time.perf_counter()
+        frames = load_frames(vault.records, period, policy.lookback())
+        loaded = time.perf_counter()
+        detection = engine.run(frames, policy)
+        done = time.perf_counter()
+    finally:
+        vault.close()
+    counts = detection.hits["rule"].value_counts()
+    return {"load_s": loaded - started, "run_s": done - loaded, "events": len(frames.events),
+            "accesses": len(detection.context.accesses), "explained": detection.context.explained_share,
+            "rules": len(policy.running()), "hits": {rule: int(n) for rule, n in counts.items()}}
+
+
+def rule_pack_in_child(home: Path) -> dict:
+    """The rule pack in a fresh interpreter; its peak RSS from the kernel's accounting (ru_maxrss, KiB)."""
+    child = subprocess.Popen([sys.executable, __file__, "--rule-pack", str(home)], stdout=subprocess.PIPE)
+    out = child.stdout.read()
+    _, status, usage = os.wait4(child.pid, 0)
+    child.stdout.close()
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit("the rule pack failed in its child process")
+    return {**json.loads(out.decode().strip().splitlines()[-1]), "peak_rss_gb": usage.ru_maxrss / 2**20}
+
+
+# -- the report -------------------------------------------------------------------------------------------
+def _ingest_rows(fig: dict) -> list[tuple[str, str, str]]:
+    if "rows" not in fig:  # --home: a vault loaded earlier
+        return []
+    return [
+        ("generate the export (bench/policy_data.py)", f"{fig['generate_s']:.1f} s", ""),
+        (f"ingest {fig['rows']:,} access rows (whole export {fig['directory_s']:.1f} s)", f"{fig['access_s']:.1f} s",
+         f"{fig['ingest_per_s']:,.0f} events/s (target >= {TARGETS['ingest_per_s']:,})"),
+        (f"audit verify ({fig['log_size']:,} events)", f"{fig['verify_s']:.1f} s", "ok"),
+    ]
+
+
+def report(fig: dict, counts: dict) -> None:
+    rows = _ingest_rows(fig) + [
+        (f"full pack: load_frames ({fig['events']:,} events)", f"{fig['load_s']:.1f} s", ""),
+        (f"full pack: engine.run ({fig['rules']} rules)", f"{fig['run_s']:.1f} s", ""),
+        ("full pack: total", f"{fig['pack_s']:.1f} s", f"target <= {TARGETS['pack_s']:.0f} s"),
+        ("full pack: peak RSS of its process", f"{fig['peak_rss_gb']:.2f} GB",
+         f"target <= {TARGETS['peak_rss_gb']:.0f} GB"),
+        ("three rules: auditor engine", f"{fig['three_s']:.2f} s", ""),
+        (f"three rules: DuckDB SQL (input prepared: {fig['duckdb_prepare_s']:.1f} s)", f"{fig['duckdb_s']:.2f} s",
+         f"ratio {fig['three_vs_duckdb']:.2f}x (target <= {TARGETS['three_vs_duckdb']:.0f}x)"),
+    ]
+    width = max(len(r[0]) for r in rows)
+    print(f"{'measure':<{width}}  {'time':>10}  note")
+    for what, t, note in rows:
+        print(f"{what:<{width}}  {t:>10}  {note}")
+    print(f"\n{'rule':<28}{'auditor':>12}{'duckdb':>12}")
+    for rule in THREE:
+        print(f"{rule:<28}{counts['ours'][rule]:>12,}{counts['duckdb'][rule]:>12,}")
+    print(f"explained accesses: {fig['explained']:.1%} of {fig['accesses']:,}; full-pack hits: "
+          + ", ".join(f"{r} {n:,}" for r, n in sorted(fig["hits"].items())))
+    print(json.dumps({k: (round(v, 4) if isinstance(v, float) else v) for k, v in fig.items()}))
+
+
+def generate_and_ingest(work: Path, events: int, seed: int) -> dict:
+    started = time.perf_counter()
+    shape = policy_data.write_export(work / "export", events, seed)
+    fig = {"events_requested": events, "generate_s": time.perf_counter() - started, "workforce": shape.workforce,
+           "patients": shape.patients, "encounters": shape.encounters, "care_team": shape.care_team}
+    return {**fig, **ingest(work / "export", work / "home")}
+
+
+def compare_three(home: Path, fig: dict) -> dict[str, dict[str, int]]:
+    """Our engine with the three rules, then DuckDB, over the same frames loaded once in this process."""
+    vault = Vault.open(home)
+    try:
+        policy = load_policy()
+        frames = load_frames(vault.records, Period(FIRST_DAY, LAST_DAY, organisation_timezone(vault.records)),
+                             policy.lookback())
+    finally:
+        vault.close()
+    fig["three_s"], ours = run_ours(frames, policy)
+    fig["duckdb_s"], theirs, fig["duckdb_prepare_s"] = run_duckdb(frames, policy)
+    fig["three_vs_duckdb"] = fig["three_s"] / fig["duckdb_s"]
+    fig["counts_agree"] = ours == theirs
+    fig["counts"] = {"auditor": ours, "duckdb": theirs}
+    return {"ours": ours, "duckdb": theirs}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=10_000_000)
+    parser.add_argument("--seed", type=int, default=20261101)
+    parser.add_argument("--keep", type=Path, help="Keep the export and the vault here (default: a temporary folder).")
+    parser.add_argument("--home", type=Path, help="Skip generation and ingest: measure the rules on this vault "
+                                                  "(one an earlier run kept with --keep, in DIR/home).")
+    parser.add_argument("--rule-pack", type=Path, help=argparse.SUPPRESS)  # the child's entry point
+    args = parser.parse_args(argv)
+    if args.rule_pack:
+        print(json.dumps(rule_pack(args.rule_pack)))
+        return 0
+    tmp = None if args.keep or args.home else tempfile.TemporaryDirectory(prefix="auditor-bench-")
+    work = args.keep or (Path(tmp.name) if tmp else None)
+    home = args.home or work / "home"
+    print(f"auditor policy benchmark: the rules over the vault in {home}" if args.home else
+          f"auditor policy benchmark: {args.events:,} access events, seed {args.seed}, in {work}", file=sys.stderr)
+    fig: dict = generate_and_ingest(work, args.events, args.seed) if not args.home else {}
+    pack = rule_pack_in_child(home)
+    fig.update(pack, pack_s=pack["load_s"] + pack["run_s"])
+    counts = compare_three(home, fig)
+    report(fig, counts)
+    if tmp:
+        tmp.cleanup()
+    return 0 if fig["counts_agree"] else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
