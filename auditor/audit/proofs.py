@@ -12,6 +12,7 @@ from auditor.audit import merkle
 from auditor.audit.checkpoints import Checkpoint
 from auditor.audit.events import CANONICAL_COLUMNS, canonical_bytes
 from auditor.audit.log import EVENTS
+from auditor.audit.schema import ArchivedLeaf
 from auditor.errors import InputError, NotFound, TamperDetected
 
 FORMAT = "auditor-inclusion-proof/1"
@@ -24,6 +25,11 @@ def build_proof(engine: Engine, seq: int, checkpoint: Checkpoint) -> dict:
     leaves, entry = [], None
     columns = [EVENTS.c[name] for name in CANONICAL_COLUMNS]
     with engine.connect() as conn:
+        archived = ArchivedLeaf.__table__  # events archived to a file keep their leaf hash here
+        leaves += [bytes(h) for (h,) in conn.execute(select(archived.c.leaf_hash).where(
+            archived.c.seq <= checkpoint.size).order_by(archived.c.seq))]
+        if seq <= len(leaves):
+            raise NotFound(f"event {seq} is archived: prove it from its archive file (auditor audit verify-archive)")
         rows = conn.execution_options(yield_per=20_000).execute(
             select(*columns).where(EVENTS.c.seq <= checkpoint.size).order_by(EVENTS.c.seq))
         for row in rows:

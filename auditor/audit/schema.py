@@ -52,3 +52,30 @@ class LogHead(RecordsBase):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     size: Mapped[int] = mapped_column(BigInteger)
     frontier: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class ArchivedLeaf(RecordsBase):
+    """An event archived to a file (auditor audit archive): its content is gone from the database, its
+    leaf hash and seal stay, so the Merkle tree, the checkpoints and the proofs of later events still
+    verify. Written once; the database refuses UPDATE and DELETE (migration r0004)."""
+
+    __tablename__ = "audit_archived_leaves"
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    leaf_hash: Mapped[bytes] = mapped_column(LargeBinary)
+    seal: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class LogArchive(RecordsBase):
+    """One archive file of the log's oldest events (45 CFR 164.530(j): kept six years, then archived)."""
+
+    __tablename__ = "audit_archives"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    first_seq: Mapped[int] = mapped_column(BigInteger)
+    last_seq: Mapped[int] = mapped_column(BigInteger, unique=True)
+    before_us: Mapped[int] = mapped_column(BigInteger)  # every archived event is older than this
+    file_name: Mapped[str] = mapped_column(String(256))
+    file_sha256: Mapped[str] = mapped_column(String(64))
+    root: Mapped[bytes] = mapped_column(LargeBinary)  # the signed root of the first last_seq events
+    created_us: Mapped[int] = mapped_column(BigInteger)

@@ -1,0 +1,259 @@
+"""auditor retention schedules | plan | purge | certificate, auditor retention holds place | list | release,
+and the log's own retention: auditor audit archive | verify-archive.
+
+Thin: parses, calls auditor.retention, prints. Everything runs as the service account svc:retention
+for records management, so each hold, each birth date read for the minors rule, each MRN shown and
+each destruction is in the audit log. A refused command is one line and exit 2, with nothing changed.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+from typing import Iterator
+
+import click
+
+from auditor.audit.archive import archive_log, check_archive
+from auditor.cli import cli
+from auditor.cli.audit_commands import audit as audit_group
+from auditor.cli.session import open_vault
+from auditor.errors import InputError
+from auditor.home import Vault
+from auditor.reporting.templates import load_site
+from auditor.retention import holds as legal_holds
+from auditor.retention.certificate import issue_certificate, stored_certificate
+from auditor.retention.plan import RetentionPlan, build_plan
+from auditor.retention.purge import Signatories, run_purge
+from auditor.retention.schedules import lint_schedules, load_schedules, schedule_for
+from auditor.vault.gateway.directory import patient_mrns
+from auditor.vault.gateway.retention import RecordsManagement
+from auditor.vault.settings import organisation_timezone
+
+_DIR = click.Path(exists=True, file_okay=False, path_type=Path)
+_FORMAT = click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+_SCHEDULES = click.option("--schedules", "schedules_dir", type=_DIR,
+                          help="A folder of retention schedules (default: policies/retention).")
+_STATE = click.option("--state", help="The state whose schedule applies (two letters; default: the default schedule).")
+_AS_OF = click.option("--as-of", "as_of", required=True, help="The day the schedule is applied on (YYYY-MM-DD).")
+
+
+def _day(value: str | None, option: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise InputError(f"{option} {value!r} is not a YYYY-MM-DD date") from None
+
+
+@contextmanager
+def _opened(ctx: click.Context) -> Iterator[Vault]:
+    vault = open_vault(ctx)
+    try:
+        yield vault
+    finally:
+        vault.close()
+
+
+@cli.group()
+def retention():
+    """Retention schedules, legal holds, and purge by crypto-shredding."""
+
+
+@retention.command("schedules")
+@_SCHEDULES
+def schedules_command(schedules_dir):
+    """Check the schedule files (every problem as file:line, exit 2) and list them."""
+    problems, schedules = lint_schedules(schedules_dir)
+    if problems:
+        for p in problems:
+            click.echo(str(p), err=True)
+        sys.exit(2)
+    for s in sorted(schedules.values(), key=lambda s: s.state):
+        types = ", ".join(f"{t} {y}y" for t, y in sorted(s.record_types.items())) or "none"
+        click.echo(f"{s.state}: {s.title} ({s.id}): adults {s.adult_years} years after the last encounter; minors "
+                   f"until {s.majority_age} + {s.years_after_majority} years; own periods: {types}; permanent: "
+                   f"{', '.join(sorted(s.permanent)) or 'none'}")
+
+
+def _plan(vault: Vault, schedules_dir, state, as_of) -> RetentionPlan:
+    schedule = schedule_for(load_schedules(schedules_dir), state)
+    return build_plan(vault.records, RecordsManagement(vault.gateway), schedule, as_of,
+                      organisation_timezone(vault.records))
+
+
+@retention.command("plan")
+@_AS_OF
+@_STATE
+@_SCHEDULES
+@_FORMAT
+@click.pass_context
+def plan_command(ctx, as_of, state, schedules_dir, fmt):
+    """A dry run: which patients the schedule lets go on a day, which a legal hold keeps, and why."""
+    day = _day(as_of, "--as-of")
+    with _opened(ctx) as vault:
+        plan = _plan(vault, schedules_dir, state, day)
+        shown = plan.having("eligible") + plan.having("held")
+        office = RecordsManagement(vault.gateway)
+        mrns = patient_mrns(vault.gateway, office.ctx, [p.patient_id for p in shown]) if shown else {}
+    rows = [{"patient_id": p.patient_id, "mrn": mrns.get(p.patient_id), "status": p.status,
+             "retain_until": p.retain_until.isoformat() if p.retain_until else None, "basis": p.basis,
+             "record_types": list(p.record_types), "first_record": p.first_record.isoformat(),
+             "last_record": p.last_record.isoformat(),
+             "holds": [{"id": h, "authority": plan.holds[h].authority, "scope": plan.holds[h].scope()}
+                       for h in p.holds]} for p in shown]
+    if fmt == "json":
+        click.echo(json.dumps({"as_of": day.isoformat(), "schedule": plan.schedule.id, "counts": plan.counts(),
+                               "patients": rows}, indent=2))
+        return
+    counts = plan.counts()
+    click.echo(f"retention plan on {day} under {plan.schedule.id} ({plan.schedule.state}): "
+               + ", ".join(f"{n} {s.replace('_', ' ')}" for s, n in counts.items()))
+    for r in rows:
+        why = ("; held by " + "; ".join(f"hold {h['id']} ({h['authority']}: {h['scope']})" for h in r["holds"])
+               if r["status"] == "held" else "")
+        click.echo(f"{r['status']}: patient {r['patient_id']} MRN {r['mrn']}, records {r['first_record']} to "
+                   f"{r['last_record']}, kept until {r['retain_until']} ({r['basis']}){why}")
+
+
+@retention.command("purge")
+@_AS_OF
+@click.option("--approver", required=True, help="Who approved the destruction.")
+@click.option("--performer", help="Who performs it (default: the approver).")
+@click.option("--witness", help="Who witnesses it.")
+@_STATE
+@_SCHEDULES
+@click.option("--site", "site_dir", type=_DIR, help="A site folder (organisation, logo, templates).")
+@click.option("--no-pdf", is_flag=True, help="Write the certificate as HTML only.")
+@click.pass_context
+def purge_command(ctx, as_of, approver, performer, witness, state, schedules_dir, site_dir, no_pdf):
+    """Destroy the eligible patients' records by crypto-shredding and issue the certificate of
+    destruction. An interrupted purge is finished by running the same command again."""
+    day = _day(as_of, "--as-of")
+    site = load_site(site_dir)
+    with _opened(ctx) as vault:
+        schedule = schedule_for(load_schedules(schedules_dir), state)
+        office = RecordsManagement(vault.gateway)
+        outcome = run_purge(vault.records, office, schedule, day, organisation_timezone(vault.records),
+                            Signatories(approver, performer or approver, witness))
+        if outcome.purge_id is None:
+            click.echo(f"nothing to purge on {day} under {schedule.id}: no patient is eligible")
+            return
+        cert = issue_certificate(vault.records, office, vault.audit_log, schedule, outcome.purge_id, site,
+                                 vault.home / "certificates", pdf=not no_pdf)
+    verb = "resumed and finished" if outcome.resumed else "finished"
+    click.echo(f"purge {outcome.purge_id} {verb}: {cert.destroyed} patient(s) destroyed by crypto-shredding"
+               + (f", {outcome.withdrawn} withdrawn under a legal hold" if outcome.withdrawn else ""))
+    for kind, path in cert.paths.items():
+        click.echo(f"certificate ({kind}): {path}")
+
+
+@retention.command("certificate")
+@click.argument("purge_id", type=int)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the HTML here (default: stdout).")
+@click.pass_context
+def certificate_command(ctx, purge_id, out):
+    """The certificate of destruction of a purge, as kept in the database, with its SHA-256."""
+    with _opened(ctx) as vault:
+        html, digest = stored_certificate(vault.records, purge_id)
+    if out:
+        out.write_text(html, encoding="utf-8")
+        click.echo(f"certificate of purge {purge_id}: {out} (sha256 {digest})")
+    else:
+        click.echo(html)
+
+
+@retention.group("holds")
+def holds():
+    """Legal holds: what they cover is never purged while they are in force."""
+
+
+@holds.command("place")
+@click.option("--mrn", help="The patient it covers.")
+@click.option("--record-type", help="The record type it covers (a document type, or 'encounter').")
+@click.option("--from", "covers_from", help="It covers records dated from this day (YYYY-MM-DD).")
+@click.option("--to", "covers_to", help="It covers records dated up to this day (YYYY-MM-DD).")
+@click.option("--reason", required=True, help="Why (sealed: it may name a patient).")
+@click.option("--authority", required=True, help="Who ordered it: counsel, a court, a regulator.")
+@click.option("--by", "placed_by", required=True, help="Who places it.")
+@click.pass_context
+def holds_place(ctx, mrn, record_type, covers_from, covers_to, reason, authority, placed_by):
+    """Place a legal hold on a patient, a record type, a date range, or their intersection."""
+    request = legal_holds.HoldRequest(reason, authority, placed_by, mrn, record_type,
+                                      _day(covers_from, "--from"), _day(covers_to, "--to"))
+    with _opened(ctx) as vault:
+        hold_id = legal_holds.place_hold(RecordsManagement(vault.gateway), request)
+    click.echo(f"legal hold {hold_id} placed")
+
+
+@holds.command("release")
+@click.argument("hold_id", type=int)
+@click.option("--reason", required=True, help="Why it is released (sealed).")
+@click.option("--by", "released_by", required=True, help="Who releases it.")
+@click.pass_context
+def holds_release(ctx, hold_id, reason, released_by):
+    """Release a legal hold (final; it stays listed)."""
+    with _opened(ctx) as vault:
+        legal_holds.release_hold(RecordsManagement(vault.gateway), hold_id, reason, released_by)
+    click.echo(f"legal hold {hold_id} released")
+
+
+@holds.command("list")
+@_FORMAT
+@click.pass_context
+def holds_list(ctx, fmt):
+    """Every legal hold, in force or released, with its reasons (read through the gateway, audited)."""
+    with _opened(ctx) as vault:
+        entries = legal_holds.list_holds(vault.records)
+        texts = RecordsManagement(vault.gateway).hold_texts(e.id for e in entries) if entries else {}
+    rows = [{"id": e.id, "status": "in force" if e.in_force else "released", "scope": e.scope(),
+             "authority": e.authority, "reason": texts.get(e.id, (None, None))[0], "placed_by": e.placed_by,
+             "placed_at": e.placed_at.isoformat(), "released_by": e.released_by,
+             "released_at": e.released_at.isoformat() if e.released_at else None,
+             "release_reason": texts.get(e.id, (None, None))[1]} for e in entries]
+    if fmt == "json":
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        click.echo("no legal holds")
+    for r in rows:
+        released = f"; released by {r['released_by']}: {r['release_reason']}" if r["released_by"] else ""
+        click.echo(f"{r['id']} [{r['status']}] {r['scope']}; {r['authority']}; placed by {r['placed_by']}: "
+                   f"{r['reason']}{released}")
+
+
+# -- the log's own retention (45 CFR 164.530(j)): archive events older than six years -----------------------
+@audit_group.command("archive")
+@click.option("--before", required=True, help="Archive the events older than this day, UTC (YYYY-MM-DD); at least "
+              "six years ago.")
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The archive file to write.")
+@click.pass_context
+def audit_archive(ctx, before, out):
+    """Export the oldest events with a signed checkpoint to FILE, verify it, then remove them from the
+    database (their leaf hashes stay, so the log still verifies). Keep the file as long as required."""
+    day = _day(before, "--before")
+    with _opened(ctx) as vault:
+        today = vault.clock.now().date()
+        done = archive_log(vault.records, vault.keyring, vault.audit_log, [vault.checkpoints.path], day, today, out)
+    if done is None:
+        click.echo(f"nothing to archive before {day}")
+        return
+    click.echo(f"events {done.first_seq}..{done.last_seq} archived to {done.path} (sha256 {done.sha256}) "
+               "and removed from the database")
+
+
+@audit_group.command("verify-archive")
+@click.argument("archive", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.pass_context
+def audit_verify_archive(ctx, archive):
+    """Check an archive file on its own with the keyring. Exit 1 when it does not verify."""
+    with _opened(ctx) as vault:
+        check = check_archive(archive, vault.keyring)
+    click.echo(("OK: " if check.ok else "TAMPERED: ") + check.message)
+    if not check.ok:
+        sys.exit(1)

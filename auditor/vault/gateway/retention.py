@@ -1,0 +1,163 @@
+"""Retention through the gateway, as the service account svc:retention for records management
+(RECORDMGT): legal holds (their reasons sealed under the hold's own data key), birth dates for the
+minors rule of a schedule, and the deletion of a crypto-shredded patient's rows.
+
+Every change and every read of sealed values writes its audit event in the same transaction
+(AccessGateway._audited). A destroyed patient is named afterwards by internal id only: the audit
+log, case findings and suppressions keep that id, nothing else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Callable, Iterable, TypeVar
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
+
+from auditor.audit.events import AuditEvent
+from auditor.errors import DecryptionError, NotFound
+from auditor.vault.gateway.context import AccessContext, Actor
+from auditor.vault.gateway.core import AccessGateway
+from auditor.vault.records import (RETENTION_SEALED, CareTeamMember, ClinicalDocument, Encounter, LegalHold, Patient,
+                                   PurgeItem, WorkforceMember)
+
+T = TypeVar("T")
+SERVICE = "retention"
+PURPOSE = "RECORDMGT"  # HL7 v3 PurposeOfUse: records management
+_CHUNK = 900
+
+
+@dataclass
+class RetentionChange:
+    """One audited transaction of retention work: the session, the time, and the events it records."""
+
+    gateway: AccessGateway
+    session: Session
+    ctx: AccessContext
+    actor: Actor
+    at: datetime
+    action: str
+    events: list[AuditEvent] = field(default_factory=list)
+
+    def record(self, record_type: str, record_id: int | str | None, detail: str, *, action: str | None = None,
+               patient_id: int | None = None, fields: tuple[str, ...] = ()) -> None:
+        """Queue the audit event of one change (detail: ids, states, counts, who acted; never a reason)."""
+        self.events.append(self.gateway._event(self.ctx, self.actor, action or self.action, self.at,
+                                               record_type=record_type, patient_id=patient_id, fields=fields,
+                                               record_id=None if record_id is None else str(record_id),
+                                               detail=detail[:256]))
+
+    def new_key(self, purpose: str) -> int:
+        return self.gateway.envelope.create_key(purpose)
+
+    def seal(self, key_id: int, table: str, column: str, row_id: int, text: str | None) -> bytes | None:
+        if column not in RETENTION_SEALED.get(table, ()):
+            raise ValueError(f"{table}.{column} is not a retention column")
+        return self.gateway.envelope.seal(key_id, table, column, row_id, text)
+
+    def patient_ids(self, mrns: list[str]) -> dict[str, int]:
+        """Internal patient ids by MRN, through the blind index."""
+        return self.gateway.patient_ids(self.session, mrns)
+
+
+class RecordsManagement:
+    """Audited retention transactions, as svc:retention for records management."""
+
+    def __init__(self, gateway: AccessGateway, ctx: AccessContext | None = None) -> None:
+        self.gateway = gateway
+        self.ctx = ctx or AccessContext.service(SERVICE, PURPOSE)
+
+    def change(self, action: str, work: Callable[[RetentionChange], T]) -> T:
+        """Run `work` in one transaction with the audit events it records (or none of it)."""
+
+        def audited(session: Session, events: list[AuditEvent]) -> T:
+            at = self.gateway.clock.now()
+            actor = self.gateway._require(session, self.ctx, events, action, at)
+            return work(RetentionChange(self.gateway, session, self.ctx, actor, at, action, events))
+
+        return self.gateway._audited(audited)
+
+    def hold_texts(self, hold_ids: Iterable[int]) -> dict[int, tuple[str | None, str | None]]:
+        """The sealed reasons of these holds (placing, releasing); one "view" event per hold."""
+        wanted = sorted(set(hold_ids))
+
+        def work(change: RetentionChange) -> dict[int, tuple[str | None, str | None]]:
+            out = {}
+            for i in range(0, len(wanted), _CHUNK):
+                for row in change.session.execute(select(LegalHold.id, LegalHold.reason, LegalHold.release_reason)
+                                                  .where(LegalHold.id.in_(wanted[i : i + _CHUNK]))):
+                    out[row.id] = (_open(change, row.reason, "reason", row.id),
+                                   _open(change, row.release_reason, "release_reason", row.id))
+                    change.record("legal_hold", row.id, "legal hold reasons read")
+            return out
+
+        return self.change("view", work)
+
+    def birth_dates(self, patient_ids: Iterable[int]) -> dict[int, date | None]:
+        """Birth dates for a schedule's minors rule: only that field is opened, one event per patient."""
+        wanted = sorted(set(patient_ids))
+
+        def work(change: RetentionChange) -> dict[int, date | None]:
+            envelope, out = self.gateway.envelope, {}
+            for i in range(0, len(wanted), _CHUNK):
+                rows = change.session.execute(select(Patient.id, Patient.data_key_id, Patient.birth_date)
+                                              .where(Patient.id.in_(wanted[i : i + _CHUNK]))).all()
+                envelope.preload(r.data_key_id for r in rows)
+                for row in rows:
+                    try:
+                        out[row.id] = _day(envelope.open(row.birth_date, "patients", "birth_date", row.id))
+                    except DecryptionError:  # shredded by a purge not yet finished: nothing to read
+                        out[row.id] = None
+                        continue
+                    change.record("demographics", None, "birth date read for the retention schedule's minors rule",
+                                  patient_id=row.id, fields=("birth_date",))
+            return out
+
+        return self.change("view", work) if wanted else {}
+
+    def delete_shredded_records(self, item_id: int, purge_id: int) -> PurgeItem:
+        """Delete a crypto-shredded patient's rows (their ciphertext and blind indexes, documents,
+        encounters and care team) and mark the purge item destroyed, in one audited transaction.
+        The patient's data key must already be destroyed."""
+
+        def work(change: RetentionChange) -> PurgeItem:
+            s = change.session
+            item = s.get(PurgeItem, item_id)
+            if item is None or item.purge_id != purge_id:
+                raise NotFound(f"purge {purge_id} has no item {item_id}")
+            if not self.gateway.envelope.is_destroyed(item.data_key_id):
+                raise NotFound(f"the data key of patient {item.patient_id} is not destroyed yet")
+            pid = item.patient_id
+            counts = {name: s.scalar(select(func.count()).select_from(model).where(model.patient_id == pid))
+                      for name, model in (("documents", ClinicalDocument), ("encounters", Encounter),
+                                          ("care_team", CareTeamMember))}
+            s.execute(delete(ClinicalDocument).where(ClinicalDocument.patient_id == pid))
+            s.execute(delete(CareTeamMember).where(CareTeamMember.patient_id == pid))
+            s.execute(delete(Encounter).where(Encounter.patient_id == pid))
+            s.execute(update(WorkforceMember).where(WorkforceMember.patient_id == pid).values(patient_id=None))
+            s.execute(delete(Patient).where(Patient.id == pid))
+            item.state, item.destroyed_at = "destroyed", change.at
+            item.documents, item.encounters, item.care_team = (counts["documents"], counts["encounters"],
+                                                                counts["care_team"])
+            change.record("chart", item_id, f"purge {purge_id}: ciphertext and blind indexes deleted after "
+                          f"crypto-shredding; {counts['documents']} document(s), {counts['encounters']} "
+                          f"encounter(s), {counts['care_team']} care-team row(s)", action="delete", patient_id=pid)
+            return item
+
+        return self.change("delete", work)
+
+
+def _open(change: RetentionChange, sealed: bytes | None, column: str, row_id: int) -> str | None:
+    try:
+        return change.gateway.envelope.open(sealed, "retention_holds", column, row_id)
+    except DecryptionError:
+        return None
+
+
+def _day(text: str | None) -> date | None:
+    try:
+        return date.fromisoformat(text) if text else None
+    except ValueError:  # a birth date that is not a date: the minors rule cannot apply, the adult one does
+        return None

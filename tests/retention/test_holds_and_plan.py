@@ -1,0 +1,160 @@
+"""Legal holds and the retention plan: what is eligible on a day, what a hold keeps and why; every
+change to a hold audited, its history append-only, its reason sealed."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import date
+
+import pytest
+from sqlalchemy import select
+
+from auditor.audit.schema import AuditEventRow
+from auditor.errors import NotFound
+from auditor.retention.holds import HoldRefused, HoldRequest, hold_history, list_holds, place_hold, release_hold
+from auditor.retention.plan import build_plan
+from auditor.retention.schedules import load_schedules
+from auditor.vault.gateway.retention import RecordsManagement
+from tests.retention.hospital import AS_OF, build
+
+
+@pytest.fixture
+def hospital(sqlite_vault):
+    return sqlite_vault, build(sqlite_vault)
+
+
+def _plan(vault, state="default", as_of=AS_OF):
+    return build_plan(vault.records, RecordsManagement(vault.gateway), load_schedules()[state], as_of, None)
+
+
+def _status(plan, ids):
+    by_id = {v: k for k, v in ids.items()}
+    return {by_id[p.patient_id]: p.status for p in plan.patients}
+
+
+def test_the_plan_under_the_default_schedule(hospital):
+    vault, ids = hospital
+    plan = _plan(vault)
+    assert _status(plan, ids) == {"OLD-1": "eligible", "OLD-2": "eligible", "OLD-3": "eligible", "KID": "retained",
+                                  "TEEN-DONE": "eligible", "RECENT": "retained", "PERM": "permanent", "IMG": "eligible"}
+    teen = next(p for p in plan.patients if p.patient_id == ids["TEEN-DONE"])
+    assert teen.retain_until == date(2022, 3, 3) and "minor" in teen.basis  # 18 + 3 years
+    old = next(p for p in plan.patients if p.patient_id == ids["OLD-1"])
+    assert (old.first_record, old.last_record, old.retain_until) == (date(2009, 4, 1), date(2010, 5, 2), date(2020, 5, 2))
+    assert old.record_types == ("encounter", "lab", "note")
+
+
+def test_a_state_schedule_changes_the_plan(hospital):
+    vault, ids = hospital
+    nc = _status(_plan(vault, "NC"), ids)  # 11 years; minors to age 30
+    assert nc["TEEN-DONE"] == "retained" and nc["OLD-3"] == "eligible"
+    early = _status(_plan(vault, "CA", date(2019, 1, 1)), ids)  # 7 years
+    assert early["OLD-1"] == "eligible" and early["OLD-2"] == "retained"
+
+
+def test_birth_dates_are_read_audited_and_only_where_the_adult_period_ended(hospital):
+    vault, ids = hospital
+    _plan(vault)
+    with vault.records.connect() as conn:
+        rows = conn.execute(select(AuditEventRow.patient_id, AuditEventRow.user_id, AuditEventRow.purpose)
+                            .where(AuditEventRow.fields == "birth_date")).all()
+    assert {r.patient_id for r in rows} == {ids[m] for m in ("OLD-1", "OLD-2", "OLD-3", "TEEN-DONE", "KID", "IMG")}
+    assert {(r.user_id, r.purpose) for r in rows} == {("svc:retention", "RECORDMGT")}
+
+
+def _hold(vault, **kw):
+    request = HoldRequest(kw.pop("reason", "Smith v. Hospital, counsel letter"), kw.pop("authority", "General Counsel"),
+                          kw.pop("by", "R. Coordinator"), **kw)
+    return place_hold(RecordsManagement(vault.gateway), request)
+
+
+def test_holds_on_a_patient_a_record_type_and_a_date_range(hospital):
+    vault, ids = hospital
+    on_patient = _hold(vault, mrn="OLD-2")
+    on_imaging = _hold(vault, record_type="imaging")
+    on_2013 = _hold(vault, covers_from=date(2013, 1, 1), covers_to=date(2013, 12, 31))
+    _hold(vault, record_type="lab", covers_from=date(2020, 1, 1))  # OLD-1's lab is older: not covered
+    plan = _plan(vault)
+    held = {p.patient_id: p.holds for p in plan.having("held")}
+    assert held == {ids["OLD-2"]: (on_patient,), ids["IMG"]: (on_imaging,), ids["OLD-3"]: (on_2013,)}
+    assert {p.patient_id for p in plan.having("eligible")} == {ids["OLD-1"], ids["TEEN-DONE"]}
+    assert plan.holds[on_patient].scope() == f"patient {ids['OLD-2']}"
+
+
+def test_a_released_hold_stops_nothing_and_its_history_stays(hospital):
+    vault, ids = hospital
+    office = RecordsManagement(vault.gateway)
+    hold = _hold(vault, mrn="OLD-2")
+    release_hold(office, hold, "case settled", "R. Coordinator")
+    assert ids["OLD-2"] in {p.patient_id for p in _plan(vault).having("eligible")}
+    entry = list_holds(vault.records)[0]
+    assert not entry.in_force and entry.released_by == "R. Coordinator"
+    assert [h[1] for h in hold_history(vault.records, hold)] == ["placed", "released"]
+    assert office.hold_texts([hold]) == {hold: ("Smith v. Hospital, counsel letter", "case settled")}
+    with pytest.raises(HoldRefused, match="already released"):
+        release_hold(office, hold, "again", "someone")
+    with vault.records.connect() as conn:
+        details = [r.detail for r in conn.execute(select(AuditEventRow.detail, AuditEventRow.record_type)
+                                                  .where(AuditEventRow.record_type == "legal_hold",
+                                                         AuditEventRow.action.in_(["create", "update"])))]
+    assert details[0].startswith(f"legal hold {hold} placed by R. Coordinator on the order of General Counsel")
+    assert details[1] == f"legal hold {hold} released by R. Coordinator"
+
+
+def test_the_history_is_append_only_and_the_reason_is_sealed(hospital, tmp_path):
+    vault, _ = hospital
+    _hold(vault, mrn="OLD-2", reason="Subpoena naming Pat NameOLD-2")
+    con = sqlite3.connect(vault.home / "records.db")
+    try:
+        for statement in ("update retention_hold_history set by = 'x'", "delete from retention_hold_history"):
+            with pytest.raises(sqlite3.IntegrityError, match="retention_hold_history"):
+                con.execute(statement)
+    finally:
+        con.close()
+    vault.records.dispose()
+    for name in ("records.db", "records.db-wal"):
+        path = vault.home / name
+        if path.exists():
+            assert b"Subpoena naming" not in path.read_bytes()
+
+
+def test_refused_holds_change_nothing(hospital):
+    vault, _ = hospital
+    with pytest.raises(HoldRefused, match="covers a patient"):
+        _hold(vault)
+    with pytest.raises(HoldRefused, match="ends before it starts"):
+        _hold(vault, covers_from=date(2020, 1, 1), covers_to=date(2019, 1, 1))
+    with pytest.raises(HoldRefused, match="an authority"):
+        _hold(vault, mrn="OLD-1", authority=" ")
+    with pytest.raises(HoldRefused, match="no record of type 'imagin' in the vault \\(types: birth_record, encounter, imaging, lab,"):
+        _hold(vault, record_type="imagin")
+    with pytest.raises(NotFound, match="no patient with that MRN"):
+        _hold(vault, mrn="NOBODY")
+    assert list_holds(vault.records) == []
+
+
+def test_a_patient_without_any_record_is_never_eligible(hospital):
+    from auditor.vault.gateway import AccessContext, PatientDemographics
+
+    vault, _ = hospital
+    new = vault.gateway.register_patients(AccessContext.service("import"), [PatientDemographics("EMPTY")]).ids["EMPTY"]
+    entry = next(p for p in _plan(vault).patients if p.patient_id == new)
+    assert (entry.status, entry.retain_until) == ("no_records", None)
+
+
+def test_a_patient_named_by_a_record_kept_after_the_chart_is_not_purged(hospital):
+    from sqlalchemy import BigInteger, Column, ForeignKey, Integer, MetaData, Table, insert
+
+    vault, ids = hospital
+    metadata = MetaData()
+    Table("patients", metadata, Column("id", BigInteger, primary_key=True))
+    letters = Table("letters", metadata, Column("id", Integer, primary_key=True),
+                    Column("patient_id", BigInteger, ForeignKey("patients.id")))
+    letters.create(vault.records)
+    with vault.records.begin() as conn:
+        conn.execute(insert(letters).values(patient_id=ids["OLD-2"]))
+    plan = build_plan(vault.records, RecordsManagement(vault.gateway), load_schedules()["default"], AS_OF, None,
+                      reference_tables=[letters])
+    entry = next(p for p in plan.patients if p.patient_id == ids["OLD-2"])
+    assert entry.status == "referenced" and entry.basis.endswith("named by letters, kept after the chart")
+    assert ids["OLD-1"] in {p.patient_id for p in plan.having("eligible")}
