@@ -44,4 +44,4 @@ def main(argv: list[str] | None = None) -> None:
     sys.exit(0)
 
 
-from auditor.cli import audit_commands, case_commands, demo, ingest_commands, policy_commands, records_commands, report_commands, retention_commands, simulation_commands, vault_commands  # noqa: E402,F401  (registers)
+from auditor.cli import audit_commands, case_commands, demo, ingest_commands, policy_commands, records_commands, report_commands, retention_commands, roi_commands, simulation_commands, vault_commands  # noqa: E402,F401  (registers)

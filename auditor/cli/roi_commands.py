@@ -1,0 +1,285 @@
+"""auditor roi request | review | authorize | fulfill | deny | extend | close | queue | accounting | suspend.
+
+Thin: parses, calls auditor.roi, prints. A refused change is one line and exit 2 with nothing changed.
+Packets, letters and accountings hold PHI: they are written owner-only."""
+
+from __future__ import annotations
+
+import json
+from contextlib import contextmanager
+from dataclasses import asdict
+from datetime import date, timezone
+from pathlib import Path
+from typing import Iterator
+
+import click
+
+from auditor.cli import cli
+from auditor.cli.session import open_vault
+from auditor.errors import InputError
+from auditor.home import Vault
+from auditor.phi_files import write_private
+from auditor.reporting.templates import load_site
+from auditor.roi import accounting as accounting_mod
+from auditor.roi import workflow
+from auditor.roi.fulfilment import DENIAL_BASES, deny, fulfil
+from auditor.roi.permissions import read_form
+from auditor.roi.policy import load_roi_policy
+from auditor.roi.queue import queue
+from auditor.vault.gateway.release import ReleaseDesk
+from auditor.vault.settings import organisation_timezone
+
+_OUT = click.Path(file_okay=False, path_type=Path)
+_SITE = click.option("--site", type=click.Path(exists=True, file_okay=False, path_type=Path),
+                     help="The site folder (organisation name, logo, template overrides).")
+_BY = click.option("--by", required=True, help="Who acts (the records coordinator's name).")
+_BY_OPTIONAL = click.option("--by", help="Who acts (needed with --request).")
+
+
+def _day(value: str | None, option: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise InputError(f"{option} {value!r} is not a YYYY-MM-DD date") from None
+
+
+def _today(vault: Vault) -> date:
+    tz = organisation_timezone(vault.records)
+    now = vault.clock.now()
+    return now.astimezone(tz).date() if tz else now.date()
+
+
+@contextmanager
+def _opened(ctx: click.Context) -> Iterator[Vault]:
+    vault = open_vault(ctx)
+    try:
+        yield vault
+    finally:
+        vault.close()
+
+
+def _write(out: Path, files: dict) -> list[Path]:
+    out.mkdir(mode=0o700, parents=True, exist_ok=True)
+    paths = []
+    for name, content in files.items():
+        write_private(out / name, content)
+        paths.append(out / name)
+    return paths
+
+
+@cli.group()
+def roi():
+    """Release of information: requests, authorizations, releases, denials, the accounting of disclosures.
+
+    \b
+    A request's life: received -> in_review -> (waiting_for_information) -> approved / partly_approved /
+    denied -> fulfilled -> closed. Typical day:
+      auditor roi queue                                   what is due and overdue
+      auditor roi request --mrn M --requester-type patient --name N --address A --by ME
+      auditor roi review 12 --by ME                       start the review
+      auditor roi authorize 12 --form signed.yaml --by ME (third parties, legal process, sensitive records)
+      auditor roi fulfill 12 --out ./packet-12 --by ME    release packet, invoice, ledger entry
+    """
+
+
+@roi.command("request")
+@click.option("--mrn", required=True, help="The patient's medical record number.")
+@click.option("--requester-type", required=True,
+              type=click.Choice(["patient", "personal_representative", "third_party", "attorney", "law_enforcement",
+                                 "public_health", "provider", "insurer"]), help="Who asks.")
+@click.option("--name", "requester_name", required=True, help="The requester's name (sealed).")
+@click.option("--address", required=True, help="Where the records go (sealed).")
+@click.option("--received", help="Day the request was received (YYYY-MM-DD; default today).")
+@click.option("--types", default="", help="Record types asked for, comma separated (default: all).")
+@click.option("--from", "first", help="First day of the records asked for (YYYY-MM-DD).")
+@click.option("--to", "last", help="Last day of the records asked for (YYYY-MM-DD).")
+@click.option("--format", "fmt", type=click.Choice(workflow.FORMATS), default="pdf", show_default=True,
+              help="paper, pdf, or fhir (an electronic FHIR R4 Bundle).")
+@click.option("--legal-process", type=click.Choice(["subpoena", "court_order"]), help="For an attorney's request.")
+@click.option("--state", help="The state whose shorter deadline applies (policies/roi/deadlines.yaml).")
+@click.option("--accounting", is_flag=True, help="The patient asks for an accounting of disclosures (60 days).")
+@_BY
+@click.pass_context
+def roi_request(ctx, mrn, requester_type, requester_name, address, received, types, first, last, fmt, legal_process,
+                state, accounting, by):
+    """Log a new request; prints its id (the due date is in `auditor roi queue`)."""
+    policy = load_roi_policy()
+    with _opened(ctx) as vault:
+        new = workflow.NewRequest(mrn, requester_type, requester_name, address,
+                                  _day(received, "--received") or _today(vault),
+                                  tuple(t.strip() for t in types.split(",") if t.strip()), _day(first, "--from"),
+                                  _day(last, "--to"), fmt, legal_process, state, accounting)
+        request_id = workflow.open_request(ReleaseDesk(vault.gateway), policy, new, by)
+    click.echo(request_id)
+
+
+@roi.command("review")
+@click.argument("request_id", type=int)
+@click.option("--waiting-for", help="What is missing: the request waits for information (sealed).")
+@_BY
+@click.pass_context
+def roi_review(ctx, request_id, waiting_for, by):
+    """Start (or resume) the review of a request, or park it waiting for information."""
+    with _opened(ctx) as vault:
+        status = workflow.review(ReleaseDesk(vault.gateway), request_id, by, waiting_for)
+    click.echo(f"request {request_id}: {status}")
+
+
+@roi.command("authorize")
+@click.argument("request_id", type=int)
+@click.option("--form", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The permission as YAML/JSON (kind, covers, the 164.508(c) elements) or a FHIR R4 Consent (JSON).")
+@click.option("--on", "on", help="Day it is checked on (default today).")
+@_BY
+@click.pass_context
+def roi_authorize(ctx, request_id, form, on, by):
+    """Check a permission against its checklist and record it; every missing element is named.
+
+    \b
+    A form (YAML or JSON), e.g. a 45 CFR 164.508(c) authorization:
+      kind: authorization        # or psychotherapy_authorization, part2_consent, court_order, assurance
+      covers: [general]          # sensitivities it opens: hiv, genetic, mental_health, substance_use, ...
+      description: labs and conditions of 2026
+      disclosing_party: General Hospital HIM
+      recipient: Acme Life Insurance, 1 Policy Way
+      purpose: at the request of the individual
+      expires_on: 2027-06-30     # or expiration_event: end of the claim review
+      signature: Zoe Muller
+      signed_on: 2026-10-01
+      statement_revocation: ...  statement_conditioning: ...  statement_redisclosure: ...
+    The checklists are policies/roi/authorization.yaml. A FHIR R4 Consent (.json) is read as well.
+    """
+    policy = load_roi_policy()
+    permission = read_form(form)
+    with _opened(ctx) as vault:
+        pid = workflow.attach_permission(ReleaseDesk(vault.gateway), policy, request_id, permission, by,
+                                         _day(on, "--on") or _today(vault))
+    click.echo(f"request {request_id}: {permission.kind} {pid} recorded")
+
+
+@roi.command("fulfill")
+@click.argument("request_id", type=int)
+@click.option("--out", required=True, type=_OUT, help="Folder for the release packet (owner-only).")
+@_SITE
+@_BY
+@click.pass_context
+def roi_fulfill(ctx, request_id, out, site, by):
+    """Approve (in full or in part) and release: packet PDF, invoice, FHIR bundle, ledger entry."""
+    policy = load_roi_policy()
+    with _opened(ctx) as vault:
+        done = fulfil(ReleaseDesk(vault.gateway), policy, load_site(site), request_id, by, _today(vault))
+    paths = _write(out, done.packet.files)
+    click.echo(f"request {request_id}: {done.status.replace('_', ' ')} and fulfilled; {done.documents} document(s); "
+               f"ledger entry {done.disclosure_id}")
+    for s, why in sorted(done.withheld.items()):
+        click.echo(f"  withheld {s}: {why}")
+    for p in paths:
+        click.echo(str(p))
+
+
+@roi.command("deny")
+@click.argument("request_id", type=int)
+@click.option("--basis", required=True, type=click.Choice(sorted(DENIAL_BASES)), help="The ground of the denial.")
+@click.option("--contact", required=True, help="Who the requester may write to (privacy office).")
+@click.option("--out", required=True, type=_OUT, help="Folder for the denial letter (owner-only).")
+@_SITE
+@_BY
+@click.pass_context
+def roi_deny(ctx, request_id, basis, contact, out, site, by):
+    """Deny a request and write the letter: basis, review rights, how to complain, contact."""
+    with _opened(ctx) as vault:
+        packet = deny(ReleaseDesk(vault.gateway), load_roi_policy(), load_site(site), request_id, basis, by,
+                      _today(vault), contact)
+    click.echo(f"request {request_id}: denied")
+    for p in _write(out, packet.files):
+        click.echo(str(p))
+
+
+@roi.command("extend")
+@click.argument("request_id", type=int)
+@click.option("--notice-on", required=True, help="Day the written notice went to the requester (YYYY-MM-DD).")
+@click.option("--reason", required=True, help="The reason the notice gave (sealed).")
+@_BY
+@click.pass_context
+def roi_extend(ctx, request_id, notice_on, reason, by):
+    """The one extension (30 days) allowed with a written notice inside the first period."""
+    notice = _day(notice_on, "--notice-on")
+    with _opened(ctx) as vault:
+        due = workflow.extend(ReleaseDesk(vault.gateway), load_roi_policy(), request_id, notice, reason, by)  # type: ignore[arg-type]
+    click.echo(f"request {request_id}: due {due.isoformat()}")
+
+
+@roi.command("close")
+@click.argument("request_id", type=int)
+@_BY
+@click.pass_context
+def roi_close(ctx, request_id, by):
+    """Close a fulfilled or denied request."""
+    with _opened(ctx) as vault:
+        workflow.close(ReleaseDesk(vault.gateway), request_id, by)
+    click.echo(f"request {request_id}: closed")
+
+
+@roi.command("queue")
+@click.option("--as-of", help="The day to measure against (default today).")
+@click.option("--within", type=click.IntRange(0), default=7, show_default=True, help="Days ahead that count as due.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.pass_context
+def roi_queue(ctx, as_of, within, fmt):
+    """Open requests, overdue first, with their due dates."""
+    with _opened(ctx) as vault:
+        entries = queue(vault.records, _day(as_of, "--as-of") or _today(vault), within)
+    if fmt == "json":
+        click.echo(json.dumps([asdict(e) for e in entries], default=str, indent=2))
+        return
+    for e in entries:
+        click.echo(f"{e.request_id:>6}  {e.standing:<8} due {e.due_on}  ({e.days_left:+d} days)  {e.status:<24} "
+                   f"{e.kind}  {e.requester_type}{'  extended' if e.extended else ''}")
+    click.echo(f"{sum(e.standing == 'overdue' for e in entries)} overdue, {sum(e.standing == 'due' for e in entries)} "
+               f"due within {within} days, {len(entries)} open")
+
+
+@roi.command("accounting")
+@click.option("--mrn", required=True, help="The patient's medical record number.")
+@click.option("--from", "first", help="First day (default: six years back, 45 CFR 164.528(a)(1)).")
+@click.option("--as-of", help="Last day (default today).")
+@click.option("--out", required=True, type=_OUT, help="Folder for accounting.html and accounting.pdf (owner-only).")
+@click.option("--no-pdf", is_flag=True, help="HTML only.")
+@click.option("--request", "request_id", type=int, help="The patient's accounting request this answers (marked fulfilled).")
+@_SITE
+@_BY_OPTIONAL
+@click.pass_context
+def roi_accounting(ctx, mrn, first, as_of, out, no_pdf, request_id, site, by):
+    """The patient's accounting of disclosures: accountable ones only, repeated ones summarised."""
+    if request_id is not None and not by:
+        raise InputError("answering a request needs --by")
+    with _opened(ctx) as vault:
+        day = _day(as_of, "--as-of") or _today(vault)
+        desk = ReleaseDesk(vault.gateway)
+        context = accounting_mod.accounting(desk, load_site(site), mrn, day, _day(first, "--from"),
+                                            organisation_timezone(vault.records) or timezone.utc)
+        files = accounting_mod.render_accounting(context["site"], context, pdf=not no_pdf)
+        if request_id is not None:
+            accounting_mod.answer_request(desk, request_id, context["patient_id"], len(context["entries"]), by)
+    click.echo(f"{len(context['entries'])} entr{'y' if len(context['entries']) == 1 else 'ies'}; "
+               f"{context['suspended']} suspended")
+    for p in _write(out, files):
+        click.echo(str(p))
+
+
+@roi.command("suspend")
+@click.option("--mrn", required=True, help="The patient's medical record number.")
+@click.option("--agency", required=True, help="The agency, as its disclosures name the recipient.")
+@click.option("--from", "first", required=True, help="First day of the suspension.")
+@click.option("--to", "last", required=True, help="Last day (at most 30 days after the first unless --written).")
+@click.option("--written", is_flag=True, help="The agency's request is in writing.")
+@_BY
+@click.pass_context
+def roi_suspend(ctx, mrn, agency, first, last, written, by):
+    """Suspend the accounting of disclosures to an agency (45 CFR 164.528(a)(2))."""
+    with _opened(ctx) as vault:
+        sid = accounting_mod.suspend(ReleaseDesk(vault.gateway), mrn, agency, _day(first, "--from"),  # type: ignore[arg-type]
+                                     _day(last, "--to"), written, by)  # type: ignore[arg-type]
+    click.echo(f"suspension {sid} recorded")
