@@ -153,9 +153,36 @@ def typed_care_team(df: pd.DataFrame) -> pd.DataFrame:
 
 def _frame(conn: Connection, stmt) -> pd.DataFrame:
     """Rows as object columns first: 64-bit ids and blind indexes with NULLs among them would lose
-    their low bits as float64; the typed_* functions then give each column its exact type."""
+    their low bits as float64; the typed_* functions then give each column its exact type. The rows
+    come straight from the DB-API cursor as plain tuples (the columns read here need no result
+    processing: integers, text, booleans, ISO dates), which pandas takes ten times faster than Rows."""
     result = conn.execute(stmt)
-    return pd.DataFrame(result.all(), columns=list(result.keys()), dtype=object)
+    columns = list(result.keys())
+    rows = result.cursor.fetchall() if result.cursor is not None else []
+    result.close()
+    return pd.DataFrame(rows, columns=columns, dtype=object)
+
+
+EVENT_CHUNK = 500_000  # events typed at a time: the untyped rows of a whole month never sit in memory at once
+
+
+def _events_frame(conn: Connection, stmt) -> pd.DataFrame:
+    """The events, typed chunk by chunk (memory: the typed month plus one untyped chunk)."""
+    result = conn.execute(stmt)
+    columns, cursor = list(result.keys()), result.cursor
+    chunks = []
+    while cursor is not None:
+        rows = cursor.fetchmany(EVENT_CHUNK)
+        chunks.append(typed_events(pd.DataFrame(rows, columns=columns, dtype=object)))
+        if len(rows) < EVENT_CHUNK:
+            break
+    result.close()
+    if len(chunks) == 1:
+        return chunks[0]
+    events = pd.concat(chunks, ignore_index=True)
+    for name in ("source", "event_role", "record_type", "purpose"):  # categories differ chunk to chunk
+        events[name] = events[name].astype("string").astype("category")
+    return events
 
 
 def _only(column, patient_id: int | None) -> tuple:
@@ -177,7 +204,7 @@ def load_frames(records: Engine, period: Period, lookback: timedelta = timedelta
     E, W, P, C, T = AuditEventRow, WorkforceMember, Patient, Encounter, CareTeamMember
     with records.connect() as conn:
         read_snapshot(conn)  # events, people and encounters as of one moment; blocks no writer
-        events = _frame(conn, select(
+        events = _events_frame(conn, select(
             E.seq, E.at_us, E.source, E.source_event_id, E.user_id, E.role, E.action, E.patient_id,
             E.record_type, E.outcome, E.purpose, E.break_glass, E.reason.is_not(None).label("has_reason"),
         ).where(E.at_us >= first, E.at_us < last, *_only(E.patient_id, patient_id)).order_by(E.seq))
@@ -196,5 +223,5 @@ def load_frames(records: Engine, period: Period, lookback: timedelta = timedelta
         care_team = _frame(conn, select(
             T.patient_id, T.workforce_id, t_start.label("start"), t_end.label("end"),
         ).where(t_start <= last, or_(T.end.is_(None), t_end >= first), *_only(T.patient_id, patient_id)))
-    return Frames(typed_events(events), typed_workforce(workforce), typed_patients(patients),
+    return Frames(events, typed_workforce(workforce), typed_patients(patients),
                   typed_encounters(encounters), typed_care_team(care_team), period)
