@@ -7,10 +7,7 @@ through the gateway, audited."""
 from __future__ import annotations
 
 import json
-from contextlib import contextmanager
-from datetime import date
 from pathlib import Path
-from typing import Iterator
 
 import click
 
@@ -18,43 +15,16 @@ from auditor.cases import workflow
 from auditor.cases.listing import CaseSummary, case_file, list_cases
 from auditor.cases.settings import load_case_settings
 from auditor.cli import cli
-from auditor.cli.session import open_vault
+from auditor.cli.session import day_option, opened, local_today
 from auditor.errors import InputError
-from auditor.home import Vault
 from auditor.policy.rules import load_policy
 from auditor.policy.suppressions import (SuppressionRequest, add_suppression, list_suppressions, revoke_suppression,
                                          suppression_reasons)
 from auditor.vault.gateway.casework import Casework
 from auditor.vault.gateway.directory import ReportDirectory
-from auditor.vault.settings import organisation_timezone
 
 _DIR = click.Path(exists=True, file_okay=False, path_type=Path)
 _FORMAT = click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-
-
-def _day(value: str | None, option: str) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise InputError(f"{option} {value!r} is not a YYYY-MM-DD date") from None
-
-
-def _today(vault: Vault) -> date:
-    """Today in the organisation's time zone (UTC until an ingest sets one)."""
-    tz = organisation_timezone(vault.records)
-    now = vault.clock.now()
-    return now.astimezone(tz).date() if tz else now.date()
-
-
-@contextmanager
-def _opened(ctx: click.Context) -> Iterator[Vault]:
-    vault = open_vault(ctx)
-    try:
-        yield vault
-    finally:
-        vault.close()
 
 
 # -- suppressions -------------------------------------------------------------------------------------
@@ -74,11 +44,11 @@ def suppressions():
 @click.pass_context
 def suppressions_add(ctx, rule, user_id, mrn, reason, expires, approver, site_policies):
     """Add a suppression of RULE for a user, a patient, or both."""
-    expires_on = _day(expires, "--expires")
+    expires_on = day_option(expires, "--expires")
     known = set(load_policy(site_dir=site_policies).rules)
-    with _opened(ctx) as vault:
+    with opened(ctx) as vault:
         request = SuppressionRequest(rule, reason, expires_on, approver, user_id, mrn)  # type: ignore[arg-type]
-        sid = add_suppression(Casework(vault.gateway), request, known, _today(vault))
+        sid = add_suppression(Casework(vault.gateway), request, known, local_today(vault))
     click.echo(f"suppression {sid} added: {rule}, expires {expires_on}")
 
 
@@ -87,11 +57,11 @@ def suppressions_add(ctx, rule, user_id, mrn, reason, expires, approver, site_po
 @click.pass_context
 def suppressions_list(ctx, fmt):
     """Every suppression: active, expired or revoked, with its reason."""
-    with _opened(ctx) as vault:
+    with opened(ctx) as vault:
         entries = list_suppressions(vault.records)
         reasons = suppression_reasons(Casework(vault.gateway), entries)
         mrns = ReportDirectory(vault.gateway).mrns(sorted({e.patient_id for e in entries if e.patient_id}))
-        today = _today(vault)
+        today = local_today(vault)
     rows = [{"id": e.id, "status": e.status(today), "rule": e.rule, "user_id": e.user_id,
              "mrn": mrns.get(e.patient_id) if e.patient_id else None, "expires": e.expires_on.isoformat(),
              "approver": e.approver, "created_at": e.created_at.isoformat(),
@@ -115,7 +85,7 @@ def suppressions_list(ctx, fmt):
 @click.pass_context
 def suppressions_revoke(ctx, suppression_id, reason, by):
     """Withdraw a suppression: it mutes nothing from now on."""
-    with _opened(ctx) as vault:
+    with opened(ctx) as vault:
         revoke_suppression(Casework(vault.gateway), suppression_id, reason, by)
     click.echo(f"suppression {suppression_id} revoked")
 
@@ -142,11 +112,11 @@ def _summary_line(c: CaseSummary) -> str:
 @click.pass_context
 def cases_list(ctx, status, first, last, site_policies, fmt):
     """Cases ranked: repeat offenders first, then risk."""
-    first_day, last_day = _day(first, "--from"), _day(last, "--to")
+    first_day, last_day = day_option(first, "--from"), day_option(last, "--to")
     if first_day and last_day and last_day < first_day:
         raise InputError("--to is before --from")
     settings = load_case_settings(site_dir=site_policies)
-    with _opened(ctx) as vault:
+    with opened(ctx) as vault:
         found = list_cases(vault.records, settings, vault.clock.now(), status=status, first_day=first_day,
                            last_day=last_day)
     if fmt == "json":
@@ -165,7 +135,7 @@ def cases_list(ctx, status, first, last, site_policies, fmt):
 def cases_show(ctx, case_id, site_policies, fmt):
     """One case: its findings with their sentences, and its history with the notes."""
     settings = load_case_settings(site_dir=site_policies)
-    with _opened(ctx) as vault:
+    with opened(ctx) as vault:
         file = case_file(Casework(vault.gateway), ReportDirectory(vault.gateway), case_id, settings,
                          vault.clock.now())
     if fmt == "json":
@@ -191,7 +161,7 @@ def cases_show(ctx, case_id, site_policies, fmt):
 @click.pass_context
 def cases_review(ctx, case_id, by, note):
     """Put an open case under review."""
-    with _opened(ctx) as vault:
+    with opened(ctx) as vault:
         workflow.start_review(Casework(vault.gateway), case_id, by, note)
     click.echo(f"case {case_id} under review")
 
@@ -206,7 +176,7 @@ def cases_review(ctx, case_id, by, note):
 def cases_close(ctx, case_id, disposition, sanction, by, note):
     """Close a case under review with its disposition and sanction (a sanction only for a confirmed violation)."""
     workflow.check_decision(disposition, sanction)  # before opening the vault: nothing to change
-    with _opened(ctx) as vault:
+    with opened(ctx) as vault:
         workflow.close_case(Casework(vault.gateway), case_id, disposition, sanction, by, note)
     click.echo(f"case {case_id} closed: {disposition}, sanction {sanction}")
 
@@ -218,6 +188,6 @@ def cases_close(ctx, case_id, disposition, sanction, by, note):
 @click.pass_context
 def cases_note(ctx, case_id, by, text):
     """Add a note to a case's file."""
-    with _opened(ctx) as vault:
+    with opened(ctx) as vault:
         workflow.add_note(Casework(vault.gateway), case_id, by, text)
     click.echo(f"note added to case {case_id}")

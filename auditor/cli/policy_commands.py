@@ -6,7 +6,6 @@ import csv
 import io
 import json
 import sys
-from datetime import date
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -14,7 +13,7 @@ import click
 
 from auditor.cases.period import audit_period
 from auditor.cli import cli
-from auditor.cli.session import open_vault
+from auditor.cli.session import day_option, open_vault
 from auditor.errors import InputError
 from auditor.phi_files import write_private
 from auditor.policy.findings import Finding
@@ -25,13 +24,6 @@ from auditor.policy.rules import lint, load_policy
 CSV_COLUMNS = ["case", "rule", "severity", "risk", "user_id", "mrn", "event_ids", "explanation", "muted",
                "first_at", "last_at", "title"]
 _DIR = click.Path(exists=True, file_okay=False, path_type=Path)
-
-
-def _day(value: str, option: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise InputError(f"{option} {value!r} is not a YYYY-MM-DD date") from None
 
 
 def render(findings: list[Finding], fmt: str) -> str:
@@ -58,7 +50,7 @@ def findings_command(ctx, first, last, fmt, out, site_policies):
 
     Findings a suppression matches are kept and marked muted; each user's other findings go into
     their case (reruns add nothing: see auditor cases)."""
-    first_day, last_day = _day(first, "--from"), _day(last, "--to")
+    first_day, last_day = day_option(first, "--from"), day_option(last, "--to")
     if last_day < first_day:
         raise InputError("--to is before --from")
     policy = load_policy(site_dir=site_policies)

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import click
 
 from auditor.cli import cli
-from auditor.cli.session import open_vault
+from auditor.cli.session import day_option, open_vault
 from auditor.policy.rules import load_policy
 from auditor.reporting import monthly, writers
 from auditor.reporting.templates import load_site
@@ -70,19 +70,6 @@ def monthly_command(ctx, month, out, pseudonymize, author, organisation, site_di
             click.echo(f"  {paths[kind]}")
 
 
-def _day_option(value: str | None, option: str):
-    from datetime import date
-
-    from auditor.errors import InputError
-
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise InputError(f"{option} {value!r} is not a YYYY-MM-DD date") from None
-
-
 @report.command("patient")
 @click.option("--mrn", required=True, help="The patient's medical record number.")
 @click.option("--from", "first", default=None, help="First local day, YYYY-MM-DD (default: three years before --to).")
@@ -105,8 +92,8 @@ def patient_command(ctx, mrn, first, last, out, organisation, site_dir, no_pdf):
     vault = open_vault(ctx)
     try:
         tz = _zone(vault)
-        last_day = _day_option(last, "--to") or datetime.now(tz).date()
-        first_day = _day_option(first, "--from") or last_day.replace(year=last_day.year - 3, day=min(last_day.day, 28))
+        last_day = day_option(last, "--to") or datetime.now(tz).date()
+        first_day = day_option(first, "--from") or last_day.replace(year=last_day.year - 3, day=min(last_day.day, 28))
         if last_day < first_day:
             raise InputError("--to is before --from")
         context = build_patient_report(vault, PatientReportRequest(mrn, first_day, last_day), policy, site, tz)

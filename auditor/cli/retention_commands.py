@@ -10,18 +10,14 @@ from __future__ import annotations
 
 import json
 import sys
-from contextlib import contextmanager
-from datetime import date
 from pathlib import Path
-from typing import Iterator
 
 import click
 
 from auditor.audit.archive import archive_log, check_archive
 from auditor.cli import cli
 from auditor.cli.audit_commands import audit as audit_group
-from auditor.cli.session import open_vault
-from auditor.errors import InputError
+from auditor.cli.session import day_option, opened
 from auditor.home import Vault
 from auditor.reporting.templates import load_site
 from auditor.retention import holds as legal_holds
@@ -39,24 +35,6 @@ _SCHEDULES = click.option("--schedules", "schedules_dir", type=_DIR,
                           help="A folder of retention schedules (default: policies/retention).")
 _STATE = click.option("--state", help="The state whose schedule applies (two letters; default: the default schedule).")
 _AS_OF = click.option("--as-of", "as_of", required=True, help="The day the schedule is applied on (YYYY-MM-DD).")
-
-
-def _day(value: str | None, option: str) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise InputError(f"{option} {value!r} is not a YYYY-MM-DD date") from None
-
-
-@contextmanager
-def _opened(ctx: click.Context) -> Iterator[Vault]:
-    vault = open_vault(ctx)
-    try:
-        yield vault
-    finally:
-        vault.close()
 
 
 @cli.group()
@@ -94,8 +72,8 @@ def _plan(vault: Vault, schedules_dir, state, as_of) -> RetentionPlan:
 @click.pass_context
 def plan_command(ctx, as_of, state, schedules_dir, fmt):
     """A dry run: which patients the schedule lets go on a day, which a legal hold keeps, and why."""
-    day = _day(as_of, "--as-of")
-    with _opened(ctx) as vault:
+    day = day_option(as_of, "--as-of")
+    with opened(ctx) as vault:
         plan = _plan(vault, schedules_dir, state, day)
         shown = plan.having("eligible") + plan.having("held")
         office = RecordsManagement(vault.gateway)
@@ -133,9 +111,9 @@ def plan_command(ctx, as_of, state, schedules_dir, fmt):
 def purge_command(ctx, as_of, approver, performer, witness, state, schedules_dir, site_dir, no_pdf):
     """Destroy the eligible patients' records by crypto-shredding and issue the certificate of
     destruction. An interrupted purge is finished by running the same command again."""
-    day = _day(as_of, "--as-of")
+    day = day_option(as_of, "--as-of")
     site = load_site(site_dir)
-    with _opened(ctx) as vault:
+    with opened(ctx) as vault:
         schedule = schedule_for(load_schedules(schedules_dir), state)
         office = RecordsManagement(vault.gateway)
         outcome = run_purge(vault.records, office, schedule, day, organisation_timezone(vault.records),
@@ -158,7 +136,7 @@ def purge_command(ctx, as_of, approver, performer, witness, state, schedules_dir
 @click.pass_context
 def certificate_command(ctx, purge_id, out):
     """The certificate of destruction of a purge, as kept in the database, with its SHA-256."""
-    with _opened(ctx) as vault:
+    with opened(ctx) as vault:
         html, digest = stored_certificate(vault.records, purge_id)
     if out:
         out.write_text(html, encoding="utf-8")
@@ -184,8 +162,8 @@ def holds():
 def holds_place(ctx, mrn, record_type, covers_from, covers_to, reason, authority, placed_by):
     """Place a legal hold on a patient, a record type, a date range, or their intersection."""
     request = legal_holds.HoldRequest(reason, authority, placed_by, mrn, record_type,
-                                      _day(covers_from, "--from"), _day(covers_to, "--to"))
-    with _opened(ctx) as vault:
+                                      day_option(covers_from, "--from"), day_option(covers_to, "--to"))
+    with opened(ctx) as vault:
         hold_id = legal_holds.place_hold(RecordsManagement(vault.gateway), request)
     click.echo(f"legal hold {hold_id} placed")
 
@@ -197,7 +175,7 @@ def holds_place(ctx, mrn, record_type, covers_from, covers_to, reason, authority
 @click.pass_context
 def holds_release(ctx, hold_id, reason, released_by):
     """Release a legal hold (final; it stays listed)."""
-    with _opened(ctx) as vault:
+    with opened(ctx) as vault:
         legal_holds.release_hold(RecordsManagement(vault.gateway), hold_id, reason, released_by)
     click.echo(f"legal hold {hold_id} released")
 
@@ -207,7 +185,7 @@ def holds_release(ctx, hold_id, reason, released_by):
 @click.pass_context
 def holds_list(ctx, fmt):
     """Every legal hold, in force or released, with its reasons (read through the gateway, audited)."""
-    with _opened(ctx) as vault:
+    with opened(ctx) as vault:
         entries = legal_holds.list_holds(vault.records)
         texts = RecordsManagement(vault.gateway).hold_texts(e.id for e in entries) if entries else {}
     rows = [{"id": e.id, "status": "in force" if e.in_force else "released", "scope": e.scope(),
@@ -236,8 +214,8 @@ def holds_list(ctx, fmt):
 def audit_archive(ctx, before, out):
     """Export the oldest events with a signed checkpoint to FILE, verify it, then remove them from the
     database (their leaf hashes stay, so the log still verifies). Keep the file as long as required."""
-    day = _day(before, "--before")
-    with _opened(ctx) as vault:
+    day = day_option(before, "--before")
+    with opened(ctx) as vault:
         today = vault.clock.now().date()
         done = archive_log(vault.records, vault.keyring, vault.audit_log, [vault.checkpoints.path], day, today, out)
     if done is None:
@@ -252,7 +230,7 @@ def audit_archive(ctx, before, out):
 @click.pass_context
 def audit_verify_archive(ctx, archive):
     """Check an archive file on its own with the keyring. Exit 1 when it does not verify."""
-    with _opened(ctx) as vault:
+    with opened(ctx) as vault:
         check = check_archive(archive, vault.keyring)
     click.echo(("OK: " if check.ok else "TAMPERED: ") + check.message)
     if not check.ok:

@@ -6,18 +6,15 @@ Packets, letters and accountings hold PHI: they are written owner-only."""
 from __future__ import annotations
 
 import json
-from contextlib import contextmanager
 from dataclasses import asdict
-from datetime import date, timezone
+from datetime import timezone
 from pathlib import Path
-from typing import Iterator
 
 import click
 
 from auditor.cli import cli
-from auditor.cli.session import open_vault
+from auditor.cli.session import day_option, opened, local_today
 from auditor.errors import InputError
-from auditor.home import Vault
 from auditor.phi_files import write_private
 from auditor.reporting.templates import load_site
 from auditor.roi import accounting as accounting_mod
@@ -34,30 +31,6 @@ _SITE = click.option("--site", type=click.Path(exists=True, file_okay=False, pat
                      help="The site folder (organisation name, logo, template overrides).")
 _BY = click.option("--by", required=True, help="Who acts (the records coordinator's name).")
 _BY_OPTIONAL = click.option("--by", help="Who acts (needed with --request).")
-
-
-def _day(value: str | None, option: str) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise InputError(f"{option} {value!r} is not a YYYY-MM-DD date") from None
-
-
-def _today(vault: Vault) -> date:
-    tz = organisation_timezone(vault.records)
-    now = vault.clock.now()
-    return now.astimezone(tz).date() if tz else now.date()
-
-
-@contextmanager
-def _opened(ctx: click.Context) -> Iterator[Vault]:
-    vault = open_vault(ctx)
-    try:
-        yield vault
-    finally:
-        vault.close()
 
 
 def _write(out: Path, files: dict) -> list[Path]:
@@ -106,11 +79,11 @@ def roi_request(ctx, mrn, requester_type, requester_name, address, received, typ
                 state, accounting, by):
     """Log a new request; prints its id (the due date is in `auditor roi queue`)."""
     policy = load_roi_policy()
-    with _opened(ctx) as vault:
+    with opened(ctx) as vault:
         new = workflow.NewRequest(mrn, requester_type, requester_name, address,
-                                  _day(received, "--received") or _today(vault),
-                                  tuple(t.strip() for t in types.split(",") if t.strip()), _day(first, "--from"),
-                                  _day(last, "--to"), fmt, legal_process, state, accounting)
+                                  day_option(received, "--received") or local_today(vault),
+                                  tuple(t.strip() for t in types.split(",") if t.strip()), day_option(first, "--from"),
+                                  day_option(last, "--to"), fmt, legal_process, state, accounting)
         request_id = workflow.open_request(ReleaseDesk(vault.gateway), policy, new, by)
     click.echo(request_id)
 
@@ -122,7 +95,7 @@ def roi_request(ctx, mrn, requester_type, requester_name, address, received, typ
 @click.pass_context
 def roi_review(ctx, request_id, waiting_for, by):
     """Start (or resume) the review of a request, or park it waiting for information."""
-    with _opened(ctx) as vault:
+    with opened(ctx) as vault:
         status = workflow.review(ReleaseDesk(vault.gateway), request_id, by, waiting_for)
     click.echo(f"request {request_id}: {status}")
 
@@ -153,9 +126,9 @@ def roi_authorize(ctx, request_id, form, on, by):
     """
     policy = load_roi_policy()
     permission = read_form(form)
-    with _opened(ctx) as vault:
+    with opened(ctx) as vault:
         pid = workflow.attach_permission(ReleaseDesk(vault.gateway), policy, request_id, permission, by,
-                                         _day(on, "--on") or _today(vault))
+                                         day_option(on, "--on") or local_today(vault))
     click.echo(f"request {request_id}: {permission.kind} {pid} recorded")
 
 
@@ -168,8 +141,8 @@ def roi_authorize(ctx, request_id, form, on, by):
 def roi_fulfill(ctx, request_id, out, site, by):
     """Approve (in full or in part) and release: packet PDF, invoice, FHIR bundle, ledger entry."""
     policy = load_roi_policy()
-    with _opened(ctx) as vault:
-        done = fulfil(ReleaseDesk(vault.gateway), policy, load_site(site), request_id, by, _today(vault))
+    with opened(ctx) as vault:
+        done = fulfil(ReleaseDesk(vault.gateway), policy, load_site(site), request_id, by, local_today(vault))
     paths = _write(out, done.packet.files)
     click.echo(f"request {request_id}: {done.status.replace('_', ' ')} and fulfilled; {done.documents} document(s); "
                f"ledger entry {done.disclosure_id}")
@@ -189,9 +162,9 @@ def roi_fulfill(ctx, request_id, out, site, by):
 @click.pass_context
 def roi_deny(ctx, request_id, basis, contact, out, site, by):
     """Deny a request and write the letter: basis, review rights, how to complain, contact."""
-    with _opened(ctx) as vault:
+    with opened(ctx) as vault:
         packet = deny(ReleaseDesk(vault.gateway), load_roi_policy(), load_site(site), request_id, basis, by,
-                      _today(vault), contact)
+                      local_today(vault), contact)
     click.echo(f"request {request_id}: denied")
     for p in _write(out, packet.files):
         click.echo(str(p))
@@ -205,8 +178,8 @@ def roi_deny(ctx, request_id, basis, contact, out, site, by):
 @click.pass_context
 def roi_extend(ctx, request_id, notice_on, reason, by):
     """The one extension (30 days) allowed with a written notice inside the first period."""
-    notice = _day(notice_on, "--notice-on")
-    with _opened(ctx) as vault:
+    notice = day_option(notice_on, "--notice-on")
+    with opened(ctx) as vault:
         due = workflow.extend(ReleaseDesk(vault.gateway), load_roi_policy(), request_id, notice, reason, by)  # type: ignore[arg-type]
     click.echo(f"request {request_id}: due {due.isoformat()}")
 
@@ -217,7 +190,7 @@ def roi_extend(ctx, request_id, notice_on, reason, by):
 @click.pass_context
 def roi_close(ctx, request_id, by):
     """Close a fulfilled or denied request."""
-    with _opened(ctx) as vault:
+    with opened(ctx) as vault:
         workflow.close(ReleaseDesk(vault.gateway), request_id, by)
     click.echo(f"request {request_id}: closed")
 
@@ -229,8 +202,8 @@ def roi_close(ctx, request_id, by):
 @click.pass_context
 def roi_queue(ctx, as_of, within, fmt):
     """Open requests, overdue first, with their due dates."""
-    with _opened(ctx) as vault:
-        entries = queue(vault.records, _day(as_of, "--as-of") or _today(vault), within)
+    with opened(ctx) as vault:
+        entries = queue(vault.records, day_option(as_of, "--as-of") or local_today(vault), within)
     if fmt == "json":
         click.echo(json.dumps([asdict(e) for e in entries], default=str, indent=2))
         return
@@ -255,10 +228,10 @@ def roi_accounting(ctx, mrn, first, as_of, out, no_pdf, request_id, site, by):
     """The patient's accounting of disclosures: accountable ones only, repeated ones summarised."""
     if request_id is not None and not by:
         raise InputError("answering a request needs --by")
-    with _opened(ctx) as vault:
-        day = _day(as_of, "--as-of") or _today(vault)
+    with opened(ctx) as vault:
+        day = day_option(as_of, "--as-of") or local_today(vault)
         desk = ReleaseDesk(vault.gateway)
-        context = accounting_mod.accounting(desk, load_site(site), mrn, day, _day(first, "--from"),
+        context = accounting_mod.accounting(desk, load_site(site), mrn, day, day_option(first, "--from"),
                                             organisation_timezone(vault.records) or timezone.utc)
         files = accounting_mod.render_accounting(context["site"], context, pdf=not no_pdf)
         if request_id is not None:
@@ -279,7 +252,7 @@ def roi_accounting(ctx, mrn, first, as_of, out, no_pdf, request_id, site, by):
 @click.pass_context
 def roi_suspend(ctx, mrn, agency, first, last, written, by):
     """Suspend the accounting of disclosures to an agency (45 CFR 164.528(a)(2))."""
-    with _opened(ctx) as vault:
-        sid = accounting_mod.suspend(ReleaseDesk(vault.gateway), mrn, agency, _day(first, "--from"),  # type: ignore[arg-type]
-                                     _day(last, "--to"), written, by)  # type: ignore[arg-type]
+    with opened(ctx) as vault:
+        sid = accounting_mod.suspend(ReleaseDesk(vault.gateway), mrn, agency, day_option(first, "--from"),  # type: ignore[arg-type]
+                                     day_option(last, "--to"), written, by)  # type: ignore[arg-type]
     click.echo(f"suspension {sid} recorded")

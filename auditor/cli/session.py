@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 
 import click
 
-from auditor.errors import KeyringError
+from auditor.errors import InputError, KeyringError
 from auditor.home import Vault, resolve_home
+from auditor.vault.settings import organisation_timezone
 
 
 def home_of(ctx: click.Context) -> Path:
@@ -29,3 +33,30 @@ def open_vault(ctx: click.Context, check_schema: bool = True) -> Vault:
         if passphrase is None and "protected by a passphrase" in str(exc) and sys.stdin.isatty():
             return Vault.open(home, click.prompt("Keyring passphrase", hide_input=True), check_schema=check_schema)
         raise
+
+
+def day_option(value: str | None, option: str) -> date | None:
+    """A YYYY-MM-DD option as a date (None stays None), or one clear InputError naming the option."""
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise InputError(f"{option} {value!r} is not a YYYY-MM-DD date") from None
+
+
+def local_today(vault: Vault) -> date:
+    """Today in the organisation's time zone (UTC until an ingest sets one)."""
+    tz = organisation_timezone(vault.records)
+    now = vault.clock.now()
+    return now.astimezone(tz).date() if tz else now.date()
+
+
+@contextmanager
+def opened(ctx: click.Context) -> Iterator[Vault]:
+    """The vault for one command, closed however the command ends."""
+    vault = open_vault(ctx)
+    try:
+        yield vault
+    finally:
+        vault.close()
