@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import sys
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -16,26 +13,12 @@ from auditor.cli import cli
 from auditor.cli.session import day_option, open_vault
 from auditor.errors import InputError
 from auditor.phi_files import write_private
-from auditor.policy.findings import Finding
 from auditor.policy.frames import Period
 from auditor.vault.settings import organisation_timezone
 from auditor.policy.rules import lint, load_policy
+from auditor.reporting.writers import findings_csv, findings_json
 
-CSV_COLUMNS = ["case", "rule", "severity", "risk", "user_id", "mrn", "event_ids", "explanation", "muted",
-               "first_at", "last_at", "title"]
 _DIR = click.Path(exists=True, file_okay=False, path_type=Path)
-
-
-def render(findings: list[Finding], fmt: str) -> str:
-    rows = [f.to_dict() for f in findings]
-    if fmt == "json":
-        return json.dumps(rows, indent=2, ensure_ascii=False) + "\n"
-    out = io.StringIO()
-    writer = csv.DictWriter(out, CSV_COLUMNS, extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({**row, "event_ids": ";".join(row["event_ids"]), "muted": str(row["muted"]).lower()})
-    return out.getvalue()
 
 
 @cli.command("findings")
@@ -65,7 +48,7 @@ def findings_command(ctx, first, last, fmt, out, site_policies):
     finally:
         vault.close()
     found, detection, attached = result.findings, result.detection, result.attachment
-    text = render(found, fmt)
+    text = findings_json(found) if fmt == "json" else findings_csv(found)
     share = detection.context.explained_share
     cases = len({f.case for f in found if f.case is not None})
     summary = (f"{len(found)} finding(s), {result.muted} muted, in {cases} case(s) ({len(attached.opened)} opened, "

@@ -9,75 +9,37 @@ log, case findings and suppressions keep that id, nothing else.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import date, datetime
-from typing import Callable, Iterable, TypeVar
+from datetime import date
+from typing import Iterable
 
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.orm import Session
 
-from auditor.audit.events import AuditEvent
 from auditor.errors import DecryptionError, NotFound
-from auditor.vault.gateway.context import AccessContext, Actor
+from auditor.vault.gateway.context import AccessContext
 from auditor.vault.gateway.core import AccessGateway
+from auditor.vault.gateway.service_work import ServiceChange, ServiceDesk
 from auditor.vault.records import (RETENTION_SEALED, CareTeamMember, ClinicalDocument, Encounter, LegalHold, Patient,
                                    PurgeItem, WorkforceMember)
 
-T = TypeVar("T")
 SERVICE = "retention"
 PURPOSE = "RECORDMGT"  # HL7 v3 PurposeOfUse: records management
 _CHUNK = 900
 
 
-@dataclass
-class RetentionChange:
-    """One audited transaction of retention work: the session, the time, and the events it records."""
+class RetentionChange(ServiceChange):
+    """One audited transaction of retention work."""
 
-    gateway: AccessGateway
-    session: Session
-    ctx: AccessContext
-    actor: Actor
-    at: datetime
-    action: str
-    events: list[AuditEvent] = field(default_factory=list)
-
-    def record(self, record_type: str, record_id: int | str | None, detail: str, *, action: str | None = None,
-               patient_id: int | None = None, fields: tuple[str, ...] = ()) -> None:
-        """Queue the audit event of one change (detail: ids, states, counts, who acted; never a reason)."""
-        self.events.append(self.gateway._event(self.ctx, self.actor, action or self.action, self.at,
-                                               record_type=record_type, patient_id=patient_id, fields=fields,
-                                               record_id=None if record_id is None else str(record_id),
-                                               detail=detail[:256]))
-
-    def new_key(self, purpose: str) -> int:
-        return self.gateway.envelope.create_key(purpose)
-
-    def seal(self, key_id: int, table: str, column: str, row_id: int, text: str | None) -> bytes | None:
-        if column not in RETENTION_SEALED.get(table, ()):
-            raise ValueError(f"{table}.{column} is not a retention column")
-        return self.gateway.envelope.seal(key_id, table, column, row_id, text)
-
-    def patient_ids(self, mrns: list[str]) -> dict[str, int]:
-        """Internal patient ids by MRN, through the blind index."""
-        return self.gateway.patient_ids(self.session, mrns)
+    SEALED = RETENTION_SEALED
+    KIND = "retention"
 
 
-class RecordsManagement:
+class RecordsManagement(ServiceDesk[RetentionChange]):
     """Audited retention transactions, as svc:retention for records management."""
 
+    CHANGE = RetentionChange
+
     def __init__(self, gateway: AccessGateway, ctx: AccessContext | None = None) -> None:
-        self.gateway = gateway
-        self.ctx = ctx or AccessContext.service(SERVICE, PURPOSE)
-
-    def change(self, action: str, work: Callable[[RetentionChange], T]) -> T:
-        """Run `work` in one transaction with the audit events it records (or none of it)."""
-
-        def audited(session: Session, events: list[AuditEvent]) -> T:
-            at = self.gateway.clock.now()
-            actor = self.gateway._require(session, self.ctx, events, action, at)
-            return work(RetentionChange(self.gateway, session, self.ctx, actor, at, action, events))
-
-        return self.gateway._audited(audited)
+        super().__init__(gateway, ctx or AccessContext.service(SERVICE, PURPOSE))
 
     def hold_texts(self, hold_ids: Iterable[int]) -> dict[int, tuple[str | None, str | None]]:
         """The sealed reasons of these holds (placing, releasing); one "view" event per hold."""
