@@ -89,11 +89,12 @@ def patient_command(ctx, mrn, first, last, out, organisation, site_dir, no_pdf):
 
     site = load_site(site_dir, organisation)
     policy = load_policy()
+    given_first, given_last = day_option(first, "--from"), day_option(last, "--to")  # bad dates before anything
     vault = open_vault(ctx)
     try:
         tz = _zone(vault)
-        last_day = day_option(last, "--to") or datetime.now(tz).date()
-        first_day = day_option(first, "--from") or last_day.replace(year=last_day.year - 3, day=min(last_day.day, 28))
+        last_day = given_last or datetime.now(tz).date()
+        first_day = given_first or last_day.replace(year=last_day.year - 3, day=min(last_day.day, 28))
         if last_day < first_day:
             raise InputError("--to is before --from")
         context = build_patient_report(vault, PatientReportRequest(mrn, first_day, last_day), policy, site, tz)
