@@ -17,6 +17,7 @@ from sqlalchemy import BigInteger, Connection, Engine, or_, select, type_coerce
 from auditor.audit.events import ACTIONS, OUTCOMES
 from auditor.audit.schema import AuditEventRow
 from auditor.database import read_snapshot
+from auditor.policy.columnar import read_frames, sqlite_file
 from auditor.vault.records import CareTeamMember, Encounter, Patient, WorkforceMember
 
 IDENTITIES = ("name_dob", "last_name", "household", "street", "phone")
@@ -87,7 +88,7 @@ def typed_events(df: pd.DataFrame) -> pd.DataFrame:
         "seq": seq,
         "event_ref": source_id.fillna("vault:" + seq.astype("string")),  # the ids findings cite
         "at": _timestamps(df["at_us"]),
-        "source": df["source"].astype("category"),
+        "source": df["source"].astype("string").astype("category"),
         "user_id": df["user_id"].astype("string"),
         "event_role": df["role"].astype("string").astype("category"),
         "action": df["action"].astype(ACTION_TYPE),
@@ -193,35 +194,55 @@ def _us(ts: pd.Timestamp) -> int:
     return int(ts.value // 1000)
 
 
-def load_frames(records: Engine, period: Period, lookback: timedelta = timedelta(0),
-                explanation_reach: timedelta = timedelta(days=90), patient_id: int | None = None) -> Frames:
-    """Read the frames for `period` (events from `lookback` before it; encounters reaching it within
-    `explanation_reach`, the widest explanation window) in one read transaction. With `patient_id`,
-    only that patient's events, encounters and care team (a patient's access report: explanations
-    hold, the rules that count across patients do not)."""
+def _statements(period: Period, lookback: timedelta, explanation_reach: timedelta,
+                patient_id: int | None) -> dict[str, object]:
     first, last = _us(period.start - lookback), _us(period.end)
     reach = _us(period.start - explanation_reach), _us(period.end + explanation_reach)
     E, W, P, C, T = AuditEventRow, WorkforceMember, Patient, Encounter, CareTeamMember
-    with records.connect() as conn:
-        read_snapshot(conn)  # events, people and encounters as of one moment; blocks no writer
-        events = _events_frame(conn, select(
+    start, end = type_coerce(C.start, BigInteger), type_coerce(C.end, BigInteger)
+    t_start, t_end = type_coerce(T.start, BigInteger), type_coerce(T.end, BigInteger)
+    return {
+        "events": select(
             E.seq, E.at_us, E.source, E.source_event_id, E.user_id, E.role, E.action, E.patient_id,
             E.record_type, E.outcome, E.purpose, E.break_glass, E.reason.is_not(None).label("has_reason"),
-        ).where(E.at_us >= first, E.at_us < last, *_only(E.patient_id, patient_id)).order_by(E.seq))
-        workforce = _frame(conn, select(
+        ).where(E.at_us >= first, E.at_us < last, *_only(E.patient_id, patient_id)).order_by(E.seq),
+        "workforce": select(
             W.id.label("workforce_id"), W.user_id, W.role, W.department, W.hire_date, W.termination_date,
             W.shift_start, W.shift_end, W.patient_id.label("own_patient_id"),
-            *(getattr(W, f"{name}_bidx").label(name) for name in IDENTITIES)))
-        patients = _frame(conn, select(
+            *(getattr(W, f"{name}_bidx").label(name) for name in IDENTITIES)),
+        "patients": select(
             P.id.label("patient_id"), P.vip, P.restricted, P.deceased_on,
-            *(getattr(P, f"{name}_bidx").label(name) for name in IDENTITIES)))
-        start, end = type_coerce(C.start, BigInteger), type_coerce(C.end, BigInteger)
-        encounters = _frame(conn, select(
+            *(getattr(P, f"{name}_bidx").label(name) for name in IDENTITIES)),
+        "encounters": select(
             C.patient_id, C.department, C.attending_id, start.label("start"), end.label("end"),
-        ).where(start <= reach[1], end >= reach[0], *_only(C.patient_id, patient_id)))
-        t_start, t_end = type_coerce(T.start, BigInteger), type_coerce(T.end, BigInteger)
-        care_team = _frame(conn, select(
+        ).where(start <= reach[1], end >= reach[0], *_only(C.patient_id, patient_id)),
+        "care_team": select(
             T.patient_id, T.workforce_id, t_start.label("start"), t_end.label("end"),
-        ).where(t_start <= last, or_(T.end.is_(None), t_end >= first), *_only(T.patient_id, patient_id)))
-    return Frames(events, typed_workforce(workforce), typed_patients(patients),
-                  typed_encounters(encounters), typed_care_team(care_team), period)
+        ).where(t_start <= last, or_(T.end.is_(None), t_end >= first), *_only(T.patient_id, patient_id)),
+    }
+
+
+def _read_rows(records: Engine, statements: dict) -> dict[str, pd.DataFrame]:
+    """Through the DB-API (PostgreSQL, or SQLite without the columnar reader): one snapshot."""
+    with records.connect() as conn:
+        read_snapshot(conn)  # events, people and encounters as of one moment; blocks no writer
+        return {name: (_events_frame if name == "events" else _frame)(conn, stmt) for name, stmt in statements.items()}
+
+
+def load_frames(records: Engine, period: Period, lookback: timedelta = timedelta(0),
+                explanation_reach: timedelta = timedelta(days=90), patient_id: int | None = None,
+                columnar: bool = True) -> Frames:
+    """Read the frames for `period` (events from `lookback` before it; encounters reaching it within
+    `explanation_reach`, the widest explanation window) in one read transaction. With `patient_id`,
+    only that patient's events, encounters and care team (a patient's access report: explanations
+    hold, the rules that count across patients do not). A SQLite vault is read as columns
+    (auditor.policy.columnar) unless `columnar` is False; both readers give the same frames."""
+    statements = _statements(period, lookback, explanation_reach, patient_id)
+    path = sqlite_file(records) if columnar else None
+    if path is not None:
+        raw = read_frames(path, records, statements)
+        raw["events"] = typed_events(raw["events"])
+    else:
+        raw = _read_rows(records, statements)
+    return Frames(raw["events"], typed_workforce(raw["workforce"]), typed_patients(raw["patients"]),
+                  typed_encounters(raw["encounters"]), typed_care_team(raw["care_team"]), period)
