@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 
 from auditor.audit.verify import Verification, verify_log
 from auditor.cases.period import audit_period
@@ -77,24 +77,32 @@ def audit_month(vault: Vault, period: Period, policy: Policy) -> MonthlyRun:
     return MonthlyRun(period, result.detection, result.findings)
 
 
-def _accesses_in(vault: Vault, period: Period, policy: Policy) -> int:
-    """Successful patient accesses by workforce accounts in the period, counted in SQL (for the trend)."""
+def trend_months(period: Period) -> list[Period]:
+    """The TREND_MONTHS months that end with `period`, oldest first."""
+    return [shift_month(period, -k) for k in range(TREND_MONTHS - 1, -1, -1)]
+
+
+def accesses_by_month(vault: Vault, periods: list[Period], policy: Policy) -> list[int]:
+    """Successful patient accesses by workforce accounts in each period, counted in SQL in one pass
+    over the log (each count on its own is a pass: the log has no index on time alone)."""
     from auditor.audit.schema import AuditEventRow as E
 
-    lo, hi = int(period.start.value // 1000), int(period.end.value // 1000)
-    stmt = select(func.count()).where(E.at_us >= lo, E.at_us < hi, E.outcome == "success",
-                                      E.patient_id.is_not(None), E.action.in_(sorted(policy.settings.access_actions)),
-                                      ~E.user_id.startswith("svc:"))
+    bounds = [(int(p.start.value // 1000), int(p.end.value // 1000)) for p in periods]
+    month = case(*[((E.at_us >= lo) & (E.at_us < hi), i) for i, (lo, hi) in enumerate(bounds)], else_=None)
+    stmt = (select(month, func.count())
+            .where(E.at_us >= min(lo for lo, _ in bounds), E.at_us < max(hi for _, hi in bounds),
+                   E.outcome == "success", E.patient_id.is_not(None),
+                   E.action.in_(sorted(policy.settings.access_actions)), ~E.user_id.startswith("svc:"))
+            .group_by(month))
     with vault.records.connect() as conn:
-        return int(conn.scalar(stmt) or 0)
+        counted = {i: int(n) for i, n in conn.execute(stmt) if i is not None}
+    return [counted.get(i, 0) for i in range(len(periods))]
 
 
-def _trend(vault: Vault, run: MonthlyRun, policy: Policy) -> dict:
-    periods = [shift_month(run.period, -k) for k in range(TREND_MONTHS - 1, -1, -1)]
+def _trend(vault: Vault, run: MonthlyRun, periods: list[Period], accesses: list[int]) -> dict:
     recorded = recorded_findings(vault, periods[:-1])
     labels = [p.first_day.strftime("%b %Y") for p in periods]
     keys = [p.first_day.strftime("%Y-%m") for p in periods]
-    accesses = [_accesses_in(vault, p, policy) for p in periods]
     current = Counter(f.severity for f in run.findings if not f.muted)
     by_month = {**recorded, keys[-1]: current}  # this month as just computed, earlier ones as recorded
     series = [Series(sev, [float(by_month.get(k, Counter()).get(sev, 0)) for k in keys]) for sev in SEVERITIES]
@@ -105,11 +113,11 @@ def _trend(vault: Vault, run: MonthlyRun, policy: Policy) -> dict:
                                            [Series("accesses", [float(a) for a in accesses])])}
 
 
-def _previous(vault: Vault, run: MonthlyRun, policy: Policy) -> dict | None:
+def _previous(vault: Vault, run: MonthlyRun, policy: Policy, accesses_before: int) -> dict | None:
     """The month before, run under today's rules, for the change column; None when it has no events."""
-    before = shift_month(run.period, -1)
-    if _accesses_in(vault, before, policy) == 0:
+    if accesses_before == 0:
         return None
+    before = shift_month(run.period, -1)
     prev = run_policy(vault, before, policy)
     a = activity(prev.detection.context)
     return {"label": before.first_day.strftime("%B %Y"), "accesses": a.accesses, "users": a.users,
@@ -160,11 +168,20 @@ def _verification(vault: Vault, pending: Future | None) -> dict:
             "checkpoint": ({"size": cp.size, "at": cp.at, "root": cp.root.hex()} if cp else None)}
 
 
-def _patient_labels(vault: Vault, findings: list[Finding], pseudonymize: bool) -> dict[int, str]:
-    ids = sorted({f.patient_id for f in findings if f.patient_id is not None})
+def _patient_labels(vault: Vault, patient_ids: list[int], pseudonymize: bool) -> dict[int, str]:
     if pseudonymize:
-        return {pid: vault.indexer.pseudonym(pid) for pid in ids}
-    return ReportDirectory(vault.gateway).patients(ids)  # read as svc:report for operations: audited
+        return {pid: vault.indexer.pseudonym(pid) for pid in patient_ids}
+    return ReportDirectory(vault.gateway).patients(patient_ids)  # read as svc:report for operations: audited
+
+
+def _listed(vault: Vault, run: MonthlyRun, open_findings: list[Finding], pseudonymize: bool) -> dict:
+    """The sections that list findings as rows: the ranked cases and one table per listed rule, with
+    the names of the patients in those rows (and only those) read through the gateway."""
+    ranking = sections.rank_cases(open_findings)
+    per_rule = {rule: sections.of_rule(run.findings, rule) for rule in sections.LISTED_RULES}
+    patients = _patient_labels(vault, sections.shown_patients(ranking, list(per_rule.values())), pseudonymize)
+    return {"cases": sections.ranked_cases(ranking, patients),
+            **{rule: sections.rule_rows(found, patients) for rule, found in per_rule.items()}}
 
 
 def build_monthly(vault: Vault, run: MonthlyRun, policy: Policy, site: Site, *, author: str | None = None,
@@ -176,8 +193,10 @@ def build_monthly(vault: Vault, run: MonthlyRun, policy: Policy, site: Site, *, 
     act = activity(run.detection.context)
     open_findings = [f for f in run.findings if not f.muted]
     severity = Counter(f.severity for f in open_findings)
-    patients = _patient_labels(vault, run.findings, pseudonymize)
+    listed = _listed(vault, run, open_findings, pseudonymize)
     by_rule = sections.by_rule(run.findings, policy, SPEC_RULES)
+    months = trend_months(run.period)
+    accesses = accesses_by_month(vault, months, policy)
     return {
         "site": site, "title": "Monthly privacy audit report",
         "period": {"label": run.period.first_day.strftime("%B %Y"), "first_day": run.period.first_day,
@@ -192,19 +211,17 @@ def build_monthly(vault: Vault, run: MonthlyRun, policy: Policy, site: Site, *, 
                     "findings": len(open_findings), "muted": len(run.findings) - len(open_findings),
                     "by_severity": [{"severity": s, "count": severity.get(s, 0)} for s in SEVERITIES],
                     "cases": len({f.case for f in open_findings}),
-                    "previous": _previous(vault, run, policy)},
-        "trend": _trend(vault, run, policy),
+                    "previous": _previous(vault, run, policy, accesses[-2])},
+        "trend": _trend(vault, run, months, accesses),
         "explained_by": [{"explanation": k.replace("_", " "), "accesses": v} for k, v in act.explained_by.items()],
         "rules": by_rule,
         "rules_chart": bar_chart("Findings by rule", [(r["id"], r["findings"]) for r in by_rule if r["findings"]]),
-        "cases": sections.ranked_cases(open_findings, patients),
-        "break_glass": sections.rule_rows(run.findings, "break-glass-review", patients),
+        "cases": listed["cases"],
+        "break_glass": listed["break-glass-review"],
         "break_glass_counts": {"accesses": act.break_glass, "without_reason": act.break_glass_without_reason},
-        "vip": {"accesses": act.vip_accesses, "unexplained": act.vip_unexplained,
-                "findings": sections.rule_rows(run.findings, "vip-access", patients)},
-        "sensitive": {"types": act.sensitive,
-                      "findings": sections.rule_rows(run.findings, "sensitive-record-access", patients)},
-        "terminated": sections.rule_rows(run.findings, "terminated-user-access", patients),
+        "vip": {"accesses": act.vip_accesses, "unexplained": act.vip_unexplained, "findings": listed["vip-access"]},
+        "sensitive": {"types": act.sensitive, "findings": listed["sensitive-record-access"]},
+        "terminated": listed["terminated-user-access"],
         "casework": casework(vault, run.period, case_settings or CaseSettings(), now),
         "completeness": {**sections.completeness(vault, run.period), "sources": act.events_by_source,
                          "days_without_events": act.days_without_events},

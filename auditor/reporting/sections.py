@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
@@ -19,6 +20,7 @@ from auditor.vault.records import IngestRun, QuarantinedRow
 MAX_CASES = 25
 CASE_ROWS = 10  # findings shown per case
 MAX_ROWS = 50  # per table; findings.csv holds every one
+LISTED_RULES = ("break-glass-review", "vip-access", "sensitive-record-access", "terminated-user-access")
 
 
 def _when(finding: Finding) -> str:
@@ -47,27 +49,52 @@ def by_rule(findings: list[Finding], policy: Policy, order: tuple[str, ...]) -> 
              "by_severity": dict(severities[r])} for r in ids]
 
 
-def ranked_cases(findings: list[Finding], patients: dict[int, str]) -> dict:
-    """Cases in rank order, each with its findings' evidence sentences: repeat offenders first (more
-    findings), then the highest risk, then the case id (the older case first)."""
+@dataclass
+class CaseRanking:
+    """The cases the report lists, in rank order, each with its findings highest risk first; `total`
+    counts every case, listed or not."""
+
+    cases: list[tuple[int, list[Finding]]]
+    total: int
+
+
+def rank_cases(findings: list[Finding]) -> CaseRanking:
+    """Repeat offenders first (more findings), then the highest risk, then the case id (the older
+    case first); cut at MAX_CASES."""
     cases: dict[int, list[Finding]] = defaultdict(list)
     for f in findings:
         cases[f.case or 0].append(f)
     order = sorted(cases, key=lambda c: (-len(cases[c]), -max(f.risk for f in cases[c]), c))
-    ranked = []
-    for rank, case_id in enumerate(order[:MAX_CASES], start=1):
-        items = sorted(cases[case_id], key=lambda f: (-f.risk, f.first_at, f.rule))
-        ranked.append({"rank": rank, "case": case_id, "user_id": items[0].user_id, "findings": len(items),
-                       "risk": max(f.risk for f in items), "rules": sorted({f.rule for f in items}),
-                       "rows": [finding_row(f, patients) for f in items[:CASE_ROWS]],
-                       "more": max(0, len(items) - CASE_ROWS)})
-    return {"rows": ranked, "total": len(cases), "more": max(0, len(cases) - MAX_CASES)}
+    listed = [(c, sorted(cases[c], key=lambda f: (-f.risk, f.first_at, f.rule))) for c in order[:MAX_CASES]]
+    return CaseRanking(listed, len(cases))
 
 
-def rule_rows(findings: list[Finding], rule: str, patients: dict[int, str]) -> dict:
-    rows = [f for f in findings if f.rule == rule]
-    return {"rows": [finding_row(f, patients) for f in rows[:MAX_ROWS]], "total": len(rows),
-            "more": max(0, len(rows) - MAX_ROWS)}
+def ranked_cases(ranking: CaseRanking, patients: dict[int, str]) -> dict:
+    """The ranked cases with their findings' evidence sentences, CASE_ROWS findings each."""
+    ranked = [{"rank": rank, "case": case_id, "user_id": items[0].user_id, "findings": len(items),
+               "risk": max(f.risk for f in items), "rules": sorted({f.rule for f in items}),
+               "rows": [finding_row(f, patients) for f in items[:CASE_ROWS]],
+               "more": max(0, len(items) - CASE_ROWS)}
+              for rank, (case_id, items) in enumerate(ranking.cases, start=1)]
+    return {"rows": ranked, "total": ranking.total, "more": max(0, ranking.total - MAX_CASES)}
+
+
+def of_rule(findings: list[Finding], rule: str) -> list[Finding]:
+    return [f for f in findings if f.rule == rule]
+
+
+def rule_rows(findings: list[Finding], patients: dict[int, str]) -> dict:
+    """One rule's findings (of_rule), the first MAX_ROWS as rows."""
+    return {"rows": [finding_row(f, patients) for f in findings[:MAX_ROWS]], "total": len(findings),
+            "more": max(0, len(findings) - MAX_ROWS)}
+
+
+def shown_patients(ranking: CaseRanking, per_rule: list[list[Finding]]) -> list[int]:
+    """The patients named in the report's rows: only their names are read (the rest are in findings.csv
+    by MRN), so the report reads hundreds of names, not one per finding."""
+    shown = [f for _, items in ranking.cases for f in items[:CASE_ROWS]]
+    shown += [f for findings in per_rule for f in findings[:MAX_ROWS]]
+    return sorted({f.patient_id for f in shown if f.patient_id is not None})
 
 
 def completeness(vault: Vault, period: Period) -> dict:
