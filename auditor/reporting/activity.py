@@ -62,7 +62,7 @@ def activity(context: DetectionContext) -> Activity:
 def _quiet_days(events: pd.DataFrame, context: DetectionContext) -> list[date]:
     """Local days of the period on which no event at all arrived: a gap in the feed to explain."""
     period = context.period
-    seen = set(events["local_day"].dt.date)
+    seen = set(pd.DatetimeIndex(events["local_day"].unique()).date)  # the days first: 30, not 10 million
     days, day = [], period.first_day
     while day <= period.last_day:
         if day not in seen:
