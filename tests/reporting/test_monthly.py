@@ -263,3 +263,22 @@ def test_only_the_patients_in_the_rows_are_named():
     assert all(r["patient"] for r in rows)  # every row shown has its name
     assert len(named) == len({r["patient"] for r in rows})  # and no other patient was read
     assert cases["total"] == many + 1 and vip["more"] == 7
+
+
+def test_the_trend_counts_accesses_as_the_engine_does(month_home, tmp_path):
+    """The trend takes this month's accesses from the run and earlier months' from SQL: both must
+    count the same events (success, a patient, an access action, no service account)."""
+    from auditor.policy.rules import load_policy
+    from auditor.reporting import monthly
+    from auditor.reporting.activity import activity
+    from auditor.vault.settings import organisation_timezone
+
+    vault = Vault.open(tmp_path / "home")
+    try:
+        policy = load_policy()
+        for month in ("2026-10", "2026-11"):
+            period = monthly.month_period(month, organisation_timezone(vault.records))
+            run = monthly.run_policy(vault, period, policy)
+            assert monthly.accesses_by_month(vault, [period], policy) == [activity(run.detection.context).accesses]
+    finally:
+        vault.close()
