@@ -12,6 +12,7 @@ an empty string for a known value (ingest reads "" as unknown).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable, Iterator
 
 import pandas as pd
 import pyarrow as pa
@@ -24,6 +25,7 @@ try:  # the driver is a dependency; a missing one falls back to the DB-API reade
 except ImportError:  # pragma: no cover
     adbc_sqlite = None
 
+BATCH_ROWS = "adbc.sqlite.query.batch_rows"  # rows per batch, and rows the driver infers types from
 _INT_TYPES = {pa.int64(): pd.Int64Dtype(), pa.int32(): pd.Int64Dtype()}  # exact: float64 would lose 63-bit ids
 
 
@@ -63,26 +65,46 @@ def _column(table: pa.Table, name: str, text: bool) -> pa.ChunkedArray:
     return values
 
 
-def read_frames(path: Path, records: Engine, statements: dict[str, Select]) -> dict[str, pd.DataFrame]:
-    """Each statement's rows as a DataFrame (integers as Int64, text as Arrow-backed strings with
-    missing values, booleans as 0/1 integers), all read in one snapshot."""
-    out = {}
+def read_frames(path: Path, records: Engine, statements: dict[str, Select],
+                typed: dict[str, Callable[[pd.DataFrame], pd.DataFrame]], chunk_rows: int = 500_000,
+                ) -> dict[str, list[pd.DataFrame]]:
+    """Each statement's rows, typed by `typed[name]` a chunk of about `chunk_rows` rows at a time (the
+    untyped columns of a whole month never sit in memory at once), all read in one snapshot. The
+    frames given to `typed` hold integers as Int64, text as Arrow-backed strings with missing values
+    and flags as 0/1 integers."""
+    out: dict[str, list[pd.DataFrame]] = {}
     conn = adbc_sqlite.connect(f"file:{path}?mode=ro", autocommit=False)  # one read transaction for all
     try:
         cursor = conn.cursor()
         try:
+            cursor.adbc_statement.set_options(**{BATCH_ROWS: str(min(chunk_rows, 65_536))})
             for name, stmt in statements.items():
                 sql, text = _sql(records, stmt)
                 cursor.execute(sql)
-                table = cursor.fetch_arrow_table()
-                out[name] = pa.table({c: _column(table, c, c in text) for c in table.column_names}).to_pandas(
-                    types_mapper=_types, self_destruct=True)
+                out[name] = list(_typed_chunks(cursor.fetch_record_batch(), text, typed[name], chunk_rows))
         finally:
             cursor.close()
         conn.rollback()
     finally:
         conn.close()
     return out
+
+
+def _typed_chunks(reader: pa.RecordBatchReader, text: list[str], typed, chunk_rows: int) -> Iterator[pd.DataFrame]:
+    pending, rows, seen = [], 0, False
+    for batch in reader:
+        pending.append(batch)
+        rows += batch.num_rows
+        if rows >= chunk_rows:
+            yield typed(_pandas(pa.Table.from_batches(pending), text))
+            pending, rows, seen = [], 0, True
+    if pending or not seen:
+        yield typed(_pandas(pa.Table.from_batches(pending, schema=reader.schema), text))
+
+
+def _pandas(table: pa.Table, text: list[str]) -> pd.DataFrame:
+    columns = {c: _column(table, c, c in text) for c in table.column_names}
+    return pa.table(columns).to_pandas(types_mapper=_types, self_destruct=True)
 
 
 def _types(arrow_type: pa.DataType):

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from auditor.policy.explanations import ExplanationPolicy, explain, explained_share
-from auditor.policy.frames import IDENTITIES, SERVICE_PREFIX, Frames, Period
+from auditor.policy.frames import SERVICE_PREFIX, Frames, Period, columns_for
 from auditor.policy.identity import identity_links, staff_patients
 
 ACCESS_ACTIONS = frozenset({"view", "create", "update", "delete", "print", "export", "search", "disclose"})
@@ -62,16 +62,24 @@ def _local(events: pd.DataFrame, period: Period) -> pd.DataFrame:
 
 
 def _with_user(events: pd.DataFrame, workforce: pd.DataFrame) -> pd.DataFrame:
-    users = workforce[_USER_COLUMNS + list(IDENTITIES)].rename(columns={n: f"u_{n}" for n in IDENTITIES})
-    merged = events.reset_index(names="event").merge(users, on="user_id", how="left").set_index("event")
-    # an account the workforce file does not know keeps the role its events carry
-    merged["role"] = merged["role"].astype("string").fillna(merged["event_role"].astype("string")).astype("category")
+    found = columns_for(events["user_id"], workforce, "user_id", [c for c in _USER_COLUMNS if c != "user_id"])
+    merged = pd.concat([events, found], axis=1).rename_axis("event")
+    merged["role"] = _known_role(merged["role"], merged["event_role"])
     return merged
 
 
+def _known_role(role: pd.Series, carried: pd.Series) -> pd.Series:
+    """The workforce file's role; an account it does not know keeps the role its events carry (on the
+    categories' codes: no string per event)."""
+    role, carried = role.astype("category"), carried.astype("category")
+    both = role.cat.categories.union(carried.cat.categories)
+    filled = role.cat.set_categories(both).fillna(carried.cat.set_categories(both))
+    return filled.cat.remove_unused_categories()
+
+
 def _with_patient(accesses: pd.DataFrame, patients: pd.DataFrame) -> pd.DataFrame:
-    cols = patients.rename(columns={n: f"p_{n}" for n in IDENTITIES})
-    merged = accesses.reset_index(names="event").merge(cols, on="patient_id", how="left").set_index("event")
+    found = columns_for(accesses["patient_id"], patients, "patient_id", ["vip", "restricted", "deceased_on"])
+    merged = pd.concat([accesses, found], axis=1)
     return merged.assign(vip=merged["vip"].fillna(False).astype(bool),
                          restricted=merged["restricted"].fillna(False).astype(bool))
 
@@ -83,7 +91,7 @@ def build_context(frames: Frames, settings: EngineSettings) -> DetectionContext:
     activity = _with_user(events[people & success & events["in_period"]], frames.workforce)
     touches = activity["patient_id"].notna() & activity["action"].isin(settings.access_actions)
     accesses = _with_patient(activity[touches], frames.patients)
-    links = identity_links(accesses, staff_patients(frames.workforce, frames.patients))
+    links = identity_links(accesses, frames.workforce, frames.patients, staff_patients(frames.workforce, frames.patients))
     why = explain(accesses, frames.encounters, frames.care_team, settings.explanations)
     accesses = pd.concat([accesses, links, why], axis=1)
     denials = _with_user(events[people & ~success], frames.workforce)

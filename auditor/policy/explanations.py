@@ -47,25 +47,35 @@ def _encounter_window(encounters: pd.DataFrame, before: int, after: int) -> pd.D
 
 def explain(accesses: pd.DataFrame, encounters: pd.DataFrame, care_team: pd.DataFrame,
             policy: ExplanationPolicy) -> pd.DataFrame:
-    """One row per access (same index): by_<explanation> booleans, `explained_by` (the first that holds,
-    in the contract's order), `explained` and `clinically_explained` (rules 1 to 3 only)."""
+    """One row per access (same index): `explained_by` (the first explanation that holds, in the
+    contract's order), `explained` and `clinically_explained` (rules 1 to 3 only). Each explanation
+    is tried only on the accesses the ones before it left unexplained: the answer is the same, and
+    most of a month is explained by the first two, so the later joins stay small."""
     keys = accesses[["patient_id", "workforce_id", "department", "role", "record_type", "at"]]
-    out = pd.DataFrame(index=accesses.index)
+    if isinstance(keys["department"].dtype, pd.CategoricalDtype):  # join on the same codes, not on strings
+        known = encounters["department"].where(encounters["department"].isin(keys["department"].cat.categories))
+        encounters = encounters.assign(department=pd.Categorical(known, dtype=keys["department"].dtype))
+    first = np.full(len(keys), "", dtype=object)
     team = care_team.assign(lo=care_team["start"], hi=care_team["end"].fillna(_OPEN_END))
-    out["by_care_team"] = keys.index.isin(_within(keys, team, ["patient_id", "workforce_id"]))
     clinical = _encounter_window(encounters, policy.clinical_days_before, policy.clinical_days_after)
-    attending = clinical.rename(columns={"attending_id": "workforce_id"})
-    out["by_attending"] = keys.index.isin(_within(keys, attending, ["patient_id", "workforce_id"]))
-    out["by_department"] = keys.index.isin(_within(keys, clinical, ["patient_id", "department"]))
-    operational_access = keys["role"].isin(policy.operational_roles) & ~keys["record_type"].isin(
-        policy.sensitive_record_types)  # rule 4 never explains a sensitive record type
     operational = _encounter_window(encounters, policy.operational_days_before, policy.operational_days_after)
-    out["by_operational"] = keys.index.isin(_within(keys[operational_access], operational, ["patient_id"]))
-    held = [out[f"by_{name}"].to_numpy() for name in EXPLANATIONS]
-    first = np.select(held, list(EXPLANATIONS), default="")
+    # rule 4 is for operational roles only, and never explains a sensitive record type
+    operational_access = (keys["role"].isin(policy.operational_roles)
+                          & ~keys["record_type"].isin(policy.sensitive_record_types)).to_numpy()
+    tries = (("care_team", team, ["patient_id", "workforce_id"], None),
+             ("attending", clinical.rename(columns={"attending_id": "workforce_id"}), ["patient_id", "workforce_id"], None),
+             ("department", clinical, ["patient_id", "department"], None),
+             ("operational", operational, ["patient_id"], operational_access))
+    for name, windows, on, only in tries:
+        open_ = first == ""
+        if only is not None:
+            open_ &= only
+        held = keys.index.isin(_within(keys[open_], windows, on))
+        first[held] = name
+    out = pd.DataFrame(index=accesses.index)
     out["explained_by"] = pd.Categorical(np.where(first == "", None, first), categories=list(EXPLANATIONS))
-    out["clinically_explained"] = out["by_care_team"] | out["by_attending"] | out["by_department"]
-    out["explained"] = out["clinically_explained"] | out["by_operational"]
+    out["clinically_explained"] = np.isin(first, CLINICAL)
+    out["explained"] = first != ""
     return out
 
 

@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pandas as pd
+from pandas.api.types import union_categoricals
 from sqlalchemy import BigInteger, Connection, Engine, or_, select, type_coerce
 
 from auditor.audit.events import ACTIONS, OUTCOMES
@@ -152,6 +154,27 @@ def typed_care_team(df: pd.DataFrame) -> pd.DataFrame:
     })
 
 
+def row_positions(keys: pd.Series, table: pd.DataFrame, on: str) -> tuple[pd.DataFrame, np.ndarray]:
+    """`table` without repeated keys, and the position in it of the row each key names (-1: none)."""
+    table = table.drop_duplicates(on)
+    return table, pd.Index(table[on]).get_indexer(keys)
+
+
+def taken(table: pd.DataFrame, at: np.ndarray, columns: list[str], index: pd.Index) -> pd.DataFrame:
+    """`columns` of the rows at positions `at` of `table` (-1: missing values); flags as nullable booleans."""
+    found = {c: (table[c].astype("boolean") if table[c].dtype == bool else table[c]).array.take(at, allow_fill=True)
+             for c in columns}
+    return pd.DataFrame(found, index=index)
+
+
+def columns_for(keys: pd.Series, table: pd.DataFrame, on: str, columns: list[str]) -> pd.DataFrame:
+    """`columns` of the `table` row whose `on` equals each key, missing where none does, on the keys'
+    index: a left join on a unique key by position (one hash lookup per key), without the copies a
+    merge of ten million rows makes."""
+    table, at = row_positions(keys, table, on)
+    return taken(table, at, columns, keys.index)
+
+
 def _frame(conn: Connection, stmt) -> pd.DataFrame:
     """Rows as object columns first: 64-bit ids and blind indexes with NULLs among them would lose
     their low bits as float64; the typed_* functions then give each column its exact type. The rows
@@ -167,7 +190,7 @@ def _frame(conn: Connection, stmt) -> pd.DataFrame:
 EVENT_CHUNK = 500_000  # events typed at a time: the untyped rows of a whole month never sit in memory at once
 
 
-def _events_frame(conn: Connection, stmt) -> pd.DataFrame:
+def _events_frame(conn: Connection, stmt) -> list[pd.DataFrame]:
     """The events, typed chunk by chunk (memory: the typed month plus one untyped chunk)."""
     result = conn.execute(stmt)
     columns, cursor = list(result.keys()), result.cursor
@@ -178,12 +201,22 @@ def _events_frame(conn: Connection, stmt) -> pd.DataFrame:
         if len(rows) < EVENT_CHUNK:
             break
     result.close()
+    return chunks
+
+
+def concat_events(chunks: list[pd.DataFrame]) -> pd.DataFrame:
+    """Typed chunks as one frame; a category column whose categories differ chunk to chunk gets
+    their union (codes remapped, no string built per event)."""
     if len(chunks) == 1:
         return chunks[0]
-    events = pd.concat(chunks, ignore_index=True)
-    for name in ("source", "event_role", "record_type", "purpose"):  # categories differ chunk to chunk
-        events[name] = events[name].astype("string").astype("category")
-    return events
+    columns = {}
+    for name in chunks[0].columns:
+        parts = [c[name] for c in chunks]
+        if isinstance(parts[0].dtype, pd.CategoricalDtype) and any(p.dtype != parts[0].dtype for p in parts):
+            columns[name] = pd.Series(union_categoricals(parts, sort_categories=True))
+        else:
+            columns[name] = pd.concat(parts, ignore_index=True)
+    return pd.DataFrame(columns)
 
 
 def _only(column, patient_id: int | None) -> tuple:
@@ -226,7 +259,9 @@ def _read_rows(records: Engine, statements: dict) -> dict[str, pd.DataFrame]:
     """Through the DB-API (PostgreSQL, or SQLite without the columnar reader): one snapshot."""
     with records.connect() as conn:
         read_snapshot(conn)  # events, people and encounters as of one moment; blocks no writer
-        return {name: (_events_frame if name == "events" else _frame)(conn, stmt) for name, stmt in statements.items()}
+        raw = {name: _frame(conn, stmt) for name, stmt in statements.items() if name != "events"}
+        raw["events"] = concat_events(_events_frame(conn, statements["events"]))
+        return raw
 
 
 def load_frames(records: Engine, period: Period, lookback: timedelta = timedelta(0),
@@ -240,8 +275,10 @@ def load_frames(records: Engine, period: Period, lookback: timedelta = timedelta
     statements = _statements(period, lookback, explanation_reach, patient_id)
     path = sqlite_file(records) if columnar else None
     if path is not None:
-        raw = read_frames(path, records, statements)
-        raw["events"] = typed_events(raw["events"])
+        chunks = read_frames(path, records, statements, {**{n: lambda df: df for n in statements},
+                                                          "events": typed_events})
+        raw = {name: pd.concat(parts, ignore_index=True) for name, parts in chunks.items() if name != "events"}
+        raw["events"] = concat_events(chunks["events"])
     else:
         raw = _read_rows(records, statements)
     return Frames(raw["events"], typed_workforce(raw["workforce"]), typed_patients(raw["patients"]),

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from auditor.audit.events import AuditEvent
-from auditor.policy.columnar import sqlite_file
-from auditor.policy.frames import Period, load_frames
+from auditor.policy.columnar import read_frames, sqlite_file
+from auditor.policy.frames import Period, _statements, concat_events, load_frames, typed_events
 from auditor.vault.settings import organisation_timezone
 from tests.policy.vault_data import populate
 
@@ -62,3 +62,16 @@ def test_no_rows_reads_as_empty_typed_frames(sqlite_vault, first):
     columnar, rows = _both(sqlite_vault, period, patient_id=123456789)
     assert columnar.events.empty and columnar.encounters.empty
     _assert_same(columnar, rows)
+
+
+def test_events_typed_in_chunks_are_the_same_month(sqlite_vault, policy):
+    """A month read in many chunks (categories differing chunk to chunk) is the month read at once."""
+    _null_heavy_events(sqlite_vault, 2500)
+    populate(sqlite_vault)
+    period = Period(date(2026, 11, 1), date(2026, 11, 30), organisation_timezone(sqlite_vault.records))
+    stmt = _statements(period, policy.lookback(), timedelta(days=90), None)["events"]
+    chunks = read_frames(sqlite_file(sqlite_vault.records), sqlite_vault.records, {"events": stmt},
+                         {"events": typed_events}, chunk_rows=700)["events"]
+    assert len(chunks) >= 4 and len({tuple(c["event_role"].cat.categories) for c in chunks}) > 1
+    whole = load_frames(sqlite_vault.records, period, policy.lookback(), columnar=False).events
+    pd.testing.assert_frame_equal(concat_events(chunks), whole)

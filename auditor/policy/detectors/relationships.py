@@ -14,7 +14,6 @@ import pandas as pd
 
 from auditor.policy.context import DetectionContext
 from auditor.policy.detectors import detector, hits
-from auditor.policy.identity import same
 
 NO_LINK = "; no encounter, care-team or department link explains it"
 RECORD_LABELS = {"hiv": "HIV", "psychotherapy_note": "psychotherapy note", "substance_use": "substance use"}
@@ -41,8 +40,7 @@ def self_access(ctx: DetectionContext, params) -> pd.DataFrame:
 def family_access(ctx: DetectionContext, params) -> pd.DataFrame:
     rows = unexplained(ctx)
     rows = rows[rows["is_family"]]
-    home = same(rows["u_household"], rows["p_household"]).to_numpy()
-    phone = same(rows["u_phone"], rows["p_phone"]).to_numpy()
+    home, phone = rows["shares_home"].to_numpy(), rows["shares_phone"].to_numpy()
     whom = np.select([home & phone, home], ["a patient with the same surname, home address and phone number",
                                             "a patient with the same surname and home address"],
                      default="a patient with the same surname and phone number")
