@@ -11,8 +11,9 @@ by bench/policy_data.py as an interchange export (November 2026, America/New_Yor
    the log is then verified (verify_log) so that speed never stands in for a broken log;
 2. full rule pack: load_frames + engine.run over the month with every rule of policies/rules, as
    `auditor findings` runs them (findings sentences, which read names through the gateway, are not
-   part of it), in a child process: its wall time, and its peak RSS (ru_maxrss of the child from
-   os.wait4: the whole process, interpreter and imports included);
+   part of it), in a child process: its wall time, and its peak RSS (VmHWM, the child's own
+   high-water mark: the whole process, interpreter and imports included. Not ru_maxrss: on Linux a
+   child's ru_maxrss starts at its parent's peak when it execs, and this parent has just ingested);
 3. three rules (after-hours, no-treatment-relationship, excessive-volume): our engine with a Policy
    holding only those rules against DuckDB SQL with the same meaning over the same frames, in this
    process, one after the other. Both counts of flagged events are printed for each rule and must
@@ -27,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -212,20 +212,27 @@ def rule_pack(home: Path) -> dict:
     finally:
         vault.close()
     counts = detection.hits["rule"].value_counts()
-    return {"load_s": loaded - started, "run_s": done - loaded, "events": len(frames.events),
+    return {"load_s": loaded - started, "run_s": done - loaded, "events": len(frames.events), "peak_rss_gb": peak_rss_gb(),
             "accesses": len(detection.context.accesses), "explained": detection.context.explained_share,
             "rules": len(policy.running()), "hits": {rule: int(n) for rule, n in counts.items()}}
 
 
+def peak_rss_gb() -> float:
+    """This process's peak resident memory: VmHWM from /proc (Linux), else ru_maxrss."""
+    try:
+        status = Path("/proc/self/status").read_text()
+        return int(status.split("VmHWM:")[1].split()[0]) / 2**20  # kB
+    except (OSError, IndexError, ValueError):
+        import resource
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+
+
 def rule_pack_in_child(home: Path) -> dict:
-    """The rule pack in a fresh interpreter; its peak RSS from the kernel's accounting (ru_maxrss, KiB)."""
-    child = subprocess.Popen([sys.executable, __file__, "--rule-pack", str(home)], stdout=subprocess.PIPE)
-    out = child.stdout.read()
-    _, status, usage = os.wait4(child.pid, 0)
-    child.stdout.close()
-    if os.waitstatus_to_exitcode(status) != 0:
+    """The rule pack in a fresh interpreter, which reports its own time and peak memory."""
+    child = subprocess.run([sys.executable, __file__, "--rule-pack", str(home)], stdout=subprocess.PIPE)
+    if child.returncode != 0:
         raise SystemExit("the rule pack failed in its child process")
-    return {**json.loads(out.decode().strip().splitlines()[-1]), "peak_rss_gb": usage.ru_maxrss / 2**20}
+    return json.loads(child.stdout.decode().strip().splitlines()[-1])
 
 
 # -- the report -------------------------------------------------------------------------------------------
