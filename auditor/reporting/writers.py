@@ -6,9 +6,13 @@ PHI and is written owner-only (auditor.phi_files)."""
 from __future__ import annotations
 
 import csv
+import gc
 import io
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from operator import attrgetter
 from pathlib import Path
+from typing import Iterator
 
 import orjson
 from jinja2 import TemplateError
@@ -22,6 +26,19 @@ FINDING_COLUMNS = ["case", "rule", "severity", "risk", "user_id", "mrn", "event_
                    "first_at", "last_at", "title"]
 
 
+@contextmanager
+def _no_cycle_collection() -> Iterator[None]:
+    """The rows made here hold no reference cycles: the cyclic collector would only walk the half
+    million of them, and every finding, again and again while they are made (half the time at 10M)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def findings_json_bytes(findings: list[Finding]) -> bytes:
     """The findings as a JSON array, two-space indented, UTF-8 (the CLI contract's layout). Each
     finding's keys are Finding.to_dict's; its values are read straight off the finding, since
@@ -30,7 +47,8 @@ def findings_json_bytes(findings: list[Finding]) -> bytes:
         return b"[]\n"
     keys = list(findings[0].to_dict())
     values = attrgetter(*keys)
-    return orjson.dumps([dict(zip(keys, values(f))) for f in findings], option=orjson.OPT_INDENT_2) + b"\n"
+    with _no_cycle_collection():
+        return orjson.dumps([dict(zip(keys, values(f))) for f in findings], option=orjson.OPT_INDENT_2) + b"\n"
 
 
 def findings_json(findings: list[Finding]) -> str:
@@ -47,7 +65,8 @@ def findings_csv(findings: list[Finding]) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(FINDING_COLUMNS)
-    writer.writerows(map(_csv_row, findings))
+    with _no_cycle_collection():
+        writer.writerows(map(_csv_row, findings))
     return out.getvalue()
 
 
@@ -84,7 +103,12 @@ def write_report(out_dir: Path, stem: str, html: str, pdf: bool = True) -> dict[
 
 
 def write_findings(out_dir: Path, findings: list[Finding]) -> dict[str, Path]:
+    """findings.json and findings.csv; the JSON goes to disk (write and fsync, without the GIL) in a
+    thread while the CSV is made."""
     paths = {"csv": Path(out_dir) / "findings.csv", "json": Path(out_dir) / "findings.json"}
-    write_private(paths["csv"], findings_csv(findings))
-    write_private(paths["json"], findings_json_bytes(findings))
+    with ThreadPoolExecutor(max_workers=1) as disk:
+        json_written = disk.submit(write_private, paths["json"], findings_json_bytes(findings))
+        text = findings_csv(findings)
+        json_written.result()
+    write_private(paths["csv"], text)
     return paths
