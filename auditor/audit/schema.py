@@ -8,7 +8,7 @@ renumbered row is named exactly even when its leaf hash was recomputed by whoeve
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, Index, Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, Integer, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from auditor.database import RecordsBase
@@ -16,10 +16,8 @@ from auditor.database import RecordsBase
 
 class AuditEventRow(RecordsBase):
     __tablename__ = "audit_events"
-    __table_args__ = (
-        UniqueConstraint("source", "source_event_id"),
-        Index("ix_audit_events_user_time", "user_id", "at_us"),
-    )
+    # No (user_id, at_us) index since r0006: no query reads by user, and each append paid for it.
+    __table_args__ = (UniqueConstraint("source", "source_event_id"),)
 
     seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     at_us: Mapped[int] = mapped_column(BigInteger)  # microseconds since the Unix epoch, UTC
