@@ -92,8 +92,9 @@ def _frame(records: list[list[str]], header: list[str], fields: np.ndarray) -> p
     width = len(header)
     if (fields != width).any():  # rare: pad short rows, cut long ones (they are rejected anyway)
         records = [r[:width] + [""] * (width - len(r)) for r in records]
-    frame = pd.DataFrame.from_records(records, columns=header) if records else pd.DataFrame(columns=header)
-    return frame.astype(object)
+    # object columns from the start: inferring a string dtype (Arrow-backed with pyarrow) and casting
+    # back would copy every value twice
+    return pd.DataFrame(records, columns=header, dtype=object) if records else pd.DataFrame(columns=header, dtype=object)
 
 
 def _start_lines(records: list[list[str]], before: int, after: int) -> np.ndarray:

@@ -111,7 +111,7 @@ def row_hashes(frame: pd.DataFrame) -> list[bytes]:
     (only a value holding a comma, a quote, CR or LF; quotes doubled), joined by commas, UTF-8,
     without a line ending. Column order and unknown columns in the file do not change it."""
     empty = [""] * len(frame)
-    columns = [frame[name].astype(str).tolist() if name in frame else empty for name in ACCESS_LOG.names]
+    columns = [frame[name].tolist() if name in frame else empty for name in ACCESS_LOG.names]  # str as read
     commas, sha256, out = len(columns) - 1, hashlib.sha256, []
     for values in zip(*columns):  # one join and one hash per row; quoting only where a value needs it
         line = ",".join(values)
