@@ -19,7 +19,6 @@ from sqlalchemy import BigInteger, Connection, Engine, or_, select, type_coerce
 from auditor.audit.events import ACTIONS, OUTCOMES
 from auditor.audit.schema import AuditEventRow
 from auditor.database import read_snapshot
-from auditor.policy.columnar import read_frames, sqlite_file
 from auditor.vault.records import CareTeamMember, Encounter, Patient, WorkforceMember
 
 IDENTITIES = ("name_dob", "last_name", "household", "street", "phone")
@@ -190,15 +189,15 @@ def _frame(conn: Connection, stmt) -> pd.DataFrame:
 EVENT_CHUNK = 500_000  # events typed at a time: the untyped rows of a whole month never sit in memory at once
 
 
-def _events_frame(conn: Connection, stmt) -> list[pd.DataFrame]:
+def _events_frame(conn: Connection, stmt, chunk: int = EVENT_CHUNK) -> list[pd.DataFrame]:
     """The events, typed chunk by chunk (memory: the typed month plus one untyped chunk)."""
     result = conn.execute(stmt)
     columns, cursor = list(result.keys()), result.cursor
     chunks = []
     while cursor is not None:
-        rows = cursor.fetchmany(EVENT_CHUNK)
+        rows = cursor.fetchmany(chunk)
         chunks.append(typed_events(pd.DataFrame(rows, columns=columns, dtype=object)))
-        if len(rows) < EVENT_CHUNK:
+        if len(rows) < chunk:
             break
     result.close()
     return chunks
@@ -256,7 +255,9 @@ def _statements(period: Period, lookback: timedelta, explanation_reach: timedelt
 
 
 def _read_rows(records: Engine, statements: dict) -> dict[str, pd.DataFrame]:
-    """Through the DB-API (PostgreSQL, or SQLite without the columnar reader): one snapshot."""
+    """Through the DB-API, in one snapshot. (Not through a second SQLite library such as ADBC's: two
+    copies of SQLite in one process release each other's POSIX locks, and a WAL another process then
+    checkpoints away loses committed audit events.)"""
     with records.connect() as conn:
         read_snapshot(conn)  # events, people and encounters as of one moment; blocks no writer
         raw = {name: _frame(conn, stmt) for name, stmt in statements.items() if name != "events"}
@@ -265,21 +266,11 @@ def _read_rows(records: Engine, statements: dict) -> dict[str, pd.DataFrame]:
 
 
 def load_frames(records: Engine, period: Period, lookback: timedelta = timedelta(0),
-                explanation_reach: timedelta = timedelta(days=90), patient_id: int | None = None,
-                columnar: bool = True) -> Frames:
+                explanation_reach: timedelta = timedelta(days=90), patient_id: int | None = None) -> Frames:
     """Read the frames for `period` (events from `lookback` before it; encounters reaching it within
     `explanation_reach`, the widest explanation window) in one read transaction. With `patient_id`,
     only that patient's events, encounters and care team (a patient's access report: explanations
-    hold, the rules that count across patients do not). A SQLite vault is read as columns
-    (auditor.policy.columnar) unless `columnar` is False; both readers give the same frames."""
-    statements = _statements(period, lookback, explanation_reach, patient_id)
-    path = sqlite_file(records) if columnar else None
-    if path is not None:
-        chunks = read_frames(path, records, statements, {**{n: lambda df: df for n in statements},
-                                                          "events": typed_events})
-        raw = {name: pd.concat(parts, ignore_index=True) for name, parts in chunks.items() if name != "events"}
-        raw["events"] = concat_events(chunks["events"])
-    else:
-        raw = _read_rows(records, statements)
+    hold, the rules that count across patients do not)."""
+    raw = _read_rows(records, _statements(period, lookback, explanation_reach, patient_id))
     return Frames(raw["events"], typed_workforce(raw["workforce"]), typed_patients(raw["patients"]),
                   typed_encounters(raw["encounters"]), typed_care_team(raw["care_team"]), period)

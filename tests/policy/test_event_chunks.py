@@ -1,0 +1,43 @@
+"""A month of events read and typed in chunks (the memory bound of load_frames) is the month read at
+once, also when the chunks' categories differ and when a text column's first values are all NULL."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+
+import pandas as pd
+
+from auditor.audit.events import AuditEvent
+from auditor.database import read_snapshot
+from auditor.policy.frames import Period, _events_frame, _statements, concat_events
+from auditor.vault.settings import organisation_timezone
+from tests.policy.vault_data import populate
+
+
+def _denied_logins(vault, count: int) -> None:
+    """`count` vault events with no user, source event id, record type, purpose or patient."""
+    start = datetime(2026, 11, 2, 0, tzinfo=timezone.utc)
+    events = [AuditEvent(at=start + timedelta(seconds=i), action="login_failed", user_id=None, outcome="denied")
+              for i in range(count)]
+    with vault.records.begin() as conn:
+        appended = vault.audit_log.append(conn, events)
+    vault.audit_log.after_commit(appended, len(events))
+
+
+def _read(vault, stmt, chunk: int) -> list[pd.DataFrame]:
+    with vault.records.connect() as conn:
+        read_snapshot(conn)
+        return _events_frame(conn, stmt, chunk)
+
+
+def test_events_typed_in_chunks_are_the_month_read_at_once(vault, policy):
+    _denied_logins(vault, 2500)
+    ids = populate(vault)
+    period = Period(date(2026, 11, 1), date(2026, 11, 30), organisation_timezone(vault.records))
+    stmt = _statements(period, policy.lookback(), timedelta(days=90), None)["events"]
+    chunks = _read(vault, stmt, 700)
+    assert len(chunks) >= 4 and len({tuple(c["event_role"].cat.categories) for c in chunks}) > 1
+    whole = concat_events(_read(vault, stmt, 1_000_000))
+    pd.testing.assert_frame_equal(concat_events(chunks), whole)
+    assert whole["event_ref"].iloc[-1] == "ehr-4" and whole["user_id"].isna().sum() == 2500
+    assert set(whole["patient_id"].dropna().astype("int64")) <= set(ids.values())  # 63-bit ids exact
