@@ -22,8 +22,9 @@ from sqlalchemy import Engine, delete, func, insert, select
 from auditor import database
 from auditor.audit import merkle
 from auditor.audit.checkpoints import Checkpoint
+from auditor.audit.blocks import BLOCKS, EVENTS, event_count, stored_events
 from auditor.audit.events import CANONICAL_COLUMNS, canonical_bytes, to_microseconds
-from auditor.audit.log import EVENTS, AuditLog
+from auditor.audit.log import AuditLog
 from auditor.audit.schema import ArchivedLeaf, LogArchive
 from auditor.audit.seal import EventSeal
 from auditor.audit.verify import verify_log
@@ -67,11 +68,16 @@ def _segment(engine: Engine, cutoff_us: int) -> tuple[int, int, merkle.Frontier,
         database.read_snapshot(conn)
         prior = [bytes(h) for (h,) in conn.execute(select(ARCHIVED.c.leaf_hash).order_by(ARCHIVED.c.seq))]
         first = len(prior) + 1
-        young = conn.scalar(select(func.min(EVENTS.c.seq)).where(EVENTS.c.seq >= first, EVENTS.c.at_us >= cutoff_us))
-        last = (young - 1) if young is not None else (conn.scalar(select(func.max(EVENTS.c.seq))) or 0)
-        columns = [EVENTS.c[c] for c in CANONICAL_COLUMNS] + [EVENTS.c.leaf_hash, EVENTS.c.seal]
-        rows = conn.execute(select(*columns).where(EVENTS.c.seq >= first, EVENTS.c.seq <= last)
-                            .order_by(EVENTS.c.seq)).all() if last >= first else []
+        young = [conn.scalar(select(func.min(EVENTS.c.seq)).where(EVENTS.c.seq >= first, EVENTS.c.at_us >= cutoff_us)),
+                 # a block leaves whole: one holding any event from the cutoff on stays, with all its events
+                 conn.scalar(select(func.min(BLOCKS.c.first_seq)).where(BLOCKS.c.last_seq >= first,
+                                                                        BLOCKS.c.last_at_us >= cutoff_us))]
+        young = min((s for s in young if s is not None), default=None)
+        last = (young - 1) if young is not None else event_count(conn)[1]
+        events = list(stored_events(conn, first - 1, last)) if last >= first else []
+        if any(e.row is None for e in events):
+            raise TamperDetected("a block of the log cannot be read (run: auditor audit verify); nothing archived")
+        rows = [(*e.row, e.leaf, e.seal) for e in events]
     frontier = merkle.Frontier()
     frontier.extend(prior)
     return first, last, frontier, rows
@@ -151,6 +157,10 @@ def archive_log(engine: Engine, keyring: Keyring, audit_log: AuditLog, checkpoin
     with engine.begin() as conn:  # the leaves stay, the events go, the archive is recorded: all or nothing
         conn.execute(insert(ARCHIVED), [{"seq": r[0], "leaf_hash": bytes(r[n]), "seal": bytes(r[n + 1])} for r in rows])
         removed = conn.execute(delete(EVENTS).where(EVENTS.c.seq >= first, EVENTS.c.seq <= last)).rowcount
+        in_blocks = BLOCKS.c.first_seq >= first, BLOCKS.c.last_seq <= last
+        removed += int(conn.scalar(select(func.coalesce(func.sum(BLOCKS.c.last_seq - BLOCKS.c.first_seq + 1), 0))
+                                   .where(*in_blocks)))
+        conn.execute(delete(BLOCKS).where(*in_blocks))
         if removed != len(rows):
             raise TamperDetected(f"events {first}..{last} changed while they were archived; nothing was removed")
         conn.execute(insert(ARCHIVES).values(first_seq=first, last_seq=last, before_us=cutoff_us,

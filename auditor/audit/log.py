@@ -15,10 +15,10 @@ from typing import Sequence
 
 from sqlalchemy import Connection, insert, select, update
 
-from auditor.audit import merkle
+from auditor.audit import blocks, merkle
 from auditor.audit.checkpoints import Checkpoint, CheckpointFile, sign
 from auditor.audit.events import AuditEvent, CANONICAL_COLUMNS, ImportedEvents, canonical_bytes, to_microseconds
-from auditor.audit.schema import AuditEventRow, LogHead
+from auditor.audit.schema import AuditEventBlock, AuditEventRow, ImportedEventKey, LogHead
 from auditor.audit.seal import EventSeal
 from auditor.clock import Clock, SystemClock
 from auditor.crypto.envelope import Envelope
@@ -27,7 +27,9 @@ from auditor.errors import TamperDetected
 
 EVENTS = AuditEventRow.__table__
 HEAD = LogHead.__table__
+BLOCKS, KEYS = AuditEventBlock.__table__, ImportedEventKey.__table__
 DEFAULT_CHECKPOINT_EVERY = 1000
+BLOCK_EVENTS = 50_000  # imported events per stored block (what a verifier or the engine decodes at once)
 
 
 _STORED_COLUMNS = (*CANONICAL_COLUMNS, "leaf_hash", "seal")
@@ -37,6 +39,11 @@ def _insert_sql(paramstyle: str) -> str:
     mark = {"qmark": "?", "format": "%s", "pyformat": "%s"}[paramstyle]
     return (f"INSERT INTO {EVENTS.name} ({', '.join(_STORED_COLUMNS)}) "
             f"VALUES ({', '.join([mark] * len(_STORED_COLUMNS))})")
+
+
+def _keys_sql(paramstyle: str) -> str:
+    mark = {"qmark": "?", "format": "%s", "pyformat": "%s"}[paramstyle]
+    return f"INSERT INTO {KEYS.name} (source, source_event_id, seq, source_row_hash) VALUES ({', '.join([mark] * 4)})"
 
 
 @dataclass(frozen=True)
@@ -84,38 +91,56 @@ class AuditLog:
         frontier = merkle.Frontier.from_bytes(head.size, head.frontier)
         first = head.size + 1
         rows: list[tuple] = []
+        stored_blocks: list[dict] = []
         seal, leaf_hash, canonical = self._seal, merkle.leaf_hash, canonical_bytes
         seq = first
         for event in events:
             if isinstance(event, ImportedEvents):
-                seq = self._imported(seq, event, frontier, rows)
+                for start in range(0, len(event.rows), BLOCK_EVENTS):
+                    stored_blocks.append(self._block(seq, event.rows[start : start + BLOCK_EVENTS], frontier))
+                    seq = stored_blocks[-1]["last_seq"] + 1
                 continue
             values = self._values(seq, event)
             leaf = leaf_hash(canonical(values))
             frontier.append(leaf)
             rows.append((*values, leaf, seal(leaf)))
             seq += 1
+        for block in stored_blocks:
+            keys = block.pop("keys")
+            conn.execute(insert(BLOCKS), block)
+            conn.exec_driver_sql(_keys_sql(conn.dialect.paramstyle), keys)
         if rows:
             # The hot path of every audited access: plain DB-API executemany of tuples (no per-row
             # parameter processing); the columns are the canonical ones, then leaf_hash and seal.
             conn.exec_driver_sql(_insert_sql(conn.dialect.paramstyle), rows)
+        if seq != first:
             conn.execute(update(HEAD).where(HEAD.c.id == 1).values(size=frontier.size, frontier=frontier.to_bytes()))
         return Appended(first, frontier.size, frontier.root())
 
-    def _imported(self, seq: int, block: ImportedEvents, frontier: merkle.Frontier, rows: list[tuple]) -> int:
-        """Stored rows for a block of imported events from `seq` on (the same values, leaf and seal as
-        one AuditEvent each would give); returns the next sequence number."""
-        seal, canonical, add = self._seal, canonical_bytes, frontier.append
+    def _block(self, seq: int, values: list[tuple], frontier: merkle.Frontier) -> dict:
+        """The stored block of imported events from `seq` on (each event with the same values, leaf and
+        seal as one AuditEvent would give), and its key rows under "keys"."""
+        seal, canonical = self._seal, canonical_bytes
         log_key, seal_reason = self.log_key_id, self.envelope.seal
-        for values in block.rows:
-            if values[13] is not None:  # the reason, sealed under the log key, bound to its sequence number
-                values = (*values[:13], seal_reason(log_key, "audit_events", "reason", seq, values[13]), *values[14:])
-            row = (seq, *values)
+        rows, leaves, seals = [], [], []
+        for v in values:
+            if v[13] is not None:  # the reason, sealed under the log key, bound to its sequence number
+                v = (*v[:13], seal_reason(log_key, "audit_events", "reason", seq, v[13]), *v[14:])
+            row = (seq, *v)
             leaf = sha256(b"\x00" + canonical(row)).digest()
-            add(leaf)
-            rows.append((*row, leaf, seal(leaf)))
+            rows.append(row)
+            leaves.append(leaf)
+            seals.append(seal(leaf))
             seq += 1
-        return seq
+        frontier.extend(leaves)
+        columns = list(zip(*rows))
+        source, at_us = columns[2], columns[1]
+        if None in columns[3] or len(set(source)) != 1:
+            raise ValueError("a block of imported events needs one source and an event id for each")
+        return {"first_seq": rows[0][0], "last_seq": rows[-1][0], "source": source[0], "first_at_us": min(at_us),
+                "last_at_us": max(at_us), "events": blocks.encode(columns), "leaves": b"".join(leaves),
+                "seals": b"".join(seals),
+                "keys": [(r[2], r[3], r[0], r[4]) for r in rows]}
 
     def _values(self, seq: int, e: AuditEvent) -> tuple:
         """The event's stored values in CANONICAL_COLUMNS order (the reason sealed under the log key)."""

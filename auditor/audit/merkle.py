@@ -52,8 +52,29 @@ class Frontier:
         self.size += 1
 
     def extend(self, leaves: Iterable[bytes]) -> None:
-        for leaf in leaves:
-            self.append(leaf)
+        """Append every leaf: each aligned run of 2**k leaves is hashed level by level into its subtree
+        root and joins the frontier as one node (n - 1 node hashes for n leaves, as appending each
+        leaf would do, without the per-leaf walk of the stack)."""
+        leaves = list(leaves)
+        i, n = 0, len(leaves)
+        while i < n:
+            width = self.size & -self.size or 1 << 62  # the largest subtree that may start here
+            while width > n - i:
+                width >>= 1
+            if width == 1:
+                self.append(leaves[i])
+            else:
+                self._join(_subtree_root(leaves[i : i + width]), width)
+            i += width
+
+    def _join(self, node: bytes, width: int) -> None:
+        """Add the root of a perfect subtree of `width` leaves (a power of two dividing the size)."""
+        h, s, stack = node, self.size // width, self.stack
+        while s & 1:
+            h = sha256(b"\x01" + stack.pop() + h).digest()
+            s >>= 1
+        stack.append(h)
+        self.size += width
 
     def root(self) -> bytes:
         if not self.stack:
@@ -65,6 +86,13 @@ class Frontier:
 
     def copy(self) -> "Frontier":
         return Frontier(self.size, list(self.stack))
+
+
+def _subtree_root(level: list[bytes]) -> bytes:
+    """The root of a perfect subtree (len(level) a power of two)."""
+    while len(level) > 1:
+        level = [sha256(b"\x01" + level[j] + level[j + 1]).digest() for j in range(0, len(level), 2)]
+    return level[0]
 
 
 def tree_hash(leaves: Sequence[bytes]) -> bytes:

@@ -10,8 +10,8 @@ from sqlalchemy import Engine, select
 
 from auditor.audit import merkle
 from auditor.audit.checkpoints import Checkpoint
-from auditor.audit.events import CANONICAL_COLUMNS, canonical_bytes
-from auditor.audit.log import EVENTS
+from auditor.audit.blocks import stored_events
+from auditor.audit.events import canonical_bytes
 from auditor.audit.schema import ArchivedLeaf
 from auditor.errors import InputError, NotFound, TamperDetected
 
@@ -23,19 +23,18 @@ def build_proof(engine: Engine, seq: int, checkpoint: Checkpoint) -> dict:
     if not 1 <= seq <= checkpoint.size:
         raise NotFound(f"event {seq} is not covered by a checkpoint of size {checkpoint.size}")
     leaves, entry = [], None
-    columns = [EVENTS.c[name] for name in CANONICAL_COLUMNS]
     with engine.connect() as conn:
         archived = ArchivedLeaf.__table__  # events archived to a file keep their leaf hash here
         leaves += [bytes(h) for (h,) in conn.execute(select(archived.c.leaf_hash).where(
             archived.c.seq <= checkpoint.size).order_by(archived.c.seq))]
         if seq <= len(leaves):
             raise NotFound(f"event {seq} is archived: prove it from its archive file (auditor audit verify-archive)")
-        rows = conn.execution_options(yield_per=20_000).execute(
-            select(*columns).where(EVENTS.c.seq <= checkpoint.size).order_by(EVENTS.c.seq))
-        for row in rows:
-            data = canonical_bytes(tuple(row))
+        for event in stored_events(conn, hi=checkpoint.size):  # rows and blocks, in sequence order
+            if event.row is None:
+                break  # a block that cannot be read: the tree below cannot match
+            data = canonical_bytes(event.row)
             leaves.append(merkle.leaf_hash(data))
-            if row[0] == seq:
+            if event.seq == seq:
                 entry = data
     if len(leaves) != checkpoint.size or entry is None or merkle.tree_hash(leaves) != checkpoint.root:
         raise TamperDetected("the log does not match the checkpoint it should be proved against; run: auditor audit verify")

@@ -41,6 +41,39 @@ class AuditEventRow(RecordsBase):
     seal: Mapped[bytes] = mapped_column(LargeBinary)
 
 
+class AuditEventBlock(RecordsBase):
+    """Imported events (an EHR's access log) stored a block at a time: one row per ingest batch, not
+    one per event. Each event is the same as an AuditEventRow would hold (its own sequence number,
+    canonical bytes, leaf hash and seal), so the Merkle tree, the checkpoints, the proofs and the
+    verifier see no difference; the row only packs them (auditor.audit.blocks). An ingest then writes
+    a few rows where it wrote a million, the costliest part of appending ten million events."""
+
+    __tablename__ = "audit_event_blocks"
+
+    first_seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    last_seq: Mapped[int] = mapped_column(BigInteger, unique=True)
+    source: Mapped[str] = mapped_column(String(64))
+    first_at_us: Mapped[int] = mapped_column(BigInteger)  # the earliest and latest event time in the block
+    last_at_us: Mapped[int] = mapped_column(BigInteger)
+    events: Mapped[bytes] = mapped_column(LargeBinary)  # the events' stored values, columnar (blocks.encode)
+    leaves: Mapped[bytes] = mapped_column(LargeBinary)  # 32 bytes per event, in sequence order
+    seals: Mapped[bytes] = mapped_column(LargeBinary)  # 32 bytes per event, in sequence order
+
+
+class ImportedEventKey(RecordsBase):
+    """(source, source event id) of every imported event in a block, with its row hash: what makes a
+    second ingest of the same export add nothing (the database refuses a second event with one key),
+    and what tells a repeated row from a conflicting one. Kept when the event is archived."""
+
+    __tablename__ = "audit_imported_keys"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    source: Mapped[str] = mapped_column(String(64), primary_key=True)
+    source_event_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    source_row_hash: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+
 class LogHead(RecordsBase):
     """One row: the log's size and Merkle frontier, updated in the appending transaction (its lock
     serialises appenders, so sequence numbers have no gap and no duplicate)."""

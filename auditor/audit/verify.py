@@ -20,13 +20,14 @@ from typing import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Connection, Engine, select
 
 from auditor import database
 from auditor.audit import merkle
 from auditor.audit.checkpoints import Checkpoint, CheckpointFile
-from auditor.audit.events import CANONICAL_COLUMNS, canonical_bytes
-from auditor.audit.log import EVENTS, HEAD
+from auditor.audit.blocks import event_count, stored_events
+from auditor.audit.events import canonical_bytes
+from auditor.audit.log import HEAD
 from auditor.audit.schema import ArchivedLeaf
 from auditor.audit.seal import EventSeal
 from auditor.crypto.keyring import Keyring
@@ -87,29 +88,19 @@ CHUNK = 50_000  # sequence numbers per worker task
 
 def _check_rows(conn: Connection, seal: EventSeal, batch: int, lo: int | None = None,
                 hi: int | None = None) -> Iterator[tuple[int, bytes, str | None]]:
-    """(seq, recomputed leaf, None | "edited" | "forged") for the rows with lo < seq <= hi, in order."""
-    where = []
-    if lo is not None:
-        where.append(f"seq > {int(lo)}")
-    if hi is not None:
-        where.append(f"seq <= {int(hi)}")
-    sql = (f"SELECT {', '.join(CANONICAL_COLUMNS)}, leaf_hash, seal FROM {EVENTS.name}"
-           f"{' WHERE ' + ' AND '.join(where) if where else ''} ORDER BY seq")
-    n = len(CANONICAL_COLUMNS)
-    # Rows in batches (a server-side cursor on PostgreSQL), no type processing: this runs once per event.
-    result = conn.execution_options(yield_per=batch).exec_driver_sql(sql)
-    try:
-        for rows in result.partitions():
-            for row in rows:
-                leaf = sha256(b"\x00" + canonical_bytes(row)).digest()
-                if leaf != row[n]:
-                    yield row[0], leaf, "edited"
-                elif not seal.matches(leaf, row[n + 1]):
-                    yield row[0], leaf, "forged"
-                else:
-                    yield row[0], leaf, None
-    finally:
-        result.close()
+    """(seq, recomputed leaf, None | "edited" | "forged") for the events with lo < seq <= hi, in order,
+    from rows and blocks alike (an event whose block cannot be decoded is "edited")."""
+    for e in stored_events(conn, lo, hi, batch):
+        if e.row is None:
+            yield e.seq, e.leaf if len(e.leaf) == merkle.HASH_BYTES else bytes(merkle.HASH_BYTES), "edited"
+            continue
+        leaf = sha256(b"\x00" + canonical_bytes(e.row)).digest()
+        if leaf != e.leaf:
+            yield e.seq, leaf, "edited"
+        elif not seal.matches(leaf, e.seal):
+            yield e.seq, leaf, "forged"
+        else:
+            yield e.seq, leaf, None
 
 
 _worker: dict = {}
@@ -190,8 +181,7 @@ def verify_log(engine: Engine, keyring: Keyring, checkpoint_files: list[Path], b
     with engine.connect() as conn:
         database.read_snapshot(conn)  # one consistent view; appenders carry on meanwhile
         head = conn.execute(select(HEAD.c.size, HEAD.c.frontier).where(HEAD.c.id == 1)).first()
-        count, top = conn.execute(select(func.count(), func.max(EVENTS.c.seq))).one()
-        top = top if top is not None else 0  # events appended after this snapshot are not checked
+        count, top = event_count(conn)  # events appended after this snapshot are not checked
         workers = _workers_for(engine, count or 0, workers)
         if workers > 1 and top >= chunk:
             checked = _checked_in_parallel(engine, mac_key, batch, workers, top, chunk)

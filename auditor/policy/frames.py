@@ -13,9 +13,12 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from pandas.api.types import union_categoricals
 from sqlalchemy import BigInteger, Connection, Engine, or_, select, type_coerce
 
+from auditor.audit import blocks
 from auditor.audit.events import ACTIONS, OUTCOMES
 from auditor.audit.schema import AuditEventRow
 from auditor.database import read_snapshot
@@ -254,15 +257,52 @@ def _statements(period: Period, lookback: timedelta, explanation_reach: timedelt
     }
 
 
-def _read_rows(records: Engine, statements: dict) -> dict[str, pd.DataFrame]:
+_BLOCK_COLUMNS = ["seq", "at_us", "source", "source_event_id", "user_id", "role", "action", "patient_id",
+                  "record_type", "outcome", "purpose", "break_glass"]
+
+
+def _block_events(conn: Connection, window: tuple[int, int], patient_id: int | None,
+                  chunk: int = EVENT_CHUNK) -> list[pd.DataFrame]:
+    """The events stored in blocks (auditor.audit.blocks) within `window` (UTC microseconds, end
+    exclusive), decoded column by column and typed a chunk at a time, like the rows."""
+    chunks, pending, held = [], [], 0
+    for kept in blocks.events_between(conn, *window):
+        if patient_id is not None:
+            kept = kept.filter(pc.fill_null(pc.equal(kept["patient_id"], patient_id), False))
+        pending.append(kept.select(_BLOCK_COLUMNS).append_column("has_reason", pc.is_valid(kept["reason"])))
+        held += kept.num_rows
+        if held >= chunk:
+            chunks.append(_typed_block_events(pending))
+            pending, held = [], 0
+    if held:
+        chunks.append(_typed_block_events(pending))
+    return chunks
+
+
+def _typed_block_events(tables: list[pa.Table]) -> pd.DataFrame:
+    # integers as nullable Int64: a float64 column with NULLs among 63-bit ids would lose their low bits
+    return typed_events(pa.concat_tables(tables).to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get))
+
+
+def _read_rows(records: Engine, statements: dict, window: tuple[int, int],
+               patient_id: int | None) -> dict[str, pd.DataFrame]:
     """Through the DB-API, in one snapshot. (Not through a second SQLite library such as ADBC's: two
     copies of SQLite in one process release each other's POSIX locks, and a WAL another process then
     checkpoints away loses committed audit events.)"""
     with records.connect() as conn:
         read_snapshot(conn)  # events, people and encounters as of one moment; blocks no writer
         raw = {name: _frame(conn, stmt) for name, stmt in statements.items() if name != "events"}
-        raw["events"] = concat_events(_events_frame(conn, statements["events"]))
+        rows = [c for c in _events_frame(conn, statements["events"]) if len(c)]
+        stored = _block_events(conn, window, patient_id)
+        events = concat_events(rows + stored) if rows or stored else typed_events(_empty_events())
+        if rows and stored:  # rows and blocks interleave: in sequence order, as the log is
+            events = events.take(np.argsort(events["seq"].to_numpy(), kind="stable")).reset_index(drop=True)
+        raw["events"] = events
         return raw
+
+
+def _empty_events() -> pd.DataFrame:
+    return pd.DataFrame({name: pd.Series([], dtype=object) for name in [*_BLOCK_COLUMNS, "has_reason"]})
 
 
 def load_frames(records: Engine, period: Period, lookback: timedelta = timedelta(0),
@@ -271,6 +311,7 @@ def load_frames(records: Engine, period: Period, lookback: timedelta = timedelta
     `explanation_reach`, the widest explanation window) in one read transaction. With `patient_id`,
     only that patient's events, encounters and care team (a patient's access report: explanations
     hold, the rules that count across patients do not)."""
-    raw = _read_rows(records, _statements(period, lookback, explanation_reach, patient_id))
+    window = _us(period.start - lookback), _us(period.end)
+    raw = _read_rows(records, _statements(period, lookback, explanation_reach, patient_id), window, patient_id)
     return Frames(raw["events"], typed_workforce(raw["workforce"]), typed_patients(raw["patients"]),
                   typed_encounters(raw["encounters"]), typed_care_team(raw["care_team"]), period)

@@ -1,16 +1,17 @@
-"""A block of ImportedEvents (the ingest's bulk form) is stored exactly as the same AuditEvents one by
-one would be: same values, same canonical bytes and leaf, a valid seal, checkpoints where the log
-crosses a multiple, and a log that verifies."""
+"""A block of ImportedEvents (the ingest's bulk form) holds exactly what the same AuditEvents one by
+one would: same values, same canonical bytes and leaf, a valid seal, checkpoints where the log
+crosses a multiple, and a log that verifies; only the storage differs (one audit_event_blocks row,
+not one audit_events row per event)."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from auditor.audit.events import AuditEvent, ImportedEvents, to_microseconds
-from auditor.audit.log import EVENTS
+from auditor.audit.blocks import BLOCKS, EVENTS, stored_events
+from auditor.audit.events import CANONICAL_COLUMNS, AuditEvent, ImportedEvents, to_microseconds
 from tests.audit.conftest import CHECKPOINT_EVERY
 from tests.audit.helpers import verify
 
@@ -44,7 +45,8 @@ def _append(vault, events) -> list:
         appended = vault.audit_log.append(conn, events)
     vault.audit_log.after_commit(appended, len(events))
     with vault.records.connect() as conn:
-        return [r._asdict() for r in conn.execute(select(EVENTS).order_by(EVENTS.c.seq))]
+        return [dict(zip((*CANONICAL_COLUMNS, "leaf_hash", "seal"), (*e.row, e.leaf, e.seal)))
+                for e in stored_events(conn)]
 
 
 def _readable(vault, rows: list) -> list:
@@ -74,6 +76,9 @@ def test_a_block_is_stored_as_its_events_one_by_one(vault, tmp_path, clock):
         one_by_one.close()
     got = _readable(vault, _append(vault, [_block()]))
     assert got == expected
+    with vault.records.connect() as conn:  # stored as one block, not as rows
+        assert conn.scalar(select(func.count()).select_from(EVENTS)) == 0
+        assert conn.execute(select(BLOCKS.c.first_seq, BLOCKS.c.last_seq)).all() == [(1, len(ROWS))]
     assert got[2]["reason"] is None and got[1]["reason"] == "coded, \"urgent\""
     assert vault.checkpoints.latest().size == len(ROWS)  # the block crossed a multiple of CHECKPOINT_EVERY
     assert verify(vault).ok

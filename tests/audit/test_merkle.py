@@ -206,3 +206,22 @@ def test_inclusion_path_rejects_index_outside_tree():
             merkle.inclusion_path(leaves, bad)
     with pytest.raises(IndexError):
         merkle.inclusion_path([], 0)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, 70), st.lists(st.integers(0, 300), max_size=5))
+def test_extending_by_runs_is_appending_leaf_by_leaf(start, runs):
+    leaves = [bytes([i % 256, i // 256]) * 16 for i in range(start + sum(runs))]
+    one_by_one, by_runs = merkle.Frontier(), merkle.Frontier()
+    for leaf in leaves:
+        one_by_one.append(leaf)
+    by_runs.extend(leaves[:start])
+    at = start
+    for run in runs:
+        by_runs.extend(leaves[at : at + run])
+        at += run
+        prefix = merkle.Frontier()
+        for leaf in leaves[:at]:
+            prefix.append(leaf)
+        assert (by_runs.size, by_runs.stack) == (prefix.size, prefix.stack)
+    assert (by_runs.size, by_runs.stack, by_runs.root()) == (one_by_one.size, one_by_one.stack, one_by_one.root())

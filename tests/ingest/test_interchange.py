@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from types import SimpleNamespace
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
@@ -13,8 +14,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from sqlalchemy import func, select
 
-from auditor.audit.events import to_microseconds
-from auditor.audit.schema import AuditEventRow
+from auditor.audit.blocks import event_count, stored_events
+from auditor.audit.events import CANONICAL_COLUMNS, to_microseconds
 from auditor.audit.verify import verify_log
 from auditor.errors import InputError
 from auditor.ingest import values
@@ -40,15 +41,18 @@ def count(vault, model) -> int:
         return conn.scalar(select(func.count()).select_from(model))
 
 
-def ehr_events(vault) -> dict[str, AuditEventRow]:
+def ehr_events(vault, source: str = "ehr") -> dict[str, SimpleNamespace]:
+    """The imported events of `source` by event id, whichever storage holds them (ingest writes blocks)."""
     with vault.records.connect() as conn:
-        rows = conn.execute(select(AuditEventRow).where(AuditEventRow.source == "ehr")).all()
-    return {r.source_event_id: r for r in rows}
+        events = [SimpleNamespace(**dict(zip(CANONICAL_COLUMNS, e.row))) for e in stored_events(conn)]
+    return {e.source_event_id: e for e in events if e.source == source}
 
 
 def everything(vault) -> tuple[int, ...]:
-    return tuple(count(vault, m) for m in (Patient, WorkforceMember, Encounter, CareTeamMember, AuditEventRow,
-                                           QuarantinedRow))
+    with vault.records.connect() as conn:
+        events = event_count(conn)[0]
+    return (*(count(vault, m) for m in (Patient, WorkforceMember, Encounter, CareTeamMember)), events,
+            count(vault, QuarantinedRow))
 
 
 # -- loading --------------------------------------------------------------------------------------------------
@@ -103,8 +107,7 @@ def test_the_same_local_time_moves_with_the_zone(vault, tmp_path):
     rows = [dict(data.ACCESS_LOG[0], event_id="t1", timestamp="2026-07-01T12:00:00")]
     ingest_directory(vault.gateway, data.write_export(tmp_path / "a", access_log=rows), ZoneInfo("Europe/Paris"),
                      source="paris")
-    with vault.records.connect() as conn:
-        at = conn.scalar(select(AuditEventRow.at_us).where(AuditEventRow.source == "paris"))
+    at = ehr_events(vault, "paris")["t1"].at_us
     assert at == utc(2026, 7, 1, 10, 0)
 
 

@@ -6,9 +6,8 @@ from __future__ import annotations
 from datetime import date, datetime, timezone
 
 import pandas as pd
-from sqlalchemy import select
 
-from auditor.audit.schema import AuditEventRow
+from auditor.audit.blocks import stored_events
 from auditor.policy.frames import Period
 from auditor.policy.rules import load_policy
 from auditor.simulation.evaluation import evaluate, read_labels, render, score
@@ -31,9 +30,9 @@ def test_timestamps_with_an_offset_land_on_their_exact_instant(small_hospital, i
     log = read(small_hospital.folder, "access_log.csv")
     offset = log[log["timestamp"].str.endswith("-05:00")].head(20)
     assert len(offset)
-    with vault.records.connect() as conn:
-        stored = dict(conn.execute(select(AuditEventRow.source_event_id, AuditEventRow.at_us).where(
-            AuditEventRow.source_event_id.in_(offset["event_id"].tolist()))).all())
+    wanted = set(offset["event_id"])
+    with vault.records.connect() as conn:  # imported events are stored in blocks
+        stored = {e.row[3]: e.row[1] for e in stored_events(conn) if e.row[3] in wanted}
     for event_id, text in zip(offset["event_id"], offset["timestamp"]):
         at = datetime.fromisoformat(text).astimezone(timezone.utc)
         assert stored[event_id] == int((at - datetime(1970, 1, 1, tzinfo=timezone.utc)).total_seconds()) * 10**6

@@ -20,7 +20,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from auditor.audit.events import AuditEvent, ImportedEvents
-from auditor.audit.schema import AuditEventRow
+from auditor.audit.schema import AuditEventRow, ImportedEventKey
 from auditor.crypto.envelope import new_key_id
 from auditor.vault.gateway.context import AccessContext
 from auditor.vault.records import IngestRun, QuarantinedRow, WorkforceMember
@@ -154,12 +154,20 @@ class EhrLogWriting:
 
 
 def _loaded_hashes(session: Session, source: str, event_ids: list[str]) -> dict[str, bytes]:
-    """Row hashes of the events of `source` already in the log among `event_ids`. An export in event-id
-    order (the usual case) is answered by one range scan of the (source, event id) index; when the
-    range holds many other events the ids are looked up in lists instead."""
+    """Row hashes of the events of `source` already in the log among `event_ids`: the keys of those
+    stored in blocks, and (in a vault older than blocks) those stored as rows."""
     if not event_ids:
         return {}
-    E, wanted = AuditEventRow, set(event_ids)
+    found = {}
+    for table in (ImportedEventKey, AuditEventRow):
+        found.update(_hashes_in(session, table, source, event_ids))
+    return found
+
+
+def _hashes_in(session: Session, E, source: str, event_ids: list[str]) -> dict[str, bytes]:
+    """An export in event-id order (the usual case) is answered by one range scan of the (source,
+    event id) index; when the range holds many other events the ids are looked up in lists instead."""
+    wanted = set(event_ids)
     limit = 2 * len(event_ids) + 1
     ranged = session.execute(select(E.source_event_id, E.source_row_hash).where(
         E.source == source, E.source_event_id.between(min(event_ids), max(event_ids))).limit(limit)).all()

@@ -1,0 +1,158 @@
+"""Imported events stored in blocks (auditor.audit.blocks): the packing loses nothing, the log reads
+rows and blocks in sequence order, and a block edited behind the auditor's back is detected and
+named to the event, as a row would be. Runs on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pyarrow as pa
+import pytest
+from hypothesis import given, settings, strategies as st
+from sqlalchemy import delete, select, update
+
+from auditor.audit import blocks, merkle
+from auditor.audit.blocks import BLOCKS, SCHEMA, stored_events
+from auditor.audit.events import AuditEvent, ImportedEvents, canonical_bytes, to_microseconds
+from auditor.audit.proofs import build_proof, check_proof
+from auditor.errors import TamperDetected
+from auditor.policy.frames import Period, load_frames
+from tests.audit.helpers import kinds, verify
+
+T0 = datetime(2026, 11, 3, 15, 0, tzinfo=timezone.utc)
+
+
+def _vault_events(n: int, tag: str) -> list[AuditEvent]:
+    return [AuditEvent(at=T0 + timedelta(minutes=i), action="view", user_id="dr.house", role="physician",
+                       patient_id=1, record_type="chart", workstation=f"{tag}-{i}") for i in range(n)]
+
+
+def _imported(n: int, tag: str) -> ImportedEvents:
+    return ImportedEvents.of_columns(
+        at_us=[to_microseconds(T0 + timedelta(seconds=7 * i)) for i in range(n)], source="ehr",
+        source_event_id=[f"{tag}{i:04d}" for i in range(n)], source_row_hash=[bytes([i % 256]) * 32 for i in range(n)],
+        user_id=[f"u{i % 3}" for i in range(n)], role=["nurse"] * n, action=["view"] * n,
+        patient_id=[(2**62 + i) if i % 4 else None for i in range(n)], record_type=["note"] * n,
+        purpose=["TREAT"] * n, break_glass=[i % 5 == 0 for i in range(n)],
+        reason=["coded, \"urgent\"" if i % 5 == 0 else None for i in range(n)], outcome=["success"] * n,
+        workstation=[f"WS-{i}" for i in range(n)])
+
+
+@pytest.fixture
+def mixed(vault):
+    """Rows 1..5, a block 6..35, rows 36..40, a block 41..60; checkpoints where a commit crosses a
+    multiple of 10 (35, 40, 60) and one more at the end."""
+    for batch in (_vault_events(5, "a"), [_imported(30, "A")], _vault_events(5, "b"), [_imported(20, "B")]):
+        with vault.records.begin() as conn:
+            appended = vault.audit_log.append(conn, batch)
+        vault.audit_log.after_commit(appended, len(batch))
+    with vault.records.connect() as conn:
+        vault.audit_log.checkpoint_now(conn)
+    return vault
+
+
+def _block(vault, first_seq: int):
+    with vault.records.connect() as conn:
+        return conn.execute(select(BLOCKS).where(BLOCKS.c.first_seq == first_seq)).one()
+
+
+def _rewrite(vault, first_seq: int, **values) -> None:
+    with vault.records.begin() as conn:
+        conn.execute(update(BLOCKS).where(BLOCKS.c.first_seq == first_seq).values(**values))
+
+
+def _edited_events(vault, first_seq: int, index: int, column: str, value) -> tuple[bytes, list[tuple]]:
+    stored = _block(vault, first_seq)
+    table = blocks.decode(stored.events, stored.first_seq, stored.last_seq)
+    columns = [c.to_pylist() for c in table.columns]
+    columns[SCHEMA.names.index(column)][index] = value
+    return blocks.encode(columns), list(zip(*columns))
+
+
+def test_rows_and_blocks_read_in_sequence_order_and_verify(mixed):
+    with mixed.records.connect() as conn:
+        events = list(stored_events(conn))
+        assert [e.seq for e in events] == list(range(1, 61))
+        assert conn.execute(select(BLOCKS.c.first_seq, BLOCKS.c.last_seq).order_by(BLOCKS.c.first_seq)).all() == \
+            [(6, 35), (41, 60)]
+        assert [e.seq for e in stored_events(conn, 30, 43)] == list(range(31, 44))
+    assert all(merkle.leaf_hash(canonical_bytes(e.row)) == e.leaf for e in events)
+    result = verify(mixed)
+    assert result.ok, result.problems
+    assert result.size == 60 and result.checkpoints_checked == 3  # signed at 35, 40 and 60
+
+
+def test_an_event_edited_inside_a_block_is_named(mixed):
+    edited, _ = _edited_events(mixed, 6, 3, "user_id", "someone-else")
+    _rewrite(mixed, 6, events=edited)
+    result = verify(mixed)
+    assert kinds(result) >= {"edited"} and result.first_bad_seq == 9
+
+
+def test_a_recomputed_leaf_inside_a_block_fails_its_seal(mixed):
+    edited, rows = _edited_events(mixed, 41, 7, "patient_id", 12345)
+    leaves = bytearray(_block(mixed, 41).leaves)
+    leaves[7 * 32 : 8 * 32] = merkle.leaf_hash(canonical_bytes(rows[7]))
+    _rewrite(mixed, 41, events=edited, leaves=bytes(leaves))
+    result = verify(mixed)
+    assert "forged" in kinds(result) and result.first_bad_seq == 48
+
+
+def test_an_unreadable_block_is_detected_and_refused_by_the_engine(mixed):
+    _rewrite(mixed, 6, events=b"not a block")
+    result = verify(mixed)
+    assert "edited" in kinds(result) and result.first_bad_seq == 6
+    period = Period(T0.date().replace(day=1), T0.date().replace(day=30), timezone.utc)
+    with pytest.raises(TamperDetected):
+        load_frames(mixed.records, period)
+
+
+def test_a_deleted_block_is_a_gap(mixed):
+    with mixed.records.begin() as conn:
+        conn.execute(delete(BLOCKS).where(BLOCKS.c.first_seq == 6))
+    result = verify(mixed)
+    assert "deleted" in kinds(result) and result.first_bad_seq == 6
+
+
+def test_renumbering_a_block_is_detected(mixed):
+    stored = _block(mixed, 41)
+    with mixed.records.begin() as conn:
+        conn.execute(update(BLOCKS).where(BLOCKS.c.first_seq == 41).values(first_seq=61, last_seq=80))
+    assert not verify(mixed).ok
+    assert stored.last_seq == 60
+
+
+def test_an_event_in_a_block_is_proved(mixed):
+    checkpoint = mixed.checkpoints.latest()
+    proof = build_proof(mixed.records, 20, checkpoint)
+    assert check_proof(proof, mixed.keyring.signing_public_key).ok
+
+
+_text = st.one_of(st.none(), st.text(max_size=12))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 2**62), st.integers(-(2**62), 2**62), _text, _text,
+                          st.one_of(st.none(), st.binary(max_size=40)), _text, _text, st.sampled_from(["view", "print"]),
+                          st.one_of(st.none(), st.integers(-(2**63), 2**63 - 1)), _text, _text, _text, _text,
+                          st.booleans(), st.one_of(st.none(), st.binary(max_size=80)), st.sampled_from(["success"]),
+                          _text, _text), min_size=1, max_size=30))
+def test_the_packing_gives_back_every_value(rows):
+    packed = blocks.encode(list(zip(*rows)))
+    decoded = blocks.decode(packed, 1, len(rows))
+    assert decoded.schema.equals(SCHEMA)
+    back = blocks.rows(decoded)
+    assert back == rows
+    assert [canonical_bytes(r) for r in back] == [canonical_bytes(r) for r in rows]
+
+
+def test_a_block_of_other_events_is_refused():
+    packed = blocks.encode([[v] for v in (1, 0, "ehr", "x", None, "u", None, "view", None, None, None, None, None,
+                                          False, None, "success", None, None)])
+    with pytest.raises(blocks.UnreadableBlock):
+        blocks.decode(packed, 1, 2)
+    other = pa.BufferOutputStream()
+    with pa.ipc.new_stream(other, pa.schema([("seq", pa.int64())])) as w:
+        w.write_table(pa.table({"seq": [1]}))
+    with pytest.raises(blocks.UnreadableBlock):
+        blocks.decode(other.getvalue().to_pybytes(), 1, 1)
