@@ -52,6 +52,8 @@ class CsvTable:
                 header = next(csv.reader(f), None)
             except csv.Error:
                 raise InputError(f"{self.name}: the header row is not readable CSV") from None
+            except UnicodeDecodeError:  # the first block read holds more than the header
+                raise InputError(f"{self.name}: not UTF-8 text") from None
         if not header or not any(h.strip() for h in header):
             raise InputError(f"{self.name}: no header row")
         self.header = [h.strip().casefold() for h in header]

@@ -15,6 +15,7 @@ exactly what an audit must see.
 from __future__ import annotations
 
 import time
+from functools import partial
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
@@ -25,6 +26,7 @@ import pandas as pd
 
 from auditor.errors import InputError
 from auditor.ingest import interchange_records as records
+from auditor.ingest.access_reader import access_chunks
 from auditor.ingest.csv_tables import CsvTable
 from auditor.ingest.interchange_files import (ACCESS_LOG, CARE_TEAM, ENCOUNTERS, FILES, PATIENTS, WORKFORCE,
                                               CheckedChunk, InterchangeFile, KeyRegister, check_chunk)
@@ -79,7 +81,8 @@ def open_directory(folder: Path) -> dict[str, CsvTable]:
 
 
 def ingest_directory(gateway: AccessGateway, folder: Path, zone: ZoneInfo, source: str = DEFAULT_SOURCE,
-                     progress: Callable[[str], None] = lambda _: None) -> IngestSummary:
+                     progress: Callable[[str], None] = lambda _: None, read_ahead: bool | None = None) -> IngestSummary:
+    """`read_ahead`: read access_log.csv in a child process one chunk ahead (default: when it is big)."""
     tables = open_directory(folder)
     summary = IngestSummary(gateway.start_ingest_run(source, zone.key), source)
     for table in tables.values():
@@ -87,7 +90,7 @@ def ingest_directory(gateway: AccessGateway, folder: Path, zone: ZoneInfo, sourc
             summary.warnings.append(f"{table.name}: unknown column(s) {', '.join(table.unknown)} ignored")
     ctx = AccessContext.service("import")
     loaders = ((PATIENTS, _load_patients), (WORKFORCE, _load_workforce), (ENCOUNTERS, _load_encounters),
-               (CARE_TEAM, _load_care_team), (ACCESS_LOG, _load_access_log))
+               (CARE_TEAM, _load_care_team), (ACCESS_LOG, partial(_load_access_log, parallel=read_ahead)))
     for spec, load in loaders:
         if spec.name in tables:
             summary.files[spec.name] = FileCount()
@@ -189,22 +192,20 @@ def _load_care_team(gateway, ctx, table, zone, summary) -> None:
     count.already_present = len(rows) - count.loaded
 
 
-def _load_access_log(gateway, ctx, table, zone, summary) -> None:
+def _load_access_log(gateway, ctx, table, zone, summary, parallel: bool | None = None) -> None:
     started = time.perf_counter()
     count = summary.files[ACCESS_LOG.name]
     patients: dict[str, int | None] = {}  # MRN -> internal id, each looked up once per file
-    for checked, good in _checked(table, ACCESS_LOG, zone, summary, records.check_access):
-        events = records.access_events(checked, good)
-        done = gateway.append_ehr_events(ctx, summary.source, events, batch=EVENT_BATCH, patients=patients)
+    for chunk in access_chunks(table, zone, parallel):  # read one chunk ahead by a child for a big file
+        count.rows += chunk.rows
+        done = gateway.append_ehr_events(ctx, summary.source, chunk.events, batch=EVENT_BATCH, patients=patients)
         count.loaded += done.appended
         count.already_present += done.already_present
         summary.unknown_accounts += done.unknown_account
-        mask = np.zeros(checked.problems.size, dtype=bool)
-        reasons = pd.Series([None] * checked.problems.size, dtype=object)
-        for positions, reason in ((done.unknown_patient, "mrn not among the patients"),
-                                  (done.conflicting, f"event_id already loaded from source {summary.source} "
-                                                     "with different content")):
-            mask[good[positions]] = True
-            reasons.iloc[good[positions]] = reason
-        checked.problems.add(mask, reasons)
+        refused = [(p, "mrn not among the patients") for p in done.unknown_patient] + [
+            (p, f"event_id already loaded from source {summary.source} with different content") for p in done.conflicting]
+        entries = chunk.rejected + [QuarantineEntry(ACCESS_LOG.name, int(chunk.lines[p]), reason,
+                                                    chunk.raw_row(p, table.header)) for p, reason in refused]
+        count.rejected += len(entries)
+        summary.rejected += sorted(entries, key=lambda e: e.line)
     summary.access_seconds = time.perf_counter() - started

@@ -1,0 +1,137 @@
+"""Reading access_log.csv for ingest: its chunks checked, typed and hashed, ready for the gateway,
+in this process or (for a big file) in a child process while this one appends the previous chunk.
+
+Reading, checking and hashing a row costs about as much as appending it to the log, and the two
+do not depend on each other until the row is appended, so on a machine with two cores a big file
+is read by a child process one chunk ahead. The child sees only the file: it opens no database and
+holds no key (a new interpreter, not a fork of a process with open connections). What it sends
+back is what the gateway needs (the good rows as EHR_EVENT_COLUMNS, their lines and fields as read)
+and the rejected rows as quarantine entries; either way the same chunks arrive in the same order.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from auditor.errors import AuditorError, InputError
+from auditor.ingest import interchange_records as records
+from auditor.ingest.csv_tables import CsvTable
+from auditor.ingest.interchange_files import ACCESS_LOG, KeyRegister, check_chunk
+from auditor.vault.gateway import QuarantineEntry
+
+PARALLEL_FROM_BYTES = 16 * 1024 * 1024  # about 150,000 rows: below this a child costs more than it saves
+
+
+@dataclass
+class ReadChunk:
+    """One chunk of access_log.csv: `rows` records read, `events` the good ones (EHR_EVENT_COLUMNS),
+    `lines` the line each starts on, `fields` their values as read (the file's header columns) for
+    quarantining a row the gateway refuses later, `rejected` the rows the checks refused."""
+
+    rows: int
+    events: pd.DataFrame
+    lines: np.ndarray
+    fields: pd.DataFrame
+    rejected: list[QuarantineEntry]
+
+    def raw_row(self, position: int, header: list[str]) -> str:
+        """Good row `position` exactly as read, as quarantine keeps it (CsvChunk.raw_row)."""
+        return json.dumps({"header": header, "fields": [self.fields[h].iloc[position] for h in header]},
+                          ensure_ascii=False)
+
+
+def read_chunks(table: CsvTable, zone: ZoneInfo) -> Iterator[ReadChunk]:
+    """The file's chunks, read in this process."""
+    register = KeyRegister(ACCESS_LOG)
+    for chunk in table.chunks():
+        checked = check_chunk(ACCESS_LOG, table.header, chunk, zone)
+        records.check_access(checked)
+        register.check(checked)
+        good = np.flatnonzero(~checked.problems.rejected)
+        rejected = [QuarantineEntry(ACCESS_LOG.name, int(chunk.lines[i]), reason, chunk.raw_row(i, table.header))
+                    for i, reason in sorted(checked.problems.reasons().items())]
+        yield ReadChunk(len(chunk.lines), records.access_events(checked, good), chunk.lines[good],
+                        chunk.frame.iloc[good].reset_index(drop=True), rejected)
+
+
+def access_chunks(table: CsvTable, zone: ZoneInfo, parallel: bool | None = None) -> Iterator[ReadChunk]:
+    """The chunks of `table`, read by a child process when the file is big (or `parallel` says so)."""
+    if parallel is None:
+        parallel = table.path.stat().st_size >= PARALLEL_FROM_BYTES and (os.cpu_count() or 1) > 1
+    return _from_child(table, zone) if parallel else read_chunks(table, zone)
+
+
+# -- the child ---------------------------------------------------------------------------------------------
+def _packed(chunk: ReadChunk) -> tuple:
+    """A chunk as Arrow tables (pickled as buffers: the parent rebuilds them without a copy per value)."""
+    events = chunk.events.astype({"break_glass": bool, "at_us": "int64"})
+    return (chunk.rows, pa.Table.from_pandas(events, preserve_index=False), chunk.lines,
+            pa.Table.from_pandas(chunk.fields, preserve_index=False), chunk.rejected)
+
+
+def _unpacked(packed: tuple) -> ReadChunk:
+    rows, events, lines, fields, rejected = packed
+    return ReadChunk(rows, _objects(events.to_pandas()), lines, _objects(fields.to_pandas()), rejected)
+
+
+def _objects(frame: pd.DataFrame) -> pd.DataFrame:
+    """Text columns as Python objects with None for missing, as the checks leave them in this process."""
+    for name in frame.columns:
+        if pd.api.types.is_string_dtype(frame[name].dtype) and frame[name].dtype != object:
+            frame[name] = frame[name].astype(object).where(frame[name].notna(), None)
+    return frame
+
+
+def _child_main(path: str, zone: str) -> None:
+    """`python -m auditor.ingest.access_reader PATH ZONE`: the chunks, pickled one after another on
+    standard output (the pipe's buffer holds the child at most about a chunk ahead)."""
+    out = sys.stdout.buffer
+    try:
+        for chunk in read_chunks(CsvTable(Path(path), ACCESS_LOG.names), ZoneInfo(zone)):
+            pickle.dump(("chunk", _packed(chunk)), out, protocol=5)
+        pickle.dump(("done", None), out, protocol=5)
+    except AuditorError as exc:
+        pickle.dump(("error", str(exc)), out, protocol=5)
+    except Exception as exc:  # pragma: no cover - a bug, reported in the parent without the row's values
+        pickle.dump(("error", f"{ACCESS_LOG.name}: reading failed ({type(exc).__name__})"), out, protocol=5)
+    out.flush()
+
+
+def _from_child(table: CsvTable, zone: ZoneInfo) -> Iterator[ReadChunk]:
+    # A new interpreter running this module (not multiprocessing's fork, which would copy open
+    # database connections, nor its spawn, which re-runs the caller's main script).
+    package_root = str(Path(__file__).resolve().parents[2])
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")])))
+    child = subprocess.Popen([sys.executable, "-m", "auditor.ingest.access_reader", str(table.path), zone.key],
+                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
+    try:
+        while True:
+            try:
+                kind, payload = pickle.load(child.stdout)
+            except EOFError:
+                raise InputError(f"{table.name}: the reading process stopped (exit code {child.wait()})") from None
+            if kind == "done":
+                break
+            if kind == "error":
+                raise InputError(payload)
+            yield _unpacked(payload)
+    finally:
+        child.kill()
+        child.stdout.close()
+        child.wait()
+
+
+if __name__ == "__main__":
+    _child_main(sys.argv[1], sys.argv[2])
