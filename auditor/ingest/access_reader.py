@@ -43,13 +43,16 @@ class ReadChunk:
     rows: int
     events: pd.DataFrame
     lines: np.ndarray
-    fields: pd.DataFrame
+    fields: pd.DataFrame | pa.Table
     rejected: list[QuarantineEntry]
 
     def raw_row(self, position: int, header: list[str]) -> str:
         """Good row `position` exactly as read, as quarantine keeps it (CsvChunk.raw_row)."""
-        return json.dumps({"header": header, "fields": [self.fields[h].iloc[position] for h in header]},
-                          ensure_ascii=False)
+        if isinstance(self.fields, pa.Table):  # as the child sent it: only refused rows are ever read
+            values = [self.fields.column(h)[position].as_py() for h in header]
+        else:
+            values = [self.fields[h].iloc[position] for h in header]
+        return json.dumps({"header": header, "fields": values}, ensure_ascii=False)
 
 
 def read_chunks(table: CsvTable, zone: ZoneInfo) -> Iterator[ReadChunk]:
@@ -83,7 +86,7 @@ def _packed(chunk: ReadChunk) -> tuple:
 
 def _unpacked(packed: tuple) -> ReadChunk:
     rows, events, lines, fields, rejected = packed
-    return ReadChunk(rows, _objects(events.to_pandas()), lines, _objects(fields.to_pandas()), rejected)
+    return ReadChunk(rows, _objects(events.to_pandas()), lines, fields, rejected)
 
 
 def _objects(frame: pd.DataFrame) -> pd.DataFrame:
