@@ -19,20 +19,13 @@ import pyarrow.compute as pc
 import pyarrow.ipc as ipc
 from sqlalchemy import Connection, func, select
 
-from auditor.audit.events import CANONICAL_COLUMNS
+from auditor.audit.events import CANONICAL_COLUMNS, STORED_TYPES
 from auditor.audit.schema import AuditEventBlock, AuditEventRow
 from auditor.errors import TamperDetected
 
 BLOCKS, EVENTS = AuditEventBlock.__table__, AuditEventRow.__table__
 HASH = 32
-_STRING, _BYTES, _INT = pa.string(), pa.binary(), pa.int64()
-SCHEMA = pa.schema([
-    ("seq", _INT), ("at_us", _INT), ("source", _STRING), ("source_event_id", _STRING), ("source_row_hash", _BYTES),
-    ("user_id", _STRING), ("role", _STRING), ("action", _STRING), ("patient_id", _INT), ("record_type", _STRING),
-    ("record_id", _STRING), ("fields", _STRING), ("purpose", _STRING), ("break_glass", pa.bool_()),
-    ("reason", _BYTES), ("outcome", _STRING), ("detail", _STRING), ("workstation", _STRING),
-])
-assert tuple(SCHEMA.names) == CANONICAL_COLUMNS
+SCHEMA = pa.schema(list(STORED_TYPES.items()))
 _WRITE = ipc.IpcWriteOptions(compression="zstd")
 
 
@@ -42,7 +35,11 @@ class UnreadableBlock(TamperDetected):
 
 def encode(columns: Sequence[Sequence]) -> bytes:
     """The events' stored values, one sequence per CANONICAL_COLUMNS entry, as a block's `events`."""
-    table = pa.table([pa.array(values, type=f.type) for values, f in zip(columns, SCHEMA)], schema=SCHEMA)
+    return encode_table(pa.table([pa.array(values, type=f.type) for values, f in zip(columns, SCHEMA)], schema=SCHEMA))
+
+
+def encode_table(table: pa.Table) -> bytes:
+    """A table in SCHEMA as a block's `events`."""
     sink = pa.BufferOutputStream()
     with ipc.new_stream(sink, SCHEMA, options=_WRITE) as writer:
         writer.write_table(table)

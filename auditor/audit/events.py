@@ -11,6 +11,9 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
 CANONICAL_VERSION = "auditor-event/1"
 ACTIONS = ("view", "create", "update", "delete", "print", "export", "search", "disclose", "login_failed",
            "destroy", "rewrap", "review")
@@ -61,33 +64,54 @@ class AuditEvent:
             raise ValueError(f"unknown audit outcome {self.outcome!r}")
 
 
+_STRING, _BINARY, _INT = pa.string(), pa.binary(), pa.int64()
+# The stored values' types, CANONICAL_COLUMNS order (auditor.audit.blocks keeps them so).
+STORED_TYPES = {"seq": _INT, "at_us": _INT, "source": _STRING, "source_event_id": _STRING,
+                "source_row_hash": _BINARY, "user_id": _STRING, "role": _STRING, "action": _STRING,
+                "patient_id": _INT, "record_type": _STRING, "record_id": _STRING, "fields": _STRING,
+                "purpose": _STRING, "break_glass": pa.bool_(), "reason": _BINARY, "outcome": _STRING,
+                "detail": _STRING, "workstation": _STRING}
+assert tuple(STORED_TYPES) == CANONICAL_COLUMNS
+IMPORTED_SCHEMA = pa.schema([(name, _STRING if name == "reason" else kind)  # the reason still plaintext
+                             for name, kind in STORED_TYPES.items() if name != "seq"])
+
+
 @dataclass(frozen=True)
 class ImportedEvents:
     """Many events from another system's access log, appended as one block: the bulk form of
     AuditEvent for ingest, where building one object per row would cost more than hashing it.
 
-    `rows` hold the stored values in CANONICAL_COLUMNS order without `seq` (which the log assigns)
-    and with the reason in plaintext (sealed when appended, like AuditEvent.reason). `of_columns`
-    checks actions and outcomes once for the whole block, as AuditEvent does per event."""
+    `table` holds the stored values column by column (IMPORTED_SCHEMA: CANONICAL_COLUMNS without
+    `seq`, which the log assigns, and with the reason in plaintext, sealed when appended like
+    AuditEvent.reason). `of_columns` checks actions and outcomes once for the whole block, as
+    AuditEvent does per event."""
 
-    rows: list[tuple]
+    table: pa.Table
 
     @classmethod
-    def of_columns(cls, *, at_us: list[int], source: str, source_event_id: list[str], source_row_hash: list[bytes],
-                   user_id: list, role: list, action: list[str], patient_id: list, record_type: list,
-                   purpose: list, break_glass: list[bool], reason: list, outcome: list[str],
-                   workstation: list) -> "ImportedEvents":
-        unknown = set(action) - set(ACTIONS) or set(outcome) - set(OUTCOMES)
-        if unknown:
-            raise ValueError(f"unknown audit action or outcome {sorted(map(str, unknown))}")
+    def of_columns(cls, *, at_us, source: str, source_event_id, source_row_hash, user_id, role, action,
+                   patient_id, record_type, purpose, break_glass, reason, outcome, workstation) -> "ImportedEvents":
+        """Each argument but `source` a sequence (list, pandas Series or Arrow array) of one value per event."""
         n = len(at_us)
-        none, reason = [None] * n, [r or None for r in reason]  # an empty reason is none, as in AuditEvent
-        return cls(list(zip(at_us, [source] * n, source_event_id, source_row_hash, user_id, role, action,
-                            patient_id, record_type, none, none, purpose, break_glass, reason, outcome, none,
-                            workstation)))
+        given = {"at_us": at_us, "source": [source] * n, "source_event_id": source_event_id,
+                 "source_row_hash": source_row_hash, "user_id": user_id, "role": role, "action": action,
+                 "patient_id": patient_id, "record_type": record_type, "purpose": purpose,
+                 "break_glass": break_glass, "reason": reason, "outcome": outcome, "workstation": workstation}
+        columns = [pa.array(given[f.name], f.type, from_pandas=True) if f.name in given else pa.nulls(n, f.type)
+                   for f in IMPORTED_SCHEMA]
+        table = pa.table(columns, schema=IMPORTED_SCHEMA)
+        unknown = (set(pc.unique(table["action"]).to_pylist()) - set(ACTIONS)
+                   or set(pc.unique(table["outcome"]).to_pylist()) - set(OUTCOMES))
+        if unknown or table["break_glass"].null_count:
+            raise ValueError(f"unknown audit action or outcome {sorted(map(str, unknown))}")
+        empty = pc.fill_null(pc.equal(table["reason"], ""), False)  # an empty reason is none, as in AuditEvent
+        if pc.any(empty).as_py():
+            at = IMPORTED_SCHEMA.get_field_index("reason")
+            table = table.set_column(at, "reason", pc.if_else(empty, pa.scalar(None, _STRING), table["reason"]))
+        return cls(table)
 
     def __len__(self) -> int:
-        return len(self.rows)
+        return self.table.num_rows
 
 
 def to_microseconds(at: datetime) -> int:

@@ -13,9 +13,13 @@ from dataclasses import dataclass
 from hashlib import sha256
 from typing import Sequence
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 from sqlalchemy import Connection, insert, select, update
 
 from auditor.audit import blocks, merkle
+from auditor.audit.canonical_columns import leaf_inputs
 from auditor.audit.checkpoints import Checkpoint, CheckpointFile, sign
 from auditor.audit.events import AuditEvent, CANONICAL_COLUMNS, ImportedEvents, canonical_bytes, to_microseconds
 from auditor.audit.schema import AuditEventBlock, AuditEventRow, ImportedEventKey, LogHead
@@ -96,8 +100,8 @@ class AuditLog:
         seq = first
         for event in events:
             if isinstance(event, ImportedEvents):
-                for start in range(0, len(event.rows), BLOCK_EVENTS):
-                    stored_blocks.append(self._block(seq, event.rows[start : start + BLOCK_EVENTS], frontier))
+                for start in range(0, len(event), BLOCK_EVENTS):
+                    stored_blocks.append(self._block(seq, event.table.slice(start, BLOCK_EVENTS), frontier))
                     seq = stored_blocks[-1]["last_seq"] + 1
                 continue
             values = self._values(seq, event)
@@ -117,30 +121,35 @@ class AuditLog:
             conn.execute(update(HEAD).where(HEAD.c.id == 1).values(size=frontier.size, frontier=frontier.to_bytes()))
         return Appended(first, frontier.size, frontier.root())
 
-    def _block(self, seq: int, values: list[tuple], frontier: merkle.Frontier) -> dict:
+    def _block(self, seq: int, imported: pa.Table, frontier: merkle.Frontier) -> dict:
         """The stored block of imported events from `seq` on (each event with the same values, leaf and
-        seal as one AuditEvent would give), and its key rows under "keys"."""
-        seal, canonical = self._seal, canonical_bytes
-        log_key, seal_reason = self.log_key_id, self.envelope.seal
-        rows, leaves, seals = [], [], []
-        for v in values:
-            if v[13] is not None:  # the reason, sealed under the log key, bound to its sequence number
-                v = (*v[:13], seal_reason(log_key, "audit_events", "reason", seq, v[13]), *v[14:])
-            row = (seq, *v)
-            leaf = sha256(b"\x00" + canonical(row)).digest()
-            rows.append(row)
-            leaves.append(leaf)
-            seals.append(seal(leaf))
-            seq += 1
-        frontier.extend(leaves)
-        columns = list(zip(*rows))
-        source, at_us = columns[2], columns[1]
-        if None in columns[3] or len(set(source)) != 1:
+        seal as one AuditEvent would give, its canonical bytes built column by column), and its key
+        rows under "keys"."""
+        n = imported.num_rows
+        source, event_ids = imported["source"], imported["source_event_id"]
+        if event_ids.null_count or len(pc.unique(source)) != 1:
             raise ValueError("a block of imported events needs one source and an event id for each")
-        return {"first_seq": rows[0][0], "last_seq": rows[-1][0], "source": source[0], "first_at_us": min(at_us),
-                "last_at_us": max(at_us), "events": blocks.encode(columns), "leaves": b"".join(leaves),
-                "seals": b"".join(seals),
-                "keys": [(r[2], r[3], r[0], r[4]) for r in rows]}
+        seqs = np.arange(seq, seq + n, dtype=np.int64)
+        reasons = imported["reason"]
+        sealed: list = [None] * n
+        if reasons.null_count < n:  # each reason sealed under the log key, bound to its sequence number
+            texts = reasons.to_pylist()
+            log_key, seal_reason = self.log_key_id, self.envelope.seal
+            for i in np.flatnonzero(reasons.is_valid().to_numpy(zero_copy_only=False)).tolist():
+                sealed[i] = seal_reason(log_key, "audit_events", "reason", seq + i, texts[i])
+        columns = {"seq": pa.array(seqs), **{name: imported[name] for name in imported.column_names},
+                   "reason": pa.array(sealed, pa.binary())}
+        stored = pa.table([columns[f.name] for f in blocks.SCHEMA], schema=blocks.SCHEMA)
+        digest, seal = sha256, self._seal
+        leaves = [digest(data).digest() for data in leaf_inputs(stored)]
+        seals = [seal(leaf) for leaf in leaves]
+        frontier.extend(leaves)
+        span = pc.min_max(imported["at_us"]).as_py()
+        keys = list(zip([source[0].as_py()] * n, event_ids.to_pylist(), seqs.tolist(),
+                        imported["source_row_hash"].to_pylist()))
+        return {"first_seq": seq, "last_seq": seq + n - 1, "source": source[0].as_py(), "first_at_us": span["min"],
+                "last_at_us": span["max"], "events": blocks.encode_table(stored), "leaves": b"".join(leaves),
+                "seals": b"".join(seals), "keys": keys}
 
     def _values(self, seq: int, e: AuditEvent) -> tuple:
         """The event's stored values in CANONICAL_COLUMNS order (the reason sealed under the log key)."""

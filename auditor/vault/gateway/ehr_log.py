@@ -182,14 +182,11 @@ def _hashes_in(session: Session, E, source: str, event_ids: list[str]) -> dict[s
 
 
 def _ehr_events(source: str, frame: pd.DataFrame) -> ImportedEvents:
-    """The rows as one block of audit events (no object per row: the log hashes them as it appends)."""
-    def column(name: str) -> list:
-        values = frame[name]
-        return values.astype(object).where(values.notna(), None).tolist()
-
+    """The rows as one block of audit events, column by column (no object per row: the log hashes
+    them as it appends)."""
     return ImportedEvents.of_columns(
-        at_us=frame["at_us"].astype("int64").tolist(), source=source, source_event_id=frame["event_id"].tolist(),
-        source_row_hash=frame["row_hash"].tolist(), user_id=column("user_id"), role=column("role"),
-        action=frame["action"].tolist(), patient_id=column("patient_id"), record_type=column("record_type"),
-        purpose=column("purpose"), break_glass=frame["break_glass"].astype(bool).tolist(), reason=column("reason"),
-        outcome=frame["outcome"].tolist(), workstation=column("workstation"))
+        at_us=frame["at_us"].astype("int64"), source=source, source_event_id=frame["event_id"],
+        source_row_hash=frame["row_hash"], user_id=frame["user_id"], role=frame["role"], action=frame["action"],
+        patient_id=frame["patient_id"], record_type=frame["record_type"], purpose=frame["purpose"],
+        break_glass=frame["break_glass"].astype(bool), reason=frame["reason"], outcome=frame["outcome"],
+        workstation=frame["workstation"])
