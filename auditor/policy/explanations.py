@@ -35,9 +35,27 @@ def _within(left: pd.DataFrame, right: pd.DataFrame, on: list[str]) -> np.ndarra
     right = right.dropna(subset=on)
     if left.empty or right.empty:
         return np.array([], dtype="int64")
-    pairs = left[[*on, "at"]].reset_index(names="_row").merge(right[[*on, "lo", "hi"]], on=on, how="inner")
+    left_key, right_key = _joint_key([left[c] for c in on], [right[c] for c in on])
+    pairs = pd.DataFrame({"_key": left_key, "at": left["at"].array, "_row": left.index.to_numpy()}).merge(
+        pd.DataFrame({"_key": right_key, "lo": right["lo"].array, "hi": right["hi"].array}), on="_key")
     inside = (pairs["lo"] <= pairs["at"]) & (pairs["at"] <= pairs["hi"])
     return pairs.loc[inside, "_row"].unique()
+
+
+def _joint_key(left: list[pd.Series], right: list[pd.Series]) -> tuple[np.ndarray, np.ndarray]:
+    """One int64 per row for several key columns, equal exactly when every column is: each column
+    factorised over both sides together, the codes then combined. A join on one plain integer is
+    several times cheaper than on two nullable or categorical columns of ten million rows."""
+    n = len(left[0])
+    lkey, rkey = np.zeros(n, dtype=np.int64), np.zeros(len(right[0]), dtype=np.int64)
+    for a, b in zip(left, right):
+        if isinstance(a.dtype, pd.CategoricalDtype) and a.dtype == b.dtype:
+            ca, cb, width = a.cat.codes.to_numpy(np.int64), b.cat.codes.to_numpy(np.int64), len(a.cat.categories)
+        else:
+            codes, distinct = pd.factorize(pd.concat([a, b], ignore_index=True))
+            ca, cb, width = codes[:n].astype(np.int64), codes[n:].astype(np.int64), len(distinct)
+        lkey, rkey = lkey * width + ca, rkey * width + cb
+    return lkey, rkey
 
 
 def _encounter_window(encounters: pd.DataFrame, before: int, after: int) -> pd.DataFrame:
