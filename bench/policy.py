@@ -44,6 +44,7 @@ import policy_data  # noqa: E402  (bench/ is not a package)
 
 from auditor.audit.verify import verify_log  # noqa: E402
 from auditor.home import Vault, create_home  # noqa: E402
+from auditor.memory import keep_freed_memory  # noqa: E402
 from auditor.ingest.ehr_import import ingest_directory  # noqa: E402
 from auditor.policy import engine  # noqa: E402
 from auditor.policy.frames import SERVICE_PREFIX, Frames, Period, load_frames  # noqa: E402
@@ -296,6 +297,7 @@ def compare_three(home: Path, fig: dict) -> dict[str, dict[str, int]]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    keep_freed_memory()  # as the auditor command does
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=10_000_000)
     parser.add_argument("--seed", type=int, default=20261101)

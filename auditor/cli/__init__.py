@@ -10,6 +10,7 @@ import click
 
 from auditor import __version__
 from auditor.errors import AuditorError
+from auditor.memory import keep_freed_memory
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -22,6 +23,7 @@ def cli(ctx: click.Context, home: str | None) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    keep_freed_memory()  # one job per process: reuse freed columns instead of faulting fresh pages in
     try:
         cli.main(args=argv, prog_name="auditor", standalone_mode=False)
     except click.exceptions.Abort:
