@@ -30,7 +30,8 @@ class ExplanationPolicy:
 
 
 def _within(left: pd.DataFrame, right: pd.DataFrame, on: list[str]) -> np.ndarray:
-    """Labels of `left` rows with a `right` row on the same keys whose [lo, hi] contains left's `at`."""
+    """Labels of `left` rows with a `right` row on the same keys whose [lo, hi] contains left's `at`
+    (each once)."""
     left = left.dropna(subset=on)
     right = right.dropna(subset=on)
     if left.empty or right.empty:
@@ -84,12 +85,12 @@ def explain(accesses: pd.DataFrame, encounters: pd.DataFrame, care_team: pd.Data
              ("attending", clinical.rename(columns={"attending_id": "workforce_id"}), ["patient_id", "workforce_id"], None),
              ("department", clinical, ["patient_id", "department"], None),
              ("operational", operational, ["patient_id"], operational_access))
+    keys = keys.reset_index(drop=True)  # labels are positions from here on
     for name, windows, on, only in tries:
         open_ = first == ""
         if only is not None:
             open_ &= only
-        held = keys.index.isin(_within(keys[open_], windows, on))
-        first[held] = name
+        first[_within(keys[open_], windows, on)] = name
     out = pd.DataFrame(index=accesses.index)
     out["explained_by"] = pd.Categorical(np.where(first == "", None, first), categories=list(EXPLANATIONS))
     out["clinically_explained"] = np.isin(first, CLINICAL)

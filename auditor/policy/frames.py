@@ -85,12 +85,20 @@ def _minutes(values: pd.Series) -> pd.Series:
     return (parts[0].astype("Int64") * 60 + parts[1].astype("Int64")).astype("Int64")
 
 
+def _event_refs(source_id: pd.Series, seq: pd.Series) -> pd.Series:
+    """The source's event id, or "vault:<seq>" for the vault's own events (built only for those)."""
+    own = source_id.isna()
+    if not own.any():
+        return source_id
+    return source_id.mask(own, "vault:" + seq[own].astype("string"))
+
+
 def typed_events(df: pd.DataFrame) -> pd.DataFrame:
     seq = df["seq"].astype("int64")
     source_id = df["source_event_id"].astype("string")
     return pd.DataFrame({
         "seq": seq,
-        "event_ref": source_id.fillna("vault:" + seq.astype("string")),  # the ids findings cite
+        "event_ref": _event_refs(source_id, seq),  # the ids findings cite
         "at": _timestamps(df["at_us"]),
         "source": df["source"].astype("string").astype("category"),
         "user_id": df["user_id"].astype("string"),
