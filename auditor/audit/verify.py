@@ -10,6 +10,7 @@ for one size.
 from __future__ import annotations
 
 import multiprocessing
+from bisect import bisect_right
 import os
 from array import array
 from collections import defaultdict
@@ -25,7 +26,7 @@ from sqlalchemy import Connection, Engine, select
 from auditor import database
 from auditor.audit import merkle
 from auditor.audit.checkpoints import Checkpoint, CheckpointFile
-from auditor.audit.blocks import event_count, stored_events
+from auditor.audit.blocks import BLOCKS, event_count, stored_events
 from auditor.audit.events import canonical_bytes
 from auditor.audit.log import HEAD
 from auditor.audit.schema import ArchivedLeaf
@@ -122,9 +123,24 @@ def _check_range(bounds: tuple[int | None, int | None]) -> tuple[array, bytes, d
     return seqs, bytes(leaves), flagged
 
 
+def _ranges(top: int, chunk: int, stored_blocks: list[tuple[int, int]]) -> list[tuple[int | None, int]]:
+    """(lo, hi] ranges of about `chunk` sequence numbers up to `top`, none ending inside a block (a
+    block is decoded by one worker, not by the two whose ranges it would straddle)."""
+    firsts = [first for first, _ in stored_blocks]
+    bounds, lo = [], 0
+    while lo < top:
+        hi = min(lo + chunk, top)
+        at = bisect_right(firsts, hi) - 1  # the block starting at or before hi, if any
+        if at >= 0 and stored_blocks[at][0] <= hi < stored_blocks[at][1]:
+            hi = min(stored_blocks[at][1], top)
+        bounds.append((None if lo == 0 else lo, hi))
+        lo = hi
+    return bounds
+
+
 def _checked_in_parallel(engine: Engine, mac_key: bytes, batch: int, workers: int, top: int,
-                         chunk: int) -> Iterator[tuple[int, bytes, str | None]]:
-    bounds = [(None if lo == 0 else lo, min(lo + chunk, top)) for lo in range(0, top, chunk)]
+                         chunk: int, stored_blocks: list[tuple[int, int]]) -> Iterator[tuple[int, bytes, str | None]]:
+    bounds = _ranges(top, chunk, stored_blocks)
     url = engine.url.render_as_string(hide_password=False)
     context = multiprocessing.get_context("fork")  # children open their own connections, never the parent's
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
@@ -184,7 +200,9 @@ def verify_log(engine: Engine, keyring: Keyring, checkpoint_files: list[Path], b
         count, top = event_count(conn)  # events appended after this snapshot are not checked
         workers = _workers_for(engine, count or 0, workers)
         if workers > 1 and top >= chunk:
-            checked = _checked_in_parallel(engine, mac_key, batch, workers, top, chunk)
+            spans = [tuple(b) for b in conn.execute(select(BLOCKS.c.first_seq, BLOCKS.c.last_seq)
+                                                     .order_by(BLOCKS.c.first_seq))]
+            checked = _checked_in_parallel(engine, mac_key, batch, workers, top, chunk, spans)
         else:
             checked = _check_rows(conn, EventSeal(mac_key), batch, hi=top)
         checked = chain(_archived(conn, EventSeal(mac_key), batch), checked)  # the archived prefix first

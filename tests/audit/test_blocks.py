@@ -156,3 +156,26 @@ def test_a_block_of_other_events_is_refused():
         w.write_table(pa.table({"seq": [1]}))
     with pytest.raises(blocks.UnreadableBlock):
         blocks.decode(other.getvalue().to_pybytes(), 1, 1)
+
+
+def test_verify_ranges_never_end_inside_a_block():
+    from auditor.audit.verify import _ranges
+
+    spans = [(6, 35), (41, 60), (61, 100)]
+    ranges = _ranges(100, 7, spans)
+    assert ranges[0][0] is None and ranges[-1][1] == 100
+    assert all(a[1] == b[0] for a, b in zip(ranges, ranges[1:]))  # consecutive, no gap, no overlap
+    ends = {hi for _, hi in ranges}
+    assert not any(first <= end < last for first, last in spans for end in ends)
+    assert _ranges(30, 7, [(6, 35)]) == [(None, 30)]  # the top may fall inside a block
+
+
+def test_blocks_verify_in_worker_processes(mixed, monkeypatch):
+    from tests.audit import helpers
+
+    monkeypatch.setitem(helpers.VERIFY_OPTIONS, "workers", 2)
+    monkeypatch.setitem(helpers.VERIFY_OPTIONS, "chunk", 7)
+    assert verify(mixed).ok
+    _rewrite(mixed, 41, events=_edited_events(mixed, 41, 2, "action", "print")[0])
+    result = verify(mixed)
+    assert "edited" in kinds(result) and result.first_bad_seq == 43
