@@ -89,11 +89,11 @@ CHUNK = 50_000  # sequence numbers per worker task
 
 def _check_rows(conn: Connection, seal: EventSeal, batch: int, lo: int | None = None,
                 hi: int | None = None) -> Iterator[tuple[int, bytes, str | None]]:
-    """(seq, recomputed leaf, None | "edited" | "forged") for the events with lo < seq <= hi, in order,
-    from rows and blocks alike (an event whose block cannot be decoded is "edited")."""
+    """(seq, recomputed leaf, None | "edited" | "forged" | "unreadable") for the events with
+    lo < seq <= hi, in order, from rows and blocks alike ("unreadable": its block cannot be decoded)."""
     for e in stored_events(conn, lo, hi, batch):
         if e.row is None:
-            yield e.seq, e.leaf if len(e.leaf) == merkle.HASH_BYTES else bytes(merkle.HASH_BYTES), "edited"
+            yield e.seq, e.leaf if len(e.leaf) == merkle.HASH_BYTES else bytes(merkle.HASH_BYTES), "unreadable"
             continue
         leaf = sha256(b"\x00" + canonical_bytes(e.row)).digest()
         if leaf != e.leaf:
@@ -180,6 +180,7 @@ def verify_log(engine: Engine, keyring: Keyring, checkpoint_files: list[Path], b
     frontier = merkle.Frontier()
     expected, broken_at = 1, None  # broken_at: first seq after which prefix roots cannot be trusted
     last_good_checkpoint = 0
+    run = None  # (its index among the problems, first seq, last seq) of the latest undecodable run
     next_cp = iter(sizes)
     cp_size = next(next_cp, None)
 
@@ -213,7 +214,14 @@ def verify_log(engine: Engine, keyring: Keyring, checkpoint_files: list[Path], b
                 else:  # cannot happen with seq as primary key; kept for imported copies
                     problem(seq, "duplicate", f"event {seq} appears twice")
                 expected = seq
-            if kind == "edited":
+            if kind == "unreadable":  # one problem for each run of events whose block cannot be decoded
+                if run is not None and run[2] == seq - 1:
+                    run = (run[0], run[1], seq)
+                    result.problems[run[0]] = Problem(run[1], "edited", f"events {run[1]}..{seq}: their block cannot be decoded")
+                else:
+                    problem(seq, "edited", f"event {seq}: its block cannot be decoded")
+                    run = (len(result.problems) - 1, seq, seq)
+            elif kind == "edited":
                 problem(seq, "edited", f"event {seq} was edited: its content does not match its leaf hash")
             elif kind == "forged":
                 problem(seq, "forged", f"event {seq} has an invalid seal: inserted, renumbered, reordered or edited")

@@ -179,3 +179,9 @@ def test_blocks_verify_in_worker_processes(mixed, monkeypatch):
     _rewrite(mixed, 41, events=_edited_events(mixed, 41, 2, "action", "print")[0])
     result = verify(mixed)
     assert "edited" in kinds(result) and result.first_bad_seq == 43
+
+
+def test_an_unreadable_block_is_one_problem_naming_its_events(mixed):
+    _rewrite(mixed, 6, events=b"not a block")
+    unreadable = [p for p in verify(mixed).problems if p.seq is not None and 6 <= p.seq <= 35]
+    assert [(p.seq, p.kind, p.message) for p in unreadable] == [(6, "edited", "events 6..35: their block cannot be decoded")]
