@@ -19,35 +19,30 @@ import pyarrow.compute as pc
 from sqlalchemy import Connection, insert, select, update
 
 from auditor.audit import blocks, merkle
+from auditor.audit.blocks import BLOCKS, EVENTS
 from auditor.audit.canonical_columns import leaf_inputs
 from auditor.audit.checkpoints import Checkpoint, CheckpointFile, sign
 from auditor.audit.events import AuditEvent, CANONICAL_COLUMNS, ImportedEvents, canonical_bytes, to_microseconds
-from auditor.audit.schema import AuditEventBlock, AuditEventRow, ImportedEventKey, LogHead
+from auditor.audit.schema import ImportedEventKey, LogHead
 from auditor.audit.seal import EventSeal
 from auditor.clock import Clock, SystemClock
 from auditor.crypto.envelope import Envelope
 from auditor.crypto.keyring import Keyring
 from auditor.errors import TamperDetected
 
-EVENTS = AuditEventRow.__table__
-HEAD = LogHead.__table__
-BLOCKS, KEYS = AuditEventBlock.__table__, ImportedEventKey.__table__
+HEAD, KEYS = LogHead.__table__, ImportedEventKey.__table__
 DEFAULT_CHECKPOINT_EVERY = 1000
 BLOCK_EVENTS = 50_000  # imported events per stored block (what a verifier or the engine decodes at once)
 
 
 _STORED_COLUMNS = (*CANONICAL_COLUMNS, "leaf_hash", "seal")
+_KEY_COLUMNS = ("source", "source_event_id", "seq", "source_row_hash")
 
 
-def _insert_sql(paramstyle: str) -> str:
+def _insert_sql(table, columns: tuple[str, ...], paramstyle: str) -> str:
+    """A plain INSERT for DB-API executemany of tuples (no per-row parameter processing)."""
     mark = {"qmark": "?", "format": "%s", "pyformat": "%s"}[paramstyle]
-    return (f"INSERT INTO {EVENTS.name} ({', '.join(_STORED_COLUMNS)}) "
-            f"VALUES ({', '.join([mark] * len(_STORED_COLUMNS))})")
-
-
-def _keys_sql(paramstyle: str) -> str:
-    mark = {"qmark": "?", "format": "%s", "pyformat": "%s"}[paramstyle]
-    return f"INSERT INTO {KEYS.name} (source, source_event_id, seq, source_row_hash) VALUES ({', '.join([mark] * 4)})"
+    return f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
 
 
 @dataclass(frozen=True)
@@ -112,11 +107,11 @@ class AuditLog:
         for block in stored_blocks:
             keys = block.pop("keys")
             conn.execute(insert(BLOCKS), block)
-            conn.exec_driver_sql(_keys_sql(conn.dialect.paramstyle), keys)
+            conn.exec_driver_sql(_insert_sql(KEYS, _KEY_COLUMNS, conn.dialect.paramstyle), keys)
         if rows:
             # The hot path of every audited access: plain DB-API executemany of tuples (no per-row
             # parameter processing); the columns are the canonical ones, then leaf_hash and seal.
-            conn.exec_driver_sql(_insert_sql(conn.dialect.paramstyle), rows)
+            conn.exec_driver_sql(_insert_sql(EVENTS, _STORED_COLUMNS, conn.dialect.paramstyle), rows)
         if seq != first:
             conn.execute(update(HEAD).where(HEAD.c.id == 1).values(size=frontier.size, frontier=frontier.to_bytes()))
         return Appended(first, frontier.size, frontier.root())

@@ -10,8 +10,8 @@ for one size.
 from __future__ import annotations
 
 import multiprocessing
-from bisect import bisect_right
 import os
+from bisect import bisect_right
 from array import array
 from collections import defaultdict
 from concurrent.futures import ProcessPoolExecutor

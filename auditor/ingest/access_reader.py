@@ -28,7 +28,7 @@ import pyarrow as pa
 from auditor.errors import AuditorError, InputError
 from auditor.ingest import interchange_records as records
 from auditor.ingest.csv_tables import CsvTable
-from auditor.ingest.interchange_files import ACCESS_LOG, KeyRegister, check_chunk
+from auditor.ingest.interchange_files import ACCESS_LOG, checked_chunks
 from auditor.vault.gateway import QuarantineEntry
 
 PARALLEL_FROM_BYTES = 16 * 1024 * 1024  # about 150,000 rows: below this a child costs more than it saves
@@ -57,14 +57,8 @@ class ReadChunk:
 
 def read_chunks(table: CsvTable, zone: ZoneInfo) -> Iterator[ReadChunk]:
     """The file's chunks, read in this process."""
-    register = KeyRegister(ACCESS_LOG)
-    for chunk in table.chunks():
-        checked = check_chunk(ACCESS_LOG, table.header, chunk, zone)
-        records.check_access(checked)
-        register.check(checked)
-        good = np.flatnonzero(~checked.problems.rejected)
-        rejected = [QuarantineEntry(ACCESS_LOG.name, int(chunk.lines[i]), reason, chunk.raw_row(i, table.header))
-                    for i, reason in sorted(checked.problems.reasons().items())]
+    for checked, good, rejected in checked_chunks(table, ACCESS_LOG, zone, records.check_access):
+        chunk = checked.chunk
         yield ReadChunk(len(chunk.lines), records.access_events(checked, good), chunk.lines[good],
                         chunk.frame.iloc[good].reset_index(drop=True), rejected)
 
@@ -86,15 +80,7 @@ def _packed(chunk: ReadChunk) -> tuple:
 
 def _unpacked(packed: tuple) -> ReadChunk:
     rows, events, lines, fields, rejected = packed
-    return ReadChunk(rows, _objects(events.to_pandas()), lines, fields, rejected)
-
-
-def _objects(frame: pd.DataFrame) -> pd.DataFrame:
-    """Text columns as Python objects with None for missing, as the checks leave them in this process."""
-    for name in frame.columns:
-        if pd.api.types.is_string_dtype(frame[name].dtype) and frame[name].dtype != object:
-            frame[name] = frame[name].astype(object).where(frame[name].notna(), None)
-    return frame
+    return ReadChunk(rows, events.to_pandas(), lines, fields, rejected)  # text stays in Arrow: the log takes it so
 
 
 def _child_main(path: str, zone: str) -> None:

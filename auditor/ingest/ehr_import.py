@@ -29,7 +29,7 @@ from auditor.ingest import interchange_records as records
 from auditor.ingest.access_reader import access_chunks
 from auditor.ingest.csv_tables import CsvTable
 from auditor.ingest.interchange_files import (ACCESS_LOG, CARE_TEAM, ENCOUNTERS, FILES, PATIENTS, WORKFORCE,
-                                              CheckedChunk, InterchangeFile, KeyRegister, check_chunk)
+                                              CheckedChunk, InterchangeFile, checked_chunks)
 from auditor.vault.gateway import AccessContext, AccessGateway, QuarantineEntry
 
 DEFAULT_SOURCE = "ehr"
@@ -107,22 +107,12 @@ def _checked(table: CsvTable, spec: InterchangeFile, zone: ZoneInfo, summary: In
              *extra: Callable[[CheckedChunk], None]) -> Iterator[tuple[CheckedChunk, np.ndarray]]:
     """Each chunk checked (types, `extra` checks, duplicates), its rejects recorded; yields the chunk
     and the positions of its good rows."""
-    register = KeyRegister(spec)
-    for chunk in table.chunks():
-        checked = check_chunk(spec, table.header, chunk, zone)
-        for check in extra:
-            check(checked)
-        register.check(checked)
-        summary.files[spec.name].rows += len(chunk.lines)
-        yield checked, np.flatnonzero(~checked.problems.rejected)
-        reject(summary, spec, table, checked)
-
-
-def reject(summary: IngestSummary, spec: InterchangeFile, table: CsvTable, checked: CheckedChunk) -> None:
-    reasons = checked.problems.reasons()
-    summary.files[spec.name].rejected += len(reasons)
-    summary.rejected += [QuarantineEntry(spec.name, int(checked.chunk.lines[i]), reason,
-                                         checked.chunk.raw_row(i, table.header)) for i, reason in sorted(reasons.items())]
+    for checked, good, rejected in checked_chunks(table, spec, zone, *extra):
+        count = summary.files[spec.name]
+        count.rows += len(checked.chunk.lines)
+        count.rejected += len(rejected)
+        summary.rejected += rejected
+        yield checked, good
 
 
 def _whole(table: CsvTable, spec: InterchangeFile, zone: ZoneInfo, summary: IngestSummary, *extra,

@@ -8,6 +8,7 @@ value (the value may be PHI): "bad birth_date (not YYYY-MM-DD)", not the date.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable, Iterator
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -15,7 +16,8 @@ import pandas as pd
 
 from auditor.audit.events import ACTIONS
 from auditor.ingest import values
-from auditor.ingest.csv_tables import CsvChunk
+from auditor.ingest.csv_tables import CsvChunk, CsvTable
+from auditor.vault.gateway import QuarantineEntry
 from auditor.vault.records import ROLES
 
 ENCOUNTER_TYPES = ("inpatient", "outpatient", "emergency", "telehealth", "other")
@@ -192,3 +194,19 @@ class KeyRegister:
             mask = np.zeros(checked.problems.size, dtype=bool)
             mask[list(reasons)] = True
             checked.problems.add(mask, pd.Series(reasons).reindex(range(checked.problems.size)))
+
+
+def checked_chunks(table: CsvTable, spec: InterchangeFile, zone: ZoneInfo, *extra: Callable[[CheckedChunk], None]
+                   ) -> Iterator[tuple[CheckedChunk, np.ndarray, list[QuarantineEntry]]]:
+    """Each chunk of `table` typed and checked (the columns, then `extra` checks, then duplicates
+    across the whole file): the chunk, the positions of its good rows, and its rejected rows as
+    quarantine entries (`file:line: reason`, the row as read), in line order."""
+    register = KeyRegister(spec)
+    for chunk in table.chunks():
+        checked = check_chunk(spec, table.header, chunk, zone)
+        for check in extra:
+            check(checked)
+        register.check(checked)
+        rejected = [QuarantineEntry(spec.name, int(chunk.lines[i]), reason, chunk.raw_row(i, table.header))
+                    for i, reason in sorted(checked.problems.reasons().items())]
+        yield checked, np.flatnonzero(~checked.problems.rejected), rejected

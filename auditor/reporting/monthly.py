@@ -29,7 +29,7 @@ from auditor.home import Vault
 from auditor.policy import engine
 from auditor.policy.engine import Detection
 from auditor.policy.findings import Finding, NoDirectory, build_findings
-from auditor.policy.frames import Period, load_frames
+from auditor.policy.frames import SERVICE_PREFIX, Period, load_frames
 from auditor.policy.rules import SPEC_RULES, Policy
 from auditor.policy.suppressions import active_suppressions, mute
 from auditor.reporting import sections
@@ -98,7 +98,7 @@ def accesses_by_month(vault: Vault, periods: list[Period], policy: Policy) -> li
     stmt = (select(month, func.count())
             .where(E.at_us >= min(lo for lo, _ in bounds), E.at_us < max(hi for _, hi in bounds),
                    E.outcome == "success", E.patient_id.is_not(None),
-                   E.action.in_(sorted(policy.settings.access_actions)), ~E.user_id.startswith("svc:"))
+                   E.action.in_(sorted(policy.settings.access_actions)), ~E.user_id.startswith(SERVICE_PREFIX))
             .group_by(month))
     counted = Counter()
     with vault.records.connect() as conn:
@@ -111,7 +111,7 @@ def accesses_by_month(vault: Vault, periods: list[Period], policy: Policy) -> li
             user = t["user_id"]
             counted_here = pc.and_(pc.and_(pc.equal(t["outcome"], "success"), pc.is_valid(t["patient_id"])),
                                    pc.and_(pc.is_in(t["action"], value_set=actions),
-                                           pc.invert(pc.fill_null(pc.starts_with(user, "svc:"), True))))
+                                           pc.invert(pc.fill_null(pc.starts_with(user, SERVICE_PREFIX), True))))
             at = t["at_us"].filter(counted_here).to_numpy()
             month_of = np.searchsorted(lows, at, side="right") - 1
             inside = (month_of >= 0) & (at < highs[np.clip(month_of, 0, None)])

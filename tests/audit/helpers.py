@@ -34,6 +34,17 @@ def reads(vault, n: int, user: str = "dr.house", tag: str = "ws", pause: float =
 VERIFY_OPTIONS: dict = {}
 
 
+def append_batches(vault, batches) -> None:
+    """Each batch (AuditEvents and ImportedEvents) appended in its own transaction, as the gateway
+    appends, then a checkpoint signed over the whole log."""
+    for batch in batches:
+        with vault.records.begin() as conn:
+            appended = vault.audit_log.append(conn, batch)
+        vault.audit_log.after_commit(appended, len(batch))
+    with vault.records.connect() as conn:
+        vault.audit_log.checkpoint_now(conn)
+
+
 def verify(vault, *extra: Path) -> Verification:
     return verify_log(vault.records, vault.keyring, [vault.checkpoints.path, *extra], **VERIFY_OPTIONS)
 

@@ -17,7 +17,7 @@ from auditor.audit.events import AuditEvent, ImportedEvents, canonical_bytes, to
 from auditor.audit.proofs import build_proof, check_proof
 from auditor.errors import TamperDetected
 from auditor.policy.frames import Period, load_frames
-from tests.audit.helpers import kinds, verify
+from tests.audit.helpers import append_batches, kinds, verify
 
 T0 = datetime(2026, 11, 3, 15, 0, tzinfo=timezone.utc)
 
@@ -42,12 +42,7 @@ def _imported(n: int, tag: str) -> ImportedEvents:
 def mixed(vault):
     """Rows 1..5, a block 6..35, rows 36..40, a block 41..60; checkpoints where a commit crosses a
     multiple of 10 (35, 40, 60) and one more at the end."""
-    for batch in (_vault_events(5, "a"), [_imported(30, "A")], _vault_events(5, "b"), [_imported(20, "B")]):
-        with vault.records.begin() as conn:
-            appended = vault.audit_log.append(conn, batch)
-        vault.audit_log.after_commit(appended, len(batch))
-    with vault.records.connect() as conn:
-        vault.audit_log.checkpoint_now(conn)
+    append_batches(vault, (_vault_events(5, "a"), [_imported(30, "A")], _vault_events(5, "b"), [_imported(20, "B")]))
     return vault
 
 

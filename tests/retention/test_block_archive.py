@@ -14,6 +14,7 @@ from auditor.audit.blocks import BLOCKS, stored_events
 from auditor.audit.events import AuditEvent, ImportedEvents, to_microseconds
 from auditor.audit.proofs import build_proof, check_proof
 from auditor.audit.verify import verify_log
+from tests.audit.helpers import append_batches
 
 TODAY = date(2026, 11, 2)
 
@@ -38,12 +39,7 @@ def aged_blocks(vault):
     batches = [[_block(datetime(2018, 3, 1, tzinfo=timezone.utc), 4, "a")], [_row(datetime(2018, 4, 1, tzinfo=timezone.utc))],
                [_block(datetime(2018, 12, 31, 22, tzinfo=timezone.utc), 5, "b")],
                [_row(datetime(2019, 5, 1, tzinfo=timezone.utc))], [_block(datetime(2026, 3, 1, tzinfo=timezone.utc), 3, "c")]]
-    for batch in batches:
-        with vault.records.begin() as conn:
-            appended = vault.audit_log.append(conn, batch)
-        vault.audit_log.after_commit(appended, len(batch))
-    with vault.records.connect() as conn:
-        vault.audit_log.checkpoint_now(conn)
+    append_batches(vault, batches)
     return vault
 
 
