@@ -9,6 +9,7 @@ is vectorised: one DataFrame per chunk.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import itertools
 import json
@@ -61,6 +62,21 @@ class CsvTable:
         if repeated:
             raise InputError(f"{self.name}: column(s) {', '.join(repeated)} appear more than once in the header")
         self.unknown = [h for h in self.header if h not in known]
+        self._check_text()
+
+    def _check_text(self) -> None:
+        """The whole file is UTF-8, checked before anything loads (a bad byte found half-way through the
+        load would leave the rows before it loaded and their rejects not yet quarantined)."""
+        decoder = codecs.getincrementaldecoder("utf-8")()
+        try:
+            with self.path.open("rb") as f:
+                while block := f.read(16 * 1024 * 1024):
+                    decoder.decode(block)
+                decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            raise InputError(f"{self.name}: not UTF-8 text") from None
+        except OSError as exc:
+            raise InputError(f"{self.name}: cannot be read ({exc.strerror})") from None
 
     def _open(self):
         try:

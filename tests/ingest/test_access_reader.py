@@ -50,3 +50,14 @@ def test_an_unreadable_file_read_ahead_is_one_clear_error(vault, tmp_path, good_
         f.write(b"a9,2026-11-01T08:00,u,MRN-1,view,,,,,\xff\xfe,\n")
     with pytest.raises(InputError, match="access_log.csv: not UTF-8 text"):
         ingest_directory(vault.gateway, folder, NEW_YORK, read_ahead=True)
+
+
+def test_a_bad_byte_far_into_the_file_stops_the_ingest_before_anything_loads(vault, tmp_path):
+    many = [dict(data.ACCESS_LOG[0], event_id=f"e{i}") for i in range(5000)]
+    folder = data.write_export(tmp_path / "export", access_log=data.ACCESS_LOG + many)
+    with (folder / "access_log.csv").open("ab") as f:
+        f.write(b"a9,2026-11-01T08:00,u,MRN-1,view,,,,,\xff\xfe,\n")
+    before = everything(vault)
+    with pytest.raises(InputError, match="access_log.csv: not UTF-8 text"):
+        ingest_directory(vault.gateway, folder, NEW_YORK)
+    assert everything(vault) == before  # no patient, no event, no quarantined row: nothing half-loaded
