@@ -97,8 +97,7 @@ class ImportedEvents:
                  "source_row_hash": source_row_hash, "user_id": user_id, "role": role, "action": action,
                  "patient_id": patient_id, "record_type": record_type, "purpose": purpose,
                  "break_glass": break_glass, "reason": reason, "outcome": outcome, "workstation": workstation}
-        columns = [pa.array(given[f.name], f.type, from_pandas=True) if f.name in given else pa.nulls(n, f.type)
-                   for f in IMPORTED_SCHEMA]
+        columns = [_column(given[f.name], f.type) if f.name in given else pa.nulls(n, f.type) for f in IMPORTED_SCHEMA]
         table = pa.table(columns, schema=IMPORTED_SCHEMA)
         unknown = (set(pc.unique(table["action"]).to_pylist()) - set(ACTIONS)
                    or set(pc.unique(table["outcome"]).to_pylist()) - set(OUTCOMES))
@@ -112,6 +111,14 @@ class ImportedEvents:
 
     def __len__(self) -> int:
         return self.table.num_rows
+
+
+def _column(values, kind: pa.DataType) -> pa.Array:
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    if isinstance(values, pa.Array):
+        return values if values.type == kind else values.cast(kind)
+    return pa.array(values, kind, from_pandas=True)
 
 
 def to_microseconds(at: datetime) -> int:

@@ -22,7 +22,6 @@ from typing import Iterator
 from zoneinfo import ZoneInfo
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 
 from auditor.errors import AuditorError, InputError
@@ -41,17 +40,14 @@ class ReadChunk:
     quarantining a row the gateway refuses later, `rejected` the rows the checks refused."""
 
     rows: int
-    events: pd.DataFrame
+    events: pa.Table
     lines: np.ndarray
-    fields: pd.DataFrame | pa.Table
+    fields: pa.Table
     rejected: list[QuarantineEntry]
 
     def raw_row(self, position: int, header: list[str]) -> str:
         """Good row `position` exactly as read, as quarantine keeps it (CsvChunk.raw_row)."""
-        if isinstance(self.fields, pa.Table):  # as the child sent it: only refused rows are ever read
-            values = [self.fields.column(h)[position].as_py() for h in header]
-        else:
-            values = [self.fields[h].iloc[position] for h in header]
+        values = [self.fields.column(h)[position].as_py() for h in header]  # only refused rows are ever read
         return json.dumps({"header": header, "fields": values}, ensure_ascii=False)
 
 
@@ -60,7 +56,7 @@ def read_chunks(table: CsvTable, zone: ZoneInfo) -> Iterator[ReadChunk]:
     for checked, good, rejected in checked_chunks(table, ACCESS_LOG, zone, records.check_access):
         chunk = checked.chunk
         yield ReadChunk(len(chunk.lines), records.access_events(checked, good), chunk.lines[good],
-                        chunk.frame.iloc[good].reset_index(drop=True), rejected)
+                        chunk.table.take(good), rejected)
 
 
 def access_chunks(table: CsvTable, zone: ZoneInfo, parallel: bool | None = None) -> Iterator[ReadChunk]:
@@ -73,14 +69,11 @@ def access_chunks(table: CsvTable, zone: ZoneInfo, parallel: bool | None = None)
 # -- the child ---------------------------------------------------------------------------------------------
 def _packed(chunk: ReadChunk) -> tuple:
     """A chunk as Arrow tables (pickled as buffers: the parent rebuilds them without a copy per value)."""
-    events = chunk.events.astype({"break_glass": bool, "at_us": "int64"})
-    return (chunk.rows, pa.Table.from_pandas(events, preserve_index=False), chunk.lines,
-            pa.Table.from_pandas(chunk.fields, preserve_index=False), chunk.rejected)
+    return chunk.rows, chunk.events, chunk.lines, chunk.fields, chunk.rejected
 
 
 def _unpacked(packed: tuple) -> ReadChunk:
-    rows, events, lines, fields, rejected = packed
-    return ReadChunk(rows, events.to_pandas(), lines, fields, rejected)  # text stays in Arrow: the log takes it so
+    return ReadChunk(*packed)
 
 
 def _child_main(path: str, zone: str) -> None:

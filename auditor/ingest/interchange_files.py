@@ -7,12 +7,16 @@ value (the value may be PHI): "bad birth_date (not YYYY-MM-DD)", not the date.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
-from typing import Callable, Iterator
+from functools import cached_property
+from typing import Callable, Iterator, Mapping, Sequence
 from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from auditor.audit.events import ACTIONS
 from auditor.ingest import values
@@ -88,12 +92,13 @@ FILES = (WORKFORCE, PATIENTS, ENCOUNTERS, CARE_TEAM, ACCESS_LOG)
 
 @dataclass
 class Problems:
-    """Reasons a chunk's rows cannot be read, collected check by check as boolean masks."""
+    """Reasons a chunk's rows cannot be read, collected check by check as boolean masks; a reason is
+    one text for every row the mask names, or each row's own by position (a sequence or a mapping)."""
 
     size: int
-    found: list[tuple[np.ndarray, str | pd.Series]] = field(default_factory=list)
+    found: list[tuple[np.ndarray, str | Sequence[str] | Mapping[int, str]]] = field(default_factory=list)
 
-    def add(self, mask, reason: str | pd.Series) -> None:
+    def add(self, mask, reason: str | Sequence[str] | Mapping[int, str]) -> None:
         mask = np.asarray(mask, dtype=bool)
         if mask.any():
             self.found.append((mask, reason))
@@ -109,42 +114,70 @@ class Problems:
         """Position -> "reason; reason" for every rejected row (only those rows are visited)."""
         out: dict[int, list[str]] = {}
         for mask, reason in self.found:
-            for i in np.flatnonzero(mask):
-                out.setdefault(int(i), []).append(reason if isinstance(reason, str) else str(reason.iloc[i]))
+            for i in np.flatnonzero(mask).tolist():
+                out.setdefault(i, []).append(reason if isinstance(reason, str) else str(reason[i]))
         return {i: "; ".join(r) for i, r in out.items()}
 
 
-@dataclass(frozen=True)
+@dataclass
 class CheckedChunk:
-    """A chunk's cleaned, typed columns (all rows; use `problems.rejected` to tell the good ones)."""
+    """A chunk's cleaned, typed columns as Arrow arrays (all rows; use `problems.rejected` to tell the
+    good ones): text with "" as null, timestamps as UTC microseconds, flags as booleans, dates as
+    midnight timestamps. `clean` is the same as a pandas frame."""
 
     chunk: CsvChunk
-    clean: pd.DataFrame
+    columns: dict[str, pa.Array]
     problems: Problems
+
+    @cached_property
+    def clean(self) -> pd.DataFrame:
+        return pd.DataFrame({name: _pandas(values) for name, values in self.columns.items()})
+
+
+def _pandas(values: pa.Array) -> pd.Series:
+    """An Arrow column as the pandas column the record builders read: text as objects (None missing),
+    integers as Int64, flags as nullable booleans, dates as datetime64."""
+    kind = values.type
+    if pa.types.is_integer(kind):
+        return pd.Series(values.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get), dtype="Int64")
+    if pa.types.is_boolean(kind):
+        return pd.Series(values.to_pandas(types_mapper={pa.bool_(): pd.BooleanDtype()}.get), dtype="boolean")
+    if pa.types.is_timestamp(kind):
+        return pd.Series(values.to_pandas())
+    return pd.Series(values.to_numpy(zero_copy_only=False), dtype=object)
+
+
+_WHITESPACE = "".join(chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace())  # what str.strip() trims
 
 
 def check_chunk(spec: InterchangeFile, header: list[str], chunk: CsvChunk, zone: ZoneInfo) -> CheckedChunk:
     """Type every column of `spec` and note what cannot be read (before any duplicate check)."""
-    frame, problems = chunk.frame, Problems(len(chunk.frame))
+    n = len(chunk)
+    problems = Problems(n)
     width = len(header)
     ragged = chunk.fields != width
     if ragged.any():
-        problems.add(ragged, pd.Series([f"expected {width} fields, found {n}" for n in chunk.fields]))
+        problems.add(ragged, [f"expected {width} fields, found {f}" for f in chunk.fields.tolist()])
     clean = {}
     for col in spec.columns:
-        # plain list work per column: pandas' string accessor costs several times more per cell here
-        cells = [v.strip() for v in frame[col.name].tolist()] if col.name in frame else [""] * len(frame)
-        text = pd.Series(cells, index=frame.index, dtype=object)
+        if col.name in chunk.table.column_names:
+            text = pc.utf8_trim(values.arrow_text(chunk.table.column(col.name)), _WHITESPACE)
+        else:
+            text = pa.array([""] * n, pa.string())
         if col.required:
-            problems.add(text.to_numpy() == "", f"missing {col.name}")
+            problems.add(_true(pc.equal(text, "")), f"missing {col.name}")
         if col.max_length:
-            lengths = np.fromiter(map(len, cells), dtype=np.int64, count=len(cells))
-            problems.add(lengths > col.max_length, f"{col.name} longer than {col.max_length} characters")
+            problems.add(_true(pc.greater(pc.utf8_length(text), col.max_length)),
+                         f"{col.name} longer than {col.max_length} characters")
         clean[col.name] = _typed(col, text, zone, problems)
-    return CheckedChunk(chunk, pd.DataFrame(clean, index=frame.index), problems)
+    return CheckedChunk(chunk, clean, problems)
 
 
-def _typed(col: Column, text: pd.Series, zone: ZoneInfo, problems: Problems):
+def _true(mask) -> np.ndarray:
+    return pc.fill_null(mask, False).to_numpy(zero_copy_only=False)
+
+
+def _typed(col: Column, text: pa.Array, zone: ZoneInfo, problems: Problems) -> pa.Array:
     if col.kind == "date":
         parsed, bad = values.dates(text)
         problems.add(bad, f"bad {col.name} (not YYYY-MM-DD)")
@@ -152,7 +185,7 @@ def _typed(col: Column, text: pd.Series, zone: ZoneInfo, problems: Problems):
     if col.kind == "timestamp":
         micros, bad = values.timestamps(text, zone)
         problems.add(bad, f"bad {col.name} (not an ISO 8601 timestamp)")
-        return pd.Series(micros, index=text.index).where(text != "", None).astype("Int64")
+        return pa.array(micros, pa.int64(), mask=_true(pc.equal(text, "")))
     if col.kind == "boolean":
         flags, bad = values.booleans(text)
         problems.add(bad, f"bad {col.name} (not true/false, 1/0 or yes/no)")
@@ -166,8 +199,8 @@ def _typed(col: Column, text: pd.Series, zone: ZoneInfo, problems: Problems):
         problems.add(bad, f"unknown {col.name}")
         return chosen
     if col.kind == "code":
-        return text.str.upper().where(text != "", None)
-    return text.where(text != "", None)
+        return values.unknown_is_null(values.uppercased(text))
+    return values.unknown_is_null(text)
 
 
 class KeyRegister:
@@ -182,18 +215,30 @@ class KeyRegister:
         good = np.flatnonzero(~checked.problems.rejected)
         if not len(good):
             return
-        keys = checked.clean.iloc[good][list(self.spec.key)].astype(str)
-        hashes = pd.util.hash_pandas_object(keys, index=False).to_numpy().tolist()
-        lines = checked.chunk.lines[good].tolist()
-        reasons, name = {}, "+".join(self.spec.key)
-        for position, key, line in zip(good.tolist(), hashes, lines):  # one dict lookup per row
-            first = self.first_line.setdefault(key, line)
-            if first != line:
-                reasons[position] = f"duplicate {name} (first on line {first})"
-        if reasons:
+        keys = pd.DataFrame({name: pc.cast(checked.columns[name].take(good), pa.string()).to_numpy(zero_copy_only=False)
+                             for name in self.spec.key})
+        hashes = pd.util.hash_pandas_object(keys, index=False).to_numpy()
+        lines = checked.chunk.lines[good]
+        # Each key's first row within the chunk; of those, the ones an earlier chunk already had. A
+        # dictionary's set operations and update run in C: no Python statement per row.
+        distinct, first = np.unique(hashes, return_index=True)
+        seen, keys = self.first_line, distinct.tolist()
+        earlier = seen.keys() & set(keys)
+        repeated = np.ones(len(good), dtype=bool)
+        repeated[first] = False
+        firsts = lines[first]
+        if earlier:
+            known = np.isin(distinct, np.fromiter(earlier, dtype=np.uint64, count=len(earlier)))
+            repeated |= np.isin(hashes, distinct[known])
+            keys, firsts = distinct[~known].tolist(), firsts[~known]
+        seen.update(zip(keys, firsts.tolist()))
+        if repeated.any():
+            name = "+".join(self.spec.key)
+            reasons = {position: f"duplicate {name} (first on line {seen[key]})"
+                       for position, key in zip(good[repeated].tolist(), hashes[repeated].tolist())}
             mask = np.zeros(checked.problems.size, dtype=bool)
             mask[list(reasons)] = True
-            checked.problems.add(mask, pd.Series(reasons).reindex(range(checked.problems.size)))
+            checked.problems.add(mask, reasons)
 
 
 def checked_chunks(table: CsvTable, spec: InterchangeFile, zone: ZoneInfo, *extra: Callable[[CheckedChunk], None]

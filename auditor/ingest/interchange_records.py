@@ -8,6 +8,8 @@ from datetime import date, datetime, timedelta, timezone
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from auditor.ingest.interchange_files import ACCESS_LOG, NO_PATIENT_ACTIONS, CheckedChunk
 from auditor.vault.gateway import CareTeamRecord, EncounterRecord, PatientDemographics, WorkforceRecord
@@ -30,10 +32,13 @@ def check_shift(checked: CheckedChunk) -> None:
 
 def check_access(checked: CheckedChunk) -> None:
     """access_log: every action but a failed login or a search names a patient."""
-    clean = checked.clean
-    missing = clean["mrn"].isna() & clean["action"].notna() & ~clean["action"].isin(NO_PATIENT_ACTIONS)
-    reasons = "missing mrn (required for action " + clean["action"].fillna("") + ")"
-    checked.problems.add(missing.to_numpy(), reasons.reset_index(drop=True))
+    mrn, action = checked.columns["mrn"], checked.columns["action"]
+    needs = pc.invert(pc.is_in(action, value_set=pa.array(NO_PATIENT_ACTIONS)))
+    missing = pc.fill_null(pc.and_(pc.is_null(mrn), needs), False).to_numpy(zero_copy_only=False)
+    if missing.any():
+        at = np.flatnonzero(missing)
+        named = action.take(at).to_pylist()
+        checked.problems.add(missing, {i: f"missing mrn (required for action {a})" for i, a in zip(at.tolist(), named)})
 
 
 def unknown_in(column: pd.Series, known) -> np.ndarray:
@@ -90,35 +95,44 @@ def care_team(rows: pd.DataFrame) -> list[CareTeamRecord]:
             for r in rows.itertuples(index=False)]
 
 
-def access_events(checked: CheckedChunk, good: np.ndarray) -> pd.DataFrame:
+def access_events(checked: CheckedChunk, good: np.ndarray) -> pa.Table:
     """The good rows of an access_log chunk as the gateway's EHR_EVENT_COLUMNS (vectorised)."""
-    clean = checked.clean.iloc[good]
-    action = clean["action"]
-    default_outcome = np.where(action == "login_failed", "denied", "success")
-    return pd.DataFrame({
-        "event_id": clean["event_id"], "at_us": clean["timestamp"].astype("int64"), "user_id": clean["user_id"],
-        "mrn": clean["mrn"], "action": action, "record_type": clean["record_type"],
-        "outcome": clean["outcome"].fillna(pd.Series(default_outcome, index=clean.index)),
-        "purpose": clean["purpose_of_use"], "break_glass": clean["break_glass"].fillna(False).astype(bool),
-        "reason": clean["reason"], "workstation": clean["workstation"],
-        "row_hash": row_hashes(checked.chunk.frame.iloc[good]),
-    }).reset_index(drop=True)
+    c = {name: values.take(good) for name, values in checked.columns.items()}
+    action = c["action"]
+    default_outcome = pc.if_else(pc.equal(action, "login_failed"), "denied", "success")
+    return pa.table({
+        "event_id": c["event_id"], "at_us": pc.fill_null(c["timestamp"], 0), "user_id": c["user_id"],
+        "mrn": c["mrn"], "action": action, "record_type": c["record_type"],
+        "outcome": pc.coalesce(c["outcome"], default_outcome), "purpose": c["purpose_of_use"],
+        "break_glass": pc.fill_null(c["break_glass"], False), "reason": c["reason"], "workstation": c["workstation"],
+        "row_hash": pa.array(row_hashes(checked.chunk.table.take(good)), pa.binary()),
+    })
 
 
-def row_hashes(frame: pd.DataFrame) -> list[bytes]:
+def row_hashes(table: pa.Table) -> list[bytes]:
     """SHA-256 of each access_log row's canonical bytes: its values exactly as read (untrimmed), in the
     contract's column order (a column the file lacks counts as empty), quoted as RFC 4180 quotes
     (only a value holding a comma, a quote, CR or LF; quotes doubled), joined by commas, UTF-8,
     without a line ending. Column order and unknown columns in the file do not change it."""
-    empty = [""] * len(frame)
-    columns = [frame[name].tolist() if name in frame else empty for name in ACCESS_LOG.names]  # str as read
-    commas, sha256, out = len(columns) - 1, hashlib.sha256, []
-    for values in zip(*columns):  # one join and one hash per row; quoting only where a value needs it
-        line = ",".join(values)
-        if line.count(",") != commas or '"' in line or "\n" in line or "\r" in line:
-            line = ",".join(map(_quoted, values))
-        out.append(sha256(line.encode("utf-8")).digest())
+    n = table.num_rows
+    if not n:
+        return []
+    empty = pa.array([""] * n, pa.string())
+    columns = [_whole(table.column(name)) if name in table.column_names else empty for name in ACCESS_LOG.names]
+    lines = _whole(pc.binary_join_element_wise(*columns, ","))
+    # a row whose joined values hold a quote, CR, LF or an extra comma needs quoting: rare, one at a time
+    quoted = pc.or_(pc.not_equal(pc.count_substring(lines, ","), len(columns) - 1),
+                    pc.match_substring_regex(lines, '["\r\n]')).to_numpy(zero_copy_only=False)
+    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32, count=n + 1, offset=4 * lines.offset).tolist()
+    data, sha256 = memoryview(lines.buffers()[2] or b""), hashlib.sha256
+    out = [sha256(data[a:b]).digest() for a, b in zip(offsets, offsets[1:])]
+    for i in np.flatnonzero(quoted).tolist():
+        out[i] = sha256(",".join(_quoted(c[i].as_py()) for c in columns).encode("utf-8")).digest()
     return out
+
+
+def _whole(values) -> pa.Array:
+    return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
 
 
 def _quoted(value: str) -> str:

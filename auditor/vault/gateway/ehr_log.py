@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Iterable
 
 import numpy as np
-import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
@@ -60,45 +61,54 @@ class EhrLogWriting:
         with Session(self.records) as session:
             return dict(session.execute(select(WorkforceMember.user_id, WorkforceMember.role)).all())
 
-    def append_ehr_events(self: "AccessGateway", ctx: AccessContext, source: str, events: pd.DataFrame,
+    def append_ehr_events(self: "AccessGateway", ctx: AccessContext, source: str, events: pa.Table,
                           batch: int = 5000, patients: dict[str, int | None] | None = None) -> EhrAppend:
-        """Append `events` (EHR_EVENT_COLUMNS; at_us in UTC microseconds) to the audit log. `patients`
-        (MRN -> internal id, None when no patient has it) is filled and reused across calls, so the
-        chunks of one file look each MRN's blind index up once."""
+        """Append `events` (EHR_EVENT_COLUMNS as an Arrow table; at_us in UTC microseconds) to the audit
+        log. `patients` (MRN -> internal id, None when no patient has it) is filled and reused across
+        calls, so the chunks of one file look each MRN's blind index up once."""
         result = EhrAppend()
         ids = {} if patients is None else patients
-        missing = [m for m in events["mrn"].dropna().unique().tolist() if m not in ids]
+        mrns = events["mrn"]
+        distinct = pc.unique(mrns).drop_null()
+        missing = [m for m in distinct.to_pylist() if m not in ids]
         if missing:
             found = self.known_patients(missing)
             ids.update({m: found.get(m) for m in missing})
-        patient_id = events["mrn"].map(pd.Series(ids, dtype="Int64"))  # exact: a float64 map loses 63-bit ids
-        unknown = events["mrn"].notna() & patient_id.isna()
-        result.unknown_patient = np.flatnonzero(unknown.to_numpy()).tolist()
+        patient_id = _mapped(mrns, distinct, ids, pa.int64())
+        unknown = pc.and_(pc.is_valid(mrns), pc.is_null(patient_id)).to_numpy(zero_copy_only=False)
+        result.unknown_patient = np.flatnonzero(unknown).tolist()
+        users = pc.unique(events["user_id"])
         roles = self.workforce_roles()
-        frame = events.assign(patient_id=patient_id.astype("Int64"), role=events["user_id"].map(roles),
-                              position=np.arange(len(events)))[~unknown.to_numpy()]
-        for start in range(0, len(frame), batch):
-            self._append_ehr_batch(ctx, source, frame.iloc[start : start + batch], result)
+        frame = events.append_column("patient_id", patient_id).append_column(
+            "role", _mapped(events["user_id"], users, roles, pa.string())).append_column(
+            "position", pa.array(np.arange(events.num_rows)))
+        if unknown.any():
+            frame = frame.filter(pa.array(~unknown))
+        for start in range(0, frame.num_rows, batch):
+            self._append_ehr_batch(ctx, source, frame.slice(start, batch), result)
         return result
 
-    def _append_ehr_batch(self: "AccessGateway", ctx: AccessContext, source: str, frame: pd.DataFrame,
+    def _append_ehr_batch(self: "AccessGateway", ctx: AccessContext, source: str, frame: pa.Table,
                           result: EhrAppend) -> None:
         def work(session: Session, events: list[AuditEvent]) -> None:
             at = self.clock.now()
             writer = self._require(session, ctx, events, "create", at)
-            loaded = _loaded_hashes(session, source, frame["event_id"].tolist())
-            present = frame["event_id"].map(loaded)
-            same = present.notna().to_numpy() & (present == frame["row_hash"]).to_numpy()
-            other = present.notna().to_numpy() & ~same
-            new = frame[present.isna().to_numpy()]
-            if len(new):
+            event_ids = frame["event_id"]
+            loaded = _loaded_hashes(session, source, event_ids)
+            new = frame
+            if loaded:
+                ids, hashes = event_ids.to_pylist(), frame["row_hash"].to_pylist()
+                present = np.array([i in loaded for i in ids], dtype=bool)
+                same = np.array([loaded.get(i) == h for i, h in zip(ids, hashes)], dtype=bool)
+                result.already_present += int(same.sum())
+                result.conflicting += pc.filter(frame["position"], pa.array(present & ~same)).to_pylist()
+                new = frame.filter(pa.array(~present))
+            if new.num_rows:
                 events.append(_ehr_events(source, new))
                 events.append(self._event(ctx, writer, "create", at, record_type="access_log",
-                                          detail=f"appended {len(new)} access events from source {source}"))
-            result.appended += len(new)
-            result.already_present += int(same.sum())
-            result.unknown_account += int(new["role"].isna().sum())
-            result.conflicting += frame["position"][other].tolist()
+                                          detail=f"appended {new.num_rows} access events from source {source}"))
+            result.appended += new.num_rows
+            result.unknown_account += new["role"].null_count
 
         self._audited(work)
 
@@ -153,40 +163,50 @@ class EhrLogWriting:
         return key_id
 
 
-def _loaded_hashes(session: Session, source: str, event_ids: list[str]) -> dict[str, bytes]:
+def _loaded_hashes(session: Session, source: str, event_ids: pa.ChunkedArray | pa.Array) -> dict[str, bytes]:
     """Row hashes of the events of `source` already in the log among `event_ids`: the keys of those
     stored in blocks, and (in a vault older than blocks) those stored as rows."""
-    if not event_ids:
+    if not len(event_ids):
         return {}
+    span = pc.min_max(event_ids).as_py()
     found = {}
     for table in (ImportedEventKey, AuditEventRow):
-        found.update(_hashes_in(session, table, source, event_ids))
+        found.update(_hashes_in(session, table, source, event_ids, span["min"], span["max"]))
     return found
 
 
-def _hashes_in(session: Session, E, source: str, event_ids: list[str]) -> dict[str, bytes]:
+def _hashes_in(session: Session, E, source: str, event_ids, low: str, high: str) -> dict[str, bytes]:
     """An export in event-id order (the usual case) is answered by one range scan of the (source,
-    event id) index; when the range holds many other events the ids are looked up in lists instead."""
-    wanted = set(event_ids)
+    event id) index, most often empty; when the range holds many other events the ids are looked up
+    in lists instead."""
     limit = 2 * len(event_ids) + 1
     ranged = session.execute(select(E.source_event_id, E.source_row_hash).where(
-        E.source == source, E.source_event_id.between(min(event_ids), max(event_ids))).limit(limit)).all()
+        E.source == source, E.source_event_id.between(low, high)).limit(limit)).all()
+    if not ranged:
+        return {}
+    wanted = set(event_ids.to_pylist())
     if len(ranged) < limit:
         return {eid: bytes(h) if h is not None else b"" for eid, h in ranged if eid in wanted}
-    found = {}
-    for i in range(0, len(event_ids), 900):
+    found, ids = {}, sorted(wanted)
+    for i in range(0, len(ids), 900):
         found.update((eid, bytes(h) if h is not None else b"") for eid, h in session.execute(
             select(E.source_event_id, E.source_row_hash)
-            .where(E.source == source, E.source_event_id.in_(event_ids[i : i + 900]))))
+            .where(E.source == source, E.source_event_id.in_(ids[i : i + 900]))))
     return found
 
 
-def _ehr_events(source: str, frame: pd.DataFrame) -> ImportedEvents:
+def _mapped(keys, distinct: pa.Array, table: dict, kind: pa.DataType) -> pa.Array:
+    """`table[key]` for each of `keys` (null where the key is null or maps to None), looking each of
+    the `distinct` keys up once."""
+    values = pa.array([table.get(k) for k in distinct.to_pylist()], kind)
+    return pc.take(values, pc.index_in(keys, value_set=distinct))
+
+
+def _ehr_events(source: str, frame: pa.Table) -> ImportedEvents:
     """The rows as one block of audit events, column by column (no object per row: the log hashes
     them as it appends)."""
     return ImportedEvents.of_columns(
-        at_us=frame["at_us"].astype("int64"), source=source, source_event_id=frame["event_id"],
-        source_row_hash=frame["row_hash"], user_id=frame["user_id"], role=frame["role"], action=frame["action"],
-        patient_id=frame["patient_id"], record_type=frame["record_type"], purpose=frame["purpose"],
-        break_glass=frame["break_glass"].astype(bool), reason=frame["reason"], outcome=frame["outcome"],
-        workstation=frame["workstation"])
+        at_us=frame["at_us"], source=source, source_event_id=frame["event_id"], source_row_hash=frame["row_hash"],
+        user_id=frame["user_id"], role=frame["role"], action=frame["action"], patient_id=frame["patient_id"],
+        record_type=frame["record_type"], purpose=frame["purpose"], break_glass=frame["break_glass"],
+        reason=frame["reason"], outcome=frame["outcome"], workstation=frame["workstation"])
