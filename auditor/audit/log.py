@@ -9,6 +9,7 @@ multiple of `checkpoint_every`.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from hashlib import sha256
 from typing import Sequence
@@ -43,6 +44,29 @@ def _insert_sql(table, columns: tuple[str, ...], paramstyle: str) -> str:
     """A plain INSERT for DB-API executemany of tuples (no per-row parameter processing)."""
     mark = {"qmark": "?", "format": "%s", "pyformat": "%s"}[paramstyle]
     return f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
+
+
+def _insert_keys(conn: Connection, source: str, first_seq: int, event_ids, row_hashes) -> None:
+    """The key rows of a block's events (the i-th event has sequence number first_seq + i): one
+    statement that unpacks the ids and hashes in the database (SQLite's json_each, PostgreSQL's
+    unnest), not one bound row per event; any other database, or a missing row hash, gets executemany."""
+    ids = event_ids.to_pylist()
+    dialect = conn.dialect.name
+    if row_hashes.null_count == 0 and dialect in ("sqlite", "postgresql"):
+        hashes = row_hashes.to_pylist()
+        if dialect == "sqlite" and all(len(h) == blocks.HASH for h in hashes):
+            conn.exec_driver_sql(
+                f"INSERT INTO {KEYS.name} ({', '.join(_KEY_COLUMNS)}) SELECT ?, value, ? + key, "
+                f"substr(?, key * {blocks.HASH} + 1, {blocks.HASH}) FROM json_each(?)",
+                (source, first_seq, b"".join(hashes), json.dumps(ids, ensure_ascii=False)))
+            return
+        if dialect == "postgresql":
+            conn.exec_driver_sql(
+                f"INSERT INTO {KEYS.name} ({', '.join(_KEY_COLUMNS)}) SELECT %s, t.id, %s + t.n - 1, t.h "
+                "FROM unnest(%s::text[], %s::bytea[]) WITH ORDINALITY AS t(id, h, n)", (source, first_seq, ids, hashes))
+            return
+    rows = [(source, eid, first_seq + i, h) for i, (eid, h) in enumerate(zip(ids, row_hashes.to_pylist()))]
+    conn.exec_driver_sql(_insert_sql(KEYS, _KEY_COLUMNS, conn.dialect.paramstyle), rows)
 
 
 @dataclass(frozen=True)
@@ -107,7 +131,7 @@ class AuditLog:
         for block in stored_blocks:
             keys = block.pop("keys")
             conn.execute(insert(BLOCKS), block)
-            conn.exec_driver_sql(_insert_sql(KEYS, _KEY_COLUMNS, conn.dialect.paramstyle), keys)
+            _insert_keys(conn, *keys)
         if rows:
             # The hot path of every audited access: plain DB-API executemany of tuples (no per-row
             # parameter processing); the columns are the canonical ones, then leaf_hash and seal.
@@ -140,8 +164,7 @@ class AuditLog:
         seals = [seal(leaf) for leaf in leaves]
         frontier.extend(leaves)
         span = pc.min_max(imported["at_us"]).as_py()
-        keys = list(zip([source[0].as_py()] * n, event_ids.to_pylist(), seqs.tolist(),
-                        imported["source_row_hash"].to_pylist()))
+        keys = (source[0].as_py(), seq, event_ids, imported["source_row_hash"])
         return {"first_seq": seq, "last_seq": seq + n - 1, "source": source[0].as_py(), "first_at_us": span["min"],
                 "last_at_us": span["max"], "events": blocks.encode_table(stored), "leaves": b"".join(leaves),
                 "seals": b"".join(seals), "keys": keys}
