@@ -245,7 +245,10 @@ class _Reader:
                     yield chunk
 
     def _python_block(self, size: int) -> CsvChunk | None:
-        read, consumed = self.source.python_records(max(size, 1), limit=None)
+        try:
+            read, consumed = self.source.python_records(max(size, 1), limit=None)
+        except _NotCsv as exc:  # its line counted from this block's first
+            raise _NotCsv(self.line - 1 + exc.line, exc.reason) from None
         first = self.line
         self.line += consumed
         kept = [(first + before, r) for before, r in read if r]  # a blank line holds no record

@@ -84,3 +84,20 @@ def test_a_well_formed_file_is_read_by_arrow_a_block_at_a_time(tmp_path):
     assert len(chunks) > 1 and all(c.records is None for c in chunks)  # no block fell back to the csv module
     assert [int(line) for c in chunks for line in c.lines] == list(range(2, 1002))
     assert chunks[-1].table["reason"][-1].as_py() == "note, 999"
+
+
+def test_a_record_the_csv_module_cannot_read_is_one_error_naming_its_line(tmp_path):
+    import pytest
+
+    from auditor.errors import InputError
+
+    path = tmp_path / "access_log.csv"
+    rows = "".join(f"e{i},x\n" for i in range(3000))
+    # the blank line sends the last block to the csv module, which refuses a field over its limit
+    path.write_text("event_id,reason\n" + rows + '\ne3000,"' + "y" * 500 + '"\n', encoding="utf-8")
+    limit = csv.field_size_limit(100)
+    try:
+        with pytest.raises(InputError, match=r"access_log.csv: not readable CSV near line 3003 \("):
+            list(CsvTable(path, ("event_id", "reason")).chunks(block_bytes=4096))
+    finally:
+        csv.field_size_limit(limit)
