@@ -31,6 +31,7 @@ from auditor.ingest.csv_tables import CsvTable
 from auditor.ingest.interchange_files import (ACCESS_LOG, CARE_TEAM, ENCOUNTERS, FILES, PATIENTS, WORKFORCE,
                                               CheckedChunk, InterchangeFile, checked_chunks)
 from auditor.vault.gateway import AccessContext, AccessGateway, QuarantineEntry
+from auditor.vault.gateway.ehr_log import IngestLookups
 
 DEFAULT_SOURCE = "ehr"
 BATCH = 2000  # records per gateway transaction (access events: EVENT_BATCH)
@@ -185,10 +186,10 @@ def _load_care_team(gateway, ctx, table, zone, summary) -> None:
 def _load_access_log(gateway, ctx, table, zone, summary, parallel: bool | None = None) -> None:
     started = time.perf_counter()
     count = summary.files[ACCESS_LOG.name]
-    patients: dict[str, int | None] = {}  # MRN -> internal id, each looked up once per file
+    lookups = IngestLookups()  # each MRN's patient and each account's role looked up once per file
     for chunk in access_chunks(table, zone, parallel):  # read one chunk ahead by a child for a big file
         count.rows += chunk.rows
-        done = gateway.append_ehr_events(ctx, summary.source, chunk.events, batch=EVENT_BATCH, patients=patients)
+        done = gateway.append_ehr_events(ctx, summary.source, chunk.events, batch=EVENT_BATCH, lookups=lookups)
         count.loaded += done.appended
         count.already_present += done.already_present
         summary.unknown_accounts += done.unknown_account

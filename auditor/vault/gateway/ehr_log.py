@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 import numpy as np
 import pyarrow as pa
@@ -61,26 +61,28 @@ class EhrLogWriting:
         with Session(self.records) as session:
             return dict(session.execute(select(WorkforceMember.user_id, WorkforceMember.role)).all())
 
+    def workforce_roles_of(self: "AccessGateway", user_ids: Iterable[str]) -> dict[str, str]:
+        """The roles of these workforce accounts, by user id (accounts not in the workforce are absent)."""
+        wanted, found = sorted(set(user_ids)), {}
+        with Session(self.records) as session:
+            for i in range(0, len(wanted), 900):
+                found.update(session.execute(select(WorkforceMember.user_id, WorkforceMember.role)
+                                             .where(WorkforceMember.user_id.in_(wanted[i : i + 900]))).all())
+        return found
+
     def append_ehr_events(self: "AccessGateway", ctx: AccessContext, source: str, events: pa.Table,
-                          batch: int = 5000, patients: dict[str, int | None] | None = None) -> EhrAppend:
+                          batch: int = 5000, lookups: "IngestLookups | None" = None) -> EhrAppend:
         """Append `events` (EHR_EVENT_COLUMNS as an Arrow table; at_us in UTC microseconds) to the audit
-        log. `patients` (MRN -> internal id, None when no patient has it) is filled and reused across
-        calls, so the chunks of one file look each MRN's blind index up once."""
+        log. `lookups` keeps the MRNs and user ids looked up so far (reused across the calls for one
+        file, each MRN's blind index and each account's role is looked up once)."""
         result = EhrAppend()
-        ids = {} if patients is None else patients
+        lookups = lookups or IngestLookups()
         mrns = events["mrn"]
-        distinct = pc.unique(mrns).drop_null()
-        missing = [m for m in distinct.to_pylist() if m not in ids]
-        if missing:
-            found = self.known_patients(missing)
-            ids.update({m: found.get(m) for m in missing})
-        patient_id = _mapped(mrns, distinct, ids, pa.int64())
+        patient_id = lookups.patients.mapped(mrns, self.known_patients)
         unknown = pc.and_(pc.is_valid(mrns), pc.is_null(patient_id)).to_numpy(zero_copy_only=False)
         result.unknown_patient = np.flatnonzero(unknown).tolist()
-        users = pc.unique(events["user_id"])
-        roles = self.workforce_roles()
         frame = events.append_column("patient_id", patient_id).append_column(
-            "role", _mapped(events["user_id"], users, roles, pa.string())).append_column(
+            "role", lookups.roles.mapped(events["user_id"], self.workforce_roles_of)).append_column(
             "position", pa.array(np.arange(events.num_rows)))
         if unknown.any():
             frame = frame.filter(pa.array(~unknown))
@@ -195,11 +197,34 @@ def _hashes_in(session: Session, E, source: str, event_ids, low: str, high: str)
     return found
 
 
-def _mapped(keys, distinct: pa.Array, table: dict, kind: pa.DataType) -> pa.Array:
-    """`table[key]` for each of `keys` (null where the key is null or maps to None), looking each of
-    the `distinct` keys up once."""
-    values = pa.array([table.get(k) for k in distinct.to_pylist()], kind)
-    return pc.take(values, pc.index_in(keys, value_set=distinct))
+class Lookup:
+    """Keys already looked up (MRNs, user ids) and what each maps to (None: nothing), as two Arrow
+    arrays: a chunk's keys are mapped by one hash lookup in C, and only keys never seen before are
+    looked up in the database."""
+
+    def __init__(self, kind: pa.DataType) -> None:
+        self.kind = kind
+        self.keys, self.values = pa.array([], pa.string()), pa.array([], kind)
+
+    def mapped(self, keys, look_up: Callable[[list[str]], dict]) -> pa.Array:
+        """The value of each of `keys` (null where the key is null or maps to nothing)."""
+        at = pc.index_in(keys, value_set=self.keys)
+        new = pc.unique(pc.filter(keys, pc.and_(pc.is_valid(keys), pc.is_null(at))))
+        if len(new):
+            names = new.to_pylist()
+            found = look_up(names)
+            self.keys = pa.concat_arrays([self.keys, new.cast(pa.string())])
+            self.values = pa.concat_arrays([self.values, pa.array([found.get(k) for k in names], self.kind)])
+            at = pc.index_in(keys, value_set=self.keys)
+        return pc.take(self.values, at)
+
+
+@dataclass
+class IngestLookups:
+    """What one file's ingest has looked up: MRN -> internal patient id, user id -> role."""
+
+    patients: Lookup = field(default_factory=lambda: Lookup(pa.int64()))
+    roles: Lookup = field(default_factory=lambda: Lookup(pa.string()))
 
 
 def _ehr_events(source: str, frame: pa.Table) -> ImportedEvents:
