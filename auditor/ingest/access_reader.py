@@ -1,9 +1,10 @@
 """Reading access_log.csv for ingest: its chunks checked, typed and hashed, ready for the gateway,
 in this process or (for a big file) in a child process while this one appends the previous chunk.
 
-Reading, checking and hashing a row costs about as much as appending it to the log, and the two
-do not depend on each other until the row is appended, so on a machine with two cores a big file
-is read by a child process one chunk ahead. The child sees only the file: it opens no database and
+Reading, checking and hashing a row and appending it to the log do not depend on each other until
+the row is appended, so on a machine with two cores a big file is read by a child process one chunk
+ahead; the child starts with the ingest, so its start-up and first chunk overlap the loading of the
+files before access_log.csv. The child sees only the file: it opens no database and
 holds no key (a new interpreter, not a fork of a process with open connections). What it sends
 back is what the gateway needs (the good rows as EHR_EVENT_COLUMNS, their lines and fields as read)
 and the rejected rows as quarantine entries; either way the same chunks arrive in the same order.
@@ -59,11 +60,31 @@ def read_chunks(table: CsvTable, zone: ZoneInfo) -> Iterator[ReadChunk]:
                         chunk.table.take(good), rejected)
 
 
-def access_chunks(table: CsvTable, zone: ZoneInfo, parallel: bool | None = None) -> Iterator[ReadChunk]:
-    """The chunks of `table`, read by a child process when the file is big (or `parallel` says so)."""
-    if parallel is None:
-        parallel = table.path.stat().st_size >= PARALLEL_FROM_BYTES and (os.cpu_count() or 1) > 1
-    return _from_child(table, zone) if parallel else read_chunks(table, zone)
+class AccessChunks:
+    """The chunks of access_log.csv in file order, from this process or from a reading child started
+    when this object is made (so it can read ahead while the files before it load). Close it when
+    done, whether it was read or not."""
+
+    def __init__(self, table: CsvTable, zone: ZoneInfo, parallel: bool | None = None) -> None:
+        if parallel is None:
+            parallel = table.path.stat().st_size >= PARALLEL_FROM_BYTES and (os.cpu_count() or 1) > 1
+        self.table, self.zone = table, zone
+        self.child = _start_child(table, zone) if parallel else None
+
+    def __iter__(self) -> Iterator[ReadChunk]:
+        return _from_child(self.table, self.child) if self.child else read_chunks(self.table, self.zone)
+
+    def close(self) -> None:
+        if self.child is not None:
+            self.child.kill()
+            self.child.stdout.close()
+            self.child.wait()
+
+    def __enter__(self) -> "AccessChunks":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 # -- the child ---------------------------------------------------------------------------------------------
@@ -81,7 +102,8 @@ def _child_main(path: str, zone: str) -> None:
     standard output (the pipe's buffer holds the child at most about a chunk ahead)."""
     out = sys.stdout.buffer
     try:
-        for chunk in read_chunks(CsvTable(Path(path), ACCESS_LOG.names), ZoneInfo(zone)):
+        # the parent has checked the whole file is UTF-8 (CsvTable) before it started this process
+        for chunk in read_chunks(CsvTable(Path(path), ACCESS_LOG.names, text_checked=True), ZoneInfo(zone)):
             pickle.dump(("chunk", _packed(chunk)), out, protocol=5)
         pickle.dump(("done", None), out, protocol=5)
     except AuditorError as exc:
@@ -91,28 +113,26 @@ def _child_main(path: str, zone: str) -> None:
     out.flush()
 
 
-def _from_child(table: CsvTable, zone: ZoneInfo) -> Iterator[ReadChunk]:
+def _start_child(table: CsvTable, zone: ZoneInfo) -> subprocess.Popen:
     # A new interpreter running this module (not multiprocessing's fork, which would copy open
     # database connections, nor its spawn, which re-runs the caller's main script).
     package_root = str(Path(__file__).resolve().parents[2])
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")])))
-    child = subprocess.Popen([sys.executable, "-m", "auditor.ingest.access_reader", str(table.path), zone.key],
-                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
-    try:
-        while True:
-            try:
-                kind, payload = pickle.load(child.stdout)
-            except EOFError:
-                raise InputError(f"{table.name}: the reading process stopped (exit code {child.wait()})") from None
-            if kind == "done":
-                break
-            if kind == "error":
-                raise InputError(payload)
-            yield _unpacked(payload)
-    finally:
-        child.kill()
-        child.stdout.close()
-        child.wait()
+    return subprocess.Popen([sys.executable, "-m", "auditor.ingest.access_reader", str(table.path), zone.key],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
+
+
+def _from_child(table: CsvTable, child: subprocess.Popen) -> Iterator[ReadChunk]:
+    while True:
+        try:
+            kind, payload = pickle.load(child.stdout)
+        except EOFError:
+            raise InputError(f"{table.name}: the reading process stopped (exit code {child.wait()})") from None
+        if kind == "done":
+            break
+        if kind == "error":
+            raise InputError(payload)
+        yield _unpacked(payload)
 
 
 if __name__ == "__main__":

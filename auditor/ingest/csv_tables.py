@@ -61,7 +61,7 @@ class CsvChunk:
 class CsvTable:
     """An interchange file: header normalised (trimmed, case folded), columns in any order."""
 
-    def __init__(self, path: Path, known: tuple[str, ...]) -> None:
+    def __init__(self, path: Path, known: tuple[str, ...], text_checked: bool = False) -> None:
         self.path = path
         self.name = path.name
         with self._open() as f:
@@ -78,7 +78,8 @@ class CsvTable:
         if repeated:
             raise InputError(f"{self.name}: column(s) {', '.join(repeated)} appear more than once in the header")
         self.unknown = [h for h in self.header if h not in known]
-        self._check_text()
+        if not text_checked:  # (a reading child: the process that started it checked)
+            self._check_text()
 
     def _check_text(self) -> None:
         """The whole file is UTF-8, checked before anything loads (a bad byte found half-way through the

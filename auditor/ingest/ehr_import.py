@@ -26,7 +26,7 @@ import pandas as pd
 
 from auditor.errors import InputError
 from auditor.ingest import interchange_records as records
-from auditor.ingest.access_reader import access_chunks
+from auditor.ingest.access_reader import AccessChunks
 from auditor.ingest.csv_tables import CsvTable
 from auditor.ingest.interchange_files import (ACCESS_LOG, CARE_TEAM, ENCOUNTERS, FILES, PATIENTS, WORKFORCE,
                                               CheckedChunk, InterchangeFile, checked_chunks)
@@ -90,13 +90,15 @@ def ingest_directory(gateway: AccessGateway, folder: Path, zone: ZoneInfo, sourc
         if table.unknown:
             summary.warnings.append(f"{table.name}: unknown column(s) {', '.join(table.unknown)} ignored")
     ctx = AccessContext.service("import")
-    loaders = ((PATIENTS, _load_patients), (WORKFORCE, _load_workforce), (ENCOUNTERS, _load_encounters),
-               (CARE_TEAM, _load_care_team), (ACCESS_LOG, partial(_load_access_log, parallel=read_ahead)))
-    for spec, load in loaders:
-        if spec.name in tables:
-            summary.files[spec.name] = FileCount()
-            load(gateway, ctx, tables[spec.name], zone, summary)
-            progress(spec.name)
+    # access_log.csv's reader starts now: a child reads its first chunks while the other files load
+    with AccessChunks(tables[ACCESS_LOG.name], zone, read_ahead) as access_log:
+        loaders = ((PATIENTS, _load_patients), (WORKFORCE, _load_workforce), (ENCOUNTERS, _load_encounters),
+                   (CARE_TEAM, _load_care_team), (ACCESS_LOG, partial(_load_access_log, chunks=access_log)))
+        for spec, load in loaders:
+            if spec.name in tables:
+                summary.files[spec.name] = FileCount()
+                load(gateway, ctx, tables[spec.name], zone, summary)
+                progress(spec.name)
     for i in range(0, len(summary.rejected), BATCH):
         summary.newly_quarantined += gateway.quarantine_rows(ctx, summary.run_id, source,
                                                              summary.rejected[i : i + BATCH])
@@ -183,11 +185,11 @@ def _load_care_team(gateway, ctx, table, zone, summary) -> None:
     count.already_present = len(rows) - count.loaded
 
 
-def _load_access_log(gateway, ctx, table, zone, summary, parallel: bool | None = None) -> None:
+def _load_access_log(gateway, ctx, table, zone, summary, chunks: AccessChunks) -> None:
     started = time.perf_counter()
     count = summary.files[ACCESS_LOG.name]
     lookups = IngestLookups()  # each MRN's patient and each account's role looked up once per file
-    for chunk in access_chunks(table, zone, parallel):  # read one chunk ahead by a child for a big file
+    for chunk in chunks:  # read one chunk ahead by a child for a big file
         count.rows += chunk.rows
         done = gateway.append_ehr_events(ctx, summary.source, chunk.events, batch=EVENT_BATCH, lookups=lookups)
         count.loaded += done.appended

@@ -61,3 +61,15 @@ def test_a_bad_byte_far_into_the_file_stops_the_ingest_before_anything_loads(vau
     with pytest.raises(InputError, match="access_log.csv: not UTF-8 text"):
         ingest_directory(vault.gateway, folder, NEW_YORK)
     assert everything(vault) == before  # no patient, no event, no quarantined row: nothing half-loaded
+
+
+def test_a_reading_child_never_read_is_stopped_when_closed(tmp_path):
+    from auditor.ingest.access_reader import AccessChunks
+    from auditor.ingest.csv_tables import CsvTable
+    from auditor.ingest.interchange_files import ACCESS_LOG
+
+    folder = data.write_export(tmp_path / "export")
+    with AccessChunks(CsvTable(folder / "access_log.csv", ACCESS_LOG.names), NEW_YORK, parallel=True) as chunks:
+        child = chunks.child
+        assert child is not None and child.poll() is None  # started at once, before anything is read
+    assert child.poll() is not None
