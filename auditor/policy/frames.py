@@ -93,6 +93,15 @@ def _event_refs(source_id: pd.Series, seq: pd.Series) -> pd.Series:
     return source_id.mask(own, "vault:" + seq[own].astype("string"))
 
 
+def _category(values: pd.Series) -> pd.Series:
+    """Text as a categorical with sorted categories (an Arrow dictionary column arrives categorical
+    already: only its few categories are reordered, no string per event is compared)."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        categories = values.cat.categories.astype("string")
+        return values.cat.rename_categories(categories).cat.reorder_categories(categories.sort_values())
+    return values.astype("string").astype("category")
+
+
 def typed_events(df: pd.DataFrame) -> pd.DataFrame:
     seq = df["seq"].astype("int64")
     source_id = df["source_event_id"].astype("string")
@@ -100,14 +109,14 @@ def typed_events(df: pd.DataFrame) -> pd.DataFrame:
         "seq": seq,
         "event_ref": _event_refs(source_id, seq),  # the ids findings cite
         "at": _timestamps(df["at_us"]),
-        "source": df["source"].astype("string").astype("category"),
+        "source": _category(df["source"]),
         "user_id": df["user_id"].astype("string"),
-        "event_role": df["role"].astype("string").astype("category"),
+        "event_role": _category(df["role"]),
         "action": df["action"].astype(ACTION_TYPE),
         "patient_id": df["patient_id"].astype("Int64"),
-        "record_type": df["record_type"].astype("string").astype("category"),
+        "record_type": _category(df["record_type"]),
         "outcome": df["outcome"].astype(OUTCOME_TYPE),
-        "purpose": df["purpose"].astype("string").astype("category"),
+        "purpose": _category(df["purpose"]),
         "break_glass": df["break_glass"].fillna(False).astype(bool),
         "has_reason": df["has_reason"].fillna(False).astype(bool),
     }).reset_index(drop=True)
@@ -291,9 +300,17 @@ def _block_events(conn: Connection, window: tuple[int, int], patient_id: int | N
     return chunks
 
 
+_CODED = ("source", "role", "action", "record_type", "outcome", "purpose")  # a few distinct values each
+
+
 def _typed_block_events(tables: list[pa.Table]) -> pd.DataFrame:
+    # the few-valued text columns dictionary-encoded by Arrow (pandas gets categoricals, not strings);
     # integers as nullable Int64: a float64 column with NULLs among 63-bit ids would lose their low bits
-    return typed_events(pa.concat_tables(tables).to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get))
+    table = pa.concat_tables(tables)
+    for name in _CODED:
+        at = table.schema.get_field_index(name)
+        table = table.set_column(at, name, table.column(name).combine_chunks().dictionary_encode())
+    return typed_events(table.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get))
 
 
 def _read_rows(records: Engine, statements: dict, window: tuple[int, int],
