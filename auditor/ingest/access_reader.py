@@ -56,8 +56,9 @@ def read_chunks(table: CsvTable, zone: ZoneInfo) -> Iterator[ReadChunk]:
     """The file's chunks, read in this process."""
     for checked, good, rejected in checked_chunks(table, ACCESS_LOG, zone, records.check_access):
         chunk = checked.chunk
-        yield ReadChunk(len(chunk.lines), records.access_events(checked, good), chunk.lines[good],
-                        chunk.table.take(good), rejected)
+        as_read = chunk.table if len(good) == len(chunk) else chunk.table.take(good)  # most chunks: every row good
+        yield ReadChunk(len(chunk.lines), records.access_events(checked, good, as_read), chunk.lines[good],
+                        as_read, rejected)
 
 
 class AccessChunks:
@@ -89,12 +90,9 @@ class AccessChunks:
 
 # -- the child ---------------------------------------------------------------------------------------------
 def _packed(chunk: ReadChunk) -> tuple:
-    """A chunk as Arrow tables (pickled as buffers: the parent rebuilds them without a copy per value)."""
+    """A chunk as plain values and Arrow tables (pickled as buffers: no copy per value). Not the
+    ReadChunk itself: in the child this module is __main__, a name the parent cannot unpickle."""
     return chunk.rows, chunk.events, chunk.lines, chunk.fields, chunk.rejected
-
-
-def _unpacked(packed: tuple) -> ReadChunk:
-    return ReadChunk(*packed)
 
 
 def _child_main(path: str, zone: str) -> None:
@@ -132,7 +130,7 @@ def _from_child(table: CsvTable, child: subprocess.Popen) -> Iterator[ReadChunk]
             break
         if kind == "error":
             raise InputError(payload)
-        yield _unpacked(payload)
+        yield ReadChunk(*payload)
 
 
 if __name__ == "__main__":

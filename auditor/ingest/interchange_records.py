@@ -95,9 +95,11 @@ def care_team(rows: pd.DataFrame) -> list[CareTeamRecord]:
             for r in rows.itertuples(index=False)]
 
 
-def access_events(checked: CheckedChunk, good: np.ndarray) -> pa.Table:
-    """The good rows of an access_log chunk as the gateway's EHR_EVENT_COLUMNS (vectorised)."""
-    c = {name: values.take(good) for name, values in checked.columns.items()}
+def access_events(checked: CheckedChunk, good: np.ndarray, as_read: pa.Table) -> pa.Table:
+    """The good rows of an access_log chunk as the gateway's EHR_EVENT_COLUMNS (vectorised); `as_read`
+    is those rows as read (what the row hash covers)."""
+    every = len(good) == checked.problems.size
+    c = {name: values if every else values.take(good) for name, values in checked.columns.items()}
     action = c["action"]
     default_outcome = pc.if_else(pc.equal(action, "login_failed"), "denied", "success")
     return pa.table({
@@ -105,7 +107,7 @@ def access_events(checked: CheckedChunk, good: np.ndarray) -> pa.Table:
         "mrn": c["mrn"], "action": action, "record_type": c["record_type"],
         "outcome": pc.coalesce(c["outcome"], default_outcome), "purpose": c["purpose_of_use"],
         "break_glass": pc.fill_null(c["break_glass"], False), "reason": c["reason"], "workstation": c["workstation"],
-        "row_hash": pa.array(row_hashes(checked.chunk.table.take(good)), pa.binary()),
+        "row_hash": pa.array(row_hashes(as_read), pa.binary()),
     })
 
 
