@@ -31,7 +31,7 @@ from auditor.ingest.csv_tables import CsvTable
 from auditor.ingest.interchange_files import (ACCESS_LOG, CARE_TEAM, ENCOUNTERS, FILES, PATIENTS, WORKFORCE,
                                               CheckedChunk, InterchangeFile, checked_chunks)
 from auditor.vault.gateway import AccessContext, AccessGateway, QuarantineEntry
-from auditor.vault.gateway.ehr_log import IngestLookups
+from auditor.vault.gateway.lookups import IngestLookups
 
 DEFAULT_SOURCE = "ehr"
 BATCH = 2000  # records per gateway transaction (access events: EVENT_BATCH)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Iterable
+from typing import TYPE_CHECKING, Iterable
 
 import numpy as np
 import pyarrow as pa
@@ -24,6 +24,7 @@ from auditor.audit.events import AuditEvent, ImportedEvents
 from auditor.audit.schema import AuditEventRow, ImportedEventKey
 from auditor.crypto.envelope import new_key_id
 from auditor.vault.gateway.context import AccessContext
+from auditor.vault.gateway.lookups import IngestLookups
 from auditor.vault.records import IngestRun, QuarantinedRow, WorkforceMember
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -71,7 +72,7 @@ class EhrLogWriting:
         return found
 
     def append_ehr_events(self: "AccessGateway", ctx: AccessContext, source: str, events: pa.Table,
-                          batch: int = 5000, lookups: "IngestLookups | None" = None) -> EhrAppend:
+                          batch: int = 5000, lookups: IngestLookups | None = None) -> EhrAppend:
         """Append `events` (EHR_EVENT_COLUMNS as an Arrow table; at_us in UTC microseconds) to the audit
         log. `lookups` keeps the MRNs and user ids looked up so far (reused across the calls for one
         file, each MRN's blind index and each account's role is looked up once)."""
@@ -195,36 +196,6 @@ def _hashes_in(session: Session, E, source: str, event_ids, low: str, high: str)
             select(E.source_event_id, E.source_row_hash)
             .where(E.source == source, E.source_event_id.in_(ids[i : i + 900]))))
     return found
-
-
-class Lookup:
-    """Keys already looked up (MRNs, user ids) and what each maps to (None: nothing), as two Arrow
-    arrays: a chunk's keys are mapped by one hash lookup in C, and only keys never seen before are
-    looked up in the database."""
-
-    def __init__(self, kind: pa.DataType) -> None:
-        self.kind = kind
-        self.keys, self.values = pa.array([], pa.string()), pa.array([], kind)
-
-    def mapped(self, keys, look_up: Callable[[list[str]], dict]) -> pa.Array:
-        """The value of each of `keys` (null where the key is null or maps to nothing)."""
-        at = pc.index_in(keys, value_set=self.keys)
-        new = pc.unique(pc.filter(keys, pc.and_(pc.is_valid(keys), pc.is_null(at))))
-        if len(new):
-            names = new.to_pylist()
-            found = look_up(names)
-            self.keys = pa.concat_arrays([self.keys, new.cast(pa.string())])
-            self.values = pa.concat_arrays([self.values, pa.array([found.get(k) for k in names], self.kind)])
-            at = pc.index_in(keys, value_set=self.keys)
-        return pc.take(self.values, at)
-
-
-@dataclass
-class IngestLookups:
-    """What one file's ingest has looked up: MRN -> internal patient id, user id -> role."""
-
-    patients: Lookup = field(default_factory=lambda: Lookup(pa.int64()))
-    roles: Lookup = field(default_factory=lambda: Lookup(pa.string()))
 
 
 def _ehr_events(source: str, frame: pa.Table) -> ImportedEvents:
