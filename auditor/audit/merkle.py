@@ -55,17 +55,14 @@ class Frontier:
         """Append every leaf: each aligned run of 2**k leaves is hashed level by level into its subtree
         root and joins the frontier as one node (n - 1 node hashes for n leaves, as appending each
         leaf would do, without the per-leaf walk of the stack)."""
-        leaves = list(leaves)
-        i, n = 0, len(leaves)
-        while i < n:
-            width = self.size & -self.size or 1 << 62  # the largest subtree that may start here
-            while width > n - i:
-                width >>= 1
-            if width == 1:
-                self.append(leaves[i])
-            else:
-                self._join(_subtree_root(leaves[i : i + width]), width)
-            i += width
+        self.join(subtrees(self.size, list(leaves)))
+
+    def join(self, roots: Sequence[tuple[bytes, int]]) -> None:
+        """Add perfect subtrees, each (root, width), as `subtrees` gives them for this size."""
+        for node, width in roots:
+            if self.size % width:
+                raise ValueError(f"a subtree of {width} leaves cannot follow {self.size} leaves")
+            self._join(node, width)
 
     def _join(self, node: bytes, width: int) -> None:
         """Add the root of a perfect subtree of `width` leaves (a power of two dividing the size)."""
@@ -93,6 +90,21 @@ def _subtree_root(level: list[bytes]) -> bytes:
     while len(level) > 1:
         level = [sha256(b"\x01" + level[j] + level[j + 1]).digest() for j in range(0, len(level), 2)]
     return level[0]
+
+
+def subtrees(size: int, leaves: Sequence[bytes]) -> list[tuple[bytes, int]]:
+    """The perfect subtrees, (root, width) in order, that `leaves` form when appended to a tree of
+    `size` leaves. They depend on the size alone, not on the tree's hashes, so a writer can hash a
+    block before its transaction and join the roots to the frontier it then reads."""
+    roots, i, n = [], 0, len(leaves)
+    while i < n:
+        width = size & -size or 1 << 62  # the largest subtree that may start here
+        while width > n - i:
+            width >>= 1
+        roots.append((leaves[i] if width == 1 else _subtree_root(list(leaves[i : i + width])), width))
+        i += width
+        size += width
+    return roots
 
 
 def tree_hash(leaves: Sequence[bytes]) -> bytes:

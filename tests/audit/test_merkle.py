@@ -117,6 +117,27 @@ def test_frontier_round_trips_through_bytes_and_continues(n, cut):
     assert g.root() == mth(leaves) and g.size == n
 
 
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(min_value=0, max_value=600), cut=st.integers(min_value=0, max_value=600))
+def test_subtrees_hashed_from_the_size_alone_join_to_the_same_tree(n, cut):
+    cut = min(cut, n)
+    leaves = leaves_of(n)
+    roots = merkle.subtrees(cut, leaves[cut:])  # before the tree's own hashes are known (a writer's block)
+    assert sum(width for _, width in roots) == n - cut
+    f = merkle.Frontier()
+    f.extend(leaves[:cut])
+    f.join(roots)
+    assert f.root() == mth(leaves) and f.size == n
+
+
+def test_a_subtree_that_does_not_fit_the_size_is_refused():
+    roots = merkle.subtrees(4, leaves_of(4))  # one subtree of 4, which may follow 4 leaves but not 2
+    f = merkle.Frontier()
+    f.extend(leaves_of(2))
+    with pytest.raises(ValueError):
+        f.join(roots)
+
+
 def test_frontier_copy_is_independent():
     f = merkle.Frontier()
     f.extend(leaves_of(5))
