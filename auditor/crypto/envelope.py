@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import secrets
+import threading
 from collections import Counter
 from typing import Iterable
 
@@ -55,6 +56,7 @@ class Envelope:
         self._sealers: dict[int, _aead.Sealer] = {}
         self._uses: Counter[int] = Counter()
         self._stored_uses: dict[int, int] = {}
+        self._counting = threading.Lock()  # a writer thread may flush the counts while another thread seals
 
     # -- data keys ------------------------------------------------------------------------------
     def create_keys(self, count: int, purpose: str) -> list[int]:
@@ -131,10 +133,11 @@ class Envelope:
         if value is None:
             return None
         sealer = self._sealer(key_id)
-        uses = self._uses[key_id] + 1
-        if self._stored_uses.get(key_id, 0) + uses > MAX_USES:
-            raise KeyUsageExhausted(f"data key {key_id} reached {MAX_USES} encryptions; rotate the subject's key")
-        self._uses[key_id] = uses
+        with self._counting:
+            uses = self._uses[key_id] + 1
+            if self._stored_uses.get(key_id, 0) + uses > MAX_USES:
+                raise KeyUsageExhausted(f"data key {key_id} reached {MAX_USES} encryptions; rotate the subject's key")
+            self._uses[key_id] = uses
         return sealer.seal(value.encode("utf-8"), field_context(table, column, row_id))
 
     def open(self, sealed: bytes | None, table: str, column: str, row_id: int) -> str | None:
@@ -159,18 +162,28 @@ class Envelope:
         return out
 
     def flush_usage(self) -> None:
-        """Add the encryptions counted in memory to the key store."""
-        if not self._uses:
-            return
-        pending, self._uses = self._uses, Counter()
-        with Session(self.keystore) as session, session.begin():
-            table = DataKey.__table__
-            session.execute(
-                update(table).where(table.c.id == bindparam("key_id")).values(uses=table.c.uses + bindparam("n")),
-                [{"key_id": k, "n": n} for k, n in pending.items()],
-            )
-        for key_id, n in pending.items():
-            self._stored_uses[key_id] = self._stored_uses.get(key_id, 0) + n
+        """Add the encryptions counted in memory to the key store. The counts move to the stored ones
+        before the write, so a seal in another thread meanwhile is checked against all of them; if the
+        write fails they move back, to be written next time."""
+        with self._counting:
+            if not self._uses:
+                return
+            pending, self._uses = self._uses, Counter()
+            for key_id, n in pending.items():
+                self._stored_uses[key_id] = self._stored_uses.get(key_id, 0) + n
+        try:
+            with Session(self.keystore) as session, session.begin():
+                table = DataKey.__table__
+                session.execute(
+                    update(table).where(table.c.id == bindparam("key_id")).values(uses=table.c.uses + bindparam("n")),
+                    [{"key_id": k, "n": n} for k, n in pending.items()],
+                )
+        except BaseException:
+            with self._counting:
+                for key_id, n in pending.items():
+                    self._stored_uses[key_id] -= n
+                self._uses.update(pending)
+            raise
 
     # -- shredding and rotation -------------------------------------------------------------------
     def destroy(self, key_id: int) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
+import sys
+import threading
 from datetime import timedelta
 
 import pytest
@@ -454,6 +456,44 @@ def test_uses_are_counted_and_flushed(vault):
     env.flush_usage()
     assert stored_uses(vault, key) == 9
     assert env.counts()["max_uses"] >= 9
+
+
+def test_uses_counted_while_another_thread_flushes_are_all_kept(vault):
+    env = vault.envelope
+    key = env.create_key("log")
+    done = threading.Event()
+
+    def flushing():
+        while not done.is_set():
+            env.flush_usage()
+
+    flusher = threading.Thread(target=flushing)
+    switching = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # the threads take turns between almost any two bytecodes
+    flusher.start()
+    try:
+        for i in range(3000):
+            env.seal(key, "audit_events", "reason", i, "break-glass reason")
+    finally:
+        done.set()
+        flusher.join()
+        sys.setswitchinterval(switching)
+    env.flush_usage()
+    assert stored_uses(vault, key) == 3000
+
+
+def test_uses_that_could_not_be_written_are_kept_for_the_next_flush(vault, monkeypatch):
+    env = vault.envelope
+    key = env.create_key("patient")
+    env.seal(key, "patients", "first_name", 1, "x")
+    env.seal(key, "patients", "first_name", 2, "y")
+    real = env.keystore
+    monkeypatch.setattr(env, "keystore", create_engine("sqlite:///file:missing?mode=ro&uri=true"))
+    with pytest.raises(Exception):
+        env.flush_usage()
+    monkeypatch.setattr(env, "keystore", real)
+    env.flush_usage()
+    assert stored_uses(vault, key) == 2
 
 
 def test_gateway_writes_count_uses(population, clock):
