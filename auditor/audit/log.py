@@ -46,27 +46,43 @@ def _insert_sql(table, columns: tuple[str, ...], paramstyle: str) -> str:
     return f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
 
 
-def _insert_keys(conn: Connection, source: str, first_seq: int, event_ids, row_hashes) -> None:
-    """The key rows of a block's events (the i-th event has sequence number first_seq + i): one
-    statement that unpacks the ids and hashes in the database (SQLite's json_each, PostgreSQL's
-    unnest), not one bound row per event; any other database, or a missing row hash, gets executemany."""
+def _key_rows(dialect: str, source: str, first_seq: int, event_ids: pa.Array, row_hashes: pa.Array) -> tuple[str, object]:
+    """The statement and parameters that write the key rows of a block's events (the i-th event has
+    sequence number first_seq + i): one statement that unpacks the ids and hashes in the database
+    (SQLite's json_each, PostgreSQL's unnest), not one bound row per event; any other database, or a
+    missing row hash, gets executemany ("many": a list of rows)."""
     ids = event_ids.to_pylist()
-    dialect = conn.dialect.name
     if row_hashes.null_count == 0 and dialect in ("sqlite", "postgresql"):
         hashes = row_hashes.to_pylist()
         if dialect == "sqlite" and all(len(h) == blocks.HASH for h in hashes):
-            conn.exec_driver_sql(
-                f"INSERT INTO {KEYS.name} ({', '.join(_KEY_COLUMNS)}) SELECT ?, value, ? + key, "
-                f"substr(?, key * {blocks.HASH} + 1, {blocks.HASH}) FROM json_each(?)",
-                (source, first_seq, b"".join(hashes), json.dumps(ids, ensure_ascii=False)))
-            return
+            return (f"INSERT INTO {KEYS.name} ({', '.join(_KEY_COLUMNS)}) SELECT ?, value, ? + key, "
+                    f"substr(?, key * {blocks.HASH} + 1, {blocks.HASH}) FROM json_each(?)",
+                    (source, first_seq, b"".join(hashes), json.dumps(ids, ensure_ascii=False)))
         if dialect == "postgresql":
-            conn.exec_driver_sql(
-                f"INSERT INTO {KEYS.name} ({', '.join(_KEY_COLUMNS)}) SELECT %s, t.id, %s + t.n - 1, t.h "
-                "FROM unnest(%s::text[], %s::bytea[]) WITH ORDINALITY AS t(id, h, n)", (source, first_seq, ids, hashes))
-            return
-    rows = [(source, eid, first_seq + i, h) for i, (eid, h) in enumerate(zip(ids, row_hashes.to_pylist()))]
-    conn.exec_driver_sql(_insert_sql(KEYS, _KEY_COLUMNS, conn.dialect.paramstyle), rows)
+            return (f"INSERT INTO {KEYS.name} ({', '.join(_KEY_COLUMNS)}) SELECT %s, t.id, %s + t.n - 1, t.h "
+                    "FROM unnest(%s::text[], %s::bytea[]) WITH ORDINALITY AS t(id, h, n)", (source, first_seq, ids, hashes))
+    return "many", [(source, eid, first_seq + i, h) for i, (eid, h) in enumerate(zip(ids, row_hashes.to_pylist()))]
+
+
+def _insert_keys(conn: Connection, statement: str, parameters) -> None:
+    if statement == "many":
+        conn.exec_driver_sql(_insert_sql(KEYS, _KEY_COLUMNS, conn.dialect.paramstyle), parameters)
+    else:
+        conn.exec_driver_sql(statement, parameters)
+
+
+@dataclass(frozen=True)
+class PreparedBlocks:
+    """A block of imported events hashed, sealed and packed before its transaction, for a log that
+    holds `size` events: `append` takes it only if the log still holds exactly that many when it
+    locks the head (the Merkle subtrees depend on the size alone), and hashes the events again
+    otherwise. So a writer can pack the next block while the last one commits."""
+
+    events: ImportedEvents
+    size: int
+    dialect: str
+    blocks: tuple[dict, ...]  # audit_event_blocks rows, each with its key rows under "keys"
+    subtrees: tuple[tuple[bytes, int], ...]
 
 
 @dataclass(frozen=True)
@@ -100,9 +116,11 @@ class AuditLog:
     def initialise(conn: Connection) -> None:
         conn.execute(insert(HEAD).values(id=1, size=0, frontier=b""))
 
-    def append(self, conn: Connection, events: Sequence[AuditEvent | ImportedEvents]) -> Appended:
+    def append(self, conn: Connection, events: Sequence[AuditEvent | ImportedEvents],
+               prepared: PreparedBlocks | None = None) -> Appended:
         """Write `events` (each an AuditEvent or a block of ImportedEvents) in the transaction `conn` is
-        in. Raises on any failure; the caller rolls back."""
+        in; a block in `prepared` (see `prepare`) is not hashed again if the log's size is still the
+        one it was prepared for. Raises on any failure; the caller rolls back."""
         head = conn.execute(select(HEAD.c.size, HEAD.c.frontier).where(HEAD.c.id == 1).with_for_update()).one()
         if not self._rollback_checked:
             self._check_not_rolled_back(head.size)
@@ -117,11 +135,15 @@ class AuditLog:
         stored_blocks: list[dict] = []
         seal, leaf_hash, canonical = self._seal, merkle.leaf_hash, canonical_bytes
         seq = first
+        dialect = conn.dialect.name
         for event in events:
             if isinstance(event, ImportedEvents):
-                for start in range(0, len(event), BLOCK_EVENTS):
-                    stored_blocks.append(self._block(seq, event.table.slice(start, BLOCK_EVENTS), frontier))
-                    seq = stored_blocks[-1]["last_seq"] + 1
+                packed = prepared
+                if packed is None or packed.events is not event or packed.size != seq - 1 or packed.dialect != dialect:
+                    packed = self.prepare(event, seq - 1, dialect)
+                frontier.join(packed.subtrees)
+                stored_blocks += packed.blocks
+                seq += len(event)
                 continue
             values = self._values(seq, event)
             leaf = leaf_hash(canonical(values))
@@ -129,9 +151,9 @@ class AuditLog:
             rows.append((*values, leaf, seal(leaf)))
             seq += 1
         for block in stored_blocks:
-            keys = block.pop("keys")
-            conn.execute(insert(BLOCKS), block)
-            _insert_keys(conn, *keys)
+            conn.execute(insert(BLOCKS), {k: v for k, v in block.items() if k != "keys"})
+            for statement, parameters in block["keys"]:
+                _insert_keys(conn, statement, parameters)
         if rows:
             # The hot path of every audited access: plain DB-API executemany of tuples (no per-row
             # parameter processing); the columns are the canonical ones, then leaf_hash and seal.
@@ -140,10 +162,22 @@ class AuditLog:
             conn.execute(update(HEAD).where(HEAD.c.id == 1).values(size=frontier.size, frontier=frontier.to_bytes()))
         return Appended(first, frontier.size, frontier.root())
 
-    def _block(self, seq: int, imported: pa.Table, frontier: merkle.Frontier) -> dict:
+    def prepare(self, events: ImportedEvents, size: int, dialect: str) -> PreparedBlocks:
+        """The stored blocks of `events` as the next events of a log of `size` events, on a database
+        of `dialect`. Needs no database: it may run before the transaction, even beside another
+        thread's commit (the envelope's counters are thread-safe)."""
+        packed, roots, seq = [], [], size + 1
+        for start in range(0, len(events), BLOCK_EVENTS):
+            block, leaves = self._block(seq, events.table.slice(start, BLOCK_EVENTS), dialect)
+            roots += merkle.subtrees(seq - 1, leaves)
+            packed.append(block)
+            seq = block["last_seq"] + 1
+        return PreparedBlocks(events, size, dialect, tuple(packed), tuple(roots))
+
+    def _block(self, seq: int, imported: pa.Table, dialect: str) -> tuple[dict, list[bytes]]:
         """The stored block of imported events from `seq` on (each event with the same values, leaf and
-        seal as one AuditEvent would give, its canonical bytes built column by column), and its key
-        rows under "keys"."""
+        seal as one AuditEvent would give, its canonical bytes built column by column), its key rows
+        under "keys", and its leaf hashes."""
         n = imported.num_rows
         source, event_ids = imported["source"], imported["source_event_id"]
         if event_ids.null_count or len(pc.unique(source)) != 1:
@@ -162,12 +196,12 @@ class AuditLog:
         digest, seal = sha256, self._seal
         leaves = [digest(data).digest() for data in leaf_inputs(stored)]
         seals = [seal(leaf) for leaf in leaves]
-        frontier.extend(leaves)
         span = pc.min_max(imported["at_us"]).as_py()
-        keys = (source[0].as_py(), seq, event_ids, imported["source_row_hash"])
-        return {"first_seq": seq, "last_seq": seq + n - 1, "source": source[0].as_py(), "first_at_us": span["min"],
+        name = source[0].as_py()
+        keys = [_key_rows(dialect, name, seq, event_ids.combine_chunks(), imported["source_row_hash"].combine_chunks())]
+        return {"first_seq": seq, "last_seq": seq + n - 1, "source": name, "first_at_us": span["min"],
                 "last_at_us": span["max"], "events": blocks.encode_table(stored), "leaves": b"".join(leaves),
-                "seals": b"".join(seals), "keys": keys}
+                "seals": b"".join(seals), "keys": keys}, leaves
 
     def _values(self, seq: int, e: AuditEvent) -> tuple:
         """The event's stored values in CANONICAL_COLUMNS order (the reason sealed under the log key)."""
