@@ -15,6 +15,7 @@ exactly what an audit must see.
 from __future__ import annotations
 
 import time
+from contextlib import closing
 from functools import partial
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -187,18 +188,24 @@ def _load_care_team(gateway, ctx, table, zone, summary) -> None:
 
 def _load_access_log(gateway, ctx, table, zone, summary, chunks: AccessChunks) -> None:
     started = time.perf_counter()
-    count = summary.files[ACCESS_LOG.name]
     lookups = IngestLookups()  # each MRN's patient and each account's role looked up once per file
-    for chunk in chunks:  # read one chunk ahead by a child for a big file
-        count.rows += chunk.rows
-        done = gateway.append_ehr_events(ctx, summary.source, chunk.events, batch=EVENT_BATCH, lookups=lookups)
-        count.loaded += done.appended
-        count.already_present += done.already_present
-        summary.unknown_accounts += done.unknown_account
-        refused = [(p, "mrn not among the patients") for p in done.unknown_patient] + [
-            (p, f"event_id already loaded from source {summary.source} with different content") for p in done.conflicting]
-        entries = chunk.rejected + [QuarantineEntry(ACCESS_LOG.name, int(chunk.lines[p]), reason,
-                                                    chunk.raw_row(p, table.header)) for p, reason in refused]
-        count.rejected += len(entries)
-        summary.rejected += sorted(entries, key=lambda e: e.line)
+    with closing(gateway.append_ehr_chunks(ctx, summary.source, chunks, lambda chunk: chunk.events, EVENT_BATCH,
+                                           lookups)) as appended:
+        for chunk, done in appended:  # read one chunk ahead by a child for a big file; written one batch behind
+            _count_access_chunk(table, summary, chunk, done)
     summary.access_seconds = time.perf_counter() - started
+
+
+def _count_access_chunk(table: CsvTable, summary: IngestSummary, chunk, done) -> None:
+    """A written chunk's counts, and its rows the checks or the gateway refused, into the summary."""
+    count = summary.files[ACCESS_LOG.name]
+    count.rows += chunk.rows
+    count.loaded += done.appended
+    count.already_present += done.already_present
+    summary.unknown_accounts += done.unknown_account
+    refused = [(p, "mrn not among the patients") for p in done.unknown_patient] + [
+        (p, f"event_id already loaded from source {summary.source} with different content") for p in done.conflicting]
+    entries = chunk.rejected + [QuarantineEntry(ACCESS_LOG.name, int(chunk.lines[p]), reason,
+                                                chunk.raw_row(p, table.header)) for p, reason in refused]
+    count.rejected += len(entries)
+    summary.rejected += sorted(entries, key=lambda e: e.line)

@@ -2,7 +2,8 @@
 
 from auditor.vault.gateway.context import AccessContext, Actor
 from auditor.vault.gateway.core import AccessGateway, PatientSummary
-from auditor.vault.gateway.ehr_log import EHR_EVENT_COLUMNS, EhrAppend, QuarantineEntry
+from auditor.vault.gateway.ehr_log import EHR_EVENT_COLUMNS, EhrAppend
+from auditor.vault.gateway.quarantine import QuarantineEntry
 from auditor.vault.gateway.sealing import Chart, Document, DocumentRecord, PatientDemographics, WorkforceRecord
 from auditor.vault.gateway.writes import CareTeamRecord, EncounterRecord, Registration
 

@@ -18,7 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from auditor.audit.events import AuditEvent
-from auditor.audit.log import AuditLog
+from auditor.audit.log import AuditLog, PreparedBlocks
 from auditor.clock import Clock, SystemClock
 from auditor.crypto.blind_index import BlindIndexer
 from auditor.crypto.envelope import Envelope, new_key_id
@@ -28,6 +28,7 @@ from auditor.vault.gateway.context import AccessContext, Actor, resolve_actor
 from auditor.vault.gateway.relationships import relationships
 from auditor.vault.gateway import sealing
 from auditor.vault.gateway.ehr_log import EhrLogWriting
+from auditor.vault.gateway.quarantine import QuarantineWriting
 from auditor.vault.gateway.writes import RecordWriting
 from auditor.vault.gateway.sealing import Chart, DocumentRecord, PatientDemographics, WorkforceRecord
 from auditor.vault.records import PATIENT_SEALED, ClinicalDocument, Patient, WorkforceMember
@@ -46,7 +47,7 @@ class PatientSummary:
     birth_date: str | None
 
 
-class AccessGateway(RecordWriting, EhrLogWriting):
+class AccessGateway(RecordWriting, EhrLogWriting, QuarantineWriting):
     def __init__(self, records: Engine, envelope: Envelope, indexer: BlindIndexer, audit_log: AuditLog,
                  policy: AccessPolicy, clock: Clock | None = None) -> None:
         self.records = records
@@ -57,9 +58,10 @@ class AccessGateway(RecordWriting, EhrLogWriting):
         self.clock = clock or SystemClock()
 
     # -- the audited transaction ------------------------------------------------------------------
-    def _audited(self, work: Callable[[Session, list[AuditEvent]], T]) -> T:
-        """Run `work` and append the events it queued, in one transaction. A refusal raised by `work`
-        (AccessDenied, NotFound) is raised only after its denial events are committed."""
+    def _audited(self, work: Callable[[Session, list[AuditEvent]], T], prepared: PreparedBlocks | None = None) -> T:
+        """Run `work` and append the events it queued, in one transaction (`prepared`: a block of them
+        packed beforehand, see AuditLog.prepare). A refusal raised by `work` (AccessDenied, NotFound)
+        is raised only after its denial events are committed."""
         events: list[AuditEvent] = []
         refusal: AuditorError | None = None
         result = None
@@ -73,7 +75,7 @@ class AccessGateway(RecordWriting, EhrLogWriting):
             except SQLAlchemyError as exc:
                 raise StorageError(f"the database refused the operation ({type(exc).__name__}); nothing changed") from None
             try:
-                appended = self.audit_log.append(session.connection(), events)
+                appended = self.audit_log.append(session.connection(), events, prepared)
             except AuditorError:
                 raise
             except Exception as exc:

@@ -1,35 +1,46 @@
-"""An EHR's access log into the tamper-evident audit log, and interchange rows into quarantine.
-Mixed into AccessGateway; only the `svc:import` service account may write either.
+"""An EHR's access log into the tamper-evident audit log. Mixed into AccessGateway; only the
+`svc:import` service account may write it.
 
-Each EHR access becomes one AuditEvent with the EHR's source name and event id, the SHA-256 of the
+Each EHR access becomes one audit event with the EHR's source name and event id, the SHA-256 of the
 row it came from, and the patient named by internal id (found through the MRN's blind index). An
 event already in the log (same source and event id, same row hash) is skipped; one with the same id
 but other content is reported as a conflict, never overwritten. Events go in batches, each one
 transaction with its own `svc:import` event saying how many it appended.
+
+A stream of chunks is written by a pipeline: while a writer thread commits one batch (the database
+writes and syncs its pages outside the GIL), this thread maps, checks, hashes and packs the next one
+for the log size that commit will leave. The next transaction takes that work only if the log has
+that size and the batch's already-loaded events are the ones seen when it was prepared, and does it
+again otherwise (another writer came between). One batch is in flight at most: a failed one stops
+the stream before the next begins.
 """
 
 from __future__ import annotations
 
-import json
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, TypeVar
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from sqlalchemy import insert, select, update
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from auditor.audit.events import AuditEvent, ImportedEvents
-from auditor.audit.schema import AuditEventRow, ImportedEventKey
-from auditor.crypto.envelope import new_key_id
+from auditor.audit.events import ImportedEvents
+from auditor.audit.log import PreparedBlocks
+from auditor.audit.schema import AuditEventRow, ImportedEventKey, LogHead
+from auditor.database import read_snapshot
 from auditor.vault.gateway.context import AccessContext
 from auditor.vault.gateway.lookups import IngestLookups
-from auditor.vault.records import IngestRun, QuarantinedRow, WorkforceMember
+from auditor.vault.records import WorkforceMember
 
 if TYPE_CHECKING:  # pragma: no cover
     from auditor.vault.gateway.core import AccessGateway
 
+C = TypeVar("C")
 EHR_EVENT_COLUMNS = ("event_id", "at_us", "user_id", "mrn", "action", "record_type", "outcome", "purpose",
                      "break_glass", "reason", "workstation", "row_hash")
 
@@ -44,28 +55,39 @@ class EhrAppend:
 
 
 @dataclass(frozen=True)
-class QuarantineEntry:
-    file: str
-    line: int
-    reason: str  # never a value from the row
-    raw_row: str  # the row as read; sealed before it is stored
+class _Batch:
+    """One transaction's events (`frame`: the EHR columns, patient_id, role, position) and what was
+    prepared for it before its transaction: the events already loaded then, the rest as audit events,
+    and their blocks packed for a log of `size` events."""
+
+    frame: pa.Table
+    loaded: dict[str, bytes]
+    new: pa.Table
+    imported: ImportedEvents | None
+    prepared: PreparedBlocks | None
+    size: int
+
+    @property
+    def size_after(self) -> int:
+        """The log's size once this batch commits (its events and its own `svc:import` event)."""
+        return self.size + (self.new.num_rows + 1 if self.new.num_rows else 0)
 
 
 class EhrLogWriting:
     def known_patients(self: "AccessGateway", mrns: Iterable[str]) -> dict[str, int]:
         """Internal ids of the patients with these MRNs (blind-index lookup); unknown MRNs are absent."""
-        with Session(self.records) as session:
+        with _snapshot(self.records) as session:
             return self.patient_ids(session, sorted(set(mrns)))
 
     def workforce_roles(self: "AccessGateway") -> dict[str, str]:
         """Every workforce account's role, by user id (no PHI: both are clear columns)."""
-        with Session(self.records) as session:
+        with _snapshot(self.records) as session:
             return dict(session.execute(select(WorkforceMember.user_id, WorkforceMember.role)).all())
 
     def workforce_roles_of(self: "AccessGateway", user_ids: Iterable[str]) -> dict[str, str]:
         """The roles of these workforce accounts, by user id (accounts not in the workforce are absent)."""
         wanted, found = sorted(set(user_ids)), {}
-        with Session(self.records) as session:
+        with _snapshot(self.records) as session:
             for i in range(0, len(wanted), 900):
                 found.update(session.execute(select(WorkforceMember.user_id, WorkforceMember.role)
                                              .where(WorkforceMember.user_id.in_(wanted[i : i + 900]))).all())
@@ -74,10 +96,48 @@ class EhrLogWriting:
     def append_ehr_events(self: "AccessGateway", ctx: AccessContext, source: str, events: pa.Table,
                           batch: int = 5000, lookups: IngestLookups | None = None) -> EhrAppend:
         """Append `events` (EHR_EVENT_COLUMNS as an Arrow table; at_us in UTC microseconds) to the audit
-        log. `lookups` keeps the MRNs and user ids looked up so far (reused across the calls for one
-        file, each MRN's blind index and each account's role is looked up once)."""
-        result = EhrAppend()
+        log, `batch` events a transaction."""
+        ((_, result),) = self.append_ehr_chunks(ctx, source, [events], lambda table: table, batch, lookups)
+        return result
+
+    def append_ehr_chunks(self: "AccessGateway", ctx: AccessContext, source: str, chunks: Iterable[C],
+                          events_of: Callable[[C], pa.Table], batch: int = 100_000,
+                          lookups: IngestLookups | None = None) -> Iterator[tuple[C, EhrAppend]]:
+        """Append each chunk's events (`events_of(chunk)`, as append_ehr_events takes them) and yield
+        (chunk, what was appended) once all of its batches are committed, in order, through the
+        pipeline described above. `lookups` keeps each MRN's patient and each account's role once
+        looked up (one set for a whole file)."""
         lookups = lookups or IngestLookups()
+        finished: deque[tuple[C, EhrAppend, list[Future]]] = deque()
+        size: int | None = None
+        running: Future | None = None
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="audit-log-writer") as writer:
+            for chunk in chunks:
+                result, frame = self._ehr_frame(events_of(chunk), lookups)
+                submitted = []
+                for start in range(0, frame.num_rows, batch):
+                    if size is None:
+                        size = self._log_size()
+                    part = self._prepare_ehr_batch(source, frame.slice(start, batch), size)
+                    if running is not None:
+                        running.result()  # the batch before: committed, or its failure raised here
+                    running = writer.submit(self._append_ehr_batch, ctx, source, part, result)
+                    submitted.append(running)
+                    size = part.size_after
+                finished.append((chunk, result, submitted))
+                while finished and all(f.done() for f in finished[0][2]):
+                    yield _done(finished.popleft())
+            while finished:
+                yield _done(finished.popleft())
+
+    def _log_size(self: "AccessGateway") -> int:
+        with _snapshot(self.records) as session:
+            return session.scalar(select(LogHead.size).where(LogHead.id == 1))
+
+    def _ehr_frame(self: "AccessGateway", events: pa.Table, lookups: IngestLookups) -> tuple[EhrAppend, pa.Table]:
+        """The events with their patient (by MRN), role (by account) and position, without those whose
+        MRN names no patient (listed in the result)."""
+        result = EhrAppend()
         mrns = events["mrn"]
         patient_id = lookups.patients.mapped(mrns, self.known_patients)
         unknown = pc.and_(pc.is_valid(mrns), pc.is_null(patient_id)).to_numpy(zero_copy_only=False)
@@ -85,85 +145,65 @@ class EhrLogWriting:
         frame = events.append_column("patient_id", patient_id).append_column(
             "role", lookups.roles.mapped(events["user_id"], self.workforce_roles_of)).append_column(
             "position", pa.array(np.arange(events.num_rows)))
-        if unknown.any():
-            frame = frame.filter(pa.array(~unknown))
-        for start in range(0, frame.num_rows, batch):
-            self._append_ehr_batch(ctx, source, frame.slice(start, batch), result)
-        return result
+        return result, frame.filter(pa.array(~unknown)) if unknown.any() else frame
 
-    def _append_ehr_batch(self: "AccessGateway", ctx: AccessContext, source: str, frame: pa.Table,
+    def _prepare_ehr_batch(self: "AccessGateway", source: str, frame: pa.Table, size: int) -> _Batch:
+        """What can be done before the batch's transaction, for a log of `size` events."""
+        with _snapshot(self.records) as session:
+            loaded = _loaded_hashes(session, source, frame["event_id"])
+        new = _not_loaded(frame, loaded)
+        imported = _ehr_events(source, new) if new.num_rows else None
+        prepared = self.audit_log.prepare(imported, size, self.records.dialect.name) if imported else None
+        return _Batch(frame, loaded, new, imported, prepared, size)
+
+    def _append_ehr_batch(self: "AccessGateway", ctx: AccessContext, source: str, part: _Batch,
                           result: EhrAppend) -> None:
-        def work(session: Session, events: list[AuditEvent]) -> None:
+        def work(session: Session, events: list) -> None:
             at = self.clock.now()
             writer = self._require(session, ctx, events, "create", at)
-            event_ids = frame["event_id"]
-            loaded = _loaded_hashes(session, source, event_ids)
-            new = frame
+            frame = part.frame
+            loaded = _loaded_hashes(session, source, frame["event_id"])
+            new, imported = part.new, part.imported
+            if loaded != part.loaded:  # loaded meanwhile: what was prepared is not what goes in
+                new = _not_loaded(frame, loaded)
+                imported = _ehr_events(source, new) if new.num_rows else None
             if loaded:
-                ids, hashes = event_ids.to_pylist(), frame["row_hash"].to_pylist()
+                ids, hashes = frame["event_id"].to_pylist(), frame["row_hash"].to_pylist()
                 present = np.array([i in loaded for i in ids], dtype=bool)
                 same = np.array([loaded.get(i) == h for i, h in zip(ids, hashes)], dtype=bool)
                 result.already_present += int(same.sum())
                 result.conflicting += pc.filter(frame["position"], pa.array(present & ~same)).to_pylist()
-                new = frame.filter(pa.array(~present))
-            if new.num_rows:
-                events.append(_ehr_events(source, new))
+            if imported is not None:
+                events.append(imported)
                 events.append(self._event(ctx, writer, "create", at, record_type="access_log",
                                           detail=f"appended {new.num_rows} access events from source {source}"))
             result.appended += new.num_rows
             result.unknown_account += new["role"].null_count
 
-        self._audited(work)
+        self._audited(work, prepared=part.prepared)
 
-    # -- ingest runs and quarantine ----------------------------------------------------------------------
-    def start_ingest_run(self: "AccessGateway", source: str, time_zone: str) -> int:
-        run = IngestRun(source=source, time_zone=time_zone, started_at=self.clock.now())
-        with Session(self.records) as session, session.begin():
-            session.add(run)
-            session.flush()
-            return run.id
 
-    def finish_ingest_run(self: "AccessGateway", run_id: int, summary: dict) -> None:
-        with Session(self.records) as session, session.begin():
-            session.execute(update(IngestRun).where(IngestRun.id == run_id)
-                            .values(finished_at=self.clock.now(), summary=json.dumps(summary, sort_keys=True)))
+def _done(item: tuple[C, EhrAppend, list[Future]]) -> tuple[C, EhrAppend]:
+    chunk, result, batches = item
+    for batch in batches:
+        batch.result()
+    return chunk, result
 
-    def quarantine_rows(self: "AccessGateway", ctx: AccessContext, run_id: int, source: str,
-                        entries: list[QuarantineEntry]) -> int:
-        """Keep rows that could not be read, sealed under the run's data key; a row already kept
-        (same source, file, line and content) is not kept twice. Returns how many were new."""
 
-        def work(session: Session, events: list[AuditEvent]) -> int:
-            at = self.clock.now()
-            writer = self._require(session, ctx, events, "create", at)
-            digests = {(e.file, e.line, self.indexer.quarantined_row(e.raw_row)): e for e in entries}
-            kept = set()
-            for file in {e.file for e in entries}:
-                kept |= set(session.execute(select(QuarantinedRow.file, QuarantinedRow.line, QuarantinedRow.row_digest)
-                                            .where(QuarantinedRow.source == source, QuarantinedRow.file == file)).all())
-            new = {k: e for k, e in digests.items() if k not in kept}
-            if not new:
-                return 0
-            key_id = self._quarantine_key(session, run_id)
-            rows = []
-            for (file, line, digest), e in new.items():
-                row_id = new_key_id()
-                rows.append({"id": row_id, "run_id": run_id, "source": source, "file": file, "line": line,
-                             "reason": e.reason[:512], "row_digest": digest,
-                             "raw_row": self.envelope.seal(key_id, "quarantine", "raw_row", row_id, e.raw_row)})
-            session.execute(insert(QuarantinedRow), rows)
-            events.append(self._event(ctx, writer, "create", at, record_type="quarantine",
-                                      detail=f"{len(rows)} unreadable rows from source {source} kept in quarantine"))
-            return len(rows)
+@contextmanager
+def _snapshot(engine: Engine) -> Iterator[Session]:
+    """A session reading one snapshot that blocks no writer (not SQLite's write lock, which the
+    pipeline's writer thread may hold)."""
+    with engine.connect() as conn:
+        read_snapshot(conn)
+        with Session(bind=conn) as session:
+            yield session
 
-        return self._audited(work)
 
-    def _quarantine_key(self: "AccessGateway", session: Session, run_id: int) -> int:
-        key_id = session.scalar(select(IngestRun.quarantine_key_id).where(IngestRun.id == run_id))
-        if key_id is None:
-            key_id = self.envelope.create_key("quarantine")
-            session.execute(update(IngestRun).where(IngestRun.id == run_id).values(quarantine_key_id=key_id))
-        return key_id
+def _not_loaded(frame: pa.Table, loaded: dict[str, bytes]) -> pa.Table:
+    if not loaded:
+        return frame
+    return frame.filter(pa.array([i not in loaded for i in frame["event_id"].to_pylist()], pa.bool_()))
 
 
 def _loaded_hashes(session: Session, source: str, event_ids: pa.ChunkedArray | pa.Array) -> dict[str, bytes]:
