@@ -17,7 +17,7 @@ from typing import Sequence
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, Dialect, insert, select, update
 
 from auditor.audit import blocks, merkle
 from auditor.audit.blocks import BLOCKS, EVENTS
@@ -46,29 +46,23 @@ def _insert_sql(table, columns: tuple[str, ...], paramstyle: str) -> str:
     return f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
 
 
-def _key_rows(dialect: str, source: str, first_seq: int, event_ids: pa.Array, row_hashes: pa.Array) -> tuple[str, object]:
+def _key_rows(dialect: Dialect, source: str, first_seq: int, event_ids: pa.Array, row_hashes: pa.Array) -> tuple[str, object]:
     """The statement and parameters that write the key rows of a block's events (the i-th event has
     sequence number first_seq + i): one statement that unpacks the ids and hashes in the database
     (SQLite's json_each, PostgreSQL's unnest), not one bound row per event; any other database, or a
-    missing row hash, gets executemany ("many": a list of rows)."""
+    missing row hash, gets executemany of a list of rows."""
     ids = event_ids.to_pylist()
-    if row_hashes.null_count == 0 and dialect in ("sqlite", "postgresql"):
+    if row_hashes.null_count == 0 and dialect.name in ("sqlite", "postgresql"):
         hashes = row_hashes.to_pylist()
-        if dialect == "sqlite" and all(len(h) == blocks.HASH for h in hashes):
+        if dialect.name == "sqlite" and all(len(h) == blocks.HASH for h in hashes):
             return (f"INSERT INTO {KEYS.name} ({', '.join(_KEY_COLUMNS)}) SELECT ?, value, ? + key, "
                     f"substr(?, key * {blocks.HASH} + 1, {blocks.HASH}) FROM json_each(?)",
                     (source, first_seq, b"".join(hashes), json.dumps(ids, ensure_ascii=False)))
-        if dialect == "postgresql":
+        if dialect.name == "postgresql":
             return (f"INSERT INTO {KEYS.name} ({', '.join(_KEY_COLUMNS)}) SELECT %s, t.id, %s + t.n - 1, t.h "
                     "FROM unnest(%s::text[], %s::bytea[]) WITH ORDINALITY AS t(id, h, n)", (source, first_seq, ids, hashes))
-    return "many", [(source, eid, first_seq + i, h) for i, (eid, h) in enumerate(zip(ids, row_hashes.to_pylist()))]
-
-
-def _insert_keys(conn: Connection, statement: str, parameters) -> None:
-    if statement == "many":
-        conn.exec_driver_sql(_insert_sql(KEYS, _KEY_COLUMNS, conn.dialect.paramstyle), parameters)
-    else:
-        conn.exec_driver_sql(statement, parameters)
+    return (_insert_sql(KEYS, _KEY_COLUMNS, dialect.paramstyle),
+            [(source, eid, first_seq + i, h) for i, (eid, h) in enumerate(zip(ids, row_hashes.to_pylist()))])
 
 
 @dataclass(frozen=True)
@@ -80,8 +74,9 @@ class PreparedBlocks:
 
     events: ImportedEvents
     size: int
-    dialect: str
-    blocks: tuple[dict, ...]  # audit_event_blocks rows, each with its key rows under "keys"
+    dialect: str  # the name of the database's dialect its key statements are written for
+    blocks: tuple[dict, ...]  # audit_event_blocks rows
+    keys: tuple[tuple[str, object], ...]  # each block's key rows: statement and parameters
     subtrees: tuple[tuple[bytes, int], ...]
 
 
@@ -132,17 +127,17 @@ class AuditLog:
         frontier = merkle.Frontier.from_bytes(head.size, head.frontier)
         first = head.size + 1
         rows: list[tuple] = []
-        stored_blocks: list[dict] = []
+        packed: list[PreparedBlocks] = []
         seal, leaf_hash, canonical = self._seal, merkle.leaf_hash, canonical_bytes
         seq = first
-        dialect = conn.dialect.name
         for event in events:
             if isinstance(event, ImportedEvents):
-                packed = prepared
-                if packed is None or packed.events is not event or packed.size != seq - 1 or packed.dialect != dialect:
-                    packed = self.prepare(event, seq - 1, dialect)
-                frontier.join(packed.subtrees)
-                stored_blocks += packed.blocks
+                ready = prepared
+                if (ready is None or ready.events is not event or ready.size != seq - 1
+                        or ready.dialect != conn.dialect.name):
+                    ready = self.prepare(event, seq - 1, conn.dialect)
+                frontier.join(ready.subtrees)
+                packed.append(ready)
                 seq += len(event)
                 continue
             values = self._values(seq, event)
@@ -150,10 +145,10 @@ class AuditLog:
             frontier.append(leaf)
             rows.append((*values, leaf, seal(leaf)))
             seq += 1
-        for block in stored_blocks:
-            conn.execute(insert(BLOCKS), {k: v for k, v in block.items() if k != "keys"})
-            for statement, parameters in block["keys"]:
-                _insert_keys(conn, statement, parameters)
+        for ready in packed:
+            for block, (statement, parameters) in zip(ready.blocks, ready.keys):
+                conn.execute(insert(BLOCKS), block)
+                conn.exec_driver_sql(statement, parameters)
         if rows:
             # The hot path of every audited access: plain DB-API executemany of tuples (no per-row
             # parameter processing); the columns are the canonical ones, then leaf_hash and seal.
@@ -162,22 +157,25 @@ class AuditLog:
             conn.execute(update(HEAD).where(HEAD.c.id == 1).values(size=frontier.size, frontier=frontier.to_bytes()))
         return Appended(first, frontier.size, frontier.root())
 
-    def prepare(self, events: ImportedEvents, size: int, dialect: str) -> PreparedBlocks:
+    def prepare(self, events: ImportedEvents, size: int, dialect: Dialect) -> PreparedBlocks:
         """The stored blocks of `events` as the next events of a log of `size` events, on a database
         of `dialect`. Needs no database: it may run before the transaction, even beside another
         thread's commit (the envelope's counters are thread-safe)."""
-        packed, roots, seq = [], [], size + 1
+        packed, keys, roots, seq = [], [], [], size + 1
         for start in range(0, len(events), BLOCK_EVENTS):
-            block, leaves = self._block(seq, events.table.slice(start, BLOCK_EVENTS), dialect)
+            block, leaves = self._block(seq, events.table.slice(start, BLOCK_EVENTS))
+            source, n = block["source"], len(leaves)
+            keys.append(_key_rows(dialect, source, seq, *(events.table[name].slice(start, n).combine_chunks()
+                                                          for name in ("source_event_id", "source_row_hash"))))
             roots += merkle.subtrees(seq - 1, leaves)
             packed.append(block)
-            seq = block["last_seq"] + 1
-        return PreparedBlocks(events, size, dialect, tuple(packed), tuple(roots))
+            seq += n
+        return PreparedBlocks(events, size, dialect.name, tuple(packed), tuple(keys), tuple(roots))
 
-    def _block(self, seq: int, imported: pa.Table, dialect: str) -> tuple[dict, list[bytes]]:
+    def _block(self, seq: int, imported: pa.Table) -> tuple[dict, list[bytes]]:
         """The stored block of imported events from `seq` on (each event with the same values, leaf and
-        seal as one AuditEvent would give, its canonical bytes built column by column), its key rows
-        under "keys", and its leaf hashes."""
+        seal as one AuditEvent would give, its canonical bytes built column by column), and its leaf
+        hashes."""
         n = imported.num_rows
         source, event_ids = imported["source"], imported["source_event_id"]
         if event_ids.null_count or len(pc.unique(source)) != 1:
@@ -197,11 +195,9 @@ class AuditLog:
         leaves = [digest(data).digest() for data in leaf_inputs(stored)]
         seals = [seal(leaf) for leaf in leaves]
         span = pc.min_max(imported["at_us"]).as_py()
-        name = source[0].as_py()
-        keys = [_key_rows(dialect, name, seq, event_ids.combine_chunks(), imported["source_row_hash"].combine_chunks())]
-        return {"first_seq": seq, "last_seq": seq + n - 1, "source": name, "first_at_us": span["min"],
+        return {"first_seq": seq, "last_seq": seq + n - 1, "source": source[0].as_py(), "first_at_us": span["min"],
                 "last_at_us": span["max"], "events": blocks.encode_table(stored), "leaves": b"".join(leaves),
-                "seals": b"".join(seals), "keys": keys}, leaves
+                "seals": b"".join(seals)}, leaves
 
     def _values(self, seq: int, e: AuditEvent) -> tuple:
         """The event's stored values in CANONICAL_COLUMNS order (the reason sealed under the log key)."""
@@ -239,6 +235,11 @@ class AuditLog:
         self.checkpoints.append(cp)
         self._known_size = max(self._known_size, size)
         return cp
+
+    @staticmethod
+    def size(conn: Connection) -> int:
+        """How many events the log holds (its head; nothing locked)."""
+        return conn.scalar(select(HEAD.c.size).where(HEAD.c.id == 1))
 
     def checkpoint_now(self, conn: Connection) -> Checkpoint:
         head = conn.execute(select(HEAD.c.size, HEAD.c.frontier).where(HEAD.c.id == 1)).one()

@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from auditor.audit.events import ImportedEvents
 from auditor.audit.log import PreparedBlocks
-from auditor.audit.schema import AuditEventRow, ImportedEventKey, LogHead
+from auditor.audit.schema import AuditEventRow, ImportedEventKey
 from auditor.database import read_snapshot
 from auditor.vault.gateway.context import AccessContext
 from auditor.vault.gateway.lookups import IngestLookups
@@ -62,10 +62,14 @@ class _Batch:
 
     frame: pa.Table
     loaded: dict[str, bytes]
-    new: pa.Table
+    split: _Split
     imported: ImportedEvents | None
     prepared: PreparedBlocks | None
     size: int
+
+    @property
+    def new(self) -> pa.Table:
+        return self.split.new
 
     @property
     def size_after(self) -> int:
@@ -131,8 +135,8 @@ class EhrLogWriting:
                 yield _done(finished.popleft())
 
     def _log_size(self: "AccessGateway") -> int:
-        with _snapshot(self.records) as session:
-            return session.scalar(select(LogHead.size).where(LogHead.id == 1))
+        with self.records.connect() as conn:
+            return self.audit_log.size(read_snapshot(conn))
 
     def _ehr_frame(self: "AccessGateway", events: pa.Table, lookups: IngestLookups) -> tuple[EhrAppend, pa.Table]:
         """The events with their patient (by MRN), role (by account) and position, without those whose
@@ -151,28 +155,24 @@ class EhrLogWriting:
         """What can be done before the batch's transaction, for a log of `size` events."""
         with _snapshot(self.records) as session:
             loaded = _loaded_hashes(session, source, frame["event_id"])
-        new = _not_loaded(frame, loaded)
-        imported = _ehr_events(source, new) if new.num_rows else None
-        prepared = self.audit_log.prepare(imported, size, self.records.dialect.name) if imported else None
-        return _Batch(frame, loaded, new, imported, prepared, size)
+        split = _Split.of(frame, loaded)
+        imported = _ehr_events(source, split.new) if split.new.num_rows else None
+        prepared = self.audit_log.prepare(imported, size, self.records.dialect) if imported else None
+        return _Batch(frame, loaded, split, imported, prepared, size)
 
     def _append_ehr_batch(self: "AccessGateway", ctx: AccessContext, source: str, part: _Batch,
                           result: EhrAppend) -> None:
         def work(session: Session, events: list) -> None:
             at = self.clock.now()
             writer = self._require(session, ctx, events, "create", at)
-            frame = part.frame
-            loaded = _loaded_hashes(session, source, frame["event_id"])
-            new, imported = part.new, part.imported
+            loaded = _loaded_hashes(session, source, part.frame["event_id"])
+            split, imported = part.split, part.imported
             if loaded != part.loaded:  # loaded meanwhile: what was prepared is not what goes in
-                new = _not_loaded(frame, loaded)
-                imported = _ehr_events(source, new) if new.num_rows else None
-            if loaded:
-                ids, hashes = frame["event_id"].to_pylist(), frame["row_hash"].to_pylist()
-                present = np.array([i in loaded for i in ids], dtype=bool)
-                same = np.array([loaded.get(i) == h for i, h in zip(ids, hashes)], dtype=bool)
-                result.already_present += int(same.sum())
-                result.conflicting += pc.filter(frame["position"], pa.array(present & ~same)).to_pylist()
+                split = _Split.of(part.frame, loaded)
+                imported = _ehr_events(source, split.new) if split.new.num_rows else None
+            new = split.new
+            result.already_present += split.already_present
+            result.conflicting += split.conflicting
             if imported is not None:
                 events.append(imported)
                 events.append(self._event(ctx, writer, "create", at, record_type="access_log",
@@ -200,10 +200,23 @@ def _snapshot(engine: Engine) -> Iterator[Session]:
             yield session
 
 
-def _not_loaded(frame: pa.Table, loaded: dict[str, bytes]) -> pa.Table:
-    if not loaded:
-        return frame
-    return frame.filter(pa.array([i not in loaded for i in frame["event_id"].to_pylist()], pa.bool_()))
+@dataclass(frozen=True)
+class _Split:
+    """A batch against the events of its source already in the log."""
+
+    new: pa.Table  # not loaded yet
+    already_present: int = 0  # loaded with the same row hash
+    conflicting: list[int] = field(default_factory=list)  # positions loaded with another row hash
+
+    @classmethod
+    def of(cls, frame: pa.Table, loaded: dict[str, bytes]) -> "_Split":
+        if not loaded:
+            return cls(frame)
+        ids, hashes = frame["event_id"].to_pylist(), frame["row_hash"].to_pylist()
+        present = np.array([i in loaded for i in ids], dtype=bool)
+        same = np.array([loaded.get(i) == h for i, h in zip(ids, hashes)], dtype=bool)
+        return cls(frame.filter(pa.array(~present)), int(same.sum()),
+                   pc.filter(frame["position"], pa.array(present & ~same)).to_pylist())
 
 
 def _loaded_hashes(session: Session, source: str, event_ids: pa.ChunkedArray | pa.Array) -> dict[str, bytes]:
