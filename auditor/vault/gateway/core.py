@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Callable, TypeVar
 
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -21,7 +21,7 @@ from auditor.audit.events import AuditEvent
 from auditor.audit.log import AuditLog, PreparedBlocks
 from auditor.clock import Clock, SystemClock
 from auditor.crypto.blind_index import BlindIndexer
-from auditor.crypto.envelope import Envelope, new_key_id
+from auditor.crypto.envelope import Envelope
 from auditor.errors import AccessDenied, AuditorError, AuditWriteFailed, InputError, NotFound, StorageError
 from auditor.vault.access_policy import AccessPolicy, Decision
 from auditor.vault.gateway.context import AccessContext, Actor, resolve_actor
@@ -30,8 +30,8 @@ from auditor.vault.gateway import sealing
 from auditor.vault.gateway.ehr_log import EhrLogWriting
 from auditor.vault.gateway.quarantine import QuarantineWriting
 from auditor.vault.gateway.writes import RecordWriting
-from auditor.vault.gateway.sealing import Chart, DocumentRecord, PatientDemographics, WorkforceRecord
-from auditor.vault.records import PATIENT_SEALED, ClinicalDocument, Patient, WorkforceMember
+from auditor.vault.gateway.sealing import Chart, PatientDemographics
+from auditor.vault.records import PATIENT_SEALED, ClinicalDocument, Patient
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -1,0 +1,26 @@
+"""The records schema. Columns typed `Sealed` hold AES-GCM ciphertext only (see crypto.envelope); the
+`*_bidx` columns hold keyed blind indexes (crypto.blind_index). Nothing here decrypts: only the
+gateway reads these tables.
+
+Kept in the clear, because the policy engine must compute on them without decrypting: internal ids,
+roles, departments, employment dates, shifts, encounter and care-team times, record types and
+sensitivities, the VIP and restricted flags, and the date of death.
+"""
+
+from auditor.vault.records.sealed import Sealed
+from auditor.vault.records.clinical import (PATIENT_SEALED, WORKFORCE_SEALED, DOCUMENT_SEALED, SENSITIVITIES, ROLES,
+                                            Patient, WorkforceMember, Encounter, CareTeamMember, ClinicalDocument)
+from auditor.vault.records.ingest import (IngestRun, QuarantinedRow, VaultSetting)
+from auditor.vault.records.casework import (CASEWORK_SEALED, Suppression, Case, CaseFinding, CaseHistoryEntry)
+from auditor.vault.records.release import (ROI_SEALED, ReleaseRequest, ReleaseRequestHistory, ReleaseAuthorization,
+                                           Disclosure, AccountingSuspension)
+from auditor.vault.records.retention import (RETENTION_SEALED, LegalHold, LegalHoldHistoryEntry, PurgeRun, PurgeItem)
+
+__all__ = [
+    "AccountingSuspension", "CASEWORK_SEALED", "CareTeamMember", "Case", "CaseFinding", "CaseHistoryEntry",
+    "ClinicalDocument", "DOCUMENT_SEALED", "Disclosure", "Encounter", "IngestRun", "LegalHold",
+    "LegalHoldHistoryEntry", "PATIENT_SEALED", "Patient", "PurgeItem", "PurgeRun", "QuarantinedRow",
+    "RETENTION_SEALED", "ROI_SEALED", "ROLES", "ReleaseAuthorization", "ReleaseRequest",
+    "ReleaseRequestHistory", "SENSITIVITIES", "Sealed", "Suppression", "VaultSetting", "WORKFORCE_SEALED",
+    "WorkforceMember",
+]

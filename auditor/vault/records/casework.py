@@ -1,0 +1,95 @@
+"""The privacy office's casework: suppressions, cases, their findings and history."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import BigInteger, Date, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from auditor.database import RecordsBase, UTCDateTime
+from auditor.vault.records.sealed import Sealed
+
+
+CASEWORK_SEALED = {"suppressions": ("reason", "revoke_reason"), "case_findings": ("explanation",),
+                   "case_history": ("note",)}  # free text that may name a patient
+
+
+class Suppression(RecordsBase):
+    """An approved exception: findings of `rule` for this user and/or patient are kept but muted, until
+    the suppression expires or is revoked. The patient is named by internal id only; the reasons are
+    sealed under the suppression's own data key."""
+
+    __tablename__ = "suppressions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    rule: Mapped[str] = mapped_column(String(64), index=True)
+    user_id: Mapped[str | None] = mapped_column(String(128))
+    patient_id: Mapped[int | None] = mapped_column(BigInteger)  # no foreign key: outlives a purge (r0004)
+    expires_on: Mapped[date] = mapped_column(Date)  # last local day it applies
+    approver: Mapped[str] = mapped_column(String(128))
+    data_key_id: Mapped[int] = mapped_column(BigInteger)
+    reason: Mapped[bytes] = mapped_column(Sealed)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_by: Mapped[str | None] = mapped_column(String(128))
+    revoke_reason: Mapped[bytes | None] = mapped_column(Sealed)
+
+
+class Case(RecordsBase):
+    """One workforce member's findings of a period, under review by the privacy office (45 CFR
+    164.530(e): sanctions applied are documented; 164.530(j): kept six years). Its history is in
+    case_history; `status`, `disposition`, `sanction` and `closed_at` repeat the history's last word."""
+
+    __tablename__ = "cases"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(128), index=True)
+    status: Mapped[str] = mapped_column(String(16), index=True)  # open, under_review, closed
+    first_day: Mapped[date] = mapped_column(Date)  # local days its findings cover
+    last_day: Mapped[date] = mapped_column(Date)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    disposition: Mapped[str | None] = mapped_column(String(32))
+    sanction: Mapped[str | None] = mapped_column(String(32))
+    data_key_id: Mapped[int] = mapped_column(BigInteger)  # seals its notes and its findings' sentences
+
+
+class CaseFinding(RecordsBase):
+    """A finding attached to a case. `finding_key` (a digest of rule, user, patient and event ids)
+    makes a rerun of `auditor findings` attach nothing twice."""
+
+    __tablename__ = "case_findings"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    finding_key: Mapped[str] = mapped_column(String(64), unique=True)
+    rule: Mapped[str] = mapped_column(String(64))
+    severity: Mapped[str] = mapped_column(String(16))
+    risk: Mapped[int] = mapped_column(Integer)
+    patient_id: Mapped[int | None] = mapped_column(BigInteger)
+    event_ids: Mapped[str] = mapped_column(Text)  # JSON list of the source event ids
+    first_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    explanation: Mapped[bytes | None] = mapped_column(Sealed)
+
+
+class CaseHistoryEntry(RecordsBase):
+    """Append-only: one row per change to a case (opened, findings added, review started, closed, note).
+    The database refuses UPDATE and DELETE on this table (migration r0003)."""
+
+    __tablename__ = "case_history"
+    __table_args__ = (UniqueConstraint("case_id", "position"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)  # 1, 2, ... within the case: the order of the changes
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    action: Mapped[str] = mapped_column(String(32))
+    by: Mapped[str] = mapped_column(String(128))
+    status: Mapped[str] = mapped_column(String(16))  # the case's status after this change
+    disposition: Mapped[str | None] = mapped_column(String(32))
+    sanction: Mapped[str | None] = mapped_column(String(32))
+    detail: Mapped[str | None] = mapped_column(String(256))  # counts and states, never free text
+    note: Mapped[bytes | None] = mapped_column(Sealed)
