@@ -1,5 +1,5 @@
 """Which of the contract's four explanations covers each successful patient access ("Explained
-accesses" in ../shared/spec/interchange.md), computed with merges on whole frames, never per event.
+accesses" in ../shared/spec/interchange.md), computed on whole columns, never per event.
 
 1. care team at t; 2. attending of an encounter, t within [start - 7 days, end + 30 days];
 3. the user's department is the encounter's department (same window); 4. an operational role
@@ -29,39 +29,100 @@ class ExplanationPolicy:
     sensitive_record_types: frozenset[str] = frozenset({"psychotherapy_note", "substance_use", "hiv", "genetic"})
 
 
-def _within(left: pd.DataFrame, right: pd.DataFrame, on: list[str]) -> np.ndarray:
-    """Labels of `left` rows with a `right` row on the same keys whose [lo, hi] contains left's `at`
-    (each once)."""
-    left = left.dropna(subset=on)
-    right = right.dropna(subset=on)
-    if left.empty or right.empty:
-        return np.array([], dtype="int64")
-    left_key, right_key = _joint_key([left[c] for c in on], [right[c] for c in on])
-    pairs = pd.DataFrame({"_key": left_key, "at": left["at"].array, "_row": left.index.to_numpy()}).merge(
-        pd.DataFrame({"_key": right_key, "lo": right["lo"].array, "hi": right["hi"].array}), on="_key")
-    inside = (pairs["lo"] <= pairs["at"]) & (pairs["at"] <= pairs["hi"])
-    return pairs.loc[inside, "_row"].unique()
+def _ints(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """A nullable integer column as plain int64 values and a mask of the missing ones."""
+    missing = values.isna().to_numpy()
+    return values.to_numpy(dtype=np.int64, na_value=0), missing
 
 
-def _joint_key(left: list[pd.Series], right: list[pd.Series]) -> tuple[np.ndarray, np.ndarray]:
-    """One int64 per row for several key columns, equal exactly when every column is: each column
-    factorised over both sides together, the codes then combined. A join on one plain integer is
-    several times cheaper than on two nullable or categorical columns of ten million rows."""
-    n = len(left[0])
-    lkey, rkey = np.zeros(n, dtype=np.int64), np.zeros(len(right[0]), dtype=np.int64)
-    for a, b in zip(left, right):
-        if isinstance(a.dtype, pd.CategoricalDtype) and a.dtype == b.dtype:
-            ca, cb, width = a.cat.codes.to_numpy(np.int64), b.cat.codes.to_numpy(np.int64), len(a.cat.categories)
+class _Coder:
+    """Codes for one key column: positions among the distinct values the windows hold (-1: a value
+    no window has, or none). The ten million accesses are looked up once, in a table of the few
+    hundred thousand values the encounters and care team hold; each window table maps its own
+    (small) column into the same codes. A categorical column uses its categories' codes."""
+
+    def __init__(self, *held: pd.Series):
+        self.categories = held[0].dtype if isinstance(held[0].dtype, pd.CategoricalDtype) else None
+        self.integers = pd.api.types.is_integer_dtype(held[0].dtype)
+        if self.categories is not None:
+            return
+        if self.integers:
+            values = np.concatenate([v[~m] for v, m in map(_ints, held)])
         else:
-            codes, distinct = pd.factorize(pd.concat([a, b], ignore_index=True))
-            ca, cb, width = codes[:n].astype(np.int64), codes[n:].astype(np.int64), len(distinct)
-        lkey, rkey = lkey * width + ca, rkey * width + cb
-    return lkey, rkey
+            values = pd.concat(held, ignore_index=True).dropna().to_numpy(dtype=object)
+        self.index = pd.Index(pd.unique(values))
+
+    @property
+    def width(self) -> int:
+        return len(self.categories.categories) if self.categories is not None else len(self.index)
+
+    def codes(self, values: pd.Series) -> np.ndarray:
+        if self.categories is not None and values.dtype == self.categories:
+            return values.cat.codes.to_numpy(np.int64)
+        if self.categories is not None or not self.integers:  # text: a few hundred thousand at most
+            index = self.categories.categories if self.categories is not None else self.index
+            return index.get_indexer(values.to_numpy(dtype=object, na_value=None)).astype(np.int64)
+        ints, missing = _ints(values)
+        codes = self.index.get_indexer(ints).astype(np.int64)
+        codes[missing] = -1
+        return codes
 
 
-def _encounter_window(encounters: pd.DataFrame, before: int, after: int) -> pd.DataFrame:
-    return encounters.assign(lo=encounters["start"] - pd.Timedelta(days=before),
-                             hi=encounters["end"] + pd.Timedelta(days=after))
+def _key(coders: list[_Coder], columns: list[pd.Series]) -> np.ndarray:
+    """One int64 per row, equal exactly when every column's code is; -1 when any value is unknown.
+    (Each width is at most the windows' rows, so two columns' product stays far below 2**63.)"""
+    key = np.zeros(len(columns[0]), dtype=np.int64)
+    unknown = np.zeros(len(key), dtype=bool)
+    for coder, column in zip(coders, columns):
+        codes = coder.codes(column)
+        unknown |= codes < 0
+        key = key * coder.width + codes
+    key[unknown] = -1
+    return key
+
+
+def _micros(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """UTC timestamps as int64 microseconds, and a mask of the missing ones (NaT compares false)."""
+    return values.dt.as_unit("us").array.asi8.copy(), values.isna().to_numpy()
+
+
+@dataclass
+class _Windows:
+    """One explanation's windows, sorted by key: rows [starts[k], ends[k]) hold key k's windows."""
+
+    keys: np.ndarray  # the distinct keys, sorted
+    starts: np.ndarray
+    ends: np.ndarray
+    lo: np.ndarray  # int64 microseconds, in key order
+    hi: np.ndarray
+
+    @classmethod
+    def of(cls, key: np.ndarray, lo: pd.Series, hi: pd.Series) -> _Windows:
+        (lo_us, lo_na), (hi_us, hi_na) = _micros(lo), _micros(hi)
+        keep = (key >= 0) & ~lo_na & ~hi_na
+        key, lo_us, hi_us = key[keep], lo_us[keep], hi_us[keep]
+        order = np.argsort(key, kind="stable")
+        key = key[order]
+        starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if len(key) else np.zeros(0, dtype=np.int64)
+        ends = np.append(starts[1:], len(key))[: len(starts)]
+        return cls(key[starts], starts.astype(np.int64), ends.astype(np.int64), lo_us[order], hi_us[order])
+
+    def cover(self, key: np.ndarray, at: np.ndarray) -> np.ndarray:
+        """For each (key, at): is `at` within [lo, hi] of some window with the same key."""
+        slot = pd.Index(self.keys).get_indexer(key) if len(self.keys) else np.full(len(key), -1)
+        asked = np.flatnonzero((slot >= 0) & (key >= 0))
+        slot = slot[asked]
+        count = self.ends[slot] - self.starts[slot]
+        row = np.repeat(asked, count)  # one (access, window) pair per window of the access's key
+        window = np.repeat(self.starts[slot] - np.cumsum(count) + count, count) + np.arange(len(row))
+        t = at[row]
+        hit = np.zeros(len(key), dtype=bool)
+        hit[row[(self.lo[window] <= t) & (t <= self.hi[window])]] = True
+        return hit
+
+
+def _encounter_window(encounters: pd.DataFrame, before: int, after: int) -> tuple[pd.Series, pd.Series]:
+    return encounters["start"] - pd.Timedelta(days=before), encounters["end"] + pd.Timedelta(days=after)
 
 
 def explain(accesses: pd.DataFrame, encounters: pd.DataFrame, care_team: pd.DataFrame,
@@ -69,32 +130,46 @@ def explain(accesses: pd.DataFrame, encounters: pd.DataFrame, care_team: pd.Data
     """One row per access (same index): `explained_by` (the first explanation that holds, in the
     contract's order), `explained` and `clinically_explained` (rules 1 to 3 only). Each explanation
     is tried only on the accesses the ones before it left unexplained: the answer is the same, and
-    most of a month is explained by the first two, so the later joins stay small."""
-    keys = accesses[["patient_id", "workforce_id", "department", "role", "record_type", "at"]]
-    if isinstance(keys["department"].dtype, pd.CategoricalDtype):  # join on the same codes, not on strings
-        known = encounters["department"].where(encounters["department"].isin(keys["department"].cat.categories))
-        encounters = encounters.assign(department=pd.Categorical(known, dtype=keys["department"].dtype))
-    first = np.full(len(keys), "", dtype=object)
-    team = care_team.assign(lo=care_team["start"], hi=care_team["end"].fillna(_OPEN_END))
+    most of a month is explained by the first two, so the later lookups stay small.
+
+    On whole columns: every key is coded once (`_Coder`), each explanation's windows are sorted by
+    key, and each access is paired with the windows of its own key only. (A pandas merge of ten
+    million accesses hashed all of them into a table of their own, and took five times as long.)"""
+    patients = _Coder(encounters["patient_id"], care_team["patient_id"])
+    staff = _Coder(encounters["attending_id"], care_team["workforce_id"])
+    if isinstance(accesses["department"].dtype, pd.CategoricalDtype):
+        departments = _Coder(accesses["department"])  # the encounters' departments coded on its categories
+    else:
+        departments = _Coder(encounters["department"].astype("string"))
     clinical = _encounter_window(encounters, policy.clinical_days_before, policy.clinical_days_after)
     operational = _encounter_window(encounters, policy.operational_days_before, policy.operational_days_after)
-    # rule 4 is for operational roles only, and never explains a sensitive record type
-    operational_access = (keys["role"].isin(policy.operational_roles)
-                          & ~keys["record_type"].isin(policy.sensitive_record_types)).to_numpy()
-    tries = (("care_team", team, ["patient_id", "workforce_id"], None),
-             ("attending", clinical.rename(columns={"attending_id": "workforce_id"}), ["patient_id", "workforce_id"], None),
-             ("department", clinical, ["patient_id", "department"], None),
-             ("operational", operational, ["patient_id"], operational_access))
-    keys = keys.reset_index(drop=True)  # labels are positions from here on
-    for name, windows, on, only in tries:
-        open_ = first == ""
+    tries = (  # (the windows, the coders of their keys, the accesses' key columns, the accesses it may explain)
+        (_Windows.of(_key([patients, staff], [care_team["patient_id"], care_team["workforce_id"]]),
+                     care_team["start"], care_team["end"].fillna(_OPEN_END)),
+         [patients, staff], ["patient_id", "workforce_id"], None),
+        (_Windows.of(_key([patients, staff], [encounters["patient_id"], encounters["attending_id"]]), *clinical),
+         [patients, staff], ["patient_id", "workforce_id"], None),
+        (_Windows.of(_key([patients, departments], [encounters["patient_id"], encounters["department"]]), *clinical),
+         [patients, departments], ["patient_id", "department"], None),
+        # rule 4 is for operational roles only, and never explains a sensitive record type
+        (_Windows.of(_key([patients], [encounters["patient_id"]]), *operational), [patients], ["patient_id"],
+         (accesses["role"].isin(policy.operational_roles)
+          & ~accesses["record_type"].isin(policy.sensitive_record_types)).to_numpy()),
+    )
+    at, no_time = _micros(accesses["at"])
+    first = np.full(len(accesses), -1, dtype=np.int8)  # the explanation's position in EXPLANATIONS
+    for code, (windows, coders, on, only) in enumerate(tries):
+        open_ = (first < 0) & ~no_time
         if only is not None:
             open_ &= only
-        first[_within(keys[open_], windows, on)] = name
+        rows = np.flatnonzero(open_)
+        if len(rows):
+            key = _key(coders, [accesses[c].iloc[rows] for c in on])
+            first[rows[windows.cover(key, at[rows])]] = code
     out = pd.DataFrame(index=accesses.index)
-    out["explained_by"] = pd.Categorical(np.where(first == "", None, first), categories=list(EXPLANATIONS))
-    out["clinically_explained"] = np.isin(first, CLINICAL)
-    out["explained"] = first != ""
+    out["explained_by"] = pd.Categorical.from_codes(first, categories=list(EXPLANATIONS))
+    out["clinically_explained"] = (first >= 0) & (first < len(CLINICAL))
+    out["explained"] = first >= 0
     return out
 
 

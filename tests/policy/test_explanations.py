@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import pandas as pd
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from auditor.policy import engine
 from auditor.policy.examples import frames_from_tables
 
@@ -12,7 +16,7 @@ ENCOUNTER = {"patient_id": 1, "department": "Cardiology", "attending": None,
 
 
 def _explained(policy, workforce, events, encounters=(), care_team=()):
-    frames = frames_from_tables(workforce=workforce, patients=[{"patient_id": 1}], encounters=encounters,
+    frames = frames_from_tables(workforce=workforce, patients=[{"patient_id": i} for i in (1, 2, 3, 4)], encounters=encounters,
                                 care_team=care_team, events=events)
     ctx = engine.run(frames, policy).context
     why = ctx.accesses["explained_by"].astype(object)
@@ -52,3 +56,70 @@ def test_a_nurse_gets_no_operational_window(policy):
     events = [{"id": "e", "at": "2026-12-20T09:00:00", "user_id": "n.doe", "patient_id": 1}]
     got, _ = _explained(policy, [{**NURSE, "department": "Oncology"}], events, [ENCOUNTER])
     assert got == {"e": None}
+
+
+# -- against the contract's text, one access at a time ----------------------------------------------------
+USERS = [{"user_id": "n.one", "role": "nurse", "department": "Cardiology"},
+         {"user_id": "n.two", "role": "nurse", "department": " oncology "},
+         {"user_id": "b.ill", "role": "billing", "department": "Finance"},
+         {"user_id": "x.none", "role": "physician", "department": None}]
+DEPARTMENTS = ["Cardiology", "Oncology", "Finance", "Radiology", None]
+DAY = pd.Timedelta(days=1)
+T0 = pd.Timestamp("2026-11-01T00:00:00", tz="UTC")
+
+
+def _by_the_text(event, user, encounters, team, policy) -> str | None:
+    """The first explanation of interchange.md's "Explained accesses" that holds, checked row by row."""
+    at, patient = pd.Timestamp(event["at"]), event["patient_id"]
+    norm = lambda d: None if d is None else d.strip().casefold()  # noqa: E731
+    for m in team:
+        end = pd.Timestamp(m["end"]) if m["end"] else None
+        if m["patient_id"] == patient and m["user_id"] == user["user_id"] and pd.Timestamp(m["start"]) <= at \
+                and (end is None or at <= end):
+            return "care_team"
+
+    def within(e, before, after):
+        return pd.Timestamp(e["start"]) - before * DAY <= at <= pd.Timestamp(e["end"]) + after * DAY
+
+    x = policy.settings.explanations
+    mine = [e for e in encounters if e["patient_id"] == patient]
+    if any(e["attending"] == user["user_id"] and within(e, x.clinical_days_before, x.clinical_days_after) for e in mine):
+        return "attending"
+    if user["department"] and any(norm(e["department"]) == norm(user["department"])
+                                  and within(e, x.clinical_days_before, x.clinical_days_after) for e in mine):
+        return "department"
+    if user["role"] in x.operational_roles and event["record_type"] not in x.sensitive_record_types \
+            and any(within(e, x.operational_days_before, x.operational_days_after) for e in mine):
+        return "operational"
+    return None
+
+
+def _when(hours: int) -> str:
+    return (T0 + pd.Timedelta(hours=hours)).isoformat()
+
+
+_hours = st.integers(-60 * 24, 60 * 24)
+_encounters = st.lists(st.builds(
+    lambda p, d, a, s, length: {"patient_id": p, "department": d, "attending": a, "start": _when(s),
+                                "end": _when(s + length)},
+    st.integers(1, 3), st.sampled_from(DEPARTMENTS), st.sampled_from([None, *(u["user_id"] for u in USERS)]),
+    _hours, st.integers(0, 24 * 10)), max_size=6)
+_team = st.lists(st.builds(
+    lambda p, u, s, length: {"patient_id": p, "user_id": u, "start": _when(s),
+                             "end": None if length is None else _when(s + length)},
+    st.integers(1, 3), st.sampled_from([u["user_id"] for u in USERS]), _hours,
+    st.none() | st.integers(0, 24 * 20)), max_size=4)
+_events = st.lists(st.builds(
+    lambda p, u, h, r: {"patient_id": p, "user_id": u, "at": _when(h), "record_type": r},
+    st.integers(1, 4), st.sampled_from([u["user_id"] for u in USERS]), _hours,
+    st.sampled_from([None, "note", "hiv", "psychotherapy_note"])), min_size=1, max_size=25)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(encounters=_encounters, team=_team, events=_events)
+def test_each_access_gets_the_first_explanation_the_contract_gives(policy, encounters, team, events):
+    events = [{**e, "id": f"e{i}"} for i, e in enumerate(events)]
+    got, _ = _explained(policy, USERS, events, encounters, team)
+    users = {u["user_id"]: u for u in USERS}
+    want = {e["id"]: _by_the_text(e, users[e["user_id"]], encounters, team, policy) for e in events}
+    assert got == want
