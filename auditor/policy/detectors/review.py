@@ -33,7 +33,8 @@ def _bursts(denials: pd.DataFrame, count: int, window: pd.Timedelta) -> pd.Serie
     n, k = len(denials), count - 1
     if n == 0:
         return pd.Series(pd.NA, index=denials.index, dtype="Int64")
-    users, at = denials["user_id"].to_numpy(), denials["at"].to_numpy()
+    # user codes and UTC datetime64 values: no Python string or Timestamp per denial
+    users, at = pd.factorize(denials["user_id"])[0], denials["at"].dt.tz_convert(None).to_numpy()
     ends = np.zeros(n, dtype=bool)
     if n > k:
         same_user = users[k:] == users[: n - k]

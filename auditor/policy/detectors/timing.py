@@ -37,12 +37,12 @@ def minutes_outside_shift(minute: pd.Series, start: pd.Series, end: pd.Series) -
 
 @detector("after_hours", {"tolerance_minutes": "int"})
 def after_hours(ctx: DetectionContext, params) -> pd.DataFrame:
-    a = ctx.activity
-    a = a[a["shift_start"].notna() & a["shift_end"].notna()]
-    start, end = a["shift_start"].astype("float64"), a["shift_end"].astype("float64")
+    a = ctx.activity  # measured on whole columns; only the late rows are copied out
+    start, end = (pd.Series(a[c].to_numpy("float64", na_value=np.nan), index=a.index)
+                  for c in ("shift_start", "shift_end"))
     outside = minutes_outside_shift(a["minute_of_day"].astype("float64"), start, end)
-    late = outside > params["tolerance_minutes"]
-    rows = a[late].assign(outside=outside[late])
+    late = (outside > params["tolerance_minutes"]) & start.notna() & end.notna()  # no shift on file: never late
+    rows = a[late.to_numpy()].assign(outside=outside[late])
     day = rows["local_day"].dt.strftime("%Y-%m-%d")
     group = rows.groupby([rows["user_id"], day], sort=False)["outside"]
     furthest = group.transform("max")

@@ -6,24 +6,60 @@ and bulk-export (print or export of many patients in one local day).
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
 import pandas as pd
 
 from auditor.policy.context import DetectionContext
 from auditor.policy.detectors import detector, hits
 
+INT64_LIMIT = 2**63  # combined codes must stay below it
+
 
 def _user_days(accesses: pd.DataFrame) -> pd.DataFrame:
     """Distinct patients per user and local day, with the user's role and department ("" when none).
-    Grouped on codes (the user ids factorised, role and department as categories): a month's ten
-    million accesses are grouped without hashing a string each; the few user-days get their text back."""
-    user, users = pd.factorize(accesses["user_id"], use_na_sentinel=False)
-    keys = pd.DataFrame({"user": user, "local_day": accesses["local_day"], "role": _filled(accesses["role"]),
-                         "department": _filled(accesses["department"]), "patient_id": accesses["patient_id"]})
-    days = keys.groupby(["user", "local_day", "role", "department"], observed=True).agg(
-        patients=("patient_id", "nunique")).reset_index()
-    days.insert(0, "user_id", pd.Series(users.take(days.pop("user").to_numpy())).astype("string"))
-    days = days.assign(role=days["role"].astype("string"), department=days["department"].astype("string"))
+    Counted on codes, not strings: each access becomes one int64 for its (user, day, role, department,
+    patient), the distinct ones are kept, and those of each user-day counted. A month's ten million
+    accesses are a few million distinct pairs; only the few hundred thousand user-days get text back."""
+    parts = [pd.factorize(accesses["user_id"], use_na_sentinel=False),  # an account without an id is one user
+             pd.factorize(accesses["local_day"])]
+    for name in ("role", "department"):
+        filled = _filled(accesses[name])
+        parts.append((filled.cat.codes.to_numpy(), filled.cat.categories))
+    patient, patients = pd.factorize(accesses["patient_id"])
+    counted = (patient >= 0) & (parts[1][0] >= 0)  # as groupby and nunique: no day or no patient, not counted
+    width = math.prod(len(values) for _, values in parts)
+    if width >= INT64_LIMIT:
+        raise ValueError("too many users, days, roles and departments to count distinct patients in one pass")
+    group = np.zeros(int(counted.sum()), dtype=np.int64)
+    for codes, values in parts:
+        group = group * len(values) + codes[counted]
+    known = None
+    if width * max(len(patients), 1) >= INT64_LIMIT:  # (group, patient) overflows int64: number the groups first
+        group, known = pd.factorize(group)
+    # sorted, the distinct (group, patient) pairs are where a value changes, and so are the groups
+    # (a sort of ten million int64 is several times cheaper than hashing them: most are distinct)
+    pairs = np.sort(group * len(patients) + patient[counted])
+    of_pair = pairs[_changes(pairs)] // max(len(patients), 1)
+    starts = np.flatnonzero(_changes(of_pair))
+    groups, count = of_pair[starts], np.diff(np.append(starts, len(of_pair)))
+    if known is not None:
+        groups = known[groups]
+    columns = {}
+    for (_, values), name in reversed(list(zip(parts, ("user_id", "local_day", "role", "department")))):
+        groups, at = np.divmod(groups, len(values))
+        columns[name] = values.take(at)
+    days = pd.DataFrame({"user_id": pd.Series(columns["user_id"], dtype="string"),
+                         "local_day": pd.Series(columns["local_day"]),
+                         "role": pd.Series(columns["role"], dtype="string"),
+                         "department": pd.Series(columns["department"], dtype="string"), "patients": count})
     return days.sort_values(["user_id", "local_day", "role", "department"]).reset_index(drop=True)
+
+
+def _changes(values: np.ndarray) -> np.ndarray:
+    """For a sorted array: True where a value differs from the one before (the first of each run)."""
+    return np.r_[True, values[1:] != values[:-1]] if len(values) else np.zeros(0, dtype=bool)
 
 
 def _filled(values: pd.Series) -> pd.Series:

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 NURSES = [{"user_id": f"n.{i}", "role": "nurse", "department": "Cardiology"} for i in range(4)]
 PATIENTS = [{"patient_id": p} for p in range(1, 41)]
 
@@ -49,3 +54,47 @@ def test_export_days_are_local_days(found):
     kw = {"workforce": clerk, "patients": PATIENTS, "events": late + day}
     assert found("bulk-export", timezone="America/New_York", **kw) == []
     assert [len(m) for m in found("bulk-export", timezone="UTC", **kw)] == [20]
+
+
+# -- the user-day counts, against pandas' own groupby ---------------------------------------------------
+_access = st.tuples(st.sampled_from(["n.0", "n.1", "b.0", None]), st.integers(1, 3),
+                    st.sampled_from(["nurse", "billing", None]), st.sampled_from(["cardiology", "him", None]),
+                    st.one_of(st.none(), st.integers(1, 6)))
+
+
+def _accesses(rows) -> pd.DataFrame:
+    user, day, role, department, patient = zip(*rows) if rows else ((),) * 5
+    return pd.DataFrame({
+        "user_id": pd.Series(user, dtype="string"),
+        "local_day": pd.Series([pd.Timestamp(2026, 11, d) for d in day], dtype="datetime64[us]"),
+        "role": pd.Series(role, dtype="string").astype("category"),
+        "department": pd.Series(department, dtype="string").astype("category"),
+        "patient_id": pd.Series(patient, dtype="Int64")})
+
+
+def _by_groupby(a: pd.DataFrame) -> pd.DataFrame:
+    keys = a.assign(role=a["role"].astype("string").fillna(""), department=a["department"].astype("string").fillna(""))
+    days = keys.groupby(["user_id", "local_day", "role", "department"], dropna=False).agg(
+        patients=("patient_id", "nunique")).reset_index()
+    days = days[days["patients"] > 0]
+    return days.sort_values(["user_id", "local_day", "role", "department"]).reset_index(drop=True)
+
+
+@settings(max_examples=200, deadline=None)
+@given(rows=st.lists(_access, max_size=40), narrow=st.booleans())
+def test_distinct_patients_per_user_day_are_pandas_nunique(rows, narrow):
+    from auditor.policy.detectors import volume
+
+    accesses = _accesses(rows)
+    groups = (accesses["user_id"].nunique(dropna=False) * accesses["local_day"].nunique()
+              * (len(accesses["role"].cat.categories) + 1) * (len(accesses["department"].cat.categories) + 1))
+    with pytest.MonkeyPatch.context() as mp:
+        if narrow and groups > 1:  # a hospital too big for one int64 of (user, day, role, department, patient)
+            mp.setattr(volume, "INT64_LIMIT", groups)
+            with pytest.raises(ValueError, match="too many users"):
+                volume._user_days(accesses)
+            mp.setattr(volume, "INT64_LIMIT", groups + 1)  # the groups fit, the pairs do not: numbered first
+        got = volume._user_days(accesses)
+    want = _by_groupby(accesses)
+    pd.testing.assert_frame_equal(got[want.columns].astype({"patients": "int64"}), want.astype({"patients": "int64"}),
+                                  check_dtype=False)
