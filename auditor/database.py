@@ -7,6 +7,7 @@ lose a race to upgrade a read lock, and concurrent appenders queue on the busy t
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from alembic import command
@@ -90,6 +91,8 @@ def connect(url: str, *, must_exist: bool = True) -> Engine:
     path = _sqlite_path(url)
     if path is not None and must_exist and not path.exists():
         raise HomeMissing(f"database file {path} does not exist")
+    if path is not None and not path.exists():
+        _create_private(path)
     if parsed.get_backend_name() == "sqlite":
         engine = create_engine(url, connect_args={"timeout": 60})
         _make_sqlite_transactional(engine)
@@ -97,6 +100,18 @@ def connect(url: str, *, must_exist: bool = True) -> Engine:
     if parsed.get_backend_name() == "postgresql":
         return create_engine(url, pool_pre_ping=True)
     raise ConfigurationError(f"unsupported database backend {parsed.get_backend_name()!r}: use sqlite or postgresql")
+
+
+def _create_private(path: Path) -> None:
+    """An empty SQLite file only its owner may read (0600; SQLite gives the -wal and -shm files it
+    creates beside it the same mode). PHI in it is sealed, but its account ids, times and volumes of
+    access are the privacy office's alone."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:  # created meanwhile by another process
+        pass
+    except OSError as exc:
+        raise ConfigurationError(f"cannot create database file {path}: {exc.strerror}") from None
 
 
 def _make_sqlite_transactional(engine: Engine) -> None:
