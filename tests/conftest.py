@@ -44,10 +44,12 @@ def fresh_postgres_db(postgres_url):
     made = []
     admin = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
 
-    def make() -> str:
+    def make(icu_locale: str | None = None) -> str:
+        """icu_locale: the database's collation is that language's (ICU), as a hospital's may be."""
         name = f"auditor_test_{uuid.uuid4().hex[:12]}"
+        options = f" TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE '{icu_locale}'" if icu_locale else ""
         with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
+            conn.execute(text(f'CREATE DATABASE "{name}"{options}'))
         made.append(name)
         return make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
 

@@ -13,6 +13,12 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from auditor.database import RecordsBase
 
+# A source's event ids compare byte by byte in every database, as Arrow and Python compare them: an
+# ingest looks the loaded ids up by one range of them (auditor.vault.gateway.ehr_log), and under a
+# PostgreSQL database's language collation ("a1" < "B2", bytes say otherwise) that range would miss
+# some (r0008). SQLite compares text byte by byte already.
+EVENT_ID = String(128).with_variant(String(128, collation="C"), "postgresql")
+
 
 class AuditEventRow(RecordsBase):
     __tablename__ = "audit_events"
@@ -22,7 +28,7 @@ class AuditEventRow(RecordsBase):
     seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     at_us: Mapped[int] = mapped_column(BigInteger)  # microseconds since the Unix epoch, UTC
     source: Mapped[str] = mapped_column(String(64))  # "vault", or the EHR export's source name
-    source_event_id: Mapped[str | None] = mapped_column(String(128))
+    source_event_id: Mapped[str | None] = mapped_column(EVENT_ID)
     source_row_hash: Mapped[bytes | None] = mapped_column(LargeBinary)
     user_id: Mapped[str | None] = mapped_column(String(128))
     role: Mapped[str | None] = mapped_column(String(32))
@@ -69,7 +75,7 @@ class ImportedEventKey(RecordsBase):
     __table_args__ = {"sqlite_with_rowid": False}
 
     source: Mapped[str] = mapped_column(String(64), primary_key=True)
-    source_event_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    source_event_id: Mapped[str] = mapped_column(EVENT_ID, primary_key=True)
     seq: Mapped[int] = mapped_column(BigInteger)
     source_row_hash: Mapped[bytes | None] = mapped_column(LargeBinary)
 

@@ -280,6 +280,29 @@ def test_reruns_are_found_whether_or_not_the_export_is_in_event_id_order(vault, 
     assert (in_order.files["access_log.csv"].loaded, in_order.files["access_log.csv"].already_present) == (0, 4)
 
 
+@pytest.mark.postgres
+def test_reruns_are_found_on_a_postgres_database_with_a_language_collation(fresh_postgres_db, tmp_path, clock):
+    """Under en-US "a1" sorts before "B2" and its bytes after it: the range of loaded ids is taken in
+    byte order on every database (r0008), so a rerun finds them all and adds nothing."""
+    from auditor.home import create_home
+    from tests.conftest import FAST_SCRYPT
+
+    vault = create_home(tmp_path / "home", clock=clock, scrypt_n=FAST_SCRYPT,
+                        database_url=fresh_postgres_db(icu_locale="en-US"), keystore_url=fresh_postgres_db())
+    try:
+        ids = ["B2", "a1", "b3", "A4", "_5", "\u00e96"]  # é6: UTF-8 bytes after every ASCII letter
+        log = [dict(data.ACCESS_LOG[0], event_id=i, workstation=f"WS-{n}") for n, i in enumerate(ids)]
+        folder = data.write_export(tmp_path / "export", access_log=log)
+        first = ingest_directory(vault.gateway, folder, NEW_YORK).files["access_log.csv"]
+        before = everything(vault)
+        again = ingest_directory(vault.gateway, folder, NEW_YORK).files["access_log.csv"]
+        assert (first.loaded, again.loaded, again.already_present, again.rejected) == (6, 0, 6, 0)
+        assert everything(vault) == before
+        assert verify_log(vault.records, vault.keyring, [vault.checkpoints.path]).ok
+    finally:
+        vault.close()
+
+
 def test_care_team_is_not_duplicated_by_the_gateway(vault, clock):
     ingest_directory_ctx = AccessContext.service("import")
     g = vault.gateway
