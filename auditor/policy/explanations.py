@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from auditor.policy.frames import run_starts
+
 EXPLANATIONS = ("care_team", "attending", "department", "operational")
 CLINICAL = ("care_team", "attending", "department")
 _OPEN_END = pd.Timestamp("2262-01-01", tz="UTC")  # a care-team membership without an end
@@ -38,34 +40,28 @@ def _ints(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
 class _Coder:
     """Codes for one key column: positions among the distinct values the windows hold (-1: a value
     no window has, or none). The ten million accesses are looked up once, in a table of the few
-    hundred thousand values the encounters and care team hold; each window table maps its own
-    (small) column into the same codes. A categorical column uses its categories' codes."""
+    hundred thousand ids the encounters and care team hold; each window table maps its own (small)
+    column into the same codes. A categorical column (departments) codes on its categories."""
 
     def __init__(self, *held: pd.Series):
         self.categories = held[0].dtype if isinstance(held[0].dtype, pd.CategoricalDtype) else None
-        self.integers = pd.api.types.is_integer_dtype(held[0].dtype)
-        if self.categories is not None:
-            return
-        if self.integers:
-            values = np.concatenate([v[~m] for v, m in map(_ints, held)])
-        else:
-            values = pd.concat(held, ignore_index=True).dropna().to_numpy(dtype=object)
-        self.index = pd.Index(pd.unique(values))
+        if self.categories is None:  # integer ids
+            self.index = pd.Index(pd.unique(np.concatenate([v[~m] for v, m in map(_ints, held)])))
 
     @property
     def width(self) -> int:
         return len(self.categories.categories) if self.categories is not None else len(self.index)
 
     def codes(self, values: pd.Series) -> np.ndarray:
-        if self.categories is not None and values.dtype == self.categories:
+        if self.categories is None:
+            ints, missing = _ints(values)
+            codes = self.index.get_indexer(ints).astype(np.int64)
+            codes[missing] = -1
+            return codes
+        if values.dtype == self.categories:
             return values.cat.codes.to_numpy(np.int64)
-        if self.categories is not None or not self.integers:  # text: a few hundred thousand at most
-            index = self.categories.categories if self.categories is not None else self.index
-            return index.get_indexer(values.to_numpy(dtype=object, na_value=None)).astype(np.int64)
-        ints, missing = _ints(values)
-        codes = self.index.get_indexer(ints).astype(np.int64)
-        codes[missing] = -1
-        return codes
+        # the encounters' departments (a few hundred thousand strings) on the accesses' categories
+        return self.categories.categories.get_indexer(values.to_numpy(dtype=object, na_value=None)).astype(np.int64)
 
 
 def _key(coders: list[_Coder], columns: list[pd.Series]) -> np.ndarray:
@@ -103,7 +99,7 @@ class _Windows:
         key, lo_us, hi_us = key[keep], lo_us[keep], hi_us[keep]
         order = np.argsort(key, kind="stable")
         key = key[order]
-        starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if len(key) else np.zeros(0, dtype=np.int64)
+        starts = np.flatnonzero(run_starts(key))
         ends = np.append(starts[1:], len(key))[: len(starts)]
         return cls(key[starts], starts.astype(np.int64), ends.astype(np.int64), lo_us[order], hi_us[order])
 
@@ -137,10 +133,7 @@ def explain(accesses: pd.DataFrame, encounters: pd.DataFrame, care_team: pd.Data
     million accesses hashed all of them into a table of their own, and took five times as long.)"""
     patients = _Coder(encounters["patient_id"], care_team["patient_id"])
     staff = _Coder(encounters["attending_id"], care_team["workforce_id"])
-    if isinstance(accesses["department"].dtype, pd.CategoricalDtype):
-        departments = _Coder(accesses["department"])  # the encounters' departments coded on its categories
-    else:
-        departments = _Coder(encounters["department"].astype("string"))
+    departments = _Coder(accesses["department"].astype("category"))  # categorical already, from the workforce
     clinical = _encounter_window(encounters, policy.clinical_days_before, policy.clinical_days_after)
     operational = _encounter_window(encounters, policy.operational_days_before, policy.operational_days_after)
     tries = (  # (the windows, the coders of their keys, the accesses' key columns, the accesses it may explain)

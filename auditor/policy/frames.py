@@ -190,6 +190,11 @@ def taken(table: pd.DataFrame, at: np.ndarray, columns: list[str], index: pd.Ind
     return pd.DataFrame(found, index=index)
 
 
+def run_starts(values: np.ndarray) -> np.ndarray:
+    """For a sorted array: True where a value differs from the one before (the first of each run)."""
+    return np.r_[True, values[1:] != values[:-1]] if len(values) else np.zeros(0, dtype=bool)
+
+
 def columns_for(keys: pd.Series, table: pd.DataFrame, on: str, columns: list[str]) -> pd.DataFrame:
     """`columns` of the `table` row whose `on` equals each key, missing where none does, on the keys'
     index: a left join on a unique key by position (one hash lookup per key), without the copies a

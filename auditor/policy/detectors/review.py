@@ -13,6 +13,7 @@ import pandas as pd
 
 from auditor.policy.context import DetectionContext
 from auditor.policy.detectors import detector, hits
+from auditor.policy.frames import run_starts
 
 
 @detector("break_glass_review", {"severity_without_reason": "severity"})
@@ -45,7 +46,7 @@ def _bursts(denials: pd.DataFrame, count: int, window: pd.Timedelta) -> pd.Serie
     np.add.at(cover, idx + 1, -1)
     marked = np.cumsum(cover[:n]) > 0
     gap = np.r_[True, (at[1:] - at[:-1]) > window.to_timedelta64()]
-    new_user = np.r_[True, users[1:] != users[:-1]]
+    new_user = run_starts(users)  # sorted by user
     starts = marked & (new_user | gap | ~np.r_[False, marked[:-1]])
     return pd.Series(np.where(marked, np.cumsum(starts), 0), index=denials.index).astype("Int64").replace(0, pd.NA)
 

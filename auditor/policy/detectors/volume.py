@@ -13,6 +13,7 @@ import pandas as pd
 
 from auditor.policy.context import DetectionContext
 from auditor.policy.detectors import detector, hits
+from auditor.policy.frames import run_starts
 
 INT64_LIMIT = 2**63  # combined codes must stay below it
 
@@ -41,8 +42,8 @@ def _user_days(accesses: pd.DataFrame) -> pd.DataFrame:
     # sorted, the distinct (group, patient) pairs are where a value changes, and so are the groups
     # (a sort of ten million int64 is several times cheaper than hashing them: most are distinct)
     pairs = np.sort(group * len(patients) + patient[counted])
-    of_pair = pairs[_changes(pairs)] // max(len(patients), 1)
-    starts = np.flatnonzero(_changes(of_pair))
+    of_pair = pairs[run_starts(pairs)] // max(len(patients), 1)
+    starts = np.flatnonzero(run_starts(of_pair))
     groups, count = of_pair[starts], np.diff(np.append(starts, len(of_pair)))
     if known is not None:
         groups = known[groups]
@@ -55,11 +56,6 @@ def _user_days(accesses: pd.DataFrame) -> pd.DataFrame:
                          "role": pd.Series(columns["role"], dtype="string"),
                          "department": pd.Series(columns["department"], dtype="string"), "patients": count})
     return days.sort_values(["user_id", "local_day", "role", "department"]).reset_index(drop=True)
-
-
-def _changes(values: np.ndarray) -> np.ndarray:
-    """For a sorted array: True where a value differs from the one before (the first of each run)."""
-    return np.r_[True, values[1:] != values[:-1]] if len(values) else np.zeros(0, dtype=bool)
 
 
 def _filled(values: pd.Series) -> pd.Series:
