@@ -116,3 +116,19 @@ def test_a_failed_batch_stops_the_stream_before_the_next_begins(loaded, monkeypa
     stored = {e for e in ehr_events(loaded) if e.startswith("f")}
     assert stored == {"f0-0", "f0-1", "f0-2"}
     assert _verified(loaded)
+
+
+def test_a_database_refusing_the_read_ahead_is_a_storage_error_naming_no_event(loaded, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    from auditor.errors import StorageError
+    from auditor.vault.gateway import ehr_log
+
+    def refused(session, source, event_ids):
+        raise OperationalError("SELECT ... WHERE source_event_id BETWEEN 'r-secret' ...", {}, Exception("locked"))
+
+    monkeypatch.setattr(ehr_log, "_loaded_hashes", refused)
+    with pytest.raises(StorageError, match=r"^the database refused a read \(OperationalError\); nothing changed$"):
+        list(loaded.gateway.append_ehr_chunks(IMPORT, "ehr", [events(["r-secret"])], lambda t: t))
+    assert "r-secret" not in ehr_events(loaded)
+    assert _verified(loaded)

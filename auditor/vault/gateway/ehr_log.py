@@ -27,12 +27,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy import Engine, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from auditor.audit.events import ImportedEvents
 from auditor.audit.log import PreparedBlocks
 from auditor.audit.schema import AuditEventRow, ImportedEventKey
 from auditor.database import read_snapshot
+from auditor.errors import StorageError
 from auditor.vault.gateway.context import AccessContext
 from auditor.vault.gateway.lookups import IngestLookups
 from auditor.vault.records import WorkforceMember
@@ -165,10 +167,12 @@ class EhrLogWriting:
         def work(session: Session, events: list) -> None:
             at = self.clock.now()
             writer = self._require(session, ctx, events, "create", at)
-            loaded = _loaded_hashes(session, source, part.frame["event_id"])
+            # keys are never deleted (archiving keeps them), so only the ids the snapshot did not
+            # find can have been loaded since: a rerun's batch is not looked up a second time
+            meanwhile = _loaded_hashes(session, source, part.new["event_id"])
             split, imported = part.split, part.imported
-            if loaded != part.loaded:  # loaded meanwhile: what was prepared is not what goes in
-                split = _Split.of(part.frame, loaded)
+            if meanwhile:  # loaded meanwhile: what was prepared is not what goes in
+                split = _Split.of(part.frame, {**part.loaded, **meanwhile})
                 imported = _ehr_events(source, split.new) if split.new.num_rows else None
             new = split.new
             result.already_present += split.already_present
@@ -194,10 +198,13 @@ def _done(item: tuple[C, EhrAppend, list[Future]]) -> tuple[C, EhrAppend]:
 def _snapshot(engine: Engine) -> Iterator[Session]:
     """A session reading one snapshot that blocks no writer (not SQLite's write lock, which the
     pipeline's writer thread may hold)."""
-    with engine.connect() as conn:
-        read_snapshot(conn)
-        with Session(bind=conn) as session:
-            yield session
+    try:
+        with engine.connect() as conn:
+            read_snapshot(conn)
+            with Session(bind=conn) as session:
+                yield session
+    except SQLAlchemyError as exc:  # as the audited transaction says it (no SQL, no ids in the message)
+        raise StorageError(f"the database refused a read ({type(exc).__name__}); nothing changed") from None
 
 
 @dataclass(frozen=True)

@@ -53,10 +53,14 @@ class QuarantineWriting:
             at = self.clock.now()
             writer = self._require(session, ctx, events, "create", at)
             digests = {(e.file, e.line, self.indexer.quarantined_row(e.raw_row)): e for e in entries}
-            kept = set()
+            kept = set()  # of this batch's lines only: a file's earlier batches and runs are not read again
             for file in {e.file for e in entries}:
-                kept |= set(session.execute(select(QuarantinedRow.file, QuarantinedRow.line, QuarantinedRow.row_digest)
-                                            .where(QuarantinedRow.source == source, QuarantinedRow.file == file)).all())
+                lines = sorted({e.line for e in entries if e.file == file})
+                for i in range(0, len(lines), 900):
+                    kept |= set(session.execute(
+                        select(QuarantinedRow.file, QuarantinedRow.line, QuarantinedRow.row_digest).where(
+                            QuarantinedRow.source == source, QuarantinedRow.file == file,
+                            QuarantinedRow.line.in_(lines[i : i + 900]))).all())
             new = {k: e for k, e in digests.items() if k not in kept}
             if not new:
                 return 0
