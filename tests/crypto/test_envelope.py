@@ -1,24 +1,20 @@
-"""Envelope encryption on SQLite and PostgreSQL: binding to table/column/row, unknown keys, crypto-shredding,
-KEK rotation and usage limits."""
+"""Envelope encryption on SQLite and PostgreSQL: binding to table/column/row, unknown keys and KEK
+rotation (crypto-shredding: test_shredding.py; usage limits: test_key_usage.py)."""
 
 from __future__ import annotations
 
 import hashlib
-import sqlite3
-import sys
-import threading
-from datetime import timedelta
 
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
 from auditor.crypto import _aead
-from auditor.crypto.envelope import MAX_USES, Envelope, field_context
+from auditor.crypto.envelope import Envelope, field_context
 from auditor.crypto.keyring import Keyring
-from auditor.errors import DecryptionError, KeyringError, KeyUsageExhausted, NotFound
+from auditor.errors import DecryptionError, KeyringError
 from auditor.home import Vault
-from auditor.vault.gateway import AccessContext, DocumentRecord, PatientDemographics
+from auditor.vault.gateway import AccessContext
 from auditor.vault.records import DOCUMENT_SEALED, PATIENT_SEALED, WORKFORCE_SEALED
 
 HOUSE = AccessContext("dr.house", "TREAT")  # attending of MRN-1, in its department
@@ -273,86 +269,6 @@ def test_tampered_or_moved_wrapped_data_keys(population):
     reopened.close()
 
 
-# -- crypto-shredding -----------------------------------------------------------------------------------------
-
-
-def test_destroyed_key_decrypts_nowhere(vault):
-    env = vault.envelope
-    key, other = env.create_keys(2, "patient")
-    sealed = {c: env.seal(key, "patients", c, 7, f"value of {c}") for c in PATIENT_SEALED}
-    kept = env.seal(other, "patients", "first_name", 8, "kept")
-    env.preload([key, other])
-    assert not env.is_destroyed(key)
-    env.destroy(key)
-    assert env.is_destroyed(key) and not env.is_destroyed(other)
-    fresh = fresh_envelope(vault)
-    preloaded = fresh_envelope(vault)
-    preloaded.preload([key, other])
-    for e in (env, Envelope(vault.keyring, vault.keystore), fresh, preloaded):
-        for column, value in sealed.items():
-            with pytest.raises(DecryptionError):
-                e.open(value, "patients", column, 7)
-        with pytest.raises(DecryptionError):
-            e.seal(key, "patients", "first_name", 7, "new")  # and nothing new is sealed under it
-        assert e.open(kept, "patients", "first_name", 8) == "kept"
-    (row,) = [k for k in data_keys(vault) if k.id == key]
-    assert row.wrapped is None
-    with pytest.raises(NotFound):
-        env.destroy(key)
-    with pytest.raises(NotFound):
-        env.destroy(12345)
-
-
-def test_shredded_patient_through_the_gateway(population):
-    row = patient(population, "MRN-1")
-    population.envelope.destroy(row.data_key_id)
-    with pytest.raises(DecryptionError):
-        population.gateway.read_chart(HOUSE, "MRN-1")
-    reopened = Vault.open(population.home, clock=population.clock)
-    with pytest.raises(DecryptionError):
-        reopened.gateway.read_chart(HOUSE, "MRN-1")
-    reopened.close()
-    # other patients are untouched
-    assert population.gateway.read_chart(AccessContext("n.joy", "TREAT"), "MRN-2").demographics.last_name == "Lee"
-
-
-def test_shredding_reaches_a_copy_of_the_records_database_taken_before(sqlite_vault, tmp_path):
-    v = sqlite_vault
-    v.gateway.register_patients(IMPORT, [
-        PatientDemographics("MRN-9", "Zoë", "Müller", "1970-03-04", "F", "12 Main Street", "Boston", "MA", "02111",
-                            "(617) 555-0101"),
-        PatientDemographics("MRN-8", "Ann", "Lee", "1985-07-08", "F", "9 Elm Road", "Boston", "MA", "02112", None),
-    ])
-    v.gateway.add_documents(IMPORT, [DocumentRecord("MRN-9", "note", v.clock.at - timedelta(days=1), "T", "B")])
-    backup = tmp_path / "backup-records.db"
-    src, dst = sqlite3.connect(v.home / "records.db"), sqlite3.connect(backup)
-    src.backup(dst)
-    src.close()
-    dst.close()
-    copy = create_engine(f"sqlite:///{backup}")
-    copied = sealed_values(copy)
-    victim = patient(v, "MRN-9")
-    survivor = patient(v, "MRN-8")
-    mine = {k: s for k, s in copied.items() if _aead.header_key_id(s) == victim.data_key_id}
-    theirs = {k: s for k, s in copied.items() if _aead.header_key_id(s) == survivor.data_key_id}
-    assert len(mine) == 12 and len(theirs) == 9  # 10 demographics + title and body; demographics but the phone
-    env = fresh_envelope(v)
-    for (table, column, row_id), sealed in mine.items():  # the copy is readable before shredding
-        env.open(sealed, table, column, row_id)
-
-    v.envelope.destroy(victim.data_key_id)
-
-    reopened = Vault.open(v.home, clock=v.clock)
-    for e in (v.envelope, fresh_envelope(v), reopened.envelope):
-        for (table, column, row_id), sealed in mine.items():
-            with pytest.raises(DecryptionError):
-                e.open(sealed, table, column, row_id)
-        for (table, column, row_id), sealed in theirs.items():
-            e.open(sealed, table, column, row_id)
-    reopened.close()
-    copy.dispose()
-
-
 # -- KEK rotation -----------------------------------------------------------------------------------------------
 
 
@@ -430,116 +346,3 @@ def test_active_old_kek_still_unwraps_before_rewrap(population):
     row = patient(v, "MRN-1")
     v.keyring.add_primary_kek()  # old KEK is active, keys not yet rewrapped
     assert fresh_envelope(v).open(row.first_name, "patients", "first_name", row.id) == "Zoë"
-
-
-# -- usage counting ------------------------------------------------------------------------------------------------
-
-
-def test_uses_are_counted_and_flushed(vault):
-    env = vault.envelope
-    key = env.create_key("patient")
-    assert stored_uses(vault, key) == 0
-    for i in range(5):
-        env.seal(key, "patients", "first_name", i, "x")
-    env.seal(key, "patients", "phone", 1, None)  # nothing sealed, nothing counted
-    env.open(env.seal(key, "patients", "city", 1, "y"), "patients", "city", 1)  # opening is not counted
-    assert stored_uses(vault, key) == 0  # counted in memory until flushed
-    env.flush_usage()
-    assert stored_uses(vault, key) == 6
-    env.flush_usage()  # nothing pending: no change
-    assert stored_uses(vault, key) == 6
-    other = fresh_envelope(vault)  # a second process adds to, not overwrites, the count
-    other.seal(key, "patients", "state", 1, "z")
-    other.seal(key, "patients", "state", 2, "z")
-    env.seal(key, "patients", "state", 3, "z")
-    other.flush_usage()
-    env.flush_usage()
-    assert stored_uses(vault, key) == 9
-    assert env.counts()["max_uses"] >= 9
-
-
-def test_uses_counted_while_another_thread_flushes_are_all_kept(vault):
-    env = vault.envelope
-    key = env.create_key("log")
-    done = threading.Event()
-
-    def flushing():
-        while not done.is_set():
-            env.flush_usage()
-
-    flusher = threading.Thread(target=flushing)
-    switching = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)  # the threads take turns between almost any two bytecodes
-    flusher.start()
-    try:
-        for i in range(3000):
-            env.seal(key, "audit_events", "reason", i, "break-glass reason")
-    finally:
-        done.set()
-        flusher.join()
-        sys.setswitchinterval(switching)
-    env.flush_usage()
-    assert stored_uses(vault, key) == 3000
-
-
-def test_uses_that_could_not_be_written_are_kept_for_the_next_flush(vault, monkeypatch):
-    env = vault.envelope
-    key = env.create_key("patient")
-    env.seal(key, "patients", "first_name", 1, "x")
-    env.seal(key, "patients", "first_name", 2, "y")
-    real = env.keystore
-    monkeypatch.setattr(env, "keystore", create_engine("sqlite:///file:missing?mode=ro&uri=true"))
-    with pytest.raises(Exception):
-        env.flush_usage()
-    monkeypatch.setattr(env, "keystore", real)
-    env.flush_usage()
-    assert stored_uses(vault, key) == 2
-
-
-def test_gateway_writes_count_uses(population, clock):
-    one, three = patient(population, "MRN-1"), patient(population, "MRN-3")
-    assert stored_uses(population, one.data_key_id) == 10 + 3 * 2  # ten fields, three documents of two
-    assert stored_uses(population, three.data_key_id) == 9  # no phone
-    population.gateway.add_documents(IMPORT, [DocumentRecord("MRN-1", "lab", clock.at, "A1c", "6.1%"),
-                                              DocumentRecord("MRN-1", "lab", clock.at, "LDL", None)])
-    assert stored_uses(population, one.data_key_id) == 16 + 3
-
-
-def test_key_usage_exhausted(vault):
-    key = vault.envelope.create_key("patient")
-    sealed = vault.envelope.seal(key, "patients", "first_name", 1, "before")
-    vault.envelope.flush_usage()
-    set_uses(vault, key, MAX_USES)
-    env = fresh_envelope(vault)
-    with pytest.raises(KeyUsageExhausted):
-        env.seal(key, "patients", "first_name", 2, "after")
-    assert env.open(sealed, "patients", "first_name", 1) == "before"  # decryption is not limited
-    assert env.seal(key, "patients", "first_name", 2, None) is None
-
-    set_uses(vault, key, MAX_USES - 2)
-    env = fresh_envelope(vault)
-    env.seal(key, "patients", "first_name", 2, "one")
-    env.seal(key, "patients", "first_name", 3, "two")  # the 2^32-th encryption is allowed
-    with pytest.raises(KeyUsageExhausted):
-        env.seal(key, "patients", "first_name", 4, "three")
-    env.flush_usage()
-    assert stored_uses(vault, key) == MAX_USES
-
-
-def test_key_usage_exhausted_through_the_gateway_writes_nothing(population, clock):
-    one = patient(population, "MRN-1")
-    set_uses(population, one.data_key_id, MAX_USES)
-    v = Vault.open(population.home, clock=clock)
-
-    def documents() -> int:
-        with v.records.connect() as conn:
-            return conn.execute(text("SELECT count(*) FROM documents")).scalar_one()
-
-    count = documents()
-    with pytest.raises(KeyUsageExhausted):
-        v.gateway.add_documents(IMPORT, [DocumentRecord("MRN-1", "lab", clock.at, "A1c", "6.1%")])
-    assert documents() == count
-    v.gateway.add_documents(IMPORT, [DocumentRecord("MRN-3", "lab", clock.at, "A1c", "6.1%")])  # other keys fine
-    assert documents() == count + 1
-    assert v.gateway.read_chart(HOUSE, "MRN-1").demographics.first_name == "Zoë"  # still readable
-    v.close()
