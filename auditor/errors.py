@@ -65,3 +65,8 @@ class TamperDetected(AuditorError):
 
 class InputError(AuditorError):
     """An input file or value cannot be read."""
+
+
+class OutputError(InputError):
+    """An output file or folder cannot be written (a full disk, no permission, a folder in the way);
+    nothing of the command's outputs was left in place."""

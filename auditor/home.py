@@ -24,7 +24,8 @@ from auditor.audit.log import AuditLog, DEFAULT_CHECKPOINT_EVERY
 from auditor.clock import Clock, SystemClock
 from auditor.crypto.blind_index import BlindIndexer
 from auditor.crypto.envelope import Envelope
-from auditor.crypto.keyring import Keyring, write_private
+from auditor.crypto.keyring import Keyring
+from auditor.phi_files import write_private
 from auditor.crypto.rotation import Rotation, rotate_keys
 from auditor.errors import ConfigurationError, HomeExists, HomeMissing
 from auditor.vault.access_policy import AccessPolicy

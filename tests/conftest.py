@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
+
+from dataclasses import dataclass
 
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from auditor.cli import main
 from auditor.clock import FixedClock
 from auditor.home import Vault, create_home
 from tests.postgres_server import ThrowawayPostgres
@@ -58,6 +62,28 @@ def fresh_postgres_db(postgres_url):
         for name in made:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
+
+
+FILLER = ".filler"  # the file that fills the full_disk fixture's filesystem
+
+
+@pytest.fixture
+def full_disk(tmp_path):
+    """A folder on a filesystem with 16 KiB left: a 1 MiB tmpfs, mounted for the test (needs root, as
+    CI has; elsewhere the tests that need it skip and say why). A write beyond that fails with ENOSPC,
+    as on a real full disk, without patching anything."""
+    mount = tmp_path / "full-disk"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m,mode=0700", "tmpfs", str(mount)],
+                          capture_output=True, text=True)
+    if done.returncode:
+        pytest.skip(f"cannot mount a small tmpfs to fill ({done.stderr.strip() or 'mount failed'})")
+    try:
+        with open(mount / FILLER, "wb") as filler:
+            filler.write(b"\0" * (1024 * 1024 - 16 * 1024))
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], capture_output=True)
 
 
 @pytest.fixture
@@ -129,3 +155,30 @@ def population(vault, clock):
         DocumentRecord("MRN-1", "condition", now - timedelta(days=2), "HIV infection", "viral load", sensitivity="hiv"),
     ])
     return vault
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture
+def auditor(capsys, monkeypatch, tmp_path):
+    """Run `auditor ARGS` in-process; returns exit code and output. AUDITOR_HOME is tmp_path/home.
+    `run(..., clock=FixedClock(...))` runs the command on that day (default: the system clock)."""
+    monkeypatch.setenv("AUDITOR_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("AUDITOR_PASSPHRASE", raising=False)
+
+    def run(*args: str, clock=None) -> Result:
+        capsys.readouterr()
+        try:
+            main(list(args), clock=clock)
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+        captured = capsys.readouterr()
+        return Result(code, captured.out, captured.err)
+
+    return run

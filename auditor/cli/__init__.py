@@ -9,6 +9,7 @@ import sys
 import click
 
 from auditor import __version__
+from auditor.clock import Clock, SystemClock
 from auditor.errors import AuditorError
 from auditor.memory import keep_freed_memory
 
@@ -19,13 +20,16 @@ from auditor.memory import keep_freed_memory
 @click.pass_context
 def cli(ctx: click.Context, home: str | None) -> None:
     """Medical-records privacy auditor: encrypted vault, audited access, tamper-evident audit log."""
-    ctx.obj = {"home": home}
+    given = ctx.obj or {}
+    ctx.obj = {"home": home, "clock": given.get("clock") or SystemClock()}
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None, *, clock: Clock | None = None) -> None:
+    """The `auditor` command. `clock`: what "now" is (tests pass a fixed one; the command line
+    cannot set it, so nobody dates a purge or a deadline by saying what day it is)."""
     keep_freed_memory()  # one job per process: reuse freed columns instead of faulting fresh pages in
     try:
-        cli.main(args=argv, prog_name="auditor", standalone_mode=False)
+        cli.main(args=argv, prog_name="auditor", standalone_mode=False, obj={"clock": clock})
     except click.exceptions.Abort:
         click.echo("auditor: aborted", err=True)
         sys.exit(2)

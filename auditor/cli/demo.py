@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from auditor.cli import cli
+from auditor.cli.session import clock_of
 from auditor.errors import AccessDenied, HomeExists
 
 SYNTHEA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "synthea" / "csv"
@@ -76,7 +77,8 @@ def _gateway_reads(vault) -> str:
 @click.option("--synthea", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
               help="Synthea CSV export whose patients name the simulated ones (default: ../shared/data/synthea/csv if present).")
 @click.option("--no-pdf", is_flag=True, help="Write report.html only.")
-def demo(out, events, seed, synthea, no_pdf):
+@click.pass_context
+def demo(ctx, out, events, seed, synthea, no_pdf):
     """A demo vault, a month of audited activity, and the monthly privacy audit report, in a new folder."""
     from auditor.audit.verify import verify_log
     from auditor.cases.settings import load_case_settings
@@ -94,7 +96,7 @@ def demo(out, events, seed, synthea, no_pdf):
     synthea = synthea or (SYNTHEA if SYNTHEA.is_dir() else None)
     console = Console(stderr=True)
     started = time.perf_counter()
-    vault = create_home(out / "vault")
+    vault = create_home(out / "vault", clock=clock_of(ctx))
     try:
         month = last_full_month(vault.clock.now().astimezone(ZoneInfo(ZONE)).date())
         with _steps(console) as (progress, step):

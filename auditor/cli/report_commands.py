@@ -82,8 +82,6 @@ def monthly_command(ctx, month, out, pseudonymize, author, organisation, site_di
 @click.pass_context
 def patient_command(ctx, mrn, first, last, out, organisation, site_dir, no_pdf):
     """Who accessed a patient's record and why: every access, with the relationship that explains it."""
-    from datetime import datetime
-
     from auditor.errors import InputError
     from auditor.reporting.patient import PatientReportRequest, build_patient_report
 
@@ -93,7 +91,7 @@ def patient_command(ctx, mrn, first, last, out, organisation, site_dir, no_pdf):
     vault = open_vault(ctx)
     try:
         tz = _zone(vault)
-        last_day = given_last or datetime.now(tz).date()
+        last_day = given_last or vault.clock.now().astimezone(tz).date()
         first_day = given_first or last_day.replace(year=last_day.year - 3, day=min(last_day.day, 28))
         if last_day < first_day:
             raise InputError("--to is before --from")

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from auditor.clock import Clock
 from auditor.errors import InputError, KeyringError
 from auditor.home import Vault, resolve_home
 from auditor.vault.settings import organisation_timezone
@@ -20,6 +21,11 @@ def home_of(ctx: click.Context) -> Path:
     return resolve_home(ctx.obj.get("home"))
 
 
+def clock_of(ctx: click.Context) -> Clock:
+    """The command's clock (the system's, or the one a test gave `auditor.cli.main`)."""
+    return ctx.find_root().obj["clock"]
+
+
 def passphrase_from_env() -> str | None:
     return os.environ.get("AUDITOR_PASSPHRASE") or None
 
@@ -27,11 +33,13 @@ def passphrase_from_env() -> str | None:
 def open_vault(ctx: click.Context, check_schema: bool = True) -> Vault:
     home = home_of(ctx)
     passphrase = passphrase_from_env()
+    clock = clock_of(ctx)
     try:
-        return Vault.open(home, passphrase, check_schema=check_schema)
+        return Vault.open(home, passphrase, clock=clock, check_schema=check_schema)
     except KeyringError as exc:
         if passphrase is None and "protected by a passphrase" in str(exc) and sys.stdin.isatty():
-            return Vault.open(home, click.prompt("Keyring passphrase", hide_input=True), check_schema=check_schema)
+            return Vault.open(home, click.prompt("Keyring passphrase", hide_input=True), clock=clock,
+                              check_schema=check_schema)
         raise
 
 

@@ -9,7 +9,7 @@ import click
 
 from auditor import database
 from auditor.cli import cli
-from auditor.cli.session import home_of, open_vault, passphrase_from_env
+from auditor.cli.session import clock_of, home_of, open_vault, passphrase_from_env
 from auditor.errors import ConfigurationError
 from auditor.home import HomeSettings, create_home
 
@@ -31,7 +31,7 @@ def init(ctx, database_url, keystore_url, ask, checkpoint_every):
             raise ConfigurationError("--passphrase needs a terminal, or set AUDITOR_PASSPHRASE")
         passphrase = click.prompt("New keyring passphrase", hide_input=True, confirmation_prompt=True)
     vault = create_home(home, database_url=database_url, keystore_url=keystore_url, passphrase=passphrase,
-                        checkpoint_every=checkpoint_every)
+                        checkpoint_every=checkpoint_every, clock=clock_of(ctx))
     click.echo(f"created vault home {home}")
     click.echo(f"  records database: {database.describe(vault.settings.database_url)}")
     click.echo(f"  key store:        {database.describe(vault.settings.keystore_url)}")

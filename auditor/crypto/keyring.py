@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives import serialization
 from auditor.clock import Clock, SystemClock
 from auditor.crypto import _aead
 from auditor.errors import DecryptionError, KeyringError, UnknownKey
+from auditor.phi_files import write_private
 
 FORMAT = "auditor-keyring/1"
 SCRYPT_N = 2**15  # ~32 MiB, interactive-grade (RFC 7914 §2 guidance)
@@ -74,23 +75,6 @@ def check_private(path: Path) -> None:
             f"keyring {path} is readable by group or others (mode {stat.S_IMODE(st.st_mode):04o}); "
             f"run: chmod 600 {path}"
         )
-
-
-def write_private(path: Path, data: bytes) -> None:
-    """Write `data` to `path` atomically with mode 0600."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-    dirfd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dirfd)
-    finally:
-        os.close(dirfd)
 
 
 def _derive(passphrase: str, salt: bytes, n: int, r: int, p: int) -> bytes:
