@@ -21,6 +21,7 @@ from sqlalchemy import Connection, func, select
 
 from auditor.audit.events import CANONICAL_COLUMNS, STORED_TYPES
 from auditor.audit.schema import AuditEventBlock, AuditEventRow
+from auditor.audit.seal import block_header_valid
 from auditor.errors import TamperDetected
 
 BLOCKS, EVENTS = AuditEventBlock.__table__, AuditEventRow.__table__
@@ -46,15 +47,16 @@ def encode_table(table: pa.Table) -> bytes:
     return sink.getvalue().to_pybytes()
 
 
-def decode(events: bytes, first_seq: int, last_seq: int) -> pa.Table:
-    """A block's events as an Arrow table in SCHEMA; UnreadableBlock unless it decodes to exactly the
-    events first_seq..last_seq in order."""
+def decode(events: bytes, first_seq: int, last_seq: int, strict: bool = True) -> pa.Table:
+    """A block's events as an Arrow table in SCHEMA; UnreadableBlock unless it decodes, and (strict)
+    to as many events as its header names. The verifier decodes leniently and compares each event's
+    own sequence number with its place, to name the events removed or moved."""
     try:
         table = ipc.open_stream(pa.py_buffer(events)).read_all()
     except (pa.ArrowException, OSError, ValueError) as exc:
         raise UnreadableBlock(f"the block of audit events {first_seq}..{last_seq} cannot be decoded; "
                               "run: auditor audit verify") from exc
-    if not table.schema.equals(SCHEMA) or table.num_rows != last_seq - first_seq + 1:
+    if not table.schema.equals(SCHEMA) or (strict and table.num_rows != last_seq - first_seq + 1):
         raise UnreadableBlock(f"the block of audit events {first_seq}..{last_seq} does not hold those events; "
                               "run: auditor audit verify")
     return table
@@ -72,14 +74,33 @@ def split(packed: bytes, count: int) -> list[bytes]:
 
 
 @dataclass(frozen=True)
+class BlockHeader:
+    """What a block's row says of its events, before they are decoded."""
+
+    first_seq: int
+    last_seq: int
+    source: str
+    first_at_us: int
+    last_at_us: int
+    header_seal: bytes | None
+
+    def sealed(self, mac_key: bytes) -> bool:
+        return block_header_valid(mac_key, self.header_seal, self.first_seq, self.last_seq, self.source,
+                                  self.first_at_us, self.last_at_us)
+
+
+@dataclass(frozen=True)
 class StoredEvent:
     """One event as stored: `row` its values in CANONICAL_COLUMNS order (None: its block cannot be
-    read), its stored leaf hash and seal (empty when unreadable)."""
+    read), its stored leaf hash and seal (empty when unreadable). `seq` is its place in the log (for
+    a row, its key; in a block, the header's first_seq plus its position); `block` the header of the
+    block holding it (None for a row)."""
 
     seq: int
     row: tuple | None
     leaf: bytes
     seal: bytes
+    block: BlockHeader | None = None
 
 
 def stored_events(conn: Connection, lo: int | None = None, hi: int | None = None,
@@ -93,8 +114,8 @@ def stored_events(conn: Connection, lo: int | None = None, hi: int | None = None
             where.append(seq_column <= hi)
         return where
 
-    blocks = conn.execute(select(BLOCKS.c.first_seq, BLOCKS.c.last_seq)
-                          .where(*within(BLOCKS.c.first_seq, BLOCKS.c.last_seq)).order_by(BLOCKS.c.first_seq)).all()
+    blocks = conn.execute(select(*_HEADER).where(*within(BLOCKS.c.first_seq, BLOCKS.c.last_seq))
+                          .order_by(BLOCKS.c.first_seq)).all()
     columns = [EVENTS.c[name] for name in CANONICAL_COLUMNS] + [EVENTS.c.leaf_hash, EVENTS.c.seal]
     result = conn.execute(  # in batches (a server-side cursor on PostgreSQL), for this statement only
         select(*columns).where(*within(EVENTS.c.seq)).order_by(EVENTS.c.seq).execution_options(yield_per=batch))
@@ -104,38 +125,61 @@ def stored_events(conn: Connection, lo: int | None = None, hi: int | None = None
         for part in result.partitions():
             for r in part:
                 while block is not None and block.first_seq < r[0]:
-                    yield from _block_events(conn, block.first_seq, block.last_seq, lo, hi)
+                    yield from _block_events(conn, BlockHeader(*block), lo, hi)
                     block = next(pending, None)
                 yield StoredEvent(r[0], tuple(r[:n]), bytes(r[n]), bytes(r[n + 1]))
     finally:
         result.close()
     while block is not None:
-        yield from _block_events(conn, block.first_seq, block.last_seq, lo, hi)
+        yield from _block_events(conn, BlockHeader(*block), lo, hi)
         block = next(pending, None)
 
 
-def _block_events(conn: Connection, first: int, last: int, lo: int | None, hi: int | None) -> Iterator[StoredEvent]:
+_HEADER = (BLOCKS.c.first_seq, BLOCKS.c.last_seq, BLOCKS.c.source, BLOCKS.c.first_at_us, BLOCKS.c.last_at_us,
+           BLOCKS.c.header_seal)
+
+
+def _block_events(conn: Connection, header: BlockHeader, lo: int | None, hi: int | None) -> Iterator[StoredEvent]:
+    """The block's events in the order stored (as many as decode, whatever its header says; all of
+    them unreadable when it does not decode)."""
+    first, last = header.first_seq, header.last_seq
     stored = conn.execute(select(BLOCKS.c.events, BLOCKS.c.leaves, BLOCKS.c.seals)
                           .where(BLOCKS.c.first_seq == first)).one()
-    count = last - first + 1
     try:
-        values = rows(decode(bytes(stored.events), first, last))
+        values = rows(decode(bytes(stored.events), first, last, strict=False))
+        count = len(values)
         leaves, seals = split(bytes(stored.leaves), count), split(bytes(stored.seals), count)
-        events = [StoredEvent(first + i, values[i], leaves[i], seals[i]) for i in range(count)]
+        events = [StoredEvent(first + i, values[i], leaves[i], seals[i], header) for i in range(count)]
     except UnreadableBlock:
-        events = [StoredEvent(first + i, None, b"", b"") for i in range(count)]
+        events = [StoredEvent(first + i, None, b"", b"", header) for i in range(last - first + 1)]
     for e in events:
         if (lo is None or e.seq > lo) and (hi is None or e.seq <= hi):
             yield e
 
 
-def events_between(conn: Connection, first_us: int, last_us: int) -> Iterator[pa.Table]:
+@dataclass
+class BlockReading:
+    """What `events_between` read: the blocks whose header seal did not verify (their span of times was
+    not trusted: they were decoded and filtered by their events' own times)."""
+
+    unsealed: list[BlockHeader]
+
+
+def events_between(conn: Connection, first_us: int, last_us: int, mac_key: bytes | None,
+                   reading: BlockReading | None = None) -> Iterator[pa.Table]:
     """The block-stored events with first_us <= at_us < last_us, a decoded block at a time in
-    sequence order (blocks wholly outside the window are not read)."""
-    stored = conn.execute(select(BLOCKS.c.first_seq, BLOCKS.c.last_seq, BLOCKS.c.events).where(
-        BLOCKS.c.first_at_us < last_us, BLOCKS.c.last_at_us >= first_us).order_by(BLOCKS.c.first_seq))
-    for first_seq, last_seq, packed in stored:
-        table = decode(bytes(packed), first_seq, last_seq)
+    sequence order. A block is skipped by its header's span of times only when its header seal
+    verifies under `mac_key` (the log's MAC key); any other block is decoded and filtered by the
+    times its events hold, so an altered header hides nothing (and is listed in `reading`)."""
+    headers = [BlockHeader(*h) for h in conn.execute(select(*_HEADER).order_by(BLOCKS.c.first_seq))]
+    unsealed = [h for h in headers if mac_key is None or not h.sealed(mac_key)]
+    if reading is not None:
+        reading.unsealed = unsealed
+    suspect = {h.first_seq for h in unsealed}
+    wanted = [h for h in headers if h.first_seq in suspect or (h.first_at_us < last_us and h.last_at_us >= first_us)]
+    for header in wanted:
+        packed = conn.scalar(select(BLOCKS.c.events).where(BLOCKS.c.first_seq == header.first_seq))
+        table = decode(bytes(packed), header.first_seq, header.last_seq)
         at = table["at_us"]
         yield table.filter(pc.and_(pc.greater_equal(at, first_us), pc.less(at, last_us)))
 

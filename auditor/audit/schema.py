@@ -64,6 +64,9 @@ class AuditEventBlock(RecordsBase):
     events: Mapped[bytes] = mapped_column(LargeBinary)  # the events' stored values, columnar (blocks.encode)
     leaves: Mapped[bytes] = mapped_column(LargeBinary)  # 32 bytes per event, in sequence order
     seals: Mapped[bytes] = mapped_column(LargeBinary)  # 32 bytes per event, in sequence order
+    # HMAC of the header above under the log MAC key (auditor.audit.seal.block_header_seal): the engine
+    # selects blocks by their span of times, so nobody without the key may move it (r0009)
+    header_seal: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 
 class ImportedEventKey(RecordsBase):
@@ -116,3 +119,6 @@ class LogArchive(RecordsBase):
     file_sha256: Mapped[str] = mapped_column(String(64))
     root: Mapped[bytes] = mapped_column(LargeBinary)  # the signed root of the first last_seq events
     created_us: Mapped[int] = mapped_column(BigInteger)
+    # Ed25519 over the record (auditor.audit.archive.archive_statement): only the archive transaction,
+    # holding the keyring, can vouch that events left the database into a file (r0009)
+    signature: Mapped[bytes | None] = mapped_column(LargeBinary)

@@ -37,3 +37,22 @@ class EventSeal:
         outer = self._outer.copy()
         outer.update(inner.digest())
         return hmac.compare_digest(outer.digest(), seal)
+
+
+BLOCK_HEADER = b"auditor-block-header/1\n"
+
+
+def block_header_seal(mac_key: bytes, first_seq: int, last_seq: int, source: str, first_at_us: int,
+                      last_at_us: int) -> bytes:
+    """HMAC-SHA256 of a block's header (auditor.audit.schema.AuditEventBlock): what the engine selects
+    blocks by. Domain-separated from the event seals, which are HMACs of 32-byte leaves."""
+    message = BLOCK_HEADER + f"{first_seq}\n{last_seq}\n{source}\n{first_at_us}\n{last_at_us}\n".encode("utf-8")
+    return hmac.new(mac_key, message, hashlib.sha256).digest()
+
+
+def block_header_valid(mac_key: bytes, header_seal: bytes | None, first_seq: int, last_seq: int, source: str,
+                       first_at_us: int, last_at_us: int) -> bool:
+    if header_seal is None:
+        return False
+    expected = block_header_seal(mac_key, first_seq, last_seq, source, first_at_us, last_at_us)
+    return hmac.compare_digest(expected, bytes(header_seal))

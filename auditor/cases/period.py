@@ -26,7 +26,7 @@ class PeriodFindings:
 
 
 def audit_period(gateway: AccessGateway, period: Period, policy: Policy) -> PeriodFindings:
-    detection = engine.run(load_frames(gateway.records, period, policy.lookback()), policy)
+    detection = engine.run(load_frames(gateway.records, period, policy.lookback(), log_key=gateway.audit_log.keyring.log_mac_key), policy)
     found = build_findings(detection, policy, ReportDirectory(gateway))
     muted = mute(found, active_suppressions(gateway.records), period.tz)
     attachment = attach_findings(Casework(gateway), found, period.first_day, period.last_day)

@@ -48,6 +48,10 @@ def findings_command(ctx, first, last, fmt, out, site_policies):
     finally:
         vault.close()
     found, detection, attached = result.findings, result.detection, result.attachment
+    unsealed = detection.context.frames.unsealed_blocks
+    if unsealed:  # read by their events' own times, so nothing was missed; but someone edited the log
+        click.echo(f"warning: {len(unsealed)} block(s) of the audit log have a header that does not verify; their "
+                   "events were read by their own times; run: auditor audit verify", err=True)
     text = findings_json(found) if fmt == "json" else findings_csv(found)
     share = detection.context.explained_share
     cases = len({f.case for f in found if f.case is not None})

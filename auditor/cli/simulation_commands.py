@@ -106,7 +106,8 @@ def evaluate(ctx, labels_path, first, last, source):
         if tz is None:
             raise InputError("no organisation time zone is stored: ingest the simulated directory first "
                              "(auditor ingest DIR --tz ZONE)")
-        result = score_rules(vault.records, policy, labels, Period(days[0], days[1], tz or ZoneInfo("UTC")), source)
+        result = score_rules(vault.records, policy, labels, Period(days[0], days[1], tz or ZoneInfo("UTC")), source,
+                             log_key=vault.keyring.log_mac_key)
     finally:
         vault.close()
     click.echo(render(result), nl=False)

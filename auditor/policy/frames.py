@@ -7,7 +7,7 @@ timezone-aware UTC timestamps; days are local days in the organisation's time zo
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -56,6 +56,9 @@ class Frames:
     encounters: pd.DataFrame
     care_team: pd.DataFrame
     period: Period
+    # blocks of the log whose header seal did not verify: read by their events' own times, not their
+    # header's; anyone who reads these frames should say the log needs `auditor audit verify`
+    unsealed_blocks: list = field(default_factory=list)
 
 
 def normalize_departments(values: pd.Series) -> pd.Series:
@@ -287,12 +290,13 @@ _BLOCK_COLUMNS = ["seq", "at_us", "source", "source_event_id", "user_id", "role"
                   "record_type", "outcome", "purpose", "break_glass"]
 
 
-def _block_events(conn: Connection, window: tuple[int, int], patient_id: int | None,
-                  chunk: int = EVENT_CHUNK) -> list[pd.DataFrame]:
+def _block_events(conn: Connection, window: tuple[int, int], patient_id: int | None, mac_key: bytes | None,
+                  reading: blocks.BlockReading, chunk: int = EVENT_CHUNK) -> list[pd.DataFrame]:
     """The events stored in blocks (auditor.audit.blocks) within `window` (UTC microseconds, end
-    exclusive), decoded column by column and typed a chunk at a time, like the rows."""
+    exclusive), decoded column by column and typed a chunk at a time, like the rows. A block is
+    passed over by its header only when the header's seal verifies under `mac_key`."""
     chunks, pending, held = [], [], 0
-    for kept in blocks.events_between(conn, *window):
+    for kept in blocks.events_between(conn, *window, mac_key, reading):
         if patient_id is not None:
             kept = kept.filter(pc.fill_null(pc.equal(kept["patient_id"], patient_id), False))
         pending.append(kept.select(_BLOCK_COLUMNS).append_column("has_reason", pc.is_valid(kept["reason"])))
@@ -318,8 +322,8 @@ def _typed_block_events(tables: list[pa.Table]) -> pd.DataFrame:
     return typed_events(table.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get))
 
 
-def _read_rows(records: Engine, statements: dict, window: tuple[int, int],
-               patient_id: int | None) -> dict[str, pd.DataFrame]:
+def _read_rows(records: Engine, statements: dict, window: tuple[int, int], patient_id: int | None,
+               mac_key: bytes | None, reading: blocks.BlockReading) -> dict[str, pd.DataFrame]:
     """Through the DB-API, in one snapshot. (Not through a second SQLite library such as ADBC's: two
     copies of SQLite in one process release each other's POSIX locks, and a WAL another process then
     checkpoints away loses committed audit events.)"""
@@ -327,7 +331,7 @@ def _read_rows(records: Engine, statements: dict, window: tuple[int, int],
         read_snapshot(conn)  # events, people and encounters as of one moment; blocks no writer
         raw = {name: _frame(conn, stmt) for name, stmt in statements.items() if name != "events"}
         rows = [c for c in _events_frame(conn, statements["events"]) if len(c)]
-        stored = _block_events(conn, window, patient_id)
+        stored = _block_events(conn, window, patient_id, mac_key, reading)
         events = concat_events(rows + stored) if rows or stored else typed_events(_empty_events())
         if rows and stored:  # rows and blocks interleave: in sequence order, as the log is
             events = events.take(np.argsort(events["seq"].to_numpy(), kind="stable")).reset_index(drop=True)
@@ -340,12 +344,18 @@ def _empty_events() -> pd.DataFrame:
 
 
 def load_frames(records: Engine, period: Period, lookback: timedelta = timedelta(0),
-                explanation_reach: timedelta = timedelta(days=90), patient_id: int | None = None) -> Frames:
+                explanation_reach: timedelta = timedelta(days=90), patient_id: int | None = None,
+                log_key: bytes | None = None) -> Frames:
     """Read the frames for `period` (events from `lookback` before it; encounters reaching it within
     `explanation_reach`, the widest explanation window) in one read transaction. With `patient_id`,
     only that patient's events, encounters and care team (a patient's access report: explanations
-    hold, the rules that count across patients do not)."""
+    hold, the rules that count across patients do not). `log_key`: the keyring's log MAC key, which
+    lets blocks of the log outside the window be passed over by their sealed headers (without it,
+    every block is decoded and filtered by its events' own times)."""
     window = _us(period.start - lookback), _us(period.end)
-    raw = _read_rows(records, _statements(period, lookback, explanation_reach, patient_id), window, patient_id)
+    reading = blocks.BlockReading([])
+    raw = _read_rows(records, _statements(period, lookback, explanation_reach, patient_id), window, patient_id,
+                     log_key, reading)
+    unsealed = reading.unsealed if log_key is not None else []
     return Frames(raw["events"], typed_workforce(raw["workforce"]), typed_patients(raw["patients"]),
-                  typed_encounters(raw["encounters"]), typed_care_team(raw["care_team"]), period)
+                  typed_encounters(raw["encounters"]), typed_care_team(raw["care_team"]), period, unsealed)

@@ -47,7 +47,7 @@ def build_patient_report(vault: Vault, request: PatientReportRequest, policy: Po
         raise NotFound("no patient with that MRN")  # never echo the MRN: it identifies a patient
     patient = found[0]
     period = Period(request.first_day, request.last_day, tz)
-    frames = load_frames(vault.records, period, patient_id=patient.patient_id)
+    frames = load_frames(vault.records, period, patient_id=patient.patient_id, log_key=vault.keyring.log_mac_key)
     accesses = build_context(frames, policy.settings).accesses.sort_values("at", kind="stable")
     users = sorted(set(accesses["user_id"].dropna()))
     names = ReportDirectory(vault.gateway, ctx).people(users)

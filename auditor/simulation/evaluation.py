@@ -111,12 +111,14 @@ def score(labels: pd.DataFrame, reported: pd.DataFrame, rules: list[str]) -> lis
                       int(planted.get(rule, 0))) for rule in rules]
 
 
-def evaluate(records, policy: Policy, labels: pd.DataFrame, period: Period, source: str = "ehr") -> Evaluation:
-    """Run the rules over `period` on the vault's records engine and score them against `labels`."""
+def evaluate(records, policy: Policy, labels: pd.DataFrame, period: Period, source: str = "ehr",
+             log_key: bytes | None = None) -> Evaluation:
+    """Run the rules over `period` on the vault's records engine and score them against `labels`
+    (`log_key`: the log's MAC key, to pass over sealed blocks outside the period; see load_frames)."""
     if "day" in labels:  # only the events of the period can be reported
         day = labels["day"].astype(str)
         labels = labels[(day >= period.first_day.isoformat()) & (day <= period.last_day.isoformat())]
-    detection = engine.run(load_frames(records, period, policy.lookback()), policy)
+    detection = engine.run(load_frames(records, period, policy.lookback(), log_key=log_key), policy)
     findings = build_findings(detection, policy)  # no directory: nothing is decrypted
     accesses = detection.context.accesses
     injected = set(labels.loc[labels["injected"], "event_id"])
