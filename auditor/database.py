@@ -173,6 +173,14 @@ def upgrade(which: str, engine: Engine) -> tuple[str | None, str]:
     return before, head_revision(which)
 
 
+def revisions_between(which: str, before: str | None, after: str) -> set[str]:
+    """The revisions an upgrade from `before` (None: an empty database) to `after` applied."""
+    script = ScriptDirectory(str(_MIGRATIONS / which))
+    if before == after:
+        return set()
+    return {r.revision for r in script.iterate_revisions(after, before or "base")}
+
+
 def check_revision(which: str, engine: Engine, *, allow_old: bool = False) -> str | None:
     """Refuse a database whose schema this auditor does not know (newer) or has not yet applied."""
     current = current_revision(which, engine)

@@ -111,8 +111,15 @@ class Vault:
         return done
 
     def close(self) -> None:
-        self.records.dispose()
-        self.keystore.dispose()
+        """Sign a checkpoint over what this process appended (no command leaves an unsigned tail an
+        attacker could cut unseen), then release the databases. Safe to call more than once."""
+        try:
+            if self.audit_log.unsigned_tail:
+                with self.records.connect() as conn:
+                    self.audit_log.sign_tail(database.read_snapshot(conn))
+        finally:
+            self.records.dispose()
+            self.keystore.dispose()
 
 
 def default_urls(home: Path) -> tuple[str, str]:
@@ -153,10 +160,16 @@ def create_home(home: Path, *, database_url: str | None = None, keystore_url: st
         created.append(keyring_path)
         database.upgrade("keystore", keystore)
         database.upgrade("records", records)
-        log_key = Envelope(keyring, keystore, clock).create_key("audit-log")
+        envelope = Envelope(keyring, keystore, clock)
+        log_key = envelope.create_key("audit-log")
         with records.begin() as conn:
             conn.execute(insert(VaultSetting).values(name=LOG_KEY_SETTING, value=str(log_key)))
             AuditLog.initialise(conn)
+            first = _setting_recorded(conn, LOG_KEY_SETTING, clock)  # the log's first event: its own key's row
+            log = AuditLog(keyring, envelope, log_key, CheckpointFile(home / "checkpoints.log"), clock, checkpoint_every)
+            appended = log.append(conn, [first])
+        log.checkpoint(appended.size, appended.root)
+        created.append(home / "checkpoints.log")
         settings.write(home)
     except BaseException:
         for engine in (records, keystore):
@@ -174,6 +187,16 @@ def create_home(home: Path, *, database_url: str | None = None, keystore_url: st
     records.dispose()
     keystore.dispose()
     return Vault.open(home, passphrase, clock)
+
+
+def _setting_recorded(conn, name: str, clock: Clock) -> AuditEvent:
+    """The ledger event of a vault setting written at init (auditor.vault.ledger)."""
+    from auditor.vault import ledger
+
+    (digest,) = ledger.digests(conn, "vault_settings", [name]).values()
+    return AuditEvent(at=clock.now(), action="create", user_id="svc:init", role="service",
+                      record_type=ledger.record_type("vault_settings"), record_id=name, source_row_hash=digest,
+                      purpose="HOPERAT", detail="vault created")
 
 
 def _drop_everything(engine: Engine) -> None:

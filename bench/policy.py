@@ -42,7 +42,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import policy_data  # noqa: E402  (bench/ is not a package)
 
-from auditor.audit.verify import verify_log  # noqa: E402
+from auditor.vault.integrity import verify_vault  # noqa: E402
 from auditor.home import Vault, create_home  # noqa: E402
 from auditor.memory import keep_freed_memory  # noqa: E402
 from auditor.ingest.ehr_import import ingest_directory  # noqa: E402
@@ -182,13 +182,13 @@ def ingest(export: Path, home: Path) -> dict:
     zone = ZoneInfo(policy_data.TIME_ZONE)
     vault = create_home(home)
     try:
-        set_organisation_timezone(vault.records, zone)
+        set_organisation_timezone(vault.gateway, zone)
         started = time.perf_counter()
         summary = ingest_directory(vault.gateway, export, zone)
         total = time.perf_counter() - started
         log = summary.files["access_log.csv"]
         started = time.perf_counter()
-        verified = verify_log(vault.records, vault.keyring, [vault.checkpoints.path])
+        verified = verify_vault(vault.records, vault.keyring, [vault.checkpoints.path])
         verify_s = time.perf_counter() - started
     finally:
         vault.close()
@@ -206,7 +206,7 @@ def rule_pack(home: Path) -> dict:
         period = Period(FIRST_DAY, LAST_DAY, organisation_timezone(vault.records))
         policy = load_policy()
         started = time.perf_counter()
-        frames = load_frames(vault.records, period, policy.lookback())
+        frames = load_frames(vault.records, period, policy.lookback(), log_key=vault.keyring.log_mac_key)
         loaded = time.perf_counter()
         detection = engine.run(frames, policy)
         done = time.perf_counter()
@@ -285,7 +285,7 @@ def compare_three(home: Path, fig: dict) -> dict[str, dict[str, int]]:
     try:
         policy = load_policy()
         frames = load_frames(vault.records, Period(FIRST_DAY, LAST_DAY, organisation_timezone(vault.records)),
-                             policy.lookback())
+                             policy.lookback(), log_key=vault.keyring.log_mac_key)
     finally:
         vault.close()
     fig["three_s"], ours = run_ours(frames, policy)

@@ -35,7 +35,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from auditor import database
 from auditor.audit.events import AuditEvent
-from auditor.audit.verify import verify_log
+from auditor.vault.integrity import verify_vault
 from auditor.home import Vault, create_home
 from auditor.vault.gateway import AccessContext, PatientDemographics
 
@@ -252,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
     fig["append_single_per_s"] = row("audit append, 1 per transaction", t, len(single), "events")
 
     start = time.perf_counter()
-    result = verify_log(vault.records, vault.keyring, [vault.checkpoints.path])
+    result = verify_vault(vault.records, vault.keyring, [vault.checkpoints.path])
     t = time.perf_counter() - start
     assert result.ok, result.problems
     fig["log_size"] = result.size

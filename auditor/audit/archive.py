@@ -16,24 +16,25 @@ import json
 from dataclasses import dataclass
 from datetime import date, datetime, time, timezone
 from pathlib import Path
+from typing import Callable
 
 from sqlalchemy import Engine, delete, func, insert, select
 
 from auditor import database
 from auditor.audit import merkle
+from auditor.audit.archive_records import KEPT_YEARS, oldest_allowed_cutoff, sign_record
 from auditor.audit.checkpoints import Checkpoint
 from auditor.audit.blocks import BLOCKS, EVENTS, event_count, stored_events
 from auditor.audit.events import CANONICAL_COLUMNS, canonical_bytes, to_microseconds
 from auditor.audit.log import AuditLog
 from auditor.audit.schema import ArchivedLeaf, LogArchive
 from auditor.audit.seal import EventSeal
-from auditor.audit.verify import verify_log
+from auditor.audit.verify import Verification, verify_log
 from auditor.crypto.keyring import Keyring
 from auditor.errors import InputError, TamperDetected
 from auditor.phi_files import write_private
 
 FORMAT = "auditor-audit-archive/1"
-KEPT_YEARS = 6  # 45 CFR 164.530(j)(2)
 ARCHIVED, ARCHIVES = ArchivedLeaf.__table__, LogArchive.__table__
 
 
@@ -51,14 +52,6 @@ class Archived:
     last_seq: int
     path: Path
     sha256: str
-
-
-def oldest_allowed_cutoff(today: date) -> date:
-    """The latest --before allowed today: events younger than six years stay in the database."""
-    try:
-        return today.replace(year=today.year - KEPT_YEARS)
-    except ValueError:  # 29 February
-        return today.replace(year=today.year - KEPT_YEARS, day=28)
 
 
 def _segment(engine: Engine, cutoff_us: int) -> tuple[int, int, merkle.Frontier, list]:
@@ -129,9 +122,16 @@ def _write(path: Path, first: int, last: int, before: date, frontier_before: mer
     write_private(path, "\n".join(lines) + "\n")
 
 
+CarryOver = Callable[[list, int], None]
+
+
 def archive_log(engine: Engine, keyring: Keyring, audit_log: AuditLog, checkpoint_files: list[Path], before: date,
-                today: date, out: Path) -> Archived | None:
-    """Archive the events older than `before` (UTC midnight) not yet archived; None when there are none."""
+                today: date, out: Path, verify: Callable[..., Verification] = verify_log,
+                carry_over: CarryOver | None = None) -> Archived | None:
+    """Archive the events older than `before` (UTC midnight) not yet archived; None when there are none.
+    `verify` checks the whole vault first (nothing is archived unless it verifies); `carry_over(ledger,
+    last)` records again, after the log's end, the rows whose ledger events are about to leave with
+    the archived events (auditor.vault.integrity), so the live log still vouches for every row."""
     limit = oldest_allowed_cutoff(today)
     if before > limit:
         raise InputError(f"--before {before.isoformat()} would archive events younger than six years (45 CFR "
@@ -139,12 +139,15 @@ def archive_log(engine: Engine, keyring: Keyring, audit_log: AuditLog, checkpoin
     out = Path(out)
     if out.exists():
         raise InputError(f"{out} exists: an archive is never overwritten")
-    if not verify_log(engine, keyring, checkpoint_files).ok:
+    checked = verify(engine, keyring, checkpoint_files)
+    if not checked.ok:
         raise TamperDetected("the audit log does not verify (run: auditor audit verify); nothing archived")
     cutoff_us = to_microseconds(datetime.combine(before, time(0), tzinfo=timezone.utc))
     first, last, frontier, rows = _segment(engine, cutoff_us)
     if last < first:
         return None
+    if carry_over is not None:
+        carry_over(checked.ledger, last)
     before_fold = frontier.copy()
     frontier.extend(bytes(r[len(CANONICAL_COLUMNS)]) for r in rows)
     checkpoint = audit_log.checkpoint(last, frontier.root())
@@ -163,7 +166,7 @@ def archive_log(engine: Engine, keyring: Keyring, audit_log: AuditLog, checkpoin
         conn.execute(delete(BLOCKS).where(*in_blocks))
         if removed != len(rows):
             raise TamperDetected(f"events {first}..{last} changed while they were archived; nothing was removed")
-        conn.execute(insert(ARCHIVES).values(first_seq=first, last_seq=last, before_us=cutoff_us,
-                                             file_name=out.name[:256], file_sha256=digest, root=checkpoint.root,
-                                             created_us=to_microseconds(audit_log.clock.now())))
+        record = {"first_seq": first, "last_seq": last, "before_us": cutoff_us, "file_name": out.name[:256],
+                  "file_sha256": digest, "root": checkpoint.root, "created_us": to_microseconds(audit_log.clock.now())}
+        conn.execute(insert(ARCHIVES).values(**record, signature=sign_record(keyring.signing_key, **record)))
     return Archived(first, last, out, digest)

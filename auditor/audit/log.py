@@ -25,7 +25,7 @@ from auditor.audit.canonical_columns import leaf_inputs
 from auditor.audit.checkpoints import Checkpoint, CheckpointFile, sign
 from auditor.audit.events import AuditEvent, CANONICAL_COLUMNS, ImportedEvents, canonical_bytes, to_microseconds
 from auditor.audit.schema import ImportedEventKey, LogHead
-from auditor.audit.seal import EventSeal
+from auditor.audit.seal import EventSeal, block_header_seal
 from auditor.clock import Clock, SystemClock
 from auditor.crypto.envelope import Envelope
 from auditor.crypto.keyring import Keyring
@@ -76,7 +76,7 @@ class PreparedBlocks:
     size: int
     dialect: str  # the name of the database's dialect its key statements are written for
     blocks: tuple[dict, ...]  # audit_event_blocks rows
-    keys: tuple[tuple[str, object], ...]  # each block's key rows: statement and parameters
+    keys: tuple[tuple[str, object] | None, ...]  # each block's key rows: statement and parameters (None: keyless)
     subtrees: tuple[tuple[bytes, int], ...]
 
 
@@ -106,6 +106,8 @@ class AuditLog:
         self._seal = EventSeal(keyring.log_mac_key)
         self._rollback_checked = False
         self._known_size = 0  # the largest size this process saw committed or signed: the log never shrinks
+        self._appended_size = 0  # the log's size after this process's latest commit
+        self._signed_size = 0  # the largest size this process signed a checkpoint for
 
     @staticmethod
     def initialise(conn: Connection) -> None:
@@ -146,9 +148,10 @@ class AuditLog:
             rows.append((*values, leaf, seal(leaf)))
             seq += 1
         for ready in packed:
-            for block, (statement, parameters) in zip(ready.blocks, ready.keys):
+            for block, key_rows in zip(ready.blocks, ready.keys):
                 conn.execute(insert(BLOCKS), block)
-                conn.exec_driver_sql(statement, parameters)
+                if key_rows is not None:
+                    conn.exec_driver_sql(*key_rows)
         if rows:
             # The hot path of every audited access: plain DB-API executemany of tuples (no per-row
             # parameter processing); the columns are the canonical ones, then leaf_hash and seal.
@@ -165,8 +168,12 @@ class AuditLog:
         for start in range(0, len(events), BLOCK_EVENTS):
             block, leaves = self._block(seq, events.table.slice(start, BLOCK_EVENTS))
             source, n = block["source"], len(leaves)
-            keys.append(_key_rows(dialect, source, seq, *(events.table[name].slice(start, n).combine_chunks()
-                                                          for name in ("source_event_id", "source_row_hash"))))
+            ids, hashes = (events.table[name].slice(start, n).combine_chunks()
+                           for name in ("source_event_id", "source_row_hash"))
+            if ids.null_count < n:  # events of another system: each keyed by its own id
+                keys.append(_key_rows(dialect, source, seq, ids, hashes))
+            else:  # the vault's own (the ledger of rows it wrote): no outside id to key
+                keys.append(None)
             roots += merkle.subtrees(seq - 1, leaves)
             packed.append(block)
             seq += n
@@ -178,8 +185,8 @@ class AuditLog:
         hashes."""
         n = imported.num_rows
         source, event_ids = imported["source"], imported["source_event_id"]
-        if event_ids.null_count or len(pc.unique(source)) != 1:
-            raise ValueError("a block of imported events needs one source and an event id for each")
+        if event_ids.null_count not in (0, n) or len(pc.unique(source)) != 1:
+            raise ValueError("a block of events needs one source, and an event id for each or for none")
         seqs = np.arange(seq, seq + n, dtype=np.int64)
         reasons = imported["reason"]
         sealed: list = [None] * n
@@ -195,9 +202,10 @@ class AuditLog:
         leaves = [digest(data).digest() for data in leaf_inputs(stored)]
         seals = [seal(leaf) for leaf in leaves]
         span = pc.min_max(imported["at_us"]).as_py()
-        return {"first_seq": seq, "last_seq": seq + n - 1, "source": source[0].as_py(), "first_at_us": span["min"],
-                "last_at_us": span["max"], "events": blocks.encode_table(stored), "leaves": b"".join(leaves),
-                "seals": b"".join(seals)}, leaves
+        header = {"first_seq": seq, "last_seq": seq + n - 1, "source": source[0].as_py(), "first_at_us": span["min"],
+                  "last_at_us": span["max"]}
+        return {**header, "events": blocks.encode_table(stored), "leaves": b"".join(leaves), "seals": b"".join(seals),
+                "header_seal": block_header_seal(self.keyring.log_mac_key, **header)}, leaves
 
     def _values(self, seq: int, e: AuditEvent) -> tuple:
         """The event's stored values in CANONICAL_COLUMNS order (the reason sealed under the log key)."""
@@ -224,6 +232,7 @@ class AuditLog:
         """Sign a checkpoint if the commit crossed a multiple of `checkpoint_every`. The events are
         counted from `appended` (`count`, the caller's item count, undercounts a block of ImportedEvents)."""
         self._known_size = max(self._known_size, appended.size)
+        self._appended_size = max(self._appended_size, appended.size)
         every = self.checkpoint_every
         count = appended.size - appended.first_seq + 1
         if every and count and (appended.size // every) > ((appended.size - count) // every):
@@ -234,7 +243,20 @@ class AuditLog:
         cp = sign(size, root, self.clock.now(), self.keyring.signing_key, self.keyring.signing_public_key)
         self.checkpoints.append(cp)
         self._known_size = max(self._known_size, size)
+        self._signed_size = max(self._signed_size, size)
         return cp
+
+    @property
+    def unsigned_tail(self) -> bool:
+        """This process appended events that no checkpoint it signed covers yet."""
+        return self._appended_size > self._signed_size
+
+    def sign_tail(self, conn: Connection) -> Checkpoint | None:
+        """A checkpoint of the log as it is now, if this process appended since its last one: every
+        command that appends ends with one, so nothing it wrote can be cut off unseen afterwards."""
+        if not self.unsigned_tail:
+            return None
+        return self.checkpoint_now(conn)
 
     @staticmethod
     def size(conn: Connection) -> int:

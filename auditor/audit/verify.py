@@ -1,33 +1,34 @@
-"""Verification of the audit log against its seals and its signed checkpoints.
+"""Verification of the audit log against its seals, its signed checkpoints and its signed archives.
 
 Names the first bad sequence number for: an edited event (content no longer matches its leaf hash or
 its seal), an inserted, renumbered or reordered one (seal invalid at that position), a deleted one
-(a gap), a truncated or rolled-back tail (a checkpoint signed more events than the log holds), a fork
-(a prefix whose Merkle root differs from a signed checkpoint), and two different signed checkpoints
-for one size.
+(a gap, also inside a block, named exactly), a moved one (within its block), a block whose header
+does not match its events, a truncated or rolled-back tail (a checkpoint signed more events than the
+log holds), a fork (a prefix whose Merkle root differs from a signed checkpoint), two different
+signed checkpoints for one size, and events removed from the database other than by a signed
+archive that keeps the six-year rule (45 CFR 164.530(j)(2)).
+
+Stage 1 (auditor.audit.event_checks) checks each event and block on its own, in worker processes for
+big logs; stage 2, here, folds the leaves in order into the Merkle tree and meets every checkpoint.
 """
 
 from __future__ import annotations
 
-import multiprocessing
-import os
-from bisect import bisect_right
-from array import array
 from collections import defaultdict
-from concurrent.futures import ProcessPoolExecutor
-from hashlib import sha256
-from itertools import chain
-from typing import Iterator
 from dataclasses import dataclass, field
+from heapq import merge
+from operator import itemgetter
 from pathlib import Path
+from typing import Callable, Iterator
 
 from sqlalchemy import Connection, Engine, select
 
 from auditor import database
 from auditor.audit import merkle
+from auditor.audit.archive_records import ArchiveRecord, archive_records
+from auditor.audit.blocks import BLOCKS, event_count
 from auditor.audit.checkpoints import Checkpoint, CheckpointFile
-from auditor.audit.blocks import BLOCKS, event_count, stored_events
-from auditor.audit.events import canonical_bytes
+from auditor.audit.event_checks import CHUNK, Found, check_events, checked_in_parallel, workers_for
 from auditor.audit.log import HEAD
 from auditor.audit.schema import ArchivedLeaf
 from auditor.audit.seal import EventSeal
@@ -51,6 +52,9 @@ class Verification:
     latest_checkpoint: Checkpoint | None = None
     problems: list[Problem] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # the vault's ledger entries (seq, table, row key, action, row digest) of the events that verified,
+    # in sequence order: what auditor.vault.ledger compares the tables with
+    ledger: list[tuple[int, str, str, str, bytes | None]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -82,169 +86,167 @@ def load_checkpoints(files: list[Path], public_key: bytes, result: Verification)
     return dict(by_size)
 
 
-# -- stage 1: each row against its own leaf hash and seal (independent per row; parallel for big logs) ----
-PARALLEL_FROM = 200_000  # events; below this, starting worker processes costs more than it saves
-CHUNK = 50_000  # sequence numbers per worker task
-
-
-def _check_rows(conn: Connection, seal: EventSeal, batch: int, lo: int | None = None,
-                hi: int | None = None) -> Iterator[tuple[int, bytes, str | None]]:
-    """(seq, recomputed leaf, None | "edited" | "forged" | "unreadable") for the events with
-    lo < seq <= hi, in order, from rows and blocks alike ("unreadable": its block cannot be decoded)."""
-    for e in stored_events(conn, lo, hi, batch):
-        if e.row is None:
-            yield e.seq, e.leaf if len(e.leaf) == merkle.HASH_BYTES else bytes(merkle.HASH_BYTES), "unreadable"
-            continue
-        leaf = sha256(b"\x00" + canonical_bytes(e.row)).digest()
-        if leaf != e.leaf:
-            yield e.seq, leaf, "edited"
-        elif not seal.matches(leaf, e.seal):
-            yield e.seq, leaf, "forged"
+# -- archived events: their leaves stay, vouched for by signed archive records -------------------------
+def _archive_problems(records: list[ArchiveRecord], public_key: bytes) -> tuple[list[ArchiveRecord], list[Problem]]:
+    """The records that vouch for their leaves (signed, keeping six years, consecutive from event 1),
+    and a problem for each that does not."""
+    good, problems, expected = [], [], 1
+    for r in records:
+        where = f"archive record {r.id} (events {r.first_seq}..{r.last_seq}, file {r.file_name})"
+        if not r.signed_by(public_key):
+            problems.append(Problem(r.first_seq, "archive-forged", f"{where} is not signed by this vault's keyring"))
+        elif not r.keeps_six_years():
+            problems.append(Problem(r.first_seq, "archive-too-young",
+                                    f"{where} took events younger than six years (45 CFR 164.530(j)(2))"))
+        elif r.first_seq != expected:
+            problems.append(Problem(min(r.first_seq, expected), "archive-gap",
+                                    f"{where} does not follow the archive before it (expected event {expected})"))
         else:
-            yield e.seq, leaf, None
+            good.append(r)
+            expected = r.last_seq + 1
+            continue
+        break  # archives are a prefix of the log: nothing after a bad one is vouched for
+    return good, problems
 
 
-_worker: dict = {}
-
-
-def _start_worker(url: str, mac_key: bytes, batch: int) -> None:
-    _worker.update(engine=database.connect(url), seal=EventSeal(mac_key), batch=batch)
-
-
-def _check_range(bounds: tuple[int | None, int | None]) -> tuple[array, bytes, dict[int, str]]:
-    seqs, leaves, flagged = array("q"), bytearray(), {}
-    with _worker["engine"].connect() as conn:
-        database.read_snapshot(conn)
-        for seq, leaf, kind in _check_rows(conn, _worker["seal"], _worker["batch"], *bounds):
-            seqs.append(seq)
-            leaves += leaf
-            if kind:
-                flagged[seq] = kind
-    return seqs, bytes(leaves), flagged
-
-
-def _ranges(top: int, chunk: int, stored_blocks: list[tuple[int, int]]) -> list[tuple[int | None, int]]:
-    """(lo, hi] ranges of about `chunk` sequence numbers up to `top`, none ending inside a block (a
-    block is decoded by one worker, not by the two whose ranges it would straddle)."""
-    firsts = [first for first, _ in stored_blocks]
-    bounds, lo = [], 0
-    while lo < top:
-        hi = min(lo + chunk, top)
-        at = bisect_right(firsts, hi) - 1  # the block starting at or before hi, if any
-        if at >= 0 and stored_blocks[at][0] <= hi < stored_blocks[at][1]:
-            hi = min(stored_blocks[at][1], top)
-        bounds.append((None if lo == 0 else lo, hi))
-        lo = hi
-    return bounds
-
-
-def _checked_in_parallel(engine: Engine, mac_key: bytes, batch: int, workers: int, top: int,
-                         chunk: int, stored_blocks: list[tuple[int, int]]) -> Iterator[tuple[int, bytes, str | None]]:
-    bounds = _ranges(top, chunk, stored_blocks)
-    url = engine.url.render_as_string(hide_password=False)
-    context = multiprocessing.get_context("fork")  # children open their own connections, never the parent's
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
-                             initargs=(url, mac_key, batch)) as pool:
-        for seqs, leaves, flagged in pool.map(_check_range, bounds):
-            for i, seq in enumerate(seqs):
-                yield seq, leaves[32 * i : 32 * i + 32], flagged.get(seq)
-
-
-def _workers_for(engine: Engine, size: int, workers: int | None) -> int:
-    if workers is None:
-        workers = min(4, os.cpu_count() or 1) if size >= PARALLEL_FROM else 1
-    if workers > 1 and ("fork" not in multiprocessing.get_all_start_methods() or str(engine.url) == "sqlite://"):
-        return 1  # no fork here, or an in-memory database only this process can see
-    return workers
-
-
-def _archived(conn: Connection, seal: EventSeal, batch: int) -> Iterator[tuple[int, bytes, str | None]]:
-    """The leaves of events archived to a file (auditor.audit.archive): their content is in the archive,
-    so only the seal of each leaf can be checked here; `auditor audit verify-archive` checks the rest."""
+def _archived(conn: Connection, seal: EventSeal, vouched: list[ArchiveRecord],
+              batch: int) -> Iterator[tuple[int, bytes, str | None]]:
+    """The leaves of archived events: their content is in the archive file (`auditor audit
+    verify-archive` checks it), so here each leaf's seal, and that a signed record holds it."""
+    top = vouched[-1].last_seq if vouched else 0
     rows = conn.execution_options(yield_per=batch).execute(
         select(ARCHIVED.c.seq, ARCHIVED.c.leaf_hash, ARCHIVED.c.seal).order_by(ARCHIVED.c.seq))
     for seq, leaf, mac in rows:
-        yield seq, bytes(leaf), None if seal.matches(bytes(leaf), bytes(mac)) else "forged"
+        if not seal.matches(bytes(leaf), bytes(mac)):
+            yield seq, bytes(leaf), "forged"
+        else:
+            yield seq, bytes(leaf), None if seq <= top else "unarchived"
 
 
 # -- stage 2: the sequence, the Merkle tree and the checkpoints, in order --------------------------------
+class _Fold:
+    """The running fold: the frontier, the next expected sequence number, and the problems so far."""
+
+    def __init__(self, result: Verification, checkpoints: dict[int, list[Checkpoint]],
+                 archives: list[ArchiveRecord]) -> None:
+        self.result, self.checkpoints = result, checkpoints
+        self.frontier = merkle.Frontier()
+        self.expected, self.broken_at, self.last_good = 1, None, 0
+        self.run = None  # (index among the problems, kind, first seq, last seq) of the latest run of a kind
+        self.sizes = iter(sorted(checkpoints))
+        self.cp_size = next(self.sizes, None)
+        self.roots = {r.last_seq: r for r in archives}
+        if self.cp_size == 0:  # a checkpoint of the empty log (signed before the first event): its root is fixed
+            result.checkpoints_checked += 1
+            _compare(checkpoints[0], merkle.EMPTY_ROOT, 0, 0, self.problem)
+            self.cp_size = next(self.sizes, None)
+
+    def problem(self, seq: int | None, kind: str, message: str) -> None:
+        self.result.problems.append(Problem(seq, kind, message))
+        if seq is not None and (self.broken_at is None or seq < self.broken_at):
+            self.broken_at = seq
+
+    def _in_runs(self, seq: int, kind: str, single: str, many: str) -> None:
+        """One problem for each run of consecutive events with the same kind of problem."""
+        run = self.run
+        if run is not None and run[1] == kind and run[3] == seq - 1:
+            self.run = (run[0], kind, run[2], seq)
+            self.result.problems[run[0]] = Problem(run[2], kind if kind != "unreadable" else "edited",
+                                                   many.format(first=run[2], last=seq))
+        else:
+            self.problem(seq, kind if kind != "unreadable" else "edited", single.format(seq=seq))
+            self.run = (len(self.result.problems) - 1, kind, seq, seq)
+
+    def add(self, seq: int, leaf: bytes, kind: str | None) -> None:
+        if seq != self.expected:
+            if seq > self.expected:
+                self.problem(self.expected, "deleted", f"events {self.expected}..{seq - 1} are missing (deleted)")
+            else:
+                self.problem(seq, "duplicate", f"event {seq} appears twice")
+            self.expected = seq
+        if kind == "unreadable":
+            self._in_runs(seq, kind, "event {seq}: its block cannot be decoded",
+                          "events {first}..{last}: their block cannot be decoded")
+        elif kind == "unarchived":
+            self._in_runs(seq, "deleted", "event {seq} is missing: its leaf was marked archived but no signed "
+                          "archive holds it (deleted)", "events {first}..{last} are missing: their leaves were "
+                          "marked archived but no signed archive holds them (deleted)")
+        elif kind == "edited":
+            self.problem(seq, "edited", f"event {seq} was edited: its content does not match its leaf hash")
+        elif kind == "forged":
+            self.problem(seq, "forged", f"event {seq} has an invalid seal: inserted, renumbered, reordered or edited")
+        self.frontier.append(leaf)
+        self.expected += 1
+        self._meet_signed_roots()
+
+    def _meet_signed_roots(self) -> None:
+        size = self.frontier.size
+        record = self.roots.get(size)
+        if record is not None and record.root != self.frontier.root() and (self.broken_at is None or self.broken_at > size):
+            self.problem(record.first_seq, "fork", f"the first {size} events do not match the root signed in "
+                         f"archive record {record.id}")
+        while self.cp_size is not None and self.cp_size <= size:
+            if self.cp_size == size:
+                self.result.checkpoints_checked += 1
+                if self.broken_at is None or self.broken_at > size:  # else an event problem already explains it
+                    _compare(self.checkpoints[size], self.frontier.root(), size, self.last_good, self.problem)
+                if self.broken_at is None or self.broken_at > size:
+                    self.last_good = size
+            self.cp_size = next(self.sizes, None)
+
+    def finish(self, head) -> None:
+        result, size = self.result, self.frontier.size
+        result.size, result.root = size, self.frontier.root()
+        while self.cp_size is not None:  # checkpoints beyond the end of the log
+            origin = self.checkpoints[self.cp_size][0].origin
+            self.problem(size + 1, "truncated",
+                         f"the log ends at {size} but {origin} signed {self.cp_size} events: truncated or rolled back")
+            self.cp_size = next(self.sizes, None)
+        if head is not None and head.size != size:
+            self.problem(min(head.size, size) + 1, "head-mismatch",
+                         f"the log head says {head.size} events but {size} are present")
+
+
+RowsCheck = Callable[[Connection, list], list[tuple[str, str]]]
+
+
 def verify_log(engine: Engine, keyring: Keyring, checkpoint_files: list[Path], batch: int = 20_000,
-               workers: int | None = None, chunk: int = CHUNK) -> Verification:
-    """Check every event and every checkpoint. `workers`: processes that recompute leaves and seals,
-    `chunk` sequence numbers per task (default: up to 4 workers for logs of PARALLEL_FROM events or
-    more, else none); the fold itself is sequential."""
+               workers: int | None = None, chunk: int = CHUNK, rows_check: RowsCheck | None = None) -> Verification:
+    """Check every event, block, archive record and checkpoint. `workers`: processes that recompute
+    leaves and seals, `chunk` sequence numbers per task (default: up to 4 workers for logs of
+    event_checks.PARALLEL_FROM events or more, else none); the fold itself is sequential.
+    `rows_check(conn, ledger)`: run in the same snapshot once the log is read, with the ledger
+    entries of the events that verified; its (kind, message) pairs become problems of no sequence
+    number (auditor.vault.integrity compares the ledger's tables with it)."""
     result = Verification()
     public_key, mac_key = keyring.signing_public_key, keyring.log_mac_key
     checkpoints = load_checkpoints(checkpoint_files, public_key, result)
-    sizes = sorted(checkpoints)
-    frontier = merkle.Frontier()
-    expected, broken_at = 1, None  # broken_at: first seq after which prefix roots cannot be trusted
-    last_good_checkpoint = 0
-    run = None  # (its index among the problems, first seq, last seq) of the latest undecodable run
-    next_cp = iter(sizes)
-    cp_size = next(next_cp, None)
-
-    def problem(seq: int | None, kind: str, message: str) -> None:
-        nonlocal broken_at
-        result.problems.append(Problem(seq, kind, message))
-        if seq is not None and (broken_at is None or seq < broken_at):
-            broken_at = seq
-
-    if cp_size == 0:  # a checkpoint of the empty log (signed before the first event): its root is fixed
-        result.checkpoints_checked += 1
-        _compare(checkpoints[0], merkle.EMPTY_ROOT, 0, 0, problem)
-        cp_size = next(next_cp, None)
-
+    found = Found()
     with engine.connect() as conn:
         database.read_snapshot(conn)  # one consistent view; appenders carry on meanwhile
         head = conn.execute(select(HEAD.c.size, HEAD.c.frontier).where(HEAD.c.id == 1)).first()
+        vouched, archive_problems = _archive_problems(archive_records(conn), public_key)
+        fold = _Fold(result, checkpoints, vouched)
+        for p in archive_problems:
+            fold.problem(p.seq, p.kind, p.message)
         count, top = event_count(conn)  # events appended after this snapshot are not checked
-        workers = _workers_for(engine, count or 0, workers)
+        workers = workers_for(engine, count or 0, workers)
         if workers > 1 and top >= chunk:
             spans = [tuple(b) for b in conn.execute(select(BLOCKS.c.first_seq, BLOCKS.c.last_seq)
                                                      .order_by(BLOCKS.c.first_seq))]
-            checked = _checked_in_parallel(engine, mac_key, batch, workers, top, chunk, spans)
+            checked = checked_in_parallel(engine, mac_key, batch, workers, top, chunk, spans, found)
         else:
-            checked = _check_rows(conn, EventSeal(mac_key), batch, hi=top)
-        checked = chain(_archived(conn, EventSeal(mac_key), batch), checked)  # the archived prefix first
-        for seq, leaf, kind in checked:
-            if seq != expected:
-                if seq > expected:
-                    problem(expected, "deleted", f"events {expected}..{seq - 1} are missing (deleted)")
-                else:  # cannot happen with seq as primary key; kept for imported copies
-                    problem(seq, "duplicate", f"event {seq} appears twice")
-                expected = seq
-            if kind == "unreadable":  # one problem for each run of events whose block cannot be decoded
-                if run is not None and run[2] == seq - 1:
-                    run = (run[0], run[1], seq)
-                    result.problems[run[0]] = Problem(run[1], "edited", f"events {run[1]}..{seq}: their block cannot be decoded")
-                else:
-                    problem(seq, "edited", f"event {seq}: its block cannot be decoded")
-                    run = (len(result.problems) - 1, seq, seq)
-            elif kind == "edited":
-                problem(seq, "edited", f"event {seq} was edited: its content does not match its leaf hash")
-            elif kind == "forged":
-                problem(seq, "forged", f"event {seq} has an invalid seal: inserted, renumbered, reordered or edited")
-            frontier.append(leaf)
-            expected += 1
-            while cp_size is not None and cp_size <= frontier.size:
-                if cp_size == frontier.size:
-                    result.checkpoints_checked += 1
-                    if broken_at is None or broken_at > cp_size:  # else a row problem already explains it
-                        _compare(checkpoints[cp_size], frontier.root(), cp_size, last_good_checkpoint, problem)
-                    if broken_at is None or broken_at > cp_size:
-                        last_good_checkpoint = cp_size
-                cp_size = next(next_cp, None)
-
-    result.size, result.root = frontier.size, frontier.root()
-    while cp_size is not None:  # checkpoints beyond the end of the log
-        origin = checkpoints[cp_size][0].origin
-        problem(frontier.size + 1, "truncated",
-                f"the log ends at {frontier.size} but {origin} signed {cp_size} events: truncated or rolled back")
-        cp_size = next(next_cp, None)
-    if head is not None and head.size != frontier.size:
-        problem(min(head.size, frontier.size) + 1, "head-mismatch",
-                f"the log head says {head.size} events but {frontier.size} are present")
+            checked = check_events(conn, mac_key, batch, found, hi=top)
+        # archived leaves and stored events, in one sequence (an archive is a prefix; an attacker's may not be)
+        for seq, leaf, kind in merge(_archived(conn, EventSeal(mac_key), vouched, batch), checked, key=itemgetter(0)):
+            fold.add(seq, leaf, kind)
+        result.ledger = sorted(found.ledger)
+        rows = rows_check(conn, result.ledger) if rows_check is not None else []
+    for kind, message in rows:
+        result.problems.append(Problem(None, kind, message))
+    for f in found.findings:
+        fold.problem(f.seq, f.kind, f.message)
+    fold.finish(head)
     valid = [cp for cps in checkpoints.values() for cp in cps]
     result.latest_checkpoint = max(valid, key=lambda c: c.size, default=None)
     if not valid:

@@ -9,9 +9,11 @@ from pathlib import Path
 import click
 
 from auditor.audit.proofs import build_proof, check_proof
-from auditor.audit.verify import verify_log
+from auditor import database
+from auditor.audit.checkpoints import CheckpointFile, key_fingerprint
+from auditor.vault.integrity import log_problems, row_problems, verify_vault
 from auditor.cli import cli
-from auditor.cli.session import open_vault
+from auditor.cli.session import open_vault, opened
 from auditor.errors import InputError
 
 
@@ -25,12 +27,19 @@ def audit():
               help="Also check against this checkpoint file (e.g. a copy kept elsewhere). Repeatable.")
 @click.pass_context
 def verify(ctx, extra):
-    """Check every event against its seal and the log against every signed checkpoint.
+    """Check every event against its seal, the log against every signed checkpoint and archive, and
+    every workforce, patient, encounter, care-team, document, suppression and setting row against what
+    the log recorded of it.
 
-    Exit 0 when the log verifies, 1 when it does not (naming the first bad sequence number)."""
-    vault = open_vault(ctx)
-    result = verify_log(vault.records, vault.keyring, [vault.checkpoints.path, *extra])
-    vault.close()
+    Exit 0 when the vault verifies, 1 when it does not (naming the first bad sequence number and each
+    row written behind the gateway)."""
+    with opened(ctx) as vault:
+        for copy in extra:
+            _same_vault(copy, vault.keyring.signing_public_key)
+        files = [vault.checkpoints.path, *extra]
+        click.echo(f"checking: records database {database.describe(vault.settings.database_url)}; "
+                   f"checkpoints {', '.join(str(f) for f in files)}")
+        result = verify_vault(vault.records, vault.keyring, files)
     latest = result.latest_checkpoint
     click.echo(f"audit log: {result.size} events, root {result.root.hex()}")
     click.echo(f"checkpoints checked: {result.checkpoints_checked}"
@@ -38,12 +47,32 @@ def verify(ctx, extra):
     for warning in result.warnings:
         click.echo(f"warning: {warning}")
     if result.ok:
-        click.echo("OK: the audit log verifies")
+        click.echo("OK: the audit log verifies, and every recorded row is the row the log recorded")
         return
-    click.echo(f"TAMPERED: first bad sequence number {result.first_bad_seq}")
-    for p in sorted(result.problems, key=lambda p: (p.seq is None, p.seq or 0)):
-        click.echo(f"  {'seq ' + str(p.seq) if p.seq is not None else 'file'}: {p.kind}: {p.message}")
+    log, rows = log_problems(result), row_problems(result)
+    if log:
+        first = result.first_bad_seq
+        click.echo("TAMPERED: " + (f"first bad sequence number {first}" if first is not None
+                                   else f"{len(log)} problem(s) with the checkpoints or archives"))
+        for p in sorted(log, key=lambda p: (p.seq is None, p.seq or 0)):
+            click.echo(f"  {'seq ' + str(p.seq) if p.seq is not None else 'file'}: {p.kind}: {p.message}")
+    if rows:
+        click.echo(f"ALTERED: {len(rows)} row(s) written behind the audited gateway")
+        for p in rows:
+            click.echo(f"  {p.kind}: {p.message}")
     sys.exit(1)
+
+
+def _same_vault(path: Path, public_key: bytes) -> None:
+    """A --checkpoint copy must be this vault's: one of another vault is a mistake, not tampering."""
+    checkpoints, problems = CheckpointFile(path).read()
+    ours = key_fingerprint(public_key)
+    keys = sorted({cp.key for cp in checkpoints})
+    if not checkpoints and problems:
+        raise InputError(f"{path}: not a checkpoint file (no line of it is a checkpoint)")
+    if checkpoints and ours not in keys:
+        raise InputError(f"{path}: its checkpoints were signed by another vault's key ({', '.join(keys)}), not this "
+                         f"vault's ({ours}): it is not a copy of this vault's checkpoints")
 
 
 @audit.command("checkpoint")

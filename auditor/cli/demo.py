@@ -80,7 +80,7 @@ def _gateway_reads(vault) -> str:
 @click.pass_context
 def demo(ctx, out, events, seed, synthea, no_pdf):
     """A demo vault, a month of audited activity, and the monthly privacy audit report, in a new folder."""
-    from auditor.audit.verify import verify_log
+    from auditor.vault.integrity import verify_vault
     from auditor.cases.settings import load_case_settings
     from auditor.home import create_home
     from auditor.ingest.ehr_import import ingest_directory
@@ -104,7 +104,7 @@ def demo(ctx, out, events, seed, synthea, no_pdf):
             hospital = write_hospital(out / "export", seed, events=events, month=month, zone=ZONE, synthea=synthea)
             progress.update(task, completed=1)
             task = step("ingesting the export through the gateway", total=5)  # the contract's five files
-            set_organisation_timezone(vault.records, ZoneInfo(ZONE))
+            set_organisation_timezone(vault.gateway, ZoneInfo(ZONE))
             ingested = ingest_directory(vault.gateway, out / "export", ZoneInfo(ZONE),
                                         progress=lambda name: progress.advance(task))
             progress.update(task, completed=5)
@@ -126,7 +126,7 @@ def demo(ctx, out, events, seed, synthea, no_pdf):
             paths.update(writers.write_findings(out / "report", run.findings))
         with vault.records.connect() as conn:
             vault.audit_log.checkpoint_now(conn)
-        verified = verify_log(vault.records, vault.keyring, [vault.checkpoints.path])
+        verified = verify_vault(vault.records, vault.keyring, [vault.checkpoints.path])
     finally:
         vault.close()
     log = ingested.files.get("access_log.csv")

@@ -44,7 +44,7 @@ def ingest(ctx, directory, tz_name, source, rejected):
             zone = stored
             click.echo(f"organisation time zone: {zone.key} (stored)")
         else:
-            previous = set_organisation_timezone(vault.records, zone)
+            previous = set_organisation_timezone(vault.gateway, zone)
             click.echo(f"organisation time zone: {zone.key}" + (
                 "" if previous == zone.key else " (stored)" if previous is None else f" (changed from {previous})"))
         summary = ingest_directory(vault.gateway, directory, zone, source.strip())

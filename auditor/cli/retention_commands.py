@@ -19,6 +19,7 @@ from auditor.cli import cli
 from auditor.cli.audit_commands import audit as audit_group
 from auditor.cli.session import day_option, opened
 from auditor.home import Vault
+from auditor.vault.integrity import carry_over, verify_vault
 from auditor.reporting.templates import load_site
 from auditor.retention import holds as legal_holds
 from auditor.retention.certificate import issue_certificate, stored_certificate
@@ -217,7 +218,8 @@ def audit_archive(ctx, before, out):
     day = day_option(before, "--before")
     with opened(ctx) as vault:
         today = vault.clock.now().date()
-        done = archive_log(vault.records, vault.keyring, vault.audit_log, [vault.checkpoints.path], day, today, out)
+        done = archive_log(vault.records, vault.keyring, vault.audit_log, [vault.checkpoints.path], day, today, out,
+                           verify=verify_vault, carry_over=lambda entries, last: carry_over(vault.gateway, entries, last))
     if done is None:
         click.echo(f"nothing to archive before {day}")
         return

@@ -35,12 +35,14 @@ def open_vault(ctx: click.Context, check_schema: bool = True) -> Vault:
     passphrase = passphrase_from_env()
     clock = clock_of(ctx)
     try:
-        return Vault.open(home, passphrase, clock=clock, check_schema=check_schema)
+        vault = Vault.open(home, passphrase, clock=clock, check_schema=check_schema)
     except KeyringError as exc:
-        if passphrase is None and "protected by a passphrase" in str(exc) and sys.stdin.isatty():
-            return Vault.open(home, click.prompt("Keyring passphrase", hide_input=True), clock=clock,
-                              check_schema=check_schema)
-        raise
+        if not (passphrase is None and "protected by a passphrase" in str(exc) and sys.stdin.isatty()):
+            raise
+        vault = Vault.open(home, click.prompt("Keyring passphrase", hide_input=True), clock=clock,
+                           check_schema=check_schema)
+    ctx.call_on_close(vault.close)  # however the command ends: what it appended gets its checkpoint
+    return vault
 
 
 def day_option(value: str | None, option: str) -> date | None:

@@ -13,6 +13,8 @@ from auditor.cli.session import clock_of, home_of, open_vault, passphrase_from_e
 from auditor.errors import ConfigurationError
 from auditor.home import HomeSettings, create_home
 
+LEDGER_REVISION = "r0009"  # sealed block headers, signed archives, the ledger of trusted rows
+
 
 @cli.command()
 @click.option("--database-url", help="Records database (default: SQLite in the home). e.g. postgresql+psycopg://...")
@@ -50,11 +52,25 @@ def db():
 def db_upgrade(ctx):
     """Bring the records database and the key store to the newest schema."""
     settings = HomeSettings.read(home_of(ctx))
+    applied: set[str] = set()
     for which, url in (("records", settings.database_url), ("keystore", settings.keystore_url)):
         engine = database.connect(url)
         before, after = database.upgrade(which, engine)
         engine.dispose()
+        if before is not None:  # an existing database (a new one is made whole by init)
+            applied |= database.revisions_between(which, before, after)
         click.echo(f"{which}: {before or 'empty'} -> {after}" if before != after else f"{which}: already at {after}")
+    from auditor.vault.integrity import adopt_legacy, needs_adoption
+
+    records = database.connect(settings.database_url)
+    try:
+        legacy = LEDGER_REVISION in applied or needs_adoption(records)
+    finally:
+        records.dispose()
+    if legacy:  # a vault made before the ledger and sealed block headers: vouch for it now, once it verifies
+        done = adopt_legacy(open_vault(ctx))
+        click.echo(f"sealed {done.headers_sealed} block header(s), signed {done.archives_signed} archive record(s), "
+                   f"recorded {done.rows_recorded} row(s) in the audit log's ledger")
 
 
 @cli.group()

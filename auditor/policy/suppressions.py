@@ -98,6 +98,7 @@ def add_suppression(casework: Casework, request: SuppressionRequest, known_rules
         change.session.add(row)
         change.session.flush()  # the id binds the sealed reason to its row
         row.reason = change.seal(row.data_key_id, "suppressions", "reason", row.id, reason)
+        change.record_rows("suppressions", "create", [row.id])
         change.record("suppression", row.id, f"suppression {row.id} of {request.rule} added, approved by "
                       f"{approver}, expires {request.expires_on.isoformat()}", patient_id=patient_id)
         return row.id
@@ -118,6 +119,7 @@ def revoke_suppression(casework: Casework, suppression_id: int, reason: str, by:
             raise SuppressionRefused(f"suppression {suppression_id} is already revoked")
         row.revoked_at, row.revoked_by = change.at, by[:128]
         row.revoke_reason = change.seal(row.data_key_id, "suppressions", "revoke_reason", row.id, reason)
+        change.record_rows("suppressions", "update", [row.id])
         change.record("suppression", row.id, f"suppression {row.id} revoked by {by}", patient_id=row.patient_id)
 
     casework.change("update", work)

@@ -21,7 +21,8 @@ import pyarrow.compute as pc
 from sqlalchemy import case, func, select
 
 from auditor.audit import blocks
-from auditor.audit.verify import Verification, verify_log
+from auditor.audit.verify import Verification
+from auditor.vault.integrity import log_problems, row_problems, verify_vault
 from auditor.cases.period import audit_period
 from auditor.cases.settings import CaseSettings
 from auditor.database import read_snapshot
@@ -70,7 +71,8 @@ def shift_month(period: Period, months: int) -> Period:
 
 def run_policy(vault: Vault, period: Period, policy: Policy, directory=None) -> MonthlyRun:
     """The rules over the period, suppressions applied; nothing recorded (the previous month's column)."""
-    detection = engine.run(load_frames(vault.records, period, policy.lookback()), policy)
+    detection = engine.run(load_frames(vault.records, period, policy.lookback(), log_key=vault.keyring.log_mac_key),
+                           policy)
     found = build_findings(detection, policy, directory or NoDirectory())
     mute(found, active_suppressions(vault.records), period.tz)
     return MonthlyRun(period, detection, found)
@@ -107,7 +109,7 @@ def accesses_by_month(vault: Vault, periods: list[Period], policy: Policy) -> li
         lows = np.array([lo for lo, _ in bounds], dtype=np.int64)
         highs = np.array([hi for _, hi in bounds], dtype=np.int64)
         actions = pa.array(sorted(policy.settings.access_actions), pa.string())
-        for t in blocks.events_between(conn, int(lows.min()), int(highs.max())):  # the same test, on blocks
+        for t in blocks.events_between(conn, int(lows.min()), int(highs.max()), vault.keyring.log_mac_key):  # the same test, on blocks
             user = t["user_id"]
             counted_here = pc.and_(pc.and_(pc.equal(t["outcome"], "success"), pc.is_valid(t["patient_id"])),
                                    pc.and_(pc.is_in(t["action"], value_set=actions),
@@ -158,7 +160,7 @@ def _verify_elsewhere(url: str, keys: _LogKeys, checkpoint_files: list) -> Verif
 
     engine = database.connect(url)
     try:
-        return verify_log(engine, keys, checkpoint_files)  # type: ignore[arg-type]
+        return verify_vault(engine, keys, checkpoint_files)  # type: ignore[arg-type]
     finally:
         engine.dispose()
 
@@ -169,7 +171,7 @@ def start_verification(vault: Vault) -> Future:
     worker processes are forked from a single-threaded parent."""
     if vault.records.url.database in (None, "", ":memory:"):  # a database only this process can see
         done: Future = Future()
-        done.set_result(verify_log(vault.records, vault.keyring, [vault.checkpoints.path]))
+        done.set_result(verify_vault(vault.records, vault.keyring, [vault.checkpoints.path]))
         return done
     pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
     keys = _LogKeys(vault.keyring.signing_public_key, vault.keyring.log_mac_key)
@@ -180,11 +182,14 @@ def start_verification(vault: Vault) -> Future:
 
 
 def _verification(vault: Vault, pending: Future | None) -> dict:
-    result: Verification = pending.result() if pending else verify_log(vault.records, vault.keyring,
-                                                                       [vault.checkpoints.path])
+    result: Verification = pending.result() if pending else verify_vault(vault.records, vault.keyring,
+                                                                         [vault.checkpoints.path])
     cp = result.latest_checkpoint
-    return {"ok": result.ok, "events": result.size, "root": result.root.hex(), "first_bad_seq": result.first_bad_seq,
-            "problems": [f"seq {p.seq}: {p.kind}" if p.seq is not None else p.kind for p in result.problems][:10],
+    log, rows = log_problems(result), row_problems(result)
+    return {"ok": result.ok, "log_ok": not log, "rows_ok": not rows, "events": result.size, "root": result.root.hex(),
+            "first_bad_seq": result.first_bad_seq,
+            "problems": [f"seq {p.seq}: {p.kind}" if p.seq is not None else p.kind for p in log][:10],
+            "rows_altered": len(rows), "row_problems": [p.message for p in rows][:10],
             "checkpoint": ({"size": cp.size, "at": cp.at, "root": cp.root.hex()} if cp else None)}
 
 

@@ -8,10 +8,15 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import Engine, insert, select, update
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Engine, select
 
 from auditor.errors import InputError
 from auditor.vault.records import VaultSetting
+
+if TYPE_CHECKING:  # pragma: no cover
+    from auditor.vault.gateway import AccessGateway
 
 ORGANISATION_TIMEZONE = "organisation_timezone"
 
@@ -33,12 +38,10 @@ def organisation_timezone(engine: Engine) -> ZoneInfo | None:
     return time_zone(name) if name else None
 
 
-def set_organisation_timezone(engine: Engine, zone: ZoneInfo) -> str | None:
-    """Store `zone` as the organisation's time zone; returns the name it replaced (None if unset)."""
-    with engine.begin() as conn:
-        previous = conn.scalar(select(VaultSetting.value).where(VaultSetting.name == ORGANISATION_TIMEZONE))
-        if previous is None:
-            conn.execute(insert(VaultSetting).values(name=ORGANISATION_TIMEZONE, value=zone.key))
-        elif previous != zone.key:
-            conn.execute(update(VaultSetting).where(VaultSetting.name == ORGANISATION_TIMEZONE).values(value=zone.key))
-    return previous
+def set_organisation_timezone(gateway: "AccessGateway", zone: ZoneInfo) -> str | None:
+    """Store `zone` as the organisation's time zone, through the gateway as svc:import (audited, and
+    recorded in the ledger: the day boundaries of every rule hang on it); returns the name it
+    replaced (None if unset)."""
+    from auditor.vault.gateway import AccessContext
+
+    return gateway.set_setting(AccessContext.service("import"), ORGANISATION_TIMEZONE, zone.key)

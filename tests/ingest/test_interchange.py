@@ -298,9 +298,9 @@ def test_database_files_hold_no_names_addresses_or_phones(sqlite_vault, tmp_path
 # -- the organisation's time zone ---------------------------------------------------------------------------
 def test_organisation_timezone_is_kept_until_changed(vault):
     assert organisation_timezone(vault.records) is None
-    assert set_organisation_timezone(vault.records, NEW_YORK) is None
+    assert set_organisation_timezone(vault.gateway, NEW_YORK) is None
     assert organisation_timezone(vault.records) == NEW_YORK
-    assert set_organisation_timezone(vault.records, ZoneInfo("Europe/Paris")) == "America/New_York"
+    assert set_organisation_timezone(vault.gateway, ZoneInfo("Europe/Paris")) == "America/New_York"
     with vault.records.connect() as conn:
         assert conn.scalar(select(VaultSetting.value).where(VaultSetting.name == "organisation_timezone")) == "Europe/Paris"
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import date, datetime, timezone
 
-from sqlalchemy import insert
+from zoneinfo import ZoneInfo
 
 from auditor.audit.events import AuditEvent
 from auditor.vault.gateway import AccessContext, EncounterRecord, PatientDemographics, WorkforceRecord
-from auditor.vault.records import VaultSetting
+from auditor.vault.settings import set_organisation_timezone
 
 
 def populate(vault, tz: str | None = "America/New_York") -> dict[str, int]:
@@ -40,7 +40,7 @@ def populate(vault, tz: str | None = "America/New_York") -> dict[str, int]:
                          source="ehr", source_event_id="ehr-4")]
     with vault.records.begin() as conn:
         appended = vault.audit_log.append(conn, events)
-        if tz:
-            conn.execute(insert(VaultSetting).values(name="organisation_timezone", value=tz))
     vault.audit_log.after_commit(appended, len(events))
+    if tz:  # through the gateway, as ingest sets it: recorded in the ledger
+        set_organisation_timezone(g, ZoneInfo(tz))
     return ids

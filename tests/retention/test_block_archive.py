@@ -14,6 +14,7 @@ from auditor.audit.blocks import BLOCKS, stored_events
 from auditor.audit.events import AuditEvent, ImportedEvents, to_microseconds
 from auditor.audit.proofs import build_proof, check_proof
 from auditor.audit.verify import verify_log
+from auditor.clock import FixedClock
 from tests.audit.helpers import append_batches
 
 TODAY = date(2026, 11, 2)
@@ -33,9 +34,15 @@ def _row(at: datetime) -> AuditEvent:
 
 
 @pytest.fixture
+def clock():
+    """The vault is made in 2018 (its own first event is then), before the events it will hold."""
+    return FixedClock(datetime(2018, 1, 2, 9, tzinfo=timezone.utc))
+
+
+@pytest.fixture
 def aged_blocks(vault):
-    """Rows and blocks: a block of 2018 (1..4), a row of 2018 (5), a block from 31 Dec 2018 into 2019
-    (6..10), a row of 2019 (11), a block of 2026 (12..14)."""
+    """After the vault's first event (1): a block of 2018 (2..5), a row of 2018 (6), a block from 31 Dec
+    2018 into 2019 (7..11), a row of 2019 (12), a block of 2026 (13..15)."""
     batches = [[_block(datetime(2018, 3, 1, tzinfo=timezone.utc), 4, "a")], [_row(datetime(2018, 4, 1, tzinfo=timezone.utc))],
                [_block(datetime(2018, 12, 31, 22, tzinfo=timezone.utc), 5, "b")],
                [_row(datetime(2019, 5, 1, tzinfo=timezone.utc))], [_block(datetime(2026, 3, 1, tzinfo=timezone.utc), 3, "c")]]
@@ -44,21 +51,22 @@ def aged_blocks(vault):
 
 
 def _archive(vault, out, before):
+    vault.clock.at = datetime(2026, 11, 2, 9, tzinfo=timezone.utc)  # years later: the archive is made today
     return archive_log(vault.records, vault.keyring, vault.audit_log, [vault.checkpoints.path], before, TODAY, out)
 
 
 def test_blocks_leave_whole_and_the_log_still_verifies(aged_blocks, tmp_path):
     vault = aged_blocks
     first = _archive(vault, tmp_path / "2018.jsonl", date(2019, 1, 1))
-    assert (first.first_seq, first.last_seq) == (1, 5)  # the block reaching into 2019 stays, all of it
+    assert (first.first_seq, first.last_seq) == (1, 6)  # the block reaching into 2019 stays, all of it
     assert check_archive(tmp_path / "2018.jsonl", vault.keyring).ok
     with vault.records.connect() as conn:
-        assert [e.seq for e in stored_events(conn)] == list(range(6, 15))
-        assert conn.execute(select(BLOCKS.c.first_seq).order_by(BLOCKS.c.first_seq)).scalars().all() == [6, 12]
+        assert [e.seq for e in stored_events(conn)] == list(range(7, 16))
+        assert conn.execute(select(BLOCKS.c.first_seq).order_by(BLOCKS.c.first_seq)).scalars().all() == [7, 13]
     second = _archive(vault, tmp_path / "2019.jsonl", date(2020, 1, 1))
-    assert (second.first_seq, second.last_seq) == (6, 11)
+    assert (second.first_seq, second.last_seq) == (7, 12)
     result = verify_log(vault.records, vault.keyring, [vault.checkpoints.path])
     assert result.ok, result.problems
-    assert result.size == 14
-    proof = build_proof(vault.records, 13, vault.checkpoints.latest())
+    assert result.size == 15
+    proof = build_proof(vault.records, 14, vault.checkpoints.latest())
     assert check_proof(proof, vault.keyring.signing_public_key).ok

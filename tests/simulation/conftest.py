@@ -28,7 +28,7 @@ def small_hospital(tmp_path_factory):
 def ingested(small_hospital, tmp_path_factory):
     """(vault, ingest summary) of the small hospital, loaded through auditor ingest's library code."""
     vault = create_home(tmp_path_factory.mktemp("vault") / "home", scrypt_n=FAST_SCRYPT)
-    set_organisation_timezone(vault.records, NEW_YORK)
+    set_organisation_timezone(vault.gateway, NEW_YORK)
     summary = ingest_directory(vault.gateway, small_hospital.folder, NEW_YORK)
     yield vault, summary
     vault.close()

@@ -29,6 +29,7 @@ from auditor.vault.gateway.relationships import relationships
 from auditor.vault.gateway import sealing
 from auditor.vault.gateway.ehr_log import EhrLogWriting
 from auditor.vault.gateway.quarantine import QuarantineWriting
+from auditor.vault.gateway.recording import RowRecording
 from auditor.vault.gateway.writes import RecordWriting
 from auditor.vault.gateway.sealing import Chart, PatientDemographics
 from auditor.vault.records import PATIENT_SEALED, ClinicalDocument, Patient
@@ -47,7 +48,7 @@ class PatientSummary:
     birth_date: str | None
 
 
-class AccessGateway(RecordWriting, EhrLogWriting, QuarantineWriting):
+class AccessGateway(RecordWriting, EhrLogWriting, QuarantineWriting, RowRecording):
     def __init__(self, records: Engine, envelope: Envelope, indexer: BlindIndexer, audit_log: AuditLog,
                  policy: AccessPolicy, clock: Clock | None = None) -> None:
         self.records = records

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Iterable
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, select, update
 
 from auditor.errors import DecryptionError, NotFound
 from auditor.vault.gateway.context import AccessContext
@@ -92,13 +92,19 @@ class RecordsManagement(ServiceDesk[RetentionChange]):
             if not self.gateway.envelope.is_destroyed(item.data_key_id):
                 raise NotFound(f"the data key of patient {item.patient_id} is not destroyed yet")
             pid = item.patient_id
-            counts = {name: s.scalar(select(func.count()).select_from(model).where(model.patient_id == pid))
-                      for name, model in (("documents", ClinicalDocument), ("encounters", Encounter),
-                                          ("care_team", CareTeamMember))}
+            rows = {name: list(s.scalars(select(model.id).where(model.patient_id == pid)))
+                    for name, model in (("documents", ClinicalDocument), ("encounters", Encounter),
+                                        ("care_team", CareTeamMember))}
+            counts = {name: len(ids) for name, ids in rows.items()}
+            for name, ids in rows.items():  # recorded in the log as they were, before they go
+                change.record_rows(name, "delete", ids)
+            change.record_rows("patients", "delete", [pid])
             s.execute(delete(ClinicalDocument).where(ClinicalDocument.patient_id == pid))
             s.execute(delete(CareTeamMember).where(CareTeamMember.patient_id == pid))
             s.execute(delete(Encounter).where(Encounter.patient_id == pid))
+            linked = list(s.scalars(select(WorkforceMember.id).where(WorkforceMember.patient_id == pid)))
             s.execute(update(WorkforceMember).where(WorkforceMember.patient_id == pid).values(patient_id=None))
+            change.record_rows("workforce", "update", linked)
             s.execute(delete(Patient).where(Patient.id == pid))
             item.state, item.destroyed_at = "destroyed", change.at
             item.documents, item.encounters, item.care_team = (counts["documents"], counts["encounters"],

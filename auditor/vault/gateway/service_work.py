@@ -42,6 +42,12 @@ class ServiceChange:
                                                record_id=None if record_id is None else str(record_id),
                                                detail=detail[:256]))
 
+    def record_rows(self, table: str, action: str, keys: list[int | str]) -> None:
+        """Queue the ledger events of rows of a ledger table this work wrote (or, for a delete, is
+        about to delete): auditor.vault.ledger. Pending ORM changes are flushed first."""
+        self.session.flush()
+        self.gateway._record_rows(self.session, self.events, self.ctx, self.actor, self.at, table, action, keys)
+
     def new_key(self, purpose: str) -> int:
         return self.gateway.envelope.create_key(purpose)
 

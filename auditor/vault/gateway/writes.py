@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from auditor.audit.events import AuditEvent
@@ -17,7 +17,7 @@ from auditor.vault.gateway import sealing
 from auditor.vault.gateway.context import AccessContext, Actor
 from auditor.vault.gateway.sealing import DocumentRecord, PatientDemographics, WorkforceRecord
 from auditor.vault.records import (PATIENT_SEALED, WORKFORCE_SEALED, CareTeamMember, ClinicalDocument, Encounter,
-                                   Patient, WorkforceMember)
+                                   Patient, VaultSetting, WorkforceMember)
 
 if TYPE_CHECKING:  # pragma: no cover
     from auditor.vault.gateway.core import AccessGateway
@@ -91,6 +91,7 @@ class RecordWriting:
                                           fields=tuple(c for c in PATIENT_SEALED if rows[-1][c] is not None)))
             if rows:
                 session.execute(insert(Patient), rows)
+                self._record_rows(session, events, ctx, writer, at, "patients", "create", [r["id"] for r in rows])
             return Registration(ids, len(rows))
 
         return self._audited(work)
@@ -118,6 +119,7 @@ class RecordWriting:
                                           fields=tuple(c for c in WORKFORCE_SEALED if row[c] is not None)))
             if rows:
                 session.execute(insert(WorkforceMember), rows)
+                self._record_rows(session, events, ctx, writer, at, "workforce", "create", [r["id"] for r in rows])
             return Registration(existing, len(rows))
 
         return self._audited(work)
@@ -144,8 +146,12 @@ class RecordWriting:
                              "type": e.type, "start": e.start, "end": e.end})
                 touched.add(patients[e.mrn])
             if rows:
-                session.execute(insert(Encounter), rows)
-            touched.update(_insert_care_team(session, patients, users, care_team))
+                made = session.execute(insert(Encounter).returning(Encounter.id, sort_by_parameter_order=True), rows)
+                self._record_rows(session, events, ctx, writer, at, "encounters", "create", made.scalars().all())
+            added, team_ids = _insert_care_team(session, patients, users, care_team)
+            touched.update(added)
+            if team_ids:
+                self._record_rows(session, events, ctx, writer, at, "care_team", "create", team_ids)
             for pid in sorted(touched):
                 events.append(self._event(ctx, writer, "create", at, patient_id=pid, record_type="encounter"))
             return len(rows)
@@ -161,7 +167,9 @@ class RecordWriting:
             patients = self.patient_ids(session, [c.mrn for c in members])
             users = dict(session.execute(select(WorkforceMember.user_id, WorkforceMember.id)
                                          .where(WorkforceMember.user_id.in_({c.user_id for c in members}))).all())
-            touched = _insert_care_team(session, patients, users, members)
+            touched, team_ids = _insert_care_team(session, patients, users, members)
+            if team_ids:
+                self._record_rows(session, events, ctx, writer, at, "care_team", "create", team_ids)
             for pid in sorted(touched):
                 events.append(self._event(ctx, writer, "create", at, patient_id=pid, record_type="care_team"))
             return sum(touched.values())
@@ -196,10 +204,31 @@ class RecordWriting:
                 per_patient.setdefault(pid, set()).add(d.doc_type)
             if rows:
                 session.execute(insert(ClinicalDocument), rows)
+                self._record_rows(session, events, ctx, writer, at, "documents", "create", [r["id"] for r in rows])
             for pid, types in per_patient.items():
                 events.append(self._event(ctx, writer, "create", at, patient_id=pid, record_type="document",
                                           fields=tuple(sorted(types))))
             return len(rows)
+
+        return self._audited(work)
+
+    def set_setting(self: "AccessGateway", ctx: AccessContext, name: str, value: str) -> str | None:
+        """Store a vault setting (the organisation's time zone); returns the value it replaced. Recorded
+        in the ledger: the engine draws its day boundaries by it."""
+
+        def work(session: Session, events: list[AuditEvent]) -> str | None:
+            at = self.clock.now()
+            writer = self._require(session, ctx, events, "update", at)
+            previous = session.scalar(select(VaultSetting.value).where(VaultSetting.name == name))
+            if previous == value:
+                return previous
+            if previous is None:
+                session.execute(insert(VaultSetting).values(name=name, value=value))
+            else:
+                session.execute(update(VaultSetting).where(VaultSetting.name == name).values(value=value))
+            self._record_rows(session, events, ctx, writer, at, "vault_settings",
+                              "create" if previous is None else "update", [name])
+            return previous
 
         return self._audited(work)
 
@@ -228,9 +257,9 @@ class RecordWriting:
 
 
 def _insert_care_team(session: Session, patients: dict[str, int], users: dict[str, int],
-                      care_team: list[CareTeamRecord]) -> dict[int, int]:
+                      care_team: list[CareTeamRecord]) -> tuple[dict[int, int], list[int]]:
     """Insert the memberships not yet there (one per patient, workforce member and start), skipping
-    unknown patients or users; returns how many were added per patient."""
+    unknown patients or users; returns how many were added per patient, and their row ids."""
     team = {(patients[c.mrn], users[c.user_id], c.start): c for c in care_team
             if c.mrn in patients and c.user_id in users}
     pids = sorted({pid for pid, _, _ in team})
@@ -239,13 +268,15 @@ def _insert_care_team(session: Session, patients: dict[str, int], users: dict[st
                                    .where(CareTeamMember.patient_id.in_(pids[i : i + 900]))):
             team.pop(tuple(key), None)
     added: dict[int, int] = {}
+    ids: list[int] = []
     if team:
-        session.execute(insert(CareTeamMember), [{"patient_id": pid, "workforce_id": wid, "role": c.role,
-                                                  "start": start, "end": c.end}
-                                                 for (pid, wid, start), c in team.items()])
+        made = session.execute(insert(CareTeamMember).returning(CareTeamMember.id, sort_by_parameter_order=True),
+                               [{"patient_id": pid, "workforce_id": wid, "role": c.role, "start": start, "end": c.end}
+                                for (pid, wid, start), c in team.items()])
+        ids = made.scalars().all()
         for pid, _, _ in team:
             added[pid] = added.get(pid, 0) + 1
-    return added
+    return added, ids
 
 
 def _loaded_encounters(session: Session, encounters: list[EncounterRecord]) -> set[tuple[str, str]]:
