@@ -9,7 +9,7 @@ from pathlib import Path
 import yaml
 
 from auditor.errors import ConfigurationError
-from auditor.vault.access_policy import POLICIES_DIR
+from auditor.resources import POLICIES_DIR
 
 DEFAULT_OVERDUE_AFTER_DAYS = 30
 

@@ -17,7 +17,7 @@ from auditor.policy.context import ACCESS_ACTIONS, EngineSettings
 from auditor.policy.detectors import REGISTRY
 from auditor.policy.explanations import ExplanationPolicy
 from auditor.policy.validation import PolicyFile, Problem, check_rule
-from auditor.vault.access_policy import POLICIES_DIR
+from auditor.resources import POLICIES_DIR
 
 # The rule ids of the interchange contract ("The rules"): outside checks use them as written.
 SPEC_RULES = ("self-access", "family-access", "coworker-access", "neighbor-access", "vip-access",

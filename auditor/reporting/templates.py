@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import mimetypes
-import os
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -18,8 +17,8 @@ from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined,
 from markupsafe import Markup
 
 from auditor.errors import ConfigurationError
+from auditor.resources import REPORTS_DIR
 
-REPORTS_DIR = Path(os.environ.get("AUDITOR_REPORTS", Path(__file__).resolve().parents[2] / "reports"))
 SITE_FILE = "site.yaml"
 _LOGO_TYPES = {"image/png", "image/jpeg", "image/svg+xml", "image/gif"}
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from auditor.errors import ConfigurationError, InputError
 from auditor.policy.validation import PolicyFile, Problem
-from auditor.vault.access_policy import POLICIES_DIR
+from auditor.resources import POLICIES_DIR
 
 SCHEDULES_DIR = POLICIES_DIR / "retention"
 MEDICARE_FLOOR_YEARS = 5  # 42 CFR 482.24(b)(1): medical records retained at least 5 years

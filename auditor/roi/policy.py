@@ -12,7 +12,7 @@ from pathlib import Path
 import yaml
 
 from auditor.errors import ConfigurationError
-from auditor.vault.access_policy import POLICIES_DIR
+from auditor.resources import POLICIES_DIR
 from auditor.vault.records import SENSITIVITIES
 
 KINDS = ("access", "disclosure", "accounting")

@@ -3,16 +3,15 @@ treatment relationship, break-glass, service accounts. Loaded and validated once
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
 from auditor.errors import ConfigurationError
+from auditor.resources import POLICIES_DIR
 from auditor.vault.records import ROLES, SENSITIVITIES
 
-POLICIES_DIR = Path(os.environ.get("AUDITOR_POLICIES", Path(__file__).resolve().parents[2] / "policies"))
 RELATIONSHIPS = ("care_team", "attending", "department", "operational", "any")
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from auditor.cli import main
 from auditor.home import create_home
-from auditor.vault.access_policy import POLICIES_DIR
+from auditor.resources import POLICIES_DIR
 from tests.conftest import FAST_SCRYPT
 from tests.policy.vault_data import populate
 

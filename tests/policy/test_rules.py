@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from auditor.policy.rules import PolicyError, lint, load_policy
-from auditor.vault.access_policy import POLICIES_DIR
+from auditor.resources import POLICIES_DIR
 
 
 @pytest.fixture

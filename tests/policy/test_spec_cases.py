@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from auditor.cli import main
-from auditor.vault.access_policy import POLICIES_DIR
+from auditor.resources import POLICIES_DIR
 
 CASES_DIR = Path(__file__).parent / "spec_cases"
 CASES = sorted(p for p in CASES_DIR.iterdir() if (p / "expected.yaml").is_file())

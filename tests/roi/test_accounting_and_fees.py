@@ -11,10 +11,10 @@ import yaml
 from hypothesis import given, strategies as st
 
 from auditor.errors import ConfigurationError
+from auditor.resources import POLICIES_DIR
 from auditor.roi.accounting import Suspension, six_years_before, summarise
 from auditor.roi.fees import invoice_lines, total
 from auditor.roi.policy import load_roi_policy
-from auditor.vault.access_policy import POLICIES_DIR
 
 AS_OF = date(2026, 11, 25)
 entry = st.fixed_dictionaries({
