@@ -24,14 +24,14 @@ from auditor.crypto.blind_index import BlindIndexer
 from auditor.crypto.envelope import Envelope
 from auditor.errors import AccessDenied, AuditorError, AuditWriteFailed, InputError, NotFound, StorageError
 from auditor.vault.access_policy import AccessPolicy, Decision
-from auditor.vault.gateway.context import AccessContext, Actor, resolve_actor
+from auditor.vault.gateway.context import SERVICE_ROLE, AccessContext, Actor, resolve_actor
 from auditor.vault.gateway.relationships import relationships
 from auditor.vault.gateway import sealing
 from auditor.vault.gateway.ehr_log import EhrLogWriting
 from auditor.vault.gateway.quarantine import QuarantineWriting
 from auditor.vault.gateway.writes import RecordWriting
 from auditor.vault.gateway.sealing import Chart, PatientDemographics
-from auditor.vault.records import PATIENT_SEALED, ClinicalDocument, Patient
+from auditor.vault.records import PATIENT_SEALED, ROLES, ClinicalDocument, Patient
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -104,21 +104,29 @@ class AccessGateway(RecordWriting, EhrLogWriting, QuarantineWriting):
         return result  # type: ignore[return-value]
 
     def _event(self, ctx: AccessContext, actor: Actor | None, action: str, at: datetime, **kw) -> AuditEvent:
-        return AuditEvent(at=at, action=action, user_id=ctx.user_id, role=actor.role if actor else ctx.role,
-                          purpose=ctx.purpose, break_glass=ctx.break_glass, reason=ctx.reason,
-                          workstation=ctx.workstation, **kw)
+        """The one place a vault event is made. Its role is the account's; "service" only for a context
+        made by AccessContext.service: the engine leaves out the vault's events of that role."""
+        if actor is not None:
+            role = actor.role
+        elif ctx.service_account is not None:
+            role = SERVICE_ROLE
+        else:
+            role = ctx.role if ctx.role in ROLES else None  # an unknown account's claim: a workforce role or none
+        return AuditEvent(at=at, action=action, user_id=ctx.user_id, role=role, purpose=ctx.purpose,
+                          break_glass=ctx.break_glass, reason=ctx.reason, workstation=ctx.workstation, **kw)
 
     def _actor(self, session: Session, ctx: AccessContext, events: list[AuditEvent], action: str, at: datetime,
                patient_id: int | None = None) -> Actor:
-        """Resolve the account, refusing (and auditing) unknown, inactive ones and unknown purposes."""
+        """Resolve the account, refusing (and auditing) unknown and inactive ones, a role claimed but not
+        held, and unknown purposes."""
         actor = resolve_actor(session, ctx)
-        problem = None
         if actor is None:
             problem = f"no such account {ctx.user_id}"
         elif not self.policy.known_purpose(ctx.purpose):
             problem = f"unknown purpose of use {ctx.purpose!r}"
-        elif actor.service is None:
-            problem = actor.employment_problem(at.date())
+        else:
+            employment = actor.employment_problem(at.date()) if actor.service is None else None
+            problem = actor.claim_problem(ctx.role) or employment
         if problem:
             events.append(self._event(ctx, actor, action, at, patient_id=patient_id, outcome="denied", detail=problem))
             raise AccessDenied(problem)
