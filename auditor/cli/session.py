@@ -14,6 +14,7 @@ import click
 from auditor.clock import Clock
 from auditor.errors import InputError, KeyringError
 from auditor.home import Vault, resolve_home
+from auditor.vault.gateway.context import Operator
 from auditor.vault.settings import organisation_timezone
 
 
@@ -31,15 +32,18 @@ def passphrase_from_env() -> str | None:
 
 
 def open_vault(ctx: click.Context, check_schema: bool = True) -> Vault:
+    """The vault, its every audit event stamped with the OS account running the command (`--by` and
+    `--approver` are names a user types; the account is what the operating system says)."""
     home = home_of(ctx)
     passphrase = passphrase_from_env()
     clock = clock_of(ctx)
+    operator = Operator.of_this_process()
     try:
-        return Vault.open(home, passphrase, clock=clock, check_schema=check_schema)
+        return Vault.open(home, passphrase, clock=clock, check_schema=check_schema, operator=operator)
     except KeyringError as exc:
         if passphrase is None and "protected by a passphrase" in str(exc) and sys.stdin.isatty():
             return Vault.open(home, click.prompt("Keyring passphrase", hide_input=True), clock=clock,
-                              check_schema=check_schema)
+                              check_schema=check_schema, operator=operator)
         raise
 
 

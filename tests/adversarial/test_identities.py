@@ -135,3 +135,47 @@ def test_an_export_may_not_take_the_vaults_own_source_name(auditor, tmp_path):
             vault.gateway.append_ehr_events(IMPORT, "vault", ehr_events(["v1"]))
     finally:
         vault.close()
+
+
+# -- item 8: --by is a name; the OS account is recorded beside it ---------------------------------------
+@pytest.fixture
+def with_a_case(tmp_path, clock, auditor):
+    """A vault whose `auditor findings` opened case 1."""
+    v = create_home(tmp_path / "home", clock=clock, scrypt_n=FAST_SCRYPT)
+    populate(v)
+    assert auditor("findings", "--from", "2026-11-01", "--to", "2026-11-30", clock=clock).code == 0
+    yield v
+    v.close()
+
+
+def test_cases_review_records_the_os_account_not_the_name_typed(with_a_case, auditor, clock, monkeypatch):
+    monkeypatch.setenv("USER", "someone.else")  # a caller's environment is not evidence
+    monkeypatch.setenv("LOGNAME", "someone.else")
+    before = _last_seq(with_a_case)
+    result = auditor("cases", "review", "1", "--by", "Someone Else", clock=clock)
+    assert result.code == 0, result.err
+    written = _events_after(with_a_case, before)
+    assert [e.record_type for e in written] == ["case"]
+    assert written[0].workstation == _os_stamp()
+
+
+def test_every_event_a_command_writes_names_the_os_account(with_a_case, auditor, clock, monkeypatch):
+    monkeypatch.setenv("USER", "someone.else")
+    before = _last_seq(with_a_case)
+    commands = [
+        ("records", "show", "--mrn", "P-OK", "--user", "dr.lee", "--purpose", "TREAT", "--workstation", "WS-9"),
+        ("suppressions", "add", "--rule", "vip-access", "--user", "dr.lee", "--reason", "on call",
+         "--expires", "2026-12-31", "--approver", "Someone Else"),
+        ("retention", "holds", "place", "--mrn", "P-OK", "--reason", "litigation", "--authority", "counsel",
+         "--by", "Someone Else"),
+        ("cases", "note", "1", "--by", "Someone Else", "--text", "called"),
+    ]
+    for args in commands:
+        assert auditor(*args, clock=clock).code == 0, args
+    written = _events_after(with_a_case, before)
+    assert {e.record_type for e in written} >= {"chart", "suppression", "legal_hold", "case"}
+    stamp = _os_stamp()
+    assert all(e.workstation and e.workstation.startswith(stamp) for e in written)
+    (chart,) = [e for e in written if e.record_type == "chart"]
+    assert chart.workstation == f"{stamp}; WS-9"  # the workstation typed, kept beside it
+    assert not any("someone.else" in (e.workstation or "") for e in written)

@@ -1,7 +1,11 @@
-"""Who is asking, and why: the AccessContext every gateway call takes, and the Actor it resolves to."""
+"""Who is asking, and why: the AccessContext every gateway call takes, the Actor it resolves to, and
+the Operator (the operating-system account) that ran the process."""
 
 from __future__ import annotations
 
+import os
+import pwd
+import socket
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -42,6 +46,30 @@ class AccessContext:
         """The auditor's own service accounts (import, report, roi, retention, cases)."""
         return cls(user_id=f"{SERVICE_PREFIX}{name}", purpose=purpose, reason=reason, role=SERVICE_ROLE,
                    service_account=name)
+
+
+@dataclass(frozen=True)
+class Operator:
+    """The operating-system account that ran the command, recorded beside the free-text `--by` names
+    until staff sign in with accounts of their own. Read from the OS, never from $USER or $LOGNAME,
+    which whoever runs the command sets."""
+
+    account: str
+    host: str
+
+    @classmethod
+    def of_this_process(cls) -> "Operator":
+        uid = os.geteuid()
+        try:
+            account = pwd.getpwuid(uid).pw_name
+        except KeyError:  # a uid without a passwd entry (a container's): the number is still the truth
+            account = f"uid{uid}"
+        return cls(account, socket.gethostname())
+
+    @property
+    def stamp(self) -> str:
+        """"os:<account>@<host>" (at most 100 characters: POSIX names 32, host names 64)."""
+        return f"os:{self.account[:32]}@{self.host[:64]}"
 
 
 @dataclass(frozen=True)
