@@ -22,6 +22,7 @@ from auditor.policy.rules import load_policy
 from auditor.reporting.monthly import accesses_by_month
 from auditor.vault.gateway import AccessContext, DocumentRecord
 from auditor.vault.records import IngestRun
+from auditor.vault.settings import organisation_timezone
 from tests.conftest import FAST_SCRYPT
 from tests.ingest import interchange_data as data
 from tests.policy.vault_data import populate
@@ -128,7 +129,7 @@ def test_an_export_may_not_take_the_vaults_own_source_name(auditor, tmp_path):
     assert result.code == 2 and result.err.startswith("auditor: 'vault' is the name of the vault's own events")
     vault = Vault.open(tmp_path / "home")
     try:
-        assert _last_seq(vault) == 0
+        assert _last_seq(vault) == 0 and organisation_timezone(vault.records) is None  # nothing changed
         with vault.records.connect() as conn:
             assert conn.scalar(select(func.count()).select_from(IngestRun)) == 0
         with pytest.raises(InputError):
