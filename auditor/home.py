@@ -30,6 +30,7 @@ from auditor.crypto.rotation import Rotation, rotate_keys
 from auditor.errors import ConfigurationError, HomeExists, HomeMissing
 from auditor.vault.access_policy import AccessPolicy
 from auditor.vault.gateway import AccessGateway
+from auditor.vault.gateway.context import Operator
 from auditor.vault.records import VaultSetting
 
 HOME_FILE = "home.json"
@@ -70,7 +71,7 @@ class Vault:
     """An open vault: engines, keyring, envelope, blind indexer, audit log and the gateway over them."""
 
     def __init__(self, home: Path, settings: HomeSettings, keyring: Keyring, records: Engine, keystore: Engine,
-                 clock: Clock, policy: AccessPolicy | None = None) -> None:
+                 clock: Clock, policy: AccessPolicy | None = None, operator: Operator | None = None) -> None:
         self.home, self.settings, self.keyring, self.clock = home, settings, keyring, clock
         self.records, self.keystore = records, keystore
         self.envelope = Envelope(keyring, keystore, clock)
@@ -82,11 +83,12 @@ class Vault:
             raise ConfigurationError("the records database has no audit-log key: it was not made by auditor init")
         self.audit_log = AuditLog(keyring, self.envelope, int(log_key), self.checkpoints, clock, settings.checkpoint_every)
         self.gateway = AccessGateway(records, self.envelope, self.indexer, self.audit_log,
-                                     policy or AccessPolicy.load(), clock)
+                                     policy or AccessPolicy.load(), clock, operator)
 
     @classmethod
     def open(cls, home: Path, passphrase: str | None = None, clock: Clock | None = None,
-             check_schema: bool = True) -> "Vault":
+             check_schema: bool = True, operator: Operator | None = None) -> "Vault":
+        """`operator`: the OS account running the command, stamped on every audit event (the CLI gives it)."""
         settings = HomeSettings.read(home)
         clock = clock or SystemClock()
         keyring = Keyring.load(home / "keyring.json", passphrase, clock)
@@ -95,7 +97,7 @@ class Vault:
         if check_schema:
             database.check_revision("records", records)
             database.check_revision("keystore", keystore)
-        return cls(home, settings, keyring, records, keystore, clock)
+        return cls(home, settings, keyring, records, keystore, clock, operator=operator)
 
     def rotate_keys(self) -> Rotation:
         """`auditor keys rotate`, recorded in the audit log (action "rewrap") once it is done."""

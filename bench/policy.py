@@ -47,7 +47,8 @@ from auditor.home import Vault, create_home  # noqa: E402
 from auditor.memory import keep_freed_memory  # noqa: E402
 from auditor.ingest.ehr_import import ingest_directory  # noqa: E402
 from auditor.policy import engine  # noqa: E402
-from auditor.policy.frames import SERVICE_PREFIX, Frames, Period, load_frames  # noqa: E402
+from auditor.policy.frames import Frames, Period, load_frames  # noqa: E402
+from auditor.vault.gateway.context import OWN_SOURCE, SERVICE_ROLE  # noqa: E402
 from auditor.policy.rules import Policy, load_policy  # noqa: E402
 from auditor.vault.settings import organisation_timezone, set_organisation_timezone  # noqa: E402
 
@@ -70,7 +71,7 @@ def _text(values: pd.Series) -> pd.Series:
 def duckdb_tables(frames: Frames) -> dict[str, pd.DataFrame]:
     e, w, n, c = frames.events, frames.workforce, frames.encounters, frames.care_team
     return {
-        "ev": pd.DataFrame({"at_us": _micros(e["at"]), "user_id": _text(e["user_id"]),
+        "ev": pd.DataFrame({"at_us": _micros(e["at"]), "user_id": _text(e["user_id"]), "source": _text(e["source"]),
                             "event_role": _text(e["event_role"]), "action": _text(e["action"]),
                             "patient_id": e["patient_id"], "record_type": _text(e["record_type"]),
                             "outcome": _text(e["outcome"]), "break_glass": e["break_glass"]}),
@@ -100,7 +101,8 @@ def _activity_sql(policy: Policy, period: Period) -> str:
              timezone('{period.tz.key}', make_timestamp(e.at_us)::TIMESTAMPTZ) AS local_at,
              w.workforce_id, coalesce(w.role, e.event_role) AS role, w.department, w.shift_start, w.shift_end
       FROM ev e LEFT JOIN wf w ON w.user_id = e.user_id
-      WHERE e.outcome = 'success' AND NOT starts_with(coalesce(e.user_id, '{SERVICE_PREFIX}'), '{SERVICE_PREFIX}')
+      WHERE e.outcome = 'success' AND e.user_id IS NOT NULL
+        AND NOT (e.source = '{OWN_SOURCE}' AND coalesce(e.event_role, '') = '{SERVICE_ROLE}')
         AND e.at_us >= {first} AND e.at_us < {last};
     CREATE OR REPLACE TEMP TABLE acc AS
       SELECT * FROM act WHERE patient_id IS NOT NULL AND action IN ({_sql_list(policy.settings.access_actions)});

@@ -9,6 +9,7 @@ import click
 from auditor.cli import cli
 from auditor.cli.session import open_vault
 from auditor.errors import InputError
+from auditor.vault.gateway.context import export_source
 
 SHOWN_REJECTS = 20
 
@@ -33,6 +34,7 @@ def ingest(ctx, directory, tz_name, source, rejected):
         raise InputError("give the directory of the export: auditor ingest DIR --tz ZONE")
     if len(source) > 64 or not source.strip():
         raise InputError("--source must be a name of 1 to 64 characters")
+    export_source(source)  # refused before anything changes, the stored time zone included
     zone = time_zone(tz_name) if tz_name else None
     open_directory(directory)  # refuse a bad directory before anything changes
     vault = open_vault(ctx)

@@ -14,6 +14,7 @@ import click
 from auditor.clock import Clock
 from auditor.errors import InputError, KeyringError
 from auditor.home import Vault, resolve_home
+from auditor.vault.gateway.context import Operator
 from auditor.vault.settings import organisation_timezone
 
 
@@ -31,16 +32,19 @@ def passphrase_from_env() -> str | None:
 
 
 def open_vault(ctx: click.Context, check_schema: bool = True) -> Vault:
+    """The vault, its every audit event stamped with the OS account running the command (`--by` and
+    `--approver` are names a user types; the account is what the operating system says)."""
     home = home_of(ctx)
     passphrase = passphrase_from_env()
     clock = clock_of(ctx)
+    operator = Operator.of_this_process()
     try:
-        vault = Vault.open(home, passphrase, clock=clock, check_schema=check_schema)
+        vault = Vault.open(home, passphrase, clock=clock, check_schema=check_schema, operator=operator)
     except KeyringError as exc:
         if not (passphrase is None and "protected by a passphrase" in str(exc) and sys.stdin.isatty()):
             raise
         vault = Vault.open(home, click.prompt("Keyring passphrase", hide_input=True), clock=clock,
-                           check_schema=check_schema)
+                           check_schema=check_schema, operator=operator)
     ctx.call_on_close(vault.close)  # however the command ends: what it appended gets its checkpoint
     return vault
 

@@ -3,7 +3,8 @@ workforce record, the patient's flags, identity links and explanations.
 
 Rules about accesses look at successful events only; denied events (failed logins included) count
 toward repeated-denials and nothing else (interchange contract, "The rules"). The auditor's own
-service accounts (svc:import, svc:report, ...) are not workforce and are not audited by these rules.
+service work (svc:import, svc:report, ...) is not workforce and is not audited by these rules; an EHR
+row is always its own user's, whatever its user id looks like.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from auditor.policy.explanations import ExplanationPolicy, explain, explained_share
-from auditor.policy.frames import SERVICE_PREFIX, Frames, Period, columns_for
+from auditor.policy.frames import Frames, Period, columns_for, service_work
 from auditor.policy.identity import identity_links, staff_patients
 
 ACCESS_ACTIONS = frozenset({"view", "create", "update", "delete", "print", "export", "search", "disclose"})
@@ -86,7 +87,7 @@ def _with_patient(accesses: pd.DataFrame, patients: pd.DataFrame) -> pd.DataFram
 
 def build_context(frames: Frames, settings: EngineSettings) -> DetectionContext:
     events = _local(frames.events, frames.period)
-    people = ~events["user_id"].fillna(SERVICE_PREFIX).str.startswith(SERVICE_PREFIX)
+    people = events["user_id"].notna() & ~service_work(events)
     success = events["outcome"] == "success"
     activity = _with_user(events[people & success & events["in_period"]], frames.workforce)
     touches = activity["patient_id"].notna() & activity["action"].isin(settings.access_actions)

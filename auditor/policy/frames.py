@@ -22,10 +22,10 @@ from auditor.audit import blocks
 from auditor.audit.events import ACTIONS, OUTCOMES
 from auditor.audit.schema import AuditEventRow
 from auditor.database import read_snapshot
+from auditor.vault.gateway.context import OWN_SOURCE, SERVICE_ROLE
 from auditor.vault.records import CareTeamMember, Encounter, Patient, WorkforceMember
 
 IDENTITIES = ("name_dob", "last_name", "household", "street", "phone")
-SERVICE_PREFIX = "svc:"  # the auditor's own service accounts (import, report, ...): not workforce
 ACTION_TYPE = pd.CategoricalDtype(list(ACTIONS))
 OUTCOME_TYPE = pd.CategoricalDtype(list(OUTCOMES))
 
@@ -59,6 +59,12 @@ class Frames:
     # blocks of the log whose header seal did not verify: read by their events' own times, not their
     # header's; anyone who reads these frames should say the log needs `auditor audit verify`
     unsealed_blocks: list = field(default_factory=list)
+
+
+def service_work(events: pd.DataFrame) -> pd.Series:
+    """The vault's own service events (svc:import, svc:report, ...): source "vault" and role "service",
+    both written by the gateway's code. Never a user id's prefix: an EHR row is its own user's."""
+    return (events["source"] == OWN_SOURCE) & (events["event_role"] == SERVICE_ROLE)
 
 
 def normalize_departments(values: pd.Series) -> pd.Series:

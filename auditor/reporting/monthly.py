@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, or_, select
 
 from auditor.audit import blocks
 from auditor.audit.verify import Verification
@@ -30,7 +30,7 @@ from auditor.home import Vault
 from auditor.policy import engine
 from auditor.policy.engine import Detection
 from auditor.policy.findings import Finding, NoDirectory, build_findings
-from auditor.policy.frames import SERVICE_PREFIX, Period, load_frames
+from auditor.policy.frames import Period, load_frames
 from auditor.policy.rules import SPEC_RULES, Policy
 from auditor.policy.suppressions import active_suppressions, mute
 from auditor.reporting import sections
@@ -38,6 +38,7 @@ from auditor.reporting.activity import SEVERITIES, activity
 from auditor.reporting.casework import casework, recorded_findings
 from auditor.reporting.charts import Series, bar_chart, column_chart
 from auditor.reporting.templates import Site
+from auditor.vault.gateway.context import OWN_SOURCE, SERVICE_ROLE
 from auditor.vault.gateway.directory import ReportDirectory
 
 TREND_MONTHS = 6
@@ -100,7 +101,8 @@ def accesses_by_month(vault: Vault, periods: list[Period], policy: Policy) -> li
     stmt = (select(month, func.count())
             .where(E.at_us >= min(lo for lo, _ in bounds), E.at_us < max(hi for _, hi in bounds),
                    E.outcome == "success", E.patient_id.is_not(None),
-                   E.action.in_(sorted(policy.settings.access_actions)), ~E.user_id.startswith(SERVICE_PREFIX))
+                   E.action.in_(sorted(policy.settings.access_actions)), E.user_id.is_not(None),
+                   or_(E.source != OWN_SOURCE, E.role.is_(None), E.role != SERVICE_ROLE))  # not service work
             .group_by(month))
     counted = Counter()
     with vault.records.connect() as conn:
@@ -110,10 +112,10 @@ def accesses_by_month(vault: Vault, periods: list[Period], policy: Policy) -> li
         highs = np.array([hi for _, hi in bounds], dtype=np.int64)
         actions = pa.array(sorted(policy.settings.access_actions), pa.string())
         for t in blocks.events_between(conn, int(lows.min()), int(highs.max()), vault.keyring.log_mac_key):  # the same test, on blocks
-            user = t["user_id"]
+            service = pc.and_(pc.equal(t["source"], OWN_SOURCE), pc.fill_null(pc.equal(t["role"], SERVICE_ROLE), False))
             counted_here = pc.and_(pc.and_(pc.equal(t["outcome"], "success"), pc.is_valid(t["patient_id"])),
                                    pc.and_(pc.is_in(t["action"], value_set=actions),
-                                           pc.invert(pc.fill_null(pc.starts_with(user, SERVICE_PREFIX), True))))
+                                           pc.and_(pc.is_valid(t["user_id"]), pc.invert(service))))
             at = t["at_us"].filter(counted_here).to_numpy()
             month_of = np.searchsorted(lows, at, side="right") - 1
             inside = (month_of >= 0) & (at < highs[np.clip(month_of, 0, None)])

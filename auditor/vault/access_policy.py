@@ -97,9 +97,10 @@ class AccessPolicy:
         if sensitivity != "demographics" and sensitivity not in rule.sensitivities:
             return Decision(False, f"role {role} may not open {sensitivity} records")
         usable = set(relationships)
-        if restricted:
-            usable &= {"care_team", "attending"}  # the patient asked for restricted access
-        granted = sorted(usable & rule.relationship) or (["any"] if "any" in rule.relationship else [])
+        if restricted:  # the patient asked for restricted access (45 CFR 164.522(a)): not even "any" opens it
+            usable &= {"care_team", "attending"}
+        anyone = "any" in rule.relationship and not restricted
+        granted = sorted(usable & rule.relationship) or (["any"] if anyone else [])
         if granted:
             return Decision(True, "+".join(granted))
         if break_glass:

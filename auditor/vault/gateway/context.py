@@ -1,23 +1,32 @@
-"""Who is asking, and why: the AccessContext every gateway call takes, and the Actor it resolves to."""
+"""Who is asking, and why: the AccessContext every gateway call takes, the Actor it resolves to, and
+the Operator (the operating-system account) that ran the process."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+import pwd
+import socket
+from dataclasses import dataclass, field
 from datetime import date
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from auditor.errors import AccessDenied
+from auditor.errors import InputError
 from auditor.vault.records import WorkforceMember
 
-SERVICE_PREFIX = "svc:"
+SERVICE_PREFIX = "svc:"  # how a service account is named in the audit log: a label, never parsed back
+SERVICE_ROLE = "service"  # the role of the vault's own service events (the engine leaves those out)
+OWN_SOURCE = "vault"  # the source of the events the vault writes itself: never an export's name
 
 
 @dataclass(frozen=True)
 class AccessContext:
     """user: the account; purpose: HL7 v3 PurposeOfUse code; reason: free text (required to break the
-    glass); workstation: the terminal or session; role: optional claim, checked against the account."""
+    glass); workstation: the terminal or session; role: optional claim, checked against the account.
+
+    `service_account` is set by `AccessContext.service` (code) and nothing else: a user id that merely
+    starts with "svc:" is a workforce account like any other, looked up and refused when unknown."""
 
     user_id: str
     purpose: str
@@ -25,11 +34,42 @@ class AccessContext:
     break_glass: bool = False
     workstation: str | None = None
     role: str | None = None
+    service_account: str | None = field(default=None, kw_only=True)
+
+    def __post_init__(self) -> None:
+        if self.service_account is not None and (self.user_id != f"{SERVICE_PREFIX}{self.service_account}"
+                                                 or self.role != SERVICE_ROLE):
+            raise ValueError("a service context is made by AccessContext.service")
 
     @classmethod
     def service(cls, name: str, purpose: str = "HOPERAT", reason: str | None = None) -> "AccessContext":
-        """The auditor's own service accounts (import, report, roi, retention)."""
-        return cls(user_id=f"{SERVICE_PREFIX}{name}", purpose=purpose, reason=reason, role="service")
+        """The auditor's own service accounts (import, report, roi, retention, cases)."""
+        return cls(user_id=f"{SERVICE_PREFIX}{name}", purpose=purpose, reason=reason, role=SERVICE_ROLE,
+                   service_account=name)
+
+
+@dataclass(frozen=True)
+class Operator:
+    """The operating-system account that ran the command, recorded beside the free-text `--by` names
+    until staff sign in with accounts of their own. Read from the OS, never from $USER or $LOGNAME,
+    which whoever runs the command sets."""
+
+    account: str
+    host: str
+
+    @classmethod
+    def of_this_process(cls) -> "Operator":
+        uid = os.geteuid()
+        try:
+            account = pwd.getpwuid(uid).pw_name
+        except KeyError:  # a uid without a passwd entry (a container's): the number is still the truth
+            account = f"uid{uid}"
+        return cls(account, socket.gethostname())
+
+    @property
+    def stamp(self) -> str:
+        """"os:<account>@<host>" (at most 100 characters: POSIX names 32, host names 64)."""
+        return f"os:{self.account[:32]}@{self.host[:64]}"
 
 
 @dataclass(frozen=True)
@@ -49,6 +89,20 @@ class Actor:
             return f"account not active before hire date {self.hire_date.isoformat()}"
         return None
 
+    def claim_problem(self, claimed: str | None) -> str | None:
+        """Why a claimed role does not hold (None: no claim, or a true one)."""
+        if claimed is not None and claimed != self.role:
+            return f"user {self.user_id} claims role {claimed} but holds role {self.role}"
+        return None
+
+
+def export_source(name: str) -> str:
+    """An export's source name. The vault's own is refused: the engine tells the vault's service work
+    from an EHR's rows by it, so an export named "vault" could hide its rows from the rules."""
+    if name.strip().casefold() == OWN_SOURCE:
+        raise InputError(f"{OWN_SOURCE!r} is the name of the vault's own events: give the export another source name")
+    return name
+
 
 def normalize_department(name: str | None) -> str | None:
     """Departments compare exactly after trimming and case folding (interchange contract)."""
@@ -56,18 +110,16 @@ def normalize_department(name: str | None) -> str | None:
 
 
 def resolve_actor(session: Session, ctx: AccessContext) -> Actor | None:
-    """The account behind `ctx`, or None when no such account exists."""
-    if ctx.user_id.startswith(SERVICE_PREFIX):
-        return Actor(user_id=ctx.user_id, role="service", service=ctx.user_id[len(SERVICE_PREFIX):])
+    """The account behind `ctx`, or None when no such account exists. Only a context made by
+    AccessContext.service is a service account; every other user id is looked up in the workforce."""
+    if ctx.service_account is not None:
+        return Actor(user_id=ctx.user_id, role=SERVICE_ROLE, service=ctx.service_account)
     row = session.execute(
         select(WorkforceMember.id, WorkforceMember.role, WorkforceMember.department, WorkforceMember.hire_date,
                WorkforceMember.termination_date).where(WorkforceMember.user_id == ctx.user_id)
     ).first()
     if row is None:
         return None
-    actor = Actor(ctx.user_id, row.role, row.id, row.department, row.hire_date, row.termination_date)
-    if ctx.role is not None and ctx.role != actor.role:
-        raise AccessDenied(f"user {ctx.user_id} claims role {ctx.role} but holds role {actor.role}")
-    return actor
+    return Actor(ctx.user_id, row.role, row.id, row.department, row.hire_date, row.termination_date)
 
 

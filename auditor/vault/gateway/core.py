@@ -24,7 +24,7 @@ from auditor.crypto.blind_index import BlindIndexer
 from auditor.crypto.envelope import Envelope
 from auditor.errors import AccessDenied, AuditorError, AuditWriteFailed, InputError, NotFound, StorageError
 from auditor.vault.access_policy import AccessPolicy, Decision
-from auditor.vault.gateway.context import AccessContext, Actor, resolve_actor
+from auditor.vault.gateway.context import SERVICE_ROLE, AccessContext, Actor, Operator, resolve_actor
 from auditor.vault.gateway.relationships import relationships
 from auditor.vault.gateway import sealing
 from auditor.vault.gateway.ehr_log import EhrLogWriting
@@ -32,11 +32,12 @@ from auditor.vault.gateway.quarantine import QuarantineWriting
 from auditor.vault.gateway.recording import RowRecording
 from auditor.vault.gateway.writes import RecordWriting
 from auditor.vault.gateway.sealing import Chart, PatientDemographics
-from auditor.vault.records import PATIENT_SEALED, ClinicalDocument, Patient
+from auditor.vault.records import PATIENT_SEALED, ROLES, ClinicalDocument, Patient
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 _PATIENT_READ = sealing.PATIENT_READ
+WORKSTATION_SIZE = 128  # audit_events.workstation
 
 
 @dataclass(frozen=True)
@@ -50,13 +51,15 @@ class PatientSummary:
 
 class AccessGateway(RecordWriting, EhrLogWriting, QuarantineWriting, RowRecording):
     def __init__(self, records: Engine, envelope: Envelope, indexer: BlindIndexer, audit_log: AuditLog,
-                 policy: AccessPolicy, clock: Clock | None = None) -> None:
+                 policy: AccessPolicy, clock: Clock | None = None, operator: Operator | None = None) -> None:
+        """`operator`: the OS account running the process (the CLI gives it), stamped on every event."""
         self.records = records
         self.envelope = envelope
         self.indexer = indexer
         self.audit_log = audit_log
         self.policy = policy
         self.clock = clock or SystemClock()
+        self.operator = operator
 
     # -- the audited transaction ------------------------------------------------------------------
     def _audited(self, work: Callable[[Session, list[AuditEvent]], T], prepared: PreparedBlocks | None = None) -> T:
@@ -105,21 +108,34 @@ class AccessGateway(RecordWriting, EhrLogWriting, QuarantineWriting, RowRecordin
         return result  # type: ignore[return-value]
 
     def _event(self, ctx: AccessContext, actor: Actor | None, action: str, at: datetime, **kw) -> AuditEvent:
-        return AuditEvent(at=at, action=action, user_id=ctx.user_id, role=actor.role if actor else ctx.role,
-                          purpose=ctx.purpose, break_glass=ctx.break_glass, reason=ctx.reason,
-                          workstation=ctx.workstation, **kw)
+        """The one place a vault event is made. Its role is the account's; "service" only for a context
+        made by AccessContext.service: the engine leaves out the vault's events of that role. Its
+        workstation starts with the operator's OS account when there is one ("os:alice@host; WS-7")."""
+        if actor is not None:
+            role = actor.role
+        elif ctx.service_account is not None:
+            role = SERVICE_ROLE
+        else:
+            role = ctx.role if ctx.role in ROLES else None  # an unknown account's claim: a workforce role or none
+        workstation = ctx.workstation
+        if self.operator is not None:  # `--by` is free text: what the OS says ran the command goes beside it
+            typed = f"; {ctx.workstation}" if ctx.workstation else ""
+            workstation = (self.operator.stamp + typed)[:WORKSTATION_SIZE]
+        return AuditEvent(at=at, action=action, user_id=ctx.user_id, role=role, purpose=ctx.purpose,
+                          break_glass=ctx.break_glass, reason=ctx.reason, workstation=workstation, **kw)
 
     def _actor(self, session: Session, ctx: AccessContext, events: list[AuditEvent], action: str, at: datetime,
                patient_id: int | None = None) -> Actor:
-        """Resolve the account, refusing (and auditing) unknown, inactive ones and unknown purposes."""
+        """Resolve the account, refusing (and auditing) unknown and inactive ones, a role claimed but not
+        held, and unknown purposes."""
         actor = resolve_actor(session, ctx)
-        problem = None
         if actor is None:
             problem = f"no such account {ctx.user_id}"
         elif not self.policy.known_purpose(ctx.purpose):
             problem = f"unknown purpose of use {ctx.purpose!r}"
-        elif actor.service is None:
-            problem = actor.employment_problem(at.date())
+        else:
+            employment = actor.employment_problem(at.date()) if actor.service is None else None
+            problem = actor.claim_problem(ctx.role) or employment
         if problem:
             events.append(self._event(ctx, actor, action, at, patient_id=patient_id, outcome="denied", detail=problem))
             raise AccessDenied(problem)

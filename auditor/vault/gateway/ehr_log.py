@@ -35,7 +35,7 @@ from auditor.audit.log import PreparedBlocks
 from auditor.audit.schema import AuditEventRow, ImportedEventKey
 from auditor.database import read_snapshot
 from auditor.errors import StorageError
-from auditor.vault.gateway.context import AccessContext
+from auditor.vault.gateway.context import AccessContext, export_source
 from auditor.vault.gateway.lookups import IngestLookups
 from auditor.vault.records import WorkforceMember
 
@@ -113,6 +113,7 @@ class EhrLogWriting:
         (chunk, what was appended) once all of its batches are committed, in order, through the
         pipeline described above. `lookups` keeps each MRN's patient and each account's role once
         looked up (one set for a whole file)."""
+        source = export_source(source)
         lookups = lookups or IngestLookups()
         finished: deque[tuple[C, EhrAppend, list[Future]]] = deque()
         size: int | None = None

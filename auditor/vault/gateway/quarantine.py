@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from auditor.audit.events import AuditEvent
 from auditor.crypto.envelope import new_key_id
-from auditor.vault.gateway.context import AccessContext
+from auditor.vault.gateway.context import AccessContext, export_source
 from auditor.vault.records import IngestRun, QuarantinedRow
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -33,7 +33,7 @@ class QuarantineEntry:
 
 class QuarantineWriting:
     def start_ingest_run(self: "AccessGateway", source: str, time_zone: str) -> int:
-        run = IngestRun(source=source, time_zone=time_zone, started_at=self.clock.now())
+        run = IngestRun(source=export_source(source), time_zone=time_zone, started_at=self.clock.now())
         with Session(self.records) as session, session.begin():
             session.add(run)
             session.flush()
