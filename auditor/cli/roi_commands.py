@@ -1,21 +1,24 @@
 """auditor roi request | review | authorize | fulfill | deny | extend | close | queue | accounting | suspend.
 
 Thin: parses, calls auditor.roi, prints. A refused change is one line and exit 2 with nothing changed.
-Packets, letters and accountings hold PHI: they are written owner-only."""
+Packets, letters and accountings hold PHI: they are written owner-only, with the change they go with
+or not at all (a full disk or an unwritable --out leaves the request as it was)."""
 
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import timezone
 from pathlib import Path
+from typing import Iterator
 
 import click
 
 from auditor.cli import cli
 from auditor.cli.session import day_option, opened, local_today
 from auditor.errors import InputError
-from auditor.phi_files import write_private
+from auditor.phi_files import private_folder
 from auditor.reporting.templates import load_site
 from auditor.roi import accounting as accounting_mod
 from auditor.roi import workflow
@@ -33,13 +36,20 @@ _BY = click.option("--by", required=True, help="Who acts (the records coordinato
 _BY_OPTIONAL = click.option("--by", help="Who acts (needed with --request).")
 
 
-def _write(out: Path, files: dict) -> list[Path]:
-    out.mkdir(mode=0o700, parents=True, exist_ok=True)
-    paths = []
-    for name, content in files.items():
-        write_private(out / name, content)
-        paths.append(out / name)
-    return paths
+@contextmanager
+def _folder(out: Path) -> Iterator[Path]:
+    """The --out folder (made 0700 when new); a new one is removed again, empty, if the command fails."""
+    new = not out.exists()
+    private_folder(out)
+    try:
+        yield out
+    except BaseException:
+        if new:
+            try:
+                out.rmdir()
+            except OSError:  # not empty after all: leave what is there
+                pass
+        raise
 
 
 @cli.group()
@@ -141,14 +151,13 @@ def roi_authorize(ctx, request_id, form, on, by):
 def roi_fulfill(ctx, request_id, out, site, by):
     """Approve (in full or in part) and release: packet PDF, invoice, FHIR bundle, ledger entry."""
     policy = load_roi_policy()
-    with opened(ctx) as vault:
-        done = fulfil(ReleaseDesk(vault.gateway), policy, load_site(site), request_id, by, local_today(vault))
-    paths = _write(out, done.packet.files)
+    with opened(ctx) as vault, _folder(out):
+        done = fulfil(ReleaseDesk(vault.gateway), policy, load_site(site), request_id, by, local_today(vault), out)
     click.echo(f"request {request_id}: {done.status.replace('_', ' ')} and fulfilled; {done.documents} document(s); "
                f"ledger entry {done.disclosure_id}")
     for s, why in sorted(done.withheld.items()):
         click.echo(f"  withheld {s}: {why}")
-    for p in paths:
+    for p in done.paths:
         click.echo(str(p))
 
 
@@ -162,11 +171,11 @@ def roi_fulfill(ctx, request_id, out, site, by):
 @click.pass_context
 def roi_deny(ctx, request_id, basis, contact, out, site, by):
     """Deny a request and write the letter: basis, review rights, how to complain, contact."""
-    with opened(ctx) as vault:
-        packet = deny(ReleaseDesk(vault.gateway), load_roi_policy(), load_site(site), request_id, basis, by,
-                      local_today(vault), contact)
+    with opened(ctx) as vault, _folder(out):
+        paths = deny(ReleaseDesk(vault.gateway), load_roi_policy(), load_site(site), request_id, basis, by,
+                     local_today(vault), contact, out)
     click.echo(f"request {request_id}: denied")
-    for p in _write(out, packet.files):
+    for p in paths:
         click.echo(str(p))
 
 
@@ -226,19 +235,17 @@ def roi_queue(ctx, as_of, within, fmt):
 @click.pass_context
 def roi_accounting(ctx, mrn, first, as_of, out, no_pdf, request_id, site, by):
     """The patient's accounting of disclosures: accountable ones only, repeated ones summarised."""
-    if request_id is not None and not by:
+    if request_id is not None and not by:  # before the passphrase is asked for
         raise InputError("answering a request needs --by")
+    first_day = day_option(first, "--from")
     with opened(ctx) as vault:
         day = day_option(as_of, "--as-of") or local_today(vault)
-        desk = ReleaseDesk(vault.gateway)
-        context = accounting_mod.accounting(desk, load_site(site), mrn, day, day_option(first, "--from"),
-                                            organisation_timezone(vault.records) or timezone.utc)
-        files = accounting_mod.render_accounting(context["site"], context, pdf=not no_pdf)
-        if request_id is not None:
-            accounting_mod.answer_request(desk, request_id, context["patient_id"], len(context["entries"]), by)
-    click.echo(f"{len(context['entries'])} entr{'y' if len(context['entries']) == 1 else 'ies'}; "
-               f"{context['suspended']} suspended")
-    for p in _write(out, files):
+        with _folder(out):
+            done = accounting_mod.accounting_of_disclosures(
+                ReleaseDesk(vault.gateway), load_site(site), mrn, day, out, first_day=first_day,
+                tz=organisation_timezone(vault.records) or timezone.utc, pdf=not no_pdf, request_id=request_id, by=by)
+    click.echo(f"{done.entries} entr{'y' if done.entries == 1 else 'ies'}; {done.suspended} suspended")
+    for p in done.paths:
         click.echo(str(p))
 
 

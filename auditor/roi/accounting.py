@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
+from pathlib import Path
 
 from sqlalchemy import select
 
@@ -86,39 +87,55 @@ def summarise(ledger: list[dict], first_day: date, last_day: date, suspensions: 
     return sorted(groups.values(), key=lambda g: g["first"]), suspended
 
 
-def accounting(desk: ReleaseDesk, site: Site, mrn: str, as_of: date, first_day: date | None = None,
-               tz=timezone.utc) -> dict:
-    """The accounting's report context (the read of the ledger and of the patient is audited)."""
+@dataclass(frozen=True)
+class Accounting:
+    entries: int
+    suspended: int  # disclosures left out for a suspension in force
+    paths: list[Path]  # accounting.html (and .pdf)
+
+
+def accounting_of_disclosures(desk: ReleaseDesk, site: Site, mrn: str, as_of: date, out: Path, *,
+                              first_day: date | None = None, tz=timezone.utc, pdf: bool = True,
+                              request_id: int | None = None, by: str | None = None) -> Accounting:
+    """Write the patient's accounting into the folder `out`; with `request_id`, the request (164.528(c))
+    it answers is approved and fulfilled. One transaction: the reads' audit events, the request's new
+    status and the files exist together or not at all."""
     first_day = first_day or six_years_before(as_of)
     if first_day < six_years_before(as_of):
         raise InputError("an accounting looks back at most six years (45 CFR 164.528(a)(1))")
+    if request_id is not None and not by:
+        raise InputError("answering a request needs --by")
     since = datetime.combine(first_day, time(), tz) - timedelta(days=1)  # local days: a day's margin, cut below
-    pid, ledger = desk.ledger(mrn, since)
-    with desk.gateway.records.connect() as conn:
-        suspensions = [Suspension(r.agency, r.starts_on, r.ends_on) for r in conn.execute(
-            select(AccountingSuspension).where(AccountingSuspension.patient_id == pid))]
-    entries, suspended = summarise(ledger, first_day, as_of, suspensions, as_of, tz)
-    patient = desk.demographics(mrn)
-    return {"site": site, "title": "Accounting of disclosures", "entries": entries, "suspended": suspended,
-            "patient": {"name": " ".join(x for x in (patient.first_name, patient.last_name) if x), "mrn": patient.mrn},
-            "period": {"label": f"{first_day:%Y-%m-%d} to {as_of:%Y-%m-%d}"}, "today": as_of, "patient_id": pid}
+
+    def work(change: ReleaseChange) -> Accounting:
+        pid = change.patient_id(mrn)
+        ledger = change.ledger(pid, since)
+        suspensions = [Suspension(r.agency, r.starts_on, r.ends_on) for r in change.session.execute(
+            select(AccountingSuspension).where(AccountingSuspension.patient_id == pid)).scalars()]
+        entries, suspended = summarise(ledger, first_day, as_of, suspensions, as_of, tz)
+        if request_id is not None:
+            _answer(change, request_id, pid, len(entries), by)  # type: ignore[arg-type]
+        patient = change.demographics(pid)
+        context = {"site": site, "title": "Accounting of disclosures", "entries": entries, "suspended": suspended,
+                   "patient": {"name": " ".join(x for x in (patient.first_name, patient.last_name) if x),
+                               "mrn": patient.mrn},
+                   "period": {"label": f"{first_day:%Y-%m-%d} to {as_of:%Y-%m-%d}"}, "today": as_of}
+        return Accounting(len(entries), suspended, change.stage(out, render_accounting(site, context, pdf)))
+
+    return desk.change("view" if request_id is None else "update", work)
 
 
-def answer_request(desk: ReleaseDesk, request_id: int, patient_id: int, entries: int, by: str) -> None:
-    """Record that an accounting request (164.528(c)) was answered: approved, then fulfilled."""
-
-    def work(change: ReleaseChange) -> None:
-        request = change.request(request_id)
-        if request.kind != "accounting" or request.patient_id != patient_id:
-            raise InputError(f"request {request_id} is not this patient's request for an accounting")
-        if request.status in ("received", "waiting_for_information"):
-            raise InputError(f"request {request_id} is {request.status}: start the review first: "
-                             f"auditor roi review {request_id}")
-        if request.status == "in_review":
-            move(change, request, "approved", by)
-        move(change, request, "fulfilled", by, f"accounting of {entries} entr{'y' if entries == 1 else 'ies'}")
-
-    desk.change("update", work)
+def _answer(change: ReleaseChange, request_id: int, patient_id: int, entries: int, by: str) -> None:
+    """Record that an accounting request was answered: approved, then fulfilled."""
+    request = change.request(request_id)
+    if request.kind != "accounting" or request.patient_id != patient_id:
+        raise InputError(f"request {request_id} is not this patient's request for an accounting")
+    if request.status in ("received", "waiting_for_information"):
+        raise InputError(f"request {request_id} is {request.status}: start the review first: "
+                         f"auditor roi review {request_id}")
+    if request.status == "in_review":
+        move(change, request, "approved", by)
+    move(change, request, "fulfilled", by, f"accounting of {entries} entr{'y' if entries == 1 else 'ies'}")
 
 
 def render_accounting(site: Site, context: dict, pdf: bool = True) -> dict[str, str | bytes]:

@@ -1,14 +1,17 @@
 """Approve and fulfil a request in one transaction (the approval decision, the release through the
-gateway, the disclosures ledger entry and the rendered packet), or deny it with a letter."""
+gateway, the disclosures ledger entry and the packet's files), or deny it with a letter: the files
+take their names just before the commit, so a packet that cannot be written leaves the request as it
+was and the ledger without an entry (and a retry can succeed)."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 
 from auditor.errors import AccessDenied, InputError
-from auditor.roi.packet import Packet, denial_packet, release_packet
+from auditor.roi.packet import denial_packet, release_packet
 from auditor.roi.policy import RoiPolicy
 from auditor.roi.scope import release_scope, valid
 from auditor.roi.workflow import move, permissions_of
@@ -37,10 +40,13 @@ class Fulfilment:
     documents: int
     withheld: dict[str, str]
     disclosure_id: int
-    packet: Packet
+    paths: list[Path]  # the packet's files
 
 
-def fulfil(desk: ReleaseDesk, policy: RoiPolicy, site: Site, request_id: int, by: str, on: date) -> Fulfilment:
+def fulfil(desk: ReleaseDesk, policy: RoiPolicy, site: Site, request_id: int, by: str, on: date,
+           out: Path) -> Fulfilment:
+    """Release what the request may receive and write its packet into the folder `out`."""
+
     def work(change: ReleaseChange) -> Fulfilment:
         request = change.request(request_id)
         if request.kind == "accounting":
@@ -72,21 +78,23 @@ def fulfil(desk: ReleaseDesk, policy: RoiPolicy, site: Site, request_id: int, by
                                       accountable=rule.exempt is None, exemption=rule.exempt,
                                       description=description[:512], documents=len(released.documents))
         move(change, request, "fulfilled", by, f"{len(released.documents)} document(s); ledger entry {entry.id}")
-        return Fulfilment(status, len(released.documents), withheld, entry.id, packet)
+        return Fulfilment(status, len(released.documents), withheld, entry.id, change.stage(out, packet.files))
 
     return desk.change("update", work)
 
 
 def deny(desk: ReleaseDesk, policy: RoiPolicy, site: Site, request_id: int, basis: str, by: str, on: date,
-         contact: str) -> Packet:
+         contact: str, out: Path) -> list[Path]:
+    """Deny the request and write the letter into the folder `out`; the letter's files."""
     if basis not in DENIAL_BASES:
         raise InputError(f"unknown denial basis {basis!r}; one of {', '.join(DENIAL_BASES)}")
 
-    def work(change: ReleaseChange) -> Packet:
+    def work(change: ReleaseChange) -> list[Path]:
         request = change.request(request_id)
         move(change, request, "denied", by, f"basis {basis}")
         requester = change.requester_of(request)
         text, reviewable = DENIAL_BASES[basis]
-        return denial_packet(site, request, requester, desk.patient(change, request), text, reviewable, contact, on)
+        letter = denial_packet(site, request, requester, desk.patient(change, request), text, reviewable, contact, on)
+        return change.stage(out, letter.files)
 
     return desk.change("update", work)

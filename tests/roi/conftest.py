@@ -1,4 +1,5 @@
-"""A vault home with patients whose charts hold every sensitivity, and the CLI run in-process."""
+"""A vault home with patients whose charts hold every sensitivity, and the CLI run in-process on a
+fixed day (TODAY unless a test names another), so no test depends on the day it runs."""
 
 from __future__ import annotations
 
@@ -8,11 +9,13 @@ import pytest
 import yaml
 
 from auditor.cli import main
+from auditor.clock import FixedClock
 from auditor.home import create_home
 from auditor.vault.gateway import AccessContext, DocumentRecord, PatientDemographics
 from tests.conftest import FAST_SCRYPT
 
 FAR = "2099-12-31"
+TODAY = datetime(2026, 12, 1, 15, 0, tzinfo=timezone.utc)  # after every request's receipt in these tests
 
 
 def populate(vault) -> None:
@@ -49,11 +52,11 @@ def run(capsys, monkeypatch, tmp_path, home):
     monkeypatch.setenv("AUDITOR_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("AUDITOR_PASSPHRASE", raising=False)
 
-    def call(*args):
+    def call(*args, on: datetime = TODAY):
         capsys.readouterr()
         code = 0
         try:
-            main([str(a) for a in args])
+            main([str(a) for a in args], clock=FixedClock(on))
         except SystemExit as exc:
             code = exc.code
         out = capsys.readouterr()

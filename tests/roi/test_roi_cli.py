@@ -4,6 +4,7 @@ back from their PDFs, and bad input refused with one line, exit 2 and nothing ch
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 
 import pypdf
 import pytest
@@ -121,6 +122,12 @@ def test_accounting_holds_exactly_the_accountable_disclosures(run, form, home, t
     code, out, err = run("roi", "accounting", "--mrn", "P-1", "--out", tmp_path / "acc2", "--no-pdf")
     assert out.startswith("2 entries; 2 suspended")
     assert "Recipient law_enforcement" not in (tmp_path / "acc2" / "accounting.html").read_text()
+    # the suspension holds through its last day and no longer (164.528(a)(2)), whatever day the tests run
+    last_day = run("roi", "accounting", "--mrn", "P-1", "--out", tmp_path / "acc3", "--no-pdf",
+                   on=datetime(2027, 6, 30, 23, 59, tzinfo=timezone.utc))
+    day_after = run("roi", "accounting", "--mrn", "P-1", "--out", tmp_path / "acc4", "--no-pdf",
+                    on=datetime(2027, 7, 1, 0, 1, tzinfo=timezone.utc))
+    assert last_day[1].startswith("2 entries; 2 suspended") and day_after[1].startswith("3 entries; 0 suspended")
     code, _, err = run("roi", "suspend", "--mrn", "P-1", "--agency", "FBI", "--from", "2026-11-01",
                        "--to", "2027-01-31", "--by", "R. Coordinator")
     assert code == 2 and "at most 30 days" in err

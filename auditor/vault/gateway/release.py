@@ -4,23 +4,27 @@ the disclosures ledger.
 
 Everything is done as the service account svc:roi, in one transaction with its audit events
 (AccessGateway._audited): a transition of a request, a release of records (action "disclose", the
-request's purpose of use and id), and every read of the ledger. The requester's and recipients' names
-and addresses are sealed under the request's own data key (not the patient's), so crypto-shredding a
-patient does not erase the disclosures ledger (45 CFR 164.528, 164.530(j))."""
+request's purpose of use and id), and every read of the ledger. The files a change writes (a packet,
+a letter, an accounting) are staged in it and take their names just before its commit, or not at all.
+The requester's and recipients' names and addresses are sealed under the request's own data key (not
+the patient's), so crypto-shredding a patient does not erase the disclosures ledger (45 CFR 164.528,
+164.530(j))."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
+from pathlib import Path
 from typing import Callable, TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
 from auditor.audit.events import AuditEvent
 from auditor.crypto.envelope import new_key_id
 from auditor.errors import DecryptionError, InputError
+from auditor.phi_files import Outputs
 from auditor.vault.gateway import sealing
 from auditor.vault.gateway.context import AccessContext, Actor
 from auditor.vault.gateway.core import AccessGateway
@@ -51,6 +55,7 @@ class ReleaseChange:
     actor: Actor
     at: datetime
     events: list[AuditEvent] = field(default_factory=list)
+    outputs: Outputs = field(default_factory=Outputs)
 
     def record(self, action: str, request_id: int, patient_id: int | None, detail: str, *,
                purpose: str | None = None, fields: tuple[str, ...] = ()) -> None:
@@ -79,6 +84,37 @@ class ReleaseChange:
             return self.gateway.envelope.open(sealed, table, column, row_id)
         except DecryptionError:  # the key was destroyed at the end of retention
             return None
+
+    def stage(self, folder: Path, files: dict[str, str | bytes]) -> list[Path]:
+        """Write `files` into `folder` under temporary names; ReleaseDesk.change gives them their names
+        just before this transaction commits and takes them away if it does not."""
+        return [self.outputs.add(Path(folder) / name, content) for name, content in files.items()]
+
+    def ledger(self, patient_id: int, since: datetime) -> list[dict]:
+        """The patient's disclosures since `since`, recipients opened; one "view" event for the read."""
+        rows = self.session.execute(select(Disclosure).where(Disclosure.patient_id == patient_id,
+                                                             Disclosure.disclosed_at >= since)
+                                    .order_by(Disclosure.disclosed_at, Disclosure.id)).scalars().all()
+        out = []
+        for row in rows:
+            recipient = self.open(row.recipient, "disclosures", "recipient", row.id)
+            out.append({"id": row.id, "request_id": row.request_id, "at": row.disclosed_at,
+                        "recipient": json.loads(recipient) if recipient else {"name": "(erased)", "address": ""},
+                        "requester_type": row.requester_type, "purpose": row.purpose,
+                        "legal_basis": row.legal_basis, "accountable": row.accountable,
+                        "exemption": row.exemption, "description": row.description})
+        self.events.append(self.gateway._event(self.ctx, self.actor, "view", self.at, patient_id=patient_id,
+                                               record_type="disclosures", fields=("recipient",),
+                                               detail=f"{len(rows)} ledger entries read"))
+        return out
+
+    def demographics(self, patient_id: int) -> PatientDemographics:
+        """The patient's name for an accounting (a "view" event)."""
+        row = self.session.execute(select(*sealing.PATIENT_READ).where(Patient.id == patient_id)).one()
+        self.events.append(self.gateway._event(self.ctx, self.actor, "view", self.at, patient_id=patient_id,
+                                               record_type="demographics", fields=("first_name", "last_name"),
+                                               detail="name read for an accounting of disclosures"))
+        return sealing.open_patient(self.gateway.envelope, row)
 
     def new_request(self, requester: dict, **clear) -> ReleaseRequest:
         """Insert a request under a new data key of its own, the requester sealed."""
@@ -179,50 +215,32 @@ class ReleaseDesk:
         self.ctx = ctx or AccessContext.service(SERVICE)
 
     def change(self, action: str, work: Callable[[ReleaseChange], T]) -> T:
-        """Run `work` in one transaction with the audit events it records (or none of it)."""
+        """Run `work` in one transaction with the audit events it records (or none of it). The files it
+        stages are renamed into place just before the commit and taken away if the commit fails, so a
+        packet and the ledger entry it goes with exist together or not at all."""
+        outputs = Outputs()
+        committed: list[bool] = []
 
         def audited(session: Session, events: list[AuditEvent]) -> T:
             at = self.gateway.clock.now()
             actor = self.gateway._require(session, self.ctx, events, action, at)
-            return work(ReleaseChange(self.gateway, session, self.ctx, actor, at, events))
+            result = work(ReleaseChange(self.gateway, session, self.ctx, actor, at, events, outputs))
+            if outputs.paths:  # after the audit events are appended, as the last step before COMMIT
+                event.listen(session, "before_commit", lambda _: outputs.commit(), once=True)
+                event.listen(session, "after_commit", lambda _: committed.append(True), once=True)
+            return result
 
-        return self.gateway._audited(audited)
-
-    def ledger(self, mrn: str, since: datetime) -> tuple[int, list[dict]]:
-        """The patient's disclosures since `since`, recipients opened; one "view" event for the read."""
-
-        def work(change: ReleaseChange) -> tuple[int, list[dict]]:
-            pid = change.patient_id(mrn)
-            rows = change.session.execute(select(Disclosure).where(Disclosure.patient_id == pid,
-                                                                   Disclosure.disclosed_at >= since)
-                                          .order_by(Disclosure.disclosed_at, Disclosure.id)).scalars().all()
-            out = []
-            for row in rows:
-                recipient = change.open(row.recipient, "disclosures", "recipient", row.id)
-                out.append({"id": row.id, "request_id": row.request_id, "at": row.disclosed_at,
-                            "recipient": json.loads(recipient) if recipient else {"name": "(erased)", "address": ""},
-                            "requester_type": row.requester_type, "purpose": row.purpose,
-                            "legal_basis": row.legal_basis, "accountable": row.accountable,
-                            "exemption": row.exemption, "description": row.description})
-            change.events.append(self.gateway._event(self.ctx, change.actor, "view", change.at, patient_id=pid,
-                                                     record_type="disclosures", fields=("recipient",),
-                                                     detail=f"{len(rows)} ledger entries read"))
-            return pid, out
-
-        return self.change("view", work)
-
-    def demographics(self, mrn: str) -> PatientDemographics:
-        """The patient's name for an accounting (a "view" event)."""
-
-        def work(change: ReleaseChange) -> PatientDemographics:
-            pid = change.patient_id(mrn)
-            row = change.session.execute(select(*sealing.PATIENT_READ).where(Patient.id == pid)).one()
-            change.events.append(self.gateway._event(self.ctx, change.actor, "view", change.at, patient_id=pid,
-                                                     record_type="demographics", fields=("first_name", "last_name"),
-                                                     detail="name read for an accounting of disclosures"))
-            return sealing.open_patient(self.gateway.envelope, row)
-
-        return self.change("view", work)
+        try:
+            result = self.gateway._audited(audited)
+        except BaseException:
+            if committed:  # a failure after the commit (e.g. the key store's usage counts): the files stand
+                outputs.finish()
+            else:
+                outputs.undo()
+                outputs.discard()
+            raise
+        outputs.finish()
+        return result
 
     def patient(self, change: ReleaseChange, request: ReleaseRequest) -> PatientDemographics:
         """The patient's name and address for a letter (a "view" event for the request)."""
