@@ -18,7 +18,6 @@ from auditor.clock import FixedClock
 from auditor.errors import InputError, NotFound, TamperDetected
 from auditor.home import create_home
 from auditor.vault.gateway import AccessContext, PatientDemographics
-from tests.cli.conftest import auditor  # noqa: F401  (the fixture)
 from tests.conftest import FAST_SCRYPT
 
 SVC = AccessContext.service("import")
