@@ -2,8 +2,10 @@
 and the log's own retention: auditor audit archive | verify-archive.
 
 Thin: parses, calls auditor.retention, prints. Everything runs as the service account svc:retention
-for records management, so each hold, each birth date read for the minors rule, each MRN shown and
-each destruction is in the audit log. A refused command is one line and exit 2, with nothing changed.
+for records management, so each hold, each birth date read for the minors rule, each MRN shown, each
+plan and each destruction is in the audit log. A records manager runs `plan --as-of DAY` (which
+records plan N and prints its digest), reviews it, then `purge --plan N`, which asks before it
+destroys. A refused command is one line and exit 2, with nothing changed.
 """
 
 from __future__ import annotations
@@ -19,12 +21,15 @@ from auditor.cli import cli
 from auditor.cli.audit_commands import audit as audit_group
 from auditor.cli.session import day_option, opened
 from auditor.home import Vault
+from auditor.phi_files import write_private
 from auditor.vault.integrity import carry_over, verify_vault
 from auditor.reporting.templates import load_site
 from auditor.retention import holds as legal_holds
 from auditor.retention.certificate import issue_certificate, stored_certificate
 from auditor.retention.plan import RetentionPlan, build_plan
-from auditor.retention.purge import Signatories, run_purge
+from auditor.retention.purge import (PurgeRefused, Signatories, finish_unplanned_purge, purge_of, run_purge,
+                                     signatories, unplanned_run)
+from auditor.retention.recorded_plan import record_plan, recorded_plan, schedule_of
 from auditor.retention.schedules import lint_schedules, load_schedules, schedule_for
 from auditor.vault.gateway.directory import patient_mrns
 from auditor.vault.gateway.retention import RecordsManagement
@@ -59,10 +64,18 @@ def schedules_command(schedules_dir):
                    f"{', '.join(sorted(s.permanent)) or 'none'}")
 
 
-def _plan(vault: Vault, schedules_dir, state, as_of) -> RetentionPlan:
+def _plan(vault: Vault, office: RecordsManagement, schedules_dir, state, as_of) -> RetentionPlan:
     schedule = schedule_for(load_schedules(schedules_dir), state)
-    return build_plan(vault.records, RecordsManagement(vault.gateway), schedule, as_of,
-                      organisation_timezone(vault.records))
+    return build_plan(vault.records, office, schedule, as_of, organisation_timezone(vault.records))
+
+
+def _plan_rows(plan: RetentionPlan, mrns: dict[int, str]) -> list[dict]:
+    return [{"patient_id": p.patient_id, "mrn": mrns.get(p.patient_id), "status": p.status,
+             "retain_until": p.retain_until.isoformat() if p.retain_until else None, "basis": p.basis,
+             "record_types": list(p.record_types), "first_record": p.first_record.isoformat(),
+             "last_record": p.last_record.isoformat(),
+             "holds": [{"id": h, "authority": plan.holds[h].authority, "scope": plan.holds[h].scope()}
+                       for h in p.holds]} for p in plan.having("eligible") + plan.having("held")]
 
 
 @retention.command("plan")
@@ -72,22 +85,20 @@ def _plan(vault: Vault, schedules_dir, state, as_of) -> RetentionPlan:
 @_FORMAT
 @click.pass_context
 def plan_command(ctx, as_of, state, schedules_dir, fmt):
-    """A dry run: which patients the schedule lets go on a day, which a legal hold keeps, and why."""
+    """Which patients the schedule lets go on a day (today at the latest), which a legal hold keeps, and
+    why; the eligible ones are recorded as a plan (an id and a digest) that `purge --plan ID` carries out."""
     day = day_option(as_of, "--as-of")
     with opened(ctx) as vault:
-        plan = _plan(vault, schedules_dir, state, day)
-        shown = plan.having("eligible") + plan.having("held")
         office = RecordsManagement(vault.gateway)
-        mrns = patient_mrns(vault.gateway, office.ctx, [p.patient_id for p in shown]) if shown else {}
-    rows = [{"patient_id": p.patient_id, "mrn": mrns.get(p.patient_id), "status": p.status,
-             "retain_until": p.retain_until.isoformat() if p.retain_until else None, "basis": p.basis,
-             "record_types": list(p.record_types), "first_record": p.first_record.isoformat(),
-             "last_record": p.last_record.isoformat(),
-             "holds": [{"id": h, "authority": plan.holds[h].authority, "scope": plan.holds[h].scope()}
-                       for h in p.holds]} for p in shown]
+        plan = _plan(vault, office, schedules_dir, state, day)
+        shown = [p.patient_id for p in plan.having("eligible") + plan.having("held")]
+        mrns = patient_mrns(vault.gateway, office.ctx, shown) if shown else {}
+        recorded = record_plan(office, plan)
+    rows = _plan_rows(plan, mrns)
     if fmt == "json":
         click.echo(json.dumps({"as_of": day.isoformat(), "schedule": plan.schedule.id, "counts": plan.counts(),
-                               "patients": rows}, indent=2))
+                               "plan": {"id": recorded.id, "digest": recorded.digest, "eligible": len(recorded.patients)}
+                               if recorded else None, "patients": rows}, indent=2))
         return
     counts = plan.counts()
     click.echo(f"retention plan on {day} under {plan.schedule.id} ({plan.schedule.state}): "
@@ -97,36 +108,75 @@ def plan_command(ctx, as_of, state, schedules_dir, fmt):
                if r["status"] == "held" else "")
         click.echo(f"{r['status']}: patient {r['patient_id']} MRN {r['mrn']}, records {r['first_record']} to "
                    f"{r['last_record']}, kept until {r['retain_until']} ({r['basis']}){why}")
+    if recorded is None:
+        click.echo("no patient is eligible: no plan recorded")
+        return
+    click.echo(f"plan {recorded.id} recorded: {len(recorded.patients)} patient(s) to destroy, patients sha256 "
+               f"{recorded.digest}")
+    click.echo(f"review it, then: auditor retention purge --plan {recorded.id} --approver NAME")
+
+
+def _confirm(summary: str, yes: bool) -> None:
+    """Show what the purge destroys and ask: crypto-shredding cannot be undone."""
+    click.echo(summary)
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise PurgeRefused("nothing destroyed: a purge asks for confirmation at a terminal; add --yes to confirm "
+                           "from a script")
+    if not click.confirm("Destroy them?", default=False):
+        click.echo("not confirmed: nothing destroyed", err=True)
+        sys.exit(1)
+
+
+def _checked_purge(vault: Vault, office: RecordsManagement, plan_id, as_of, state, schedules_dir, people, yes):
+    """Check the plan (or the unfinished purge begun before plans), confirm, destroy; (outcome, schedule)."""
+    tz = organisation_timezone(vault.records)
+    if plan_id is not None:
+        plan = recorded_plan(vault.records, office, plan_id)
+        schedule = schedule_of(plan, load_schedules(schedules_dir))
+        run = purge_of(vault.records, plan)
+        _confirm(f"plan {plan.id}: " + (f"finish purge {run.id}, which destroys" if run else "destroy")
+                 + f" the records of {len(plan.patients)} patient(s) eligible on {plan.as_of} under {schedule.id} "
+                 f"(patients sha256 {plan.digest})", yes)
+        return run_purge(vault.records, office, schedule, plan, tz, people), schedule
+    schedule = schedule_for(load_schedules(schedules_dir), state)
+    run = unplanned_run(vault.records, schedule, as_of)
+    _confirm(f"purge {run.id}, begun before purges carried out plans: finish destroying the patients eligible on "
+             f"{as_of} under {schedule.id}", yes)
+    return finish_unplanned_purge(vault.records, office, schedule, as_of, tz, people), schedule
 
 
 @retention.command("purge")
-@_AS_OF
+@click.option("--plan", "plan_id", type=int, help="The plan to carry out, as printed by `auditor retention plan`.")
 @click.option("--approver", required=True, help="Who approved the destruction.")
 @click.option("--performer", help="Who performs it (default: the approver).")
 @click.option("--witness", help="Who witnesses it.")
+@click.option("--yes", is_flag=True, help="Confirm without asking (scripts); the plan must have been reviewed.")
+@click.option("--as-of", "as_of", help="Only to finish a purge begun by --as-of before purges carried out plans.")
 @_STATE
 @_SCHEDULES
 @click.option("--site", "site_dir", type=_DIR, help="A site folder (organisation, logo, templates).")
 @click.option("--no-pdf", is_flag=True, help="Write the certificate as HTML only.")
 @click.pass_context
-def purge_command(ctx, as_of, approver, performer, witness, state, schedules_dir, site_dir, no_pdf):
-    """Destroy the eligible patients' records by crypto-shredding and issue the certificate of
-    destruction. An interrupted purge is finished by running the same command again."""
+def purge_command(ctx, plan_id, approver, performer, witness, yes, as_of, state, schedules_dir, site_dir, no_pdf):
+    """Carry out a reviewed plan: destroy exactly its patients' records by crypto-shredding (or nothing,
+    if the eligible patients changed since) and issue the certificate of destruction. Asks for
+    confirmation. An interrupted purge is finished by running the same command again."""
+    if (plan_id is None) == (as_of is None):
+        raise click.UsageError("give --plan ID, the plan printed by: auditor retention plan --as-of DAY"
+                               + (" (not with --as-of)" if plan_id is not None else ""))
     day = day_option(as_of, "--as-of")
     site = load_site(site_dir)
+    people = signatories(Signatories(approver, performer or approver, witness))
     with opened(ctx) as vault:
-        schedule = schedule_for(load_schedules(schedules_dir), state)
         office = RecordsManagement(vault.gateway)
-        outcome = run_purge(vault.records, office, schedule, day, organisation_timezone(vault.records),
-                            Signatories(approver, performer or approver, witness))
-        if outcome.purge_id is None:
-            click.echo(f"nothing to purge on {day} under {schedule.id}: no patient is eligible")
-            return
+        outcome, schedule = _checked_purge(vault, office, plan_id, day, state, schedules_dir, people, yes)
         cert = issue_certificate(vault.records, office, vault.audit_log, schedule, outcome.purge_id, site,
                                  vault.home / "certificates", pdf=not no_pdf)
     verb = "resumed and finished" if outcome.resumed else "finished"
     click.echo(f"purge {outcome.purge_id} {verb}: {cert.destroyed} patient(s) destroyed by crypto-shredding"
-               + (f", {outcome.withdrawn} withdrawn under a legal hold" if outcome.withdrawn else ""))
+               + (f", {outcome.withdrawn} withdrawn, no longer eligible" if outcome.withdrawn else ""))
     for kind, path in cert.paths.items():
         click.echo(f"certificate ({kind}): {path}")
 
@@ -140,7 +190,7 @@ def certificate_command(ctx, purge_id, out):
     with opened(ctx) as vault:
         html, digest = stored_certificate(vault.records, purge_id)
     if out:
-        out.write_text(html, encoding="utf-8")
+        write_private(out, html)
         click.echo(f"certificate of purge {purge_id}: {out} (sha256 {digest})")
     else:
         click.echo(html)

@@ -6,7 +6,9 @@ that key), so a patient is eligible only when every record type they have is pas
 counted from their last encounter or record (the later of the two: a result filed after discharge
 extends the period, never shortens it), none is kept permanently, and no hold in force covers any
 of their records. Computed on clear columns with pandas; birth dates (for the minors rule) are read
-through the gateway, audited, and only for patients whose adult period has ended.
+through the gateway, audited, and only for patients whose adult period has ended. A plan is made for
+a day that has come (the organisation's today at the latest): a day ahead would let go of records
+whose retention has not run out.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 from sqlalchemy import BigInteger, Engine, Table, select, type_coerce
 
+from auditor.clock import Clock
+from auditor.errors import InputError
 from auditor.retention.holds import LegalHoldEntry, list_holds
 from auditor.retention.schedules import ENCOUNTER, Schedule, add_years
 from auditor.vault.gateway.retention import RecordsManagement
@@ -28,6 +32,16 @@ STATUSES = ("eligible", "held", "retained", "permanent", "referenced", "no_recor
 # Deleted with the patient's chart by a purge; any other table naming a patient by foreign key holds a
 # record that must outlive the chart (a disclosure, a release request): such a patient is not purged.
 ERASED_WITH_PATIENT = {"patients", "documents", "encounters", "care_team", "workforce"}
+
+
+class PlanRefused(InputError):
+    """A plan that cannot be made or carried out as asked; nothing was changed."""
+
+
+def local_today(clock: Clock, tz: ZoneInfo | None) -> date:
+    """Today in the organisation's time zone (UTC until an ingest sets one)."""
+    now = clock.now()
+    return now.astimezone(tz).date() if tz is not None else now.date()
 
 
 @dataclass(frozen=True)
@@ -127,7 +141,12 @@ def _per_patient(records: pd.DataFrame, schedule: Schedule) -> pd.DataFrame:
 
 def build_plan(records: Engine, office: RecordsManagement, schedule: Schedule, as_of: date,
                tz: ZoneInfo | None, reference_tables: list[Table] | None = None) -> RetentionPlan:
-    """Every patient's status on `as_of` under `schedule`, with the holds in force."""
+    """Every patient's status on `as_of` under `schedule`, with the holds in force. Refused for a day
+    after the organisation's today."""
+    today = local_today(office.gateway.clock, tz)
+    if as_of > today:
+        raise PlanRefused(f"{as_of.isoformat()} is after today ({today.isoformat()}): records go only once their "
+                          "retention has run out, so a plan is made for today or a day before")
     frame = load_records(records, tz)
     with records.connect() as conn:
         keys = dict(conn.execute(select(Patient.id, Patient.data_key_id)).all())

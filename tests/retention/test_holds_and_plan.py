@@ -1,18 +1,20 @@
-"""Legal holds and the retention plan: what is eligible on a day, what a hold keeps and why; every
-change to a hold audited, its history append-only, its reason sealed."""
+"""Legal holds and the retention plan: what is eligible on a day (kept through the last day of the
+period, eligible the day after; never a day to come), what a hold keeps and why; every change to a
+hold audited, its history append-only, its reason sealed."""
 
 from __future__ import annotations
 
 import sqlite3
-from datetime import date
+from datetime import date, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from auditor.audit.schema import AuditEventRow
 from auditor.errors import NotFound
 from auditor.retention.holds import HoldRefused, HoldRequest, hold_history, list_holds, place_hold, release_hold
-from auditor.retention.plan import build_plan
+from auditor.retention.plan import PlanRefused, build_plan
 from auditor.retention.schedules import load_schedules
 from auditor.vault.gateway.retention import RecordsManagement
 from tests.retention.hospital import AS_OF, build
@@ -23,8 +25,8 @@ def hospital(sqlite_vault):
     return sqlite_vault, build(sqlite_vault)
 
 
-def _plan(vault, state="default", as_of=AS_OF):
-    return build_plan(vault.records, RecordsManagement(vault.gateway), load_schedules()[state], as_of, None)
+def _plan(vault, state="default", as_of=AS_OF, tz=None):
+    return build_plan(vault.records, RecordsManagement(vault.gateway), load_schedules()[state], as_of, tz)
 
 
 def _status(plan, ids):
@@ -158,3 +160,32 @@ def test_a_patient_named_by_a_record_kept_after_the_chart_is_not_purged(hospital
     entry = next(p for p in plan.patients if p.patient_id == ids["OLD-2"])
     assert entry.status == "referenced" and entry.basis.endswith("named by letters, kept after the chart")
     assert ids["OLD-1"] in {p.patient_id for p in plan.having("eligible")}
+
+
+def test_a_day_after_the_organisation_s_today_is_refused(hospital):
+    vault, _ = hospital  # the clock: 2026-11-02 14:00 UTC, which is 2026-11-03 04:00 at UTC+14
+    with pytest.raises(PlanRefused, match=r"2026-11-03 is after today \(2026-11-02\)"):
+        _plan(vault, as_of=date(2026, 11, 3))
+    with pytest.raises(PlanRefused, match=r"2040-01-01 is after today \(2026-11-03\)"):
+        _plan(vault, as_of=date(2040, 1, 1), tz=ZoneInfo("Pacific/Kiritimati"))
+    assert _plan(vault, as_of=date(2026, 11, 3), tz=ZoneInfo("Pacific/Kiritimati")).as_of == date(2026, 11, 3)
+    assert _plan(vault, as_of=date(2026, 11, 2)).as_of == AS_OF
+    with vault.records.connect() as conn:  # a refused plan read no birth date
+        reads = conn.scalar(select(func.count()).select_from(AuditEventRow).where(AuditEventRow.fields == "birth_date"))
+    assert reads == 2 * 6
+
+
+@pytest.mark.parametrize("state", ["default", "CA", "NC"])
+def test_a_patient_is_kept_on_the_last_retained_day_and_eligible_the_day_after(hospital, state):
+    vault, ids = hospital
+    until = {p.patient_id: p.retain_until for p in _plan(vault, state).patients if p.retain_until}
+    days = sorted({d for u in until.values() for d in (u, u + timedelta(days=1)) if d <= AS_OF})
+    assert days, "the hospital has patients whose retention ran out"
+    for day in days:
+        for p in _plan(vault, state, day).patients:
+            if p.patient_id in until:
+                assert p.status == ("retained" if day <= until[p.patient_id] else "eligible"), (state, day, p)
+    old_1 = until[ids["OLD-1"]]
+    assert [p.status for p in _plan(vault, state, old_1).patients if p.patient_id == ids["OLD-1"]] == ["retained"]
+    day_after = _plan(vault, state, old_1 + timedelta(days=1))
+    assert ids["OLD-1"] in {p.patient_id for p in day_after.having("eligible")}

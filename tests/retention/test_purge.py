@@ -1,7 +1,7 @@
 """Purge by crypto-shredding: the eligible patients' data unrecoverable, also from a copy of the
 records database taken before (the key store is separate); held and retained patients untouched;
 the log still verifies; the certificate lists exactly what was destroyed; a purge killed half-way
-and run again finishes, counting nobody twice."""
+and run again finishes, counting nobody twice. Every purge carries out a recorded plan."""
 
 from __future__ import annotations
 
@@ -19,7 +19,9 @@ from auditor.policy.suppressions import SuppressionRequest, add_suppression
 from auditor.reporting.templates import Site
 from auditor.retention.certificate import issue_certificate, stored_certificate
 from auditor.retention.holds import HoldRequest, place_hold
+from auditor.retention.plan import build_plan
 from auditor.retention.purge import PurgeRefused, Signatories, run_purge
+from auditor.retention.recorded_plan import record_plan, recorded_plan
 from auditor.retention.schedules import load_schedules
 from auditor.vault.gateway import AccessContext
 from auditor.vault.gateway.casework import Casework
@@ -41,9 +43,16 @@ def hospital(vault):
     return vault, build(vault)
 
 
-def _purge(vault, progress=None, as_of=AS_OF):
-    return run_purge(vault.records, RecordsManagement(vault.gateway), load_schedules()["default"], as_of, None,
-                     PEOPLE, progress)
+def _record(vault, as_of=AS_OF):
+    office = RecordsManagement(vault.gateway)
+    return record_plan(office, build_plan(vault.records, office, load_schedules()["default"], as_of, None))
+
+
+def _purge(vault, progress=None, plan_id=None):
+    """Carry out plan `plan_id` (default: a plan recorded now, on AS_OF)."""
+    office = RecordsManagement(vault.gateway)
+    plan = recorded_plan(vault.records, office, plan_id if plan_id is not None else _record(vault).id)
+    return run_purge(vault.records, office, load_schedules()["default"], plan, None, PEOPLE, progress)
 
 
 def _certify(vault, purge_id, tmp_path, pdf=False):
@@ -142,11 +151,11 @@ def test_a_purge_killed_half_way_and_run_again_finishes(hospital, tmp_path):
     with vault.records.connect() as conn:
         states = sorted(s for (s,) in conn.execute(select(PurgeItem.state)))
     assert states == ["destroyed", "destroyed", "pending", "pending", "pending"]
-    with pytest.raises(PurgeRefused, match="is unfinished"):
-        _purge(vault, as_of=date(2027, 1, 1))
+    with pytest.raises(PurgeRefused, match="purge 1 is unfinished: finish it first with: auditor retention purge --plan 1"):
+        _purge(vault, plan_id=_record(vault, date(2026, 1, 1)).id)
     with pytest.raises(PurgeRefused, match="unfinished"):
         _certify(vault, 1, tmp_path)
-    outcome = _purge(vault)
+    outcome = _purge(vault, plan_id=1)
     assert (outcome.purge_id, outcome.resumed, outcome.destroyed) == (1, True, 5)
     cert = _certify(vault, outcome.purge_id, tmp_path)
     html = cert.paths["html"].read_text()
@@ -157,7 +166,9 @@ def test_a_purge_killed_half_way_and_run_again_finishes(hospital, tmp_path):
                                                                     AuditEventRow.action == "destroy")).all()
         assert conn.scalar(select(func.count()).select_from(Patient)) == 3
     assert sorted(k for (k,) in keys) == sorted(ids[m] for m in ELIGIBLE)  # each key destroyed once
-    assert _purge(vault).purge_id is None  # nothing left to purge
+    assert _record(vault) is None  # nothing left to purge
+    with pytest.raises(PurgeRefused, match="plan 1 was carried out by purge 1: record and review a new plan"):
+        _purge(vault, plan_id=1)
 
 
 def test_a_hold_placed_while_a_purge_was_down_withdraws_the_patient(hospital, tmp_path):
@@ -175,7 +186,7 @@ def test_a_hold_placed_while_a_purge_was_down_withdraws_the_patient(hospital, tm
     office = RecordsManagement(vault.gateway)
     for mrn in (spared, by_id[shredded[0]]):  # the second one's key is already gone: too late to withdraw
         place_hold(office, HoldRequest("subpoena", "Court", "R. C.", mrn=mrn))
-    outcome = _purge(vault)
+    outcome = _purge(vault, plan_id=1)
     assert (outcome.destroyed, outcome.withdrawn) == (4, 1)
     html = _certify(vault, outcome.purge_id, tmp_path).paths["html"].read_text()
     assert f"<td>{ids[spared]}</td>" not in html and f"<td>{shredded[0]}</td>" in html and "withdrawn" in html

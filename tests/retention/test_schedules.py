@@ -3,11 +3,11 @@ is reported at its line."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from auditor.errors import InputError
@@ -104,3 +104,23 @@ def test_no_period_is_shorter_than_the_medicare_floor_or_the_adult_one(last, bir
     assert period.retain_until >= add_years(last, schedule.adult_years)
     if birth is not None and add_years(birth, schedule.majority_age) > last:
         assert period.retain_until >= add_years(birth, schedule.majority_age + schedule.years_after_majority)
+
+
+@given(last=st.dates(date(1990, 1, 1), date(2030, 12, 31)), offset=st.integers(-2, 2),
+       types=st.sets(st.sampled_from(["encounter", "note", "imaging", "psychotherapy_note", "lab"]), min_size=1),
+       state=st.sampled_from(["default", "CA", "NC"]))
+@example(last=date(2010, 5, 1), offset=0, types={"encounter"}, state="NC")  # of age on the day of the last encounter
+@example(last=date(2010, 5, 1), offset=1, types={"encounter"}, state="NC")  # of age the day after it
+def test_the_minors_rule_turns_on_at_the_day_of_majority(last, offset, types, state):
+    """Born so that the age of majority falls `offset` days from the last encounter (the boundary): a
+    minor at the last encounter is kept until majority plus N years if that is later; on the day of
+    majority the patient is an adult and the adult period alone counts."""
+    schedule = load_schedules()[state]
+    birth = add_years(last + timedelta(days=offset), -schedule.majority_age)
+    majority = add_years(birth, schedule.majority_age)
+    adult = add_years(last, max(schedule.years_for(t) for t in types))
+    period = schedule.period(last, types, birth)
+    if majority > last:
+        assert period.retain_until == max(adult, add_years(birth, schedule.majority_age + schedule.years_after_majority))
+    else:
+        assert period.retain_until == adult and "minor" not in period.basis

@@ -14,13 +14,14 @@ from auditor.vault.records.ingest import (IngestRun, QuarantinedRow, VaultSettin
 from auditor.vault.records.casework import (CASEWORK_SEALED, Suppression, Case, CaseFinding, CaseHistoryEntry)
 from auditor.vault.records.release import (ROI_SEALED, ReleaseRequest, ReleaseRequestHistory, ReleaseAuthorization,
                                            Disclosure, AccountingSuspension)
-from auditor.vault.records.retention import (RETENTION_SEALED, LegalHold, LegalHoldHistoryEntry, PurgeRun, PurgeItem)
+from auditor.vault.records.retention import (RETENTION_SEALED, LegalHold, LegalHoldHistoryEntry, PurgeItem, PurgePlan,
+                                              PurgePlanPatient, PurgeRun)
 
 __all__ = [
     "AccountingSuspension", "CASEWORK_SEALED", "CareTeamMember", "Case", "CaseFinding", "CaseHistoryEntry",
     "ClinicalDocument", "DOCUMENT_SEALED", "Disclosure", "Encounter", "IngestRun", "LegalHold",
-    "LegalHoldHistoryEntry", "PATIENT_SEALED", "Patient", "PurgeItem", "PurgeRun", "QuarantinedRow",
-    "RETENTION_SEALED", "ROI_SEALED", "ROLES", "ReleaseAuthorization", "ReleaseRequest",
+    "LegalHoldHistoryEntry", "PATIENT_SEALED", "Patient", "PurgeItem", "PurgePlan", "PurgePlanPatient", "PurgeRun",
+    "QuarantinedRow", "RETENTION_SEALED", "ROI_SEALED", "ROLES", "ReleaseAuthorization", "ReleaseRequest",
     "ReleaseRequestHistory", "SENSITIVITIES", "Sealed", "Suppression", "VaultSetting", "WORKFORCE_SEALED",
     "WorkforceMember",
 ]

@@ -1,4 +1,5 @@
-"""Retention: legal holds and their history, purge runs and what each destroyed."""
+"""Retention: legal holds and their history, the plans a records manager reviews, purge runs and what
+each destroyed."""
 
 from __future__ import annotations
 
@@ -50,6 +51,33 @@ class LegalHoldHistoryEntry(RecordsBase):
     detail: Mapped[str | None] = mapped_column(String(256))  # scope and authority, never a reason
 
 
+class PurgePlan(RecordsBase):
+    """A retention plan as printed for review (`auditor retention plan`): the patients eligible on a
+    day under a schedule, and the SHA-256 of them; the digest is also in the plan's audit event, so a
+    purge carries out exactly what was reviewed. Append-only: the database refuses UPDATE and DELETE
+    (migration r0010)."""
+
+    __tablename__ = "retention_plans"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    as_of: Mapped[date] = mapped_column(Date)
+    schedule: Mapped[str] = mapped_column(String(64))
+    schedule_digest: Mapped[str] = mapped_column(String(64))  # SHA-256 of the schedule file applied
+    digest: Mapped[str] = mapped_column(String(64))  # SHA-256 of the day, the schedule and the patients
+    eligible: Mapped[int] = mapped_column(Integer)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class PurgePlanPatient(RecordsBase):
+    """One patient a plan found eligible, with the data key a purge of the plan will destroy."""
+
+    __tablename__ = "retention_plan_patients"
+
+    plan_id: Mapped[int] = mapped_column(ForeignKey("retention_plans.id"), primary_key=True)
+    patient_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    data_key_id: Mapped[int] = mapped_column(BigInteger)
+
+
 class PurgeRun(RecordsBase):
     """One `auditor retention purge`: the schedule applied, who approved, performed and witnessed it,
     and its certificate of destruction. Kept permanently: the database refuses DELETE (r0004)."""
@@ -60,6 +88,7 @@ class PurgeRun(RecordsBase):
     as_of: Mapped[date] = mapped_column(Date)
     schedule: Mapped[str] = mapped_column(String(64))
     schedule_digest: Mapped[str] = mapped_column(String(64))  # SHA-256 of the schedule file applied
+    plan_id: Mapped[int | None] = mapped_column(Integer, index=True)  # the plan carried out (None: before r0010)
     approver: Mapped[str] = mapped_column(String(128))
     performer: Mapped[str] = mapped_column(String(128))
     witness: Mapped[str | None] = mapped_column(String(128))
