@@ -17,15 +17,17 @@ SHOWN_REJECTS = 20
 @click.argument("directory", required=False, type=click.Path(path_type=Path))
 @click.option("--tz", "tz_name", help="The organisation's IANA time zone (e.g. America/New_York); kept until changed.")
 @click.option("--source", default="ehr", show_default=True, help="Name of the system the export comes from.")
+@click.option("--change-timezone", is_flag=True,
+              help="Let --tz change the time zone of a vault that holds data (rows loaded keep their times).")
 @click.option("--rejected", is_flag=True, help="List the rows kept in quarantine instead of loading anything.")
 @click.pass_context
-def ingest(ctx, directory, tz_name, source, rejected):
+def ingest(ctx, directory, tz_name, source, change_timezone, rejected):
     """Load an EHR interchange export: workforce, patients, encounters, care team, access log.
 
     Rows that cannot be read are reported as file:line: reason and kept in quarantine; the good rows
     load. Loading the same files again adds nothing."""
     from auditor.ingest.ehr_import import ingest_directory, open_directory
-    from auditor.vault.settings import organisation_timezone, set_organisation_timezone, time_zone
+    from auditor.vault.settings import holds_records, organisation_timezone, set_organisation_timezone, time_zone
 
     if rejected:
         return _list_rejected(ctx, source if _given(ctx, "source") else None)
@@ -33,6 +35,8 @@ def ingest(ctx, directory, tz_name, source, rejected):
         raise InputError("give the directory of the export: auditor ingest DIR --tz ZONE")
     if len(source) > 64 or not source.strip():
         raise InputError("--source must be a name of 1 to 64 characters")
+    if change_timezone and not tz_name:
+        raise InputError("--change-timezone needs the new zone: --tz ZONE")
     zone = time_zone(tz_name) if tz_name else None
     open_directory(directory)  # refuse a bad directory before anything changes
     vault = open_vault(ctx)
@@ -44,9 +48,13 @@ def ingest(ctx, directory, tz_name, source, rejected):
             zone = stored
             click.echo(f"organisation time zone: {zone.key} (stored)")
         else:
+            if stored is not None and stored.key != zone.key and not change_timezone and holds_records(vault.records):
+                raise InputError(f"the vault holds data and its time zone is {stored.key}: to change it to {zone.key}, "
+                                 "add --change-timezone (rows already loaded keep their times); nothing was loaded")
             previous = set_organisation_timezone(vault.records, zone)
             click.echo(f"organisation time zone: {zone.key}" + (
-                "" if previous == zone.key else " (stored)" if previous is None else f" (changed from {previous})"))
+                "" if previous == zone.key else " (stored)" if previous is None else
+                f" (changed from {previous}; rows already loaded keep the times they were read with)"))
         summary = ingest_directory(vault.gateway, directory, zone, source.strip())
     finally:
         vault.close()

@@ -3,10 +3,10 @@ the vault and the tamper-evident audit log, through the gateway as the `svc:impo
 
 Order: patients, workforce, encounters, care team, then the access log, so each file can refer to
 the ones before it. Rows that cannot be read are kept in quarantine with `file:line: reason` and the
-good rows load; loading the same files again adds nothing (patients by MRN, workforce by user id,
-encounters by source and encounter id, care team by patient, user and start, access events by
-source and event id, quarantined rows by file, line and content). Each batch is its own
-transaction: an interrupted ingest is finished by running it again.
+good rows load; loading the same files again adds nothing, in any time zone (patients by MRN,
+workforce by user id, encounters by source and encounter id, care team by source, patient, user and
+start as written, access events by source and event id, quarantined rows by file, line and
+content). Each batch is its own transaction: an interrupted ingest is finished by running it again.
 
 An access by an account that workforce.csv does not name is kept, with no role: such an access is
 exactly what an audit must see.
@@ -179,7 +179,7 @@ def _load_care_team(gateway, ctx, table, zone, summary) -> None:
         checked.problems.add(records.unknown_in(checked.clean["user_id"], users), "user_id not in the workforce")
 
     frame = _whole(table, CARE_TEAM, zone, summary, records.check_spans, known_user, known=_known_mrns(gateway))
-    rows = records.care_team(frame)
+    rows = records.care_team(frame, summary.source)
     count = summary.files[CARE_TEAM.name]
     for i in range(0, len(rows), BATCH):
         count.loaded += gateway.add_care_team(ctx, rows[i : i + BATCH])

@@ -48,6 +48,7 @@ class InterchangeFile:
     columns: tuple[Column, ...]
     key: tuple[str, ...]  # unique within the file
     required: bool = True
+    written: tuple[str, ...] = ()  # columns also kept as written (trimmed), as "<name>_as_written"
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -80,7 +81,7 @@ ENCOUNTERS = InterchangeFile("encounters.csv", (
 CARE_TEAM = InterchangeFile("care_team.csv", (
     Column("mrn", required=True), Column("user_id", required=True, max_length=128), Column("role", max_length=64),
     Column("start", "timestamp", required=True), Column("end", "timestamp")),
-    key=("mrn", "user_id", "start"), required=False)
+    key=("mrn", "user_id", "start"), required=False, written=("start",))  # the start as written keys a row in the vault
 ACCESS_LOG = InterchangeFile("access_log.csv", (
     Column("event_id", required=True, max_length=128), Column("timestamp", "timestamp", required=True),
     Column("user_id", required=True, max_length=128), Column("mrn", in_header=True),
@@ -170,6 +171,8 @@ def check_chunk(spec: InterchangeFile, header: list[str], chunk: CsvChunk, zone:
             problems.add(_true(pc.greater(pc.utf8_length(text), col.max_length)),
                          f"{col.name} longer than {col.max_length} characters")
         clean[col.name] = _typed(col, text, zone, problems)
+        if col.name in spec.written:  # what the file says, which no time zone changes
+            clean[f"{col.name}_as_written"] = values.unknown_is_null(text)
     return CheckedChunk(chunk, clean, problems)
 
 

@@ -2,16 +2,18 @@
 
 The time zone given to `auditor ingest --tz` is kept (until changed) as the setting
 "organisation_timezone", an IANA name; findings, reports and day boundaries use it
-(../shared/spec/interchange.md, "Command-line contract")."""
+(../shared/spec/interchange.md, "Command-line contract"). A vault that holds data changes it only
+when asked to (`--change-timezone`): the rows already loaded keep the times they were read with."""
 
 from __future__ import annotations
 
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, exists, insert, select, update
 
 from auditor.errors import InputError
-from auditor.vault.records import VaultSetting
+from auditor.audit.schema import AuditEventRow, ImportedEventKey
+from auditor.vault.records import CareTeamMember, Encounter, Patient, VaultSetting, WorkforceMember
 
 ORGANISATION_TIMEZONE = "organisation_timezone"
 
@@ -42,3 +44,13 @@ def set_organisation_timezone(engine: Engine, zone: ZoneInfo) -> str | None:
         elif previous != zone.key:
             conn.execute(update(VaultSetting).where(VaultSetting.name == ORGANISATION_TIMEZONE).values(value=zone.key))
     return previous
+
+
+def holds_records(engine: Engine) -> bool:
+    """Whether the vault holds anything an ingest loads (patients, workforce, encounters, care team,
+    EHR access events): what a change of time zone would read differently."""
+    imported = (select(ImportedEventKey.source),
+                select(AuditEventRow.seq).where(AuditEventRow.source_event_id.is_not(None)))
+    queries = [select(table.id) for table in (Patient, WorkforceMember, Encounter, CareTeamMember)] + list(imported)
+    with engine.connect() as conn:
+        return any(conn.scalar(select(exists(query))) for query in queries)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import sqlite3
+
 import pytest
 
 from tests.ingest import interchange_data as data
@@ -56,11 +59,40 @@ def test_unknown_columns_warn(auditor, home, tmp_path):
     assert result.code == 0 and "warning: workforce.csv: unknown column(s) badge_colour ignored" in result.err
 
 
-def test_changing_the_time_zone_says_so(auditor, home, tmp_path):
+def _care_team_rows(tmp_path) -> list[tuple]:
+    with sqlite3.connect(tmp_path / "home" / "records.db") as con:
+        return con.execute("select patient_id, workforce_id, start, source, source_start from care_team").fetchall()
+
+
+def test_another_time_zone_on_a_vault_with_data_is_refused_without_the_flag(auditor, home, tmp_path):
+    """The same export under another --tz gave each care-team row a second start (605 rows became
+    1,210): a vault that holds data changes its zone only when asked, and a refusal loads nothing."""
     folder = data.write_export(tmp_path / "x")
     assert auditor("ingest", str(folder), "--tz", "America/New_York").code == 0
-    result = auditor("ingest", str(folder), "--tz", "America/Chicago")
-    assert result.code == 0 and "America/Chicago (changed from America/New_York)" in result.out
+    before = _care_team_rows(tmp_path)
+    line = one_line_error(auditor("ingest", str(folder), "--tz", "America/Chicago"))
+    assert "time zone is America/New_York" in line and "--change-timezone" in line and "nothing was loaded" in line
+    assert _care_team_rows(tmp_path) == before
+    again = auditor("ingest", str(folder))
+    assert "organisation time zone: America/New_York (stored)" in again.out
+    assert "ingest run 2 " in again.out  # the refused run was never started
+    assert "--tz" in one_line_error(auditor("ingest", str(folder), "--change-timezone"))
+
+
+def test_changing_the_time_zone_duplicates_nothing(auditor, home, tmp_path):
+    folder = data.write_export(tmp_path / "x")
+    assert auditor("ingest", str(folder), "--tz", "America/New_York").code == 0
+    before = _care_team_rows(tmp_path)
+    assert [row[3:] for row in before] == [("ehr", "2026-10-28T22:00:00")]  # keyed as the file writes it
+    result = auditor("ingest", str(folder), "--tz", "America/Chicago", "--change-timezone")
+    assert result.code == 0, result.err
+    assert "America/Chicago (changed from America/New_York; rows already loaded keep" in result.out
+    for name in ("patients.csv", "workforce.csv", "encounters.csv", "care_team.csv", "access_log.csv"):
+        assert re.search(rf"^{name}: \d+ \w+: 0 loaded, \d+ already present, 0 rejected", result.out, re.M), result.out
+    assert _care_team_rows(tmp_path) == before
+    assert auditor("ingest", str(folder), "--tz", "Europe/Paris", "--change-timezone").code == 0
+    assert _care_team_rows(tmp_path) == before
+    assert auditor("audit", "verify").code == 0
 
 
 def test_without_a_stored_time_zone_ingest_needs_tz(auditor, home, tmp_path):

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from auditor.audit.events import AuditEvent
@@ -43,11 +43,16 @@ class EncounterRecord:
 
 @dataclass(frozen=True)
 class CareTeamRecord:
+    """`source` and `source_start` (the start as the export writes it) go together: given, they are
+    the row's key, which no time zone changes; without them the key is the UTC start."""
+
     mrn: str
     user_id: str
     start: datetime
     end: datetime | None = None
     role: str | None = None
+    source: str | None = None
+    source_start: str | None = None
 
 
 class RecordWriting:
@@ -229,23 +234,43 @@ class RecordWriting:
 
 def _insert_care_team(session: Session, patients: dict[str, int], users: dict[str, int],
                       care_team: list[CareTeamRecord]) -> dict[int, int]:
-    """Insert the memberships not yet there (one per patient, workforce member and start), skipping
-    unknown patients or users; returns how many were added per patient."""
-    team = {(patients[c.mrn], users[c.user_id], c.start): c for c in care_team
+    """Insert the memberships not yet there, skipping unknown patients or users; returns how many
+    were added per patient. One from an export is known by source, patient, member and start as
+    written (r0011), one without a source by patient, member and UTC start; a row loaded before
+    r0011 (no key) is recognised by its UTC start and given its key."""
+    team = {_team_key(patients[c.mrn], users[c.user_id], c): c for c in care_team
             if c.mrn in patients and c.user_id in users}
-    pids = sorted({pid for pid, _, _ in team})
+    pids = sorted({pid for _, pid, _, _ in team})
+    keyless: dict[tuple, int] = {}
     for i in range(0, len(pids), 900):
-        for key in session.execute(select(CareTeamMember.patient_id, CareTeamMember.workforce_id, CareTeamMember.start)
-                                   .where(CareTeamMember.patient_id.in_(pids[i : i + 900]))):
-            team.pop(tuple(key), None)
+        for row_id, pid, wid, start, source, written in session.execute(
+                select(CareTeamMember.id, CareTeamMember.patient_id, CareTeamMember.workforce_id, CareTeamMember.start,
+                       CareTeamMember.source, CareTeamMember.source_start)
+                .where(CareTeamMember.patient_id.in_(pids[i : i + 900]))):
+            team.pop((None, pid, wid, start), None)
+            if source is not None:
+                team.pop((source, pid, wid, written), None)
+            else:
+                keyless[(pid, wid, start)] = row_id
+    for (source, pid, wid, written), c in list(team.items()):
+        row_id = keyless.pop((pid, wid, c.start), None) if source is not None else None
+        if row_id is not None:  # loaded before r0011 in this same zone: the same row, now keyed
+            session.execute(update(CareTeamMember).where(CareTeamMember.id == row_id)
+                            .values(source=source, source_start=written))
+            del team[(source, pid, wid, written)]
     added: dict[int, int] = {}
     if team:
         session.execute(insert(CareTeamMember), [{"patient_id": pid, "workforce_id": wid, "role": c.role,
-                                                  "start": start, "end": c.end}
-                                                 for (pid, wid, start), c in team.items()])
-        for pid, _, _ in team:
+                                                  "start": c.start, "end": c.end, "source": c.source,
+                                                  "source_start": c.source_start}
+                                                 for (_, pid, wid, _), c in team.items()])
+        for _, pid, _, _ in team:
             added[pid] = added.get(pid, 0) + 1
     return added
+
+
+def _team_key(pid: int, wid: int, c: CareTeamRecord) -> tuple:
+    return (c.source, pid, wid, c.source_start) if c.source is not None else (None, pid, wid, c.start)
 
 
 def _loaded_encounters(session: Session, encounters: list[EncounterRecord]) -> set[tuple[str, str]]:
