@@ -68,9 +68,13 @@ def _given(ctx, name: str) -> bool:
 def _report(summary) -> None:
     for warning in summary.warnings:
         click.echo(f"warning: {warning}", err=True)
-    for name, count in summary.files.items():
-        line = (f"{name}: {count.rows} rows: {count.loaded} loaded, {count.already_present} already present, "
+    for name, count in summary.files.items():  # every line after the header accounted for
+        line = (f"{name}: {count.lines} lines: {count.loaded} loaded, {count.already_present} already present, "
                 f"{count.rejected} rejected")
+        if count.continuing:
+            line += f", {count.continuing} continuing a record begun on an earlier line"
+        if count.blank:
+            line += f", {count.blank} blank"
         if name == "access_log.csv":
             line += f" ({summary.access_rows_per_second:,.0f} rows/second)"
         click.echo(line)
@@ -82,7 +86,8 @@ def _report(summary) -> None:
             click.echo(f"rejected {entry.file}:{entry.line}: {entry.reason}")
         more = len(summary.rejected) - SHOWN_REJECTS
         click.echo((f"... and {more} more; " if more > 0 else "")
-                   + f"{len(summary.rejected)} rows rejected ({summary.newly_quarantined} newly quarantined); "
+                   + f"{len(summary.rejected)} line{'s' * (len(summary.rejected) != 1)} rejected "
+                   f"({summary.newly_quarantined} newly quarantined); "
                    "list them with: auditor ingest --rejected")
     click.echo(f"ingest run {summary.run_id} (source {summary.source}) done")
 
