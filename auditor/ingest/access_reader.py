@@ -51,10 +51,6 @@ class ReadChunk:
     line_count: int
     blank: int
 
-    @property
-    def covered(self) -> np.ndarray:  # as CsvChunk's, for entries_of_rejected_row
-        return self.spans
-
     def raw_row(self, position: int, header: list[str]) -> str:
         """Good row `position` as read, as quarantine keeps it (CsvChunk.raw_row)."""
         return kept_row(header, [self.fields.column(h)[position].as_py() for h in header])  # only refused rows
