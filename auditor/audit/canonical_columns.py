@@ -27,20 +27,27 @@ def _quoted(text: pa.Array) -> pa.Array:
 
 
 def _hex(values: pa.Array) -> pa.Array:
-    """Binary values as quoted lowercase hex (null stays null)."""
+    """Binary values as quoted lowercase hex (null stays null), written straight into one buffer of
+    exactly 2 bytes per byte plus the quotes: Arrow's take of long values sizes its output by the
+    mean length times the rows (80 GB for one 40 MB value among 1,000 nulls)."""
+    n = len(values)
     valid = values.is_valid().to_numpy(zero_copy_only=False)
     present = values.filter(values.is_valid())
-    lengths = pc.binary_length(present).to_numpy(zero_copy_only=False)
-    if len(present) and (lengths == lengths[0]).all() and lengths[0] > 0:  # fixed width (a row hash): numpy
-        width = int(lengths[0])
-        raw = np.frombuffer(b"".join(present.to_pylist()), dtype=np.uint8)
-        digits = _HEX[raw].tobytes()
-        offsets = np.arange(0, 2 * width * (len(present) + 1), 2 * width, dtype=np.int32)
-        text = pa.Array.from_buffers(pa.string(), len(present), [None, pa.py_buffer(offsets), pa.py_buffer(digits)])
+    lengths = pc.binary_length(present).to_numpy(zero_copy_only=False).astype(np.int64)
+    if len(present) and (lengths == lengths[0]).all() and 0 < lengths[0] <= 64:  # a row hash: numpy
+        raw = np.frombuffer(b"".join(present.to_pylist()), dtype=np.uint8).reshape(len(present), -1)
+        quoted = np.full((len(present), 2 * raw.shape[1] + 2), ord('"'), dtype=np.uint8)
+        quoted[:, 1:-1] = _HEX[raw].view(np.uint8).reshape(len(present), -1)
+        data = quoted.tobytes()
     else:
-        text = pa.array([v.hex() for v in present.to_pylist()], pa.string())
-    at = pa.array(np.cumsum(valid) - 1, pa.int64(), mask=~valid)  # each row's place among the present ones
-    return _quoted(text).take(at)
+        data = b"".join(b'"%s"' % v.hex().encode("ascii") for v in present.to_pylist())
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    offsets[1:][valid] = 2 * lengths + 2
+    np.cumsum(offsets, out=offsets)
+    kind, width = (pa.string(), np.int32) if offsets[-1] < 2**31 else (pa.large_string(), np.int64)
+    bitmap = None if valid.all() else pa.array(valid, pa.bool_()).buffers()[1]
+    return pa.Array.from_buffers(kind, n, [bitmap, pa.py_buffer(offsets.astype(width)), pa.py_buffer(data)],
+                                 null_count=int(n - valid.sum()))
 
 
 def _json(values: pa.Array) -> tuple[list, pa.Array | None]:

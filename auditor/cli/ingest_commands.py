@@ -18,15 +18,18 @@ SHOWN_REJECTS = 20
 @click.argument("directory", required=False, type=click.Path(path_type=Path))
 @click.option("--tz", "tz_name", help="The organisation's IANA time zone (e.g. America/New_York); kept until changed.")
 @click.option("--source", default="ehr", show_default=True, help="Name of the system the export comes from.")
+@click.option("--change-timezone", is_flag=True,
+              help="Let --tz change the time zone of a vault that holds data (rows loaded keep their times).")
 @click.option("--rejected", is_flag=True, help="List the rows kept in quarantine instead of loading anything.")
 @click.pass_context
-def ingest(ctx, directory, tz_name, source, rejected):
+def ingest(ctx, directory, tz_name, source, change_timezone, rejected):
     """Load an EHR interchange export: workforce, patients, encounters, care team, access log.
 
     Rows that cannot be read are reported as file:line: reason and kept in quarantine; the good rows
-    load. Loading the same files again adds nothing."""
+    load, and every line of each file is accounted for. Loading the same files again adds nothing,
+    in any time zone; a vault that holds data changes its zone only with --change-timezone."""
     from auditor.ingest.ehr_import import ingest_directory, open_directory
-    from auditor.vault.settings import organisation_timezone, set_organisation_timezone, time_zone
+    from auditor.vault.settings import time_zone
 
     if rejected:
         return _list_rejected(ctx, source if _given(ctx, "source") else None)
@@ -35,24 +38,38 @@ def ingest(ctx, directory, tz_name, source, rejected):
     if len(source) > 64 or not source.strip():
         raise InputError("--source must be a name of 1 to 64 characters")
     export_source(source)  # refused before anything changes, the stored time zone included
+    if change_timezone and not tz_name:
+        raise InputError("--change-timezone needs the new zone: --tz ZONE")
     zone = time_zone(tz_name) if tz_name else None
     open_directory(directory)  # refuse a bad directory before anything changes
     vault = open_vault(ctx)
     try:
-        stored = organisation_timezone(vault.records)
-        if zone is None and stored is None:
-            raise InputError("no organisation time zone is stored yet: give one with --tz (e.g. --tz America/New_York)")
-        if zone is None:
-            zone = stored
-            click.echo(f"organisation time zone: {zone.key} (stored)")
-        else:
-            previous = set_organisation_timezone(vault.gateway, zone)
-            click.echo(f"organisation time zone: {zone.key}" + (
-                "" if previous == zone.key else " (stored)" if previous is None else f" (changed from {previous})"))
+        zone = _organisation_zone(vault, zone, change_timezone)
         summary = ingest_directory(vault.gateway, directory, zone, source.strip())
     finally:
         vault.close()
     _report(summary)
+
+
+def _organisation_zone(vault, zone, change_timezone: bool):
+    """The zone this ingest reads in, stored as the organisation's; refused (before anything is
+    stored or loaded) when it would change the zone of a vault that holds data unasked."""
+    from auditor.vault.settings import holds_records, organisation_timezone, set_organisation_timezone
+
+    stored = organisation_timezone(vault.records)
+    if zone is None and stored is None:
+        raise InputError("no organisation time zone is stored yet: give one with --tz (e.g. --tz America/New_York)")
+    if zone is None:
+        click.echo(f"organisation time zone: {stored.key} (stored)")
+        return stored
+    if stored is not None and stored.key != zone.key and not change_timezone and holds_records(vault.records):
+        raise InputError(f"the vault holds data and its time zone is {stored.key}: to change it to {zone.key}, "
+                         "add --change-timezone (rows already loaded keep their times); nothing was loaded")
+    previous = set_organisation_timezone(vault.gateway, zone)
+    click.echo(f"organisation time zone: {zone.key}" + (
+        "" if previous == zone.key else " (stored)" if previous is None else
+        f" (changed from {previous}; rows already loaded keep the times they were read with)"))
+    return zone
 
 
 def _given(ctx, name: str) -> bool:
@@ -62,9 +79,13 @@ def _given(ctx, name: str) -> bool:
 def _report(summary) -> None:
     for warning in summary.warnings:
         click.echo(f"warning: {warning}", err=True)
-    for name, count in summary.files.items():
-        line = (f"{name}: {count.rows} rows: {count.loaded} loaded, {count.already_present} already present, "
+    for name, count in summary.files.items():  # every line after the header accounted for
+        line = (f"{name}: {count.lines} lines: {count.loaded} loaded, {count.already_present} already present, "
                 f"{count.rejected} rejected")
+        if count.continuing:
+            line += f", {count.continuing} continuing a record begun on an earlier line"
+        if count.blank:
+            line += f", {count.blank} blank"
         if name == "access_log.csv":
             line += f" ({summary.access_rows_per_second:,.0f} rows/second)"
         click.echo(line)
@@ -76,7 +97,8 @@ def _report(summary) -> None:
             click.echo(f"rejected {entry.file}:{entry.line}: {entry.reason}")
         more = len(summary.rejected) - SHOWN_REJECTS
         click.echo((f"... and {more} more; " if more > 0 else "")
-                   + f"{len(summary.rejected)} rows rejected ({summary.newly_quarantined} newly quarantined); "
+                   + f"{len(summary.rejected)} line{'s' * (len(summary.rejected) != 1)} rejected "
+                   f"({summary.newly_quarantined} newly quarantined); "
                    "list them with: auditor ingest --rejected")
     click.echo(f"ingest run {summary.run_id} (source {summary.source}) done")
 

@@ -12,7 +12,6 @@ and the rejected rows as quarantine entries; either way the same chunks arrive i
 
 from __future__ import annotations
 
-import json
 import os
 import pickle
 import subprocess
@@ -27,7 +26,7 @@ import pyarrow as pa
 
 from auditor.errors import AuditorError, InputError
 from auditor.ingest import interchange_records as records
-from auditor.ingest.csv_tables import CsvTable
+from auditor.ingest.csv_tables import CsvTable, kept_row
 from auditor.ingest.interchange_files import ACCESS_LOG, checked_chunks
 from auditor.vault.gateway import QuarantineEntry
 
@@ -38,18 +37,23 @@ PARALLEL_FROM_BYTES = 16 * 1024 * 1024  # about 150,000 rows: below this a child
 class ReadChunk:
     """One chunk of access_log.csv: `rows` records read, `events` the good ones (EHR_EVENT_COLUMNS),
     `lines` the line each starts on, `fields` their values as read (the file's header columns) for
-    quarantining a row the gateway refuses later, `rejected` the rows the checks refused."""
+    quarantining a row the gateway refuses later, `rejected` the lines the checks refused; `spans`
+    the lines each good row covers and `texts` the text of those over several lines; `line_count`
+    the physical lines the chunk accounts for, `blank` how many of them are blank."""
 
     rows: int
     events: pa.Table
     lines: np.ndarray
     fields: pa.Table
     rejected: list[QuarantineEntry]
+    spans: np.ndarray
+    texts: dict[int, str]
+    line_count: int
+    blank: int
 
     def raw_row(self, position: int, header: list[str]) -> str:
-        """Good row `position` exactly as read, as quarantine keeps it (CsvChunk.raw_row)."""
-        values = [self.fields.column(h)[position].as_py() for h in header]  # only refused rows are ever read
-        return json.dumps({"header": header, "fields": values}, ensure_ascii=False)
+        """Good row `position` as read, as quarantine keeps it (CsvChunk.raw_row)."""
+        return kept_row(header, [self.fields.column(h)[position].as_py() for h in header])  # only refused rows
 
 
 def read_chunks(table: CsvTable, zone: ZoneInfo) -> Iterator[ReadChunk]:
@@ -57,8 +61,10 @@ def read_chunks(table: CsvTable, zone: ZoneInfo) -> Iterator[ReadChunk]:
     for checked, good, rejected in checked_chunks(table, ACCESS_LOG, zone, records.check_access):
         chunk = checked.chunk
         as_read = chunk.table if len(good) == len(chunk) else chunk.table.take(good)  # most chunks: every row good
+        at = {int(i): p for p, i in enumerate(good.tolist())} if chunk.texts else {}
         yield ReadChunk(len(chunk.lines), records.access_events(checked, good, as_read), chunk.lines[good],
-                        as_read, rejected)
+                        as_read, rejected, chunk.covered[good], {at[i]: t for i, t in chunk.texts.items() if i in at},
+                        chunk.line_count, chunk.blank)
 
 
 class AccessChunks:
@@ -92,7 +98,8 @@ class AccessChunks:
 def _packed(chunk: ReadChunk) -> tuple:
     """A chunk as plain values and Arrow tables (pickled as buffers: no copy per value). Not the
     ReadChunk itself: in the child this module is __main__, a name the parent cannot unpickle."""
-    return chunk.rows, chunk.events, chunk.lines, chunk.fields, chunk.rejected
+    return (chunk.rows, chunk.events, chunk.lines, chunk.fields, chunk.rejected, chunk.spans, chunk.texts,
+            chunk.line_count, chunk.blank)
 
 
 def _child_main(path: str, zone: str) -> None:

@@ -1,5 +1,5 @@
-"""Reading one interchange CSV file: its header, its records in chunks, and the physical line each
-record starts on (../shared/spec/interchange.md, "Files").
+"""Reading one interchange CSV file: its header, its records in chunks, the physical line each
+record starts on and how many it covers, and every other line accounted for (../shared/spec/interchange.md, "Files").
 
 A record is what Python's csv module reads (RFC 4180 quoting, its non-strict rules for a stray
 quote), numbered by the physical line it starts on even when a quoted value spans lines, with its
@@ -13,6 +13,14 @@ exact count of fields (a short row is not padded silently: it is rejected). Two 
   line, a lone CR, a row with too few or too many fields), record by record from the block's start
   until it has passed the block's end; the next block starts where its last record ended.
 
+Every physical line after the header is accounted for: it starts a record, continues one (a quoted
+value over several lines: `spans`), is blank, or is `unread`. A line is unread when it is longer
+than MAX_RECORD_BYTES (never held), or when the csv module could not read the record it belongs to
+(a field over its field_size_limit, a record over MAX_RECORD_BYTES): that record's lines are read
+again one by one, alone, and a line that opens a quote it does not close is unread. The checks
+(interchange_files) read a record over several lines that they reject as malformed one line at a
+time the same way (`with_lines_alone`): a stray quote never swallows the lines after it.
+
 Everything after that is vectorised on Arrow arrays of the values as read.
 """
 
@@ -22,7 +30,8 @@ import codecs
 import csv
 import io
 import json
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
@@ -31,10 +40,20 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from auditor.errors import InputError
+from auditor.ingest.csv_source import MAX_RECORD_BYTES, LongLine, LongRecord, Source, kept_line, kept_text, size_text
 
-csv.field_size_limit(16 * 1024 * 1024)  # a typed break-glass reason may be long; 128 KiB is the default
+csv.field_size_limit(MAX_RECORD_BYTES)  # never the first to refuse: Source bounds a record (128 KiB is the default)
 CHUNK_ROWS = 100_000
 BLOCK_BYTES = 8 * 1024 * 1024  # read at a time (about 90,000 access-log rows)
+
+
+@dataclass(frozen=True)
+class Unread:
+    """A line no record was read from: its number, why, and what quarantine keeps of it (JSON)."""
+
+    line: int
+    reason: str
+    kept: str
 
 
 @dataclass(frozen=True)
@@ -42,20 +61,93 @@ class CsvChunk:
     """Records of one file, as read. `table` has the file's header columns as strings (values
     untouched, short rows padded with ""); `lines[i]` is the physical line row i starts on;
     `fields[i]` how many fields it had; `records` the records themselves where the csv module read
-    them (None where Arrow's reader did: every row then has the header's fields)."""
+    them (None where Arrow's reader did: every row then has the header's fields and one line).
+    `spans[i]` is how many lines row i covers (None: one each), `texts[i]` the text of a row over
+    more than one line as the file has it; `blank` and `unread` are the other lines read with them."""
 
     table: pa.Table
     lines: np.ndarray
     fields: np.ndarray
     records: list[list[str]] | None = None
+    spans: np.ndarray | None = None
+    texts: dict[int, str] = field(default_factory=dict)
+    blank: int = 0
+    unread: tuple[Unread, ...] = ()
 
     def __len__(self) -> int:
         return self.table.num_rows
 
+    @property
+    def covered(self) -> np.ndarray:
+        """Lines each row covers."""
+        return self.spans if self.spans is not None else np.ones(len(self), dtype=np.int64)
+
+    @property
+    def line_count(self) -> int:
+        """The physical lines this chunk accounts for: its rows', blank ones and unread ones."""
+        return int(self.covered.sum()) + self.blank + len(self.unread)
+
     def raw_row(self, i: int, header: list[str]) -> str:
-        """Row i exactly as read (header names and fields), as JSON: what quarantine seals."""
+        """Row i as read (header names and fields) as JSON: what quarantine seals. A field longer than
+        KEPT_CHARACTERS is kept cut, its length and SHA-256 under "cut" by its position."""
         fields = self.records[i] if self.records is not None else [self.table.column(h)[i].as_py() for h in header]
-        return json.dumps({"header": header, "fields": fields}, ensure_ascii=False)
+        return kept_row(header, fields)
+
+    def with_lines_alone(self, positions, header: list[str]) -> "CsvChunk":
+        """This chunk with the rows at `positions` (rows over several lines, read by the csv module)
+        replaced by their lines, each read alone."""
+        read = _Read()
+        again = set(np.asarray(positions).tolist())
+        for i, record in enumerate(self.records):
+            start = int(self.lines[i])
+            if i in again:
+                _alone(_LINE.findall(self.texts[i]), start, read)
+            else:
+                read.records.append((start, record, int(self.covered[i]), self.texts.get(i)))
+        read.blank, read.unread = self.blank + read.blank, list(self.unread) + read.unread
+        return read.chunk(0, header)
+
+
+def kept_row(header: list[str], fields: list[str]) -> str:
+    kept, cut = [], {}
+    for i, value in enumerate(fields):
+        first, about = kept_text(value)
+        kept.append(first)
+        if about:
+            cut[str(i)] = about
+    return json.dumps({"header": header, "fields": kept, **({"cut": cut} if cut else {})}, ensure_ascii=False)
+
+
+def continuation_lines(first_line: int, text: str) -> list[tuple[int, str]]:
+    """The lines after the first of a record's text: (line number, what quarantine keeps of it)."""
+    return [(first_line + k, kept_line(line.rstrip("\r\n"), inside_record_of_line=first_line))
+            for k, line in enumerate(_LINE.findall(text)) if k]
+
+
+def quoted_strictly(text: str) -> bool:
+    """Whether a record's text is quoted as RFC 4180 quotes (every quoted value closed by a quote
+    and then a comma or the line's end): a stray quote is not."""
+    try:
+        for _ in csv.reader(io.StringIO(text, newline=""), strict=True):
+            pass
+    except csv.Error:
+        return False
+    return True
+
+
+def holds_rows(text: str, width: int) -> bool:
+    """Whether a line after the first of a record's text, read alone, is a row of `width` fields."""
+    for line in _LINE.findall(text)[1:]:
+        try:
+            record = next(csv.reader([line.rstrip("\r\n") + "\n"]), [])
+        except csv.Error:
+            continue
+        if len(record) == width and not any("\n" in value for value in record):  # (no quote left open)
+            return True
+    return False
+
+
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|[\r\n])|[^\r\n]+$")  # a line as the csv module counts lines, with its end
 
 
 class CsvTable:
@@ -101,132 +193,119 @@ class CsvTable:
         except OSError as exc:
             raise InputError(f"{self.name}: cannot be read ({exc.strerror})") from None
 
-    def chunks(self, rows: int = CHUNK_ROWS, block_bytes: int = BLOCK_BYTES) -> Iterator[CsvChunk]:
-        """The records after the header, at most `rows` to a chunk, in file order."""
+    def chunks(self, rows: int = CHUNK_ROWS, block_bytes: int = BLOCK_BYTES,
+               bound: int = MAX_RECORD_BYTES) -> Iterator[CsvChunk]:
+        """The records after the header, at most `rows` to a chunk, in file order (a chunk may hold
+        no record, only blank or unread lines). `bound`: the most of one line or record held."""
         try:
             with self.path.open("rb") as f:
-                source = _Source(f, block_bytes)
+                source = Source(f, block_bytes, bound)
                 source.skip_bom()
-                _, header_lines = source.python_records(0)  # the header record (its values read in __init__)
-                reader = _Reader(source, self.header, 1 + header_lines)
+                header = python_records(source, 0)  # the header record (its values read in __init__)
+                if header.broken:
+                    raise InputError(f"{self.name}: the header row is longer than {size_text(bound)}")
+                reader = _Reader(source, self.header, 1 + header.consumed)
                 for chunk in reader.chunks():
-                    for start in range(0, len(chunk), rows):
+                    for start in range(0, max(len(chunk), 1), rows):
                         yield _sliced(chunk, start, rows)
         except OSError as exc:
             raise InputError(f"{self.name}: cannot be read ({exc.strerror})") from None
         except UnicodeDecodeError:
             raise InputError(f"{self.name}: not UTF-8 text") from None
-        except _NotCsv as exc:
-            raise InputError(f"{self.name}: not readable CSV near line {exc.line} ({exc.reason})") from None
-
-
-class _NotCsv(Exception):
-    def __init__(self, line: int, reason: str) -> None:
-        self.line, self.reason = line, reason
 
 
 def _sliced(chunk: CsvChunk, start: int, rows: int) -> CsvChunk:
+    """Rows start to start + rows (the blank and unread lines go with the first slice)."""
     if start == 0 and len(chunk) <= rows:
         return chunk
     end = start + rows
     return CsvChunk(chunk.table.slice(start, rows), chunk.lines[start:end], chunk.fields[start:end],
-                    None if chunk.records is None else chunk.records[start:end])
+                    None if chunk.records is None else chunk.records[start:end],
+                    None if chunk.spans is None else chunk.spans[start:end],
+                    {i - start: t for i, t in chunk.texts.items() if start <= i < end},
+                    chunk.blank if start == 0 else 0, chunk.unread if start == 0 else ())
 
 
-class _Source:
-    """The file's bytes from the current position: what is buffered, and more read on demand."""
+@dataclass
+class _Read:
+    """What the csv module read: records as (lines before it, fields, lines it covers, its text if
+    more than one), blank lines, unread lines as (lines before it, reason, kept), lines consumed;
+    `broken` when a record could not be read whole (its lines were read alone)."""
 
-    def __init__(self, f, block_bytes: int) -> None:
-        self.f, self.block_bytes = f, block_bytes
-        self.buf, self.at, self.eof = b"", 0, False  # unread bytes are buf[at:]
-        self.consumed = 0  # bytes of the file taken so far
+    records: list[tuple[int, list[str], int, str | None]] = field(default_factory=list)
+    blank: int = 0
+    unread: list = field(default_factory=list)
+    consumed: int = 0
+    broken: bool = False
 
-    def fill(self, wanted: int) -> None:
-        if len(self.buf) - self.at >= wanted or self.eof:
-            return
-        parts = [self.buf[self.at :]]
-        held = len(parts[0])
-        while held < wanted:
-            data = self.f.read(max(self.block_bytes, wanted - held))
-            if not data:
-                self.eof = True
-                break
-            parts.append(data)
-            held += len(data)
-        self.buf, self.at = b"".join(parts), 0
+    def chunk(self, first: int, header: list[str]) -> CsvChunk:
+        """As a chunk whose first line is `first` (offsets added to it)."""
+        records = [r for _, r, _, _ in self.records]
+        fields = np.fromiter(map(len, records), dtype=np.int64, count=len(records))
+        return CsvChunk(_table(records, header, fields),
+                        np.fromiter((first + at for at, *_ in self.records), dtype=np.int64, count=len(records)),
+                        fields, records, np.fromiter((n for _, _, n, _ in self.records), dtype=np.int64, count=len(records)),
+                        {i: t for i, (*_, t) in enumerate(self.records) if t is not None}, self.blank,
+                        tuple(u if isinstance(u, Unread) else Unread(first + u[0], u[1], u[2]) for u in self.unread))
 
-    def skip_bom(self) -> None:
-        self.fill(3)
-        if self.buf.startswith(codecs.BOM_UTF8):
-            self.advance(3)
 
-    @property
-    def exhausted(self) -> bool:
-        self.fill(1)
-        return self.at >= len(self.buf)
-
-    def block(self) -> bytes:
-        """The next block: up to the last line feed in about block_bytes (all that is left at the end)."""
-        self.fill(self.block_bytes)
-        end = len(self.buf) if self.eof else self.buf.rfind(b"\n", self.at) + 1
-        while end <= self.at and not self.eof:  # one line longer than a block
-            self.fill(2 * (len(self.buf) - self.at) + 1)
-            end = len(self.buf) if self.eof else self.buf.rfind(b"\n", self.at) + 1
-        return self.buf[self.at : end]
-
-    def advance(self, n: int) -> None:
-        self.at += n
-        self.consumed += n
-
-    def _lines(self, counted: list[int]) -> Iterator[str]:
-        """Lines (\\n, \\r\\n or \\r ending them, as the csv module counts them) decoded, consumed as
-        the reader asks for them; counted[0] the lines handed out."""
-        while True:
-            self.fill(self.block_bytes)
-            if self.at >= len(self.buf):
-                return
-            # a line ends at LF, or at a CR not followed by LF (a CR at the buffer's end needs one more byte)
-            lf = self.buf.find(b"\n", self.at)
-            cr = self.buf.find(b"\r", self.at, lf if lf >= 0 else len(self.buf))
-            if cr >= 0 and cr + 1 == len(self.buf) and not self.eof:
-                self.fill(len(self.buf) - self.at + 1)
-                continue
-            if cr >= 0 and self.buf[cr + 1 : cr + 2] != b"\n":
-                end = cr + 1
-            elif lf >= 0:
-                end = lf + 1
-            elif self.eof:
-                end = len(self.buf)
-            else:  # no line end in what is buffered: read more
-                self.fill(2 * (len(self.buf) - self.at) + 1)
-                continue
-            line = self.buf[self.at : end].decode("utf-8")
-            self.advance(end - self.at)
-            counted[0] += 1
-            yield line
-
-    def python_records(self, until: int, limit: int | None = 1) -> tuple[list[tuple[int, list[str]]], int]:
-        """Records read by the csv module from here, until `until` more bytes are consumed (or `limit`
-        records): (lines-before-each-record offset, record) pairs, and the lines consumed in all."""
-        counted, out = [0], []
-        start = self.consumed
-        reader = csv.reader(self._lines(counted))
+def python_records(source: Source, until: int, limit: int | None = 1) -> _Read:
+    """Records read by the csv module from here, until `until` more bytes are consumed (or `limit`
+    records). A record it cannot read whole (csv.Error, LongRecord) has its lines read alone; a
+    line too long to hold (LongLine) is unread."""
+    read, counted, start = _Read(), [0], source.consumed
+    while True:
+        reader = csv.reader(source.lines(counted))
         try:
             while True:
-                before = counted[0]
+                before, source.taken, source.taken_bytes = counted[0], [], 0
                 record = next(reader, None)
                 if record is None:
-                    break
-                out.append((before, record))
-                if (limit is not None and len(out) >= limit) or self.consumed - start >= until > 0:
-                    break
+                    read.consumed = counted[0]
+                    return read
+                if record:
+                    span = counted[0] - before
+                    read.records.append((before, record, span, "".join(source.taken) if span > 1 else None))
+                else:  # a blank line holds no record
+                    read.blank += 1
+                if (limit is not None and len(read.records) >= limit) or source.consumed - start >= until > 0:
+                    read.consumed = counted[0]
+                    return read
+        except (csv.Error, LongRecord, LongLine) as exc:
+            read.broken = True
+            _alone(source.taken, before, read)
+            if isinstance(exc, LongLine):
+                read.unread.append((counted[0] - 1, f"line longer than {size_text(source.bound)}: not read",
+                                    exc.kept()))
+            if (limit is not None and len(read.records) >= limit) or source.consumed - start >= until > 0:
+                read.consumed = counted[0]
+                return read
+
+
+def _alone(lines: list[str], first: int, read: _Read) -> None:
+    """Each line read as a record on its own (numbered from `first`): a line that opens a quote it
+    does not close, or that the csv module cannot read, is unread."""
+    for k, line in enumerate(lines):
+        text = line.rstrip("\r\n")
+        if not text:
+            read.blank += 1
+            continue
+        if '"' not in text:  # no quote: the csv module would split it at its commas
+            read.records.append((first + k, text.split(","), 1, None))
+            continue
+        try:
+            record = next(csv.reader([text + "\n"]))
         except csv.Error as exc:
-            raise _NotCsv(counted[0], str(exc)) from None
-        return out, counted[0]
+            read.unread.append((first + k, f"not readable CSV ({exc})", kept_line(text)))
+            continue
+        if any("\n" in value for value in record):  # the line end was read into a quoted value
+            read.unread.append((first + k, "a quote opened on this line is not closed on it", kept_line(text)))
+        else:
+            read.records.append((first + k, record, 1, None))
 
 
 class _Reader:
-    def __init__(self, source: _Source, header: list[str], first_line: int) -> None:
+    def __init__(self, source: Source, header: list[str], first_line: int) -> None:
         self.source, self.header, self.line = source, header, first_line  # the physical line next read starts
 
     def chunks(self) -> Iterator[CsvChunk]:
@@ -246,19 +325,12 @@ class _Reader:
                     yield chunk
 
     def _python_block(self, size: int) -> CsvChunk | None:
-        try:
-            read, consumed = self.source.python_records(max(size, 1), limit=None)
-        except _NotCsv as exc:  # its line counted from this block's first
-            raise _NotCsv(self.line - 1 + exc.line, exc.reason) from None
+        read = python_records(self.source, max(size, 1), limit=None)
         first = self.line
-        self.line += consumed
-        kept = [(first + before, r) for before, r in read if r]  # a blank line holds no record
-        if not kept:
+        self.line += read.consumed
+        if not (read.records or read.blank or read.unread):
             return None
-        records = [r for _, r in kept]
-        fields = np.fromiter(map(len, records), dtype=np.int64, count=len(records))
-        return CsvChunk(_table(records, self.header, fields), np.array([line for line, _ in kept], dtype=np.int64),
-                        fields, records)
+        return read.chunk(first, self.header)
 
 
 def _arrow_block(block: bytes, header: list[str]) -> pa.Table | None:

@@ -3,10 +3,10 @@ the vault and the tamper-evident audit log, through the gateway as the `svc:impo
 
 Order: patients, workforce, encounters, care team, then the access log, so each file can refer to
 the ones before it. Rows that cannot be read are kept in quarantine with `file:line: reason` and the
-good rows load; loading the same files again adds nothing (patients by MRN, workforce by user id,
-encounters by source and encounter id, care team by patient, user and start, access events by
-source and event id, quarantined rows by file, line and content). Each batch is its own
-transaction: an interrupted ingest is finished by running it again.
+good rows load; loading the same files again adds nothing, in any time zone (patients by MRN,
+workforce by user id, encounters by source and encounter id, care team by source, patient, user and
+start as written, access events by source and event id, quarantined rows by file, line and
+content). Each batch is its own transaction: an interrupted ingest is finished by running it again.
 
 An access by an account that workforce.csv does not name is kept, with no role: such an access is
 exactly what an audit must see.
@@ -30,7 +30,7 @@ from auditor.ingest import interchange_records as records
 from auditor.ingest.access_reader import AccessChunks
 from auditor.ingest.csv_tables import CsvTable
 from auditor.ingest.interchange_files import (ACCESS_LOG, CARE_TEAM, ENCOUNTERS, FILES, PATIENTS, WORKFORCE,
-                                              CheckedChunk, InterchangeFile, checked_chunks)
+                                              CheckedChunk, InterchangeFile, checked_chunks, entries_of_rejected_row)
 from auditor.vault.gateway import AccessContext, AccessGateway, QuarantineEntry
 from auditor.vault.gateway.lookups import IngestLookups
 
@@ -41,10 +41,23 @@ EVENT_BATCH = 100_000  # access events per transaction (a whole CSV chunk): fewe
 
 @dataclass
 class FileCount:
+    """A file's physical lines after the header, every one accounted for: lines = loaded +
+    already_present + rejected + continuing + blank. A record is counted on the line it starts on
+    (loaded, already present or rejected); the other lines of a record over several lines (a quoted
+    value with line breaks) are `continuing` when it loads, and rejected, each quarantined, when it
+    does not. `rows` counts records."""
+
     rows: int = 0
     loaded: int = 0
     already_present: int = 0
     rejected: int = 0
+    lines: int = 0
+    continuing: int = 0
+    blank: int = 0
+
+    @property
+    def accounted(self) -> int:
+        return self.loaded + self.already_present + self.rejected + self.continuing + self.blank
 
 
 @dataclass
@@ -112,9 +125,12 @@ def _checked(table: CsvTable, spec: InterchangeFile, zone: ZoneInfo, summary: In
     """Each chunk checked (types, `extra` checks, duplicates), its rejects recorded; yields the chunk
     and the positions of its good rows."""
     for checked, good, rejected in checked_chunks(table, spec, zone, *extra):
-        count = summary.files[spec.name]
-        count.rows += len(checked.chunk.lines)
+        chunk, count = checked.chunk, summary.files[spec.name]
+        count.rows += len(chunk.lines)
         count.rejected += len(rejected)
+        count.lines += chunk.line_count
+        count.blank += chunk.blank
+        count.continuing += int(chunk.covered[good].sum()) - len(good)
         summary.rejected += rejected
         yield checked, good
 
@@ -179,7 +195,7 @@ def _load_care_team(gateway, ctx, table, zone, summary) -> None:
         checked.problems.add(records.unknown_in(checked.clean["user_id"], users), "user_id not in the workforce")
 
     frame = _whole(table, CARE_TEAM, zone, summary, records.check_spans, known_user, known=_known_mrns(gateway))
-    rows = records.care_team(frame)
+    rows = records.care_team(frame, summary.source)
     count = summary.files[CARE_TEAM.name]
     for i in range(0, len(rows), BATCH):
         count.loaded += gateway.add_care_team(ctx, rows[i : i + BATCH])
@@ -202,10 +218,14 @@ def _count_access_chunk(table: CsvTable, summary: IngestSummary, chunk, done) ->
     count.rows += chunk.rows
     count.loaded += done.appended
     count.already_present += done.already_present
+    count.lines += chunk.line_count
+    count.blank += chunk.blank
     summary.unknown_accounts += done.unknown_account
     refused = [(p, "mrn not among the patients") for p in done.unknown_patient] + [
         (p, f"event_id already loaded from source {summary.source} with different content") for p in done.conflicting]
-    entries = chunk.rejected + [QuarantineEntry(ACCESS_LOG.name, int(chunk.lines[p]), reason,
-                                                chunk.raw_row(p, table.header)) for p, reason in refused]
+    entries = list(chunk.rejected)
+    for p, reason in refused:
+        entries += entries_of_rejected_row(ACCESS_LOG.name, chunk, p, reason, table.header)
+    count.continuing += int(chunk.spans.sum()) - len(chunk.spans) - sum(int(chunk.spans[p]) - 1 for p, _ in refused)
     count.rejected += len(entries)
     summary.rejected += sorted(entries, key=lambda e: e.line)

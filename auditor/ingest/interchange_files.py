@@ -3,6 +3,18 @@ checks that decide, a whole chunk at a time, which rows can be read.
 
 A row that cannot be read gets a reason naming the column and what is wrong with it, never the
 value (the value may be PHI): "bad birth_date (not YYYY-MM-DD)", not the date.
+
+Every column has a size limit (`Column.limit`, characters of the value as read), checked before
+anything is typed, hashed or appended: identifiers 128, free text 256 (a department or workstation
+128, a care-team role 64), a break-glass reason 4,000; dates 32, timestamps 64, booleans, HH:MM and
+codes 16, choices 64. A longer value rejects its row; quarantine keeps the row with any value over
+4,096 characters cut to that, beside its length and SHA-256 (csv_source).
+
+A row over several lines that is malformed (a quote that is not RFC 4180's, the wrong number of
+fields, a line break in a column other than a reason or an address, a value over its limit, a line
+after its first that reads as a whole row by itself) is read again one line at a time, each line
+checked on its own (a stray quote swallowed 756 rows once). A well-formed one that is rejected for another reason is quarantined whole, and each of its
+other lines beside it as "inside the rejected record of line N".
 """
 
 from __future__ import annotations
@@ -20,7 +32,7 @@ import pyarrow.compute as pc
 
 from auditor.audit.events import ACTIONS
 from auditor.ingest import values
-from auditor.ingest.csv_tables import CsvChunk, CsvTable
+from auditor.ingest.csv_tables import CsvChunk, CsvTable, continuation_lines, holds_rows, quoted_strictly
 from auditor.vault.gateway import QuarantineEntry
 from auditor.vault.records import ROLES
 
@@ -32,6 +44,10 @@ OUTCOMES = ("success", "denied")
 NO_PATIENT_ACTIONS = ("login_failed", "search")  # may name no patient
 
 
+_LIMITS = {"text": 256, "date": 32, "timestamp": 64, "boolean": 16, "hhmm": 16, "choice": 64, "code": 16}
+ID = 128  # an account, a medical record number, an event or encounter id
+
+
 @dataclass(frozen=True)
 class Column:
     name: str
@@ -39,7 +55,12 @@ class Column:
     required: bool = False  # a row without a value is rejected
     in_header: bool = False  # the header must name it even when values may be empty
     allowed: tuple[str, ...] = ()
-    max_length: int | None = None
+    max_length: int | None = None  # characters as read; None: the kind's limit
+    multiline: bool = False  # a value may hold a line break (free text a person typed)
+
+    @property
+    def limit(self) -> int:
+        return self.max_length or _LIMITS[self.kind]
 
 
 @dataclass(frozen=True)
@@ -48,6 +69,7 @@ class InterchangeFile:
     columns: tuple[Column, ...]
     key: tuple[str, ...]  # unique within the file
     required: bool = True
+    written: tuple[str, ...] = ()  # columns also kept as written (trimmed), as "<name>_as_written"
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -62,31 +84,32 @@ def _texts(*names: str) -> tuple[Column, ...]:
     return tuple(Column(n) for n in names)
 
 
-_CONTACT = _texts("address_line", "city", "state", "postal_code", "phone")
+_CONTACT = (Column("address_line", multiline=True), *_texts("city", "state", "postal_code", "phone"))
 WORKFORCE = InterchangeFile("workforce.csv", (
-    Column("user_id", required=True, max_length=128), *_texts("first_name", "last_name"), Column("birth_date", "date"),
+    Column("user_id", required=True, max_length=ID), *_texts("first_name", "last_name"), Column("birth_date", "date"),
     Column("role", "choice", required=True, allowed=ROLES), Column("department", max_length=128),
-    Column("hire_date", "date"), Column("termination_date", "date"), *_CONTACT, Column("patient_mrn"),
+    Column("hire_date", "date"), Column("termination_date", "date"), *_CONTACT, Column("patient_mrn", max_length=ID),
     Column("shift_start", "hhmm"), Column("shift_end", "hhmm")), key=("user_id",))
 PATIENTS = InterchangeFile("patients.csv", (
-    Column("mrn", required=True), *_texts("first_name", "last_name"), Column("birth_date", "date"),
-    Column("death_date", "date"), Column("sex"), *_CONTACT, Column("vip", "boolean"),
+    Column("mrn", required=True, max_length=ID), *_texts("first_name", "last_name"), Column("birth_date", "date"),
+    Column("death_date", "date"), Column("sex", max_length=32), *_CONTACT, Column("vip", "boolean"),
     Column("restricted", "boolean")), key=("mrn",))
 ENCOUNTERS = InterchangeFile("encounters.csv", (
-    Column("encounter_id", required=True, max_length=128), Column("mrn", required=True),
-    Column("department", max_length=128), Column("attending_user_id", max_length=128),
+    Column("encounter_id", required=True, max_length=ID), Column("mrn", required=True, max_length=ID),
+    Column("department", max_length=128), Column("attending_user_id", max_length=ID),
     Column("type", "choice", allowed=ENCOUNTER_TYPES), Column("start", "timestamp", required=True),
     Column("end", "timestamp")), key=("encounter_id",), required=False)
 CARE_TEAM = InterchangeFile("care_team.csv", (
-    Column("mrn", required=True), Column("user_id", required=True, max_length=128), Column("role", max_length=64),
-    Column("start", "timestamp", required=True), Column("end", "timestamp")),
-    key=("mrn", "user_id", "start"), required=False)
+    Column("mrn", required=True, max_length=ID), Column("user_id", required=True, max_length=ID),
+    Column("role", max_length=64), Column("start", "timestamp", required=True), Column("end", "timestamp")),
+    key=("mrn", "user_id", "start"), required=False, written=("start",))  # the start as written keys a row in the vault
 ACCESS_LOG = InterchangeFile("access_log.csv", (
-    Column("event_id", required=True, max_length=128), Column("timestamp", "timestamp", required=True),
-    Column("user_id", required=True, max_length=128), Column("mrn", in_header=True),
+    Column("event_id", required=True, max_length=ID), Column("timestamp", "timestamp", required=True),
+    Column("user_id", required=True, max_length=ID), Column("mrn", in_header=True, max_length=ID),
     Column("action", "choice", required=True, allowed=EHR_ACTIONS), Column("record_type", "choice", allowed=RECORD_TYPES),
-    Column("outcome", "choice", allowed=OUTCOMES), Column("purpose_of_use", "code", max_length=16),
-    Column("break_glass", "boolean"), Column("reason"), Column("workstation", max_length=128)), key=("event_id",))
+    Column("outcome", "choice", allowed=OUTCOMES), Column("purpose_of_use", "code"),
+    Column("break_glass", "boolean"), Column("reason", max_length=4000, multiline=True),
+    Column("workstation", max_length=128)), key=("event_id",))
 FILES = (WORKFORCE, PATIENTS, ENCOUNTERS, CARE_TEAM, ACCESS_LOG)
 
 
@@ -97,6 +120,7 @@ class Problems:
 
     size: int
     found: list[tuple[np.ndarray, str | Sequence[str] | Mapping[int, str]]] = field(default_factory=list)
+    only_first: np.ndarray | None = None  # rows given only the first reason found (its values are not in their columns)
 
     def add(self, mask, reason: str | Sequence[str] | Mapping[int, str]) -> None:
         mask = np.asarray(mask, dtype=bool)
@@ -113,7 +137,9 @@ class Problems:
     def reasons(self) -> dict[int, str]:
         """Position -> "reason; reason" for every rejected row (only those rows are visited)."""
         out: dict[int, list[str]] = {}
-        for mask, reason in self.found:
+        for k, (mask, reason) in enumerate(self.found):
+            if k and self.only_first is not None:
+                mask = mask & ~self.only_first
             for i in np.flatnonzero(mask).tolist():
                 out.setdefault(i, []).append(reason if isinstance(reason, str) else str(reason[i]))
         return {i: "; ".join(r) for i, r in out.items()}
@@ -128,6 +154,7 @@ class CheckedChunk:
     chunk: CsvChunk
     columns: dict[str, pa.Array]
     problems: Problems
+    malformed: np.ndarray  # rows of the wrong width, with a value over its limit or a line break out of place
 
     @cached_property
     def clean(self) -> pd.DataFrame:
@@ -156,21 +183,31 @@ def check_chunk(spec: InterchangeFile, header: list[str], chunk: CsvChunk, zone:
     problems = Problems(n)
     width = len(header)
     ragged = chunk.fields != width
-    if ragged.any():
+    if ragged.any():  # its values are not in their columns: the count of fields is the one reason given
         problems.add(ragged, [f"expected {width} fields, found {f}" for f in chunk.fields.tolist()])
+        problems.only_first = ragged
+    malformed = ragged.copy()
+    over_lines = chunk.spans is not None and bool((chunk.spans > 1).any())  # only then may a value hold a line break
     clean = {}
     for col in spec.columns:
         if col.name in chunk.table.column_names:
-            text = pc.utf8_trim(values.arrow_text(chunk.table.column(col.name)), _WHITESPACE)
+            raw = values.arrow_text(chunk.table.column(col.name))
+            long = _true(pc.greater(pc.utf8_length(raw), col.limit))  # before anything reads the value further
+            problems.add(long, f"{col.name} longer than {col.limit} characters")
+            malformed |= long
+            if over_lines and not col.multiline:
+                broken = _true(pc.match_substring_regex(raw, "[\r\n]"))
+                problems.add(broken, f"line break in {col.name}")
+                malformed |= broken
+            text = pc.utf8_trim(pc.if_else(pa.array(long), "", raw) if long.any() else raw, _WHITESPACE)
         else:
-            text = pa.array([""] * n, pa.string())
+            text, long = pa.array([""] * n, pa.string()), np.zeros(n, dtype=bool)
         if col.required:
-            problems.add(_true(pc.equal(text, "")), f"missing {col.name}")
-        if col.max_length:
-            problems.add(_true(pc.greater(pc.utf8_length(text), col.max_length)),
-                         f"{col.name} longer than {col.max_length} characters")
+            problems.add(_true(pc.equal(text, "")) & ~long, f"missing {col.name}")
         clean[col.name] = _typed(col, text, zone, problems)
-    return CheckedChunk(chunk, clean, problems)
+        if col.name in spec.written:  # what the file says, which no time zone changes
+            clean[f"{col.name}_as_written"] = values.unknown_is_null(text)
+    return CheckedChunk(chunk, clean, problems, malformed)
 
 
 def _true(mask) -> np.ndarray:
@@ -243,15 +280,45 @@ class KeyRegister:
 
 def checked_chunks(table: CsvTable, spec: InterchangeFile, zone: ZoneInfo, *extra: Callable[[CheckedChunk], None]
                    ) -> Iterator[tuple[CheckedChunk, np.ndarray, list[QuarantineEntry]]]:
-    """Each chunk of `table` typed and checked (the columns, then `extra` checks, then duplicates
-    across the whole file): the chunk, the positions of its good rows, and its rejected rows as
-    quarantine entries (`file:line: reason`, the row as read), in line order."""
+    """Each chunk of `table` typed and checked (the columns, then `extra` checks; malformed rows
+    over several lines read again line by line and checked so; then duplicates across the whole
+    file): the chunk, the positions of its good rows, and its rejected lines as quarantine entries
+    (`file:line: reason`, the row as read), in line order."""
     register = KeyRegister(spec)
     for chunk in table.chunks():
-        checked = check_chunk(spec, table.header, chunk, zone)
-        for check in extra:
-            check(checked)
+        checked = _checked(spec, table.header, chunk, zone, extra)
+        again = _malformed_over_lines(checked, len(table.header))
+        if len(again):
+            checked = _checked(spec, table.header, chunk.with_lines_alone(again, table.header), zone, extra)
         register.check(checked)
-        rejected = [QuarantineEntry(spec.name, int(chunk.lines[i]), reason, chunk.raw_row(i, table.header))
-                    for i, reason in sorted(checked.problems.reasons().items())]
-        yield checked, np.flatnonzero(~checked.problems.rejected), rejected
+        chunk = checked.chunk
+        rejected = [QuarantineEntry(spec.name, u.line, u.reason, u.kept) for u in chunk.unread]
+        for i, reason in checked.problems.reasons().items():
+            rejected += entries_of_rejected_row(spec.name, chunk, i, reason, table.header)
+        yield checked, np.flatnonzero(~checked.problems.rejected), sorted(rejected, key=lambda e: e.line)
+
+
+def entries_of_rejected_row(file: str, chunk, i: int, reason: str, header: list[str]) -> list[QuarantineEntry]:
+    """Row i's quarantine entries: the row at its first line, and each other line it covers."""
+    line = int(chunk.lines[i])
+    entries = [QuarantineEntry(file, line, reason, chunk.raw_row(i, header))]
+    if i in chunk.texts:
+        entries += [QuarantineEntry(file, at, f"inside the rejected record of line {line}", kept)
+                    for at, kept in continuation_lines(line, chunk.texts[i])]
+    return entries
+
+
+def _checked(spec: InterchangeFile, header: list[str], chunk: CsvChunk, zone: ZoneInfo, extra) -> CheckedChunk:
+    checked = check_chunk(spec, header, chunk, zone)
+    for check in extra:
+        check(checked)
+    return checked
+
+
+def _malformed_over_lines(checked: CheckedChunk, width: int) -> np.ndarray:
+    """Rows over several lines that are malformed, whose quoting is not RFC 4180's, or with a line
+    after the first that reads as a row of its own (`width` fields): rows, not a typed value."""
+    chunk = checked.chunk
+    over = np.flatnonzero(chunk.covered > 1)
+    return np.array([i for i in over.tolist() if checked.malformed[i] or not quoted_strictly(chunk.texts[i])
+                     or holds_rows(chunk.texts[i], width)], dtype=np.int64)

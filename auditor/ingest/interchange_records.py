@@ -90,9 +90,11 @@ def encounters(rows: pd.DataFrame, source: str) -> list[EncounterRecord]:
     return out
 
 
-def care_team(rows: pd.DataFrame) -> list[CareTeamRecord]:
-    return [CareTeamRecord(r.mrn, r.user_id, _instant(r.start), _instant(r.end), _plain(r.role))
-            for r in rows.itertuples(index=False)]
+def care_team(rows: pd.DataFrame, source: str) -> list[CareTeamRecord]:
+    """Each row keyed in the vault by its source and its start as written (not the UTC start, which
+    depends on the time zone it is read in)."""
+    return [CareTeamRecord(r.mrn, r.user_id, _instant(r.start), _instant(r.end), _plain(r.role), source,
+                           r.start_as_written) for r in rows.itertuples(index=False)]
 
 
 def access_events(checked: CheckedChunk, good: np.ndarray, as_read: pa.Table) -> pa.Table:

@@ -41,6 +41,7 @@ LEDGER: dict[str, tuple[Table, str]] = {
     "vault_settings": (VaultSetting.__table__, "name"),
 }
 ACTIONS = ("create", "update", "delete")
+_COLUMNS = {name: tuple(c.name for c in table.columns) for name, (table, _) in LEDGER.items()}
 _CHUNK = 900
 
 
@@ -63,8 +64,12 @@ def _plain(value):
 
 
 def row_digest(table: str, values: tuple) -> bytes:
-    """SHA-256 of a row's stored values (every column, in the table's order)."""
-    text = json.dumps([table, *map(_plain, values)], ensure_ascii=False, separators=(",", ":"))
+    """SHA-256 of a row's stored values: each column's name and value, in the table's order. A column
+    without a value is left out, so a later migration that adds a nullable column changes no row's
+    digest."""
+    names = _COLUMNS[table]
+    pairs = [[name, _plain(value)] for name, value in zip(names, values) if value is not None]
+    text = json.dumps([table, pairs], ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8")).digest()
 
 

@@ -2,7 +2,8 @@
 
 The time zone given to `auditor ingest --tz` is kept (until changed) as the setting
 "organisation_timezone", an IANA name; findings, reports and day boundaries use it
-(../shared/spec/interchange.md, "Command-line contract")."""
+(../shared/spec/interchange.md, "Command-line contract"). A vault that holds data changes it only
+when asked to (`--change-timezone`): the rows already loaded keep the times they were read with."""
 
 from __future__ import annotations
 
@@ -10,10 +11,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, exists, select
 
 from auditor.errors import InputError
-from auditor.vault.records import VaultSetting
+from auditor.audit.schema import AuditEventRow, ImportedEventKey
+from auditor.vault.records import CareTeamMember, Encounter, Patient, VaultSetting, WorkforceMember
 
 if TYPE_CHECKING:  # pragma: no cover
     from auditor.vault.gateway import AccessGateway
@@ -45,3 +47,13 @@ def set_organisation_timezone(gateway: "AccessGateway", zone: ZoneInfo) -> str |
     from auditor.vault.gateway import AccessContext
 
     return gateway.set_setting(AccessContext.service("import"), ORGANISATION_TIMEZONE, zone.key)
+
+
+def holds_records(engine: Engine) -> bool:
+    """Whether the vault holds anything an ingest loads (patients, workforce, encounters, care team,
+    EHR access events): what a change of time zone would read differently."""
+    imported = (select(ImportedEventKey.source),
+                select(AuditEventRow.seq).where(AuditEventRow.source_event_id.is_not(None)))
+    queries = [select(table.id) for table in (Patient, WorkforceMember, Encounter, CareTeamMember)] + list(imported)
+    with engine.connect() as conn:
+        return any(conn.scalar(select(exists(query))) for query in queries)

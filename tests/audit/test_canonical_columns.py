@@ -30,3 +30,28 @@ def test_a_column_of_row_hashes_and_no_reasons():
              "success", None, None) for i in range(1, 300)]
     table = blocks.decode(blocks.encode(list(zip(*rows))), 1, len(rows))
     assert leaf_inputs(table) == [b"\x00" + canonical_bytes(r) for r in rows]
+
+
+def test_one_long_value_among_many_nulls_takes_memory_in_proportion(tmp_path):
+    """A sealed 40 MB value among 1,000 empty ones: Arrow's take sized its output by the mean length
+    times the rows (80 GB); the hex text is built in one buffer of its own size. Run in a child
+    whose address space the OS caps at 3 GB."""
+    import resource
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = ("import pyarrow as pa\n"
+              "from auditor.audit.canonical_columns import _json\n"
+              "values = [None] * 1000\n"
+              "values[3] = bytes(range(256)) * 160_000\n"
+              "(text,), _ = _json(pa.array(values, pa.binary()))\n"
+              "assert text[3].as_py() == '\"' + values[3].hex() + '\"' and text[0].as_py() == 'null'\n")
+
+    def cap() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))
+
+    root = str(Path(__file__).resolve().parents[2])
+    done = subprocess.run([sys.executable, "-c", script], cwd=root, preexec_fn=cap, capture_output=True, text=True,
+                          env={"PYTHONPATH": root, "PATH": "/usr/bin:/bin"}, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]

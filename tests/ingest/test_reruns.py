@@ -3,7 +3,10 @@ loaded event id is rejected; loaded events are found in any id order and under a
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 import pytest
+from sqlalchemy import select, update
 
 from auditor.ingest.ehr_import import ingest_directory
 from auditor.ingest.quarantine import rejections
@@ -86,3 +89,47 @@ def test_care_team_is_not_duplicated_by_the_gateway(vault, clock):
                          [member, member])
         assert g.add_care_team(ingest_directory_ctx, [member]) == 0
     assert count(vault, CareTeamMember) == 1
+
+
+def test_a_care_team_row_loaded_before_r0011_is_recognised_and_keyed_then_survives_a_new_zone(vault, tmp_path):
+    """A row from before r0011 has no key: the next ingest in its zone finds it by its UTC start and
+    gives it the key, so that a later change of zone finds it too."""
+    folder = data.write_export(tmp_path / "x")
+    ingest_directory(vault.gateway, folder, NEW_YORK)
+    with vault.records.begin() as conn:
+        conn.execute(update(CareTeamMember).values(source=None, source_start=None))
+    again = ingest_directory(vault.gateway, folder, NEW_YORK).files["care_team.csv"]
+    assert (again.loaded, again.already_present) == (0, 1)
+    with vault.records.connect() as conn:
+        assert conn.execute(select(CareTeamMember.source, CareTeamMember.source_start)).all() == [
+            ("ehr", "2026-10-28T22:00:00")]
+    moved = ingest_directory(vault.gateway, folder, ZoneInfo("Asia/Tokyo")).files["care_team.csv"]
+    assert (moved.loaded, moved.already_present) == (0, 1) and count(vault, CareTeamMember) == 1
+
+
+def test_care_team_rows_of_two_sources_with_the_same_start_are_two_rows(vault, tmp_path):
+    folder = data.write_export(tmp_path / "x")
+    ingest_directory(vault.gateway, folder, NEW_YORK)
+    other = ingest_directory(vault.gateway, folder, NEW_YORK, source="cerner").files["care_team.csv"]
+    assert other.loaded == 1 and count(vault, CareTeamMember) == 2
+
+
+def test_migration_r0011_adds_the_care_team_key_as_the_model_has_it(tmp_path):
+    from alembic import command
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from sqlalchemy import inspect
+
+    from auditor import database
+
+    engine = database.connect(f"sqlite:///{tmp_path / 'old.db'}", must_exist=False)
+    config = database._alembic_config("records", engine)
+    command.upgrade(config, "r0008")
+    database.upgrade("records", engine)
+    assert {"source", "source_start"} <= {c["name"] for c in inspect(engine).get_columns("care_team")}
+    with engine.connect() as conn:
+        differences = compare_metadata(MigrationContext.configure(conn), database.RecordsBase.metadata)
+    assert [d for d in differences if "care_team" in repr(d)] == []
+    command.downgrade(config, "r0008")
+    assert "source" not in {c["name"] for c in inspect(engine).get_columns("care_team")}
+    engine.dispose()

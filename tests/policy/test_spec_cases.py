@@ -24,7 +24,7 @@ CASES_DIR = Path(__file__).parent / "spec_cases"
 CASES = sorted(p for p in CASES_DIR.iterdir() if (p / "expected.yaml").is_file())
 SEVERITIES = {"low", "medium", "high", "critical"}
 RULE_IDS = sorted(p.stem for p in (POLICIES_DIR / "rules").glob("*.yaml"))
-_FILE_LINE = re.compile(r"^\s*(\w+\.csv): (\d+) rows: (\d+) loaded, (\d+) already present, (\d+) rejected", re.M)
+_FILE_LINE = re.compile(r"^\s*(\w+\.csv): (\d+) lines: (\d+) loaded, (\d+) already present, (\d+) rejected", re.M)
 
 
 def expectations(case: Path) -> dict:

@@ -17,7 +17,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from auditor import database
 from auditor.clock import FixedClock
 from auditor.home import create_home
 from auditor.retention.schedules import load_schedules

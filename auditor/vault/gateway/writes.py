@@ -43,11 +43,16 @@ class EncounterRecord:
 
 @dataclass(frozen=True)
 class CareTeamRecord:
+    """`source` and `source_start` (the start as the export writes it) go together: given, they are
+    the row's key, which no time zone changes; without them the key is the UTC start."""
+
     mrn: str
     user_id: str
     start: datetime
     end: datetime | None = None
     role: str | None = None
+    source: str | None = None
+    source_start: str | None = None
 
 
 class RecordWriting:
@@ -148,10 +153,12 @@ class RecordWriting:
             if rows:
                 made = session.execute(insert(Encounter).returning(Encounter.id, sort_by_parameter_order=True), rows)
                 self._record_rows(session, events, ctx, writer, at, "encounters", "create", made.scalars().all())
-            added, team_ids = _insert_care_team(session, patients, users, care_team)
+            added, team_ids, keyed = _insert_care_team(session, patients, users, care_team)
             touched.update(added)
             if team_ids:
                 self._record_rows(session, events, ctx, writer, at, "care_team", "create", team_ids)
+            if keyed:
+                self._record_rows(session, events, ctx, writer, at, "care_team", "update", keyed)
             for pid in sorted(touched):
                 events.append(self._event(ctx, writer, "create", at, patient_id=pid, record_type="encounter"))
             return len(rows)
@@ -167,9 +174,11 @@ class RecordWriting:
             patients = self.patient_ids(session, [c.mrn for c in members])
             users = dict(session.execute(select(WorkforceMember.user_id, WorkforceMember.id)
                                          .where(WorkforceMember.user_id.in_({c.user_id for c in members}))).all())
-            touched, team_ids = _insert_care_team(session, patients, users, members)
+            touched, team_ids, keyed = _insert_care_team(session, patients, users, members)
             if team_ids:
                 self._record_rows(session, events, ctx, writer, at, "care_team", "create", team_ids)
+            if keyed:
+                self._record_rows(session, events, ctx, writer, at, "care_team", "update", keyed)
             for pid in sorted(touched):
                 events.append(self._event(ctx, writer, "create", at, patient_id=pid, record_type="care_team"))
             return sum(touched.values())
@@ -257,26 +266,49 @@ class RecordWriting:
 
 
 def _insert_care_team(session: Session, patients: dict[str, int], users: dict[str, int],
-                      care_team: list[CareTeamRecord]) -> tuple[dict[int, int], list[int]]:
-    """Insert the memberships not yet there (one per patient, workforce member and start), skipping
-    unknown patients or users; returns how many were added per patient, and their row ids."""
-    team = {(patients[c.mrn], users[c.user_id], c.start): c for c in care_team
+                      care_team: list[CareTeamRecord]) -> tuple[dict[int, int], list[int], list[int]]:
+    """Insert the memberships not yet there, skipping unknown patients or users; returns how many
+    were added per patient, the new rows' ids and the ids of rows given their key (for the ledger).
+    One from an export is known by source, patient, member and start as written (r0011), one
+    without a source by patient, member and UTC start; a row loaded before r0011 (no key) is
+    recognised by its UTC start and given its key."""
+    team = {_team_key(patients[c.mrn], users[c.user_id], c): c for c in care_team
             if c.mrn in patients and c.user_id in users}
-    pids = sorted({pid for pid, _, _ in team})
+    pids = sorted({pid for _, pid, _, _ in team})
+    keyless: dict[tuple, int] = {}
+    keyed: list[int] = []
     for i in range(0, len(pids), 900):
-        for key in session.execute(select(CareTeamMember.patient_id, CareTeamMember.workforce_id, CareTeamMember.start)
-                                   .where(CareTeamMember.patient_id.in_(pids[i : i + 900]))):
-            team.pop(tuple(key), None)
+        for row_id, pid, wid, start, source, written in session.execute(
+                select(CareTeamMember.id, CareTeamMember.patient_id, CareTeamMember.workforce_id, CareTeamMember.start,
+                       CareTeamMember.source, CareTeamMember.source_start)
+                .where(CareTeamMember.patient_id.in_(pids[i : i + 900]))):
+            team.pop((None, pid, wid, start), None)
+            if source is not None:
+                team.pop((source, pid, wid, written), None)
+            else:
+                keyless[(pid, wid, start)] = row_id
+    for (source, pid, wid, written), c in list(team.items()):
+        row_id = keyless.pop((pid, wid, c.start), None) if source is not None else None
+        if row_id is not None:  # loaded before r0011 in this same zone: the same row, now keyed
+            session.execute(update(CareTeamMember).where(CareTeamMember.id == row_id)
+                            .values(source=source, source_start=written))
+            keyed.append(row_id)
+            del team[(source, pid, wid, written)]
     added: dict[int, int] = {}
     ids: list[int] = []
     if team:
         made = session.execute(insert(CareTeamMember).returning(CareTeamMember.id, sort_by_parameter_order=True),
-                               [{"patient_id": pid, "workforce_id": wid, "role": c.role, "start": start, "end": c.end}
-                                for (pid, wid, start), c in team.items()])
+                               [{"patient_id": pid, "workforce_id": wid, "role": c.role, "start": c.start, "end": c.end,
+                                 "source": c.source, "source_start": c.source_start}
+                                for (_, pid, wid, _), c in team.items()])
         ids = made.scalars().all()
-        for pid, _, _ in team:
+        for _, pid, _, _ in team:
             added[pid] = added.get(pid, 0) + 1
-    return added, ids
+    return added, ids, keyed
+
+
+def _team_key(pid: int, wid: int, c: CareTeamRecord) -> tuple:
+    return (c.source, pid, wid, c.source_start) if c.source is not None else (None, pid, wid, c.start)
 
 
 def _loaded_encounters(session: Session, encounters: list[EncounterRecord]) -> set[tuple[str, str]]:

@@ -98,7 +98,11 @@ class Encounter(RecordsBase):
 
 
 class CareTeamMember(RecordsBase):
+    """A workforce member on a patient's care team. One read from an export is known by its source
+    and its start as the file writes it: the UTC start depends on the time zone it was read in (r0011)."""
+
     __tablename__ = "care_team"
+    __table_args__ = (UniqueConstraint("source", "patient_id", "workforce_id", "source_start"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
@@ -106,6 +110,8 @@ class CareTeamMember(RecordsBase):
     role: Mapped[str | None] = mapped_column(String(64))
     start: Mapped[datetime] = mapped_column(UTCDateTime)
     end: Mapped[datetime | None] = mapped_column(UTCDateTime)  # None: still on the team
+    source: Mapped[str | None] = mapped_column(String(64))  # None: not from an export, or loaded before r0011
+    source_start: Mapped[str | None] = mapped_column(String(64))  # e.g. "2026-10-28T22:00:00" (a timestamp, not PHI)
 
 
 class ClinicalDocument(RecordsBase):
