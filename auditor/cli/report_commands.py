@@ -59,7 +59,8 @@ def monthly_command(ctx, month, out, pseudonymize, author, organisation, site_di
     finally:
         vault.close()
     out = out or Path(f"report-{month}")
-    paths = {**writers.write_report(out, "report", html, pdf=not no_pdf), **writers.write_findings(out, run.findings)}
+    paths = {**writers.write_report(out, "report", html, pdf=not no_pdf, site=site),
+             **writers.write_findings(out, run.findings)}
     summary = context["summary"]
     share = "n/a" if summary["explained_share"] is None else f"{summary['explained_share']:.1%}"
     verified = "verified" if context["verification"]["ok"] else "FAILED verification"
@@ -99,7 +100,7 @@ def patient_command(ctx, mrn, first, last, out, organisation, site_dir, no_pdf):
         html = writers.render_html(site, "patient.html", context)
     finally:
         vault.close()
-    paths = writers.write_report(out, "access-report", html, pdf=not no_pdf)
+    paths = writers.write_report(out, "access-report", html, pdf=not no_pdf, site=site)
     click.echo(f"{len(context['accesses'])} access(es) by {context['users']} user(s), "
                f"{context['unexplained']} not explained, {first_day} to {last_day}")
     for path in paths.values():

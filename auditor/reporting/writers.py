@@ -1,7 +1,8 @@
 """Writers: one report context, several files. HTML is self-contained (inline CSS and SVG, no
 script, no network); the PDF is the same HTML laid out by WeasyPrint with page numbers and running
-headers; findings.csv and findings.json are the findings the report was made from. Every file holds
-PHI and is written owner-only (auditor.phi_files)."""
+headers, fetching nothing outside reports/ and the site folder (auditor.reporting.pdf);
+findings.csv and findings.json are the findings the report was made from. Every file holds PHI and
+is written owner-only (auditor.phi_files)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from jinja2 import TemplateError
 from auditor.errors import ConfigurationError
 from auditor.phi_files import write_private
 from auditor.policy.findings import Finding
-from auditor.reporting.templates import Site, environment
+from auditor.reporting.templates import REPORTS_DIR, Site, environment
 
 FINDING_COLUMNS = ["case", "rule", "severity", "risk", "user_id", "mrn", "event_ids", "explanation", "muted",
                    "first_at", "last_at", "title"]
@@ -70,35 +71,54 @@ def findings_csv(findings: list[Finding]) -> str:
     return out.getvalue()
 
 
+def _failing_template(exc: TemplateError, site: Site, template: str) -> str:
+    """The template (and line) an error happened in: Jinja names it for a syntax error; for an error
+    while rendering, the innermost template frame of the traceback does."""
+    name, line = getattr(exc, "name", None), getattr(exc, "lineno", None)
+    if name:
+        return f"{name}{f':{line}' if line else ''}"
+    tb, found = exc.__traceback__, template
+    roots = [Path(REPORTS_DIR).resolve(), *([Path(site.folder).resolve()] if site.folder else [])]
+    while tb is not None:
+        path = Path(tb.tb_frame.f_code.co_filename)
+        for root in roots:
+            if path.is_relative_to(root):
+                found = f"{path.relative_to(root).as_posix()}:{tb.tb_lineno}"
+        tb = tb.tb_next
+    return found
+
+
 def render_html(site: Site, template: str, context: dict) -> str:
-    """Render; a template error (a missing value, a site template that does not parse) is a
-    ConfigurationError naming the template, never a half-rendered report."""
+    """Render; a template error (a missing value, a site template that does not parse or reaches for
+    what the sandbox forbids) is a ConfigurationError naming the template, never a half-rendered
+    report."""
     try:
         return environment(site).get_template(template).render(**context)
     except TemplateError as exc:
-        where = getattr(exc, "name", None) or template
-        line = getattr(exc, "lineno", None)
-        raise ConfigurationError(f"report template {where}{f':{line}' if line else ''}: {exc.message}") from None
+        raise ConfigurationError(f"report template {_failing_template(exc, site, template)}: {exc.message}") from None
 
 
-def html_to_pdf(html: str) -> bytes:
+def html_to_pdf(html: str, site: Site | None = None) -> bytes:
+    """The PDF; it may fetch data: URLs and files in reports/ and in the site's folder, nothing else."""
     try:
-        from weasyprint import HTML
+        from auditor.reporting.pdf import render_pdf
     except (ImportError, OSError) as exc:  # OSError: the Pango libraries are missing
         raise ConfigurationError(f"PDF output needs WeasyPrint and its Pango libraries ({type(exc).__name__}); "
                                  "install them or use --no-pdf") from None
-    return HTML(string=html, base_url=None).write_pdf()
+    folders = [REPORTS_DIR, *([site.folder] if site is not None and site.folder is not None else [])]
+    return render_pdf(html, folders)
 
 
-def write_report(out_dir: Path, stem: str, html: str, pdf: bool = True) -> dict[str, Path]:
+def write_report(out_dir: Path, stem: str, html: str, pdf: bool = True, site: Site | None = None) -> dict[str, Path]:
     """<stem>.html and, unless pdf is False, <stem>.pdf in out_dir (created owner-only)."""
+    document = html_to_pdf(html, site) if pdf else None  # first: a refused fetch leaves no file
     out_dir = Path(out_dir)
     out_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     written = {"html": out_dir / f"{stem}.html"}
     write_private(written["html"], html)
-    if pdf:
+    if document is not None:
         written["pdf"] = out_dir / f"{stem}.pdf"
-        write_private(written["pdf"], html_to_pdf(html))
+        write_private(written["pdf"], document)
     return written
 
 
