@@ -2,7 +2,10 @@
 script, no network); the PDF is the same HTML laid out by WeasyPrint with page numbers and running
 headers, fetching nothing outside reports/ and the site folder (auditor.reporting.pdf);
 findings.csv and findings.json are the findings the report was made from. Every file holds PHI and
-is written owner-only (auditor.phi_files)."""
+is written owner-only (auditor.phi_files).
+
+Every CSV cell we write as text goes through `spreadsheet_safe`, so a user id such as
+=HYPERLINK(...) opens in a spreadsheet as text, not as a formula."""
 
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from operator import attrgetter
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
 import orjson
 from jinja2 import TemplateError
@@ -22,6 +25,10 @@ from auditor.errors import ConfigurationError
 from auditor.phi_files import write_private
 from auditor.policy.findings import Finding
 from auditor.reporting.templates import REPORTS_DIR, Site, environment
+
+# OWASP CSV injection: a cell a spreadsheet would read as a formula (or as one after it trims a
+# tab or carriage return) starts with one of these; a single quote in front makes it text.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 FINDING_COLUMNS = ["case", "rule", "severity", "risk", "user_id", "mrn", "event_ids", "explanation", "muted",
                    "first_at", "last_at", "title"]
@@ -56,19 +63,48 @@ def findings_json(findings: list[Finding]) -> str:
     return findings_json_bytes(findings).decode("utf-8")
 
 
-def _csv_row(f: Finding) -> tuple:
-    """One finding in FINDING_COLUMNS order: event ids joined by ';', muted as true/false."""
-    return (f.case, f.rule, f.severity, f.risk, f.user_id, f.mrn, ";".join(f.event_ids), f.explanation,
-            str(f.muted).lower(), f.first_at, f.last_at, f.title)
+def spreadsheet_safe(cells: Iterable) -> list:
+    """Cells as a spreadsheet must show them: a text cell that starts like a formula gets a ' in
+    front. Numbers (risk, case) stay numbers: a number is not a formula, and a privacy officer sorts
+    by risk. The one rule for every CSV the auditor writes (csv_text applies it to every column)."""
+    return [("'" + c if c.startswith(FORMULA_STARTS) else c) if isinstance(c, str) else c for c in cells]
+
+
+def _holds_carriage_return(column: list) -> bool:
+    try:
+        return "\r" in "".join(column)  # a column of text: one pass in C
+    except TypeError:
+        return any(isinstance(c, str) and "\r" in c for c in column)
+
+
+def csv_text(header: list[str], columns: list[list]) -> str:
+    """A CSV document (header, then one row per position of the columns, '\n' line ends), every
+    cell through spreadsheet_safe; None is an empty cell. A row with a carriage return inside a cell
+    has its text cells quoted: the csv module quotes only the line terminator's characters, and a
+    spreadsheet would start a new row (and read its first cell as a formula) at a bare '\r'."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(spreadsheet_safe(header))
+    safe = list(map(spreadsheet_safe, columns))
+    with _no_cycle_collection():
+        if not any(map(_holds_carriage_return, safe)):
+            writer.writerows(zip(*safe))
+        else:
+            quoting = csv.writer(out, lineterminator="\n", quoting=csv.QUOTE_NONNUMERIC)
+            for row in zip(*safe):
+                (quoting if any(isinstance(c, str) and "\r" in c for c in row) else writer).writerow(row)
+    return out.getvalue()
 
 
 def findings_csv(findings: list[Finding]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(FINDING_COLUMNS)
+    """FINDING_COLUMNS: event ids joined by ';', muted as true/false."""
     with _no_cycle_collection():
-        writer.writerows(map(_csv_row, findings))
-    return out.getvalue()
+        columns = [[f.case for f in findings], [f.rule for f in findings], [f.severity for f in findings],
+                   [f.risk for f in findings], [f.user_id for f in findings], [f.mrn for f in findings],
+                   [";".join(f.event_ids) for f in findings], [f.explanation for f in findings],
+                   ["true" if f.muted else "false" for f in findings], [f.first_at for f in findings],
+                   [f.last_at for f in findings], [f.title for f in findings]]
+    return csv_text(FINDING_COLUMNS, columns)
 
 
 def _failing_template(exc: TemplateError, site: Site, template: str) -> str:
