@@ -56,11 +56,12 @@ def monthly_command(ctx, month, out, pseudonymize, author, organisation, site_di
                                         case_settings=load_case_settings(site_dir=site_policies),
                                         verification=verification)
         html = writers.render_html(site, "monthly.html", context)
+        findings = monthly.pseudonymized(vault, run.findings) if pseudonymize else run.findings
     finally:
         vault.close()
     out = out or Path(f"report-{month}")
     paths = {**writers.write_report(out, "report", html, pdf=not no_pdf, site=site),
-             **writers.write_findings(out, run.findings)}
+             **writers.write_findings(out, findings)}
     summary = context["summary"]
     share = "n/a" if summary["explained_share"] is None else f"{summary['explained_share']:.1%}"
     verified = "verified" if context["verification"]["ok"] else "FAILED verification"
