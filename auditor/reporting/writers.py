@@ -2,7 +2,7 @@
 script, no network); the PDF is the same HTML laid out by WeasyPrint with page numbers and running
 headers, fetching nothing outside reports/ and the site folder (auditor.reporting.pdf);
 findings.csv and findings.json are the findings the report was made from. Every file holds PHI and
-is written owner-only (auditor.phi_files).
+is written owner-only, and a command's files are placed together or not at all (auditor.phi_files).
 
 Every CSV cell we write as text goes through `spreadsheet_safe`, so a user id such as
 =HYPERLINK(...) opens in a spreadsheet as text, not as a formula."""
@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import gc
 import io
+import os
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from operator import attrgetter
@@ -21,8 +22,8 @@ from typing import Iterable, Iterator
 import orjson
 from jinja2 import TemplateError
 
-from auditor.errors import ConfigurationError
-from auditor.phi_files import write_private
+from auditor.errors import ConfigurationError, OutputError
+from auditor.phi_files import Outputs
 from auditor.policy.findings import Finding
 from auditor.reporting.templates import REPORTS_DIR, Site, environment
 
@@ -145,26 +146,91 @@ def html_to_pdf(html: str, site: Site | None = None) -> bytes:
     return render_pdf(html, folders)
 
 
-def write_report(out_dir: Path, stem: str, html: str, pdf: bool = True, site: Site | None = None) -> dict[str, Path]:
-    """<stem>.html and, unless pdf is False, <stem>.pdf in out_dir (created owner-only)."""
-    document = html_to_pdf(html, site) if pdf else None  # first: a refused fetch leaves no file
+def report_files(stem: str, html: str, pdf: bytes | None) -> dict[str, str | bytes]:
+    """<stem>.html and, when there is one, <stem>.pdf: file name -> content."""
+    return {f"{stem}.html": html, **({f"{stem}.pdf": pdf} if pdf is not None else {})}
+
+
+def findings_files(findings: list[Finding]) -> dict[str, str | bytes]:
+    """findings.json and findings.csv: file name -> content."""
+    with ThreadPoolExecutor(max_workers=1) as work:  # orjson runs without the GIL while the CSV is made
+        json_bytes = work.submit(findings_json_bytes, findings)
+        text = findings_csv(findings)
+        return {"findings.csv": text, "findings.json": json_bytes.result()}
+
+
+def check_destination(path: Path, *, folder: bool) -> None:
+    """Before any work is done: OutputError when `path` cannot become the output folder (folder=True)
+    or file: something else in its place, or the folder it would go in is missing, not a folder or
+    not writable. Writing can still fail later (a full disk): write_files then leaves nothing."""
+    path = Path(path)
+    if path.is_dir() and not folder:
+        raise OutputError(f"{path} is a folder, not a file")
+    if (path.exists() or path.is_symlink()) and folder and not path.is_dir():
+        raise OutputError(f"{path} exists and is not a folder")
+    above = path.parent
+    if folder:
+        above = path
+        while not above.exists() and above != above.parent:  # the nearest folder that exists
+            above = above.parent
+    if not above.is_dir():
+        raise OutputError(f"cannot write {path}: {above} is {'not a folder' if above.exists() else 'missing'}")
+    if not os.access(above, os.W_OK | os.X_OK):
+        raise OutputError(f"cannot write {path}: {above} is not writable")
+
+
+def _new_folders(folder: Path) -> list[Path]:
+    """The folders that creating `folder` would make, outermost first."""
+    missing = []
+    while not folder.exists() and not folder.is_symlink() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    return missing[::-1]
+
+
+def write_files(out_dir: Path, files: dict[str, str | bytes]) -> dict[str, Path]:
+    """Every file in `out_dir` (created owner-only), placed together or not at all: on any failure
+    (a full disk, no permission, a file where the folder should be) no new file is left and the
+    folders this call made are removed again. OutputError: one line naming the path and the reason."""
     out_dir = Path(out_dir)
-    out_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    written = {"html": out_dir / f"{stem}.html"}
-    write_private(written["html"], html)
-    if document is not None:
-        written["pdf"] = out_dir / f"{stem}.pdf"
-        write_private(written["pdf"], document)
-    return written
+    made = _new_folders(out_dir)
+    try:
+        try:
+            out_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError as exc:
+            reason = "a file is in the way" if isinstance(exc, (FileExistsError, NotADirectoryError)) else exc.strerror
+            raise OutputError(f"cannot create folder {out_dir}: {reason}") from None
+        with Outputs() as outputs:
+            for name, content in files.items():
+                outputs.add(out_dir / name, content)
+    except BaseException:
+        for folder in reversed(made):
+            try:
+                folder.rmdir()  # only if empty: never a file someone else put there
+            except OSError:
+                break
+        raise
+    return {name: out_dir / name for name in files}
+
+
+def write_report(out_dir: Path, stem: str, html: str, pdf: bool = True, site: Site | None = None) -> dict[str, Path]:
+    """<stem>.html and, unless pdf is False, <stem>.pdf in out_dir (created owner-only), together."""
+    files = report_files(stem, html, html_to_pdf(html, site) if pdf else None)  # made before anything is written
+    written = write_files(out_dir, files)
+    return {"html": written[f"{stem}.html"], **({"pdf": written[f"{stem}.pdf"]} if pdf else {})}
 
 
 def write_findings(out_dir: Path, findings: list[Finding]) -> dict[str, Path]:
-    """findings.json and findings.csv; the JSON goes to disk (write and fsync, without the GIL) in a
-    thread while the CSV is made."""
-    paths = {"csv": Path(out_dir) / "findings.csv", "json": Path(out_dir) / "findings.json"}
-    with ThreadPoolExecutor(max_workers=1) as disk:
-        json_written = disk.submit(write_private, paths["json"], findings_json_bytes(findings))
-        text = findings_csv(findings)
-        json_written.result()
-    write_private(paths["csv"], text)
-    return paths
+    """findings.json and findings.csv, together."""
+    written = write_files(out_dir, findings_files(findings))
+    return {"csv": written["findings.csv"], "json": written["findings.json"]}
+
+
+def write_monthly(out_dir: Path, html: str, findings: list[Finding], pdf: bool = True,
+                  site: Site | None = None) -> dict[str, Path]:
+    """The monthly report's four files (report.html, report.pdf, findings.csv, findings.json) as
+    one set: a full disk leaves none of them, never a report without the findings it states."""
+    files = {**report_files("report", html, html_to_pdf(html, site) if pdf else None), **findings_files(findings)}
+    written = write_files(out_dir, files)
+    kinds = {"html": "report.html", "pdf": "report.pdf", "csv": "findings.csv", "json": "findings.json"}
+    return {kind: written[name] for kind, name in kinds.items() if name in written}
