@@ -1,7 +1,7 @@
 """What the output commands do when they cannot write (a file where the folder should be, a full disk),
 through the CLI: one line, exit 2, no file of the set left behind, no earlier file lost, and nothing
-recorded in the vault when the destination was wrong from the start. Also the mode of
-`audit prove --out`."""
+recorded in the vault when the destination was wrong from the start. Also where `auditor demo`
+puts its folder, and the mode of `audit prove --out`."""
 
 from __future__ import annotations
 
@@ -63,6 +63,7 @@ COMMANDS = {
     "report-patient": ("report", "patient", "--mrn", "P-OK", "--no-pdf", "--out", "{blocked}/access"),
     "findings": ("findings", "--from", "2026-11-01", "--to", "2026-11-30", "--out", "{blocked}/f.json"),
     "audit-prove": ("audit", "prove", "1", "--out", "{blocked}/proof.json"),
+    "demo": ("demo", "--events", "2000", "--no-pdf", "--out", "{blocked}/demo"),
 }
 
 
@@ -122,3 +123,25 @@ def test_findings_on_a_full_disk(auditor, home, full_disk):
                             "--out", str(full_disk / "f.csv")))
     assert "No space left on device" in line and str(full_disk / "f.csv") in line
     assert sorted(p.name for p in full_disk.iterdir()) == [FILLER]
+
+
+def test_a_demo_on_a_full_disk_leaves_no_folder(auditor, full_disk):
+    line = one_line(auditor("demo", "--events", "2000", "--no-pdf", "--out", str(full_disk / "demo")))
+    assert f"cannot make the demo in {full_disk / 'demo'}" in line
+    assert sorted(p.name for p in full_disk.iterdir()) == [FILLER]
+
+
+def test_the_demo_goes_to_the_users_data_folder_not_the_checkout(auditor, tmp_path, monkeypatch):
+    checkout = tmp_path / "checkout"
+    checkout.mkdir()
+    monkeypatch.chdir(checkout)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    result = auditor("demo", "--events", "2000", "--no-pdf")
+    assert result.code == 0, result.err
+    assert list(checkout.iterdir()) == []
+    folders = list((tmp_path / "data" / "auditor").iterdir())
+    assert len(folders) == 1 and folders[0].name.startswith("demo-")
+    assert f"demo folder: {folders[0]}" in result.out
+    assert (folders[0] / "vault" / "keyring.json").stat().st_mode & 0o777 == 0o600
+    assert folders[0].stat().st_mode & 0o777 == 0o700
+    assert (folders[0] / "report" / "report.html").exists()
