@@ -114,7 +114,7 @@ class SiteLoader(BaseLoader):
     falls through to ours; one that leaves it or passes through a link stops the report."""
 
     def __init__(self, folder: Path) -> None:
-        self.folder = Path(folder)
+        self.folder = Path(folder).absolute()  # the file names an error shows (writers._failing_template)
 
     def get_source(self, environment: Environment, template: str):
         try:

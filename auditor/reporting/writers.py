@@ -115,7 +115,7 @@ def _failing_template(exc: TemplateError, site: Site, template: str) -> str:
     if name:
         return f"{name}{f':{line}' if line else ''}"
     tb, found = exc.__traceback__, template
-    roots = [Path(REPORTS_DIR).resolve(), *([Path(site.folder).resolve()] if site.folder else [])]
+    roots = [Path(REPORTS_DIR).absolute(), *([Path(site.folder).absolute()] if site.folder else [])]
     while tb is not None:
         path = Path(tb.tb_frame.f_code.co_filename)
         for root in roots:
