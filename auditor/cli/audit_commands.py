@@ -15,6 +15,8 @@ from auditor.vault.integrity import log_problems, row_problems, verify_vault
 from auditor.cli import cli
 from auditor.cli.session import open_vault, opened
 from auditor.errors import InputError
+from auditor.phi_files import write_private
+from auditor.reporting.writers import check_destination
 
 
 @cli.group()
@@ -92,6 +94,8 @@ def checkpoint(ctx):
 @click.pass_context
 def prove(ctx, seq, out):
     """Print an inclusion proof of event SEQ against the latest signed checkpoint that covers it."""
+    if out:
+        check_destination(out, folder=False)
     vault = open_vault(ctx)
     latest = vault.checkpoints.latest()
     if latest is None or latest.size < seq or not latest.verify(vault.keyring.signing_public_key):
@@ -101,7 +105,7 @@ def prove(ctx, seq, out):
     vault.close()
     text = json.dumps(proof, indent=2)
     if out:
-        out.write_text(text + "\n")
+        write_private(out, text + "\n")  # the proof names an event of the log: owner-only, like every output
         click.echo(f"proof of event {seq} against checkpoint of size {latest.size} written to {out}")
     else:
         click.echo(text)

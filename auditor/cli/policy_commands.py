@@ -16,7 +16,7 @@ from auditor.phi_files import write_private
 from auditor.policy.frames import Period
 from auditor.vault.settings import organisation_timezone
 from auditor.policy.rules import lint, load_policy
-from auditor.reporting.writers import findings_csv, findings_json
+from auditor.reporting.writers import check_destination, findings_csv, findings_json
 
 _DIR = click.Path(exists=True, file_okay=False, path_type=Path)
 
@@ -37,6 +37,8 @@ def findings_command(ctx, first, last, fmt, out, site_policies):
     if last_day < first_day:
         raise InputError("--to is before --from")
     policy = load_policy(site_dir=site_policies)
+    if out:
+        check_destination(out, folder=False)  # before the run puts findings into cases
     vault = open_vault(ctx)
     try:
         tz = organisation_timezone(vault.records)

@@ -47,6 +47,8 @@ def monthly_command(ctx, month, out, pseudonymize, author, organisation, site_di
     """Run the privacy rules over a month and write the monthly privacy audit report."""
     site = load_site(site_dir, organisation)
     policy = load_policy(site_dir=site_policies)
+    out = out or Path(f"report-{month}")
+    writers.check_destination(out, folder=True)  # before the run records anything
     vault = open_vault(ctx)
     try:
         period = monthly.month_period(month, _zone(vault))
@@ -56,10 +58,10 @@ def monthly_command(ctx, month, out, pseudonymize, author, organisation, site_di
                                         case_settings=load_case_settings(site_dir=site_policies),
                                         verification=verification)
         html = writers.render_html(site, "monthly.html", context)
+        findings = monthly.pseudonymized(vault, run.findings) if pseudonymize else run.findings
     finally:
         vault.close()
-    out = out or Path(f"report-{month}")
-    paths = {**writers.write_report(out, "report", html, pdf=not no_pdf), **writers.write_findings(out, run.findings)}
+    paths = writers.write_monthly(out, html, findings, pdf=not no_pdf, site=site)
     summary = context["summary"]
     share = "n/a" if summary["explained_share"] is None else f"{summary['explained_share']:.1%}"
     verified = "verified" if context["verification"]["ok"] else "FAILED verification"
@@ -88,6 +90,7 @@ def patient_command(ctx, mrn, first, last, out, organisation, site_dir, no_pdf):
     site = load_site(site_dir, organisation)
     policy = load_policy()
     given_first, given_last = day_option(first, "--from"), day_option(last, "--to")  # bad dates before anything
+    writers.check_destination(out, folder=True)
     vault = open_vault(ctx)
     try:
         tz = _zone(vault)
@@ -99,7 +102,7 @@ def patient_command(ctx, mrn, first, last, out, organisation, site_dir, no_pdf):
         html = writers.render_html(site, "patient.html", context)
     finally:
         vault.close()
-    paths = writers.write_report(out, "access-report", html, pdf=not no_pdf)
+    paths = writers.write_report(out, "access-report", html, pdf=not no_pdf, site=site)
     click.echo(f"{len(context['accesses'])} access(es) by {context['users']} user(s), "
                f"{context['unexplained']} not explained, {first_day} to {last_day}")
     for path in paths.values():

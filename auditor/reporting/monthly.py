@@ -11,7 +11,7 @@ import getpass
 import multiprocessing
 from concurrent.futures import Future, ProcessPoolExecutor
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timezone
 from zoneinfo import ZoneInfo
 
@@ -201,22 +201,43 @@ def _patient_labels(vault: Vault, patient_ids: list[int], pseudonymize: bool) ->
     return ReportDirectory(vault.gateway).patients(patient_ids)  # read as svc:report for operations: audited
 
 
+def pseudonymized(vault: Vault, findings: list[Finding]) -> list[Finding]:
+    """The findings as a pseudonymized report shows them (report.html, report.pdf, findings.csv,
+    findings.json): each MRN replaced by the code of the patient's keyed pseudonym ('K7Q2MZ4A' for
+    'Patient K7Q2MZ4A'), the same in every report from this vault and useless without its keyring.
+    The findings recorded in cases keep their MRNs; these copies are for the files only."""
+    codes: dict[int, str] = {}
+    out = []
+    for f in findings:
+        code = None
+        if f.patient_id is not None:
+            if f.patient_id not in codes:
+                codes[f.patient_id] = vault.indexer.pseudonym(f.patient_id).removeprefix("Patient ")
+            code = codes[f.patient_id]
+        out.append(replace(f, mrn=code))
+    return out
+
+
 def _listed(vault: Vault, run: MonthlyRun, open_findings: list[Finding], pseudonymize: bool) -> dict:
     """The sections that list findings as rows: the ranked cases and one table per listed rule, with
     the names of the patients in those rows (and only those) read through the gateway."""
     ranking = sections.rank_cases(open_findings)
     per_rule = {rule: sections.of_rule(run.findings, rule) for rule in sections.LISTED_RULES}
     patients = _patient_labels(vault, sections.shown_patients(ranking, list(per_rule.values())), pseudonymize)
-    return {"cases": sections.ranked_cases(ranking, patients),
-            **{rule: sections.rule_rows(found, patients) for rule, found in per_rule.items()}}
+    show_mrn = not pseudonymize  # the pseudonym stands alone, as in findings.csv's mrn column
+    return {"cases": sections.ranked_cases(ranking, patients, show_mrn),
+            **{rule: sections.rule_rows(found, patients, show_mrn) for rule, found in per_rule.items()}}
 
 
 def build_monthly(vault: Vault, run: MonthlyRun, policy: Policy, site: Site, *, author: str | None = None,
                   pseudonymize: bool = False, case_settings: CaseSettings | None = None,
                   now: datetime | None = None, verification: Future | None = None) -> dict:
     """The template context of reports/monthly.html for one policy run (`verification`: a
-    start_verification begun before the run; without it the log is verified here)."""
+    start_verification begun before the run; without it the log is verified here). With
+    `pseudonymize`, write `pseudonymized(vault, run.findings)` as the report's findings files."""
     now = now or datetime.now(timezone.utc)
+    if pseudonymize:
+        run = MonthlyRun(run.period, run.detection, pseudonymized(vault, run.findings))
     act = activity(run.detection.context)
     open_findings = [f for f in run.findings if not f.muted]
     severity = Counter(f.severity for f in open_findings)

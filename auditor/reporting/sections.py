@@ -28,8 +28,11 @@ def _when(finding: Finding) -> str:
     return first if first == last else f"{first} to {last}"
 
 
-def finding_row(f: Finding, patients: dict[int, str]) -> dict:
-    return {"rule": f.rule, "severity": f.severity, "risk": f.risk, "user_id": f.user_id, "mrn": f.mrn or "",
+def finding_row(f: Finding, patients: dict[int, str], show_mrn: bool = True) -> dict:
+    """One finding as a table row; show_mrn False (a pseudonymized report): the patient's pseudonym
+    stands alone."""
+    return {"rule": f.rule, "severity": f.severity, "risk": f.risk, "user_id": f.user_id,
+            "mrn": (f.mrn or "") if show_mrn else "",
             "patient": patients.get(f.patient_id, "") if f.patient_id is not None else "(several patients)",
             "events": len(f.event_ids), "when": f"{_when(f)} UTC", "explanation": f.explanation,
             "muted": f.muted, "case": f.case}
@@ -69,11 +72,11 @@ def rank_cases(findings: list[Finding]) -> CaseRanking:
     return CaseRanking(listed, len(cases))
 
 
-def ranked_cases(ranking: CaseRanking, patients: dict[int, str]) -> dict:
+def ranked_cases(ranking: CaseRanking, patients: dict[int, str], show_mrn: bool = True) -> dict:
     """The ranked cases with their findings' evidence sentences, CASE_ROWS findings each."""
     ranked = [{"rank": rank, "case": case_id, "user_id": items[0].user_id, "findings": len(items),
                "risk": max(f.risk for f in items), "rules": sorted({f.rule for f in items}),
-               "rows": [finding_row(f, patients) for f in items[:CASE_ROWS]],
+               "rows": [finding_row(f, patients, show_mrn) for f in items[:CASE_ROWS]],
                "more": max(0, len(items) - CASE_ROWS)}
               for rank, (case_id, items) in enumerate(ranking.cases, start=1)]
     return {"rows": ranked, "total": ranking.total, "more": max(0, ranking.total - MAX_CASES)}
@@ -83,9 +86,9 @@ def of_rule(findings: list[Finding], rule: str) -> list[Finding]:
     return [f for f in findings if f.rule == rule]
 
 
-def rule_rows(findings: list[Finding], patients: dict[int, str]) -> dict:
+def rule_rows(findings: list[Finding], patients: dict[int, str], show_mrn: bool = True) -> dict:
     """One rule's findings (of_rule), the first MAX_ROWS as rows."""
-    return {"rows": [finding_row(f, patients) for f in findings[:MAX_ROWS]], "total": len(findings),
+    return {"rows": [finding_row(f, patients, show_mrn) for f in findings[:MAX_ROWS]], "total": len(findings),
             "more": max(0, len(findings) - MAX_ROWS)}
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 from collections import Counter
@@ -144,6 +145,47 @@ def test_pseudonymize_replaces_patient_names_stably(run, month_home, tmp_path):
     pseudonyms = sorted(set(re.findall(r"Patient [A-Z2-7]{8}", pages[0])))
     assert len(pseudonyms) >= 4
     assert pseudonyms == sorted(set(re.findall(r"Patient [A-Z2-7]{8}", pages[1])))
+
+
+def _every_patient(home) -> list:
+    """Every patient of the vault (MRN and name), read through the gateway."""
+    from auditor.vault.gateway import AccessContext
+    from auditor.vault.records import Patient
+
+    vault = Vault.open(home)
+    try:
+        with vault.records.connect() as conn:
+            ids = list(conn.scalars(select(Patient.id)))
+        return list(vault.gateway.read_patients(AccessContext.service("report"), ids).values())
+    finally:
+        vault.close()
+
+
+def test_pseudonymize_leaves_no_mrn_and_no_name_in_any_output(run, month_home, tmp_path):
+    code, out, err = run("report", "monthly", "--month", "2026-11", "--out", tmp_path / "p", "--pseudonymize")
+    assert code == 0, err
+    outputs = {name: (tmp_path / "p" / name).read_text(encoding="utf-8")
+               for name in ("report.html", "findings.csv", "findings.json")}
+    outputs["report.pdf"] = "\n".join(p.extract_text() for p in pypdf.PdfReader(tmp_path / "p" / "report.pdf").pages)
+    outputs["stdout"] = out
+    patients = _every_patient(tmp_path / "home")
+    assert len(patients) == 6
+    for patient in patients:
+        for name, text in outputs.items():
+            assert patient.mrn not in text, (patient.mrn, name)
+            for word in (patient.first_name, patient.last_name):
+                assert not re.search(rf"\b{re.escape(word)}\b", text), (word, name)
+    findings = json.loads(outputs["findings.json"])
+    codes = {f["mrn"] for f in findings if f["mrn"]}
+    assert codes and all(re.fullmatch(r"[A-Z2-7]{8}", c) for c in codes)  # the keyed pseudonym's code
+    shown = set(re.findall(r"Patient ([A-Z2-7]{8})", outputs["report.html"]))
+    assert shown and shown <= codes  # the report's patients are the rows of findings.csv
+    with open(tmp_path / "p" / "findings.csv", newline="", encoding="utf-8") as f:
+        assert {row["mrn"] for row in csv.DictReader(f) if row["mrn"]} == codes
+    code, _, err = run("report", "monthly", "--month", "2026-11", "--out", tmp_path / "q", "--no-pdf", "--pseudonymize")
+    assert code == 0, err
+    again = json.loads((tmp_path / "q" / "findings.json").read_text())
+    assert [f["mrn"] for f in again] == [f["mrn"] for f in findings]  # stable in this vault
 
 
 def test_a_site_names_itself_and_overrides_a_template(run, month_home, tmp_path):
