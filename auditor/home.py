@@ -126,6 +126,9 @@ def create_home(home: Path, *, database_url: str | None = None, keystore_url: st
     clock = clock or SystemClock()
     if (home / HOME_FILE).exists() or (home / "keyring.json").exists():
         raise HomeExists(f"{home} already holds a vault; refusing to overwrite it")
+    for url in (database_url, keystore_url):
+        if url is not None:
+            database.check_url(url)  # a malformed URL or a missing driver: one line, nothing made
     default_records, default_keystore = default_urls(home)
     settings = HomeSettings(database_url or default_records, keystore_url or default_keystore, checkpoint_every)
     if settings.database_url == settings.keystore_url:
