@@ -25,6 +25,7 @@ from auditor.clock import Clock, SystemClock
 from auditor.crypto.blind_index import BlindIndexer
 from auditor.crypto.envelope import Envelope
 from auditor.crypto.keyring import Keyring
+from auditor.crypto.passphrase import check_new_passphrase
 from auditor.phi_files import write_private
 from auditor.crypto.rotation import Rotation, rotate_keys
 from auditor.errors import ConfigurationError, HomeExists, HomeMissing
@@ -133,6 +134,8 @@ def create_home(home: Path, *, database_url: str | None = None, keystore_url: st
     settings = HomeSettings(database_url or default_records, keystore_url or default_keystore, checkpoint_every)
     if settings.database_url == settings.keystore_url:
         raise ConfigurationError("the key store must be a database apart from the records database")
+    if passphrase is not None:
+        check_new_passphrase(passphrase)
     created: list[Path] = []
     home_was_new = not home.exists()
     home.mkdir(mode=0o700, parents=True, exist_ok=True)

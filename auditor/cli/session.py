@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from auditor.clock import Clock
-from auditor.errors import InputError, KeyringError
+from auditor.errors import ConfigurationError, InputError, KeyringError
 from auditor.home import Vault, resolve_home
 from auditor.vault.settings import organisation_timezone
 
@@ -28,6 +28,20 @@ def clock_of(ctx: click.Context) -> Clock:
 
 def passphrase_from_env() -> str | None:
     return os.environ.get("AUDITOR_PASSPHRASE") or None
+
+
+def new_passphrase(ask: bool | None) -> str | None:
+    """`init`'s passphrase: --no-passphrase wins over AUDITOR_PASSPHRASE; otherwise the environment's,
+    or (with --passphrase) one asked for twice. Whether it is strong enough is the keyring's to say."""
+    if ask is False:
+        return None
+    passphrase = passphrase_from_env()
+    if passphrase is None and ask:
+        if not sys.stdin.isatty():
+            raise ConfigurationError("--passphrase needs a terminal, or set AUDITOR_PASSPHRASE")
+        passphrase = click.prompt("New keyring passphrase (15 characters or more: a few unrelated words)",
+                                  hide_input=True, confirmation_prompt=True)
+    return passphrase
 
 
 def open_vault(ctx: click.Context, check_schema: bool = True) -> Vault:

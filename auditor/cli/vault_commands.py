@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
 
 from auditor import database
 from auditor.cli import cli
-from auditor.cli.session import clock_of, home_of, open_vault, passphrase_from_env
-from auditor.errors import ConfigurationError
+from auditor.cli.session import clock_of, home_of, new_passphrase, open_vault
 from auditor.home import HomeSettings, create_home
 
 
@@ -18,18 +16,15 @@ from auditor.home import HomeSettings, create_home
 @click.option("--database-url", help="Records database (default: SQLite in the home). e.g. postgresql+psycopg://...")
 @click.option("--keystore-url", help="Key store database, kept apart from the records (default: SQLite in the home).")
 @click.option("--passphrase/--no-passphrase", "ask", default=None,
-              help="Protect the keyring with a passphrase (AUDITOR_PASSPHRASE, or asked for).")
+              help="Protect the keyring with a passphrase of 15 characters or more (AUDITOR_PASSPHRASE, or "
+                   "asked for); --no-passphrase wins over AUDITOR_PASSPHRASE.")
 @click.option("--checkpoint-every", default=1000, show_default=True, type=click.IntRange(1),
               help="Sign a checkpoint of the audit log every N events.")
 @click.pass_context
 def init(ctx, database_url, keystore_url, ask, checkpoint_every):
     """Create a new vault home: keyring (mode 0600), key store, records database. Refuses to overwrite."""
     home = home_of(ctx)
-    passphrase = passphrase_from_env()
-    if passphrase is None and ask:
-        if not sys.stdin.isatty():
-            raise ConfigurationError("--passphrase needs a terminal, or set AUDITOR_PASSPHRASE")
-        passphrase = click.prompt("New keyring passphrase", hide_input=True, confirmation_prompt=True)
+    passphrase = new_passphrase(ask)
     vault = create_home(home, database_url=database_url, keystore_url=keystore_url, passphrase=passphrase,
                         checkpoint_every=checkpoint_every, clock=clock_of(ctx))
     click.echo(f"created vault home {home}")

@@ -5,7 +5,8 @@ the checkpoint signing key.
 KEKs still unwrap; a retired KEK's material is destroyed and its id answers UnknownKey.
 
 The file is JSON, written atomically with mode 0600, and refused when group- or world-readable. With
-a passphrase its secrets are sealed with AES-256-GCM under a key derived by scrypt, the public part
+a passphrase (chosen as passphrase.py says, NFKC-normalised) its secrets are sealed with AES-256-GCM
+under a key derived by scrypt, the public part
 (key ids and states, the signing public key) bound as associated data. A checksum over the whole
 document tells corruption from a wrong passphrase.
 """
@@ -28,6 +29,7 @@ from cryptography.hazmat.primitives import serialization
 
 from auditor.clock import Clock, SystemClock
 from auditor.crypto import _aead
+from auditor.crypto.passphrase import check_new_passphrase, spellings
 from auditor.errors import DecryptionError, KeyringError, UnknownKey
 from auditor.phi_files import write_private
 
@@ -81,6 +83,41 @@ def _derive(passphrase: str, salt: bytes, n: int, r: int, p: int) -> bytes:
     return Scrypt(salt=salt, length=32, n=n, r=r, p=p).derive(passphrase.encode("utf-8"))
 
 
+def _read(path: Path) -> tuple[dict, Any]:
+    """The public part of the keyring file (checksum verified) and its still sealed secrets."""
+    check_private(path)
+    try:
+        raw = json.loads(path.read_bytes())
+        checksum = raw.pop("checksum")
+        if not isinstance(raw, dict) or raw.get("format") != FORMAT:
+            raise ValueError
+    except (ValueError, KeyError, TypeError, AttributeError):
+        raise KeyringError(f"keyring {path} is corrupted (not a readable {FORMAT} file)") from None
+    if hashlib.sha256(_canonical(raw)).hexdigest() != checksum:
+        raise KeyringError(f"keyring {path} is corrupted (checksum mismatch)")
+    return raw, raw.pop("secrets", None)
+
+
+def _open_secrets(path: Path, raw: dict, body: Any, wrap_key: bytes | None) -> dict | None:
+    """The secrets, opened with `wrap_key` when the file is sealed; None when that key is wrong."""
+    kind = raw.get("protection", {}).get("kind")
+    try:
+        if kind == "scrypt" and wrap_key is not None:
+            try:
+                secrets = json.loads(_aead.Sealer(_PASSPHRASE_KEY_ID, wrap_key).open(_unb64(body), _canonical(raw)))
+            except DecryptionError:
+                return None
+        elif kind == "none":
+            secrets = body
+        else:
+            raise ValueError
+        if not isinstance(secrets, dict) or not {"keks", "index_root", "log_mac", "signing_private"} <= set(secrets):
+            raise ValueError
+    except (ValueError, KeyError, TypeError):
+        raise KeyringError(f"keyring {path} is corrupted (secrets unreadable)") from None
+    return secrets
+
+
 class Keyring:
     """The keys of one vault home. Load with `Keyring.load`, make with `Keyring.create`."""
 
@@ -124,7 +161,8 @@ class Keyring:
             "signing_public_key": _b64(public_key),
         }
         wrap_key = None
-        if passphrase:
+        if passphrase is not None:
+            passphrase = check_new_passphrase(passphrase)
             salt = os.urandom(16)
             doc["protection"] = {"kind": "scrypt", "salt": _b64(salt), "n": scrypt_n, "r": SCRYPT_R, "p": SCRYPT_P}
             wrap_key = _derive(passphrase, salt, scrypt_n, SCRYPT_R, SCRYPT_P)
@@ -136,43 +174,27 @@ class Keyring:
 
     @classmethod
     def load(cls, path: Path, passphrase: str | None = None, clock: Clock | None = None) -> "Keyring":
-        check_private(path)
-        try:
-            raw = json.loads(path.read_bytes())
-            checksum = raw.pop("checksum")
-            if not isinstance(raw, dict) or raw.get("format") != FORMAT:
-                raise ValueError
-        except (ValueError, KeyError, TypeError, AttributeError):
-            raise KeyringError(f"keyring {path} is corrupted (not a readable {FORMAT} file)") from None
-        if hashlib.sha256(_canonical(raw)).hexdigest() != checksum:
-            raise KeyringError(f"keyring {path} is corrupted (checksum mismatch)")
-        body = raw.pop("secrets", None)
+        raw, body = _read(path)
         protection = raw.get("protection", {})
         wrap_key = None
-        try:
-            if protection.get("kind") == "scrypt":
-                if not passphrase:
-                    raise KeyringError(
-                        f"keyring {path} is protected by a passphrase; set AUDITOR_PASSPHRASE or enter it when asked"
-                    )
-                wrap_key = _derive(
-                    passphrase, _unb64(protection["salt"]), protection["n"], protection["r"], protection["p"]
+        if protection.get("kind") == "scrypt":
+            if not passphrase:
+                raise KeyringError(
+                    f"keyring {path} is protected by a passphrase; set AUDITOR_PASSPHRASE or enter it when asked"
                 )
-                sealer = _aead.Sealer(_PASSPHRASE_KEY_ID, wrap_key)
+            for spelling in spellings(passphrase):
                 try:
-                    secrets = json.loads(sealer.open(_unb64(body), _canonical(raw)))
-                except DecryptionError:
-                    raise KeyringError(f"wrong passphrase for keyring {path}") from None
-            elif protection.get("kind") == "none":
-                secrets = body
+                    wrap_key = _derive(spelling, _unb64(protection["salt"]), protection["n"], protection["r"],
+                                       protection["p"])
+                except (ValueError, KeyError, TypeError):
+                    raise KeyringError(f"keyring {path} is corrupted (secrets unreadable)") from None
+                secrets = _open_secrets(path, raw, body, wrap_key)
+                if secrets is not None:
+                    break
             else:
-                raise ValueError
-            if not isinstance(secrets, dict) or not {"keks", "index_root", "log_mac", "signing_private"} <= set(
-                secrets
-            ):
-                raise ValueError
-        except (ValueError, KeyError, TypeError):
-            raise KeyringError(f"keyring {path} is corrupted (secrets unreadable)") from None
+                raise KeyringError(f"wrong passphrase for keyring {path}")
+        else:
+            secrets = _open_secrets(path, raw, body, None)
         return cls(path, raw, secrets, wrap_key, clock or SystemClock())
 
     def save(self) -> None:

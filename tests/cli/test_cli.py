@@ -50,10 +50,10 @@ def test_init_creates_private_home_and_refuses_to_overwrite(auditor, tmp_path):
 
 
 def test_init_with_passphrase_from_environment(auditor, monkeypatch):
-    monkeypatch.setenv("AUDITOR_PASSPHRASE", "correct horse")
+    monkeypatch.setenv("AUDITOR_PASSPHRASE", "correct horse pewter sunrise")
     assert "passphrase-protected" in auditor("init").out
     assert auditor("keys", "status").code == 0
-    monkeypatch.setenv("AUDITOR_PASSPHRASE", "wrong horse")
+    monkeypatch.setenv("AUDITOR_PASSPHRASE", "wrong horse pewter sunrise")
     assert "wrong passphrase" in one_line_error(auditor("keys", "status"))
     monkeypatch.delenv("AUDITOR_PASSPHRASE")
     assert "protected by a passphrase" in one_line_error(auditor("keys", "status"))
