@@ -185,6 +185,12 @@ def describe(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
+def location(url: str) -> str:
+    """Where a database is, for messages: a SQLite file's path, else the URL without its password."""
+    path = _sqlite_path(url)
+    return str(path) if path is not None else describe(url)
+
+
 # -- schema versions (Alembic) ---------------------------------------------------------------------
 VERSION_TABLES = {"records": "alembic_version", "keystore": "keystore_alembic_version"}
 

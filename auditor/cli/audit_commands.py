@@ -30,6 +30,7 @@ def verify(ctx, extra):
     Exit 0 when the log verifies, 1 when it does not (naming the first bad sequence number)."""
     vault = open_vault(ctx)
     result = verify_log(vault.records, vault.keyring, [vault.checkpoints.path, *extra])
+    click.echo(vault.files_checked([vault.checkpoints.path, *extra]))
     vault.close()
     latest = result.latest_checkpoint
     click.echo(f"audit log: {result.size} events, root {result.root.hex()}")

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
+from typing import TypeVar
 
 import click
 
 from auditor.clock import Clock
+from auditor.crypto.keyring import Keyring
 from auditor.errors import ConfigurationError, InputError, KeyringError
 from auditor.home import Vault, resolve_home
 from auditor.vault.settings import organisation_timezone
+
+T = TypeVar("T")
 
 
 def home_of(ctx: click.Context) -> Path:
@@ -44,17 +48,26 @@ def new_passphrase(ask: bool | None) -> str | None:
     return passphrase
 
 
-def open_vault(ctx: click.Context, check_schema: bool = True) -> Vault:
-    home = home_of(ctx)
+def _with_passphrase(load: Callable[[str | None], T]) -> T:
+    """`load(passphrase)` with AUDITOR_PASSPHRASE, or with one asked for if the keyring needs it."""
     passphrase = passphrase_from_env()
-    clock = clock_of(ctx)
     try:
-        return Vault.open(home, passphrase, clock=clock, check_schema=check_schema)
+        return load(passphrase)
     except KeyringError as exc:
         if passphrase is None and "protected by a passphrase" in str(exc) and sys.stdin.isatty():
-            return Vault.open(home, click.prompt("Keyring passphrase", hide_input=True), clock=clock,
-                              check_schema=check_schema)
+            return load(click.prompt("Keyring passphrase", hide_input=True))
         raise
+
+
+def open_vault(ctx: click.Context, check_schema: bool = True) -> Vault:
+    home, clock = home_of(ctx), clock_of(ctx)
+    return _with_passphrase(lambda passphrase: Vault.open(home, passphrase, clock=clock, check_schema=check_schema))
+
+
+def keyring_of(ctx: click.Context) -> Keyring:
+    """The home's keyring alone (`db upgrade` binds the databases to it before a vault can open)."""
+    home, clock = home_of(ctx), clock_of(ctx)
+    return _with_passphrase(lambda passphrase: Keyring.load(home / "keyring.json", passphrase, clock))
 
 
 def day_option(value: str | None, option: str) -> date | None:

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import click
 
-from auditor import database
+from auditor import binding, database
 from auditor.cli import cli
-from auditor.cli.session import clock_of, home_of, new_passphrase, open_vault
+from auditor.cli.session import clock_of, home_of, keyring_of, new_passphrase, open_vault
 from auditor.home import HomeSettings, create_home
 
 
@@ -43,13 +43,24 @@ def db():
 @db.command("upgrade")
 @click.pass_context
 def db_upgrade(ctx):
-    """Bring the records database and the key store to the newest schema."""
-    settings = HomeSettings.read(home_of(ctx))
-    for which, url in (("records", settings.database_url), ("keystore", settings.keystore_url)):
-        engine = database.connect(url)
-        before, after = database.upgrade(which, engine)
-        engine.dispose()
-        click.echo(f"{which}: {before or 'empty'} -> {after}" if before != after else f"{which}: already at {after}")
+    """Bring the records database and the key store to the newest schema, and bring an older home up to
+    date: SQLite paths relative to the home, databases bound to the keyring."""
+    home = home_of(ctx)
+    settings = HomeSettings.read(home)
+    if settings.make_paths_relative(home):
+        click.echo(f"{home / 'home.json'}: SQLite files in the home named relative to it (a copy uses its own)")
+    engines = {}
+    try:
+        for which, url in (("records", settings.database_url), ("keystore", settings.keystore_url)):
+            engines[which] = engine = database.connect(url)
+            before, after = database.upgrade(which, engine)
+            click.echo(f"{which}: {before or 'empty'} -> {after}" if before != after else f"{which}: already at {after}")
+        keyring = keyring_of(ctx)
+        if binding.bind_existing(keyring, engines["records"], engines["keystore"]):
+            click.echo(f"records database and key store bound to keyring {keyring.path} ({keyring.fingerprint[:23]}...)")
+    finally:
+        for engine in engines.values():
+            engine.dispose()
 
 
 @cli.group()
@@ -79,12 +90,15 @@ def keys_status(ctx):
 def keys_rotate(ctx):
     """Make a new KEK primary, rewrap every data key under it (no record is decrypted), retire the old.
 
-    Safe to rerun after an interruption: it finishes whatever rewrapping is left."""
+    Other auditor processes may keep running: they wait on the key store's lock while the primary KEK
+    changes, then wrap new keys under the new one. Safe to rerun after an interruption."""
     vault = open_vault(ctx)
     done = vault.rotate_keys()
     for kek_id in done.retired:
         click.echo(f"retired kek-{kek_id}")
     click.echo(f"kek-{done.primary} is primary; rewrapped {done.rewrapped} data keys")
+    click.echo(f"{vault.keyring.path} changed: back it up again now (a copy made before this rotation "
+               f"cannot unwrap keys under kek-{done.primary})")
     if done.still_active:
         click.echo("still wrapping data keys (run `auditor keys rotate` again): "
                    + ", ".join(f"kek-{k}" for k in done.still_active))

@@ -2,7 +2,9 @@
 the checkpoint signing key.
 
 "First key encrypts, every key decrypts, rotate() rewraps": the primary KEK wraps new data keys; active
-KEKs still unwrap; a retired KEK's material is destroyed and its id answers UnknownKey.
+KEKs still unwrap; a retired KEK's material is destroyed and its id answers UnknownKey. Which KEK is
+primary for new data keys is the key store's to say (see rotation.py); a process that meets a KEK newer
+than its copy of the keyring reads the file again.
 
 The file is JSON, written atomically with mode 0600, and refused when group- or world-readable. With
 a passphrase (chosen as passphrase.py says, NFKC-normalised) its secrets are sealed with AES-256-GCM
@@ -18,6 +20,7 @@ import hashlib
 import json
 import os
 import stat
+import threading
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -128,6 +131,7 @@ class Keyring:
         self._wrap_key = wrap_key
         self._clock = clock
         self._sealers: dict[int, _aead.Sealer] = {}
+        self._reloading = threading.Lock()
 
     # -- creation and loading ---------------------------------------------------------------
     @classmethod
@@ -197,6 +201,16 @@ class Keyring:
             secrets = _open_secrets(path, raw, body, None)
         return cls(path, raw, secrets, wrap_key, clock or SystemClock())
 
+    def reload(self) -> None:
+        """Read the file again (another process rotated the keys): the same passphrase opens it."""
+        with self._reloading:
+            raw, body = _read(self.path)
+            secrets = _open_secrets(self.path, raw, body, self._wrap_key)
+            if secrets is None:
+                raise KeyringError(f"keyring {self.path} was replaced by one under another passphrase; "
+                                   "run the command again")
+            self._doc, self._secrets, self._sealers = raw, secrets, {}
+
     def save(self) -> None:
         doc = dict(self._doc)
         if self._wrap_key is not None:
@@ -219,9 +233,12 @@ class Keyring:
         return self.kek(primary.id)
 
     def kek(self, kek_id: int) -> _aead.Sealer:
-        """The sealer for KEK `kek_id`: UnknownKey when the keyring never held it or retired it."""
+        """The sealer for KEK `kek_id`: UnknownKey when the keyring never held it or retired it. A KEK
+        newer than any this process knows was made by a rotation elsewhere: the file is read again."""
         sealer = self._sealers.get(kek_id)
         if sealer is None:
+            if kek_id > max(k.id for k in self.keks):
+                self.reload()
             material = self._secrets["keks"].get(str(kek_id))
             if material is None:
                 raise UnknownKey(f"key-encryption key kek-{kek_id} is unknown or retired")
@@ -268,6 +285,12 @@ class Keyring:
     @property
     def signing_public_key(self) -> bytes:
         return _unb64(self._doc["signing_public_key"])
+
+    @property
+    def fingerprint(self) -> str:
+        """What names this keyring in the databases made with it: the SHA-256 of its signing public key
+        (public, unchanged by rotation, different for every keyring)."""
+        return "sha256:" + hashlib.sha256(self.signing_public_key).hexdigest()
 
     @property
     def passphrase_protected(self) -> bool:

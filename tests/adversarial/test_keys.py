@@ -1,13 +1,16 @@
-"""Someone typing the keyring's passphrase: a weak passphrase never protects the keys alone, and the
-command-line flag wins over the environment."""
+"""Someone typing the keyring's passphrase, or editing the key store: a weak passphrase never protects
+the keys alone, the command-line flag wins over the environment, and a key store that names a KEK the
+keyring does not hold makes writers refuse instead of wrapping a key nobody can unwrap."""
 
 from __future__ import annotations
 
 import json
+import sqlite3
 
 import pytest
 
 from tests.cli.test_cli import one_line_error
+from tests.conftest import SYNTHEA
 
 
 @pytest.mark.parametrize("passphrase, why", [
@@ -44,3 +47,19 @@ def test_no_passphrase_wins_over_the_environment(auditor, monkeypatch, tmp_path)
     assert keyring["protection"] == {"kind": "none"}
     monkeypatch.delenv("AUDITOR_PASSPHRASE")
     assert auditor("keys", "status").code == 0
+
+
+@pytest.mark.skipif(not SYNTHEA.exists(), reason="../shared/data/synthea is not beside the checkout")
+@pytest.mark.parametrize("kek", [1, 99])  # retired by the rotation; never made
+def test_a_key_store_naming_a_kek_the_keyring_lacks_makes_writers_refuse(sqlite_vault, auditor, kek):
+    sqlite_vault.rotate_keys()
+    con = sqlite3.connect(sqlite_vault.home / "keystore.db")
+    con.execute("update keystore_state set primary_kek_id = ?", (kek,))
+    con.commit()
+    con.close()
+    live = sqlite_vault.envelope.counts()["live"]
+    error = one_line_error(auditor("import", "synthea", str(SYNTHEA)))  # its first step makes data keys
+    assert f"the key store wraps new keys under kek-{kek}, which keyring" in error
+    assert sqlite_vault.envelope.counts()["live"] == live  # nothing wrapped under a key nobody holds
+    assert auditor("keys", "rotate").code == 0  # a rotation names a KEK the keyring holds again
+    assert auditor("import", "synthea", str(SYNTHEA)).code == 0

@@ -1,13 +1,18 @@
-"""auditor init | db upgrade | keys rotate through the command line: database URLs that cannot work."""
+"""auditor init | db upgrade | keys rotate through the command line: database URLs that cannot work,
+older homes brought up to date, rotation's reminder to back the keyring up."""
 
 from __future__ import annotations
 
+import json
 import os
+import sqlite3
 import subprocess
 import sys
 
 import pytest
 
+from auditor import database
+from auditor.home import create_home
 from tests.cli.test_cli import one_line_error
 
 PASSWORD = "s3cret-pw"
@@ -40,3 +45,72 @@ def test_init_on_postgresql_without_the_driver_names_the_pip_install(tmp_path):
     assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
     assert "driver 'psycopg' for postgresql+psycopg:// is not installed; run: pip install 'auditor[postgres]'" in done.stderr
     assert PASSWORD not in done.stderr and not home.exists()
+
+
+def test_init_names_a_relative_sqlite_path_from_the_current_folder(auditor, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert auditor("init", "--database-url", "sqlite:///elsewhere.db").code == 0
+    settings = json.loads((tmp_path / "home" / "home.json").read_text())
+    assert settings["database_url"] == f"sqlite:///{tmp_path.resolve() / 'elsewhere.db'}"
+    assert settings["keystore_url"] == "sqlite:///keystore.db"  # in the home: relative to it
+    monkeypatch.chdir(tmp_path / "home")
+    assert auditor("keys", "status").code == 0
+
+
+def test_keys_rotate_says_to_back_the_keyring_up_again(auditor, tmp_path):
+    auditor("init")
+    rotated = auditor("keys", "rotate")
+    assert rotated.code == 0 and "retired kek-1" in rotated.out
+    keyring = (tmp_path / "home" / "keyring.json").resolve()
+    assert f"{keyring} changed: back it up again now" in rotated.out
+
+
+# -- older homes -----------------------------------------------------------------------------------------
+
+def _as_made_before_this_version(home) -> None:
+    """What an older auditor left: absolute SQLite paths, no binding, key store at k0001."""
+    settings = json.loads((home / "home.json").read_text())
+    settings.update(database_url=f"sqlite:///{home / 'records.db'}", keystore_url=f"sqlite:///{home / 'keystore.db'}")
+    (home / "home.json").write_text(json.dumps(settings))
+    os.chmod(home / "home.json", 0o600)
+    for name, change in (("records.db", ["delete from vault_settings where name = 'keyring_fingerprint'"]),
+                         ("keystore.db", ["drop table keystore_state",
+                                          "update keystore_alembic_version set version_num = 'k0001'"])):
+        con = sqlite3.connect(home / name)
+        for statement in change:
+            con.execute(statement)
+        con.commit()
+        con.close()  # the last connection gone, SQLite removes the -wal and -shm files
+
+
+def test_db_upgrade_brings_an_older_home_up_to_date(auditor, tmp_path):
+    auditor("init")
+    home = (tmp_path / "home").resolve()
+    _as_made_before_this_version(home)
+    assert "the keystore database schema is at k0001" in one_line_error(auditor("keys", "status"))
+    upgraded = auditor("db", "upgrade")
+    assert upgraded.code == 0, upgraded.err
+    lines = upgraded.out.splitlines()
+    assert f"{home / 'home.json'}: SQLite files in the home named relative to it (a copy uses its own)" in lines
+    assert f"records: already at {database.head_revision('records')}" in lines and "keystore: k0001 -> k0002" in lines
+    assert lines[-1].startswith(f"records database and key store bound to keyring {home / 'keyring.json'} (sha256:")
+    settings = json.loads((home / "home.json").read_text())
+    assert (settings["database_url"], settings["keystore_url"]) == ("sqlite:///records.db", "sqlite:///keystore.db")
+
+    assert auditor("keys", "status").code == 0 and auditor("keys", "rotate").code == 0
+    again = auditor("db", "upgrade")
+    assert again.code == 0 and len(again.out.splitlines()) == 2  # "already at" twice: nothing else to do
+
+
+def test_db_upgrade_does_not_bind_a_keyring_from_another_vault(auditor, tmp_path, clock):
+    auditor("init")
+    home = (tmp_path / "home").resolve()
+    create_home(tmp_path / "other", clock=clock).close()
+    _as_made_before_this_version(home)
+    ours = (home / "keyring.json").read_bytes()
+    (home / "keyring.json").write_bytes((tmp_path / "other" / "keyring.json").read_bytes())
+    error = one_line_error(auditor("db", "upgrade"))
+    assert f"keyring {home / 'keyring.json'} cannot open the audit-log key" in error and "nothing was bound" in error
+    (home / "keyring.json").write_bytes(ours)
+    assert "bound to keyring" in auditor("db", "upgrade").out
+    assert auditor("keys", "status").code == 0
