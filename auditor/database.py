@@ -8,6 +8,7 @@ lose a race to upgrade a read lock, and concurrent appenders queue on the busy t
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 from alembic import command
@@ -155,6 +156,28 @@ def _create_private(path: Path) -> None:
         pass
     except OSError as exc:
         raise ConfigurationError(f"cannot create database file {path}: {exc.strerror}") from None
+
+
+def tighten_sqlite_files(url: str) -> list[tuple[Path, int]]:
+    """Make a SQLite database and its -wal and -shm files (which older versions created 0644) readable
+    by their owner only; returns each file changed with its mode before."""
+    path = _sqlite_path(url)
+    if path is None:
+        return []
+    changed = []
+    for name in (path.name, path.name + "-wal", path.name + "-shm"):
+        file = path.with_name(name)
+        try:
+            mode = stat.S_IMODE(os.lstat(file).st_mode)
+            if stat.S_ISLNK(os.lstat(file).st_mode) or not mode & 0o077:
+                continue
+            os.chmod(file, mode & 0o700)
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            raise ConfigurationError(f"cannot make {file} private: {exc.strerror}") from None
+        changed.append((file, mode))
+    return changed
 
 
 def _make_sqlite_transactional(engine: Engine) -> None:

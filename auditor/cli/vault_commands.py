@@ -44,7 +44,7 @@ def db():
 @click.pass_context
 def db_upgrade(ctx):
     """Bring the records database and the key store to the newest schema, and bring an older home up to
-    date: SQLite paths relative to the home, databases bound to the keyring."""
+    date: SQLite paths relative to the home, database files private (0600), databases bound to the keyring."""
     home = home_of(ctx)
     settings = HomeSettings.read(home)
     if settings.make_paths_relative(home):
@@ -52,6 +52,8 @@ def db_upgrade(ctx):
     engines = {}
     try:
         for which, url in (("records", settings.database_url), ("keystore", settings.keystore_url)):
+            for path, mode in database.tighten_sqlite_files(url):
+                click.echo(f"{path}: mode {mode:04o} -> {mode & 0o700:04o} (readable by its owner only)")
             engines[which] = engine = database.connect(url)
             before, after = database.upgrade(which, engine)
             click.echo(f"{which}: {before or 'empty'} -> {after}" if before != after else f"{which}: already at {after}")

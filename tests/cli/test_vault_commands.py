@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import stat
 import subprocess
 import sys
 
@@ -68,7 +69,7 @@ def test_keys_rotate_says_to_back_the_keyring_up_again(auditor, tmp_path):
 # -- older homes -----------------------------------------------------------------------------------------
 
 def _as_made_before_this_version(home) -> None:
-    """What an older auditor left: absolute SQLite paths, no binding, key store at k0001."""
+    """What an older auditor left: absolute SQLite paths, no binding, key store at k0001, files 0644."""
     settings = json.loads((home / "home.json").read_text())
     settings.update(database_url=f"sqlite:///{home / 'records.db'}", keystore_url=f"sqlite:///{home / 'keystore.db'}")
     (home / "home.json").write_text(json.dumps(settings))
@@ -81,6 +82,12 @@ def _as_made_before_this_version(home) -> None:
             con.execute(statement)
         con.commit()
         con.close()  # the last connection gone, SQLite removes the -wal and -shm files
+    for name in ("records.db", "keystore.db"):
+        os.chmod(home / name, 0o644)
+
+
+def _mode(path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
 
 
 def test_db_upgrade_brings_an_older_home_up_to_date(auditor, tmp_path):
@@ -88,10 +95,20 @@ def test_db_upgrade_brings_an_older_home_up_to_date(auditor, tmp_path):
     home = (tmp_path / "home").resolve()
     _as_made_before_this_version(home)
     assert "the keystore database schema is at k0001" in one_line_error(auditor("keys", "status"))
-    upgraded = auditor("db", "upgrade")
-    assert upgraded.code == 0, upgraded.err
+    reader = sqlite3.connect(home / "records.db")  # an open WAL database: its -wal and -shm exist, 0644 too
+    try:
+        reader.execute("select count(*) from audit_events").fetchall()
+        files = ["records.db", "records.db-wal", "records.db-shm", "keystore.db"]
+        assert {name: _mode(home / name) for name in files} == dict.fromkeys(files, 0o644)
+        upgraded = auditor("db", "upgrade")
+        assert upgraded.code == 0, upgraded.err
+        assert {name: _mode(home / name) for name in files} == dict.fromkeys(files, 0o600)
+    finally:
+        reader.close()
     lines = upgraded.out.splitlines()
     assert f"{home / 'home.json'}: SQLite files in the home named relative to it (a copy uses its own)" in lines
+    for name in files:
+        assert f"{home / name}: mode 0644 -> 0600 (readable by its owner only)" in lines
     assert f"records: already at {database.head_revision('records')}" in lines and "keystore: k0001 -> k0002" in lines
     assert lines[-1].startswith(f"records database and key store bound to keyring {home / 'keyring.json'} (sha256:")
     settings = json.loads((home / "home.json").read_text())
