@@ -8,6 +8,7 @@ lose a race to upgrade a read lock, and concurrent appenders queue on the busy t
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 from alembic import command
@@ -17,8 +18,8 @@ from alembic.script import ScriptDirectory
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import BigInteger, Connection, Engine, MetaData, TypeDecorator, create_engine, event
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase
 
 from auditor.errors import ConfigurationError, HomeMissing, SchemaError
@@ -82,24 +83,67 @@ def read_snapshot(conn: Connection) -> Connection:
     return conn.execution_options(**{READ_ONLY: True})
 
 
-def connect(url: str, *, must_exist: bool = True) -> Engine:
-    """An engine for `url`. A SQLite file that does not exist is an error unless we are creating it."""
+def parse_url(url: str) -> URL:
+    """`url` parsed and checked, or one ConfigurationError saying what is wrong with it. Messages name
+    the backend, driver or port at fault, never the URL itself (it may hold a password)."""
+    example = "e.g. postgresql+psycopg://user@host/records or sqlite:////path/to/records.db"
     try:
         parsed = make_url(url)
     except ArgumentError:
-        raise ConfigurationError("database URL is not a valid SQLAlchemy URL") from None
+        raise ConfigurationError(f"the database URL is not a URL of the form backend://... ({example})") from None
+    except ValueError:  # make_url parses the port as an integer
+        raise ConfigurationError("the database URL's port is not a number") from None
+    backend = parsed.drivername.split("+", 1)[0]
+    if backend not in ("sqlite", "postgresql"):
+        hint = ": write postgresql+psycopg://" if backend == "postgres" else ": use sqlite or postgresql"
+        raise ConfigurationError(f"unsupported database backend {backend!r}{hint}")
+    if backend == "sqlite" and (not parsed.database or parsed.database == ":memory:"):
+        raise ConfigurationError("a SQLite database URL must name a file (sqlite:////path/to/records.db)")
+    if backend == "postgresql":
+        if not parsed.database:
+            raise ConfigurationError(f"the database URL names no database after the host ({example})")
+        if parsed.port is not None and not 0 < parsed.port < 65536:
+            raise ConfigurationError(f"the database URL's port {parsed.port} is out of range (1-65535)")
+    return parsed
+
+
+def connect(url: str, *, must_exist: bool = True) -> Engine:
+    """An engine for `url`. A SQLite file that does not exist is an error unless we are creating it."""
+    parsed = parse_url(url)
     path = _sqlite_path(url)
     if path is not None and must_exist and not path.exists():
         raise HomeMissing(f"database file {path} does not exist")
-    if path is not None and not path.exists():
-        _create_private(path)
     if parsed.get_backend_name() == "sqlite":
+        _driver_of(parsed)
+        if path is not None and not path.exists():
+            _create_private(path)
         engine = create_engine(url, connect_args={"timeout": 60})
         _make_sqlite_transactional(engine)
         return engine
-    if parsed.get_backend_name() == "postgresql":
-        return create_engine(url, pool_pre_ping=True)
-    raise ConfigurationError(f"unsupported database backend {parsed.get_backend_name()!r}: use sqlite or postgresql")
+    _driver_of(parsed)
+    return create_engine(url, pool_pre_ping=True)
+
+
+def _driver_of(parsed: URL) -> None:
+    """Refuse, in one line, a URL whose driver is unknown or not installed (before anything is made)."""
+    try:
+        parsed.get_dialect().import_dbapi()
+    except NoSuchModuleError:
+        raise ConfigurationError(f"unknown database driver {parsed.drivername!r}: use postgresql+psycopg:// "
+                                 "or sqlite:///") from None
+    except ImportError as exc:
+        hint = "install it"
+        if parsed.get_backend_name() == "postgresql":
+            hint = "run: pip install 'auditor[postgres]'"
+            if parsed.get_driver_name() != "psycopg":
+                hint += " and write postgresql+psycopg://"
+        raise ConfigurationError(f"the database driver {exc.name or parsed.get_driver_name()!r} for "
+                                 f"{parsed.drivername}:// is not installed; {hint}") from None
+
+
+def check_url(url: str) -> None:
+    """Everything `connect` would refuse about `url` before connecting: its form and its driver."""
+    _driver_of(parse_url(url))
 
 
 def _create_private(path: Path) -> None:
@@ -112,6 +156,28 @@ def _create_private(path: Path) -> None:
         pass
     except OSError as exc:
         raise ConfigurationError(f"cannot create database file {path}: {exc.strerror}") from None
+
+
+def tighten_sqlite_files(url: str) -> list[tuple[Path, int]]:
+    """Make a SQLite database and its -wal and -shm files (which older versions created 0644) readable
+    by their owner only; returns each file changed with its mode before."""
+    path = _sqlite_path(url)
+    if path is None:
+        return []
+    changed = []
+    for name in (path.name, path.name + "-wal", path.name + "-shm"):
+        file = path.with_name(name)
+        try:
+            mode = stat.S_IMODE(os.lstat(file).st_mode)
+            if stat.S_ISLNK(os.lstat(file).st_mode) or not mode & 0o077:
+                continue
+            os.chmod(file, mode & 0o700)
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            raise ConfigurationError(f"cannot make {file} private: {exc.strerror}") from None
+        changed.append((file, mode))
+    return changed
 
 
 def _make_sqlite_transactional(engine: Engine) -> None:
@@ -140,6 +206,12 @@ def _make_sqlite_transactional(engine: Engine) -> None:
 def describe(url: str) -> str:
     """The URL with any password hidden, for messages."""
     return make_url(url).render_as_string(hide_password=True)
+
+
+def location(url: str) -> str:
+    """Where a database is, for messages: a SQLite file's path, else the URL without its password."""
+    path = _sqlite_path(url)
+    return str(path) if path is not None else describe(url)
 
 
 # -- schema versions (Alembic) ---------------------------------------------------------------------

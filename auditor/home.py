@@ -1,7 +1,8 @@
 """The vault home: where a vault's settings, keyring, checkpoints and (by default) databases live.
 
     $AUDITOR_HOME/
-      home.json         settings: database URLs (password hidden nowhere else: mode 0600), checkpoint interval
+      home.json         settings: database URLs (password hidden nowhere else: mode 0600; SQLite files
+                        inside the home as paths relative to it, so a copied home uses its own), checkpoint interval
       keyring.json      KEKs, index root, log MAC key, signing key (mode 0600; refused if wider)
       checkpoints.log   signed checkpoints of the audit log (outside the database, on purpose)
       records.db        the records database (SQLite default)
@@ -16,8 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import Engine, insert, inspect, select
+from sqlalchemy.engine import make_url
 
-from auditor import database
+from auditor import binding, database
+from auditor.binding import LOG_KEY_SETTING
 from auditor.audit.checkpoints import CheckpointFile
 from auditor.audit.events import AuditEvent
 from auditor.audit.log import AuditLog, DEFAULT_CHECKPOINT_EVERY
@@ -25,6 +28,7 @@ from auditor.clock import Clock, SystemClock
 from auditor.crypto.blind_index import BlindIndexer
 from auditor.crypto.envelope import Envelope
 from auditor.crypto.keyring import Keyring
+from auditor.crypto.passphrase import check_new_passphrase
 from auditor.phi_files import write_private
 from auditor.crypto.rotation import Rotation, rotate_keys
 from auditor.errors import ConfigurationError, HomeExists, HomeMissing
@@ -34,7 +38,6 @@ from auditor.vault.gateway.context import Operator
 from auditor.vault.records import VaultSetting
 
 HOME_FILE = "home.json"
-LOG_KEY_SETTING = "audit_log_data_key"
 
 
 def resolve_home(home: str | os.PathLike | None) -> Path:
@@ -52,19 +55,44 @@ class HomeSettings:
 
     @classmethod
     def read(cls, home: Path) -> "HomeSettings":
+        """The settings, SQLite paths relative to the home made absolute (older homes stored them absolute)."""
         path = home / HOME_FILE
         if not path.exists():
             raise HomeMissing(f"{home} is not a vault home (no {HOME_FILE}); run: auditor init")
         try:
             doc = json.loads(path.read_text())
-            return cls(doc["database_url"], doc["keystore_url"], int(doc.get("checkpoint_every", DEFAULT_CHECKPOINT_EVERY)))
+            urls = [_in_home(home, doc[name]) for name in ("database_url", "keystore_url")]
+            return cls(*urls, int(doc.get("checkpoint_every", DEFAULT_CHECKPOINT_EVERY)))
         except (ValueError, KeyError, TypeError):
             raise ConfigurationError(f"{path} is not a readable vault settings file") from None
 
     def write(self, home: Path) -> None:
-        doc = {"format": "auditor-home/1", "database_url": self.database_url, "keystore_url": self.keystore_url,
-               "checkpoint_every": self.checkpoint_every}
+        doc = {"format": "auditor-home/1", "database_url": _relative_to(home, self.database_url),
+               "keystore_url": _relative_to(home, self.keystore_url), "checkpoint_every": self.checkpoint_every}
         write_private(home / HOME_FILE, json.dumps(doc, indent=2).encode() + b"\n")
+
+    def make_paths_relative(self, home: Path) -> bool:
+        """`db upgrade`: rewrite home.json if it names SQLite files inside the home by absolute paths."""
+        stored = json.loads((home / HOME_FILE).read_text())
+        if all(stored[name] == _relative_to(home, getattr(self, name)) for name in ("database_url", "keystore_url")):
+            return False
+        self.write(home)
+        return True
+
+
+def _in_home(home: Path, url: str) -> str:
+    path = database._sqlite_path(url)
+    if path is None or path.is_absolute():
+        return url
+    return make_url(url).set(database=str(home / path)).render_as_string(hide_password=False)
+
+
+def _relative_to(home: Path, url: str) -> str:
+    path = database._sqlite_path(url)
+    if path is None or not path.is_absolute() or not path.resolve().is_relative_to(home.resolve()):
+        return url
+    inside = path.resolve().relative_to(home.resolve())
+    return make_url(url).set(database=str(inside)).render_as_string(hide_password=False)
 
 
 class Vault:
@@ -94,10 +122,22 @@ class Vault:
         keyring = Keyring.load(home / "keyring.json", passphrase, clock)
         records = database.connect(settings.database_url)
         keystore = database.connect(settings.keystore_url)
-        if check_schema:
-            database.check_revision("records", records)
-            database.check_revision("keystore", keystore)
-        return cls(home, settings, keyring, records, keystore, clock, operator=operator)
+        try:
+            if check_schema:
+                database.check_revision("records", records)
+                database.check_revision("keystore", keystore)
+            binding.check(keyring, records, keystore)  # a keyring and databases of two vaults: refused
+            return cls(home, settings, keyring, records, keystore, clock, operator=operator)
+        except BaseException:
+            records.dispose()
+            keystore.dispose()
+            raise
+
+    def files_checked(self, checkpoint_files: list[Path]) -> str:
+        """One line naming what a check read: a copied home's verify must say whose databases it used."""
+        return (f"checked: records database {database.location(self.settings.database_url)}; key store "
+                f"{database.location(self.settings.keystore_url)}; checkpoints "
+                + ", ".join(str(Path(f).resolve()) for f in checkpoint_files))
 
     def rotate_keys(self) -> Rotation:
         """`auditor keys rotate`, recorded in the audit log (action "rewrap") once it is done."""
@@ -124,21 +164,36 @@ class Vault:
             self.keystore.dispose()
 
 
+def _absolute(url: str | None) -> str | None:
+    """A SQLite URL given on the command line with a relative path names a file in the current folder."""
+    path = database._sqlite_path(url) if url else None
+    if path is None or path.is_absolute():
+        return url
+    return make_url(url).set(database=str(Path.cwd() / path)).render_as_string(hide_password=False)
+
+
 def default_urls(home: Path) -> tuple[str, str]:
     return f"sqlite:///{home / 'records.db'}", f"sqlite:///{home / 'keystore.db'}"
 
 
 def create_home(home: Path, *, database_url: str | None = None, keystore_url: str | None = None,
                 passphrase: str | None = None, checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
-                clock: Clock | None = None, scrypt_n: int | None = None) -> Vault:
-    """`auditor init`: a new home, keyring, key store and records database, or nothing at all."""
+                clock: Clock | None = None, scrypt_n: int | None = None, operator: Operator | None = None) -> Vault:
+    """`auditor init`: a new home, keyring, key store and records database, or nothing at all
+    (`operator`: the OS account running it, stamped on its events and on those of the vault returned)."""
     clock = clock or SystemClock()
     if (home / HOME_FILE).exists() or (home / "keyring.json").exists():
         raise HomeExists(f"{home} already holds a vault; refusing to overwrite it")
+    for url in (database_url, keystore_url):
+        if url is not None:
+            database.check_url(url)  # a malformed URL or a missing driver: one line, nothing made
     default_records, default_keystore = default_urls(home)
-    settings = HomeSettings(database_url or default_records, keystore_url or default_keystore, checkpoint_every)
+    settings = HomeSettings(_absolute(database_url) or default_records, _absolute(keystore_url) or default_keystore,
+                            checkpoint_every)
     if settings.database_url == settings.keystore_url:
         raise ConfigurationError("the key store must be a database apart from the records database")
+    if passphrase is not None:
+        check_new_passphrase(passphrase)
     created: list[Path] = []
     home_was_new = not home.exists()
     home.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -162,14 +217,17 @@ def create_home(home: Path, *, database_url: str | None = None, keystore_url: st
         created.append(keyring_path)
         database.upgrade("keystore", keystore)
         database.upgrade("records", records)
-        envelope = Envelope(keyring, keystore, clock)
-        log_key = envelope.create_key("audit-log")
         with records.begin() as conn:
+            binding.bind_new(keyring, conn, keystore)
+            envelope = Envelope(keyring, keystore, clock)
+            log_key = envelope.create_key("audit-log")
             conn.execute(insert(VaultSetting).values(name=LOG_KEY_SETTING, value=str(log_key)))
             AuditLog.initialise(conn)
-            first = _setting_recorded(conn, LOG_KEY_SETTING, clock)  # the log's first event: its own key's row
+            # the log's first events: its own key's setting row and the keyring's fingerprint, in the ledger
+            first = [_setting_recorded(conn, name, clock, operator)
+                     for name in (LOG_KEY_SETTING, binding.FINGERPRINT_SETTING)]
             log = AuditLog(keyring, envelope, log_key, CheckpointFile(home / "checkpoints.log"), clock, checkpoint_every)
-            appended = log.append(conn, [first])
+            appended = log.append(conn, first)
         log.checkpoint(appended.size, appended.root)
         created.append(home / "checkpoints.log")
         settings.write(home)
@@ -188,17 +246,17 @@ def create_home(home: Path, *, database_url: str | None = None, keystore_url: st
         raise
     records.dispose()
     keystore.dispose()
-    return Vault.open(home, passphrase, clock)
+    return Vault.open(home, passphrase, clock, operator=operator)
 
 
-def _setting_recorded(conn, name: str, clock: Clock) -> AuditEvent:
+def _setting_recorded(conn, name: str, clock: Clock, operator: Operator | None) -> AuditEvent:
     """The ledger event of a vault setting written at init (auditor.vault.ledger)."""
     from auditor.vault import ledger
 
     (digest,) = ledger.digests(conn, "vault_settings", [name]).values()
     return AuditEvent(at=clock.now(), action="create", user_id="svc:init", role="service",
                       record_type=ledger.record_type("vault_settings"), record_id=name, source_row_hash=digest,
-                      purpose="HOPERAT", detail="vault created")
+                      purpose="HOPERAT", detail="vault created", workstation=operator.stamp if operator else None)
 
 
 def _drop_everything(engine: Engine) -> None:

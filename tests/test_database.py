@@ -18,7 +18,7 @@ def _mode(path) -> int:
 
 def test_a_new_vault_s_database_files_are_readable_by_their_owner_only(tmp_path, clock):
     home = tmp_path / "vault"
-    vault = create_home(home, passphrase="correct horse battery staple", clock=clock, scrypt_n=2**10)
+    vault = create_home(home, passphrase="plum tuesday ladder quietly", clock=clock, scrypt_n=2**10)
     try:
         with vault.records.begin() as conn:  # the WAL and its index exist while a connection is open
             conn.execute(text("select 1"))

@@ -9,7 +9,6 @@ from pathlib import Path
 import click
 
 from auditor.audit.proofs import build_proof, check_proof
-from auditor import database
 from auditor.audit.checkpoints import CheckpointFile, key_fingerprint
 from auditor.vault.integrity import log_problems, row_problems, verify_vault
 from auditor.cli import cli
@@ -39,8 +38,7 @@ def verify(ctx, extra):
         for copy in extra:
             _same_vault(copy, vault.keyring.signing_public_key)
         files = [vault.checkpoints.path, *extra]
-        click.echo(f"checking: records database {database.describe(vault.settings.database_url)}; "
-                   f"checkpoints {', '.join(str(f) for f in files)}")
+        click.echo(vault.files_checked(files))
         result = verify_vault(vault.records, vault.keyring, files)
     latest = result.latest_checkpoint
     click.echo(f"audit log: {result.size} events, root {result.root.hex()}")

@@ -156,6 +156,7 @@ def _run_demo(clock, out: Path, events: int, seed: int, synthea: Path | None, no
     from auditor.vault.integrity import verify_vault
     from auditor.cases.settings import load_case_settings
     from auditor.home import create_home
+    from auditor.vault.gateway.context import Operator
     from auditor.ingest.ehr_import import ingest_directory
     from auditor.policy.rules import load_policy
     from auditor.reporting import monthly, writers
@@ -165,7 +166,7 @@ def _run_demo(clock, out: Path, events: int, seed: int, synthea: Path | None, no
 
     started = time.perf_counter()
     out.mkdir(mode=0o700, parents=True, exist_ok=True)
-    vault = create_home(out / "vault", clock=clock)
+    vault = create_home(out / "vault", clock=clock, operator=Operator.of_this_process())
     try:
         month = last_full_month(vault.clock.now().astimezone(ZoneInfo(ZONE)).date())
         with _steps(console) as (progress, step):

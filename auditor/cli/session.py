@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
+from typing import TypeVar
 
 import click
 
 from auditor.clock import Clock
-from auditor.errors import InputError, KeyringError
+from auditor.crypto.keyring import Keyring
+from auditor.errors import ConfigurationError, InputError, KeyringError
 from auditor.home import Vault, resolve_home
 from auditor.vault.gateway.context import Operator
 from auditor.vault.settings import organisation_timezone
+
+T = TypeVar("T")
 
 
 def home_of(ctx: click.Context) -> Path:
@@ -31,22 +35,47 @@ def passphrase_from_env() -> str | None:
     return os.environ.get("AUDITOR_PASSPHRASE") or None
 
 
+def new_passphrase(ask: bool | None) -> str | None:
+    """`init`'s passphrase: --no-passphrase wins over AUDITOR_PASSPHRASE; otherwise the environment's,
+    or (with --passphrase) one asked for twice. Whether it is strong enough is the keyring's to say."""
+    if ask is False:
+        return None
+    passphrase = passphrase_from_env()
+    if passphrase is None and ask:
+        if not sys.stdin.isatty():
+            raise ConfigurationError("--passphrase needs a terminal, or set AUDITOR_PASSPHRASE")
+        passphrase = click.prompt("New keyring passphrase (15 characters or more: a few unrelated words)",
+                                  hide_input=True, confirmation_prompt=True)
+    return passphrase
+
+
+def _with_passphrase(load: Callable[[str | None], T]) -> T:
+    """`load(passphrase)` with AUDITOR_PASSPHRASE, or with one asked for if the keyring needs it."""
+    passphrase = passphrase_from_env()
+    try:
+        return load(passphrase)
+    except KeyringError as exc:
+        if passphrase is None and "protected by a passphrase" in str(exc) and sys.stdin.isatty():
+            return load(click.prompt("Keyring passphrase", hide_input=True))
+        raise
+
+
 def open_vault(ctx: click.Context, check_schema: bool = True) -> Vault:
     """The vault, its every audit event stamped with the OS account running the command (`--by` and
-    `--approver` are names a user types; the account is what the operating system says)."""
-    home = home_of(ctx)
-    passphrase = passphrase_from_env()
-    clock = clock_of(ctx)
-    operator = Operator.of_this_process()
-    try:
-        vault = Vault.open(home, passphrase, clock=clock, check_schema=check_schema, operator=operator)
-    except KeyringError as exc:
-        if not (passphrase is None and "protected by a passphrase" in str(exc) and sys.stdin.isatty()):
-            raise
-        vault = Vault.open(home, click.prompt("Keyring passphrase", hide_input=True), clock=clock,
-                           check_schema=check_schema, operator=operator)
-    ctx.call_on_close(vault.close)  # however the command ends: what it appended gets its checkpoint
+    `--approver` are names a user types; the account is what the operating system says), closed
+    however the command ends (what it appended then gets its signed checkpoint)."""
+    home, clock, operator = home_of(ctx), clock_of(ctx), Operator.of_this_process()
+    vault = _with_passphrase(lambda passphrase: Vault.open(home, passphrase, clock=clock, check_schema=check_schema,
+                                                           operator=operator))
+    ctx.call_on_close(vault.close)
     return vault
+
+
+
+def keyring_of(ctx: click.Context) -> Keyring:
+    """The home's keyring alone (`db upgrade` binds the databases to it before a vault can open)."""
+    home, clock = home_of(ctx), clock_of(ctx)
+    return _with_passphrase(lambda passphrase: Keyring.load(home / "keyring.json", passphrase, clock))
 
 
 def day_option(value: str | None, option: str) -> date | None:

@@ -1,4 +1,5 @@
-"""Envelope encryption of fields: one AES-256-GCM data key per data subject, wrapped by the primary KEK.
+"""Envelope encryption of fields: one AES-256-GCM data key per data subject, wrapped by the primary KEK
+(the one the key store names, read under its lock: see `wrapping_kek`).
 
 A field is sealed with associated data binding table, column and row id, so a ciphertext copied to
 another row or column does not decrypt. Nonces are random 96 bits; every key's encryptions are counted
@@ -15,14 +16,15 @@ from collections import Counter
 from typing import Iterable
 
 from sqlalchemy import Engine, bindparam, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from auditor.clock import Clock, SystemClock
 from auditor.database import read_snapshot
 from auditor.crypto import _aead
 from auditor.crypto.keyring import Keyring
-from auditor.crypto.keystore import DataKey, KekUsage
-from auditor.errors import DecryptionError, KeyUsageExhausted, NotFound, UnknownKey
+from auditor.crypto.keystore import DataKey, KekUsage, KeyStoreState
+from auditor.errors import DecryptionError, KeyringError, KeyUsageExhausted, NotFound, SchemaError, UnknownKey
 
 MAX_USES = 2**32  # random 96-bit nonces: NIST SP 800-38D §8.3 invocation limit
 _CACHE_LIMIT = 500_000
@@ -63,22 +65,32 @@ class Envelope:
         """Make `count` data keys for new subjects; committed to the key store before use."""
         if count == 0:
             return []
-        kek = self.keyring.primary_kek
         now = self.clock.now()
-        rows, ids = [], []
-        for _ in range(count):
-            key_id, material = new_key_id(), _aead.new_key()
-            rows.append(
+        made = [(new_key_id(), _aead.new_key()) for _ in range(count)]
+        with Session(self.keystore) as session, session.begin():
+            kek = self.wrapping_kek(session)
+            session.execute(DataKey.__table__.insert(), [
                 {"id": key_id, "purpose": purpose, "kek_id": kek.key_id, "uses": 0, "created_at": now,
-                 "wrapped": kek.seal(material, _wrap_context(key_id))}
-            )
-            ids.append(key_id)
+                 "wrapped": kek.seal(material, _wrap_context(key_id))} for key_id, material in made])
+            self._count_kek_wraps(session, {kek.key_id: count})
+        for key_id, material in made:
             self._sealers[key_id] = _aead.Sealer(key_id, material)
             self._stored_uses[key_id] = 0
-        with Session(self.keystore) as session, session.begin():
-            session.execute(DataKey.__table__.insert(), rows)
-            self._count_kek_wraps(session, {kek.key_id: count})
-        return ids
+        return [key_id for key_id, _ in made]
+
+    def wrapping_kek(self, session: Session) -> _aead.Sealer:
+        """The KEK to wrap new data keys under, as the key store says in `session`'s transaction, its
+        state row locked shared until the commit: `keys rotate` cannot switch the primary KEK or retire
+        one while a key is being wrapped (SQLite: every write transaction holds the database's lock)."""
+        primary = session.scalar(select(KeyStoreState.primary_kek_id).where(KeyStoreState.id == 1)
+                                 .with_for_update(read=True))
+        if primary is None:
+            raise SchemaError("the key store is not bound to a keyring yet; run: auditor db upgrade")
+        try:
+            return self.keyring.kek(primary)  # a KEK newer than this process's keyring: the file is read again
+        except UnknownKey:
+            raise KeyringError(f"the key store wraps new keys under kek-{primary}, which keyring "
+                               f"{self.keyring.path} does not hold") from None
 
     def create_key(self, purpose: str) -> int:
         return self.create_keys(1, purpose)[0]
@@ -122,6 +134,14 @@ class Envelope:
             if sealer is None:
                 raise DecryptionError()
         return sealer
+
+    def unwraps(self, key_id: int) -> bool:
+        """Whether data key `key_id` is in the key store and this keyring unwraps it."""
+        try:
+            self._sealer(key_id)
+        except DecryptionError:
+            return False
+        return True
 
     def is_destroyed(self, key_id: int) -> bool:
         with Session(self.keystore) as session:
@@ -200,10 +220,10 @@ class Envelope:
 
     def rewrap_all(self, batch: int = 5000) -> int:
         """Rewrap every data key not under the primary KEK, without decrypting any record."""
-        primary = self.keyring.primary_kek
         done = 0
         while True:
             with Session(self.keystore) as session, session.begin():
+                primary = self.wrapping_kek(session)
                 rows = session.execute(
                     select(DataKey.id, DataKey.wrapped)
                     .where(DataKey.kek_id != primary.key_id, DataKey.wrapped.is_not(None))
@@ -240,9 +260,8 @@ class Envelope:
 
     @staticmethod
     def _count_kek_wraps(session: Session, wraps: dict[int, int]) -> None:
+        # one upsert: writers share the rotation lock, and two of them may count a new KEK's first wraps at once
+        insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
         for kek_id, n in wraps.items():
-            changed = session.execute(
-                update(KekUsage).where(KekUsage.kek_id == kek_id).values(wraps=KekUsage.wraps + n)
-            ).rowcount
-            if not changed:
-                session.add(KekUsage(kek_id=kek_id, wraps=n))
+            session.execute(insert(KekUsage).values(kek_id=kek_id, wraps=n).on_conflict_do_update(
+                index_elements=[KekUsage.kek_id], set_={"wraps": KekUsage.wraps + n}))

@@ -2,10 +2,13 @@
 the checkpoint signing key.
 
 "First key encrypts, every key decrypts, rotate() rewraps": the primary KEK wraps new data keys; active
-KEKs still unwrap; a retired KEK's material is destroyed and its id answers UnknownKey.
+KEKs still unwrap; a retired KEK's material is destroyed and its id answers UnknownKey. Which KEK is
+primary for new data keys is the key store's to say (see rotation.py); a process that meets a KEK newer
+than its copy of the keyring reads the file again.
 
 The file is JSON, written atomically with mode 0600, and refused when group- or world-readable. With
-a passphrase its secrets are sealed with AES-256-GCM under a key derived by scrypt, the public part
+a passphrase (chosen as passphrase.py says, NFKC-normalised) its secrets are sealed with AES-256-GCM
+under a key derived by scrypt, the public part
 (key ids and states, the signing public key) bound as associated data. A checksum over the whole
 document tells corruption from a wrong passphrase.
 """
@@ -17,6 +20,7 @@ import hashlib
 import json
 import os
 import stat
+import threading
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -28,6 +32,7 @@ from cryptography.hazmat.primitives import serialization
 
 from auditor.clock import Clock, SystemClock
 from auditor.crypto import _aead
+from auditor.crypto.passphrase import check_new_passphrase, spellings
 from auditor.errors import DecryptionError, KeyringError, UnknownKey
 from auditor.phi_files import write_private
 
@@ -81,6 +86,41 @@ def _derive(passphrase: str, salt: bytes, n: int, r: int, p: int) -> bytes:
     return Scrypt(salt=salt, length=32, n=n, r=r, p=p).derive(passphrase.encode("utf-8"))
 
 
+def _read(path: Path) -> tuple[dict, Any]:
+    """The public part of the keyring file (checksum verified) and its still sealed secrets."""
+    check_private(path)
+    try:
+        raw = json.loads(path.read_bytes())
+        checksum = raw.pop("checksum")
+        if not isinstance(raw, dict) or raw.get("format") != FORMAT:
+            raise ValueError
+    except (ValueError, KeyError, TypeError, AttributeError):
+        raise KeyringError(f"keyring {path} is corrupted (not a readable {FORMAT} file)") from None
+    if hashlib.sha256(_canonical(raw)).hexdigest() != checksum:
+        raise KeyringError(f"keyring {path} is corrupted (checksum mismatch)")
+    return raw, raw.pop("secrets", None)
+
+
+def _open_secrets(path: Path, raw: dict, body: Any, wrap_key: bytes | None) -> dict | None:
+    """The secrets, opened with `wrap_key` when the file is sealed; None when that key is wrong."""
+    kind = raw.get("protection", {}).get("kind")
+    try:
+        if kind == "scrypt" and wrap_key is not None:
+            try:
+                secrets = json.loads(_aead.Sealer(_PASSPHRASE_KEY_ID, wrap_key).open(_unb64(body), _canonical(raw)))
+            except DecryptionError:
+                return None
+        elif kind == "none":
+            secrets = body
+        else:
+            raise ValueError
+        if not isinstance(secrets, dict) or not {"keks", "index_root", "log_mac", "signing_private"} <= set(secrets):
+            raise ValueError
+    except (ValueError, KeyError, TypeError):
+        raise KeyringError(f"keyring {path} is corrupted (secrets unreadable)") from None
+    return secrets
+
+
 class Keyring:
     """The keys of one vault home. Load with `Keyring.load`, make with `Keyring.create`."""
 
@@ -91,6 +131,7 @@ class Keyring:
         self._wrap_key = wrap_key
         self._clock = clock
         self._sealers: dict[int, _aead.Sealer] = {}
+        self._reloading = threading.Lock()
 
     # -- creation and loading ---------------------------------------------------------------
     @classmethod
@@ -124,7 +165,8 @@ class Keyring:
             "signing_public_key": _b64(public_key),
         }
         wrap_key = None
-        if passphrase:
+        if passphrase is not None:
+            passphrase = check_new_passphrase(passphrase)
             salt = os.urandom(16)
             doc["protection"] = {"kind": "scrypt", "salt": _b64(salt), "n": scrypt_n, "r": SCRYPT_R, "p": SCRYPT_P}
             wrap_key = _derive(passphrase, salt, scrypt_n, SCRYPT_R, SCRYPT_P)
@@ -136,44 +178,38 @@ class Keyring:
 
     @classmethod
     def load(cls, path: Path, passphrase: str | None = None, clock: Clock | None = None) -> "Keyring":
-        check_private(path)
-        try:
-            raw = json.loads(path.read_bytes())
-            checksum = raw.pop("checksum")
-            if not isinstance(raw, dict) or raw.get("format") != FORMAT:
-                raise ValueError
-        except (ValueError, KeyError, TypeError, AttributeError):
-            raise KeyringError(f"keyring {path} is corrupted (not a readable {FORMAT} file)") from None
-        if hashlib.sha256(_canonical(raw)).hexdigest() != checksum:
-            raise KeyringError(f"keyring {path} is corrupted (checksum mismatch)")
-        body = raw.pop("secrets", None)
+        raw, body = _read(path)
         protection = raw.get("protection", {})
         wrap_key = None
-        try:
-            if protection.get("kind") == "scrypt":
-                if not passphrase:
-                    raise KeyringError(
-                        f"keyring {path} is protected by a passphrase; set AUDITOR_PASSPHRASE or enter it when asked"
-                    )
-                wrap_key = _derive(
-                    passphrase, _unb64(protection["salt"]), protection["n"], protection["r"], protection["p"]
+        if protection.get("kind") == "scrypt":
+            if not passphrase:
+                raise KeyringError(
+                    f"keyring {path} is protected by a passphrase; set AUDITOR_PASSPHRASE or enter it when asked"
                 )
-                sealer = _aead.Sealer(_PASSPHRASE_KEY_ID, wrap_key)
+            for spelling in spellings(passphrase):
                 try:
-                    secrets = json.loads(sealer.open(_unb64(body), _canonical(raw)))
-                except DecryptionError:
-                    raise KeyringError(f"wrong passphrase for keyring {path}") from None
-            elif protection.get("kind") == "none":
-                secrets = body
+                    wrap_key = _derive(spelling, _unb64(protection["salt"]), protection["n"], protection["r"],
+                                       protection["p"])
+                except (ValueError, KeyError, TypeError):
+                    raise KeyringError(f"keyring {path} is corrupted (secrets unreadable)") from None
+                secrets = _open_secrets(path, raw, body, wrap_key)
+                if secrets is not None:
+                    break
             else:
-                raise ValueError
-            if not isinstance(secrets, dict) or not {"keks", "index_root", "log_mac", "signing_private"} <= set(
-                secrets
-            ):
-                raise ValueError
-        except (ValueError, KeyError, TypeError):
-            raise KeyringError(f"keyring {path} is corrupted (secrets unreadable)") from None
+                raise KeyringError(f"wrong passphrase for keyring {path}")
+        else:
+            secrets = _open_secrets(path, raw, body, None)
         return cls(path, raw, secrets, wrap_key, clock or SystemClock())
+
+    def reload(self) -> None:
+        """Read the file again (another process rotated the keys): the same passphrase opens it."""
+        with self._reloading:
+            raw, body = _read(self.path)
+            secrets = _open_secrets(self.path, raw, body, self._wrap_key)
+            if secrets is None:
+                raise KeyringError(f"keyring {self.path} was replaced by one under another passphrase; "
+                                   "run the command again")
+            self._doc, self._secrets, self._sealers = raw, secrets, {}
 
     def save(self) -> None:
         doc = dict(self._doc)
@@ -197,9 +233,12 @@ class Keyring:
         return self.kek(primary.id)
 
     def kek(self, kek_id: int) -> _aead.Sealer:
-        """The sealer for KEK `kek_id`: UnknownKey when the keyring never held it or retired it."""
+        """The sealer for KEK `kek_id`: UnknownKey when the keyring never held it or retired it. A KEK
+        newer than any this process knows was made by a rotation elsewhere: the file is read again."""
         sealer = self._sealers.get(kek_id)
         if sealer is None:
+            if kek_id > max(k.id for k in self.keks):
+                self.reload()
             material = self._secrets["keks"].get(str(kek_id))
             if material is None:
                 raise UnknownKey(f"key-encryption key kek-{kek_id} is unknown or retired")
@@ -246,6 +285,12 @@ class Keyring:
     @property
     def signing_public_key(self) -> bytes:
         return _unb64(self._doc["signing_public_key"])
+
+    @property
+    def fingerprint(self) -> str:
+        """What names this keyring in the databases made with it: the SHA-256 of its signing public key
+        (public, unchanged by rotation, different for every keyring)."""
+        return "sha256:" + hashlib.sha256(self.signing_public_key).hexdigest()
 
     @property
     def passphrase_protected(self) -> bool:

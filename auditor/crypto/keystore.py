@@ -35,3 +35,15 @@ class KekUsage(KeyStoreBase):
 
     kek_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     wraps: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class KeyStoreState(KeyStoreBase):
+    """The key store's one row: the keyring it belongs to and the KEK that wraps new data keys. Every
+    writer of a wrapped data key reads it under a shared lock in its own transaction; `keys rotate`
+    changes it under an exclusive one, so no key is ever wrapped under a KEK being retired."""
+
+    __tablename__ = "keystore_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)  # always 1
+    keyring_fingerprint: Mapped[str] = mapped_column(String(80))
+    primary_kek_id: Mapped[int] = mapped_column(Integer)

@@ -12,6 +12,7 @@ from sqlalchemy import text
 from auditor.crypto import _aead
 from auditor.crypto.envelope import Envelope, field_context
 from auditor.crypto.keyring import Keyring
+from auditor.crypto.rotation import retire_unused, switch_primary
 from auditor.errors import DecryptionError, KeyringError
 from auditor.home import Vault
 from auditor.vault.gateway import AccessContext
@@ -293,12 +294,12 @@ def test_kek_rotation_rewraps_every_data_key_and_never_touches_records(populatio
     old = v.keyring.primary_kek.key_id
     assert v.envelope.keys_under() == {old: len(keys_before)}
 
-    new = v.keyring.add_primary_kek()
+    new = switch_primary(v.keyring, v.envelope)
     # new keys made mid-rotation go under the new KEK already
     extra = v.envelope.create_key("patient")
     assert v.envelope.rewrap_all(batch=3) == len(keys_before)
     assert v.envelope.rewrap_all() == 0  # idempotent
-    v.keyring.retire_kek(old)
+    assert retire_unused(v.keyring, v.envelope) == ((old,), ())
 
     assert v.envelope.keys_under() == {new: len(keys_before) + 1}
     after_keys = data_keys(v)
@@ -328,7 +329,7 @@ def test_data_key_under_a_retired_kek_does_not_decrypt(population):
     v = population
     old = v.keyring.primary_kek.key_id
     row = patient(v, "MRN-1")
-    v.keyring.add_primary_kek()
+    switch_primary(v.keyring, v.envelope)
     v.keyring.retire_kek(old)  # without rewrapping first: every existing data key is lost
     for env in (fresh_envelope(v), Envelope(v.keyring, v.keystore)):
         with pytest.raises(DecryptionError):
@@ -344,5 +345,5 @@ def test_data_key_under_a_retired_kek_does_not_decrypt(population):
 def test_active_old_kek_still_unwraps_before_rewrap(population):
     v = population
     row = patient(v, "MRN-1")
-    v.keyring.add_primary_kek()  # old KEK is active, keys not yet rewrapped
+    switch_primary(v.keyring, v.envelope)  # old KEK is active, keys not yet rewrapped
     assert fresh_envelope(v).open(row.first_name, "patients", "first_name", row.id) == "Zoë"

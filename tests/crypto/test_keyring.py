@@ -14,6 +14,9 @@ from auditor.crypto.keyring import Keyring
 from auditor.errors import DecryptionError, KeyringError, UnknownKey
 from tests.conftest import FAST_SCRYPT
 
+PW = "plum tuesday ladder quietly"  # long enough and on no blocklist (NIST SP 800-63B-4 §3.1.1.2)
+HORSE = "correct horse pewter sunrise"
+
 
 @pytest.fixture
 def path(tmp_path):
@@ -80,7 +83,7 @@ def test_load_of_a_directory(tmp_path):
 # -- file mode -----------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("passphrase", [None, "pass"])
+@pytest.mark.parametrize("passphrase", [None, PW])
 def test_file_mode_is_0600(path, passphrase):
     old = os.umask(0)  # even with a permissive umask
     try:
@@ -142,7 +145,7 @@ def test_one_changed_character_fails_the_checksum(path):
     assert Keyring.load(path).index_root_key == ring.index_root_key
 
 
-@pytest.mark.parametrize("passphrase", [None, "pass"])
+@pytest.mark.parametrize("passphrase", [None, PW])
 def test_every_single_character_change_is_refused(path, passphrase):
     """Change each letter or digit of the file, one at a time: none of them loads."""
     Keyring.create(path, passphrase, scrypt_n=FAST_SCRYPT)
@@ -162,8 +165,8 @@ def test_every_single_character_change_is_refused(path, passphrase):
 
 
 def test_passphrase_protected_round_trip(path):
-    ring = Keyring.create(path, "correct horse", scrypt_n=FAST_SCRYPT)
-    loaded = Keyring.load(path, "correct horse")
+    ring = Keyring.create(path, HORSE, scrypt_n=FAST_SCRYPT)
+    loaded = Keyring.load(path, HORSE)
     assert loaded.passphrase_protected
     assert _secrets_of(loaded) == _secrets_of(ring)
     doc = json.loads(path.read_text())
@@ -174,15 +177,15 @@ def test_passphrase_protected_round_trip(path):
 
 
 def test_wrong_passphrase(path):
-    Keyring.create(path, "correct horse", scrypt_n=FAST_SCRYPT)
-    for wrong in ("correct hors", "Correct horse", "correct horse ", "x"):
+    Keyring.create(path, HORSE, scrypt_n=FAST_SCRYPT)
+    for wrong in (HORSE[:-1], HORSE.capitalize(), HORSE + " ", "x"):
         with pytest.raises(KeyringError, match="wrong passphrase"):
             Keyring.load(path, wrong)
 
 
 @pytest.mark.parametrize("missing", [None, ""])
 def test_missing_passphrase(path, missing):
-    Keyring.create(path, "correct horse", scrypt_n=FAST_SCRYPT)
+    Keyring.create(path, HORSE, scrypt_n=FAST_SCRYPT)
     with pytest.raises(KeyringError, match="protected by a passphrase"):
         Keyring.load(path, missing)
 
@@ -193,10 +196,10 @@ def test_passphrase_given_for_an_unprotected_keyring_is_ignored(path):
 
 
 def test_save_keeps_the_passphrase(path):
-    Keyring.create(path, "pw", scrypt_n=FAST_SCRYPT)
-    ring = Keyring.load(path, "pw")
+    Keyring.create(path, PW, scrypt_n=FAST_SCRYPT)
+    ring = Keyring.load(path, PW)
     new = ring.add_primary_kek()
-    loaded = Keyring.load(path, "pw")
+    loaded = Keyring.load(path, PW)
     assert loaded.primary_kek.key_id == new and loaded.passphrase_protected
     with pytest.raises(KeyringError, match="protected by a passphrase"):
         Keyring.load(path)
@@ -221,21 +224,21 @@ def _rewrite_public(path, change) -> None:
     lambda d: d["protection"].update(salt=keyring_module._b64(bytes(16))),
 ], ids=["kek-status", "extra-kek", "signing-public-key", "created-at", "scrypt-cost", "salt"])
 def test_public_part_tampering_is_detected_with_a_passphrase(path, change):
-    Keyring.create(path, "pw", scrypt_n=FAST_SCRYPT)
+    Keyring.create(path, PW, scrypt_n=FAST_SCRYPT)
     _rewrite_public(path, lambda d: None)
-    Keyring.load(path, "pw")  # the rewrite itself is faithful
+    Keyring.load(path, PW)  # the rewrite itself is faithful
     _rewrite_public(path, change)
     with pytest.raises(KeyringError):
-        Keyring.load(path, "pw")
+        Keyring.load(path, PW)
 
 
 def test_without_the_recomputed_checksum_public_tampering_is_corruption(path):
-    Keyring.create(path, "pw", scrypt_n=FAST_SCRYPT)
+    Keyring.create(path, PW, scrypt_n=FAST_SCRYPT)
     doc = json.loads(path.read_text())
     doc["keks"][0]["status"] = "active"
     path.write_text(json.dumps(doc))
     with pytest.raises(KeyringError, match="checksum mismatch"):
-        Keyring.load(path, "pw")
+        Keyring.load(path, PW)
 
 
 # -- KEK rotation -------------------------------------------------------------------------------------------
@@ -297,12 +300,12 @@ def test_primary_cannot_be_retired(path):
 
 
 def test_rotation_with_a_passphrase(path):
-    Keyring.create(path, "pw", scrypt_n=FAST_SCRYPT)
-    ring = Keyring.load(path, "pw")
+    Keyring.create(path, PW, scrypt_n=FAST_SCRYPT)
+    ring = Keyring.load(path, PW)
     sealed = _seal_with(ring, 1)
     ring.add_primary_kek()
     ring.retire_kek(1)
-    loaded = Keyring.load(path, "pw")
+    loaded = Keyring.load(path, PW)
     with pytest.raises(UnknownKey):
         loaded.kek(1).open(sealed, b"ctx")
     assert loaded.primary_kek.key_id == 2
