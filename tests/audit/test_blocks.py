@@ -40,8 +40,8 @@ def _imported(n: int, tag: str) -> ImportedEvents:
 
 @pytest.fixture
 def mixed(vault):
-    """After the vault's own first event (1, signed at init): rows 2..6, a block 7..36, rows 37..41, a
-    block 42..61; checkpoints where a commit crosses a multiple of 10 (36, 41, 61) and one more at the end."""
+    """After init's own two events (1..2, signed at init): rows 3..7, a block 8..37, rows 38..42, a block
+    43..62; checkpoints where a commit crosses a multiple of 10 (37, 42, 62) and one more at the end."""
     append_batches(vault, (_vault_events(5, "a"), [_imported(30, "A")], _vault_events(5, "b"), [_imported(20, "B")]))
     return vault
 
@@ -67,36 +67,36 @@ def _edited_events(vault, first_seq: int, index: int, column: str, value) -> tup
 def test_rows_and_blocks_read_in_sequence_order_and_verify(mixed):
     with mixed.records.connect() as conn:
         events = list(stored_events(conn))
-        assert [e.seq for e in events] == list(range(1, 62))
+        assert [e.seq for e in events] == list(range(1, 63))
         assert conn.execute(select(BLOCKS.c.first_seq, BLOCKS.c.last_seq).order_by(BLOCKS.c.first_seq)).all() == \
-            [(7, 36), (42, 61)]
+            [(8, 37), (43, 62)]
         assert [e.seq for e in stored_events(conn, 30, 43)] == list(range(31, 44))
     assert all(merkle.leaf_hash(canonical_bytes(e.row)) == e.leaf for e in events)
     result = verify(mixed)
     assert result.ok, result.problems
-    assert result.size == 61 and result.checkpoints_checked == 4  # signed at 1 (init), 36, 41 and 61
+    assert result.size == 62 and result.checkpoints_checked == 4  # signed at 2 (init), 37, 42 and 62
 
 
 def test_an_event_edited_inside_a_block_is_named(mixed):
-    edited, _ = _edited_events(mixed, 7, 3, "user_id", "someone-else")
-    _rewrite(mixed, 7, events=edited)
+    edited, _ = _edited_events(mixed, 8, 3, "user_id", "someone-else")
+    _rewrite(mixed, 8, events=edited)
     result = verify(mixed)
-    assert kinds(result) >= {"edited"} and result.first_bad_seq == 10
+    assert kinds(result) >= {"edited"} and result.first_bad_seq == 11
 
 
 def test_a_recomputed_leaf_inside_a_block_fails_its_seal(mixed):
-    edited, rows = _edited_events(mixed, 42, 7, "patient_id", 12345)
-    leaves = bytearray(_block(mixed, 42).leaves)
+    edited, rows = _edited_events(mixed, 43, 7, "patient_id", 12345)
+    leaves = bytearray(_block(mixed, 43).leaves)
     leaves[7 * 32 : 8 * 32] = merkle.leaf_hash(canonical_bytes(rows[7]))
-    _rewrite(mixed, 42, events=edited, leaves=bytes(leaves))
+    _rewrite(mixed, 43, events=edited, leaves=bytes(leaves))
     result = verify(mixed)
-    assert "forged" in kinds(result) and result.first_bad_seq == 49
+    assert "forged" in kinds(result) and result.first_bad_seq == 50
 
 
 def test_an_unreadable_block_is_detected_and_refused_by_the_engine(mixed):
-    _rewrite(mixed, 7, events=b"not a block")
+    _rewrite(mixed, 8, events=b"not a block")
     result = verify(mixed)
-    assert "edited" in kinds(result) and result.first_bad_seq == 7
+    assert "edited" in kinds(result) and result.first_bad_seq == 8
     period = Period(T0.date().replace(day=1), T0.date().replace(day=30), timezone.utc)
     with pytest.raises(TamperDetected):
         load_frames(mixed.records, period)
@@ -104,18 +104,18 @@ def test_an_unreadable_block_is_detected_and_refused_by_the_engine(mixed):
 
 def test_a_deleted_block_is_a_gap(mixed):
     with mixed.records.begin() as conn:
-        conn.execute(delete(BLOCKS).where(BLOCKS.c.first_seq == 7))
+        conn.execute(delete(BLOCKS).where(BLOCKS.c.first_seq == 8))
     result = verify(mixed)
-    assert "deleted" in kinds(result) and result.first_bad_seq == 7
+    assert "deleted" in kinds(result) and result.first_bad_seq == 8
 
 
 def test_renumbering_a_block_is_detected(mixed):
-    stored = _block(mixed, 42)
+    stored = _block(mixed, 43)
     with mixed.records.begin() as conn:
-        conn.execute(update(BLOCKS).where(BLOCKS.c.first_seq == 42).values(first_seq=62, last_seq=81))
+        conn.execute(update(BLOCKS).where(BLOCKS.c.first_seq == 43).values(first_seq=63, last_seq=82))
     result = verify(mixed)
-    assert "block-header" in kinds(result) and result.first_bad_seq == 42
-    assert stored.last_seq == 61
+    assert "block-header" in kinds(result) and result.first_bad_seq == 43
+    assert stored.last_seq == 62
 
 
 def test_an_event_in_a_block_is_proved(mixed):
@@ -172,12 +172,12 @@ def test_blocks_verify_in_worker_processes(mixed, monkeypatch):
     monkeypatch.setitem(helpers.VERIFY_OPTIONS, "workers", 2)
     monkeypatch.setitem(helpers.VERIFY_OPTIONS, "chunk", 7)
     assert verify(mixed).ok
-    _rewrite(mixed, 42, events=_edited_events(mixed, 42, 2, "action", "print")[0])
+    _rewrite(mixed, 43, events=_edited_events(mixed, 43, 2, "action", "print")[0])
     result = verify(mixed)
-    assert "edited" in kinds(result) and result.first_bad_seq == 44
+    assert "edited" in kinds(result) and result.first_bad_seq == 45
 
 
 def test_an_unreadable_block_is_one_problem_naming_its_events(mixed):
-    _rewrite(mixed, 7, events=b"not a block")
-    unreadable = [p for p in verify(mixed).problems if p.seq is not None and 7 <= p.seq <= 36]
-    assert [(p.seq, p.kind, p.message) for p in unreadable] == [(7, "edited", "events 7..36: their block cannot be decoded")]
+    _rewrite(mixed, 8, events=b"not a block")
+    unreadable = [p for p in verify(mixed).problems if p.seq is not None and 8 <= p.seq <= 37]
+    assert [(p.seq, p.kind, p.message) for p in unreadable] == [(8, "edited", "events 8..37: their block cannot be decoded")]

@@ -75,12 +75,12 @@ def test_a_block_is_stored_as_its_events_one_by_one(vault, tmp_path, clock):
     finally:
         one_by_one.close()
     got = _readable(vault, _append(vault, [_block()]))
-    assert got[1:] == expected[1:]  # after each home's own first event (its log key's ledger entry)
+    assert got[2:] == expected[2:]  # after each home's own first events (init's ledger entries)
     with vault.records.connect() as conn:  # stored as one block, not as rows
-        assert conn.scalar(select(func.count()).select_from(EVENTS)) == 1
-        assert conn.execute(select(BLOCKS.c.first_seq, BLOCKS.c.last_seq)).all() == [(2, len(ROWS) + 1)]
-    assert got[3]["reason"] is None and got[2]["reason"] == "coded, \"urgent\""
-    assert vault.checkpoints.latest().size == len(ROWS) + 1  # the block crossed a multiple of CHECKPOINT_EVERY
+        assert conn.scalar(select(func.count()).select_from(EVENTS)) == 2
+        assert conn.execute(select(BLOCKS.c.first_seq, BLOCKS.c.last_seq)).all() == [(3, len(ROWS) + 2)]
+    assert got[4]["reason"] is None and got[3]["reason"] == "coded, \"urgent\""
+    assert vault.checkpoints.latest().size == len(ROWS) + 2  # the block crossed a multiple of CHECKPOINT_EVERY
     assert verify(vault).ok
 
 

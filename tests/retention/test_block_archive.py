@@ -41,8 +41,8 @@ def clock():
 
 @pytest.fixture
 def aged_blocks(vault):
-    """After the vault's first event (1): a block of 2018 (2..5), a row of 2018 (6), a block from 31 Dec
-    2018 into 2019 (7..11), a row of 2019 (12), a block of 2026 (13..15)."""
+    """After the vault's first events (1..2): a block of 2018 (3..6), a row of 2018 (7), a block from 31
+    Dec 2018 into 2019 (8..12), a row of 2019 (13), a block of 2026 (14..16)."""
     batches = [[_block(datetime(2018, 3, 1, tzinfo=timezone.utc), 4, "a")], [_row(datetime(2018, 4, 1, tzinfo=timezone.utc))],
                [_block(datetime(2018, 12, 31, 22, tzinfo=timezone.utc), 5, "b")],
                [_row(datetime(2019, 5, 1, tzinfo=timezone.utc))], [_block(datetime(2026, 3, 1, tzinfo=timezone.utc), 3, "c")]]
@@ -58,15 +58,15 @@ def _archive(vault, out, before):
 def test_blocks_leave_whole_and_the_log_still_verifies(aged_blocks, tmp_path):
     vault = aged_blocks
     first = _archive(vault, tmp_path / "2018.jsonl", date(2019, 1, 1))
-    assert (first.first_seq, first.last_seq) == (1, 6)  # the block reaching into 2019 stays, all of it
+    assert (first.first_seq, first.last_seq) == (1, 7)  # the block reaching into 2019 stays, all of it
     assert check_archive(tmp_path / "2018.jsonl", vault.keyring).ok
     with vault.records.connect() as conn:
-        assert [e.seq for e in stored_events(conn)] == list(range(7, 16))
-        assert conn.execute(select(BLOCKS.c.first_seq).order_by(BLOCKS.c.first_seq)).scalars().all() == [7, 13]
+        assert [e.seq for e in stored_events(conn)] == list(range(8, 17))
+        assert conn.execute(select(BLOCKS.c.first_seq).order_by(BLOCKS.c.first_seq)).scalars().all() == [8, 14]
     second = _archive(vault, tmp_path / "2019.jsonl", date(2020, 1, 1))
-    assert (second.first_seq, second.last_seq) == (7, 12)
+    assert (second.first_seq, second.last_seq) == (8, 13)
     result = verify_log(vault.records, vault.keyring, [vault.checkpoints.path])
     assert result.ok, result.problems
-    assert result.size == 15
-    proof = build_proof(vault.records, 14, vault.checkpoints.latest())
+    assert result.size == 16
+    proof = build_proof(vault.records, 15, vault.checkpoints.latest())
     assert check_proof(proof, vault.keyring.signing_public_key).ok

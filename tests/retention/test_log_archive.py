@@ -25,8 +25,8 @@ TODAY = date(2026, 11, 2)
 
 
 def _aged(tmp_path, **urls):
-    """A vault made in 2018 (its first event, 1) with 3 patients registered in 2018 (events 2..7: a create
-    and a ledger event each), 2 in 2019 (8..11) and 2 in 2026 (12..15)."""
+    """A vault made in 2018 (its first events, 1..2) with 3 patients registered in 2018 (events 3..8: a
+    create and a ledger event each), 2 in 2019 (9..12) and 2 in 2026 (13..16)."""
     clock = FixedClock(datetime(2018, 3, 1, 9, tzinfo=timezone.utc))
     vault = create_home(tmp_path / "home", clock=clock, scrypt_n=FAST_SCRYPT, **urls)
     for year, mrns in ((2018, ["A1", "A2", "A3"]), (2019, ["B1", "B2"]), (2026, ["C1", "C2"])):
@@ -72,18 +72,18 @@ def test_archiving_keeps_the_log_verifiable(aged_any, tmp_path):
     with vault.records.connect() as conn:
         vault.audit_log.checkpoint_now(conn)  # a checkpoint over all 7 events, signed before the archive
     first = _archive(vault, tmp_path / "2018.jsonl", date(2019, 1, 1))
-    assert (first.first_seq, first.last_seq) == (1, 7) and _size(vault) == 8
+    assert (first.first_seq, first.last_seq) == (1, 8) and _size(vault) == 8
     assert (tmp_path / "2018.jsonl").stat().st_mode & 0o777 == 0o600
     second = _archive(vault, tmp_path / "2019.jsonl", date(2020, 1, 1))
-    assert (second.first_seq, second.last_seq) == (8, 11) and _size(vault) == 4
+    assert (second.first_seq, second.last_seq) == (9, 12) and _size(vault) == 4
     assert _archive(vault, tmp_path / "none.jsonl", date(2020, 1, 1)) is None
     result = verify_log(vault.records, vault.keyring, [vault.checkpoints.path])
-    assert result.ok and result.size == 15 and result.checkpoints_checked >= 3, result.problems
-    for path, span in ((tmp_path / "2018.jsonl", (1, 7)), (tmp_path / "2019.jsonl", (8, 11))):
+    assert result.ok and result.size == 16 and result.checkpoints_checked >= 3, result.problems
+    for path, span in ((tmp_path / "2018.jsonl", (1, 8)), (tmp_path / "2019.jsonl", (9, 12))):
         check = check_archive(path, vault.keyring)
         assert check.ok and (check.first_seq, check.last_seq) == span
     latest = vault.checkpoints.latest()
-    assert check_proof(build_proof(vault.records, 15, latest), vault.keyring.signing_public_key).ok
+    assert check_proof(build_proof(vault.records, 16, latest), vault.keyring.signing_public_key).ok
     with pytest.raises(NotFound, match="event 2 is archived"):
         build_proof(vault.records, 2, latest)
     vault.gateway.register_patients(SVC, [PatientDemographics("D1")])  # appending carries on
@@ -132,7 +132,7 @@ def test_six_years_are_kept_and_nothing_changes_on_refusal(aged, tmp_path):
     con.close()
     with pytest.raises(TamperDetected, match="nothing archived"):
         _archive(vault, tmp_path / "y.jsonl", date(2019, 1, 1))
-    assert _size(vault) == 15 and not (tmp_path / "y.jsonl").exists()
+    assert _size(vault) == 16 and not (tmp_path / "y.jsonl").exists()
 
 
 def test_the_archive_commands(auditor, aged, tmp_path):
@@ -141,7 +141,7 @@ def test_the_archive_commands(auditor, aged, tmp_path):
     early = auditor("audit", "archive", "--before", "2026-01-01", "--out", str(out))
     assert early.code == 2 and "younger than six years" in early.err and not out.exists()
     done = auditor("audit", "archive", "--before", "2019-01-01", "--out", str(out))
-    assert done.code == 0 and done.out.startswith(f"events 1..7 archived to {out}"), done.err
+    assert done.code == 0 and done.out.startswith(f"events 1..8 archived to {out}"), done.err
     checked = auditor("audit", "verify-archive", str(out))
     assert checked.code == 0 and checked.out.startswith("OK: ")
     lines = out.read_text().splitlines()
