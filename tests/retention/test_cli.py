@@ -9,7 +9,6 @@ import pytest
 
 from auditor.home import create_home
 from auditor.vault.gateway import AccessContext
-from tests.cli.conftest import auditor  # noqa: F401  (the fixture)
 from tests.conftest import FAST_SCRYPT
 from tests.retention.hospital import build
 
