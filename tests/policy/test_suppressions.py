@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import ast
 import json
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -19,8 +19,9 @@ from auditor.clock import FixedClock
 from auditor.errors import NotFound
 from auditor.policy.findings import Finding
 from auditor.policy.frames import Period
-from auditor.policy.suppressions import (ActiveSuppression, SuppressionRefused, SuppressionRequest, add_suppression,
-                                         list_suppressions, matches, revoke_suppression, suppression_reasons)
+from auditor.policy.suppressions import (ActiveSuppression, SuppressionEntry, SuppressionRefused, SuppressionRequest,
+                                         add_suppression, list_suppressions, matches, revoke_suppression,
+                                         suppression_reasons)
 from auditor.vault.gateway.casework import Casework
 from auditor.vault.records import CASEWORK_SEALED, Suppression
 from tests.policy.test_cli import home  # noqa: F401  (a fixture)
@@ -132,11 +133,30 @@ def _finding(last_at: datetime, rule="family-access", user="n.muller", patient=7
                    explanation="", first_at=last_at.isoformat(), last_at=last_at.isoformat())
 
 
-@given(st.datetimes(min_value=datetime(2026, 1, 1), max_value=datetime(2027, 12, 31), timezones=st.just(timezone.utc)),
-       st.dates(min_value=date(2026, 1, 1), max_value=date(2027, 12, 31)))
-def test_expiry_is_judged_by_the_findings_local_day(at, expires):
+# the boundaries: the local midnights that begin and end the last day, and a microsecond, a minute or a
+# day either side of them (2026 and 2027 hold both of New York's daylight-saving changes)
+_NEAR = [timedelta(0), *(sign * timedelta(**unit) for sign in (1, -1)
+                         for unit in ({"microseconds": 1}, {"minutes": 1}, {"days": 1}))]
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=NEW_YORK)
+
+
+@given(expires=st.dates(min_value=date(2026, 1, 1), max_value=date(2027, 12, 31)), data=st.data())
+def test_expiry_is_judged_by_the_findings_local_day(expires, data):
+    """A suppression mutes through the end of its last day in the organisation's time zone: a finding
+    whose last event is before the local midnight that ends that day, and none from that midnight on."""
+    ends = _midnight(expires + timedelta(days=1))
+    at = data.draw(st.one_of(
+        st.datetimes(min_value=datetime(2026, 1, 1), max_value=datetime(2027, 12, 31), timezones=st.just(timezone.utc)),
+        st.builds(lambda edge, near: (edge + near).astimezone(timezone.utc),
+                  st.sampled_from([_midnight(expires), ends]), st.sampled_from(_NEAR))))
     s = ActiveSuppression(1, "family-access", "n.muller", 7, expires)
-    assert matches(s, _finding(at), NEW_YORK) == (at.astimezone(NEW_YORK).date() <= expires)
+    assert matches(s, _finding(at), NEW_YORK) == (at < ends)
+    today = expires + timedelta(days=data.draw(st.sampled_from([-1, 0, 1])))
+    entry = SuppressionEntry(1, "family-access", "n.muller", 7, expires, "CPO", at, None, None)
+    assert entry.status(today) == ("active" if today <= expires else "expired")  # `suppressions list`
 
 
 def test_the_local_day_boundary():
