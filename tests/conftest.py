@@ -7,8 +7,7 @@ import subprocess
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
-
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -157,8 +156,9 @@ def population(vault, clock):
     return vault
 
 
-@dataclass
-class Result:
+class Result(NamedTuple):
+    """What a command did: its exit status and what it printed (unpacks as code, out, err)."""
+
     code: int
     out: str
     err: str
@@ -166,15 +166,16 @@ class Result:
 
 @pytest.fixture
 def auditor(capsys, monkeypatch, tmp_path):
-    """Run `auditor ARGS` in-process; returns exit code and output. AUDITOR_HOME is tmp_path/home.
-    `run(..., clock=FixedClock(...))` runs the command on that day (default: the system clock)."""
+    """Run `auditor ARGS` in-process (each arg as str); returns Result(code, out, err). AUDITOR_HOME
+    is tmp_path/home. `run(..., clock=FixedClock(...))` runs the command on that day (default: the
+    system clock; a test whose dates are compared with "today" must give one)."""
     monkeypatch.setenv("AUDITOR_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("AUDITOR_PASSPHRASE", raising=False)
 
-    def run(*args: str, clock=None) -> Result:
+    def run(*args, clock=None) -> Result:
         capsys.readouterr()
         try:
-            main(list(args), clock=clock)
+            main([str(a) for a in args], clock=clock)
             code = 0
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else 1

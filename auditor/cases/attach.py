@@ -5,6 +5,12 @@ otherwise a new case is opened. A finding is identified by its rule, user, patie
 (`finding_key`): one already in a case, or whose events are all already in the member's cases under
 the same rule (a rerun over a narrower period), is not added again, so running `auditor findings`
 twice creates nothing new. Findings already in a case get that case's id even when muted since.
+
+Two runs at once (two `auditor findings` on one PostgreSQL vault) take turns: the second waits for
+the first's commit, then finds its cases and findings. A transaction-level advisory lock rather than
+a unique index on the open case per member: nothing to retry, no migration that existing duplicates
+could fail, and the lock is released by the commit or rollback however the run ends. On SQLite every
+writer already takes the database's write lock first (BEGIN IMMEDIATE).
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from auditor.cases.workflow import CLOSED, OPEN, record_history
@@ -24,6 +30,7 @@ from auditor.vault.gateway.casework import Casework, CaseworkChange
 from auditor.vault.records import Case, CaseFinding
 
 _CHUNK = 900
+_ONE_RUN_AT_A_TIME = int.from_bytes(b"auditcas", "big")  # the advisory lock's key, ours alone
 
 
 @dataclass
@@ -38,6 +45,13 @@ def finding_key(f: Finding) -> str:
     """A stable identity of a finding across runs: rule, user, patient and its sorted event ids."""
     doc = json.dumps([f.rule, f.user_id, f.patient_id, sorted(f.event_ids)], separators=(",", ":"))
     return hashlib.sha256(doc.encode("utf-8")).hexdigest()
+
+
+def _take_turns(session: Session) -> None:
+    """Wait for any other run attaching findings to commit (PostgreSQL; READ COMMITTED, so every
+    query after this sees what it committed)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock(_ONE_RUN_AT_A_TIME)))
 
 
 def _known(session: Session, keys: list[str]) -> dict[str, int]:
@@ -102,6 +116,7 @@ def attach_findings(casework: Casework, findings: list[Finding], first_day: date
     keys = [finding_key(f) for f in findings]
 
     def work(change: CaseworkChange) -> Attachment:
+        _take_turns(change.session)
         known = _known(change.session, sorted(set(keys)))
         fresh, seen = [], set()
         for f, key in zip(findings, keys):

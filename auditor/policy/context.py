@@ -57,7 +57,8 @@ def _local(events: pd.DataFrame, period: Period) -> pd.DataFrame:
     wall = local.dt.tz_localize(None)
     return events.assign(
         local_day=wall.dt.normalize(),
-        minute_of_day=wall.dt.hour * 60 + wall.dt.minute + wall.dt.second / 60,
+        # to the microsecond: 60 minutes and half a second past a shift is more than 60 minutes outside it
+        minute_of_day=(wall - wall.dt.normalize()) / pd.Timedelta(minutes=1),
         in_period=(events["at"] >= period.start) & (events["at"] < period.end),
     )
 

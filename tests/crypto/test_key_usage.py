@@ -8,13 +8,15 @@ import threading
 
 import pytest
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from auditor.crypto.envelope import MAX_USES
 from auditor.errors import KeyUsageExhausted
 from auditor.home import Vault
 from auditor.vault.gateway import DocumentRecord
 from tests.crypto.test_envelope import HOUSE, IMPORT, fresh_envelope, patient, set_uses, stored_uses
+from tests.refusing_database import MESSAGE, refusing
 
 
 # -- usage counting ------------------------------------------------------------------------------------------------
@@ -67,18 +69,18 @@ def test_uses_counted_while_another_thread_flushes_are_all_kept(vault):
     assert stored_uses(vault, key) == 3000
 
 
-def test_uses_that_could_not_be_written_are_kept_for_the_next_flush(vault, monkeypatch):
+def test_uses_that_could_not_be_written_are_kept_for_the_next_flush(vault):
     env = vault.envelope
     key = env.create_key("patient")
     env.seal(key, "patients", "first_name", 1, "x")
     env.seal(key, "patients", "first_name", 2, "y")
-    real = env.keystore
-    monkeypatch.setattr(env, "keystore", create_engine("sqlite:///file:missing?mode=ro&uri=true"))
-    with pytest.raises(Exception):
-        env.flush_usage()
-    monkeypatch.setattr(env, "keystore", real)
+    with refusing(vault.keystore, "data_keys", "UPDATE"):  # the key store refuses the write
+        with pytest.raises(DBAPIError, match=MESSAGE):
+            env.flush_usage()
+        assert stored_uses(vault, key) == 0
+    env.seal(key, "patients", "first_name", 3, "z")
     env.flush_usage()
-    assert stored_uses(vault, key) == 2
+    assert stored_uses(vault, key) == 3  # the two kept, and the one since
 
 
 def test_gateway_writes_count_uses(population, clock):

@@ -29,7 +29,7 @@ from auditor.vault.gateway.casework import Casework
 from auditor.vault.gateway.directory import ReportDirectory
 from auditor.vault.records import Case, CaseFinding, CaseHistoryEntry
 from tests.conftest import FAST_SCRYPT
-from tests.policy.test_cli import home, run  # noqa: F401  (fixtures)
+from tests.policy.test_cli import home  # noqa: F401  (a fixture)
 from tests.policy.vault_data import populate
 
 NEW_YORK = ZoneInfo("America/New_York")
@@ -281,37 +281,37 @@ def test_case_settings(tmp_path):
 
 
 # -- the CLI ------------------------------------------------------------------------------------------
-def test_cli_findings_cases_review_note_close(run, home, tmp_path):  # noqa: F811
+def test_cli_findings_cases_review_note_close(auditor, home, tmp_path):  # noqa: F811
     populate(home)
-    code, out, err = run("findings", "--from", "2026-11-01", "--to", "2026-11-30", "--out", str(tmp_path / "f.json"))
+    code, out, err = auditor("findings", "--from", "2026-11-01", "--to", "2026-11-30", "--out", str(tmp_path / "f.json"))
     assert code == 0 and "in 1 case(s) (1 opened, 3 finding(s) newly attached)" in out
     assert {f["case"] for f in json.loads((tmp_path / "f.json").read_text())} == {1}
-    code, out, err = run("findings", "--from", "2026-11-01", "--to", "2026-11-30", "--format", "csv")
+    code, out, err = auditor("findings", "--from", "2026-11-01", "--to", "2026-11-30", "--format", "csv")
     assert code == 0 and "(0 opened, 0 finding(s) newly attached)" in err
     assert {line.split(",")[0] for line in out.splitlines()[1:]} == {"1"}
-    code, out, _ = run("cases", "list")
+    code, out, _ = auditor("cases", "list")
     assert code == 0 and out.startswith("1\topen\tn.muller\t2026-11-01 to 2026-11-30\t3 finding(s)")
-    code, out, _ = run("cases", "review", "1", "--by", "CPO", "--note", NOTE)
+    code, out, _ = auditor("cases", "review", "1", "--by", "CPO", "--note", NOTE)
     assert code == 0 and out.strip() == "case 1 under review"
-    code, out, _ = run("cases", "note", "1", "--by", "CPO", "--text", "interviewed")
+    code, out, _ = auditor("cases", "note", "1", "--by", "CPO", "--text", "interviewed")
     assert code == 0 and out.strip() == "note added to case 1"
-    code, out, _ = run("cases", "close", "1", "--disposition", "confirmed_violation", "--sanction",
-                       "written_warning", "--by", "CPO")
+    code, out, _ = auditor("cases", "close", "1", "--disposition", "confirmed_violation", "--sanction",
+                           "written_warning", "--by", "CPO")
     assert code == 0 and out.strip() == "case 1 closed: confirmed_violation, sanction written_warning"
-    code, out, _ = run("cases", "show", "1")
+    code, out, _ = auditor("cases", "show", "1")
     assert code == 0 and "family-access (high, risk 70) mrn P-FAM events ehr-1" in out
     assert f"note: {NOTE}" in out and "closed by CPO -> closed" in out
-    code, out, _ = run("cases", "show", "1", "--format", "json")
+    code, out, _ = auditor("cases", "show", "1", "--format", "json")
     assert [h["action"] for h in json.loads(out)["history"]] == ["opened", "review_started", "note", "closed"]
-    code, out, _ = run("cases", "list", "--status", "closed", "--format", "json")
+    code, out, _ = auditor("cases", "list", "--status", "closed", "--format", "json")
     assert [(c["id"], c["sanction"]) for c in json.loads(out)] == [(1, "written_warning")]
-    code, out, _ = run("cases", "list", "--status", "open", "--from", "2026-12-01")
+    code, out, _ = auditor("cases", "list", "--status", "open", "--from", "2026-12-01")
     assert code == 0 and out == ""
 
 
-def test_cli_invalid_case_changes_are_one_line_and_change_nothing(run, home):  # noqa: F811
+def test_cli_invalid_case_changes_are_one_line_and_change_nothing(auditor, home):  # noqa: F811
     populate(home)
-    run("findings", "--from", "2026-11-01", "--to", "2026-11-30", "--format", "csv")
+    auditor("findings", "--from", "2026-11-01", "--to", "2026-11-30", "--format", "csv")
     size = _log_size(home)
     for args, message in [
         (["close", "1", "--disposition", "false_positive", "--sanction", "none", "--by", "CPO"], "review it first"),
@@ -324,6 +324,6 @@ def test_cli_invalid_case_changes_are_one_line_and_change_nothing(run, home):  #
         (["show", "x"], "x"),
         (["list", "--from", "2026-12-01", "--to", "2026-11-01"], "--to is before --from"),
     ]:
-        code, out, err = run("cases", *args)
+        code, out, err = auditor("cases", *args)
         assert code == 2 and message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err, args
     assert _log_size(home) == size and [h.action for h in _history(home, 1)] == ["opened"]

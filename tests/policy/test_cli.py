@@ -7,28 +7,10 @@ import shutil
 
 import pytest
 
-from auditor.cli import main
 from auditor.home import create_home
 from auditor.resources import POLICIES_DIR
 from tests.conftest import FAST_SCRYPT
 from tests.policy.vault_data import populate
-
-
-@pytest.fixture
-def run(capsys, monkeypatch, tmp_path):
-    monkeypatch.setenv("AUDITOR_HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("AUDITOR_PASSPHRASE", raising=False)
-
-    def call(*args):
-        capsys.readouterr()
-        try:
-            main(list(args))
-        except SystemExit as exc:
-            code = exc.code
-        out = capsys.readouterr()
-        return code, out.out, out.err
-
-    return call
 
 
 @pytest.fixture
@@ -38,10 +20,10 @@ def home(tmp_path, clock):
     vault.close()
 
 
-def test_findings_json_per_contract(run, home, tmp_path):
+def test_findings_json_per_contract(auditor, home, tmp_path):
     populate(home)
-    code, out, err = run("findings", "--from", "2026-11-01", "--to", "2026-11-30", "--format", "json",
-                         "--out", str(tmp_path / "f.json"))
+    code, out, err = auditor("findings", "--from", "2026-11-01", "--to", "2026-11-30", "--format", "json",
+                             "--out", str(tmp_path / "f.json"))
     assert code == 0, err
     assert "3 finding(s)" in out and "25.0% explained" in out
     findings = json.loads((tmp_path / "f.json").read_text())
@@ -55,29 +37,29 @@ def test_findings_json_per_contract(run, home, tmp_path):
         ("coworker-access", "P-COW", ("ehr-3",))}
 
 
-def test_findings_csv_to_stdout_and_utc_note(run, home):
+def test_findings_csv_to_stdout_and_utc_note(auditor, home):
     populate(home, tz=None)
-    code, out, err = run("findings", "--from", "2026-11-02", "--to", "2026-11-02", "--format", "csv")
+    code, out, err = auditor("findings", "--from", "2026-11-02", "--to", "2026-11-02", "--format", "csv")
     assert code == 0
     assert out.splitlines()[0].startswith("case,rule,severity,risk,user_id,mrn,event_ids")
     assert "using UTC" in err
 
 
-def test_findings_usage_errors(run, home):
-    code, _, err = run("findings", "--from", "2026-11-30", "--to", "2026-11-01")
+def test_findings_usage_errors(auditor, home):
+    code, _, err = auditor("findings", "--from", "2026-11-30", "--to", "2026-11-01")
     assert code == 2 and err.strip() == "auditor: --to is before --from"
-    code, _, err = run("findings", "--from", "yesterday", "--to", "2026-11-01")
+    code, _, err = auditor("findings", "--from", "yesterday", "--to", "2026-11-01")
     assert code == 2 and "Traceback" not in err
 
 
-def test_policy_lint_clean_and_broken(run, tmp_path):
-    code, out, _ = run("policy", "lint")
+def test_policy_lint_clean_and_broken(auditor, tmp_path):
+    code, out, _ = auditor("policy", "lint")
     assert code == 0 and "OK: 14 rules" in out
     rules = tmp_path / "rules"
     shutil.copytree(POLICIES_DIR / "rules", rules)
     vip = rules / "vip-access.yaml"
     vip.write_text(vip.read_text().replace("severity: high", "severity: severe").replace("status: stable", "status: ok"))
-    code, out, _ = run("policy", "lint", "--rules-dir", str(rules))
+    code, out, _ = auditor("policy", "lint", "--rules-dir", str(rules))
     assert code == 2
     lines = out.splitlines()
     assert len(lines) == 2 and all(line.startswith(f"{vip}:") for line in lines)

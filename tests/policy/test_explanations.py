@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from auditor.policy import engine
@@ -109,17 +109,48 @@ _team = st.lists(st.builds(
                              "end": None if length is None else _when(s + length)},
     st.integers(1, 3), st.sampled_from([u["user_id"] for u in USERS]), _hours,
     st.none() | st.integers(0, 24 * 20)), max_size=4)
+_record_types = st.sampled_from([None, "note", "hiv", "psychotherapy_note"])
 _events = st.lists(st.builds(
     lambda p, u, h, r: {"patient_id": p, "user_id": u, "at": _when(h), "record_type": r},
-    st.integers(1, 4), st.sampled_from([u["user_id"] for u in USERS]), _hours,
-    st.sampled_from([None, "note", "hiv", "psychotherapy_note"])), min_size=1, max_size=25)
+    st.integers(1, 4), st.sampled_from([u["user_id"] for u in USERS]), _hours, _record_types), min_size=1, max_size=25)
+# an off-by-one shows only at a window's edge: on it, a microsecond, a minute or a day either side
+_NEAR = [pd.Timedelta(0), *(sign * pd.Timedelta(**unit) for sign in (1, -1)
+                            for unit in ({"microseconds": 1}, {"minutes": 1}, {"days": 1}))]
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(encounters=_encounters, team=_team, events=_events)
-def test_each_access_gets_the_first_explanation_the_contract_gives(policy, encounters, team, events):
-    events = [{**e, "id": f"e{i}"} for i, e in enumerate(events)]
-    got, _ = _explained(policy, USERS, events, encounters, team)
+def _edges(encounters, team, policy) -> list[tuple[pd.Timestamp, int, list[str]]]:
+    """Every window edge, with its patient and the users whose access there it could explain."""
+    x, everyone = policy.settings.explanations, [u["user_id"] for u in USERS]
+    edges = []
+    for e in encounters:
+        start, end = pd.Timestamp(e["start"]), pd.Timestamp(e["end"])
+        for at in (start - x.clinical_days_before * DAY, end + x.clinical_days_after * DAY,
+                   start - x.operational_days_before * DAY, end + x.operational_days_after * DAY):
+            edges.append((at, e["patient_id"], everyone))
+    for m in team:
+        for at in (m["start"], m["end"]):
+            if at is not None:
+                edges.append((pd.Timestamp(at), m["patient_id"], [m["user_id"]]))
+    return edges
+
+
+def _at_the_edges(edges) -> st.SearchStrategy:
+    return st.sampled_from(edges).flatmap(lambda edge: st.builds(
+        lambda near, u, r: {"patient_id": edge[1], "user_id": u, "at": (edge[0] + near).isoformat(), "record_type": r},
+        st.sampled_from(_NEAR), st.sampled_from(edge[2]), _record_types))
+
+
+def test_each_access_gets_the_first_explanation_the_contract_gives(policy):
     users = {u["user_id"]: u for u in USERS}
-    want = {e["id"]: _by_the_text(e, users[e["user_id"]], encounters, team, policy) for e in events}
-    assert got == want
+
+    @settings(max_examples=150, deadline=None)
+    @given(encounters=_encounters, team=_team, anywhere=_events, data=st.data())
+    def check(encounters, team, anywhere, data):
+        edges = _edges(encounters, team, policy)
+        near = data.draw(st.lists(_at_the_edges(edges), max_size=25)) if edges else []
+        events = [{**e, "id": f"e{i}"} for i, e in enumerate(anywhere + near)]
+        got, _ = _explained(policy, USERS, events, encounters, team)
+        want = {e["id"]: _by_the_text(e, users[e["user_id"]], encounters, team, policy) for e in events}
+        assert got == want
+
+    check()

@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 import yaml
 
-from auditor.cli import main
 from auditor.resources import POLICIES_DIR
 
 CASES_DIR = Path(__file__).parent / "spec_cases"
@@ -33,25 +32,6 @@ def expectations(case: Path) -> dict:
 
 def _key(rule: str, user_id: str, mrn: str | None, events) -> tuple:
     return rule, user_id, mrn, tuple(sorted(events))
-
-
-@pytest.fixture
-def auditor(capsys, monkeypatch, tmp_path):
-    """`auditor ARGS` in-process -> (exit code, stdout, stderr); AUDITOR_HOME is tmp_path/home."""
-    monkeypatch.setenv("AUDITOR_HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("AUDITOR_PASSPHRASE", raising=False)
-
-    def run(*args: str) -> tuple[int, str, str]:
-        capsys.readouterr()
-        try:
-            main(list(args))
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        out = capsys.readouterr()
-        return code, out.out, out.err
-
-    return run
 
 
 def _ingest_everything(auditor, case: Path, tz: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import ast
 import json
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -15,14 +15,16 @@ from sqlalchemy import func, select
 
 from auditor.audit.schema import AuditEventRow
 from auditor.cases.period import audit_period
+from auditor.clock import FixedClock
 from auditor.errors import NotFound
 from auditor.policy.findings import Finding
 from auditor.policy.frames import Period
-from auditor.policy.suppressions import (ActiveSuppression, SuppressionRefused, SuppressionRequest, add_suppression,
-                                         list_suppressions, matches, revoke_suppression, suppression_reasons)
+from auditor.policy.suppressions import (ActiveSuppression, SuppressionEntry, SuppressionRefused, SuppressionRequest,
+                                         add_suppression, list_suppressions, matches, revoke_suppression,
+                                         suppression_reasons)
 from auditor.vault.gateway.casework import Casework
 from auditor.vault.records import CASEWORK_SEALED, Suppression
-from tests.policy.test_cli import home, run  # noqa: F401  (fixtures)
+from tests.policy.test_cli import home  # noqa: F401  (a fixture)
 from tests.policy.vault_data import populate
 
 NEW_YORK = ZoneInfo("America/New_York")
@@ -131,11 +133,30 @@ def _finding(last_at: datetime, rule="family-access", user="n.muller", patient=7
                    explanation="", first_at=last_at.isoformat(), last_at=last_at.isoformat())
 
 
-@given(st.datetimes(min_value=datetime(2026, 1, 1), max_value=datetime(2027, 12, 31), timezones=st.just(timezone.utc)),
-       st.dates(min_value=date(2026, 1, 1), max_value=date(2027, 12, 31)))
-def test_expiry_is_judged_by_the_findings_local_day(at, expires):
+# the boundaries: the local midnights that begin and end the last day, and a microsecond, a minute or a
+# day either side of them (2026 and 2027 hold both of New York's daylight-saving changes)
+_NEAR = [timedelta(0), *(sign * timedelta(**unit) for sign in (1, -1)
+                         for unit in ({"microseconds": 1}, {"minutes": 1}, {"days": 1}))]
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=NEW_YORK)
+
+
+@given(expires=st.dates(min_value=date(2026, 1, 1), max_value=date(2027, 12, 31)), data=st.data())
+def test_expiry_is_judged_by_the_findings_local_day(expires, data):
+    """A suppression mutes through the end of its last day in the organisation's time zone: a finding
+    whose last event is before the local midnight that ends that day, and none from that midnight on."""
+    ends = _midnight(expires + timedelta(days=1))
+    at = data.draw(st.one_of(
+        st.datetimes(min_value=datetime(2026, 1, 1), max_value=datetime(2027, 12, 31), timezones=st.just(timezone.utc)),
+        st.builds(lambda edge, near: (edge + near).astimezone(timezone.utc),
+                  st.sampled_from([_midnight(expires), ends]), st.sampled_from(_NEAR))))
     s = ActiveSuppression(1, "family-access", "n.muller", 7, expires)
-    assert matches(s, _finding(at), NEW_YORK) == (at.astimezone(NEW_YORK).date() <= expires)
+    assert matches(s, _finding(at), NEW_YORK) == (at < ends)
+    today = expires + timedelta(days=data.draw(st.sampled_from([-1, 0, 1])))
+    entry = SuppressionEntry(1, "family-access", "n.muller", 7, expires, "CPO", at, None, None)
+    assert entry.status(today) == ("active" if today <= expires else "expired")  # `suppressions list`
 
 
 def test_the_local_day_boundary():
@@ -163,41 +184,49 @@ def test_no_module_outside_the_gateway_names_a_sealed_casework_column():
 
 
 # -- the CLI ------------------------------------------------------------------------------------------
-def test_cli_add_list_findings_revoke(run, home, tmp_path):  # noqa: F811
+def test_cli_add_list_findings_revoke(auditor, home, tmp_path, clock):  # noqa: F811
     populate(home)
-    code, out, err = run("suppressions", "add", "--rule", "family-access", "--user", "n.muller", "--mrn", "P-FAM",
-                         "--reason", REASON, "--expires", "2099-12-31", "--approver", "Chief Privacy Officer")
+    code, out, err = auditor("suppressions", "add", "--rule", "family-access", "--user", "n.muller", "--mrn", "P-FAM",
+                             "--reason", REASON, "--expires", "2026-11-30", "--approver", "Chief Privacy Officer",
+                             clock=clock)
     assert code == 0, err
-    assert out.strip() == "suppression 1 added: family-access, expires 2099-12-31"
-    code, out, err = run("suppressions", "list")
+    assert out.strip() == "suppression 1 added: family-access, expires 2026-11-30"
+    code, out, err = auditor("suppressions", "list", clock=clock)
     assert code == 0 and out.split("\t")[:3] == ["1", "active", "family-access"]
     assert "mrn P-FAM" in out and REASON in out
-    code, out, err = run("suppressions", "list", "--format", "json")
+    code, out, err = auditor("suppressions", "list", "--format", "json", clock=clock)
     assert json.loads(out)[0]["reason"] == REASON
-    code, out, err = run("findings", "--from", "2026-11-01", "--to", "2026-11-30", "--out", str(tmp_path / "f.json"))
+    code, out, err = auditor("findings", "--from", "2026-11-01", "--to", "2026-11-30", "--out", str(tmp_path / "f.json"),
+                             clock=clock)
     assert code == 0 and "1 muted" in out
     found = {f["rule"]: f for f in json.loads((tmp_path / "f.json").read_text())}
     assert found["family-access"]["muted"] is True and found["family-access"]["case"] is None
     assert found["coworker-access"]["muted"] is False and found["coworker-access"]["case"] == 1
-    code, out, err = run("suppressions", "revoke", "1", "--reason", "ended", "--by", "CPO")
+    on_its_last_day = FixedClock(datetime(2026, 12, 1, 4, 59, tzinfo=timezone.utc))  # 23:59 on 11-30 in New York
+    assert auditor("suppressions", "list", clock=on_its_last_day).out.split("\t")[1] == "active"
+    day_after = FixedClock(datetime(2026, 12, 1, 15, tzinfo=timezone.utc))
+    assert auditor("suppressions", "list", clock=day_after).out.split("\t")[1] == "expired"
+    code, out, err = auditor("suppressions", "revoke", "1", "--reason", "ended", "--by", "CPO", clock=clock)
     assert code == 0 and out.strip() == "suppression 1 revoked"
-    code, out, _ = run("suppressions", "list")
+    code, out, _ = auditor("suppressions", "list", clock=clock)
     assert out.split("\t")[1] == "revoked"
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--rule", "family-access", "--reason", "r", "--expires", "2099-01-01", "--approver", "A"], "names a user"),
-    (["--rule", "nope", "--user", "u", "--reason", "r", "--expires", "2099-01-01", "--approver", "A"], "unknown rule"),
+    (["--rule", "family-access", "--reason", "r", "--expires", "2026-12-31", "--approver", "A"], "names a user"),
+    (["--rule", "nope", "--user", "u", "--reason", "r", "--expires", "2026-12-31", "--approver", "A"], "unknown rule"),
     (["--rule", "family-access", "--user", "u", "--reason", "r", "--expires", "soon", "--approver", "A"],
      "is not a YYYY-MM-DD date"),
-    (["--rule", "family-access", "--mrn", "P-NONE", "--reason", "r", "--expires", "2099-01-01", "--approver", "A"],
+    (["--rule", "family-access", "--mrn", "P-NONE", "--reason", "r", "--expires", "2026-12-31", "--approver", "A"],
      "no patient with that MRN"),
-    (["--rule", "family-access", "--user", "u", "--reason", "r", "--expires", "2099-01-01"], "--approver"),
+    (["--rule", "family-access", "--user", "u", "--reason", "r", "--expires", "2026-12-31"], "--approver"),
+    (["--rule", "family-access", "--user", "u", "--reason", "r", "--expires", "2026-11-01", "--approver", "A"],
+     "--expires 2026-11-01 is already past"),
 ])
-def test_cli_bad_suppressions_are_one_line_and_change_nothing(run, home, args, message):  # noqa: F811
+def test_cli_bad_suppressions_are_one_line_and_change_nothing(auditor, home, clock, args, message):  # noqa: F811
     populate(home)
-    code, out, err = run("suppressions", "add", *args)
+    code, out, err = auditor("suppressions", "add", *args, clock=clock)
     assert code == 2 and len(err.strip().splitlines()) == 1 and message in err and "Traceback" not in err
     assert list_suppressions(home.records) == []
-    code, _, err = run("suppressions", "revoke", "5", "--reason", "x")
+    code, _, err = auditor("suppressions", "revoke", "5", "--reason", "x")
     assert code == 2 and err.strip() == "auditor: no suppression 5"

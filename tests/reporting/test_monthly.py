@@ -13,10 +13,8 @@ import pytest
 from sqlalchemy import func, select
 
 from auditor.audit.schema import AuditEventRow
-from auditor.cases import workflow
 from auditor.clock import FixedClock
 from auditor.home import Vault
-from auditor.vault.gateway.casework import Casework
 
 SECTIONS = ("cover", "summary", "trend", "rules", "cases", "break-glass", "vip-sensitive", "terminated",
             "outcomes", "completeness", "appendix", "sign-off")
@@ -232,29 +230,25 @@ def test_bad_input_is_one_line(run, month_home, tmp_path, args, message):
     assert not (tmp_path / "out").exists()
 
 
-def _close_in_november(home, case_id: int) -> None:
-    """As `auditor cases close` would on 2026-11-20: the report counts the cases closed during its
-    month, and the wall clock has left November 2026 behind."""
-    vault = Vault.open(home, clock=FixedClock(datetime(2026, 11, 20, 15, 0, tzinfo=timezone.utc)))
-    try:
-        workflow.close_case(Casework(vault.gateway), case_id, "confirmed_violation", "education", "Pat Privacy",
-                            "retrained on minimum necessary")
-    finally:
-        vault.close()
-
-
-def test_casework_and_suppressions_in_the_report(run, month_home, tmp_path):
-    code, _, err = run("suppressions", "add", "--rule", "break-glass-review", "--user", "b.glass", "--reason",
-                       "ED physician: reviewed weekly by the ED lead", "--expires", "2027-06-30", "--approver", "CPO")
-    assert code == 0, err
-    code, out, err = run("findings", "--from", "2026-11-01", "--to", "2026-11-30", "--out", tmp_path / "f.json")
-    assert code == 0, err
+def test_casework_and_suppressions_in_the_report(auditor, month_home, tmp_path):
+    # each step on its own day, whatever the day the test runs: the expiry is compared with "today"
+    on = lambda day, hour: FixedClock(datetime(2026, 11, day, hour, tzinfo=timezone.utc))  # noqa: E731
+    done = auditor("suppressions", "add", "--rule", "break-glass-review", "--user", "b.glass", "--reason",
+                   "ED physician: reviewed weekly by the ED lead", "--expires", "2027-06-30", "--approver", "CPO",
+                   clock=on(18, 15))
+    assert done.code == 0, done.err
+    done = auditor("findings", "--from", "2026-11-01", "--to", "2026-11-30", "--out", tmp_path / "f.json",
+                   clock=on(19, 15))
+    assert done.code == 0, done.err
     findings = json.loads((tmp_path / "f.json").read_text())
     muller = next(f["case"] for f in findings if f["user_id"] == "n.muller")
-    assert run("cases", "review", muller, "--by", "Pat Privacy")[0] == 0
-    _close_in_november(tmp_path / "home", muller)
-    code, _, err = run("report", "monthly", "--month", "2026-11", "--out", tmp_path / "out", "--no-pdf")
-    assert code == 0, err
+    assert auditor("cases", "review", muller, "--by", "Pat Privacy", clock=on(20, 14)).code == 0
+    closed = auditor("cases", "close", muller, "--disposition", "confirmed_violation", "--sanction", "education",
+                     "--by", "Pat Privacy", "--note", "retrained on minimum necessary", clock=on(20, 15))
+    assert closed.code == 0, closed.err
+    done = auditor("report", "monthly", "--month", "2026-11", "--out", tmp_path / "out", "--no-pdf",
+                   clock=FixedClock(datetime(2026, 12, 1, 15, tzinfo=timezone.utc)))
+    assert done.code == 0, done.err
     html = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
     report_findings = json.loads((tmp_path / "out" / "findings.json").read_text())
     muted = [f for f in report_findings if f["muted"]]

@@ -138,9 +138,10 @@ def test_six_years_are_kept_and_nothing_changes_on_refusal(aged, tmp_path):
 def test_the_archive_commands(auditor, aged, tmp_path):
     aged.close()
     out = tmp_path / "old.jsonl"
-    early = auditor("audit", "archive", "--before", "2026-01-01", "--out", str(out))
+    on_today = FixedClock(datetime(2026, 11, 2, 15, tzinfo=timezone.utc))  # six years are counted back from it
+    early = auditor("audit", "archive", "--before", "2020-11-03", "--out", str(out), clock=on_today)
     assert early.code == 2 and "younger than six years" in early.err and not out.exists()
-    done = auditor("audit", "archive", "--before", "2019-01-01", "--out", str(out))
+    done = auditor("audit", "archive", "--before", "2019-01-01", "--out", str(out), clock=on_today)
     assert done.code == 0 and done.out.startswith(f"events 1..8 archived to {out}"), done.err
     checked = auditor("audit", "verify-archive", str(out))
     assert checked.code == 0 and checked.out.startswith("OK: ")

@@ -8,7 +8,6 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 import pytest
 
-from auditor.cli import main
 from auditor.home import create_home
 from auditor.ingest.ehr_import import ingest_directory
 from auditor.simulation.writer import write_hospital
@@ -36,22 +35,3 @@ def ingested(small_hospital, tmp_path_factory):
 
 def read(folder: Path, name: str) -> pd.DataFrame:
     return pd.read_csv(folder / name, dtype=str, keep_default_na=False)
-
-
-@pytest.fixture
-def auditor(capsys, monkeypatch, tmp_path):
-    """Run `auditor ARGS` in-process with AUDITOR_HOME=tmp_path/home; (exit code, stdout, stderr)."""
-    monkeypatch.setenv("AUDITOR_HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("AUDITOR_PASSPHRASE", raising=False)
-
-    def run(*args: str):
-        capsys.readouterr()
-        try:
-            main(list(args))
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        out = capsys.readouterr()
-        return code, out.out, out.err
-
-    return run

@@ -16,9 +16,11 @@ from auditor.audit.verify import verify_log
 from auditor.errors import AuditWriteFailed
 from auditor.ingest.ehr_import import ingest_directory
 from auditor.vault.gateway import EHR_EVENT_COLUMNS, AccessContext
+from auditor.vault.gateway.core import AccessGateway
 from auditor.vault.gateway.lookups import IngestLookups
 from tests.ingest import interchange_data as data
 from tests.ingest.test_interchange import NEW_YORK, ehr_events, utc
+from tests.refusing_database import refusing
 
 IMPORT = AccessContext.service("import")
 TYPES = {"at_us": pa.int64(), "break_glass": pa.bool_(), "row_hash": pa.binary()}
@@ -41,27 +43,34 @@ def loaded(vault, tmp_path):
     return vault
 
 
-@pytest.fixture
-def prepares(monkeypatch):
-    """Which threads packed blocks: the pipeline's own thread ahead of time, or a transaction again."""
-    seen: list[str] = []
-    real = AuditLog.prepare
+class PackingSeen(AuditLog):
+    """The vault's audit log, noting which thread packs each block: the pipeline's own, ahead of the
+    block's transaction, or the writer's, in it (the log had changed since)."""
+
+    def __init__(self, log: AuditLog) -> None:
+        super().__init__(log.keyring, log.envelope, log.log_key_id, log.checkpoints, log.clock, log.checkpoint_every)
+        self.packed_by: list[str] = []
 
     def prepare(self, *args, **kwargs):
-        seen.append("writer" if threading.current_thread().name.startswith("audit-log-writer") else "ahead")
-        return real(self, *args, **kwargs)
+        self.packed_by.append("writer" if threading.current_thread().name.startswith("audit-log-writer") else "ahead")
+        return super().prepare(*args, **kwargs)
 
-    monkeypatch.setattr(AuditLog, "prepare", prepare)
-    return seen
+
+@pytest.fixture
+def watched(loaded) -> tuple[AccessGateway, list[str]]:
+    """A gateway over the loaded vault, given a PackingSeen log; and the list of who packed what."""
+    g, log = loaded.gateway, PackingSeen(loaded.audit_log)
+    return AccessGateway(g.records, g.envelope, g.indexer, log, g.policy, g.clock), log.packed_by
 
 
 def _verified(vault) -> bool:
     return verify_log(vault.records, vault.keyring, [vault.checkpoints.path]).ok
 
 
-def test_chunks_come_back_in_order_with_their_counts_and_every_block_was_packed_ahead(loaded, prepares):
+def test_chunks_come_back_in_order_with_their_counts_and_every_block_was_packed_ahead(loaded, watched):
+    gateway, prepares = watched
     chunks = [events([f"c{c}-{i}" for i in range(5)]) for c in range(4)] + [events([])]
-    out = list(loaded.gateway.append_ehr_chunks(IMPORT, "ehr", chunks, lambda t: t, batch=2))
+    out = list(gateway.append_ehr_chunks(IMPORT, "ehr", chunks, lambda t: t, batch=2))
     assert [chunk for chunk, _ in out] == chunks
     assert [done.appended for _, done in out] == [5, 5, 5, 5, 0]
     assert prepares and set(prepares) == {"ahead"}  # 12 batches, none hashed again in its transaction
@@ -70,14 +79,16 @@ def test_chunks_come_back_in_order_with_their_counts_and_every_block_was_packed_
     assert _verified(loaded)
 
 
-def test_a_writer_in_between_makes_the_transaction_pack_again_and_nothing_is_lost(loaded, prepares):
+def test_a_writer_in_between_makes_the_transaction_pack_again_and_nothing_is_lost(loaded, watched):
+    gateway, prepares = watched
+
     def chunks():
         for c in range(3):
             yield events([f"w{c}-{i}" for i in range(4)])
             # another writer takes the next sequence numbers while a batch is prepared or committing
             loaded.gateway.append_ehr_events(IMPORT, "other", events([f"o{c}"]))
 
-    out = list(loaded.gateway.append_ehr_chunks(IMPORT, "ehr", chunks(), lambda t: t))
+    out = list(gateway.append_ehr_chunks(IMPORT, "ehr", chunks(), lambda t: t))
     assert [done.appended for _, done in out] == [4, 4, 4]
     assert "writer" in prepares  # a prepared block was refused and packed again
     assert {f"w{c}-{i}" for c in range(3) for i in range(4)} <= set(ehr_events(loaded))
@@ -97,38 +108,31 @@ def test_events_loaded_after_a_batch_was_prepared_are_counted_present_not_append
     assert _verified(loaded)
 
 
-def test_a_failed_batch_stops_the_stream_before_the_next_begins(loaded, monkeypatch):
-    gateway, calls = loaded.gateway, []
-    real = type(gateway)._append_ehr_batch
-
-    def failing_second(self, ctx, source, part, result):
-        calls.append(part.frame["event_id"][0].as_py())
-        if len(calls) == 2:
-            raise AuditWriteFailed("the audit log could not be written (test); the access did not happen")
-        return real(self, ctx, source, part, result)
-
-    monkeypatch.setattr(type(gateway), "_append_ehr_batch", failing_second)
+def test_a_failed_batch_stops_the_stream_before_the_next_begins(loaded):
     chunks = [events([f"f{c}-{i}" for i in range(3)]) for c in range(4)]
-    with pytest.raises(AuditWriteFailed):
-        for _ in gateway.append_ehr_chunks(IMPORT, "ehr", chunks, lambda t: t):
-            pass
-    assert calls == ["f0-0", "f1-0"]  # the third chunk was never written
+    # the database refuses the second batch's events: its transaction fails and rolls back
+    with refusing(loaded.records, "audit_imported_keys", "INSERT", "NEW.source_event_id = 'f1-0'"):
+        with pytest.raises(AuditWriteFailed, match="^the audit log could not be written"):
+            for _ in loaded.gateway.append_ehr_chunks(IMPORT, "ehr", chunks, lambda t: t):
+                pass
     stored = {e for e in ehr_events(loaded) if e.startswith("f")}
-    assert stored == {"f0-0", "f0-1", "f0-2"}
+    assert stored == {"f0-0", "f0-1", "f0-2"}  # neither the refused batch nor any after it
     assert _verified(loaded)
 
 
-def test_a_database_refusing_the_read_ahead_is_a_storage_error_naming_no_event(loaded, monkeypatch):
-    from sqlalchemy.exc import OperationalError
-
+def test_a_database_refusing_the_read_ahead_is_a_storage_error_naming_no_event(loaded):
     from auditor.errors import StorageError
-    from auditor.vault.gateway import ehr_log
 
-    def refused(session, source, event_ids):
-        raise OperationalError("SELECT ... WHERE source_event_id BETWEEN 'r-secret' ...", {}, Exception("locked"))
-
-    monkeypatch.setattr(ehr_log, "_loaded_hashes", refused)
-    with pytest.raises(StorageError, match=r"^the database refused a read \(OperationalError\); nothing changed$"):
-        list(loaded.gateway.append_ehr_chunks(IMPORT, "ehr", [events(["r-secret"])], lambda t: t))
+    # the keys the read-ahead looks events up in are gone (the database's error names the event id)
+    with loaded.records.begin() as conn:
+        conn.exec_driver_sql("ALTER TABLE audit_imported_keys RENAME TO audit_imported_keys_away")
+    try:
+        with pytest.raises(StorageError, match=r"^the database refused a read \((OperationalError|ProgrammingError)\); "
+                                               r"nothing changed$") as refused:
+            list(loaded.gateway.append_ehr_chunks(IMPORT, "ehr", [events(["r-secret"])], lambda t: t))
+        assert "r-secret" not in str(refused.value) and refused.value.__cause__ is None
+    finally:
+        with loaded.records.begin() as conn:
+            conn.exec_driver_sql("ALTER TABLE audit_imported_keys_away RENAME TO audit_imported_keys")
     assert "r-secret" not in ehr_events(loaded)
     assert _verified(loaded)

@@ -18,11 +18,12 @@ from auditor.policy.frames import run_starts
 INT64_LIMIT = 2**63  # combined codes must stay below it
 
 
-def _user_days(accesses: pd.DataFrame) -> pd.DataFrame:
+def _user_days(accesses: pd.DataFrame, limit: int = INT64_LIMIT) -> pd.DataFrame:
     """Distinct patients per user and local day, with the user's role and department ("" when none).
     Counted on codes, not strings: each access becomes one int64 for its (user, day, role, department,
     patient), the distinct ones are kept, and those of each user-day counted. A month's ten million
-    accesses are a few million distinct pairs; only the few hundred thousand user-days get text back."""
+    accesses are a few million distinct pairs; only the few hundred thousand user-days get text back.
+    `limit`: where combined codes overflow (tests lower it to reach the overflow paths with few rows)."""
     parts = [pd.factorize(accesses["user_id"], use_na_sentinel=False),  # an account without an id is one user
              pd.factorize(accesses["local_day"])]
     for name in ("role", "department"):
@@ -31,13 +32,13 @@ def _user_days(accesses: pd.DataFrame) -> pd.DataFrame:
     patient, patients = pd.factorize(accesses["patient_id"])
     counted = (patient >= 0) & (parts[1][0] >= 0)  # as groupby and nunique: no day or no patient, not counted
     width = math.prod(len(values) for _, values in parts)
-    if width >= INT64_LIMIT:
+    if width >= limit:
         raise ValueError("too many users, days, roles and departments to count distinct patients in one pass")
     group = np.zeros(int(counted.sum()), dtype=np.int64)
     for codes, values in parts:
         group = group * len(values) + codes[counted]
     known = None
-    if width * max(len(patients), 1) >= INT64_LIMIT:  # (group, patient) overflows int64: number the groups first
+    if width * max(len(patients), 1) >= limit:  # (group, patient) overflows int64: number the groups first
         group, known = pd.factorize(group)
     # sorted, the distinct (group, patient) pairs are where a value changes, and so are the groups
     # (a sort of ten million int64 is several times cheaper than hashing them: most are distinct)

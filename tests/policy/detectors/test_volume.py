@@ -88,13 +88,12 @@ def test_distinct_patients_per_user_day_are_pandas_nunique(rows, narrow):
     accesses = _accesses(rows)
     groups = (accesses["user_id"].nunique(dropna=False) * accesses["local_day"].nunique()
               * (len(accesses["role"].cat.categories) + 1) * (len(accesses["department"].cat.categories) + 1))
-    with pytest.MonkeyPatch.context() as mp:
-        if narrow and groups > 1:  # a hospital too big for one int64 of (user, day, role, department, patient)
-            mp.setattr(volume, "INT64_LIMIT", groups)
-            with pytest.raises(ValueError, match="too many users"):
-                volume._user_days(accesses)
-            mp.setattr(volume, "INT64_LIMIT", groups + 1)  # the groups fit, the pairs do not: numbered first
-        got = volume._user_days(accesses)
+    limit = volume.INT64_LIMIT
+    if narrow and groups > 1:  # a hospital too big for one int64 of (user, day, role, department, patient)
+        with pytest.raises(ValueError, match="too many users"):
+            volume._user_days(accesses, limit=groups)
+        limit = groups + 1  # the groups fit, the pairs do not: numbered first
+    got = volume._user_days(accesses, limit=limit)
     want = _by_groupby(accesses)
     pd.testing.assert_frame_equal(got[want.columns].astype({"patients": "int64"}), want.astype({"patients": "int64"}),
                                   check_dtype=False)
