@@ -214,7 +214,8 @@ def _summary(out: Path, made: _Demo) -> None:
                f"{summary['findings']:,} findings in {summary['cases']:,} cases")
     verifies = "verifies" if made.verified.ok else "DOES NOT VERIFY"
     click.echo(f"audit log: {made.verified.size:,} events, {verifies} against "
-               f"{made.verified.checkpoints_checked} signed checkpoints")
+               f"{made.verified.checkpoints_checked} signed checkpoints"
+               + ("; every row it records is as recorded" if made.verified.ok else ""))
     click.echo(f"done in {made.seconds:.0f} s. The report:")
     for kind in ("html", "pdf"):
         if kind in made.paths:

@@ -64,7 +64,9 @@ def monthly_command(ctx, month, out, pseudonymize, author, organisation, site_di
     paths = writers.write_monthly(out, html, findings, pdf=not no_pdf, site=site)
     summary = context["summary"]
     share = "n/a" if summary["explained_share"] is None else f"{summary['explained_share']:.1%}"
-    verified = "verified" if context["verification"]["ok"] else "FAILED verification"
+    checked = context["verification"]
+    verified = ("verified" if checked["ok"] else "FAILED verification" if not checked["log_ok"] else
+                f"verified, but {checked['rows_altered']:,} row(s) of treatment data were ALTERED behind the gateway")
     click.echo(f"{period.first_day:%B %Y}: {summary['accesses']:,} patient accesses, {share} explained, "
                f"{summary['findings']:,} findings in {summary['cases']:,} cases; audit log {verified}")
     for kind in ("html", "pdf", "csv", "json"):

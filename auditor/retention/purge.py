@@ -196,8 +196,8 @@ def unplanned_run(records: Engine, schedule: Schedule, as_of: date) -> PurgeRun:
     day under that schedule: the only purge `--as-of` may still finish."""
     run = unfinished_purge(records)
     if run is None or run.plan_id is not None:
-        raise PurgeRefused(f"a purge carries out a reviewed plan: run auditor retention plan --as-of {as_of.isoformat()}"
-                           ", review it, then auditor retention purge --plan ID --approver NAME")
+        raise PurgeRefused("a purge carries out a reviewed plan: run auditor retention plan --as-of DAY (today or a day "
+                           "before), review it, then auditor retention purge --plan ID --approver NAME")
     if run.as_of != as_of or run.schedule != schedule.id:
         raise PurgeRefused(f"purge {run.id} is unfinished: finish it first with: {finish_command(run)}")
     if run.schedule_digest != schedule.digest:

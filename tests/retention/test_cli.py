@@ -168,8 +168,8 @@ def test_a_day_to_come_is_refused_in_the_organisation_s_time_zone(auditor, ids, 
 def test_purge_as_of_is_refused_with_the_commands_to_run(auditor, ids, tmp_path, clock):
     refused = auditor("retention", "purge", "--as-of", "2040-01-01", "--approver", "X", "--yes", clock=clock)
     assert refused.code == 2 and refused.err == ("auditor: a purge carries out a reviewed plan: run auditor retention "
-                                                 "plan --as-of 2040-01-01, review it, then auditor retention purge "
-                                                 "--plan ID --approver NAME\n")
+                                                 "plan --as-of DAY (today or a day before), review it, then auditor "
+                                                 "retention purge --plan ID --approver NAME\n")
     neither = auditor("retention", "purge", "--approver", "X", "--yes", clock=clock)
     assert neither.code == 2 and "give --plan ID, the plan printed by: auditor retention plan --as-of DAY" in neither.err
     assert _count(tmp_path, "patients") == 8 and _count(tmp_path, "retention_purges") == 0
