@@ -50,7 +50,6 @@ from auditor.policy import engine  # noqa: E402
 from auditor.policy.frames import Frames, Period, load_frames  # noqa: E402
 from auditor.vault.gateway.context import OWN_SOURCE, SERVICE_ROLE  # noqa: E402
 from auditor.policy.rules import Policy, load_policy  # noqa: E402
-from auditor.vault.settings import organisation_timezone, set_organisation_timezone  # noqa: E402
 
 THREE = ("after-hours", "no-treatment-relationship", "excessive-volume")
 FIRST_DAY, LAST_DAY = date(2026, 11, 1), date(2026, 11, 30)
@@ -184,7 +183,7 @@ def ingest(export: Path, home: Path) -> dict:
     zone = ZoneInfo(policy_data.TIME_ZONE)
     vault = create_home(home)
     try:
-        set_organisation_timezone(vault.gateway, zone)
+        vault.set_timezone(zone)
         started = time.perf_counter()
         summary = ingest_directory(vault.gateway, export, zone)
         total = time.perf_counter() - started
@@ -205,7 +204,7 @@ def rule_pack(home: Path) -> dict:
     """In the child: load_frames + engine.run with every rule, as `auditor findings` runs them."""
     vault = Vault.open(home)
     try:
-        period = Period(FIRST_DAY, LAST_DAY, organisation_timezone(vault.records))
+        period = Period(FIRST_DAY, LAST_DAY, vault.timezone)
         policy = load_policy()
         started = time.perf_counter()
         frames = load_frames(vault.records, period, policy.lookback(), log_key=vault.keyring.log_mac_key)
@@ -286,7 +285,7 @@ def compare_three(home: Path, fig: dict) -> dict[str, dict[str, int]]:
     vault = Vault.open(home)
     try:
         policy = load_policy()
-        frames = load_frames(vault.records, Period(FIRST_DAY, LAST_DAY, organisation_timezone(vault.records)),
+        frames = load_frames(vault.records, Period(FIRST_DAY, LAST_DAY, vault.timezone),
                              policy.lookback(), log_key=vault.keyring.log_mac_key)
     finally:
         vault.close()

@@ -39,7 +39,6 @@ from auditor.phi_files import write_private  # noqa: E402
 from auditor.policy.rules import load_policy  # noqa: E402
 from auditor.reporting import monthly, writers  # noqa: E402
 from auditor.reporting.templates import load_site  # noqa: E402
-from auditor.vault.settings import organisation_timezone  # noqa: E402
 
 TARGET_S = 30.0
 
@@ -54,7 +53,7 @@ def measure(home: Path, out: Path) -> dict:
     vault = Vault.open(home)
     try:
         policy = load_policy()
-        period = monthly.month_period("2026-11", organisation_timezone(vault.records))
+        period = monthly.month_period("2026-11", vault.timezone)
         verification = monthly.start_verification(vault)  # as the CLI: alongside the policy run
         run, policy_s = _timed(monthly.audit_month, vault, period, policy)
         site = load_site(None, "Benchmark General Hospital")

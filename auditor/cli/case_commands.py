@@ -15,7 +15,7 @@ from auditor.cases import workflow
 from auditor.cases.listing import CaseSummary, case_file, list_cases
 from auditor.cases.settings import load_case_settings
 from auditor.cli import cli
-from auditor.cli.session import day_option, opened, local_today
+from auditor.cli.session import day_option, opened
 from auditor.errors import InputError
 from auditor.policy.rules import load_policy
 from auditor.policy.suppressions import (SuppressionRequest, add_suppression, list_suppressions, revoke_suppression,
@@ -48,7 +48,7 @@ def suppressions_add(ctx, rule, user_id, mrn, reason, expires, approver, site_po
     known = set(load_policy(site_dir=site_policies).rules)
     with opened(ctx) as vault:
         request = SuppressionRequest(rule, reason, expires_on, approver, user_id, mrn)  # type: ignore[arg-type]
-        sid = add_suppression(Casework(vault.gateway), request, known, local_today(vault))
+        sid = add_suppression(Casework(vault.gateway), request, known, vault.today())
     click.echo(f"suppression {sid} added: {rule}, expires {expires_on}")
 
 
@@ -61,7 +61,7 @@ def suppressions_list(ctx, fmt):
         entries = list_suppressions(vault.records)
         reasons = suppression_reasons(Casework(vault.gateway), entries)
         mrns = ReportDirectory(vault.gateway).mrns(sorted({e.patient_id for e in entries if e.patient_id}))
-        today = local_today(vault)
+        today = vault.today()
     rows = [{"id": e.id, "status": e.status(today), "rule": e.rule, "user_id": e.user_id,
              "mrn": mrns.get(e.patient_id) if e.patient_id else None, "expires": e.expires_on.isoformat(),
              "approver": e.approver, "created_at": e.created_at.isoformat(),

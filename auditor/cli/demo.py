@@ -162,7 +162,6 @@ def _run_demo(clock, out: Path, events: int, seed: int, synthea: Path | None, no
     from auditor.reporting import monthly, writers
     from auditor.reporting.templates import load_site
     from auditor.simulation.writer import write_hospital
-    from auditor.vault.settings import set_organisation_timezone
 
     started = time.perf_counter()
     out.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -174,7 +173,7 @@ def _run_demo(clock, out: Path, events: int, seed: int, synthea: Path | None, no
             hospital = write_hospital(out / "export", seed, events=events, month=month, zone=ZONE, synthea=synthea)
             progress.update(task, completed=1)
             task = step("ingesting the export through the gateway", total=5)  # the contract's five files
-            set_organisation_timezone(vault.gateway, ZoneInfo(ZONE))
+            vault.set_timezone(ZoneInfo(ZONE))
             ingested = ingest_directory(vault.gateway, out / "export", ZoneInfo(ZONE),
                                         progress=lambda name: progress.advance(task))
             progress.update(task, completed=5)

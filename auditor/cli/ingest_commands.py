@@ -54,9 +54,9 @@ def ingest(ctx, directory, tz_name, source, change_timezone, rejected):
 def _organisation_zone(vault, zone, change_timezone: bool):
     """The zone this ingest reads in, stored as the organisation's; refused (before anything is
     stored or loaded) when it would change the zone of a vault that holds data unasked."""
-    from auditor.vault.settings import holds_records, organisation_timezone, set_organisation_timezone
+    from auditor.vault.settings import holds_records
 
-    stored = organisation_timezone(vault.records)
+    stored = vault.stored_timezone
     if zone is None and stored is None:
         raise InputError("no organisation time zone is stored yet: give one with --tz (e.g. --tz America/New_York)")
     if zone is None:
@@ -65,7 +65,7 @@ def _organisation_zone(vault, zone, change_timezone: bool):
     if stored is not None and stored.key != zone.key and not change_timezone and holds_records(vault.records):
         raise InputError(f"the vault holds data and its time zone is {stored.key}: to change it to {zone.key}, "
                          "add --change-timezone (rows already loaded keep their times); nothing was loaded")
-    previous = set_organisation_timezone(vault.gateway, zone)
+    previous = vault.set_timezone(zone)
     click.echo(f"organisation time zone: {zone.key}" + (
         "" if previous == zone.key else " (stored)" if previous is None else
         f" (changed from {previous}; rows already loaded keep the times they were read with)"))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import click
 
@@ -14,7 +13,6 @@ from auditor.cli.session import day_option, open_vault
 from auditor.errors import InputError
 from auditor.phi_files import write_private
 from auditor.policy.frames import Period
-from auditor.vault.settings import organisation_timezone
 from auditor.policy.rules import lint, load_policy
 from auditor.reporting.writers import check_destination, findings_csv, findings_json
 
@@ -41,10 +39,9 @@ def findings_command(ctx, first, last, fmt, out, site_policies):
         check_destination(out, folder=False)  # before the run puts findings into cases
     vault = open_vault(ctx)
     try:
-        tz = organisation_timezone(vault.records)
-        if tz is None:
+        if vault.stored_timezone is None:
             click.echo("auditor: no organisation time zone is stored (auditor ingest --tz); using UTC", err=True)
-            tz = ZoneInfo("UTC")
+        tz = vault.timezone
         period = Period(first_day, last_day, tz)
         result = audit_period(vault.gateway, period, policy)
     finally:

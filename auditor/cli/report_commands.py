@@ -13,7 +13,6 @@ from auditor.policy.rules import load_policy
 from auditor.reporting import monthly, writers
 from auditor.reporting.templates import load_site
 from auditor.cases.settings import load_case_settings
-from auditor.vault.settings import organisation_timezone
 
 _DIR = click.Path(exists=True, file_okay=False, path_type=Path)
 
@@ -24,11 +23,9 @@ def report():
 
 
 def _zone(vault) -> ZoneInfo:
-    tz = organisation_timezone(vault.records)
-    if tz is None:
+    if vault.stored_timezone is None:
         click.echo("auditor: no organisation time zone is stored (auditor ingest --tz); using UTC", err=True)
-        return ZoneInfo("UTC")
-    return tz
+    return vault.timezone
 
 
 @report.command("monthly")
@@ -96,7 +93,7 @@ def patient_command(ctx, mrn, first, last, out, organisation, site_dir, no_pdf):
     vault = open_vault(ctx)
     try:
         tz = _zone(vault)
-        last_day = given_last or vault.clock.now().astimezone(tz).date()
+        last_day = given_last or vault.today()
         first_day = given_first or last_day.replace(year=last_day.year - 3, day=min(last_day.day, 28))
         if last_day < first_day:
             raise InputError("--to is before --from")

@@ -33,7 +33,6 @@ from auditor.retention.recorded_plan import record_plan, recorded_plan, schedule
 from auditor.retention.schedules import lint_schedules, load_schedules, schedule_for
 from auditor.vault.gateway.directory import patient_mrns
 from auditor.vault.gateway.retention import RecordsManagement
-from auditor.vault.settings import organisation_timezone
 
 _DIR = click.Path(exists=True, file_okay=False, path_type=Path)
 _FORMAT = click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
@@ -66,7 +65,7 @@ def schedules_command(schedules_dir):
 
 def _plan(vault: Vault, office: RecordsManagement, schedules_dir, state, as_of) -> RetentionPlan:
     schedule = schedule_for(load_schedules(schedules_dir), state)
-    return build_plan(vault.records, office, schedule, as_of, organisation_timezone(vault.records))
+    return build_plan(vault.records, office, schedule, as_of, vault.timezone)
 
 
 def _plan_rows(plan: RetentionPlan, mrns: dict[int, str]) -> list[dict]:
@@ -131,7 +130,7 @@ def _confirm(summary: str, yes: bool) -> None:
 
 def _checked_purge(vault: Vault, office: RecordsManagement, plan_id, as_of, state, schedules_dir, people, yes):
     """Check the plan (or the unfinished purge begun before plans), confirm, destroy; (outcome, schedule)."""
-    tz = organisation_timezone(vault.records)
+    tz = vault.timezone
     if plan_id is not None:
         plan = recorded_plan(vault.records, office, plan_id)
         schedule = schedule_of(plan, load_schedules(schedules_dir))

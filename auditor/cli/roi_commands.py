@@ -9,14 +9,13 @@ from __future__ import annotations
 import json
 from contextlib import contextmanager
 from dataclasses import asdict
-from datetime import timezone
 from pathlib import Path
 from typing import Iterator
 
 import click
 
 from auditor.cli import cli
-from auditor.cli.session import day_option, opened, local_today
+from auditor.cli.session import day_option, opened
 from auditor.errors import InputError
 from auditor.phi_files import private_folder
 from auditor.reporting.templates import load_site
@@ -27,7 +26,6 @@ from auditor.roi.permissions import read_form
 from auditor.roi.policy import load_roi_policy
 from auditor.roi.queue import queue
 from auditor.vault.gateway.release import ReleaseDesk
-from auditor.vault.settings import organisation_timezone
 
 _OUT = click.Path(file_okay=False, path_type=Path)
 _SITE = click.option("--site", type=click.Path(exists=True, file_okay=False, path_type=Path),
@@ -91,7 +89,7 @@ def roi_request(ctx, mrn, requester_type, requester_name, address, received, typ
     policy = load_roi_policy()
     with opened(ctx) as vault:
         new = workflow.NewRequest(mrn, requester_type, requester_name, address,
-                                  day_option(received, "--received") or local_today(vault),
+                                  day_option(received, "--received") or vault.today(),
                                   tuple(t.strip() for t in types.split(",") if t.strip()), day_option(first, "--from"),
                                   day_option(last, "--to"), fmt, legal_process, state, accounting)
         request_id = workflow.open_request(ReleaseDesk(vault.gateway), policy, new, by)
@@ -138,7 +136,7 @@ def roi_authorize(ctx, request_id, form, on, by):
     permission = read_form(form)
     with opened(ctx) as vault:
         pid = workflow.attach_permission(ReleaseDesk(vault.gateway), policy, request_id, permission, by,
-                                         day_option(on, "--on") or local_today(vault))
+                                         day_option(on, "--on") or vault.today())
     click.echo(f"request {request_id}: {permission.kind} {pid} recorded")
 
 
@@ -152,7 +150,7 @@ def roi_fulfill(ctx, request_id, out, site, by):
     """Approve (in full or in part) and release: packet PDF, invoice, FHIR bundle, ledger entry."""
     policy = load_roi_policy()
     with opened(ctx) as vault, _folder(out):
-        done = fulfil(ReleaseDesk(vault.gateway), policy, load_site(site), request_id, by, local_today(vault), out)
+        done = fulfil(ReleaseDesk(vault.gateway), policy, load_site(site), request_id, by, vault.today(), out)
     click.echo(f"request {request_id}: {done.status.replace('_', ' ')} and fulfilled; {done.documents} document(s); "
                f"ledger entry {done.disclosure_id}")
     for s, why in sorted(done.withheld.items()):
@@ -173,7 +171,7 @@ def roi_deny(ctx, request_id, basis, contact, out, site, by):
     """Deny a request and write the letter: basis, review rights, how to complain, contact."""
     with opened(ctx) as vault, _folder(out):
         paths = deny(ReleaseDesk(vault.gateway), load_roi_policy(), load_site(site), request_id, basis, by,
-                     local_today(vault), contact, out)
+                     vault.today(), contact, out)
     click.echo(f"request {request_id}: denied")
     for p in paths:
         click.echo(str(p))
@@ -212,7 +210,7 @@ def roi_close(ctx, request_id, by):
 def roi_queue(ctx, as_of, within, fmt):
     """Open requests, overdue first, with their due dates."""
     with opened(ctx) as vault:
-        entries = queue(vault.records, day_option(as_of, "--as-of") or local_today(vault), within)
+        entries = queue(vault.records, day_option(as_of, "--as-of") or vault.today(), within)
     if fmt == "json":
         click.echo(json.dumps([asdict(e) for e in entries], default=str, indent=2))
         return
@@ -239,11 +237,11 @@ def roi_accounting(ctx, mrn, first, as_of, out, no_pdf, request_id, site, by):
         raise InputError("answering a request needs --by")
     first_day = day_option(first, "--from")
     with opened(ctx) as vault:
-        day = day_option(as_of, "--as-of") or local_today(vault)
+        day = day_option(as_of, "--as-of") or vault.today()
         with _folder(out):
             done = accounting_mod.accounting_of_disclosures(
                 ReleaseDesk(vault.gateway), load_site(site), mrn, day, out, first_day=first_day,
-                tz=organisation_timezone(vault.records) or timezone.utc, pdf=not no_pdf, request_id=request_id, by=by)
+                tz=vault.timezone, pdf=not no_pdf, request_id=request_id, by=by)
     click.echo(f"{done.entries} entr{'y' if done.entries == 1 else 'ies'}; {done.suspended} suspended")
     for p in done.paths:
         click.echo(str(p))
