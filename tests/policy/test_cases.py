@@ -135,6 +135,23 @@ def test_repeat_offenders_rank_first(local_vault, policy):
     assert [c.id for c in list_cases(local_vault.records, SETTINGS, local_vault.clock.now(), status="closed")] == [first]
 
 
+def test_a_finding_keeps_its_rank_in_the_run_apart_from_its_case(local_vault, policy):
+    """The run ranks its members (rank 1 first); the case store says which case a finding is in."""
+    ids = populate(local_vault)
+    (first,) = audit_period(local_vault.gateway, NOVEMBER, policy).attachment.opened
+    casework = Casework(local_vault.gateway)
+    workflow.start_review(casework, first, "CPO")
+    workflow.close_case(casework, first, "not_a_violation", "none", "CPO")
+    at = datetime(2026, 11, 20, 15, tzinfo=timezone.utc)
+    _accesses(local_vault, ids, ("ehr-20", "n.muller", "P-FAM", at),
+              ("ehr-21", "dr.lee", "P-FAM", at), ("ehr-22", "dr.lee", "P-NEI", at + timedelta(minutes=1)))
+    run = audit_period(local_vault.gateway, Period(date(2026, 11, 20), date(2026, 11, 20), NEW_YORK), policy)
+    lee, muller = sorted(run.attachment.opened)  # new cases, opened in the order of the user ids
+    assert [(f.user_id, f.rank, f.case) for f in run.findings] == [("dr.lee", 1, lee), ("dr.lee", 1, lee),
+                                                                   ("n.muller", 2, muller)]
+    assert all("rank" not in f.to_dict() and f.to_dict()["case"] == f.case for f in run.findings)
+
+
 def test_review_close_note_and_invalid_transitions(vault, policy):
     populate(vault)
     (case_id,) = audit_period(vault.gateway, NOVEMBER, policy).attachment.opened
