@@ -31,7 +31,7 @@ from auditor.retention.purge import (PurgeRefused, Signatories, finish_unplanned
                                      signatories, unplanned_run)
 from auditor.retention.recorded_plan import record_plan, recorded_plan, schedule_of
 from auditor.retention.schedules import lint_schedules, load_schedules, schedule_for
-from auditor.vault.gateway.directory import patient_mrns
+from auditor.vault.gateway.directory import ReportDirectory
 from auditor.vault.gateway.retention import RecordsManagement
 
 _DIR = click.Path(exists=True, file_okay=False, path_type=Path)
@@ -91,7 +91,7 @@ def plan_command(ctx, as_of, state, schedules_dir, fmt):
         office = RecordsManagement(vault.gateway)
         plan = _plan(vault, office, schedules_dir, state, day)
         shown = [p.patient_id for p in plan.having("eligible") + plan.having("held")]
-        mrns = patient_mrns(vault.gateway, office.ctx, shown) if shown else {}
+        mrns = ReportDirectory(vault.gateway, office.ctx).mrns(shown)
         recorded = record_plan(office, plan)
     rows = _plan_rows(plan, mrns)
     if fmt == "json":
