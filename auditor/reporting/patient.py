@@ -1,16 +1,19 @@
 """A patient's access report, laid out: "who accessed my record and why" in the patient's words, from
-auditor.review.patient_access.PatientAccessReport. Every access with user, role, department, local
-date and time, purpose and the treatment relationship that explains it, or a plain statement that
-none does."""
+the PatientAccessReport auditor.review.patient_access gathers. Every access with user, role,
+department, local date and time, purpose and the treatment relationship that explains it, or a plain
+statement that none does."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import date, datetime
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 from auditor.reporting.templates import Site
 
 if TYPE_CHECKING:  # pragma: no cover
-    from auditor.review.patient_access import PatientAccess, PatientAccessReport
+    from auditor.vault.gateway import PatientSummary
 
 EXPLANATION_TEXT = {
     "care_team": "on the patient's care team",
@@ -24,7 +27,41 @@ PURPOSE_TEXT = {"TREAT": "treatment", "ETREAT": "emergency treatment", "BTG": "e
 UNEXPLAINED = "no treatment relationship on record: reviewed by the privacy office"
 
 
-def access_row(a: "PatientAccess") -> dict:
+@dataclass(frozen=True)
+class PatientAccess:
+    """One access to the patient's record, in the engine's words (codes; reporting/ words them)."""
+
+    at: datetime  # local time of the organisation
+    user_id: str
+    user: str  # display name ('J. Doe'), or the user id when the directory has none
+    role: str | None
+    department: str | None
+    action: str
+    record_type: str | None
+    purpose: str | None
+    break_glass: bool
+    explained_by: str | None  # care_team, attending, department, operational; None: nothing explains it
+
+
+@dataclass(frozen=True)
+class PatientAccessReport:
+    patient: "PatientSummary"  # found by MRN through the gateway
+    first_day: date
+    last_day: date
+    timezone: ZoneInfo
+    generated_at: datetime
+    accesses: list[PatientAccess]  # oldest first
+
+    @property
+    def users(self) -> int:
+        return len({a.user_id for a in self.accesses if isinstance(a.user_id, str)})
+
+    @property
+    def unexplained(self) -> int:
+        return sum(a.explained_by is None for a in self.accesses)
+
+
+def access_row(a: PatientAccess) -> dict:
     why = EXPLANATION_TEXT.get(a.explained_by) if a.explained_by is not None else None
     return {"when": a.at.strftime("%Y-%m-%d %H:%M"), "user": a.user, "role": a.role if a.role is not None else "unknown",
             "department": a.department or "", "action": a.action, "record": a.record_type or "",
@@ -32,7 +69,7 @@ def access_row(a: "PatientAccess") -> dict:
             "break_glass": a.break_glass, "explained": a.explained_by is not None, "explanation": why or UNEXPLAINED}
 
 
-def patient_context(report: "PatientAccessReport", site: Site) -> dict:
+def patient_context(report: PatientAccessReport, site: Site) -> dict:
     """The template context of reports/patient.html."""
     patient, tz = report.patient, report.timezone
     rows = [access_row(a) for a in report.accesses]

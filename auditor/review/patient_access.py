@@ -7,10 +7,8 @@ producing the report is itself audited."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from auditor.errors import InputError, NotFound
 from auditor.home import Vault
@@ -18,46 +16,12 @@ from auditor.policy.context import build_context
 from auditor.policy.frames import Period, load_frames
 from auditor.policy.rules import Policy, load_policy
 from auditor.reporting import writers
-from auditor.reporting.patient import patient_context
+from auditor.reporting.patient import PatientAccess, PatientAccessReport, patient_context
 from auditor.reporting.templates import Site
-from auditor.vault.gateway import AccessContext, PatientSummary
+from auditor.vault.gateway import AccessContext
 from auditor.vault.gateway.directory import ReportDirectory
 
 LOOKBACK_YEARS = 3  # the default period: three years up to today
-
-
-@dataclass(frozen=True)
-class PatientAccess:
-    """One access to the patient's record, in the engine's words (codes; reporting/ words them)."""
-
-    at: datetime  # local time of the organisation
-    user_id: str
-    user: str  # display name ('J. Doe'), or the user id when the directory has none
-    role: str | None
-    department: str | None
-    action: str
-    record_type: str | None
-    purpose: str | None
-    break_glass: bool
-    explained_by: str | None  # care_team, attending, department, operational; None: nothing explains it
-
-
-@dataclass(frozen=True)
-class PatientAccessReport:
-    patient: PatientSummary
-    first_day: date
-    last_day: date
-    timezone: ZoneInfo
-    generated_at: datetime
-    accesses: list[PatientAccess]  # oldest first
-
-    @property
-    def users(self) -> int:
-        return len({a.user_id for a in self.accesses if isinstance(a.user_id, str)})
-
-    @property
-    def unexplained(self) -> int:
-        return sum(a.explained_by is None for a in self.accesses)
 
 
 def report_days(vault: Vault, first_day: date | None, last_day: date | None) -> tuple[date, date]:
