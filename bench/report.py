@@ -40,7 +40,7 @@ from auditor.phi_files import write_private  # noqa: E402
 from auditor.policy.rules import load_policy  # noqa: E402
 from auditor.reporting import writers  # noqa: E402
 from auditor.reporting.templates import load_site  # noqa: E402
-from auditor.review.log_check import start_log_check  # noqa: E402
+from auditor.review.audit_log import start_log_check  # noqa: E402
 from auditor.review.monthly import report_on  # noqa: E402
 from auditor.review.period import month_period, review_period  # noqa: E402
 

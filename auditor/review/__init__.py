@@ -4,6 +4,6 @@ results (dataclasses) for the caller to print or render. Nothing here parses arg
 
 period: review a period (rules, findings, suppressions, cases) or preview one; monthly: the monthly
 report's model and its files; patient_access: who opened a patient's chart and why; casework: cases
-and suppressions; release: release of information; retention: plans, holds, purges, the log's archive;
-ingest: an EHR export into the vault; log_check: the log verified for a report's cover; demo: the
-README's first command."""
+and suppressions; release: release of information; retention: plans, holds, purges, the log's
+archive; ingest: an EHR export into the vault; audit_log: verify, checkpoint, prove (and the report's
+check in another process); demo: the README's first command."""

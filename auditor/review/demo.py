@@ -23,7 +23,7 @@ from auditor.ingest.ehr_import import ingest_directory
 from auditor.policy.frames import Period
 from auditor.policy.rules import load_policy
 from auditor.reporting.templates import load_site
-from auditor.review.log_check import check_log
+from auditor.review.audit_log import check_log
 from auditor.review.monthly import REVIEWING, Headline, monthly_report, write_monthly_report
 from auditor.review.period import month_period
 from auditor.simulation.writer import write_hospital

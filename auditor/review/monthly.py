@@ -27,7 +27,7 @@ from auditor.reporting import sections, writers
 from auditor.reporting.activity import activity
 from auditor.reporting.monthly import MonthlyFacts, PreviousMonth, Trend, monthly_context
 from auditor.reporting.templates import Site
-from auditor.review.log_check import start_log_check
+from auditor.review.audit_log import start_log_check
 from auditor.review.period import PeriodReview, preview_period, review_period, shift_month
 from auditor.vault.gateway.directory import ReportDirectory
 
