@@ -14,7 +14,9 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, insert, inspect, select
 from sqlalchemy.engine import make_url
@@ -36,6 +38,7 @@ from auditor.vault.access_policy import AccessPolicy
 from auditor.vault.gateway import AccessGateway
 from auditor.vault.gateway.context import Operator
 from auditor.vault.records import VaultSetting
+from auditor.vault.settings import UTC, organisation_timezone, set_organisation_timezone, today_in
 
 HOME_FILE = "home.json"
 
@@ -132,6 +135,26 @@ class Vault:
             records.dispose()
             keystore.dispose()
             raise
+
+    # -- the organisation's time: every local day (a rule's, a report's, a deadline's) is decided here --
+    @property
+    def stored_timezone(self) -> ZoneInfo | None:
+        """The organisation's time zone as `auditor ingest --tz` stored it; None until one is."""
+        return organisation_timezone(self.records)
+
+    @property
+    def timezone(self) -> ZoneInfo:
+        """The organisation's time zone (UTC until an ingest stores one). Read on every use: another
+        process (an ingest with --change-timezone) may change it while this vault is open."""
+        return self.stored_timezone or UTC
+
+    def today(self) -> date:
+        """Today in the organisation's time zone, on the vault's clock."""
+        return today_in(self.clock, self.timezone)
+
+    def set_timezone(self, zone: ZoneInfo) -> str | None:
+        """Store `zone` as the organisation's (audited, as svc:import); the name it replaced, or None."""
+        return set_organisation_timezone(self.gateway, zone)
 
     def files_checked(self, checkpoint_files: list[Path]) -> str:
         """One line naming what a check read: a copied home's verify must say whose databases it used."""

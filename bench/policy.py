@@ -6,9 +6,10 @@ against DuckDB.
 N access events (default 10,000,000: about a month of a large academic medical centre) are generated
 by bench/policy_data.py as an interchange export (November 2026, America/New_York), then:
 
-1. ingest: the export into a fresh SQLite vault through the real ingest library (ingest_directory, as
-   `auditor ingest DIR --tz` runs it): access-log rows per second, and the whole directory's time;
-   the log is then verified (verify_log) so that speed never stands in for a broken log;
+1. ingest: the export into a fresh SQLite vault through the application layer (choose_timezone and
+   ingest_export of auditor.review.ingest, as `auditor ingest DIR --tz` runs them): access-log rows
+   per second, and the whole directory's time; the log is then verified (verify_log) so that speed
+   never stands in for a broken log;
 2. full rule pack: load_frames + engine.run over the month with every rule of policies/rules, as
    `auditor findings` runs them (findings sentences, which read names through the gateway, are not
    part of it), in a child process: its wall time, and its peak RSS (VmHWM, the child's own
@@ -45,12 +46,11 @@ import policy_data  # noqa: E402  (bench/ is not a package)
 from auditor.vault.integrity import verify_vault  # noqa: E402
 from auditor.home import Vault, create_home  # noqa: E402
 from auditor.memory import keep_freed_memory  # noqa: E402
-from auditor.ingest.ehr_import import ingest_directory  # noqa: E402
+from auditor.review.ingest import choose_timezone, ingest_export  # noqa: E402
 from auditor.policy import engine  # noqa: E402
 from auditor.policy.frames import Frames, Period, load_frames  # noqa: E402
 from auditor.vault.gateway.context import OWN_SOURCE, SERVICE_ROLE  # noqa: E402
 from auditor.policy.rules import Policy, load_policy  # noqa: E402
-from auditor.vault.settings import organisation_timezone, set_organisation_timezone  # noqa: E402
 
 THREE = ("after-hours", "no-treatment-relationship", "excessive-volume")
 FIRST_DAY, LAST_DAY = date(2026, 11, 1), date(2026, 11, 30)
@@ -184,9 +184,9 @@ def ingest(export: Path, home: Path) -> dict:
     zone = ZoneInfo(policy_data.TIME_ZONE)
     vault = create_home(home)
     try:
-        set_organisation_timezone(vault.gateway, zone)
+        choose_timezone(vault, zone)
         started = time.perf_counter()
-        summary = ingest_directory(vault.gateway, export, zone)
+        summary = ingest_export(vault, export, zone)
         total = time.perf_counter() - started
         log = summary.files["access_log.csv"]
         started = time.perf_counter()
@@ -205,7 +205,7 @@ def rule_pack(home: Path) -> dict:
     """In the child: load_frames + engine.run with every rule, as `auditor findings` runs them."""
     vault = Vault.open(home)
     try:
-        period = Period(FIRST_DAY, LAST_DAY, organisation_timezone(vault.records))
+        period = Period(FIRST_DAY, LAST_DAY, vault.timezone)
         policy = load_policy()
         started = time.perf_counter()
         frames = load_frames(vault.records, period, policy.lookback(), log_key=vault.keyring.log_mac_key)
@@ -286,7 +286,7 @@ def compare_three(home: Path, fig: dict) -> dict[str, dict[str, int]]:
     vault = Vault.open(home)
     try:
         policy = load_policy()
-        frames = load_frames(vault.records, Period(FIRST_DAY, LAST_DAY, organisation_timezone(vault.records)),
+        frames = load_frames(vault.records, Period(FIRST_DAY, LAST_DAY, vault.timezone),
                              policy.lookback(), log_key=vault.keyring.log_mac_key)
     finally:
         vault.close()

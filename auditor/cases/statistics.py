@@ -5,20 +5,22 @@ period since the vault began can be asked again: case rows are never deleted and
 rewritten).
 
 A case is overdue in a period when, at some moment of the period (up to `now`), it had been neither
-closed nor decided for longer than `overdue_after_days`.
+closed nor decided for longer than `overdue_after_days`. `month_casework` is what the report's
+casework section states; `findings_recorded_by_month` the findings kept in cases, for its trend.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, func, or_, select
+from sqlalchemy import Engine, case, func, or_, select
 
 from auditor.cases.settings import CaseSettings
 from auditor.cases.workflow import DISPOSITIONS, SANCTIONS
 from auditor.policy.frames import Period
-from auditor.vault.records import Case
+from auditor.vault.records import Case, CaseFinding
 
 
 def _bounds(period: Period) -> tuple[datetime, datetime]:
@@ -90,3 +92,47 @@ def case_statistics(records: Engine, period: Period, settings: CaseSettings, now
     return CaseStatistics(cases_opened(records, period), cases_closed(records, period),
                           cases_overdue(records, period, settings, now), disposition_counts(records, period),
                           sanction_counts(records, period))
+
+
+@dataclass(frozen=True)
+class MonthCasework:
+    """The casework of a period as the monthly report states it."""
+
+    statistics: CaseStatistics
+    began: list[int]  # cases whose first finding happened in the period, whenever they were opened
+    open_at_end: int  # cases open or under review at the period's end (or now, if sooner)
+    settings: CaseSettings
+
+
+def month_casework(records: Engine, period: Period, settings: CaseSettings, now: datetime) -> MonthCasework:
+    stats = case_statistics(records, period, settings, now)
+    end = min(period.end.to_pydatetime(), now)
+    with records.connect() as conn:
+        open_at_end = conn.scalar(select(func.count()).select_from(Case).where(
+            Case.opened_at < end, or_(Case.closed_at.is_(None), Case.closed_at >= end))) or 0
+        # a case belongs to the month its first finding happened in, even when the office opened it
+        # the week after the month ended (the usual way: findings are run once the month is over)
+        began = list(conn.scalars(select(Case.id).where(Case.first_day >= period.first_day,
+                                                        Case.first_day <= period.last_day).order_by(Case.id)))
+    return MonthCasework(stats, began, int(open_at_end), settings)
+
+
+def findings_recorded_by_month(records: Engine, periods: list[Period]) -> dict[str, Counter]:
+    """'YYYY-MM' -> findings by severity recorded in cases, by when their first event happened; one
+    grouped pass over the recorded findings (no index on when: each month on its own is a pass)."""
+    keys = [p.first_day.strftime("%Y-%m") for p in periods]
+    out: dict[str, Counter] = {key: Counter() for key in keys}
+    if not periods:
+        return out
+    bounds = [(p.start.to_pydatetime(), p.end.to_pydatetime()) for p in periods]
+    month = case(*[((CaseFinding.first_at >= lo) & (CaseFinding.first_at < hi), i)
+                   for i, (lo, hi) in enumerate(bounds)], else_=None)
+    first, last = min(lo for lo, _ in bounds), max(hi for _, hi in bounds)
+    stmt = (select(month, CaseFinding.severity, func.count())
+            .where(CaseFinding.first_at >= first, CaseFinding.first_at < last)
+            .group_by(month, CaseFinding.severity))
+    with records.connect() as conn:
+        for i, severity, n in conn.execute(stmt):
+            if i is not None:
+                out[keys[i]][severity] += int(n)
+    return out

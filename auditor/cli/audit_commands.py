@@ -1,4 +1,4 @@
-"""auditor audit verify | checkpoint | prove | verify-proof."""
+"""auditor audit verify | checkpoint | prove | verify-proof (auditor.review.audit_log)."""
 
 from __future__ import annotations
 
@@ -8,14 +8,14 @@ from pathlib import Path
 
 import click
 
-from auditor.audit.proofs import build_proof, check_proof
-from auditor.audit.checkpoints import CheckpointFile, key_fingerprint
-from auditor.vault.integrity import log_problems, row_problems, verify_vault
+from auditor.audit.proofs import check_proof
 from auditor.cli import cli
 from auditor.cli.session import open_vault, opened
 from auditor.errors import InputError
 from auditor.phi_files import write_private
 from auditor.reporting.writers import check_destination
+from auditor.review import audit_log
+from auditor.vault.integrity import log_problems, row_problems
 
 
 @cli.group()
@@ -35,11 +35,9 @@ def verify(ctx, extra):
     Exit 0 when the vault verifies, 1 when it does not (naming the first bad sequence number and each
     row written behind the gateway)."""
     with opened(ctx) as vault:
-        for copy in extra:
-            _same_vault(copy, vault.keyring.signing_public_key)
-        files = [vault.checkpoints.path, *extra]
-        click.echo(vault.files_checked(files))
-        result = verify_vault(vault.records, vault.keyring, files)
+        checked = audit_log.verify_audit_log(vault, extra)
+    click.echo(checked.checked)
+    result = checked.result
     latest = result.latest_checkpoint
     click.echo(f"audit log: {result.size} events, root {result.root.hex()}")
     click.echo(f"checkpoints checked: {result.checkpoints_checked}"
@@ -63,25 +61,12 @@ def verify(ctx, extra):
     sys.exit(1)
 
 
-def _same_vault(path: Path, public_key: bytes) -> None:
-    """A --checkpoint copy must be this vault's: one of another vault is a mistake, not tampering."""
-    checkpoints, problems = CheckpointFile(path).read()
-    ours = key_fingerprint(public_key)
-    keys = sorted({cp.key for cp in checkpoints})
-    if not checkpoints and problems:
-        raise InputError(f"{path}: not a checkpoint file (no line of it is a checkpoint)")
-    if checkpoints and ours not in keys:
-        raise InputError(f"{path}: its checkpoints were signed by another vault's key ({', '.join(keys)}), not this "
-                         f"vault's ({ours}): it is not a copy of this vault's checkpoints")
-
-
 @audit.command("checkpoint")
 @click.pass_context
 def checkpoint(ctx):
     """Sign a checkpoint of the log as it is now."""
     vault = open_vault(ctx)
-    with vault.records.connect() as conn:
-        cp = vault.audit_log.checkpoint_now(conn)
+    cp = audit_log.sign_checkpoint(vault)
     vault.close()
     click.echo(f"signed checkpoint: {cp.size} events, root {cp.root.hex()} -> {vault.checkpoints.path}")
 
@@ -95,16 +80,12 @@ def prove(ctx, seq, out):
     if out:
         check_destination(out, folder=False)
     vault = open_vault(ctx)
-    latest = vault.checkpoints.latest()
-    if latest is None or latest.size < seq or not latest.verify(vault.keyring.signing_public_key):
-        with vault.records.connect() as conn:
-            latest = vault.audit_log.checkpoint_now(conn)
-    proof = build_proof(vault.records, seq, latest)
+    proved = audit_log.inclusion_proof(vault, seq)
     vault.close()
-    text = json.dumps(proof, indent=2)
+    text = json.dumps(proved.proof, indent=2)
     if out:
         write_private(out, text + "\n")  # the proof names an event of the log: owner-only, like every output
-        click.echo(f"proof of event {seq} against checkpoint of size {latest.size} written to {out}")
+        click.echo(f"proof of event {seq} against checkpoint of size {proved.checkpoint.size} written to {out}")
     else:
         click.echo(text)
 

@@ -1,6 +1,6 @@
 """auditor suppressions add | list | revoke, auditor cases list | show | review | close | note.
 
-Thin: parses, calls auditor.policy.suppressions and auditor.cases, prints. A refused change is one
+Thin: parses, calls auditor.review.casework, prints. A refused change is one
 line and exit 2, with nothing changed. Outputs naming MRNs, reasons or notes hold PHI: they are read
 through the gateway, audited."""
 
@@ -12,16 +12,14 @@ from pathlib import Path
 import click
 
 from auditor.cases import workflow
-from auditor.cases.listing import CaseSummary, case_file, list_cases
+from auditor.cases.listing import CaseSummary
 from auditor.cases.settings import load_case_settings
 from auditor.cli import cli
-from auditor.cli.session import day_option, opened, local_today
+from auditor.cli.session import day_option, opened
 from auditor.errors import InputError
 from auditor.policy.rules import load_policy
-from auditor.policy.suppressions import (SuppressionRequest, add_suppression, list_suppressions, revoke_suppression,
-                                         suppression_reasons)
-from auditor.vault.gateway.casework import Casework
-from auditor.vault.gateway.directory import ReportDirectory
+from auditor.policy.suppressions import SuppressionRequest
+from auditor.review import casework as office
 
 _DIR = click.Path(exists=True, file_okay=False, path_type=Path)
 _FORMAT = click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
@@ -48,7 +46,7 @@ def suppressions_add(ctx, rule, user_id, mrn, reason, expires, approver, site_po
     known = set(load_policy(site_dir=site_policies).rules)
     with opened(ctx) as vault:
         request = SuppressionRequest(rule, reason, expires_on, approver, user_id, mrn)  # type: ignore[arg-type]
-        sid = add_suppression(Casework(vault.gateway), request, known, local_today(vault))
+        sid = office.add_suppression(vault, request, known)
     click.echo(f"suppression {sid} added: {rule}, expires {expires_on}")
 
 
@@ -58,15 +56,7 @@ def suppressions_add(ctx, rule, user_id, mrn, reason, expires, approver, site_po
 def suppressions_list(ctx, fmt):
     """Every suppression: active, expired or revoked, with its reason."""
     with opened(ctx) as vault:
-        entries = list_suppressions(vault.records)
-        reasons = suppression_reasons(Casework(vault.gateway), entries)
-        mrns = ReportDirectory(vault.gateway).mrns(sorted({e.patient_id for e in entries if e.patient_id}))
-        today = local_today(vault)
-    rows = [{"id": e.id, "status": e.status(today), "rule": e.rule, "user_id": e.user_id,
-             "mrn": mrns.get(e.patient_id) if e.patient_id else None, "expires": e.expires_on.isoformat(),
-             "approver": e.approver, "created_at": e.created_at.isoformat(),
-             "revoked_at": e.revoked_at.isoformat() if e.revoked_at else None, "revoked_by": e.revoked_by,
-             "reason": reasons.get(e.id)} for e in entries]
+        rows = [s.to_dict() for s in office.list_suppressions(vault)]
     if fmt == "json":
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return
@@ -86,7 +76,7 @@ def suppressions_list(ctx, fmt):
 def suppressions_revoke(ctx, suppression_id, reason, by):
     """Withdraw a suppression: it mutes nothing from now on."""
     with opened(ctx) as vault:
-        revoke_suppression(Casework(vault.gateway), suppression_id, reason, by)
+        office.revoke_suppression(vault, suppression_id, reason, by)
     click.echo(f"suppression {suppression_id} revoked")
 
 
@@ -117,8 +107,7 @@ def cases_list(ctx, status, first, last, site_policies, fmt):
         raise InputError("--to is before --from")
     settings = load_case_settings(site_dir=site_policies)
     with opened(ctx) as vault:
-        found = list_cases(vault.records, settings, vault.clock.now(), status=status, first_day=first_day,
-                           last_day=last_day)
+        found = office.list_cases(vault, settings, status=status, first_day=first_day, last_day=last_day)
     if fmt == "json":
         click.echo(json.dumps([c.to_dict() for c in found], indent=2))
         return
@@ -136,8 +125,7 @@ def cases_show(ctx, case_id, site_policies, fmt):
     """One case: its findings with their sentences, and its history with the notes."""
     settings = load_case_settings(site_dir=site_policies)
     with opened(ctx) as vault:
-        file = case_file(Casework(vault.gateway), ReportDirectory(vault.gateway), case_id, settings,
-                         vault.clock.now())
+        file = office.case_file(vault, case_id, settings)
     if fmt == "json":
         click.echo(json.dumps(file.to_dict(), indent=2, ensure_ascii=False))
         return
@@ -162,7 +150,7 @@ def cases_show(ctx, case_id, site_policies, fmt):
 def cases_review(ctx, case_id, by, note):
     """Put an open case under review."""
     with opened(ctx) as vault:
-        workflow.start_review(Casework(vault.gateway), case_id, by, note)
+        office.start_review(vault, case_id, by, note)
     click.echo(f"case {case_id} under review")
 
 
@@ -177,7 +165,7 @@ def cases_close(ctx, case_id, disposition, sanction, by, note):
     """Close a case under review with its disposition and sanction (a sanction only for a confirmed violation)."""
     workflow.check_decision(disposition, sanction)  # before opening the vault: nothing to change
     with opened(ctx) as vault:
-        workflow.close_case(Casework(vault.gateway), case_id, disposition, sanction, by, note)
+        office.close_case(vault, case_id, disposition, sanction, by, note)
     click.echo(f"case {case_id} closed: {disposition}, sanction {sanction}")
 
 
@@ -189,5 +177,5 @@ def cases_close(ctx, case_id, disposition, sanction, by, note):
 def cases_note(ctx, case_id, by, text):
     """Add a note to a case's file."""
     with opened(ctx) as vault:
-        workflow.add_note(Casework(vault.gateway), case_id, by, text)
+        office.add_note(vault, case_id, by, text)
     click.echo(f"note added to case {case_id}")

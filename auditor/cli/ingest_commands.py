@@ -28,7 +28,8 @@ def ingest(ctx, directory, tz_name, source, change_timezone, rejected):
     Rows that cannot be read are reported as file:line: reason and kept in quarantine; the good rows
     load, and every line of each file is accounted for. Loading the same files again adds nothing,
     in any time zone; a vault that holds data changes its zone only with --change-timezone."""
-    from auditor.ingest.ehr_import import ingest_directory, open_directory
+    from auditor.ingest.ehr_import import open_directory
+    from auditor.review.ingest import ingest_export
     from auditor.vault.settings import time_zone
 
     if rejected:
@@ -45,27 +46,21 @@ def ingest(ctx, directory, tz_name, source, change_timezone, rejected):
     vault = open_vault(ctx)
     try:
         zone = _organisation_zone(vault, zone, change_timezone)
-        summary = ingest_directory(vault.gateway, directory, zone, source.strip())
+        summary = ingest_export(vault, directory, zone, source.strip())
     finally:
         vault.close()
     _report(summary)
 
 
 def _organisation_zone(vault, zone, change_timezone: bool):
-    """The zone this ingest reads in, stored as the organisation's; refused (before anything is
-    stored or loaded) when it would change the zone of a vault that holds data unasked."""
-    from auditor.vault.settings import holds_records, organisation_timezone, set_organisation_timezone
+    """The zone this ingest reads in (auditor.review.ingest.choose_timezone), said before it loads."""
+    from auditor.review.ingest import choose_timezone
 
-    stored = organisation_timezone(vault.records)
-    if zone is None and stored is None:
-        raise InputError("no organisation time zone is stored yet: give one with --tz (e.g. --tz America/New_York)")
-    if zone is None:
-        click.echo(f"organisation time zone: {stored.key} (stored)")
-        return stored
-    if stored is not None and stored.key != zone.key and not change_timezone and holds_records(vault.records):
-        raise InputError(f"the vault holds data and its time zone is {stored.key}: to change it to {zone.key}, "
-                         "add --change-timezone (rows already loaded keep their times); nothing was loaded")
-    previous = set_organisation_timezone(vault.gateway, zone)
+    chosen = choose_timezone(vault, zone, change_timezone)
+    zone, previous = chosen.zone, chosen.previous
+    if not chosen.given:
+        click.echo(f"organisation time zone: {zone.key} (stored)")
+        return zone
     click.echo(f"organisation time zone: {zone.key}" + (
         "" if previous == zone.key else " (stored)" if previous is None else
         f" (changed from {previous}; rows already loaded keep the times they were read with)"))
@@ -104,11 +99,11 @@ def _report(summary) -> None:
 
 
 def _list_rejected(ctx, source: str | None) -> None:
-    from auditor.ingest.quarantine import rejections
+    from auditor.review.ingest import quarantined
 
     vault = open_vault(ctx)
     try:
-        found = rejections(vault.records, source)
+        found = quarantined(vault, source)
     finally:
         vault.close()
     for rejection in found:

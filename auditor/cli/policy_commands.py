@@ -4,19 +4,16 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import click
 
-from auditor.cases.period import audit_period
 from auditor.cli import cli
 from auditor.cli.session import day_option, open_vault
 from auditor.errors import InputError
 from auditor.phi_files import write_private
-from auditor.policy.frames import Period
-from auditor.vault.settings import organisation_timezone
 from auditor.policy.rules import lint, load_policy
 from auditor.reporting.writers import check_destination, findings_csv, findings_json
+from auditor.review.period import days, review_period
 
 _DIR = click.Path(exists=True, file_okay=False, path_type=Path)
 
@@ -41,25 +38,21 @@ def findings_command(ctx, first, last, fmt, out, site_policies):
         check_destination(out, folder=False)  # before the run puts findings into cases
     vault = open_vault(ctx)
     try:
-        tz = organisation_timezone(vault.records)
-        if tz is None:
+        if vault.stored_timezone is None:
             click.echo("auditor: no organisation time zone is stored (auditor ingest --tz); using UTC", err=True)
-            tz = ZoneInfo("UTC")
-        period = Period(first_day, last_day, tz)
-        result = audit_period(vault.gateway, period, policy)
+        review = review_period(vault, days(vault, first_day, last_day), policy)
     finally:
         vault.close()
-    found, detection, attached = result.findings, result.detection, result.attachment
-    unsealed = detection.context.frames.unsealed_blocks
+    found, attached, tz = review.findings, review.attachment, review.period.tz
+    unsealed = review.unsealed_blocks
     if unsealed:  # read by their events' own times, so nothing was missed; but someone edited the log
         click.echo(f"warning: {len(unsealed)} block(s) of the audit log have a header that does not verify; their "
                    "events were read by their own times; run: auditor audit verify", err=True)
     text = findings_json(found) if fmt == "json" else findings_csv(found)
-    share = detection.context.explained_share
-    cases = len({f.case for f in found if f.case is not None})
-    summary = (f"{len(found)} finding(s), {result.muted} muted, in {cases} case(s) ({len(attached.opened)} opened, "
-               f"{attached.added} finding(s) newly attached), {first_day} to {last_day} ({tz.key}); "
-               f"{len(detection.context.accesses)} patient accesses, "
+    share = review.explained_share
+    summary = (f"{len(found)} finding(s), {review.muted} muted, in {review.cases} case(s) ({len(attached.opened)} "
+               f"opened, {attached.added} finding(s) newly attached), {first_day} to {last_day} ({tz.key}); "
+               f"{review.accesses} patient accesses, "
                + ("none to explain" if share is None else f"{share:.1%} explained"))
     if out:
         write_private(out, text)

@@ -1,4 +1,5 @@
-"""auditor report monthly | patient: the reports a privacy office hands over."""
+"""auditor report monthly | patient: the reports a privacy office hands over (auditor.review.monthly,
+auditor.review.patient_access)."""
 
 from __future__ import annotations
 
@@ -7,13 +8,14 @@ from zoneinfo import ZoneInfo
 
 import click
 
+from auditor.cases.settings import load_case_settings
 from auditor.cli import cli
 from auditor.cli.session import day_option, open_vault
 from auditor.policy.rules import load_policy
-from auditor.reporting import monthly, writers
+from auditor.reporting import writers
 from auditor.reporting.templates import load_site
-from auditor.cases.settings import load_case_settings
-from auditor.vault.settings import organisation_timezone
+from auditor.review import monthly, patient_access
+from auditor.review.period import month_period
 
 _DIR = click.Path(exists=True, file_okay=False, path_type=Path)
 
@@ -24,11 +26,9 @@ def report():
 
 
 def _zone(vault) -> ZoneInfo:
-    tz = organisation_timezone(vault.records)
-    if tz is None:
+    if vault.stored_timezone is None:
         click.echo("auditor: no organisation time zone is stored (auditor ingest --tz); using UTC", err=True)
-        return ZoneInfo("UTC")
-    return tz
+    return vault.timezone
 
 
 @report.command("monthly")
@@ -47,28 +47,22 @@ def monthly_command(ctx, month, out, pseudonymize, author, organisation, site_di
     """Run the privacy rules over a month and write the monthly privacy audit report."""
     site = load_site(site_dir, organisation)
     policy = load_policy(site_dir=site_policies)
+    case_settings = load_case_settings(site_dir=site_policies)
     out = out or Path(f"report-{month}")
     writers.check_destination(out, folder=True)  # before the run records anything
     vault = open_vault(ctx)
-    try:
-        period = monthly.month_period(month, _zone(vault))
-        verification = monthly.start_verification(vault)
-        run = monthly.audit_month(vault, period, policy)  # as auditor findings: muted findings, cases
-        context = monthly.build_monthly(vault, run, policy, site, author=author, pseudonymize=pseudonymize,
-                                        case_settings=load_case_settings(site_dir=site_policies),
-                                        verification=verification)
-        html = writers.render_html(site, "monthly.html", context)
-        findings = monthly.pseudonymized(vault, run.findings) if pseudonymize else run.findings
+    try:  # as auditor findings: muted findings, cases
+        report = monthly.monthly_report(vault, month_period(month, _zone(vault)), policy, site, author=author,
+                                        pseudonymize=pseudonymize, case_settings=case_settings)
     finally:
         vault.close()
-    paths = writers.write_monthly(out, html, findings, pdf=not no_pdf, site=site)
-    summary = context["summary"]
-    share = "n/a" if summary["explained_share"] is None else f"{summary['explained_share']:.1%}"
-    checked = context["verification"]
-    verified = ("verified" if checked["ok"] else "FAILED verification" if not checked["log_ok"] else
-                f"verified, but {checked['rows_altered']:,} row(s) of treatment data were ALTERED behind the gateway")
-    click.echo(f"{period.first_day:%B %Y}: {summary['accesses']:,} patient accesses, {share} explained, "
-               f"{summary['findings']:,} findings in {summary['cases']:,} cases; audit log {verified}")
+    paths = monthly.write_monthly_report(report, out, pdf=not no_pdf)
+    head = report.headline
+    share = "n/a" if head.explained_share is None else f"{head.explained_share:.1%}"
+    verified = ("verified" if head.log_verified else "FAILED verification" if not head.log_intact else
+                f"verified, but {head.rows_altered:,} row(s) of treatment data were ALTERED behind the gateway")
+    click.echo(f"{report.period.first_day:%B %Y}: {head.accesses:,} patient accesses, {share} explained, "
+               f"{head.findings:,} findings in {head.cases:,} cases; audit log {verified}")
     for kind in ("html", "pdf", "csv", "json"):
         if kind in paths:
             click.echo(f"  {paths[kind]}")
@@ -86,26 +80,18 @@ def monthly_command(ctx, month, out, pseudonymize, author, organisation, site_di
 @click.pass_context
 def patient_command(ctx, mrn, first, last, out, organisation, site_dir, no_pdf):
     """Who accessed a patient's record and why: every access, with the relationship that explains it."""
-    from auditor.errors import InputError
-    from auditor.reporting.patient import PatientReportRequest, build_patient_report
-
     site = load_site(site_dir, organisation)
     policy = load_policy()
     given_first, given_last = day_option(first, "--from"), day_option(last, "--to")  # bad dates before anything
     writers.check_destination(out, folder=True)
     vault = open_vault(ctx)
     try:
-        tz = _zone(vault)
-        last_day = given_last or vault.clock.now().astimezone(tz).date()
-        first_day = given_first or last_day.replace(year=last_day.year - 3, day=min(last_day.day, 28))
-        if last_day < first_day:
-            raise InputError("--to is before --from")
-        context = build_patient_report(vault, PatientReportRequest(mrn, first_day, last_day), policy, site, tz)
-        html = writers.render_html(site, "patient.html", context)
+        _zone(vault)  # says so when no zone is stored
+        report = patient_access.patient_access_report(vault, mrn, given_first, given_last, policy)
     finally:
         vault.close()
-    paths = writers.write_report(out, "access-report", html, pdf=not no_pdf, site=site)
-    click.echo(f"{len(context['accesses'])} access(es) by {context['users']} user(s), "
-               f"{context['unexplained']} not explained, {first_day} to {last_day}")
+    paths = patient_access.write_patient_access_report(report, site, out, pdf=not no_pdf)
+    click.echo(f"{len(report.accesses)} access(es) by {report.users} user(s), "
+               f"{report.unexplained} not explained, {report.first_day} to {report.last_day}")
     for path in paths.values():
         click.echo(f"  {path}")

@@ -1,7 +1,7 @@
 """auditor retention schedules | plan | purge | certificate, auditor retention holds place | list | release,
 and the log's own retention: auditor audit archive | verify-archive.
 
-Thin: parses, calls auditor.retention, prints. Everything runs as the service account svc:retention
+Thin: parses, calls auditor.review.retention, prints. Everything runs as the service account svc:retention
 for records management, so each hold, each birth date read for the minors rule, each MRN shown, each
 plan and each destruction is in the audit log. A records manager runs `plan --as-of DAY` (which
 records plan N and prints its digest), reviews it, then `purge --plan N`, which asks before it
@@ -16,24 +16,15 @@ from pathlib import Path
 
 import click
 
-from auditor.audit.archive import archive_log, check_archive
 from auditor.cli import cli
 from auditor.cli.audit_commands import audit as audit_group
 from auditor.cli.session import day_option, opened
-from auditor.home import Vault
 from auditor.phi_files import write_private
-from auditor.vault.integrity import carry_over, verify_vault
 from auditor.reporting.templates import load_site
-from auditor.retention import holds as legal_holds
-from auditor.retention.certificate import issue_certificate, stored_certificate
-from auditor.retention.plan import RetentionPlan, build_plan
-from auditor.retention.purge import (PurgeRefused, Signatories, finish_unplanned_purge, purge_of, run_purge,
-                                     signatories, unplanned_run)
-from auditor.retention.recorded_plan import record_plan, recorded_plan, schedule_of
-from auditor.retention.schedules import lint_schedules, load_schedules, schedule_for
-from auditor.vault.gateway.directory import patient_mrns
-from auditor.vault.gateway.retention import RecordsManagement
-from auditor.vault.settings import organisation_timezone
+from auditor.retention.holds import HoldRequest
+from auditor.retention.purge import PurgeRefused, Signatories, signatories
+from auditor.retention.schedules import lint_schedules
+from auditor.review import retention as records_office
 
 _DIR = click.Path(exists=True, file_okay=False, path_type=Path)
 _FORMAT = click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
@@ -64,20 +55,6 @@ def schedules_command(schedules_dir):
                    f"{', '.join(sorted(s.permanent)) or 'none'}")
 
 
-def _plan(vault: Vault, office: RecordsManagement, schedules_dir, state, as_of) -> RetentionPlan:
-    schedule = schedule_for(load_schedules(schedules_dir), state)
-    return build_plan(vault.records, office, schedule, as_of, organisation_timezone(vault.records))
-
-
-def _plan_rows(plan: RetentionPlan, mrns: dict[int, str]) -> list[dict]:
-    return [{"patient_id": p.patient_id, "mrn": mrns.get(p.patient_id), "status": p.status,
-             "retain_until": p.retain_until.isoformat() if p.retain_until else None, "basis": p.basis,
-             "record_types": list(p.record_types), "first_record": p.first_record.isoformat(),
-             "last_record": p.last_record.isoformat(),
-             "holds": [{"id": h, "authority": plan.holds[h].authority, "scope": plan.holds[h].scope()}
-                       for h in p.holds]} for p in plan.having("eligible") + plan.having("held")]
-
-
 @retention.command("plan")
 @_AS_OF
 @_STATE
@@ -89,12 +66,9 @@ def plan_command(ctx, as_of, state, schedules_dir, fmt):
     why; the eligible ones are recorded as a plan (an id and a digest) that `purge --plan ID` carries out."""
     day = day_option(as_of, "--as-of")
     with opened(ctx) as vault:
-        office = RecordsManagement(vault.gateway)
-        plan = _plan(vault, office, schedules_dir, state, day)
-        shown = [p.patient_id for p in plan.having("eligible") + plan.having("held")]
-        mrns = patient_mrns(vault.gateway, office.ctx, shown) if shown else {}
-        recorded = record_plan(office, plan)
-    rows = _plan_rows(plan, mrns)
+        planned = records_office.plan_retention(vault, day, state=state, schedules_dir=schedules_dir)
+    plan, recorded = planned.plan, planned.recorded
+    rows = [p.to_dict() for p in planned.shown]
     if fmt == "json":
         click.echo(json.dumps({"as_of": day.isoformat(), "schedule": plan.schedule.id, "counts": plan.counts(),
                                "plan": {"id": recorded.id, "digest": recorded.digest, "eligible": len(recorded.patients)}
@@ -129,24 +103,6 @@ def _confirm(summary: str, yes: bool) -> None:
         sys.exit(1)
 
 
-def _checked_purge(vault: Vault, office: RecordsManagement, plan_id, as_of, state, schedules_dir, people, yes):
-    """Check the plan (or the unfinished purge begun before plans), confirm, destroy; (outcome, schedule)."""
-    tz = organisation_timezone(vault.records)
-    if plan_id is not None:
-        plan = recorded_plan(vault.records, office, plan_id)
-        schedule = schedule_of(plan, load_schedules(schedules_dir))
-        run = purge_of(vault.records, plan)
-        _confirm(f"plan {plan.id}: " + (f"finish purge {run.id}, which destroys" if run else "destroy")
-                 + f" the records of {len(plan.patients)} patient(s) eligible on {plan.as_of} under {schedule.id} "
-                 f"(patients sha256 {plan.digest})", yes)
-        return run_purge(vault.records, office, schedule, plan, tz, people), schedule
-    schedule = schedule_for(load_schedules(schedules_dir), state)
-    run = unplanned_run(vault.records, schedule, as_of)
-    _confirm(f"purge {run.id}, begun before purges carried out plans: finish destroying the patients eligible on "
-             f"{as_of} under {schedule.id}", yes)
-    return finish_unplanned_purge(vault.records, office, schedule, as_of, tz, people), schedule
-
-
 @retention.command("purge")
 @click.option("--plan", "plan_id", type=int, help="The plan to carry out, as printed by `auditor retention plan`.")
 @click.option("--approver", required=True, help="Who approved the destruction.")
@@ -170,10 +126,11 @@ def purge_command(ctx, plan_id, approver, performer, witness, yes, as_of, state,
     site = load_site(site_dir)
     people = signatories(Signatories(approver, performer or approver, witness))
     with opened(ctx) as vault:
-        office = RecordsManagement(vault.gateway)
-        outcome, schedule = _checked_purge(vault, office, plan_id, day, state, schedules_dir, people, yes)
-        cert = issue_certificate(vault.records, office, vault.audit_log, schedule, outcome.purge_id, site,
-                                 vault.home / "certificates", pdf=not no_pdf)
+        proposal = records_office.propose_purge(vault, plan_id=plan_id, as_of=day, state=state,
+                                                schedules_dir=schedules_dir)
+        _confirm(proposal.description, yes)
+        done = records_office.carry_out_purge(vault, proposal, people, site, pdf=not no_pdf)
+    outcome, cert = done.outcome, done.certificate
     verb = "resumed and finished" if outcome.resumed else "finished"
     click.echo(f"purge {outcome.purge_id} {verb}: {cert.destroyed} patient(s) destroyed by crypto-shredding"
                + (f", {outcome.withdrawn} withdrawn, no longer eligible" if outcome.withdrawn else ""))
@@ -188,7 +145,7 @@ def purge_command(ctx, plan_id, approver, performer, witness, yes, as_of, state,
 def certificate_command(ctx, purge_id, out):
     """The certificate of destruction of a purge, as kept in the database, with its SHA-256."""
     with opened(ctx) as vault:
-        html, digest = stored_certificate(vault.records, purge_id)
+        html, digest = records_office.certificate(vault, purge_id)
     if out:
         write_private(out, html)
         click.echo(f"certificate of purge {purge_id}: {out} (sha256 {digest})")
@@ -212,10 +169,10 @@ def holds():
 @click.pass_context
 def holds_place(ctx, mrn, record_type, covers_from, covers_to, reason, authority, placed_by):
     """Place a legal hold on a patient, a record type, a date range, or their intersection."""
-    request = legal_holds.HoldRequest(reason, authority, placed_by, mrn, record_type,
-                                      day_option(covers_from, "--from"), day_option(covers_to, "--to"))
+    request = HoldRequest(reason, authority, placed_by, mrn, record_type, day_option(covers_from, "--from"),
+                          day_option(covers_to, "--to"))
     with opened(ctx) as vault:
-        hold_id = legal_holds.place_hold(RecordsManagement(vault.gateway), request)
+        hold_id = records_office.place_hold(vault, request)
     click.echo(f"legal hold {hold_id} placed")
 
 
@@ -227,7 +184,7 @@ def holds_place(ctx, mrn, record_type, covers_from, covers_to, reason, authority
 def holds_release(ctx, hold_id, reason, released_by):
     """Release a legal hold (final; it stays listed)."""
     with opened(ctx) as vault:
-        legal_holds.release_hold(RecordsManagement(vault.gateway), hold_id, reason, released_by)
+        records_office.release_hold(vault, hold_id, reason, released_by)
     click.echo(f"legal hold {hold_id} released")
 
 
@@ -237,13 +194,7 @@ def holds_release(ctx, hold_id, reason, released_by):
 def holds_list(ctx, fmt):
     """Every legal hold, in force or released, with its reasons (read through the gateway, audited)."""
     with opened(ctx) as vault:
-        entries = legal_holds.list_holds(vault.records)
-        texts = RecordsManagement(vault.gateway).hold_texts(e.id for e in entries) if entries else {}
-    rows = [{"id": e.id, "status": "in force" if e.in_force else "released", "scope": e.scope(),
-             "authority": e.authority, "reason": texts.get(e.id, (None, None))[0], "placed_by": e.placed_by,
-             "placed_at": e.placed_at.isoformat(), "released_by": e.released_by,
-             "released_at": e.released_at.isoformat() if e.released_at else None,
-             "release_reason": texts.get(e.id, (None, None))[1]} for e in entries]
+        rows = [h.to_dict() for h in records_office.list_holds(vault)]
     if fmt == "json":
         click.echo(json.dumps(rows, indent=2))
         return
@@ -267,9 +218,7 @@ def audit_archive(ctx, before, out):
     database (their leaf hashes stay, so the log still verifies). Keep the file as long as required."""
     day = day_option(before, "--before")
     with opened(ctx) as vault:
-        today = vault.clock.now().date()
-        done = archive_log(vault.records, vault.keyring, vault.audit_log, [vault.checkpoints.path], day, today, out,
-                           verify=verify_vault, carry_over=lambda entries, last: carry_over(vault.gateway, entries, last))
+        done = records_office.archive_audit_log(vault, day, out)
     if done is None:
         click.echo(f"nothing to archive before {day}")
         return
@@ -283,7 +232,7 @@ def audit_archive(ctx, before, out):
 def audit_verify_archive(ctx, archive):
     """Check an archive file on its own with the keyring. Exit 1 when it does not verify."""
     with opened(ctx) as vault:
-        check = check_archive(archive, vault.keyring)
+        check = records_office.check_log_archive(vault, archive)
     click.echo(("OK: " if check.ok else "TAMPERED: ") + check.message)
     if not check.ok:
         sys.exit(1)

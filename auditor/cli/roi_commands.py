@@ -1,55 +1,32 @@
 """auditor roi request | review | authorize | fulfill | deny | extend | close | queue | accounting | suspend.
 
-Thin: parses, calls auditor.roi, prints. A refused change is one line and exit 2 with nothing changed.
+Thin: parses, calls auditor.review.release, prints. A refused change is one line and exit 2 with nothing changed.
 Packets, letters and accountings hold PHI: they are written owner-only, with the change they go with
 or not at all (a full disk or an unwritable --out leaves the request as it was)."""
 
 from __future__ import annotations
 
 import json
-from contextlib import contextmanager
 from dataclasses import asdict
-from datetime import timezone
 from pathlib import Path
-from typing import Iterator
 
 import click
 
 from auditor.cli import cli
-from auditor.cli.session import day_option, opened, local_today
+from auditor.cli.session import day_option, opened
 from auditor.errors import InputError
-from auditor.phi_files import private_folder
 from auditor.reporting.templates import load_site
-from auditor.roi import accounting as accounting_mod
+from auditor.review import release
 from auditor.roi import workflow
-from auditor.roi.fulfilment import DENIAL_BASES, deny, fulfil
+from auditor.roi.fulfilment import DENIAL_BASES
 from auditor.roi.permissions import read_form
 from auditor.roi.policy import load_roi_policy
-from auditor.roi.queue import queue
-from auditor.vault.gateway.release import ReleaseDesk
-from auditor.vault.settings import organisation_timezone
 
 _OUT = click.Path(file_okay=False, path_type=Path)
 _SITE = click.option("--site", type=click.Path(exists=True, file_okay=False, path_type=Path),
                      help="The site folder (organisation name, logo, template overrides).")
 _BY = click.option("--by", required=True, help="Who acts (the records coordinator's name).")
 _BY_OPTIONAL = click.option("--by", help="Who acts (needed with --request).")
-
-
-@contextmanager
-def _folder(out: Path) -> Iterator[Path]:
-    """The --out folder (made 0700 when new); a new one is removed again, empty, if the command fails."""
-    new = not out.exists()
-    private_folder(out)
-    try:
-        yield out
-    except BaseException:
-        if new:
-            try:
-                out.rmdir()
-            except OSError:  # not empty after all: leave what is there
-                pass
-        raise
 
 
 @cli.group()
@@ -89,12 +66,11 @@ def roi_request(ctx, mrn, requester_type, requester_name, address, received, typ
                 state, accounting, by):
     """Log a new request; prints its id (the due date is in `auditor roi queue`)."""
     policy = load_roi_policy()
+    new = workflow.NewRequest(mrn, requester_type, requester_name, address, day_option(received, "--received"),
+                              tuple(t.strip() for t in types.split(",") if t.strip()), day_option(first, "--from"),
+                              day_option(last, "--to"), fmt, legal_process, state, accounting)
     with opened(ctx) as vault:
-        new = workflow.NewRequest(mrn, requester_type, requester_name, address,
-                                  day_option(received, "--received") or local_today(vault),
-                                  tuple(t.strip() for t in types.split(",") if t.strip()), day_option(first, "--from"),
-                                  day_option(last, "--to"), fmt, legal_process, state, accounting)
-        request_id = workflow.open_request(ReleaseDesk(vault.gateway), policy, new, by)
+        request_id = release.open_request(vault, new, by, policy)
     click.echo(request_id)
 
 
@@ -106,7 +82,7 @@ def roi_request(ctx, mrn, requester_type, requester_name, address, received, typ
 def roi_review(ctx, request_id, waiting_for, by):
     """Start (or resume) the review of a request, or park it waiting for information."""
     with opened(ctx) as vault:
-        status = workflow.review(ReleaseDesk(vault.gateway), request_id, by, waiting_for)
+        status = release.review_request(vault, request_id, by, waiting_for)
     click.echo(f"request {request_id}: {status}")
 
 
@@ -136,9 +112,9 @@ def roi_authorize(ctx, request_id, form, on, by):
     """
     policy = load_roi_policy()
     permission = read_form(form)
+    day = day_option(on, "--on")
     with opened(ctx) as vault:
-        pid = workflow.attach_permission(ReleaseDesk(vault.gateway), policy, request_id, permission, by,
-                                         day_option(on, "--on") or local_today(vault))
+        pid = release.authorize(vault, request_id, permission, by, day, policy)
     click.echo(f"request {request_id}: {permission.kind} {pid} recorded")
 
 
@@ -151,8 +127,8 @@ def roi_authorize(ctx, request_id, form, on, by):
 def roi_fulfill(ctx, request_id, out, site, by):
     """Approve (in full or in part) and release: packet PDF, invoice, FHIR bundle, ledger entry."""
     policy = load_roi_policy()
-    with opened(ctx) as vault, _folder(out):
-        done = fulfil(ReleaseDesk(vault.gateway), policy, load_site(site), request_id, by, local_today(vault), out)
+    with opened(ctx) as vault:
+        done = release.fulfil(vault, request_id, by, out, load_site(site), policy)
     click.echo(f"request {request_id}: {done.status.replace('_', ' ')} and fulfilled; {done.documents} document(s); "
                f"ledger entry {done.disclosure_id}")
     for s, why in sorted(done.withheld.items()):
@@ -171,9 +147,8 @@ def roi_fulfill(ctx, request_id, out, site, by):
 @click.pass_context
 def roi_deny(ctx, request_id, basis, contact, out, site, by):
     """Deny a request and write the letter: basis, review rights, how to complain, contact."""
-    with opened(ctx) as vault, _folder(out):
-        paths = deny(ReleaseDesk(vault.gateway), load_roi_policy(), load_site(site), request_id, basis, by,
-                     local_today(vault), contact, out)
+    with opened(ctx) as vault:
+        paths = release.deny(vault, request_id, basis, by, contact, out, load_site(site))
     click.echo(f"request {request_id}: denied")
     for p in paths:
         click.echo(str(p))
@@ -189,7 +164,7 @@ def roi_extend(ctx, request_id, notice_on, reason, by):
     """The one extension (30 days) allowed with a written notice inside the first period."""
     notice = day_option(notice_on, "--notice-on")
     with opened(ctx) as vault:
-        due = workflow.extend(ReleaseDesk(vault.gateway), load_roi_policy(), request_id, notice, reason, by)  # type: ignore[arg-type]
+        due = release.extend(vault, request_id, notice, reason, by)  # type: ignore[arg-type]
     click.echo(f"request {request_id}: due {due.isoformat()}")
 
 
@@ -200,7 +175,7 @@ def roi_extend(ctx, request_id, notice_on, reason, by):
 def roi_close(ctx, request_id, by):
     """Close a fulfilled or denied request."""
     with opened(ctx) as vault:
-        workflow.close(ReleaseDesk(vault.gateway), request_id, by)
+        release.close(vault, request_id, by)
     click.echo(f"request {request_id}: closed")
 
 
@@ -211,8 +186,9 @@ def roi_close(ctx, request_id, by):
 @click.pass_context
 def roi_queue(ctx, as_of, within, fmt):
     """Open requests, overdue first, with their due dates."""
+    day = day_option(as_of, "--as-of")
     with opened(ctx) as vault:
-        entries = queue(vault.records, day_option(as_of, "--as-of") or local_today(vault), within)
+        entries = release.request_queue(vault, day, within)
     if fmt == "json":
         click.echo(json.dumps([asdict(e) for e in entries], default=str, indent=2))
         return
@@ -239,11 +215,8 @@ def roi_accounting(ctx, mrn, first, as_of, out, no_pdf, request_id, site, by):
         raise InputError("answering a request needs --by")
     first_day = day_option(first, "--from")
     with opened(ctx) as vault:
-        day = day_option(as_of, "--as-of") or local_today(vault)
-        with _folder(out):
-            done = accounting_mod.accounting_of_disclosures(
-                ReleaseDesk(vault.gateway), load_site(site), mrn, day, out, first_day=first_day,
-                tz=organisation_timezone(vault.records) or timezone.utc, pdf=not no_pdf, request_id=request_id, by=by)
+        done = release.accounting(vault, mrn, out, load_site(site), first_day=first_day,
+                                  as_of=day_option(as_of, "--as-of"), pdf=not no_pdf, request_id=request_id, by=by)
     click.echo(f"{done.entries} entr{'y' if done.entries == 1 else 'ies'}; {done.suspended} suspended")
     for p in done.paths:
         click.echo(str(p))
@@ -260,6 +233,6 @@ def roi_accounting(ctx, mrn, first, as_of, out, no_pdf, request_id, site, by):
 def roi_suspend(ctx, mrn, agency, first, last, written, by):
     """Suspend the accounting of disclosures to an agency (45 CFR 164.528(a)(2))."""
     with opened(ctx) as vault:
-        sid = accounting_mod.suspend(ReleaseDesk(vault.gateway), mrn, agency, day_option(first, "--from"),  # type: ignore[arg-type]
-                                     day_option(last, "--to"), written, by)  # type: ignore[arg-type]
+        sid = release.suspend(vault, mrn, agency, day_option(first, "--from"),  # type: ignore[arg-type]
+                              day_option(last, "--to"), written, by)  # type: ignore[arg-type]
     click.echo(f"suspension {sid} recorded")

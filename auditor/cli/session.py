@@ -17,7 +17,6 @@ from auditor.crypto.keyring import Keyring
 from auditor.errors import ConfigurationError, InputError, KeyringError
 from auditor.home import Vault, resolve_home
 from auditor.vault.gateway.context import Operator
-from auditor.vault.settings import organisation_timezone
 
 T = TypeVar("T")
 
@@ -86,13 +85,6 @@ def day_option(value: str | None, option: str) -> date | None:
         return date.fromisoformat(value)
     except ValueError:
         raise InputError(f"{option} {value!r} is not a YYYY-MM-DD date") from None
-
-
-def local_today(vault: Vault) -> date:
-    """Today in the organisation's time zone (UTC until an ingest sets one)."""
-    tz = organisation_timezone(vault.records)
-    now = vault.clock.now()
-    return now.astimezone(tz).date() if tz else now.date()
 
 
 @contextmanager

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import time
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import click
 
@@ -88,7 +87,6 @@ def evaluate(ctx, labels_path, first, last, source):
     from auditor.policy.frames import Period
     from auditor.policy.rules import load_policy
     from auditor.simulation.evaluation import evaluate as score_rules, read_labels, render, simulated_month
-    from auditor.vault.settings import organisation_timezone
 
     labels = read_labels(labels_path)
     if (first is None) != (last is None):
@@ -102,11 +100,11 @@ def evaluate(ctx, labels_path, first, last, source):
     policy = load_policy()
     vault = open_vault(ctx)
     try:
-        tz = organisation_timezone(vault.records)
+        tz = vault.stored_timezone
         if tz is None:
             raise InputError("no organisation time zone is stored: ingest the simulated directory first "
                              "(auditor ingest DIR --tz ZONE)")
-        result = score_rules(vault.records, policy, labels, Period(days[0], days[1], tz or ZoneInfo("UTC")), source,
+        result = score_rules(vault.records, policy, labels, Period(days[0], days[1], tz), source,
                              log_key=vault.keyring.log_mac_key)
     finally:
         vault.close()

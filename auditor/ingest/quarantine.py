@@ -1,8 +1,10 @@
-"""The quarantine, as `auditor ingest --rejected` lists it: where each unreadable row was and why.
+"""The quarantine, as `auditor ingest --rejected` lists it: where each unreadable row was and why; and
+the ingest runs of a period with what they quarantined, as a report's data completeness states it.
 Only clear columns are read; the rows themselves stay sealed."""
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -34,3 +36,33 @@ def rejections(engine: Engine, source: str | None = None) -> list[Rejection]:
         query = query.where(QuarantinedRow.source == source)
     with engine.connect() as conn:
         return [Rejection(*row) for row in conn.execute(query)]
+
+
+@dataclass(frozen=True)
+class IngestRunEntry:
+    id: int
+    source: str
+    started_at: datetime
+    summary: str | None  # the run's counts per file, as JSON
+
+
+@dataclass(frozen=True)
+class IngestRuns:
+    """The ingest runs that started in a stretch of time and the rows they quarantined, by file and
+    reason (for a report's data completeness: the rows themselves stay sealed)."""
+
+    runs: list[IngestRunEntry]
+    quarantined: int
+    reasons: list[tuple[str, str, int]]  # (file, reason, rows), most rows first
+
+
+def ingest_runs(engine: Engine, start: datetime, end: datetime) -> IngestRuns:
+    """Runs started in [start, end), oldest first."""
+    with engine.connect() as conn:
+        runs = [IngestRunEntry(*row) for row in conn.execute(
+            select(IngestRun.id, IngestRun.source, IngestRun.started_at, IngestRun.summary)
+            .where(IngestRun.started_at >= start, IngestRun.started_at < end).order_by(IngestRun.id))]
+        quarantined = conn.execute(select(QuarantinedRow.file, QuarantinedRow.reason)
+                                   .where(QuarantinedRow.run_id.in_([r.id for r in runs]))).all() if runs else []
+    reasons = Counter((q.file, q.reason) for q in quarantined)
+    return IngestRuns(runs, len(quarantined), [(f, why, n) for (f, why), n in reasons.most_common()])

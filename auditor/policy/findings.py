@@ -56,13 +56,16 @@ class Finding:
     first_at: str = ""
     last_at: str = ""
     citations: list[str] = field(default_factory=list)
-    # the rank of the user's case within this run; `auditor findings` puts the case store's id here
-    # (auditor.cases.attach), None for a muted finding that is in no case
+    # this run's ranking of its members, repeat offenders first (1 = first): set by build_findings
+    rank: int | None = None
+    # the id of the case the finding is recorded in: set only by auditor.cases.attach (None until it
+    # is attached, and for a muted finding in no case)
     case: int | None = None
 
     def to_dict(self) -> dict:
         out = asdict(self)
         out.pop("patient_id")  # an internal id: the MRN names the patient outside the vault
+        out.pop("rank")  # the order of the output says it; `case` is what the office looks up
         return out
 
 
@@ -106,7 +109,7 @@ def _sentence(actor: str, g) -> str:
 
 
 def build_findings(detection: Detection, policy: Policy, directory: Directory | None = None) -> list[Finding]:
-    """One Finding per (rule, user, unit), ranked into cases, highest first."""
+    """One Finding per (rule, user, unit), ranked by member (rank_by_member), highest first."""
     groups = _grouped(detection)
     directory = directory or NoDirectory()
     single = groups[groups["patients"] == 1]
@@ -124,12 +127,13 @@ def build_findings(detection: Detection, policy: Policy, directory: Directory | 
             risk=risk_score(severity, g.count), explanation=_sentence(actors[g.user_id], g),
             title=rule.title, first_at=g.first_at.isoformat(), last_at=g.last_at.isoformat(),
             citations=list(rule.citations)))
-    return rank_cases(findings)
+    return rank_by_member(findings)
 
 
-def rank_cases(findings: list[Finding]) -> list[Finding]:
-    """Group each user's findings into a case; repeat offenders first (more findings), then the
-    highest risk. Each finding gets its case's rank; the list comes back in case order."""
+def rank_by_member(findings: list[Finding]) -> list[Finding]:
+    """Rank the members with findings: repeat offenders first (more findings), then the highest
+    risk. Each finding gets its member's `rank`; the list comes back in that order, each member's
+    findings highest risk first. (Which case a finding is in is the case store's to say.)"""
     by_user: dict[str, list[Finding]] = {}
     for f in findings:
         by_user.setdefault(f.user_id, []).append(f)
@@ -137,6 +141,6 @@ def rank_cases(findings: list[Finding]) -> list[Finding]:
     ranked = []
     for rank, user in enumerate(order, start=1):
         for f in sorted(by_user[user], key=lambda f: (-f.risk, f.first_at, f.rule)):
-            f.case = rank
+            f.rank = rank
             ranked.append(f)
     return ranked

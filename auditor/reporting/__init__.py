@@ -1,2 +1,3 @@
-"""Reports for the privacy office: the Jinja environment (reports/ and a site's folder), the report
-models (monthly, patient), inline SVG charts, and the writers (HTML, PDF, CSV, JSON)."""
+"""Reports for the privacy office, laid out: the Jinja environment (reports/ and a site's folder), the
+report layouts (monthly, patient) of what auditor.review gathers, inline SVG charts, and the writers
+(HTML, PDF, CSV, JSON). Nothing here reads the vault."""

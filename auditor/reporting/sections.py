@@ -9,13 +9,9 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
-
-from auditor.home import Vault
+from auditor.ingest.quarantine import IngestRuns
 from auditor.policy.findings import Finding
-from auditor.policy.frames import Period
 from auditor.policy.rules import Policy
-from auditor.vault.records import IngestRun, QuarantinedRow
 
 MAX_CASES = 25
 CASE_ROWS = 10  # findings shown per case
@@ -100,22 +96,13 @@ def shown_patients(ranking: CaseRanking, per_rule: list[list[Finding]]) -> list[
     return sorted({f.patient_id for f in shown if f.patient_id is not None})
 
 
-def completeness(vault: Vault, period: Period) -> dict:
-    """Ingest runs that started in the period and the rows they quarantined (by file and reason; the
-    rows themselves stay sealed)."""
-    lo, hi = period.start.to_pydatetime(), period.end.to_pydatetime()
-    with vault.records.connect() as conn:
-        runs = conn.execute(select(IngestRun.id, IngestRun.source, IngestRun.started_at, IngestRun.summary)
-                            .where(IngestRun.started_at >= lo, IngestRun.started_at < hi)
-                            .order_by(IngestRun.id)).all()
-        quarantined = conn.execute(select(QuarantinedRow.file, QuarantinedRow.reason)
-                                   .where(QuarantinedRow.run_id.in_([r.id for r in runs]))).all() if runs else []
-    reasons = Counter((q.file, q.reason) for q in quarantined)
+def completeness(ingest: IngestRuns) -> dict:
+    """The period's ingest runs and the rows they quarantined (by file and reason; the rows
+    themselves stay sealed)."""
     return {"ingest_runs": [{"id": r.id, "source": r.source, "started_at": _utc(r.started_at),
-                             "files": _summary(r.summary)} for r in runs],
-            "quarantined": len(quarantined),
-            "quarantine_reasons": [{"file": f, "reason": why, "rows": n}
-                                   for (f, why), n in reasons.most_common(MAX_ROWS)]}
+                             "files": _summary(r.summary)} for r in ingest.runs],
+            "quarantined": ingest.quarantined,
+            "quarantine_reasons": [{"file": f, "reason": why, "rows": n} for f, why, n in ingest.reasons[:MAX_ROWS]]}
 
 
 def _utc(value: datetime) -> str:

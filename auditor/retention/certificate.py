@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from auditor.audit.log import AuditLog
 from auditor.errors import NotFound
-from auditor.phi_files import Outputs, private_folder
+from auditor.phi_files import private_folder
 from auditor.reporting import writers
 from auditor.reporting.templates import Site
 from auditor.retention.purge import METHOD, PurgeRefused
@@ -63,13 +63,13 @@ def _load(records: Engine, purge_id: int) -> tuple[PurgeRun, list[PurgeItem], Pu
     return run, items, plan
 
 
-def _staged(outputs: Outputs, out_dir: Path, purge_id: int, html: str, pdf: bool) -> dict[str, Path]:
-    """The certificate's files staged (0600) in `outputs`, to be placed when the run closes."""
-    stem = private_folder(out_dir) / f"certificate-of-destruction-{purge_id}"
-    paths = {"html": outputs.add(stem.with_suffix(".html"), html)}
+def _files(purge_id: int, html: str, pdf: bool) -> dict[str, str | bytes]:
+    """The certificate's files by name: HTML, and the PDF laid out from it."""
+    stem = f"certificate-of-destruction-{purge_id}"
+    files: dict[str, str | bytes] = {f"{stem}.html": html}
     if pdf:
-        paths["pdf"] = outputs.add(stem.with_suffix(".pdf"), writers.html_to_pdf(html))
-    return paths
+        files[f"{stem}.pdf"] = writers.html_to_pdf(html)
+    return files
 
 
 def issue_certificate(records: Engine, office: RecordsManagement, audit_log: AuditLog, schedule: Schedule,
@@ -88,20 +88,19 @@ def issue_certificate(records: Engine, office: RecordsManagement, audit_log: Aud
     html = writers.render_html(site, TEMPLATE, context)
     digest = hashlib.sha256(html.encode("utf-8")).hexdigest()
     destroyed = len(context["items"])
-    with Outputs() as outputs:
-        paths = _staged(outputs, out_dir, purge_id, html, pdf)
+    files, folder = _files(purge_id, html, pdf), private_folder(out_dir)
 
-        def work(change: RetentionChange) -> None:
-            row = change.session.get(PurgeRun, purge_id, with_for_update=True)
-            row.status, row.finished_at = "finished", run.finished_at
-            row.log_size, row.log_root = run.log_size, run.log_root
-            row.certificate_html, row.certificate_sha256 = html, digest
-            change.record("certificate", purge_id, f"purge {purge_id} finished: {destroyed} patient(s) destroyed by "
-                          f"{METHOD}; certificate sha256 {digest[:16]}")
-            outputs.commit()  # the files are placed last; a failed commit of the run takes them away again
+    def work(change: RetentionChange) -> list[Path]:
+        row = change.session.get(PurgeRun, purge_id, with_for_update=True)
+        row.status, row.finished_at = "finished", run.finished_at
+        row.log_size, row.log_root = run.log_size, run.log_root
+        row.certificate_html, row.certificate_sha256 = html, digest
+        change.record("certificate", purge_id, f"purge {purge_id} finished: {destroyed} patient(s) destroyed by "
+                      f"{METHOD}; certificate sha256 {digest[:16]}")
+        return change.stage(folder, files)  # placed with the run's commit; a failed commit takes them away
 
-        office.change("create", work)
-    return Certificate(purge_id, destroyed, digest, paths)
+    placed = office.change("create", work)
+    return Certificate(purge_id, destroyed, digest, dict(zip(("html", "pdf"), placed)))
 
 
 def stored_certificate(records: Engine, purge_id: int) -> tuple[str, str]:

@@ -20,13 +20,13 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 from sqlalchemy import BigInteger, Engine, Table, select, type_coerce
 
-from auditor.clock import Clock
 from auditor.errors import InputError
 from auditor.retention.holds import LegalHoldEntry, list_holds
 from auditor.retention.schedules import ENCOUNTER, Schedule, add_years
 from auditor.vault.gateway.retention import RecordsManagement
 from auditor.database import RecordsBase
 from auditor.vault.records import ClinicalDocument, Encounter, Patient
+from auditor.vault.settings import today_in
 
 STATUSES = ("eligible", "held", "retained", "permanent", "referenced", "no_records")
 # Deleted with the patient's chart by a purge; any other table naming a patient by foreign key holds a
@@ -36,12 +36,6 @@ ERASED_WITH_PATIENT = {"patients", "documents", "encounters", "care_team", "work
 
 class PlanRefused(InputError):
     """A plan that cannot be made or carried out as asked; nothing was changed."""
-
-
-def local_today(clock: Clock, tz: ZoneInfo | None) -> date:
-    """Today in the organisation's time zone (UTC until an ingest sets one)."""
-    now = clock.now()
-    return now.astimezone(tz).date() if tz is not None else now.date()
 
 
 @dataclass(frozen=True)
@@ -143,7 +137,7 @@ def build_plan(records: Engine, office: RecordsManagement, schedule: Schedule, a
                tz: ZoneInfo | None, reference_tables: list[Table] | None = None) -> RetentionPlan:
     """Every patient's status on `as_of` under `schedule`, with the holds in force. Refused for a day
     after the organisation's today."""
-    today = local_today(office.gateway.clock, tz)
+    today = today_in(office.gateway.clock, tz)
     if as_of > today:
         raise PlanRefused(f"{as_of.isoformat()} is after today ({today.isoformat()}): records go only once their "
                           "retention has run out, so a plan is made for today or a day before")

@@ -29,11 +29,12 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from auditor.errors import InputError, TamperDetected
-from auditor.retention.plan import RetentionPlan, build_plan, local_today
+from auditor.retention.plan import RetentionPlan, build_plan
 from auditor.retention.recorded_plan import RecordedPlan, changes_since
 from auditor.retention.schedules import Schedule
 from auditor.vault.gateway.retention import RecordsManagement, RetentionChange
 from auditor.vault.records import PurgeItem, PurgeRun
+from auditor.vault.settings import today_in
 
 Progress = Callable[[str, int], None]  # (stage, patient id): "key_destroyed", "records_deleted"
 METHOD = "cryptographic erasure (NIST SP 800-88 purge)"
@@ -154,7 +155,7 @@ def _carry_out(records: Engine, office: RecordsManagement, run_id: int, resumed:
 def _rebuilt(records: Engine, office: RecordsManagement, schedule: Schedule, as_of: date,
              tz: ZoneInfo | None) -> RetentionPlan:
     """The plan on `as_of` as it stands now (a run begun for a day to come, before r0010, resumes as of today)."""
-    return build_plan(records, office, schedule, min(as_of, local_today(office.gateway.clock, tz)), tz)
+    return build_plan(records, office, schedule, min(as_of, today_in(office.gateway.clock, tz)), tz)
 
 
 def purge_of(records: Engine, plan: RecordedPlan) -> PurgeRun | None:

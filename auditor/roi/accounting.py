@@ -54,9 +54,8 @@ def suspend(desk: ReleaseDesk, mrn: str, agency: str, starts_on: date, ends_on: 
                                    ends_on=ends_on, written=written, created_at=change.at)
         change.session.add(row)
         change.session.flush()
-        change.events.append(change.gateway._event(change.ctx, change.actor, "create", change.at,
-                                                   patient_id=row.patient_id, record_type="accounting_suspension",
-                                                   record_id=str(row.id), detail=f"until {ends_on.isoformat()}; by {by}"))
+        change.record("accounting_suspension", row.id, f"until {ends_on.isoformat()}; by {by}", action="create",
+                      patient_id=row.patient_id)
         return row.id
 
     return desk.change("create", work)

@@ -35,7 +35,7 @@ class NewRequest:
     requester_type: str
     requester_name: str
     requester_address: str
-    received_on: date
+    received_on: date | None  # None: today (auditor.review.release.open_request)
     record_types: tuple[str, ...] = ()
     first_day: date | None = None
     last_day: date | None = None
@@ -66,6 +66,8 @@ def open_request(desk: ReleaseDesk, policy: RoiPolicy, new: NewRequest, by: str)
         raise InputError("the date range ends before it starts")
     if new.requester_type == "attorney" and new.legal_process not in ("subpoena", "court_order"):
         raise InputError("an attorney's request names its legal process: --legal-process subpoena or court_order")
+    if new.received_on is None:
+        raise InputError("a request needs the day it was received")
     kind = "accounting" if new.accounting else rule.kind
     deadline = policy.deadline(kind, new.state)
 

@@ -3,10 +3,12 @@
 The time zone given to `auditor ingest --tz` is kept (until changed) as the setting
 "organisation_timezone", an IANA name; findings, reports and day boundaries use it
 (../shared/spec/interchange.md, "Command-line contract"). A vault that holds data changes it only
-when asked to (`--change-timezone`): the rows already loaded keep the times they were read with."""
+when asked to (`--change-timezone`): the rows already loaded keep the times they were read with.
+Until an ingest stores one, the organisation's days are UTC days (`Vault.timezone`, `Vault.today`)."""
 
 from __future__ import annotations
 
+from datetime import date
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from typing import TYPE_CHECKING
@@ -18,9 +20,11 @@ from auditor.audit.schema import AuditEventRow, ImportedEventKey
 from auditor.vault.records import CareTeamMember, Encounter, Patient, VaultSetting, WorkforceMember
 
 if TYPE_CHECKING:  # pragma: no cover
+    from auditor.clock import Clock
     from auditor.vault.gateway import AccessGateway
 
 ORGANISATION_TIMEZONE = "organisation_timezone"
+UTC = ZoneInfo("UTC")  # the organisation's zone until an ingest stores one
 
 
 def time_zone(name: str) -> ZoneInfo:
@@ -38,6 +42,11 @@ def organisation_timezone(engine: Engine) -> ZoneInfo | None:
     with engine.connect() as conn:
         name = conn.scalar(select(VaultSetting.value).where(VaultSetting.name == ORGANISATION_TIMEZONE))
     return time_zone(name) if name else None
+
+
+def today_in(clock: "Clock", tz: ZoneInfo | None) -> date:
+    """What day it is on `clock` in `tz` (UTC when None): the organisation's today is Vault.today()."""
+    return clock.now().astimezone(tz or UTC).date()
 
 
 def set_organisation_timezone(gateway: "AccessGateway", zone: ZoneInfo) -> str | None:

@@ -19,7 +19,7 @@ from auditor.errors import AccessDenied, InputError
 from auditor.home import Vault, create_home
 from auditor.policy.frames import Period
 from auditor.policy.rules import load_policy
-from auditor.reporting.monthly import accesses_by_month
+from auditor.policy.access_counts import accesses_by_period
 from auditor.vault.gateway import AccessContext, DocumentRecord
 from auditor.vault.records import IngestRun
 from auditor.vault.settings import organisation_timezone
@@ -120,7 +120,7 @@ def test_the_monthly_count_keeps_an_exports_service_named_rows(vault, clock):
     vault.gateway.append_ehr_events(IMPORT, "ehr", ehr_events(["s1", "s2"], mrn="P-OK", user="svc:report"))
     vault.gateway.read_patients(AccessContext.service("report"), [1, 2])  # the vault's own service reads
     november = Period(date(2026, 11, 1), date(2026, 11, 30), clock.at.tzinfo)
-    assert accesses_by_month(vault, [november], load_policy()) == [4 + 2]  # populate's four, the export's two
+    assert accesses_by_period(vault.records, [november], load_policy(), vault.keyring.log_mac_key) == [4 + 2]  # populate's four, the export's two
 
 
 def test_an_export_may_not_take_the_vaults_own_source_name(auditor, tmp_path):

@@ -12,7 +12,7 @@ import pytest
 from auditor.audit.events import AuditEvent, ImportedEvents, to_microseconds
 from auditor.home import create_home
 from auditor.policy.frames import Period, load_frames
-from auditor.reporting.monthly import accesses_by_month
+from auditor.policy.access_counts import accesses_by_period
 from tests.conftest import FAST_SCRYPT
 
 START = datetime(2026, 10, 20, tzinfo=timezone.utc)
@@ -87,6 +87,6 @@ def test_a_patients_events_from_blocks(two_vaults):
 
 def test_monthly_access_counts_from_blocks(two_vaults, policy):
     months = [Period(date(2026, m, 1), date(2026, m, last), timezone.utc) for m, last in ((9, 30), (10, 31), (11, 30))]
-    counted = [accesses_by_month(v, months, policy) for v in two_vaults]
+    counted = [accesses_by_period(v.records, months, policy, v.keyring.log_mac_key) for v in two_vaults]
     assert counted[0][0] == 0 and counted[0][1] > 0 and counted[0][2] > 0
     assert counted[1] == counted[0]

@@ -18,7 +18,7 @@ from auditor.audit.schema import AuditEventRow
 from auditor.cases import workflow
 from auditor.cases.attach import attach_findings
 from auditor.cases.listing import case_file, list_cases
-from auditor.cases.period import audit_period
+from auditor.review.period import review_period
 from auditor.cases.settings import CaseSettings, load_case_settings
 from auditor.cases.statistics import case_statistics, overdue_during
 from auditor.errors import ConfigurationError, NotFound
@@ -80,15 +80,15 @@ def _log_size(vault) -> int:
 
 def test_a_members_findings_form_one_case_and_reruns_add_nothing(vault, policy):
     populate(vault)
-    first = audit_period(vault.gateway, NOVEMBER, policy)
+    first = review_period(vault, NOVEMBER, policy)
     (case_id,) = first.attachment.opened
     assert [f.case for f in first.findings] == [case_id] * 3 and first.attachment.added == 3
     assert [(h.action, h.by, h.status) for h in _history(vault, case_id)] == [("opened", "svc:cases", "open")]
     (event,) = _case_events(vault)
     assert event.user_id == "svc:cases" and event.action == "create" and event.record_id == str(case_id)
     counts = (_count(vault, Case), _count(vault, CaseFinding), _count(vault, CaseHistoryEntry), len(_case_events(vault)))
-    again = audit_period(vault.gateway, NOVEMBER, policy)
-    narrower = audit_period(vault.gateway, Period(date(2026, 11, 2), date(2026, 11, 2), NEW_YORK), policy)
+    again = review_period(vault, NOVEMBER, policy)
+    narrower = review_period(vault, Period(date(2026, 11, 2), date(2026, 11, 2), NEW_YORK), policy)
     for rerun in (again, narrower):
         assert rerun.attachment.opened == [] and rerun.attachment.added == 0 and rerun.attachment.already == 3
         assert [f.case for f in rerun.findings] == [case_id] * 3
@@ -98,15 +98,15 @@ def test_a_members_findings_form_one_case_and_reruns_add_nothing(vault, policy):
 
 def test_an_open_case_is_extended_and_a_closed_one_is_final(local_vault, policy):
     ids = populate(local_vault)
-    (case_id,) = audit_period(local_vault.gateway, NOVEMBER, policy).attachment.opened
+    (case_id,) = review_period(local_vault, NOVEMBER, policy).attachment.opened
     _accesses(local_vault, ids, ("ehr-9", "n.muller", "P-FAM", datetime(2026, 12, 3, 15, tzinfo=timezone.utc)))
     december = Period(date(2026, 12, 1), date(2026, 12, 31), NEW_YORK)
-    extended = audit_period(local_vault.gateway, december, policy)
+    extended = review_period(local_vault, december, policy)
     assert extended.attachment.extended == [case_id] and [f.case for f in extended.findings] == [case_id]
     (case,) = list_cases(local_vault.records, SETTINGS, local_vault.clock.now())
     assert (case.first_day, case.last_day, case.findings) == (date(2026, 11, 1), date(2026, 12, 31), 4)
     assert [h.action for h in _history(local_vault, case_id)] == ["opened", "findings_added"]
-    both = audit_period(local_vault.gateway, Period(date(2026, 11, 1), date(2026, 12, 31), NEW_YORK), policy)
+    both = review_period(local_vault, Period(date(2026, 11, 1), date(2026, 12, 31), NEW_YORK), policy)
     family = next(f for f in both.findings if f.rule == "family-access")
     assert family.event_ids == ["ehr-1", "ehr-9"] and family.case == case_id  # its events are all in the case
     assert both.attachment.added == 0 and len(_history(local_vault, case_id)) == 2
@@ -114,30 +114,47 @@ def test_an_open_case_is_extended_and_a_closed_one_is_final(local_vault, policy)
     workflow.start_review(casework, case_id, "Chief Privacy Officer")
     workflow.close_case(casework, case_id, "confirmed_violation", "education", "Chief Privacy Officer")
     _accesses(local_vault, ids, ("ehr-10", "n.muller", "P-FAM", datetime(2026, 12, 20, 15, tzinfo=timezone.utc)))
-    fresh = audit_period(local_vault.gateway, december, policy)
+    fresh = review_period(local_vault, december, policy)
     (new_case,) = fresh.attachment.opened
     assert new_case != case_id and {f.case for f in fresh.findings} == {new_case}
 
 
 def test_repeat_offenders_rank_first(local_vault, policy):
     ids = populate(local_vault)
-    (first,) = audit_period(local_vault.gateway, NOVEMBER, policy).attachment.opened
+    (first,) = review_period(local_vault, NOVEMBER, policy).attachment.opened
     casework = Casework(local_vault.gateway)
     workflow.start_review(casework, first, "CPO")
     workflow.close_case(casework, first, "confirmed_violation", "written_warning", "CPO")
     at = datetime(2026, 11, 20, 15, tzinfo=timezone.utc)
     _accesses(local_vault, ids, ("ehr-20", "n.muller", "P-FAM", at),
               ("ehr-21", "dr.lee", "P-FAM", at), ("ehr-22", "dr.lee", "P-NEI", at + timedelta(minutes=1)))
-    audit_period(local_vault.gateway, Period(date(2026, 11, 20), date(2026, 11, 20), NEW_YORK), policy)
+    review_period(local_vault, Period(date(2026, 11, 20), date(2026, 11, 20), NEW_YORK), policy)
     open_cases = list_cases(local_vault.records, SETTINGS, local_vault.clock.now(), status="open")
     assert [c.user_id for c in open_cases] == ["n.muller", "dr.lee"]
     assert open_cases[0].user_cases == 2 and open_cases[0].findings < open_cases[1].findings
     assert [c.id for c in list_cases(local_vault.records, SETTINGS, local_vault.clock.now(), status="closed")] == [first]
 
 
+def test_a_finding_keeps_its_rank_in_the_run_apart_from_its_case(local_vault, policy):
+    """The run ranks its members (rank 1 first); the case store says which case a finding is in."""
+    ids = populate(local_vault)
+    (first,) = review_period(local_vault, NOVEMBER, policy).attachment.opened
+    casework = Casework(local_vault.gateway)
+    workflow.start_review(casework, first, "CPO")
+    workflow.close_case(casework, first, "not_a_violation", "none", "CPO")
+    at = datetime(2026, 11, 20, 15, tzinfo=timezone.utc)
+    _accesses(local_vault, ids, ("ehr-20", "n.muller", "P-FAM", at),
+              ("ehr-21", "dr.lee", "P-FAM", at), ("ehr-22", "dr.lee", "P-NEI", at + timedelta(minutes=1)))
+    run = review_period(local_vault, Period(date(2026, 11, 20), date(2026, 11, 20), NEW_YORK), policy)
+    lee, muller = sorted(run.attachment.opened)  # new cases, opened in the order of the user ids
+    assert [(f.user_id, f.rank, f.case) for f in run.findings] == [("dr.lee", 1, lee), ("dr.lee", 1, lee),
+                                                                   ("n.muller", 2, muller)]
+    assert all("rank" not in f.to_dict() and f.to_dict()["case"] == f.case for f in run.findings)
+
+
 def test_review_close_note_and_invalid_transitions(vault, policy):
     populate(vault)
-    (case_id,) = audit_period(vault.gateway, NOVEMBER, policy).attachment.opened
+    (case_id,) = review_period(vault, NOVEMBER, policy).attachment.opened
     casework = Casework(vault.gateway)
 
     def refused(call, *args, match):
@@ -171,7 +188,7 @@ def test_review_close_note_and_invalid_transitions(vault, policy):
 
 def test_the_history_is_append_only_in_the_database(vault, policy):
     populate(vault)
-    (case_id,) = audit_period(vault.gateway, NOVEMBER, policy).attachment.opened
+    (case_id,) = review_period(vault, NOVEMBER, policy).attachment.opened
     for statement in (update(CaseHistoryEntry).values(by="someone else"), text("DELETE FROM case_history")):
         with pytest.raises(DatabaseError, match="append-only"):
             with vault.records.begin() as conn:
@@ -181,7 +198,7 @@ def test_the_history_is_append_only_in_the_database(vault, policy):
 
 def test_the_case_file_opens_sentences_and_notes_audited(local_vault, policy, tmp_path):
     ids = populate(local_vault)
-    (case_id,) = audit_period(local_vault.gateway, NOVEMBER, policy).attachment.opened
+    (case_id,) = review_period(local_vault, NOVEMBER, policy).attachment.opened
     casework = Casework(local_vault.gateway)
     workflow.add_note(casework, case_id, "CPO", NOTE)
     for path in (tmp_path / "home").glob("records.db*"):
@@ -203,14 +220,14 @@ def test_the_case_file_opens_sentences_and_notes_audited(local_vault, policy, tm
 
 def test_counts_by_period_for_the_monthly_report(local_vault, policy, clock):
     ids = populate(local_vault)
-    (first,) = audit_period(local_vault.gateway, NOVEMBER, policy).attachment.opened  # opened 2026-11-02 14:00 UTC
+    (first,) = review_period(local_vault, NOVEMBER, policy).attachment.opened  # opened 2026-11-02 14:00 UTC
     casework = Casework(local_vault.gateway)
     clock.at = datetime(2026, 12, 10, 15, tzinfo=timezone.utc)
     workflow.start_review(casework, first, "CPO")
     workflow.close_case(casework, first, "confirmed_violation", "education", "CPO")
     clock.at = datetime(2026, 12, 15, 15, tzinfo=timezone.utc)
     _accesses(local_vault, ids, ("ehr-30", "n.muller", "P-FAM", datetime(2026, 12, 14, 15, tzinfo=timezone.utc)))
-    (second,) = audit_period(local_vault.gateway, Period(date(2026, 12, 1), date(2026, 12, 31), NEW_YORK),
+    (second,) = review_period(local_vault, Period(date(2026, 12, 1), date(2026, 12, 31), NEW_YORK),
                              policy).attachment.opened
     month = lambda y, m, last: Period(date(y, m, 1), date(y, m, last), NEW_YORK)  # noqa: E731
     now = datetime(2027, 2, 1, tzinfo=timezone.utc)

@@ -14,7 +14,7 @@ from hypothesis import given, strategies as st
 from sqlalchemy import func, select
 
 from auditor.audit.schema import AuditEventRow
-from auditor.cases.period import audit_period
+from auditor.review.period import review_period
 from auditor.clock import FixedClock
 from auditor.errors import NotFound
 from auditor.policy.findings import Finding
@@ -54,7 +54,7 @@ def _case_events(vault, record_type: str) -> list:
 def test_a_matched_finding_is_muted_kept_and_in_no_case(vault, policy):
     ids = populate(vault)
     sid = _suppress(vault, policy.rules)
-    result = audit_period(vault.gateway, NOVEMBER, policy)
+    result = review_period(vault, NOVEMBER, policy)
     by_rule = {f.rule: f for f in result.findings}
     assert set(by_rule) == {"family-access", "neighbor-access", "coworker-access"}  # nothing dropped
     assert by_rule["family-access"].muted and by_rule["family-access"].case is None and result.muted == 1
@@ -86,14 +86,14 @@ def test_the_reason_is_sealed_and_read_back_audited(vault, policy):
 def test_matching_is_exact(vault, policy, user, mrn, muted):
     populate(vault)
     _suppress(vault, policy.rules, user=user, mrn=mrn)
-    result = audit_period(vault.gateway, NOVEMBER, policy)
+    result = review_period(vault, NOVEMBER, policy)
     assert {f.rule for f in result.findings if f.muted} == muted
 
 
 def test_an_expired_suppression_mutes_nothing(vault, policy):
     populate(vault)  # the accesses are on 2026-11-02
     _suppress(vault, policy.rules, expires=date(2026, 11, 1), today=date(2026, 10, 1))
-    assert not any(f.muted for f in audit_period(vault.gateway, NOVEMBER, policy).findings)
+    assert not any(f.muted for f in review_period(vault, NOVEMBER, policy).findings)
 
 
 def test_a_revoked_suppression_mutes_nothing_and_revoking_is_final(vault, policy):
@@ -103,7 +103,7 @@ def test_a_revoked_suppression_mutes_nothing_and_revoking_is_final(vault, policy
     revoke_suppression(casework, sid, "guardianship ended", by="Chief Privacy Officer")
     (entry,) = list_suppressions(vault.records)
     assert entry.status(TODAY) == "revoked" and entry.revoked_by == "Chief Privacy Officer"
-    assert not any(f.muted for f in audit_period(vault.gateway, NOVEMBER, policy).findings)
+    assert not any(f.muted for f in review_period(vault, NOVEMBER, policy).findings)
     size = _log_size(vault)
     with pytest.raises(SuppressionRefused, match="already revoked"):
         revoke_suppression(casework, sid, "again")

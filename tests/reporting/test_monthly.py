@@ -304,17 +304,19 @@ def test_only_the_patients_in_the_rows_are_named():
 def test_the_trend_counts_accesses_as_the_engine_does(month_home, tmp_path):
     """The trend takes this month's accesses from the run and earlier months' from SQL: both must
     count the same events (success, a patient, an access action, no service account)."""
+    from auditor.policy.access_counts import accesses_by_period
     from auditor.policy.rules import load_policy
-    from auditor.reporting import monthly
     from auditor.reporting.activity import activity
+    from auditor.review.period import month_period, preview_period
     from auditor.vault.settings import organisation_timezone
 
     vault = Vault.open(tmp_path / "home")
     try:
         policy = load_policy()
         for month in ("2026-10", "2026-11"):
-            period = monthly.month_period(month, organisation_timezone(vault.records))
-            run = monthly.run_policy(vault, period, policy)
-            assert monthly.accesses_by_month(vault, [period], policy) == [activity(run.detection.context).accesses]
+            period = month_period(month, organisation_timezone(vault.records))
+            run = preview_period(vault, period, policy)
+            assert accesses_by_period(vault.records, [period], policy, vault.keyring.log_mac_key) == [
+                activity(run.detection.context).accesses]
     finally:
         vault.close()

@@ -3,8 +3,8 @@
 Their free text (a suppression's reason, a case note, a finding's sentence) may name a patient, so it
 is sealed here, under a data key of the suppression or case itself (kept apart from every patient's
 key: crypto-shredding a patient must not erase the sanctions record, 45 CFR 164.530(j)). Every change
-and every read of sealed text is done as the service account svc:cases and writes its audit event in
-the same transaction (AccessGateway._audited). The officer who acted is named in the event's detail.
+and every read of sealed text is done as the service account svc:cases in one unit of work with its
+audit events (AccessGateway.unit_of_work). The officer who acted is named in the event's detail.
 """
 
 from __future__ import annotations
@@ -13,9 +13,6 @@ from typing import Iterable
 
 from sqlalchemy import select
 
-from auditor.errors import DecryptionError
-from auditor.vault.gateway.context import AccessContext
-from auditor.vault.gateway.core import AccessGateway
 from auditor.vault.gateway.service_work import ServiceChange, ServiceDesk
 from auditor.vault.records import CASEWORK_SEALED, CaseFinding, CaseHistoryEntry, Suppression
 
@@ -30,13 +27,12 @@ class CaseworkChange(ServiceChange):
     SEALED = CASEWORK_SEALED
     KIND = "casework"
 
+
 class Casework(ServiceDesk[CaseworkChange]):
     """Audited casework transactions and sealed-text reads, as svc:cases for operations (HOPERAT)."""
 
     CHANGE = CaseworkChange
-
-    def __init__(self, gateway: AccessGateway, ctx: AccessContext | None = None) -> None:
-        super().__init__(gateway, ctx or AccessContext.service(SERVICE))
+    SERVICE = SERVICE
 
     def read(self, table: str, column: str, row_ids: Iterable[int], record_type: str, record_id: int | str,
              patient_ids: Iterable[int] = ()) -> dict[int, str | None]:
@@ -52,12 +48,7 @@ class Casework(ServiceDesk[CaseworkChange]):
             for i in range(0, len(wanted), _CHUNK):
                 rows += change.session.execute(select(model.id, getattr(model, column))
                                                .where(model.id.in_(wanted[i : i + _CHUNK]))).all()
-            opened: dict[int, str | None] = {}
-            for row_id, value in rows:
-                try:
-                    opened[row_id] = self.gateway.envelope.open(value, table, column, row_id)
-                except DecryptionError:  # the key was destroyed at the end of retention
-                    opened[row_id] = None
+            opened = {row_id: change.open(value, table, column, row_id) for row_id, value in rows}
             change.record(record_type, record_id, f"{len(rows)} sealed {column} value(s) read")
             for pid in sorted(set(patient_ids)):
                 change.record(record_type, record_id, f"{column} concerning this patient read", patient_id=pid)

@@ -30,6 +30,7 @@ from auditor.vault.gateway import sealing
 from auditor.vault.gateway.ehr_log import EhrLogWriting
 from auditor.vault.gateway.quarantine import QuarantineWriting
 from auditor.vault.gateway.recording import RowRecording
+from auditor.vault.gateway.service_work import ServiceWork
 from auditor.vault.gateway.writes import RecordWriting
 from auditor.vault.gateway.sealing import Chart, PatientDemographics
 from auditor.vault.records import PATIENT_SEALED, ROLES, ClinicalDocument, Patient
@@ -49,7 +50,7 @@ class PatientSummary:
     birth_date: str | None
 
 
-class AccessGateway(RecordWriting, EhrLogWriting, QuarantineWriting, RowRecording):
+class AccessGateway(RecordWriting, EhrLogWriting, QuarantineWriting, RowRecording, ServiceWork):
     def __init__(self, records: Engine, envelope: Envelope, indexer: BlindIndexer, audit_log: AuditLog,
                  policy: AccessPolicy, clock: Clock | None = None, operator: Operator | None = None) -> None:
         """`operator`: the OS account running the process (the CLI gives it), stamped on every event."""

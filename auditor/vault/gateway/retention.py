@@ -2,8 +2,8 @@
 (RECORDMGT): legal holds (their reasons sealed under the hold's own data key), birth dates for the
 minors rule of a schedule, and the deletion of a crypto-shredded patient's rows.
 
-Every change and every read of sealed values writes its audit event in the same transaction
-(AccessGateway._audited). A destroyed patient is named afterwards by internal id only: the audit
+Every change and every read of sealed values is one unit of work with its audit events
+(AccessGateway.unit_of_work). A destroyed patient is named afterwards by internal id only: the audit
 log, case findings and suppressions keep that id, nothing else.
 """
 
@@ -15,8 +15,6 @@ from typing import Iterable
 from sqlalchemy import delete, select, update
 
 from auditor.errors import DecryptionError, NotFound
-from auditor.vault.gateway.context import AccessContext
-from auditor.vault.gateway.core import AccessGateway
 from auditor.vault.gateway.service_work import ServiceChange, ServiceDesk
 from auditor.vault.records import (RETENTION_SEALED, CareTeamMember, ClinicalDocument, Encounter, LegalHold, Patient,
                                    PurgeItem, WorkforceMember)
@@ -37,9 +35,8 @@ class RecordsManagement(ServiceDesk[RetentionChange]):
     """Audited retention transactions, as svc:retention for records management."""
 
     CHANGE = RetentionChange
-
-    def __init__(self, gateway: AccessGateway, ctx: AccessContext | None = None) -> None:
-        super().__init__(gateway, ctx or AccessContext.service(SERVICE, PURPOSE))
+    SERVICE = SERVICE
+    PURPOSE = PURPOSE
 
     def hold_texts(self, hold_ids: Iterable[int]) -> dict[int, tuple[str | None, str | None]]:
         """The sealed reasons of these holds (placing, releasing); one "view" event per hold."""
@@ -50,8 +47,8 @@ class RecordsManagement(ServiceDesk[RetentionChange]):
             for i in range(0, len(wanted), _CHUNK):
                 for row in change.session.execute(select(LegalHold.id, LegalHold.reason, LegalHold.release_reason)
                                                   .where(LegalHold.id.in_(wanted[i : i + _CHUNK]))):
-                    out[row.id] = (_open(change, row.reason, "reason", row.id),
-                                   _open(change, row.release_reason, "release_reason", row.id))
+                    out[row.id] = (change.open(row.reason, "retention_holds", "reason", row.id),
+                                   change.open(row.release_reason, "retention_holds", "release_reason", row.id))
                     change.record("legal_hold", row.id, "legal hold reasons read")
             return out
 
@@ -115,13 +112,6 @@ class RecordsManagement(ServiceDesk[RetentionChange]):
             return item
 
         return self.change("delete", work)
-
-
-def _open(change: RetentionChange, sealed: bytes | None, column: str, row_id: int) -> str | None:
-    try:
-        return change.gateway.envelope.open(sealed, "retention_holds", column, row_id)
-    except DecryptionError:
-        return None
 
 
 def _day(text: str | None) -> date | None:

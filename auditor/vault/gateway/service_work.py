@@ -1,43 +1,58 @@
-"""The auditor's own record keeping through the gateway (casework, retention): one transaction per
-change, done as a service account, with the audit events it records written in the same
-transaction (AccessGateway._audited) or nothing at all. Free text that may name a patient is sealed
-only into the columns its kind of work declares."""
+"""One audited unit of work for every service desk of the auditor (casework, release of information,
+retention, the directory of names): one transaction, done as a service account allowed the action,
+with the audit events its work records (`ServiceChange.record`, `record_rows`) appended in that
+transaction, and the files it stages placed just before the commit; all of it, or nothing.
+
+`AccessGateway.unit_of_work(ctx, action, work)` runs it; a desk (`ServiceDesk`: Casework, ReleaseDesk,
+RecordsManagement, ReportDirectory) is a service account, a purpose of use and the columns its work
+may seal, over that one method. Free text that may name a patient is sealed only into the columns
+its kind of work declares."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Callable, ClassVar, Generic, TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, ClassVar, Generic, TypeVar
 
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from auditor.audit.events import AuditEvent
+from auditor.errors import DecryptionError
+from auditor.phi_files import Outputs
 from auditor.vault.gateway.context import AccessContext, Actor
-from auditor.vault.gateway.core import AccessGateway
+
+if TYPE_CHECKING:  # pragma: no cover
+    from auditor.vault.gateway.core import AccessGateway
 
 T = TypeVar("T")
 
 
 @dataclass
 class ServiceChange:
-    """One audited transaction of a service account's work: the session, the time, and its events."""
+    """One unit of work in progress: its session, its time, its actor, the events it records and the
+    files it stages. Subclasses name the columns their work may seal (SEALED) and add their reads."""
 
     SEALED: ClassVar[dict[str, tuple[str, ...]]] = {}  # table -> the columns this work may seal
     KIND: ClassVar[str] = "service"
 
-    gateway: AccessGateway
+    gateway: "AccessGateway"
     session: Session
     ctx: AccessContext
     actor: Actor
     at: datetime
     action: str
     events: list[AuditEvent] = field(default_factory=list)
+    outputs: Outputs = field(default_factory=Outputs)
 
     def record(self, record_type: str, record_id: int | str | None, detail: str, *, action: str | None = None,
-               patient_id: int | None = None, fields: tuple[str, ...] = ()) -> None:
-        """Queue the audit event of one change (detail: ids, states, counts and who acted; never a note
-        or a reason, which may name a patient)."""
-        self.events.append(self.gateway._event(self.ctx, self.actor, action or self.action, self.at,
+               patient_id: int | None = None, fields: tuple[str, ...] = (), purpose: str | None = None) -> None:
+        """Queue the audit event of one change or read (detail: ids, states, counts and who acted; never
+        a note or a reason, which may name a patient). `purpose`: this event's purpose of use, when it
+        is not the unit's (a release names the request's)."""
+        ctx = self.ctx if purpose is None else replace(self.ctx, purpose=purpose)
+        self.events.append(self.gateway._event(ctx, self.actor, action or self.action, self.at,
                                                record_type=record_type, patient_id=patient_id, fields=fields,
                                                record_id=None if record_id is None else str(record_id),
                                                detail=detail[:256]))
@@ -48,13 +63,29 @@ class ServiceChange:
         self.session.flush()
         self.gateway._record_rows(self.session, self.events, self.ctx, self.actor, self.at, table, action, keys)
 
+    def stage(self, folder: Path, files: dict[str, str | bytes]) -> list[Path]:
+        """Write `files` into `folder` under temporary names (0600); they take their names just before
+        this unit commits, and are taken away if it does not."""
+        return [self.outputs.add(Path(folder) / name, content) for name, content in files.items()]
+
     def new_key(self, purpose: str) -> int:
         return self.gateway.envelope.create_key(purpose)
 
-    def seal(self, key_id: int, table: str, column: str, row_id: int, text: str | None) -> bytes | None:
+    def _sealable(self, table: str, column: str) -> None:
         if column not in self.SEALED.get(table, ()):
             raise ValueError(f"{table}.{column} is not a {self.KIND} column")
+
+    def seal(self, key_id: int, table: str, column: str, row_id: int, text: str | None) -> bytes | None:
+        self._sealable(table, column)
         return self.gateway.envelope.seal(key_id, table, column, row_id, text)
+
+    def open(self, sealed: bytes | None, table: str, column: str, row_id: int) -> str | None:
+        """A value of one of this work's sealed columns; None once its key was destroyed (retention)."""
+        self._sealable(table, column)
+        try:
+            return self.gateway.envelope.open(sealed, table, column, row_id)
+        except DecryptionError:
+            return None
 
     def patient_ids(self, mrns: list[str]) -> dict[str, int]:
         """Internal patient ids by MRN, through the blind index (no MRN is stored by this work)."""
@@ -64,21 +95,52 @@ class ServiceChange:
 C = TypeVar("C", bound=ServiceChange)
 
 
-class ServiceDesk(Generic[C]):
-    """Runs a service account's changes, each in one audited transaction."""
+class ServiceWork:
+    """The unit of work, mixed into AccessGateway."""
 
-    CHANGE: ClassVar[type]
-
-    def __init__(self, gateway: AccessGateway, ctx: AccessContext) -> None:
-        self.gateway = gateway
-        self.ctx = ctx
-
-    def change(self, action: str, work: Callable[[C], T]) -> T:
-        """Run `work` in one transaction with the audit events it records (or none of it)."""
+    def unit_of_work(self: "AccessGateway", ctx: AccessContext, action: str, work: Callable[[C], T],
+                     change: type[C] = ServiceChange) -> T:  # type: ignore[assignment]
+        """Run `work(change)` in one transaction as `ctx`, which must be a service account allowed
+        `action` for its purpose (refused and audited otherwise), with the events it records. The
+        files it stages are renamed into place after its events are appended, as the last step before
+        COMMIT, and taken away again if the commit fails: a packet and the ledger entry it goes with
+        exist together or not at all."""
+        outputs = Outputs()
+        committed: list[bool] = []
 
         def audited(session: Session, events: list[AuditEvent]) -> T:
-            at = self.gateway.clock.now()
-            actor = self.gateway._require(session, self.ctx, events, action, at)
-            return work(self.CHANGE(self.gateway, session, self.ctx, actor, at, action, events))
+            at = self.clock.now()
+            actor = self._require(session, ctx, events, action, at)
+            result = work(change(self, session, ctx, actor, at, action, events, outputs))
+            if outputs.paths:
+                event.listen(session, "before_commit", lambda _: outputs.commit(), once=True)
+                event.listen(session, "after_commit", lambda _: committed.append(True), once=True)
+            return result
 
-        return self.gateway._audited(audited)
+        try:
+            result = self._audited(audited)
+        except BaseException:
+            if committed:  # a failure after the commit (e.g. the key store's usage counts): the files stand
+                outputs.finish()
+            else:
+                outputs.undo()
+                outputs.discard()
+            raise
+        outputs.finish()
+        return result
+
+
+class ServiceDesk(Generic[C]):
+    """A service account's desk: every change and every read of sealed text is one unit of work."""
+
+    CHANGE: ClassVar[type] = ServiceChange
+    SERVICE: ClassVar[str]
+    PURPOSE: ClassVar[str] = "HOPERAT"  # HL7 v3 PurposeOfUse: health care operations
+
+    def __init__(self, gateway: "AccessGateway", ctx: AccessContext | None = None) -> None:
+        self.gateway = gateway
+        self.ctx = ctx or AccessContext.service(self.SERVICE, self.PURPOSE)
+
+    def change(self, action: str, work: Callable[[C], T]) -> T:
+        """Run `work` in one unit of work with the audit events it records (or none of it)."""
+        return self.gateway.unit_of_work(self.ctx, action, work, self.CHANGE)

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from auditor.audit.events import AuditEvent
 from auditor.crypto.envelope import new_key_id
 from auditor.errors import AccessDenied, InputError, NotFound
+from auditor.vault.access_policy import Decision
 from auditor.vault.gateway import sealing
 from auditor.vault.gateway.context import AccessContext, Actor
 from auditor.vault.gateway.sealing import DocumentRecord, PatientDemographics, WorkforceRecord
@@ -58,9 +59,11 @@ class CareTeamRecord:
 class RecordWriting:
     def _require(self: "AccessGateway", session: Session, ctx: AccessContext, events: list, action: str,
                  at: datetime) -> Actor:
-        """Only the auditor's service accounts write records (people write in the EHR)."""
+        """Only the auditor's service accounts write records (people write in the EHR) and do the
+        auditor's own work (service_work.ServiceWork.unit_of_work)."""
         actor = self._actor(session, ctx, events, action, at)
-        decision = self.policy.decide_service(actor.service or "", action, ctx.purpose)
+        decision = (self.policy.decide_service(actor.service, action, ctx.purpose) if actor.service is not None
+                    else Decision(False, f"{ctx.user_id} is not one of the auditor's service accounts"))
         if not decision.allowed:
             events.append(self._event(ctx, actor, action, at, outcome="denied", detail=decision.basis))
             raise AccessDenied(f"access denied: {decision.basis}")

@@ -1,0 +1,91 @@
+"""The privacy office's casework as use cases: suppressions (add, list, revoke) and cases (the ranked
+list, one case's file, review, note, close). Every change and every read of sealed text is one unit
+of work of the casework desk (svc:cases), audited; MRNs are read as svc:report."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import date, datetime
+
+from auditor.cases import listing, workflow
+from auditor.cases.listing import CaseFile, CaseSummary
+from auditor.cases.settings import CaseSettings
+from auditor.home import Vault
+from auditor.policy import suppressions as suppression_store
+from auditor.policy.suppressions import SuppressionRequest
+from auditor.vault.gateway.casework import Casework
+from auditor.vault.gateway.directory import ReportDirectory
+
+
+@dataclass(frozen=True)
+class SuppressionView:
+    """A suppression as the office reads it: its status today, the patient's MRN and the reason opened."""
+
+    id: int
+    status: str  # active, expired, revoked
+    rule: str
+    user_id: str | None
+    mrn: str | None
+    expires_on: date
+    approver: str
+    created_at: datetime
+    revoked_at: datetime | None
+    revoked_by: str | None
+    reason: str | None  # None once its key was destroyed
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        out["expires"] = out.pop("expires_on").isoformat()
+        for name in ("created_at", "revoked_at"):
+            out[name] = out[name].isoformat() if out[name] is not None else None
+        keys = ("id", "status", "rule", "user_id", "mrn", "expires", "approver", "created_at", "revoked_at",
+                "revoked_by", "reason")
+        return {k: out[k] for k in keys}
+
+
+def add_suppression(vault: Vault, request: SuppressionRequest, known_rules: set[str]) -> int:
+    """Record a suppression (refused when its last day is before the organisation's today); its id."""
+    return suppression_store.add_suppression(Casework(vault.gateway), request, known_rules, vault.today())
+
+
+def list_suppressions(vault: Vault) -> list[SuppressionView]:
+    """Every suppression, newest first, its reason read through the gateway (audited)."""
+    entries = suppression_store.list_suppressions(vault.records)
+    reasons = suppression_store.suppression_reasons(Casework(vault.gateway), entries)
+    mrns = ReportDirectory(vault.gateway).mrns(sorted({e.patient_id for e in entries if e.patient_id}))
+    today = vault.today()
+    return [SuppressionView(e.id, e.status(today), e.rule, e.user_id, mrns.get(e.patient_id) if e.patient_id else None,
+                            e.expires_on, e.approver, e.created_at, e.revoked_at, e.revoked_by, reasons.get(e.id))
+            for e in entries]
+
+
+def revoke_suppression(vault: Vault, suppression_id: int, reason: str, by: str | None = None) -> None:
+    suppression_store.revoke_suppression(Casework(vault.gateway), suppression_id, reason, by)
+
+
+def list_cases(vault: Vault, settings: CaseSettings, *, status: str | None = None, first_day: date | None = None,
+               last_day: date | None = None) -> list[CaseSummary]:
+    """Cases ranked (repeat offenders first, then risk); `status` one of the statuses or "overdue";
+    days: the cases whose span meets them. Clear columns only: nothing is opened."""
+    return listing.list_cases(vault.records, settings, vault.clock.now(), status=status, first_day=first_day,
+                              last_day=last_day)
+
+
+def case_file(vault: Vault, case_id: int, settings: CaseSettings) -> CaseFile:
+    """One case: its findings with their sentences and MRNs, its history with the notes (audited reads)."""
+    return listing.case_file(Casework(vault.gateway), ReportDirectory(vault.gateway), case_id, settings,
+                             vault.clock.now())
+
+
+def start_review(vault: Vault, case_id: int, by: str, note: str | None = None) -> None:
+    """open -> under_review."""
+    workflow.start_review(Casework(vault.gateway), case_id, by, note)
+
+
+def add_note(vault: Vault, case_id: int, by: str, text: str) -> None:
+    workflow.add_note(Casework(vault.gateway), case_id, by, text)
+
+
+def close_case(vault: Vault, case_id: int, disposition: str, sanction: str, by: str, note: str | None = None) -> None:
+    """under_review -> closed, with the disposition and the sanction (45 CFR 164.530(e))."""
+    workflow.close_case(Casework(vault.gateway), case_id, disposition, sanction, by, note)

@@ -1,0 +1,171 @@
+"""The monthly privacy audit report as a use case (45 CFR 164.308(a)(1)(ii)(D)): the month reviewed as
+`auditor findings` reviews it (muted findings, cases), the log verified in another process meanwhile,
+the month before under today's rules, a six-month trend, the casework and the data's completeness,
+and the names of the patients in the report's rows read through the gateway (as svc:report, audited),
+or their keyed pseudonyms. `auditor report monthly`, the demo, bench/report.py and the web app call
+`monthly_report`; reporting/ only lays out what it gathers, writers write it."""
+
+from __future__ import annotations
+
+import getpass
+from concurrent.futures import Future
+from dataclasses import dataclass, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Callable
+
+from auditor.audit.verify import Verification
+from auditor.cases.settings import CaseSettings
+from auditor.cases.statistics import findings_recorded_by_month, month_casework
+from auditor.home import Vault
+from auditor.ingest.quarantine import ingest_runs
+from auditor.policy.access_counts import accesses_by_period
+from auditor.policy.findings import Finding
+from auditor.policy.frames import Period
+from auditor.policy.rules import Policy
+from auditor.reporting import sections, writers
+from auditor.reporting.activity import activity
+from auditor.reporting.monthly import MonthlyFacts, PreviousMonth, Trend, monthly_context
+from auditor.reporting.templates import Site
+from auditor.review.audit_log import start_log_check
+from auditor.review.period import PeriodReview, preview_period, review_period, shift_month
+from auditor.vault.gateway.directory import ReportDirectory
+
+TREND_MONTHS = 6
+Progress = Callable[[str], None]  # told each stage as it begins: REVIEWING, then the report's stages
+REVIEWING = "reviewing the month: the privacy rules, findings, suppressions, cases"
+NAMING = "reading the names in the report"
+
+
+@dataclass(frozen=True)
+class Headline:
+    """The month at a glance, as the report's summary states it."""
+
+    accesses: int
+    explained_share: float | None
+    findings: int  # not muted
+    cases: int  # the cases those findings are in
+    log_verified: bool  # the log and every row it vouches for
+    log_intact: bool  # the log itself (its rows may still have been altered behind the gateway)
+    rows_altered: int
+
+
+@dataclass
+class MonthlyReport:
+    """A monthly report ready to write: its model, the template context laid out from it, and the
+    findings its files hold (pseudonymized when asked; the findings recorded in cases keep MRNs)."""
+
+    review: PeriodReview
+    facts: MonthlyFacts
+    context: dict  # reports/monthly.html's
+    site: Site
+
+    @property
+    def period(self) -> Period:
+        return self.review.period
+
+    @property
+    def findings(self) -> list[Finding]:
+        return self.facts.findings
+
+    @property
+    def verification(self) -> Verification:
+        return self.facts.verification
+
+    @property
+    def headline(self) -> Headline:
+        summary, checked = self.context["summary"], self.context["verification"]
+        return Headline(summary["accesses"], summary["explained_share"], summary["findings"], summary["cases"],
+                        checked["ok"], checked["log_ok"], checked["rows_altered"])
+
+    def html(self) -> str:
+        return writers.render_html(self.site, "monthly.html", self.context)
+
+
+def trend_months(period: Period) -> list[Period]:
+    """The TREND_MONTHS months that end with `period`, oldest first."""
+    return [shift_month(period, -k) for k in range(TREND_MONTHS - 1, -1, -1)]
+
+
+def pseudonymized(vault: Vault, findings: list[Finding]) -> list[Finding]:
+    """The findings as a pseudonymized report shows them (report.html, report.pdf, findings.csv,
+    findings.json): each MRN replaced by the code of the patient's keyed pseudonym ('K7Q2MZ4A' for
+    'Patient K7Q2MZ4A'), the same in every report from this vault and useless without its keyring.
+    The findings recorded in cases keep their MRNs; these copies are for the files only."""
+    codes: dict[int, str] = {}
+    out = []
+    for f in findings:
+        code = None
+        if f.patient_id is not None:
+            if f.patient_id not in codes:
+                codes[f.patient_id] = vault.indexer.pseudonym(f.patient_id).removeprefix("Patient ")
+            code = codes[f.patient_id]
+        out.append(replace(f, mrn=code))
+    return out
+
+
+def _patient_labels(vault: Vault, findings: list[Finding], pseudonymize: bool) -> dict[int, str]:
+    """The names of the patients in the report's rows (and only those: the rest are in findings.csv by
+    MRN), read as svc:report for operations (audited), or their pseudonyms."""
+    ranking = sections.rank_cases([f for f in findings if not f.muted])
+    shown = sections.shown_patients(ranking, [sections.of_rule(findings, r) for r in sections.LISTED_RULES])
+    if pseudonymize:
+        return {pid: vault.indexer.pseudonym(pid) for pid in shown}
+    return ReportDirectory(vault.gateway).patients(shown)
+
+
+def _previous(vault: Vault, period: Period, policy: Policy, accesses_before: int) -> PreviousMonth | None:
+    """The month before under today's rules (recording nothing); None when it has no accesses."""
+    if accesses_before == 0:
+        return None
+    before = preview_period(vault, shift_month(period, -1), policy)
+    return PreviousMonth(before.period, activity(before.detection.context), len(before.open_findings))
+
+
+def report_on(vault: Vault, review: PeriodReview, policy: Policy, site: Site, *, author: str | None = None,
+              pseudonymize: bool = False, case_settings: CaseSettings | None = None, now: datetime | None = None,
+              log_check: Future | None = None, progress: Progress | None = None) -> MonthlyReport:
+    """The report of a reviewed month (`log_check`: a start_log_check begun before the review; without
+    it the log is verified in another process now)."""
+    tell = progress or (lambda stage: None)
+    pending = log_check or start_log_check(vault)
+    period = review.period
+    findings = pseudonymized(vault, review.findings) if pseudonymize else review.findings
+    tell(NAMING)
+    patients = _patient_labels(vault, findings, pseudonymize)
+    tell("counting the months of the trend")
+    months = trend_months(period)
+    # this month's from the review, as the summary states it; a count in SQL would read every event again
+    accesses = [*accesses_by_period(vault.records, months[:-1], policy, vault.keyring.log_mac_key),
+                activity(review.detection.context).accesses]
+    tell("verifying the audit log")
+    verification = pending.result()
+    tell("the month before, under today's rules")
+    previous = _previous(vault, period, policy, accesses[-2])
+    now = now or vault.clock.now()
+    facts = MonthlyFacts(
+        period, review.detection, findings, patients,
+        Trend(months, accesses, findings_recorded_by_month(vault.records, months[:-1])), previous, verification,
+        month_casework(vault.records, period, case_settings or CaseSettings(), now),
+        ingest_runs(vault.records, period.start.to_pydatetime(), period.end.to_pydatetime()),
+        author or getpass.getuser(), now, pseudonymize)
+    return MonthlyReport(review, facts, monthly_context(facts, policy, site), site)
+
+
+def monthly_report(vault: Vault, period: Period, policy: Policy, site: Site, *, author: str | None = None,
+                   pseudonymize: bool = False, case_settings: CaseSettings | None = None,
+                   progress: Progress | None = None) -> MonthlyReport:
+    """Review `period` (findings into cases, as `auditor findings`) and make its report, the log
+    verified in another process while the rules run."""
+    tell = progress or (lambda stage: None)
+    log_check = start_log_check(vault)
+    tell(REVIEWING)
+    review = review_period(vault, period, policy)
+    return report_on(vault, review, policy, site, author=author, pseudonymize=pseudonymize,
+                     case_settings=case_settings, log_check=log_check, progress=progress)
+
+
+def write_monthly_report(report: MonthlyReport, out: Path, *, pdf: bool = True) -> dict[str, Path]:
+    """report.html (and report.pdf), findings.csv and findings.json in `out`, placed together or not at
+    all (owner-only); the paths by kind."""
+    return writers.write_monthly(out, report.html(), report.findings, pdf=pdf, site=report.site)

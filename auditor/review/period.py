@@ -1,0 +1,105 @@
+"""Reviewing a period: the privacy rules over the audit log, the findings (names read through the
+gateway as svc:report), the suppressions muting some (kept, marked), and the rest put into their
+members' cases. `auditor findings`, the monthly report, the demo, the benchmarks and the web app all
+review a period here. A preview (the previous month of a report) records nothing and reads no name."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from auditor.cases.attach import Attachment, attach_findings
+from auditor.errors import InputError
+from auditor.home import Vault
+from auditor.policy import engine
+from auditor.policy.engine import Detection
+from auditor.policy.findings import Finding, NoDirectory, build_findings
+from auditor.policy.frames import Period, load_frames
+from auditor.policy.rules import Policy
+from auditor.policy.suppressions import active_suppressions, mute
+from auditor.vault.gateway.casework import Casework
+from auditor.vault.gateway.directory import ReportDirectory
+
+
+@dataclass
+class PeriodReview:
+    """What a review of a period found: the engine's detection (its context holds every access it
+    judged), the findings ranked by member (muted ones kept), and what went into cases."""
+
+    period: Period
+    detection: Detection
+    findings: list[Finding]
+    muted: int
+    attachment: Attachment | None  # None for a preview: nothing recorded
+
+    @property
+    def open_findings(self) -> list[Finding]:
+        return [f for f in self.findings if not f.muted]
+
+    @property
+    def cases(self) -> int:
+        """How many cases the findings are in."""
+        return len({f.case for f in self.findings if f.case is not None})
+
+    @property
+    def accesses(self) -> int:
+        """Patient accesses the engine judged in the period."""
+        return len(self.detection.context.accesses)
+
+    @property
+    def explained_share(self) -> float | None:
+        """The share of the accesses the treatment data explains (None: no access to explain)."""
+        return self.detection.context.explained_share
+
+    @property
+    def unsealed_blocks(self) -> list:
+        """Blocks of the log whose header does not verify (their events were read by their own times)."""
+        return list(self.detection.context.frames.unsealed_blocks)
+
+
+def _detect(vault: Vault, period: Period, policy: Policy) -> Detection:
+    frames = load_frames(vault.records, period, policy.lookback(), log_key=vault.keyring.log_mac_key)
+    return engine.run(frames, policy)
+
+
+def review_period(vault: Vault, period: Period, policy: Policy) -> PeriodReview:
+    """Review `period` as `auditor findings` does: suppressions mute, the other findings go into their
+    members' cases (reruns add nothing); each finding's `case` is then its case's id."""
+    detection = _detect(vault, period, policy)
+    found = build_findings(detection, policy, ReportDirectory(vault.gateway))
+    muted = mute(found, active_suppressions(vault.records), period.tz)
+    attachment = attach_findings(Casework(vault.gateway), found, period.first_day, period.last_day)
+    return PeriodReview(period, detection, found, muted, attachment)
+
+
+def preview_period(vault: Vault, period: Period, policy: Policy) -> PeriodReview:
+    """The rules over `period` with suppressions applied, recording nothing and reading no name (user
+    ids stand in for names, no MRN): a report's month before, under today's rules."""
+    detection = _detect(vault, period, policy)
+    found = build_findings(detection, policy, NoDirectory())
+    muted = mute(found, active_suppressions(vault.records), period.tz)
+    return PeriodReview(period, detection, found, muted, None)
+
+
+def days(vault: Vault, first_day: date, last_day: date) -> Period:
+    """The local days first_day..last_day in the organisation's time zone."""
+    if last_day < first_day:
+        raise InputError("--to is before --from")
+    return Period(first_day, last_day, vault.timezone)
+
+
+def month_period(month: str, tz: ZoneInfo) -> Period:
+    """'2026-11' -> the local days 2026-11-01 to 2026-11-30 in `tz`."""
+    try:
+        first = datetime.strptime(month, "%Y-%m").date()
+    except ValueError:
+        raise InputError(f"--month {month!r} is not YYYY-MM") from None
+    following = date(first.year + first.month // 12, first.month % 12 + 1, 1)
+    return Period(first, date.fromordinal(following.toordinal() - 1), tz)
+
+
+def shift_month(period: Period, months: int) -> Period:
+    """The calendar month `months` after (or before) the month `period` starts in."""
+    index = period.first_day.year * 12 + period.first_day.month - 1 + months
+    return month_period(f"{index // 12:04d}-{index % 12 + 1:02d}", period.tz)

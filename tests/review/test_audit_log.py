@@ -1,0 +1,35 @@
+"""The audit log as use cases: verified with a copy of its checkpoints, a checkpoint signed, an event
+proved in it; another vault's checkpoints are refused as a mistake, not reported as tampering."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from auditor.audit.proofs import check_proof
+from auditor.errors import InputError
+from auditor.home import create_home
+from auditor.review.audit_log import inclusion_proof, sign_checkpoint, verify_audit_log
+from tests.conftest import FAST_SCRYPT
+
+
+def test_verify_sign_and_prove(population, tmp_path):
+    vault = population
+    copy = tmp_path / "copy.log"
+    shutil.copy(vault.checkpoints.path, copy)
+    checked = verify_audit_log(vault, [copy])
+    assert checked.result.ok and str(copy.resolve()) in checked.checked
+    signed = sign_checkpoint(vault)
+    latest = vault.checkpoints.latest()
+    assert signed.size == checked.result.size and (latest.size, latest.root) == (signed.size, signed.root)
+    proved = inclusion_proof(vault, 3)
+    assert (proved.checkpoint.size, proved.checkpoint.root) == (signed.size, signed.root)  # no new one needed
+    assert check_proof(proved.proof, vault.keyring.signing_public_key).ok
+
+
+def test_another_vaults_checkpoints_are_refused(sqlite_vault, tmp_path, clock):
+    other = create_home(tmp_path / "other", clock=clock, scrypt_n=FAST_SCRYPT)
+    other.close()
+    with pytest.raises(InputError, match="signed by another vault's key"):
+        verify_audit_log(sqlite_vault, [other.checkpoints.path])
