@@ -34,13 +34,13 @@ class ServiceChange:
     events: list[AuditEvent] = field(default_factory=list)
 
     def record(self, record_type: str, record_id: int | str | None, detail: str, *, action: str | None = None,
-               patient_id: int | None = None, fields: tuple[str, ...] = ()) -> None:
+               patient_id: int | None = None, fields: tuple[str, ...] = (), outcome: str = "success") -> None:
         """Queue the audit event of one change (detail: ids, states, counts and who acted; never a note
-        or a reason, which may name a patient)."""
+        or a reason, which may name a patient). outcome "denied": an attempt refused (a failed sign-in)."""
         self.events.append(self.gateway._event(self.ctx, self.actor, action or self.action, self.at,
                                                record_type=record_type, patient_id=patient_id, fields=fields,
                                                record_id=None if record_id is None else str(record_id),
-                                               detail=detail[:256]))
+                                               detail=detail[:256], outcome=outcome))
 
     def record_rows(self, table: str, action: str, keys: list[int | str]) -> None:
         """Queue the ledger events of rows of a ledger table this work wrote (or, for a delete, is
