@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select, update
 
+from auditor.clock import Clock
 from auditor.database import read_snapshot
 from auditor.errors import SignInRefused, SignInRequired
 from auditor.home import Vault
@@ -33,8 +34,9 @@ class Outcome:
 
 
 class StaffSignIn:
-    def __init__(self, vault: Vault, hashing: PasswordHashing | None = None, policy: SessionPolicy | None = None) -> None:
-        self.sessions = StaffSessions(vault, policy)
+    def __init__(self, vault: Vault, hashing: PasswordHashing | None = None, policy: SessionPolicy | None = None,
+                 clock: Clock | None = None) -> None:
+        self.sessions = StaffSessions(vault, policy, clock)
         self.desk = self.sessions.desk
         self.hashing = hashing or PasswordHashing()
         self.vault = vault
@@ -76,7 +78,7 @@ class StaffSignIn:
         if found is None:
             raise SignInRequired("the sign-in has expired: start again with the password")
         pending, _ = found
-        if self.vault.clock.now() - pending.created_at >= self.sessions.policy.code_wait:
+        if self.sessions.clock.now() - pending.created_at >= self.sessions.policy.code_wait:
             self.sessions.end(pending.id, "sign-in abandoned: no code within "
                                           f"{int(self.sessions.policy.code_wait.total_seconds() // 60)} minutes")
             raise SignInRequired("the sign-in has expired: start again with the password")
