@@ -48,7 +48,7 @@ class StaffSession(RecordsBase):
     token_hash: Mapped[bytes] = mapped_column(LargeBinary, unique=True)
     account_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("staff_accounts.id"), index=True)
     kind: Mapped[str] = mapped_column(String(8))  # web | cli
-    stage: Mapped[str] = mapped_column(String(8))  # code (password checked, TOTP awaited) | signed_in
+    stage: Mapped[str] = mapped_column(String(16))  # code (password checked, TOTP awaited) | signed_in
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
     seal: Mapped[bytes] = mapped_column(LargeBinary)

@@ -41,7 +41,7 @@ def upgrade() -> None:
     sa.Column('token_hash', sa.LargeBinary(), nullable=False),
     sa.Column('account_id', sa.BigInteger(), nullable=False),
     sa.Column('kind', sa.String(length=8), nullable=False),
-    sa.Column('stage', sa.String(length=8), nullable=False),
+    sa.Column('stage', sa.String(length=16), nullable=False),
     sa.Column('created_at', sa.BigInteger(), nullable=False),
     sa.Column('last_seen_at', sa.BigInteger(), nullable=False),
     sa.Column('seal', sa.LargeBinary(), nullable=False),
