@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging.config
+import signal
 
 import click
 
@@ -67,4 +68,15 @@ def serve(ctx, host, port, behind_proxy, proxy_address):
     config = uvicorn.Config(app, host=host, port=port, access_log=False, log_config=LOG_CONFIG,
                             proxy_headers=behind_proxy, forwarded_allow_ips=proxy_address if behind_proxy else None,
                             server_header=False, date_header=True)
-    uvicorn.Server(config).run()
+    previous = signal.signal(signal.SIGTERM, _stop)  # a service manager's stop: the vault still closes
+    try:
+        uvicorn.Server(config).run()  # it ends on SIGINT or SIGTERM, then raises the signal again
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    click.echo("stopped", err=True)
+
+
+def _stop(signum, frame):
+    raise KeyboardInterrupt
