@@ -10,7 +10,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, delete, or_, select, update
 
 from auditor.clock import Clock
 from auditor.crypto.envelope import new_key_id
@@ -72,6 +72,14 @@ class StaffSessions:
                   "stage": stage, "created_at": change.at, "last_seen_at": change.at}
         change.insert_session(values)
         return NewSession(token, values["id"])
+
+    def sweep(self, change: StaffChange, account_id: int) -> int:
+        """Remove an account's sessions that have ended by the clock unseen (a browser closed, a sign-in
+        abandoned after the password): how many."""
+        ended = or_(SESSIONS.c.last_seen_at <= change.at - self.policy.idle,
+                    SESSIONS.c.created_at <= change.at - self.policy.absolute,
+                    and_(SESSIONS.c.stage == CODE, SESSIONS.c.created_at <= change.at - self.policy.code_wait))
+        return change.session.execute(delete(SESSIONS).where(SESSIONS.c.account_id == account_id, ended)).rowcount
 
     def find(self, token: str | None, kind: str, stage: str = SIGNED_IN):
         """(session row, account row) of a token whose rows are sealed as this vault sealed them, or None."""

@@ -102,7 +102,10 @@ class StaffSignIn:
             change.update_account(row, failed_logins=0, locked_until=None)
             change.end_sessions(session_id=pending.id)
             session = self.sessions.open(change, row.id, kind, SIGNED_IN)
-            change.record("staff_session", session.session_id, f"{row.user_name} signed in ({kind})", action="create")
+            swept = self.sessions.sweep(change, row.id)
+            gone = f"; {swept} ended session(s) of the account removed" if swept else ""
+            change.record("staff_session", session.session_id, f"{row.user_name} signed in ({kind}){gone}",
+                          action="create")
             return Outcome(session)
 
         return self._settled(self.desk.change("update", work))

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import func, select, update
 
 from auditor.errors import SignInRequired
 from auditor.staff.accounts import StaffAccounts
@@ -80,3 +80,11 @@ def test_an_account_row_edited_in_the_database_ends_its_sessions(vault, token):
         conn.execute(update(ACCOUNTS).values(failed_logins=0, roles="admin,privacy_officer"))
     with pytest.raises(SignInRequired, match="does not match its seal"):
         StaffSessions(vault).resolve(token, "cli")
+
+
+def test_sessions_that_ended_unseen_are_removed_at_the_next_sign_in(vault, admin, token, clock):
+    clock.at += timedelta(minutes=20)  # the first session ended by itself; nobody used it since
+    StaffSignIn(vault).sign_in("alice", ADMIN_PASSWORD, code_at(admin.otpauth_uri, clock.at), "cli")
+    with vault.records.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(SESSIONS)) == 1
+    assert staff_events(vault)[-1][3] == "alice signed in (cli); 1 ended session(s) of the account removed"
