@@ -83,7 +83,7 @@ class View:
 
     def render(self, template: str, status: int = 200, **values) -> HTMLResponse:
         account = self.signed_in.account if self.signed_in else None
-        nav = [(p.title, self.request.url_for(p.name).path) for p in self.office.pages
+        nav = [(p.title, self.request.url_for(p.name).path, p.name) for p in self.office.pages
                if p.title and "GET" in p.methods and not p.public and p.allows(self.signed_in)]
         html = self.office.templates.get_template(template).render(
             account=account, csrf_token=self.csrf_token(), nav=nav, page=self.request.scope["route"].name, **values)
