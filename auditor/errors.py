@@ -70,3 +70,16 @@ class InputError(AuditorError):
 class OutputError(InputError):
     """An output file or folder cannot be written (a full disk, no permission, a folder in the way);
     nothing of the command's outputs was left in place."""
+
+
+class SignInRefused(AuditorError):
+    """A staff sign-in refused. The message does not say which of the user name, the password or the
+    code was wrong, or that the account is locked or disabled: the audit log does."""
+
+
+class SignInRequired(AuditorError):
+    """No staff session, or one that has ended (signed out, idle too long, too old, account disabled)."""
+
+
+class NotPermitted(AuditorError):
+    """The signed-in account's roles do not allow what was asked."""

@@ -4,7 +4,8 @@ row inserted, edited or deleted behind the gateway's back.
 
 The explanations turn an access into treatment on the word of the care team, the encounters and the
 workforce file; the identity rules on the patients' and the workforce's blind indexes; a suppression
-mutes findings; the organisation's time zone draws the day boundaries. Someone who can write the
+mutes findings; the organisation's time zone draws the day boundaries; a staff account's roles say
+who may use the web app and the CLI for what. Someone who can write the
 records database could otherwise add a care-team row and make a snooping finding disappear. The log
 is tamper-evident (sealed events, a Merkle tree, signed checkpoints), so a ledger event cannot be
 removed or changed unseen, and a row that no ledger event vouches for, or that differs from its
@@ -26,8 +27,8 @@ from typing import Iterable, Iterator
 from sqlalchemy import Connection, Table
 
 from auditor.audit.event_checks import LEDGER_PREFIX
-from auditor.vault.records import (CareTeamMember, ClinicalDocument, Encounter, Patient, Suppression, VaultSetting,
-                                   WorkforceMember)
+from auditor.vault.records import (CareTeamMember, ClinicalDocument, Encounter, Patient, StaffAccount, Suppression,
+                                   VaultSetting, WorkforceMember)
 
 # table name -> (table, its key column). Rows of every other table are not recorded here: see README,
 # "Threat model", for what covers them.
@@ -39,6 +40,7 @@ LEDGER: dict[str, tuple[Table, str]] = {
     "documents": (ClinicalDocument.__table__, "id"),
     "suppressions": (Suppression.__table__, "id"),
     "vault_settings": (VaultSetting.__table__, "name"),
+    "staff_accounts": (StaffAccount.__table__, "id"),  # who may sign in, with which roles
 }
 ACTIONS = ("create", "update", "delete")
 _COLUMNS = {name: tuple(c.name for c in table.columns) for name, (table, _) in LEDGER.items()}

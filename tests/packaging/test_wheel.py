@@ -55,6 +55,9 @@ def test_the_wheel_holds_every_module_rule_file_and_template(built):
     data = {f"auditor/{p.relative_to(source).as_posix()}" for folder, suffixes in
             (("policies", (".yaml",)), ("reports", (".html", ".css"))) for p in (source / folder).rglob("*")
             if p.suffix in suffixes}
+    web = source / "auditor" / "web"  # the web app's templates and static files (htmx, its licence)
+    data |= {f"auditor/web/{p.relative_to(web).as_posix()}" for p in web.rglob("*")
+             if p.is_file() and p.parent.name in ("templates", "static")}
     assert len(data) > 30 and any(n.startswith("auditor/policies/rules/") for n in data)
     missing = sorted((modules | data) - names)
     assert not missing, f"not in the wheel (add its package to [tool.setuptools] packages): {missing}"

@@ -47,15 +47,17 @@ class ServiceChange:
     outputs: Outputs = field(default_factory=Outputs)
 
     def record(self, record_type: str, record_id: int | str | None, detail: str, *, action: str | None = None,
-               patient_id: int | None = None, fields: tuple[str, ...] = (), purpose: str | None = None) -> None:
+               patient_id: int | None = None, fields: tuple[str, ...] = (), purpose: str | None = None,
+               outcome: str = "success") -> None:
         """Queue the audit event of one change or read (detail: ids, states, counts and who acted; never
         a note or a reason, which may name a patient). `purpose`: this event's purpose of use, when it
-        is not the unit's (a release names the request's)."""
+        is not the unit's (a release names the request's); outcome "denied": an attempt refused (a
+        failed sign-in)."""
         ctx = self.ctx if purpose is None else replace(self.ctx, purpose=purpose)
         self.events.append(self.gateway._event(ctx, self.actor, action or self.action, self.at,
                                                record_type=record_type, patient_id=patient_id, fields=fields,
                                                record_id=None if record_id is None else str(record_id),
-                                               detail=detail[:256]))
+                                               detail=detail[:256], outcome=outcome))
 
     def record_rows(self, table: str, action: str, keys: list[int | str]) -> None:
         """Queue the ledger events of rows of a ledger table this work wrote (or, for a delete, is

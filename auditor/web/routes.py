@@ -1,0 +1,25 @@
+"""Every page of the app and the roles that may open it: the one role x route table. A page opens
+for the roles it names and for no one else (default deny: a page without roles cannot be declared);
+a page that shows PHI reads it through the gateway as the signed-in account (View.access_context)."""
+
+from __future__ import annotations
+
+from auditor.staff.roles import ADMIN, EVERY_ROLE
+from auditor.web import admin, home, login
+from auditor.web.routing import Page
+
+PAGES: list[Page] = [
+    # signing in: the only public pages
+    Page("/login", "login", login.login_form, public=True),
+    Page("/login", "login_password", login.login_password, methods=("POST",), public=True),
+    Page("/login/code", "login_code", login.code_form, public=True),
+    Page("/login/code", "login_code_check", login.login_code, methods=("POST",), public=True),
+    Page("/logout", "logout", login.logout, roles=EVERY_ROLE, methods=("POST",)),
+    # the office
+    Page("/", "home", home.home, roles=EVERY_ROLE, title="Home"),
+    # admin
+    Page("/accounts", "accounts", admin.accounts, roles=frozenset({ADMIN}), title="Accounts"),
+    Page("/accounts/add", "add_account", admin.add_account, roles=frozenset({ADMIN}), methods=("POST",)),
+    Page("/accounts/disable", "disable_account", admin.disable_account, roles=frozenset({ADMIN}), methods=("POST",)),
+    Page("/accounts/enable", "enable_account", admin.enable_account, roles=frozenset({ADMIN}), methods=("POST",)),
+]

@@ -1,0 +1,63 @@
+"""The role x route matrix: every page opens for the roles it should and refuses every other with 403;
+without a session every page but the login pages redirects to the login page. The expected matrix is
+written here, apart from auditor.web.routes, and every route of the app must be in it."""
+
+from __future__ import annotations
+
+import pytest
+from starlette.routing import Route
+
+from auditor.staff.roles import ROLES
+from auditor.web.routes import PAGES
+from auditor.web.routing import Page
+from tests.web.conftest import csrf_of, sign_in
+
+EVERYONE = set(ROLES)
+# (method, path) -> the roles that may; None: public (the login pages)
+EXPECTED: dict[tuple[str, str], set[str] | None] = {
+    ("GET", "/login"): None, ("POST", "/login"): None, ("GET", "/login/code"): None, ("POST", "/login/code"): None,
+    ("POST", "/logout"): EVERYONE,
+    ("GET", "/"): EVERYONE,
+    ("GET", "/accounts"): {"admin"},
+    ("POST", "/accounts/add"): {"admin"}, ("POST", "/accounts/disable"): {"admin"},
+    ("POST", "/accounts/enable"): {"admin"},
+}
+
+
+def test_every_route_of_the_app_is_in_the_expected_matrix(app):
+    declared = {(m, r.path) for r in app.routes if isinstance(r, Route) and r.name != "static"
+                for m in r.methods if m != "HEAD"}
+    assert declared == set(EXPECTED)
+
+
+def test_a_page_without_roles_cannot_be_declared():
+    with pytest.raises(ValueError, match="declare the roles"):
+        Page("/cases", "cases", lambda view: None)
+    with pytest.raises(ValueError, match="unknown role"):
+        Page("/cases", "cases", lambda view: None, roles=frozenset({"nurse"}))
+
+
+@pytest.mark.parametrize("role", sorted(ROLES))
+def test_each_role_opens_its_pages_and_is_refused_the_others(role, new_client, staff, clock):
+    client = sign_in(new_client(), staff[role], clock)
+    csrf = csrf_of(client.get("/").text)
+    for (method, path), allowed in EXPECTED.items():
+        if allowed is None or path == "/logout":
+            continue
+        response = client.request(method, path, data={"csrf_token": csrf} if method == "POST" else None)
+        if role in allowed:
+            assert response.status_code in (200, 400), (role, method, path, response.status_code)
+        else:
+            assert response.status_code == 403, (role, method, path, response.status_code)
+            assert "Your role does not open this page." in response.text
+
+
+@pytest.mark.parametrize("method, path", [k for k, v in EXPECTED.items() if v is not None])
+def test_without_a_session_every_page_leads_to_the_login_page(client, method, path):
+    response = client.request(method, path, data={"csrf_token": "x"} if method == "POST" else None)
+    assert (response.status_code, response.headers["location"]) == (303, "/login")
+
+
+def test_the_app_serves_the_pages_of_the_table_and_no_other():
+    assert all(isinstance(p, Page) for p in PAGES)
+    assert len({(p.path, m) for p in PAGES for m in p.methods}) == len([m for p in PAGES for m in p.methods])
