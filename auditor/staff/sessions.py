@@ -19,6 +19,7 @@ from auditor.errors import SignInRequired
 from auditor.home import Vault
 from auditor.staff.desk import ACCOUNTS, SESSIONS, Account, StaffChange, StaffDesk, account_of
 from auditor.staff.seals import token_hash
+from auditor.staff.roles import INVESTIGATOR, PRIVACY_OFFICER, RECORDS_MANAGER, ROI_COORDINATOR
 from auditor.vault.gateway.context import AccessContext
 
 KINDS = ("web", "cli")
@@ -32,6 +33,9 @@ class SessionPolicy:
     code_wait: timedelta = timedelta(minutes=5)  # between the password and the TOTP code
 
 
+READING_ORDER = (PRIVACY_OFFICER, INVESTIGATOR, ROI_COORDINATOR, RECORDS_MANAGER)  # who reads PHI, first
+
+
 @dataclass(frozen=True)
 class SignedIn:
     """A signed-in account and its session: what a page or a command acts as."""
@@ -42,11 +46,15 @@ class SignedIn:
     started_at: datetime
     token_hash: bytes  # the form token (CSRF) is derived from it
 
-    def access_context(self, purpose: str, reason: str | None = None, break_glass: bool = False) -> AccessContext:
-        """An AccessContext for gateway reads as this person: the audit log names the account and the
-        session, and the rules that watch the workforce watch its reads like anyone's."""
-        return AccessContext(user_id=self.account.user_name, purpose=purpose, reason=reason, break_glass=break_glass,
-                             workstation=f"{self.kind} session {self.session_id}")
+    def access_context(self, purpose: str, reason: str | None = None, role: str | None = None) -> AccessContext:
+        """An AccessContext for gateway reads as this person, in `role` (default: the first of theirs in
+        READING_ORDER): the audit log names the account, its role and the session, and the rules that
+        watch the workforce watch its reads like anyone's. The gateway checks the account and the role
+        in the staff accounts (AccessContext.of_staff), not this object's word for them."""
+        held = [r for r in READING_ORDER if r in self.account.roles]
+        chosen = role if role is not None else (held[0] if held else self.account.roles[0])
+        return AccessContext.of_staff(self.account.user_name, chosen, purpose,
+                                      workstation=f"{self.kind} session {self.session_id}", reason=reason)
 
 
 @dataclass(frozen=True)

@@ -40,8 +40,10 @@ class Windows:
 
 class AccessPolicy:
     def __init__(self, roles: dict[str, RoleRule], services: dict[str, tuple[frozenset, frozenset]],
-                 purposes: dict[str, str], windows: Windows) -> None:
+                 purposes: dict[str, str], windows: Windows,
+                 staff: dict[str, tuple[frozenset, frozenset]] | None = None) -> None:
         self.roles, self.services, self.purpose_group, self.windows = roles, services, purposes, windows
+        self.staff = staff or {}
 
     @classmethod
     def load(cls, path: Path | None = None) -> "AccessPolicy":
@@ -70,10 +72,12 @@ class AccessPolicy:
                 raise ConfigurationError(f"{path}: no rule for role(s) {sorted(missing)}")
             services = {name: (frozenset(s["actions"]), codes(s["purposes"], f"service {name}"))
                         for name, s in doc["services"].items()}
+            staff = {name: (frozenset(s["actions"]), codes(s["purposes"], f"staff {name}"))
+                     for name, s in (doc.get("staff") or {}).items()}
             windows = Windows(**doc["windows"])
         except (OSError, yaml.YAMLError, KeyError, TypeError) as exc:
             raise ConfigurationError(f"{path}: cannot load the access-control policy ({type(exc).__name__}: {exc})") from None
-        return cls(roles, services, purpose_group, windows)
+        return cls(roles, services, purpose_group, windows, staff)
 
     def known_purpose(self, code: str) -> bool:
         return code in self.purpose_group
@@ -86,6 +90,17 @@ class AccessPolicy:
         if action not in actions or purpose not in purposes:
             return Decision(False, f"svc:{service} may not {action} for purpose {purpose}")
         return Decision(True, f"service account svc:{service}")
+
+    def decide_staff(self, role: str, action: str, purpose: str, sensitivity: str) -> Decision:
+        """May a member of the privacy office with staff `role` `action` a patient's `sensitivity` for
+        `purpose`? Staff read demographics only, whatever the patient's flags: the office investigates
+        every patient's accesses (and each of its reads is audited like anyone's)."""
+        actions, purposes = self.staff.get(role, (frozenset(), frozenset()))
+        if sensitivity != "demographics":
+            return Decision(False, f"the privacy office's staff do not open {sensitivity} records")
+        if action not in actions or purpose not in purposes:
+            return Decision(False, f"staff role {role} may not {action} for purpose {purpose}")
+        return Decision(True, f"privacy office ({role})")
 
     def decide(self, role: str, purpose: str, sensitivity: str, relationships: set[str], *, restricted: bool,
                break_glass: bool, reason: str | None) -> Decision:

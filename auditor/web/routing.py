@@ -72,11 +72,11 @@ class View:
             raise SignInRequired("not signed in")
         return self.signed_in.account
 
-    def access_context(self, purpose: str, reason: str | None = None, break_glass: bool = False) -> AccessContext:
-        """For gateway reads as the signed-in account, with the page's purpose of use."""
+    def access_context(self, purpose: str, reason: str | None = None, role: str | None = None) -> AccessContext:
+        """For gateway reads as the signed-in account, in one of its roles, with the page's purpose of use."""
         if self.signed_in is None:
             raise SignInRequired("not signed in")
-        return self.signed_in.access_context(purpose, reason, break_glass)
+        return self.signed_in.access_context(purpose, reason, role)
 
     def csrf_token(self) -> str:
         return self.office.csrf_token(self.request, self.signed_in, self.login_nonce)

@@ -63,8 +63,8 @@ def test_roles_are_read_at_each_request(vault, admin, clock):
 
 def test_the_access_context_names_the_account_and_the_session(vault, token):
     signed_in = StaffSessions(vault).resolve(token, "cli")
-    assert signed_in.access_context("HOPERAT") == AccessContext(
-        user_id="alice", purpose="HOPERAT", workstation=f"cli session {signed_in.session_id}")
+    assert signed_in.access_context("HOPERAT") == AccessContext.of_staff(
+        "alice", signed_in.account.roles[0], "HOPERAT", workstation=f"cli session {signed_in.session_id}")
 
 
 def test_a_session_row_edited_in_the_database_is_refused(vault, token, clock):

@@ -35,11 +35,21 @@ class AccessContext:
     workstation: str | None = None
     role: str | None = None
     service_account: str | None = field(default=None, kw_only=True)
+    staff: bool = field(default=False, kw_only=True)  # a signed-in member of the office (AccessContext.of_staff)
 
     def __post_init__(self) -> None:
         if self.service_account is not None and (self.user_id != f"{SERVICE_PREFIX}{self.service_account}"
                                                  or self.role != SERVICE_ROLE):
             raise ValueError("a service context is made by AccessContext.service")
+        if self.staff and (self.service_account is not None or not self.role):
+            raise ValueError("a staff context names the role it acts in (AccessContext.of_staff)")
+
+    @classmethod
+    def of_staff(cls, user_name: str, role: str, purpose: str, workstation: str | None = None,
+                 reason: str | None = None) -> "AccessContext":
+        """A member of the privacy office, signed in, acting in one of their roles: the gateway checks
+        the account and the role in the staff accounts, never the caller's word for them."""
+        return cls(user_id=user_name, purpose=purpose, reason=reason, workstation=workstation, role=role, staff=True)
 
     @classmethod
     def service(cls, name: str, purpose: str = "HOPERAT", reason: str | None = None) -> "AccessContext":
@@ -81,6 +91,7 @@ class Actor:
     hire_date: date | None = None
     termination_date: date | None = None
     service: str | None = None
+    staff: bool = False  # a member of the privacy office (its staff rules apply, not a workforce role's)
 
     def employment_problem(self, on: date) -> str | None:
         if self.termination_date is not None and on > self.termination_date:
@@ -114,6 +125,8 @@ def resolve_actor(session: Session, ctx: AccessContext) -> Actor | None:
     AccessContext.service is a service account; every other user id is looked up in the workforce."""
     if ctx.service_account is not None:
         return Actor(user_id=ctx.user_id, role=SERVICE_ROLE, service=ctx.service_account)
+    if ctx.staff:
+        return _staff_actor(session, ctx)
     row = session.execute(
         select(WorkforceMember.id, WorkforceMember.role, WorkforceMember.department, WorkforceMember.hire_date,
                WorkforceMember.termination_date).where(WorkforceMember.user_id == ctx.user_id)
@@ -123,3 +136,14 @@ def resolve_actor(session: Session, ctx: AccessContext) -> Actor | None:
     return Actor(ctx.user_id, row.role, row.id, row.department, row.hire_date, row.termination_date)
 
 
+
+
+def _staff_actor(session: Session, ctx: AccessContext) -> Actor | None:
+    """The staff account `ctx` names, when it is active and holds the role the context acts in."""
+    from auditor.vault.records import StaffAccount
+
+    row = session.execute(select(StaffAccount.roles, StaffAccount.disabled_at)
+                          .where(StaffAccount.user_name == ctx.user_id)).first()
+    if row is None or row.disabled_at is not None or ctx.role not in row.roles.split(","):
+        return None
+    return Actor(ctx.user_id, ctx.role, staff=True)  # type: ignore[arg-type]

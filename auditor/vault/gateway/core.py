@@ -147,6 +147,9 @@ class AccessGateway(RecordWriting, EhrLogWriting, QuarantineWriting, RowRecordin
         if actor.service is not None:
             decision = self.policy.decide_service(actor.service, action, ctx.purpose)
             return {p.id: decision for p in patients}
+        if actor.staff:
+            decision = self.policy.decide_staff(actor.role, action, ctx.purpose, sensitivity)
+            return {p.id: decision for p in patients}
         held = relationships(session, actor, [p.id for p in patients], at, self.policy.windows)
         return {
             p.id: self.policy.decide(actor.role, ctx.purpose, sensitivity, held.get(p.id, set()),
