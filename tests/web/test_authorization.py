@@ -29,6 +29,17 @@ EXPECTED: dict[tuple[str, str], set[str] | None] = {
     ("GET", "/reports/progress/{work_id:int}"): {"privacy_officer"},
     ("GET", "/reports/{report_id:int}/report.html"): {"privacy_officer", "viewer"},
     ("GET", "/reports/{report_id:int}/report.pdf"): {"privacy_officer", "viewer"},
+    # release of information: the coordinator alone (a viewer's staff role reads no patient)
+    ("GET", "/roi"): {"roi_coordinator"},
+    ("POST", "/roi/requests"): {"roi_coordinator"},
+    ("GET", "/roi/requests/{request_id:int}"): {"roi_coordinator"},
+    ("POST", "/roi/requests/{request_id:int}/review"): {"roi_coordinator"},
+    ("POST", "/roi/requests/{request_id:int}/permission"): {"roi_coordinator"},
+    ("POST", "/roi/requests/{request_id:int}/fulfil"): {"roi_coordinator"},
+    ("POST", "/roi/requests/{request_id:int}/deny"): {"roi_coordinator"},
+    ("POST", "/roi/requests/{request_id:int}/accounting"): {"roi_coordinator"},
+    ("POST", "/roi/requests/{request_id:int}/close"): {"roi_coordinator"},
+    ("GET", "/roi/requests/{request_id:int}/files/{name}"): {"roi_coordinator"},
 }
 
 
