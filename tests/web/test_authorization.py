@@ -40,6 +40,14 @@ EXPECTED: dict[tuple[str, str], set[str] | None] = {
     ("POST", "/roi/requests/{request_id:int}/accounting"): {"roi_coordinator"},
     ("POST", "/roi/requests/{request_id:int}/close"): {"roi_coordinator"},
     ("GET", "/roi/requests/{request_id:int}/files/{name}"): {"roi_coordinator"},
+    # retention: the records manager alone (two of them to purge)
+    ("GET", "/retention"): {"records_manager"},
+    ("POST", "/retention/plan"): {"records_manager"},
+    ("POST", "/retention/holds"): {"records_manager"},
+    ("POST", "/retention/holds/{hold_id:int}/release"): {"records_manager"},
+    ("POST", "/retention/plans/{plan_id:int}/propose"): {"records_manager"},
+    ("POST", "/retention/proposals/{proposal_id:int}/approve"): {"records_manager"},
+    ("GET", "/retention/purges/{purge_id:int}/certificate.html"): {"records_manager"},
 }
 
 
