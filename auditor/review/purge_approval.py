@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
-from auditor.errors import NotFound
+from auditor.errors import InputError, NotFound
 from auditor.home import Vault
 from auditor.reporting.templates import Site
 from auditor.retention.purge import PurgeRefused, Signatories
@@ -73,11 +73,28 @@ def propose(vault: Vault, plan_id: int, by: str) -> tuple[ProposalView, str]:
     return next(p for p in proposals(vault) if p.id == proposal_id), description
 
 
+def _claim(office: RecordsManagement, proposal_id: int, by: str | None, detail: str) -> None:
+    """Mark the proposal approved by `by` (None: pending again) in one audited unit; refused when
+    another account approved it meanwhile (two approvals at once carry out one purge)."""
+    P = PurgeProposal
+
+    def work(change: RetentionChange) -> None:
+        mine = P.approved_by.is_(None) if by is not None else P.approved_by.is_not(None)
+        done = change.session.execute(update(P).where(P.id == proposal_id, P.purge_id.is_(None), mine)
+                                      .values(approved_by=by, approved_at=change.at if by else None))
+        if done.rowcount != 1:
+            raise PurgeRefused(f"proposal {proposal_id} was approved meanwhile by another records manager")
+        change.record_rows(TABLE, "update", [proposal_id])
+        change.record("retention_purge_proposal", proposal_id, detail)
+
+    office.change("update", work)
+
+
 def approve(vault: Vault, proposal_id: int, by: str, names: dict[str, str], site: Site, *,
             pdf: bool = True) -> PurgeDone:
     """Approve proposal `proposal_id` as `by` and carry the purge out; refused (nothing destroyed) when
-    `by` proposed it, when it was approved already, or when the plan no longer holds. `names`: user name
-    -> how the certificate names that person."""
+    `by` proposed it, when it was approved already, or when the plan no longer holds (then the proposal
+    is pending again). `names`: user name -> how the certificate names that person."""
     office = RecordsManagement(vault.gateway)
     with vault.records.connect() as conn:
         row = conn.execute(select(PurgeProposal.__table__).where(PurgeProposal.id == proposal_id)).first()
@@ -87,16 +104,20 @@ def approve(vault: Vault, proposal_id: int, by: str, names: dict[str, str], site
         raise PurgeRefused(f"proposal {proposal_id} was approved already, by {row.approved_by}")
     if row.proposed_by == by:
         raise PurgeRefused(f"proposal {proposal_id} is yours: another records manager approves it (two people purge)")
-    checked = propose_purge(vault, plan_id=row.plan_id)
-    people = Signatories(approver=names.get(by, by), performer=names.get(by, by),
-                         proposer=names.get(row.proposed_by, row.proposed_by))
-    done = carry_out_purge(vault, checked, people, site, pdf=pdf)
+    _claim(office, proposal_id, by, f"purge of plan {row.plan_id} approved by {by}")
+    try:
+        checked = propose_purge(vault, plan_id=row.plan_id)
+        people = Signatories(approver=names.get(by, by), performer=names.get(by, by),
+                             proposer=names.get(row.proposed_by, row.proposed_by))
+        done = carry_out_purge(vault, checked, people, site, pdf=pdf)
+    except InputError:  # refused, nothing (more) destroyed: the proposal waits again
+        _claim(office, proposal_id, None, f"approval of proposal {proposal_id} by {by} withdrawn: the purge was refused")
+        raise
 
     def work(change: RetentionChange) -> None:
-        kept = change.session.get(PurgeProposal, proposal_id, with_for_update=True)
-        kept.approved_by, kept.approved_at, kept.purge_id = by, change.at, done.outcome.purge_id
+        change.session.get(PurgeProposal, proposal_id, with_for_update=True).purge_id = done.outcome.purge_id
         change.record_rows(TABLE, "update", [proposal_id])
-        change.record("retention_purge_proposal", proposal_id, f"purge of plan {row.plan_id} approved by {by}: "
+        change.record("retention_purge_proposal", proposal_id, f"purge of plan {row.plan_id} carried out: "
                       f"purge {done.outcome.purge_id}")
 
     office.change("update", work)

@@ -77,6 +77,22 @@ def test_one_proposes_another_approves_and_the_certificate_names_both(hospital, 
     assert verified(hospital).ok  # the proposal's rows are vouched for by their ledger events
 
 
+def test_a_refused_approval_destroys_nothing_and_the_proposal_waits_again(hospital, staff, second, new_client,
+                                                                          clock):
+    proposer = browser(new_client, staff, clock, "records_manager")
+    approver = sign_in(new_client(), second, clock)
+    plan_id, _ = make_plan(proposer)
+    assert post(proposer, "/retention", f"/retention/plans/{plan_id}/propose").status_code == 200
+    post(proposer, "/retention", "/retention/holds", mrn="OLD-1", authority="General Counsel", reason="litigation")
+    refused = post(approver, "/retention", "/retention/proposals/1/approve")
+    assert refused.status_code == 400 and "the eligible patients changed since plan" in refused.text
+    with hospital.records.connect() as conn:
+        assert conn.scalar(select(PurgeRun.id)) is None
+        assert conn.execute(select(PurgeProposal.approved_by, PurgeProposal.purge_id)).one() == (None, None)
+    assert "Approve and carry out" in approver.get("/retention").text
+    assert verified(hospital).ok
+
+
 def test_a_proposal_written_behind_the_gateway_is_named_by_verify(hospital, staff, new_client, clock):
     desk = browser(new_client, staff, clock, "records_manager")
     plan_id, _ = make_plan(desk)
