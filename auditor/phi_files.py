@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import os
 import secrets
+import stat
 from pathlib import Path
 from typing import Iterator
 
-from auditor.errors import OutputError
+from auditor.errors import NotFound, OutputError
 
 _FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
 
@@ -200,3 +201,30 @@ def private_folder(path: Path) -> Path:
     if not path.is_dir():
         raise OutputError(f"{path} exists and is not a folder")
     return path
+
+
+_READ = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
+def read_private(folder: Path, *names: str) -> bytes:
+    """The file `folder`/names[0]/.../names[-1], each name one component, opened step by step without
+    following a link planted at any of them, and only if it is a regular file; NotFound otherwise
+    (never which). For files the vault home keeps (reports, release packets, certificates) that a
+    web page serves by id: a request names no path."""
+    if not names or any(n in ("", ".", "..") or "/" in n or "\0" in n for n in names):
+        raise NotFound("no such file")
+    opened: list[int] = []
+    try:
+        opened.append(os.open(folder, _READ | os.O_DIRECTORY))
+        for name in names[:-1]:
+            opened.append(os.open(name, _READ | os.O_DIRECTORY, dir_fd=opened[-1]))
+        opened.append(os.open(names[-1], _READ | os.O_NONBLOCK, dir_fd=opened[-1]))  # a FIFO does not block
+        if not stat.S_ISREG(os.fstat(opened[-1]).st_mode):
+            raise NotFound("no such file")
+        with os.fdopen(opened.pop(), "rb") as file:
+            return file.read()
+    except OSError:  # absent, a link (ELOOP), not a folder, not readable
+        raise NotFound("no such file") from None
+    finally:
+        for fd in opened:
+            os.close(fd)

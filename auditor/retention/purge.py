@@ -49,6 +49,7 @@ class Signatories:
     approver: str
     performer: str
     witness: str | None = None
+    proposer: str | None = None  # when two people purge: who proposed it (the approver is another)
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,8 @@ def signatories(people: Signatories) -> Signatories:
         raise PurgeRefused("a purge needs an approver (--approver)")
     performer = (people.performer or "").strip() or approver
     witness = people.witness.strip() if people.witness and people.witness.strip() else None
-    return Signatories(approver[:128], performer[:128], witness[:128] if witness else None)
+    proposer = people.proposer.strip()[:128] if people.proposer and people.proposer.strip() else None
+    return Signatories(approver[:128], performer[:128], witness[:128] if witness else None, proposer)
 
 
 def _start(office: RecordsManagement, plan: RetentionPlan, people: Signatories, recorded: RecordedPlan) -> int:
@@ -90,7 +92,7 @@ def _start(office: RecordsManagement, plan: RetentionPlan, people: Signatories, 
     def work(change: RetentionChange) -> int:
         run = PurgeRun(as_of=plan.as_of, schedule=plan.schedule.id, schedule_digest=plan.schedule.digest,
                        plan_id=recorded.id, approver=people.approver, performer=people.performer,
-                       witness=people.witness, status="running", started_at=change.at)
+                       witness=people.witness, proposer=people.proposer, status="running", started_at=change.at)
         change.session.add(run)
         change.session.flush()
         change.session.add_all([PurgeItem(purge_id=run.id, patient_id=p.patient_id, data_key_id=p.data_key_id,
@@ -99,7 +101,8 @@ def _start(office: RecordsManagement, plan: RetentionPlan, people: Signatories, 
                                           retain_until=p.retain_until, basis=p.basis[:256]) for p in eligible])
         change.record("retention_purge", run.id, f"purge {run.id} started: plan {recorded.id} (patients sha256 "
                       f"{recorded.digest[:16]}), {len(eligible)} patient(s) eligible on {plan.as_of.isoformat()} "
-                      f"under {plan.schedule.id}; approved by {people.approver}")
+                      f"under {plan.schedule.id}; "
+                      + (f"proposed by {people.proposer}, " if people.proposer else "") + f"approved by {people.approver}")
         return run.id
 
     return office.change("create", work)

@@ -1,8 +1,8 @@
 """The monthly privacy audit report as a use case (45 CFR 164.308(a)(1)(ii)(D)): the month reviewed as
 `auditor findings` reviews it (muted findings, cases), the log verified in another process meanwhile,
 the month before under today's rules, a six-month trend, the casework and the data's completeness,
-and the names of the patients in the report's rows read through the gateway (as svc:report, audited),
-or their keyed pseudonyms. `auditor report monthly`, the demo, bench/report.py and the web app call
+and the names of the patients in the report's rows read through the gateway (as svc:report, or as the
+signed-in person the web app names: audited either way), or their keyed pseudonyms. `auditor report monthly`, the demo, bench/report.py and the web app call
 `monthly_report`; reporting/ only lays out what it gathers, writers write it."""
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from auditor.reporting.monthly import MonthlyFacts, PreviousMonth, Trend, monthl
 from auditor.reporting.templates import Site
 from auditor.review.audit_log import start_log_check
 from auditor.review.period import PeriodReview, preview_period, review_period, shift_month
+from auditor.vault.gateway.context import AccessContext
 from auditor.vault.gateway.directory import ReportDirectory
 
 TREND_MONTHS = 6
@@ -104,14 +105,15 @@ def pseudonymized(vault: Vault, findings: list[Finding]) -> list[Finding]:
     return out
 
 
-def _patient_labels(vault: Vault, findings: list[Finding], pseudonymize: bool) -> dict[int, str]:
+def _patient_labels(vault: Vault, findings: list[Finding], pseudonymize: bool,
+                    reader: AccessContext | None = None) -> dict[int, str]:
     """The names of the patients in the report's rows (and only those: the rest are in findings.csv by
-    MRN), read as svc:report for operations (audited), or their pseudonyms."""
+    MRN), read as `reader` (default svc:report for operations; audited), or their pseudonyms."""
     ranking = sections.rank_cases([f for f in findings if not f.muted])
     shown = sections.shown_patients(ranking, [sections.of_rule(findings, r) for r in sections.LISTED_RULES])
     if pseudonymize:
         return {pid: vault.indexer.pseudonym(pid) for pid in shown}
-    return ReportDirectory(vault.gateway).patients(shown)
+    return ReportDirectory(vault.gateway, reader).patients(shown)
 
 
 def _previous(vault: Vault, period: Period, policy: Policy, accesses_before: int) -> PreviousMonth | None:
@@ -124,15 +126,17 @@ def _previous(vault: Vault, period: Period, policy: Policy, accesses_before: int
 
 def report_on(vault: Vault, review: PeriodReview, policy: Policy, site: Site, *, author: str | None = None,
               pseudonymize: bool = False, case_settings: CaseSettings | None = None, now: datetime | None = None,
-              log_check: Future | None = None, progress: Progress | None = None) -> MonthlyReport:
+              log_check: Future | None = None, progress: Progress | None = None,
+              reader: AccessContext | None = None) -> MonthlyReport:
     """The report of a reviewed month (`log_check`: a start_log_check begun before the review; without
-    it the log is verified in another process now)."""
+    it the log is verified in another process now). `reader`: who reads the names in its rows (a
+    signed-in person: the web app), svc:report when None."""
     tell = progress or (lambda stage: None)
     pending = log_check or start_log_check(vault)
     period = review.period
     findings = pseudonymized(vault, review.findings) if pseudonymize else review.findings
     tell(NAMING)
-    patients = _patient_labels(vault, findings, pseudonymize)
+    patients = _patient_labels(vault, findings, pseudonymize, reader)
     tell("counting the months of the trend")
     months = trend_months(period)
     # this month's from the review, as the summary states it; a count in SQL would read every event again
@@ -154,15 +158,15 @@ def report_on(vault: Vault, review: PeriodReview, policy: Policy, site: Site, *,
 
 def monthly_report(vault: Vault, period: Period, policy: Policy, site: Site, *, author: str | None = None,
                    pseudonymize: bool = False, case_settings: CaseSettings | None = None,
-                   progress: Progress | None = None) -> MonthlyReport:
+                   progress: Progress | None = None, reader: AccessContext | None = None) -> MonthlyReport:
     """Review `period` (findings into cases, as `auditor findings`) and make its report, the log
-    verified in another process while the rules run."""
+    verified in another process while the rules run (`reader`: see report_on)."""
     tell = progress or (lambda stage: None)
     log_check = start_log_check(vault)
     tell(REVIEWING)
     review = review_period(vault, period, policy)
     return report_on(vault, review, policy, site, author=author, pseudonymize=pseudonymize,
-                     case_settings=case_settings, log_check=log_check, progress=progress)
+                     case_settings=case_settings, log_check=log_check, progress=progress, reader=reader)
 
 
 def write_monthly_report(report: MonthlyReport, out: Path, *, pdf: bool = True) -> dict[str, Path]:

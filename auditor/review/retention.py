@@ -20,6 +20,7 @@ from auditor.retention.purge import (Progress, PurgeOutcome, Signatories, finish
                                      unplanned_run)
 from auditor.retention.recorded_plan import RecordedPlan, record_plan, recorded_plan, schedule_of
 from auditor.retention.schedules import Schedule, load_schedules, schedule_for
+from auditor.vault.gateway.context import AccessContext
 from auditor.vault.gateway.directory import ReportDirectory
 from auditor.vault.gateway.retention import RecordsManagement
 from auditor.vault.integrity import carry_over, verify_vault
@@ -58,14 +59,15 @@ def _office(vault: Vault) -> RecordsManagement:
     return RecordsManagement(vault.gateway)
 
 
-def plan_retention(vault: Vault, as_of: date, *, state: str | None = None,
-                   schedules_dir: Path | None = None) -> PlannedRetention:
+def plan_retention(vault: Vault, as_of: date, *, state: str | None = None, schedules_dir: Path | None = None,
+                   reader: AccessContext | None = None) -> PlannedRetention:
     """Every patient's status on `as_of` (today at the latest) under the state's schedule; the eligible
-    are recorded as a plan with its digest."""
+    are recorded as a plan with its digest. The MRNs are read as `reader` (a signed-in records manager)
+    or, without one, as svc:retention."""
     office = _office(vault)
     plan = build_plan(vault.records, office, schedule_for(load_schedules(schedules_dir), state), as_of, vault.timezone)
     listed = plan.having("eligible") + plan.having("held")
-    mrns = ReportDirectory(vault.gateway, office.ctx).mrns([p.patient_id for p in listed])
+    mrns = ReportDirectory(vault.gateway, reader or office.ctx).mrns([p.patient_id for p in listed])
     shown = [PlannedPatient(p.patient_id, mrns.get(p.patient_id), p.status, p.retain_until, p.basis, p.record_types,
                             p.first_record, p.last_record,  # type: ignore[arg-type]
                             tuple((h, plan.holds[h].authority, plan.holds[h].scope()) for h in p.holds))

@@ -7,6 +7,7 @@ test gives a FixedClock and moves it: idle logoff without sleeping)."""
 from __future__ import annotations
 
 import secrets
+from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -22,6 +23,7 @@ from auditor.staff.passwords import PasswordHashing
 from auditor.staff.seals import StaffSeals, token_hash
 from auditor.staff.sessions import SessionPolicy, SignedIn, StaffSessions
 from auditor.staff.signin import StaffSignIn
+from auditor.web.background import BackgroundWork
 from auditor.web.routing import Page, route
 from auditor.web.security import SecurityHeaders
 from auditor.web.templates import STATIC_DIR, environment
@@ -47,6 +49,7 @@ class Office:
         self.hashing = self.signin.hashing
         self.seals = StaffSeals(vault.keyring.index_root_key)
         self.templates = environment()
+        self.background = BackgroundWork(self.clock)  # the report, the log's verification: one at a time
 
     # -- cookies -------------------------------------------------------------------------------------
     def cookie_name(self, name: str) -> str:
@@ -102,6 +105,12 @@ def _static(request: Request) -> Response:
     return FileResponse(found[0], media_type=found[1])
 
 
+@asynccontextmanager
+async def _lifespan(app: Starlette):
+    yield
+    app.state.office.background.close()  # before the caller closes the vault: the work it runs ends first
+
+
 def create_app(vault: Vault, *, secure: bool = False, clock: Clock | None = None,
                hashing: PasswordHashing | None = None, policy: SessionPolicy | None = None,
                pages: list[Page] | None = None) -> Starlette:
@@ -110,6 +119,6 @@ def create_app(vault: Vault, *, secure: bool = False, clock: Clock | None = None
 
     pages = list(PAGES if pages is None else pages)
     routes = [route(p) for p in pages] + [Route("/static/{name}", _static, methods=["GET"], name="static")]
-    app = Starlette(routes=routes, middleware=[Middleware(SecurityHeaders, secure=secure)])
+    app = Starlette(routes=routes, middleware=[Middleware(SecurityHeaders, secure=secure)], lifespan=_lifespan)
     app.state.office = Office(vault, pages, secure=secure, clock=clock, hashing=hashing, policy=policy)
     return app

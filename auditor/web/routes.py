@@ -5,7 +5,7 @@ a page that shows PHI reads it through the gateway as the signed-in account (Vie
 from __future__ import annotations
 
 from auditor.staff.roles import ADMIN, EVERY_ROLE
-from auditor.web import admin, home, login
+from auditor.web import admin, home, login, release_pages, reports_pages, retention_pages
 from auditor.web.routing import Page
 
 PAGES: list[Page] = [
@@ -17,6 +17,9 @@ PAGES: list[Page] = [
     Page("/logout", "logout", login.logout, roles=EVERY_ROLE, methods=("POST",)),
     # the office
     Page("/", "home", home.home, roles=EVERY_ROLE, title="Home"),
+    *reports_pages.PAGES,
+    *release_pages.PAGES,
+    *retention_pages.PAGES,
     # admin
     Page("/accounts", "accounts", admin.accounts, roles=frozenset({ADMIN}), title="Accounts"),
     Page("/accounts/add", "add_account", admin.add_account, roles=frozenset({ADMIN}), methods=("POST",)),

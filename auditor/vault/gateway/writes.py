@@ -60,10 +60,16 @@ class RecordWriting:
     def _require(self: "AccessGateway", session: Session, ctx: AccessContext, events: list, action: str,
                  at: datetime) -> Actor:
         """Only the auditor's service accounts write records (people write in the EHR) and do the
-        auditor's own work (service_work.ServiceWork.unit_of_work)."""
+        auditor's own work (service_work.ServiceWork.unit_of_work). A signed-in member of the office
+        may run a desk's "view" work as themselves (a name, an MRN, a requester read for a page), within
+        their staff role's actions and purposes: the read is then audited in their own name."""
         actor = self._actor(session, ctx, events, action, at)
-        decision = (self.policy.decide_service(actor.service, action, ctx.purpose) if actor.service is not None
-                    else Decision(False, f"{ctx.user_id} is not one of the auditor's service accounts"))
+        if actor.service is not None:
+            decision = self.policy.decide_service(actor.service, action, ctx.purpose)
+        elif actor.staff and action == "view":
+            decision = self.policy.decide_staff(actor.role, action, ctx.purpose, "demographics")
+        else:
+            decision = Decision(False, f"{ctx.user_id} is not one of the auditor's service accounts")
         if not decision.allowed:
             events.append(self._event(ctx, actor, action, at, outcome="denied", detail=decision.basis))
             raise AccessDenied(f"access denied: {decision.basis}")

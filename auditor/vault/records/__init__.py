@@ -15,13 +15,13 @@ from auditor.vault.records.casework import (CASEWORK_SEALED, Suppression, Case, 
 from auditor.vault.records.release import (ROI_SEALED, ReleaseRequest, ReleaseRequestHistory, ReleaseAuthorization,
                                            Disclosure, AccountingSuspension)
 from auditor.vault.records.retention import (RETENTION_SEALED, LegalHold, LegalHoldHistoryEntry, PurgeItem, PurgePlan,
-                                              PurgePlanPatient, PurgeRun)
+                                              PurgePlanPatient, PurgeProposal, PurgeRun)
 from auditor.vault.records.staff import STAFF_SEALED, StaffAccount, StaffSession
 
 __all__ = [
     "AccountingSuspension", "CASEWORK_SEALED", "CareTeamMember", "Case", "CaseFinding", "CaseHistoryEntry",
     "ClinicalDocument", "DOCUMENT_SEALED", "Disclosure", "Encounter", "IngestRun", "LegalHold",
-    "LegalHoldHistoryEntry", "PATIENT_SEALED", "Patient", "PurgeItem", "PurgePlan", "PurgePlanPatient", "PurgeRun",
+    "LegalHoldHistoryEntry", "PATIENT_SEALED", "Patient", "PurgeItem", "PurgePlan", "PurgePlanPatient", "PurgeProposal", "PurgeRun",
     "QuarantinedRow", "RETENTION_SEALED", "ROI_SEALED", "ROLES", "ReleaseAuthorization", "ReleaseRequest",
     "ReleaseRequestHistory", "SENSITIVITIES", "STAFF_SEALED", "Sealed", "StaffAccount", "StaffSession", "Suppression",
     "VaultSetting", "WORKFORCE_SEALED", "WorkforceMember",

@@ -92,6 +92,7 @@ class PurgeRun(RecordsBase):
     approver: Mapped[str] = mapped_column(String(128))
     performer: Mapped[str] = mapped_column(String(128))
     witness: Mapped[str | None] = mapped_column(String(128))
+    proposer: Mapped[str | None] = mapped_column(String(128))  # who proposed it, when two people purge (r0014)
     status: Mapped[str] = mapped_column(String(16), index=True)  # running, finished
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -99,6 +100,21 @@ class PurgeRun(RecordsBase):
     log_root: Mapped[str | None] = mapped_column(String(64))
     certificate_html: Mapped[str | None] = mapped_column(Text)  # holds no PHI: internal ids and dates
     certificate_sha256: Mapped[str | None] = mapped_column(String(64))
+
+
+class PurgeProposal(RecordsBase):
+    """A purge of a recorded plan proposed by one records manager, for another to approve (r0014): then
+    carried out by the purge `purge_id`. In the ledger of trusted rows (auditor.vault.ledger)."""
+
+    __tablename__ = "retention_purge_proposals"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("retention_plans.id"), index=True)
+    proposed_by: Mapped[str] = mapped_column(String(64))  # a staff account's user name
+    proposed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    approved_by: Mapped[str | None] = mapped_column(String(64))
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    purge_id: Mapped[int | None] = mapped_column(Integer)
 
 
 class PurgeItem(RecordsBase):
