@@ -17,6 +17,7 @@ from auditor.cli import main
 from auditor.clock import FixedClock
 from auditor.home import Vault, create_home
 from tests.postgres_server import ThrowawayPostgres
+from tests.signed_in import sign_in, time_of
 
 SYNTHEA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "synthea" / "csv"
 FAST_SCRYPT = 2**10  # tests only: the real cost is SCRYPT_N
@@ -168,11 +169,18 @@ class Result(NamedTuple):
 def auditor(capsys, monkeypatch, tmp_path):
     """Run `auditor ARGS` in-process (each arg as str); returns Result(code, out, err). AUDITOR_HOME
     is tmp_path/home. `run(..., clock=FixedClock(...))` runs the command on that day (default: the
-    system clock; a test whose dates are compared with "today" must give one)."""
+    system clock; a test whose dates are compared with "today" must give one). `run(..., user="officer")`
+    runs it signed in as that account of tests.signed_in.STAFF (on the home that exists by then), as
+    `auditor login` would have left it; the session token goes to a private XDG_RUNTIME_DIR."""
+    runtime = tmp_path / "run"
+    runtime.mkdir(mode=0o700, exist_ok=True)
     monkeypatch.setenv("AUDITOR_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
     monkeypatch.delenv("AUDITOR_PASSPHRASE", raising=False)
 
-    def run(*args, clock=None) -> Result:
+    def run(*args, clock=None, user: str | None = None) -> Result:
+        if user is not None:
+            sign_in(args[1] if args and args[0] == "--home" else None, user, time_of(clock))
         capsys.readouterr()
         try:
             main([str(a) for a in args], clock=clock)
