@@ -37,6 +37,7 @@ STAFF = {
     "records": ("Rex Records", ("records_manager",)),
     "witness": ("Wanda Witness", ("records_manager",)),
     "viewer": ("Vic Viewer", ("viewer",)),
+    "analyst": ("Ana Analyst", ("investigator",)),  # session-wide fixtures' (the system clock: its codes are late ones)
 }
 # tests only: Argon2id at its smallest cost (the accounts' real cost is RFC 9106's, about 0.1 s a hash)
 FAST_HASHING = PasswordHashing(Parameters(type=Type.ID, version=19, salt_len=16, hash_len=32, time_cost=1,
@@ -54,6 +55,17 @@ def code_of(vault: Vault, user: str, at: datetime) -> str:
     with vault.records.connect() as conn:
         row = conn.execute(select(ACCOUNTS.c.id, ACCOUNTS.c.totp_secret).where(ACCOUNTS.c.user_name == user)).one()
     return pyotp.TOTP(vault.envelope.open(row.totp_secret, "staff_accounts", "totp_secret", row.id)).at(at)
+
+
+def totp_code(home: Path | str | None, user: str, at: datetime) -> str:
+    """The code of `user` of STAFF (its account made if the home lacks it) at `at`: what that person
+    types when a command asks for it (a purge's witness)."""
+    vault = Vault.open(resolve_home(home), os.environ.get("AUDITOR_PASSPHRASE") or None, clock=FixedClock(at))
+    try:
+        add_staff(vault)
+        return code_of(vault, user, at)
+    finally:
+        vault.close()
 
 
 def add_staff(vault: Vault) -> None:
