@@ -156,7 +156,7 @@ def with_a_case(tmp_path, clock, auditor):
     v.close()
 
 
-def test_cases_review_records_the_account_and_the_os_account_not_a_name_typed(with_a_case, auditor, clock, monkeypatch):
+def test_cases_review_records_the_os_account_not_the_name_typed(with_a_case, auditor, clock, monkeypatch):
     monkeypatch.setenv("USER", "someone.else")  # a caller's environment is not evidence
     monkeypatch.setenv("LOGNAME", "someone.else")
     before = _last_seq(with_a_case)
