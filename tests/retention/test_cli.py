@@ -268,3 +268,40 @@ def test_findings_and_the_log_after_a_purge(auditor, tmp_path, clock):
     findings = json.loads((tmp_path / "f.json").read_text())
     assert [(f["rule"], f["mrn"]) for f in findings] == [("break-glass-review", None)]  # the MRN is destroyed
     assert auditor("audit", "verify", clock=clock).code == 0
+
+
+def test_only_a_records_manager_acts_and_the_holds_name_the_account(auditor, ids, tmp_path, clock):
+    for user, args, message in (
+            (None, ("retention", "plan", "--as-of", "2026-11-02"), "not signed in: run auditor login USER"),
+            ("officer", ("retention", "plan", "--as-of", "2026-11-02"), "officer does not hold the role records_manager"),
+            ("viewer", ("retention", "holds", "list"), "viewer does not hold the role records_manager"),
+            ("coordinator", ("retention", "holds", "place", "--mrn", "IMG", "--reason", "r", "--authority", "a"),
+             "coordinator does not hold the role records_manager"),
+            ("records", ("retention", "holds", "place", "--mrn", "IMG", "--reason", "r", "--authority", "a", "--by",
+                         "Someone Else"), "--by is gone: sign in with auditor login USER"),
+            ("records", ("retention", "purge", "--plan", "1", "--performer", "Someone Else", "--yes"),
+             "--performer is gone: the signed-in records manager approves and performs a purge: auditor login USER")):
+        refused = auditor(*args, clock=clock, user=user)
+        assert (refused.code, refused.out, refused.err) == (2, "", f"auditor: {message}\n"), args
+    assert _count(tmp_path, "retention_plans") == 0 and _count(tmp_path, "retention_holds") == 0
+    assert auditor("retention", "holds", "place", "--mrn", "IMG", "--reason", "r", "--authority", "a", clock=clock,
+                   user="records").code == 0
+    assert auditor("retention", "holds", "release", "1", "--reason", "settled", clock=clock, user="witness").code == 0
+    (hold,) = json.loads(auditor("retention", "holds", "list", "--format", "json", clock=clock, user="records").out)
+    assert (hold["placed_by"], hold["released_by"]) == ("records", "witness")
+
+
+def test_a_witness_is_another_account_that_signs_in_or_nothing_is_destroyed(auditor, ids, tmp_path, clock):
+    assert auditor("retention", "plan", "--as-of", "2026-11-02", clock=clock, user="records").code == 0
+    purge = ("retention", "purge", "--plan", "1", "--yes", "--no-pdf", "--witness-password-stdin")
+    code = totp_code(None, "witness", clock.at)
+    for witness, password, message in (
+            ("records", PASSWORD, "records cannot also be the witness of the purge: another account confirms it"),
+            ("witness", "not the password", "sign-in refused: the user name, password or code is wrong"),
+            ("nobody", PASSWORD, "sign-in refused: the user name, password or code is wrong")):
+        refused = auditor(*purge, "--witness", witness, "--witness-totp", code, clock=clock, user="records",
+                          input=password + "\n")
+        assert refused.code == 2 and refused.err.count("\n") == 1 and message in refused.err, (witness, refused)
+    lone = auditor("retention", "purge", "--plan", "1", "--yes", "--witness-totp", code, clock=clock, user="records")
+    assert lone.code == 2 and "--witness-password-stdin and --witness-totp go with --witness USER" in lone.err
+    assert _count(tmp_path, "patients") == 8 and _count(tmp_path, "retention_purges") == 0
