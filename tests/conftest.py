@@ -5,11 +5,13 @@ from __future__ import annotations
 import os
 import subprocess
 import uuid
+from contextlib import nullcontext
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import NamedTuple
 
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -17,6 +19,7 @@ from auditor.cli import main
 from auditor.clock import FixedClock
 from auditor.home import Vault, create_home
 from tests.postgres_server import ThrowawayPostgres
+from tests.signed_in import sign_in, time_of
 
 SYNTHEA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "synthea" / "csv"
 FAST_SCRYPT = 2**10  # tests only: the real cost is SCRYPT_N
@@ -168,17 +171,28 @@ class Result(NamedTuple):
 def auditor(capsys, monkeypatch, tmp_path):
     """Run `auditor ARGS` in-process (each arg as str); returns Result(code, out, err). AUDITOR_HOME
     is tmp_path/home. `run(..., clock=FixedClock(...))` runs the command on that day (default: the
-    system clock; a test whose dates are compared with "today" must give one)."""
+    system clock; a test whose dates are compared with "today" must give one). `run(..., user="officer")`
+    runs it signed in as that account of tests.signed_in.STAFF (on the home that exists by then), as
+    `auditor login` would have left it; the session token goes to a private XDG_RUNTIME_DIR.
+    `run(..., input="...")`: what the command reads on standard input (a witness's password)."""
+    runtime = tmp_path / "run"
+    runtime.mkdir(mode=0o700, exist_ok=True)
     monkeypatch.setenv("AUDITOR_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
     monkeypatch.delenv("AUDITOR_PASSPHRASE", raising=False)
 
-    def run(*args, clock=None) -> Result:
+    def run(*args, clock=None, user: str | None = None, input: str | None = None) -> Result:
+        if user is not None:
+            sign_in(args[1] if args and args[0] == "--home" else None, user, time_of(clock))
         capsys.readouterr()
-        try:
-            main([str(a) for a in args], clock=clock)
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
+        with CliRunner().isolation(input=input) if input is not None else nullcontext(None) as streams:
+            try:
+                main([str(a) for a in args], clock=clock)
+                code = 0
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else 1
+            if streams is not None:
+                return Result(code, streams[0].getvalue().decode(), streams[1].getvalue().decode())
         captured = capsys.readouterr()
         return Result(code, captured.out, captured.err)
 

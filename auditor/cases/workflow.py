@@ -58,7 +58,7 @@ def _case(change: CaseworkChange, case_id: int) -> Case:
 
 def start_review(casework: Casework, case_id: int, by: str, note: str | None = None) -> None:
     """open -> under_review."""
-    by = _required(by, "--by (who reviews)")
+    by = _required(by, "who reviews")
 
     def work(change: CaseworkChange) -> None:
         case = _case(change, case_id)
@@ -83,14 +83,14 @@ def check_decision(disposition: str, sanction: str) -> None:
 def close_case(casework: Casework, case_id: int, disposition: str, sanction: str, by: str,
                note: str | None = None) -> None:
     """under_review -> closed, with the disposition and the sanction decided."""
-    by = _required(by, "--by (who decides)")
+    by = _required(by, "who decides")
     check_decision(disposition, sanction)
 
     def work(change: CaseworkChange) -> None:
         case = _case(change, case_id)
         if case.status == OPEN:
             raise InvalidTransition(f"case {case_id} is open: review it first "
-                                    f"(auditor cases review {case_id} --by NAME)")
+                                    f"(auditor cases review {case_id})")
         if case.status != UNDER_REVIEW:
             raise InvalidTransition(f"case {case_id} is already closed; a closed case is final")
         case.status, case.disposition, case.sanction, case.closed_at = CLOSED, disposition, sanction, change.at
@@ -102,7 +102,7 @@ def close_case(casework: Casework, case_id: int, disposition: str, sanction: str
 
 def add_note(casework: Casework, case_id: int, by: str, text: str) -> None:
     """A note on the case's file, at any status (sealed: it may name a patient)."""
-    by, text = _required(by, "--by (who writes)"), _required(text, "--text")
+    by, text = _required(by, "who writes"), _required(text, "--text")
 
     def work(change: CaseworkChange) -> None:
         case = _case(change, case_id)

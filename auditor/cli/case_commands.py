@@ -2,7 +2,9 @@
 
 Thin: parses, calls auditor.review.casework, prints. A refused change is one
 line and exit 2, with nothing changed. Outputs naming MRNs, reasons or notes hold PHI: they are read
-through the gateway, audited."""
+through the gateway, audited. Each command needs a signed-in account (auditor login): a privacy
+officer approves and revokes suppressions and closes cases; an investigator also lists, reads,
+reviews and notes cases. The account's user name is what the history and the audit log record."""
 
 from __future__ import annotations
 
@@ -16,13 +18,16 @@ from auditor.cases.listing import CaseSummary
 from auditor.cases.settings import load_case_settings
 from auditor.cli import cli
 from auditor.cli.session import day_option, opened
+from auditor.cli.signed_in import acting, gone, require_role
 from auditor.errors import InputError
 from auditor.policy.rules import load_policy
 from auditor.policy.suppressions import SuppressionRequest
 from auditor.review import casework as office
+from auditor.staff.roles import INVESTIGATOR, PRIVACY_OFFICER
 
 _DIR = click.Path(exists=True, file_okay=False, path_type=Path)
 _FORMAT = click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+_CASEWORK = (PRIVACY_OFFICER, INVESTIGATOR)  # who works the cases; only an officer decides (closes, suppresses)
 
 
 # -- suppressions -------------------------------------------------------------------------------------
@@ -37,14 +42,15 @@ def suppressions():
 @click.option("--mrn", help="The patient's medical record number (stored as an internal id).")
 @click.option("--reason", required=True, help="Why (sealed: it may name a patient).")
 @click.option("--expires", required=True, help="Last local day it applies (YYYY-MM-DD).")
-@click.option("--approver", required=True, help="Who approved it.")
+@gone("--approver", "the signed-in privacy officer approves it: auditor login USER")
 @click.option("--site-policies", type=_DIR, help="A folder of the site's rules (their ids are known too).")
 @click.pass_context
-def suppressions_add(ctx, rule, user_id, mrn, reason, expires, approver, site_policies):
-    """Add a suppression of RULE for a user, a patient, or both."""
+def suppressions_add(ctx, rule, user_id, mrn, reason, expires, site_policies):
+    """Add a suppression of RULE for a user, a patient, or both, approved by the signed-in privacy officer."""
     expires_on = day_option(expires, "--expires")
     known = set(load_policy(site_dir=site_policies).rules)
     with opened(ctx) as vault:
+        approver = acting(ctx, vault, PRIVACY_OFFICER)
         request = SuppressionRequest(rule, reason, expires_on, approver, user_id, mrn)  # type: ignore[arg-type]
         sid = office.add_suppression(vault, request, known)
     click.echo(f"suppression {sid} added: {rule}, expires {expires_on}")
@@ -56,6 +62,7 @@ def suppressions_add(ctx, rule, user_id, mrn, reason, expires, approver, site_po
 def suppressions_list(ctx, fmt):
     """Every suppression: active, expired or revoked, with its reason."""
     with opened(ctx) as vault:
+        require_role(ctx, vault, *_CASEWORK)
         rows = [s.to_dict() for s in office.list_suppressions(vault)]
     if fmt == "json":
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
@@ -71,12 +78,12 @@ def suppressions_list(ctx, fmt):
 @suppressions.command("revoke")
 @click.argument("suppression_id", type=int)
 @click.option("--reason", required=True, help="Why it is withdrawn (sealed).")
-@click.option("--by", help="Who revokes it.")
+@gone("--by")
 @click.pass_context
-def suppressions_revoke(ctx, suppression_id, reason, by):
-    """Withdraw a suppression: it mutes nothing from now on."""
+def suppressions_revoke(ctx, suppression_id, reason):
+    """Withdraw a suppression (the signed-in privacy officer): it mutes nothing from now on."""
     with opened(ctx) as vault:
-        office.revoke_suppression(vault, suppression_id, reason, by)
+        office.revoke_suppression(vault, suppression_id, reason, acting(ctx, vault, PRIVACY_OFFICER))
     click.echo(f"suppression {suppression_id} revoked")
 
 
@@ -107,6 +114,7 @@ def cases_list(ctx, status, first, last, site_policies, fmt):
         raise InputError("--to is before --from")
     settings = load_case_settings(site_dir=site_policies)
     with opened(ctx) as vault:
+        require_role(ctx, vault, *_CASEWORK)
         found = office.list_cases(vault, settings, status=status, first_day=first_day, last_day=last_day)
     if fmt == "json":
         click.echo(json.dumps([c.to_dict() for c in found], indent=2))
@@ -125,6 +133,7 @@ def cases_show(ctx, case_id, site_policies, fmt):
     """One case: its findings with their sentences, and its history with the notes."""
     settings = load_case_settings(site_dir=site_policies)
     with opened(ctx) as vault:
+        require_role(ctx, vault, *_CASEWORK)
         file = office.case_file(vault, case_id, settings)
     if fmt == "json":
         click.echo(json.dumps(file.to_dict(), indent=2, ensure_ascii=False))
@@ -144,13 +153,13 @@ def cases_show(ctx, case_id, site_policies, fmt):
 
 @cases.command("review")
 @click.argument("case_id", type=int)
-@click.option("--by", required=True, help="Who reviews it.")
 @click.option("--note", help="A note for the file (sealed).")
+@gone("--by")
 @click.pass_context
-def cases_review(ctx, case_id, by, note):
-    """Put an open case under review."""
+def cases_review(ctx, case_id, note):
+    """Put an open case under review (a privacy officer or an investigator, signed in)."""
     with opened(ctx) as vault:
-        office.start_review(vault, case_id, by, note)
+        office.start_review(vault, case_id, acting(ctx, vault, *_CASEWORK), note)
     click.echo(f"case {case_id} under review")
 
 
@@ -158,24 +167,25 @@ def cases_review(ctx, case_id, by, note):
 @click.argument("case_id", type=int)
 @click.option("--disposition", required=True, type=click.Choice(workflow.DISPOSITIONS))
 @click.option("--sanction", required=True, type=click.Choice(workflow.SANCTIONS))
-@click.option("--by", required=True, help="Who decides.")
 @click.option("--note", help="A note for the file (sealed).")
+@gone("--by")
 @click.pass_context
-def cases_close(ctx, case_id, disposition, sanction, by, note):
-    """Close a case under review with its disposition and sanction (a sanction only for a confirmed violation)."""
+def cases_close(ctx, case_id, disposition, sanction, note):
+    """Close a case under review with its disposition and sanction (a sanction only for a confirmed
+    violation): the signed-in privacy officer decides."""
     workflow.check_decision(disposition, sanction)  # before opening the vault: nothing to change
     with opened(ctx) as vault:
-        office.close_case(vault, case_id, disposition, sanction, by, note)
+        office.close_case(vault, case_id, disposition, sanction, acting(ctx, vault, PRIVACY_OFFICER), note)
     click.echo(f"case {case_id} closed: {disposition}, sanction {sanction}")
 
 
 @cases.command("note")
 @click.argument("case_id", type=int)
-@click.option("--by", required=True, help="Who writes.")
 @click.option("--text", required=True, help="The note (sealed).")
+@gone("--by")
 @click.pass_context
-def cases_note(ctx, case_id, by, text):
-    """Add a note to a case's file."""
+def cases_note(ctx, case_id, text):
+    """Add a note to a case's file (a privacy officer or an investigator, signed in)."""
     with opened(ctx) as vault:
-        office.add_note(vault, case_id, by, text)
+        office.add_note(vault, case_id, acting(ctx, vault, *_CASEWORK), text)
     click.echo(f"note added to case {case_id}")

@@ -139,5 +139,5 @@ def _summary(out: Path, made: Demo) -> None:
     for kind in ("html", "pdf"):
         if kind in made.paths:
             click.echo(f"  {made.paths[kind]}")
-    click.echo(f"next: export AUDITOR_HOME={made.vault}; auditor cases list; "
-               f"auditor evaluate --labels {made.export / 'labels.csv'}")
+    click.echo(f"next: export AUDITOR_HOME={made.vault}; auditor evaluate --labels {made.export / 'labels.csv'}; "
+               "the cases, signed in as a privacy officer (auditor login USER): auditor cases list")

@@ -9,11 +9,13 @@ import click
 
 from auditor.cli import cli
 from auditor.cli.session import day_option, open_vault
+from auditor.cli.signed_in import require_role
 from auditor.errors import InputError
 from auditor.phi_files import write_private
 from auditor.policy.rules import lint, load_policy
 from auditor.reporting.writers import check_destination, findings_csv, findings_json
 from auditor.review.period import days, review_period
+from auditor.staff.roles import INVESTIGATOR, PRIVACY_OFFICER
 
 _DIR = click.Path(exists=True, file_okay=False, path_type=Path)
 
@@ -29,7 +31,8 @@ def findings_command(ctx, first, last, fmt, out, site_policies):
     """Run the privacy rules over the audit log for a period of local days and write the findings.
 
     Findings a suppression matches are kept and marked muted; each user's other findings go into
-    their case (reruns add nothing: see auditor cases)."""
+    their case (reruns add nothing: see auditor cases). They name patients by MRN: a privacy officer
+    or an investigator signed in runs it."""
     first_day, last_day = day_option(first, "--from"), day_option(last, "--to")
     if last_day < first_day:
         raise InputError("--to is before --from")
@@ -38,6 +41,7 @@ def findings_command(ctx, first, last, fmt, out, site_policies):
         check_destination(out, folder=False)  # before the run puts findings into cases
     vault = open_vault(ctx)
     try:
+        require_role(ctx, vault, PRIVACY_OFFICER, INVESTIGATOR)
         if vault.stored_timezone is None:
             click.echo("auditor: no organisation time zone is stored (auditor ingest --tz); using UTC", err=True)
         review = review_period(vault, days(vault, first_day, last_day), policy)

@@ -1,5 +1,7 @@
 """auditor report monthly | patient: the reports a privacy office hands over (auditor.review.monthly,
-auditor.review.patient_access)."""
+auditor.review.patient_access). Both name patients: the monthly report is made and signed by a
+privacy officer signed in (auditor login), whose full name and user name it gives as its author; a patient's access
+report by a privacy officer or an investigator."""
 
 from __future__ import annotations
 
@@ -11,11 +13,14 @@ import click
 from auditor.cases.settings import load_case_settings
 from auditor.cli import cli
 from auditor.cli.session import day_option, open_vault
+from auditor.cli.signed_in import gone, require_role
 from auditor.policy.rules import load_policy
 from auditor.reporting import writers
 from auditor.reporting.templates import load_site
 from auditor.review import monthly, patient_access
 from auditor.review.period import month_period
+from auditor.staff.accounts import StaffAccounts
+from auditor.staff.roles import INVESTIGATOR, PRIVACY_OFFICER
 
 _DIR = click.Path(exists=True, file_okay=False, path_type=Path)
 
@@ -31,20 +36,26 @@ def _zone(vault) -> ZoneInfo:
     return vault.timezone
 
 
+def _author(vault, account) -> str:
+    """The report's author: the signed-in account's full name (sealed in the staff accounts) and user name."""
+    return f"{StaffAccounts(vault).full_names([account])[account.id]} ({account.user_name})"
+
+
 @report.command("monthly")
 @click.option("--month", required=True, help="The month to report on, YYYY-MM (local days of the organisation).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder for report.html, report.pdf, findings.csv, findings.json (default: report-YYYY-MM).")
 @click.option("--pseudonymize", is_flag=True, help="Replace patient names by stable pseudonyms.")
-@click.option("--author", default=None, help="Who prepared the report (default: the login name).")
+@gone("--author", "the report names the signed-in privacy officer: auditor login USER")
 @click.option("--organisation", default=None, help="The organisation's name (default: the site's site.yaml).")
 @click.option("--site", "site_dir", type=_DIR, default=None,
               help="A site folder: site.yaml (organisation, logo) and templates that override ours.")
 @click.option("--site-policies", type=_DIR, default=None, help="A folder of the site's rule overrides and rules.")
 @click.option("--no-pdf", is_flag=True, help="Write the HTML only.")
 @click.pass_context
-def monthly_command(ctx, month, out, pseudonymize, author, organisation, site_dir, site_policies, no_pdf):
-    """Run the privacy rules over a month and write the monthly privacy audit report."""
+def monthly_command(ctx, month, out, pseudonymize, organisation, site_dir, site_policies, no_pdf):
+    """Run the privacy rules over a month and write the monthly privacy audit report (a privacy officer
+    signed in: the report names them as its author)."""
     site = load_site(site_dir, organisation)
     policy = load_policy(site_dir=site_policies)
     case_settings = load_case_settings(site_dir=site_policies)
@@ -52,6 +63,7 @@ def monthly_command(ctx, month, out, pseudonymize, author, organisation, site_di
     writers.check_destination(out, folder=True)  # before the run records anything
     vault = open_vault(ctx)
     try:  # as auditor findings: muted findings, cases
+        author = _author(vault, require_role(ctx, vault, PRIVACY_OFFICER).account)
         report = monthly.monthly_report(vault, month_period(month, _zone(vault)), policy, site, author=author,
                                         pseudonymize=pseudonymize, case_settings=case_settings)
     finally:
@@ -86,6 +98,7 @@ def patient_command(ctx, mrn, first, last, out, organisation, site_dir, no_pdf):
     writers.check_destination(out, folder=True)
     vault = open_vault(ctx)
     try:
+        require_role(ctx, vault, PRIVACY_OFFICER, INVESTIGATOR)
         _zone(vault)  # says so when no zone is stored
         report = patient_access.patient_access_report(vault, mrn, given_first, given_last, policy)
     finally:

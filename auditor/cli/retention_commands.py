@@ -3,9 +3,13 @@ and the log's own retention: auditor audit archive | verify-archive.
 
 Thin: parses, calls auditor.review.retention, prints. Everything runs as the service account svc:retention
 for records management, so each hold, each birth date read for the minors rule, each MRN shown, each
-plan and each destruction is in the audit log. A records manager runs `plan --as-of DAY` (which
-records plan N and prints its digest), reviews it, then `purge --plan N`, which asks before it
-destroys. A refused command is one line and exit 2, with nothing changed.
+plan and each destruction is in the audit log. A records manager signed in (auditor login) runs
+`plan --as-of DAY` (which records plan N and prints its digest), reviews it, then `purge --plan N`,
+which asks before it destroys and names that account as approver and performer; a witness, if the
+office wants one, is another account that confirms at the same terminal with its own password and
+code. Every command that reads the vault needs the records manager; `schedules` and `audit
+verify-archive` change and show nothing of a patient. A refused command is one line and exit 2, with
+nothing changed.
 """
 
 from __future__ import annotations
@@ -19,12 +23,15 @@ import click
 from auditor.cli import cli
 from auditor.cli.audit_commands import audit as audit_group
 from auditor.cli.session import day_option, opened
+from auditor.cli.signed_in import acting, ask_password, gone, require_role, second_person
 from auditor.phi_files import write_private
 from auditor.reporting.templates import load_site
 from auditor.retention.holds import HoldRequest
 from auditor.retention.purge import PurgeRefused, Signatories, signatories
 from auditor.retention.schedules import lint_schedules
 from auditor.review import retention as records_office
+from auditor.staff.desk import Account
+from auditor.staff.roles import RECORDS_MANAGER
 
 _DIR = click.Path(exists=True, file_okay=False, path_type=Path)
 _FORMAT = click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
@@ -66,6 +73,7 @@ def plan_command(ctx, as_of, state, schedules_dir, fmt):
     why; the eligible ones are recorded as a plan (an id and a digest) that `purge --plan ID` carries out."""
     day = day_option(as_of, "--as-of")
     with opened(ctx) as vault:
+        require_role(ctx, vault, RECORDS_MANAGER)
         planned = records_office.plan_retention(vault, day, state=state, schedules_dir=schedules_dir)
     plan, recorded = planned.plan, planned.recorded
     rows = [p.to_dict() for p in planned.shown]
@@ -87,7 +95,7 @@ def plan_command(ctx, as_of, state, schedules_dir, fmt):
         return
     click.echo(f"plan {recorded.id} recorded: {len(recorded.patients)} patient(s) to destroy, patients sha256 "
                f"{recorded.digest}")
-    click.echo(f"review it, then: auditor retention purge --plan {recorded.id} --approver NAME")
+    click.echo(f"review it, then: auditor retention purge --plan {recorded.id}")
 
 
 def _confirm(summary: str, yes: bool) -> None:
@@ -103,11 +111,25 @@ def _confirm(summary: str, yes: bool) -> None:
         sys.exit(1)
 
 
+def _witness(vault, user: str | None, password_stdin: bool, code: str | None, approver: Account) -> str | None:
+    """The witness's user name, once the account confirmed with its own password and code; None without one."""
+    if user is None:
+        return None
+    password = ask_password(password_stdin, f"Password of the witness {user.strip()}", False, "--witness-password-stdin")
+    return second_person(vault, user, password, code, approver, "witness of the purge").user_name
+
+
+_APPROVES = "the signed-in records manager approves and performs a purge: auditor login USER"
+
+
 @retention.command("purge")
 @click.option("--plan", "plan_id", type=int, help="The plan to carry out, as printed by `auditor retention plan`.")
-@click.option("--approver", required=True, help="Who approved the destruction.")
-@click.option("--performer", help="Who performs it (default: the approver).")
-@click.option("--witness", help="Who witnesses it.")
+@gone("--approver", _APPROVES)
+@gone("--performer", _APPROVES)
+@click.option("--witness", "witness_user", help="Another staff account, present at this terminal, that witnesses the "
+              "purge: it confirms with its own password and TOTP code, and the certificate names it.")
+@click.option("--witness-password-stdin", is_flag=True, help="Read the witness's password from standard input.")
+@click.option("--witness-totp", "witness_code", help="The witness's TOTP code (asked for if not given).")
 @click.option("--yes", is_flag=True, help="Confirm without asking (scripts); the plan must have been reviewed.")
 @click.option("--as-of", "as_of", help="Only to finish a purge begun by --as-of before purges carried out plans.")
 @_STATE
@@ -115,20 +137,26 @@ def _confirm(summary: str, yes: bool) -> None:
 @click.option("--site", "site_dir", type=_DIR, help="A site folder (organisation, logo, templates).")
 @click.option("--no-pdf", is_flag=True, help="Write the certificate as HTML only.")
 @click.pass_context
-def purge_command(ctx, plan_id, approver, performer, witness, yes, as_of, state, schedules_dir, site_dir, no_pdf):
+def purge_command(ctx, plan_id, witness_user, witness_password_stdin, witness_code, yes, as_of, state, schedules_dir,
+                  site_dir, no_pdf):
     """Carry out a reviewed plan: destroy exactly its patients' records by crypto-shredding (or nothing,
-    if the eligible patients changed since) and issue the certificate of destruction. Asks for
-    confirmation. An interrupted purge is finished by running the same command again."""
+    if the eligible patients changed since) and issue the certificate of destruction, which names the
+    signed-in records manager as approver and performer. Asks for confirmation. An interrupted purge
+    is finished by running the same command again."""
     if (plan_id is None) == (as_of is None):
         raise click.UsageError("give --plan ID, the plan printed by: auditor retention plan --as-of DAY"
                                + (" (not with --as-of)" if plan_id is not None else ""))
+    if witness_user is None and (witness_password_stdin or witness_code):
+        raise click.UsageError("--witness-password-stdin and --witness-totp go with --witness USER")
     day = day_option(as_of, "--as-of")
     site = load_site(site_dir)
-    people = signatories(Signatories(approver, performer or approver, witness))
     with opened(ctx) as vault:
+        approver = require_role(ctx, vault, RECORDS_MANAGER).account
         proposal = records_office.propose_purge(vault, plan_id=plan_id, as_of=day, state=state,
                                                 schedules_dir=schedules_dir)
         _confirm(proposal.description, yes)
+        witness = _witness(vault, witness_user, witness_password_stdin, witness_code, approver)
+        people = signatories(Signatories(approver.user_name, approver.user_name, witness))
         done = records_office.carry_out_purge(vault, proposal, people, site, pdf=not no_pdf)
     outcome, cert = done.outcome, done.certificate
     verb = "resumed and finished" if outcome.resumed else "finished"
@@ -145,6 +173,7 @@ def purge_command(ctx, plan_id, approver, performer, witness, yes, as_of, state,
 def certificate_command(ctx, purge_id, out):
     """The certificate of destruction of a purge, as kept in the database, with its SHA-256."""
     with opened(ctx) as vault:
+        require_role(ctx, vault, RECORDS_MANAGER)
         html, digest = records_office.certificate(vault, purge_id)
     if out:
         write_private(out, html)
@@ -165,13 +194,14 @@ def holds():
 @click.option("--to", "covers_to", help="It covers records dated up to this day (YYYY-MM-DD).")
 @click.option("--reason", required=True, help="Why (sealed: it may name a patient).")
 @click.option("--authority", required=True, help="Who ordered it: counsel, a court, a regulator.")
-@click.option("--by", "placed_by", required=True, help="Who places it.")
+@gone("--by")
 @click.pass_context
-def holds_place(ctx, mrn, record_type, covers_from, covers_to, reason, authority, placed_by):
-    """Place a legal hold on a patient, a record type, a date range, or their intersection."""
-    request = HoldRequest(reason, authority, placed_by, mrn, record_type, day_option(covers_from, "--from"),
-                          day_option(covers_to, "--to"))
+def holds_place(ctx, mrn, record_type, covers_from, covers_to, reason, authority):
+    """Place a legal hold on a patient, a record type, a date range, or their intersection (the
+    signed-in records manager places it)."""
+    covers = day_option(covers_from, "--from"), day_option(covers_to, "--to")
     with opened(ctx) as vault:
+        request = HoldRequest(reason, authority, acting(ctx, vault, RECORDS_MANAGER), mrn, record_type, *covers)
         hold_id = records_office.place_hold(vault, request)
     click.echo(f"legal hold {hold_id} placed")
 
@@ -179,12 +209,12 @@ def holds_place(ctx, mrn, record_type, covers_from, covers_to, reason, authority
 @holds.command("release")
 @click.argument("hold_id", type=int)
 @click.option("--reason", required=True, help="Why it is released (sealed).")
-@click.option("--by", "released_by", required=True, help="Who releases it.")
+@gone("--by")
 @click.pass_context
-def holds_release(ctx, hold_id, reason, released_by):
-    """Release a legal hold (final; it stays listed)."""
+def holds_release(ctx, hold_id, reason):
+    """Release a legal hold (final; it stays listed): the signed-in records manager releases it."""
     with opened(ctx) as vault:
-        records_office.release_hold(vault, hold_id, reason, released_by)
+        records_office.release_hold(vault, hold_id, reason, acting(ctx, vault, RECORDS_MANAGER))
     click.echo(f"legal hold {hold_id} released")
 
 
@@ -194,6 +224,7 @@ def holds_release(ctx, hold_id, reason, released_by):
 def holds_list(ctx, fmt):
     """Every legal hold, in force or released, with its reasons (read through the gateway, audited)."""
     with opened(ctx) as vault:
+        require_role(ctx, vault, RECORDS_MANAGER)
         rows = [h.to_dict() for h in records_office.list_holds(vault)]
     if fmt == "json":
         click.echo(json.dumps(rows, indent=2))
@@ -215,9 +246,11 @@ def holds_list(ctx, fmt):
 @click.pass_context
 def audit_archive(ctx, before, out):
     """Export the oldest events with a signed checkpoint to FILE, verify it, then remove them from the
-    database (their leaf hashes stay, so the log still verifies). Keep the file as long as required."""
+    database (their leaf hashes stay, so the log still verifies). Keep the file as long as required.
+    A records manager signed in runs it: the events leave the database."""
     day = day_option(before, "--before")
     with opened(ctx) as vault:
+        require_role(ctx, vault, RECORDS_MANAGER)
         done = records_office.archive_audit_log(vault, day, out)
     if done is None:
         click.echo(f"nothing to archive before {day}")

@@ -2,7 +2,8 @@
 
 Thin: parses, calls auditor.review.release, prints. A refused change is one line and exit 2 with nothing changed.
 Packets, letters and accountings hold PHI: they are written owner-only, with the change they go with
-or not at all (a full disk or an unwritable --out leaves the request as it was)."""
+or not at all (a full disk or an unwritable --out leaves the request as it was). Every command needs a
+signed-in release-of-information coordinator (auditor login), whose user name each change records."""
 
 from __future__ import annotations
 
@@ -14,19 +15,19 @@ import click
 
 from auditor.cli import cli
 from auditor.cli.session import day_option, opened
-from auditor.errors import InputError
+from auditor.cli.signed_in import acting, gone, require_role
 from auditor.reporting.templates import load_site
 from auditor.review import release
 from auditor.roi import workflow
 from auditor.roi.fulfilment import DENIAL_BASES
 from auditor.roi.permissions import read_form
 from auditor.roi.policy import load_roi_policy
+from auditor.staff.roles import ROI_COORDINATOR
 
 _OUT = click.Path(file_okay=False, path_type=Path)
 _SITE = click.option("--site", type=click.Path(exists=True, file_okay=False, path_type=Path),
                      help="The site folder (organisation name, logo, template overrides).")
-_BY = click.option("--by", required=True, help="Who acts (the records coordinator's name).")
-_BY_OPTIONAL = click.option("--by", help="Who acts (needed with --request).")
+_BY = gone("--by")
 
 
 @cli.group()
@@ -35,12 +36,12 @@ def roi():
 
     \b
     A request's life: received -> in_review -> (waiting_for_information) -> approved / partly_approved /
-    denied -> fulfilled -> closed. Typical day:
+    denied -> fulfilled -> closed. Typical day, signed in as a coordinator (auditor login ME):
       auditor roi queue                                   what is due and overdue
-      auditor roi request --mrn M --requester-type patient --name N --address A --by ME
-      auditor roi review 12 --by ME                       start the review
-      auditor roi authorize 12 --form signed.yaml --by ME (third parties, legal process, sensitive records)
-      auditor roi fulfill 12 --out ./packet-12 --by ME    release packet, invoice, ledger entry
+      auditor roi request --mrn M --requester-type patient --name N --address A
+      auditor roi review 12                               start the review
+      auditor roi authorize 12 --form signed.yaml         (third parties, legal process, sensitive records)
+      auditor roi fulfill 12 --out ./packet-12            release packet, invoice, ledger entry
     """
 
 
@@ -63,14 +64,14 @@ def roi():
 @_BY
 @click.pass_context
 def roi_request(ctx, mrn, requester_type, requester_name, address, received, types, first, last, fmt, legal_process,
-                state, accounting, by):
+                state, accounting):
     """Log a new request; prints its id (the due date is in `auditor roi queue`)."""
     policy = load_roi_policy()
     new = workflow.NewRequest(mrn, requester_type, requester_name, address, day_option(received, "--received"),
                               tuple(t.strip() for t in types.split(",") if t.strip()), day_option(first, "--from"),
                               day_option(last, "--to"), fmt, legal_process, state, accounting)
     with opened(ctx) as vault:
-        request_id = release.open_request(vault, new, by, policy)
+        request_id = release.open_request(vault, new, acting(ctx, vault, ROI_COORDINATOR), policy)
     click.echo(request_id)
 
 
@@ -79,10 +80,10 @@ def roi_request(ctx, mrn, requester_type, requester_name, address, received, typ
 @click.option("--waiting-for", help="What is missing: the request waits for information (sealed).")
 @_BY
 @click.pass_context
-def roi_review(ctx, request_id, waiting_for, by):
+def roi_review(ctx, request_id, waiting_for):
     """Start (or resume) the review of a request, or park it waiting for information."""
     with opened(ctx) as vault:
-        status = release.review_request(vault, request_id, by, waiting_for)
+        status = release.review_request(vault, request_id, acting(ctx, vault, ROI_COORDINATOR), waiting_for)
     click.echo(f"request {request_id}: {status}")
 
 
@@ -93,7 +94,7 @@ def roi_review(ctx, request_id, waiting_for, by):
 @click.option("--on", "on", help="Day it is checked on (default today).")
 @_BY
 @click.pass_context
-def roi_authorize(ctx, request_id, form, on, by):
+def roi_authorize(ctx, request_id, form, on):
     """Check a permission against its checklist and record it; every missing element is named.
 
     \b
@@ -114,7 +115,7 @@ def roi_authorize(ctx, request_id, form, on, by):
     permission = read_form(form)
     day = day_option(on, "--on")
     with opened(ctx) as vault:
-        pid = release.authorize(vault, request_id, permission, by, day, policy)
+        pid = release.authorize(vault, request_id, permission, acting(ctx, vault, ROI_COORDINATOR), day, policy)
     click.echo(f"request {request_id}: {permission.kind} {pid} recorded")
 
 
@@ -124,11 +125,11 @@ def roi_authorize(ctx, request_id, form, on, by):
 @_SITE
 @_BY
 @click.pass_context
-def roi_fulfill(ctx, request_id, out, site, by):
+def roi_fulfill(ctx, request_id, out, site):
     """Approve (in full or in part) and release: packet PDF, invoice, FHIR bundle, ledger entry."""
     policy = load_roi_policy()
     with opened(ctx) as vault:
-        done = release.fulfil(vault, request_id, by, out, load_site(site), policy)
+        done = release.fulfil(vault, request_id, acting(ctx, vault, ROI_COORDINATOR), out, load_site(site), policy)
     click.echo(f"request {request_id}: {done.status.replace('_', ' ')} and fulfilled; {done.documents} document(s); "
                f"ledger entry {done.disclosure_id}")
     for s, why in sorted(done.withheld.items()):
@@ -145,10 +146,11 @@ def roi_fulfill(ctx, request_id, out, site, by):
 @_SITE
 @_BY
 @click.pass_context
-def roi_deny(ctx, request_id, basis, contact, out, site, by):
+def roi_deny(ctx, request_id, basis, contact, out, site):
     """Deny a request and write the letter: basis, review rights, how to complain, contact."""
     with opened(ctx) as vault:
-        paths = release.deny(vault, request_id, basis, by, contact, out, load_site(site))
+        paths = release.deny(vault, request_id, basis, acting(ctx, vault, ROI_COORDINATOR), contact, out,
+                             load_site(site))
     click.echo(f"request {request_id}: denied")
     for p in paths:
         click.echo(str(p))
@@ -160,11 +162,11 @@ def roi_deny(ctx, request_id, basis, contact, out, site, by):
 @click.option("--reason", required=True, help="The reason the notice gave (sealed).")
 @_BY
 @click.pass_context
-def roi_extend(ctx, request_id, notice_on, reason, by):
+def roi_extend(ctx, request_id, notice_on, reason):
     """The one extension (30 days) allowed with a written notice inside the first period."""
     notice = day_option(notice_on, "--notice-on")
     with opened(ctx) as vault:
-        due = release.extend(vault, request_id, notice, reason, by)  # type: ignore[arg-type]
+        due = release.extend(vault, request_id, notice, reason, acting(ctx, vault, ROI_COORDINATOR))  # type: ignore[arg-type]
     click.echo(f"request {request_id}: due {due.isoformat()}")
 
 
@@ -172,10 +174,10 @@ def roi_extend(ctx, request_id, notice_on, reason, by):
 @click.argument("request_id", type=int)
 @_BY
 @click.pass_context
-def roi_close(ctx, request_id, by):
+def roi_close(ctx, request_id):
     """Close a fulfilled or denied request."""
     with opened(ctx) as vault:
-        release.close(vault, request_id, by)
+        release.close(vault, request_id, acting(ctx, vault, ROI_COORDINATOR))
     click.echo(f"request {request_id}: closed")
 
 
@@ -188,6 +190,7 @@ def roi_queue(ctx, as_of, within, fmt):
     """Open requests, overdue first, with their due dates."""
     day = day_option(as_of, "--as-of")
     with opened(ctx) as vault:
+        require_role(ctx, vault, ROI_COORDINATOR)
         entries = release.request_queue(vault, day, within)
     if fmt == "json":
         click.echo(json.dumps([asdict(e) for e in entries], default=str, indent=2))
@@ -207,14 +210,13 @@ def roi_queue(ctx, as_of, within, fmt):
 @click.option("--no-pdf", is_flag=True, help="HTML only.")
 @click.option("--request", "request_id", type=int, help="The patient's accounting request this answers (marked fulfilled).")
 @_SITE
-@_BY_OPTIONAL
+@_BY
 @click.pass_context
-def roi_accounting(ctx, mrn, first, as_of, out, no_pdf, request_id, site, by):
+def roi_accounting(ctx, mrn, first, as_of, out, no_pdf, request_id, site):
     """The patient's accounting of disclosures: accountable ones only, repeated ones summarised."""
-    if request_id is not None and not by:  # before the passphrase is asked for
-        raise InputError("answering a request needs --by")
     first_day = day_option(first, "--from")
     with opened(ctx) as vault:
+        by = acting(ctx, vault, ROI_COORDINATOR)
         done = release.accounting(vault, mrn, out, load_site(site), first_day=first_day,
                                   as_of=day_option(as_of, "--as-of"), pdf=not no_pdf, request_id=request_id, by=by)
     click.echo(f"{done.entries} entr{'y' if done.entries == 1 else 'ies'}; {done.suspended} suspended")
@@ -230,9 +232,9 @@ def roi_accounting(ctx, mrn, first, as_of, out, no_pdf, request_id, site, by):
 @click.option("--written", is_flag=True, help="The agency's request is in writing.")
 @_BY
 @click.pass_context
-def roi_suspend(ctx, mrn, agency, first, last, written, by):
+def roi_suspend(ctx, mrn, agency, first, last, written):
     """Suspend the accounting of disclosures to an agency (45 CFR 164.528(a)(2))."""
     with opened(ctx) as vault:
         sid = release.suspend(vault, mrn, agency, day_option(first, "--from"),  # type: ignore[arg-type]
-                              day_option(last, "--to"), written, by)  # type: ignore[arg-type]
+                              day_option(last, "--to"), written, acting(ctx, vault, ROI_COORDINATOR))  # type: ignore[arg-type]
     click.echo(f"suspension {sid} recorded")

@@ -60,9 +60,9 @@ def _with_passphrase(load: Callable[[str | None], T]) -> T:
 
 
 def open_vault(ctx: click.Context, check_schema: bool = True) -> Vault:
-    """The vault, its every audit event stamped with the OS account running the command (`--by` and
-    `--approver` are names a user types; the account is what the operating system says), closed
-    however the command ends (what it appended then gets its signed checkpoint)."""
+    """The vault, its every audit event stamped with the OS account running the command (beside the
+    staff account signed in, auditor.cli.signed_in: the OS says which terminal account typed it),
+    closed however the command ends (what it appended then gets its signed checkpoint)."""
     home, clock, operator = home_of(ctx), clock_of(ctx), Operator.of_this_process()
     vault = _with_passphrase(lambda passphrase: Vault.open(home, passphrase, clock=clock, check_schema=check_schema,
                                                            operator=operator))

@@ -12,7 +12,7 @@ import click
 
 from auditor.cli import cli
 from auditor.cli.session import home_of, opened
-from auditor.cli.signed_in import require_role
+from auditor.cli.signed_in import ask_password as _password, require_role
 from auditor.errors import InputError
 from auditor.staff import roles as staff_roles
 from auditor.staff.accounts import Enrolment, StaffAccounts
@@ -23,17 +23,6 @@ from auditor.staff.token_file import read_token, remove_token, token_path, write
 _ROLES_HELP = "; ".join(f"{name}: {what}" for name, what in staff_roles.ROLES.items())
 _PASSWORD_STDIN = click.option("--password-stdin", is_flag=True,
                                help="Read the password from the first line of standard input (for scripts).")
-
-
-def _password(from_stdin: bool, prompt: str, confirm: bool) -> str:
-    if from_stdin:
-        line = sys.stdin.readline()
-        if not line.strip():
-            raise InputError("--password-stdin: standard input held no password")
-        return line.rstrip("\r\n")
-    if not sys.stdin.isatty():
-        raise InputError("no terminal to ask the password on: give --password-stdin")
-    return click.prompt(prompt, hide_input=True, confirmation_prompt=confirm)
 
 
 def _enrolled(enrolment: Enrolment) -> None:

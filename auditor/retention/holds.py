@@ -79,7 +79,7 @@ def place_hold(office: RecordsManagement, request: HoldRequest) -> int:
     """Place a hold; returns its id. Refused (nothing written) without a scope, a reason, an authority
     or who placed it, with a range that ends before it starts, or an MRN that names no patient."""
     reason, authority = _text(request.reason, "a reason"), _text(request.authority, "an authority")
-    placed_by = _text(request.placed_by, "who places it (--by)")
+    placed_by = _text(request.placed_by, "who places it")
     mrn = request.mrn.strip() if request.mrn and request.mrn.strip() else None
     record_type = request.record_type.strip() if request.record_type and request.record_type.strip() else None
     if mrn is None and record_type is None and request.covers_from is None and request.covers_to is None:
@@ -122,7 +122,7 @@ def _check_record_type(change: RetentionChange, record_type: str) -> None:
 
 def release_hold(office: RecordsManagement, hold_id: int, reason: str, by: str) -> None:
     """Release a hold: from now on it stops nothing. A release is final (refused twice)."""
-    reason, by = _text(reason, "a reason to be released"), _text(by, "who releases it (--by)")
+    reason, by = _text(reason, "a reason to be released"), _text(by, "who releases it")
 
     def work(change: RetentionChange) -> None:
         row = change.session.get(LegalHold, hold_id, with_for_update=True)

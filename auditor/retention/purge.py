@@ -70,15 +70,15 @@ def unfinished_purge(records: Engine) -> PurgeRun | None:
 def finish_command(run: PurgeRun) -> str:
     """The command that finishes an unfinished purge run."""
     if run.plan_id is not None:
-        return f"auditor retention purge --plan {run.plan_id} --approver NAME"
-    return f"auditor retention purge --as-of {run.as_of.isoformat()} --approver NAME (schedule {run.schedule})"
+        return f"auditor retention purge --plan {run.plan_id}"
+    return f"auditor retention purge --as-of {run.as_of.isoformat()} (schedule {run.schedule})"
 
 
 def signatories(people: Signatories) -> Signatories:
     """The names cleaned up; refused without an approver."""
     approver = people.approver.strip() if people.approver else ""
     if not approver:
-        raise PurgeRefused("a purge needs an approver (--approver)")
+        raise PurgeRefused("a purge needs an approver (the signed-in records manager)")
     performer = (people.performer or "").strip() or approver
     witness = people.witness.strip() if people.witness and people.witness.strip() else None
     proposer = people.proposer.strip()[:128] if people.proposer and people.proposer.strip() else None
@@ -201,7 +201,7 @@ def unplanned_run(records: Engine, schedule: Schedule, as_of: date) -> PurgeRun:
     run = unfinished_purge(records)
     if run is None or run.plan_id is not None:
         raise PurgeRefused("a purge carries out a reviewed plan: run auditor retention plan --as-of DAY (today or a day "
-                           "before), review it, then auditor retention purge --plan ID --approver NAME")
+                           "before), review it, then auditor retention purge --plan ID")
     if run.as_of != as_of or run.schedule != schedule.id:
         raise PurgeRefused(f"purge {run.id} is unfinished: finish it first with: {finish_command(run)}")
     if run.schedule_digest != schedule.digest:

@@ -1,6 +1,10 @@
 """The privacy office's casework as use cases: suppressions (add, list, revoke) and cases (the ranked
 list, one case's file, review, note, close). Every change and every read of sealed text is one unit
-of work of the casework desk (svc:cases), audited; MRNs are read as svc:report."""
+of work of the casework desk (svc:cases), audited; MRNs are read as svc:report.
+
+`by` (and a suppression's `approver`) is the user name of the signed-in staff account that acts (the
+CLI's `auditor login`, the web app's session), which the caller has checked holds the role the action
+needs: the history rows and the events' details record it; the events' user stays svc:cases."""
 
 from __future__ import annotations
 
@@ -60,6 +64,7 @@ def list_suppressions(vault: Vault) -> list[SuppressionView]:
 
 
 def revoke_suppression(vault: Vault, suppression_id: int, reason: str, by: str | None = None) -> None:
+    """Withdraw a suppression; `by`: the signed-in account (None: recorded as svc:cases, for library use)."""
     suppression_store.revoke_suppression(Casework(vault.gateway), suppression_id, reason, by)
 
 

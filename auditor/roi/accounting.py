@@ -103,7 +103,7 @@ def accounting_of_disclosures(desk: ReleaseDesk, site: Site, mrn: str, as_of: da
     if first_day < six_years_before(as_of):
         raise InputError("an accounting looks back at most six years (45 CFR 164.528(a)(1))")
     if request_id is not None and not by:
-        raise InputError("answering a request needs --by")
+        raise InputError("answering a request needs who answers it (the signed-in account)")
     since = datetime.combine(first_day, time(), tz) - timedelta(days=1)  # local days: a day's margin, cut below
 
     def work(change: ReleaseChange) -> Accounting:

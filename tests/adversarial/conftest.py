@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from auditor.cli import main
+from tests.signed_in import sign_in
 
 MONTH_FROM, MONTH_TO = "2026-11-01", "2026-11-30"
 
@@ -27,14 +28,19 @@ def _run(*args: str) -> None:
 @pytest.fixture(scope="session")
 def hospital_home(tmp_path_factory) -> Path:
     """A vault made once per test session: `auditor init`, a simulated month (4,000 accesses) ingested,
-    then `auditor findings` over November, all through the CLI. Tests copy it (`attacked_home`)."""
+    then `auditor findings` over November (signed in as an investigator), all through the CLI. Tests
+    copy it (`attacked_home`)."""
     root = tmp_path_factory.mktemp("hospital")
     home = root / "home"
     _run("simulate", "--out", str(root / "export"), "--seed", "7", "--events", "4000")
     _run("--home", str(home), "init")
     _run("--home", str(home), "ingest", str(root / "export"), "--tz", "America/New_York")
-    _run("--home", str(home), "findings", "--from", MONTH_FROM, "--to", MONTH_TO, "--format", "json",
-         "--out", str(root / "findings.json"))
+    with pytest.MonkeyPatch.context() as env:  # the rules' run, signed in; its token outside the home
+        (root / "run").mkdir(mode=0o700)
+        env.setenv("XDG_RUNTIME_DIR", str(root / "run"))
+        sign_in(home, "analyst")
+        _run("--home", str(home), "findings", "--from", MONTH_FROM, "--to", MONTH_TO, "--format", "json",
+             "--out", str(root / "findings.json"))
     return home
 
 

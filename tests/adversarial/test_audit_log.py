@@ -20,7 +20,8 @@ from tests.adversarial.conftest import MONTH_FROM, MONTH_TO, records_db
 
 def findings(auditor, tmp_path, name: str = "findings.json"):
     out = tmp_path / name
-    result = auditor("findings", "--from", MONTH_FROM, "--to", MONTH_TO, "--format", "json", "--out", str(out))
+    result = auditor("findings", "--from", MONTH_FROM, "--to", MONTH_TO, "--format", "json", "--out", str(out),
+                     user="investigator")
     assert result.code == 0, result.err
     accesses = int(result.out.split(" patient accesses")[0].rsplit("; ", 1)[1])
     return json.loads(out.read_text()), accesses, result
@@ -178,7 +179,8 @@ def test_care_team_rows_slipped_in_are_named_and_the_report_says_so(attacked_hom
     assert "ALTERED: 5 row(s) written behind the audited gateway" in checked.out
     assert checked.out.count("row-inserted: care_team row") == 5
 
-    report = auditor("report", "monthly", "--month", "2026-11", "--out", str(tmp_path / "report"), "--no-pdf")
+    report = auditor("report", "monthly", "--month", "2026-11", "--out", str(tmp_path / "report"), "--no-pdf",
+                     user="officer")
     assert report.code == 0, report.err
     html = (tmp_path / "report" / "report.html").read_text()
     assert "ALTERED" in html and "5 row(s) were written" in html
@@ -271,7 +273,8 @@ def test_a_real_archive_keeps_the_vault_verifiable(auditor, tmp_path, monkeypatc
     assert auditor("init", clock=then).code == 0
     assert auditor("ingest", str(tmp_path / "export"), "--tz", "America/New_York", clock=then).code == 0
 
-    archived = auditor("audit", "archive", "--before", "2019-06-01", "--out", str(tmp_path / "2018.jsonl"), clock=now)
+    archived = auditor("audit", "archive", "--before", "2019-06-01", "--out", str(tmp_path / "2018.jsonl"), clock=now,
+                       user="records")
     assert archived.code == 0, archived.err
     checked = auditor("audit", "verify", clock=now)
     assert checked.code == 0, checked.out  # the rows whose ledger events left were recorded again first

@@ -1,7 +1,8 @@
 """Attackers who type any CLI argument or write the export: nobody acts under an identity that is not
 theirs. A service account is typed in code (AccessContext.service), never parsed from a user id; an
 EHR row is audited as its own user whatever its id looks like; and every audit event a CLI command
-writes names the operating-system account that ran it, whatever `--by` says."""
+writes names the operating-system account that ran it beside the signed-in staff account (the free-text
+`--by` of older versions is refused)."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from auditor.vault.settings import organisation_timezone
 from tests.conftest import FAST_SCRYPT
 from tests.ingest import interchange_data as data
 from tests.policy.vault_data import populate
+from tests.signed_in import sign_in
 from tests.vault.test_ehr_log import IMPORT, events as ehr_events
 
 NOTE = "words said in the therapy room"
@@ -85,7 +87,8 @@ def test_probing_with_service_names_is_seen_by_repeated_denials(restricted_note,
                        clock=clock).code == 2
     out = tmp_path / "findings.json"
     day = clock.at.date().isoformat()
-    result = auditor("findings", "--from", day, "--to", day, "--format", "json", "--out", str(out), clock=clock)
+    result = auditor("findings", "--from", day, "--to", day, "--format", "json", "--out", str(out), clock=clock,
+                     user="investigator")
     assert result.code == 0, result.err
     assert {f["rule"] for f in json.loads(out.read_text()) if f["user_id"] == "svc:probe"} == {"repeated-denials"}
 
@@ -106,7 +109,8 @@ def test_an_export_cannot_hide_rows_behind_a_service_prefix(auditor, tmp_path):
     loaded = auditor("ingest", str(folder), "--tz", "America/New_York")
     assert loaded.code == 0 and "access_log.csv: 4 lines: 4 loaded" in loaded.out, loaded.err
     out = tmp_path / "findings.json"
-    found = auditor("findings", "--from", "2026-11-01", "--to", "2026-11-30", "--format", "json", "--out", str(out))
+    found = auditor("findings", "--from", "2026-11-01", "--to", "2026-11-30", "--format", "json", "--out", str(out),
+                     user="investigator")
     assert found.code == 0, found.err
     by_user: dict[str, set] = {}
     for f in json.loads(out.read_text()):
@@ -141,13 +145,13 @@ def test_an_export_may_not_take_the_vaults_own_source_name(auditor, tmp_path):
         vault.close()
 
 
-# -- item 8: --by is a name; the OS account is recorded beside it ---------------------------------------
+# -- item 8: the signed-in account acts, not a name typed; the OS account is recorded beside it ----------
 @pytest.fixture
 def with_a_case(tmp_path, clock, auditor):
-    """A vault whose `auditor findings` opened case 1."""
+    """A vault whose `auditor findings` (by the privacy officer, signed in) opened case 1."""
     v = create_home(tmp_path / "home", clock=clock, scrypt_n=FAST_SCRYPT)
     populate(v)
-    assert auditor("findings", "--from", "2026-11-01", "--to", "2026-11-30", clock=clock).code == 0
+    assert auditor("findings", "--from", "2026-11-01", "--to", "2026-11-30", clock=clock, user="officer").code == 0
     yield v
     v.close()
 
@@ -156,26 +160,29 @@ def test_cases_review_records_the_os_account_not_the_name_typed(with_a_case, aud
     monkeypatch.setenv("USER", "someone.else")  # a caller's environment is not evidence
     monkeypatch.setenv("LOGNAME", "someone.else")
     before = _last_seq(with_a_case)
-    result = auditor("cases", "review", "1", "--by", "Someone Else", clock=clock)
+    typed = auditor("cases", "review", "1", "--by", "Someone Else", clock=clock, user="officer")
+    assert typed.code == 2 and typed.err == "auditor: --by is gone: sign in with auditor login USER\n"
+    assert _events_after(with_a_case, before) == []
+    result = auditor("cases", "review", "1", clock=clock, user="officer")
     assert result.code == 0, result.err
-    written = _events_after(with_a_case, before)
-    assert [e.record_type for e in written] == ["case"]
-    assert written[0].workstation == _os_stamp()
+    written = [e for e in _events_after(with_a_case, before) if e.record_type == "case"]
+    assert [(e.user_id, e.detail, e.workstation) for e in written] == [("svc:cases", "case 1 put under review by officer",
+                                                                          _os_stamp())]
 
 
 def test_every_event_a_command_writes_names_the_os_account(with_a_case, auditor, clock, monkeypatch):
     monkeypatch.setenv("USER", "someone.else")
+    sign_in(None, "records", clock.at)  # its sign-in, made here and not by a command, before the count
     before = _last_seq(with_a_case)
     commands = [
-        ("records", "show", "--mrn", "P-OK", "--user", "dr.lee", "--purpose", "TREAT", "--workstation", "WS-9"),
-        ("suppressions", "add", "--rule", "vip-access", "--user", "dr.lee", "--reason", "on call",
-         "--expires", "2026-12-31", "--approver", "Someone Else"),
-        ("retention", "holds", "place", "--mrn", "P-OK", "--reason", "litigation", "--authority", "counsel",
-         "--by", "Someone Else"),
-        ("cases", "note", "1", "--by", "Someone Else", "--text", "called"),
+        (None, ("records", "show", "--mrn", "P-OK", "--user", "dr.lee", "--purpose", "TREAT", "--workstation", "WS-9")),
+        ("officer", ("suppressions", "add", "--rule", "vip-access", "--user", "dr.lee", "--reason", "on call",
+                     "--expires", "2026-12-31")),
+        ("records", ("retention", "holds", "place", "--mrn", "P-OK", "--reason", "litigation", "--authority", "counsel")),
+        ("officer", ("cases", "note", "1", "--text", "called")),
     ]
-    for args in commands:
-        assert auditor(*args, clock=clock).code == 0, args
+    for user, args in commands:
+        assert auditor(*args, clock=clock, user=user).code == 0, args
     written = _events_after(with_a_case, before)
     assert {e.record_type for e in written} >= {"chart", "suppression", "legal_hold", "case"}
     stamp = _os_stamp()

@@ -62,15 +62,15 @@ def _assert_no_formula(rows: list[dict]) -> None:
 
 def test_findings_csv_to_a_file_and_to_stdout(auditor, home, tmp_path):
     written = auditor("findings", "--from", "2026-11-01", "--to", "2026-11-30", "--format", "csv",
-                      "--out", str(tmp_path / "f.csv"))
+                      "--out", str(tmp_path / "f.csv"), user="officer")
     assert written.code == 0, written.err
     _assert_no_formula(_cells((tmp_path / "f.csv").read_bytes().decode("utf-8")))
-    printed = auditor("findings", "--from", "2026-11-01", "--to", "2026-11-30", "--format", "csv")
+    printed = auditor("findings", "--from", "2026-11-01", "--to", "2026-11-30", "--format", "csv", user="officer")
     assert printed.code == 0, printed.err
     _assert_no_formula(_cells(printed.out))
 
 
 def test_the_monthly_reports_findings_csv(auditor, home, tmp_path):
-    result = auditor("report", "monthly", "--month", "2026-11", "--no-pdf", "--out", str(tmp_path / "r"))
+    result = auditor("report", "monthly", "--month", "2026-11", "--no-pdf", "--out", str(tmp_path / "r"), user="officer")
     assert result.code == 0, result.err
     _assert_no_formula(_cells((tmp_path / "r" / "findings.csv").read_bytes().decode("utf-8")))

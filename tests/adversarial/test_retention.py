@@ -20,7 +20,7 @@ from auditor.vault.gateway.retention import RecordsManagement
 from tests.conftest import FAST_SCRYPT
 from tests.retention.hospital import build
 
-PURGE = ("retention", "purge", "--plan", "1", "--approver", "X", "--yes", "--no-pdf")
+PURGE = ("retention", "purge", "--plan", "1", "--yes", "--no-pdf")
 
 
 @pytest.fixture
@@ -44,13 +44,13 @@ def _counts(home) -> tuple[int, int, int]:
 
 
 def test_a_day_to_come_destroys_nobody(auditor, home, clock):
-    """The incident: `purge --as-of 2040-01-01 --approver X` destroyed 103 of 115 patients, unasked."""
+    """The incident: `purge --as-of 2040-01-01 --approver X` (before plans and sign-in) destroyed 103 of 115 patients, unasked."""
     path, _ = home
     before = _counts(path)
-    for args in (("retention", "purge", "--as-of", "2040-01-01", "--approver", "X", "--yes"),
+    for args in (("retention", "purge", "--as-of", "2040-01-01", "--yes"),
                  ("retention", "plan", "--as-of", "2040-01-01"),
                  ("retention", "plan", "--as-of", "2026-11-03", "--format", "json")):
-        result = auditor(*args, clock=clock)
+        result = auditor(*args, clock=clock, user="records")
         assert result.code == 2 and result.err.count("\n") == 1 and result.out == "", (args, result)
     assert _counts(path) == before
 
@@ -103,9 +103,9 @@ def _and_forges_another(con, digest: str) -> None:
 ])
 def test_a_plan_whose_patients_were_swapped_destroys_nobody(auditor, home, clock, tamper, message):
     path, ids = home
-    assert auditor("retention", "holds", "place", "--mrn", "IMG", "--reason", "r", "--authority", "Counsel", "--by", "C",
-                   clock=clock).code == 0
-    plan = auditor("retention", "plan", "--as-of", "2026-11-02", clock=clock)
+    assert auditor("retention", "holds", "place", "--mrn", "IMG", "--reason", "r", "--authority", "Counsel",
+                   clock=clock, user="records").code == 0
+    plan = auditor("retention", "plan", "--as-of", "2026-11-02", clock=clock, user="records")
     assert plan.code == 0 and "plan 1 recorded: 4 patient(s) to destroy" in plan.out
     with sqlite3.connect(path / "records.db") as con:
         _add_the_held_patient(con, ids)
@@ -113,7 +113,7 @@ def test_a_plan_whose_patients_were_swapped_destroys_nobody(auditor, home, clock
             tamper(con, _and_its_digest(con))
     con.close()
     before = _counts(path)
-    result = auditor(*PURGE, clock=clock)
+    result = auditor(*PURGE, clock=clock, user="records")
     assert result.code == 2 and result.err.count("\n") == 1 and message in result.err, result
     assert "nothing destroyed (run: auditor audit verify)" in result.err
     assert _counts(path) == before == (8, 0, 0)
@@ -125,7 +125,7 @@ class Killed(Exception):
 
 def test_a_patient_slipped_into_an_unfinished_purge_is_not_destroyed(auditor, home, clock):
     path, ids = home
-    assert auditor("retention", "plan", "--as-of", "2026-11-02", clock=clock).code == 0
+    assert auditor("retention", "plan", "--as-of", "2026-11-02", clock=clock, user="records").code == 0
     vault = Vault.open(path, None, clock=clock)
     try:
         office = RecordsManagement(vault.gateway)
@@ -144,7 +144,7 @@ def test_a_patient_slipped_into_an_unfinished_purge_is_not_destroyed(auditor, ho
                     "retain_until, basis) values (1, ?, ?, 'pending', 'encounter', '2020-01-01', 'b')",
                     (ids["RECENT"], key))
     con.close()
-    result = auditor(*PURGE, clock=clock)
+    result = auditor(*PURGE, clock=clock, user="records")
     assert result.code == 2 and result.err == ("auditor: purge 1 lists patients its plan 1 does not: nothing more "
                                                "destroyed (run: auditor audit verify)\n")
     assert _counts(path)[2] == 1  # the one key destroyed before the crash

@@ -37,26 +37,26 @@ def home(tmp_path, clock):
 @pytest.fixture
 def roi(auditor, home):
     def run(*args):
-        return auditor("roi", *map(str, args), clock=FixedClock(TODAY))
+        return auditor("roi", *map(str, args), clock=FixedClock(TODAY), user="coordinator")
 
     return run
 
 
 def reviewed_request(roi, *extra) -> int:
     done = roi("request", "--mrn", "P-1", "--requester-type", "patient", "--name", "Zoe Muller", "--address",
-               "12 Main Street", "--received", "2026-11-20", "--by", "R", *extra)
+               "12 Main Street", "--received", "2026-11-20", *extra)
     assert done.code == 0, done.err
     rid = int(done.out)
-    assert roi("review", rid, "--by", "R").code == 0
+    assert roi("review", rid).code == 0
     return rid
 
 
 def command(what: str, rid: int, out) -> tuple:
     if what.startswith("fulfill"):
-        return ("fulfill", rid, "--out", out, "--by", "R")
+        return ("fulfill", rid, "--out", out)
     if what == "deny":
-        return ("deny", rid, "--basis", "danger", "--contact", "Privacy Office", "--out", out, "--by", "R")
-    answers = ("--request", rid, "--by", "R") if what == "accounting-request" else ()
+        return ("deny", rid, "--basis", "danger", "--contact", "Privacy Office", "--out", out)
+    answers = ("--request", rid) if what == "accounting-request" else ()
     return ("accounting", "--mrn", "P-1", "--out", out, *answers)
 
 

@@ -73,7 +73,7 @@ def listener():
 
 def _report(auditor, tmp_path, site, *extra):
     return auditor("report", "monthly", "--month", "2026-11", "--out", str(tmp_path / "out"), "--site", str(site),
-                   *extra)
+                   *extra, user="officer")
 
 
 def _one_line(result) -> str:

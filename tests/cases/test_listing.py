@@ -32,7 +32,7 @@ def opened_case(auditor, tmp_path, clock):
     finally:
         vault.close()
     done = auditor("findings", "--from", "2026-11-01", "--to", "2026-11-30", "--out", tmp_path / "f.json",
-                   clock=FixedClock(OPENED))
+                   clock=FixedClock(OPENED), user="officer")
     assert done.code == 0 and "1 opened" in done.out, done.err
     return tmp_path / "home"
 
@@ -40,11 +40,11 @@ def opened_case(auditor, tmp_path, clock):
 @pytest.mark.parametrize("now, overdue", [(DUE - US, False), (DUE, False), (DUE + US, True),
                                           (DUE + timedelta(days=1), True)])
 def test_overdue_only_after_the_full_delay(auditor, opened_case, now, overdue):
-    listed = auditor("cases", "list", "--format", "json", clock=FixedClock(now))
+    listed = auditor("cases", "list", "--format", "json", clock=FixedClock(now), user="officer")
     assert listed.code == 0, listed.err
     (case,) = json.loads(listed.out)
     assert case["opened_at"] == OPENED.isoformat() and case["overdue"] is overdue
-    late = auditor("cases", "list", "--status", "overdue", clock=FixedClock(now))
+    late = auditor("cases", "list", "--status", "overdue", clock=FixedClock(now), user="officer")
     assert late.code == 0 and late.err.strip() == f"{int(overdue)} case(s)"
     assert late.out.rstrip().endswith("\tOVERDUE") if overdue else late.out == ""
 
@@ -60,5 +60,5 @@ def test_the_report_counts_overdue_as_the_list_shows_it(auditor, opened_case, no
     finally:
         vault.close()
     listed = json.loads(auditor("cases", "list", "--status", "overdue", "--format", "json",
-                                clock=FixedClock(now)).out)
+                                clock=FixedClock(now), user="officer").out)
     assert counted == [c["id"] for c in listed]

@@ -86,7 +86,7 @@ def test_audit_prove_out_is_owner_only(auditor, home, tmp_path):
 
 
 def test_a_full_disk_leaves_no_report_at_all(auditor, home, full_disk):
-    line = one_line(auditor("report", "monthly", "--month", "2026-11", "--out", str(full_disk / "r")))
+    line = one_line(auditor("report", "monthly", "--month", "2026-11", "--out", str(full_disk / "r"), user="officer"))
     assert "No space left on device" in line
     assert sorted(p.name for p in full_disk.iterdir()) == [FILLER]  # no folder, no temporary file
 
@@ -94,25 +94,25 @@ def test_a_full_disk_leaves_no_report_at_all(auditor, home, full_disk):
 def test_a_report_never_stands_without_its_findings(auditor, home, tmp_path, full_disk):
     """Room for report.html but not for findings.csv and findings.json: none of the four is placed
     (the first writer left report.html alone, without the findings it states)."""
-    ref = auditor("report", "monthly", "--month", "2026-11", "--no-pdf", "--out", str(tmp_path / "ref"))
+    ref = auditor("report", "monthly", "--month", "2026-11", "--no-pdf", "--out", str(tmp_path / "ref"), user="officer")
     assert ref.code == 0, ref.err
     html = (tmp_path / "ref" / "report.html").stat().st_size
     leave_free(full_disk, _pages(html + 200))  # a little slack: the generation time's text may differ
-    line = one_line(auditor("report", "monthly", "--month", "2026-11", "--no-pdf", "--out", str(full_disk / "r")))
+    line = one_line(auditor("report", "monthly", "--month", "2026-11", "--no-pdf", "--out", str(full_disk / "r"),
+                            user="officer"))
     assert "No space left on device" in line
     assert sorted(p.name for p in full_disk.iterdir()) == [FILLER]
 
 
 def test_a_full_disk_keeps_the_previous_report_whole(auditor, home, full_disk):
     leave_free(full_disk, 512 * 1024)
-    first = auditor("report", "monthly", "--month", "2026-11", "--no-pdf", "--author", "First",
-                    "--out", str(full_disk / "r"))
+    first = auditor("report", "monthly", "--month", "2026-11", "--no-pdf", "--out", str(full_disk / "r"), user="officer")
     assert first.code == 0, first.err
     before = {p.name: p.read_bytes() for p in (full_disk / "r").iterdir()}
     assert sorted(before) == ["findings.csv", "findings.json", "report.html"]
     leave_free(full_disk, _pages(len(before["report.html"]) + 200))
-    line = one_line(auditor("report", "monthly", "--month", "2026-11", "--no-pdf", "--author", "Second",
-                            "--out", str(full_disk / "r")))
+    line = one_line(auditor("report", "monthly", "--month", "2026-11", "--no-pdf", "--out", str(full_disk / "r"),
+                            user="officer"))
     assert "No space left on device" in line
     assert {p.name: p.read_bytes() for p in (full_disk / "r").iterdir()} == before
 
@@ -120,7 +120,7 @@ def test_a_full_disk_keeps_the_previous_report_whole(auditor, home, full_disk):
 def test_findings_on_a_full_disk(auditor, home, full_disk):
     leave_free(full_disk, 0)
     line = one_line(auditor("findings", "--from", "2026-11-01", "--to", "2026-11-30", "--format", "csv",
-                            "--out", str(full_disk / "f.csv")))
+                            "--out", str(full_disk / "f.csv"), user="officer"))
     assert "No space left on device" in line and str(full_disk / "f.csv") in line
     assert sorted(p.name for p in full_disk.iterdir()) == [FILLER]
 

@@ -300,47 +300,48 @@ def test_case_settings(tmp_path):
 # -- the CLI ------------------------------------------------------------------------------------------
 def test_cli_findings_cases_review_note_close(auditor, home, tmp_path):  # noqa: F811
     populate(home)
-    code, out, err = auditor("findings", "--from", "2026-11-01", "--to", "2026-11-30", "--out", str(tmp_path / "f.json"))
+    code, out, err = auditor("findings", "--from", "2026-11-01", "--to", "2026-11-30", "--out", str(tmp_path / "f.json"),
+                             user="officer")
     assert code == 0 and "in 1 case(s) (1 opened, 3 finding(s) newly attached)" in out
     assert {f["case"] for f in json.loads((tmp_path / "f.json").read_text())} == {1}
-    code, out, err = auditor("findings", "--from", "2026-11-01", "--to", "2026-11-30", "--format", "csv")
+    code, out, err = auditor("findings", "--from", "2026-11-01", "--to", "2026-11-30", "--format", "csv", user="officer")
     assert code == 0 and "(0 opened, 0 finding(s) newly attached)" in err
     assert {line.split(",")[0] for line in out.splitlines()[1:]} == {"1"}
-    code, out, _ = auditor("cases", "list")
+    code, out, _ = auditor("cases", "list", user="investigator")
     assert code == 0 and out.startswith("1\topen\tn.muller\t2026-11-01 to 2026-11-30\t3 finding(s)")
-    code, out, _ = auditor("cases", "review", "1", "--by", "CPO", "--note", NOTE)
+    code, out, _ = auditor("cases", "review", "1", "--note", NOTE, user="investigator")
     assert code == 0 and out.strip() == "case 1 under review"
-    code, out, _ = auditor("cases", "note", "1", "--by", "CPO", "--text", "interviewed")
+    code, out, _ = auditor("cases", "note", "1", "--text", "interviewed", user="investigator")
     assert code == 0 and out.strip() == "note added to case 1"
     code, out, _ = auditor("cases", "close", "1", "--disposition", "confirmed_violation", "--sanction",
-                           "written_warning", "--by", "CPO")
+                           "written_warning", user="officer")
     assert code == 0 and out.strip() == "case 1 closed: confirmed_violation, sanction written_warning"
-    code, out, _ = auditor("cases", "show", "1")
+    code, out, _ = auditor("cases", "show", "1", user="officer")
     assert code == 0 and "family-access (high, risk 70) mrn P-FAM events ehr-1" in out
-    assert f"note: {NOTE}" in out and "closed by CPO -> closed" in out
-    code, out, _ = auditor("cases", "show", "1", "--format", "json")
+    assert f"note: {NOTE}" in out and "review_started by investigator" in out and "closed by officer -> closed" in out
+    code, out, _ = auditor("cases", "show", "1", "--format", "json", user="officer")
     assert [h["action"] for h in json.loads(out)["history"]] == ["opened", "review_started", "note", "closed"]
-    code, out, _ = auditor("cases", "list", "--status", "closed", "--format", "json")
+    code, out, _ = auditor("cases", "list", "--status", "closed", "--format", "json", user="officer")
     assert [(c["id"], c["sanction"]) for c in json.loads(out)] == [(1, "written_warning")]
-    code, out, _ = auditor("cases", "list", "--status", "open", "--from", "2026-12-01")
+    code, out, _ = auditor("cases", "list", "--status", "open", "--from", "2026-12-01", user="officer")
     assert code == 0 and out == ""
 
 
 def test_cli_invalid_case_changes_are_one_line_and_change_nothing(auditor, home):  # noqa: F811
     populate(home)
-    auditor("findings", "--from", "2026-11-01", "--to", "2026-11-30", "--format", "csv")
+    auditor("findings", "--from", "2026-11-01", "--to", "2026-11-30", "--format", "csv", user="officer")
     size = _log_size(home)
     for args, message in [
-        (["close", "1", "--disposition", "false_positive", "--sanction", "none", "--by", "CPO"], "review it first"),
-        (["close", "1", "--disposition", "false_positive", "--sanction", "suspension", "--by", "CPO"],
+        (["close", "1", "--disposition", "false_positive", "--sanction", "none"], "review it first"),
+        (["close", "1", "--disposition", "false_positive", "--sanction", "suspension"],
          "only for a confirmed_violation"),
-        (["close", "1", "--disposition", "guilty", "--sanction", "none", "--by", "CPO"], "--disposition"),
-        (["review", "7", "--by", "CPO"], "no case 7"),
-        (["review", "1"], "--by"),
-        (["note", "1", "--by", "CPO", "--text", " "], "--text is required"),
+        (["close", "1", "--disposition", "guilty", "--sanction", "none"], "--disposition"),
+        (["review", "7"], "no case 7"),
+        (["review", "1", "--by", "CPO"], "--by is gone: sign in with auditor login USER"),
+        (["note", "1", "--text", " "], "--text is required"),
         (["show", "x"], "x"),
         (["list", "--from", "2026-12-01", "--to", "2026-11-01"], "--to is before --from"),
     ]:
-        code, out, err = auditor("cases", *args)
+        code, out, err = auditor("cases", *args, user="officer")
         assert code == 2 and message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err, args
     assert _log_size(home) == size and [h.action for h in _history(home, 1)] == ["opened"]

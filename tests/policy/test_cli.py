@@ -23,7 +23,7 @@ def home(tmp_path, clock):
 def test_findings_json_per_contract(auditor, home, tmp_path):
     populate(home)
     code, out, err = auditor("findings", "--from", "2026-11-01", "--to", "2026-11-30", "--format", "json",
-                             "--out", str(tmp_path / "f.json"))
+                             "--out", str(tmp_path / "f.json"), user="officer")
     assert code == 0, err
     assert "3 finding(s)" in out and "25.0% explained" in out
     findings = json.loads((tmp_path / "f.json").read_text())
@@ -39,7 +39,7 @@ def test_findings_json_per_contract(auditor, home, tmp_path):
 
 def test_findings_csv_to_stdout_and_utc_note(auditor, home):
     populate(home, tz=None)
-    code, out, err = auditor("findings", "--from", "2026-11-02", "--to", "2026-11-02", "--format", "csv")
+    code, out, err = auditor("findings", "--from", "2026-11-02", "--to", "2026-11-02", "--format", "csv", user="officer")
     assert code == 0
     assert out.splitlines()[0].startswith("case,rule,severity,risk,user_id,mrn,event_ids")
     assert "using UTC" in err

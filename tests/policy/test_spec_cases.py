@@ -47,7 +47,7 @@ def _ingest_everything(auditor, case: Path, tz: str) -> None:
 
 def _findings(auditor, case: Path, spec: dict, out: Path) -> list[dict]:
     code, _, err = auditor("findings", "--from", str(spec["from"]), "--to", str(spec["to"]),
-                           "--format", "json", "--out", str(out))
+                           "--format", "json", "--out", str(out), user="officer")
     assert code == 0, err
     return json.loads(out.read_text(encoding="utf-8"))
 

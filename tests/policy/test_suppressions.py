@@ -187,46 +187,45 @@ def test_no_module_outside_the_gateway_names_a_sealed_casework_column():
 def test_cli_add_list_findings_revoke(auditor, home, tmp_path, clock):  # noqa: F811
     populate(home)
     code, out, err = auditor("suppressions", "add", "--rule", "family-access", "--user", "n.muller", "--mrn", "P-FAM",
-                             "--reason", REASON, "--expires", "2026-11-30", "--approver", "Chief Privacy Officer",
-                             clock=clock)
+                             "--reason", REASON, "--expires", "2026-11-30", clock=clock, user="officer")
     assert code == 0, err
     assert out.strip() == "suppression 1 added: family-access, expires 2026-11-30"
-    code, out, err = auditor("suppressions", "list", clock=clock)
+    code, out, err = auditor("suppressions", "list", clock=clock, user="investigator")
     assert code == 0 and out.split("\t")[:3] == ["1", "active", "family-access"]
-    assert "mrn P-FAM" in out and REASON in out
-    code, out, err = auditor("suppressions", "list", "--format", "json", clock=clock)
-    assert json.loads(out)[0]["reason"] == REASON
+    assert "mrn P-FAM" in out and REASON in out and "approved by officer" in out
+    code, out, err = auditor("suppressions", "list", "--format", "json", clock=clock, user="officer")
+    assert json.loads(out)[0]["reason"] == REASON and json.loads(out)[0]["approver"] == "officer"
     code, out, err = auditor("findings", "--from", "2026-11-01", "--to", "2026-11-30", "--out", str(tmp_path / "f.json"),
-                             clock=clock)
+                             clock=clock, user="officer")
     assert code == 0 and "1 muted" in out
     found = {f["rule"]: f for f in json.loads((tmp_path / "f.json").read_text())}
     assert found["family-access"]["muted"] is True and found["family-access"]["case"] is None
     assert found["coworker-access"]["muted"] is False and found["coworker-access"]["case"] == 1
     on_its_last_day = FixedClock(datetime(2026, 12, 1, 4, 59, tzinfo=timezone.utc))  # 23:59 on 11-30 in New York
-    assert auditor("suppressions", "list", clock=on_its_last_day).out.split("\t")[1] == "active"
+    assert auditor("suppressions", "list", clock=on_its_last_day, user="officer").out.split("\t")[1] == "active"
     day_after = FixedClock(datetime(2026, 12, 1, 15, tzinfo=timezone.utc))
-    assert auditor("suppressions", "list", clock=day_after).out.split("\t")[1] == "expired"
-    code, out, err = auditor("suppressions", "revoke", "1", "--reason", "ended", "--by", "CPO", clock=clock)
+    assert auditor("suppressions", "list", clock=day_after, user="officer").out.split("\t")[1] == "expired"
+    code, out, err = auditor("suppressions", "revoke", "1", "--reason", "ended", clock=clock, user="officer")
     assert code == 0 and out.strip() == "suppression 1 revoked"
-    code, out, _ = auditor("suppressions", "list", clock=clock)
-    assert out.split("\t")[1] == "revoked"
+    code, out, _ = auditor("suppressions", "list", "--format", "json", clock=clock, user="officer")
+    assert (json.loads(out)[0]["status"], json.loads(out)[0]["revoked_by"]) == ("revoked", "officer")
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--rule", "family-access", "--reason", "r", "--expires", "2026-12-31", "--approver", "A"], "names a user"),
-    (["--rule", "nope", "--user", "u", "--reason", "r", "--expires", "2026-12-31", "--approver", "A"], "unknown rule"),
-    (["--rule", "family-access", "--user", "u", "--reason", "r", "--expires", "soon", "--approver", "A"],
-     "is not a YYYY-MM-DD date"),
-    (["--rule", "family-access", "--mrn", "P-NONE", "--reason", "r", "--expires", "2026-12-31", "--approver", "A"],
+    (["--rule", "family-access", "--reason", "r", "--expires", "2026-12-31"], "names a user"),
+    (["--rule", "nope", "--user", "u", "--reason", "r", "--expires", "2026-12-31"], "unknown rule"),
+    (["--rule", "family-access", "--user", "u", "--reason", "r", "--expires", "soon"], "is not a YYYY-MM-DD date"),
+    (["--rule", "family-access", "--mrn", "P-NONE", "--reason", "r", "--expires", "2026-12-31"],
      "no patient with that MRN"),
-    (["--rule", "family-access", "--user", "u", "--reason", "r", "--expires", "2026-12-31"], "--approver"),
-    (["--rule", "family-access", "--user", "u", "--reason", "r", "--expires", "2026-11-01", "--approver", "A"],
+    (["--rule", "family-access", "--user", "u", "--reason", "r", "--expires", "2026-12-31", "--approver", "A"],
+     "--approver is gone: the signed-in privacy officer approves it"),
+    (["--rule", "family-access", "--user", "u", "--reason", "r", "--expires", "2026-11-01"],
      "--expires 2026-11-01 is already past"),
 ])
 def test_cli_bad_suppressions_are_one_line_and_change_nothing(auditor, home, clock, args, message):  # noqa: F811
     populate(home)
-    code, out, err = auditor("suppressions", "add", *args, clock=clock)
+    code, out, err = auditor("suppressions", "add", *args, clock=clock, user="officer")
     assert code == 2 and len(err.strip().splitlines()) == 1 and message in err and "Traceback" not in err
     assert list_suppressions(home.records) == []
-    code, _, err = auditor("suppressions", "revoke", "5", "--reason", "x")
+    code, _, err = auditor("suppressions", "revoke", "5", "--reason", "x", clock=clock)
     assert code == 2 and err.strip() == "auditor: no suppression 5"

@@ -25,7 +25,7 @@ HEADINGS = ("Executive summary", "Six-month trend", "Findings by rule", "Ranked 
 
 @pytest.fixture
 def report(run, month_home, tmp_path):
-    code, out, err = run("report", "monthly", "--month", "2026-11", "--out", tmp_path / "out", "--author", "Pat Privacy")
+    code, out, err = run("report", "monthly", "--month", "2026-11", "--out", tmp_path / "out")
     assert code == 0, err
     out_dir = tmp_path / "out"
     findings = json.loads((out_dir / "findings.json").read_text())
@@ -100,7 +100,21 @@ def test_previous_month_and_trend(report):
 
 def test_cover_names_the_log_verification_and_author(report):
     cover = _section(report["html"], "cover")
-    assert "Pat Privacy" in cover and "Verified" in cover and "America/New_York" in cover
+    assert "Olivia Officer (officer)" in cover and "Verified" in cover and "America/New_York" in cover
+
+
+@pytest.mark.parametrize("user, args, message", [
+    ("officer", ("--author", "Pat Privacy"), "--author is gone: the report names the signed-in privacy officer: "
+                                             "auditor login USER"),
+    (None, (), "not signed in: run auditor login USER"),
+    ("investigator", (), "investigator does not hold the role privacy_officer"),
+    ("records", (), "records does not hold the role privacy_officer"),
+])
+def test_only_a_signed_in_privacy_officer_makes_the_report(run, month_home, tmp_path, user, args, message):
+    code, out, err = run("report", "monthly", "--month", "2026-11", *args, "--out", tmp_path / "out", "--no-pdf",
+                         user=user)
+    assert (code, out, err) == (2, "", f"auditor: {message}\n")
+    assert not (tmp_path / "out").exists()
 
 
 def test_pdf_has_numbered_pages_and_the_text(report):
@@ -234,20 +248,20 @@ def test_casework_and_suppressions_in_the_report(auditor, month_home, tmp_path):
     # each step on its own day, whatever the day the test runs: the expiry is compared with "today"
     on = lambda day, hour: FixedClock(datetime(2026, 11, day, hour, tzinfo=timezone.utc))  # noqa: E731
     done = auditor("suppressions", "add", "--rule", "break-glass-review", "--user", "b.glass", "--reason",
-                   "ED physician: reviewed weekly by the ED lead", "--expires", "2027-06-30", "--approver", "CPO",
-                   clock=on(18, 15))
+                   "ED physician: reviewed weekly by the ED lead", "--expires", "2027-06-30",
+                   clock=on(18, 15), user="officer")
     assert done.code == 0, done.err
     done = auditor("findings", "--from", "2026-11-01", "--to", "2026-11-30", "--out", tmp_path / "f.json",
-                   clock=on(19, 15))
+                   clock=on(19, 15), user="officer")
     assert done.code == 0, done.err
     findings = json.loads((tmp_path / "f.json").read_text())
     muller = next(f["case"] for f in findings if f["user_id"] == "n.muller")
-    assert auditor("cases", "review", muller, "--by", "Pat Privacy", clock=on(20, 14)).code == 0
+    assert auditor("cases", "review", muller, clock=on(20, 14), user="officer").code == 0
     closed = auditor("cases", "close", muller, "--disposition", "confirmed_violation", "--sanction", "education",
-                     "--by", "Pat Privacy", "--note", "retrained on minimum necessary", clock=on(20, 15))
+                     "--note", "retrained on minimum necessary", clock=on(20, 15), user="officer")
     assert closed.code == 0, closed.err
     done = auditor("report", "monthly", "--month", "2026-11", "--out", tmp_path / "out", "--no-pdf",
-                   clock=FixedClock(datetime(2026, 12, 1, 15, tzinfo=timezone.utc)))
+                   clock=FixedClock(datetime(2026, 12, 1, 15, tzinfo=timezone.utc)), user="officer")
     assert done.code == 0, done.err
     html = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
     report_findings = json.loads((tmp_path / "out" / "findings.json").read_text())

@@ -26,6 +26,16 @@ def test_every_access_with_its_reason(run, month_home, tmp_path):
     assert (tmp_path / "r" / "access-report.pdf").stat().st_mode & 0o777 == 0o600
 
 
+def test_an_investigator_may_and_a_records_manager_may_not(run, month_home, tmp_path):
+    for user, message in ((None, "not signed in: run auditor login USER"),
+                          ("records", "records does not hold the role privacy_officer or investigator")):
+        refused = run("report", "patient", "--mrn", "P-OK", "--out", tmp_path / "r", "--no-pdf", user=user)
+        assert (refused.code, refused.out, refused.err) == (2, "", f"auditor: {message}\n")
+    assert not (tmp_path / "r").exists()
+    allowed = run("report", "patient", "--mrn", "P-OK", "--out", tmp_path / "i", "--no-pdf", user="investigator")
+    assert allowed.code == 0 and (tmp_path / "i" / "access-report.html").exists(), allowed.err
+
+
 def test_unknown_patient_is_one_line_without_the_mrn(run, month_home, tmp_path):
     code, _, err = run("report", "patient", "--mrn", "P-NOBODY", "--out", tmp_path / "r")
     assert code == 2 and err.strip() == "auditor: no patient with that MRN"

@@ -139,9 +139,9 @@ def test_the_archive_commands(auditor, aged, tmp_path):
     aged.close()
     out = tmp_path / "old.jsonl"
     on_today = FixedClock(datetime(2026, 11, 2, 15, tzinfo=timezone.utc))  # six years are counted back from it
-    early = auditor("audit", "archive", "--before", "2020-11-03", "--out", str(out), clock=on_today)
+    early = auditor("audit", "archive", "--before", "2020-11-03", "--out", str(out), clock=on_today, user="records")
     assert early.code == 2 and "younger than six years" in early.err and not out.exists()
-    done = auditor("audit", "archive", "--before", "2019-01-01", "--out", str(out), clock=on_today)
+    done = auditor("audit", "archive", "--before", "2019-01-01", "--out", str(out), clock=on_today, user="records")
     assert done.code == 0 and done.out.startswith(f"events 1..8 archived to {out}"), done.err
     checked = auditor("audit", "verify-archive", str(out))
     assert checked.code == 0 and checked.out.startswith("OK: ")

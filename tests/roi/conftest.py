@@ -13,6 +13,7 @@ from auditor.clock import FixedClock
 from auditor.home import create_home
 from auditor.vault.gateway import AccessContext, DocumentRecord, PatientDemographics
 from tests.conftest import FAST_SCRYPT
+from tests.signed_in import sign_in
 
 FAR = "2099-12-31"
 TODAY = datetime(2026, 12, 1, 15, 0, tzinfo=timezone.utc)  # after every request's receipt in these tests
@@ -49,10 +50,15 @@ def home(tmp_path, clock):
 
 @pytest.fixture
 def run(capsys, monkeypatch, tmp_path, home):
+    """`auditor ARGS` on the day `on`, signed in as `user` (the coordinator; None: as the token file is)."""
+    (tmp_path / "run").mkdir(mode=0o700)
     monkeypatch.setenv("AUDITOR_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "run"))
     monkeypatch.delenv("AUDITOR_PASSPHRASE", raising=False)
 
-    def call(*args, on: datetime = TODAY):
+    def call(*args, on: datetime = TODAY, user: str | None = "coordinator"):
+        if user is not None:
+            sign_in(None, user, on)
         capsys.readouterr()
         code = 0
         try:

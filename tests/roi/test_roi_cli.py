@@ -45,7 +45,7 @@ def snapshot(vault) -> tuple:
 def new_request(run, requester_type, *extra, mrn="P-1", received="2026-11-20", types="lab,condition,note"):
     code, out, err = run("roi", "request", "--mrn", mrn, "--requester-type", requester_type,
                          "--name", f"Recipient {requester_type}", "--address", "1 Policy Way, Boston",
-                         "--received", received, "--types", types, "--by", "R. Coordinator", *extra)
+                         "--received", received, "--types", types, *extra)
     assert code == 0, err
     return int(out.strip())
 
@@ -53,14 +53,14 @@ def new_request(run, requester_type, *extra, mrn="P-1", received="2026-11-20", t
 def walk(run, form, tmp_path, requester_type):
     extra, permissions, _ = WALKS[requester_type]
     rid = new_request(run, requester_type, *extra)
-    assert run("roi", "review", rid, "--by", "R. Coordinator")[0] == 0
+    assert run("roi", "review", rid)[0] == 0
     for i, overrides in enumerate(permissions):
         path = form(f"p{i}.yaml", **overrides) if "kind" not in overrides else _raw(tmp_path, i, overrides)
-        code, out, err = run("roi", "authorize", rid, "--form", path, "--by", "R. Coordinator")
+        code, out, err = run("roi", "authorize", rid, "--form", path)
         assert code == 0, err
-    code, out, err = run("roi", "fulfill", rid, "--out", tmp_path / f"packet-{rid}", "--by", "R. Coordinator")
+    code, out, err = run("roi", "fulfill", rid, "--out", tmp_path / f"packet-{rid}")
     assert code == 0, err
-    assert run("roi", "close", rid, "--by", "R. Coordinator")[0] == 0
+    assert run("roi", "close", rid)[0] == 0
     return rid, out
 
 
@@ -85,12 +85,14 @@ def test_each_requester_type_end_to_end(run, form, home, tmp_path, requester_typ
     with home.records.connect() as conn:
         history = conn.execute(select(ReleaseRequestHistory.action).where(ReleaseRequestHistory.request_id == rid)
                                .order_by(ReleaseRequestHistory.position)).scalars().all()
+        acted = set(conn.execute(select(ReleaseRequestHistory.by).where(ReleaseRequestHistory.request_id == rid)).scalars())
         disclosure = conn.execute(select(Disclosure.accountable, Disclosure.exemption, Disclosure.recipient)
                                       .where(Disclosure.request_id == rid)).one()
         events = conn.execute(select(audit_events.c.action, audit_events.c.purpose, audit_events.c.fields)
                               .where(audit_events.c.record_id == str(rid), audit_events.c.record_type == "roi_request",
                                      audit_events.c.user_id == "svc:roi")).all()
     assert history[0] == "received" and history[1] == "in_review" and history[-2:] == ["fulfilled", "closed"]
+    assert acted == {"coordinator"}  # the signed-in account, every step
     assert history[-3] in ("approved", "partly_approved")
     assert disclosure.accountable == WALKS[requester_type][2]
     assert (disclosure.exemption is None) == disclosure.accountable
@@ -117,7 +119,7 @@ def test_accounting_holds_exactly_the_accountable_disclosures(run, form, home, t
     assert "2 disclosures, the last on" in text_ and "law enforcement; 45 CFR 164.512(f)" in text_
     assert (tmp_path / "acc" / "accounting.pdf").stat().st_mode & 0o777 == 0o600
     code, out, err = run("roi", "suspend", "--mrn", "P-1", "--agency", "Recipient law_enforcement",
-                         "--from", "2026-11-01", "--to", "2027-06-30", "--written", "--by", "R. Coordinator")
+                         "--from", "2026-11-01", "--to", "2027-06-30", "--written")
     assert code == 0, err
     code, out, err = run("roi", "accounting", "--mrn", "P-1", "--out", tmp_path / "acc2", "--no-pdf")
     assert out.startswith("2 entries; 2 suspended")
@@ -129,14 +131,14 @@ def test_accounting_holds_exactly_the_accountable_disclosures(run, form, home, t
                     on=datetime(2027, 7, 1, 0, 1, tzinfo=timezone.utc))
     assert last_day[1].startswith("2 entries; 2 suspended") and day_after[1].startswith("3 entries; 0 suspended")
     code, _, err = run("roi", "suspend", "--mrn", "P-1", "--agency", "FBI", "--from", "2026-11-01",
-                       "--to", "2027-01-31", "--by", "R. Coordinator")
+                       "--to", "2027-01-31")
     assert code == 2 and "at most 30 days" in err
 
 
 def test_minimum_necessary_types_and_dates(run, home, tmp_path):
     rid = new_request(run, "provider", "--from", "2026-03-01", "--to", "2026-03-31", types="condition")
-    run("roi", "review", rid, "--by", "R")
-    code, out, err = run("roi", "fulfill", rid, "--out", tmp_path / "p", "--by", "R")
+    run("roi", "review", rid)
+    code, out, err = run("roi", "fulfill", rid, "--out", tmp_path / "p")
     assert code == 0 and "1 document(s)" in out
     text_ = pdf_text(tmp_path / "p" / "release-packet.pdf")
     assert "Hypertension" in text_ and "Old fracture" not in text_ and "Lipid panel" not in text_
@@ -144,8 +146,8 @@ def test_minimum_necessary_types_and_dates(run, home, tmp_path):
 
 def test_electronic_request_gets_a_valid_fhir_r4_bundle(run, home, tmp_path):
     rid = new_request(run, "patient", "--format", "fhir")
-    run("roi", "review", rid, "--by", "R")
-    code, out, err = run("roi", "fulfill", rid, "--out", tmp_path / "p", "--by", "R")
+    run("roi", "review", rid)
+    code, out, err = run("roi", "fulfill", rid, "--out", tmp_path / "p")
     assert code == 0, err
     bundle = json.loads((tmp_path / "p" / "bundle.json").read_text())
     from fhir.resources.R4B.bundle import Bundle
@@ -159,11 +161,11 @@ def test_electronic_request_gets_a_valid_fhir_r4_bundle(run, home, tmp_path):
 
 def test_part2_notice_goes_with_substance_use_records(run, form, home, tmp_path):
     rid = new_request(run, "third_party")
-    run("roi", "review", rid, "--by", "R")
-    run("roi", "authorize", rid, "--form", form(), "--by", "R")
+    run("roi", "review", rid)
+    run("roi", "authorize", rid, "--form", form())
     consent = form("consent.yaml", kind="part2_consent", covers=["substance_use"], patient_name="Zoë Müller")
-    assert run("roi", "authorize", rid, "--form", consent, "--by", "R")[0] == 0
-    code, out, err = run("roi", "fulfill", rid, "--out", tmp_path / "p", "--by", "R")
+    assert run("roi", "authorize", rid, "--form", consent)[0] == 0
+    code, out, err = run("roi", "fulfill", rid, "--out", tmp_path / "p")
     assert code == 0, err
     text_ = pdf_text(tmp_path / "p" / "release-packet.pdf")
     assert "methadone" in text_ and "42 CFR part 2 prohibits unauthorized use or disclosure of these records." in text_
@@ -172,41 +174,39 @@ def test_part2_notice_goes_with_substance_use_records(run, form, home, tmp_path)
 
 def test_denial_letter_and_no_fulfilment_after_it(run, home, tmp_path):
     rid = new_request(run, "patient")
-    run("roi", "review", rid, "--by", "R")
+    run("roi", "review", rid)
     code, out, err = run("roi", "deny", rid, "--basis", "danger", "--contact", "Privacy Office, 617-555-0100",
-                         "--out", tmp_path / "d", "--by", "R")
+                         "--out", tmp_path / "d")
     assert code == 0, err
     text_ = pdf_text(tmp_path / "d" / "denial-letter.pdf")
     for needed in ("Basis for the denial", "164.524(a)(3)(i)", "licensed health care professional",
                    "Office for Civil Rights", "Privacy Office, 617-555-0100"):
         assert needed in text_
     before = snapshot(home)
-    code, out, err = run("roi", "fulfill", rid, "--out", tmp_path / "x", "--by", "R")
+    code, out, err = run("roi", "fulfill", rid, "--out", tmp_path / "x")
     assert code == 2 and err.count("\n") == 1 and "denied" in err
     assert snapshot(home) == before and not (tmp_path / "x").exists()
 
 
 def test_bad_input_is_one_line_exit_2_and_changes_nothing(run, form, home, tmp_path):
     rid = new_request(run, "third_party")
-    run("roi", "review", rid, "--by", "R")
-    assert run("roi", "extend", rid, "--notice-on", "2026-11-25", "--reason", "records off site", "--by", "R")[0] == 2
+    run("roi", "review", rid)
+    assert run("roi", "extend", rid, "--notice-on", "2026-11-25", "--reason", "records off site")[0] == 2
     access = new_request(run, "patient")
-    code, out, err = run("roi", "extend", access, "--notice-on", "2026-11-25", "--reason", "records off site",
-                         "--by", "R")
+    code, out, err = run("roi", "extend", access, "--notice-on", "2026-11-25", "--reason", "records off site")
     assert code == 0 and "due 2027-01-19" in out
     before = snapshot(home)
     refusals = {
         "unknown patient": (["roi", "request", "--mrn", "P-404", "--requester-type", "patient", "--name", "N",
-                             "--address", "A", "--by", "R"], "no patient with that MRN"),
-        "expired authorization": (["roi", "authorize", rid, "--form", form("expired.yaml", expires_on="2025-01-01"), "--by", "R"],
+                             "--address", "A"], "no patient with that MRN"),
+        "expired authorization": (["roi", "authorize", rid, "--form", form("expired.yaml", expires_on="2025-01-01")],
                                   "expired on 2025-01-01"),
-        "missing elements": (["roi", "authorize", rid, "--form", form("missing.yaml", signature=None, statement_redisclosure=None),
-                              "--by", "R"], "signature"),
-        "second extension": (["roi", "extend", access, "--notice-on", "2026-11-26", "--reason", "again", "--by", "R"],
+        "missing elements": (["roi", "authorize", rid, "--form", form("missing.yaml", signature=None, statement_redisclosure=None)], "signature"),
+        "second extension": (["roi", "extend", access, "--notice-on", "2026-11-26", "--reason", "again"],
                              "only one extension"),
-        "fulfil without authorization": (["roi", "fulfill", rid, "--out", tmp_path / "x", "--by", "R"],
+        "fulfil without authorization": (["roi", "fulfill", rid, "--out", tmp_path / "x"],
                                          "no valid authorization"),
-        "unknown request": (["roi", "review", "999", "--by", "R"], "no release request 999"),
+        "unknown request": (["roi", "review", "999"], "no release request 999"),
         "bad date": (["roi", "queue", "--as-of", "tomorrow"], "not a YYYY-MM-DD date"),
     }
     for what, (args, message) in refusals.items():
@@ -233,8 +233,8 @@ def test_queue_lists_due_and_overdue(run, home):
 
 def test_history_and_ledger_are_append_only(run, home, tmp_path):
     rid = new_request(run, "public_health")
-    run("roi", "review", rid, "--by", "R")
-    assert run("roi", "fulfill", rid, "--out", tmp_path / "p", "--by", "R")[0] == 0
+    run("roi", "review", rid)
+    assert run("roi", "fulfill", rid, "--out", tmp_path / "p")[0] == 0
     for statement in ("UPDATE roi_request_history SET at = 0", "DELETE FROM roi_request_history",
                       "UPDATE disclosures SET accountable = 0", "DELETE FROM disclosures"):
         with pytest.raises(Exception, match="append-only"):
@@ -254,14 +254,14 @@ def test_every_command_has_help(run, command):
 def test_an_accounting_request_is_answered_by_the_accounting(run, form, home, tmp_path):
     walk(run, form, tmp_path, "public_health")
     rid = new_request(run, "patient", "--accounting")
-    code, out, err = run("roi", "fulfill", rid, "--out", tmp_path / "x", "--by", "R")
+    code, out, err = run("roi", "fulfill", rid, "--out", tmp_path / "x")
     assert code == 2 and "auditor roi accounting" in err
-    code, out, err = run("roi", "accounting", "--mrn", "P-1", "--out", tmp_path / "a", "--request", rid, "--by", "R")
+    code, out, err = run("roi", "accounting", "--mrn", "P-1", "--out", tmp_path / "a", "--request", rid)
     assert code == 2 and "start the review first" in err and not (tmp_path / "a").exists()
-    run("roi", "review", rid, "--by", "R")
-    code, out, err = run("roi", "accounting", "--mrn", "P-2", "--out", tmp_path / "a", "--request", rid, "--by", "R")
+    run("roi", "review", rid)
+    code, out, err = run("roi", "accounting", "--mrn", "P-2", "--out", tmp_path / "a", "--request", rid)
     assert code == 2 and "not this patient's request" in err
-    code, out, err = run("roi", "accounting", "--mrn", "P-1", "--out", tmp_path / "a", "--request", rid, "--by", "R",
+    code, out, err = run("roi", "accounting", "--mrn", "P-1", "--out", tmp_path / "a", "--request", rid,
                          "--no-pdf")
     assert code == 0 and out.startswith("1 entry; 0 suspended"), err
     with home.records.connect() as conn:
@@ -270,12 +270,12 @@ def test_an_accounting_request_is_answered_by_the_accounting(run, form, home, tm
 
 def test_waiting_for_information_and_back(run, home):
     rid = new_request(run, "third_party")
-    assert run("roi", "review", rid, "--by", "R")[1].strip() == f"request {rid}: in_review"
-    code, out, err = run("roi", "review", rid, "--waiting-for", "the signed form's second page", "--by", "R")
+    assert run("roi", "review", rid)[1].strip() == f"request {rid}: in_review"
+    code, out, err = run("roi", "review", rid, "--waiting-for", "the signed form's second page")
     assert code == 0 and "waiting_for_information" in out
-    code, out, err = run("roi", "close", rid, "--by", "R")
+    code, out, err = run("roi", "close", rid)
     assert code == 2 and "can move to denied, in_review, not closed" in err
-    assert run("roi", "review", rid, "--by", "R")[1].strip() == f"request {rid}: in_review"
+    assert run("roi", "review", rid)[1].strip() == f"request {rid}: in_review"
     with home.records.connect() as conn:
         notes = conn.execute(select(ReleaseRequestHistory.note).where(ReleaseRequestHistory.request_id == rid)
                              ).scalars().all()

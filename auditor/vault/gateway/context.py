@@ -60,9 +60,9 @@ class AccessContext:
 
 @dataclass(frozen=True)
 class Operator:
-    """The operating-system account that ran the command, recorded beside the free-text `--by` names
-    until staff sign in with accounts of their own. Read from the OS, never from $USER or $LOGNAME,
-    which whoever runs the command sets."""
+    """The operating-system account that ran the command, recorded beside the staff account signed in
+    (which the events' details and the office's history rows name). Read from the OS, never from
+    $USER or $LOGNAME, which whoever runs the command sets."""
 
     account: str
     host: str

@@ -119,7 +119,7 @@ class AccessGateway(RecordWriting, EhrLogWriting, QuarantineWriting, RowRecordin
         else:
             role = ctx.role if ctx.role in ROLES else None  # an unknown account's claim: a workforce role or none
         workstation = ctx.workstation
-        if self.operator is not None:  # `--by` is free text: what the OS says ran the command goes beside it
+        if self.operator is not None:  # what the OS says ran the command goes beside the account it names
             typed = f"; {ctx.workstation}" if ctx.workstation else ""
             workstation = (self.operator.stamp + typed)[:WORKSTATION_SIZE]
         return AuditEvent(at=at, action=action, user_id=ctx.user_id, role=role, purpose=ctx.purpose,
