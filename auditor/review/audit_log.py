@@ -14,6 +14,7 @@ from auditor.audit.proofs import build_proof
 from auditor.audit.verify import Verification
 from auditor.errors import InputError
 from auditor.home import Vault
+from auditor.review.glance import record_verification
 from auditor.vault.integrity import verify_vault
 
 
@@ -81,6 +82,15 @@ def verify_audit_log(vault: Vault, copies: list[Path] | tuple[Path, ...] = ()) -
         _same_vault(copy, vault.keyring.signing_public_key)
     files = [vault.checkpoints.path, *copies]
     return LogVerification(vault.files_checked(files), verify_vault(vault.records, vault.keyring, files))
+
+
+def verify_and_keep(vault: Vault) -> LogVerification:
+    """verify_audit_log, its outcome then kept (auditor.review.glance) for the office's pages to show
+    until the next: a verification asked for in the web app. Keeping it appends one event, so the
+    outcome kept is of the log as it was just before."""
+    done = verify_audit_log(vault)
+    record_verification(vault, done.result)
+    return done
 
 
 def sign_checkpoint(vault: Vault) -> Checkpoint:
