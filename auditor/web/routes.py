@@ -5,7 +5,7 @@ a page that shows PHI reads it through the gateway as the signed-in account (Vie
 from __future__ import annotations
 
 from auditor.staff.roles import ADMIN, EVERY_ROLE
-from auditor.web import admin, home, login
+from auditor.web import admin, home, login, patient_access
 from auditor.web.routing import Page
 
 PAGES: list[Page] = [
@@ -17,6 +17,10 @@ PAGES: list[Page] = [
     Page("/logout", "logout", login.logout, roles=EVERY_ROLE, methods=("POST",)),
     # the office
     Page("/", "home", home.home, roles=EVERY_ROLE, title="Home"),
+    Page("/patient-access", "patient_access", patient_access.search_form, roles=patient_access.ROLES,
+         title="Patient access"),
+    Page("/patient-access", "patient_access_report", patient_access.report, roles=patient_access.ROLES,
+         methods=("POST",)),
     # admin
     Page("/accounts", "accounts", admin.accounts, roles=frozenset({ADMIN}), title="Accounts"),
     Page("/accounts/add", "add_account", admin.add_account, roles=frozenset({ADMIN}), methods=("POST",)),

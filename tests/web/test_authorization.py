@@ -18,6 +18,8 @@ EXPECTED: dict[tuple[str, str], set[str] | None] = {
     ("GET", "/login"): None, ("POST", "/login"): None, ("GET", "/login/code"): None, ("POST", "/login/code"): None,
     ("POST", "/logout"): EVERYONE,
     ("GET", "/"): EVERYONE,
+    ("GET", "/patient-access"): {"privacy_officer", "investigator"},
+    ("POST", "/patient-access"): {"privacy_officer", "investigator"},
     ("GET", "/accounts"): {"admin"},
     ("POST", "/accounts/add"): {"admin"}, ("POST", "/accounts/disable"): {"admin"},
     ("POST", "/accounts/enable"): {"admin"},
