@@ -14,7 +14,7 @@ from auditor.audit.proofs import build_proof
 from auditor.audit.verify import Verification
 from auditor.errors import InputError
 from auditor.home import Vault
-from auditor.review.glance import record_verification
+from auditor.review.glance import VerificationKept, last_verification, record_verification
 from auditor.vault.integrity import verify_vault
 
 
@@ -113,3 +113,22 @@ def inclusion_proof(vault: Vault, seq: int) -> InclusionProof:
     if latest is None or latest.size < seq or not latest.verify(vault.keyring.signing_public_key):
         latest = sign_checkpoint(vault)
     return InclusionProof(seq, latest, build_proof(vault.records, seq, latest))
+
+
+@dataclass(frozen=True)
+class LogState:
+    """The log as the audit log page shows it, read without verifying: its size, its signed
+    checkpoints (newest first) and the last verification kept."""
+
+    size: int
+    checkpoints: list[Checkpoint]
+    checkpoint_problems: list[str]  # lines of the checkpoints file that are not checkpoints
+    verification: VerificationKept | None
+
+
+def log_state(vault: Vault, newest: int = 20) -> LogState:
+    checkpoints, problems = vault.checkpoints.read()
+    with vault.records.connect() as conn:
+        size = vault.audit_log.size(conn) or 0
+    shown = sorted(checkpoints, key=lambda c: (c.size, c.at), reverse=True)[:newest]
+    return LogState(size, shown, problems, last_verification(vault))

@@ -20,6 +20,8 @@ EXPECTED: dict[tuple[str, str], set[str] | None] = {
     ("GET", "/"): EVERYONE,
     ("GET", "/patient-access"): {"privacy_officer", "investigator"},
     ("POST", "/patient-access"): {"privacy_officer", "investigator"},
+    ("GET", "/audit-log"): {"privacy_officer", "admin"},
+    ("POST", "/audit-log/verify"): {"privacy_officer", "admin"}, ("POST", "/audit-log/proof"): {"privacy_officer", "admin"},
     ("GET", "/accounts"): {"admin"},
     ("POST", "/accounts/add"): {"admin"}, ("POST", "/accounts/disable"): {"admin"},
     ("POST", "/accounts/enable"): {"admin"},
