@@ -1,8 +1,9 @@
 """The month at a glance (the web app's home): what the office's pages would say about a month, read
-from what is kept, never by running the rules again. Accesses are counted from the audit log as the
-engine counts them; the share explained is the one the month's last review found (kept in
-vault_settings by `record_review`); findings, cases and requests are the rows already recorded; the
-log's state is the last verification kept (`record_verification`) and its latest signed checkpoint.
+from what is kept, never by running the rules again. Accesses and the share explained are the ones
+the month's last review found (kept in vault_settings by `record_review`; a month never reviewed has
+its accesses counted from the audit log as the engine counts them); findings, cases and requests are
+the rows already recorded; the log's state is the last verification kept (`record_verification`) and
+its latest signed checkpoint.
 Each page view then costs a few grouped queries, not a review (issue 16: the home is opened often)."""
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ class VerificationKept:
 @dataclass(frozen=True)
 class MonthAtAGlance:
     month: str  # YYYY-MM
-    accesses: int  # counted from the log now
+    accesses: int  # as the month's review counted them, or counted from the log when never reviewed
     review: ReviewKept | None  # None: the month was never reviewed whole
     findings: dict[str, int]  # by severity, recorded in cases, by when their first event happened
     cases_open: int
@@ -109,10 +110,12 @@ def month_at_a_glance(vault: Vault, period: Period, *, cases: bool = True, relea
     reader whose roles do not see them."""
     month = period.first_day.strftime("%Y-%m")
     policy = policy or load_policy()
-    accesses = accesses_by_period(vault.records, [period], policy, vault.keyring.log_mac_key)[0]
     kept = _setting(vault, REVIEWED.format(month=month))
     review = None if kept is None else ReviewKept(int(kept["accesses"]), kept["explained_share"],
                                                   datetime.fromisoformat(kept["at"]))
+    # a month reviewed: its count as reviewed; else counted from the log (a pass over the month's events)
+    accesses = review.accesses if review else accesses_by_period(vault.records, [period], policy,
+                                                                 vault.keyring.log_mac_key)[0]
     findings: Counter = Counter()
     opened = overdue = due = late = 0
     if cases:

@@ -70,7 +70,7 @@ def test_the_share_shown_is_the_one_the_months_review_kept(office):
     copy, vault, clock, app = office
     record_review(vault, month_period(MONTH, vault.timezone), 1234, 0.25)
     html = home_as(app, copy.staff["viewer"], clock)
-    assert figure(html, "explained").startswith("25.0%")
+    assert figure(html, "explained").startswith("25.0%") and figure(html, "accesses") == "1,234"
     october = home_as(app, copy.staff["viewer"], clock, "/?month=2026-10")
     assert figure(october, "explained") == "not reviewed yet"
     assert figure(october, "accesses") == "0"
