@@ -1,8 +1,10 @@
 """auditor demo: the README's first command. In a new folder: a fresh vault, a synthetic hospital's
 month of EHR activity (patients named from the Synthea sample when it is beside the checkout)
 ingested through the audited gateway, a chart read and a refusal through the gateway itself, the
-policy run, and the monthly privacy audit report, ending with the paths of report.html and
-report.pdf. The work is auditor.review.demo's; this shows its progress and prints what it made.
+policy run, and the monthly privacy audit report, then the paths of report.html and report.pdf and,
+last, the one command that starts the web app on the demo vault with the demo's staff account to
+sign in as (its password and TOTP secret printed: a synthetic hospital's vault only). The work is
+auditor.review.demo's; this shows its progress and prints what it made.
 
 The folder holds a keyring, so by default it goes under the user's data folder
 ($XDG_DATA_HOME/auditor, i.e. ~/.local/share/auditor), never into the current directory (often a
@@ -27,7 +29,7 @@ from auditor.cli import cli
 from auditor.cli.session import clock_of
 from auditor.errors import HomeExists, OutputError
 from auditor.reporting.writers import check_destination
-from auditor.review.demo import Demo, DemoRequest, run_demo
+from auditor.review.demo import SIGN_IN_FILE, Demo, DemoRequest, run_demo
 
 SYNTHEA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "synthea" / "csv"
 DEFAULT_EVENTS = 200_000
@@ -61,6 +63,7 @@ def _new_folder(out: Path):
         else:  # an empty folder the user named: take out only what we made
             for name in ("vault", "export", "report"):
                 shutil.rmtree(out / name, ignore_errors=True)
+            (out / SIGN_IN_FILE).unlink(missing_ok=True)
         raise
 
 
@@ -139,5 +142,9 @@ def _summary(out: Path, made: Demo) -> None:
     for kind in ("html", "pdf"):
         if kind in made.paths:
             click.echo(f"  {made.paths[kind]}")
-    click.echo(f"next: export AUDITOR_HOME={made.vault}; auditor evaluate --labels {made.export / 'labels.csv'}; "
-               "the cases, signed in as a privacy officer (auditor login USER): auditor cases list")
+    click.echo(f"the command line: export AUDITOR_HOME={made.vault}; auditor login USER, then auditor cases list; "
+               f"auditor evaluate --labels {made.export / 'labels.csv'}")
+    click.echo(f"the web app (DEMO ONLY: this account's password and TOTP secret are printed here and kept in "
+               f"{made.sign_in}, as they never are for a real account):")
+    for line in made.account.instructions(made.vault):
+        click.echo(f"  {line}")

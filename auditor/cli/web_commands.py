@@ -37,6 +37,8 @@ def loopback(host: str) -> bool:
 
 
 @cli.command("serve")
+@click.option("--home", "serve_home", type=click.Path(file_okay=False),
+              help="The vault to serve (default: auditor --home, else $AUDITOR_HOME).")
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on. Anything but loopback needs --behind-proxy.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on.")
@@ -45,14 +47,26 @@ def loopback(host: str) -> bool:
 @click.option("--proxy-address", default="127.0.0.1", show_default=True,
               help="With --behind-proxy: the proxy's address, the only one whose X-Forwarded-* headers count.")
 @click.pass_context
-def serve(ctx, host, port, behind_proxy, proxy_address):
-    """Serve the web app on this vault until interrupted (Ctrl-C).
+def serve(ctx, serve_home, host, port, behind_proxy, proxy_address):
+    """Serve the privacy office's web app on a vault until stopped (Ctrl-C, or SIGTERM from a service
+    manager; either way the vault is closed and what the app appended to the audit log is signed).
 
-    Staff sign in with their account (auditor users add) and a TOTP code. Sessions end after 15 idle
-    minutes and after 12 hours (45 CFR 164.312(a)(2)(iii)). Every response has a Content-Security-
-    Policy, frame-ancestors 'none', no-referrer and no-store; the log names routes, never paths or
-    query strings. Production: behind a TLS proxy, e.g. --host 127.0.0.1 --behind-proxy with nginx
-    or Caddy forwarding https://privacy.example.org to it (see README, "The web app")."""
+    Open http://127.0.0.1:8000/login (or --host and --port). Staff sign in with their account and a
+    TOTP code; each role sees its own pages. A new vault has no account: add the first admin with
+    `auditor users add NAME --name "Full Name" --role admin --password-stdin` and load the otpauth://
+    URI it prints into an authenticator app. `auditor demo` makes a demo vault with an account and
+    prints the serve command and how to sign in.
+
+    Sessions end after 15 idle minutes and after 12 hours (45 CFR 164.312(a)(2)(iii)). Every response
+    has a Content-Security-Policy without inline script, frame-ancestors 'none', nosniff, no-referrer
+    and no-store; the log (on stderr) names routes, never paths or query strings. A keyring sealed by
+    a passphrase is opened with AUDITOR_PASSPHRASE or a prompt.
+
+    \b
+    Production: behind a TLS proxy (a reverse proxy that terminates TLS) on the same host:
+      auditor serve --home /srv/privacy-vault --host 127.0.0.1 --port 8000 --behind-proxy
+    with nginx (proxy_pass http://127.0.0.1:8000) or Caddy (reverse_proxy 127.0.0.1:8000) serving
+    https://privacy.example.org; see README, "Staff accounts and the web app"."""
     import uvicorn
 
     from auditor.web.app import create_app
@@ -60,6 +74,8 @@ def serve(ctx, host, port, behind_proxy, proxy_address):
     if not loopback(host) and not behind_proxy:
         raise ConfigurationError(f"--host {host} is not a loopback address: the app speaks plain HTTP, so serve it "
                                  "behind a TLS proxy (--behind-proxy) or on 127.0.0.1")
+    if serve_home:
+        ctx.obj["home"] = serve_home
     vault = open_vault(ctx)
     app = create_app(vault, secure=behind_proxy)
     logging.config.dictConfig(LOG_CONFIG)

@@ -23,6 +23,7 @@ EXPLANATION_TEXT = {
 }
 PURPOSE_TEXT = {"TREAT": "treatment", "ETREAT": "emergency treatment", "BTG": "emergency access",
                 "HPAYMT": "payment", "HOPERAT": "health care operations", "PATRQT": "patient request",
+                "HCOMPL": "privacy office review",
                 "treatment": "treatment", "payment": "payment", "operations": "health care operations"}
 UNEXPLAINED = "no treatment relationship on record: reviewed by the privacy office"
 

@@ -14,6 +14,7 @@ from auditor.audit.proofs import build_proof
 from auditor.audit.verify import Verification
 from auditor.errors import InputError
 from auditor.home import Vault
+from auditor.review.glance import VerificationKept, last_verification, record_verification
 from auditor.vault.integrity import verify_vault
 
 
@@ -83,6 +84,15 @@ def verify_audit_log(vault: Vault, copies: list[Path] | tuple[Path, ...] = ()) -
     return LogVerification(vault.files_checked(files), verify_vault(vault.records, vault.keyring, files))
 
 
+def verify_and_keep(vault: Vault) -> LogVerification:
+    """verify_audit_log, its outcome then kept (auditor.review.glance) for the office's pages to show
+    until the next: a verification asked for in the web app. Keeping it appends one event, so the
+    outcome kept is of the log as it was just before."""
+    done = verify_audit_log(vault)
+    record_verification(vault, done.result)
+    return done
+
+
 def sign_checkpoint(vault: Vault) -> Checkpoint:
     """A signed checkpoint of the log as it is now, appended to the vault's checkpoints file."""
     with vault.records.connect() as conn:
@@ -103,3 +113,22 @@ def inclusion_proof(vault: Vault, seq: int) -> InclusionProof:
     if latest is None or latest.size < seq or not latest.verify(vault.keyring.signing_public_key):
         latest = sign_checkpoint(vault)
     return InclusionProof(seq, latest, build_proof(vault.records, seq, latest))
+
+
+@dataclass(frozen=True)
+class LogState:
+    """The log as the audit log page shows it, read without verifying: its size, its signed
+    checkpoints (newest first) and the last verification kept."""
+
+    size: int
+    checkpoints: list[Checkpoint]
+    checkpoint_problems: list[str]  # lines of the checkpoints file that are not checkpoints
+    verification: VerificationKept | None
+
+
+def log_state(vault: Vault, newest: int = 20) -> LogState:
+    checkpoints, problems = vault.checkpoints.read()
+    with vault.records.connect() as conn:
+        size = vault.audit_log.size(conn) or 0
+    shown = sorted(checkpoints, key=lambda c: (c.size, c.at), reverse=True)[:newest]
+    return LogState(size, shown, problems, last_verification(vault))

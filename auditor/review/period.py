@@ -18,6 +18,7 @@ from auditor.policy.findings import Finding, NoDirectory, build_findings
 from auditor.policy.frames import Period, load_frames
 from auditor.policy.rules import Policy
 from auditor.policy.suppressions import active_suppressions, mute
+from auditor.review.glance import record_review
 from auditor.vault.gateway.casework import Casework
 from auditor.vault.gateway.directory import ReportDirectory
 
@@ -70,7 +71,9 @@ def review_period(vault: Vault, period: Period, policy: Policy) -> PeriodReview:
     found = build_findings(detection, policy, ReportDirectory(vault.gateway))
     muted = mute(found, active_suppressions(vault.records), period.tz)
     attachment = attach_findings(Casework(vault.gateway), found, period.first_day, period.last_day)
-    return PeriodReview(period, detection, found, muted, attachment)
+    done = PeriodReview(period, detection, found, muted, attachment)
+    record_review(vault, period, done.accesses, done.explained_share)  # for the home page: no rerun to show it
+    return done
 
 
 def preview_period(vault: Vault, period: Period, policy: Policy) -> PeriodReview:

@@ -5,7 +5,7 @@ a page that shows PHI reads it through the gateway as the signed-in account (Vie
 from __future__ import annotations
 
 from auditor.staff.roles import ADMIN, EVERY_ROLE
-from auditor.web import admin, home, login, release_pages, reports_pages, retention_pages
+from auditor.web import admin, audit_log, home, login, patient_access, release_pages, reports_pages, retention_pages
 from auditor.web.routing import Page
 
 PAGES: list[Page] = [
@@ -20,6 +20,13 @@ PAGES: list[Page] = [
     *reports_pages.PAGES,
     *release_pages.PAGES,
     *retention_pages.PAGES,
+    Page("/patient-access", "patient_access", patient_access.search_form, roles=patient_access.ROLES,
+         title="Patient access"),
+    Page("/patient-access", "patient_access_report", patient_access.report, roles=patient_access.ROLES,
+         methods=("POST",)),
+    Page("/audit-log", "audit_log", audit_log.audit_log, roles=audit_log.ROLES, title="Audit log"),
+    Page("/audit-log/verify", "verify_audit_log", audit_log.verify, roles=audit_log.ROLES, methods=("POST",)),
+    Page("/audit-log/proof", "audit_log_proof", audit_log.proof, roles=audit_log.ROLES, methods=("POST",)),
     # admin
     Page("/accounts", "accounts", admin.accounts, roles=frozenset({ADMIN}), title="Accounts"),
     Page("/accounts/add", "add_account", admin.add_account, roles=frozenset({ADMIN}), methods=("POST",)),

@@ -27,10 +27,11 @@ def test_a_post_without_the_session_s_token_changes_nothing(path, client, new_cl
 
 
 def test_every_form_on_every_page_carries_the_token(client, staff, clock):
+    """Every POST form (a GET form, such as the home's choice of month, changes nothing)."""
     sign_in(client, staff["admin"], clock)
     for path in ("/", "/accounts"):
         html = client.get(path).text
-        assert html.count("<form") == html.count('name="csrf_token"') > 0
+        assert html.count('<form method="post"') == html.count('name="csrf_token"') > 0
     html = client.get("/login").text
     assert html.count("<form") == html.count('name="csrf_token"') == 1
 
