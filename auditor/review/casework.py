@@ -13,6 +13,7 @@ from auditor.cases.settings import CaseSettings
 from auditor.home import Vault
 from auditor.policy import suppressions as suppression_store
 from auditor.policy.suppressions import SuppressionRequest
+from auditor.review import triage
 from auditor.vault.gateway.casework import Casework
 from auditor.vault.gateway.directory import ReportDirectory
 
@@ -65,10 +66,10 @@ def revoke_suppression(vault: Vault, suppression_id: int, reason: str, by: str |
 
 def list_cases(vault: Vault, settings: CaseSettings, *, status: str | None = None, first_day: date | None = None,
                last_day: date | None = None) -> list[CaseSummary]:
-    """Cases ranked (repeat offenders first, then risk); `status` one of the statuses or "overdue";
-    days: the cases whose span meets them. Clear columns only: nothing is opened."""
-    return listing.list_cases(vault.records, settings, vault.clock.now(), status=status, first_day=first_day,
-                              last_day=last_day)
+    """Cases in triage order (auditor.review.triage: critical first, then risk); `status` one of the
+    statuses or "overdue"; days: the cases whose span meets them. Clear columns only: nothing is opened."""
+    return triage.ranked(listing.list_cases(vault.records, settings, vault.clock.now(), status=status,
+                                            first_day=first_day, last_day=last_day))
 
 
 def case_file(vault: Vault, case_id: int, settings: CaseSettings) -> CaseFile:
