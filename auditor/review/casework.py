@@ -15,6 +15,7 @@ from auditor.policy import suppressions as suppression_store
 from auditor.policy.suppressions import SuppressionRequest
 from auditor.review import triage
 from auditor.vault.gateway.casework import Casework
+from auditor.vault.gateway.context import AccessContext
 from auditor.vault.gateway.directory import ReportDirectory
 
 
@@ -76,6 +77,27 @@ def case_file(vault: Vault, case_id: int, settings: CaseSettings) -> CaseFile:
     """One case: its findings with their sentences and MRNs, its history with the notes (audited reads)."""
     return listing.case_file(Casework(vault.gateway), ReportDirectory(vault.gateway), case_id, settings,
                              vault.clock.now())
+
+
+@dataclass(frozen=True)
+class CasePage:
+    """A case as a signed-in member of the office reads it: the file, and the patients its findings
+    name ("Last, First (MRN)"), read through the gateway as that person (audited in their name)."""
+
+    file: CaseFile
+    patients: dict[int, str]
+    opened: bool  # False: the reader's role opens no patient information (clear columns only)
+
+
+def case_page(vault: Vault, case_id: int, settings: CaseSettings, reader: AccessContext | None) -> CasePage:
+    """One case for `reader` (None: a role that reads no PHI). Sentences and notes are opened by the
+    casework desk (audited); the patients are read as `reader`, so the office's own reads are watched."""
+    opened = reader is not None
+    file = listing.case_file(Casework(vault.gateway), None, case_id, settings, vault.clock.now(), opened=opened)
+    ids = sorted({f.patient_id for f in file.findings if f.patient_id is not None})
+    people = vault.gateway.read_patients(reader, ids) if opened and ids else {}
+    patients = {pid: f"{p.last_name or ''}, {p.first_name or ''} ({p.mrn})".lstrip(", ") for pid, p in people.items()}
+    return CasePage(file, patients, opened)
 
 
 def start_review(vault: Vault, case_id: int, by: str, note: str | None = None) -> None:

@@ -5,7 +5,7 @@ a page that shows PHI reads it through the gateway as the signed-in account (Vie
 from __future__ import annotations
 
 from auditor.staff.roles import ADMIN, EVERY_ROLE
-from auditor.web import admin, home, login
+from auditor.web import admin, cases, home, login
 from auditor.web.routing import Page
 
 PAGES: list[Page] = [
@@ -17,6 +17,11 @@ PAGES: list[Page] = [
     Page("/logout", "logout", login.logout, roles=EVERY_ROLE, methods=("POST",)),
     # the office
     Page("/", "home", home.home, roles=EVERY_ROLE, title="Home"),
+    Page("/cases", "cases", cases.queue, roles=cases.CASE_READERS, title="Triage queue"),
+    Page("/cases/{case_id:int}", "case", cases.show_case, roles=cases.CASE_READERS),
+    Page("/cases/{case_id:int}/review", "review_case", cases.review_case, roles=cases.CASE_WORKERS, methods=("POST",)),
+    Page("/cases/{case_id:int}/note", "note_case", cases.note_case, roles=cases.CASE_WORKERS, methods=("POST",)),
+    Page("/cases/{case_id:int}/close", "close_case", cases.close_case, roles=cases.CASE_DECIDERS, methods=("POST",)),
     # admin
     Page("/accounts", "accounts", admin.accounts, roles=frozenset({ADMIN}), title="Accounts"),
     Page("/accounts/add", "add_account", admin.add_account, roles=frozenset({ADMIN}), methods=("POST",)),
