@@ -34,6 +34,7 @@ class SuppressionView:
     revoked_at: datetime | None
     revoked_by: str | None
     reason: str | None  # None once its key was destroyed
+    proposed_by: str | None = None  # proposed from a case; pending until another officer approves it
 
     def to_dict(self) -> dict:
         out = asdict(self)
@@ -57,7 +58,33 @@ def list_suppressions(vault: Vault) -> list[SuppressionView]:
     mrns = ReportDirectory(vault.gateway).mrns(sorted({e.patient_id for e in entries if e.patient_id}))
     today = vault.today()
     return [SuppressionView(e.id, e.status(today), e.rule, e.user_id, mrns.get(e.patient_id) if e.patient_id else None,
-                            e.expires_on, e.approver, e.created_at, e.revoked_at, e.revoked_by, reasons.get(e.id))
+                            e.expires_on, e.approver, e.created_at, e.revoked_at, e.revoked_by, reasons.get(e.id),
+                            e.proposed_by) for e in entries]
+
+
+def propose_suppression(vault: Vault, case_id: int, finding_id: int, reason: str, expires_on: date, by: str) -> int:
+    """A case's finding is a false positive: propose muting its rule for its member and patient (pending
+    until an officer other than `by` approves it); its id."""
+    return suppression_store.propose_suppression(Casework(vault.gateway), case_id, finding_id, reason, expires_on,
+                                                 by, vault.today())
+
+
+def approve_suppression(vault: Vault, suppression_id: int, by: str) -> None:
+    suppression_store.approve_suppression(Casework(vault.gateway), suppression_id, by)
+
+
+def pending_suppressions(vault: Vault, reader: AccessContext) -> list[SuppressionView]:
+    """The proposals awaiting approval, oldest first: reasons opened by the casework desk, the patients
+    read through the gateway as `reader` (audited in that person's name)."""
+    entries = [e for e in suppression_store.list_suppressions(vault.records) if e.pending and e.revoked_at is None]
+    entries.reverse()
+    reasons = suppression_store.suppression_reasons(Casework(vault.gateway), entries)
+    ids = sorted({e.patient_id for e in entries if e.patient_id is not None})
+    people = vault.gateway.read_patients(reader, ids) if ids else {}
+    today = vault.today()
+    return [SuppressionView(e.id, e.status(today), e.rule, e.user_id,
+                            people[e.patient_id].mrn if e.patient_id in people else None, e.expires_on, e.approver,
+                            e.created_at, e.revoked_at, e.revoked_by, reasons.get(e.id), e.proposed_by)
             for e in entries]
 
 

@@ -9,6 +9,8 @@ privacy officer closes a case with its disposition and sanction (45 CFR 164.530(
 
 from __future__ import annotations
 
+from datetime import date
+
 from starlette.responses import Response
 
 from auditor.cases.settings import CaseSettings, load_case_settings
@@ -86,6 +88,20 @@ def note_case(view: View) -> Response:
     text = view.form.get("text", "")
     return _act(view, lambda: office.add_note(view.office.vault, _case_id(view), view.account.user_name, text),
                 "Note added.")
+
+
+def propose_suppression(view: View) -> Response:
+    """False positive: a finding's rule, member and patient proposed for a suppression (pending until an
+    officer other than the proposer approves it on the suppressions page)."""
+    form = view.form
+    try:
+        finding_id = int(form.get("finding", ""))
+        last_day = date.fromisoformat(form.get("expires", ""))
+    except ValueError:
+        return show_case(view, 400, "choose a finding and give the last day as YYYY-MM-DD")
+    return _act(view, lambda: office.propose_suppression(
+        view.office.vault, _case_id(view), finding_id, form.get("reason", ""), last_day, view.account.user_name),
+        "Suppression proposed; a privacy officer other than you approves it on the Suppressions page.")
 
 
 def close_case(view: View) -> Response:

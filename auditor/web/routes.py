@@ -5,7 +5,7 @@ a page that shows PHI reads it through the gateway as the signed-in account (Vie
 from __future__ import annotations
 
 from auditor.staff.roles import ADMIN, EVERY_ROLE
-from auditor.web import admin, cases, home, login
+from auditor.web import admin, cases, home, login, suppressions
 from auditor.web.routing import Page
 
 PAGES: list[Page] = [
@@ -22,6 +22,11 @@ PAGES: list[Page] = [
     Page("/cases/{case_id:int}/review", "review_case", cases.review_case, roles=cases.CASE_WORKERS, methods=("POST",)),
     Page("/cases/{case_id:int}/note", "note_case", cases.note_case, roles=cases.CASE_WORKERS, methods=("POST",)),
     Page("/cases/{case_id:int}/close", "close_case", cases.close_case, roles=cases.CASE_DECIDERS, methods=("POST",)),
+    Page("/cases/{case_id:int}/propose", "propose_suppression", cases.propose_suppression, roles=cases.CASE_WORKERS,
+         methods=("POST",)),
+    Page("/suppressions", "suppressions", suppressions.pending, roles=suppressions.READERS, title="Suppressions"),
+    Page("/suppressions/{suppression_id:int}/approve", "approve_suppression", suppressions.approve,
+         roles=suppressions.APPROVERS, methods=("POST",)),
     # admin
     Page("/accounts", "accounts", admin.accounts, roles=frozenset({ADMIN}), title="Accounts"),
     Page("/accounts/add", "add_account", admin.add_account, roles=frozenset({ADMIN}), methods=("POST",)),

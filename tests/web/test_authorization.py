@@ -26,9 +26,12 @@ EXPECTED: dict[tuple[str, str], set[str] | None] = {
     ("POST", "/cases/{case_id:int}/review"): {"privacy_officer", "investigator"},
     ("POST", "/cases/{case_id:int}/note"): {"privacy_officer", "investigator"},
     ("POST", "/cases/{case_id:int}/close"): {"privacy_officer"},
+    ("POST", "/cases/{case_id:int}/propose"): {"privacy_officer", "investigator"},
+    ("GET", "/suppressions"): {"privacy_officer", "investigator"},
+    ("POST", "/suppressions/{suppression_id:int}/approve"): {"privacy_officer"},
 }
-# a path with an id, as a browser asks for it (no such case in the fresh vault: 404 once let in)
-URL = {pattern: pattern.replace("{case_id:int}", "7") for _, pattern in EXPECTED}
+# a path with an id, as a browser asks for it (no such case or suppression in the fresh vault: 404 once let in)
+URL = {pattern: pattern.replace("{case_id:int}", "7").replace("{suppression_id:int}", "7") for _, pattern in EXPECTED}
 
 
 def test_every_route_of_the_app_is_in_the_expected_matrix(app):

@@ -4,29 +4,11 @@ account (an audit event in that person's name); review, note and close by the ro
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
-import pytest
 from sqlalchemy import select
 
 from auditor.audit.log import EVENTS
-from auditor.policy.rules import load_policy
-from auditor.review.period import month_period, review_period
 from auditor.vault.records import Case
-from tests.reporting.report_data import hospital_month
 from tests.web.conftest import csrf_of, sign_in
-
-DECEMBER_2 = datetime(2026, 12, 2, 14, tzinfo=timezone.utc)
-
-
-@pytest.fixture
-def november(web_vault, clock, staff) -> dict[str, int]:
-    """tests/reporting's November reviewed on 2 December: user id -> case id (t.gone's is critical)."""
-    hospital_month(web_vault)
-    clock.at = DECEMBER_2
-    review_period(web_vault, month_period("2026-11", web_vault.timezone), load_policy())
-    with web_vault.records.connect() as conn:
-        return {u: i for i, u in conn.execute(select(Case.id, Case.user_id))}
 
 
 def _queue_users(html: str) -> list[str]:
