@@ -14,6 +14,7 @@ from auditor.home import Vault
 from auditor.policy import suppressions as suppression_store
 from auditor.policy.suppressions import SuppressionRequest
 from auditor.review import triage
+from auditor.review.timeline import Timeline, member_timeline
 from auditor.vault.gateway.casework import Casework
 from auditor.vault.gateway.context import AccessContext
 from auditor.vault.gateway.directory import ReportDirectory
@@ -114,17 +115,23 @@ class CasePage:
     file: CaseFile
     patients: dict[int, str]
     opened: bool  # False: the reader's role opens no patient information (clear columns only)
+    timeline: Timeline  # the member's accesses over the case's days (auditor.review.timeline)
+    reasons: dict[int, str]  # seq -> the break-the-glass reason of an access a finding cites, read as the reader
 
 
 def case_page(vault: Vault, case_id: int, settings: CaseSettings, reader: AccessContext | None) -> CasePage:
     """One case for `reader` (None: a role that reads no PHI). Sentences and notes are opened by the
-    casework desk (audited); the patients are read as `reader`, so the office's own reads are watched."""
+    casework desk (audited); the patients, and the break-the-glass reasons of the accesses its findings
+    cite, are read as `reader`, so the office's own reads are watched."""
     opened = reader is not None
     file = listing.case_file(Casework(vault.gateway), None, case_id, settings, vault.clock.now(), opened=opened)
     ids = sorted({f.patient_id for f in file.findings if f.patient_id is not None})
     people = vault.gateway.read_patients(reader, ids) if opened and ids else {}
     patients = {pid: f"{p.last_name or ''}, {p.first_name or ''} ({p.mrn})".lstrip(", ") for pid, p in people.items()}
-    return CasePage(file, patients, opened)
+    timeline = member_timeline(vault, file)
+    glass = [e.seq for e in timeline.entries if e.cited and e.break_glass and e.reason_on_file]
+    reasons = vault.gateway.read_access_reasons(reader, glass) if opened and glass else {}
+    return CasePage(file, patients, opened, timeline, reasons)
 
 
 def start_review(vault: Vault, case_id: int, by: str, note: str | None = None) -> None:

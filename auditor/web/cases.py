@@ -66,7 +66,7 @@ def show_case(view: View, status: int = 200, message: str | None = None) -> Resp
     may_work = view.account.holds(*CASE_WORKERS)
     may_close = view.account.holds(*CASE_DECIDERS)
     return view.render("case.html", status=status, case=page.file.case, findings=page.file.findings,
-                       history=page.file.history, patients=page.patients, opened=page.opened, may_work=may_work,
+                       history=page.file.history, timeline=page.timeline, reasons=page.reasons, patients=page.patients, opened=page.opened, may_work=may_work,
                        may_close=may_close, dispositions=DISPOSITIONS, sanctions=SANCTIONS, message=message)
 
 

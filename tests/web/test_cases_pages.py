@@ -54,6 +54,8 @@ def test_an_investigator_reads_the_case_as_herself_reviews_and_notes(client, sta
     reads = _staff_reads(web_vault, "investigator")
     assert reads and all(r[:4] == ("view", "investigator", "HCOMPL", "success") for r in reads)
     assert 'action="/cases/%d/close"' % case_id not in page.text  # only an officer closes
+    timeline = page.text.split('<table id="timeline">')[1].split("</table>")[0]
+    assert "<td>2026-11-04 11:00 EST</td>" in timeline and "(P-OK)" in timeline and "<td>yes</td>" in timeline
     csrf = csrf_of(page.text)
     reviewed = client.post(f"/cases/{case_id}/review", data={"note": "looking", "csrf_token": csrf})
     assert reviewed.status_code == 200 and "The case is under review." in reviewed.text
@@ -83,11 +85,26 @@ def test_an_officer_closes_a_reviewed_case_with_disposition_and_sanction(client,
     assert client.get("/cases/99999").status_code == 404
 
 
+def test_the_timeline_shows_break_the_glass_reasons_read_as_the_officer(client, staff, clock, november, web_vault):
+    sign_in(client, staff["privacy_officer"], clock)
+    glass = client.get(f"/cases/{november['b.glass']}").text.split('<table id="timeline">')[1].split("</table>")[0]
+    assert glass.count("<tr>") == 3  # the header and two accesses
+    assert "yes: unconscious in the ED" in glass and "yes, no reason given" in glass
+    with web_vault.records.connect() as conn:
+        read = conn.execute(select(EVENTS.c.role, EVENTS.c.purpose, EVENTS.c.outcome, EVENTS.c.patient_id)
+                            .where(EVENTS.c.user_id == "privacy_officer", EVENTS.c.record_type == "access_reason")
+                            ).all()
+    assert [r[:3] for r in read] == [("privacy_officer", "HCOMPL", "success")] and read[0][3] is not None
+    muller = client.get(f"/cases/{november['n.muller']}").text.split('<table id="timeline">')[1].split("</table>")[0]
+    assert muller.count("another patient") == 1 and "<td>department</td>" in muller  # explained, in no finding
+
+
 def test_a_viewer_sees_the_case_without_patients_evidence_or_forms(client, staff, clock, november, web_vault):
     sign_in(client, staff["viewer"], clock)
     page = client.get(f"/cases/{november['t.gone']}")
     assert page.status_code == 200 and "Your role reads no patient information" in page.text
     assert "P-OK" not in page.text and 'method="post" action="/cases' not in page.text
+    assert "unconscious" not in client.get(f"/cases/{november['b.glass']}").text
     assert _staff_reads(web_vault, "viewer") == []
 
 
