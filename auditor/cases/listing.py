@@ -1,9 +1,9 @@
-"""Cases as the privacy office reads them: a ranked list, and one case's file.
+"""Cases as the privacy office reads them: a list (in case order: auditor.review.triage ranks it, the
+one ranking of every list of cases), and one case's file.
 
-Ranking: repeat offenders first (members with more cases, then more findings in this case), then
-the highest risk, then the oldest case. A case is overdue when it is not closed and was opened more
-than `overdue_after_days` ago (policies/cases.yaml). A case file opens its findings' sentences and its
-notes through the gateway (audited), and the MRNs as svc:report.
+A case is overdue when it is not closed and was opened more than `overdue_after_days` ago
+(policies/cases.yaml). A case file opens its findings' sentences and its notes through the gateway
+(audited), and the MRNs as svc:report (or as the reader the caller gives).
 """
 
 from __future__ import annotations
@@ -12,14 +12,18 @@ import json
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, case, func, select
 
 from auditor.cases.settings import CaseSettings
 from auditor.cases.workflow import CLOSED, STATUSES
 from auditor.errors import InputError, NotFound
 from auditor.policy.findings import Directory
 from auditor.vault.gateway.casework import Casework
-from auditor.vault.records import Case, CaseFinding, CaseHistoryEntry
+from auditor.vault.gateway.context import normalize_department
+from auditor.vault.records import Case, CaseFinding, CaseHistoryEntry, WorkforceMember
+
+NOT_CLOSED = "not_closed"  # open or under review: the office's work in hand
+_CHUNK = 900
 
 
 @dataclass(frozen=True)
@@ -37,6 +41,7 @@ class CaseSummary:
     max_risk: int
     user_cases: int  # how many cases this member has had, this one included
     overdue: bool
+    critical: bool = False  # one of its findings is critical (the triage order puts it first)
 
     def to_dict(self) -> dict:
         out = asdict(self)
@@ -49,43 +54,79 @@ def is_overdue(status: str, opened_at: datetime, now: datetime, settings: CaseSe
     return status != CLOSED and now - opened_at > settings.overdue_after
 
 
-def ranking_key(c: CaseSummary) -> tuple:
-    return (-c.user_cases, -c.findings, -c.max_risk, c.opened_at, c.id)
-
-
 def summaries(records: Engine, settings: CaseSettings, now: datetime, *conditions) -> list[CaseSummary]:
-    """The cases meeting `conditions`, with their counts, ranked."""
+    """The cases meeting `conditions`, with their counts, in case order."""
     F = CaseFinding
-    counts = (select(F.case_id, func.count(F.id).label("n"), func.max(F.risk).label("risk"))
+    counts = (select(F.case_id, func.count(F.id).label("n"), func.max(F.risk).label("risk"),
+                     func.max(case((F.severity == "critical", 1), else_=0)).label("critical"))
               .group_by(F.case_id).subquery())
     per_user = select(Case.user_id, func.count(Case.id).label("cases")).group_by(Case.user_id).subquery()
     stmt = (select(Case.id, Case.user_id, Case.status, Case.first_day, Case.last_day, Case.opened_at, Case.closed_at,
                    Case.disposition, Case.sanction, func.coalesce(counts.c.n, 0), func.coalesce(counts.c.risk, 0),
-                   per_user.c.cases)
+                   per_user.c.cases, func.coalesce(counts.c.critical, 0))
             .outerjoin(counts, counts.c.case_id == Case.id).join(per_user, per_user.c.user_id == Case.user_id)
-            .where(*conditions))
+            .where(*conditions).order_by(Case.id))
     with records.connect() as conn:
         rows = conn.execute(stmt).all()
-    found = [CaseSummary(*row, overdue=is_overdue(row[2], row[5], now, settings)) for row in rows]
-    return sorted(found, key=ranking_key)
+    return [CaseSummary(*row[:12], overdue=is_overdue(row[2], row[5], now, settings), critical=bool(row[12]))
+            for row in rows]
+
+
+def _status(status: str | None) -> list:
+    if status is None:
+        return []
+    if status in ("overdue", NOT_CLOSED):
+        return [Case.status != CLOSED]
+    if status not in STATUSES:
+        raise InputError(f"unknown status {status!r}: one of {', '.join(STATUSES)}, overdue")
+    return [Case.status == status]
 
 
 def list_cases(records: Engine, settings: CaseSettings, now: datetime, *, status: str | None = None,
-               first_day: date | None = None, last_day: date | None = None) -> list[CaseSummary]:
-    """Cases ranked; `status` one of STATUSES or "overdue"; days: cases whose span meets them."""
-    conditions = []
-    if status == "overdue":
-        conditions.append(Case.status != CLOSED)
-    elif status is not None:
-        if status not in STATUSES:
-            raise InputError(f"unknown status {status!r}: one of {', '.join(STATUSES)}, overdue")
-        conditions.append(Case.status == status)
+               first_day: date | None = None, last_day: date | None = None, rule: str | None = None,
+               severity: str | None = None, user_ids: list[str] | None = None) -> list[CaseSummary]:
+    """Cases in case order; `status` one of STATUSES, "overdue" or "not_closed"; days: cases whose span
+    meets them; `rule`, `severity`: cases with such a finding; `user_ids`: these members' cases."""
+    conditions = _status(status)
     if first_day is not None:
         conditions.append(Case.last_day >= first_day)
     if last_day is not None:
         conditions.append(Case.first_day <= last_day)
+    if rule is not None:
+        conditions.append(Case.id.in_(select(CaseFinding.case_id).where(CaseFinding.rule == rule)))
+    if severity is not None:
+        conditions.append(Case.id.in_(select(CaseFinding.case_id).where(CaseFinding.severity == severity)))
+    if user_ids is not None:
+        conditions.append(Case.user_id.in_(sorted(set(user_ids))))
     found = summaries(records, settings, now, *conditions)
     return [c for c in found if c.overdue] if status == "overdue" else found
+
+
+def rules_of(records: Engine, case_ids: list[int]) -> dict[int, list[str]]:
+    """case id -> the rules of its findings, sorted."""
+    out: dict[int, set[str]] = {}
+    with records.connect() as conn:
+        for i in range(0, len(case_ids), _CHUNK):
+            for case_id, rule in conn.execute(select(CaseFinding.case_id, CaseFinding.rule).distinct()
+                                              .where(CaseFinding.case_id.in_(case_ids[i : i + _CHUNK]))):
+                out.setdefault(case_id, set()).add(rule)
+    return {case_id: sorted(rules) for case_id, rules in out.items()}
+
+
+def case_rules(records: Engine) -> list[str]:
+    """Every rule some case has a finding of, sorted."""
+    with records.connect() as conn:
+        return sorted(conn.scalars(select(CaseFinding.rule).distinct()))
+
+
+def member_departments(records: Engine) -> dict[str, str]:
+    """The user id -> department (trimmed and case-folded, as the rules compare them) of every member
+    with a case and a department on file (clear columns of the workforce file)."""
+    W = WorkforceMember
+    with records.connect() as conn:
+        rows = conn.execute(select(W.user_id, W.department)
+                            .where(W.user_id.in_(select(Case.user_id).distinct()))).all()
+    return {user_id: dept for user_id, raw in rows if (dept := normalize_department(raw)) is not None}
 
 
 @dataclass(frozen=True)
@@ -98,6 +139,13 @@ class CaseFindingView:
     first_at: str
     last_at: str
     explanation: str | None
+    finding_id: int = 0  # the case_findings row: what a proposed suppression names
+    patient_id: int | None = None  # internal: the MRN names the patient outside the vault
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        del out["finding_id"], out["patient_id"]
+        return out
 
 
 @dataclass(frozen=True)
@@ -110,6 +158,7 @@ class HistoryView:
     sanction: str | None
     detail: str | None
     note: str | None
+    position: int = 0  # 1, 2, ... within the case
 
 
 @dataclass(frozen=True)
@@ -119,13 +168,15 @@ class CaseFile:
     history: list[HistoryView]
 
     def to_dict(self) -> dict:
-        return {"case": self.case.to_dict(), "findings": [asdict(f) for f in self.findings],
+        return {"case": self.case.to_dict(), "findings": [f.to_dict() for f in self.findings],
                 "history": [asdict(h) for h in self.history]}
 
 
-def case_file(casework: Casework, directory: Directory, case_id: int, settings: CaseSettings,
-              now: datetime) -> CaseFile:
-    """One case with its findings (sentences opened) and its history (notes opened), oldest first."""
+def case_file(casework: Casework, directory: Directory | None, case_id: int, settings: CaseSettings,
+              now: datetime, *, opened: bool = True) -> CaseFile:
+    """One case with its findings (sentences opened) and its history (notes opened), oldest first.
+    `opened` False: clear columns only, nothing read through the gateway (no sentence, note or MRN),
+    for a reader whose role opens no patient information."""
     records = casework.gateway.records
     found = summaries(records, settings, now, Case.id == case_id)
     if not found:
@@ -135,16 +186,21 @@ def case_file(casework: Casework, directory: Directory, case_id: int, settings: 
         findings = conn.execute(select(F.id, F.rule, F.severity, F.risk, F.patient_id, F.event_ids, F.first_at,
                                        F.last_at).where(F.case_id == case_id)
                                 .order_by(F.risk.desc(), F.first_at, F.rule)).all()
-        history = conn.execute(select(H.id, H.at, H.action, H.by, H.status, H.disposition, H.sanction, H.detail)
-                               .where(H.case_id == case_id).order_by(H.position)).all()
+        history = conn.execute(select(H.id, H.at, H.action, H.by, H.status, H.disposition, H.sanction, H.detail,
+                                      H.position).where(H.case_id == case_id).order_by(H.position)).all()
     patients = sorted({r.patient_id for r in findings if r.patient_id is not None})
-    sentences = casework.read("case_findings", "explanation", [r.id for r in findings], "case", case_id,
-                              patients) if findings else {}
-    notes = casework.read("case_history", "note", [r.id for r in history], "case", case_id)
-    mrns = directory.mrns(patients)
+    sentences: dict = {}
+    notes: dict = {}
+    mrns: dict = {}
+    if opened:
+        sentences = casework.read("case_findings", "explanation", [r.id for r in findings], "case", case_id,
+                                  patients) if findings else {}
+        notes = casework.read("case_history", "note", [r.id for r in history], "case", case_id)
+        mrns = directory.mrns(patients) if directory is not None else {}
     return CaseFile(found[0], [
         CaseFindingView(r.rule, r.severity, r.risk, mrns.get(r.patient_id) if r.patient_id is not None else None,
-                        json.loads(r.event_ids), r.first_at.isoformat(), r.last_at.isoformat(), sentences.get(r.id))
+                        json.loads(r.event_ids), r.first_at.isoformat(), r.last_at.isoformat(), sentences.get(r.id),
+                        r.id, r.patient_id)
         for r in findings
-    ], [HistoryView(r.at.isoformat(), r.action, r.by, r.status, r.disposition, r.sanction, r.detail, notes.get(r.id))
-        for r in history])
+    ], [HistoryView(r.at.isoformat(), r.action, r.by, r.status, r.disposition, r.sanction, r.detail, notes.get(r.id),
+                    r.position) for r in history])

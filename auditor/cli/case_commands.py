@@ -95,7 +95,7 @@ def cases():
 
 def _summary_line(c: CaseSummary) -> str:
     decided = f"\t{c.disposition}, sanction {c.sanction}" if c.status == workflow.CLOSED else ""
-    late = "\tOVERDUE" if c.overdue else ""
+    late = ("\tCRITICAL" if c.critical else "") + ("\tOVERDUE" if c.overdue else "")
     return (f"{c.id}\t{c.status}\t{c.user_id}\t{c.first_day} to {c.last_day}\t{c.findings} finding(s), "
             f"max risk {c.max_risk}\t{c.user_cases} case(s) for this user{decided}{late}")
 
@@ -108,7 +108,7 @@ def _summary_line(c: CaseSummary) -> str:
 @_FORMAT
 @click.pass_context
 def cases_list(ctx, status, first, last, site_policies, fmt):
-    """Cases ranked: repeat offenders first, then risk."""
+    """Cases in triage order: critical first, then risk (as the web app's queue and the report)."""
     first_day, last_day = day_option(first, "--from"), day_option(last, "--to")
     if first_day and last_day and last_day < first_day:
         raise InputError("--to is before --from")

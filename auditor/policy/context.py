@@ -94,7 +94,7 @@ def build_context(frames: Frames, settings: EngineSettings) -> DetectionContext:
     touches = activity["patient_id"].notna() & activity["action"].isin(settings.access_actions)
     accesses = _with_patient(activity[touches], frames.patients)
     links = identity_links(accesses, frames.workforce, frames.patients, staff_patients(frames.workforce, frames.patients))
-    why = explain(accesses, frames.encounters, frames.care_team, settings.explanations)
+    why = explain(accesses, frames.encounters, frames.care_team, settings.explanations, frames.case_patients)
     accesses = pd.concat([accesses, links, why], axis=1)
     denials = _with_user(events[people & ~success], frames.workforce)
     return DetectionContext(events, activity, accesses, denials, frames, settings)

@@ -3,7 +3,9 @@
 Identity values (name_dob, last_name, household, street, phone) are tokens standing for blind
 indexes: equal tokens are equal indexes. Times without an offset are local to the example's
 `timezone` (UTC by default); an example's period is its events' first and last local days unless
-it gives `period: [first, last]`.
+it gives `period: [first, last]`. An event's `source` is "ehr" unless it says "vault" (the vault's own
+gateway events, a privacy officer's reads among them); `cases` lists the patients named in the
+office's cases and since when ({patient_id, since}).
 """
 
 from __future__ import annotations
@@ -17,8 +19,8 @@ import pandas as pd
 
 from auditor.policy import engine
 from auditor.policy.findings import build_findings
-from auditor.policy.frames import (IDENTITIES, Frames, Period, typed_care_team, typed_encounters, typed_events,
-                                   typed_patients, typed_workforce)
+from auditor.policy.frames import (IDENTITIES, Frames, Period, typed_care_team, typed_case_patients, typed_encounters,
+                                   typed_events, typed_patients, typed_workforce)
 from auditor.policy.rules import Policy
 
 
@@ -52,7 +54,7 @@ def _identities(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def frames_from_tables(*, workforce=(), patients=(), encounters=(), care_team=(), events=(),
+def frames_from_tables(*, workforce=(), patients=(), encounters=(), care_team=(), events=(), cases=(),
                        timezone: str = "UTC", period: tuple[date, date] | None = None) -> Frames:
     tz = ZoneInfo(timezone)
     wf = _identities(_table(list(workforce), ["user_id", "role", "department", "hire_date", "termination_date",
@@ -67,11 +69,11 @@ def frames_from_tables(*, workforce=(), patients=(), encounters=(), care_team=()
     team["workforce_id"] = team["user_id"].map(ids)
     team["start"], team["end"] = _utc(team["start"], tz), _utc(team["end"], tz)
     ev = _table(list(events), ["id", "at", "user_id", "patient_id", "action", "outcome", "record_type",
-                               "break_glass", "reason", "role", "purpose"])
+                               "break_glass", "reason", "role", "purpose", "source"])
     at = _utc(ev["at"], tz)
     ev = pd.DataFrame({
         "seq": range(1, len(ev) + 1), "at_us": (at - _EPOCH) // pd.Timedelta(microseconds=1),
-        "source": "ehr", "source_event_id": ev["id"].astype(str), "user_id": ev["user_id"], "role": ev["role"],
+        "source": ev["source"].fillna("ehr"), "source_event_id": ev["id"].astype(str), "user_id": ev["user_id"], "role": ev["role"],
         "action": ev["action"].fillna("view"), "patient_id": ev["patient_id"], "record_type": ev["record_type"],
         "outcome": ev["outcome"].fillna("success"), "purpose": ev["purpose"],
         "break_glass": ev["break_glass"].fillna(False), "has_reason": ev["reason"].notna(),
@@ -79,8 +81,10 @@ def frames_from_tables(*, workforce=(), patients=(), encounters=(), care_team=()
     if period is None:
         days = at.dt.tz_convert(tz).dt.date
         period = (days.min(), days.max()) if len(days) else (date(2026, 1, 1), date(2026, 1, 1))
+    held = _table(list(cases), ["patient_id", "since"])
+    held["since"] = _utc(held["since"], tz)
     return Frames(typed_events(ev), typed_workforce(wf), typed_patients(pt), typed_encounters(enc),
-                  typed_care_team(team), Period(*_days(period), tz))
+                  typed_care_team(team), Period(*_days(period), tz), case_patients=typed_case_patients(held))
 
 
 def _days(period) -> tuple[date, date]:
@@ -92,7 +96,8 @@ def _days(period) -> tuple[date, date]:
 def example_frames(example: dict) -> Frames:
     return frames_from_tables(workforce=example.get("workforce") or (), patients=example.get("patients") or (),
                               encounters=example.get("encounters") or (), care_team=example.get("care_team") or (),
-                              events=example.get("events") or (), timezone=example.get("timezone", "UTC"),
+                              events=example.get("events") or (), cases=example.get("cases") or (),
+                              timezone=example.get("timezone", "UTC"),
                               period=example.get("period"))
 
 

@@ -1,10 +1,15 @@
-"""Which of the contract's four explanations covers each successful patient access ("Explained
-accesses" in ../shared/spec/interchange.md), computed on whole columns, never per event.
+"""Which explanation covers each successful patient access: the contract's four ("Explained
+accesses" in ../shared/spec/interchange.md) and the privacy office's own case review, computed on
+whole columns, never per event.
 
 1. care team at t; 2. attending of an encounter, t within [start - 7 days, end + 30 days];
 3. the user's department is the encounter's department (same window); 4. an operational role
 (billing, coding, him, registration) within [start - 30 days, end + 90 days], not for sensitive
-record types. The windows are parameters of policies/engine.yaml.
+record types; 5. case review: a read by the privacy office (one of its roles, through the vault's
+gateway, for an operations purpose) of a patient named in one of the office's cases, from the moment
+a finding of that case named them (45 CFR 164.308(a)(1)(ii)(D): reviewing the activity is the
+office's operations). An officer who opens any other patient is explained by nothing, and the rules
+find them like anyone. The windows, roles and purposes are parameters of policies/engine.yaml.
 """
 
 from __future__ import annotations
@@ -15,8 +20,9 @@ import numpy as np
 import pandas as pd
 
 from auditor.policy.frames import run_starts
+from auditor.vault.gateway.context import OWN_SOURCE
 
-EXPLANATIONS = ("care_team", "attending", "department", "operational")
+EXPLANATIONS = ("care_team", "attending", "department", "operational", "case_review")
 CLINICAL = ("care_team", "attending", "department")
 _OPEN_END = pd.Timestamp("2262-01-01", tz="UTC")  # a care-team membership without an end
 
@@ -29,6 +35,10 @@ class ExplanationPolicy:
     operational_days_after: int = 90
     operational_roles: frozenset[str] = frozenset({"billing", "coding", "him", "registration"})
     sensitive_record_types: frozenset[str] = frozenset({"psychotherapy_note", "substance_use", "hiv", "genetic"})
+    # 5. case review: the privacy office's roles, and the operations purposes (HL7 v3) they read for
+    case_review_roles: frozenset[str] = frozenset({"privacy_officer", "investigator"})
+    case_review_purposes: frozenset[str] = frozenset({"HOPERAT", "HCOMPL", "HLEGAL", "RECORDMGT", "PATSFTY", "FRAUD",
+                                                      "TRAIN"})
 
 
 def _ints(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -121,17 +131,34 @@ def _encounter_window(encounters: pd.DataFrame, before: int, after: int) -> tupl
     return encounters["start"] - pd.Timedelta(days=before), encounters["end"] + pd.Timedelta(days=after)
 
 
+def _case_review(accesses: pd.DataFrame, policy: ExplanationPolicy) -> np.ndarray:
+    """The accesses that may be case review: the vault's own events (the gateway checked the staff
+    account and the role it acted in; an export's role column is only the export's word), in one of
+    the office's roles, for one of its purposes."""
+    return ((accesses["source"] == OWN_SOURCE).to_numpy(dtype=bool)
+            & accesses["event_role"].isin(policy.case_review_roles).to_numpy(dtype=bool)
+            & accesses["purpose"].isin(policy.case_review_purposes).to_numpy(dtype=bool))
+
+
+def _no_cases() -> pd.DataFrame:
+    return pd.DataFrame({"patient_id": pd.Series([], dtype="Int64"),
+                         "since": pd.Series([], dtype="datetime64[us, UTC]")})
+
+
 def explain(accesses: pd.DataFrame, encounters: pd.DataFrame, care_team: pd.DataFrame,
-            policy: ExplanationPolicy) -> pd.DataFrame:
+            policy: ExplanationPolicy, case_patients: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per access (same index): `explained_by` (the first explanation that holds, in the
-    contract's order), `explained` and `clinically_explained` (rules 1 to 3 only). Each explanation
+    contract's order, case review last), `explained` and `clinically_explained` (rules 1 to 3 only).
+    `case_patients`: the patients named in the office's cases and since when (patient_id, since).
+    Each explanation
     is tried only on the accesses the ones before it left unexplained: the answer is the same, and
     most of a month is explained by the first two, so the later lookups stay small.
 
     On whole columns: every key is coded once (`_Coder`), each explanation's windows are sorted by
     key, and each access is paired with the windows of its own key only. (A pandas merge of ten
     million accesses hashed all of them into a table of their own, and took five times as long.)"""
-    patients = _Coder(encounters["patient_id"], care_team["patient_id"])
+    cases = _no_cases() if case_patients is None else case_patients
+    patients = _Coder(encounters["patient_id"], care_team["patient_id"], cases["patient_id"])
     staff = _Coder(encounters["attending_id"], care_team["workforce_id"])
     departments = _Coder(accesses["department"].astype("category"))  # categorical already, from the workforce
     clinical = _encounter_window(encounters, policy.clinical_days_before, policy.clinical_days_after)
@@ -148,6 +175,10 @@ def explain(accesses: pd.DataFrame, encounters: pd.DataFrame, care_team: pd.Data
         (_Windows.of(_key([patients], [encounters["patient_id"]]), *operational), [patients], ["patient_id"],
          (accesses["role"].isin(policy.operational_roles)
           & ~accesses["record_type"].isin(policy.sensitive_record_types)).to_numpy()),
+        # 5. case review: from the moment a finding named the patient, for as long as the office keeps the case
+        (_Windows.of(_key([patients], [cases["patient_id"]]), cases["since"],
+                     pd.Series(_OPEN_END, index=cases.index)),
+         [patients], ["patient_id"], _case_review(accesses, policy)),
     )
     at, no_time = _micros(accesses["at"])
     first = np.full(len(accesses), -1, dtype=np.int8)  # the explanation's position in EXPLANATIONS
@@ -167,5 +198,5 @@ def explain(accesses: pd.DataFrame, encounters: pd.DataFrame, care_team: pd.Data
 
 
 def explained_share(explanations: pd.DataFrame) -> float | None:
-    """The share of successful patient accesses that one of the four explanations covers."""
+    """The share of successful patient accesses that one of the explanations covers."""
     return None if explanations.empty else float(explanations["explained"].mean())

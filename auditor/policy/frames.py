@@ -16,14 +16,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 from pandas.api.types import union_categoricals
-from sqlalchemy import BigInteger, Connection, Engine, or_, select, type_coerce
+from sqlalchemy import BigInteger, Connection, Engine, func, or_, select, type_coerce
 
 from auditor.audit import blocks
 from auditor.audit.events import ACTIONS, OUTCOMES
 from auditor.audit.schema import AuditEventRow
 from auditor.database import read_snapshot
 from auditor.vault.gateway.context import OWN_SOURCE, SERVICE_ROLE
-from auditor.vault.records import CareTeamMember, Encounter, Patient, WorkforceMember
+from auditor.vault.records import CareTeamMember, CaseFinding, Encounter, Patient, WorkforceMember
 
 IDENTITIES = ("name_dob", "last_name", "household", "street", "phone")
 ACTION_TYPE = pd.CategoricalDtype(list(ACTIONS))
@@ -59,6 +59,9 @@ class Frames:
     # blocks of the log whose header seal did not verify: read by their events' own times, not their
     # header's; anyone who reads these frames should say the log needs `auditor audit verify`
     unsealed_blocks: list = field(default_factory=list)
+    # the patients named in the privacy office's cases, and since when (the explanation "case review")
+    case_patients: pd.DataFrame = field(default_factory=lambda: typed_case_patients(pd.DataFrame(
+        {"patient_id": [], "since": []}, dtype=object)))
 
 
 def service_work(events: pd.DataFrame) -> pd.Series:
@@ -182,6 +185,10 @@ def typed_care_team(df: pd.DataFrame) -> pd.DataFrame:
     })
 
 
+def typed_case_patients(df: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame({"patient_id": df["patient_id"].astype("Int64"), "since": _timestamps(df["since"])})
+
+
 def row_positions(keys: pd.Series, table: pd.DataFrame, on: str) -> tuple[pd.DataFrame, np.ndarray]:
     """`table` without repeated keys, and the position in it of the row each key names (-1: none).
     The keys are factorised first (Arrow's dictionary encoding for text): a month's ten million user
@@ -268,7 +275,7 @@ def _statements(period: Period, lookback: timedelta, explanation_reach: timedelt
                 patient_id: int | None) -> dict[str, object]:
     first, last = _us(period.start - lookback), _us(period.end)
     reach = _us(period.start - explanation_reach), _us(period.end + explanation_reach)
-    E, W, P, C, T = AuditEventRow, WorkforceMember, Patient, Encounter, CareTeamMember
+    E, W, P, C, T, F = AuditEventRow, WorkforceMember, Patient, Encounter, CareTeamMember, CaseFinding
     start, end = type_coerce(C.start, BigInteger), type_coerce(C.end, BigInteger)
     t_start, t_end = type_coerce(T.start, BigInteger), type_coerce(T.end, BigInteger)
     return {
@@ -289,6 +296,11 @@ def _statements(period: Period, lookback: timedelta, explanation_reach: timedelt
         "care_team": select(
             T.patient_id, T.workforce_id, t_start.label("start"), t_end.label("end"),
         ).where(t_start <= last, or_(T.end.is_(None), t_end >= first), *_only(T.patient_id, patient_id)),
+        # clear columns of the office's cases: which patients a finding named, and when it was recorded
+        "case_patients": select(
+            F.patient_id, func.min(type_coerce(F.added_at, BigInteger)).label("since"),
+        ).where(F.patient_id.is_not(None), type_coerce(F.added_at, BigInteger) < last,
+                *_only(F.patient_id, patient_id)).group_by(F.patient_id),
     }
 
 
@@ -364,4 +376,5 @@ def load_frames(records: Engine, period: Period, lookback: timedelta = timedelta
                      log_key, reading)
     unsealed = reading.unsealed if log_key is not None else []
     return Frames(raw["events"], typed_workforce(raw["workforce"]), typed_patients(raw["patients"]),
-                  typed_encounters(raw["encounters"]), typed_care_team(raw["care_team"]), period, unsealed)
+                  typed_encounters(raw["encounters"]), typed_care_team(raw["care_team"]), period, unsealed,
+                  typed_case_patients(raw["case_patients"]))

@@ -27,6 +27,7 @@ SPEC_RULES = ("self-access", "family-access", "coworker-access", "neighbor-acces
 ENGINE_FILE = "engine.yaml"
 RUNNING = ("stable", "test", "experimental")
 _WINDOWS = ("clinical_days_before", "clinical_days_after", "operational_days_before", "operational_days_after")
+_SETS = ("operational_roles", "sensitive_record_types", "case_review_roles", "case_review_purposes")
 
 
 class PolicyError(ConfigurationError):
@@ -85,14 +86,13 @@ def _settings(f: PolicyFile, base: EngineSettings, partial: bool) -> EngineSetti
         f.problem((key,), f"unknown key {key!r}")
     ex = doc.get("explanations", {} if partial else None)
     if not isinstance(ex, dict):
-        f.problem(("explanations",), "explanations must be a mapping of windows, operational_roles, "
-                  "sensitive_record_types")
+        f.problem(("explanations",), f"explanations must be a mapping of windows, {', '.join(_SETS)}")
         return base
     values: dict[str, Any] = {}
     for key, value in ex.items():
         if key in _WINDOWS and isinstance(value, int) and not isinstance(value, bool) and value >= 0:
             values[key] = value
-        elif key in ("operational_roles", "sensitive_record_types") and isinstance(value, list):
+        elif key in _SETS and isinstance(value, list) and all(isinstance(v, str) for v in value):
             values[key] = frozenset(value)
         else:
             f.problem(("explanations", key), f"{key!r} is not a known setting or has a wrong value ({value!r})")

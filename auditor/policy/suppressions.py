@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, or_, select
 
 from auditor.errors import InputError, NotFound
 from auditor.policy.findings import Finding
 from auditor.vault.gateway.casework import Casework, CaseworkChange
-from auditor.vault.records import Suppression
+from auditor.vault.records import Case, CaseFinding, Suppression
 
 
 class SuppressionRefused(InputError):
@@ -59,10 +59,18 @@ class SuppressionEntry:
     created_at: datetime
     revoked_at: datetime | None
     revoked_by: str | None
+    proposed_by: str | None = None
+    approved_at: datetime | None = None
+
+    @property
+    def pending(self) -> bool:
+        return self.proposed_by is not None and self.approved_at is None
 
     def status(self, today: date) -> str:
         if self.revoked_at is not None:
             return "revoked"
+        if self.pending:
+            return "proposed"
         return "expired" if self.expires_on < today else "active"
 
 
@@ -125,12 +133,61 @@ def revoke_suppression(casework: Casework, suppression_id: int, reason: str, by:
     casework.change("update", work)
 
 
+def propose_suppression(casework: Casework, case_id: int, finding_id: int, reason: str, expires_on: date,
+                        by: str, today: date) -> int:
+    """A case's finding judged a false positive: propose a suppression of its rule for its member and
+    its patient (exactly those), pending until an officer other than `by` approves it; its id."""
+    reason, by = _text(reason, "a reason"), _text(by, "who proposes it")
+    if expires_on < today:
+        raise SuppressionRefused(f"the last day {expires_on.isoformat()} is already past")
+
+    def work(change: CaseworkChange) -> int:
+        found = change.session.execute(select(CaseFinding.rule, CaseFinding.patient_id, Case.user_id)
+                                       .join(Case, Case.id == CaseFinding.case_id)
+                                       .where(CaseFinding.id == finding_id, CaseFinding.case_id == case_id)).first()
+        if found is None:
+            raise NotFound(f"no finding {finding_id} in case {case_id}")
+        row = Suppression(rule=found.rule, user_id=found.user_id, patient_id=found.patient_id, expires_on=expires_on,
+                          approver="", data_key_id=change.new_key("suppression"), reason=b"", created_at=change.at,
+                          proposed_by=by[:128])
+        change.session.add(row)
+        change.session.flush()  # the id binds the sealed reason to its row
+        row.reason = change.seal(row.data_key_id, "suppressions", "reason", row.id, reason)
+        change.record_rows("suppressions", "create", [row.id])
+        change.record("suppression", row.id, f"suppression {row.id} of {found.rule} proposed by {by} from case "
+                      f"{case_id}, expires {expires_on.isoformat()}", patient_id=found.patient_id)
+        return row.id
+
+    return casework.change("create", work)
+
+
+def approve_suppression(casework: Casework, suppression_id: int, by: str) -> None:
+    """A privacy officer approves a proposed suppression: from now on it mutes. Refused for one not
+    pending, and for the proposer (two people: one proposes, another approves)."""
+    by = _text(by, "who approves it")
+
+    def work(change: CaseworkChange) -> None:
+        row = change.session.get(Suppression, suppression_id, with_for_update=True)
+        if row is None:
+            raise NotFound(f"no suppression {suppression_id}")
+        if row.proposed_by is None or row.approved_at is not None or row.revoked_at is not None:
+            raise SuppressionRefused(f"suppression {suppression_id} is not awaiting approval")
+        if row.proposed_by == by:
+            raise SuppressionRefused(f"suppression {suppression_id} was proposed by {by}: another officer approves it")
+        row.approver, row.approved_at = by[:128], change.at
+        change.record_rows("suppressions", "update", [row.id])
+        change.record("suppression", row.id, f"suppression {row.id} approved by {by}", patient_id=row.patient_id)
+
+    casework.change("update", work)
+
+
 def list_suppressions(records: Engine) -> list[SuppressionEntry]:
     """Every suppression, newest first (clear columns; reasons stay sealed)."""
     S = Suppression
     with records.connect() as conn:
         rows = conn.execute(select(S.id, S.rule, S.user_id, S.patient_id, S.expires_on, S.approver, S.created_at,
-                                   S.revoked_at, S.revoked_by).order_by(S.id.desc())).all()
+                                   S.revoked_at, S.revoked_by, S.proposed_by, S.approved_at)
+                            .order_by(S.id.desc())).all()
     return [SuppressionEntry(*row) for row in rows]
 
 
@@ -143,11 +200,12 @@ def suppression_reasons(casework: Casework, entries: list[SuppressionEntry]) -> 
 
 
 def active_suppressions(records: Engine) -> list[ActiveSuppression]:
-    """The suppressions not revoked (expiry is judged per finding, by its time)."""
+    """The suppressions not revoked and not pending approval (expiry is judged per finding, by its time)."""
     S = Suppression
     with records.connect() as conn:
         rows = conn.execute(select(S.id, S.rule, S.user_id, S.patient_id, S.expires_on)
-                            .where(S.revoked_at.is_(None))).all()
+                            .where(S.revoked_at.is_(None), or_(S.proposed_by.is_(None), S.approved_at.is_not(None)))
+                            ).all()
     return [ActiveSuppression(*row) for row in rows]
 
 

@@ -25,9 +25,9 @@ RULE_KEYS = {"id": str, "title": str, "description": str, "severity": str, "stat
              "remediation": str, "examples": list}
 OVERRIDE_KEYS = {"id", "parameters", "severity", "status"}  # what a site file may change in one of our rules
 EXAMPLE_KEYS = {"name", "timezone", "period", "parameters", "workforce", "patients", "encounters", "care_team", "events",
-                "expect"}
+                "cases", "expect"}
 EVENT_KEYS = {"id", "at", "user_id", "patient_id", "action", "outcome", "record_type", "break_glass", "reason",
-              "role", "purpose"}
+              "role", "purpose", "source"}
 
 
 @dataclass(frozen=True)

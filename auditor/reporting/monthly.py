@@ -50,6 +50,7 @@ class MonthlyFacts:
     detection: Detection
     findings: list[Finding]  # as the report shows them: pseudonymized when asked
     patients: dict[int, str]  # names (or pseudonyms) of the patients in the report's rows
+    ranking: sections.CaseRanking  # the cases of the unmuted findings, in triage order (auditor.review.triage)
     trend: Trend
     previous: PreviousMonth | None  # None when the month before has no events
     verification: Verification
@@ -95,7 +96,7 @@ def verification_section(result: Verification) -> dict:
 
 def _listed(facts: MonthlyFacts, open_findings: list[Finding]) -> dict:
     """The sections that list findings as rows: the ranked cases and one table per listed rule."""
-    ranking = sections.rank_cases(open_findings)
+    ranking = facts.ranking
     show_mrn = not facts.pseudonymized  # the pseudonym stands alone, as in findings.csv's mrn column
     return {"cases": sections.ranked_cases(ranking, facts.patients, show_mrn),
             **{rule: sections.rule_rows(sections.of_rule(facts.findings, rule), facts.patients, show_mrn)

@@ -20,6 +20,7 @@ EXPLANATION_TEXT = {
     "attending": "attending physician of the patient's encounter",
     "department": "works in the department treating the patient",
     "operational": "billing, coding, registration or records work for the patient's encounter",
+    "case_review": "the privacy office reviewing a case that concerns the patient",
 }
 PURPOSE_TEXT = {"TREAT": "treatment", "ETREAT": "emergency treatment", "BTG": "emergency access",
                 "HPAYMT": "payment", "HOPERAT": "health care operations", "PATRQT": "patient request",
@@ -41,7 +42,7 @@ class PatientAccess:
     record_type: str | None
     purpose: str | None
     break_glass: bool
-    explained_by: str | None  # care_team, attending, department, operational; None: nothing explains it
+    explained_by: str | None  # care_team, attending, department, operational, case_review; None: nothing does
 
 
 @dataclass(frozen=True)

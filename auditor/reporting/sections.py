@@ -57,15 +57,11 @@ class CaseRanking:
     total: int
 
 
-def rank_cases(findings: list[Finding]) -> CaseRanking:
-    """Repeat offenders first (more findings), then the highest risk, then the case id (the older
-    case first); cut at MAX_CASES."""
-    cases: dict[int, list[Finding]] = defaultdict(list)
-    for f in findings:
-        cases[f.case or 0].append(f)
-    order = sorted(cases, key=lambda c: (-len(cases[c]), -max(f.risk for f in cases[c]), c))
-    listed = [(c, sorted(cases[c], key=lambda f: (-f.risk, f.first_at, f.rule))) for c in order[:MAX_CASES]]
-    return CaseRanking(listed, len(cases))
+def case_ranking(ordered: list[tuple[int, list[Finding]]]) -> CaseRanking:
+    """Cases in the order given (auditor.review.triage ranks them), each case's findings highest risk
+    first; cut at MAX_CASES."""
+    listed = [(c, sorted(items, key=lambda f: (-f.risk, f.first_at, f.rule))) for c, items in ordered[:MAX_CASES]]
+    return CaseRanking(listed, len(ordered))
 
 
 def ranked_cases(ranking: CaseRanking, patients: dict[int, str], show_mrn: bool = True) -> dict:

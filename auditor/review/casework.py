@@ -17,7 +17,10 @@ from auditor.cases.settings import CaseSettings
 from auditor.home import Vault
 from auditor.policy import suppressions as suppression_store
 from auditor.policy.suppressions import SuppressionRequest
+from auditor.review import triage
+from auditor.review.timeline import Timeline, member_timeline
 from auditor.vault.gateway.casework import Casework
+from auditor.vault.gateway.context import AccessContext
 from auditor.vault.gateway.directory import ReportDirectory
 
 
@@ -36,6 +39,7 @@ class SuppressionView:
     revoked_at: datetime | None
     revoked_by: str | None
     reason: str | None  # None once its key was destroyed
+    proposed_by: str | None = None  # proposed from a case; pending until another officer approves it
 
     def to_dict(self) -> dict:
         out = asdict(self)
@@ -59,7 +63,33 @@ def list_suppressions(vault: Vault) -> list[SuppressionView]:
     mrns = ReportDirectory(vault.gateway).mrns(sorted({e.patient_id for e in entries if e.patient_id}))
     today = vault.today()
     return [SuppressionView(e.id, e.status(today), e.rule, e.user_id, mrns.get(e.patient_id) if e.patient_id else None,
-                            e.expires_on, e.approver, e.created_at, e.revoked_at, e.revoked_by, reasons.get(e.id))
+                            e.expires_on, e.approver, e.created_at, e.revoked_at, e.revoked_by, reasons.get(e.id),
+                            e.proposed_by) for e in entries]
+
+
+def propose_suppression(vault: Vault, case_id: int, finding_id: int, reason: str, expires_on: date, by: str) -> int:
+    """A case's finding is a false positive: propose muting its rule for its member and patient (pending
+    until an officer other than `by` approves it); its id."""
+    return suppression_store.propose_suppression(Casework(vault.gateway), case_id, finding_id, reason, expires_on,
+                                                 by, vault.today())
+
+
+def approve_suppression(vault: Vault, suppression_id: int, by: str) -> None:
+    suppression_store.approve_suppression(Casework(vault.gateway), suppression_id, by)
+
+
+def pending_suppressions(vault: Vault, reader: AccessContext) -> list[SuppressionView]:
+    """The proposals awaiting approval, oldest first: reasons opened by the casework desk, the patients
+    read through the gateway as `reader` (audited in that person's name)."""
+    entries = [e for e in suppression_store.list_suppressions(vault.records) if e.pending and e.revoked_at is None]
+    entries.reverse()
+    reasons = suppression_store.suppression_reasons(Casework(vault.gateway), entries)
+    ids = sorted({e.patient_id for e in entries if e.patient_id is not None})
+    people = vault.gateway.read_patients(reader, ids) if ids else {}
+    today = vault.today()
+    return [SuppressionView(e.id, e.status(today), e.rule, e.user_id,
+                            people[e.patient_id].mrn if e.patient_id in people else None, e.expires_on, e.approver,
+                            e.created_at, e.revoked_at, e.revoked_by, reasons.get(e.id), e.proposed_by)
             for e in entries]
 
 
@@ -70,16 +100,43 @@ def revoke_suppression(vault: Vault, suppression_id: int, reason: str, by: str |
 
 def list_cases(vault: Vault, settings: CaseSettings, *, status: str | None = None, first_day: date | None = None,
                last_day: date | None = None) -> list[CaseSummary]:
-    """Cases ranked (repeat offenders first, then risk); `status` one of the statuses or "overdue";
-    days: the cases whose span meets them. Clear columns only: nothing is opened."""
-    return listing.list_cases(vault.records, settings, vault.clock.now(), status=status, first_day=first_day,
-                              last_day=last_day)
+    """Cases in triage order (auditor.review.triage: critical first, then risk); `status` one of the
+    statuses or "overdue"; days: the cases whose span meets them. Clear columns only: nothing is opened."""
+    return triage.ranked(listing.list_cases(vault.records, settings, vault.clock.now(), status=status,
+                                            first_day=first_day, last_day=last_day))
 
 
 def case_file(vault: Vault, case_id: int, settings: CaseSettings) -> CaseFile:
     """One case: its findings with their sentences and MRNs, its history with the notes (audited reads)."""
     return listing.case_file(Casework(vault.gateway), ReportDirectory(vault.gateway), case_id, settings,
                              vault.clock.now())
+
+
+@dataclass(frozen=True)
+class CasePage:
+    """A case as a signed-in member of the office reads it: the file, and the patients its findings
+    name ("Last, First (MRN)"), read through the gateway as that person (audited in their name)."""
+
+    file: CaseFile
+    patients: dict[int, str]
+    opened: bool  # False: the reader's role opens no patient information (clear columns only)
+    timeline: Timeline  # the member's accesses over the case's days (auditor.review.timeline)
+    reasons: dict[int, str]  # seq -> the break-the-glass reason of an access a finding cites, read as the reader
+
+
+def case_page(vault: Vault, case_id: int, settings: CaseSettings, reader: AccessContext | None) -> CasePage:
+    """One case for `reader` (None: a role that reads no PHI). Sentences and notes are opened by the
+    casework desk (audited); the patients, and the break-the-glass reasons of the accesses its findings
+    cite, are read as `reader`, so the office's own reads are watched."""
+    opened = reader is not None
+    file = listing.case_file(Casework(vault.gateway), None, case_id, settings, vault.clock.now(), opened=opened)
+    ids = sorted({f.patient_id for f in file.findings if f.patient_id is not None})
+    people = vault.gateway.read_patients(reader, ids) if opened and ids else {}
+    patients = {pid: f"{p.last_name or ''}, {p.first_name or ''} ({p.mrn})".lstrip(", ") for pid, p in people.items()}
+    timeline = member_timeline(vault, file)
+    glass = [e.seq for e in timeline.entries if e.cited and e.break_glass and e.reason_on_file]
+    reasons = vault.gateway.read_access_reasons(reader, glass) if opened and glass else {}
+    return CasePage(file, patients, opened, timeline, reasons)
 
 
 def start_review(vault: Vault, case_id: int, by: str, note: str | None = None) -> None:

@@ -29,6 +29,7 @@ from auditor.reporting.monthly import MonthlyFacts, PreviousMonth, Trend, monthl
 from auditor.reporting.templates import Site
 from auditor.review.audit_log import start_log_check
 from auditor.review.period import PeriodReview, preview_period, review_period, shift_month
+from auditor.review.triage import ranked_report_cases
 from auditor.vault.gateway.context import AccessContext
 from auditor.vault.gateway.directory import ReportDirectory
 
@@ -105,11 +106,10 @@ def pseudonymized(vault: Vault, findings: list[Finding]) -> list[Finding]:
     return out
 
 
-def _patient_labels(vault: Vault, findings: list[Finding], pseudonymize: bool,
+def _patient_labels(vault: Vault, findings: list[Finding], ranking: sections.CaseRanking, pseudonymize: bool,
                     reader: AccessContext | None = None) -> dict[int, str]:
     """The names of the patients in the report's rows (and only those: the rest are in findings.csv by
     MRN), read as `reader` (default svc:report for operations; audited), or their pseudonyms."""
-    ranking = sections.rank_cases([f for f in findings if not f.muted])
     shown = sections.shown_patients(ranking, [sections.of_rule(findings, r) for r in sections.LISTED_RULES])
     if pseudonymize:
         return {pid: vault.indexer.pseudonym(pid) for pid in shown}
@@ -136,7 +136,8 @@ def report_on(vault: Vault, review: PeriodReview, policy: Policy, site: Site, *,
     period = review.period
     findings = pseudonymized(vault, review.findings) if pseudonymize else review.findings
     tell(NAMING)
-    patients = _patient_labels(vault, findings, pseudonymize, reader)
+    ranking = ranked_report_cases([f for f in findings if not f.muted])
+    patients = _patient_labels(vault, findings, ranking, pseudonymize, reader)
     tell("counting the months of the trend")
     months = trend_months(period)
     # this month's from the review, as the summary states it; a count in SQL would read every event again
@@ -148,7 +149,7 @@ def report_on(vault: Vault, review: PeriodReview, policy: Policy, site: Site, *,
     previous = _previous(vault, period, policy, accesses[-2])
     now = now or vault.clock.now()
     facts = MonthlyFacts(
-        period, review.detection, findings, patients,
+        period, review.detection, findings, patients, ranking,
         Trend(months, accesses, findings_recorded_by_month(vault.records, months[:-1])), previous, verification,
         month_casework(vault.records, period, case_settings or CaseSettings(), now),
         ingest_runs(vault.records, period.start.to_pydatetime(), period.end.to_pydatetime()),

@@ -5,7 +5,8 @@ a page that shows PHI reads it through the gateway as the signed-in account (Vie
 from __future__ import annotations
 
 from auditor.staff.roles import ADMIN, EVERY_ROLE
-from auditor.web import admin, audit_log, home, login, patient_access, release_pages, reports_pages, retention_pages
+from auditor.web import (admin, audit_log, cases, home, login, patient_access, release_pages, reports_pages,
+                         retention_pages, suppressions)
 from auditor.web.routing import Page
 
 PAGES: list[Page] = [
@@ -17,6 +18,16 @@ PAGES: list[Page] = [
     Page("/logout", "logout", login.logout, roles=EVERY_ROLE, methods=("POST",)),
     # the office
     Page("/", "home", home.home, roles=EVERY_ROLE, title="Home"),
+    Page("/cases", "cases", cases.queue, roles=cases.CASE_READERS, title="Triage queue"),
+    Page("/cases/{case_id:int}", "case", cases.show_case, roles=cases.CASE_READERS),
+    Page("/cases/{case_id:int}/review", "review_case", cases.review_case, roles=cases.CASE_WORKERS, methods=("POST",)),
+    Page("/cases/{case_id:int}/note", "note_case", cases.note_case, roles=cases.CASE_WORKERS, methods=("POST",)),
+    Page("/cases/{case_id:int}/close", "close_case", cases.close_case, roles=cases.CASE_DECIDERS, methods=("POST",)),
+    Page("/cases/{case_id:int}/propose", "propose_suppression", cases.propose_suppression, roles=cases.CASE_WORKERS,
+         methods=("POST",)),
+    Page("/suppressions", "suppressions", suppressions.pending, roles=suppressions.READERS, title="Suppressions"),
+    Page("/suppressions/{suppression_id:int}/approve", "approve_suppression", suppressions.approve,
+         roles=suppressions.APPROVERS, methods=("POST",)),
     *reports_pages.PAGES,
     *release_pages.PAGES,
     *retention_pages.PAGES,

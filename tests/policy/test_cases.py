@@ -119,20 +119,29 @@ def test_an_open_case_is_extended_and_a_closed_one_is_final(local_vault, policy)
     assert new_case != case_id and {f.case for f in fresh.findings} == {new_case}
 
 
-def test_repeat_offenders_rank_first(local_vault, policy):
+def test_cases_are_listed_in_triage_order_critical_first(local_vault, policy):
+    """auditor.review.triage ranks the list: a terminated account's critical finding first, then the
+    highest risk, whoever has more cases or findings."""
+    from auditor.review.casework import list_cases as ranked_cases
+    from auditor.vault.gateway import AccessContext, WorkforceRecord
+
     ids = populate(local_vault)
     (first,) = review_period(local_vault, NOVEMBER, policy).attachment.opened
     casework = Casework(local_vault.gateway)
     workflow.start_review(casework, first, "CPO")
     workflow.close_case(casework, first, "confirmed_violation", "written_warning", "CPO")
+    local_vault.gateway.register_workforce(AccessContext.service("import"), [
+        WorkforceRecord("t.gone", "nurse", "Tom", "Gone", department="Oncology", hire_date=date(2019, 1, 1),
+                        termination_date=date(2026, 11, 1))])
     at = datetime(2026, 11, 20, 15, tzinfo=timezone.utc)
-    _accesses(local_vault, ids, ("ehr-20", "n.muller", "P-FAM", at),
-              ("ehr-21", "dr.lee", "P-FAM", at), ("ehr-22", "dr.lee", "P-NEI", at + timedelta(minutes=1)))
+    _accesses(local_vault, ids, ("ehr-20", "n.muller", "P-FAM", at), ("ehr-21", "dr.lee", "P-FAM", at),
+              ("ehr-22", "dr.lee", "P-NEI", at + timedelta(minutes=1)), ("ehr-23", "t.gone", "P-OK", at))
     review_period(local_vault, Period(date(2026, 11, 20), date(2026, 11, 20), NEW_YORK), policy)
-    open_cases = list_cases(local_vault.records, SETTINGS, local_vault.clock.now(), status="open")
-    assert [c.user_id for c in open_cases] == ["n.muller", "dr.lee"]
-    assert open_cases[0].user_cases == 2 and open_cases[0].findings < open_cases[1].findings
-    assert [c.id for c in list_cases(local_vault.records, SETTINGS, local_vault.clock.now(), status="closed")] == [first]
+    open_cases = ranked_cases(local_vault, SETTINGS, status="open")
+    assert [(c.user_id, c.critical) for c in open_cases] == [("t.gone", True), ("n.muller", False),
+                                                             ("dr.lee", False)]
+    assert open_cases[1].max_risk > open_cases[2].max_risk and open_cases[1].findings < open_cases[2].findings
+    assert [c.id for c in ranked_cases(local_vault, SETTINGS, status="closed")] == [first]
 
 
 def test_a_finding_keeps_its_rank_in_the_run_apart_from_its_case(local_vault, policy):

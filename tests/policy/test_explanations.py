@@ -154,3 +154,34 @@ def test_each_access_gets_the_first_explanation_the_contract_gives(policy):
         assert got == want
 
     check()
+
+
+# -- 5. case review: the privacy office reading the patients of its cases --------------------------------
+OFFICER = {"user_id": "p.officer", "role": "privacy_officer", "source": "vault", "purpose": "HCOMPL"}
+
+
+def test_the_office_reading_a_patient_its_case_names_is_case_review(policy):
+    events = [{"id": "case", "at": "2026-11-05T10:00:00", "patient_id": 1, **OFFICER},
+              {"id": "other", "at": "2026-11-05T10:01:00", "patient_id": 2, **OFFICER},
+              {"id": "before", "at": "2026-11-01T10:00:00", "patient_id": 1, **OFFICER},
+              {"id": "treat", "at": "2026-11-05T10:02:00", "patient_id": 1, **OFFICER, "purpose": "TREAT"},
+              {"id": "export", "at": "2026-11-05T10:03:00", "patient_id": 1, **OFFICER, "source": "ehr"},
+              {"id": "nurse", "at": "2026-11-05T10:04:00", "patient_id": 1, "user_id": "n.doe", "source": "vault",
+               "role": "nurse", "purpose": "HCOMPL"}]
+    frames = frames_from_tables(workforce=[{**NURSE, "department": "Oncology"}], patients=[{"patient_id": 1},
+                                {"patient_id": 2}], events=events, cases=[{"patient_id": 1, "since": "2026-11-03T00:00:00"}])
+    ctx = engine.run(frames, policy).context
+    why = ctx.accesses["explained_by"].astype(object)
+    got = dict(zip(ctx.accesses["event_ref"], why.where(why.notna(), None)))
+    assert got == {"case": "case_review", "other": None, "before": None, "treat": None, "export": None, "nurse": None}
+    assert not ctx.accesses["clinically_explained"].any()
+
+
+def test_case_review_comes_after_the_contracts_four(policy):
+    """An officer who is also on the care team is explained as the contract says first."""
+    team = [{"patient_id": 1, "user_id": "p.officer", "start": "2026-11-01T00:00:00", "end": None}]
+    events = [{"id": "e", "at": "2026-11-05T10:00:00", "patient_id": 1, **OFFICER}]
+    frames = frames_from_tables(workforce=[{"user_id": "p.officer", "role": "nurse", "department": "Oncology"}],
+                                patients=[{"patient_id": 1}], care_team=team, events=events,
+                                cases=[{"patient_id": 1, "since": "2026-11-03T00:00:00"}])
+    assert list(engine.run(frames, policy).context.accesses["explained_by"].astype(str)) == ["care_team"]

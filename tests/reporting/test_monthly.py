@@ -280,22 +280,10 @@ def test_casework_and_suppressions_in_the_report(auditor, month_home, tmp_path):
     assert glass.count("(muted)") == 2
 
 
-def test_cases_are_ranked_repeat_offenders_first():
-    from auditor.policy.findings import Finding
-    from auditor.reporting.sections import rank_cases, ranked_cases
-
-    def finding(case, risk, user):
-        return Finding("no-treatment-relationship", "medium", user, 1, "M", ["e"], risk, "x.", case=case,
-                       first_at="2026-11-02T10:00:00+00:00", last_at="2026-11-02T10:00:00+00:00")
-
-    found = [finding(1, 45, "a"), finding(2, 90, "b"), finding(3, 45, "c"), finding(3, 46, "c"), finding(4, 46, "d")]
-    ranked = ranked_cases(rank_cases(found), {})["rows"]
-    assert [(c["rank"], c["case"]) for c in ranked] == [(1, 3), (2, 2), (3, 4), (4, 1)]
-
-
 def test_only_the_patients_in_the_rows_are_named():
     from auditor.policy.findings import Finding
     from auditor.reporting import sections
+    from auditor.review.triage import ranked_report_cases
 
     def finding(case, patient, rule="no-treatment-relationship"):
         return Finding(rule, "medium", f"u{case}", patient, "M", ["e"], 45, "x.", case=case,
@@ -304,7 +292,7 @@ def test_only_the_patients_in_the_rows_are_named():
     many = sections.MAX_CASES + 5
     found = [finding(c, 1000 * c + k) for c in range(1, many + 1) for k in range(sections.CASE_ROWS + 2)]
     found += [finding(9999, 500_000 + k, "vip-access") for k in range(sections.MAX_ROWS + 7)]
-    ranking = sections.rank_cases(found)
+    ranking = ranked_report_cases(found)
     per_rule = [sections.of_rule(found, rule) for rule in sections.LISTED_RULES]
     named = sections.shown_patients(ranking, per_rule)
     cases = sections.ranked_cases(ranking, {pid: f"P{pid}" for pid in named})

@@ -20,7 +20,7 @@ def test_r0014_makes_the_proposals_as_the_models_have_them(tmp_path, request, ba
            else f"sqlite:///{tmp_path / 'records.db'}")
     engine = database.connect(url, must_exist=False)
     config = database._alembic_config("records", engine)
-    command.upgrade(config, "r0012")
+    command.upgrade(config, "r0013")
     database.upgrade("records", engine)
     assert "retention_purge_proposals" in inspect(engine).get_table_names()
     with engine.connect() as conn:
@@ -33,7 +33,7 @@ def test_r0014_makes_the_proposals_as_the_models_have_them(tmp_path, request, ba
     with pytest.raises(DBAPIError):  # a purge run is kept permanently still (r0004)
         with engine.begin() as conn:
             conn.exec_driver_sql("delete from retention_purges")
-    command.downgrade(config, "r0012")
+    command.downgrade(config, "r0013")
     assert "retention_purge_proposals" not in inspect(engine).get_table_names()
     assert "proposer" not in {c["name"] for c in inspect(engine).get_columns("retention_purges")}
     engine.dispose()

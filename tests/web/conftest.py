@@ -5,19 +5,25 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
+from sqlalchemy import select
 from starlette.testclient import TestClient
 
 from auditor.home import create_home
+from auditor.policy.rules import load_policy
+from auditor.review.period import month_period, review_period
 from auditor.staff.accounts import StaffAccounts
 from auditor.staff.roles import ROLES
+from auditor.vault.records import Case
 from auditor.web.app import create_app
 from tests.conftest import FAST_SCRYPT
+from tests.reporting.report_data import hospital_month
 from tests.staff.conftest import code_at
 
 PASSWORD = "tangerine lighthouse"
+DECEMBER_2 = datetime(2026, 12, 2, 14, tzinfo=timezone.utc)
 
 
 @dataclass
@@ -45,6 +51,16 @@ def staff(web_vault) -> dict[str, Staff]:
             enrolment = accounts.add(role, f"{role.title()} Person", (role,), PASSWORD, first.account)
             made[role] = Staff(role, PASSWORD, enrolment.otpauth_uri)
     return made
+
+
+@pytest.fixture
+def november(web_vault, clock, staff) -> dict[str, int]:
+    """tests/reporting's November reviewed on 2 December: user id -> case id (t.gone's is critical)."""
+    hospital_month(web_vault)
+    clock.at = DECEMBER_2
+    review_period(web_vault, month_period("2026-11", web_vault.timezone), load_policy())
+    with web_vault.records.connect() as conn:
+        return {u: i for i, u in conn.execute(select(Case.id, Case.user_id))}
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from auditor.web.routing import Page
 from tests.web.conftest import csrf_of, sign_in
 
 EVERYONE = set(ROLES)
+CASE_READERS = {"privacy_officer", "investigator", "viewer"}  # an ROI coordinator sees no cases (issue 16)
 # (method, path) -> the roles that may; None: public (the login pages)
 EXPECTED: dict[tuple[str, str], set[str] | None] = {
     ("GET", "/login"): None, ("POST", "/login"): None, ("GET", "/login/code"): None, ("POST", "/login/code"): None,
@@ -27,6 +28,13 @@ EXPECTED: dict[tuple[str, str], set[str] | None] = {
     ("GET", "/accounts"): {"admin"},
     ("POST", "/accounts/add"): {"admin"}, ("POST", "/accounts/disable"): {"admin"},
     ("POST", "/accounts/enable"): {"admin"},
+    ("GET", "/cases"): CASE_READERS, ("GET", "/cases/{case_id:int}"): CASE_READERS,
+    ("POST", "/cases/{case_id:int}/review"): {"privacy_officer", "investigator"},
+    ("POST", "/cases/{case_id:int}/note"): {"privacy_officer", "investigator"},
+    ("POST", "/cases/{case_id:int}/close"): {"privacy_officer"},
+    ("POST", "/cases/{case_id:int}/propose"): {"privacy_officer", "investigator"},
+    ("GET", "/suppressions"): {"privacy_officer", "investigator"},
+    ("POST", "/suppressions/{suppression_id:int}/approve"): {"privacy_officer"},
     # reports: an officer generates, a viewer downloads what was made
     ("GET", "/reports"): {"privacy_officer", "viewer"},
     ("POST", "/reports/generate"): {"privacy_officer"},

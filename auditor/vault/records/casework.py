@@ -34,6 +34,10 @@ class Suppression(RecordsBase):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_by: Mapped[str | None] = mapped_column(String(128))
     revoke_reason: Mapped[bytes | None] = mapped_column(Sealed)
+    # proposed from a case ("false positive"): pending, muting nothing, until an officer other than the
+    # proposer approves it (r0013); None for a suppression added whole with its approver
+    proposed_by: Mapped[str | None] = mapped_column(String(128))
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Case(RecordsBase):

@@ -14,7 +14,7 @@ from alembic import op
 
 
 revision = 'r0014'
-down_revision = 'r0012'
+down_revision = 'r0013'
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,105 @@
+"""Triage: the one order of the privacy office's cases, and the queue the office works from.
+
+`triage_order` is the ranking of every list of cases: the web app's queue, `auditor cases list` and
+the monthly report's ranked cases. Critical first (every case with a critical finding above every
+case without: a terminated account still opening charts is not weighed against volume), then the
+highest risk, then more findings, then the older case.
+
+The queue filters by rule, severity, the member's department and status, and pages; its filters are
+rule ids, severities, statuses and department names: nothing that names a patient."""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from auditor.cases import listing
+from auditor.cases.listing import NOT_CLOSED, CaseSummary
+from auditor.cases.settings import CaseSettings
+from auditor.cases.workflow import STATUSES
+from auditor.errors import InputError
+from auditor.home import Vault
+from auditor.policy.findings import Finding
+from auditor.policy.validation import SEVERITIES
+from auditor.reporting.sections import CaseRanking, case_ranking
+
+PER_PAGE = 25
+QUEUE_STATUSES = (NOT_CLOSED, *STATUSES, "overdue", "any")  # the queue's default first: the work in hand
+
+
+def triage_order(critical: bool, risk: int, findings: int, case_id: int) -> tuple:
+    """The sort key of a case: critical first, then the highest risk, more findings, the older case."""
+    return (not critical, -risk, -findings, case_id)
+
+
+def ranked(cases: list[CaseSummary]) -> list[CaseSummary]:
+    """Case summaries in triage order."""
+    return sorted(cases, key=lambda c: triage_order(c.critical, c.max_risk, c.findings, c.id))
+
+
+def ranked_report_cases(findings: list[Finding]) -> CaseRanking:
+    """The monthly report's cases (its unmuted findings grouped by case) in triage order."""
+    cases: dict[int, list[Finding]] = defaultdict(list)
+    for f in findings:
+        cases[f.case or 0].append(f)
+    order = sorted(cases, key=lambda c: triage_order(any(f.severity == "critical" for f in cases[c]),
+                                                     max(f.risk for f in cases[c]), len(cases[c]), c))
+    return case_ranking([(c, cases[c]) for c in order])
+
+
+@dataclass(frozen=True)
+class TriageFilters:
+    """What the queue is narrowed to (None: any)."""
+
+    rule: str | None = None
+    severity: str | None = None
+    department: str | None = None  # as the rules compare departments: trimmed, case-folded
+    status: str = NOT_CLOSED
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    case: CaseSummary
+    department: str | None
+    rules: list[str]
+
+
+@dataclass(frozen=True)
+class TriageQueue:
+    rows: list[QueueRow]  # this page's
+    total: int  # cases matching the filters
+    page: int
+    pages: int
+    filters: TriageFilters
+    rules: list[str] = field(default_factory=list)  # the choices: rules some case has findings of
+    departments: list[str] = field(default_factory=list)  # departments of members with cases
+
+
+def _checked(filters: TriageFilters, rules: list[str], departments: list[str]) -> None:
+    """Refuse a filter value the office could not have chosen (one line, nothing echoed but the value)."""
+    for value, allowed, what in ((filters.rule, rules, "rule"), (filters.severity, SEVERITIES, "severity"),
+                                 (filters.department, departments, "department"),
+                                 (filters.status, QUEUE_STATUSES, "status")):
+        if value is not None and value not in allowed:
+            raise InputError(f"no {what} {value!r} among the cases")
+
+
+def triage_queue(vault: Vault, settings: CaseSettings, filters: TriageFilters = TriageFilters(),
+                 page: int = 1, per_page: int = PER_PAGE) -> TriageQueue:
+    """One page of the cases matching `filters`, in triage order (clear columns only: nothing is
+    opened, no patient is read). A page past the last is the last."""
+    rules = listing.case_rules(vault.records)
+    members = listing.member_departments(vault.records)
+    departments = sorted(set(members.values()))
+    _checked(filters, rules, departments)
+    users = None if filters.department is None else [u for u, d in members.items() if d == filters.department]
+    status = None if filters.status == "any" else filters.status
+    found = ranked(listing.list_cases(vault.records, settings, vault.clock.now(), status=status, rule=filters.rule,
+                                      severity=filters.severity, user_ids=users))
+    pages = max(1, math.ceil(len(found) / per_page))
+    page = min(max(1, page), pages)
+    shown = found[(page - 1) * per_page : page * per_page]
+    rules_of = listing.rules_of(vault.records, [c.id for c in shown])
+    rows = [QueueRow(c, members.get(c.user_id), rules_of.get(c.id, [])) for c in shown]
+    return TriageQueue(rows, len(found), page, pages, filters, rules, departments)

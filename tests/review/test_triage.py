@@ -1,0 +1,113 @@
+"""Triage: one order for every list of cases (critical first, then risk, more findings, the older
+case), the queue's filters and pages, and `auditor cases list` and the monthly report agreeing with it."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+
+import pytest
+from hypothesis import given, strategies as st
+
+from auditor.cases.listing import CaseSummary
+from auditor.cases.settings import CaseSettings
+from auditor.clock import FixedClock
+from auditor.errors import InputError
+from auditor.home import create_home
+from auditor.policy.findings import Finding
+from auditor.reporting.templates import Site
+from auditor.review.monthly import report_on
+from auditor.review.period import month_period, review_period
+from auditor.review.triage import TriageFilters, ranked, ranked_report_cases, triage_queue
+from tests.conftest import FAST_SCRYPT
+from tests.reporting.report_data import hospital_month
+
+DECEMBER_2 = datetime(2026, 12, 2, 14, tzinfo=timezone.utc)
+
+
+def _summary(case_id, risk, findings, critical, user_cases=1):
+    return CaseSummary(case_id, f"u{case_id}", "open", date(2026, 11, 1), date(2026, 11, 30), DECEMBER_2, None, None,
+                       None, findings, risk, user_cases, False, critical)
+
+
+def _finding(case, risk, severity="medium"):
+    return Finding("no-treatment-relationship", severity, f"u{case}", 1, "M", ["e"], risk, "x.", case=case,
+                   first_at="2026-11-02T10:00:00+00:00", last_at="2026-11-02T10:00:00+00:00")
+
+
+def test_critical_first_whatever_the_risk_then_risk_then_findings_then_the_older_case():
+    cases = [_summary(1, 45, 9, False, user_cases=5), _summary(2, 60, 1, True), _summary(3, 80, 1, False),
+             _summary(4, 80, 2, False), _summary(5, 95, 1, True), _summary(6, 80, 2, False)]
+    assert [c.id for c in ranked(cases)] == [5, 2, 4, 6, 3, 1]
+
+
+@given(st.lists(st.tuples(st.integers(1, 6), st.integers(20, 100), st.sampled_from(["medium", "critical"])),
+                min_size=1, max_size=30))
+def test_the_report_ranks_its_cases_as_the_list_does(items):
+    """The same cases ranked from the report's findings and from the list's summaries come out in one order."""
+    findings = [_finding(c, risk, severity) for c, risk, severity in items]
+    from_report = [c for c, _ in ranked_report_cases(findings).cases]
+    summaries = [_summary(c, max(f.risk for f in findings if f.case == c), sum(f.case == c for f in findings),
+                          any(f.severity == "critical" for f in findings if f.case == c))
+                 for c in sorted({f.case for f in findings})]
+    assert from_report == [s.id for s in ranked(summaries)]
+
+
+@pytest.fixture
+def reviewed(tmp_path, policy):
+    """November 2026 of tests/reporting reviewed on 2 December: cases of t.gone (a critical finding),
+    n.muller, b.glass and c.coder."""
+    vault = create_home(tmp_path / "home", clock=FixedClock(DECEMBER_2), scrypt_n=FAST_SCRYPT)
+    hospital_month(vault)
+    review = review_period(vault, month_period("2026-11", vault.timezone), policy)
+    yield vault, review
+    vault.close()
+
+
+def test_the_queue_is_in_triage_order_and_filters_by_rule_severity_department_status(reviewed):
+    vault, _ = reviewed
+    settings = CaseSettings()
+    queue = triage_queue(vault, settings)
+    assert [(r.case.user_id, r.case.critical) for r in queue.rows] == [
+        ("t.gone", True), ("n.muller", False), ("b.glass", False), ("c.coder", False)]
+    assert queue.rows[0].rules == ["no-treatment-relationship", "terminated-user-access"]
+    assert queue.departments == ["cardiology", "emergency", "him", "oncology"] and "vip-access" in queue.rules
+    pick = lambda **f: [r.case.user_id for r in triage_queue(vault, settings, TriageFilters(**f)).rows]  # noqa: E731
+    assert pick(rule="vip-access") == ["n.muller"]
+    assert pick(severity="critical") == ["t.gone"]
+    assert pick(severity="medium") == ["t.gone", "b.glass"]
+    assert pick(department="emergency") == ["b.glass"]
+    assert pick(status="closed") == [] and pick(status="any") == pick()
+
+
+def test_the_queue_pages_and_refuses_values_no_one_could_choose(reviewed):
+    vault, _ = reviewed
+    second = triage_queue(vault, CaseSettings(), page=2, per_page=3)
+    assert (second.page, second.pages, second.total, [r.case.user_id for r in second.rows]) == (2, 2, 4, ["c.coder"])
+    assert triage_queue(vault, CaseSettings(), page=99, per_page=3).page == 2
+    for bad in (TriageFilters(rule="no-such-rule"), TriageFilters(severity="dire"), TriageFilters(status="lost"),
+                TriageFilters(department="the moon")):
+        with pytest.raises(InputError, match="among the cases"):
+            triage_queue(vault, CaseSettings(), bad)
+
+
+def test_the_report_and_the_list_rank_the_same_cases_alike(reviewed, policy):
+    vault, review = reviewed
+    report = report_on(vault, review, policy, Site())
+    in_report = [row["case"] for row in report.context["cases"]["rows"]]
+    assert in_report == [r.case.id for r in triage_queue(vault, CaseSettings()).rows]
+    assert report.context["cases"]["rows"][0]["user_id"] == "t.gone"
+
+
+def test_cases_list_puts_the_critical_case_first(auditor, tmp_path, policy):
+    vault = create_home(tmp_path / "home", clock=FixedClock(DECEMBER_2), scrypt_n=FAST_SCRYPT)
+    try:
+        hospital_month(vault)
+    finally:
+        vault.close()
+    assert auditor("findings", "--from", "2026-11-01", "--to", "2026-11-30", "--format", "csv",
+                   clock=FixedClock(DECEMBER_2), user="officer").code == 0
+    listed = auditor("cases", "list", clock=FixedClock(DECEMBER_2), user="investigator")
+    assert listed.code == 0, listed.err
+    lines = listed.out.splitlines()
+    assert lines[0].split("\t")[2] == "t.gone" and lines[0].endswith("\tCRITICAL")
+    assert [line.split("\t")[2] for line in lines] == ["t.gone", "n.muller", "b.glass", "c.coder"]
