@@ -8,7 +8,7 @@ renumbered row is named exactly even when its leaf hash was recomputed by whoeve
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, Index, Integer, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from auditor.database import RecordsBase
@@ -23,7 +23,8 @@ EVENT_ID = String(128).with_variant(String(128, collation="C"), "postgresql")
 class AuditEventRow(RecordsBase):
     __tablename__ = "audit_events"
     # No (user_id, at_us) index since r0006: no query reads by user, and each append paid for it.
-    __table_args__ = (UniqueConstraint("source", "source_event_id"),)
+    # a member's events in a window of time (the case page's timeline) without a scan of the log (r0016)
+    __table_args__ = (UniqueConstraint("source", "source_event_id"), Index("ix_audit_events_user_at", "user_id", "at_us"))
 
     seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     at_us: Mapped[int] = mapped_column(BigInteger)  # microseconds since the Unix epoch, UTC
@@ -67,6 +68,10 @@ class AuditEventBlock(RecordsBase):
     # HMAC of the header above under the log MAC key (auditor.audit.seal.block_header_seal): the engine
     # selects blocks by their span of times, so nobody without the key may move it (r0009)
     header_seal: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+    # the headers alone, without walking the blobs' pages (r0016)
+    __table_args__ = (Index("ix_audit_event_blocks_header", "first_seq", "last_seq", "source", "first_at_us",
+                            "last_at_us", "header_seal"),)
 
 
 class ImportedEventKey(RecordsBase):

@@ -263,8 +263,11 @@ def concat_events(chunks: list[pd.DataFrame]) -> pd.DataFrame:
     return pd.DataFrame(columns)
 
 
-def _only(column, patient_id: int | None) -> tuple:
-    return () if patient_id is None else (column == patient_id,)
+def _only(column, patient_id) -> tuple:
+    """No condition (None), one patient, or a set of patients."""
+    if patient_id is None:
+        return ()
+    return (column.in_(sorted(patient_id)),) if isinstance(patient_id, (set, frozenset)) else (column == patient_id,)
 
 
 def _us(ts: pd.Timestamp) -> int:
@@ -272,7 +275,9 @@ def _us(ts: pd.Timestamp) -> int:
 
 
 def _statements(period: Period, lookback: timedelta, explanation_reach: timedelta,
-                patient_id: int | None) -> dict[str, object]:
+                patient_id: int | frozenset[int] | None, user_id: str | None = None) -> dict[str, object]:
+    """The frames' statements; `patient_id` one patient or a set (then the patients' rows are only
+    theirs too), `user_id` one user's events."""
     first, last = _us(period.start - lookback), _us(period.end)
     reach = _us(period.start - explanation_reach), _us(period.end + explanation_reach)
     E, W, P, C, T, F = AuditEventRow, WorkforceMember, Patient, Encounter, CareTeamMember, CaseFinding
@@ -282,14 +287,16 @@ def _statements(period: Period, lookback: timedelta, explanation_reach: timedelt
         "events": select(
             E.seq, E.at_us, E.source, E.source_event_id, E.user_id, E.role, E.action, E.patient_id,
             E.record_type, E.outcome, E.purpose, E.break_glass, E.reason.is_not(None).label("has_reason"),
-        ).where(E.at_us >= first, E.at_us < last, *_only(E.patient_id, patient_id)).order_by(E.seq),
+        ).where(E.at_us >= first, E.at_us < last, *_only(E.patient_id, patient_id),
+                *(() if user_id is None else (E.user_id == user_id,))).order_by(E.seq),
         "workforce": select(
             W.id.label("workforce_id"), W.user_id, W.role, W.department, W.hire_date, W.termination_date,
             W.shift_start, W.shift_end, W.patient_id.label("own_patient_id"),
             *(getattr(W, f"{name}_bidx").label(name) for name in IDENTITIES)),
         "patients": select(
             P.id.label("patient_id"), P.vip, P.restricted, P.deceased_on,
-            *(getattr(P, f"{name}_bidx").label(name) for name in IDENTITIES)),
+            *(getattr(P, f"{name}_bidx").label(name) for name in IDENTITIES),
+        ).where(*(_only(P.id, patient_id) if isinstance(patient_id, frozenset) else ())),
         "encounters": select(
             C.patient_id, C.department, C.attending_id, start.label("start"), end.label("end"),
         ).where(start <= reach[1], end >= reach[0], *_only(C.patient_id, patient_id)),
@@ -308,15 +315,19 @@ _BLOCK_COLUMNS = ["seq", "at_us", "source", "source_event_id", "user_id", "role"
                   "record_type", "outcome", "purpose", "break_glass"]
 
 
-def _block_events(conn: Connection, window: tuple[int, int], patient_id: int | None, mac_key: bytes | None,
-                  reading: blocks.BlockReading, chunk: int = EVENT_CHUNK) -> list[pd.DataFrame]:
+def _block_events(conn: Connection, window: tuple[int, int] | list[tuple[int, int]], patient_id: int | None,
+                  mac_key: bytes | None, reading: blocks.BlockReading, chunk: int = EVENT_CHUNK,
+                  user_id: str | None = None) -> list[pd.DataFrame]:
     """The events stored in blocks (auditor.audit.blocks) within `window` (UTC microseconds, end
-    exclusive), decoded column by column and typed a chunk at a time, like the rows. A block is
-    passed over by its header only when the header's seal verifies under `mac_key`."""
+    exclusive; or a list of windows), decoded column by column and typed a chunk at a time, like the rows. A block is
+    passed over by its header only when the header's seal verifies under `mac_key`. `patient_id`,
+    `user_id`: only that patient's, that user's events."""
     chunks, pending, held = [], [], 0
-    for kept in blocks.events_between(conn, *window, mac_key, reading):
+    for kept in blocks.events_within(conn, window if isinstance(window, list) else [window], mac_key, reading):
         if patient_id is not None:
             kept = kept.filter(pc.fill_null(pc.equal(kept["patient_id"], patient_id), False))
+        if user_id is not None:
+            kept = kept.filter(pc.fill_null(pc.equal(kept["user_id"], user_id), False))
         pending.append(kept.select(_BLOCK_COLUMNS).append_column("has_reason", pc.is_valid(kept["reason"])))
         held += kept.num_rows
         if held >= chunk:

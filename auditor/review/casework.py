@@ -17,6 +17,7 @@ from auditor.cases.settings import CaseSettings
 from auditor.home import Vault
 from auditor.policy import suppressions as suppression_store
 from auditor.policy.suppressions import SuppressionRequest
+from auditor.policy.rules import Policy
 from auditor.review import triage
 from auditor.review.timeline import Timeline, member_timeline
 from auditor.vault.gateway.casework import Casework
@@ -124,8 +125,10 @@ class CasePage:
     reasons: dict[int, str]  # seq -> the break-the-glass reason of an access a finding cites, read as the reader
 
 
-def case_page(vault: Vault, case_id: int, settings: CaseSettings, reader: AccessContext | None) -> CasePage:
-    """One case for `reader` (None: a role that reads no PHI). Sentences and notes are opened by the
+def case_page(vault: Vault, case_id: int, settings: CaseSettings, reader: AccessContext | None,
+              policy: Policy | None = None) -> CasePage:
+    """One case for `reader` (None: a role that reads no PHI); `policy`: the rules whose explanations
+    the timeline shows (loaded when None; a server loads them once). Sentences and notes are opened by the
     casework desk (audited); the patients, and the break-the-glass reasons of the accesses its findings
     cite, are read as `reader`, so the office's own reads are watched."""
     opened = reader is not None
@@ -133,7 +136,7 @@ def case_page(vault: Vault, case_id: int, settings: CaseSettings, reader: Access
     ids = sorted({f.patient_id for f in file.findings if f.patient_id is not None})
     people = vault.gateway.read_patients(reader, ids) if opened and ids else {}
     patients = {pid: f"{p.last_name or ''}, {p.first_name or ''} ({p.mrn})".lstrip(", ") for pid, p in people.items()}
-    timeline = member_timeline(vault, file)
+    timeline = member_timeline(vault, file, policy)
     glass = [e.seq for e in timeline.entries if e.cited and e.break_glass and e.reason_on_file]
     reasons = vault.gateway.read_access_reasons(reader, glass) if opened and glass else {}
     return CasePage(file, patients, opened, timeline, reasons)

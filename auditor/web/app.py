@@ -16,6 +16,7 @@ from starlette.responses import FileResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from auditor.clock import Clock
+from auditor.policy.rules import load_policy
 from auditor.errors import SignInRequired
 from auditor.home import Vault
 from auditor.resources import REPORTS_DIR
@@ -50,6 +51,7 @@ class Office:
         self.seals = StaffSeals(vault.keyring.index_root_key)
         self.templates = environment()
         self.background = BackgroundWork(self.clock)  # the report, the log's verification: one at a time
+        self.rules = load_policy()  # the privacy rules, read and linted once: a broken rule file stops the start
 
     # -- cookies -------------------------------------------------------------------------------------
     def cookie_name(self, name: str) -> str:

@@ -62,7 +62,7 @@ def _case_id(view: View) -> int:
 
 
 def show_case(view: View, status: int = 200, message: str | None = None) -> Response:
-    page = office.case_page(view.office.vault, _case_id(view), _settings(view), _reader(view))
+    page = office.case_page(view.office.vault, _case_id(view), _settings(view), _reader(view), view.office.rules)
     may_work = view.account.holds(*CASE_WORKERS)
     may_close = view.account.holds(*CASE_DECIDERS)
     return view.render("case.html", status=status, case=page.file.case, findings=page.file.findings,
