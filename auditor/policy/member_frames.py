@@ -32,19 +32,28 @@ def merged(windows: list[Window]) -> list[Window]:
     return out
 
 
+def _within(at: pd.Series, windows: list[Window]) -> pd.Series:
+    inside = pd.Series(False, index=at.index)
+    for start, end in windows:
+        inside |= (at >= start) & (at < end)
+    return inside
+
+
 def load_member_frames(records: Engine, user_id: str, windows: list[Window], period: Period,
                        explanation_reach: timedelta = timedelta(days=90), log_key: bytes | None = None) -> Frames:
     """`user_id`'s events within `windows` (inside `period`, the frames' period) and the context of the
     patients they name, in one read transaction."""
     windows = merged(windows)
+    if not windows:
+        raise ValueError("a member's frames need at least one window of time")
     reading = blocks.BlockReading([])
     with records.connect() as conn:
         read_snapshot(conn)
-        chunks = []
-        for start, end in windows:  # the rows by the index of user and time (r0016)
-            inside = Period(start.tz_convert(period.tz).date(), end.tz_convert(period.tz).date(), period.tz)
-            rows = _events_frame(conn, _statements(inside, timedelta(0), explanation_reach, None, user_id)["events"])
-            chunks += [c[(c["at"] >= start) & (c["at"] < end)] for c in rows if len(c)]
+        # the member's rows over the windows' days, by the index of user and time (r0016), then the windows
+        days = Period(windows[0][0].tz_convert(period.tz).date(), windows[-1][1].tz_convert(period.tz).date(), period.tz)
+        chunks = [c[_within(c["at"], windows)] for c in
+                  _events_frame(conn, _statements(days, timedelta(0), explanation_reach, None, user_id)["events"])
+                  if len(c)]
         chunks += _block_events(conn, [(_us(s), _us(e)) for s, e in windows], None, log_key, reading, user_id=user_id)
         events = concat_events([c for c in chunks if len(c)]) if any(len(c) for c in chunks) \
             else typed_events(_empty_events())
