@@ -147,19 +147,19 @@ def rules_of(records: Engine, case_ids: list[int]) -> dict[int, list[str]]:
 
 
 def _ascending(conn, column, *conditions) -> list:
-    """The distinct values of an indexed column, one index probe each (a scan of the column would read
-    every row: half a million findings in a month)."""
-    found, value = [], None
-    while (value := conn.scalar(select(func.min(column)).where(
-            *conditions, *([] if value is None else [column > value])))) is not None:
-        found.append(value)
-    return found
+    """The distinct values of an indexed column meeting `conditions`, in one query that probes the
+    index once per value (a loose index scan; DISTINCT would read every row: half a million findings
+    in a month)."""
+    values = select(func.min(column).label("value")).where(*conditions).cte("ascending", recursive=True)
+    following = select(func.min(column)).where(*conditions, column > values.c.value).scalar_subquery()
+    values = values.union_all(select(following).where(values.c.value.is_not(None)))
+    return list(conn.scalars(select(values.c.value).where(values.c.value.is_not(None))))
 
 
 def case_rules(records: Engine) -> list[str]:
     """Every rule some case has a finding of, sorted."""
     with records.connect() as conn:
-        return _ascending(conn, CaseFinding.rule)
+        return sorted(_ascending(conn, CaseFinding.rule))  # in Python's order, whatever the collation
 
 
 def _with_cases():

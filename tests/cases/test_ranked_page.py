@@ -15,7 +15,7 @@ from auditor import database
 from auditor.cases import listing
 from auditor.cases.settings import CaseSettings
 from auditor.review.triage import ranked
-from auditor.vault.records import Case, CaseFinding
+from auditor.vault.records import Case, CaseFinding, WorkforceMember
 
 NOW = datetime(2026, 12, 2, 14, tzinfo=timezone.utc)
 RULES = ("after-hours", "vip-access", "family-access")
@@ -46,6 +46,7 @@ def _store(records, cases) -> None:
     with records.begin() as conn:
         conn.execute(delete(CaseFinding))
         conn.execute(delete(Case))
+        conn.execute(delete(WorkforceMember))
         row_id = 0
         for case_id, (user, status, age, found) in enumerate(cases, start=1):
             conn.execute(insert(Case).values(
@@ -96,3 +97,19 @@ def test_the_database_pages_cases_in_triage_order(records, cases, chosen, per_pa
         assert summary.max_risk == max((risk for _, _, risk in found), default=0)
         assert summary.critical == any(severity == "critical" for _, severity, _ in found)
         assert summary.user_cases == sum(c[0] == user for c in cases)
+
+
+def test_the_choices_are_the_rules_and_departments_of_the_cases(records):
+    """The queue's choices, read by index probes: every rule some case has a finding of; the departments
+    (trimmed, case-folded) of members with a case, each with the names on file that read as it."""
+    _store(records, [("u1", "open", 0, [("vip-access", "low", 20), ("after-hours", "high", 70)]),
+                     ("u2", "closed", 0, [("vip-access", "critical", 100)]), ("u3", "open", 0, []),
+                     ("u4", "open", 0, [])])
+    with records.begin() as conn:
+        for n, (user, department) in enumerate([("u1", " Cardiology"), ("u2", "cardiology "), ("u3", "Oncology"),
+                                                ("u4", None), ("u9", "Radiology")], start=1):  # u9: no case
+            conn.execute(insert(WorkforceMember).values(id=n, user_id=user, data_key_id=1, role="nurse",
+                                                        department=department, created_at=NOW))
+    assert listing.case_rules(records) == ["after-hours", "vip-access"]
+    assert listing.case_departments(records) == {"cardiology": [" Cardiology", "cardiology "], "oncology": ["Oncology"]}
+    assert listing.member_departments(records, ["u2", "u4", "u9"]) == {"u2": "cardiology", "u9": "radiology"}
