@@ -59,13 +59,13 @@ def _summary_query(*conditions):
     """Every case meeting `conditions` with its findings' count, highest risk and whether one is critical,
     and its member's count of cases: per case, from the indexes of r0015 (no aggregate of all findings)."""
     F, other = CaseFinding, aliased(Case)
-    n = select(func.count()).where(F.case_id == Case.id).scalar_subquery()
-    risk = func.coalesce(select(func.max(F.risk)).where(F.case_id == Case.id).scalar_subquery(), 0)
+    n = select(func.count()).where(F.case_id == Case.id).scalar_subquery().label("n")
+    risk = func.coalesce(select(func.max(F.risk)).where(F.case_id == Case.id).scalar_subquery(), 0).label("risk")
     per_user = select(func.count()).where(other.user_id == Case.user_id).scalar_subquery()
-    critical = case((Case.id.in_(select(F.case_id).where(F.severity == "critical")), 1), else_=0)
+    critical = case((Case.id.in_(select(F.case_id).where(F.severity == "critical")), 1), else_=0).label("critical")
     stmt = select(Case.id, Case.user_id, Case.status, Case.first_day, Case.last_day, Case.opened_at, Case.closed_at,
                   Case.disposition, Case.sanction, n, risk, per_user, critical).where(*conditions)
-    return stmt, (critical.desc(), risk.desc(), n.desc(), Case.id)
+    return stmt, (critical.desc(), risk.desc(), n.desc(), Case.id)  # by label: each computed once a case
 
 
 def _summaries(records: Engine, settings: CaseSettings, now: datetime, stmt) -> list[CaseSummary]:
