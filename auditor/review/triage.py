@@ -3,7 +3,9 @@
 `triage_order` is the ranking of every list of cases: the web app's queue, `auditor cases list` and
 the monthly report's ranked cases. Critical first (every case with a critical finding above every
 case without: a terminated account still opening charts is not weighed against volume), then the
-highest risk, then more findings, then the older case.
+highest risk, then more findings, then the older case. The queue's page is ranked by the database with
+the same key written in SQL (auditor.cases.listing.ranked_page; tests/cases/test_ranked_page.py checks
+that the two agree, on SQLite and PostgreSQL): a change to one is a change to the other.
 
 The queue filters by rule, severity, the member's department and status, and pages; its filters are
 rule ids, severities, statuses and department names: nothing that names a patient."""
