@@ -99,12 +99,12 @@ def triage_queue(vault: Vault, settings: CaseSettings, filters: TriageFilters = 
     now = vault.clock.now()
     conditions = listing.filter_conditions(settings, now, status=None if filters.status == "any" else filters.status,
                                            rule=filters.rule, severity=filters.severity, user_ids=users)
-    shown, total = listing.ranked_page(vault.records, settings, now, conditions, (max(1, page) - 1) * per_page, per_page)
+    page = max(1, page)
+    shown, total = listing.ranked_page(vault.records, settings, now, conditions, (page - 1) * per_page, per_page)
     pages = max(1, math.ceil(total / per_page))
     if page > pages:  # past the last: the last
         page = pages
         shown, _ = listing.ranked_page(vault.records, settings, now, conditions, (page - 1) * per_page, per_page)
-    page = max(1, page)
     rules_of = listing.rules_of(vault.records, [c.id for c in shown])
     members = listing.member_departments(vault.records, [c.user_id for c in shown])
     rows = [QueueRow(c, members.get(c.user_id), rules_of.get(c.id, [])) for c in shown]
