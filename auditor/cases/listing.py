@@ -17,6 +17,7 @@ from sqlalchemy.orm import aliased
 
 from auditor.cases.settings import CaseSettings
 from auditor.cases.workflow import CLOSED, STATUSES
+from auditor.database import read_snapshot
 from auditor.errors import InputError, NotFound
 from auditor.policy.findings import Directory
 from auditor.vault.gateway.casework import Casework
@@ -68,29 +69,29 @@ def _summary_query(*conditions):
     return stmt, (critical.desc(), risk.desc(), n.desc(), Case.id)  # by label: each computed once a case
 
 
-def _summaries(records: Engine, settings: CaseSettings, now: datetime, stmt) -> list[CaseSummary]:
-    with records.connect() as conn:
-        rows = conn.execute(stmt).all()
+def _summaries(conn, settings: CaseSettings, now: datetime, stmt) -> list[CaseSummary]:
     return [CaseSummary(*row[:12], overdue=is_overdue(row[2], row[5], now, settings), critical=bool(row[12]))
-            for row in rows]
+            for row in conn.execute(stmt).all()]
 
 
 def summaries(records: Engine, settings: CaseSettings, now: datetime, *conditions) -> list[CaseSummary]:
     """The cases meeting `conditions`, with their counts, in case order."""
     stmt, _ = _summary_query(*conditions)
-    return _summaries(records, settings, now, stmt.order_by(Case.id))
+    with records.connect() as conn:
+        return _summaries(conn, settings, now, stmt.order_by(Case.id))
 
 
 def ranked_page(records: Engine, settings: CaseSettings, now: datetime, conditions: list, offset: int,
                 limit: int) -> tuple[list[CaseSummary], int]:
     """One page of the cases meeting `conditions` in triage order, ranked and cut by the database, and
     how many cases meet them. The ORDER BY is auditor.review.triage.triage_order written in SQL
-    (critical first, highest risk, more findings, the older case); tests/review/test_triage.py checks
-    the two agree on SQLite and PostgreSQL."""
+    (critical first, highest risk, more findings, the older case); tests/cases/test_ranked_page.py
+    checks the two agree on SQLite and PostgreSQL. The count and the page are read in one snapshot."""
     stmt, triage_order = _summary_query(*conditions)
     with records.connect() as conn:
+        read_snapshot(conn)
         total = conn.scalar(select(func.count()).select_from(Case).where(*conditions))
-    return _summaries(records, settings, now, stmt.order_by(*triage_order).offset(offset).limit(limit)), total
+        return _summaries(conn, settings, now, stmt.order_by(*triage_order).offset(offset).limit(limit)), total
 
 
 def filter_conditions(settings: CaseSettings, now: datetime, *, status: str | None = None,
