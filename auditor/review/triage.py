@@ -3,7 +3,9 @@
 `triage_order` is the ranking of every list of cases: the web app's queue, `auditor cases list` and
 the monthly report's ranked cases. Critical first (every case with a critical finding above every
 case without: a terminated account still opening charts is not weighed against volume), then the
-highest risk, then more findings, then the older case.
+highest risk, then more findings, then the older case. The queue's page is ranked by the database with
+the same key written in SQL (auditor.cases.listing.ranked_page; tests/cases/test_ranked_page.py checks
+that the two agree, on SQLite and PostgreSQL): a change to one is a change to the other.
 
 The queue filters by rule, severity, the member's department and status, and pages; its filters are
 rule ids, severities, statuses and department names: nothing that names a patient."""
@@ -88,18 +90,22 @@ def _checked(filters: TriageFilters, rules: list[str], departments: list[str]) -
 def triage_queue(vault: Vault, settings: CaseSettings, filters: TriageFilters = TriageFilters(),
                  page: int = 1, per_page: int = PER_PAGE) -> TriageQueue:
     """One page of the cases matching `filters`, in triage order (clear columns only: nothing is
-    opened, no patient is read). A page past the last is the last."""
+    opened, no patient is read). A page past the last is the last. The database ranks and cuts the
+    page (listing.ranked_page: triage_order in SQL), so a page reads 25 cases, not the month's."""
     rules = listing.case_rules(vault.records)
-    members = listing.member_departments(vault.records)
-    departments = sorted(set(members.values()))
-    _checked(filters, rules, departments)
-    users = None if filters.department is None else [u for u, d in members.items() if d == filters.department]
-    status = None if filters.status == "any" else filters.status
-    found = ranked(listing.list_cases(vault.records, settings, vault.clock.now(), status=status, rule=filters.rule,
-                                      severity=filters.severity, user_ids=users))
-    pages = max(1, math.ceil(len(found) / per_page))
-    page = min(max(1, page), pages)
-    shown = found[(page - 1) * per_page : page * per_page]
+    departments = listing.case_departments(vault.records)
+    _checked(filters, rules, list(departments))
+    users = None if filters.department is None else listing.members_of(departments[filters.department])
+    now = vault.clock.now()
+    conditions = listing.filter_conditions(settings, now, status=None if filters.status == "any" else filters.status,
+                                           rule=filters.rule, severity=filters.severity, user_ids=users)
+    page = max(1, page)
+    shown, total = listing.ranked_page(vault.records, settings, now, conditions, (page - 1) * per_page, per_page)
+    pages = max(1, math.ceil(total / per_page))
+    if page > pages:  # past the last: the last
+        page = pages
+        shown, _ = listing.ranked_page(vault.records, settings, now, conditions, (page - 1) * per_page, per_page)
     rules_of = listing.rules_of(vault.records, [c.id for c in shown])
+    members = listing.member_departments(vault.records, [c.user_id for c in shown])
     rows = [QueueRow(c, members.get(c.user_id), rules_of.get(c.id, [])) for c in shown]
-    return TriageQueue(rows, len(found), page, pages, filters, rules, departments)
+    return TriageQueue(rows, total, page, pages, filters, rules, list(departments))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Date, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from auditor.database import RecordsBase, UTCDateTime
@@ -64,6 +64,11 @@ class CaseFinding(RecordsBase):
     makes a rerun of `auditor findings` attach nothing twice."""
 
     __tablename__ = "case_findings"
+    # the triage queue's reads (r0015): counts and highest risk per case from the index alone, the
+    # cases of a rule or a severity, and the rules some case has, without reading the findings
+    __table_args__ = (Index("ix_case_findings_case_id_risk", "case_id", "risk"),
+                      Index("ix_case_findings_rule_case_id", "rule", "case_id"),
+                      Index("ix_case_findings_severity_case_id", "severity", "case_id"))
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Boolean, Date, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, Date, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from auditor.database import RecordsBase, UTCDateTime
@@ -52,6 +52,8 @@ class Patient(RecordsBase):
 
 class WorkforceMember(RecordsBase):
     __tablename__ = "workforce"
+    # the departments of members with cases, one index probe each (the triage queue's choices, r0015)
+    __table_args__ = (Index("ix_workforce_department_user_id", "department", "user_id"),)
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     user_id: Mapped[str] = mapped_column(String(128), unique=True)
