@@ -8,14 +8,14 @@ stored apart (TOAST), and the index is an index-only scan. The events kept as ro
 its services) are found by user and time for the case page's timeline, not by a scan of them all.
 
 Revision ID: r0016
-Revises: r0014
+Revises: r0015
 Create Date: 2026-12-03 12:30:00.000000
 """
 from alembic import op
 
 
 revision = 'r0016'
-down_revision = 'r0014'
+down_revision = 'r0015'
 branch_labels = None
 depends_on = None
 
