@@ -197,3 +197,12 @@ def auditor(capsys, monkeypatch, tmp_path):
         return Result(code, captured.out, captured.err)
 
     return run
+
+
+@pytest.fixture(scope="session")
+def built_office(tmp_path_factory):
+    """The small privacy office of tests/web/office.py (a month, reviewed, an account per role), built
+    once a session for tests/web and tests/browser; a test uses a copy of it (copy_office), never it."""
+    from tests.web.office import build_office
+
+    return build_office(tmp_path_factory.mktemp("office"))

@@ -27,7 +27,7 @@ import pytest
 from auditor.clock import FixedClock
 from tests.browser.axe import route_axe
 from tests.browser.live import LiveOffice, LogLines, serve_office
-from tests.web.office import STARTS, Staff, build_office, copy_office
+from tests.web.office import STARTS, Staff, copy_office
 
 CHROMIUM = os.environ.get("AUDITOR_TEST_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
 # Headless and quiet: no GPU, no QUIC, no first-run, no background fetches, updates or sync. The
@@ -48,11 +48,6 @@ def browser():
         launched = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield launched
         launched.close()
-
-
-@pytest.fixture(scope="session")
-def built_office(tmp_path_factory):
-    return build_office(tmp_path_factory.mktemp("office"))
 
 
 @pytest.fixture

@@ -112,3 +112,16 @@ def session_cookie(client: TestClient) -> str | None:
 def plant(client: TestClient, token: str, name: str = "auditor_session") -> None:
     """Give the browser a cookie, as the app's own would be stored (a fixation attempt, a replay)."""
     client.cookies.set(name, token, domain="testserver.local", path="/")
+
+
+@pytest.fixture
+def office_app(built_office, tmp_path):
+    """(the copy, its open vault, its clock, the app over it): this test's own copy of the office."""
+    from auditor.clock import FixedClock
+    from tests.web.office import STARTS, copy_office
+
+    clock = FixedClock(STARTS)
+    copy = copy_office(built_office, tmp_path)
+    vault = copy.open(clock)
+    yield copy, vault, clock, create_app(vault, clock=clock)
+    vault.close()

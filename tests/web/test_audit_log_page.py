@@ -12,27 +12,15 @@ from starlette.testclient import TestClient
 
 from auditor.audit.proofs import check_proof
 from auditor.audit.schema import AuditEventRow as E
-from auditor.clock import FixedClock
-from auditor.web.app import create_app
 from tests.web.conftest import csrf_of, sign_in
-from tests.web.office import STARTS, build_office, copy_office
 from tests.web.test_home import figure
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    return build_office(tmp_path_factory.mktemp("office"))
-
-
 @pytest.fixture
-def office(built, tmp_path):
-    clock = FixedClock(STARTS)
-    copy = copy_office(built, tmp_path)
-    vault = copy.open(clock)
-    app = create_app(vault, clock=clock)
+def office(office_app):
+    copy, vault, clock, app = office_app
     with TestClient(app, follow_redirects=False) as client:
         yield copy, vault, clock, client
-    vault.close()
 
 
 def _post(client, path, **form):

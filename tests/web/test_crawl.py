@@ -18,7 +18,7 @@ from auditor.staff.roles import ROLES
 from auditor.web.app import create_app
 from tests.web.conftest import sign_in
 from tests.web.crawl import crawl
-from tests.web.office import STARTS, build_office
+from tests.web.office import STARTS, copy_office
 from tests.web.test_headers import assert_secure_headers
 
 # GET pages that no link needs to reach: the sign-in steps (a signed-in person is past them)
@@ -27,8 +27,8 @@ REDIRECTS = (301, 302, 303, 307, 308)
 
 
 @pytest.fixture(scope="module")
-def office(tmp_path_factory):
-    return build_office(tmp_path_factory.mktemp("office"))
+def office(built_office, tmp_path_factory):
+    return copy_office(built_office, tmp_path_factory.mktemp("crawl"))
 
 
 @pytest.fixture(scope="module")

@@ -10,31 +10,20 @@ import pytest
 from starlette.testclient import TestClient
 
 from auditor.cases.settings import load_case_settings
-from auditor.clock import FixedClock
 from auditor.policy.access_counts import accesses_by_period
 from auditor.policy.rules import load_policy
 from auditor.review.audit_log import verify_and_keep
 from auditor.review.casework import list_cases
 from auditor.review.glance import record_review
 from auditor.review.period import month_period
-from auditor.web.app import create_app
 from auditor.web.home import month_just_ended
 from tests.web.conftest import sign_in
-from tests.web.office import MONTH, STARTS, build_office, copy_office
-
-
-@pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    return build_office(tmp_path_factory.mktemp("office"))
+from tests.web.office import MONTH
 
 
 @pytest.fixture
-def office(built, tmp_path):
-    clock = FixedClock(STARTS)
-    copy = copy_office(built, tmp_path)
-    vault = copy.open(clock)
-    yield copy, vault, clock, create_app(vault, clock=clock)
-    vault.close()
+def office(office_app):
+    return office_app
 
 
 def figure(html: str, name: str) -> str | None:

@@ -12,25 +12,13 @@ from sqlalchemy import select
 from starlette.testclient import TestClient
 
 from auditor.audit.schema import AuditEventRow as E
-from auditor.clock import FixedClock
 from auditor.review.patient_access import patient_access_report
-from auditor.web.app import create_app
 from tests.web.conftest import csrf_of, sign_in
-from tests.web.office import STARTS, build_office, copy_office
-
-
-@pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    return build_office(tmp_path_factory.mktemp("office"))
 
 
 @pytest.fixture
-def office(built, tmp_path):
-    clock = FixedClock(STARTS)
-    copy = copy_office(built, tmp_path)
-    vault = copy.open(clock)
-    yield copy, vault, clock, create_app(vault, clock=clock)
-    vault.close()
+def office(office_app):
+    return office_app
 
 
 def _a_patient_with_accesses(vault, mrns) -> tuple[str, int]:
