@@ -48,7 +48,7 @@ class SuppressionView:
         for name in ("created_at", "revoked_at"):
             out[name] = out[name].isoformat() if out[name] is not None else None
         keys = ("id", "status", "rule", "user_id", "mrn", "expires", "approver", "created_at", "revoked_at",
-                "revoked_by", "reason")
+                "revoked_by", "reason", "proposed_by")
         return {k: out[k] for k in keys}
 
 

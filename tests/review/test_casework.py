@@ -39,7 +39,8 @@ def test_a_suppression_is_dated_by_the_organisations_today_and_listed_whole(late
     (listed,) = office.list_suppressions(vault)
     assert (listed.id, listed.status, listed.mrn, listed.reason) == (sid, "active", "P-FAM", "her guardian")
     assert list(listed.to_dict()) == ["id", "status", "rule", "user_id", "mrn", "expires", "approver", "created_at",
-                                      "revoked_at", "revoked_by", "reason"]
+                                      "revoked_at", "revoked_by", "reason", "proposed_by"]
+    assert listed.to_dict()["proposed_by"] is None  # added whole by an officer: nobody proposed it
     office.revoke_suppression(vault, sid, "guardianship ended", "CPO")
     (revoked,) = office.list_suppressions(vault)
     assert revoked.status == "revoked" and revoked.revoked_by == "CPO" and revoked.to_dict()["expires"] == "2026-11-01"

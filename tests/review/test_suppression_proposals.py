@@ -56,6 +56,7 @@ def test_a_proposal_mutes_nothing_until_another_officer_approves_it(reviewed, po
     assert _muted(vault, policy, "n.muller", "vip-access") == [False]
     (listed,) = [s for s in office.list_suppressions(vault) if s.id == proposed]
     assert (listed.status, listed.proposed_by, listed.approver, listed.reason) == ("proposed", "ivy", "", "her own mother")
+    assert listed.to_dict()["proposed_by"] == "ivy"  # auditor suppressions list --format json says who proposed it
     with pytest.raises(SuppressionRefused, match="another officer approves it"):
         office.approve_suppression(vault, proposed, "ivy")
     office.approve_suppression(vault, proposed, "olga")
