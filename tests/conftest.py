@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import uuid
 from contextlib import nullcontext
@@ -206,3 +207,27 @@ def built_office(tmp_path_factory):
     from tests.web.office import build_office
 
     return build_office(tmp_path_factory.mktemp("office"))
+
+
+# One Chromium a session for every browser test (tests/browser, tests/reporting/test_browser.py):
+# Playwright's sync API runs one event loop per thread, so a second sync_playwright() while the first
+# is open fails ("Sync API inside the asyncio loop").
+CHROMIUM = os.environ.get("AUDITOR_TEST_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+# Headless and quiet: no GPU, no QUIC, no first-run, no background fetches, updates or sync. The
+# sandbox needs user namespaces a container seldom has. Playwright gives each launch a fresh
+# user-data-dir of its own (an empty profile, removed at the end).
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium under Playwright, headless; skipped, saying why, where it is missing."""
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -e '.[test]')")
+    if not CHROMIUM:
+        pytest.skip("no Chromium on this machine (apt-get install chromium; .ci/run installs it); "
+                    "`npx playwright install` browsers are not used")
+    with sync_api.sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()

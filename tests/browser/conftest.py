@@ -19,9 +19,6 @@ raised a script error. Chromium absent: every test here skips and says why."""
 
 from __future__ import annotations
 
-import os
-import shutil
-
 import pytest
 
 from auditor.clock import FixedClock
@@ -29,25 +26,7 @@ from tests.browser.axe import route_axe
 from tests.browser.live import LiveOffice, LogLines, serve_office
 from tests.web.office import STARTS, Staff, copy_office
 
-CHROMIUM = os.environ.get("AUDITOR_TEST_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
-# Headless and quiet: no GPU, no QUIC, no first-run, no background fetches, updates or sync. The
-# sandbox needs user namespaces a container seldom has. Playwright gives each launch a fresh
-# user-data-dir of its own (an empty profile, removed at the end).
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 TIMEOUT_MS = 15_000
-
-
-@pytest.fixture(scope="session")
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -e '.[test]')")
-    if not CHROMIUM:
-        pytest.skip("no Chromium on this machine (apt-get install chromium; .ci/run installs it); "
-                    "`npx playwright install` browsers are not used")
-    with sync_api.sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
 
 
 @pytest.fixture

@@ -3,29 +3,20 @@ load with no console error, fetch nothing from the network, and draw its charts.
 
 from __future__ import annotations
 
-import os
-import shutil
-
 import pytest
-
-CHROMIUM = os.environ.get("AUDITOR_TEST_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 @pytest.fixture
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -e '.[test]')")
-    if not CHROMIUM:
-        pytest.skip("no Chromium on this machine (apt-get install chromium); .ci/run installs it")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield b
-        b.close()
+def page(browser):
+    """A page of the session's Chromium (tests/conftest.py), closed after the test."""
+    opened = browser.new_page()
+    yield opened
+    opened.close()
 
 
-def test_report_loads_without_errors_and_draws_its_charts(browser, run, month_home, tmp_path):
+def test_report_loads_without_errors_and_draws_its_charts(page, run, month_home, tmp_path):
     code, _, err = run("report", "monthly", "--month", "2026-11", "--out", tmp_path / "out", "--no-pdf")
     assert code == 0, err
-    page = browser.new_page()
     problems, requests = [], []
     page.on("console", lambda m: problems.append(m.text) if m.type in ("error", "warning") else None)
     page.on("pageerror", lambda e: problems.append(str(e)))
