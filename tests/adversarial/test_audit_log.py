@@ -279,3 +279,29 @@ def test_a_real_archive_keeps_the_vault_verifiable(auditor, tmp_path, monkeypatc
     checked = auditor("audit", "verify", clock=now)
     assert checked.code == 0, checked.out  # the rows whose ledger events left were recorded again first
     assert auditor("audit", "verify-archive", str(tmp_path / "2018.jsonl"), clock=now).code == 0
+
+
+def test_a_moved_block_header_hides_no_access_from_a_case_timeline(attacked_home, auditor, tmp_path):
+    """The case page reads only the blocks its windows meet, chosen by their headers (from the headers'
+    covering index, r0016): a header moved away from its events must not take them off the timeline."""
+    from auditor.cases.settings import CaseSettings
+    from auditor.home import Vault
+    from auditor.review.casework import case_file, list_cases
+    from auditor.review.timeline import member_timeline
+
+    findings(auditor, tmp_path)  # the month's findings into cases
+
+    def timelines():
+        vault = Vault.open(attacked_home)
+        try:
+            cases = list_cases(vault, CaseSettings())[:6]
+            return {c.id: [e.seq for e in member_timeline(vault, case_file(vault, c.id, CaseSettings())).entries]
+                    for c in cases}
+        finally:
+            vault.close()
+
+    before = timelines()
+    assert sum(map(len, before.values())) > 0
+    with records_db(attacked_home) as conn:
+        conn.execute("UPDATE audit_event_blocks SET first_at_us = 0, last_at_us = 0")
+    assert timelines() == before
