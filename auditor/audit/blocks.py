@@ -135,6 +135,31 @@ def stored_events(conn: Connection, lo: int | None = None, hi: int | None = None
         block = next(pending, None)
 
 
+def stored_events_at(conn: Connection, seqs: list[int]) -> dict[int, StoredEvent]:
+    """The events at these places in the log (seq -> StoredEvent; a seq the log does not hold is
+    absent), each block that holds some of them decoded once."""
+    wanted = sorted(set(seqs))
+    out: dict[int, StoredEvent] = {}
+    columns = [EVENTS.c[name] for name in CANONICAL_COLUMNS] + [EVENTS.c.leaf_hash, EVENTS.c.seal]
+    n = len(CANONICAL_COLUMNS)
+    for i in range(0, len(wanted), 900):
+        for r in conn.execute(select(*columns).where(EVENTS.c.seq.in_(wanted[i : i + 900]))):
+            out[r[0]] = StoredEvent(r[0], tuple(r[:n]), bytes(r[n]), bytes(r[n + 1]))
+    rest = [s for s in wanted if s not in out]
+    while rest:
+        seq = rest[0]
+        header = conn.execute(select(*_HEADER).where(BLOCKS.c.first_seq <= seq, BLOCKS.c.last_seq >= seq)
+                              .order_by(BLOCKS.c.first_seq.desc()).limit(1)).first()
+        if header is None:
+            rest = rest[1:]
+            continue
+        block = BlockHeader(*header)
+        inside = [s for s in rest if s <= block.last_seq]
+        out.update(_some_block_events(conn, block, inside))
+        rest = rest[len(inside):]
+    return out
+
+
 _HEADER = (BLOCKS.c.first_seq, BLOCKS.c.last_seq, BLOCKS.c.source, BLOCKS.c.first_at_us, BLOCKS.c.last_at_us,
            BLOCKS.c.header_seal)
 
@@ -155,6 +180,25 @@ def _block_events(conn: Connection, header: BlockHeader, lo: int | None, hi: int
     for e in events:
         if (lo is None or e.seq > lo) and (hi is None or e.seq <= hi):
             yield e
+
+
+def _some_block_events(conn: Connection, header: BlockHeader, seqs: list[int]) -> dict[int, StoredEvent]:
+    """As _block_events, for a few of the block's events: only those are made Python values."""
+    first, last = header.first_seq, header.last_seq
+    stored = conn.execute(select(BLOCKS.c.events, BLOCKS.c.leaves, BLOCKS.c.seals)
+                          .where(BLOCKS.c.first_seq == first)).one()
+    try:
+        table = decode(bytes(stored.events), first, last, strict=False)
+        count = table.num_rows
+        leaves, seals = bytes(stored.leaves), bytes(stored.seals)
+        if len(leaves) != HASH * count or len(seals) != HASH * count:
+            raise UnreadableBlock(f"{len(leaves)} bytes of hashes for {count} audit events; run: auditor audit verify")
+        places = [s - first for s in seqs if s - first < count]
+        values = rows(table.take(places)) if places else []
+        return {first + i: StoredEvent(first + i, row, leaves[HASH * i : HASH * (i + 1)],
+                                       seals[HASH * i : HASH * (i + 1)], header) for i, row in zip(places, values)}
+    except UnreadableBlock:
+        return {s: StoredEvent(s, None, b"", b"", header) for s in seqs}
 
 
 @dataclass

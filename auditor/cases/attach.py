@@ -19,10 +19,12 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Callable
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from auditor.cases.timelines import Cut, add_part, cases_with_parts
 from auditor.cases.workflow import CLOSED, OPEN, record_history
 from auditor.crypto.envelope import new_key_id
 from auditor.policy.findings import Finding
@@ -98,7 +100,8 @@ def _case_for(change: CaseworkChange, user_id: str, first_day: date, last_day: d
     return case
 
 
-def _add(change: CaseworkChange, case: Case, findings: list[Finding]) -> None:
+def _add(change: CaseworkChange, case: Case, findings: list[Finding]) -> list[int]:
+    ids = []
     for f in findings:
         row_id = new_key_id()
         change.session.add(CaseFinding(
@@ -107,11 +110,47 @@ def _add(change: CaseworkChange, case: Case, findings: list[Finding]) -> None:
             last_at=datetime.fromisoformat(f.last_at), added_at=change.at,
             explanation=change.seal(case.data_key_id, "case_findings", "explanation", row_id, f.explanation)))
         f.case = case.id
+        ids.append(row_id)
+    return ids
 
 
-def attach_findings(casework: Casework, findings: list[Finding], first_day: date, last_day: date) -> Attachment:
+# a review's cut of its accesses for some findings of one member (auditor.review.timeline.ReviewedAccesses)
+Cutter = Callable[[str, list[Finding]], Cut]
+
+
+def _keep_timelines(change: CaseworkChange, cut: Cutter, parts: dict[int, tuple[str, list[int], list[Finding]]]) -> None:
+    """Keep a part of each case's timeline: case id -> (member, case_findings ids, their findings)."""
+    mac_key = change.gateway.audit_log.keyring.log_mac_key
+    for case_id, (user_id, ids, findings) in sorted(parts.items()):
+        add_part(change.session, case_id, ids, cut(user_id, findings), mac_key, change.at)
+
+
+def _untimed(change: CaseworkChange, findings: list[Finding], keys: list[str]) -> dict[int, tuple[str, list[int], list[Finding]]]:
+    """The findings of this run already in cases that have no part of their timeline kept (cases
+    reviewed before r0017): reviewing their period again gives them one."""
+    placed = [(f, key) for f, key in zip(findings, keys) if f.case is not None]
+    timed = cases_with_parts(change.session, [f.case for f, _ in placed])
+    wanted = sorted({key for f, key in placed if f.case not in timed})
+    ids: dict[str, int] = {}
+    for i in range(0, len(wanted), _CHUNK):
+        ids.update(change.session.execute(select(CaseFinding.finding_key, CaseFinding.id)
+                                          .where(CaseFinding.finding_key.in_(wanted[i : i + _CHUNK]))).all())
+    out: dict[int, tuple[str, list[int], list[Finding]]] = {}
+    for f, key in placed:
+        if key in ids:
+            _, row_ids, theirs = out.setdefault(f.case, (f.user_id, [], []))
+            if ids[key] not in row_ids:
+                row_ids.append(ids[key])
+                theirs.append(f)
+    return out
+
+
+def attach_findings(casework: Casework, findings: list[Finding], first_day: date, last_day: date,
+                    timelines: Cutter | None = None) -> Attachment:
     """Put the unmuted findings of the period first_day..last_day into their members' cases, and set
-    every finding's `case` to its case id (None for a muted finding in no case)."""
+    every finding's `case` to its case id (None for a muted finding in no case). `timelines`: the
+    review's cut of its accesses, kept as a part of each case's timeline for the findings attached
+    now (and for a case that has none yet), in the same transaction."""
     result = Attachment()
     keys = [finding_key(f) for f in findings]
 
@@ -131,9 +170,11 @@ def attach_findings(casework: Casework, findings: list[Finding], first_day: date
         for f in fresh:
             if f.case is None:
                 by_user.setdefault(f.user_id, []).append(f)
+        untimed = _untimed(change, findings, keys) if timelines is not None else {}
+        parts: dict[int, tuple[str, list[int], list[Finding]]] = {}
         for user_id, theirs in sorted(by_user.items()):
             case = _case_for(change, user_id, first_day, last_day, result)
-            _add(change, case, theirs)
+            parts[case.id] = (user_id, _add(change, case, theirs), theirs)
             span = f"{first_day.isoformat()} to {last_day.isoformat()}"
             opened = case.id in result.opened
             record_history(change, case, "opened" if opened else "findings_added", change.ctx.user_id,
@@ -144,6 +185,12 @@ def attach_findings(casework: Casework, findings: list[Finding], first_day: date
         placed = {key: f.case for f, key in zip(findings, keys) if f.case is not None}
         for f, key in zip(findings, keys):  # a finding listed twice gets its first copy's case
             f.case = placed.get(key) if f.case is None and not f.muted else f.case
+        if timelines is not None:
+            for case_id, (user_id, ids, theirs) in untimed.items():
+                _, new_ids, new = parts.setdefault(case_id, (user_id, [], []))
+                new_ids += ids
+                new += theirs
+            _keep_timelines(change, timelines, parts)
         return result
 
     if not findings:

@@ -39,10 +39,13 @@ def _within(at: pd.Series, windows: list[Window]) -> pd.Series:
     return inside
 
 
-def load_member_frames(records: Engine, user_id: str, windows: list[Window], period: Period,
+MAX_NAMED_PATIENTS = 5_000  # beyond this, the context of every patient is read rather than a list of them
+
+
+def load_member_frames(records: Engine, user_id: str | None, windows: list[Window], period: Period,
                        explanation_reach: timedelta = timedelta(days=90), log_key: bytes | None = None) -> Frames:
-    """`user_id`'s events within `windows` (inside `period`, the frames' period) and the context of the
-    patients they name, in one read transaction."""
+    """`user_id`'s events (None: everyone's) within `windows` (inside `period`, the frames' period) and
+    the context of the patients they name, in one read transaction."""
     windows = merged(windows)
     if not windows:
         raise ValueError("a member's frames need at least one window of time")
@@ -60,7 +63,8 @@ def load_member_frames(records: Engine, user_id: str, windows: list[Window], per
         events = events.take(np.argsort(events["seq"].to_numpy(), kind="stable")).reset_index(drop=True)
         events = events.drop_duplicates("seq").reset_index(drop=True)
         patients = frozenset(int(p) for p in events["patient_id"].dropna().unique())
-        statements = _statements(period, timedelta(0), explanation_reach, patients)
+        statements = _statements(period, timedelta(0), explanation_reach,
+                                 patients if len(patients) <= MAX_NAMED_PATIENTS else None)
         raw = {name: _frame(conn, stmt) for name, stmt in statements.items() if name != "events"}
     unsealed = reading.unsealed if log_key is not None else []
     return Frames(events, typed_workforce(raw["workforce"]), typed_patients(raw["patients"]),

@@ -19,6 +19,7 @@ from auditor.policy.frames import Period, load_frames
 from auditor.policy.rules import Policy
 from auditor.policy.suppressions import active_suppressions, mute
 from auditor.review.glance import record_review
+from auditor.review.timeline import ReviewedAccesses
 from auditor.vault.gateway.casework import Casework
 from auditor.vault.gateway.directory import ReportDirectory
 
@@ -66,11 +67,14 @@ def _detect(vault: Vault, period: Period, policy: Policy) -> Detection:
 
 def review_period(vault: Vault, period: Period, policy: Policy) -> PeriodReview:
     """Review `period` as `auditor findings` does: suppressions mute, the other findings go into their
-    members' cases (reruns add nothing); each finding's `case` is then its case's id."""
+    members' cases (reruns add nothing, but give a case reviewed before r0017 its kept timeline); each
+    finding's `case` is then its case's id. Each case keeps the member's accesses around the findings
+    attached now, cut from the accesses this review judged (the case page's timeline)."""
     detection = _detect(vault, period, policy)
     found = build_findings(detection, policy, ReportDirectory(vault.gateway))
     muted = mute(found, active_suppressions(vault.records), period.tz)
-    attachment = attach_findings(Casework(vault.gateway), found, period.first_day, period.last_day)
+    timelines = ReviewedAccesses.of_review(vault, period, detection.context.accesses, policy)
+    attachment = attach_findings(Casework(vault.gateway), found, period.first_day, period.last_day, timelines.cut)
     done = PeriodReview(period, detection, found, muted, attachment)
     record_review(vault, period, done.accesses, done.explained_share)  # for the home page: no rerun to show it
     return done

@@ -1,7 +1,13 @@
 """A case's timeline: the member's accesses around the case's findings (an hour either side of each
 finding's first and last access), in time order, each marked when a finding cites it and with the
-explanation that holds, if one does. Only those windows of the log are read (auditor.policy.
-member_frames): a case page at 10 million events a month reads a few blocks, not the month.
+explanation that holds, if one does.
+
+The review that attaches findings to a case cuts this from the accesses it has just judged
+(`ReviewedAccesses`) and keeps it with the case, sealed (auditor.cases.timelines): the page reads
+those parts, as the review judged them. A finding no part covers (a case reviewed before r0017, or a
+part someone deleted), and a window reaching outside the period its review judged, are read from the
+log: only those windows, and only the member's events and their patients' context (auditor.policy.
+member_frames).
 
 Clear columns only (the time, the action, the record type, the purpose, break-the-glass and whether
 a reason is on file): nothing is opened. The page names only the patients the case's findings name
@@ -12,19 +18,26 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Iterable
 
-from auditor.cases.listing import CaseFile
-from auditor.home import Vault
+import numpy as np
 import pandas as pd
 
+from auditor.cases.listing import CaseFile
+from auditor.cases.timelines import MAX_STORED, Cut, TimelinePart, case_parts
+from auditor.database import read_snapshot
+from auditor.home import Vault
 from auditor.policy.context import build_context
+from auditor.policy.findings import Finding
 from auditor.policy.frames import Period
-from auditor.policy.member_frames import load_member_frames
+from auditor.policy.member_frames import Window, load_member_frames, merged
 from auditor.policy.rules import Policy, load_policy
 
 AROUND = timedelta(hours=1)  # either side of a finding's first and of its last access
-MAX_WINDOWS = 40  # the earliest findings' windows (a case of many findings: the page says how many are left out)
+MAX_WINDOWS = 40  # windows read from the log for one page (the earliest findings'; the page says how many are left out)
 MAX_ENTRIES = 500  # a member's accesses over a case's span: beyond this the page says how many are left out
+_US = pd.Timedelta(microseconds=1)
+_EPOCH = pd.Timestamp(0, tz="UTC")
 
 
 @dataclass(frozen=True)
@@ -45,42 +58,169 @@ class TimelineEntry:
 class Timeline:
     entries: list[TimelineEntry]
     total: int  # the member's accesses in the windows (entries may be fewer: MAX_ENTRIES)
-    windows: int = 0  # the windows read (MAX_WINDOWS at most)
-    windows_left_out: int = 0
+    windows: int = 0  # the windows its entries come from
+    windows_left_out: int = 0  # windows not read from the log (beyond 2 * MAX_WINDOWS)
+    as_of: datetime | None = None  # when the latest review that kept a part judged it (None: all read now)
+    from_log: int = 0  # windows read from the log now (none when the kept parts cover every finding)
 
 
 def _text(value) -> str | None:
     return value if isinstance(value, str) else None  # a missing category is NaN
 
 
-def windows_around(file: CaseFile, around: timedelta = AROUND) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
-    """An hour either side of each finding's first access and of its last (UTC)."""
+def _utc(moment) -> pd.Timestamp:
+    at = pd.Timestamp(moment)
+    return at.tz_localize("UTC") if at.tzinfo is None else at.tz_convert("UTC")
+
+
+def _windows(spans: Iterable[tuple], around: timedelta) -> list[Window]:
     out = []
-    for f in file.findings:
-        for moment in {f.first_at, f.last_at}:
-            at = pd.Timestamp(moment)
-            at = at.tz_localize("UTC") if at.tzinfo is None else at.tz_convert("UTC")
-            out.append((at - around, at + around))
+    for first, last in spans:
+        for moment in {_utc(first), _utc(last)}:
+            out.append((moment - around, moment + around))
     return sorted(out)
 
 
-def member_timeline(vault: Vault, file: CaseFile, policy: Policy | None = None,
-                    around: timedelta = AROUND, limit: int = MAX_ENTRIES) -> Timeline:
-    """The case's member's accesses within `around` of each finding's first and last access, oldest first."""
-    policy = policy or load_policy()
-    tz, case = vault.timezone, file.case
-    windows = windows_around(file, around)
-    if not windows:
-        return Timeline([], 0)
-    kept = windows[: 2 * MAX_WINDOWS]
-    span = Period(kept[0][0].tz_convert(tz).date(), kept[-1][1].tz_convert(tz).date(), tz)
-    frames = load_member_frames(vault.records, case.user_id, kept, span, log_key=vault.keyring.log_mac_key)
+def windows_around(file: CaseFile, around: timedelta = AROUND) -> list[Window]:
+    """An hour either side of each finding's first access and of its last (UTC)."""
+    return _windows(((f.first_at, f.last_at) for f in file.findings), around)
+
+
+def _us(at: pd.Timestamp) -> int:
+    return int(at.value // 1000)
+
+
+def _stored_entry(e: list, tz, cited: set[str]) -> TimelineEntry:
+    seq, at_us, action, record_type, purpose, patient_id, break_glass, has_reason, explained_by, ref = e
+    at = (_EPOCH + pd.Timedelta(microseconds=at_us)).tz_convert(tz).to_pydatetime()
+    return TimelineEntry(seq, at, action, record_type, purpose, patient_id, break_glass, has_reason, explained_by,
+                         ref in cited)
+
+
+def _outside(windows: list[Window], start_us: int, end_us: int) -> list[Window]:
+    """The parts of `windows` before start_us or from end_us on."""
+    start, end = _EPOCH + pd.Timedelta(microseconds=start_us), _EPOCH + pd.Timedelta(microseconds=end_us)
+    out = []
+    for a, b in windows:
+        if a < start:
+            out.append((a, min(b, start)))
+        if b > end:
+            out.append((max(a, end), b))
+    return out
+
+
+def _from_log(vault: Vault, user_id: str, windows: list[Window], policy: Policy, cited: set[str]) -> list[TimelineEntry]:
+    """The member's accesses in `windows`, read from the log and explained now."""
+    tz = vault.timezone
+    span = Period(windows[0][0].tz_convert(tz).date(), windows[-1][1].tz_convert(tz).date(), tz)
+    frames = load_member_frames(vault.records, user_id, windows, span, log_key=vault.keyring.log_mac_key)
     accesses = build_context(frames, policy.settings).accesses
-    mine = accesses[accesses["user_id"] == case.user_id].sort_values("at", kind="stable")
-    cited = {ref for f in file.findings for ref in f.event_ids}
-    entries = [TimelineEntry(int(a.seq), a.at.tz_convert(tz).to_pydatetime(), str(a.action), _text(a.record_type),
-                             _text(a.purpose), None if a.patient_id != a.patient_id else int(a.patient_id),
-                             bool(a.break_glass), bool(a.has_reason),
-                             str(a.explained_by) if a.explained else None, a.event_ref in cited)
-               for a in mine.head(limit).itertuples()]
-    return Timeline(entries, len(mine), len(kept), len(windows) - len(kept))
+    mine = accesses[accesses["user_id"] == user_id].sort_values("at", kind="stable")
+    return [TimelineEntry(int(a.seq), a.at.tz_convert(tz).to_pydatetime(), str(a.action), _text(a.record_type),
+                          _text(a.purpose), None if a.patient_id != a.patient_id else int(a.patient_id),
+                          bool(a.break_glass), bool(a.has_reason), str(a.explained_by) if a.explained else None,
+                          a.event_ref in cited)
+            for a in mine.itertuples()]
+
+
+def member_timeline(vault: Vault, file: CaseFile, policy: Policy | None = None, around: timedelta = AROUND,
+                    limit: int = MAX_ENTRIES, stored: bool = True) -> Timeline:
+    """The case's member's accesses within `around` of each finding's first and last access, oldest
+    first: the parts its reviews kept (AlteredTimeline if one is not as sealed), and the log for what
+    they do not cover. `stored` False: all of it from the log."""
+    case, cited = file.case, {ref for f in file.findings for ref in f.event_ids}
+    parts: list[TimelinePart] = []
+    if stored and around == AROUND:
+        with vault.records.connect() as conn:
+            read_snapshot(conn)
+            parts = case_parts(conn, case.id, vault.keyring.log_mac_key)
+    covering = {fid: part for part in parts for fid in part.finding_ids}
+    entries: dict[int, TimelineEntry] = {}
+    beyond = 0  # accesses parts counted but did not keep (MAX_STORED)
+    tz = vault.timezone  # read once: the vault reads it from the database
+    for part in parts:
+        for e in part.cut.entries:
+            if e[0] not in entries:
+                entries[e[0]] = _stored_entry(e, tz, cited)
+        beyond += part.cut.total - len(part.cut.entries)
+    unread: list[Window] = []
+    for f in file.findings:
+        own = _windows([(f.first_at, f.last_at)], around)
+        part = covering.get(f.finding_id)
+        unread += own if part is None else _outside(own, part.cut.start_us, part.cut.end_us)
+    unread.sort()
+    kept = unread[: 2 * MAX_WINDOWS]  # the earliest findings' (two windows each)
+    if kept:
+        for e in _from_log(vault, case.user_id, merged(kept), policy or load_policy(), cited):
+            entries.setdefault(e.seq, e)
+    ordered = sorted(entries.values(), key=lambda e: (e.at, e.seq))
+    windows = sum(p.cut.windows for p in parts) + len(kept)
+    as_of = max((p.computed_at for p in parts), default=None)
+    as_of = as_of.astimezone(vault.timezone) if as_of is not None else None
+    return Timeline(ordered[:limit], len(ordered) + beyond, windows, len(unread) - len(kept), as_of, len(kept))
+
+
+class ReviewedAccesses:
+    """The accesses a review judged, by member and time, and those of the hour either side of its period
+    (explained as the page would explain them, `edges`): the review cuts each case's part of its
+    timeline from these, so a window that reaches over the period's edge needs no read of the log."""
+
+    def __init__(self, judged: list[pd.DataFrame], start_us: int, end_us: int) -> None:
+        parts = [a for a in judged if len(a)]
+        at_us = np.concatenate([((a["at"].dt.tz_convert("UTC") - _EPOCH) // _US).to_numpy(dtype="int64") for a in parts]) \
+            if parts else np.empty(0, dtype="int64")
+        users = pd.Series(np.concatenate([a["user_id"].astype(object).to_numpy() for a in parts]) if parts else [],
+                          dtype=object)
+        codes, names = pd.factorize(users)
+        seq = np.concatenate([a["seq"].to_numpy(dtype="int64") for a in parts]) if parts else np.empty(0, dtype="int64")
+        order = np.lexsort((seq, at_us, codes))
+        self._codes, self._at = codes[order], at_us[order]
+        self._users = {u: n for n, u in enumerate(names)}
+        self._start_us, self._end_us = start_us, end_us
+
+        def column(name: str, convert) -> np.ndarray:
+            if not parts:
+                return np.empty(0, dtype=object)
+            return np.concatenate([convert(a[name]) for a in parts])[order]
+
+        explained = column("explained", lambda c: c.to_numpy(dtype=bool))
+        why = column("explained_by", lambda c: c.astype(object).to_numpy())
+        self._columns = [
+            seq[order], self._at, column("action", _objects), column("record_type", _objects),
+            column("purpose", _objects), column("patient_id", lambda c: _objects(c.astype("Int64"))),
+            column("break_glass", lambda c: c.to_numpy(dtype=bool)), column("has_reason", lambda c: c.to_numpy(dtype=bool)),
+            np.where(explained, why, None), column("event_ref", _objects)]
+
+    @classmethod
+    def of_review(cls, vault: Vault, period: Period, accesses: pd.DataFrame, policy: Policy,
+                  around: timedelta = AROUND) -> "ReviewedAccesses":
+        """The period's judged `accesses`, and the hour either side of it read from the log here."""
+        start, end = period.start, period.end
+        edges = Period(period.first_day - timedelta(days=1), period.last_day + timedelta(days=1), period.tz)
+        frames = load_member_frames(vault.records, None, [(start - around, start), (end, end + around)], edges,
+                                    log_key=vault.keyring.log_mac_key)
+        edge = build_context(frames, policy.settings).accesses
+        return cls([accesses, edge], _us(start - around), _us(end + around))
+
+    def cut(self, user_id: str, findings: list[Finding], around: timedelta = AROUND) -> Cut:
+        """The member's accesses within `around` of these findings' first and last access."""
+        raw = _windows(((f.first_at, f.last_at) for f in findings), around)
+        windows = merged(raw)
+        code = self._users.get(user_id)
+        positions = np.empty(0, dtype="int64")
+        if code is not None and windows:
+            lo, hi = np.searchsorted(self._codes, code, "left"), np.searchsorted(self._codes, code, "right")
+            times = self._at[lo:hi]
+            starts = np.searchsorted(times, [_us(a) for a, _ in windows], "left")
+            ends = np.searchsorted(times, [_us(b) for _, b in windows], "left")
+            positions = lo + np.concatenate([np.arange(a, b) for a, b in zip(starts, ends)])
+        total = len(positions)
+        kept = positions[:MAX_STORED]
+        rows = [column[kept].tolist() for column in self._columns]
+        return Cut(self._start_us, self._end_us, len(raw), total, [list(r) for r in zip(*rows)])
+
+
+def _objects(column: pd.Series) -> np.ndarray:
+    """A column as Python values, a missing one (NaN, NA) as None."""
+    values = column.astype(object).to_numpy()
+    return np.where(pd.isna(values), None, values)

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 
 import pyarrow as pa
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 from sqlalchemy import delete, select, update
 
 from auditor.audit import blocks, merkle
@@ -75,6 +75,16 @@ def test_rows_and_blocks_read_in_sequence_order_and_verify(mixed):
     result = verify(mixed)
     assert result.ok, result.problems
     assert result.size == 62 and result.checkpoints_checked == 4  # signed at 2 (init), 37, 42 and 62
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.integers(0, 70), max_size=15))
+def test_events_read_by_their_places_are_the_log_s(mixed, seqs):
+    """stored_events_at (the break-the-glass reasons a case page reads) gives what a read of the log in
+    sequence order gives at those places, rows and blocks alike; places past the log are absent."""
+    with mixed.records.connect() as conn:
+        whole = {e.seq: e for e in stored_events(conn)}
+        assert blocks.stored_events_at(conn, seqs) == {s: whole[s] for s in seqs if s in whole}
 
 
 def test_an_event_edited_inside_a_block_is_named(mixed):

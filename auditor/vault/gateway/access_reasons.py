@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from auditor.audit.blocks import stored_events
+from auditor.audit.blocks import stored_events_at
 from auditor.audit.events import AuditEvent, CANONICAL_COLUMNS
 from auditor.errors import AccessDenied
 from auditor.vault.gateway.context import AccessContext
@@ -37,19 +37,18 @@ class AccessReasonReading:
                 raise AccessDenied("only the privacy office's staff read access reasons")
             out: dict[int, str] = {}
             conn = session.connection()
-            for seq in sorted(set(seqs)):
-                for stored in stored_events(conn, seq - 1, seq):
-                    if stored.row is None or stored.row[_REASON] is None or stored.row[_PATIENT] is None:
-                        continue
-                    patient = session.execute(select(Patient.id).where(Patient.id == stored.row[_PATIENT])).first()
-                    if patient is None:
-                        continue
-                    decision = self._decide(session, ctx, actor, "view", [patient], "demographics", at)[patient.id]
-                    events.append(self._event(ctx, actor, "view", at, patient_id=patient.id, record_type="access_reason",
-                                              record_id=str(seq), outcome="success" if decision.allowed else "denied",
-                                              detail=decision.basis))
-                    if decision.allowed:
-                        out[seq] = self.envelope.open(bytes(stored.row[_REASON]), "audit_events", "reason", seq)
+            for seq, stored in sorted(stored_events_at(conn, seqs).items()):
+                if stored.row is None or stored.row[_REASON] is None or stored.row[_PATIENT] is None:
+                    continue
+                patient = session.execute(select(Patient.id).where(Patient.id == stored.row[_PATIENT])).first()
+                if patient is None:
+                    continue
+                decision = self._decide(session, ctx, actor, "view", [patient], "demographics", at)[patient.id]
+                events.append(self._event(ctx, actor, "view", at, patient_id=patient.id, record_type="access_reason",
+                                          record_id=str(seq), outcome="success" if decision.allowed else "denied",
+                                          detail=decision.basis))
+                if decision.allowed:
+                    out[seq] = self.envelope.open(bytes(stored.row[_REASON]), "audit_events", "reason", seq)
             return out
 
         return self._audited(work)

@@ -11,7 +11,8 @@ from auditor.vault.records.sealed import Sealed
 from auditor.vault.records.clinical import (PATIENT_SEALED, WORKFORCE_SEALED, DOCUMENT_SEALED, SENSITIVITIES, ROLES,
                                             Patient, WorkforceMember, Encounter, CareTeamMember, ClinicalDocument)
 from auditor.vault.records.ingest import (IngestRun, QuarantinedRow, VaultSetting)
-from auditor.vault.records.casework import (CASEWORK_SEALED, Suppression, Case, CaseFinding, CaseHistoryEntry)
+from auditor.vault.records.casework import (CASEWORK_SEALED, Suppression, Case, CaseFinding, CaseHistoryEntry,
+                                            CaseTimeline)
 from auditor.vault.records.release import (ROI_SEALED, ReleaseRequest, ReleaseRequestHistory, ReleaseAuthorization,
                                            Disclosure, AccountingSuspension)
 from auditor.vault.records.retention import (RETENTION_SEALED, LegalHold, LegalHoldHistoryEntry, PurgeItem, PurgePlan,
@@ -19,7 +20,7 @@ from auditor.vault.records.retention import (RETENTION_SEALED, LegalHold, LegalH
 from auditor.vault.records.staff import STAFF_SEALED, StaffAccount, StaffSession
 
 __all__ = [
-    "AccountingSuspension", "CASEWORK_SEALED", "CareTeamMember", "Case", "CaseFinding", "CaseHistoryEntry",
+    "AccountingSuspension", "CASEWORK_SEALED", "CareTeamMember", "Case", "CaseFinding", "CaseHistoryEntry", "CaseTimeline",
     "ClinicalDocument", "DOCUMENT_SEALED", "Disclosure", "Encounter", "IngestRun", "LegalHold",
     "LegalHoldHistoryEntry", "PATIENT_SEALED", "Patient", "PurgeItem", "PurgePlan", "PurgePlanPatient", "PurgeProposal", "PurgeRun",
     "QuarantinedRow", "RETENTION_SEALED", "ROI_SEALED", "ROLES", "ReleaseAuthorization", "ReleaseRequest",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Date, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from auditor.database import RecordsBase, UTCDateTime
@@ -82,6 +82,22 @@ class CaseFinding(RecordsBase):
     last_at: Mapped[datetime] = mapped_column(UTCDateTime)
     added_at: Mapped[datetime] = mapped_column(UTCDateTime)
     explanation: Mapped[bytes | None] = mapped_column(Sealed)
+
+
+class CaseTimeline(RecordsBase):
+    """A part of a case's timeline, cut by the review that attached findings to the case from the
+    accesses it had judged (auditor.cases.timelines): the member's accesses around those findings, so
+    the case page reads one row rather than the log's blocks. `body` is compressed JSON naming the case
+    and the findings it covers; `seal` an HMAC of the row under the log's MAC key. Written once, never
+    updated: a later review of the case adds a part."""
+
+    __tablename__ = "case_timelines"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    seal: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class CaseHistoryEntry(RecordsBase):
