@@ -54,6 +54,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import policy as policy_bench  # noqa: E402  (bench/policy.py: generate and ingest)
 
 from auditor.clock import FixedClock, SystemClock  # noqa: E402
+from auditor.errors import AuditorError  # noqa: E402
 from auditor.home import Vault  # noqa: E402
 from auditor.policy.rules import load_policy  # noqa: E402
 from auditor.review.period import month_period, review_period  # noqa: E402
@@ -152,8 +153,16 @@ class Session:
             body = urlencode(form)
             headers["Content-Type"] = "application/x-www-form-urlencoded"
         started = time.perf_counter()
-        self.connection.request(method, path, body=body, headers=headers)
-        response = self.connection.getresponse()
+        try:
+            self.connection.request(method, path, body=body, headers=headers)
+            response = self.connection.getresponse()
+        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+            # the server closed a connection idle past its keep-alive (uvicorn: 5 s), as a browser
+            # finds after a pause: connect again and send it again (the time counts both)
+            self.connection.close()
+            self.connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
+            self.connection.request(method, path, body=body, headers=headers)
+            response = self.connection.getresponse()
         text = response.read().decode()
         elapsed = time.perf_counter() - started
         for value in response.headers.get_all("Set-Cookie") or []:
@@ -299,7 +308,11 @@ def main(argv: list[str] | None = None) -> int:
     if home is None:
         policy_bench.generate_and_ingest(Path(tmp.name), args.events, args.seed)
         home = Path(tmp.name) / "home"
-    vault = Vault.open(home, clock=FixedClock(SystemClock().now()))
+    try:
+        vault = Vault.open(home, clock=FixedClock(SystemClock().now()))
+    except AuditorError as exc:  # not a vault, or one at an older schema: one line, as the CLI says it
+        print(f"bench/web.py: {exc}", file=sys.stderr)
+        return 2
     try:
         cases, review_s = reviewed(vault)
         thinks = (args.think,) if args.no_saturation else (args.think, 0.0)

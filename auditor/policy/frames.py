@@ -219,7 +219,7 @@ def columns_for(keys: pd.Series, table: pd.DataFrame, on: str, columns: list[str
     return taken(table, at, columns, keys.index)
 
 
-def _frame(conn: Connection, stmt) -> pd.DataFrame:
+def read_frame(conn: Connection, stmt) -> pd.DataFrame:
     """Rows as object columns first: 64-bit ids and blind indexes with NULLs among them would lose
     their low bits as float64; the typed_* functions then give each column its exact type. The rows
     come straight from the DB-API cursor as plain tuples (the columns read here need no result
@@ -234,7 +234,7 @@ def _frame(conn: Connection, stmt) -> pd.DataFrame:
 EVENT_CHUNK = 500_000  # events typed at a time: the untyped rows of a whole month never sit in memory at once
 
 
-def _events_frame(conn: Connection, stmt, chunk: int = EVENT_CHUNK) -> list[pd.DataFrame]:
+def read_events_frame(conn: Connection, stmt, chunk: int = EVENT_CHUNK) -> list[pd.DataFrame]:
     """The events, typed chunk by chunk (memory: the typed month plus one untyped chunk)."""
     result = conn.execute(stmt)
     columns, cursor = list(result.keys()), result.cursor
@@ -270,16 +270,16 @@ def _only(column, patient_id) -> tuple:
     return (column.in_(sorted(patient_id)),) if isinstance(patient_id, (set, frozenset)) else (column == patient_id,)
 
 
-def _us(ts: pd.Timestamp) -> int:
+def microseconds(ts: pd.Timestamp) -> int:
     return int(ts.value // 1000)
 
 
-def _statements(period: Period, lookback: timedelta, explanation_reach: timedelta,
+def frame_statements(period: Period, lookback: timedelta, explanation_reach: timedelta,
                 patient_id: int | frozenset[int] | None, user_id: str | None = None) -> dict[str, object]:
     """The frames' statements; `patient_id` one patient or a set (then the patients' rows are only
     theirs too), `user_id` one user's events."""
-    first, last = _us(period.start - lookback), _us(period.end)
-    reach = _us(period.start - explanation_reach), _us(period.end + explanation_reach)
+    first, last = microseconds(period.start - lookback), microseconds(period.end)
+    reach = microseconds(period.start - explanation_reach), microseconds(period.end + explanation_reach)
     E, W, P, C, T, F = AuditEventRow, WorkforceMember, Patient, Encounter, CareTeamMember, CaseFinding
     start, end = type_coerce(C.start, BigInteger), type_coerce(C.end, BigInteger)
     t_start, t_end = type_coerce(T.start, BigInteger), type_coerce(T.end, BigInteger)
@@ -315,15 +315,15 @@ _BLOCK_COLUMNS = ["seq", "at_us", "source", "source_event_id", "user_id", "role"
                   "record_type", "outcome", "purpose", "break_glass"]
 
 
-def _block_events(conn: Connection, window: tuple[int, int] | list[tuple[int, int]], patient_id: int | None,
-                  mac_key: bytes | None, reading: blocks.BlockReading, chunk: int = EVENT_CHUNK,
-                  user_id: str | None = None) -> list[pd.DataFrame]:
-    """The events stored in blocks (auditor.audit.blocks) within `window` (UTC microseconds, end
-    exclusive; or a list of windows), decoded column by column and typed a chunk at a time, like the rows. A block is
+def read_block_events(conn: Connection, windows: list[tuple[int, int]], patient_id: int | None,
+                      mac_key: bytes | None, reading: blocks.BlockReading, chunk: int = EVENT_CHUNK,
+                      user_id: str | None = None) -> list[pd.DataFrame]:
+    """The events stored in blocks (auditor.audit.blocks) within `windows` (UTC microseconds, each end
+    exclusive), decoded column by column and typed a chunk at a time, like the rows. A block is
     passed over by its header only when the header's seal verifies under `mac_key`. `patient_id`,
     `user_id`: only that patient's, that user's events."""
     chunks, pending, held = [], [], 0
-    for kept in blocks.events_within(conn, window if isinstance(window, list) else [window], mac_key, reading):
+    for kept in blocks.events_within(conn, windows, mac_key, reading):
         if patient_id is not None:
             kept = kept.filter(pc.fill_null(pc.equal(kept["patient_id"], patient_id), False))
         if user_id is not None:
@@ -358,17 +358,17 @@ def _read_rows(records: Engine, statements: dict, window: tuple[int, int], patie
     checkpoints away loses committed audit events.)"""
     with records.connect() as conn:
         read_snapshot(conn)  # events, people and encounters as of one moment; blocks no writer
-        raw = {name: _frame(conn, stmt) for name, stmt in statements.items() if name != "events"}
-        rows = [c for c in _events_frame(conn, statements["events"]) if len(c)]
-        stored = _block_events(conn, window, patient_id, mac_key, reading)
-        events = concat_events(rows + stored) if rows or stored else typed_events(_empty_events())
+        raw = {name: read_frame(conn, stmt) for name, stmt in statements.items() if name != "events"}
+        rows = [c for c in read_events_frame(conn, statements["events"]) if len(c)]
+        stored = read_block_events(conn, [window], patient_id, mac_key, reading)
+        events = concat_events(rows + stored) if rows or stored else typed_events(empty_events())
         if rows and stored:  # rows and blocks interleave: in sequence order, as the log is
             events = events.take(np.argsort(events["seq"].to_numpy(), kind="stable")).reset_index(drop=True)
         raw["events"] = events
         return raw
 
 
-def _empty_events() -> pd.DataFrame:
+def empty_events() -> pd.DataFrame:
     return pd.DataFrame({name: pd.Series([], dtype=object) for name in [*_BLOCK_COLUMNS, "has_reason"]})
 
 
@@ -381,9 +381,9 @@ def load_frames(records: Engine, period: Period, lookback: timedelta = timedelta
     hold, the rules that count across patients do not). `log_key`: the keyring's log MAC key, which
     lets blocks of the log outside the window be passed over by their sealed headers (without it,
     every block is decoded and filtered by its events' own times)."""
-    window = _us(period.start - lookback), _us(period.end)
+    window = microseconds(period.start - lookback), microseconds(period.end)
     reading = blocks.BlockReading([])
-    raw = _read_rows(records, _statements(period, lookback, explanation_reach, patient_id), window, patient_id,
+    raw = _read_rows(records, frame_statements(period, lookback, explanation_reach, patient_id), window, patient_id,
                      log_key, reading)
     unsealed = reading.unsealed if log_key is not None else []
     return Frames(raw["events"], typed_workforce(raw["workforce"]), typed_patients(raw["patients"]),

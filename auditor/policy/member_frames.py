@@ -14,9 +14,10 @@ from sqlalchemy import Engine
 
 from auditor.audit import blocks
 from auditor.database import read_snapshot
-from auditor.policy.frames import (Frames, Period, _block_events, _events_frame, _frame, _statements, _us,
-                                   concat_events, typed_care_team, typed_case_patients, typed_encounters,
-                                   typed_events, typed_patients, typed_workforce, _empty_events)
+from auditor.policy.frames import (Frames, Period, concat_events, empty_events, frame_statements, microseconds,
+                                   read_block_events, read_events_frame, read_frame, typed_care_team,
+                                   typed_case_patients, typed_encounters, typed_events, typed_patients,
+                                   typed_workforce)
 
 Window = tuple[pd.Timestamp, pd.Timestamp]  # UTC, end exclusive
 
@@ -55,17 +56,17 @@ def load_member_frames(records: Engine, user_id: str | None, windows: list[Windo
         # the member's rows over the windows' days, by the index of user and time (r0016), then the windows
         days = Period(windows[0][0].tz_convert(period.tz).date(), windows[-1][1].tz_convert(period.tz).date(), period.tz)
         chunks = [c[_within(c["at"], windows)] for c in
-                  _events_frame(conn, _statements(days, timedelta(0), explanation_reach, None, user_id)["events"])
+                  read_events_frame(conn, frame_statements(days, timedelta(0), explanation_reach, None, user_id)["events"])
                   if len(c)]
-        chunks += _block_events(conn, [(_us(s), _us(e)) for s, e in windows], None, log_key, reading, user_id=user_id)
+        chunks += read_block_events(conn, [(microseconds(s), microseconds(e)) for s, e in windows], None, log_key, reading, user_id=user_id)
         events = concat_events([c for c in chunks if len(c)]) if any(len(c) for c in chunks) \
-            else typed_events(_empty_events())
+            else typed_events(empty_events())
         events = events.take(np.argsort(events["seq"].to_numpy(), kind="stable")).reset_index(drop=True)
         events = events.drop_duplicates("seq").reset_index(drop=True)
         patients = frozenset(int(p) for p in events["patient_id"].dropna().unique())
-        statements = _statements(period, timedelta(0), explanation_reach,
+        statements = frame_statements(period, timedelta(0), explanation_reach,
                                  patients if len(patients) <= MAX_NAMED_PATIENTS else None)
-        raw = {name: _frame(conn, stmt) for name, stmt in statements.items() if name != "events"}
+        raw = {name: read_frame(conn, stmt) for name, stmt in statements.items() if name != "events"}
     unsealed = reading.unsealed if log_key is not None else []
     return Frames(events, typed_workforce(raw["workforce"]), typed_patients(raw["patients"]),
                   typed_encounters(raw["encounters"]), typed_care_team(raw["care_team"]), period, unsealed,

@@ -184,7 +184,7 @@ class ReviewedAccesses:
             return np.concatenate([convert(a[name]) for a in parts])[order]
 
         explained = column("explained", lambda c: c.to_numpy(dtype=bool))
-        why = column("explained_by", lambda c: c.astype(object).to_numpy())
+        why = column("explained_by", _objects)
         self._columns = [
             seq[order], self._at, column("action", _objects), column("record_type", _objects),
             column("purpose", _objects), column("patient_id", lambda c: _objects(c.astype("Int64"))),
@@ -221,6 +221,10 @@ class ReviewedAccesses:
 
 
 def _objects(column: pd.Series) -> np.ndarray:
-    """A column as Python values, a missing one (NaN, NA) as None."""
+    """A column as Python values, a missing one (NaN, NA) as None. A categorical column (most of the
+    event's columns: a few values each) by its codes, without a Python object per row first."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        labels = np.array([*[v.item() if hasattr(v, "item") else v for v in column.cat.categories], None], dtype=object)
+        return labels[column.cat.codes.to_numpy()]  # code -1 (missing) takes the last: None
     values = column.astype(object).to_numpy()
     return np.where(pd.isna(values), None, values)

@@ -9,7 +9,7 @@ import pandas as pd
 
 from auditor.audit.events import AuditEvent
 from auditor.database import read_snapshot
-from auditor.policy.frames import Period, _events_frame, _statements, concat_events
+from auditor.policy.frames import Period, read_events_frame, frame_statements, concat_events
 from auditor.vault.settings import organisation_timezone
 from tests.policy.vault_data import populate
 
@@ -27,14 +27,14 @@ def _denied_logins(vault, count: int) -> None:
 def _read(vault, stmt, chunk: int) -> list[pd.DataFrame]:
     with vault.records.connect() as conn:
         read_snapshot(conn)
-        return _events_frame(conn, stmt, chunk)
+        return read_events_frame(conn, stmt, chunk)
 
 
 def test_events_typed_in_chunks_are_the_month_read_at_once(vault, policy):
     _denied_logins(vault, 2500)
     ids = populate(vault)
     period = Period(date(2026, 11, 1), date(2026, 11, 30), organisation_timezone(vault.records))
-    stmt = _statements(period, policy.lookback(), timedelta(days=90), None)["events"]
+    stmt = frame_statements(period, policy.lookback(), timedelta(days=90), None)["events"]
     chunks = _read(vault, stmt, 700)
     assert len(chunks) >= 4 and len({tuple(c["event_role"].cat.categories) for c in chunks}) > 1
     whole = concat_events(_read(vault, stmt, 1_000_000))
