@@ -1,4 +1,4 @@
-"""auditor ingest DIR --tz ZONE | auditor ingest --rejected."""
+"""auditor ingest DIR --tz ZONE | auditor ingest PATH --format NAME | auditor ingest --rejected."""
 
 from __future__ import annotations
 
@@ -15,38 +15,47 @@ SHOWN_REJECTS = 20
 
 
 @cli.command()
-@click.argument("directory", required=False, type=click.Path(path_type=Path))
+@click.argument("path", required=False, type=click.Path(path_type=Path))
+@click.option("--format", "format_name", default="csv", show_default=True,
+              help="csv: the interchange export (a folder of CSV files); fhir: FHIR AuditEvent (R4, R5; NDJSON, "
+                   "Bundles or resources, JSON or XML; a file or a folder).")
 @click.option("--tz", "tz_name", help="The organisation's IANA time zone (e.g. America/New_York); kept until changed.")
 @click.option("--source", default="ehr", show_default=True, help="Name of the system the export comes from.")
 @click.option("--change-timezone", is_flag=True,
               help="Let --tz change the time zone of a vault that holds data (rows loaded keep their times).")
 @click.option("--rejected", is_flag=True, help="List the rows kept in quarantine instead of loading anything.")
 @click.pass_context
-def ingest(ctx, directory, tz_name, source, change_timezone, rejected):
-    """Load an EHR interchange export: workforce, patients, encounters, care team, access log.
+def ingest(ctx, path, format_name, tz_name, source, change_timezone, rejected):
+    """Load an EHR's audit log: the interchange export (workforce, patients, encounters, care team,
+    access log), or with --format an audit log in another format (access events only).
 
     Rows that cannot be read are reported as file:line: reason and kept in quarantine; the good rows
     load, and every line of each file is accounted for. Loading the same files again adds nothing,
     in any time zone; a vault that holds data changes its zone only with --change-timezone."""
     from auditor.ingest.ehr_import import open_directory
-    from auditor.review.ingest import ingest_export
+    from auditor.ingest.formats import reader
+    from auditor.review.ingest import ingest_export, ingest_log
     from auditor.vault.settings import time_zone
 
     if rejected:
         return _list_rejected(ctx, source if _given(ctx, "source") else None)
-    if directory is None:
-        raise InputError("give the directory of the export: auditor ingest DIR --tz ZONE")
+    if path is None:
+        raise InputError("give the export to load: auditor ingest DIR --tz ZONE (or PATH --format fhir)")
     if len(source) > 64 or not source.strip():
         raise InputError("--source must be a name of 1 to 64 characters")
     export_source(source)  # refused before anything changes, the stored time zone included
     if change_timezone and not tz_name:
         raise InputError("--change-timezone needs the new zone: --tz ZONE")
     zone = time_zone(tz_name) if tz_name else None
-    open_directory(directory)  # refuse a bad directory before anything changes
+    if format_name == "csv":
+        open_directory(path)  # refuse a bad directory before anything changes
+    else:
+        reader(format_name).files(path)  # an unknown format, or nothing it reads there: refused first
     vault = open_vault(ctx)
     try:
         zone = _organisation_zone(vault, zone, change_timezone)
-        summary = ingest_export(vault, directory, zone, source.strip())
+        summary = (ingest_export(vault, path, zone, source.strip()) if format_name == "csv"
+                   else ingest_log(vault, path, format_name, zone, source.strip()))
     finally:
         vault.close()
     _report(summary)
@@ -75,24 +84,26 @@ def _report(summary) -> None:
     for warning in summary.warnings:
         click.echo(f"warning: {warning}", err=True)
     for name, count in summary.files.items():  # every line after the header accounted for
-        line = (f"{name}: {count.lines} lines: {count.loaded} loaded, {count.already_present} already present, "
+        unit = "lines" if summary.format == "csv" else "records"
+        line = (f"{name}: {count.lines} {unit}: {count.loaded} loaded, {count.already_present} already present, "
                 f"{count.rejected} rejected")
         if count.continuing:
             line += f", {count.continuing} continuing a record begun on an earlier line"
         if count.blank:
             line += f", {count.blank} blank"
-        if name == "access_log.csv":
+        if name == "access_log.csv" and summary.format == "csv":
             line += f" ({summary.access_rows_per_second:,.0f} rows/second)"
         click.echo(line)
     if summary.unknown_accounts:
-        click.echo(f"{summary.unknown_accounts} access events by accounts not in workforce.csv were loaded "
+        click.echo(f"{summary.unknown_accounts} access events by accounts not in the workforce were loaded "
                    "(without a role) for review")
     if summary.rejected:
         for entry in summary.rejected[:SHOWN_REJECTS]:
             click.echo(f"rejected {entry.file}:{entry.line}: {entry.reason}")
         more = len(summary.rejected) - SHOWN_REJECTS
         click.echo((f"... and {more} more; " if more > 0 else "")
-                   + f"{len(summary.rejected)} line{'s' * (len(summary.rejected) != 1)} rejected "
+                   + f"{len(summary.rejected)} {'line' if summary.format == 'csv' else 'record'}"
+                   f"{'s' * (len(summary.rejected) != 1)} rejected "
                    f"({summary.newly_quarantined} newly quarantined); "
                    "list them with: auditor ingest --rejected")
     click.echo(f"ingest run {summary.run_id} (source {summary.source}) done")

@@ -70,10 +70,11 @@ class IngestSummary:
     warnings: list[str] = field(default_factory=list)
     unknown_accounts: int = 0  # access events by accounts not in the workforce (loaded)
     access_seconds: float = 0.0
+    format: str = "csv"  # the interchange export; else the reader's name (auditor.ingest.formats)
 
     @property
     def access_rows_per_second(self) -> float:
-        rows = self.files[ACCESS_LOG.name].rows
+        rows = self.files[ACCESS_LOG.name].rows if self.format == "csv" else sum(c.rows for c in self.files.values())
         return rows / self.access_seconds if self.access_seconds > 0 else float(rows)
 
 

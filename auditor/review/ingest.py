@@ -12,6 +12,8 @@ from zoneinfo import ZoneInfo
 from auditor.errors import InputError
 from auditor.home import Vault
 from auditor.ingest.ehr_import import DEFAULT_SOURCE, IngestSummary, ingest_directory
+from auditor.ingest.event_import import ingest_events
+from auditor.ingest.formats import reader
 from auditor.ingest.quarantine import Rejection, rejections
 from auditor.vault.settings import holds_records
 
@@ -44,6 +46,13 @@ def ingest_export(vault: Vault, folder: Path, zone: ZoneInfo, source: str = DEFA
     """The export in `folder` (the contract's five files) read in `zone`, through the gateway: every
     line accounted for, unreadable rows quarantined, rows already present skipped."""
     return ingest_directory(vault.gateway, folder, zone, source, progress=progress)
+
+
+def ingest_log(vault: Vault, path: Path, format_name: str, zone: ZoneInfo, source: str = DEFAULT_SOURCE,
+               progress: Callable[[str], None] = lambda _: None) -> IngestSummary:
+    """An audit log in format `format_name` (a file or a folder; auditor.ingest.formats) read in `zone`
+    (for times written without an offset), through the gateway: every record accounted for."""
+    return ingest_events(vault.gateway, path, reader(format_name), zone, source, progress=progress)
 
 
 def quarantined(vault: Vault, source: str | None = None) -> list[Rejection]:

@@ -31,7 +31,7 @@ def test_ingest_reports_counts_and_a_rerun_adds_nothing(auditor, home, tmp_path)
     # a2's reason holds a line break: its record covers lines 3 and 4
     assert ("access_log.csv: 5 lines: 4 loaded, 0 already present, 0 rejected, 1 continuing a record begun on "
             "an earlier line" in first.out)
-    assert "rows/second" in first.out and "1 access events by accounts not in workforce.csv" in first.out
+    assert "rows/second" in first.out and "1 access events by accounts not in the workforce" in first.out
     again = auditor("ingest", str(folder))  # the stored zone is used
     assert again.code == 0, again.err
     assert "organisation time zone: America/New_York (stored)" in again.out
@@ -107,7 +107,10 @@ def test_without_a_stored_time_zone_ingest_needs_tz(auditor, home, tmp_path):
     (("ingest", "{tmp}/nowhere", "--tz", "UTC"), "is not a directory"),
     (("ingest", "{export_without_patients}", "--tz", "UTC"), "missing patients.csv"),
     (("ingest", "{export}", "--tz", "Mars/Olympus"), "unknown time zone"),
-    (("ingest",), "give the directory"),
+    (("ingest",), "give the export to load"),
+    (("ingest", "{export}", "--format", "hl7v2", "--tz", "UTC"), "--format 'hl7v2' is not a format"),
+    (("ingest", "{export}", "--format", "fhir", "--tz", "UTC"), "holds no FHIR file"),
+    (("ingest", "{tmp}/nowhere.ndjson", "--format", "fhir", "--tz", "UTC"), "is not a file or a folder"),
 ])
 def test_input_errors_are_one_line_exit_2(auditor, home, tmp_path, args, message):
     paths = {"tmp": tmp_path, "export": data.write_export(tmp_path / "export"),

@@ -1,0 +1,149 @@
+"""Readers of audit-log formats other than the interchange CSV export: each yields the same chunks of
+access events (`EventChunk`) into the one ingest path (auditor.ingest.event_import), with the same
+quarantine, rerun and `--source` semantics as the CSV contract. Adding a format is one module here
+(a `Reader`) and one test folder; `READERS` names them for `auditor ingest PATH --format NAME`.
+
+A reader maps what it can and records what it could not (`EventChunk.unmapped`, counted in the
+ingest's warnings); it quarantines an event only when it names no user, no time or no action, or
+cannot be read at all, each with its place and a reason that quotes no value from it."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator, Protocol
+from zoneinfo import ZoneInfo
+
+import pyarrow as pa
+
+from auditor.errors import InputError
+from auditor.vault.gateway import QuarantineEntry
+
+CHUNK_EVENTS = 50_000  # events per chunk handed to the gateway
+
+# the gateway's EHR_EVENT_COLUMNS, as a reader fills them
+EVENT_SCHEMA = pa.schema([
+    ("event_id", pa.string()), ("at_us", pa.int64()), ("user_id", pa.string()), ("mrn", pa.string()),
+    ("action", pa.string()), ("record_type", pa.string()), ("outcome", pa.string()), ("purpose", pa.string()),
+    ("break_glass", pa.bool_()), ("reason", pa.string()), ("workstation", pa.string()), ("row_hash", pa.binary()),
+])
+
+
+@dataclass
+class MappedEvent:
+    """One event mapped to the contract's fields (auditor ingest's access_log.csv columns)."""
+
+    event_id: str
+    at_us: int
+    user_id: str
+    action: str
+    mrn: str | None = None
+    record_type: str | None = None
+    outcome: str = "success"
+    purpose: str | None = None
+    break_glass: bool = False
+    reason: str | None = None
+    workstation: str | None = None
+    row_hash: bytes = b""
+
+
+@dataclass
+class EventChunk:
+    """Up to CHUNK_EVENTS events of one input file, mapped (`events`, EVENT_SCHEMA), each with its place
+    in the file (`lines`: line or entry number) and its text as read (`raws`, for quarantining an event
+    the gateway refuses later); the records of the file the reader refused (`rejected`); and what the
+    mapping could not carry over, by what (`unmapped`)."""
+
+    file: str
+    events: pa.Table
+    lines: list[int]
+    raws: list[str]
+    rejected: list[QuarantineEntry] = field(default_factory=list)
+    unmapped: Counter = field(default_factory=Counter)
+    records: int = 0  # records read (events mapped + rejected)
+
+
+class Reader(Protocol):
+    """A format: its name, the files of PATH it reads, and their chunks."""
+
+    name: str
+
+    def files(self, path: Path) -> list[Path]:
+        """The files this format reads at `path` (a file or a folder); InputError when there are none."""
+
+    def chunks(self, file: Path, zone: ZoneInfo) -> Iterator[EventChunk]:
+        """The file's events, a chunk at a time (`zone`: for a time written without an offset)."""
+
+
+def _limited() -> list[tuple[str, object]]:
+    """(MappedEvent field, its access_log.csv column): the CSV contract's size limits hold for every format."""
+    from auditor.ingest.interchange_files import ACCESS_LOG
+
+    columns = {c.name: c for c in ACCESS_LOG.columns}
+    return [(field_name, columns[column]) for field_name, column in (
+        ("event_id", "event_id"), ("user_id", "user_id"), ("mrn", "mrn"), ("purpose", "purpose_of_use"),
+        ("reason", "reason"), ("workstation", "workstation"))]
+
+
+class ChunkBuilder:
+    """Mapped events and refused records of one file, cut into chunks."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self._reset()
+
+    def _reset(self) -> None:
+        self.events: list[MappedEvent] = []
+        self.lines: list[int] = []
+        self.raws: list[str] = []
+        self.rejected: list[QuarantineEntry] = []
+        self.unmapped: Counter = Counter()
+        self.records = 0
+
+    def add(self, event: MappedEvent, line: int, raw: str) -> None:
+        """`event`, unless a value is over the contract's size limit for its column (then refused)."""
+        for name, column in _LIMITED:
+            value = getattr(event, name)
+            if value is not None and len(value) > column.limit:
+                self.reject(line, f"a value over its size limit ({column.name}: {len(value):,} characters, "
+                                  f"at most {column.limit:,})", raw)
+                return
+        self.events.append(event)
+        self.lines.append(line)
+        self.raws.append(raw)
+        self.records += 1
+
+    def reject(self, line: int, reason: str, raw: str) -> None:
+        self.rejected.append(QuarantineEntry(self.file, line, reason, raw))
+        self.records += 1
+
+    def full(self) -> bool:
+        return len(self.events) >= CHUNK_EVENTS
+
+    def take(self) -> EventChunk:
+        columns = {name: [getattr(e, name) for e in self.events] for name in EVENT_SCHEMA.names}
+        chunk = EventChunk(self.file, pa.table(columns, schema=EVENT_SCHEMA), self.lines, self.raws, self.rejected,
+                           self.unmapped, self.records)
+        self._reset()
+        return chunk
+
+
+def _readers() -> dict[str, Callable[[], Reader]]:
+    from auditor.ingest.formats.fhir import FhirAuditEvents
+
+    return {"fhir": FhirAuditEvents}
+
+
+FORMATS = ("csv", "fhir")  # csv: the interchange export (auditor.ingest.ehr_import), the default
+
+
+def reader(name: str) -> Reader:
+    """The reader of format `name` (not "csv": the interchange export has its own path)."""
+    made = _readers().get(name)
+    if made is None:
+        raise InputError(f"--format {name!r} is not a format this auditor reads (formats: {', '.join(FORMATS)})")
+    return made()
+
+
+_LIMITED = _limited()

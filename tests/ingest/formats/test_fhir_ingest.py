@@ -1,0 +1,74 @@
+"""`auditor ingest PATH --format fhir` through the command line: a simulated month's accesses sent as
+FHIR AuditEvents give the findings its CSV gives; a rerun adds nothing; refused records are listed
+by `auditor ingest --rejected` with their place; the log verifies."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from zoneinfo import ZoneInfo
+
+from tests.ingest.formats.fhir_data import write_ndjson
+
+ZONE = "America/New_York"
+
+
+def _findings(auditor, home, out):
+    done = auditor("--home", str(home), "findings", "--from", "2026-11-01", "--to", "2026-11-30", "--format", "json",
+                   "--out", str(out), user="investigator")
+    assert done.code == 0, done.err
+    return json.loads(out.read_text())
+
+
+def test_a_month_sent_as_fhir_audit_events_gives_the_findings_of_its_csv(auditor, tmp_path):
+    export = tmp_path / "export"
+    assert auditor("simulate", "--out", str(export), "--seed", "3", "--events", "3000").code == 0
+    csv_home, fhir_home = tmp_path / "csv-home", tmp_path / "fhir-home"
+    for home in (csv_home, fhir_home):
+        assert auditor("--home", str(home), "init").code == 0
+    assert auditor("--home", str(csv_home), "ingest", str(export), "--tz", ZONE).code == 0
+
+    context = tmp_path / "context"  # the same export without its accesses; those come as FHIR
+    shutil.copytree(export, context)
+    header = (export / "access_log.csv").read_text(encoding="utf-8").splitlines()[0]
+    (context / "access_log.csv").write_text(header + "\n", encoding="utf-8")
+    events = tmp_path / "events.ndjson"
+    sent = write_ndjson(export / "access_log.csv", events, ZoneInfo(ZONE))
+    assert auditor("--home", str(fhir_home), "ingest", str(context), "--tz", ZONE).code == 0
+    loaded = auditor("--home", str(fhir_home), "ingest", str(events), "--format", "fhir")
+    assert loaded.code == 0, loaded.err
+    assert f"events.ndjson: {sent} records: {sent} loaded, 0 already present, 0 rejected" in loaded.out
+
+    by_csv, by_fhir = _findings(auditor, csv_home, tmp_path / "a.json"), _findings(auditor, fhir_home, tmp_path / "b.json")
+    assert len(by_csv) > 20
+    assert by_fhir == by_csv
+
+    again = auditor("--home", str(fhir_home), "ingest", str(events), "--format", "fhir")
+    assert f"events.ndjson: {sent} records: 0 loaded, {sent} already present, 0 rejected" in again.out
+    assert auditor("--home", str(fhir_home), "audit", "verify").code == 0
+
+
+def test_refused_records_are_quarantined_with_their_place_and_listed(auditor, tmp_path):
+    export = tmp_path / "export"
+    assert auditor("simulate", "--out", str(export), "--seed", "3", "--events", "1000").code == 0
+    assert auditor("init").code == 0
+    assert auditor("ingest", str(export), "--tz", ZONE).code == 0
+    events = tmp_path / "feed.ndjson"
+    write_ndjson(export / "access_log.csv", events, ZoneInfo(ZONE))
+    lines = events.read_text(encoding="utf-8").splitlines()
+    stranger = json.loads(lines[0])
+    stranger["id"], stranger["entity"] = "EV-STRANGER", [{"what": {"identifier": {"value": "MRN-NOBODY"}},
+                                                          "type": {"code": "1"}, "role": {"code": "1"}}]
+    changed = json.loads(lines[1])
+    changed["agent"][0]["who"]["identifier"]["value"] = "someone.else"  # the same id, other content
+    feed = [json.dumps(stranger), "{not json", json.dumps({"resourceType": "AuditEvent", "id": "x"}), json.dumps(changed)]
+    (tmp_path / "more.ndjson").write_text("\n".join(feed) + "\n", encoding="utf-8")
+    done = auditor("ingest", str(tmp_path / "more.ndjson"), "--format", "fhir", "--source", "ehr")
+    assert done.code == 0, done.err
+    assert "more.ndjson: 4 records: 0 loaded, 0 already present, 4 rejected" in done.out
+    listed = auditor("ingest", "--rejected").out
+    assert "more.ndjson:1: mrn not among the patients" in listed
+    assert "more.ndjson:2: not JSON (at line 1, column 2)" in listed
+    assert "more.ndjson:3: no time that can be read (recorded)" in listed
+    assert "more.ndjson:4: event id already loaded from source ehr with different content" in listed
+    assert "MRN-NOBODY" not in listed + done.out + done.err and "someone.else" not in listed
