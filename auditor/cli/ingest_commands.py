@@ -18,7 +18,8 @@ SHOWN_REJECTS = 20
 @click.argument("path", required=False, type=click.Path(path_type=Path))
 @click.option("--format", "format_name", default="csv", show_default=True,
               help="csv: the interchange export (a folder of CSV files); fhir: FHIR AuditEvent (R4, R5; NDJSON, "
-                   "Bundles or resources, JSON or XML; a file or a folder).")
+                   "Bundles or resources, JSON or XML); atna: IHE ATNA / DICOM PS3.15 AuditMessage XML, one a "
+                   "file. fhir and atna read a file or a folder.")
 @click.option("--tz", "tz_name", help="The organisation's IANA time zone (e.g. America/New_York); kept until changed.")
 @click.option("--source", default="ehr", show_default=True, help="Name of the system the export comes from.")
 @click.option("--change-timezone", is_flag=True,
@@ -40,7 +41,7 @@ def ingest(ctx, path, format_name, tz_name, source, change_timezone, rejected):
     if rejected:
         return _list_rejected(ctx, source if _given(ctx, "source") else None)
     if path is None:
-        raise InputError("give the export to load: auditor ingest DIR --tz ZONE (or PATH --format fhir)")
+        raise InputError("give the export to load: auditor ingest DIR --tz ZONE (or PATH --format fhir|atna)")
     if len(source) > 64 or not source.strip():
         raise InputError("--source must be a name of 1 to 64 characters")
     export_source(source)  # refused before anything changes, the stored time zone included

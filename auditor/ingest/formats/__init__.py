@@ -9,8 +9,10 @@ cannot be read at all, each with its place and a reason that quotes no value fro
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Callable, Iterator, Protocol
 from zoneinfo import ZoneInfo
@@ -62,6 +64,33 @@ class EventChunk:
     rejected: list[QuarantineEntry] = field(default_factory=list)
     unmapped: Counter = field(default_factory=Counter)
     records: int = 0  # records read (events mapped + rejected)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def instant_us(value, zone: ZoneInfo) -> int | None:
+    """An ISO 8601 date-time as UTC microseconds; without an offset, in `zone` (the organisation's);
+    None when it cannot be read."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    fraction = re.search(r"\.(\d+)", text)
+    if fraction and len(fraction.group(1)) > 6:  # .NET writes seven digits: microseconds are enough
+        text = text[: fraction.start(1) + 6] + text[fraction.end(1):]
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=zone)
+    return (moment - _EPOCH) // timedelta(microseconds=1)
+
+
+class Unmappable(Exception):
+    """An event the contract cannot take (no user, time or action it records): the reason quotes no value."""
 
 
 class Reader(Protocol):
@@ -130,12 +159,13 @@ class ChunkBuilder:
 
 
 def _readers() -> dict[str, Callable[[], Reader]]:
+    from auditor.ingest.formats.atna import AtnaMessages
     from auditor.ingest.formats.fhir import FhirAuditEvents
 
-    return {"fhir": FhirAuditEvents}
+    return {"fhir": FhirAuditEvents, "atna": AtnaMessages}
 
 
-FORMATS = ("csv", "fhir")  # csv: the interchange export (auditor.ingest.ehr_import), the default
+FORMATS = ("csv", "fhir", "atna")  # csv: the interchange export (auditor.ingest.ehr_import), the default
 
 
 def reader(name: str) -> Reader:

@@ -28,13 +28,13 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Iterator
 from zoneinfo import ZoneInfo
 
 from auditor.errors import InputError
-from auditor.ingest.formats import ChunkBuilder, EventChunk, MappedEvent
+from auditor.ingest.formats import ChunkBuilder, EventChunk, MappedEvent, Unmappable, instant_us
+from auditor.ingest.formats.codes import BTG, action_of_codes
 from auditor.ingest.formats.fhir_xml import XmlRefused, resource_of_xml
 
 SUFFIXES = (".ndjson", ".json", ".xml")
@@ -42,18 +42,6 @@ MAX_LINE = 1 << 20  # an NDJSON line (one resource)
 MAX_DOCUMENT = 64 << 20  # a JSON or XML document (a resource or a Bundle)
 MAX_DEPTH = 64  # JSON nesting: an AuditEvent needs about eight levels
 
-DCM = "http://dicom.nema.org/resources/ontology/DCM"
-BTG = "BTG"
-RESTFUL = {"read": "view", "vread": "view", "history-instance": "view", "history-type": "view",
-           "history-system": "view", "search": "search", "search-type": "search", "search-system": "search",
-           "create": "create", "update": "update", "patch": "update", "delete": "delete"}
-ACTION_CODES = {"C": "create", "R": "view", "U": "update", "D": "delete"}
-DCM_TYPES = {"110112": "search", "110106": "export", "110107": "create", "110103": "view", "110104": "export",
-             "110105": "delete"}  # Query, Export, Import, DICOM Instances Accessed / Transferred, Study Deleted
-PATIENT_RECORD_TYPES = {"110110", "110109", "110111", "rest"}  # Patient, Order, Procedure Record; RESTful: by action
-NOT_ACCESSES = {"110100": "application activity", "110101": "use of an audit log", "110114": "a sign-in or sign-out",
-                "110113": "a security alert", "110120": "an application start", "110122": "a sign-in",
-                "110123": "a sign-out"}
 RECORD_TYPES = {"Patient": "demographics", "RelatedPerson": "demographics", "Observation": "lab",
                 "DiagnosticReport": "lab", "Specimen": "lab", "ImagingStudy": "imaging", "Media": "imaging",
                 "Medication": "medication", "MedicationRequest": "medication", "MedicationStatement": "medication",
@@ -63,11 +51,6 @@ RECORD_TYPES = {"Patient": "demographics", "RelatedPerson": "demographics", "Obs
 SENSITIVE_LABELS = {"PSYTHPN": "psychotherapy_note", "PSY": "psychotherapy_note", "ETH": "substance_use",
                     "SUD": "substance_use", "HIV": "hiv", "GDIS": "genetic"}
 _TYPE_NAME = re.compile(r"[A-Z][A-Za-z]{0,63}")
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-
-
-class Unmappable(Exception):
-    """An event the contract cannot take: the reason quotes no value of it."""
 
 
 class FhirAuditEvents:
@@ -242,16 +225,7 @@ def _mrn(value: str | None) -> str | None:
 
 
 def _instant(value, zone: ZoneInfo) -> int | None:
-    text = _text(value)
-    if text is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if moment.tzinfo is None:  # an instant without its offset (not FHIR): the organisation's zone
-        moment = moment.replace(tzinfo=zone)
-    return (moment - _EPOCH) // timedelta(microseconds=1)
+    return instant_us(value, zone)
 
 
 def _requestor(agents: list) -> dict | None:
@@ -330,31 +304,8 @@ def _codes(event: dict) -> tuple[set[str], set[str]]:
 def action_of(event: dict, failed: bool) -> tuple[str, bool]:
     """(the contract's action, break-the-glass) of an AuditEvent; Unmappable when it records none."""
     types, subtypes = _codes(event)
-    codes = types | subtypes
-    glass = "110113" in types and "110127" in subtypes  # Security Alert: Emergency Override Started
-    if {"disclose", "Disclosure"} & codes:
-        return "disclose", glass
-    if "print" in codes:  # no FHIR or DICOM code prints: a vendor's (or this auditor's export) subtype
-        return "print", glass
-    for code in sorted(subtypes):
-        if code in RESTFUL:
-            return RESTFUL[code], glass
-    if "110114" in types or {"110122", "110123"} & subtypes:  # User Authentication: login / logout
-        if failed:
-            return "login_failed", False
-        raise Unmappable("a sign-in or sign-out is not an access the contract records")
-    for code in sorted(types):
-        if code in DCM_TYPES:
-            return DCM_TYPES[code], glass
-    verb = event.get("action") if isinstance(event.get("action"), str) else None
-    if verb in ACTION_CODES and (types & PATIENT_RECORD_TYPES or glass or not (types & set(NOT_ACCESSES))):
-        return ACTION_CODES[verb], glass
-    if glass:
-        return "view", True
-    known = sorted(types & set(NOT_ACCESSES))
-    if known:
-        raise Unmappable(f"{NOT_ACCESSES[known[0]]} (DCM {known[0]}) is not an access the contract records")
-    raise Unmappable("no action the contract records (action and type name none)")
+    return action_of_codes(types, subtypes, event.get("action") if isinstance(event.get("action"), str) else None,
+                           failed)
 
 
 def _failed(event: dict) -> bool:
