@@ -13,7 +13,7 @@ from auditor.cli.signed_in import require_role
 from auditor.errors import InputError
 from auditor.phi_files import write_private
 from auditor.policy.rules import lint, load_policy
-from auditor.reporting.writers import check_destination, findings_csv, findings_json
+from auditor.reporting.writers import check_destination, findings_csv, findings_json, findings_jsonl_bytes
 from auditor.review.period import days, review_period
 from auditor.staff.roles import INVESTIGATOR, PRIVACY_OFFICER
 
@@ -23,7 +23,8 @@ _DIR = click.Path(exists=True, file_okay=False, path_type=Path)
 @cli.command("findings")
 @click.option("--from", "first", required=True, help="First local day (YYYY-MM-DD), inclusive.")
 @click.option("--to", "last", required=True, help="Last local day (YYYY-MM-DD), inclusive.")
-@click.option("--format", "fmt", type=click.Choice(["json", "csv"]), default="json", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["json", "csv", "jsonl"]), default="json", show_default=True,
+              help="json: an array; csv: a spreadsheet; jsonl: one finding a line, for a SIEM.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write here (default: stdout).")
 @click.option("--site-policies", type=_DIR, help="A folder of the site's rule overrides and rules.")
 @click.pass_context
@@ -52,7 +53,8 @@ def findings_command(ctx, first, last, fmt, out, site_policies):
     if unsealed:  # read by their events' own times, so nothing was missed; but someone edited the log
         click.echo(f"warning: {len(unsealed)} block(s) of the audit log have a header that does not verify; their "
                    "events were read by their own times; run: auditor audit verify", err=True)
-    text = findings_json(found) if fmt == "json" else findings_csv(found)
+    text = (findings_json(found) if fmt == "json" else findings_jsonl_bytes(found).decode("utf-8") if fmt == "jsonl"
+            else findings_csv(found))
     share = review.explained_share
     summary = (f"{len(found)} finding(s), {review.muted} muted, in {review.cases} case(s) ({len(attached.opened)} "
                f"opened, {attached.added} finding(s) newly attached), {first_day} to {last_day} ({tz.key}); "

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from auditor.policy.findings import Finding
 from auditor.reporting.writers import (FINDING_COLUMNS, FORMULA_STARTS, csv_text, findings_csv, findings_json,
-                                       findings_json_bytes, spreadsheet_safe, write_findings)
+                                       findings_json_bytes, findings_jsonl_bytes, spreadsheet_safe, write_findings)
 
 AWKWARD = ['Nurse Z. Müller (Cardiology) opened "the chart", twice; on 2026-11-02.', "line\nbreak\r\ttab",
            "".join(chr(c) for c in range(32)) + "\x7f\u2028\u2029", "Zoë 中 😀 </script>", "", "back\\slash",
@@ -64,6 +64,15 @@ def test_findings_files_as_the_first_writer_made_them(findings, tmp_path):
     paths = write_findings(tmp_path, findings)
     assert paths["json"].read_bytes() == _reference_json(findings).encode("utf-8")
     assert paths["csv"].read_bytes() == _reference_csv(findings).encode("utf-8")
+
+
+@pytest.mark.parametrize("findings", [_findings(), []], ids=["awkward", "none"])
+def test_findings_as_json_lines_are_one_finding_a_line_with_the_json_s_content(findings):
+    """For a SIEM: each line parses alone to the finding the JSON array holds (a line break in a
+    sentence is escaped, so no finding spans two lines)."""
+    lines = findings_jsonl_bytes(findings).decode("utf-8").split("\n")
+    assert lines[-1] == "" and len(lines) == len(findings) + 1
+    assert [json.loads(line) for line in lines[:-1]] == json.loads(findings_json(findings))
 
 
 @given(st.text())

@@ -42,6 +42,9 @@ def test_a_month_sent_as_fhir_audit_events_gives_the_findings_of_its_csv(auditor
     by_csv, by_fhir = _findings(auditor, csv_home, tmp_path / "a.json"), _findings(auditor, fhir_home, tmp_path / "b.json")
     assert len(by_csv) > 20
     assert by_fhir == by_csv
+    lines = auditor("--home", str(fhir_home), "findings", "--from", "2026-11-01", "--to", "2026-11-30", "--format",
+                    "jsonl", user="investigator")  # the same findings, one a line, for a SIEM
+    assert lines.code == 0 and [json.loads(line) for line in lines.out.splitlines()] == by_fhir
 
     again = auditor("--home", str(fhir_home), "ingest", str(events), "--format", "fhir")
     assert f"events.ndjson: {sent} records: 0 loaded, {sent} already present, 0 rejected" in again.out
