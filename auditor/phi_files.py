@@ -16,7 +16,7 @@ import os
 import secrets
 import stat
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
 from auditor.errors import NotFound, OutputError
 
@@ -49,6 +49,12 @@ def _fsync_dir(folder: Path) -> None:
 
 def _stage(path: Path, data: bytes) -> Path:
     """`data` in a new 0600 file beside `path`, on disk; its temporary path."""
+    return _stage_chunks(path, [data])
+
+
+def _stage_chunks(path: Path, chunks: Iterable[bytes]) -> Path:
+    """The chunks, one after the other, in a new 0600 file beside `path`, on disk; its temporary path
+    (removed again when writing or making a chunk fails)."""
     for _ in range(8):
         tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
         try:
@@ -62,9 +68,10 @@ def _stage(path: Path, data: bytes) -> Path:
         raise OutputError(f"cannot write {path}: no free temporary name")
     try:
         try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
+            for data in chunks:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view):]
             os.fchmod(fd, 0o600)  # whatever the umask
             os.fsync(fd)
         finally:
@@ -108,6 +115,17 @@ class Outputs:
             raise ValueError(f"{path} is staged twice")
         _check_target(path)
         self._staged.append((_stage(path, _bytes(data)), path))
+        return path
+
+    def add_chunks(self, path: Path, chunks: Iterable[bytes]) -> Path:
+        """As `add`, for a file too big to hold: its bytes a chunk at a time, as `chunks` makes them."""
+        path = Path(path)
+        if self._committed:
+            raise RuntimeError("these outputs are already committed")
+        if any(target == path for _, target in self._staged):
+            raise ValueError(f"{path} is staged twice")
+        _check_target(path)
+        self._staged.append((_stage_chunks(path, chunks), path))
         return path
 
     @property

@@ -117,3 +117,28 @@ def test_private_folder(tmp_path):
     (tmp_path / "file").write_text("")
     with pytest.raises(OutputError, match="not a folder"):
         private_folder(tmp_path / "file")
+
+
+def test_a_file_written_a_chunk_at_a_time_is_whole_or_absent(tmp_path, full_disk):
+    """Outputs.add_chunks (an audit-log export too big to hold): the chunks in order, 0600; a chunk
+    that cannot be made, or a disk that fills, leaves no file and the earlier one as it was."""
+    folder = tmp_path / "out"
+    folder.mkdir()
+    with Outputs() as out:
+        out.add_chunks(folder / "log.ndjson", (f"{n}\n".encode() for n in range(5)))
+    assert (folder / "log.ndjson").read_text() == "0\n1\n2\n3\n4\n"
+    assert (folder / "log.ndjson").stat().st_mode & 0o777 == 0o600
+
+    def failing():
+        yield b"first\n"
+        raise ValueError("the export's reader failed")
+
+    with pytest.raises(ValueError):
+        with Outputs() as out:
+            out.add_chunks(folder / "log.ndjson", failing())
+    assert sorted(p.name for p in folder.iterdir()) == ["log.ndjson"]
+    assert (folder / "log.ndjson").read_text() == "0\n1\n2\n3\n4\n"
+    with pytest.raises(OutputError):
+        with Outputs() as out:
+            out.add_chunks(full_disk / "big.ndjson", (b"z" * (1 << 20) for _ in range(64)))
+    assert sorted(p.name for p in full_disk.iterdir() if p.name != FILLER) == []

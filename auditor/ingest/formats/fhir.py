@@ -3,9 +3,9 @@ resources, in JSON or XML, mapped as the IHE Basic Audit Log Patterns (BALP) wri
 
 | contract field | FHIR R4 | FHIR R5 |
 |---|---|---|
-| event_id | `id` (none: `sha256:` and the digest of the resource) | `id` |
+| event_id | the extension `urn:auditor:fhir:source-event-id` (an auditor's export), else `id` (none: `sha256:` and the digest of the resource) | same |
 | timestamp | `recorded` (then `period.start`) | `recorded` (then `occurredDateTime`, `occurredPeriod.start`) |
-| user_id | the requestor agent's `who.identifier.value`, else the id its `who.reference` names | same |
+| user_id | the requestor agent's `who.identifier.value`, else the id its `who.reference` names (a requestor typed DICOM Application 110150 is an application's work: quarantined) | same |
 | mrn | the entity whose role is Patient (object-role 1) or whose `what` is a Patient: its identifier's value (an HL7 CX: the part before `^`), else the reference's id | `patient`, then as R4 |
 | action | see `action_of`: restful read/vread/history: view, search: search, create, update/patch, delete; DICOM Query 110112: search, Export 110106: export (disclose with a `Disclosure` / `disclose` subtype), Import 110107: create; a failed User Authentication 110114: login_failed; a `print` code: print; otherwise the action code C/R/U/D | same, from `category` and `code` |
 | record_type | an entity's sensitivity label (v3 ActCode PSYTHPN, PSY: psychotherapy_note; ETH, SUD: substance_use; HIV; GDIS: genetic), else the other entities' resource types (`RECORD_TYPES`; another type: other); only the patient: demographics | same |
@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Iterator
 from zoneinfo import ZoneInfo
 
+from auditor.audit.fhir_export import APPLICATION, EVENT_ID
 from auditor.errors import InputError
 from auditor.ingest.formats import ChunkBuilder, EventChunk, MappedEvent, Unmappable, instant_us
 from auditor.ingest.formats.codes import BTG, action_of_codes
@@ -46,7 +47,7 @@ RECORD_TYPES = {"Patient": "demographics", "RelatedPerson": "demographics", "Obs
                 "DiagnosticReport": "lab", "Specimen": "lab", "ImagingStudy": "imaging", "Media": "imaging",
                 "Medication": "medication", "MedicationRequest": "medication", "MedicationStatement": "medication",
                 "MedicationAdministration": "medication", "MedicationDispense": "medication", "ServiceRequest": "order",
-                "DocumentReference": "note", "Composition": "note", "ClinicalImpression": "note"}
+                "DocumentReference": "note", "Composition": "note", "ClinicalImpression": "note", "Basic": "other"}
 # HL7 v3 ActCode sensitivity labels on an entity (securityLabel): the contract's sensitive record types
 SENSITIVE_LABELS = {"PSYTHPN": "psychotherapy_note", "PSY": "psychotherapy_note", "ETH": "substance_use",
                     "SUD": "substance_use", "HIV": "hiv", "GDIS": "genetic"}
@@ -281,6 +282,8 @@ def _record_type(entities: list[dict], others: list[dict], unmapped) -> str | No
     for entity in others:
         what = entity.get("what") if isinstance(entity.get("what"), dict) else {}
         reference = what.get("reference")
+        if isinstance(what.get("type"), str) and _TYPE_NAME.fullmatch(what["type"]):  # a Reference's type alone
+            kinds.append(what["type"])
         if isinstance(reference, str) and "/" in reference and not reference.startswith("#"):
             kinds.append(reference.split("/")[-2] if "/_history/" not in reference else reference.split("/")[-4])
         kinds += [t["code"] for t in _codings(entity.get("type"))  # a resource type, not an audit-entity-type number
@@ -362,6 +365,8 @@ def map_event(event: dict, zone: ZoneInfo, unmapped, raw: str | None = None) -> 
     user = _user(agent)
     if user is None:
         raise Unmappable("no user (the requestor names no identifier or reference)")
+    if any(c.get("code") == APPLICATION for c in _codings(agent.get("type"))):
+        raise Unmappable("the work of an application (DCM 110150), not a person's access")
     failed = _failed(event)
     action, glass = action_of(event, failed)
     entities = [e for e in _all(event.get("entity")) if isinstance(e, dict)]
@@ -373,13 +378,21 @@ def map_event(event: dict, zone: ZoneInfo, unmapped, raw: str | None = None) -> 
     glass = glass or btg
     raw = raw if raw is not None else canonical(event)
     digest = hashlib.sha256(raw.encode("utf-8")).digest()
-    event_id = _text(event.get("id")) or f"sha256:{digest.hex()[:32]}"
+    event_id = _source_event_id(event) or _text(event.get("id")) or f"sha256:{digest.hex()[:32]}"
     if action != "login_failed" and mrn is None and action in ("view", "update", "delete", "create", "print"):
         unmapped["a patient action that names no patient (loaded without one)"] += 1
     return MappedEvent(event_id=event_id, at_us=at_us, user_id=user, action=action, mrn=mrn, record_type=record_type,
                        outcome="denied" if failed else "success", purpose=purpose, break_glass=glass,
                        reason=reason if glass else None, workstation=_workstation(agent, agents),
                        row_hash=digest)
+
+
+def _source_event_id(event: dict) -> str | None:
+    """The event id an auditor's export kept in its extension (an id that is not a FHIR id)."""
+    for extension in _all(event.get("extension")):
+        if isinstance(extension, dict) and extension.get("url") == EVENT_ID:
+            return _text(extension.get("valueString"))
+    return None
 
 
 def _get(event: dict, element: str, child: str):

@@ -1,0 +1,161 @@
+"""The audit log as FHIR R4 AuditEvents, following the IHE Basic Audit Log Patterns (BALP): every
+event of a span of time, the vault's own gateway events and the imported ones, in sequence order.
+
+| event | AuditEvent (R4) |
+|---|---|
+| view | type rest, subtype read, action R (BALP PatientRead, or Read without a patient) |
+| search | type rest, subtype search-type, action E (BALP PatientQuery / Query) |
+| create, update, delete | type rest, subtype create / update / delete, action C / U / D (BALP PatientCreate ...) |
+| export | DICOM Export 110106, action R |
+| disclose | DICOM Export 110106 with the ISO 21089 lifecycle code `disclose`, action R (BALP PrivacyDisclosure) |
+| print | DICOM Patient Record 110110 with this auditor's code `print` (no FHIR or DICOM code prints), action R |
+| login_failed | DICOM User Authentication 110114, subtype Login 110122, action E, outcome 4 |
+| destroy | DICOM Patient Record 110110 with this auditor's code `destroy`, action D (a purge by crypto-shredding) |
+| review, rewrap | DICOM Application Activity 110100 with this auditor's code, action E (the office's own work) |
+
+`id` is the event's id at its source when it is a FHIR id (else `sha256-` and a digest, with the id
+itself in the extension EVENT_ID), or `vault-` and its sequence number for the vault's own events;
+`recorded` its time (UTC); the requestor agent names the user (`who.identifier.value`; typed DICOM
+Application 110150 for the vault's own service accounts, whose work is not a person's access), their role
+(as text), the workstation (`network.address`) and, in `purposeOfEvent`, the purpose of use and BTG
+with the reason when the access broke the glass. The patient is an entity (type Person, role
+Patient) named by MRN; the record type is a second entity: a resource type by `what.type`
+(note: DocumentReference, lab: Observation, imaging: ImagingStudy, medication: MedicationRequest,
+order: ServiceRequest, other: Basic) or a sensitivity label (psychotherapy_note: PSYTHPN,
+substance_use: ETH, hiv: HIV, genetic: GDIS); a record of no stated type is a System Object
+entity with neither. auditor.ingest.formats.fhir reads all of it back to the same fields."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import datetime, timezone
+from typing import Iterator
+
+import pyarrow.compute as pc
+from sqlalchemy import Connection, select
+
+from auditor.audit import blocks
+from auditor.audit.events import CANONICAL_COLUMNS
+from auditor.audit.schema import AuditEventRow
+
+DCM = "http://dicom.nema.org/resources/ontology/DCM"
+EVENT_TYPE = "http://terminology.hl7.org/CodeSystem/audit-event-type"
+RESTFUL = "http://hl7.org/fhir/restful-interaction"
+LIFECYCLE = "http://terminology.hl7.org/CodeSystem/iso-21089-lifecycle"
+OWN = "urn:auditor:action"  # this auditor's codes, where FHIR and DICOM have none
+ACT_REASON = "http://terminology.hl7.org/CodeSystem/v3-ActReason"
+ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
+ENTITY_TYPE = "http://terminology.hl7.org/CodeSystem/audit-entity-type"
+OBJECT_ROLE = "http://terminology.hl7.org/CodeSystem/object-role"
+EVENT_ID = "urn:auditor:fhir:source-event-id"  # extension: an event id that is not a FHIR id (ingest reads it)
+BALP = "https://profiles.ihe.net/ITI/BALP/StructureDefinition/IHE.BasicAudit."
+APPLICATION = "110150"  # DCM: an agent that is an application, not a person
+
+_REST = {"view": ("read", "R", "Read"), "search": ("search-type", "E", "Query"), "create": ("create", "C", "Create"),
+         "update": ("update", "U", "Update"), "delete": ("delete", "D", "Delete")}
+RESOURCES = {"note": "DocumentReference", "lab": "Observation", "imaging": "ImagingStudy",
+             "medication": "MedicationRequest", "order": "ServiceRequest", "other": "Basic"}
+LABELS = {"psychotherapy_note": "PSYTHPN", "substance_use": "ETH", "hiv": "HIV", "genetic": "GDIS"}
+_FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
+
+
+def _coding(system: str, code: str, display: str | None = None) -> dict:
+    return {"system": system, "code": code, **({"display": display} if display else {})}
+
+
+def _kind(action: str, has_patient: bool) -> tuple[dict, list[dict], str, str | None]:
+    """(type, subtypes, action code, BALP profile) of an event's action."""
+    if action in _REST:
+        code, verb, profile = _REST[action]
+        return (_coding(EVENT_TYPE, "rest", "Restful Operation"), [_coding(RESTFUL, code)], verb,
+                BALP + ("Patient" if has_patient else "") + profile)
+    if action == "export":
+        return _coding(DCM, "110106", "Export"), [], "R", None
+    if action == "disclose":
+        return (_coding(DCM, "110106", "Export"), [_coding(LIFECYCLE, "disclose", "Disclose")], "R",
+                BALP + "PrivacyDisclosure.Source")
+    if action == "login_failed":
+        return _coding(DCM, "110114", "User Authentication"), [_coding(DCM, "110122", "Login")], "E", None
+    if action in ("print", "destroy"):
+        return _coding(DCM, "110110", "Patient Record"), [_coding(OWN, action)], "R" if action == "print" else "D", None
+    return _coding(DCM, "110100", "Application Activity"), [_coding(OWN, action)], "E", None
+
+
+def event_id(source: str, source_event_id: str | None, seq: int) -> tuple[str, str | None]:
+    """(the AuditEvent's id, the source's event id when it is not a FHIR id and goes in EVENT_ID)."""
+    if source_event_id is None:
+        return f"{source}-{seq}"[:64] if _FHIR_ID.fullmatch(f"{source}-{seq}") else f"seq-{seq}", None
+    if _FHIR_ID.fullmatch(source_event_id):
+        return source_event_id, None
+    return "sha256-" + hashlib.sha256(source_event_id.encode("utf-8")).hexdigest()[:40], source_event_id
+
+
+def audit_event(event: dict, mrn: str | None, reason: str | None) -> dict:
+    """One log event (CANONICAL_COLUMNS as a dict) as a FHIR R4 AuditEvent; `mrn` its patient's, `reason`
+    its break-the-glass reason as read by whoever exports."""
+    action = event["action"]
+    failed = event["outcome"] != "success" or action == "login_failed"
+    kind, subtypes, verb, profile = _kind(action, mrn is not None)
+    ident, original = event_id(event["source"], event["source_event_id"], event["seq"])
+    at = datetime.fromtimestamp(event["at_us"] / 1_000_000, tz=timezone.utc)
+    agent: dict = {"who": {"identifier": {"value": event["user_id"] or "unknown"}}, "requestor": True}
+    if event["source"] == "vault" and event["role"] == "service":  # the vault's own service account at work
+        agent["type"] = {"coding": [_coding(DCM, APPLICATION, "Application")]}
+    if event["role"]:
+        agent["role"] = [{"text": event["role"]}]
+    if event["workstation"]:
+        agent["network"] = {"address": event["workstation"]}
+    out: dict = {"resourceType": "AuditEvent", "id": ident}
+    if profile:
+        out["meta"] = {"profile": [profile]}
+    if original is not None:
+        out["extension"] = [{"url": EVENT_ID, "valueString": original}]
+    out.update({"type": kind, **({"subtype": subtypes} if subtypes else {}), "action": verb,
+                "recorded": at.isoformat(timespec="microseconds").replace("+00:00", "Z"),
+                "outcome": "4" if failed else "0"})
+    purposes = [{"coding": [_coding(ACT_REASON, event["purpose"])]}] if event["purpose"] else []
+    if event["break_glass"]:
+        purposes.append({"coding": [_coding(ACT_REASON, "BTG", "break the glass")], **({"text": reason} if reason else {})})
+    if purposes:
+        out["purposeOfEvent"] = purposes
+    out["agent"] = [agent]
+    out["source"] = {"site": event["source"], "observer": {"display": "auditor"},
+                     "type": [_coding("http://terminology.hl7.org/CodeSystem/security-source-type", "4",
+                                      "Application Server")]}
+    if mrn is not None:
+        entities = [{"what": {"identifier": {"value": mrn}}, "type": _coding(ENTITY_TYPE, "1", "Person"),
+                     "role": _coding(OBJECT_ROLE, "1", "Patient")}]
+        record = event["record_type"]
+        if record in LABELS:
+            entities.append({"what": {"type": "DocumentReference"}, "type": _coding(ENTITY_TYPE, "2", "System Object"),
+                             "securityLabel": [_coding(ACT_CODE, LABELS[record])]})
+        elif record in RESOURCES:
+            entities.append({"what": {"type": RESOURCES[record]}, "type": _coding(ENTITY_TYPE, "2", "System Object")})
+        elif record is None:
+            entities.append({"type": _coding(ENTITY_TYPE, "2", "System Object")})
+        out["entity"] = entities
+    return out
+
+
+def log_events(conn: Connection, first_us: int, last_us: int, mac_key: bytes | None,
+               patient_id: int | None = None) -> Iterator[dict]:
+    """The log's events with first_us <= at < last_us (of one patient, when given), rows and blocks
+    merged in sequence order, each as a dict of CANONICAL_COLUMNS (the reason still sealed)."""
+    E = AuditEventRow.__table__
+    where = [E.c.at_us >= first_us, E.c.at_us < last_us] + ([E.c.patient_id == patient_id] if patient_id is not None else [])
+    rows = [dict(zip(CANONICAL_COLUMNS, r)) for r in
+            conn.execute(select(*(E.c[n] for n in CANONICAL_COLUMNS)).where(*where).order_by(E.c.seq))]
+    pending = iter(rows)
+    row = next(pending, None)
+    for table in blocks.events_within(conn, [(first_us, last_us)], mac_key):
+        if patient_id is not None:
+            table = table.filter(pc.fill_null(pc.equal(table["patient_id"], patient_id), False))
+        for event in table.to_pylist():
+            while row is not None and row["seq"] < event["seq"]:
+                yield row
+                row = next(pending, None)
+            yield event
+    while row is not None:
+        yield row
+        row = next(pending, None)
