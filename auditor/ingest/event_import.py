@@ -15,7 +15,7 @@ import time
 from collections import Counter
 from contextlib import closing
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 from zoneinfo import ZoneInfo
 
 from auditor.ingest.ehr_import import EVENT_BATCH, FileCount, IngestSummary
@@ -31,25 +31,37 @@ def ingest_events(gateway: AccessGateway, path: Path, reader: Reader, zone: Zone
     """The files of `path` that `reader` reads (a file or a folder), their events appended in order."""
     files = reader.files(path)  # InputError before anything is recorded
     summary = IngestSummary(gateway.start_ingest_run(source, zone.key), source, format=reader.name)
-    ctx = AccessContext.service("import")
     lookups = IngestLookups()  # each MRN's patient and each account's role looked up once per run
     unmapped: Counter = Counter()
     started = time.perf_counter()
     for file in files:
-        count = summary.files.setdefault(file.name, FileCount())
-        with closing(gateway.append_ehr_chunks(ctx, source, reader.chunks(file, zone), lambda c: c.events,
-                                               EVENT_BATCH, lookups)) as appended:
-            for chunk, done in appended:
-                _count(summary, count, chunk, done)
-                unmapped.update(chunk.unmapped)
+        append_chunks(gateway, summary, reader.chunks(file, zone), lookups, unmapped)
         progress(file.name)
     summary.access_seconds = time.perf_counter() - started
     summary.warnings += [f"{n} event{'s' * (n != 1)}: {what}" for what, n in sorted(unmapped.items())]
-    for i in range(0, len(summary.rejected), QUARANTINE_BATCH):
-        summary.newly_quarantined += gateway.quarantine_rows(ctx, summary.run_id, source,
-                                                             summary.rejected[i : i + QUARANTINE_BATCH])
+    quarantine(gateway, summary, summary.rejected)
     gateway.finish_ingest_run(summary.run_id, {name: vars(count) for name, count in summary.files.items()})
     return summary
+
+
+def append_chunks(gateway: AccessGateway, summary: IngestSummary, chunks: Iterable[EventChunk],
+                  lookups: IngestLookups, unmapped: Counter) -> None:
+    """Append the chunks' events as svc:import, counting each chunk under its file's name (its
+    records loaded, already present or rejected) and keeping its refused records in the summary."""
+    ctx = AccessContext.service("import")
+    with closing(gateway.append_ehr_chunks(ctx, summary.source, chunks, lambda c: c.events, EVENT_BATCH,
+                                           lookups)) as appended:
+        for chunk, done in appended:
+            _count(summary, summary.files.setdefault(chunk.file, FileCount()), chunk, done)
+            unmapped.update(chunk.unmapped)
+
+
+def quarantine(gateway: AccessGateway, summary: IngestSummary, entries: list[QuarantineEntry]) -> None:
+    """Keep refused records in quarantine under the summary's ingest run."""
+    ctx = AccessContext.service("import")
+    for i in range(0, len(entries), QUARANTINE_BATCH):
+        summary.newly_quarantined += gateway.quarantine_rows(ctx, summary.run_id, summary.source,
+                                                             entries[i : i + QUARANTINE_BATCH])
 
 
 def _count(summary: IngestSummary, count: FileCount, chunk: EventChunk, done) -> None:

@@ -1,0 +1,176 @@
+"""`auditor listen`: IHE ATNA audit messages received live, over TLS syslog (RFC 5425: octet-counted
+frames) and UDP syslog (RFC 5426: a message a datagram), into the vault's log.
+
+What arrives goes to the spool first (auditor.ingest.spool: appended and fsynced in batches, before
+anything parses it); the spool is ingested in batches through the one ingest path, as svc:import under
+`--source`, each message mapped as `auditor ingest --format atna` maps a file (auditor.ingest.formats.
+atna). A message that is not RFC 5424 syslog, has another MSGID than IHE+RFC-3881, or is not an
+AuditMessage the contract can take is quarantined with its place ("listener:SOURCE", the byte of the
+spool it starts at) and reason. A listener killed at any point loses nothing it had counted as
+received, and the next one ingests the spool without duplicates before it listens again. A TLS
+stream that stops being octet-counted frames is closed (the rest of it cannot be told apart)."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+from zoneinfo import ZoneInfo
+
+from auditor.ingest.ehr_import import IngestSummary
+from auditor.ingest.event_import import append_chunks, quarantine
+from auditor.ingest.formats import ChunkBuilder, Unmappable
+from auditor.ingest.formats.atna import map_message
+from auditor.ingest.spool import Spool
+from auditor.ingest.syslog import ATNA_MSGID, FrameError, SyslogError, parse_message, take_frames
+from auditor.vault.gateway import AccessGateway
+from auditor.vault.gateway.lookups import IngestLookups
+
+FLUSH_SECONDS = 0.02  # received messages are synced to the spool at least this often
+_HEAD = 8  # a spool record's length and checksum
+
+
+@dataclass
+class ListenerCounts:
+    received: int = 0  # messages synced to the spool
+    connections: int = 0
+    closed_streams: int = 0  # TLS streams closed because they stopped being frames
+    cut_short: int = 0  # frames a sender closed its connection in the middle of (never received whole)
+    endpoints: list[str] = field(default_factory=list)
+
+
+def tls_context(cert: Path, key: Path, client_ca: Path | None = None) -> ssl.SSLContext:
+    """The server's TLS: 1.2 at least; with `client_ca`, a client certificate it signed is required
+    (mutual TLS, as IHE ATNA's secure node requires)."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(cert, key)
+    if client_ca is not None:
+        context.verify_mode = ssl.CERT_REQUIRED
+        context.load_verify_locations(client_ca)
+    return context
+
+
+class AtnaListener:
+    def __init__(self, gateway: AccessGateway, spool: Spool, source: str, zone: ZoneInfo, *,
+                 tls: tuple[str, int, ssl.SSLContext] | None = None, udp: tuple[str, int] | None = None,
+                 batch: int = 5000, interval: float = 1.0) -> None:
+        if tls is None and udp is None:
+            raise ValueError("a listener listens on TLS, UDP or both")
+        self.gateway, self.spool, self.source, self.zone = gateway, spool, source, zone
+        self.tls, self.udp, self.batch, self.interval = tls, udp, batch, interval
+        self.counts = ListenerCounts()
+        self.summary: IngestSummary | None = None
+        self._received: list[bytes] = []
+        self._lookups = IngestLookups()
+        self._unmapped: Counter = Counter()
+
+    # -- the spool into the log ------------------------------------------------------------------------
+    def ingest_pending(self) -> int:
+        """Every message after the spool's cursor into the log, a batch at a time; how many."""
+        assert self.summary is not None
+        done = 0
+        while True:
+            records = list(self.spool.pending(self.batch))
+            if not records:
+                self.spool.compact()
+                return done
+            builder = ChunkBuilder(f"listener:{self.source}")
+            for end, message in records:
+                place = end - len(message) - _HEAD
+                try:
+                    msgid, body = parse_message(message)
+                    if msgid != ATNA_MSGID:
+                        raise SyslogError(f"a syslog message whose MSGID is not {ATNA_MSGID}")
+                    builder.add(map_message(body, self.zone, builder.unmapped), place, body.decode("utf-8", "replace"))
+                except (SyslogError, Unmappable) as refused:
+                    builder.reject(place, str(refused), message.decode("utf-8", "replace"))
+            before = len(self.summary.rejected)
+            append_chunks(self.gateway, self.summary, [builder.take()], self._lookups, self._unmapped)
+            quarantine(self.gateway, self.summary, self.summary.rejected[before:])
+            self.spool.advance(records[-1][0])  # after the commit: a kill before it ingests them again
+            done += len(records)
+
+    # -- receiving -------------------------------------------------------------------------------------
+    async def _flush(self) -> None:
+        if self._received:
+            batch, self._received = self._received, []
+            await asyncio.to_thread(self.spool.append, batch)
+            self.counts.received += len(batch)
+
+    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.counts.connections += 1
+        buffer = bytearray()
+        try:
+            while data := await reader.read(1 << 16):
+                buffer += data
+                self._received.extend(take_frames(buffer))
+            if buffer:
+                self.counts.cut_short += 1
+        except FrameError:
+            self.counts.closed_streams += 1
+        except (ConnectionError, ssl.SSLError, OSError):
+            pass
+        finally:
+            writer.close()
+
+    def _datagram(self) -> asyncio.DatagramProtocol:
+        listener = self
+
+        class Datagrams(asyncio.DatagramProtocol):
+            def datagram_received(self, data: bytes, addr) -> None:
+                listener._received.append(data)
+
+        return Datagrams()
+
+    async def run(self, stop: asyncio.Event, ready: Callable[[ListenerCounts], None] = lambda _: None) -> IngestSummary:
+        """Ingest what the spool holds, listen until `stop` is set (`ready` is called once listening,
+        with the endpoints bound), then sync and ingest what arrived."""
+        self.summary = IngestSummary(self.gateway.start_ingest_run(self.source, self.zone.key), self.source,
+                                     format="atna")
+        await asyncio.to_thread(self.ingest_pending)
+        loop = asyncio.get_running_loop()
+        closers = []
+        if self.tls is not None:
+            host, port, context = self.tls
+            server = await asyncio.start_server(self._connection, host, port, ssl=context)
+            closers.append(server)
+            bound = server.sockets[0].getsockname()
+            self.counts.endpoints.append(f"tls {bound[0]}:{bound[1]}")
+        if self.udp is not None:
+            transport, _ = await loop.create_datagram_endpoint(self._datagram, local_addr=self.udp)
+            closers.append(transport)
+            bound = transport.get_extra_info("sockname")
+            self.counts.endpoints.append(f"udp {bound[0]}:{bound[1]}")
+        ready(self.counts)
+
+        async def flushing() -> None:
+            while not stop.is_set():
+                await self._flush()
+                await asyncio.sleep(FLUSH_SECONDS)
+
+        async def ingesting() -> None:
+            while not stop.is_set():
+                try:
+                    await asyncio.wait_for(stop.wait(), self.interval)
+                except asyncio.TimeoutError:
+                    pass
+                await asyncio.to_thread(self.ingest_pending)
+
+        tasks = [asyncio.create_task(flushing()), asyncio.create_task(ingesting())]
+        try:
+            await stop.wait()
+        finally:
+            for closer in closers:
+                closer.close()
+            for task in tasks:
+                await task
+            await self._flush()
+            await asyncio.to_thread(self.ingest_pending)
+            self.summary.warnings += [f"{n} message{'s' * (n != 1)}: {what}" for what, n in sorted(self._unmapped.items())]
+            self.gateway.finish_ingest_run(self.summary.run_id,
+                                           {name: vars(count) for name, count in self.summary.files.items()})
+        return self.summary

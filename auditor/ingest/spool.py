@@ -1,0 +1,142 @@
+"""The listener's spool: what it has received, on disk before anything parses it.
+
+`received.spool` is append-only: each message is a record [length: 4 bytes][CRC-32: 4 bytes][bytes],
+written and fsynced in batches; a message counts as received once its batch is synced. `cursor` holds
+the offset up to which the spool's messages are in the vault's log, replaced atomically after each
+ingest commits. A listener killed at any point loses nothing it counted as received: a torn record at
+the end (a batch not yet synced) was never counted and is cut off when the spool is opened again, and
+the messages after the cursor are ingested again (their event ids are digests of the message, so what
+a killed ingest had already committed is "already present", never a duplicate). Both files are 0600.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import zlib
+from pathlib import Path
+from typing import Iterator
+
+from auditor.errors import AuditorError
+
+SPOOL, CURSOR = "received.spool", "cursor"
+_HEAD = struct.Struct(">II")
+_OPEN = os.O_RDWR | os.O_CREAT | os.O_APPEND | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
+class SpoolDamaged(AuditorError):
+    """A record in the middle of the spool that does not match its checksum."""
+
+
+class Spool:
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder)
+        self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.path = self.folder / SPOOL
+        self._fd = os.open(self.path, _OPEN, 0o600)
+        os.fchmod(self._fd, 0o600)
+        self._cut_torn_tail()
+
+    def close(self) -> None:
+        os.close(self._fd)
+
+    # -- the cursor -----------------------------------------------------------------------------------
+    @property
+    def cursor(self) -> int:
+        try:
+            text = (self.folder / CURSOR).read_text(encoding="ascii").strip()
+        except FileNotFoundError:
+            return 0
+        offset = int(text) if text.isdigit() else 0
+        return offset if offset <= self.size else 0  # a spool emptied after the cursor was written
+
+    def advance(self, offset: int) -> None:
+        """Everything before `offset` is in the vault's log."""
+        tmp = self.folder / f".{CURSOR}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0), 0o600)
+        try:
+            os.write(fd, str(offset).encode("ascii"))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, self.folder / CURSOR)
+        _sync_folder(self.folder)
+
+    @property
+    def size(self) -> int:
+        return os.fstat(self._fd).st_size
+
+    # -- receiving ------------------------------------------------------------------------------------
+    def append(self, messages: list[bytes]) -> None:
+        """The messages on disk, in order, synced: received. An empty message (an empty datagram)
+        holds nothing to receive; a record of length 0 is what a crash's zeros look like."""
+        messages = [m for m in messages if m]
+        if not messages:
+            return
+        data = b"".join(_HEAD.pack(len(m), zlib.crc32(m)) + m for m in messages)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self._fd, view):]
+        os.fsync(self._fd)
+
+    # -- reading back -----------------------------------------------------------------------------------
+    def pending(self, limit: int | None = None) -> Iterator[tuple[int, bytes]]:
+        """(offset after it, message) for each message after the cursor, at most `limit`."""
+        yield from self._records(self.cursor, limit)
+
+    def _records(self, start: int, limit: int | None = None, strict: bool = True) -> Iterator[tuple[int, bytes]]:
+        with open(self.path, "rb") as f:
+            f.seek(start)
+            at, n = start, 0
+            while limit is None or n < limit:
+                head = f.read(_HEAD.size)
+                if len(head) < _HEAD.size:
+                    return
+                length, crc = _HEAD.unpack(head)
+                body = f.read(length)
+                if len(body) < length:
+                    return
+                if length == 0 or zlib.crc32(body) != crc:
+                    if strict:
+                        raise SpoolDamaged(f"{self.path}: the record at byte {at} does not match its checksum")
+                    return
+                at += _HEAD.size + length
+                n += 1
+                yield at, body
+
+    def _cut_torn_tail(self) -> None:
+        """Cut off a last record the spool holds only part of, or whose bytes a crash left unwritten
+        (never synced: never counted as received). A damaged record with more after it is an error,
+        never cut."""
+        end = self.cursor
+        for end, _ in self._records(self.cursor, strict=False):
+            pass
+        size = self.size
+        if end >= size:
+            return
+        with open(self.path, "rb") as f:
+            f.seek(end)
+            rest = f.read()
+        zeros = not any(rest)  # what a crash leaves where a write had not landed
+        if not zeros and len(rest) >= _HEAD.size and _HEAD.size + _HEAD.unpack(rest[: _HEAD.size])[0] < len(rest):
+            raise SpoolDamaged(f"{self.path}: the record at byte {end} does not match its checksum")
+        os.ftruncate(self._fd, end)
+        os.fsync(self._fd)
+
+    def compact(self) -> None:
+        """Once every message is in the log: start the spool again empty."""
+        if self.cursor == self.size and self.size > 0:
+            os.ftruncate(self._fd, 0)
+            os.fsync(self._fd)
+            self.advance(0)
+
+
+def _sync_folder(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

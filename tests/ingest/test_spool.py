@@ -1,0 +1,54 @@
+"""The listener's spool (auditor.ingest.spool): messages come back in order after the cursor; a torn
+last record (a batch a kill left unsynced) is cut off when the spool opens again, never the records
+before it; a damaged record in the middle is an error, never skipped; the files are 0600."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from auditor.ingest.spool import CURSOR, SPOOL, Spool, SpoolDamaged
+
+
+def test_messages_come_back_in_order_after_the_cursor(tmp_path):
+    spool = Spool(tmp_path / "s")
+    spool.append([b"one", b"two"])
+    spool.append([b"three"])
+    got = list(spool.pending())
+    assert [m for _, m in got] == [b"one", b"two", b"three"]
+    spool.advance(got[1][0])
+    assert [m for _, m in spool.pending()] == [b"three"]
+    assert [m for _, m in Spool(tmp_path / "s").pending()] == [b"three"]  # the cursor is on disk
+    assert os.stat(tmp_path / "s" / SPOOL).st_mode & 0o777 == 0o600
+    assert os.stat(tmp_path / "s" / CURSOR).st_mode & 0o777 == 0o600
+    spool.advance(got[2][0])
+    spool.compact()
+    assert spool.size == 0 and list(spool.pending()) == []
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.binary(min_size=1, max_size=50), min_size=1, max_size=8), st.data())
+def test_a_torn_last_record_is_cut_off_and_nothing_before_it(tmp_path_factory, messages, data):
+    folder = tmp_path_factory.mktemp("spool")
+    Spool(folder).append(messages)
+    whole = (folder / SPOOL).read_bytes()
+    last = 8 + len(messages[-1])
+    keep = data.draw(st.integers(len(whole) - last, len(whole) - 1))  # the last record cut anywhere
+    torn = whole[:keep] + data.draw(st.sampled_from([b"", b"\0" * (len(whole) - keep)]))  # or zeros in its place
+    (folder / SPOOL).write_bytes(torn)
+    kept = messages if torn == whole else messages[:-1]  # zeros where zeros were: nothing was torn
+    reopened = Spool(folder)
+    assert [m for _, m in reopened.pending()] == kept
+    reopened.append([b"after"])
+    assert [m for _, m in reopened.pending()] == kept + [b"after"]
+
+
+def test_a_damaged_record_in_the_middle_is_an_error_never_skipped(tmp_path):
+    Spool(tmp_path).append([b"first message", b"second message", b"third"])
+    data = bytearray((tmp_path / SPOOL).read_bytes())
+    data[10] ^= 0xFF  # inside the first message
+    (tmp_path / SPOOL).write_bytes(bytes(data))
+    with pytest.raises(SpoolDamaged, match="the record at byte 0 does not match its checksum"):
+        Spool(tmp_path)
