@@ -1,4 +1,5 @@
-"""auditor listen: IHE ATNA audit messages over TLS syslog (RFC 5425) and UDP syslog (RFC 5426)."""
+"""auditor listen, auditor forward: IHE ATNA audit messages in and out over TLS syslog (RFC 5425), and in
+over UDP syslog (RFC 5426)."""
 
 from __future__ import annotations
 
@@ -91,3 +92,37 @@ def listen_command(ctx, tls_at, cert, key, client_ca, udp_at, source, batch):
     if counts.closed_streams or counts.cut_short:
         click.echo(f"{counts.closed_streams} TLS stream(s) closed for not being octet-counted frames; "
                    f"{counts.cut_short} frame(s) cut short by their sender", err=True)
+
+
+@cli.command("forward")
+@click.option("--to", "to", required=True, help="HOST:PORT of the receiver's TLS syslog (RFC 5425).")
+@click.option("--tls", "use_tls", is_flag=True, required=True, help="Send over TLS (the only way this sends).")
+@click.option("--ca", type=_FILE, help="The CA that signed the receiver's certificate (default: the system's).")
+@click.option("--cert", type=_FILE, help="This side's client certificate (PEM), when the receiver requires one.")
+@click.option("--key", type=_FILE, help="Its private key (PEM).")
+@click.pass_context
+def forward_command(ctx, to, use_tls, ca, cert, key):
+    """Send the audit log's events, from where the last run to this receiver stopped, as IHE ATNA
+    audit messages (MSGID IHE+RFC-3881) over TLS syslog, to a SIEM or another auditor's listen.
+
+    The messages name patients by MRN and carry break-the-glass reasons, each read in your name: a
+    privacy officer signed in runs it."""
+    from auditor.cli.signed_in import require_role
+    from auditor.review.forward import client_context, forward_log
+    from auditor.staff.roles import PRIVACY_OFFICER
+
+    host, port = _endpoint(to, "--to")
+    if (cert is None) != (key is None):
+        raise InputError("--cert and --key go together")
+    try:
+        context = client_context(ca, cert, key)
+    except (OSError, ValueError) as exc:
+        raise InputError(f"the TLS certificate or key cannot be used: {type(exc).__name__}") from None
+    vault = open_vault(ctx)
+    try:
+        reader = require_role(ctx, vault, PRIVACY_OFFICER).access_context("HCOMPL")
+        done = forward_log(vault, home_of(ctx), host, port, context, reader)
+    finally:
+        vault.close()
+    span = f" (events {done.first_seq} to {done.last_seq})" if done.sent else ""
+    click.echo(f"{done.sent} audit events sent to {done.destination}{span}")

@@ -4,16 +4,17 @@ them (RFC 3881's attribute style, `code` and `displayName`, and DICOM's since 20
 
 | contract field | AuditMessage |
 |---|---|
-| event_id | `sha256:` and the digest of the message as received (a message carries no id of its own) |
+| event_id | the event id an auditor's forwarder names (an object of ID type `event-id`, urn:auditor), else `sha256:` and the digest of the message as received (a message carries no id of its own) |
 | timestamp | EventIdentification/@EventDateTime (without an offset: the organisation's zone) |
-| user_id | the ActiveParticipant with UserIsRequestor true: @UserID |
+| user_id | the ActiveParticipant with UserIsRequestor true: @UserID (with the RoleIDCode Application 110150: an application's work, quarantined) |
 | mrn | the ParticipantObjectIdentification of a person (type 1) in the patient role (1): @ParticipantObjectID (an HL7 CX: its first component; a FHIR token, a system and a value parted by a bar: the value; `Patient/id`: the id) |
 | action | EventID and EventTypeCode codes, then EventActionCode, by the table FHIR uses (auditor.ingest.formats.codes): Query 110112: search; Export 110106: export; Import 110107: create; DICOM Instances Accessed 110103 and Patient Record 110110 by the action code; a failed User Authentication 110114: login_failed |
-| record_type | @ParticipantObjectSensitivity (v3 ActCode PSYTHPN, ETH, HIV, GDIS ...), else the other objects' ID type: a study, series or SOP instance (110180, 110181): imaging; a report number (9) or an XDS document: note; another object: other; the patient alone: demographics |
+| record_type | an object of ID type urn:auditor:record-type (an auditor's forwarder), else @ParticipantObjectSensitivity (v3 ActCode PSYTHPN, ETH, HIV, GDIS ...), else the other objects' ID type: a study, series or SOP instance (110180, 110181): imaging; a report number (9) or an XDS document: note; another object: other; the patient alone: demographics |
 | outcome | @EventOutcomeIndicator 0: success; 4, 8, 12: denied |
 | purpose_of_use | EventIdentification/PurposeOfUse (the first code that is not BTG); BTG: break_glass |
 | break_glass | a PurposeOfUse BTG, or a Security Alert (110113) with EventTypeCode Emergency Override Started (110127) |
 | workstation | the requestor's @NetworkAccessPointID |
+| reason | with break-the-glass: the patient object's ParticipantObjectDetail `reason` (base64) |
 
 A message is read whole or not at all: one that is not well-formed XML, holds a DTD or an entity, is
 not an AuditMessage, or names a coded value without its code system or display name (DICOM requires
@@ -23,6 +24,7 @@ message as received is kept only sealed, in quarantine, when it is refused."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from pathlib import Path
 from typing import Iterator
@@ -32,13 +34,17 @@ from zoneinfo import ZoneInfo
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 
+from auditor.audit.atna_export import EVENT_ID_CODE, OWN, REASON_DETAIL, RECORD_TYPE_SYSTEM
+from auditor.audit.fhir_export import APPLICATION
 from auditor.errors import InputError
 from auditor.ingest.formats import ChunkBuilder, EventChunk, MappedEvent, Unmappable, instant_us
 from auditor.ingest.formats.codes import BTG, action_of_codes
 from auditor.ingest.formats.fhir import SENSITIVE_LABELS
+from auditor.ingest.interchange_files import RECORD_TYPES
 
 MAX_MESSAGE = 1 << 20  # bytes: an audit message is a few kilobytes
 CODED = ("EventID", "EventTypeCode", "RoleIDCode", "ParticipantObjectIDTypeCode", "PurposeOfUse", "MediaType")
+CONTRACT_RECORD_TYPES = set(RECORD_TYPES)  # access_log.csv's
 IMAGING_IDS = {"110180", "110181"}  # Study Instance UID, SOP Class UID
 NOTE_IDS = {"9"}  # Report Number
 
@@ -139,7 +145,18 @@ def _is_patient(obj: Element) -> bool:
     return obj.get("ParticipantObjectTypeCode") == "1" and obj.get("ParticipantObjectTypeCodeRole") == "1"
 
 
+def _own(obj: Element, system: str, code: str | None = None) -> bool:
+    """An object this auditor's forwarder adds (auditor.audit.atna_export): an event id, a record type."""
+    id_type = _child(obj, "ParticipantObjectIDTypeCode")
+    return (id_type is not None and id_type.get("codeSystemName") == system
+            and (code is None or _code(id_type) == code))
+
+
 def _record_type(objects: list[Element], unmapped) -> str | None:
+    for obj in objects:
+        if _own(obj, RECORD_TYPE_SYSTEM) and _code(_child(obj, "ParticipantObjectIDTypeCode")) in CONTRACT_RECORD_TYPES:
+            return _code(_child(obj, "ParticipantObjectIDTypeCode"))
+    objects = [o for o in objects if not _own(o, OWN) and not _own(o, RECORD_TYPE_SYSTEM)]
     for obj in objects:
         label = (obj.get("ParticipantObjectSensitivity") or "").strip()
         if label in SENSITIVE_LABELS:
@@ -176,6 +193,8 @@ def map_message(data: bytes, zone: ZoneInfo, unmapped) -> MappedEvent:
     user = (requestor.get("UserID") or "").strip()
     if not user:
         raise Unmappable("no user (the requestor has no UserID)")
+    if any(_code(r) == APPLICATION for r in _children(requestor, "RoleIDCode")):
+        raise Unmappable("the work of an application (DCM 110150), not a person's access")
     failed = (event.get("EventOutcomeIndicator") or "0").strip() != "0"
     types = {c for c in [_code(_child(event, "EventID"))] if c}
     subtypes = {c for c in (_code(e) for e in _children(event, "EventTypeCode")) if c}
@@ -190,8 +209,22 @@ def map_message(data: bytes, zone: ZoneInfo, unmapped) -> MappedEvent:
     if mrn and record_type is None:
         record_type = "demographics"
     digest = hashlib.sha256(data).digest()
+    own_id = next((o.get("ParticipantObjectID") for o in objects if _own(o, OWN, EVENT_ID_CODE)), None)
+    reason = _detail(patient, REASON_DETAIL) if patient is not None and glass else None
     workstation = (requestor.get("NetworkAccessPointID") or "").strip() or None
-    return MappedEvent(event_id=f"sha256:{digest.hex()[:32]}", at_us=at_us, user_id=user, action=action, mrn=mrn,
+    return MappedEvent(event_id=(own_id or "").strip() or f"sha256:{digest.hex()[:32]}", at_us=at_us, user_id=user,
+                       action=action, mrn=mrn,
                        record_type=record_type, outcome="denied" if failed else "success",
                        purpose=next((p for p in purposes if p != BTG), BTG if glass and BTG in purposes else None),
-                       break_glass=glass, reason=None, workstation=workstation, row_hash=digest)
+                       break_glass=glass, reason=reason, workstation=workstation, row_hash=digest)
+
+
+def _detail(obj: Element, kind: str) -> str | None:
+    """A ParticipantObjectDetail's value (base64, as DICOM's ValuePair is), as text."""
+    for detail in _children(obj, "ParticipantObjectDetail"):
+        if detail.get("type") == kind:
+            try:
+                return base64.b64decode(detail.get("value") or "", validate=True).decode("utf-8").strip() or None
+            except (ValueError, UnicodeDecodeError):
+                return None
+    return None
