@@ -18,7 +18,7 @@ resources, in JSON or XML, mapped as the IHE Basic Audit Log Patterns (BALP) wri
 BALP says a consumer shall not reject an event that does not conform: what can be mapped is, and what
 could not be is counted (the ingest's warnings name it). An event is quarantined only when it names no
 user, no time or no action the contract records (a successful sign-in, an application start), or
-cannot be read (not JSON or XML, not an AuditEvent, too big, nested too deep), with its place (NDJSON
+cannot be read (not JSON or XML, not an AuditEvent, too big, nested past orjson's 1,024 levels), with its place (NDJSON
 line, Bundle entry) and a reason that quotes no value of it. XML is read with entities, DTDs and
 external references refused (defusedxml), documents up to MAX_DOCUMENT bytes and NDJSON lines up to
 MAX_LINE bytes."""
@@ -27,10 +27,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
 import re
+from collections import deque
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Iterator
 from zoneinfo import ZoneInfo
+
+import orjson
 
 from auditor.audit.fhir_export import APPLICATION, EVENT_ID
 from auditor.errors import InputError
@@ -41,7 +46,6 @@ from auditor.ingest.formats.fhir_xml import XmlRefused, resource_of_xml
 SUFFIXES = (".ndjson", ".json", ".xml")
 MAX_LINE = 1 << 20  # an NDJSON line (one resource)
 MAX_DOCUMENT = 64 << 20  # a JSON or XML document (a resource or a Bundle)
-MAX_DEPTH = 64  # JSON nesting: an AuditEvent needs about eight levels
 
 RECORD_TYPES = {"Patient": "demographics", "RelatedPerson": "demographics", "Observation": "lab",
                 "DiagnosticReport": "lab", "Specimen": "lab", "ImagingStudy": "imaging", "Media": "imaging",
@@ -57,8 +61,11 @@ _TYPE_NAME = re.compile(r"[A-Z][A-Za-z]{0,63}")
 class FhirAuditEvents:
     name = "fhir"
 
-    def __init__(self, max_line: int = MAX_LINE, max_document: int = MAX_DOCUMENT) -> None:
+    def __init__(self, max_line: int = MAX_LINE, max_document: int = MAX_DOCUMENT,
+                 parallel_from: int | None = None, range_bytes: int | None = None) -> None:
         self.max_line, self.max_document = max_line, max_document
+        self.parallel_from = PARALLEL_FROM_BYTES if parallel_from is None else parallel_from
+        self.range_bytes = RANGE_BYTES if range_bytes is None else range_bytes
 
     def files(self, path: Path) -> list[Path]:
         if path.is_dir():
@@ -73,26 +80,83 @@ class FhirAuditEvents:
         return [path]
 
     def chunks(self, file: Path, zone: ZoneInfo) -> Iterator[EventChunk]:
-        builder = ChunkBuilder(file.name)
-        for line, resource, problem, raw in _records(file, self.max_line, self.max_document):
-            if problem is not None:
-                builder.reject(line, problem, raw)
-            else:
-                try:
-                    builder.add(map_event(resource, zone, builder.unmapped, raw), line, raw)
-                except Unmappable as refused:
-                    builder.reject(line, str(refused), raw)
-            if builder.full():
-                yield builder.take()
-        if builder.records:
+        if file.suffix.lower() == ".ndjson" and file.stat().st_size >= self.parallel_from:
+            yield from _mapped_in_workers(file, zone, self.max_line, self.range_bytes)
+            return
+        yield from _mapped(file.name, _records(file, self.max_line, self.max_document), zone)
+
+
+def _mapped(name: str, records, zone: ZoneInfo) -> Iterator[EventChunk]:
+    builder = ChunkBuilder(name)
+    for line, resource, problem, raw in records:
+        if problem is not None:
+            builder.reject(line, problem, raw)
+        else:
+            try:
+                builder.add(map_event(resource, zone, builder.unmapped, raw), line, raw)
+            except Unmappable as refused:
+                builder.reject(line, str(refused), raw)
+        if builder.full():
             yield builder.take()
+    if builder.records:
+        yield builder.take()
+
+
+# -- a big NDJSON file: mapped by worker processes, a range of lines each, while this one appends -------
+
+PARALLEL_FROM_BYTES = 8 << 20  # below this, starting the workers costs more than they save
+RANGE_BYTES = 4 << 20  # about 3,500 AuditEvents
+WORKERS = 2
+AHEAD = 4  # ranges mapped ahead of the one being appended
+
+
+def _ranges(file: Path, range_bytes: int) -> Iterator[tuple[int, int, int]]:
+    """(start, end, number of its first line) of ranges of whole lines, about `range_bytes` each."""
+    size, start, line = file.stat().st_size, 0, 1
+    with open(file, "rb") as f:
+        while start < size:
+            f.seek(min(start + range_bytes, size))
+            rest = f.readline() if start + range_bytes < size else b""
+            end = min(start + range_bytes, size) + len(rest)
+            f.seek(start)
+            line_count = f.read(end - start).count(b"\n")
+            yield start, end, line
+            start, line = end, line + line_count
+
+
+def _map_range(path: str, start: int, end: int, first_line: int, zone: ZoneInfo, max_line: int) -> list[EventChunk]:
+    """In a worker: the range's lines mapped (no database, no key: only the file)."""
+    with open(path, "rb") as f:
+        f.seek(start)
+        data = f.read(end - start)
+    parts = data.split(b"\n")
+    whole = [p + b"\n" for p in parts[:-1]] + ([parts[-1]] if parts[-1] else [])  # as a file's lines are read
+    lines = enumerate(whole, start=first_line)
+    return list(_mapped(Path(path).name, _ndjson_lines(lines, max_line), zone))
+
+
+def _mapped_in_workers(file: Path, zone: ZoneInfo, max_line: int, range_bytes: int) -> Iterator[EventChunk]:
+    """The file's chunks in order, mapped by WORKERS new interpreters (spawned: they inherit no open
+    connection), AHEAD ranges ahead of the caller."""
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(WORKERS, mp_context=context) as pool:
+        pending: deque = deque()
+        for start, end, first_line in _ranges(file, range_bytes):
+            pending.append(pool.submit(_map_range, str(file), start, end, first_line, zone, max_line))
+            while len(pending) > AHEAD:
+                yield from pending.popleft().result()
+        while pending:
+            yield from pending.popleft().result()
 
 
 # -- reading: (place, resource, problem, raw) for each resource of a file -------------------------------
 
 def canonical(resource: dict) -> str:
     """The resource as compact JSON with sorted keys: what an event's hash covers and quarantine keeps."""
-    return json.dumps(resource, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    try:
+        return orjson.dumps(resource, option=orjson.OPT_SORT_KEYS).decode("utf-8")
+    except (TypeError, orjson.JSONEncodeError):  # an integer past 64 bits: the standard library writes it
+        return json.dumps(resource, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def _records(file: Path, max_line: int, max_document: int) -> Iterator[tuple[int, dict | None, str | None, str]]:
@@ -124,47 +188,33 @@ def _size(limit: int) -> str:
 
 def _ndjson(file: Path, max_line: int) -> Iterator[tuple[int, dict | None, str | None, str]]:
     with open(file, "rb") as lines:
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            if len(line) > max_line:
-                yield number, None, f"a line longer than {_size(max_line)}", line.decode("utf-8", "replace")
-                continue
-            document, problem = _json(line.rstrip(b"\r\n"))
-            if problem is not None:
-                yield number, None, problem, line.decode("utf-8", "replace").rstrip("\r\n")
-                continue
-            yield from _resources(document, number, entries_numbered=False)
+        yield from _ndjson_lines(enumerate(lines, start=1), max_line)
+
+
+def _ndjson_lines(lines, max_line: int) -> Iterator[tuple[int, dict | None, str | None, str]]:
+    for number, line in lines:
+        if not line.strip():
+            continue
+        if len(line) > max_line:
+            yield number, None, f"a line longer than {_size(max_line)}", line.decode("utf-8", "replace")
+            continue
+        document, problem = _json(line.rstrip(b"\r\n"))
+        if problem is not None:
+            yield number, None, problem, line.decode("utf-8", "replace").rstrip("\r\n")
+            continue
+        yield from _resources(document, number, entries_numbered=False)
 
 
 def _json(data: bytes) -> tuple[object, str | None]:
     try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        return None, "not UTF-8 text"
-    try:
-        document = json.loads(text)
-    except RecursionError:
-        return None, "JSON nested too deeply"
-    except json.JSONDecodeError as exc:
+        return orjson.loads(data), None  # orjson refuses nesting past 1,024 levels (no stack to exhaust)
+    except orjson.JSONDecodeError as exc:
+        text = str(exc)
+        if "UTF-8" in text or "surrogate" in text:
+            return None, "not UTF-8 text"
+        if "recursion" in text.lower() or "depth limit" in text:
+            return None, "JSON nested too deeply"
         return None, f"not JSON (at line {exc.lineno}, column {exc.colno})"
-    if _depth(document) > MAX_DEPTH:
-        return None, f"JSON nested deeper than {MAX_DEPTH} levels"
-    return document, None
-
-
-def _depth(value, level: int = 1) -> int:
-    stack, deepest = [(value, level)], level
-    while stack:
-        item, at = stack.pop()
-        deepest = max(deepest, at)
-        if deepest > MAX_DEPTH:
-            return deepest
-        if isinstance(item, dict):
-            stack += [(v, at + 1) for v in item.values()]
-        elif isinstance(item, list):
-            stack += [(v, at + 1) for v in item]
-    return deepest
 
 
 def _resources(document, line: int, entries_numbered: bool) -> Iterator[tuple[int, dict | None, str | None, str]]:

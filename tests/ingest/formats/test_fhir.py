@@ -311,3 +311,24 @@ def test_a_value_over_the_contract_s_size_limit_is_refused_as_in_a_csv(tmp_path)
     events, rejected, _, records = _read(tmp_path / "limits.ndjson")
     assert [e["event_id"] for e in events] == ["e1"] and records == 2
     assert [(r.line, r.reason) for r in rejected] == [(1, "a value over its size limit (user_id: 300 characters, at most 128)")]
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.sampled_from(["event", "broken", "blank", "patient"]), min_size=1, max_size=60),
+       st.integers(200, 3000))
+def test_a_big_file_mapped_by_workers_gives_what_one_reader_gives(tmp_path, kinds, range_bytes):
+    """Worker processes map ranges of lines of a big NDJSON file: the same events, refusals, line
+    numbers and order as reading it in one process, wherever the ranges fall."""
+    lines = {"event": lambda n: json.dumps(_event(n)), "broken": lambda n: '{"resourceType": "Audit',
+             "blank": lambda n: "", "patient": lambda n: json.dumps({"resourceType": "Patient", "id": f"p{n}"})}
+    file = tmp_path / "big.ndjson"
+    file.write_text("\n".join(lines[k](n) for n, k in enumerate(kinds)) + "\n", encoding="utf-8")
+
+    def read(reader):
+        out = []
+        for chunk in reader.chunks(file, UTC):
+            out += [("event", line, e["event_id"]) for line, e in zip(chunk.lines, chunk.events.to_pylist())]
+            out += [("rejected", r.line, r.reason) for r in chunk.rejected]
+        return sorted(out, key=lambda x: (x[1], x[0]))
+
+    assert read(FhirAuditEvents(parallel_from=0, range_bytes=range_bytes)) == read(READER)
