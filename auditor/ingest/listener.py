@@ -7,8 +7,10 @@ anything parses it); the spool is ingested in batches through the one ingest pat
 atna). A message that is not RFC 5424 syslog, has another MSGID than IHE+RFC-3881, or is not an
 AuditMessage the contract can take is quarantined with its place ("listener:SOURCE", the byte of the
 spool it starts at) and reason. A listener killed at any point loses nothing it had counted as
-received, and the next one ingests the spool without duplicates before it listens again. A TLS
-stream that stops being octet-counted frames is closed (the rest of it cannot be told apart)."""
+received, and the next one ingests the spool without duplicates before it listens again. Stopped,
+it takes no new connection, reads the open ones until their senders close them (for `drain` seconds
+at most), then syncs and ingests everything received. A TLS stream that stops being octet-counted
+frames is closed (the rest of it cannot be told apart)."""
 
 from __future__ import annotations
 
@@ -48,6 +50,9 @@ def tls_context(cert: Path, key: Path, client_ca: Path | None = None) -> ssl.SSL
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     context.load_cert_chain(cert, key)
+    # No TLS 1.3 session tickets: a syslog sender never reads, so tickets would sit unread in its socket
+    # and its close would be a reset, which throws away what this side had not read yet
+    context.num_tickets = 0
     if client_ca is not None:
         context.verify_mode = ssl.CERT_REQUIRED
         context.load_verify_locations(client_ca)
@@ -57,11 +62,12 @@ def tls_context(cert: Path, key: Path, client_ca: Path | None = None) -> ssl.SSL
 class AtnaListener:
     def __init__(self, gateway: AccessGateway, spool: Spool, source: str, zone: ZoneInfo, *,
                  tls: tuple[str, int, ssl.SSLContext] | None = None, udp: tuple[str, int] | None = None,
-                 batch: int = 5000, interval: float = 1.0) -> None:
+                 batch: int = 5000, interval: float = 1.0, drain: float = 5.0) -> None:
         if tls is None and udp is None:
             raise ValueError("a listener listens on TLS, UDP or both")
         self.gateway, self.spool, self.source, self.zone = gateway, spool, source, zone
-        self.tls, self.udp, self.batch, self.interval = tls, udp, batch, interval
+        self.tls, self.udp, self.batch, self.interval, self.drain = tls, udp, batch, interval, drain
+        self._connections: set[asyncio.Task] = set()
         self.counts = ListenerCounts()
         self.summary: IngestSummary | None = None
         self._received: list[bytes] = []
@@ -103,6 +109,8 @@ class AtnaListener:
 
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.counts.connections += 1
+        task = asyncio.current_task()
+        self._connections.add(task)
         buffer = bytearray()
         try:
             while data := await reader.read(1 << 16):
@@ -114,7 +122,11 @@ class AtnaListener:
             self.counts.closed_streams += 1
         except (ConnectionError, ssl.SSLError, OSError):
             pass
+        except asyncio.CancelledError:  # still open when the listener stopped and its drain ran out
+            if buffer:
+                self.counts.cut_short += 1
         finally:
+            self._connections.discard(task)
             writer.close()
 
     def _datagram(self) -> asyncio.DatagramProtocol:
@@ -166,6 +178,11 @@ class AtnaListener:
         finally:
             for closer in closers:
                 closer.close()
+            if self._connections:  # senders still connected: what they send for `drain` seconds is received
+                await asyncio.wait(set(self._connections), timeout=self.drain)
+                for connection in list(self._connections):
+                    connection.cancel()
+                await asyncio.sleep(0.1)  # their transports close on this loop, not after it
             for task in tasks:
                 await task
             await self._flush()

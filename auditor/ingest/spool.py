@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import struct
+import threading
 import zlib
 from pathlib import Path
 from typing import Iterator
@@ -34,6 +35,7 @@ class Spool:
         self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.path = self.folder / SPOOL
         self._fd = os.open(self.path, _OPEN, 0o600)
+        self._writing = threading.Lock()  # an append and a compaction never interleave
         os.fchmod(self._fd, 0o600)
         self._cut_torn_tail()
 
@@ -74,10 +76,11 @@ class Spool:
         if not messages:
             return
         data = b"".join(_HEAD.pack(len(m), zlib.crc32(m)) + m for m in messages)
-        view = memoryview(data)
-        while view:
-            view = view[os.write(self._fd, view):]
-        os.fsync(self._fd)
+        with self._writing:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(self._fd, view):]
+            os.fsync(self._fd)
 
     # -- reading back -----------------------------------------------------------------------------------
     def pending(self, limit: int | None = None) -> Iterator[tuple[int, bytes]]:
@@ -124,11 +127,13 @@ class Spool:
         os.fsync(self._fd)
 
     def compact(self) -> None:
-        """Once every message is in the log: start the spool again empty."""
-        if self.cursor == self.size and self.size > 0:
-            os.ftruncate(self._fd, 0)
-            os.fsync(self._fd)
-            self.advance(0)
+        """Once every message is in the log: start the spool again empty (never while an append is
+        writing: what it writes after the check would be cut off with the rest)."""
+        with self._writing:
+            if self.cursor == self.size and self.size > 0:
+                os.ftruncate(self._fd, 0)
+                os.fsync(self._fd)
+                self.advance(0)
 
 
 def _sync_folder(folder: Path) -> None:

@@ -57,6 +57,11 @@ def _events(home: Path, source: str) -> list[str]:
         vault.close()
 
 
+def _body(message: bytes) -> bytes:
+    from auditor.ingest.syslog import parse_message
+    return parse_message(message)[1]
+
+
 def _send_tls(port: int, messages: list[bytes], certs: dict, client_cert: bool = False, read_back: bool = False) -> None:
     context = ssl.create_default_context(cafile=str(certs["ca"]))
     if client_cert:
@@ -155,7 +160,10 @@ def test_a_killed_listener_loses_nothing_it_received_and_adds_nothing_twice(hosp
     assert second.returncode == 0, err
     assert "rejected" in out
     ids = _events(home, "pacs")
-    assert len(ids) == len(set(ids)) == 200
+    import hashlib
+    digest = {"sha256:" + hashlib.sha256(_body(m)).hexdigest()[:32]: n for n, m in enumerate(messages[:200])}
+    missing = sorted(n for d, n in digest.items() if d not in set(ids))
+    assert len(ids) == len(set(ids)) == 200, (missing, len(digest), out[-500:])
 
 
 @pytest.mark.parametrize("args,message", [
@@ -171,3 +179,25 @@ def test_listen_s_bad_input_is_one_line_exit_2(auditor, tmp_path, args, message)
     (tmp_path / "not-a-cert.pem").write_text("not a certificate")
     done = auditor("listen", *(a.format(cert=tmp_path / "not-a-cert.pem") for a in args))
     assert done.code == 2 and message in done.err and len(done.err.strip().splitlines()) == 1, done.err
+
+
+def test_a_sender_still_connected_when_the_listener_stops_loses_nothing_it_sent(hospital, tmp_path):
+    home, messages = hospital
+    certs = make_certificates(tmp_path)
+    vault = Vault.open(home)
+    spool = Spool(tmp_path / "spool")
+    try:
+        listener = AtnaListener(vault.gateway, spool, "pacs", vault.timezone, drain=1.0,
+                                tls=("127.0.0.1", 0, tls_context(certs["server"], certs["server_key"])))
+        running = Running(listener).__enter__()
+        context = ssl.create_default_context(cafile=str(certs["ca"]))
+        raw = socket.create_connection(("127.0.0.1", running.port("tls")))
+        with context.wrap_socket(raw, server_hostname="127.0.0.1") as sender:
+            sender.sendall(b"".join(frame(m) for m in messages[:40]) + frame(messages[40])[:30])
+            running.__exit__(None, None, None)  # stopped while the sender is still connected
+        summary = listener.summary
+    finally:
+        spool.close()
+        vault.close()
+    assert summary.files["listener:pacs"].loaded == 40
+    assert listener.counts.cut_short == 1  # the frame it had begun: never received whole

@@ -52,3 +52,33 @@ def test_a_damaged_record_in_the_middle_is_an_error_never_skipped(tmp_path):
     (tmp_path / SPOOL).write_bytes(bytes(data))
     with pytest.raises(SpoolDamaged, match="the record at byte 0 does not match its checksum"):
         Spool(tmp_path)
+
+
+def test_a_compaction_never_cuts_off_an_append_made_meanwhile(tmp_path):
+    """The listener appends in one thread while its ingest compacts in another. An append that comes
+    between compaction's check (everything ingested) and its truncation must not be cut off: here it
+    is made to come exactly there, and it is still pending afterwards."""
+    import threading
+
+    class Interleaved(Spool):
+        armed = 0  # the size read that comes after compaction has compared the cursor with the size
+
+        @property
+        def size(self) -> int:
+            self.armed -= 1
+            if self.armed == 0:  # inside compact, the check passed: another thread appends now
+                late = threading.Thread(target=self.append, args=([b"late"],))
+                late.start()
+                late.join(0.5)  # with the lock it waits for the compaction; without it, it lands now
+            return os.fstat(self._fd).st_size
+
+    spool = Interleaved(tmp_path)
+    spool.append([b"early"])
+    spool.advance(next(spool.pending())[0])
+    spool.armed = 3  # compact reads the size in the cursor, in the comparison, then once more
+    spool.compact()
+    time_left = 50
+    while time_left and not list(spool.pending()):
+        time_left -= 1
+        threading.Event().wait(0.02)
+    assert [m for _, m in spool.pending()] == [b"late"]
