@@ -26,13 +26,12 @@ from auditor.ingest.ehr_import import IngestSummary
 from auditor.ingest.event_import import append_chunks, quarantine
 from auditor.ingest.formats import ChunkBuilder, Unmappable
 from auditor.ingest.formats.atna import map_message
-from auditor.ingest.spool import Spool
+from auditor.ingest.spool import RECORD_OVERHEAD, Spool
 from auditor.ingest.syslog import ATNA_MSGID, FrameError, SyslogError, parse_message, take_frames
 from auditor.vault.gateway import AccessGateway
 from auditor.vault.gateway.lookups import IngestLookups
 
 FLUSH_SECONDS = 0.02  # received messages are synced to the spool at least this often
-_HEAD = 8  # a spool record's length and checksum
 
 
 @dataclass
@@ -86,7 +85,7 @@ class AtnaListener:
                 return done
             builder = ChunkBuilder(f"listener:{self.source}")
             for end, message in records:
-                place = end - len(message) - _HEAD
+                place = end - len(message) - RECORD_OVERHEAD  # the byte its record starts at
                 try:
                     msgid, body = parse_message(message)
                     if msgid != ATNA_MSGID:

@@ -1,7 +1,9 @@
 """The listener's spool: what it has received, on disk before anything parses it.
 
-`received.spool` is append-only: each message is a record [length: 4 bytes][CRC-32: 4 bytes][bytes],
-written and fsynced in batches; a message counts as received once its batch is synced. `cursor` holds
+`received.spool` is append-only: each message is a record [length: 4 bytes][CRC-32: 4 bytes][nonce:
+12 bytes][the message sealed with AES-256-GCM], written and fsynced in batches (audit messages name
+patients: nothing of them is on disk in the clear, and a truncated spool leaves only ciphertext in the
+freed blocks; the key is derived from the keyring's log MAC key by HKDF, `spool_key`); a message counts as received once its batch is synced. `cursor` holds
 the offset up to which the spool's messages are in the vault's log, replaced atomically after each
 ingest commits. A listener killed at any point loses nothing it counted as received: a torn record at
 the end (a batch not yet synced) was never counted and is cut off when the spool is opened again, and
@@ -18,10 +20,17 @@ import zlib
 from pathlib import Path
 from typing import Iterator
 
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
 from auditor.errors import AuditorError
 
 SPOOL, CURSOR = "received.spool", "cursor"
 _HEAD = struct.Struct(">II")
+_AAD = b"auditor-spool/1"
+RECORD_OVERHEAD = _HEAD.size + 12 + 16  # a record's bytes besides its message: length, CRC, nonce, GCM tag
 _OPEN = os.O_RDWR | os.O_CREAT | os.O_APPEND | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
 
 
@@ -29,8 +38,14 @@ class SpoolDamaged(AuditorError):
     """A record in the middle of the spool that does not match its checksum."""
 
 
+def spool_key(log_mac_key: bytes) -> bytes:
+    """The spool's AES-256-GCM key, derived from the keyring's log MAC key (RFC 5869, its own label)."""
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"auditor listener spool/1").derive(log_mac_key)
+
+
 class Spool:
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, key: bytes) -> None:
+        self._sealer = AESGCM(key)
         self.folder = Path(folder)
         self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.path = self.folder / SPOOL
@@ -75,7 +90,8 @@ class Spool:
         messages = [m for m in messages if m]
         if not messages:
             return
-        data = b"".join(_HEAD.pack(len(m), zlib.crc32(m)) + m for m in messages)
+        sealed = [nonce + self._sealer.encrypt(nonce, m, _AAD) for m in messages for nonce in [os.urandom(12)]]
+        data = b"".join(_HEAD.pack(len(m), zlib.crc32(m)) + m for m in sealed)
         with self._writing:
             view = memoryview(data)
             while view:
@@ -105,7 +121,12 @@ class Spool:
                     return
                 at += _HEAD.size + length
                 n += 1
-                yield at, body
+                try:
+                    message = self._sealer.decrypt(body[:12], body[12:], _AAD)
+                except InvalidTag:
+                    raise SpoolDamaged(f"{self.path}: the record at byte {at - _HEAD.size - length} was not sealed "
+                                       "with this vault's key (changed, or another vault's spool)") from None
+                yield at, message
 
     def _cut_torn_tail(self) -> None:
         """Cut off a last record the spool holds only part of, or whose bytes a crash left unwritten
