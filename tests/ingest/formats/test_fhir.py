@@ -263,9 +263,11 @@ def test_the_files_it_reads_and_refuses(tmp_path):
 def test_a_big_file_comes_in_chunks_in_order(tmp_path):
     file = tmp_path / "many.ndjson"
     file.write_text("".join(json.dumps(_event(n)) + "\n" for n in range(CHUNK_EVENTS + 10)), encoding="utf-8")
-    chunks = list(READER.chunks(file, UTC))
+    chunks = list(FhirAuditEvents(parallel_from=1 << 62).chunks(file, UTC))  # read here, not by workers
     assert [c.events.num_rows for c in chunks] == [CHUNK_EVENTS, 10]
     assert chunks[1].lines[0] == CHUNK_EVENTS + 1
+    by_workers = list(READER.chunks(file, UTC))  # over 8 MiB: mapped by workers, a range of lines each
+    assert len(by_workers) > 2 and [line for c in by_workers for line in c.lines] == list(range(1, CHUNK_EVENTS + 11))
 
 
 # -- fuzzing: nothing crashes a reader, nothing good is lost --------------------------------------------------
