@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from auditor.errors import AuditorError
+from auditor.phi_files import write_private
 
 SPOOL, CURSOR = "received.spool", "cursor"
 _HEAD = struct.Struct(">II")
@@ -68,16 +69,8 @@ class Spool:
         return offset if offset <= self.size else 0  # a spool emptied after the cursor was written
 
     def advance(self, offset: int) -> None:
-        """Everything before `offset` is in the vault's log."""
-        tmp = self.folder / f".{CURSOR}.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0), 0o600)
-        try:
-            os.write(fd, str(offset).encode("ascii"))
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, self.folder / CURSOR)
-        _sync_folder(self.folder)
+        """Everything before `offset` is in the vault's log (the cursor replaced whole, 0600, synced)."""
+        write_private(self.folder / CURSOR, str(offset))
 
     @property
     def size(self) -> int:
@@ -155,14 +148,3 @@ class Spool:
                 os.ftruncate(self._fd, 0)
                 os.fsync(self._fd)
                 self.advance(0)
-
-
-def _sync_folder(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

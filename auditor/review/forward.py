@@ -11,7 +11,6 @@ its event) adds nothing twice."""
 
 from __future__ import annotations
 
-import os
 import re
 import socket
 import ssl
@@ -25,6 +24,7 @@ from auditor.database import read_snapshot
 from auditor.errors import InputError, TamperDetected
 from auditor.home import Vault
 from auditor.ingest.syslog import atna_syslog, frame
+from auditor.phi_files import write_private
 from auditor.vault.gateway import AccessContext
 from auditor.vault.gateway.directory import ReportDirectory
 
@@ -59,17 +59,6 @@ def _cursor(path: Path) -> int:
     except FileNotFoundError:
         return 0
     return int(text) if text.isdigit() else 0
-
-
-def _advance(path: Path, seq: int) -> None:
-    tmp = path.with_name(".cursor.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0), 0o600)
-    try:
-        os.write(fd, str(seq).encode("ascii"))
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
 
 
 def forward_log(vault: Vault, home: Path, host: str, port: int, context: ssl.SSLContext, reader: AccessContext,
@@ -111,7 +100,7 @@ def _send(vault, tls, events: list[dict], directory, mrns, reader, state: Path, 
     reasons = vault.gateway.read_access_reasons(reader, glass) if glass else {}
     tls.sendall(b"".join(frame(atna_syslog(audit_message(e, mrns.get(e["patient_id"]), reasons.get(e["seq"]))))
                          for e in events))
-    _advance(state, events[-1]["seq"])
+    write_private(state, str(events[-1]["seq"]))  # the cursor, replaced whole
     done.sent += len(events)
     done.first_seq = done.first_seq if done.first_seq is not None else events[0]["seq"]
     done.last_seq = events[-1]["seq"]

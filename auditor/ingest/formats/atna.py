@@ -28,18 +28,16 @@ import base64
 import hashlib
 from pathlib import Path
 from typing import Iterator
-from xml.etree.ElementTree import Element, ParseError
+from xml.etree.ElementTree import Element
 from zoneinfo import ZoneInfo
-
-from defusedxml import DefusedXmlException
-from defusedxml.ElementTree import fromstring
 
 from auditor.audit.atna_export import EVENT_ID_CODE, OWN, REASON_DETAIL, RECORD_TYPE_SYSTEM
 from auditor.audit.fhir_export import APPLICATION
 from auditor.errors import InputError
 from auditor.ingest.formats import ChunkBuilder, EventChunk, MappedEvent, Unmappable, instant_us
 from auditor.ingest.formats.codes import BTG, action_of_codes
-from auditor.ingest.formats.fhir import SENSITIVE_LABELS
+from auditor.ingest.formats.fhir_mapping import SENSITIVE_LABELS
+from auditor.ingest.formats.fhir_xml import XmlRefused, hardened_xml
 from auditor.ingest.interchange_files import RECORD_TYPES
 
 MAX_MESSAGE = 1 << 20  # bytes: an audit message is a few kilobytes
@@ -84,12 +82,9 @@ class AtnaMessages:
 def parse(data: bytes) -> Element:
     """The AuditMessage element; Unmappable (whole) when it cannot be read as one."""
     try:
-        root = fromstring(data, forbid_dtd=True, forbid_entities=True, forbid_external=True)
-    except DefusedXmlException:
-        raise Unmappable("XML with a DTD, an entity or an external reference: refused unread") from None
-    except ParseError as exc:
-        line, column = getattr(exc, "position", (0, 0))
-        raise Unmappable(f"not well-formed XML (at line {line}, column {column}): not loaded") from None
+        root = hardened_xml(data)
+    except XmlRefused as refused:
+        raise Unmappable(f"{refused}: not loaded" if str(refused).startswith("not well-formed") else str(refused)) from None
     if _local(root.tag) != "AuditMessage":
         raise Unmappable("not an AuditMessage (DICOM PS3.15 A.5)")
     for name in CODED:

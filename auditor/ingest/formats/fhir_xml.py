@@ -21,14 +21,20 @@ class XmlRefused(Exception):
     """A document that is not read: the reason quotes nothing of it."""
 
 
-def resource_of_xml(data: bytes) -> dict:
+def hardened_xml(data: bytes) -> Element:
+    """The document's root element, parsed with DTDs, entities and external references refused
+    (FHIR XML here, ATNA AuditMessages in auditor.ingest.formats.atna); XmlRefused otherwise."""
     try:
-        root = fromstring(data, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+        return fromstring(data, forbid_dtd=True, forbid_entities=True, forbid_external=True)
     except DefusedXmlException:
         raise XmlRefused("XML with a DTD, an entity or an external reference: refused unread") from None
     except ParseError as exc:
         line, column = getattr(exc, "position", (0, 0))
         raise XmlRefused(f"not well-formed XML (at line {line}, column {column})") from None
+
+
+def resource_of_xml(data: bytes) -> dict:
+    root = hardened_xml(data)
     if not root.tag.startswith(FHIR):
         raise XmlRefused("not FHIR XML (the root element is not in the FHIR namespace)")
     return _resource(root)
