@@ -19,14 +19,17 @@ SHOWN_REJECTS = 20
 @click.option("--format", "format_name", default="csv", show_default=True,
               help="csv: the interchange export (a folder of CSV files); fhir: FHIR AuditEvent (R4, R5; NDJSON, "
                    "Bundles or resources, JSON or XML); atna: IHE ATNA / DICOM PS3.15 AuditMessage XML, one a "
-                   "file. fhir and atna read a file or a folder.")
+                   "file; or a vendor's extract by its mapping file (auditor formats list). All but csv read a "
+                   "file or a folder.")
+@click.option("--site-policies", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="A folder of the site's policies: its formats/NAME.yaml mapping files are formats too.")
 @click.option("--tz", "tz_name", help="The organisation's IANA time zone (e.g. America/New_York); kept until changed.")
 @click.option("--source", default="ehr", show_default=True, help="Name of the system the export comes from.")
 @click.option("--change-timezone", is_flag=True,
               help="Let --tz change the time zone of a vault that holds data (rows loaded keep their times).")
 @click.option("--rejected", is_flag=True, help="List the rows kept in quarantine instead of loading anything.")
 @click.pass_context
-def ingest(ctx, path, format_name, tz_name, source, change_timezone, rejected):
+def ingest(ctx, path, format_name, tz_name, source, change_timezone, rejected, site_policies):
     """Load an EHR's audit log: the interchange export (workforce, patients, encounters, care team,
     access log), or with --format an audit log in another format (access events only).
 
@@ -51,12 +54,12 @@ def ingest(ctx, path, format_name, tz_name, source, change_timezone, rejected):
     if format_name == "csv":
         open_directory(path)  # refuse a bad directory before anything changes
     else:
-        reader(format_name).files(path)  # an unknown format, or nothing it reads there: refused first
+        reader(format_name, site_policies).files(path)  # an unknown format, or nothing it reads there: refused first
     vault = open_vault(ctx)
     try:
         zone = _organisation_zone(vault, zone, change_timezone)
         summary = (ingest_export(vault, path, zone, source.strip()) if format_name == "csv"
-                   else ingest_log(vault, path, format_name, zone, source.strip()))
+                   else ingest_log(vault, path, format_name, zone, source.strip(), site_dir=site_policies))
     finally:
         vault.close()
     _report(summary)

@@ -49,10 +49,11 @@ def ingest_export(vault: Vault, folder: Path, zone: ZoneInfo, source: str = DEFA
 
 
 def ingest_log(vault: Vault, path: Path, format_name: str, zone: ZoneInfo, source: str = DEFAULT_SOURCE,
-               progress: Callable[[str], None] = lambda _: None) -> IngestSummary:
-    """An audit log in format `format_name` (a file or a folder; auditor.ingest.formats) read in `zone`
-    (for times written without an offset), through the gateway: every record accounted for."""
-    return ingest_events(vault.gateway, path, reader(format_name), zone, source, progress=progress)
+               progress: Callable[[str], None] = lambda _: None, site_dir: Path | None = None) -> IngestSummary:
+    """An audit log in format `format_name` (a file or a folder; auditor.ingest.formats; a vendor's
+    extract by a mapping file, the site's in `site_dir`/formats) read in `zone` (for times written
+    without an offset), through the gateway: every record accounted for."""
+    return ingest_events(vault.gateway, path, reader(format_name, site_dir), zone, source, progress=progress)
 
 
 def quarantined(vault: Vault, source: str | None = None) -> list[Rejection]:

@@ -1,7 +1,8 @@
 """Readers of audit-log formats other than the interchange CSV export: each yields the same chunks of
 access events (`EventChunk`) into the one ingest path (auditor.ingest.event_import), with the same
 quarantine, rerun and `--source` semantics as the CSV contract. Adding a format is one module here
-(a `Reader`) and one test folder; `READERS` names them for `auditor ingest PATH --format NAME`.
+(a `Reader`) and one test folder; `reader` finds them for `auditor ingest PATH --format NAME`. A
+vendor's extract needs no module: a mapping file (auditor.ingest.formats.mapping_file) describes it.
 
 A reader maps what it can and records what it could not (`EventChunk.unmapped`, counted in the
 ingest's warnings); it quarantines an event only when it names no user, no time or no action, or
@@ -168,12 +169,17 @@ def _readers() -> dict[str, Callable[[], Reader]]:
 FORMATS = ("csv", "fhir", "atna")  # csv: the interchange export (auditor.ingest.ehr_import), the default
 
 
-def reader(name: str) -> Reader:
-    """The reader of format `name` (not "csv": the interchange export has its own path)."""
+def reader(name: str, site_dir: Path | None = None) -> Reader:
+    """The reader of format `name` (not "csv": the interchange export has its own path): fhir, atna,
+    or a vendor's extract by its mapping file (ours in policies/formats, or the site's in
+    `site_dir`/formats)."""
     made = _readers().get(name)
-    if made is None:
-        raise InputError(f"--format {name!r} is not a format this auditor reads (formats: {', '.join(FORMATS)})")
-    return made()
+    if made is not None:
+        return made()
+    from auditor.ingest.formats.mapping_file import find_mapping
+    from auditor.ingest.formats.vendor import VendorExtract
+
+    return VendorExtract(find_mapping(name, site_dir))
 
 
 _LIMITED = _limited()
