@@ -43,6 +43,7 @@ from auditor.ingest.formats.fhir_xml import XmlRefused, resource_of_xml
 SUFFIXES = (".ndjson", ".json", ".xml")
 MAX_LINE = 1 << 20  # an NDJSON line (one resource)
 MAX_DOCUMENT = 64 << 20  # a JSON or XML document (a resource or a Bundle)
+READ_BYTES = 1 << 20  # what is read at a time past a line too long to keep
 
 class FhirAuditEvents:
     name = "fhir"
@@ -97,15 +98,23 @@ AHEAD = 4  # ranges mapped ahead of the one being appended
 
 
 def _ranges(file: Path, range_bytes: int) -> Iterator[tuple[int, int, int]]:
-    """(start, end, number of its first line) of ranges of whole lines, about `range_bytes` each."""
+    """(start, end, number of its first line) of ranges of whole lines, about `range_bytes` each (a
+    line longer than that is read a mebibyte at a time, never whole)."""
     size, start, line = file.stat().st_size, 0, 1
     with open(file, "rb") as f:
         while start < size:
             f.seek(min(start + range_bytes, size))
-            rest = f.readline() if start + range_bytes < size else b""
-            end = min(start + range_bytes, size) + len(rest)
+            end = min(start + range_bytes, size)
+            while end < size:  # on to the end of the line the cut fell in
+                rest = f.readline(READ_BYTES)
+                end += len(rest)
+                if not rest or rest.endswith(b"\n"):
+                    break
             f.seek(start)
-            line_count = f.read(end - start).count(b"\n")
+            line_count, left = 0, end - start
+            while left:
+                block = f.read(min(left, READ_BYTES))
+                line_count, left = line_count + block.count(b"\n"), left - len(block)
             yield start, end, line
             start, line = end, line + line_count
 
@@ -114,11 +123,8 @@ def _map_range(path: str, start: int, end: int, first_line: int, zone: ZoneInfo,
     """In a worker: the range's lines mapped (no database, no key: only the file)."""
     with open(path, "rb") as f:
         f.seek(start)
-        data = f.read(end - start)
-    parts = data.split(b"\n")
-    whole = [p + b"\n" for p in parts[:-1]] + ([parts[-1]] if parts[-1] else [])  # as a file's lines are read
-    lines = enumerate(whole, start=first_line)
-    return list(_mapped(Path(path).name, _ndjson_lines(lines, max_line), zone))
+        lines = enumerate(_bounded_lines(f, max_line, end - start), start=first_line)
+        return list(_mapped(Path(path).name, _ndjson_lines(lines, max_line), zone))
 
 
 def _mapped_in_workers(file: Path, zone: ZoneInfo, max_line: int, range_bytes: int) -> Iterator[EventChunk]:
@@ -165,16 +171,36 @@ def _size(limit: int) -> str:
 
 
 def _ndjson(file: Path, max_line: int) -> Iterator[tuple[int, dict | None, str | None, str]]:
-    with open(file, "rb") as lines:
-        yield from _ndjson_lines(enumerate(lines, start=1), max_line)
+    with open(file, "rb") as f:
+        yield from _ndjson_lines(enumerate(_bounded_lines(f, max_line), start=1), max_line)
+
+
+def _bounded_lines(f, max_line: int, limit: int | None = None) -> Iterator[bytes]:
+    """The lines of `f` (up to `limit` bytes from where it is), none held longer than `max_line` + 1
+    bytes: of a longer line, its first bytes (refused by their length), the rest read past."""
+    left = limit
+    while left is None or left > 0:
+        line = f.readline(max_line + 1 if left is None else min(max_line + 1, left))
+        if not line:
+            return
+        if left is not None:
+            left -= len(line)
+        if len(line) > max_line and not line.endswith(b"\n"):
+            while left is None or left > 0:
+                rest = f.readline(READ_BYTES if left is None else min(READ_BYTES, left))
+                if left is not None:
+                    left -= len(rest)
+                if not rest or rest.endswith(b"\n"):
+                    break
+        yield line
 
 
 def _ndjson_lines(lines, max_line: int) -> Iterator[tuple[int, dict | None, str | None, str]]:
     for number, line in lines:
         if not line.strip():
             continue
-        if len(line) > max_line:
-            yield number, None, f"a line longer than {_size(max_line)}", line.decode("utf-8", "replace")
+        if len(line) > max_line:  # only its first bytes were read: they are what quarantine keeps
+            yield number, None, f"a line longer than {_size(max_line)}", line[:max_line].decode("utf-8", "replace")
             continue
         document, problem = _json(line.rstrip(b"\r\n"))
         if problem is not None:

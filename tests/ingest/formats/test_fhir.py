@@ -239,7 +239,20 @@ def test_a_document_or_a_line_too_big_is_not_read_and_says_so(tmp_path):
     assert [(q.line, q.reason) for q in document] == [(1, "larger than 100 bytes: not read (split it, or export NDJSON)")]
     lines = [q for c in small.chunks(tmp_path / "big.ndjson", UTC) for q in c.rejected]
     assert [(q.line, q.reason) for q in lines][0] == (1, "a line longer than 200 bytes")
-    assert lines[0].raw_row.startswith('{"resourceType"')  # kept whole
+    assert lines[0].raw_row.startswith('{"resourceType"') and len(lines[0].raw_row) == 200  # its first bytes
+
+
+@pytest.mark.parametrize("parallel_from", [1 << 62, 0])  # read here; by workers, a range of lines each
+def test_a_line_far_longer_than_the_limit_is_read_past_not_held(tmp_path, parallel_from):
+    reader = FhirAuditEvents(max_line=1000, parallel_from=parallel_from, range_bytes=4096)
+    huge = '{"resourceType":"AuditEvent","x":"' + "a" * (3 << 20) + '"}'  # 3 MiB: read a mebibyte at a time
+    file = tmp_path / "huge.ndjson"
+    file.write_text("\n".join([json.dumps(_event(1)), huge, json.dumps(_event(2))]) + "\n", encoding="utf-8")
+    chunks = list(reader.chunks(file, UTC))
+    assert [e for c in chunks for e in c.events.column("event_id").to_pylist()] == ["e1", "e2"]
+    assert [(q.line, q.reason, len(q.raw_row)) for c in chunks for q in c.rejected] == [
+        (2, "a line longer than 1,000 bytes", 1000)]
+    assert [line for c in chunks for line in c.lines] == [1, 3]
 
 
 def test_json_nested_deeper_than_an_audit_event_needs_is_refused(tmp_path):
