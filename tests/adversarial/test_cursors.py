@@ -111,6 +111,57 @@ def test_the_listener_refuses_a_forged_cursor_in_one_line_before_listening(audit
     assert "Traceback" not in done.stderr
 
 
+def test_a_cursor_forged_while_the_listener_runs_stops_it_and_loses_nothing(auditor, tmp_path):
+    """The listener reads its cursor before each batch: one forged meanwhile stops it with the refusal
+    (never a listener that goes on receiving and ingests nothing), and what it received is in the spool."""
+    import asyncio
+
+    from auditor.home import Vault
+    from auditor.ingest.listener import AtnaListener
+
+    assert auditor("init").code == 0
+    vault = Vault.open(tmp_path / "home")
+    folder = tmp_path / "home" / "spool" / "modalities"
+    spool = Spool(folder, vault.keyring.log_mac_key)
+    listener = AtnaListener(vault.gateway, spool, "modalities", vault.timezone, udp=("127.0.0.1", 0), interval=0.05)
+    ready, stop, outcome = threading.Event(), asyncio.Event(), []
+
+    def run() -> None:
+        try:
+            asyncio.run(listener.run(stop, lambda _: ready.set()))
+        except BaseException as exc:  # noqa: BLE001 (what the listener ended with is the test's to see)
+            outcome.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    try:
+        assert ready.wait(30)
+        port = int(listener.counts.endpoints[0].rsplit(":", 1)[1])
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+            udp.sendto(b"<13>1 - - - - other - first", ("127.0.0.1", port))
+            for _ in range(400):
+                if (folder / CURSOR).exists() and spool.size == 0:  # the first in the log (quarantined), the
+                    break  # spool started again: the listener writes its cursor no more until a message comes
+                threading.Event().wait(0.025)
+            (folder / CURSOR).write_text("99999\n")  # forged: would skip what comes next
+            udp.sendto(b"<13>1 - - - - other - second", ("127.0.0.1", port))
+            thread.join(30)
+        assert not thread.is_alive(), "the listener went on with a forged cursor"
+    finally:
+        if thread.is_alive():
+            thread.join(0)
+        spool.close()
+        vault.close()
+    assert len(outcome) == 1 and isinstance(outcome[0], CursorRefused)
+    (folder / CURSOR).unlink()
+    vault = Vault.open(tmp_path / "home")
+    try:  # the second, when it came before the stop, is in the spool, never ingested past the forged cursor
+        second = [b"<13>1 - - - - other - second"] if listener.counts.received == 2 else []
+        assert _pending(folder, vault.keyring.log_mac_key) == second
+    finally:
+        vault.close()
+
+
 @contextmanager
 def _receiver(certs):
     """A TLS receiver on loopback that keeps what each connection sent (a SIEM that says nothing)."""
