@@ -44,4 +44,4 @@ def auditevents_command(ctx, first, last, out, mrn):
     finally:
         vault.close()
     click.echo(f"{done.events} audit events ({done.patients} patients, {done.reasons} break-the-glass reasons read) "
-               f"and {done.disclosures} disclosures from {first_day} to {last_day} written to {out}")
+               f"and {done.disclosures} disclosure{'s' * (done.disclosures != 1)} from {first_day} to {last_day} written to {out}")
