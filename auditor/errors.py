@@ -83,3 +83,8 @@ class SignInRequired(AuditorError):
 
 class NotPermitted(AuditorError):
     """The signed-in account's roles do not allow what was asked."""
+
+
+class CursorRefused(TamperDetected):
+    """A listener's or forwarder's cursor file that does not carry this vault's seal for its place
+    (edited, copied from another place, damaged), or that points beyond what exists. Never reset."""

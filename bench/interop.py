@@ -45,7 +45,7 @@ from auditor.audit.atna_export import audit_message  # noqa: E402
 from auditor.audit.fhir_export import audit_event  # noqa: E402
 from auditor.home import Vault, create_home  # noqa: E402
 from auditor.ingest.listener import AtnaListener, tls_context  # noqa: E402
-from auditor.ingest.spool import Spool, spool_key  # noqa: E402
+from auditor.ingest.spool import Spool  # noqa: E402
 from auditor.ingest.syslog import atna_syslog, frame  # noqa: E402
 from auditor.review.ingest import choose_timezone, ingest_export, ingest_log  # noqa: E402
 
@@ -133,7 +133,7 @@ def measure_atna(work: Path, events: list[dict], rate: int, seconds: int) -> dic
     (work / "messages.bin").write_bytes(b"\0".join(framed))  # a frame holds no NUL: XML cannot
     _vault(work / "atna-home", work / "export", context_only=True)
     vault = Vault.open(work / "atna-home")
-    spool = Spool(work / "atna-home" / "spool" / "atna", spool_key(vault.keyring.log_mac_key))
+    spool = Spool(work / "atna-home" / "spool" / "atna", vault.keyring.log_mac_key)
     listener = AtnaListener(vault.gateway, spool, "atna", ZONE,
                             tls=("127.0.0.1", 0, tls_context(certs["server"], certs["server_key"])), batch=5000)
     loop, stop, ready = asyncio.new_event_loop(), None, threading.Event()

@@ -23,7 +23,10 @@ Patient) named by MRN; the record type is a second entity: a resource type by `w
 (note: DocumentReference, lab: Observation, imaging: ImagingStudy, medication: MedicationRequest,
 order: ServiceRequest, other: Basic) or a sensitivity label (psychotherapy_note: PSYTHPN,
 substance_use: ETH, hiv: HIV, genetic: GDIS); a record of no stated type is a System Object
-entity with neither. auditor.ingest.formats.fhir reads all of it back to the same fields."""
+entity with neither. auditor.ingest.formats.fhir reads all of it back to the same fields.
+
+Each entry of the disclosures ledger (45 CFR 164.528) is a BALP PrivacyDisclosure.Source of its own
+(`privacy_disclosure`): the recipient named by its kind and its request, never by name or address."""
 
 from __future__ import annotations
 
@@ -51,6 +54,10 @@ OBJECT_ROLE = "http://terminology.hl7.org/CodeSystem/object-role"
 EVENT_ID = "urn:auditor:fhir:source-event-id"  # extension: an event id that is not a FHIR id (ingest reads it)
 BALP = "https://profiles.ihe.net/ITI/BALP/StructureDefinition/IHE.BasicAudit."
 APPLICATION = "110150"  # DCM: an agent that is an application, not a person
+SNOMED = "http://snomed.info/sct"
+ROI_REQUEST = "urn:auditor:roi-request"  # a release-of-information request's id in this vault
+REQUESTER = "urn:auditor:requester-type"  # its requester's kind, as the ROI policy names them
+LEDGER = "urn:auditor:disclosure"  # a disclosures ledger entry's id in this vault
 
 _REST = {"view": ("read", "R", "Read"), "search": ("search-type", "E", "Query"), "create": ("create", "C", "Create"),
          "update": ("update", "U", "Update"), "delete": ("delete", "D", "Delete")}
@@ -136,6 +143,46 @@ def audit_event(event: dict, mrn: str | None, reason: str | None) -> dict:
             entities.append({"type": _coding(ENTITY_TYPE, "2", "System Object")})
         out["entity"] = entities
     return out
+
+
+def _instant(at: datetime) -> str:
+    at = at if at.tzinfo is not None else at.replace(tzinfo=timezone.utc)
+    return at.astimezone(timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def privacy_disclosure(entry: dict, mrn: str | None) -> dict:
+    """One disclosures ledger entry (ReleaseChange.ledger_entries) as a BALP PrivacyDisclosure.Source
+    AuditEvent: the release desk the source, the requester the recipient (its kind and request, not its
+    name: sealed in the vault), the coordinator who released it the user, the patient by MRN (none
+    when purged: the ledger outlives the patient), what was released the data entity."""
+    observer = {"display": "auditor"}  # BALP val-audit-source: the source agent is the observer
+    agents = [{"type": {"coding": [_coding(DCM, "110153", "Source Role ID")]}, "who": observer, "requestor": False},
+              {"type": {"coding": [_coding(DCM, "110152", "Destination Role ID")]},
+               "who": {"identifier": {"system": ROI_REQUEST, "value": str(entry["request_id"])}},
+               "role": [{"coding": [_coding(REQUESTER, entry["requester_type"])], "text": entry["requester_type"]}],
+               "requestor": False}]
+    if entry["released_by"]:
+        agents.append({"who": {"identifier": {"value": entry["released_by"]}}, "requestor": True,
+                       "role": [{"text": "release of information"}]})
+    details = [("legal-basis", entry["legal_basis"]), ("accountable", "yes" if entry["accountable"] else "no"),
+               ("exemption", entry["exemption"]), ("documents", str(entry["documents"]))]
+    patient: dict = {"type": _coding(ENTITY_TYPE, "1", "Person"), "role": _coding(OBJECT_ROLE, "1", "Patient")}
+    if mrn is not None:
+        patient["what"] = {"identifier": {"value": mrn}}
+    return {"resourceType": "AuditEvent", "id": f"disclosure-{entry['id']}",
+            "meta": {"profile": [BALP + "PrivacyDisclosure.Source"]},
+            "type": _coding(DCM, "110106", "Export"),
+            "subtype": [_coding(LIFECYCLE, "disclose", "Disclose Record Lifecycle Event")],
+            "action": "R", "recorded": _instant(entry["at"]), "outcome": "0",
+            "purposeOfEvent": [{"coding": [_coding(ACT_REASON, entry["purpose"])], "text": entry["legal_basis"]}],
+            "agent": agents,
+            "source": {"site": "release-of-information", "observer": observer,
+                       "type": [_coding("http://terminology.hl7.org/CodeSystem/security-source-type", "4",
+                                        "Application Server")]},
+            "entity": [patient, {"what": {"identifier": {"system": LEDGER, "value": str(entry["id"])}},
+                                 "type": _coding(ENTITY_TYPE, "2", "System Object"),
+                                 "role": _coding(OBJECT_ROLE, "3", "Report"), "description": entry["description"],
+                                 "detail": [{"type": k, "valueString": v} for k, v in details if v]}]}
 
 
 def log_events(conn: Connection, first_us: int, last_us: int, mac_key: bytes | None,

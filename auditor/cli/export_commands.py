@@ -26,7 +26,8 @@ def export_group():
 @click.pass_context
 def auditevents_command(ctx, first, last, out, mrn):
     """Write every event of the period (the vault's own and the imported ones) as a FHIR R4
-    AuditEvent following IHE BALP, one a line; auditor ingest --format fhir reads it back.
+    AuditEvent following IHE BALP, one a line, then each disclosure of the disclosures ledger made in
+    the period as a BALP PrivacyDisclosure; auditor ingest --format fhir reads it back.
 
     The file names patients by MRN and holds break-the-glass reasons, each read in your name: a
     privacy officer or an investigator signed in runs it. It is written whole or not at all."""
@@ -43,4 +44,4 @@ def auditevents_command(ctx, first, last, out, mrn):
     finally:
         vault.close()
     click.echo(f"{done.events} audit events ({done.patients} patients, {done.reasons} break-the-glass reasons read) "
-               f"from {first_day} to {last_day} written to {out}")
+               f"and {done.disclosures} disclosure{'s' * (done.disclosures != 1)} from {first_day} to {last_day} written to {out}")

@@ -45,7 +45,7 @@ def listen_command(ctx, tls_at, cert, key, client_ca, udp_at, source, batch):
     ingests the spool first, without duplicates. Listen on loopback or behind a firewall: anyone who
     can reach a UDP port can send to it."""
     from auditor.ingest.listener import AtnaListener, tls_context
-    from auditor.ingest.spool import Spool, spool_key
+    from auditor.ingest.spool import Spool
 
     tls, udp = _endpoint(tls_at, "--tls"), _endpoint(udp_at, "--udp")
     if tls is None and udp is None:
@@ -60,7 +60,11 @@ def listen_command(ctx, tls_at, cert, key, client_ca, udp_at, source, batch):
     except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
         raise InputError(f"the TLS certificate or key cannot be used: {type(exc).__name__}") from None
     vault = open_vault(ctx)
-    spool = Spool(home_of(ctx) / "spool" / source.strip(), spool_key(vault.keyring.log_mac_key))
+    try:
+        spool = Spool(home_of(ctx) / "spool" / source.strip(), vault.keyring.log_mac_key)
+    except BaseException:  # a damaged spool or a refused cursor: the vault is closed all the same
+        vault.close()
+        raise
     try:
         listener = AtnaListener(vault.gateway, spool, source.strip(), vault.timezone,
                                 tls=(*tls, context) if tls is not None else None, udp=udp, batch=batch)

@@ -169,7 +169,11 @@ class AtnaListener:
                     await asyncio.wait_for(stop.wait(), self.interval)
                 except asyncio.TimeoutError:
                     pass
-                await asyncio.to_thread(self.ingest_pending)
+                try:
+                    await asyncio.to_thread(self.ingest_pending)
+                except BaseException:  # a refused cursor, a failed ingest: stop and say why, never go on deaf
+                    stop.set()
+                    raise
 
         tasks = [asyncio.create_task(flushing()), asyncio.create_task(ingesting())]
         try:
@@ -182,9 +186,10 @@ class AtnaListener:
                 for connection in list(self._connections):
                     connection.cancel()
                 await asyncio.sleep(0.1)  # their transports close on this loop, not after it
-            for task in tasks:
-                await task
-            await self._flush()
+            failed = [r for r in await asyncio.gather(*tasks, return_exceptions=True) if isinstance(r, BaseException)]
+            await self._flush()  # what was received is on disk, whatever failed
+            if failed:
+                raise failed[0]
             await asyncio.to_thread(self.ingest_pending)
             self.summary.warnings += [f"{n} message{'s' * (n != 1)}: {what}" for what, n in sorted(self._unmapped.items())]
             self.gateway.finish_ingest_run(self.summary.run_id,

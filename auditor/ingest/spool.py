@@ -5,7 +5,9 @@
 patients: nothing of them is on disk in the clear, and a truncated spool leaves only ciphertext in the
 freed blocks; the key is derived from the keyring's log MAC key by HKDF, `spool_key`); a message counts as received once its batch is synced. `cursor` holds
 the offset up to which the spool's messages are in the vault's log, replaced atomically after each
-ingest commits. A listener killed at any point loses nothing it counted as received: a torn record at
+ingest commits, sealed (auditor.crypto.cursor_seal: bound to the source and to the tag of the record
+that ends where it points, so an edited, copied or stale cursor is refused; a deleted one ingests
+the spool again from its start, harmlessly). A listener killed at any point loses nothing it counted as received: a torn record at
 the end (a batch not yet synced) was never counted and is cut off when the spool is opened again, and
 the messages after the cursor are ingested again (their event ids are digests of the message, so what
 a killed ingest had already committed is "already present", never a duplicate). Both files are 0600.
@@ -25,8 +27,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from auditor.crypto.cursor_seal import CursorSeal, cursor_key
 from auditor.errors import AuditorError
-from auditor.phi_files import write_private
 
 SPOOL, CURSOR = "received.spool", "cursor"
 _HEAD = struct.Struct(">II")
@@ -45,15 +47,23 @@ def spool_key(log_mac_key: bytes) -> bytes:
 
 
 class Spool:
-    def __init__(self, folder: Path, key: bytes) -> None:
-        self._sealer = AESGCM(key)
+    """The spool of one source in `folder` (its name is the source's), keyed from the log MAC key."""
+
+    def __init__(self, folder: Path, log_mac_key: bytes) -> None:
+        self._sealer = AESGCM(spool_key(log_mac_key))
         self.folder = Path(folder)
+        self._cursor = CursorSeal(self.folder / CURSOR, cursor_key(log_mac_key, "spool"), f"spool:{self.folder.name}",
+                                  "delete it to ingest the whole spool again (event ids keep out duplicates)")
         self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.path = self.folder / SPOOL
         self._fd = os.open(self.path, _OPEN, 0o600)
         self._writing = threading.Lock()  # an append and a compaction never interleave
         os.fchmod(self._fd, 0o600)
-        self._cut_torn_tail()
+        try:
+            self._cut_torn_tail()
+        except BaseException:  # a damaged spool or a refused cursor: nothing stays open
+            os.close(self._fd)
+            raise
 
     def close(self) -> None:
         os.close(self._fd)
@@ -61,16 +71,29 @@ class Spool:
     # -- the cursor -----------------------------------------------------------------------------------
     @property
     def cursor(self) -> int:
-        try:
-            text = (self.folder / CURSOR).read_text(encoding="ascii").strip()
-        except FileNotFoundError:
-            return 0
-        offset = int(text) if text.isdigit() else 0
-        return offset if offset <= self.size else 0  # a spool emptied after the cursor was written
+        """Where the messages not yet in the log start: 0 without a cursor; CursorRefused for a cursor
+        not sealed for this spool or beyond its end (the listener would skip what it received)."""
+        return self._cursor.read(self._anchor) or 0
+
+    def _anchor(self, offset: int) -> bytes | None:
+        """The GCM tag that ends the record ending at `offset` (random per record: a cursor left from
+        an earlier spool does not match it), b"" at 0, None beyond the end."""
+        if offset > self.size:
+            return None
+        if offset == 0:
+            return b""
+        if offset < RECORD_OVERHEAD:
+            return b"\0"  # no record ends there: matches no seal
+        with open(self.path, "rb") as f:
+            f.seek(offset - 16)
+            return f.read(16)
 
     def advance(self, offset: int) -> None:
         """Everything before `offset` is in the vault's log (the cursor replaced whole, 0600, synced)."""
-        write_private(self.folder / CURSOR, str(offset))
+        anchor = self._anchor(offset)
+        if anchor is None:
+            raise SpoolDamaged(f"{self.path}: no record ends at byte {offset}")
+        self._cursor.write(offset, anchor)
 
     @property
     def size(self) -> int:
@@ -145,6 +168,6 @@ class Spool:
         writing: what it writes after the check would be cut off with the rest)."""
         with self._writing:
             if self.cursor == self.size and self.size > 0:
+                self.advance(0)  # first: a kill before the truncation only ingests the spool again
                 os.ftruncate(self._fd, 0)
                 os.fsync(self._fd)
-                self.advance(0)

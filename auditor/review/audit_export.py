@@ -2,17 +2,20 @@
 local days (or one patient's) as FHIR R4 AuditEvents (auditor.audit.fhir_export), one a line, for a
 SIEM, an archive or another auditor. MRNs are read through the gateway as svc:report (as findings
 name patients); break-the-glass reasons as the exporting member of the office, each an audited read
-in their name. The file is written whole or not at all."""
+in their name. After the log's events come the disclosures ledger's entries of the span (45 CFR
+164.528), each a BALP PrivacyDisclosure, read through the release desk (svc:roi) as an accounting is.
+The file is written whole or not at all."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
 from typing import Iterator
 
 import orjson
 
-from auditor.audit.fhir_export import audit_event, log_events
+from auditor.audit.fhir_export import audit_event, log_events, privacy_disclosure
 from auditor.database import read_snapshot
 from auditor.errors import NotFound
 from auditor.home import Vault
@@ -20,6 +23,7 @@ from auditor.phi_files import Outputs
 from auditor.policy.frames import Period
 from auditor.vault.gateway import AccessContext
 from auditor.vault.gateway.directory import ReportDirectory
+from auditor.vault.gateway.release import ReleaseDesk
 
 CHUNK = 20_000  # events between two reads of MRNs and reasons
 
@@ -31,6 +35,7 @@ class AuditEventExport:
     events: int = 0
     patients: int = 0
     reasons: int = 0
+    disclosures: int = 0  # disclosures ledger entries, as PrivacyDisclosure AuditEvents after the log's
 
 
 def export_auditevents(vault: Vault, period: Period, out: Path, reader: AccessContext,
@@ -68,10 +73,21 @@ def export_auditevents(vault: Vault, period: Period, out: Path, reader: AccessCo
         return b"".join(orjson.dumps(audit_event(e, mrns.get(e["patient_id"]), reasons.get(e["seq"]))) + b"\n"
                         for e in chunk)
 
+    def disclosures() -> Iterator[bytes]:
+        ledger = ReleaseDesk(vault.gateway).change(
+            "view", lambda change: change.ledger_entries(period.start.to_pydatetime(), period.end.to_pydatetime(),
+                                                         patient_id))
+        wanted = sorted({e["patient_id"] for e in ledger} - set(mrns))
+        if wanted:
+            mrns.update(directory.mrns(wanted))
+        done.disclosures = len(ledger)
+        yield b"".join(orjson.dumps(privacy_disclosure(e, mrns.get(e["patient_id"]))) + b"\n" for e in ledger)
+
     first_us, last_us = int(period.start.value // 1000), int(period.end.value // 1000)
     with vault.records.connect() as conn:
         read_snapshot(conn)
         with Outputs() as outputs:
-            outputs.add_chunks(out, lines(log_events(conn, first_us, last_us, vault.keyring.log_mac_key, patient_id)))
+            outputs.add_chunks(out, chain(lines(log_events(conn, first_us, last_us, vault.keyring.log_mac_key,
+                                                           patient_id)), disclosures()))
     done.patients = len(mrns)
     return done

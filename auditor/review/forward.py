@@ -7,7 +7,10 @@ client certificate, the forwarder proves itself. MRNs are read as svc:report, br
 in the forwarding person's name. The position sent is kept in the home's forward/DEST/cursor after
 each batch is written to the connection: syslog has no acknowledgement, so a run cut short sends its
 last batch again, and a receiver that keys events by their id (an auditor does: every message names
-its event) adds nothing twice."""
+its event) adds nothing twice. The cursor is sealed for its receiver (auditor.crypto.cursor_seal): one
+edited, copied from another receiver's folder or beyond the log's end is refused (it would skip
+events never sent); a deleted one sends the whole log again, which the run's first sequence number
+shows."""
 
 from __future__ import annotations
 
@@ -18,13 +21,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from auditor.audit.atna_export import audit_message
-from auditor.audit.blocks import stored_events
+from auditor.audit.blocks import event_count, stored_events
 from auditor.audit.events import CANONICAL_COLUMNS
+from auditor.crypto.cursor_seal import CursorSeal, cursor_key
 from auditor.database import read_snapshot
 from auditor.errors import InputError, TamperDetected
 from auditor.home import Vault
 from auditor.ingest.syslog import atna_syslog, frame
-from auditor.phi_files import write_private
 from auditor.vault.gateway import AccessContext
 from auditor.vault.gateway.directory import ReportDirectory
 
@@ -47,52 +50,54 @@ def client_context(ca: Path | None = None, cert: Path | None = None, key: Path |
     return context
 
 
-def _state(home: Path, host: str, port: int) -> Path:
+def _state(vault: Vault, home: Path, host: str, port: int) -> CursorSeal:
     folder = home / "forward" / re.sub(r"[^A-Za-z0-9.-]", "_", f"{host}_{port}")
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    return folder / "cursor"
-
-
-def _cursor(path: Path) -> int:
-    try:
-        text = path.read_text(encoding="ascii").strip()
-    except FileNotFoundError:
-        return 0
-    return int(text) if text.isdigit() else 0
+    return CursorSeal(folder / "cursor", cursor_key(vault.keyring.log_mac_key, "forward"), f"forward:{host}:{port}",
+                      "delete it to send the whole log to this receiver again")
 
 
 def forward_log(vault: Vault, home: Path, host: str, port: int, context: ssl.SSLContext, reader: AccessContext,
                 batch: int = BATCH) -> Forwarded:
     """Every event after the destination's cursor, sent in batches."""
-    state = _state(home, host, port)
+    state = _state(vault, home, host, port)
     done = Forwarded(f"{host}:{port}")
     directory = ReportDirectory(vault.gateway, AccessContext.service("report"))
     mrns: dict[int, str] = {}
-    try:
-        raw = socket.create_connection((host, port), timeout=30)
-    except OSError as exc:
-        raise InputError(f"cannot reach {host}:{port}: {exc.strerror or type(exc).__name__}") from None
-    try:
-        with context.wrap_socket(raw, server_hostname=host) as tls, vault.records.connect() as conn:
-            read_snapshot(conn)
-            pending: list[dict] = []
-            for stored in stored_events(conn, lo=_cursor(state)):
-                if stored.row is None:
-                    raise TamperDetected(f"audit event {stored.seq} cannot be read; run: auditor audit verify")
-                pending.append(dict(zip(CANONICAL_COLUMNS, stored.row)))
-                if len(pending) >= batch:
-                    _send(vault, tls, pending, directory, mrns, reader, state, done)
-                    pending = []
-            if pending:
-                _send(vault, tls, pending, directory, mrns, reader, state, done)
-    except ssl.SSLError as exc:
-        raise InputError(f"TLS with {host}:{port} failed: {exc.reason or type(exc).__name__}") from None
-    finally:
-        raw.close()
+    with vault.records.connect() as conn:
+        read_snapshot(conn)
+        top = event_count(conn)[1]
+        start = state.read(lambda seq: b"" if seq <= top else None) or 0  # refused before anything is sent
+        try:
+            raw = socket.create_connection((host, port), timeout=30)
+        except OSError as exc:
+            raise InputError(f"cannot reach {host}:{port}: {exc.strerror or type(exc).__name__}") from None
+        try:
+            with context.wrap_socket(raw, server_hostname=host) as tls:
+                _send_after(vault, conn, tls, start, batch, directory, mrns, reader, state, done)
+        except ssl.SSLError as exc:
+            raise InputError(f"TLS with {host}:{port} failed: {exc.reason or type(exc).__name__}") from None
+        finally:
+            raw.close()
     return done
 
 
-def _send(vault, tls, events: list[dict], directory, mrns, reader, state: Path, done: Forwarded) -> None:
+def _send_after(vault, conn, tls, start: int, batch: int, directory, mrns, reader, state: CursorSeal,
+                done: Forwarded) -> None:
+    """Every event after `start` to `tls`, a batch at a time, the cursor sealed after each."""
+    pending: list[dict] = []
+    for stored in stored_events(conn, lo=start):
+        if stored.row is None:
+            raise TamperDetected(f"audit event {stored.seq} cannot be read; run: auditor audit verify")
+        pending.append(dict(zip(CANONICAL_COLUMNS, stored.row)))
+        if len(pending) >= batch:
+            _send(vault, tls, pending, directory, mrns, reader, state, done)
+            pending = []
+    if pending:
+        _send(vault, tls, pending, directory, mrns, reader, state, done)
+
+
+def _send(vault, tls, events: list[dict], directory, mrns, reader, state: CursorSeal, done: Forwarded) -> None:
     wanted = sorted({e["patient_id"] for e in events if e["patient_id"] is not None} - set(mrns))
     if wanted:
         mrns.update(directory.mrns(wanted))
@@ -100,7 +105,7 @@ def _send(vault, tls, events: list[dict], directory, mrns, reader, state: Path, 
     reasons = vault.gateway.read_access_reasons(reader, glass) if glass else {}
     tls.sendall(b"".join(frame(atna_syslog(audit_message(e, mrns.get(e["patient_id"]), reasons.get(e["seq"]))))
                          for e in events))
-    write_private(state, str(events[-1]["seq"]))  # the cursor, replaced whole
+    state.write(events[-1]["seq"])  # the cursor, sealed, replaced whole
     done.sent += len(events)
     done.first_seq = done.first_seq if done.first_seq is not None else events[0]["seq"]
     done.last_seq = events[-1]["seq"]

@@ -12,10 +12,11 @@ from fhir.resources.R4B.auditevent import AuditEvent
 from hypothesis import given, settings, strategies as st
 
 from auditor.audit.events import ACTIONS
-from auditor.audit.fhir_export import audit_event, event_id
+from auditor.audit.fhir_export import BALP, audit_event, event_id, privacy_disclosure
 from auditor.ingest.formats import Unmappable
 from auditor.ingest.formats.fhir import map_event
 from collections import Counter
+from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 ZONE = "America/New_York"
@@ -120,3 +121,42 @@ def test_one_patient_s_events_and_an_unknown_patient_named_by_nobody(auditor, tm
     assert not (tmp_path / "none.ndjson").exists()
     viewer = auditor("export", "auditevents", *days, "--out", str(tmp_path / "v.ndjson"), user="viewer")
     assert viewer.code == 2 and "does not hold the role" in viewer.err
+
+
+ledger_entries = st.fixed_dictionaries({
+    "id": st.integers(1, 10**9), "request_id": st.integers(1, 10**9), "patient_id": st.integers(1, 10**6),
+    "at": st.datetimes(timezones=st.just(ZoneInfo("UTC"))),
+    "requester_type": st.sampled_from(["patient", "attorney", "insurer", "law_enforcement", "court"]),
+    "purpose": st.sampled_from(["PATRQT", "HLEGAL", "GOV", "PUBHLTH", "HPAYMT"]), "legal_basis": TRIMMED(60),
+    "accountable": st.booleans(), "exemption": st.none() | TRIMMED(60), "description": TRIMMED(100),
+    "documents": st.integers(0, 500), "released_by": st.none() | TRIMMED(20),
+})
+
+
+@settings(max_examples=60, deadline=None)
+@given(ledger_entries, st.none() | TRIMMED(12))
+def test_each_disclosures_ledger_entry_is_a_valid_balp_privacy_disclosure(entry, mrn):
+    """BALP PrivacyDisclosure.Source: Export with the ISO 21089 `disclose` subtype, action R, a source
+    agent (110153) that is the observer, a recipient agent (110152), a patient entity and the data's;
+    read back by ingest as a disclosure by whoever released it (without one: no user, quarantined)."""
+    resource = privacy_disclosure(entry, mrn)
+    AuditEvent.model_validate(resource)
+    assert resource["meta"]["profile"] == [BALP + "PrivacyDisclosure.Source"]
+    assert (resource["type"]["code"], resource["subtype"][0]["code"], resource["action"]) == ("110106", "disclose", "R")
+    source, recipient = resource["agent"][:2]
+    assert source["type"]["coding"][0]["code"] == "110153" and source["who"] == resource["source"]["observer"]
+    assert recipient["type"]["coding"][0]["code"] == "110152"
+    assert recipient["who"]["identifier"]["value"] == str(entry["request_id"])
+    assert recipient["role"][0]["text"] == entry["requester_type"]
+    patient, data = resource["entity"]
+    assert (patient["type"]["code"], patient["role"]["code"]) == ("1", "1")
+    assert patient.get("what") == ({"identifier": {"value": mrn}} if mrn else None)
+    assert data["type"]["code"] == "2" and data["description"] == entry["description"]
+    if entry["released_by"] is None:
+        with pytest.raises(Unmappable, match="no user"):
+            map_event(resource, ZoneInfo("UTC"), Counter())
+        return
+    back = map_event(json.loads(json.dumps(resource)), ZoneInfo("UTC"), Counter())
+    assert (back.event_id, back.user_id, back.action, back.mrn, back.purpose) == (
+        f"disclosure-{entry['id']}", entry["released_by"], "disclose", mrn, entry["purpose"])
+    assert back.at_us == (entry["at"] - datetime(1970, 1, 1, tzinfo=timezone.utc)) // timedelta(microseconds=1)

@@ -21,7 +21,7 @@ import pytest
 
 from auditor.home import Vault
 from auditor.ingest.listener import AtnaListener, tls_context
-from auditor.ingest.spool import SPOOL, Spool, spool_key
+from auditor.ingest.spool import SPOOL, Spool
 from auditor.ingest.syslog import atna_syslog, frame
 from tests.ingest.formats.test_atna import _message
 from tests.ingest.tls_certs import make_certificates
@@ -102,7 +102,7 @@ def test_tls_and_udp_messages_land_in_the_log_once(hospital, tmp_path):
     home, messages = hospital
     certs = make_certificates(tmp_path)
     vault = Vault.open(home)
-    spool = Spool(tmp_path / "spool", spool_key(vault.keyring.log_mac_key))
+    spool = Spool(tmp_path / "spool", vault.keyring.log_mac_key)
     try:
         listener = AtnaListener(vault.gateway, spool, "pacs", vault.timezone,
                                 tls=("127.0.0.1", 0, tls_context(certs["server"], certs["server_key"], certs["ca"])),
@@ -185,7 +185,7 @@ def test_a_sender_still_connected_when_the_listener_stops_loses_nothing_it_sent(
     home, messages = hospital
     certs = make_certificates(tmp_path)
     vault = Vault.open(home)
-    spool = Spool(tmp_path / "spool", spool_key(vault.keyring.log_mac_key))
+    spool = Spool(tmp_path / "spool", vault.keyring.log_mac_key)
     try:
         listener = AtnaListener(vault.gateway, spool, "pacs", vault.timezone, drain=1.0,
                                 tls=("127.0.0.1", 0, tls_context(certs["server"], certs["server_key"])))

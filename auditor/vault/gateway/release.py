@@ -13,6 +13,7 @@ the patient's), so crypto-shredding a patient does not erase the disclosures led
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 
@@ -77,6 +78,24 @@ class ReleaseChange(ServiceChange):
                         "exemption": row.exemption, "description": row.description})
         self.record("disclosures", None, f"{len(rows)} ledger entries read", action="view", patient_id=patient_id,
                     fields=("recipient",))
+        return out
+
+    def ledger_entries(self, start: datetime, end: datetime, patient_id: int | None = None) -> list[dict]:
+        """The ledger's entries disclosed in [start, end) (of one patient), in ledger order, each with
+        who fulfilled its request and without its recipient (left sealed); a "view" event per patient."""
+        D, H = Disclosure, ReleaseRequestHistory
+        query = (select(D.id, D.request_id, D.patient_id, D.disclosed_at, D.requester_type, D.purpose, D.legal_basis,
+                        D.accountable, D.exemption, D.description, D.documents, H.by)
+                 .outerjoin(H, (H.request_id == D.request_id) & (H.action == "fulfilled") & (H.at == D.disclosed_at))
+                 .where(D.disclosed_at >= start, D.disclosed_at < end)
+                 .where(*([D.patient_id == patient_id] if patient_id is not None else [])).order_by(D.id))
+        out = [{"id": r.id, "request_id": r.request_id, "patient_id": r.patient_id, "at": r.disclosed_at,
+                "requester_type": r.requester_type, "purpose": r.purpose, "legal_basis": r.legal_basis,
+                "accountable": r.accountable, "exemption": r.exemption, "description": r.description,
+                "documents": r.documents, "released_by": r.by} for r in self.session.execute(query)]
+        for pid, n in sorted(Counter(e["patient_id"] for e in out).items()):
+            self.record("disclosures", None, f"{n} ledger entries read for an AuditEvent export", action="view",
+                        patient_id=pid)
         return out
 
     def demographics(self, patient_id: int) -> PatientDemographics:
