@@ -58,6 +58,7 @@ SNOMED = "http://snomed.info/sct"
 ROI_REQUEST = "urn:auditor:roi-request"  # a release-of-information request's id in this vault
 REQUESTER = "urn:auditor:requester-type"  # its requester's kind, as the ROI policy names them
 LEDGER = "urn:auditor:disclosure"  # a disclosures ledger entry's id in this vault
+MRN = "urn:auditor:mrn"  # a patient's MRN as this vault holds it: read back whole (not as an HL7 v2 CX)
 
 _REST = {"view": ("read", "R", "Read"), "search": ("search-type", "E", "Query"), "create": ("create", "C", "Create"),
          "update": ("update", "U", "Update"), "delete": ("delete", "D", "Delete")}
@@ -131,7 +132,7 @@ def audit_event(event: dict, mrn: str | None, reason: str | None) -> dict:
                      "type": [_coding("http://terminology.hl7.org/CodeSystem/security-source-type", "4",
                                       "Application Server")]}
     if mrn is not None:
-        entities = [{"what": {"identifier": {"value": mrn}}, "type": _coding(ENTITY_TYPE, "1", "Person"),
+        entities = [{"what": {"identifier": {"system": MRN, "value": mrn}}, "type": _coding(ENTITY_TYPE, "1", "Person"),
                      "role": _coding(OBJECT_ROLE, "1", "Patient")}]
         record = event["record_type"]
         if record in LABELS:
@@ -168,7 +169,7 @@ def privacy_disclosure(entry: dict, mrn: str | None) -> dict:
                ("exemption", entry["exemption"]), ("documents", str(entry["documents"]))]
     patient: dict = {"type": _coding(ENTITY_TYPE, "1", "Person"), "role": _coding(OBJECT_ROLE, "1", "Patient")}
     if mrn is not None:
-        patient["what"] = {"identifier": {"value": mrn}}
+        patient["what"] = {"identifier": {"system": MRN, "value": mrn}}
     return {"resourceType": "AuditEvent", "id": f"disclosure-{entry['id']}",
             "meta": {"profile": [BALP + "PrivacyDisclosure.Source"]},
             "type": _coding(DCM, "110106", "Export"),

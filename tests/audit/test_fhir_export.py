@@ -12,7 +12,7 @@ from fhir.resources.R4B.auditevent import AuditEvent
 from hypothesis import given, settings, strategies as st
 
 from auditor.audit.events import ACTIONS
-from auditor.audit.fhir_export import BALP, audit_event, event_id, privacy_disclosure
+from auditor.audit.fhir_export import BALP, MRN, audit_event, event_id, privacy_disclosure
 from auditor.ingest.formats import Unmappable
 from auditor.ingest.formats.fhir import map_event
 from collections import Counter
@@ -36,6 +36,19 @@ events = st.fixed_dictionaries({
     "purpose": st.none() | st.sampled_from(["TREAT", "ETREAT", "HPAYMT"]), "break_glass": st.booleans(),
     "reason": st.none() | st.just(b"sealed"), "workstation": st.none() | TRIMMED(20),
 })
+
+
+@pytest.mark.parametrize("mrn", ["^", "12^34", "A|B", "Patient/7"])
+def test_an_exported_mrn_reads_back_whole_whatever_it_holds(mrn):
+    event = {"seq": 1, "at_us": 0, "source": "ehr", "source_event_id": "e1", "user_id": "u", "role": None,
+             "action": "view", "patient_id": 1, "record_type": "note", "outcome": "success", "purpose": None,
+             "break_glass": False, "reason": None, "workstation": None}
+    assert map_event(audit_event(event, mrn, None), ZoneInfo(ZONE), Counter()).mrn == mrn
+    cx = {"resourceType": "AuditEvent", "recorded": "2026-11-05T08:10:00Z", "action": "R",
+          "type": {"code": "rest"}, "subtype": [{"code": "read"}],
+          "agent": [{"who": {"identifier": {"value": "u"}}, "requestor": True}],
+          "entity": [{"what": {"identifier": {"value": "123^^^&1.2.3&ISO"}}, "type": {"code": "1"}, "role": {"code": "1"}}]}
+    assert map_event(cx, ZoneInfo(ZONE), Counter()).mrn == "123"  # another system's: an HL7 v2 CX
 
 
 @settings(max_examples=150, deadline=None)
@@ -150,7 +163,7 @@ def test_each_disclosures_ledger_entry_is_a_valid_balp_privacy_disclosure(entry,
     assert recipient["role"][0]["text"] == entry["requester_type"]
     patient, data = resource["entity"]
     assert (patient["type"]["code"], patient["role"]["code"]) == ("1", "1")
-    assert patient.get("what") == ({"identifier": {"value": mrn}} if mrn else None)
+    assert patient.get("what") == ({"identifier": {"system": MRN, "value": mrn}} if mrn else None)
     assert data["type"]["code"] == "2" and data["description"] == entry["description"]
     if entry["released_by"] is None:
         with pytest.raises(Unmappable, match="no user"):

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import orjson
 
-from auditor.audit.fhir_export import APPLICATION, EVENT_ID
+from auditor.audit.fhir_export import APPLICATION, EVENT_ID, MRN
 from auditor.ingest.formats import MappedEvent, Unmappable, instant_us
 from auditor.ingest.formats.codes import BTG, action_of_codes
 
@@ -65,10 +65,13 @@ def _reference_id(reference: str | None, kind: str | None = None) -> str | None:
     return _text(parts[at - 1])
 
 
-def _mrn(value: str | None) -> str | None:
-    """An identifier's value; an HL7 v2 CX ('123^^^&1.2.3&ISO') is its first component."""
-    text = _text(value)
-    return _text(text.split("^", 1)[0]) if text else None
+def _mrn(identifier: dict) -> str | None:
+    """An identifier's value; an HL7 v2 CX ('123^^^&1.2.3&ISO') is its first component, unless the
+    identifier is an MRN as an auditor's export writes it (whole, whatever it holds)."""
+    text = _text(identifier.get("value"))
+    if text is None or identifier.get("system") == MRN:
+        return text
+    return _text(text.split("^", 1)[0])
 
 
 def _instant(value, zone: ZoneInfo) -> int | None:
@@ -93,7 +96,7 @@ def _patient(event: dict, entities: list) -> tuple[str | None, list[dict]]:
     named = event.get("patient")  # R5
     if isinstance(named, dict):
         identifier = named.get("identifier") if isinstance(named.get("identifier"), dict) else {}
-        mrn = _mrn(identifier.get("value")) or _reference_id(named.get("reference"), "Patient")
+        mrn = _mrn(identifier) or _reference_id(named.get("reference"), "Patient")
         others = [e for e in entities if not _is_patient(e)]
         return mrn, others
     mrn, others = None, []
@@ -101,7 +104,7 @@ def _patient(event: dict, entities: list) -> tuple[str | None, list[dict]]:
         if mrn is None and _is_patient(entity):
             what = entity.get("what") if isinstance(entity.get("what"), dict) else {}
             identifier = what.get("identifier") if isinstance(what.get("identifier"), dict) else {}
-            mrn = _mrn(identifier.get("value")) or _reference_id(what.get("reference"), "Patient")
+            mrn = _mrn(identifier) or _reference_id(what.get("reference"), "Patient")
         elif not _is_patient(entity):
             others.append(entity)
     return mrn, others
