@@ -24,12 +24,14 @@ from tests.conftest import FAST_SCRYPT
 from tests.signed_in import FAST_HASHING
 
 FHIR = "application/fhir+json"
+PASSWORD = "tangerine lighthouse"
 
 
 @dataclass
 class Feeds:
     vault: object
     tokens: dict[str, str]  # account name -> its bearer token
+    admin_uri: str  # the admin's otpauth:// URI (to sign in with tests.web.conftest.sign_in)
 
     def auth(self, name: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[name]}", "Content-Type": FHIR}
@@ -38,18 +40,17 @@ class Feeds:
 @pytest.fixture
 def feeds(tmp_path, clock) -> Feeds:
     web_vault = create_home(tmp_path / "feed-home", clock=clock, scrypt_n=FAST_SCRYPT)
-    StaffAccounts(web_vault, FAST_HASHING).add("admin", "Ada Admin", ("admin",), "tangerine lighthouse", None)
+    enrolment = StaffAccounts(web_vault, FAST_HASHING).add("admin", "Ada Admin", ("admin",), PASSWORD, None)
     svc = AccessContext.service("import")
     web_vault.gateway.register_patients(svc, [
         PatientDemographics("MRN-1", "Zoë", "Müller", "1970-03-04", "F", "12 Main Street", "Boston", "MA", "02111", None),
         PatientDemographics("MRN-2", "Ann", "Lee", "1985-07-08", "F", "9 Elm Road", "Boston", "MA", "02112", None)])
     web_vault.gateway.register_workforce(svc, [
         WorkforceRecord("dr.house", "physician", "Greg", "House", department="Cardiology", hire_date=date(2020, 1, 1))])
-    admin = next(a for a in StaffAccounts(web_vault).list() if a.user_name == "admin")
     accounts = FeedAccounts(web_vault)
-    tokens = {name: accounts.add(name, scopes, admin).token
+    tokens = {name: accounts.add(name, scopes, enrolment.account).token
               for name, scopes in (("epic", ("feed",)), ("siem", ("search",)), ("both", ("feed", "search")))}
-    yield Feeds(web_vault, tokens)
+    yield Feeds(web_vault, tokens, enrolment.otpauth_uri)
     web_vault.close()
 
 
