@@ -37,9 +37,8 @@ class Feeds:
         return {"Authorization": f"Bearer {self.tokens[name]}", "Content-Type": FHIR}
 
 
-@pytest.fixture
-def feeds(tmp_path, clock) -> Feeds:
-    web_vault = create_home(tmp_path / "feed-home", clock=clock, scrypt_n=FAST_SCRYPT)
+def make_feeds(web_vault) -> Feeds:
+    """On `web_vault`: an admin, two patients, a physician, and the feed accounts epic, siem and both."""
     enrolment = StaffAccounts(web_vault, FAST_HASHING).add("admin", "Ada Admin", ("admin",), PASSWORD, None)
     svc = AccessContext.service("import")
     web_vault.gateway.register_patients(svc, [
@@ -50,7 +49,13 @@ def feeds(tmp_path, clock) -> Feeds:
     accounts = FeedAccounts(web_vault)
     tokens = {name: accounts.add(name, scopes, enrolment.account).token
               for name, scopes in (("epic", ("feed",)), ("siem", ("search",)), ("both", ("feed", "search")))}
-    yield Feeds(web_vault, tokens, enrolment.otpauth_uri)
+    return Feeds(web_vault, tokens, enrolment.otpauth_uri)
+
+
+@pytest.fixture
+def feeds(tmp_path, clock) -> Feeds:
+    web_vault = create_home(tmp_path / "feed-home", clock=clock, scrypt_n=FAST_SCRYPT)
+    yield make_feeds(web_vault)
     web_vault.close()
 
 

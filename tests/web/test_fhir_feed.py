@@ -12,7 +12,10 @@ import logging
 
 from auditor.review.ingest import quarantined
 from tests.refusing_database import refusing
-from tests.web.fhir_feeds import FHIR, event, feed_client, feeds, logged  # noqa: F401  (the fixtures)
+from starlette.testclient import TestClient
+
+from auditor.web.app import create_app
+from tests.web.fhir_feeds import FHIR, event, feed_client, feeds, logged, make_feeds  # noqa: F401  (the fixtures)
 
 FORM = "application/x-www-form-urlencoded"
 
@@ -34,6 +37,17 @@ def test_an_event_is_in_the_log_under_the_feed_account_s_name_when_the_server_an
     assert (logged_event["source_event_id"], logged_event["user_id"], logged_event["role"], logged_event["action"],
             logged_event["workstation"]) == ("ev-1", "dr.house", "physician", "view", "ws-12")
     assert logged_event["patient_id"] is not None
+
+
+def test_on_each_database_an_event_sent_twice_is_in_the_log_once_and_found_by_a_search(vault, clock):
+    on = make_feeds(vault)
+    with TestClient(create_app(vault, clock=clock)) as client:
+        assert [post(client, on, batch(event(1), event(2)), path="/fhir").status_code for _ in range(2)] == [200, 200]
+        assert post(client, on, event(3, user=None)).status_code == 422
+        found = search(client, on, "patient=MRN-1").json()
+    assert sorted(e["source_event_id"] for e in logged(vault, "epic")) == ["ev-1", "ev-2"]
+    assert [e["resource"]["id"] for e in found["entry"] if e["resource"]["id"].startswith("ev-")] == ["ev-1", "ev-2"]
+    assert len(quarantined(vault, "epic")) == 1
 
 
 def test_a_resent_event_adds_nothing(feed_client, feeds):  # noqa: F811
