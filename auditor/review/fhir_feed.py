@@ -18,12 +18,13 @@ import orjson
 
 from auditor.audit.fhir_export import audit_event, log_events
 from auditor.database import read_snapshot
-from auditor.errors import NotFound
+from auditor.errors import InputError, NotFound
 from auditor.home import Vault
 from auditor.ingest.ehr_import import IngestSummary
 from auditor.ingest.event_import import append_chunks, quarantine
 from auditor.ingest.formats import ChunkBuilder, Unmappable
 from auditor.ingest.formats.fhir_mapping import canonical, map_event
+from auditor.review.patient_access import report_days
 from auditor.staff.feeds import FeedAccount
 from auditor.vault.gateway import AccessContext
 from auditor.vault.gateway.lookups import IngestLookups
@@ -191,20 +192,23 @@ class PatientEvents:
 
 
 def patient_events(vault: Vault, feed: FeedAccount, mrn: str, first: date | None = None,
-                   last: date | None = None) -> PatientEvents:
-    """The log's events of the patient with `mrn` from `first` to `last` (local days, inclusive; default
-    every one), as FHIR R4 AuditEvents. The patient is looked up through the gateway in the system
-    account's name (svc:report, the account named as the workstation): the search is itself audited.
-    NotFound, without the MRN, when there is no such patient. Break-the-glass reasons are left out
-    (only the office's staff read them)."""
+                   last: date | None = None, cap: int = SEARCH_CAP) -> PatientEvents:
+    """The log's events of the patient with `mrn` from `first` to `last` (local days, inclusive; by
+    default the patient access report's: three years up to today), as FHIR R4 AuditEvents. The patient
+    is looked up through the gateway in the system account's name (svc:report, the account named as
+    the workstation): the search is itself audited. NotFound, without the MRN, when there is no such
+    patient. Break-the-glass reasons are left out (only the office's staff read them). At most the
+    `cap` newest are given."""
+    if (last or vault.today()) < (first or date.min):
+        raise InputError("the dates hold no day: date=le is before date=ge, or date=ge is after today")
+    first, last = report_days(vault, first, last)
     reader = replace(AccessContext.service("report"), workstation=f"feed account {feed.name}")
     found = [p for p in vault.gateway.search_patients(reader, mrn=mrn) if p.mrn == mrn.strip()]
     if not found:
         raise NotFound("no patient with that MRN")  # never echo the MRN
     patient = found[0]
-    first_us = _local_us(vault, first) if first else 0
-    last_us = _local_us(vault, last + timedelta(days=1)) if last else 1 << 62
-    kept: deque[dict] = deque(maxlen=SEARCH_CAP)
+    first_us, last_us = _local_us(vault, first), _local_us(vault, last + timedelta(days=1))
+    kept: deque[dict] = deque(maxlen=cap)
     total = 0
     with vault.records.connect() as conn:
         read_snapshot(conn)

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import date
 
 from auditor.review.ingest import quarantined
 from tests.refusing_database import refusing
 from starlette.testclient import TestClient
 
+from auditor.review.fhir_feed import patient_events
+from auditor.staff.feeds import FeedAccounts
 from auditor.web.app import create_app
 from tests.web.fhir_feeds import FHIR, event, feed_client, feeds, logged, make_feeds  # noqa: F401  (the fixtures)
 
@@ -167,3 +170,15 @@ def test_a_search_by_get_puts_no_mrn_in_a_log_or_an_answer(feed_client, feeds, c
     assert "POST /fhir/AuditEvent/_search" in done.json()["issue"][0]["diagnostics"]
     assert caplog.records and not any("MRN-1" in r.getMessage() for r in caplog.records)
     assert any('"GET /fhir/AuditEvent" 400' in r.getMessage() for r in caplog.records)
+
+
+def test_a_search_gives_the_newest_events_up_to_its_cap_and_says_how_many_matched(feed_client, feeds):  # noqa: F811
+    for n in range(1, 6):
+        assert post(feed_client, feeds, event(n)).status_code == 201
+    siem = next(a for a in FeedAccounts(feeds.vault).list() if a.name == "siem")
+    found = patient_events(feeds.vault, siem, "MRN-1", date(2026, 11, 1), date(2026, 11, 1), cap=2)
+    assert (found.total, found.capped, [e["id"] for e in found.events]) == (5, True, ["ev-4", "ev-5"])
+    everything = patient_events(feeds.vault, siem, "MRN-1", date(2026, 11, 1), date(2026, 11, 1))
+    assert (everything.total, everything.capped) == (5, False)
+    backwards = search(feed_client, feeds, "patient=MRN-1&date=ge2026-11-02&date=le2026-11-01")
+    assert backwards.status_code == 400 and "date=le is before date=ge" in backwards.text
