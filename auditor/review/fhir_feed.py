@@ -6,7 +6,8 @@ mapping (BALP), appended through the gateway as svc:import under the FEED ACCOUN
 (what the event says of its own source is not believed), deduplicated by event id (a resent event
 adds nothing), and, when it names no user, no time or no action, or no patient the vault knows, kept
 in quarantine with a reason that quotes no value from it (`auditor ingest --rejected` lists it). When
-`receive` returns, what it accepted is committed: the server answers 201 after it, never before."""
+`receive` returns, what it accepted is committed: the server answers 201 after it, never before
+(45 CFR 164.312(b), audit controls: an event acknowledged is an event recorded)."""
 
 from __future__ import annotations
 

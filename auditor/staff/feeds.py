@@ -6,7 +6,8 @@ SHA-256 is stored, with an HMAC of the whole row (auditor.staff.seals); the row 
 trusted rows. Someone who can write the records database but does not hold the keyring can neither
 add an account, nor swap a token hash, nor widen a scope, nor lift a revocation: the request is
 refused (401) and `audit verify` names the row. Each change is an audit event naming the admin, in
-the staff desk's transaction (svc:staff)."""
+the staff desk's transaction (svc:staff). 45 CFR 164.312(d): person or entity authentication, the
+entity here being a system."""
 
 from __future__ import annotations
 
