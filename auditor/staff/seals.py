@@ -19,6 +19,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 ACCOUNT_COLUMNS = ("id", "user_name", "roles", "data_key_id", "password_hash", "totp_last_step", "failed_logins",
                    "locked_until", "disabled_at")
 SESSION_COLUMNS = ("id", "token_hash", "account_id", "kind", "stage", "created_at")
+FEED_COLUMNS = ("id", "name", "scopes", "token_hash", "created_at", "created_by", "revoked_at")  # every column
 
 
 def _derive(root: bytes, name: str) -> bytes:
@@ -38,12 +39,17 @@ class StaffSeals:
         self._account = _derive(index_root_key, "account")
         self._session = _derive(index_root_key, "session")
         self._csrf = _derive(index_root_key, "csrf")
+        self._feed = _derive(index_root_key, "feed")
 
     def account(self, values: dict) -> bytes:
         return _mac(self._account, [[c, _plain(values[c])] for c in ACCOUNT_COLUMNS])
 
     def session(self, values: dict) -> bytes:
         return _mac(self._session, [[c, _plain(values[c])] for c in SESSION_COLUMNS])
+
+    def feed(self, values: dict) -> bytes:
+        """The seal of a feed account (auditor.staff.feeds): its name, scopes and token hash together."""
+        return _mac(self._feed, [[c, _plain(values[c])] for c in FEED_COLUMNS])
 
     def csrf_token(self, token_hash: bytes) -> str:
         """The form token of a session (or of a login form's nonce): only this server can compute it,

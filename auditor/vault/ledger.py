@@ -27,8 +27,8 @@ from typing import Iterable, Iterator
 from sqlalchemy import Connection, Table
 
 from auditor.audit.event_checks import LEDGER_PREFIX
-from auditor.vault.records import (CareTeamMember, ClinicalDocument, Encounter, Patient, PurgeProposal, StaffAccount,
-                                   Suppression, VaultSetting, WorkforceMember)
+from auditor.vault.records import (CareTeamMember, ClinicalDocument, Encounter, FeedAccount, Patient, PurgeProposal,
+                                   StaffAccount, Suppression, VaultSetting, WorkforceMember)
 
 # table name -> (table, its key column). Rows of every other table are not recorded here: see README,
 # "Threat model", for what covers them.
@@ -42,6 +42,7 @@ LEDGER: dict[str, tuple[Table, str]] = {
     "vault_settings": (VaultSetting.__table__, "name"),
     "staff_accounts": (StaffAccount.__table__, "id"),  # who may sign in, with which roles
     "retention_purge_proposals": (PurgeProposal.__table__, "id"),  # who proposed a purge, who approved it
+    "feed_accounts": (FeedAccount.__table__, "id"),  # which systems may send or search events, by which token
 }
 ACTIONS = ("create", "update", "delete")
 _COLUMNS = {name: tuple(c.name for c in table.columns) for name, (table, _) in LEDGER.items()}

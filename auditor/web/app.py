@@ -25,6 +25,7 @@ from auditor.staff.seals import StaffSeals, token_hash
 from auditor.staff.sessions import SessionPolicy, SignedIn, StaffSessions
 from auditor.staff.signin import StaffSignIn
 from auditor.web.background import BackgroundWork
+from auditor.web.fhir_api import api_route
 from auditor.web.routing import Page, route
 from auditor.web.security import SecurityHeaders
 from auditor.web.templates import STATIC_DIR, environment
@@ -117,10 +118,11 @@ def create_app(vault: Vault, *, secure: bool = False, clock: Clock | None = None
                hashing: PasswordHashing | None = None, policy: SessionPolicy | None = None,
                pages: list[Page] | None = None) -> Starlette:
     """The web app over `vault` (open; the caller closes it). `pages`: the routes (auditor.web.routes)."""
-    from auditor.web.routes import PAGES
+    from auditor.web.routes import API, PAGES
 
     pages = list(PAGES if pages is None else pages)
-    routes = [route(p) for p in pages] + [Route("/static/{name}", _static, methods=["GET"], name="static")]
+    routes = ([route(p) for p in pages] + [api_route(a) for a in API]
+              + [Route("/static/{name}", _static, methods=["GET"], name="static")])
     app = Starlette(routes=routes, middleware=[Middleware(SecurityHeaders, secure=secure)], lifespan=_lifespan)
     app.state.office = Office(vault, pages, secure=secure, clock=clock, hashing=hashing, policy=policy)
     return app

@@ -5,8 +5,9 @@ a page that shows PHI reads it through the gateway as the signed-in account (Vie
 from __future__ import annotations
 
 from auditor.staff.roles import ADMIN, EVERY_ROLE
-from auditor.web import (admin, audit_log, cases, home, login, patient_access, release_pages, reports_pages,
+from auditor.web import (admin, audit_log, cases, fhir, home, login, patient_access, release_pages, reports_pages,
                          retention_pages, suppressions)
+from auditor.web.fhir_api import Api
 from auditor.web.routing import Page
 
 PAGES: list[Page] = [
@@ -44,3 +45,6 @@ PAGES: list[Page] = [
     Page("/accounts/disable", "disable_account", admin.disable_account, roles=frozenset({ADMIN}), methods=("POST",)),
     Page("/accounts/enable", "enable_account", admin.enable_account, roles=frozenset({ADMIN}), methods=("POST",)),
 ]
+
+# system accounts, by bearer token and scope, never by a staff session (auditor.web.fhir_api)
+API: list[Api] = fhir.API

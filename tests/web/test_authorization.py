@@ -1,6 +1,7 @@
 """The role x route matrix: every page opens for the roles it should and refuses every other with 403;
 without a session every page but the login pages redirects to the login page. The expected matrix is
-written here, apart from auditor.web.routes, and every route of the app must be in it."""
+written here, apart from auditor.web.routes, and every route of the app must be in it. The FHIR API's
+endpoints are for system accounts by bearer token and scope (API): every staff role, signed in, gets 401."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import pytest
 from starlette.routing import Route
 
 from auditor.staff.roles import ROLES
-from auditor.web.routes import PAGES
+from auditor.web.fhir_api import Api
+from auditor.web.routes import API as API_ROUTES, PAGES
 from auditor.web.routing import Page
 from tests.web.conftest import csrf_of, sign_in
 
@@ -61,6 +63,11 @@ EXPECTED: dict[tuple[str, str], set[str] | None] = {
     ("POST", "/retention/proposals/{proposal_id:int}/approve"): {"records_manager"},
     ("GET", "/retention/purges/{purge_id:int}/certificate.html"): {"records_manager"},
 }
+# the FHIR API: system accounts by bearer token with this scope; no staff role and no session cookie opens it
+API: dict[tuple[str, str], str] = {
+    ("POST", "/fhir/AuditEvent"): "feed", ("POST", "/fhir"): "feed",
+    ("GET", "/fhir/AuditEvent"): "search", ("POST", "/fhir/AuditEvent/_search"): "search",
+}
 
 
 def concrete(path: str) -> str:
@@ -71,7 +78,13 @@ def concrete(path: str) -> str:
 def test_every_route_of_the_app_is_in_the_expected_matrix(app):
     declared = {(m, r.path) for r in app.routes if isinstance(r, Route) and r.name != "static"
                 for m in r.methods if m != "HEAD"}
-    assert declared == set(EXPECTED)
+    assert declared == set(EXPECTED) | set(API)
+    assert {(m, a.path): a.scope for a in API_ROUTES for m in a.methods} == API
+
+
+def test_an_api_endpoint_without_a_scope_cannot_be_declared():
+    with pytest.raises(ValueError, match="declare the scope"):
+        Api("/fhir/AuditEvent", "x", lambda call: None, "admin")
 
 
 def test_a_page_without_roles_cannot_be_declared():
@@ -95,6 +108,10 @@ def test_each_role_opens_its_pages_and_is_refused_the_others(role, new_client, s
         else:
             assert response.status_code == 403, (role, method, path, response.status_code)
             assert "Your role does not open this page." in response.text
+    for method, path in API:  # the session cookie and the form token are sent; neither is a credential there
+        response = client.request(method, path, data={"csrf_token": csrf} if method == "POST" else None)
+        assert response.status_code == 401, (role, method, path, response.status_code)
+        assert response.headers["www-authenticate"] == 'Bearer realm="auditor"'
 
 
 @pytest.mark.parametrize("method, path", [k for k, v in EXPECTED.items() if v is not None])

@@ -18,10 +18,11 @@ from auditor.vault.records.release import (ROI_SEALED, ReleaseRequest, ReleaseRe
 from auditor.vault.records.retention import (RETENTION_SEALED, LegalHold, LegalHoldHistoryEntry, PurgeItem, PurgePlan,
                                               PurgePlanPatient, PurgeProposal, PurgeRun)
 from auditor.vault.records.staff import STAFF_SEALED, StaffAccount, StaffSession
+from auditor.vault.records.feeds import FeedAccount
 
 __all__ = [
     "AccountingSuspension", "CASEWORK_SEALED", "CareTeamMember", "Case", "CaseFinding", "CaseHistoryEntry", "CaseTimeline",
-    "ClinicalDocument", "DOCUMENT_SEALED", "Disclosure", "Encounter", "IngestRun", "LegalHold",
+    "ClinicalDocument", "DOCUMENT_SEALED", "Disclosure", "Encounter", "FeedAccount", "IngestRun", "LegalHold",
     "LegalHoldHistoryEntry", "PATIENT_SEALED", "Patient", "PurgeItem", "PurgePlan", "PurgePlanPatient", "PurgeProposal", "PurgeRun",
     "QuarantinedRow", "RETENTION_SEALED", "ROI_SEALED", "ROLES", "ReleaseAuthorization", "ReleaseRequest",
     "ReleaseRequestHistory", "SENSITIVITIES", "STAFF_SEALED", "Sealed", "StaffAccount", "StaffSession", "Suppression",
