@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+import weakref
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +33,7 @@ from auditor.vault.gateway import AccessGateway
 from auditor.vault.gateway.lookups import IngestLookups
 
 FLUSH_SECONDS = 0.02  # received messages are synced to the spool at least this often
+READ_LIMIT = 1 << 16  # a connection's read buffer (asyncio.start_server's)
 
 
 @dataclass
@@ -67,6 +69,9 @@ class AtnaListener:
         self.gateway, self.spool, self.source, self.zone = gateway, spool, source, zone
         self.tls, self.udp, self.batch, self.interval, self.drain = tls, udp, batch, interval, drain
         self._connections: set[asyncio.Task] = set()
+        # accepted, still in their TLS handshake: a stop waits for them too (weak: a failed handshake
+        # never reaches _connection, and its reader goes with its transport)
+        self._handshaking: weakref.WeakSet = weakref.WeakSet()
         self.counts = ListenerCounts()
         self.summary: IngestSummary | None = None
         self._received: list[bytes] = []
@@ -106,7 +111,14 @@ class AtnaListener:
             await asyncio.to_thread(self.spool.append, batch)
             self.counts.received += len(batch)
 
+    def _accepted(self) -> asyncio.StreamReaderProtocol:
+        """A new connection's protocol, made when it is accepted (before its TLS handshake)."""
+        reader = asyncio.StreamReader(limit=READ_LIMIT)
+        self._handshaking.add(reader)
+        return asyncio.StreamReaderProtocol(reader, self._connection)
+
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._handshaking.discard(reader)
         self.counts.connections += 1
         task = asyncio.current_task()
         self._connections.add(task)
@@ -147,7 +159,7 @@ class AtnaListener:
         closers = []
         if self.tls is not None:
             host, port, context = self.tls
-            server = await asyncio.start_server(self._connection, host, port, ssl=context)
+            server = await loop.create_server(self._accepted, host, port, ssl=context)
             closers.append(server)
             bound = server.sockets[0].getsockname()
             self.counts.endpoints.append(f"tls {bound[0]}:{bound[1]}")
@@ -181,8 +193,11 @@ class AtnaListener:
         finally:
             for closer in closers:
                 closer.close()
+            deadline = loop.time() + self.drain
+            while self._handshaking and loop.time() < deadline:  # a sender that connected just before the stop
+                await asyncio.sleep(0.01)
             if self._connections:  # senders still connected: what they send for `drain` seconds is received
-                await asyncio.wait(set(self._connections), timeout=self.drain)
+                await asyncio.wait(set(self._connections), timeout=max(0.0, deadline - loop.time()))
                 for connection in list(self._connections):
                     connection.cancel()
                 await asyncio.sleep(0.1)  # their transports close on this loop, not after it
