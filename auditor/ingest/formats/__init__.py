@@ -76,15 +76,18 @@ def instant_us(value, zone: ZoneInfo) -> int | None:
     if not isinstance(value, str) or not value.strip():
         return None
     text = value.strip()
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
-    fraction = re.search(r"\.(\d+)", text)
-    if fraction and len(fraction.group(1)) > 6:  # .NET writes seven digits: microseconds are enough
-        text = text[: fraction.start(1) + 6] + text[fraction.end(1):]
     try:
-        moment = datetime.fromisoformat(text)
+        moment = datetime.fromisoformat(text)  # Python 3.11 reads Z and cuts a fraction to microseconds
     except ValueError:
-        return None
+        if text.endswith(("Z", "z")):
+            text = text[:-1] + "+00:00"
+        fraction = re.search(r"\.(\d+)", text)
+        if fraction and len(fraction.group(1)) > 6:  # .NET writes seven digits: microseconds are enough
+            text = text[: fraction.start(1) + 6] + text[fraction.end(1):]
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=zone)
     return (moment - _EPOCH) // timedelta(microseconds=1)

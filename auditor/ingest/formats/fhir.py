@@ -25,18 +25,21 @@ MAX_LINE bytes."""
 
 from __future__ import annotations
 
+import gc
 import json
 import multiprocessing
 from collections import deque
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 from zoneinfo import ZoneInfo
 
 import orjson
 
 from auditor.errors import InputError
-from auditor.ingest.formats import ChunkBuilder, EventChunk, Unmappable
+from auditor.ingest.formats import ChunkBuilder, EventChunk, MappedEvent, Unmappable
+from auditor.ingest.formats.fhir_fast import fast_event
 from auditor.ingest.formats.fhir_mapping import canonical, map_event
 from auditor.ingest.formats.fhir_xml import XmlRefused, resource_of_xml
 
@@ -70,17 +73,24 @@ class FhirAuditEvents:
         if file.suffix.lower() == ".ndjson" and file.stat().st_size >= self.parallel_from:
             yield from _mapped_in_workers(file, zone, self.max_line, self.range_bytes)
             return
-        yield from _mapped(file.name, _records(file, self.max_line, self.max_document), zone)
+        builder = ChunkBuilder(file.name)
+        yield from _mapped(builder, _records(file, self.max_line, self.max_document, _shortcut(builder, zone)), zone)
 
 
-def _mapped(name: str, records, zone: ZoneInfo) -> Iterator[EventChunk]:
-    builder = ChunkBuilder(name)
+def _shortcut(builder: ChunkBuilder, zone: ZoneInfo) -> Callable[[bytes], MappedEvent | None]:
+    """The usual AuditEvent on an NDJSON line, mapped without parsing it whole (fhir_fast)."""
+    return lambda line: fast_event(line, zone, builder.unmapped)
+
+
+def _mapped(builder: ChunkBuilder, records, zone: ZoneInfo) -> Iterator[EventChunk]:
+    """`records` (place, resource or event mapped already, problem, raw) into chunks."""
     for line, resource, problem, raw in records:
         if problem is not None:
             builder.reject(line, problem, raw)
         else:
             try:
-                builder.add(map_event(resource, zone, builder.unmapped, raw), line, raw)
+                event = resource if isinstance(resource, MappedEvent) else map_event(resource, zone, builder.unmapped, raw)
+                builder.add(event, line, raw)
             except Unmappable as refused:
                 builder.reject(line, str(refused), raw)
         if builder.full():
@@ -124,7 +134,19 @@ def _map_range(path: str, start: int, end: int, first_line: int, zone: ZoneInfo,
     with open(path, "rb") as f:
         f.seek(start)
         lines = enumerate(_bounded_lines(f, max_line, end - start), start=first_line)
-        return list(_mapped(Path(path).name, _ndjson_lines(lines, max_line), zone))
+        builder = ChunkBuilder(Path(path).name)
+        with _no_cyclic_gc():
+            return list(_mapped(builder, _ndjson_lines(lines, max_line, _shortcut(builder, zone)), zone))
+
+
+@contextmanager
+def _no_cyclic_gc():
+    """Parsed JSON holds no reference cycles: a worker's collector would only walk its events again and again."""
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def _mapped_in_workers(file: Path, zone: ZoneInfo, max_line: int, range_bytes: int) -> Iterator[EventChunk]:
@@ -143,9 +165,10 @@ def _mapped_in_workers(file: Path, zone: ZoneInfo, max_line: int, range_bytes: i
 
 # -- reading: (place, resource, problem, raw) for each resource of a file -------------------------------
 
-def _records(file: Path, max_line: int, max_document: int) -> Iterator[tuple[int, dict | None, str | None, str]]:
+def _records(file: Path, max_line: int, max_document: int,
+             fast: Callable[[bytes], MappedEvent | None]) -> Iterator[tuple[int, dict | None, str | None, str]]:
     if file.suffix.lower() == ".ndjson":
-        yield from _ndjson(file, max_line)
+        yield from _ndjson(file, max_line, fast)
         return
     size = file.stat().st_size
     if size > max_document:
@@ -170,9 +193,9 @@ def _size(limit: int) -> str:
     return f"{limit >> 20} MiB" if limit >= 1 << 20 else f"{limit:,} bytes"
 
 
-def _ndjson(file: Path, max_line: int) -> Iterator[tuple[int, dict | None, str | None, str]]:
+def _ndjson(file: Path, max_line: int, fast) -> Iterator[tuple[int, dict | None, str | None, str]]:
     with open(file, "rb") as f:
-        yield from _ndjson_lines(enumerate(_bounded_lines(f, max_line), start=1), max_line)
+        yield from _ndjson_lines(enumerate(_bounded_lines(f, max_line), start=1), max_line, fast)
 
 
 def _bounded_lines(f, max_line: int, limit: int | None = None) -> Iterator[bytes]:
@@ -195,18 +218,36 @@ def _bounded_lines(f, max_line: int, limit: int | None = None) -> Iterator[bytes
         yield line
 
 
-def _ndjson_lines(lines, max_line: int) -> Iterator[tuple[int, dict | None, str | None, str]]:
+def _ndjson_lines(lines, max_line: int, fast) -> Iterator[tuple[int, dict | MappedEvent | None, str | None, str]]:
+    """Each line's resource (or its event, when `fast` maps it), refusal or Bundle entries. A resource
+    alone on its line is hashed and kept as the line was received."""
     for number, line in lines:
         if not line.strip():
             continue
         if len(line) > max_line:  # only its first bytes were read: they are what quarantine keeps
             yield number, None, f"a line longer than {_size(max_line)}", line[:max_line].decode("utf-8", "replace")
             continue
-        document, problem = _json(line.rstrip(b"\r\n"))
-        if problem is not None:
-            yield number, None, problem, line.decode("utf-8", "replace").rstrip("\r\n")
+        line = line.rstrip(b"\r\n")
+        try:
+            text = line.decode("utf-8")
+        except UnicodeDecodeError:
+            yield number, None, "not UTF-8 text", line.decode("utf-8", "replace")
             continue
-        yield from _resources(document, number, entries_numbered=False)
+        try:
+            event = fast(line)
+        except Unmappable as refused:
+            yield number, None, str(refused), text
+            continue
+        if event is not None:
+            yield number, event, None, text
+            continue
+        document, problem = _json(line)
+        if problem is not None:
+            yield number, None, problem, text
+        elif isinstance(document, dict) and document.get("resourceType") != "Bundle":
+            yield number, document, None, text
+        else:
+            yield from _resources(document, number, entries_numbered=False)
 
 
 def _json(data: bytes) -> tuple[object, str | None]:

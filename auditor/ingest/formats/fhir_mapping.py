@@ -23,7 +23,7 @@ RECORD_TYPES = {"Patient": "demographics", "RelatedPerson": "demographics", "Obs
 # HL7 v3 ActCode sensitivity labels on an entity (securityLabel): the contract's sensitive record types
 SENSITIVE_LABELS = {"PSYTHPN": "psychotherapy_note", "PSY": "psychotherapy_note", "ETH": "substance_use",
                     "SUD": "substance_use", "HIV": "hiv", "GDIS": "genetic"}
-_TYPE_NAME = re.compile(r"[A-Z][A-Za-z]{0,63}")
+TYPE_NAME = re.compile(r"[A-Z][A-Za-z]{0,63}")
 
 
 def canonical(resource: dict) -> str:
@@ -54,7 +54,7 @@ def _text(value) -> str | None:
     return value.strip() or None if isinstance(value, str) else None
 
 
-def _reference_id(reference: str | None, kind: str | None = None) -> str | None:
+def reference_id(reference: str | None, kind: str | None = None) -> str | None:
     """'Patient/123/_history/2' -> '123' (of `kind` only, when given)."""
     if not isinstance(reference, str) or "/" not in reference:
         return None
@@ -88,7 +88,7 @@ def _requestor(agents: list) -> dict | None:
 def _user(agent: dict) -> str | None:
     who = agent.get("who") if isinstance(agent.get("who"), dict) else {}
     identifier = who.get("identifier") if isinstance(who.get("identifier"), dict) else {}
-    return _text(identifier.get("value")) or _reference_id(who.get("reference"))
+    return _text(identifier.get("value")) or reference_id(who.get("reference"))
 
 
 def _patient(event: dict, entities: list) -> tuple[str | None, list[dict]]:
@@ -96,7 +96,7 @@ def _patient(event: dict, entities: list) -> tuple[str | None, list[dict]]:
     named = event.get("patient")  # R5
     if isinstance(named, dict):
         identifier = named.get("identifier") if isinstance(named.get("identifier"), dict) else {}
-        mrn = _mrn(identifier) or _reference_id(named.get("reference"), "Patient")
+        mrn = _mrn(identifier) or reference_id(named.get("reference"), "Patient")
         others = [e for e in entities if not _is_patient(e)]
         return mrn, others
     mrn, others = None, []
@@ -104,7 +104,7 @@ def _patient(event: dict, entities: list) -> tuple[str | None, list[dict]]:
         if mrn is None and _is_patient(entity):
             what = entity.get("what") if isinstance(entity.get("what"), dict) else {}
             identifier = what.get("identifier") if isinstance(what.get("identifier"), dict) else {}
-            mrn = _mrn(identifier) or _reference_id(what.get("reference"), "Patient")
+            mrn = _mrn(identifier) or reference_id(what.get("reference"), "Patient")
         elif not _is_patient(entity):
             others.append(entity)
     return mrn, others
@@ -112,7 +112,7 @@ def _patient(event: dict, entities: list) -> tuple[str | None, list[dict]]:
 
 def _is_patient(entity: dict) -> bool:
     what = entity.get("what") if isinstance(entity.get("what"), dict) else {}
-    if _reference_id(what.get("reference"), "Patient"):
+    if reference_id(what.get("reference"), "Patient"):
         return True
     roles = _codings(entity.get("role"))
     types = _codings(entity.get("type"))
@@ -131,12 +131,12 @@ def _record_type(entities: list[dict], others: list[dict], unmapped) -> str | No
     for entity in others:
         what = entity.get("what") if isinstance(entity.get("what"), dict) else {}
         reference = what.get("reference")
-        if isinstance(what.get("type"), str) and _TYPE_NAME.fullmatch(what["type"]):  # a Reference's type alone
+        if isinstance(what.get("type"), str) and TYPE_NAME.fullmatch(what["type"]):  # a Reference's type alone
             kinds.append(what["type"])
         if isinstance(reference, str) and "/" in reference and not reference.startswith("#"):
             kinds.append(reference.split("/")[-2] if "/_history/" not in reference else reference.split("/")[-4])
         kinds += [t["code"] for t in _codings(entity.get("type"))  # a resource type, not an audit-entity-type number
-                  if isinstance(t.get("code"), str) and _TYPE_NAME.fullmatch(t["code"])]
+                  if isinstance(t.get("code"), str) and TYPE_NAME.fullmatch(t["code"])]
     for kind in kinds:
         if kind in RECORD_TYPES:
             return RECORD_TYPES[kind]
@@ -197,7 +197,7 @@ def map_event(event: dict, zone: ZoneInfo, unmapped, raw: str | None = None) -> 
     user, no time or no action the contract records."""
     kind = event.get("resourceType")
     if kind != "AuditEvent":
-        name = kind if isinstance(kind, str) and _TYPE_NAME.fullmatch(kind) else "resource"
+        name = kind if isinstance(kind, str) and TYPE_NAME.fullmatch(kind) else "resource"
         raise Unmappable(f"a {name}, not an AuditEvent")
     at_us = None
     for when in (event.get("recorded"), event.get("occurredDateTime"), _get(event, "occurredPeriod", "start"),
