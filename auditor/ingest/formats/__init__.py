@@ -15,7 +15,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Callable, Iterator, Protocol
+from typing import Callable, Iterator, Protocol, Sequence
 from zoneinfo import ZoneInfo
 
 import pyarrow as pa
@@ -61,7 +61,7 @@ class EventChunk:
     file: str
     events: pa.Table
     lines: list[int]
-    raws: list[str]
+    raws: Sequence[str]  # a worker's chunk: read back from the file when asked (fhir.LineTexts)
     rejected: list[QuarantineEntry] = field(default_factory=list)
     unmapped: Counter = field(default_factory=Counter)
     records: int = 0  # records read (events mapped + rejected)

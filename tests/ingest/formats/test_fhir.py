@@ -333,7 +333,8 @@ def test_a_value_over_the_contract_s_size_limit_is_refused_as_in_a_csv(tmp_path)
        st.integers(200, 3000))
 def test_a_big_file_mapped_by_workers_gives_what_one_reader_gives(tmp_path, kinds, range_bytes):
     """Worker processes map ranges of lines of a big NDJSON file: the same events, refusals, line
-    numbers and order as reading it in one process, wherever the ranges fall."""
+    numbers, texts (what quarantine would keep) and order as reading it in one process, wherever the
+    ranges fall."""
     lines = {"event": lambda n: json.dumps(_event(n)), "broken": lambda n: '{"resourceType": "Audit',
              "blank": lambda n: "", "patient": lambda n: json.dumps({"resourceType": "Patient", "id": f"p{n}"})}
     file = tmp_path / "big.ndjson"
@@ -342,7 +343,8 @@ def test_a_big_file_mapped_by_workers_gives_what_one_reader_gives(tmp_path, kind
     def read(reader):
         out = []
         for chunk in reader.chunks(file, UTC):
-            out += [("event", line, e["event_id"]) for line, e in zip(chunk.lines, chunk.events.to_pylist())]
+            out += [("event", line, e["event_id"], chunk.raws[i])  # a worker's text read back from the file
+                    for i, (line, e) in enumerate(zip(chunk.lines, chunk.events.to_pylist()))]
             out += [("rejected", r.line, r.reason) for r in chunk.rejected]
         return sorted(out, key=lambda x: (x[1], x[0]))
 
