@@ -24,6 +24,7 @@ from auditor.home import Vault
 from auditor.ingest.ehr_import import IngestSummary
 from auditor.ingest.event_import import append_chunks, quarantine
 from auditor.ingest.formats import ChunkBuilder, Unmappable
+from auditor.ingest.formats.fhir import json_document
 from auditor.ingest.formats.fhir_mapping import canonical, map_event
 from auditor.review.patient_access import report_days
 from auditor.staff.feeds import FeedAccount
@@ -63,18 +64,10 @@ class Sent:
 
 def parse_json(body: bytes) -> tuple[object, str | None]:
     """The body as JSON (orjson: no recursion to exhaust), or why not (quoting nothing of it)."""
-    try:
-        document = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        text = str(exc)
-        if "UTF-8" in text or "surrogate" in text:
-            return None, "not UTF-8 text"
-        if "recursion" in text.lower() or "depth" in text:
-            return None, "JSON nested too deeply"
-        return None, f"not JSON (at line {exc.lineno}, column {exc.colno})"
-    if _depth(document) > MAX_DEPTH:
+    document, problem = json_document(body)
+    if problem is None and _depth(document) > MAX_DEPTH:
         return None, f"JSON nested deeper than {MAX_DEPTH} levels (an AuditEvent needs far fewer)"
-    return document, None
+    return document, problem
 
 
 def _depth(document: object) -> int:

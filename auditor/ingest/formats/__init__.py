@@ -20,7 +20,6 @@ from zoneinfo import ZoneInfo
 
 import pyarrow as pa
 
-from auditor.errors import InputError
 from auditor.vault.gateway import QuarantineEntry
 
 CHUNK_EVENTS = 50_000  # events per chunk handed to the gateway

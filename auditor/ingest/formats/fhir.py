@@ -211,7 +211,7 @@ def _records(file: Path, max_line: int, max_document: int,
             yield 1, None, str(refused), data.decode("utf-8", "replace")
             return
     else:
-        document, problem = _json(data)
+        document, problem = json_document(data)
         if problem is not None:
             yield 1, None, problem, data.decode("utf-8", "replace")
             return
@@ -270,7 +270,7 @@ def _ndjson_lines(lines, max_line: int, fast) -> Iterator[tuple[int, dict | Mapp
         if event is not None:
             yield number, event, None, text
             continue
-        document, problem = _json(line)
+        document, problem = json_document(line)
         if problem is not None:
             yield number, None, problem, text
         elif isinstance(document, dict) and document.get("resourceType") != "Bundle":
@@ -279,7 +279,8 @@ def _ndjson_lines(lines, max_line: int, fast) -> Iterator[tuple[int, dict | Mapp
             yield from _resources(document, number, entries_numbered=False)
 
 
-def _json(data: bytes) -> tuple[object, str | None]:
+def json_document(data: bytes) -> tuple[object, str | None]:
+    """`data` as JSON, or why not (quoting nothing of it)."""
     try:
         return orjson.loads(data), None  # orjson refuses nesting past 1,024 levels (no stack to exhaust)
     except orjson.JSONDecodeError as exc:

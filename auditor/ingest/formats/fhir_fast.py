@@ -18,8 +18,8 @@ import msgspec
 
 from auditor.audit.fhir_export import APPLICATION, EVENT_ID, MRN
 from auditor.ingest.formats import MappedEvent, Unmappable, instant_us
-from auditor.ingest.formats.codes import BTG, action_of_codes
-from auditor.ingest.formats.fhir_mapping import RECORD_TYPES, SENSITIVE_LABELS, TYPE_NAME, reference_id
+from auditor.ingest.formats.codes import action_of_codes
+from auditor.ingest.formats.fhir_mapping import SENSITIVE_LABELS, TYPE_NAME, purpose_of, record_type_of, reference_id
 
 Raw = Optional[msgspec.Raw]  # an element the mapper reads and this shortcut leaves to it: present -> general path
 
@@ -222,13 +222,7 @@ def _record_type(entities: list[Entity], others: list[Entity], unmapped) -> str 
             if reference is not None and "/" in reference and not reference.startswith("#"):
                 kinds.append(reference.split("/")[-2] if "/_history/" not in reference else reference.split("/")[-4])
         kinds += [t.code for t in _coding(entity.type) if t.code is not None and TYPE_NAME.fullmatch(t.code)]
-    for kind in kinds:
-        if kind in RECORD_TYPES:
-            return RECORD_TYPES[kind]
-    if kinds:
-        unmapped["an entity of a resource type with no record type of its own (recorded as other)"] += 1
-        return "other"
-    return None
+    return record_type_of(kinds, unmapped)
 
 
 def _purpose(event: AuditEvent, agent: Agent) -> tuple[str | None, bool, str | None]:
@@ -236,10 +230,7 @@ def _purpose(event: AuditEvent, agent: Agent) -> tuple[str | None, bool, str | N
     for concept in [*event.purposeOfEvent, *agent.purposeOfUse]:
         text = _text(concept.text)
         found += [(c.code.strip(), text) for c in _codings(concept) if _text(c.code)]  # type: ignore[union-attr]
-    purposes = [code for code, _ in found if code != BTG]
-    glass = [text for code, text in found if code == BTG]
-    reason = next((t for t in glass if t), None) if glass else None
-    return (purposes[0] if purposes else BTG if glass else None), bool(glass), reason
+    return purpose_of(found)
 
 
 def _workstation(agent: Agent, agents: list[Agent]) -> str | None:

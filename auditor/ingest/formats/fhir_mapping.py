@@ -137,6 +137,11 @@ def _record_type(entities: list[dict], others: list[dict], unmapped) -> str | No
             kinds.append(reference.split("/")[-2] if "/_history/" not in reference else reference.split("/")[-4])
         kinds += [t["code"] for t in _codings(entity.get("type"))  # a resource type, not an audit-entity-type number
                   if isinstance(t.get("code"), str) and TYPE_NAME.fullmatch(t["code"])]
+    return record_type_of(kinds, unmapped)
+
+
+def record_type_of(kinds: list[str], unmapped) -> str | None:
+    """The record type of the first resource type that has one; other for another type."""
     for kind in kinds:
         if kind in RECORD_TYPES:
             return RECORD_TYPES[kind]
@@ -177,6 +182,12 @@ def _purpose(event: dict, agent: dict) -> tuple[str | None, bool, str | None]:
         for concept in _all(concepts):
             text = _text(concept.get("text")) if isinstance(concept, dict) else None
             found += [(c["code"].strip(), text) for c in _codings(concept) if _text(c.get("code"))]
+    return purpose_of(found)
+
+
+def purpose_of(found: list[tuple[str, str | None]]) -> tuple[str | None, bool, str | None]:
+    """Of the (code, text) purposes found in order: the first that is not BTG (BTG when there is no
+    other), whether one is BTG, and the first text that goes with a BTG (the reason)."""
     purposes = [code for code, _ in found if code != BTG]
     glass = [text for code, text in found if code == BTG]
     reason = next((t for t in glass if t), None) if glass else None
