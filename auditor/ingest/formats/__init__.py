@@ -14,13 +14,15 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from functools import cache
+from operator import attrgetter
 from pathlib import Path
 from typing import Callable, Iterator, Protocol, Sequence
 from zoneinfo import ZoneInfo
 
 import pyarrow as pa
 
-from auditor.vault.gateway import QuarantineEntry
+from auditor.vault.quarantine_entry import QuarantineEntry
 
 CHUNK_EVENTS = 50_000  # events per chunk handed to the gateway
 
@@ -32,7 +34,7 @@ EVENT_SCHEMA = pa.schema([
 ])
 
 
-@dataclass
+@dataclass(slots=True)
 class MappedEvent:
     """One event mapped to the contract's fields (auditor ingest's access_log.csv columns)."""
 
@@ -108,25 +110,35 @@ class Reader(Protocol):
         """The file's events, a chunk at a time (`zone`: for a time written without an offset)."""
 
 
-def _limited() -> list[tuple[str, object]]:
-    """(MappedEvent field, its access_log.csv column): the CSV contract's size limits hold for every format."""
+SizeLimit = tuple[str, str, int]  # (MappedEvent field, its access_log.csv column, characters at most)
+
+
+@cache
+def size_limits() -> tuple[SizeLimit, ...]:
+    """The CSV contract's size limits, which hold for every format (looked up when first needed: a
+    worker process is handed them rather than loading the contract's module)."""
     from auditor.ingest.interchange_files import ACCESS_LOG
 
     columns = {c.name: c for c in ACCESS_LOG.columns}
-    return [(field_name, columns[column]) for field_name, column in (
+    return tuple((field_name, column, columns[column].limit) for field_name, column in (
         ("event_id", "event_id"), ("user_id", "user_id"), ("mrn", "mrn"), ("purpose", "purpose_of_use"),
-        ("reason", "reason"), ("workstation", "workstation"))]
+        ("reason", "reason"), ("workstation", "workstation")))
+
+
+_ROW = attrgetter(*EVENT_SCHEMA.names)  # a MappedEvent's values in EVENT_SCHEMA's order
 
 
 class ChunkBuilder:
     """Mapped events and refused records of one file, cut into chunks."""
 
-    def __init__(self, file: str) -> None:
+    def __init__(self, file: str, limits: tuple[SizeLimit, ...] | None = None) -> None:
         self.file = file
+        limits = size_limits() if limits is None else limits
+        self._limits = [(EVENT_SCHEMA.names.index(name), column, limit) for name, column, limit in limits]
         self._reset()
 
     def _reset(self) -> None:
-        self.events: list[MappedEvent] = []
+        self.rows: list[tuple] = []  # each event's EVENT_SCHEMA values
         self.lines: list[int] = []
         self.raws: list[str] = []
         self.rejected: list[QuarantineEntry] = []
@@ -135,13 +147,14 @@ class ChunkBuilder:
 
     def add(self, event: MappedEvent, line: int, raw: str) -> None:
         """`event`, unless a value is over the contract's size limit for its column (then refused)."""
-        for name, column in _LIMITED:
-            value = getattr(event, name)
-            if value is not None and len(value) > column.limit:
-                self.reject(line, f"a value over its size limit ({column.name}: {len(value):,} characters, "
-                                  f"at most {column.limit:,})", raw)
+        row = _ROW(event)
+        for at, column, limit in self._limits:
+            value = row[at]
+            if value is not None and len(value) > limit:
+                self.reject(line, f"a value over its size limit ({column}: {len(value):,} characters, "
+                                  f"at most {limit:,})", raw)
                 return
-        self.events.append(event)
+        self.rows.append(row)
         self.lines.append(line)
         self.raws.append(raw)
         self.records += 1
@@ -151,11 +164,12 @@ class ChunkBuilder:
         self.records += 1
 
     def full(self) -> bool:
-        return len(self.events) >= CHUNK_EVENTS
+        return len(self.rows) >= CHUNK_EVENTS
 
     def take(self) -> EventChunk:
-        columns = {name: [getattr(e, name) for e in self.events] for name in EVENT_SCHEMA.names}
-        chunk = EventChunk(self.file, pa.table(columns, schema=EVENT_SCHEMA), self.lines, self.raws, self.rejected,
+        columns = zip(*self.rows) if self.rows else [()] * len(EVENT_SCHEMA)
+        table = pa.table([pa.array(c, t) for c, t in zip(columns, EVENT_SCHEMA.types)], schema=EVENT_SCHEMA)
+        chunk = EventChunk(self.file, table, self.lines, self.raws, self.rejected,
                            self.unmapped, self.records)
         self._reset()
         return chunk
@@ -183,5 +197,3 @@ def reader(name: str, site_dir: Path | None = None) -> Reader:
 
     return VendorExtract(find_mapping(name, site_dir))
 
-
-_LIMITED = _limited()

@@ -32,7 +32,7 @@ from xml.etree.ElementTree import Element
 from zoneinfo import ZoneInfo
 
 from auditor.audit.atna_export import EVENT_ID_CODE, OWN, REASON_DETAIL, RECORD_TYPE_SYSTEM
-from auditor.audit.fhir_export import APPLICATION
+from auditor.audit.fhir_codes import APPLICATION
 from auditor.errors import InputError
 from auditor.ingest.formats import ChunkBuilder, EventChunk, MappedEvent, Unmappable, instant_us
 from auditor.ingest.formats.codes import BTG, action_of_codes

@@ -28,17 +28,22 @@ from __future__ import annotations
 import gc
 import json
 import multiprocessing
-from collections import deque
+import sys
+from collections import Counter, deque
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
+from dataclasses import replace
+from itertools import chain, islice
 from pathlib import Path
+from types import ModuleType
 from typing import Callable, Iterator
 from zoneinfo import ZoneInfo
 
 import orjson
+import pyarrow as pa
 
 from auditor.errors import InputError
-from auditor.ingest.formats import ChunkBuilder, EventChunk, MappedEvent, Unmappable
+from auditor.ingest.formats import CHUNK_EVENTS, ChunkBuilder, EventChunk, MappedEvent, SizeLimit, Unmappable, size_limits
 from auditor.ingest.formats.fhir_fast import fast_event
 from auditor.ingest.formats.fhir_mapping import canonical, map_event
 from auditor.ingest.formats.fhir_xml import XmlRefused, resource_of_xml
@@ -104,52 +109,51 @@ def _mapped(builder: ChunkBuilder, records, zone: ZoneInfo) -> Iterator[EventChu
 PARALLEL_FROM_BYTES = 8 << 20  # below this, starting the workers costs more than they save
 RANGE_BYTES = 4 << 20  # about 3,500 AuditEvents
 WORKERS = 2
-AHEAD = 4  # ranges mapped ahead of the one being appended
+AHEAD = 32  # ranges mapped ahead of the one being appended: the workers go on while a merged chunk is
+MERGED_EVENTS = 20_000  # events of a merged chunk at most
 
 
-def _ranges(file: Path, range_bytes: int) -> Iterator[tuple[int, int, int]]:
-    """(start, end, number of its first line) of ranges of whole lines, about `range_bytes` each (a
-    line longer than that is read a mebibyte at a time, never whole)."""
-    size, start, line = file.stat().st_size, 0, 1
+def _ranges(file: Path, range_bytes: int) -> Iterator[tuple[int, int]]:
+    """(start, end) of ranges of whole lines, about `range_bytes` each (a line longer than that is read
+    a mebibyte at a time, never whole). Their lines are counted by the workers, not here."""
+    size, start = file.stat().st_size, 0
     with open(file, "rb") as f:
         while start < size:
-            f.seek(min(start + range_bytes, size))
             end = min(start + range_bytes, size)
+            f.seek(end)
             while end < size:  # on to the end of the line the cut fell in
                 rest = f.readline(READ_BYTES)
                 end += len(rest)
                 if not rest or rest.endswith(b"\n"):
                     break
-            f.seek(start)
-            line_count, left = 0, end - start
-            while left:
-                block = f.read(min(left, READ_BYTES))
-                line_count, left = line_count + block.count(b"\n"), left - len(block)
-            yield start, end, line
-            start, line = end, line + line_count
+            yield start, end
+            start = end
 
 
-def _map_range(path: str, start: int, end: int, first_line: int, zone: ZoneInfo, max_line: int) -> list[EventChunk]:
-    """In a worker: the range's lines mapped (no database, no key: only the file). Each chunk's events
-    go back with where their lines are (LineTexts), not their text: what crosses to the appending
-    process is a tenth as big."""
+def _map_range(path: str, start: int, end: int, zone: ZoneInfo, max_line: int,
+               limits: tuple[SizeLimit, ...]) -> tuple[list[EventChunk], int]:
+    """In a worker: the range's lines mapped (no database, no key: only the file), numbered from 1
+    within the range, and how many lines it has. Each chunk's events go back with where their lines
+    are (LineTexts), not their text: what crosses to the appending process is a tenth as big."""
     offsets: dict[int, int] = {}
+    count = 0
 
     def placed(f) -> Iterator[tuple[int, bytes]]:
+        nonlocal count
         at = start
-        for number, line in enumerate(_bounded_lines(f, max_line, end - start), start=first_line):
-            offsets[number] = at
+        for number, line in enumerate(_bounded_lines(f, max_line, end - start), start=1):
+            offsets[number], count = at, number
             at = f.tell()
             yield number, line
 
     with open(path, "rb") as f:
         f.seek(start)
-        builder = ChunkBuilder(Path(path).name)
+        builder = ChunkBuilder(Path(path).name, limits)
         with _no_cyclic_gc():
             chunks = list(_mapped(builder, _ndjson_lines(placed(f), max_line, _shortcut(builder, zone)), zone))
     for chunk in chunks:
         chunk.raws = LineTexts(path, [offsets[n] for n in chunk.lines], max_line)
-    return chunks
+    return chunks, count
 
 
 class LineTexts:
@@ -180,16 +184,66 @@ def _no_cyclic_gc():
 
 def _mapped_in_workers(file: Path, zone: ZoneInfo, max_line: int, range_bytes: int) -> Iterator[EventChunk]:
     """The file's chunks in order, mapped by WORKERS new interpreters (spawned: they inherit no open
-    connection), AHEAD ranges ahead of the caller."""
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(WORKERS, mp_context=context) as pool:
-        pending: deque = deque()
-        for start, end, first_line in _ranges(file, range_bytes):
-            pending.append(pool.submit(_map_range, str(file), start, end, first_line, zone, max_line))
-            while len(pending) > AHEAD:
-                yield from pending.popleft().result()
-        while pending:
-            yield from pending.popleft().result()
+    connection), AHEAD ranges ahead of the caller; the ranges' chunks merged into chunks of about
+    MERGED_EVENTS events, so the log takes them in a few transactions."""
+    limits = size_limits()
+    ranges = chain(_ranges(file, range_bytes), [(None, None)])
+    pending: deque = deque()
+    with ProcessPoolExecutor(WORKERS, mp_context=multiprocessing.get_context("spawn")) as pool:
+
+        def submit(start: int, end: int) -> None:
+            pending.append(pool.submit(_map_range, str(file), start, end, zone, max_line, limits))
+
+        with _workers_start_bare():  # the pool starts a worker at each of its first WORKERS submissions
+            for start, end in islice(ranges, WORKERS):
+                if start is not None:
+                    submit(start, end)
+        lines_before, held, first = 0, [], True
+
+        def placed(future) -> Iterator[EventChunk]:
+            nonlocal lines_before
+            chunks, count = future.result()
+            for chunk in chunks:
+                chunk.lines = [lines_before + n for n in chunk.lines]
+                chunk.rejected = [replace(e, line=lines_before + e.line) for e in chunk.rejected]
+                yield chunk
+            lines_before += count
+
+        for start, end in chain(ranges, [(None, None)]):
+            if start is not None:
+                submit(start, end)
+            while len(pending) > (AHEAD if start is not None else 0):
+                held.extend(placed(pending.popleft()))
+                if held and (first or sum(c.events.num_rows for c in held) >= MERGED_EVENTS):
+                    yield _merged(held)
+                    held, first = [], False
+        if held:
+            yield _merged(held)
+
+
+@contextmanager
+def _workers_start_bare():
+    """A spawned worker imports the parent's main module before its task: for `auditor` that is the
+    whole CLI (1.5 s a worker), and the bench's scripts no less. While workers start, the parent's
+    main module is a bare one, so a worker imports only what its task needs (this module: 0.14 s)."""
+    main = sys.modules["__main__"]
+    sys.modules["__main__"] = ModuleType("__main__")
+    try:
+        yield
+    finally:
+        sys.modules["__main__"] = main
+
+
+def _merged(chunks: list[EventChunk]) -> EventChunk:
+    """One chunk of a file's consecutive chunks."""
+    unmapped = Counter()
+    for chunk in chunks:
+        unmapped.update(chunk.unmapped)
+    first = chunks[0]
+    return EventChunk(first.file, pa.concat_tables([c.events for c in chunks]),
+                      [n for c in chunks for n in c.lines],
+                      LineTexts(first.raws.path, [o for c in chunks for o in c.raws.offsets], first.raws.max_line),
+                      [e for c in chunks for e in c.rejected], unmapped, sum(c.records for c in chunks))
 
 
 # -- reading: (place, resource, problem, raw) for each resource of a file -------------------------------

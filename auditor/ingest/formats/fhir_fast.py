@@ -16,42 +16,42 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 
-from auditor.audit.fhir_export import APPLICATION, EVENT_ID, MRN
+from auditor.audit.fhir_codes import APPLICATION, EVENT_ID, MRN
 from auditor.ingest.formats import MappedEvent, Unmappable, instant_us
-from auditor.ingest.formats.codes import action_of_codes
+from auditor.ingest.formats.codes import BTG, action_of_codes
 from auditor.ingest.formats.fhir_mapping import SENSITIVE_LABELS, TYPE_NAME, purpose_of, record_type_of, reference_id
 
 Raw = Optional[msgspec.Raw]  # an element the mapper reads and this shortcut leaves to it: present -> general path
 
 
-class Coding(msgspec.Struct):
+class Coding(msgspec.Struct, gc=False):
     system: Optional[str] = None
     code: Optional[str] = None
     coding: Raw = None  # a CodeableConcept where a Coding is expected
 
 
-class Concept(msgspec.Struct):
+class Concept(msgspec.Struct, gc=False):
     coding: list[Coding] = []
     text: Optional[str] = None
     code: Raw = None  # a Coding where a CodeableConcept is expected
 
 
-class Identifier(msgspec.Struct):
+class Identifier(msgspec.Struct, gc=False):
     value: Optional[str] = None
     system: Optional[str] = None
 
 
-class Reference(msgspec.Struct):
+class Reference(msgspec.Struct, gc=False):
     identifier: Optional[Identifier] = None
     reference: Optional[str] = None
     type: Optional[str] = None
 
 
-class Network(msgspec.Struct):
+class Network(msgspec.Struct, gc=False):
     address: Optional[str] = None
 
 
-class Agent(msgspec.Struct):
+class Agent(msgspec.Struct, gc=False):
     who: Optional[Reference] = None
     requestor: Optional[bool] = None
     type: Optional[Concept] = None
@@ -62,19 +62,19 @@ class Agent(msgspec.Struct):
     authorization: Raw = None
 
 
-class Entity(msgspec.Struct):
+class Entity(msgspec.Struct, gc=False):
     what: Optional[Reference] = None
     type: Optional[Coding] = None
     role: Optional[Coding] = None
     securityLabel: list[Coding] = []
 
 
-class Extension(msgspec.Struct):
+class Extension(msgspec.Struct, gc=False):
     url: Optional[str] = None
     valueString: Optional[str] = None
 
 
-class AuditEvent(msgspec.Struct):
+class AuditEvent(msgspec.Struct, gc=False):
     resourceType: str
     id: Optional[str] = None
     recorded: Optional[str] = None
@@ -119,10 +119,12 @@ def _mapped(event: AuditEvent, line: bytes, zone: ZoneInfo, unmapped) -> MappedE
     at_us = instant_us(event.recorded, zone)
     if at_us is None:
         raise _NotSure  # the general mapper looks further (period.start, R5's occurred[x])
-    for agent in event.agent:
-        if agent.networkString is not None or agent.networkUri is not None or agent.authorization is not None:
+    agent = None
+    for candidate in event.agent:
+        if candidate.networkString is not None or candidate.networkUri is not None or candidate.authorization is not None:
             raise _NotSure
-    agent = next((a for a in event.agent if a.requestor), None)
+        if agent is None and candidate.requestor:
+            agent = candidate
     if agent is None:
         raise Unmappable("no user (no agent is the requestor)")
     user = _user(agent)
@@ -131,7 +133,8 @@ def _mapped(event: AuditEvent, line: bytes, zone: ZoneInfo, unmapped) -> MappedE
     if agent.type is not None and any(c.code == APPLICATION for c in _codings(agent.type)):
         raise Unmappable("the work of an application (DCM 110150), not a person's access")
     failed = event.outcome is not None and event.outcome not in ("0", "")
-    types = {str(c.code) for c in _coding(event.type)}
+    kind = event.type
+    types = {str(kind.code)} if kind is not None and _plain(kind) else set()
     subtypes = {str(c.code) for c in event.subtype if _plain(c)}
     action, glass = action_of_codes(types, subtypes, event.action, failed)
     mrn, others = _patient(event.entity)
@@ -180,10 +183,11 @@ def _user(agent: Agent) -> str | None:
 
 def _is_patient(entity: Entity) -> bool:
     what = entity.what
-    if what is not None and reference_id(what.reference, "Patient"):
+    if what is not None and what.reference is not None and reference_id(what.reference, "Patient"):
         return True
-    return (any(r.code == "1" for r in _coding(entity.role))
-            and any(t.code in ("1", "Patient") for t in _coding(entity.type)))
+    role, kind = entity.role, entity.type
+    return (role is not None and _plain(role) and role.code == "1"
+            and kind is not None and _plain(kind) and kind.code in ("1", "Patient"))
 
 
 def _patient(entities: list[Entity]) -> tuple[str | None, list[Entity]]:
@@ -227,17 +231,27 @@ def _record_type(entities: list[Entity], others: list[Entity], unmapped) -> str 
 
 def _purpose(event: AuditEvent, agent: Agent) -> tuple[str | None, bool, str | None]:
     found: list[tuple[str, str | None]] = []
-    for concept in [*event.purposeOfEvent, *agent.purposeOfUse]:
-        text = _text(concept.text)
-        found += [(c.code.strip(), text) for c in _codings(concept) if _text(c.code)]  # type: ignore[union-attr]
+    for concepts in (event.purposeOfEvent, agent.purposeOfUse):
+        for concept in concepts:
+            for code in _codings(concept):
+                text = _text(code.code)
+                if text:  # purpose_of reads a concept's text only for BTG
+                    found.append((text, _text(concept.text) if text == BTG else None))
+    if len(found) == 1 and found[0][0] != BTG:
+        return found[0][0], False, None
     return purpose_of(found)
 
 
 def _workstation(agent: Agent, agents: list[Agent]) -> str | None:
-    for candidate in [agent] + [a for a in agents if a is not agent]:
-        found = _text(candidate.network.address) if candidate.network is not None else None
-        if found:
-            return found
+    network = agent.network
+    found = _text(network.address) if network is not None else None
+    if found:
+        return found
+    for candidate in agents:
+        if candidate is not agent and candidate.network is not None:
+            found = _text(candidate.network.address)
+            if found:
+                return found
     return None
 
 

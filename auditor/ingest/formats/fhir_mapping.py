@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import orjson
 
-from auditor.audit.fhir_export import APPLICATION, EVENT_ID, MRN
+from auditor.audit.fhir_codes import APPLICATION, EVENT_ID, MRN
 from auditor.ingest.formats import MappedEvent, Unmappable, instant_us
 from auditor.ingest.formats.codes import BTG, action_of_codes
 

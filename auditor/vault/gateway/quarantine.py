@@ -8,7 +8,6 @@ message), with its file, line and a reason that holds no value from the row.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from sqlalchemy import insert, select, update
@@ -17,18 +16,11 @@ from sqlalchemy.orm import Session
 from auditor.audit.events import AuditEvent
 from auditor.crypto.envelope import new_key_id
 from auditor.vault.gateway.context import AccessContext, export_source
+from auditor.vault.quarantine_entry import QuarantineEntry  # noqa: F401  (the gateway's name for it)
 from auditor.vault.records import IngestRun, QuarantinedRow
 
 if TYPE_CHECKING:  # pragma: no cover
     from auditor.vault.gateway.core import AccessGateway
-
-
-@dataclass(frozen=True)
-class QuarantineEntry:
-    file: str
-    line: int
-    reason: str  # never a value from the row
-    raw_row: str  # the row as read; sealed before it is stored
 
 
 class QuarantineWriting:

@@ -5,6 +5,9 @@ XML refuses entities and DTDs whole; a broken record loses none of the good ones
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
@@ -326,6 +329,26 @@ def test_a_value_over_the_contract_s_size_limit_is_refused_as_in_a_csv(tmp_path)
     events, rejected, _, records = _read(tmp_path / "limits.ndjson")
     assert [e["event_id"] for e in events] == ["e1"] and records == 2
     assert [(r.line, r.reason) for r in rejected] == [(1, "a value over its size limit (user_id: 300 characters, at most 128)")]
+
+
+def test_the_workers_do_not_run_the_program_that_started_them(tmp_path):
+    """A spawned worker would import the parent's main module (for `auditor`, the whole CLI) before
+    its task: here a script without a main guard, which counts each time it runs. It runs once."""
+    file = tmp_path / "big.ndjson"
+    file.write_text("".join(json.dumps(_event(n)) + "\n" for n in range(40)), encoding="utf-8")
+    runs = tmp_path / "runs"
+    script = tmp_path / "ingest_script.py"
+    script.write_text(
+        "from pathlib import Path\nfrom zoneinfo import ZoneInfo\n"
+        "from auditor.ingest.formats.fhir import FhirAuditEvents\n"
+        f"with open({str(runs)!r}, 'a') as f:\n    f.write('ran\\n')\n"
+        f"chunks = FhirAuditEvents(parallel_from=0, range_bytes=2000).chunks(Path({str(file)!r}), ZoneInfo('UTC'))\n"
+        "print(sum(c.events.num_rows for c in chunks))\n", encoding="utf-8")
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[3])})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["40"]
+    assert runs.read_text().splitlines() == ["ran"]
 
 
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
