@@ -1,13 +1,15 @@
 """Interop benchmark (issue 17): FHIR AuditEvent NDJSON and ATNA over TLS syslog into the log, each
 against the CSV path on the same events.
 
-    python bench/interop.py [--events 300000] [--seconds 60] [--rate 5000]
+    python bench/interop.py [--events 300000] [--seconds 60] [--rate 5000] [--repeat 3]
 
 1. CSV, the baseline: a month of N events (bench/policy_data, as bench/policy.py makes it) ingested
    from its interchange export into a new vault: access_log.csv rows per second.
 2. FHIR: the same accesses written as FHIR R4 AuditEvents by this auditor's exporter
    (auditor.audit.fhir_export, one a line) and ingested with `--format fhir`'s path into a vault that
    holds the same context: events per second, and the ratio to the CSV's. Target >= 50%.
+   Both run `--repeat` times, alternately, each into a new vault; the best run of each is compared
+   (a single run moves by 15% with the machine's load), and every run's rate is printed.
 3. ATNA: a vault with the same context listens on loopback TLS (auditor.ingest.listener, RFC 5425,
    certificates made here, as `auditor listen` runs it); a sender process sends the accesses as ATNA
    messages (auditor.audit.atna_export) at `--rate` messages a second for `--seconds`, paced each
@@ -86,15 +88,17 @@ def _vault(home: Path, export: Path, context_only: bool) -> dict:
     return {"rows": summary.files["access_log.csv"].rows, "per_s": summary.access_rows_per_second}
 
 
-def measure_fhir(work: Path, events: list[dict]) -> dict:
+def measure_fhir(work: Path, events: list[dict], run: int) -> dict:
     ndjson = work / "month.ndjson"
-    started = time.perf_counter()
-    with open(ndjson, "wb") as f:
-        for e in events:
-            f.write(orjson.dumps(audit_event(e, e["patient_id"], e["reason"])) + b"\n")
-    write_s = time.perf_counter() - started
-    _vault(work / "fhir-home", work / "export", context_only=True)
-    vault = Vault.open(work / "fhir-home")
+    write_s = None
+    if not ndjson.exists():
+        started = time.perf_counter()
+        with open(ndjson, "wb") as f:
+            for e in events:
+                f.write(orjson.dumps(audit_event(e, e["patient_id"], e["reason"])) + b"\n")
+        write_s = time.perf_counter() - started
+    _vault(work / f"fhir-home-{run}", work / "export", context_only=True)
+    vault = Vault.open(work / f"fhir-home-{run}")
     try:
         summary = ingest_log(vault, ndjson, "fhir", ZONE, "fhir")
     finally:
@@ -102,6 +106,11 @@ def measure_fhir(work: Path, events: list[dict]) -> dict:
     count = next(iter(summary.files.values()))
     return {"events": count.rows, "loaded": count.loaded, "rejected": count.rejected, "seconds": summary.access_seconds,
             "per_s": count.rows / summary.access_seconds, "write_s": write_s, "bytes": ndjson.stat().st_size}
+
+
+def _best(runs: list[dict]) -> dict:
+    """The fastest of the runs, with every run's rate: this machine's load moves a single run by 15%."""
+    return dict(max(runs, key=lambda r: r["per_s"]), runs_per_s=[round(r["per_s"]) for r in runs])
 
 
 def _sender(port: int, ca: str, messages_path: str, rate: int, seconds: int) -> dict:
@@ -183,21 +192,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=int, default=60, help="How long the ATNA sender sends.")
     parser.add_argument("--rate", type=int, default=5000, help="ATNA messages a second the sender sends.")
     parser.add_argument("--seed", type=int, default=20261101)
+    parser.add_argument("--repeat", type=int, default=3, help="Runs of the CSV and FHIR ingests: the best of each is compared.")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="auditor-bench-interop-") as tmp:
         work = Path(tmp)
         policy_data.write_export(work / "export", args.events, args.seed)
-        csv_fig = _vault(work / "csv-home", work / "export", context_only=False)
         events = _events(work / "export" / "access_log.csv")
-        fhir = measure_fhir(work, events)
+        csv_runs, fhir_runs = [], []
+        for run in range(args.repeat):  # alternately, so both meet the same load
+            csv_runs.append(_vault(work / f"csv-home-{run}", work / "export", context_only=False))
+            fhir_runs.append(measure_fhir(work, events, run))
+        csv_fig, fhir = _best(csv_runs), _best(fhir_runs)
         atna = measure_atna(work, events, args.rate, args.seconds)
     fig = {"events": len(events), "csv": csv_fig, "fhir": fhir, "atna": atna,
            "fhir_vs_csv": fhir["per_s"] / csv_fig["per_s"], "atna_vs_csv": atna["per_s_to_log"] / csv_fig["per_s"]}
     print(f"{len(events):,} accesses in the month")
-    print(f"CSV  (baseline)  {csv_fig['per_s']:>10,.0f} rows/s")
+    print(f"CSV  (baseline)  {csv_fig['per_s']:>10,.0f} rows/s (best of {args.repeat}: {csv_fig['runs_per_s']})")
     print(f"FHIR NDJSON      {fhir['per_s']:>10,.0f} events/s  = {fig['fhir_vs_csv']:.0%} of CSV "
           f"(target >= {FHIR_TARGET:.0%}: {'met' if fig['fhir_vs_csv'] >= FHIR_TARGET else 'NOT met'}); "
-          f"{fhir['loaded']:,} loaded, {fhir['rejected']} rejected")
+          f"{fhir['loaded']:,} loaded, {fhir['rejected']} rejected (best of {args.repeat}: {fhir['runs_per_s']})")
     print(f"ATNA over TLS    {atna['held_per_s']:>10,.0f} messages/s held for {atna['send_s']:.0f} s; "
           f"{atna['per_s_to_log']:,.0f}/s into the log = {fig['atna_vs_csv']:.1%} of CSV; last message in the log "
           f"{atna['last_in_log_after_s']:.1f} s after the sender stopped")

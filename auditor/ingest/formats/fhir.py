@@ -28,6 +28,7 @@ from __future__ import annotations
 import gc
 import json
 import multiprocessing
+import os
 import sys
 from collections import Counter, deque
 from concurrent.futures import ProcessPoolExecutor
@@ -108,7 +109,7 @@ def _mapped(builder: ChunkBuilder, records, zone: ZoneInfo) -> Iterator[EventChu
 
 PARALLEL_FROM_BYTES = 8 << 20  # below this, starting the workers costs more than they save
 RANGE_BYTES = 4 << 20  # about 3,500 AuditEvents
-WORKERS = 2
+WORKERS = max(1, min(8, len(os.sched_getaffinity(0))))  # the cores this process may use
 AHEAD = 32  # ranges mapped ahead of the one being appended: the workers go on while a merged chunk is
 MERGED_EVENTS = 20_000  # events of a merged chunk at most
 

@@ -24,8 +24,7 @@ from auditor.ingest.formats.fhir_mapping import SENSITIVE_LABELS, TYPE_NAME, pur
 Raw = Optional[msgspec.Raw]  # an element the mapper reads and this shortcut leaves to it: present -> general path
 
 
-class Coding(msgspec.Struct, gc=False):
-    system: Optional[str] = None
+class Coding(msgspec.Struct, gc=False):  # its system is not read: the mapping goes by codes alone
     code: Optional[str] = None
     coding: Raw = None  # a CodeableConcept where a Coding is expected
 
@@ -133,10 +132,7 @@ def _mapped(event: AuditEvent, line: bytes, zone: ZoneInfo, unmapped) -> MappedE
     if agent.type is not None and any(c.code == APPLICATION for c in _codings(agent.type)):
         raise Unmappable("the work of an application (DCM 110150), not a person's access")
     failed = event.outcome is not None and event.outcome not in ("0", "")
-    kind = event.type
-    types = {str(kind.code)} if kind is not None and _plain(kind) else set()
-    subtypes = {str(c.code) for c in event.subtype if _plain(c)}
-    action, glass = action_of_codes(types, subtypes, event.action, failed)
+    action, glass = _action(event, failed)
     mrn, others = _patient(event.entity)
     record_type = _record_type(event.entity, others, unmapped) if mrn else None
     if mrn and record_type is None and not others:
@@ -151,6 +147,28 @@ def _mapped(event: AuditEvent, line: bytes, zone: ZoneInfo, unmapped) -> MappedE
                        outcome="denied" if failed else "success", purpose=purpose, break_glass=glass,
                        reason=reason if glass else None, workstation=_workstation(agent, event.agent),
                        row_hash=digest)
+
+
+_ACTIONS: dict[tuple, tuple[str, bool] | str] = {}  # what action_of_codes gave for these codes (a log has few)
+_NO_TYPE = object()
+
+
+def _action(event: AuditEvent, failed: bool) -> tuple[str, bool]:
+    kind = event.type
+    key = (kind.code if kind is not None and _plain(kind) else _NO_TYPE,
+           tuple(c.code for c in event.subtype if _plain(c)), event.action, failed)
+    found = _ACTIONS.get(key)
+    if found is None:
+        types = {str(key[0])} if key[0] is not _NO_TYPE else set()
+        try:
+            found = action_of_codes(types, {str(c) for c in key[1]}, event.action, failed)
+        except Unmappable as refused:
+            found = str(refused)
+        if len(_ACTIONS) < 4096:
+            _ACTIONS[key] = found
+    if isinstance(found, str):
+        raise Unmappable(found)
+    return found
 
 
 def _text(value: str | None) -> str | None:
