@@ -20,6 +20,7 @@ from auditor.cases.workflow import CLOSED, STATUSES
 from auditor.database import read_snapshot
 from auditor.errors import InputError, NotFound
 from auditor.policy.findings import Directory
+from auditor.policy.validation import SEVERITIES
 from auditor.vault.gateway.casework import Casework
 from auditor.vault.gateway.context import normalize_department
 from auditor.vault.records import Case, CaseFinding, CaseHistoryEntry, WorkforceMember
@@ -145,6 +146,18 @@ def rules_of(records: Engine, case_ids: list[int]) -> dict[int, list[str]]:
                                               .where(CaseFinding.case_id.in_(case_ids[i : i + _CHUNK]))):
                 out.setdefault(case_id, set()).add(rule)
     return {case_id: sorted(rules) for case_id, rules in out.items()}
+
+
+def severities_of(records: Engine, case_ids: list[int]) -> dict[int, str]:
+    """case id -> the highest severity among its findings."""
+    out: dict[int, str] = {}
+    with records.connect() as conn:
+        for i in range(0, len(case_ids), _CHUNK):
+            for case_id, severity in conn.execute(select(CaseFinding.case_id, CaseFinding.severity).distinct()
+                                                  .where(CaseFinding.case_id.in_(case_ids[i : i + _CHUNK]))):
+                if case_id not in out or SEVERITIES.index(severity) > SEVERITIES.index(out[case_id]):
+                    out[case_id] = severity
+    return out
 
 
 def _ascending(conn, column, *conditions) -> list:

@@ -1,4 +1,5 @@
-"""policies/cases.yaml: when a case becomes overdue. A site's own cases.yaml overrides it."""
+"""policies/cases.yaml: when a case becomes overdue, and how many cases a month the office reviews
+(the review budget). A site's own cases.yaml overrides either."""
 
 from __future__ import annotations
 
@@ -12,11 +13,13 @@ from auditor.errors import ConfigurationError
 from auditor.resources import POLICIES_DIR
 
 DEFAULT_OVERDUE_AFTER_DAYS = 30
+DEFAULT_REVIEW_BUDGET = 1000
 
 
 @dataclass(frozen=True)
 class CaseSettings:
     overdue_after_days: int = DEFAULT_OVERDUE_AFTER_DAYS
+    review_budget: int = DEFAULT_REVIEW_BUDGET  # cases a month the office reviews: the first this many in triage order
 
     @property
     def overdue_after(self) -> timedelta:
@@ -43,4 +46,7 @@ def load_case_settings(path: Path | None = None, site_dir: Path | None = None) -
     days = doc.get("overdue_after_days", DEFAULT_OVERDUE_AFTER_DAYS)
     if isinstance(days, bool) or not isinstance(days, int) or days < 1:
         raise ConfigurationError(f"{path}: overdue_after_days must be a whole number of days, 1 or more")
-    return CaseSettings(days)
+    budget = doc.get("review_budget", DEFAULT_REVIEW_BUDGET)
+    if isinstance(budget, bool) or not isinstance(budget, int) or not 1 <= budget <= 10_000_000:
+        raise ConfigurationError(f"{path}: review_budget must be a whole number of cases, 1 or more")
+    return CaseSettings(days, budget)

@@ -100,6 +100,16 @@ def _summary_line(c: CaseSummary) -> str:
             f"max risk {c.max_risk}\t{c.user_cases} case(s) for this user{decided}{late}")
 
 
+def _listed_line(c) -> str:
+    """rank, then the case's line with its highest severity, risk and rules; marked past the budget."""
+    past = "" if c.inside_budget else "\tPAST THE REVIEW BUDGET"
+    s = c.case
+    decided = f"\t{s.disposition}, sanction {s.sanction}" if s.status == workflow.CLOSED else ""
+    return (f"{c.rank}.\tcase {s.id}\t{s.status}\t{s.user_id}\t{s.first_day} to {s.last_day}\t{c.severity or '-'}\t"
+            f"risk {s.max_risk}\t{','.join(c.rules) or '-'}\t{s.findings} finding(s)\t{s.user_cases} case(s) for this user"
+            f"{decided}{chr(9) + 'OVERDUE' if s.overdue else ''}{past}")
+
+
 @cases.command("list")
 @click.option("--status", type=click.Choice([*workflow.STATUSES, "overdue"]), help="Only cases with this status.")
 @click.option("--from", "first", help="Only cases covering days from this one (YYYY-MM-DD).")
@@ -108,20 +118,24 @@ def _summary_line(c: CaseSummary) -> str:
 @_FORMAT
 @click.pass_context
 def cases_list(ctx, status, first, last, site_policies, fmt):
-    """Cases in triage order: critical first, then risk (as the web app's queue and the report)."""
+    """Cases in triage order: critical first, then risk (as the web app's queue and the report): rank,
+    case, status, member, days, highest severity, risk, rules; the first review_budget (policies/
+    cases.yaml) are inside the review budget, and the rest are summed up by rule at the end."""
     first_day, last_day = day_option(first, "--from"), day_option(last, "--to")
     if first_day and last_day and last_day < first_day:
         raise InputError("--to is before --from")
     settings = load_case_settings(site_dir=site_policies)
     with opened(ctx) as vault:
         require_role(ctx, vault, *_CASEWORK)
-        found = office.list_cases(vault, settings, status=status, first_day=first_day, last_day=last_day)
+        found, budget = office.case_listing(vault, settings, status=status, first_day=first_day, last_day=last_day)
     if fmt == "json":
         click.echo(json.dumps([c.to_dict() for c in found], indent=2))
         return
     for c in found:
-        click.echo(_summary_line(c))
-    click.echo(f"{len(found)} case(s)", err=True)
+        click.echo(_listed_line(c))
+    click.echo(f"{len(found)} case(s); review budget {budget.size} a month: {budget.inside} inside it"
+               + (f", {budget.beyond} past it, by rule: " + ", ".join(f"{r} {n}" for r, n in budget.beyond_by_rule.items())
+                  if budget.beyond else ""), err=True)
 
 
 @cases.command("show")

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from auditor.cli import cli
+from auditor.cases.settings import load_case_settings
 from auditor.cli.session import open_vault
 from auditor.errors import InputError
 
@@ -78,10 +79,14 @@ def simulate(out, seed, events, patients, workforce, month, tz_name, synthea):
 @click.option("--from", "first", help="First local day (YYYY-MM-DD); default: the simulated month's.")
 @click.option("--to", "last", help="Last local day (YYYY-MM-DD); default: the simulated month's.")
 @click.option("--source", default="ehr", show_default=True, help="The source name the export was ingested under.")
+@click.option("--site-policies", type=click.Path(file_okay=False, path_type=Path),
+              help="A folder with the site's cases.yaml (its review_budget).")
 @click.pass_context
-def evaluate(ctx, labels_path, first, last, source):
+def evaluate(ctx, labels_path, first, last, source, site_policies):
     """Score the rules against a simulation's labels: per-rule precision and recall (event level)
-    and the share of normal traffic explained. Run after auditor ingest of the simulated directory."""
+    and the share of normal traffic explained; how the triage order serves the labelled events (the
+    share inside the review budget, the risk score's ROC AUC). Run after auditor ingest of the
+    simulated directory."""
     from datetime import date
 
     from auditor.policy.frames import Period
@@ -98,6 +103,7 @@ def evaluate(ctx, labels_path, first, last, source):
     if days[1] < days[0]:
         raise InputError("--to is before --from")
     policy = load_policy()
+    settings = load_case_settings(site_dir=site_policies)
     vault = open_vault(ctx)
     try:
         tz = vault.stored_timezone
@@ -105,7 +111,7 @@ def evaluate(ctx, labels_path, first, last, source):
             raise InputError("no organisation time zone is stored: ingest the simulated directory first "
                              "(auditor ingest DIR --tz ZONE)")
         result = score_rules(vault.records, policy, labels, Period(days[0], days[1], tz), source,
-                             log_key=vault.keyring.log_mac_key)
+                             log_key=vault.keyring.log_mac_key, budget=settings.review_budget)
     finally:
         vault.close()
     click.echo(render(result), nl=False)

@@ -69,22 +69,48 @@ class Finding:
         return out
 
 
-def risk_score(severity: str, events: int) -> int:
-    """0-100: the severity's base, plus up to 10 for repetition within the finding."""
-    return min(100, SEVERITY_RISK[severity] + min(10, events - 1))
+@dataclass(frozen=True)
+class RiskFactors:
+    """What a finding's risk is made of, besides its severity (README, "Triage: the risk score")."""
+
+    events: int = 1  # the finding's events
+    patients: int = 1  # distinct patients among them
+    days: int = 1  # distinct local days they fall on
+    sensitive: bool = False  # one of them opened a sensitive record (psychotherapy note, SUD, HIV, genetic)
+    vip: bool = False  # one of them opened the chart of a patient the vault marks VIP
+    other_findings: int = 0  # the member's other findings in the period (a repeat offender)
+
+
+def risk_score(severity: str, factors: RiskFactors = RiskFactors()) -> int:
+    """0-100: the severity's base (low 20, medium 45, high 70, critical 90), plus up to 10 for
+    repetition (events beyond the first), 5 for a sensitive record, 5 for a VIP, up to 5 for patients
+    beyond the first, up to 5 for days beyond the first, and up to 5 for the member's other findings.
+    A critical finding's case is ranked above every other whatever the scores (auditor.review.triage);
+    within the rest the score orders them, so a high finding with every aggravation (70 + 35) passes a
+    critical one's base but never outranks its case."""
+    added = (min(10, factors.events - 1) + 5 * factors.sensitive + 5 * factors.vip
+             + min(5, factors.patients - 1) + min(5, factors.days - 1) + min(5, factors.other_findings))
+    return min(100, SEVERITY_RISK[severity] + added)
 
 
 def _grouped(detection: Detection) -> pd.DataFrame:
     ev = detection.context.events
-    hits = detection.hits.join(ev[["event_ref", "user_id", "patient_id", "at", "local_day", "action"]], on="event")
+    hits = detection.hits.join(ev[["event_ref", "user_id", "patient_id", "at", "local_day", "action", "record_type"]],
+                               on="event")
     hits = hits.sort_values(["at", "event"], kind="stable")
     hits["viewed"] = hits["action"] == "view"
-    return hits.groupby(["rule", "user_id", "unit"], sort=False).agg(
+    hits["sensitive"] = hits["record_type"].isin(detection.context.settings.explanations.sensitive_record_types)
+    vip = detection.context.accesses["vip"]
+    hits["vip"] = hits["event"].map(vip[vip]).notna()  # the accesses whose patient is a VIP
+    groups = hits.groupby(["rule", "user_id", "unit"], sort=False).agg(
         event_ids=("event_ref", lambda s: list(dict.fromkeys(s))), patients=("patient_id", "nunique"),
         patient_id=("patient_id", "first"), first_at=("at", "min"), last_at=("at", "max"),
         first_day=("local_day", "min"), last_day=("local_day", "max"), evidence=("evidence", "first"),
         severity=("severity", "first"), all_viewed=("viewed", "all"), count=("event", "nunique"),
+        days=("local_day", "nunique"), sensitive=("sensitive", "any"), vip=("vip", "any"),
     ).reset_index()
+    groups["other_findings"] = groups.groupby("user_id")["rule"].transform("size") - 1
+    return groups
 
 
 def _actors(user_ids, people: dict[str, str], workforce: pd.DataFrame) -> dict[str, str]:
@@ -124,7 +150,9 @@ def build_findings(detection: Detection, policy: Policy, directory: Directory | 
         findings.append(Finding(
             rule=g.rule, severity=severity, user_id=g.user_id, patient_id=pid,
             mrn=mrns.get(pid) if pid is not None else None, event_ids=g.event_ids,
-            risk=risk_score(severity, g.count), explanation=_sentence(actors[g.user_id], g),
+            risk=risk_score(severity, RiskFactors(g.count, max(1, g.patients), max(1, g.days), bool(g.sensitive),
+                                                  bool(g.vip), g.other_findings)),
+            explanation=_sentence(actors[g.user_id], g),
             title=rule.title, first_at=g.first_at.isoformat(), last_at=g.last_at.isoformat(),
             citations=list(rule.citations)))
     return rank_by_member(findings)

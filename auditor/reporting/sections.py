@@ -48,20 +48,43 @@ def by_rule(findings: list[Finding], policy: Policy, order: tuple[str, ...]) -> 
              "by_severity": dict(severities[r])} for r in ids]
 
 
+@dataclass(frozen=True)
+class Budget:
+    """The review budget over cases in triage order: the first `size` are inside it; those past it are
+    summed up by rule (a case counts under each rule it has a finding of)."""
+
+    size: int
+    inside: int
+    beyond: int
+    beyond_by_rule: dict[str, int]
+
+    @classmethod
+    def over(cls, ranked_rules: list[list[str]], size: int) -> "Budget":
+        """`ranked_rules`: each case's rules, in triage order."""
+        past = Counter(rule for rules in ranked_rules[size:] for rule in set(rules))
+        return cls(size, min(size, len(ranked_rules)), max(0, len(ranked_rules) - size),
+                   dict(sorted(past.items(), key=lambda kv: (-kv[1], kv[0]))))
+
+    def to_dict(self) -> dict:
+        return {"size": self.size, "inside": self.inside, "beyond": self.beyond,
+                "beyond_by_rule": [{"rule": r, "cases": n} for r, n in self.beyond_by_rule.items()]}
+
+
 @dataclass
 class CaseRanking:
     """The cases the report lists, in rank order, each with its findings highest risk first; `total`
-    counts every case, listed or not."""
+    counts every case, listed or not; `budget`: the review budget over all of them."""
 
     cases: list[tuple[int, list[Finding]]]
     total: int
+    budget: Budget
 
 
-def case_ranking(ordered: list[tuple[int, list[Finding]]]) -> CaseRanking:
+def case_ranking(ordered: list[tuple[int, list[Finding]]], budget: int) -> CaseRanking:
     """Cases in the order given (auditor.review.triage ranks them), each case's findings highest risk
-    first; cut at MAX_CASES."""
+    first; cut at MAX_CASES; the review budget of `budget` cases over the whole order."""
     listed = [(c, sorted(items, key=lambda f: (-f.risk, f.first_at, f.rule))) for c, items in ordered[:MAX_CASES]]
-    return CaseRanking(listed, len(ordered))
+    return CaseRanking(listed, len(ordered), Budget.over([[f.rule for f in items] for _, items in ordered], budget))
 
 
 def ranked_cases(ranking: CaseRanking, patients: dict[int, str], show_mrn: bool = True) -> dict:
@@ -71,7 +94,8 @@ def ranked_cases(ranking: CaseRanking, patients: dict[int, str], show_mrn: bool 
                "rows": [finding_row(f, patients, show_mrn) for f in items[:CASE_ROWS]],
                "more": max(0, len(items) - CASE_ROWS)}
               for rank, (case_id, items) in enumerate(ranking.cases, start=1)]
-    return {"rows": ranked, "total": ranking.total, "more": max(0, ranking.total - MAX_CASES)}
+    return {"rows": ranked, "total": ranking.total, "more": max(0, ranking.total - MAX_CASES),
+            "budget": ranking.budget.to_dict()}
 
 
 def of_rule(findings: list[Finding], rule: str) -> list[Finding]:

@@ -107,6 +107,34 @@ def list_cases(vault: Vault, settings: CaseSettings, *, status: str | None = Non
                                             first_day=first_day, last_day=last_day))
 
 
+@dataclass(frozen=True)
+class ListedCase:
+    """A case as `auditor cases list` shows it: its place in triage order, whether it is inside the
+    review budget, its highest severity and its rules."""
+
+    rank: int
+    case: CaseSummary
+    severity: str
+    rules: list[str]
+    inside_budget: bool
+
+    def to_dict(self) -> dict:
+        return {**self.case.to_dict(), "rank": self.rank, "severity": self.severity, "rules": self.rules,
+                "inside_budget": self.inside_budget}
+
+
+def case_listing(vault: Vault, settings: CaseSettings, *, status: str | None = None, first_day: date | None = None,
+                 last_day: date | None = None) -> tuple[list[ListedCase], triage.Budget]:
+    """list_cases with each case's rank, severity and rules, and the review budget over them (the
+    first `review_budget` cases are inside it; the rest are summed up by rule)."""
+    cases = list_cases(vault, settings, status=status, first_day=first_day, last_day=last_day)
+    ids = [c.id for c in cases]
+    rules, severities = listing.rules_of(vault.records, ids), listing.severities_of(vault.records, ids)
+    listed = [ListedCase(rank, c, severities.get(c.id, ""), rules.get(c.id, []), rank <= settings.review_budget)
+              for rank, c in enumerate(cases, start=1)]
+    return listed, triage.Budget.over([c.rules for c in listed], settings.review_budget)
+
+
 def case_file(vault: Vault, case_id: int, settings: CaseSettings) -> CaseFile:
     """One case: its findings with their sentences and MRNs, its history with the notes (audited reads)."""
     return listing.case_file(Casework(vault.gateway), ReportDirectory(vault.gateway), case_id, settings,

@@ -136,7 +136,7 @@ def report_on(vault: Vault, review: PeriodReview, policy: Policy, site: Site, *,
     period = review.period
     findings = pseudonymized(vault, review.findings) if pseudonymize else review.findings
     tell(NAMING)
-    ranking = ranked_report_cases([f for f in findings if not f.muted])
+    ranking = ranked_report_cases([f for f in findings if not f.muted], (case_settings or CaseSettings()).review_budget)
     patients = _patient_labels(vault, findings, ranking, pseudonymize, reader)
     tell("counting the months of the trend")
     months = trend_months(period)

@@ -15,16 +15,17 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import Callable
 
 from auditor.cases import listing
 from auditor.cases.listing import NOT_CLOSED, CaseSummary
-from auditor.cases.settings import CaseSettings
+from auditor.cases.settings import DEFAULT_REVIEW_BUDGET, CaseSettings
 from auditor.cases.workflow import STATUSES
 from auditor.errors import InputError
 from auditor.home import Vault
 from auditor.policy.findings import Finding
 from auditor.policy.validation import SEVERITIES
-from auditor.reporting.sections import CaseRanking, case_ranking
+from auditor.reporting.sections import Budget, CaseRanking, case_ranking
 
 PER_PAGE = 25
 QUEUE_STATUSES = (NOT_CLOSED, *STATUSES, "overdue", "any")  # the queue's default first: the work in hand
@@ -40,14 +41,20 @@ def ranked(cases: list[CaseSummary]) -> list[CaseSummary]:
     return sorted(cases, key=lambda c: triage_order(c.critical, c.max_risk, c.findings, c.id))
 
 
-def ranked_report_cases(findings: list[Finding]) -> CaseRanking:
-    """The monthly report's cases (its unmuted findings grouped by case) in triage order."""
+def ranked_finding_groups(groups: dict, tie: Callable = lambda key: key) -> list:
+    """The keys of `groups` (a case's findings each) in triage order; `tie`: what stands for the case
+    number among equals (the case id; a member's id where findings are in no case yet)."""
+    return sorted(groups, key=lambda k: triage_order(any(f.severity == "critical" for f in groups[k]),
+                                                     max(f.risk for f in groups[k]), len(groups[k]), tie(k)))
+
+
+def ranked_report_cases(findings: list[Finding], budget: int = DEFAULT_REVIEW_BUDGET) -> CaseRanking:
+    """The monthly report's cases (its unmuted findings grouped by case) in triage order, with the
+    review budget of `budget` cases over them."""
     cases: dict[int, list[Finding]] = defaultdict(list)
     for f in findings:
         cases[f.case or 0].append(f)
-    order = sorted(cases, key=lambda c: triage_order(any(f.severity == "critical" for f in cases[c]),
-                                                     max(f.risk for f in cases[c]), len(cases[c]), c))
-    return case_ranking([(c, cases[c]) for c in order])
+    return case_ranking([(c, cases[c]) for c in ranked_finding_groups(cases)], budget)
 
 
 @dataclass(frozen=True)
@@ -65,6 +72,8 @@ class QueueRow:
     case: CaseSummary
     department: str | None
     rules: list[str]
+    rank: int = 0  # its place in triage order under the filters (1 = first)
+    inside_budget: bool = True  # among the first `review_budget` of them
 
 
 @dataclass(frozen=True)
@@ -76,6 +85,7 @@ class TriageQueue:
     filters: TriageFilters
     rules: list[str] = field(default_factory=list)  # the choices: rules some case has findings of
     departments: list[str] = field(default_factory=list)  # departments of members with cases
+    budget: Budget | None = None  # the review budget over the cases matching the filters
 
 
 def _checked(filters: TriageFilters, rules: list[str], departments: list[str]) -> None:
@@ -107,5 +117,12 @@ def triage_queue(vault: Vault, settings: CaseSettings, filters: TriageFilters = 
         shown, _ = listing.ranked_page(vault.records, settings, now, conditions, (page - 1) * per_page, per_page)
     rules_of = listing.rules_of(vault.records, [c.id for c in shown])
     members = listing.member_departments(vault.records, [c.user_id for c in shown])
-    rows = [QueueRow(c, members.get(c.user_id), rules_of.get(c.id, [])) for c in shown]
-    return TriageQueue(rows, total, page, pages, filters, rules, list(departments))
+    first = (page - 1) * per_page + 1
+    rows = [QueueRow(c, members.get(c.user_id), rules_of.get(c.id, []), rank, rank <= settings.review_budget)
+            for rank, c in enumerate(shown, start=first)]
+    past = (listing.ranked_page(vault.records, settings, now, conditions, settings.review_budget,
+                                total - settings.review_budget)[0] if total > settings.review_budget else [])
+    past_rules = listing.rules_of(vault.records, [c.id for c in past])
+    budget = Budget.over([[]] * min(total, settings.review_budget) + [past_rules.get(c.id, []) for c in past],
+                         settings.review_budget)
+    return TriageQueue(rows, total, page, pages, filters, rules, list(departments), budget)

@@ -45,12 +45,32 @@ class RuleScore:
 
 
 @dataclass(frozen=True)
+class Triage:
+    """How the one ranking (auditor.review.triage) serves the labelled violations: of their events, the
+    share whose case is inside the review budget (all of them; those of a critical rule), and the ROC
+    AUC of the risk score (an event's: the highest risk of the findings citing it, 0 for none) over
+    labelled against unlabelled events. Cases are as the case store makes them: one per member and period."""
+
+    budget: int
+    cases: int
+    inside_share: float | None
+    critical_inside_share: float | None
+    auc: float | None
+
+    def meets(self, inside: float = 0.95, auc: float = 0.9) -> bool:
+        return ((self.inside_share is None or self.inside_share >= inside)
+                and (self.critical_inside_share is None or self.critical_inside_share == 1.0)
+                and (self.auc is None or self.auc >= auc))
+
+
+@dataclass(frozen=True)
 class Evaluation:
     rules: list[RuleScore]
     normal_accesses: int
     explained_share: float | None  # of normal traffic
     findings: int
     period: Period
+    triage: Triage | None = None
 
     @property
     def precision(self) -> float | None:
@@ -111,8 +131,41 @@ def score(labels: pd.DataFrame, reported: pd.DataFrame, rules: list[str]) -> lis
                       int(planted.get(rule, 0))) for rule in rules]
 
 
+def roc_auc(scores: pd.Series, positive: pd.Series) -> float | None:
+    """The area under the ROC curve of `scores` for telling `positive` rows from the rest: the chance
+    that a positive row scores above a negative one, ties counting half (Mann-Whitney's U over n+ n-)."""
+    positive = positive.astype(bool)
+    n_pos, n_neg = int(positive.sum()), int((~positive).sum())
+    if not n_pos or not n_neg:
+        return None
+    ranks = scores.rank(method="average")
+    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def triage_of(findings, labels: pd.DataFrame, events: pd.Series, policy: Policy, budget: int) -> Triage:
+    """Triage (above) for `findings` and `labels`; `events`: the period's event ids scored for the AUC."""
+    from auditor.review.triage import ranked_finding_groups
+
+    cases: dict[str, list] = {}
+    for f in findings:
+        cases.setdefault(f.user_id, []).append(f)
+    inside = set(ranked_finding_groups(cases)[:budget])
+    cited = pd.DataFrame([(e, f.user_id, f.risk) for f in findings for e in f.event_ids],
+                         columns=["event_id", "user_id", "risk"])
+    truth = labels[["event_id", "rule"]].drop_duplicates()
+    critical = {r for r, rule in policy.rules.items() if rule.severity == "critical"}
+    reached = set(cited.loc[cited["user_id"].isin(inside), "event_id"])
+    share = lambda ids: sum(i in reached for i in ids) / len(ids) if len(ids) else None  # noqa: E731
+    labelled = set(truth["event_id"])
+    risk = cited.groupby("event_id")["risk"].max()
+    everything = pd.Index(events.astype(str)).union(pd.Index(sorted(labelled)))
+    scores = risk.reindex(everything).fillna(0)
+    return Triage(budget, len(cases), share(labelled), share(set(truth.loc[truth["rule"].isin(critical), "event_id"])),
+                  roc_auc(scores, pd.Series(everything.isin(labelled), index=everything)))
+
+
 def evaluate(records, policy: Policy, labels: pd.DataFrame, period: Period, source: str = "ehr",
-             log_key: bytes | None = None) -> Evaluation:
+             log_key: bytes | None = None, budget: int = 1000) -> Evaluation:
     """Run the rules over `period` on the vault's records engine and score them against `labels`
     (`log_key`: the log's MAC key, to pass over sealed blocks outside the period; see load_frames)."""
     if "day" in labels:  # only the events of the period can be reported
@@ -124,8 +177,14 @@ def evaluate(records, policy: Policy, labels: pd.DataFrame, period: Period, sour
     injected = set(labels.loc[labels["injected"], "event_id"])
     normal = accesses[(accesses["source"].astype("string") == source) & ~accesses["event_ref"].isin(injected)]
     share = float(normal["explained"].mean()) if len(normal) else None
+    events = detection.context.events
+    period_events = events.loc[events["in_period"] & (events["source"].astype("string") == source), "event_ref"]
     return Evaluation(score(labels, _reported(findings), sorted(policy.rules)), len(normal), share, len(findings),
-                      period)
+                      period, triage_of(findings, labels, period_events, policy, budget))
+
+
+def _share(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1%}"
 
 
 def _ratio(value: float | None) -> str:
@@ -149,4 +208,11 @@ def render(result: Evaluation) -> str:
                  f"({result.period.tz.key})")
     lines.append("targets (recall >= 0.95 per rule, precision >= 0.95, explained >= 95%): "
                  + ("met" if result.meets() else "NOT met"))
+    t = result.triage
+    if t is not None:
+        lines.append(f"triage: {t.cases} case(s), review budget {t.budget}: labelled events whose case is inside it "
+                     f"{_share(t.inside_share)}, of critical rules {_share(t.critical_inside_share)}; "
+                     f"risk score ROC AUC {_ratio(t.auc)} (labelled against unlabelled events)")
+        lines.append("triage targets (>= 95% inside the budget, every critical one, AUC >= 0.9): "
+                     + ("met" if t.meets() else "NOT met"))
     return "\n".join(lines) + "\n"

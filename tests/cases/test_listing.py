@@ -45,7 +45,7 @@ def test_overdue_only_after_the_full_delay(auditor, opened_case, now, overdue):
     (case,) = json.loads(listed.out)
     assert case["opened_at"] == OPENED.isoformat() and case["overdue"] is overdue
     late = auditor("cases", "list", "--status", "overdue", clock=FixedClock(now), user="officer")
-    assert late.code == 0 and late.err.strip() == f"{int(overdue)} case(s)"
+    assert late.code == 0 and late.err.startswith(f"{int(overdue)} case(s); review budget 1000 a month")
     assert late.out.rstrip().endswith("\tOVERDUE") if overdue else late.out == ""
 
 

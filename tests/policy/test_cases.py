@@ -317,7 +317,8 @@ def test_cli_findings_cases_review_note_close(auditor, home, tmp_path):  # noqa:
     assert code == 0 and "(0 opened, 0 finding(s) newly attached)" in err
     assert {line.split(",")[0] for line in out.splitlines()[1:]} == {"1"}
     code, out, _ = auditor("cases", "list", user="investigator")
-    assert code == 0 and out.startswith("1\topen\tn.muller\t2026-11-01 to 2026-11-30\t3 finding(s)")
+    assert code == 0 and out.startswith("1.\tcase 1\topen\tn.muller\t2026-11-01 to 2026-11-30\thigh\trisk 72\t"
+                                        "coworker-access,family-access,neighbor-access\t3 finding(s)")
     code, out, _ = auditor("cases", "review", "1", "--note", NOTE, user="investigator")
     assert code == 0 and out.strip() == "case 1 under review"
     code, out, _ = auditor("cases", "note", "1", "--text", "interviewed", user="investigator")
@@ -326,7 +327,7 @@ def test_cli_findings_cases_review_note_close(auditor, home, tmp_path):  # noqa:
                            "written_warning", user="officer")
     assert code == 0 and out.strip() == "case 1 closed: confirmed_violation, sanction written_warning"
     code, out, _ = auditor("cases", "show", "1", user="officer")
-    assert code == 0 and "family-access (high, risk 70) mrn P-FAM events ehr-1" in out
+    assert code == 0 and "family-access (high, risk 72) mrn P-FAM events ehr-1" in out
     assert f"note: {NOTE}" in out and "review_started by investigator" in out and "closed by officer -> closed" in out
     code, out, _ = auditor("cases", "show", "1", "--format", "json", user="officer")
     assert [h["action"] for h in json.loads(out)["history"]] == ["opened", "review_started", "note", "closed"]

@@ -3,6 +3,7 @@ case), the queue's filters and pages, and `auditor cases list` and the monthly r
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime, timezone
 
 import pytest
@@ -67,8 +68,8 @@ def test_the_queue_is_in_triage_order_and_filters_by_rule_severity_department_st
     vault, _ = reviewed
     settings = CaseSettings()
     queue = triage_queue(vault, settings)
-    assert [(r.case.user_id, r.case.critical) for r in queue.rows] == [
-        ("t.gone", True), ("n.muller", False), ("b.glass", False), ("c.coder", False)]
+    assert [(r.case.user_id, r.case.critical) for r in queue.rows] == [  # c.coder's access opened a sensitive record
+        ("t.gone", True), ("n.muller", False), ("c.coder", False), ("b.glass", False)]
     assert queue.rows[0].rules == ["no-treatment-relationship", "terminated-user-access"]
     assert queue.departments == ["cardiology", "emergency", "him", "oncology"] and "vip-access" in queue.rules
     pick = lambda **f: [r.case.user_id for r in triage_queue(vault, settings, TriageFilters(**f)).rows]  # noqa: E731
@@ -82,7 +83,7 @@ def test_the_queue_is_in_triage_order_and_filters_by_rule_severity_department_st
 def test_the_queue_pages_and_refuses_values_no_one_could_choose(reviewed):
     vault, _ = reviewed
     second = triage_queue(vault, CaseSettings(), page=2, per_page=3)
-    assert (second.page, second.pages, second.total, [r.case.user_id for r in second.rows]) == (2, 2, 4, ["c.coder"])
+    assert (second.page, second.pages, second.total, [r.case.user_id for r in second.rows]) == (2, 2, 4, ["b.glass"])
     assert triage_queue(vault, CaseSettings(), page=99, per_page=3).page == 2
     for bad in (TriageFilters(rule="no-such-rule"), TriageFilters(severity="dire"), TriageFilters(status="lost"),
                 TriageFilters(department="the moon")):
@@ -108,6 +109,70 @@ def test_cases_list_puts_the_critical_case_first(auditor, tmp_path, policy):
                    clock=FixedClock(DECEMBER_2), user="officer").code == 0
     listed = auditor("cases", "list", clock=FixedClock(DECEMBER_2), user="investigator")
     assert listed.code == 0, listed.err
-    lines = listed.out.splitlines()
-    assert lines[0].split("\t")[2] == "t.gone" and lines[0].endswith("\tCRITICAL")
-    assert [line.split("\t")[2] for line in lines] == ["t.gone", "n.muller", "b.glass", "c.coder"]
+    rows = [line.split("\t") for line in listed.out.splitlines()]
+    # rank, case, status, member, days, highest severity, risk, rules, findings, the member's cases
+    assert [(r[0], r[3], r[5]) for r in rows] == [("1.", "t.gone", "critical"), ("2.", "n.muller", "high"),
+                                                  ("3.", "c.coder", "high"), ("4.", "b.glass", "high")]
+    assert rows[0][6] == "risk 91" and rows[0][7] == "no-treatment-relationship,terminated-user-access"
+    assert not any("PAST THE REVIEW BUDGET" in r for r in listed.out.splitlines())
+    assert listed.err.strip().endswith("4 case(s); review budget 1000 a month: 4 inside it")
+
+
+def test_the_budget_keeps_the_first_cases_and_sums_up_the_rest_by_rule():
+    from auditor.reporting.sections import Budget
+
+    ranked_rules = [["terminated-user-access"], ["vip-access", "family-access"], ["after-hours"],
+                    ["vip-access", "after-hours", "after-hours"], ["vip-access"]]
+    budget = Budget.over(ranked_rules, 2)
+    assert (budget.size, budget.inside, budget.beyond) == (2, 2, 3)
+    assert budget.beyond_by_rule == {"vip-access": 2, "after-hours": 2}  # a case counts once under each of its rules
+    assert list(budget.beyond_by_rule) == ["after-hours", "vip-access"]  # most cases first, then by name
+    assert Budget.over(ranked_rules, 1000) == Budget(1000, 5, 0, {})
+
+
+def test_the_queue_the_list_and_the_report_mark_the_same_cases_past_the_budget(reviewed, policy, auditor, tmp_path):
+    vault, review = reviewed
+    two = CaseSettings(review_budget=2)
+    queue = triage_queue(vault, two)
+    assert [(r.rank, r.case.user_id, r.inside_budget) for r in queue.rows] == [
+        (1, "t.gone", True), (2, "n.muller", True), (3, "c.coder", False), (4, "b.glass", False)]
+    assert (queue.budget.inside, queue.budget.beyond) == (2, 2)
+    assert queue.budget.beyond_by_rule == {"break-glass-review": 1, "sensitive-record-access": 1}
+    second = triage_queue(vault, two, page=2, per_page=3)
+    assert [(r.rank, r.inside_budget) for r in second.rows] == [(4, False)] and second.budget == queue.budget
+    report = report_on(vault, review, policy, Site(), case_settings=two)
+    assert report.context["cases"]["budget"] == queue.budget.to_dict()
+    html = report.html()
+    assert "The first 2 cases in this order are inside it" in html and "2 more are past it" in html
+    assert "<code>sensitive-record-access</code></td><td class=\"num\">1</td>" in html
+    whole = report_on(vault, review, policy, Site()).html()
+    assert "All 4 cases of the month are inside the office's review budget of 1,000 cases a month" in whole
+
+
+def test_cases_list_marks_the_cases_past_a_site_s_budget_and_refuses_a_bad_one(auditor, tmp_path):
+    vault = create_home(tmp_path / "home", clock=FixedClock(DECEMBER_2), scrypt_n=FAST_SCRYPT)
+    try:
+        hospital_month(vault)
+    finally:
+        vault.close()
+    assert auditor("findings", "--from", "2026-11-01", "--to", "2026-11-30", "--format", "csv",
+                   clock=FixedClock(DECEMBER_2), user="officer").code == 0
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "cases.yaml").write_text("review_budget: 2\n")
+    listed = auditor("cases", "list", "--site-policies", str(site), clock=FixedClock(DECEMBER_2), user="investigator")
+    assert listed.code == 0, listed.err
+    past = [line.split("\t")[3] for line in listed.out.splitlines() if line.endswith("\tPAST THE REVIEW BUDGET")]
+    assert past == ["c.coder", "b.glass"]
+    assert listed.err.strip() == ("4 case(s); review budget 2 a month: 2 inside it, 2 past it, by rule: "
+                                  "break-glass-review 1, sensitive-record-access 1")
+    as_json = auditor("cases", "list", "--site-policies", str(site), "--format", "json", clock=FixedClock(DECEMBER_2),
+                      user="investigator")
+    assert [(c["rank"], c["inside_budget"], c["severity"]) for c in json.loads(as_json.out)] == [
+        (1, True, "critical"), (2, True, "high"), (3, False, "high"), (4, False, "high")]
+    for bad in ("review_budget: 0", "review_budget: many", "review_budget: true", "review_budget: 2.5"):
+        (site / "cases.yaml").write_text(bad + "\n")
+        refused = auditor("cases", "list", "--site-policies", str(site), clock=FixedClock(DECEMBER_2), user="investigator")
+        assert refused.code == 2 and refused.out == ""
+        assert refused.err.strip().splitlines() == [
+            f"auditor: {site / 'cases.yaml'}: review_budget must be a whole number of cases, 1 or more"], refused.err

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime, timezone
 
 import pandas as pd
+from hypothesis import given, settings, strategies as st
 
 from auditor.audit.blocks import stored_events
 from auditor.policy.frames import Period
@@ -73,3 +74,17 @@ def test_score_counts_event_rule_pairs():
     assert scores["x"].precision == 1.0 and scores["x"].recall == 1 / 3
     assert scores["y"].precision == 0.5 and scores["y"].recall == 1.0
     assert scores["z"].precision is None and scores["z"].recall is None
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 5), st.booleans()), min_size=1, max_size=40))
+def test_roc_auc_is_the_share_of_positive_negative_pairs_ranked_right_ties_half(rows):
+    """roc_auc against its definition, pair by pair."""
+    from auditor.simulation.evaluation import roc_auc
+
+    scores = pd.Series([s for s, _ in rows], dtype=float)
+    positive = pd.Series([p for _, p in rows])
+    pairs = [(a, b) for a, pa in rows if pa for b, pb in rows if not pb]
+    expected = sum(1.0 if a > b else 0.5 if a == b else 0.0 for a, b in pairs) / len(pairs) if pairs else None
+    got = roc_auc(scores, positive)
+    assert got == expected if expected is None else abs(got - expected) < 1e-9

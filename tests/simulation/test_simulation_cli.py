@@ -31,6 +31,18 @@ def test_simulate_ingest_evaluate(auditor, tmp_path):
         ("no-treatment", "after-hours", "excessive", "break-glass", "bulk", "repeated"))) == 14
     assert "explained" in text and "2026-11-01 to 2026-11-30 (America/New_York)" in text
     assert "targets" in lines[-1] and lines[-1].endswith(": met")
+    triage = next(line for line in lines if line.startswith("triage: "))
+    assert "review budget 1000: labelled events whose case is inside it 100.0%, of critical rules 100.0%" in triage
+    assert "risk score ROC AUC " in triage
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "cases.yaml").write_text("review_budget: 1\n")
+    code, text, err = auditor("evaluate", "--labels", str(out / "labels.csv"), "--site-policies", str(site))
+    assert code == 0, err
+    assert "review budget 1: " in text and text.splitlines()[-1].endswith(": NOT met")  # one case holds far from 95%
+    (site / "cases.yaml").write_text("review_budget: 0\n")
+    assert "review_budget must be a whole number of cases" in one_line(*auditor(
+        "evaluate", "--labels", str(out / "labels.csv"), "--site-policies", str(site))[::2])
     code, text, _ = auditor("evaluate", "--labels", str(out / "labels.csv"), "--from", "2026-11-02", "--to", "2026-11-20")
     assert code == 0 and "2026-11-02 to 2026-11-20" in text  # labels of other days are not expected
     assert text.splitlines()[-1].endswith(": met")
