@@ -102,6 +102,7 @@ class MonthCasework:
     began: list[int]  # cases whose first finding happened in the period, whenever they were opened
     open_at_end: int  # cases open or under review at the period's end (or now, if sooner)
     settings: CaseSettings
+    began_by_status: dict[str, int] = field(default_factory=dict)  # those cases' statuses now
 
 
 def month_casework(records: Engine, period: Period, settings: CaseSettings, now: datetime) -> MonthCasework:
@@ -112,9 +113,10 @@ def month_casework(records: Engine, period: Period, settings: CaseSettings, now:
             Case.opened_at < end, or_(Case.closed_at.is_(None), Case.closed_at >= end))) or 0
         # a case belongs to the month its first finding happened in, even when the office opened it
         # the week after the month ended (the usual way: findings are run once the month is over)
-        began = list(conn.scalars(select(Case.id).where(Case.first_day >= period.first_day,
-                                                        Case.first_day <= period.last_day).order_by(Case.id)))
-    return MonthCasework(stats, began, int(open_at_end), settings)
+        rows = conn.execute(select(Case.id, Case.status).where(Case.first_day >= period.first_day,
+                                                               Case.first_day <= period.last_day).order_by(Case.id)).all()
+    began = [case_id for case_id, _ in rows]
+    return MonthCasework(stats, began, int(open_at_end), settings, dict(Counter(status for _, status in rows)))
 
 
 def findings_recorded_by_month(records: Engine, periods: list[Period]) -> dict[str, Counter]:

@@ -27,6 +27,7 @@ from auditor.staff.roles import INVESTIGATOR, PRIVACY_OFFICER
 
 _DIR = click.Path(exists=True, file_okay=False, path_type=Path)
 _FORMAT = click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+INVESTIGATING = "HCOMPL"  # purpose of use: compliance (the office's investigation of a finding)
 _CASEWORK = (PRIVACY_OFFICER, INVESTIGATOR)  # who works the cases; only an officer decides (closes, suppresses)
 
 
@@ -147,16 +148,25 @@ def cases_show(ctx, case_id, site_policies, fmt):
     """One case: its findings with their sentences, and its history with the notes."""
     settings = load_case_settings(site_dir=site_policies)
     with opened(ctx) as vault:
-        require_role(ctx, vault, *_CASEWORK)
+        signed_in = require_role(ctx, vault, *_CASEWORK)
+        role = next(r for r in _CASEWORK if signed_in.account.holds(r))
         file = office.case_file(vault, case_id, settings)
+        glass = office.break_glass_reasons(vault, file, signed_in.access_context(INVESTIGATING, role=role))
     if fmt == "json":
-        click.echo(json.dumps(file.to_dict(), indent=2, ensure_ascii=False))
+        click.echo(json.dumps({**file.to_dict(), "break_glass": [g.to_dict() for g in glass]}, indent=2,
+                              ensure_ascii=False))
         return
     click.echo(_summary_line(file.case))
     click.echo("findings:")
     for f in file.findings:
         click.echo(f"  {f.rule} ({f.severity}, risk {f.risk}) mrn {f.mrn or '-'} events {';'.join(f.event_ids)}")
         click.echo(f"    {f.explanation}")
+    if glass:
+        click.echo("break-the-glass accesses its findings cite (reasons opened as you: audited):")
+    for g in glass:
+        click.echo(f"  {g.at:%Y-%m-%d %H:%M %Z} {g.action}: " + (
+            f"reason: {g.reason}" if g.reason is not None else "reason on file, not yours to open" if g.on_file
+            else "no reason given"))
     click.echo("history:")
     for h in file.history:
         extra = "".join(f"; {x}" for x in (h.detail,) if x)

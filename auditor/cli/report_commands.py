@@ -36,6 +36,9 @@ def _zone(vault) -> ZoneInfo:
     return vault.timezone
 
 
+COMPLIANCE = "HCOMPL"  # HL7 v3 PurposeOfUse: the privacy office's own review (its reads are audited as such)
+
+
 def _author(vault, account) -> str:
     """The report's author: the signed-in account's full name (sealed in the staff accounts) and user name."""
     return f"{StaffAccounts(vault).full_names([account])[account.id]} ({account.user_name})"
@@ -63,9 +66,11 @@ def monthly_command(ctx, month, out, pseudonymize, organisation, site_dir, site_
     writers.check_destination(out, folder=True)  # before the run records anything
     vault = open_vault(ctx)
     try:  # as auditor findings: muted findings, cases
-        author = _author(vault, require_role(ctx, vault, PRIVACY_OFFICER).account)
-        report = monthly.monthly_report(vault, month_period(month, _zone(vault)), policy, site, author=author,
-                                        pseudonymize=pseudonymize, case_settings=case_settings)
+        officer = require_role(ctx, vault, PRIVACY_OFFICER)
+        report = monthly.monthly_report(vault, month_period(month, _zone(vault)), policy, site,
+                                        author=_author(vault, officer.account), pseudonymize=pseudonymize,
+                                        case_settings=case_settings,
+                                        reader=officer.access_context(COMPLIANCE, role=PRIVACY_OFFICER))
     finally:
         vault.close()
     paths = monthly.write_monthly_report(report, out, pdf=not no_pdf)

@@ -6,7 +6,7 @@ findings.json holds; nothing here reads the vault, starts a process or verifies 
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from auditor.audit.verify import Verification
@@ -56,9 +56,12 @@ class MonthlyFacts:
     verification: Verification
     casework: MonthCasework
     ingest: IngestRuns
-    author: str
+    author: str | None  # the signed-in privacy officer; None: a program made it without one
     generated_at: datetime
     pseudonymized: bool = False
+    # source event id of a listed break-the-glass access logged with a reason -> the reason, read as the
+    # report's reader (None: not read: no person reading, a pseudonymized report, or not theirs to open)
+    break_glass_reasons: dict[str, str | None] = field(default_factory=dict)
 
 
 def _trend(trend: Trend, findings: list[Finding]) -> dict:
@@ -82,7 +85,7 @@ def _previous(previous: PreviousMonth | None) -> dict | None:
             "patients": a.patients, "explained_share": a.explained_share, "findings": previous.findings}
 
 
-def verification_section(result: Verification) -> dict:
+def verification_section(result: Verification, zone) -> dict:
     """The cover's statement of the log: whether it verifies, its problems (the first ten), whether the
     rows it vouches for are as recorded, and its latest signed checkpoint."""
     cp = result.latest_checkpoint
@@ -91,16 +94,22 @@ def verification_section(result: Verification) -> dict:
             "first_bad_seq": result.first_bad_seq,
             "problems": [f"seq {p.seq}: {p.kind}" if p.seq is not None else p.kind for p in log][:10],
             "rows_altered": len(rows), "row_problems": [p.message for p in rows][:10],
-            "checkpoint": ({"size": cp.size, "at": cp.at, "root": cp.root.hex()} if cp else None)}
+            "checkpoint": ({"size": cp.size, "at": sections.local_minute(cp.at, zone), "root": cp.root.hex()}
+                           if cp else None)}
 
 
 def _listed(facts: MonthlyFacts, open_findings: list[Finding]) -> dict:
     """The sections that list findings as rows: the ranked cases and one table per listed rule."""
     ranking = facts.ranking
     show_mrn = not facts.pseudonymized  # the pseudonym stands alone, as in findings.csv's mrn column
-    return {"cases": sections.ranked_cases(ranking, facts.patients, show_mrn),
-            **{rule: sections.rule_rows(sections.of_rule(facts.findings, rule), facts.patients, show_mrn)
-               for rule in sections.LISTED_RULES}}
+    zone = facts.period.tz
+    listed = {"cases": sections.ranked_cases(ranking, facts.patients, zone, show_mrn),
+              **{rule: sections.rule_rows(sections.of_rule(facts.findings, rule), facts.patients, zone, show_mrn)
+                 for rule in sections.LISTED_RULES}}
+    reasons = facts.break_glass_reasons
+    for row, f in zip(listed["break-glass-review"]["rows"], sections.of_rule(facts.findings, "break-glass-review")):
+        row["reasons"] = [reasons[e] for e in f.event_ids if e in reasons]
+    return listed
 
 
 def monthly_context(facts: MonthlyFacts, policy: Policy, site: Site) -> dict:
@@ -118,7 +127,7 @@ def monthly_context(facts: MonthlyFacts, policy: Policy, site: Site) -> dict:
         "author": facts.author,
         "generated_at": facts.generated_at.astimezone(period.tz),
         "pseudonymized": facts.pseudonymized,
-        "verification": verification_section(facts.verification),
+        "verification": verification_section(facts.verification, period.tz),
         "summary": {"accesses": act.accesses, "users": act.users, "patients": act.patients,
                     "explained": act.explained, "explained_share": act.explained_share,
                     "events": act.events, "denied": act.denied,
@@ -137,7 +146,7 @@ def monthly_context(facts: MonthlyFacts, policy: Policy, site: Site) -> dict:
         "sensitive": {"types": act.sensitive, "findings": listed["sensitive-record-access"]},
         "terminated": listed["terminated-user-access"],
         "casework": casework(facts.casework),
-        "completeness": {**sections.completeness(facts.ingest), "sources": act.events_by_source,
+        "completeness": {**sections.completeness(facts.ingest, period.tz), "sources": act.events_by_source,
                          "days_without_events": act.days_without_events},
         "appendix": sections.appendix(policy),
     }

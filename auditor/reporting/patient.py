@@ -26,7 +26,12 @@ PURPOSE_TEXT = {"TREAT": "treatment", "ETREAT": "emergency treatment", "BTG": "e
                 "HPAYMT": "payment", "HOPERAT": "health care operations", "PATRQT": "patient request",
                 "HCOMPL": "privacy office review",
                 "treatment": "treatment", "payment": "payment", "operations": "health care operations"}
-UNEXPLAINED = "no treatment relationship on record: reviewed by the privacy office"
+UNEXPLAINED = "no treatment relationship on record"
+# what the privacy office has done about an access nothing explains, by the status of the case holding it
+# (no case: not flagged, or muted by an exception the office approved): only what is true, nothing of the case
+REVIEW_TEXT = {None: UNEXPLAINED, "open": f"{UNEXPLAINED}: in a case the privacy office has yet to review",
+               "under_review": f"{UNEXPLAINED}: the privacy office is reviewing it",
+               "closed": f"{UNEXPLAINED}: reviewed by the privacy office"}
 
 
 @dataclass(frozen=True)
@@ -43,6 +48,7 @@ class PatientAccess:
     purpose: str | None
     break_glass: bool
     explained_by: str | None  # care_team, attending, department, operational, case_review; None: nothing does
+    review: str | None = None  # the status of the case holding an unexplained access (None: in no case)
 
 
 @dataclass(frozen=True)
@@ -68,7 +74,8 @@ def access_row(a: PatientAccess) -> dict:
     return {"when": a.at.strftime("%Y-%m-%d %H:%M"), "user": a.user, "role": a.role if a.role is not None else "unknown",
             "department": a.department or "", "action": a.action, "record": a.record_type or "",
             "purpose": PURPOSE_TEXT.get(a.purpose, a.purpose) if a.purpose is not None else "",
-            "break_glass": a.break_glass, "explained": a.explained_by is not None, "explanation": why or UNEXPLAINED}
+            "break_glass": a.break_glass, "explained": a.explained_by is not None,
+            "explanation": why or REVIEW_TEXT.get(a.review, UNEXPLAINED)}
 
 
 def patient_context(report: PatientAccessReport, site: Site) -> dict:

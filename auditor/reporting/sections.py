@@ -7,7 +7,8 @@ from __future__ import annotations
 import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
 
 from auditor.ingest.quarantine import IngestRuns
 from auditor.policy.findings import Finding
@@ -19,18 +20,25 @@ MAX_ROWS = 50  # per table; findings.csv holds every one
 LISTED_RULES = ("break-glass-review", "vip-access", "sensitive-record-access", "terminated-user-access")
 
 
-def _when(finding: Finding) -> str:
-    first, last = finding.first_at[:16].replace("T", " "), finding.last_at[:16].replace("T", " ")
+def local_minute(moment: str | datetime, zone: ZoneInfo) -> str:
+    """An instant (ISO 8601 with its offset, or an aware datetime) as the organisation's wall clock,
+    to the minute: the report names its zone once, on the cover."""
+    value = datetime.fromisoformat(moment) if isinstance(moment, str) else moment
+    return value.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+
+
+def _when(finding: Finding, zone: ZoneInfo) -> str:
+    first, last = local_minute(finding.first_at, zone), local_minute(finding.last_at, zone)
     return first if first == last else f"{first} to {last}"
 
 
-def finding_row(f: Finding, patients: dict[int, str], show_mrn: bool = True) -> dict:
-    """One finding as a table row; show_mrn False (a pseudonymized report): the patient's pseudonym
-    stands alone."""
+def finding_row(f: Finding, patients: dict[int, str], zone: ZoneInfo, show_mrn: bool = True) -> dict:
+    """One finding as a table row, its times local; show_mrn False (a pseudonymized report): the
+    patient's pseudonym stands alone."""
     return {"rule": f.rule, "severity": f.severity, "risk": f.risk, "user_id": f.user_id,
             "mrn": (f.mrn or "") if show_mrn else "",
             "patient": patients.get(f.patient_id, "") if f.patient_id is not None else "(several patients)",
-            "events": len(f.event_ids), "when": f"{_when(f)} UTC", "explanation": f.explanation,
+            "events": len(f.event_ids), "when": _when(f, zone), "explanation": f.explanation,
             "muted": f.muted, "case": f.case}
 
 
@@ -87,11 +95,11 @@ def case_ranking(ordered: list[tuple[int, list[Finding]]], budget: int) -> CaseR
     return CaseRanking(listed, len(ordered), Budget.over([[f.rule for f in items] for _, items in ordered], budget))
 
 
-def ranked_cases(ranking: CaseRanking, patients: dict[int, str], show_mrn: bool = True) -> dict:
+def ranked_cases(ranking: CaseRanking, patients: dict[int, str], zone: ZoneInfo, show_mrn: bool = True) -> dict:
     """The ranked cases with their findings' evidence sentences, CASE_ROWS findings each."""
     ranked = [{"rank": rank, "case": case_id, "user_id": items[0].user_id, "findings": len(items),
                "risk": max(f.risk for f in items), "rules": sorted({f.rule for f in items}),
-               "rows": [finding_row(f, patients, show_mrn) for f in items[:CASE_ROWS]],
+               "rows": [finding_row(f, patients, zone, show_mrn) for f in items[:CASE_ROWS]],
                "more": max(0, len(items) - CASE_ROWS)}
               for rank, (case_id, items) in enumerate(ranking.cases, start=1)]
     return {"rows": ranked, "total": ranking.total, "more": max(0, ranking.total - MAX_CASES),
@@ -102,9 +110,9 @@ def of_rule(findings: list[Finding], rule: str) -> list[Finding]:
     return [f for f in findings if f.rule == rule]
 
 
-def rule_rows(findings: list[Finding], patients: dict[int, str], show_mrn: bool = True) -> dict:
+def rule_rows(findings: list[Finding], patients: dict[int, str], zone: ZoneInfo, show_mrn: bool = True) -> dict:
     """One rule's findings (of_rule), the first MAX_ROWS as rows."""
-    return {"rows": [finding_row(f, patients, show_mrn) for f in findings[:MAX_ROWS]], "total": len(findings),
+    return {"rows": [finding_row(f, patients, zone, show_mrn) for f in findings[:MAX_ROWS]], "total": len(findings),
             "more": max(0, len(findings) - MAX_ROWS)}
 
 
@@ -116,17 +124,13 @@ def shown_patients(ranking: CaseRanking, per_rule: list[list[Finding]]) -> list[
     return sorted({f.patient_id for f in shown if f.patient_id is not None})
 
 
-def completeness(ingest: IngestRuns) -> dict:
-    """The period's ingest runs and the rows they quarantined (by file and reason; the rows
-    themselves stay sealed)."""
-    return {"ingest_runs": [{"id": r.id, "source": r.source, "started_at": _utc(r.started_at),
+def completeness(ingest: IngestRuns, zone: ZoneInfo) -> dict:
+    """The ingest runs since the period began and the rows they quarantined (by file and reason; the
+    rows themselves stay sealed)."""
+    return {"ingest_runs": [{"id": r.id, "source": r.source, "started_at": local_minute(r.started_at, zone),
                              "files": _summary(r.summary)} for r in ingest.runs],
             "quarantined": ingest.quarantined,
             "quarantine_reasons": [{"file": f, "reason": why, "rows": n} for f, why, n in ingest.reasons[:MAX_ROWS]]}
-
-
-def _utc(value: datetime) -> str:
-    return value.strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _summary(text: str | None) -> list[dict]:

@@ -170,6 +170,33 @@ def case_page(vault: Vault, case_id: int, settings: CaseSettings, reader: Access
     return CasePage(file, patients, opened, timeline, reasons)
 
 
+@dataclass(frozen=True)
+class BreakGlassAccess:
+    """A break-the-glass access a case's findings cite, with the reason it was logged with, as its reader
+    may open it."""
+
+    seq: int
+    at: datetime  # local time of the organisation
+    action: str
+    on_file: bool  # logged with a reason
+    reason: str | None  # opened as the reader (None: none on file, or not the reader's to open)
+
+    def to_dict(self) -> dict:
+        return {"at": self.at.isoformat(), "action": self.action, "reason_on_file": self.on_file,
+                "reason": self.reason}
+
+
+def break_glass_reasons(vault: Vault, file: CaseFile, reader: AccessContext,
+                        policy: Policy | None = None) -> list[BreakGlassAccess]:
+    """The break-the-glass accesses the case's findings cite, oldest first, each reason read as `reader`
+    through the gateway (a view event in their name: the office's own reads are watched)."""
+    timeline = member_timeline(vault, file, policy)
+    glass = [e for e in timeline.entries if e.cited and e.break_glass]
+    on_file = [e.seq for e in glass if e.reason_on_file]
+    reasons = vault.gateway.read_access_reasons(reader, on_file) if on_file else {}
+    return [BreakGlassAccess(e.seq, e.at, e.action, e.reason_on_file, reasons.get(e.seq)) for e in glass]
+
+
 def start_review(vault: Vault, case_id: int, by: str, note: str | None = None) -> None:
     """open -> under_review."""
     workflow.start_review(Casework(vault.gateway), case_id, by, note)

@@ -7,7 +7,6 @@ signed-in person the web app names: audited either way), or their keyed pseudony
 
 from __future__ import annotations
 
-import getpass
 from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -116,6 +115,22 @@ def _patient_labels(vault: Vault, findings: list[Finding], ranking: sections.Cas
     return ReportDirectory(vault.gateway, reader).patients(shown)
 
 
+def _break_glass_reasons(vault: Vault, review: PeriodReview, findings: list[Finding], pseudonymize: bool,
+                         reader: AccessContext | None) -> dict[str, str | None]:
+    """Source event id -> the reason given, for each break-the-glass access the report's table lists
+    that was logged with one, read as `reader` (a member of the office: each reason opened is a view
+    event in their name). None for a reason not read: no person reads (svc:report opens no reason),
+    the report is pseudonymized (a reason may name the patient), or the reader may not open it."""
+    listed = sections.of_rule(findings, "break-glass-review")[: sections.MAX_ROWS]
+    cited = {e for f in listed for e in f.event_ids}
+    events = review.detection.context.events
+    with_reason = events[events["event_ref"].isin(cited) & events["has_reason"]]
+    seqs = dict(zip(with_reason["seq"].tolist(), with_reason["event_ref"].tolist()))
+    opens = reader is not None and not pseudonymize and seqs
+    read = vault.gateway.read_access_reasons(reader, sorted(seqs)) if opens else {}
+    return {ref: read.get(seq) for seq, ref in seqs.items()}
+
+
 def _previous(vault: Vault, period: Period, policy: Policy, accesses_before: int) -> PreviousMonth | None:
     """The month before under today's rules (recording nothing); None when it has no accesses."""
     if accesses_before == 0:
@@ -129,8 +144,9 @@ def report_on(vault: Vault, review: PeriodReview, policy: Policy, site: Site, *,
               log_check: Future | None = None, progress: Progress | None = None,
               reader: AccessContext | None = None) -> MonthlyReport:
     """The report of a reviewed month (`log_check`: a start_log_check begun before the review; without
-    it the log is verified in another process now). `reader`: who reads the names in its rows (a
-    signed-in person: the web app), svc:report when None."""
+    it the log is verified in another process now). `reader`: who reads the names in its rows and the
+    break-the-glass reasons (a signed-in person: the web app and the CLI), svc:report when None (then
+    no reason is read)."""
     tell = progress or (lambda stage: None)
     pending = log_check or start_log_check(vault)
     period = review.period
@@ -138,6 +154,7 @@ def report_on(vault: Vault, review: PeriodReview, policy: Policy, site: Site, *,
     tell(NAMING)
     ranking = ranked_report_cases([f for f in findings if not f.muted], (case_settings or CaseSettings()).review_budget)
     patients = _patient_labels(vault, findings, ranking, pseudonymize, reader)
+    reasons = _break_glass_reasons(vault, review, findings, pseudonymize, reader)
     tell("counting the months of the trend")
     months = trend_months(period)
     # this month's from the review, as the summary states it; a count in SQL would read every event again
@@ -152,8 +169,8 @@ def report_on(vault: Vault, review: PeriodReview, policy: Policy, site: Site, *,
         period, review.detection, findings, patients, ranking,
         Trend(months, accesses, findings_recorded_by_month(vault.records, months[:-1])), previous, verification,
         month_casework(vault.records, period, case_settings or CaseSettings(), now),
-        ingest_runs(vault.records, period.start.to_pydatetime(), period.end.to_pydatetime()),
-        author or getpass.getuser(), now, pseudonymize)
+        ingest_runs(vault.records, period.start.to_pydatetime(), max(now, period.end.to_pydatetime())),
+        author, now, pseudonymize, reasons)
     return MonthlyReport(review, facts, monthly_context(facts, policy, site), site)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
+from auditor.cases.listing import case_status_of_events
 from auditor.errors import InputError, NotFound
 from auditor.home import Vault
 from auditor.policy.context import build_context
@@ -51,9 +52,11 @@ def patient_access_report(vault: Vault, mrn: str, first_day: date | None = None,
     accesses = build_context(frames, policy.settings).accesses.sort_values("at", kind="stable")
     names = ReportDirectory(vault.gateway, ctx).people(sorted(set(accesses["user_id"].dropna())))
     text = lambda v: v if isinstance(v, str) else None  # noqa: E731  (a missing category is NaN)
+    review = case_status_of_events(vault.records, patient.patient_id)
     rows = [PatientAccess(a.at.tz_convert(tz).to_pydatetime(), a.user_id, names.get(a.user_id, a.user_id),
                           text(a.role), text(a.department_label), str(a.action), text(a.record_type), text(a.purpose),
-                          bool(a.break_glass), str(a.explained_by) if a.explained else None)
+                          bool(a.break_glass), str(a.explained_by) if a.explained else None,
+                          None if a.explained else review.get(str(a.event_ref)))
             for a in accesses.itertuples()]  # one patient's accesses: a short list, read by a person
     return PatientAccessReport(patient, first, last, tz, vault.clock.now(), rows)
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import csv
+import html as html_module
 import json
 import re
 from collections import Counter
 from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
 
 import pypdf
 import pytest
@@ -270,8 +272,12 @@ def test_casework_and_suppressions_in_the_report(auditor, month_home, tmp_path):
     cases = {f["case"] for f in report_findings if not f["muted"]}
     summary = _section(html, "summary")
     assert len(cases) == 3  # n.muller, t.gone, c.coder; b.glass's findings are all muted
-    assert "Opened for this month (or during it): <strong>3</strong>" in summary
-    assert "closed during it: <strong>1</strong>" in summary
+    # the cases were opened during November (the clock says so): the month's three, one of them closed
+    said = " ".join(summary.split())
+    assert "This month's findings are in <strong>3</strong> cases" in said
+    assert "Now, as this report is made: 2 open, 0 under review, 1 closed." in said, said
+    assert "During the month itself: <strong>3</strong> cases opened and <strong>1</strong> closed; " \
+           "<strong>2</strong> open at its end" in said
     assert f'<td class="num">{len(muted)}</td></tr></tbody>' in summary  # muted by suppressions
     outcomes = _section(html, "outcomes")
     assert "confirmed violation</td><td class=\"num\">1</td>" in outcomes
@@ -295,8 +301,8 @@ def test_only_the_patients_in_the_rows_are_named():
     ranking = ranked_report_cases(found)
     per_rule = [sections.of_rule(found, rule) for rule in sections.LISTED_RULES]
     named = sections.shown_patients(ranking, per_rule)
-    cases = sections.ranked_cases(ranking, {pid: f"P{pid}" for pid in named})
-    vip = sections.rule_rows(per_rule[1], {pid: f"P{pid}" for pid in named})
+    cases = sections.ranked_cases(ranking, {pid: f"P{pid}" for pid in named}, ZoneInfo("America/New_York"))
+    vip = sections.rule_rows(per_rule[1], {pid: f"P{pid}" for pid in named}, ZoneInfo("America/New_York"))
     rows = [r for c in cases["rows"] for r in c["rows"]] + vip["rows"]
     assert all(r["patient"] for r in rows)  # every row shown has its name
     assert len(named) == len({r["patient"] for r in rows})  # and no other patient was read
@@ -322,3 +328,82 @@ def test_the_trend_counts_accesses_as_the_engine_does(month_home, tmp_path):
                 activity(run.detection.context).accesses]
     finally:
         vault.close()
+
+
+def test_times_are_local_throughout_and_the_zone_is_named_once(report):
+    """Issue 18, section 5: no row in UTC beside local days; the cover names the zone."""
+    html = report["html"]
+    assert "UTC" not in html
+    assert "local time of America/New_York throughout this report" in _section(html, "cover")
+    zone = ZoneInfo("America/New_York")
+    for f in report["findings"]:
+        if f["rule"] == "break-glass-review":
+            first = datetime.fromisoformat(f["first_at"]).astimezone(zone).strftime("%Y-%m-%d %H:%M")
+            assert f"<td>{first}" in _section(html, "break-glass")
+
+
+def test_the_cover_and_the_data_completeness_say_what_their_counts_are(report, tmp_path):
+    cover = html_module.unescape(" ".join(re.sub(r"<[^>]+>", " ", _section(report["html"], "cover")).split()))
+    assert "Verified as this report was made: the log's " in cover
+    assert "(this report's own reads are recorded after them)" in cover
+    from auditor.home import Vault
+    from auditor.policy.rules import load_policy
+    from auditor.reporting.templates import Site
+    from auditor.review.monthly import monthly_report
+    from auditor.review.period import month_period
+
+    runs = {}
+    for when in (datetime(2026, 10, 31, 12, tzinfo=timezone.utc), datetime(2026, 12, 1, 10, tzinfo=timezone.utc)):
+        vault = Vault.open(tmp_path / "home", clock=FixedClock(when))
+        try:
+            runs[when.month] = vault.gateway.start_ingest_run("ehr", "America/New_York")
+        finally:
+            vault.close()
+    vault = Vault.open(tmp_path / "home", clock=FixedClock(datetime(2026, 12, 1, 15, tzinfo=timezone.utc)))
+    try:
+        made = monthly_report(vault, month_period("2026-11", vault.timezone), load_policy(), Site(), author="O. Officer")
+    finally:
+        vault.close()
+    said = " ".join(_section(made.html(), "completeness").split())
+    # November's data loaded on 1 December counts; October's run does not
+    assert (f"Ingest runs from the first day of the month to this report (a month's events are usually loaded after "
+            f"it ends): 1 (run {runs[12]} of source <code>ehr</code> started 2026-12-01 05:00);") in html_module.unescape(said)
+
+
+def test_a_report_made_without_a_signed_in_officer_does_not_borrow_the_os_account(month_home, tmp_path):
+    from auditor.home import Vault
+    from auditor.policy.rules import load_policy
+    from auditor.reporting.templates import Site
+    from auditor.review.monthly import monthly_report
+    from auditor.review.period import month_period
+
+    vault = Vault.open(tmp_path / "home", clock=FixedClock(datetime(2026, 12, 1, 15, tzinfo=timezone.utc)))
+    try:
+        report = monthly_report(vault, month_period("2026-11", vault.timezone), load_policy(), Site())
+    finally:
+        vault.close()
+    cover = " ".join(_section(report.html(), "cover").split())
+    assert "Prepared by</dt><dd>no one named: made by a program without a signed-in privacy officer" in cover
+
+
+def test_the_break_glass_table_shows_each_reason_read_as_the_officer(run, month_home, tmp_path):
+    """Issue 18, section 5: the reasons were nowhere to be read; now the table shows them, each opened
+    through the gateway in the officer's name, and a pseudonymized report shows none."""
+    from sqlalchemy import create_engine
+
+    code, _, err = run("report", "monthly", "--month", "2026-11", "--out", tmp_path / "out", "--no-pdf")
+    assert code == 0, err
+    glass = _section((tmp_path / "out" / "report.html").read_text(encoding="utf-8"), "break-glass")
+    assert "<td>“unconscious in the ED”</td>" in glass and "<td>none given</td>" in glass
+    engine = create_engine(f"sqlite:///{tmp_path / 'home' / 'records.db'}")
+    with engine.connect() as conn:
+        reads = conn.execute(select(AuditEventRow.user_id, AuditEventRow.purpose, AuditEventRow.outcome)
+                             .where(AuditEventRow.record_type == "access_reason")).all()
+    engine.dispose()
+    assert reads == [("officer", "HCOMPL", "success")]  # one reason, opened once, in the officer's name
+    code, _, err = run("report", "monthly", "--month", "2026-11", "--out", tmp_path / "pseudo", "--no-pdf",
+                       "--pseudonymize")
+    assert code == 0, err
+    glass = _section((tmp_path / "pseudo" / "report.html").read_text(encoding="utf-8"), "break-glass")
+    assert "unconscious" not in glass and "on file, not shown here" in glass
+    assert "A pseudonymized report shows no reason" in glass

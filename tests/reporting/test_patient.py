@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import re
+from datetime import datetime, timezone
 
 import pypdf
+
+from auditor.clock import FixedClock
 
 
 def test_every_access_with_its_reason(run, month_home, tmp_path):
@@ -40,3 +44,33 @@ def test_unknown_patient_is_one_line_without_the_mrn(run, month_home, tmp_path):
     code, _, err = run("report", "patient", "--mrn", "P-NOBODY", "--out", tmp_path / "r")
     assert code == 2 and err.strip() == "auditor: no patient with that MRN"
     assert not (tmp_path / "r").exists()
+
+
+def test_an_unexplained_access_says_only_what_the_office_has_done_about_it(run, month_home, tmp_path):
+    """Issue 18, section 5: "reviewed by the privacy office" only once a case holding it is closed."""
+    at = lambda hour: FixedClock(datetime(2026, 12, 1, hour, tzinfo=timezone.utc))  # noqa: E731  (sign-ins go forward)
+
+    def said(name, hour):
+        code, _, err = run("report", "patient", "--mrn", "P-OK", "--from", "2026-10-01", "--to", "2026-11-30",
+                           "--out", tmp_path / name, "--no-pdf", clock=at(hour))
+        assert code == 0, err
+        html = (tmp_path / name / "access-report.html").read_text(encoding="utf-8")
+        return sorted(re.findall(r"no treatment relationship on record[^<]*", html))
+
+    assert said("before", 10) == ["no treatment relationship on record"] * 4  # no case holds them yet
+    found = run("findings", "--from", "2026-10-01", "--to", "2026-11-30", "--out", tmp_path / "f.json", clock=at(11))
+    assert found.code == 0, found.err
+    cases = {f["case"] for f in json.loads((tmp_path / "f.json").read_text()) if f["mrn"] == "P-OK"}
+    opened = said("opened", 12)
+    assert set(opened) <= {"no treatment relationship on record",
+                           "no treatment relationship on record: in a case the privacy office has yet to review"}
+    assert "no treatment relationship on record: in a case the privacy office has yet to review" in opened
+    for case in cases:
+        assert run("cases", "review", str(case), clock=at(13)).code == 0
+    assert "no treatment relationship on record: the privacy office is reviewing it" in said("reviewing", 14)
+    for case in cases:
+        assert run("cases", "close", str(case), "--disposition", "not_a_violation", "--sanction", "none",
+                   clock=at(15)).code == 0
+    closed = said("closed", 16)
+    assert "no treatment relationship on record: reviewed by the privacy office" in closed
+    assert not any("yet to review" in line or "is reviewing" in line for line in closed)

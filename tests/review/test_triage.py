@@ -176,3 +176,35 @@ def test_cases_list_marks_the_cases_past_a_site_s_budget_and_refuses_a_bad_one(a
         assert refused.code == 2 and refused.out == ""
         assert refused.err.strip().splitlines() == [
             f"auditor: {site / 'cases.yaml'}: review_budget must be a whole number of cases, 1 or more"], refused.err
+
+
+def test_cases_show_gives_the_break_glass_reasons_opened_in_the_reader_s_name(auditor, tmp_path):
+    """Issue 18, section 5: break-the-glass reasons could not be read anywhere but the web app."""
+    from sqlalchemy import create_engine, select
+
+    from auditor.audit.schema import AuditEventRow
+
+    vault = create_home(tmp_path / "home", clock=FixedClock(DECEMBER_2), scrypt_n=FAST_SCRYPT)
+    try:
+        hospital_month(vault)
+    finally:
+        vault.close()
+    assert auditor("findings", "--from", "2026-11-01", "--to", "2026-11-30", "--format", "csv",
+                   clock=FixedClock(DECEMBER_2), user="officer").code == 0
+    listed = auditor("cases", "list", clock=FixedClock(DECEMBER_2), user="investigator")
+    case = next(line.split("\t")[1].split()[1] for line in listed.out.splitlines() if "\tb.glass\t" in line)
+    shown = auditor("cases", "show", case, clock=FixedClock(DECEMBER_2), user="investigator")
+    assert shown.code == 0, shown.err
+    glass = shown.out.split("break-the-glass accesses its findings cite (reasons opened as you: audited):\n")[1]
+    lines = glass.split("history:")[0].splitlines()
+    assert [line.split(": ", 1)[1] for line in lines] == ["reason: unconscious in the ED", "no reason given"]
+    as_json = json.loads(auditor("cases", "show", case, "--format", "json", clock=FixedClock(DECEMBER_2),
+                                 user="investigator").out)
+    assert [(g["reason_on_file"], g["reason"]) for g in as_json["break_glass"]] == [
+        (True, "unconscious in the ED"), (False, None)]
+    engine = create_engine(f"sqlite:///{tmp_path / 'home' / 'records.db'}")
+    with engine.connect() as conn:
+        reads = conn.execute(select(AuditEventRow.user_id, AuditEventRow.role, AuditEventRow.outcome)
+                             .where(AuditEventRow.record_type == "access_reason")).all()
+    engine.dispose()
+    assert reads == [("investigator", "investigator", "success")] * 2  # each showing opened it again, audited
