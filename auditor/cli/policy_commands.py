@@ -12,6 +12,7 @@ from auditor.cli.session import day_option, open_vault
 from auditor.cli.signed_in import require_role
 from auditor.errors import InputError
 from auditor.phi_files import write_private
+from auditor.policy.explanations import shares_text
 from auditor.policy.rules import lint, load_policy
 from auditor.reporting.writers import check_destination, findings_csv, findings_json, findings_jsonl_bytes
 from auditor.review.period import days, review_period
@@ -59,7 +60,8 @@ def findings_command(ctx, first, last, fmt, out, site_policies):
     summary = (f"{len(found)} finding(s), {review.muted} muted, in {review.cases} case(s) ({len(attached.opened)} "
                f"opened, {attached.added} finding(s) newly attached), {first_day} to {last_day} ({tz.key}); "
                f"{review.accesses} patient accesses, "
-               + ("none to explain" if share is None else f"{share:.1%} explained"))
+               + ("none to explain" if share is None else f"{share:.1%} explained")
+               + (f" ({shares_text(review.explained_by_share)})" if share else ""))
     if out:
         write_private(out, text)
         click.echo(f"{summary}; written to {out}")

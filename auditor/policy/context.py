@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from auditor.policy.explanations import ExplanationPolicy, explain, explained_share
+from auditor.policy.explanations import ExplanationPolicy, explain, explained_share, shares_by_explanation
 from auditor.policy.frames import Frames, Period, columns_for, service_work
 from auditor.policy.identity import identity_links, staff_patients
 
@@ -50,6 +50,10 @@ class DetectionContext:
     @property
     def explained_share(self) -> float | None:
         return explained_share(self.accesses)
+
+    @property
+    def explained_by_share(self) -> dict[str, float]:
+        return shares_by_explanation(self.accesses)
 
 
 def _local(events: pd.DataFrame, period: Period) -> pd.DataFrame:

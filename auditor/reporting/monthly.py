@@ -136,7 +136,8 @@ def monthly_context(facts: MonthlyFacts, policy: Policy, site: Site) -> dict:
                     "cases": len({f.case for f in open_findings}),
                     "previous": _previous(facts.previous)},
         "trend": _trend(facts.trend, facts.findings),
-        "explained_by": [{"explanation": k.replace("_", " "), "accesses": v} for k, v in act.explained_by.items()],
+        "explained_by": [{"explanation": k.replace("_", " "), "accesses": v, "share": v / act.accesses}
+                         for k, v in act.explained_by.items() if v],
         "rules": by_rule,
         "rules_chart": bar_chart("Findings by rule", [(r["id"], r["findings"]) for r in by_rule if r["findings"]]),
         "cases": listed["cases"],

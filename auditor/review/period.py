@@ -55,6 +55,11 @@ class PeriodReview:
         return self.detection.context.explained_share
 
     @property
+    def explained_by_share(self) -> dict[str, float]:
+        """Each explanation -> the share of the period's patient accesses it is the first to explain."""
+        return self.detection.context.explained_by_share
+
+    @property
     def unsealed_blocks(self) -> list:
         """Blocks of the log whose header does not verify (their events were read by their own times)."""
         return list(self.detection.context.frames.unsealed_blocks)

@@ -11,7 +11,7 @@ findings are built without a directory, so the evaluation decrypts nothing.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
@@ -19,6 +19,7 @@ import pandas as pd
 
 from auditor.errors import InputError
 from auditor.policy import engine
+from auditor.policy.explanations import shares_by_explanation, shares_text
 from auditor.policy.findings import build_findings
 from auditor.policy.frames import Period, load_frames
 from auditor.policy.rules import Policy
@@ -71,6 +72,7 @@ class Evaluation:
     findings: int
     period: Period
     triage: Triage | None = None
+    explained_by: dict[str, float] = field(default_factory=dict)  # of normal traffic, per explanation
 
     @property
     def precision(self) -> float | None:
@@ -177,10 +179,11 @@ def evaluate(records, policy: Policy, labels: pd.DataFrame, period: Period, sour
     injected = set(labels.loc[labels["injected"], "event_id"])
     normal = accesses[(accesses["source"].astype("string") == source) & ~accesses["event_ref"].isin(injected)]
     share = float(normal["explained"].mean()) if len(normal) else None
+    by_explanation = shares_by_explanation(normal)
     events = detection.context.events
     period_events = events.loc[events["in_period"] & (events["source"].astype("string") == source), "event_ref"]
     return Evaluation(score(labels, _reported(findings), sorted(policy.rules)), len(normal), share, len(findings),
-                      period, triage_of(findings, labels, period_events, policy, budget))
+                      period, triage_of(findings, labels, period_events, policy, budget), by_explanation)
 
 
 def _share(value: float | None) -> str:
@@ -203,7 +206,8 @@ def render(result: Evaluation) -> str:
     lines.append(f"{'all rules (events)':<{width}}  {total[0]:>8}  {total[1]:>8}  {total[2]:>8}  {total[3]:>7}  "
                  f"{_ratio(result.precision):>9}  {_ratio(result.recall):>6}")
     explained = "-" if result.explained_share is None else f"{result.explained_share:.1%}"
-    lines.append(f"normal traffic: {result.normal_accesses} accesses, {explained} explained; "
+    by = f" ({shares_text(result.explained_by)})" if result.explained_by and result.explained_share else ""
+    lines.append(f"normal traffic: {result.normal_accesses} accesses, {explained} explained{by}; "
                  f"{result.findings} finding(s), {result.period.first_day} to {result.period.last_day} "
                  f"({result.period.tz.key})")
     lines.append("targets (recall >= 0.95 per rule, precision >= 0.95, explained >= 95%): "

@@ -26,6 +26,7 @@ def test_findings_json_per_contract(auditor, home, tmp_path):
                              "--out", str(tmp_path / "f.json"), user="officer")
     assert code == 0, err
     assert "3 finding(s)" in out and "25.0% explained" in out
+    assert "25.0% explained (" in out and out.count("%") >= 2  # the share of each explanation that explains any
     findings = json.loads((tmp_path / "f.json").read_text())
     assert isinstance(findings, list) and len(findings) == 3
     assert (tmp_path / "f.json").stat().st_mode & 0o777 == 0o600  # it holds PHI

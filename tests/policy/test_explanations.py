@@ -185,3 +185,21 @@ def test_case_review_comes_after_the_contracts_four(policy):
                                 patients=[{"patient_id": 1}], care_team=team, events=events,
                                 cases=[{"patient_id": 1, "since": "2026-11-03T00:00:00"}])
     assert list(engine.run(frames, policy).context.accesses["explained_by"].astype(str)) == ["care_team"]
+
+
+@given(st.lists(st.sampled_from([None, "care_team", "attending", "department", "operational", "case_review"]),
+                min_size=1, max_size=40))
+def test_the_shares_by_explanation_add_up_to_the_share_explained(explained_by):
+    """Each access counts once, under the first explanation that covers it (the contract asks a report
+    to state each rule's share)."""
+    import pandas as pd
+
+    from auditor.policy.explanations import EXPLANATIONS, explained_share, shares_by_explanation, shares_text
+
+    frame = pd.DataFrame({"explained": [e is not None for e in explained_by],
+                          "explained_by": pd.Categorical(explained_by, categories=list(EXPLANATIONS))})
+    shares = shares_by_explanation(frame)
+    assert list(shares) == list(EXPLANATIONS)
+    assert abs(sum(shares.values()) - explained_share(frame)) < 1e-9
+    assert all(shares[e] == explained_by.count(e) / len(explained_by) for e in EXPLANATIONS)
+    assert shares_text(shares).count("%") == sum(1 for e in EXPLANATIONS if e in explained_by)

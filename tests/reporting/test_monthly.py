@@ -407,3 +407,15 @@ def test_the_break_glass_table_shows_each_reason_read_as_the_officer(run, month_
     glass = _section((tmp_path / "pseudo" / "report.html").read_text(encoding="utf-8"), "break-glass")
     assert "unconscious" not in glass and "on file, not shown here" in glass
     assert "A pseudonymized report shows no reason" in glass
+
+
+def test_the_summary_states_the_share_each_explanation_explains(report):
+    summary = " ".join(_section(report["html"], "summary").split())
+    rows = re.findall(r"<tr><td>([a-z ]+)</td><td class=\"num\">([\d,]+)</td><td class=\"num\">([\d.]+)%</td></tr>",
+                      summary)
+    assert rows and {name for name, _, _ in rows} <= {"care team", "attending", "department", "operational",
+                                                       "case review"}
+    accesses = int(re.search(r'<span class="value">([\d,]+)</span><span class="label">patient accesses',
+                             summary).group(1).replace(",", ""))
+    for _, n, share in rows:
+        assert float(share) == round(100 * int(n.replace(",", "")) / accesses, 1)

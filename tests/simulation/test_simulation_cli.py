@@ -30,6 +30,8 @@ def test_simulate_ingest_evaluate(auditor, tmp_path):
     assert sum(1 for line in lines if line.split()[0].endswith("-access") or line.startswith(
         ("no-treatment", "after-hours", "excessive", "break-glass", "bulk", "repeated"))) == 14
     assert "explained" in text and "2026-11-01 to 2026-11-30 (America/New_York)" in text
+    normal = next(line for line in lines if line.startswith("normal traffic: "))
+    assert "% explained (care team " in normal and "department " in normal  # each explanation's share
     assert "targets" in lines[-1] and lines[-1].endswith(": met")
     triage = next(line for line in lines if line.startswith("triage: "))
     assert "review budget 1000: labelled events whose case is inside it 100.0%, of critical rules 100.0%" in triage
