@@ -83,8 +83,9 @@ def _with_unmuted(column: str, value: str):
     the findings are read from the index of r0015 alone)."""
     F, G, M = CaseFinding, aliased(CaseFinding), MutedFinding
     of_case = select(func.count()).select_from(G).where(G.case_id == M.case_id, getattr(G, column) == value)
-    every_one_muted = (select(M.case_id).join(F, F.id == M.case_finding_id).where(getattr(F, column) == value)
-                       .group_by(M.case_id).having(func.count() == of_case.correlate(M).scalar_subquery()))
+    muted_value = select(getattr(F, column)).where(F.id == M.case_finding_id).scalar_subquery()  # from M, not F
+    every_one_muted = (select(M.case_id).where(muted_value == value).group_by(M.case_id)
+                       .having(func.count() == of_case.correlate(M).scalar_subquery()))
     return Case.id.in_(select(F.case_id).where(getattr(F, column) == value)) & Case.id.not_in(every_one_muted)
 
 
