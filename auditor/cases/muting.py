@@ -115,20 +115,26 @@ def unmute_in_open_cases(change: CaseworkChange, suppression_id: int, others: li
         .join(C, C.id == M.case_id).where(M.suppression_id == suppression_id, C.status != CLOSED)).all()
     cases = _cases_to_change(change.session, [row[0].case_id for row in rows])
     tz = _zone(change.session)
-    moved, freed = Counter(), Counter()
+    moved, freed, gone = Counter(), Counter(), []
     for mark, rule, user_id, patient_id, last_at in rows:
         if mark.case_id not in cases:
             continue
         other = next((s for s in others if _matches(s, rule, user_id, patient_id, last_at, tz)), None)
         if other is None:
-            change.record_rows(_TABLE, "delete", [mark.case_finding_id])  # its last digest, before it goes
-            change.session.delete(mark)
+            gone.append(mark)
             freed[mark.case_id] += 1
         else:
             mark.suppression_id, mark.muted_at = other.id, change.at
-            change.record_rows(_TABLE, "update", [mark.case_finding_id])
             moved[mark.case_id, other.id] += 1
-    change.session.flush()
+    if moved:
+        leaving = {m.case_finding_id for m in gone}
+        change.record_rows(_TABLE, "update", [m.case_finding_id for m, *_ in rows
+                                              if m.case_id in cases and m.case_finding_id not in leaving])
+    if gone:
+        change.record_rows(_TABLE, "delete", [m.case_finding_id for m in gone])  # their last digests, before they go
+        for mark in gone:
+            change.session.delete(mark)
+        change.session.flush()
     for (case_id, other_id), n in sorted(moved.items()):
         record_history(change, cases[case_id], "findings_muted", by,
                        detail=f"suppression {suppression_id} revoked: {n} finding(s) still muted by suppression {other_id}")
