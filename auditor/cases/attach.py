@@ -49,9 +49,9 @@ def finding_key(f: Finding) -> str:
     return hashlib.sha256(doc.encode("utf-8")).hexdigest()
 
 
-def _take_turns(session: Session) -> None:
-    """Wait for any other run attaching findings to commit (PostgreSQL; READ COMMITTED, so every
-    query after this sees what it committed)."""
+def take_turns(session: Session) -> None:
+    """Wait for any other run attaching findings, or muting them (auditor.cases.muting), to commit
+    (PostgreSQL; READ COMMITTED, so every query after this sees what it committed)."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(select(func.pg_advisory_xact_lock(_ONE_RUN_AT_A_TIME)))
 
@@ -155,7 +155,7 @@ def attach_findings(casework: Casework, findings: list[Finding], first_day: date
     keys = [finding_key(f) for f in findings]
 
     def work(change: CaseworkChange) -> Attachment:
-        _take_turns(change.session)
+        take_turns(change.session)
         known = _known(change.session, sorted(set(keys)))
         fresh, seen = [], set()
         for f, key in zip(findings, keys):

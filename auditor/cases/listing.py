@@ -4,11 +4,17 @@ one ranking of every list of cases), and one case's file.
 A case is overdue when it is not closed and was opened more than `overdue_after_days` ago
 (policies/cases.yaml). A case file opens its findings' sentences and its notes through the gateway
 (audited), and the MRNs as svc:report (or as the reader the caller gives).
+
+A finding a suppression muted in its case (auditor.cases.muting) stays in the case file, marked with
+the suppression; it counts for nothing in the list: not in the case's findings, risk, critical,
+severity or rules, nor in the filters by rule and severity. A case all of whose findings are muted
+stays in the list, last among equals, saying so.
 """
 
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
 
@@ -23,7 +29,7 @@ from auditor.policy.findings import Directory
 from auditor.policy.validation import SEVERITIES
 from auditor.vault.gateway.casework import Casework
 from auditor.vault.gateway.context import normalize_department
-from auditor.vault.records import Case, CaseFinding, CaseHistoryEntry, WorkforceMember
+from auditor.vault.records import Case, CaseFinding, CaseHistoryEntry, MutedFinding, WorkforceMember
 
 NOT_CLOSED = "not_closed"  # open or under review: the office's work in hand
 _CHUNK = 900
@@ -45,6 +51,7 @@ class CaseSummary:
     user_cases: int  # how many cases this member has had, this one included
     overdue: bool
     critical: bool = False  # one of its findings is critical (the triage order puts it first)
+    muted: int = 0  # its findings a suppression muted: counted in none of the above
 
     def to_dict(self) -> dict:
         out = asdict(self)
@@ -52,27 +59,56 @@ class CaseSummary:
             out[name] = out[name].isoformat() if out[name] is not None else None
         return out
 
+    @property
+    def counted(self) -> str:
+        """Its findings as the office reads them: "3 finding(s)", "2 finding(s), 1 muted", "all 3 finding(s) muted"."""
+        if not self.muted:
+            return f"{self.findings} finding(s)"
+        if not self.findings:
+            return f"all {self.muted} finding(s) muted"
+        return f"{self.findings} finding(s), {self.muted} muted"
+
 
 def is_overdue(status: str, opened_at: datetime, now: datetime, settings: CaseSettings) -> bool:
     return status != CLOSED and now - opened_at > settings.overdue_after
 
 
+def _not_muted(F=CaseFinding):
+    return ~select(MutedFinding.case_finding_id).where(MutedFinding.case_finding_id == F.id).exists()
+
+
+def _with_unmuted(column: str, value: str):
+    """Case.id is a case's with an unmuted finding whose `column` is `value`: the cases with such a
+    finding, less those in which a suppression muted every one (found from the few muted findings, so
+    the findings are read from the index of r0015 alone)."""
+    F, G, M = CaseFinding, aliased(CaseFinding), MutedFinding
+    of_case = select(func.count()).select_from(G).where(G.case_id == M.case_id, getattr(G, column) == value)
+    muted_value = select(getattr(F, column)).where(F.id == M.case_finding_id).scalar_subquery()  # from M, not F
+    every_one_muted = (select(M.case_id).where(muted_value == value).group_by(M.case_id)
+                       .having(func.count() == of_case.correlate(M).scalar_subquery()))
+    return Case.id.in_(select(F.case_id).where(getattr(F, column) == value)) & Case.id.not_in(every_one_muted)
+
+
 def _summary_query(*conditions):
-    """Every case meeting `conditions` with its findings' count, highest risk and whether one is critical,
-    and its member's count of cases: per case, from the indexes of r0015 (no aggregate of all findings)."""
-    F, other = CaseFinding, aliased(Case)
-    n = select(func.count()).where(F.case_id == Case.id).scalar_subquery().label("n")
-    risk = func.coalesce(select(func.max(F.risk)).where(F.case_id == Case.id).scalar_subquery(), 0).label("risk")
+    """Every case meeting `conditions` with its unmuted findings' count, highest risk and whether one is
+    critical, its muted findings' count and its member's count of cases: per case, from the indexes of
+    r0015 (no aggregate of all findings); the highest risk reads its findings from the top down to the
+    first unmuted one."""
+    F, M, other = CaseFinding, MutedFinding, aliased(Case)
+    muted = select(func.count()).where(M.case_id == Case.id).scalar_subquery()
+    n = (select(func.count()).where(F.case_id == Case.id).scalar_subquery() - muted).label("n")
+    top = select(F.risk).where(F.case_id == Case.id, _not_muted()).order_by(F.risk.desc()).limit(1)
+    risk = func.coalesce(top.scalar_subquery(), 0).label("risk")
     per_user = select(func.count()).where(other.user_id == Case.user_id).scalar_subquery()
-    critical = case((Case.id.in_(select(F.case_id).where(F.severity == "critical")), 1), else_=0).label("critical")
+    critical = case((_with_unmuted("severity", "critical"), 1), else_=0).label("critical")
     stmt = select(Case.id, Case.user_id, Case.status, Case.first_day, Case.last_day, Case.opened_at, Case.closed_at,
-                  Case.disposition, Case.sanction, n, risk, per_user, critical).where(*conditions)
+                  Case.disposition, Case.sanction, n, risk, per_user, critical, muted.label("muted")).where(*conditions)
     return stmt, (critical.desc(), risk.desc(), n.desc(), Case.id)  # by label: each computed once a case
 
 
 def _summaries(conn, settings: CaseSettings, now: datetime, stmt) -> list[CaseSummary]:
-    return [CaseSummary(*row[:12], overdue=is_overdue(row[2], row[5], now, settings), critical=bool(row[12]))
-            for row in conn.execute(stmt).all()]
+    return [CaseSummary(*row[:12], overdue=is_overdue(row[2], row[5], now, settings), critical=bool(row[12]),
+                        muted=row[13]) for row in conn.execute(stmt).all()]
 
 
 def summaries(records: Engine, settings: CaseSettings, now: datetime, *conditions) -> list[CaseSummary]:
@@ -99,7 +135,7 @@ def filter_conditions(settings: CaseSettings, now: datetime, *, status: str | No
                       first_day: date | None = None, last_day: date | None = None, rule: str | None = None,
                       severity: str | None = None, user_ids=None) -> list:
     """The WHERE of a list of cases: `status` one of STATUSES, "overdue" or "not_closed"; days: cases
-    whose span meets them; `rule`, `severity`: cases with such a finding; `user_ids` (a list or a
+    whose span meets them; `rule`, `severity`: cases with such a finding, unmuted; `user_ids` (a list or a
     select of user ids): these members' cases."""
     conditions = _status(status)
     if status == "overdue":  # is_overdue in SQL: not closed and opened longer ago than overdue_after
@@ -109,9 +145,9 @@ def filter_conditions(settings: CaseSettings, now: datetime, *, status: str | No
     if last_day is not None:
         conditions.append(Case.first_day <= last_day)
     if rule is not None:
-        conditions.append(Case.id.in_(select(CaseFinding.case_id).where(CaseFinding.rule == rule)))
+        conditions.append(_with_unmuted("rule", rule))
     if severity is not None:
-        conditions.append(Case.id.in_(select(CaseFinding.case_id).where(CaseFinding.severity == severity)))
+        conditions.append(_with_unmuted("severity", severity))
     if user_ids is not None:
         conditions.append(Case.user_id.in_(user_ids if not isinstance(user_ids, list) else sorted(set(user_ids))))
     return conditions
@@ -137,27 +173,37 @@ def list_cases(records: Engine, settings: CaseSettings, now: datetime, *, status
     return [c for c in found if c.overdue] if status == "overdue" else found
 
 
-def rules_of(records: Engine, case_ids: list[int]) -> dict[int, list[str]]:
-    """case id -> the rules of its findings, sorted."""
-    out: dict[int, set[str]] = {}
+def _unmuted_values(records: Engine, column: str, case_ids: list[int]) -> dict[int, set[str]]:
+    """case id -> the values of `column` among its unmuted findings: each value's count per case (from
+    the index) less its muted findings' count (from the few muted ones)."""
+    F, M = CaseFinding, MutedFinding
+    value = getattr(F, column)
+    counts: Counter = Counter()
     with records.connect() as conn:
         for i in range(0, len(case_ids), _CHUNK):
-            for case_id, rule in conn.execute(select(CaseFinding.case_id, CaseFinding.rule).distinct()
-                                              .where(CaseFinding.case_id.in_(case_ids[i : i + _CHUNK]))):
-                out.setdefault(case_id, set()).add(rule)
-    return {case_id: sorted(rules) for case_id, rules in out.items()}
+            part = case_ids[i : i + _CHUNK]
+            for case_id, v, n in conn.execute(select(F.case_id, value, func.count()).where(F.case_id.in_(part))
+                                              .group_by(F.case_id, value)):
+                counts[case_id, v] += n
+            for case_id, v, n in conn.execute(select(F.case_id, value, func.count()).join(M, M.case_finding_id == F.id)
+                                              .where(M.case_id.in_(part)).group_by(F.case_id, value)):
+                counts[case_id, v] -= n
+    out: dict[int, set[str]] = {}
+    for (case_id, v), n in counts.items():
+        if n > 0:
+            out.setdefault(case_id, set()).add(v)
+    return out
+
+
+def rules_of(records: Engine, case_ids: list[int]) -> dict[int, list[str]]:
+    """case id -> the rules of its unmuted findings, sorted."""
+    return {case_id: sorted(rules) for case_id, rules in _unmuted_values(records, "rule", case_ids).items()}
 
 
 def severities_of(records: Engine, case_ids: list[int]) -> dict[int, str]:
-    """case id -> the highest severity among its findings."""
-    out: dict[int, str] = {}
-    with records.connect() as conn:
-        for i in range(0, len(case_ids), _CHUNK):
-            for case_id, severity in conn.execute(select(CaseFinding.case_id, CaseFinding.severity).distinct()
-                                                  .where(CaseFinding.case_id.in_(case_ids[i : i + _CHUNK]))):
-                if case_id not in out or SEVERITIES.index(severity) > SEVERITIES.index(out[case_id]):
-                    out[case_id] = severity
-    return out
+    """case id -> the highest severity among its unmuted findings."""
+    return {case_id: max(found, key=SEVERITIES.index)
+            for case_id, found in _unmuted_values(records, "severity", case_ids).items()}
 
 
 def case_status_of_events(records: Engine, patient_id: int) -> dict[str, str]:
@@ -233,11 +279,16 @@ class CaseFindingView:
     explanation: str | None
     finding_id: int = 0  # the case_findings row: what a proposed suppression names
     patient_id: int | None = None  # internal: the MRN names the patient outside the vault
+    muted_by: int | None = None  # the suppression that muted it in this case (auditor.cases.muting)
+
+    @property
+    def muted(self) -> bool:
+        return self.muted_by is not None
 
     def to_dict(self) -> dict:
         out = asdict(self)
         del out["finding_id"], out["patient_id"]
-        return out
+        return {**out, "muted": self.muted}
 
 
 @dataclass(frozen=True)
@@ -273,11 +324,12 @@ def case_file(casework: Casework, directory: Directory | None, case_id: int, set
     found = summaries(records, settings, now, Case.id == case_id)
     if not found:
         raise NotFound(f"no case {case_id}")
-    F, H = CaseFinding, CaseHistoryEntry
-    with records.connect() as conn:
+    F, H, M = CaseFinding, CaseHistoryEntry, MutedFinding
+    with records.connect() as conn:  # the unmuted findings first
         findings = conn.execute(select(F.id, F.rule, F.severity, F.risk, F.patient_id, F.event_ids, F.first_at,
-                                       F.last_at).where(F.case_id == case_id)
-                                .order_by(F.risk.desc(), F.first_at, F.rule)).all()
+                                       F.last_at, M.suppression_id)
+                                .outerjoin(M, M.case_finding_id == F.id).where(F.case_id == case_id)
+                                .order_by(M.suppression_id.is_not(None), F.risk.desc(), F.first_at, F.rule)).all()
         history = conn.execute(select(H.id, H.at, H.action, H.by, H.status, H.disposition, H.sanction, H.detail,
                                       H.position).where(H.case_id == case_id).order_by(H.position)).all()
     patients = sorted({r.patient_id for r in findings if r.patient_id is not None})
@@ -292,7 +344,7 @@ def case_file(casework: Casework, directory: Directory | None, case_id: int, set
     return CaseFile(found[0], [
         CaseFindingView(r.rule, r.severity, r.risk, mrns.get(r.patient_id) if r.patient_id is not None else None,
                         json.loads(r.event_ids), r.first_at.isoformat(), r.last_at.isoformat(), sentences.get(r.id),
-                        r.id, r.patient_id)
+                        r.id, r.patient_id, r.suppression_id)
         for r in findings
     ], [HistoryView(r.at.isoformat(), r.action, r.by, r.status, r.disposition, r.sanction, r.detail, notes.get(r.id),
                     r.position) for r in history])

@@ -54,7 +54,15 @@ def suppressions_add(ctx, rule, user_id, mrn, reason, expires, site_policies):
         approver = acting(ctx, vault, PRIVACY_OFFICER)
         request = SuppressionRequest(rule, reason, expires_on, approver, user_id, mrn)  # type: ignore[arg-type]
         sid = office.add_suppression(vault, request, known)
-    click.echo(f"suppression {sid} added: {rule}, expires {expires_on}")
+        muted = office.cases_muted_by(vault, sid)
+    click.echo(f"suppression {sid} added: {rule}, expires {expires_on}" + _in_cases(muted, "muted"))
+
+
+def _in_cases(counts: dict[int, int], done: str) -> str:
+    """"; 2 finding(s) muted in case 4, 7" (cases not closed), or nothing."""
+    if not counts:
+        return ""
+    return f"; {sum(counts.values())} finding(s) {done} in case {', '.join(map(str, counts))}"
 
 
 @suppressions.command("list")
@@ -82,10 +90,11 @@ def suppressions_list(ctx, fmt):
 @gone("--by")
 @click.pass_context
 def suppressions_revoke(ctx, suppression_id, reason):
-    """Withdraw a suppression (the signed-in privacy officer): it mutes nothing from now on."""
+    """Withdraw a suppression (the signed-in privacy officer): it mutes nothing from now on; what it muted
+    in cases not closed is un-muted (unless another active suppression matches it)."""
     with opened(ctx) as vault:
-        office.revoke_suppression(vault, suppression_id, reason, acting(ctx, vault, PRIVACY_OFFICER))
-    click.echo(f"suppression {suppression_id} revoked")
+        unmuted = office.revoke_suppression(vault, suppression_id, reason, acting(ctx, vault, PRIVACY_OFFICER))
+    click.echo(f"suppression {suppression_id} revoked" + _in_cases(unmuted, "un-muted"))
 
 
 # -- cases ----------------------------------------------------------------------------------------------
@@ -97,7 +106,7 @@ def cases():
 def _summary_line(c: CaseSummary) -> str:
     decided = f"\t{c.disposition}, sanction {c.sanction}" if c.status == workflow.CLOSED else ""
     late = ("\tCRITICAL" if c.critical else "") + ("\tOVERDUE" if c.overdue else "")
-    return (f"{c.id}\t{c.status}\t{c.user_id}\t{c.first_day} to {c.last_day}\t{c.findings} finding(s), "
+    return (f"{c.id}\t{c.status}\t{c.user_id}\t{c.first_day} to {c.last_day}\t{c.counted}, "
             f"max risk {c.max_risk}\t{c.user_cases} case(s) for this user{decided}{late}")
 
 
@@ -107,7 +116,7 @@ def _listed_line(c) -> str:
     s = c.case
     decided = f"\t{s.disposition}, sanction {s.sanction}" if s.status == workflow.CLOSED else ""
     return (f"{c.rank}.\tcase {s.id}\t{s.status}\t{s.user_id}\t{s.first_day} to {s.last_day}\t{c.severity or '-'}\t"
-            f"risk {s.max_risk}\t{','.join(c.rules) or '-'}\t{s.findings} finding(s)\t{s.user_cases} case(s) for this user"
+            f"risk {s.max_risk}\t{','.join(c.rules) or '-'}\t{s.counted}\t{s.user_cases} case(s) for this user"
             f"{decided}{chr(9) + 'OVERDUE' if s.overdue else ''}{past}")
 
 
@@ -159,7 +168,8 @@ def cases_show(ctx, case_id, site_policies, fmt):
     click.echo(_summary_line(file.case))
     click.echo("findings:")
     for f in file.findings:
-        click.echo(f"  {f.rule} ({f.severity}, risk {f.risk}) mrn {f.mrn or '-'} events {';'.join(f.event_ids)}")
+        muted = f"\tMUTED by suppression {f.muted_by}" if f.muted else ""
+        click.echo(f"  {f.rule} ({f.severity}, risk {f.risk}) mrn {f.mrn or '-'} events {';'.join(f.event_ids)}{muted}")
         click.echo(f"    {f.explanation}")
     if glass:
         click.echo("break-the-glass accesses its findings cite (reasons opened as you: audited):")

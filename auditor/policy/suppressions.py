@@ -5,6 +5,8 @@ on those (no pattern, no wildcard). It carries its reason (sealed), its approver
 finding whose last event falls after that day (in the organisation's time zone), or a revoked
 suppression, mutes nothing. A muted finding stays in the output, marked `muted: true` (interchange
 contract), and is not put in a case. Adding and revoking are audited (auditor.vault.gateway.casework).
+A suppression that becomes active (added, or approved) also mutes its findings already in cases that
+are not closed; revoking it un-mutes them there (auditor.cases.muting), in the same transaction.
 """
 
 from __future__ import annotations
@@ -13,12 +15,14 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, or_, select
+from sqlalchemy import Engine, func, or_, select
+from sqlalchemy.orm import Session
 
+from auditor.cases import muting
 from auditor.errors import InputError, NotFound
 from auditor.policy.findings import Finding
 from auditor.vault.gateway.casework import Casework, CaseworkChange
-from auditor.vault.records import Case, CaseFinding, Suppression
+from auditor.vault.records import Case, CaseFinding, MutedFinding, Suppression
 
 
 class SuppressionRefused(InputError):
@@ -109,17 +113,20 @@ def add_suppression(casework: Casework, request: SuppressionRequest, known_rules
         change.record_rows("suppressions", "create", [row.id])
         change.record("suppression", row.id, f"suppression {row.id} of {request.rule} added, approved by "
                       f"{approver}, expires {request.expires_on.isoformat()}", patient_id=patient_id)
+        muting.mute_in_open_cases(change, _matching(row), approver)
         return row.id
 
     return casework.change("create", work)
 
 
-def revoke_suppression(casework: Casework, suppression_id: int, reason: str, by: str | None = None) -> None:
-    """Withdraw a suppression: from now on it mutes nothing. A revocation is final (refused twice)."""
+def revoke_suppression(casework: Casework, suppression_id: int, reason: str, by: str | None = None) -> dict[int, int]:
+    """Withdraw a suppression: from now on it mutes nothing, in the cases not closed too (what it muted
+    there is un-muted, unless another active suppression matches it). A revocation is final (refused
+    twice). Returns case id -> findings un-muted there."""
     reason = _text(reason, "a reason to be revoked")
     by = by.strip() if by and by.strip() else casework.ctx.user_id
 
-    def work(change: CaseworkChange) -> None:
+    def work(change: CaseworkChange) -> dict[int, int]:
         row = change.session.get(Suppression, suppression_id, with_for_update=True)
         if row is None:
             raise NotFound(f"no suppression {suppression_id}")
@@ -129,8 +136,10 @@ def revoke_suppression(casework: Casework, suppression_id: int, reason: str, by:
         row.revoke_reason = change.seal(row.data_key_id, "suppressions", "revoke_reason", row.id, reason)
         change.record_rows("suppressions", "update", [row.id])
         change.record("suppression", row.id, f"suppression {row.id} revoked by {by}", patient_id=row.patient_id)
+        others = [s for s in _active(change.session) if s.rule == row.rule and s.id != row.id]
+        return muting.unmute_in_open_cases(change, row.id, others, by)
 
-    casework.change("update", work)
+    return casework.change("update", work)
 
 
 def propose_suppression(casework: Casework, case_id: int, finding_id: int, reason: str, expires_on: date,
@@ -161,12 +170,13 @@ def propose_suppression(casework: Casework, case_id: int, finding_id: int, reaso
     return casework.change("create", work)
 
 
-def approve_suppression(casework: Casework, suppression_id: int, by: str) -> None:
-    """A privacy officer approves a proposed suppression: from now on it mutes. Refused for one not
-    pending, and for the proposer (two people: one proposes, another approves)."""
+def approve_suppression(casework: Casework, suppression_id: int, by: str) -> dict[int, int]:
+    """A privacy officer approves a proposed suppression: from now on it mutes, in the cases not closed
+    too. Refused for one not pending, and for the proposer (two people: one proposes, another
+    approves). Returns case id -> findings muted there."""
     by = _text(by, "who approves it")
 
-    def work(change: CaseworkChange) -> None:
+    def work(change: CaseworkChange) -> dict[int, int]:
         row = change.session.get(Suppression, suppression_id, with_for_update=True)
         if row is None:
             raise NotFound(f"no suppression {suppression_id}")
@@ -177,8 +187,9 @@ def approve_suppression(casework: Casework, suppression_id: int, by: str) -> Non
         row.approver, row.approved_at = by[:128], change.at
         change.record_rows("suppressions", "update", [row.id])
         change.record("suppression", row.id, f"suppression {row.id} approved by {by}", patient_id=row.patient_id)
+        return muting.mute_in_open_cases(change, _matching(row), by)
 
-    casework.change("update", work)
+    return casework.change("update", work)
 
 
 def list_suppressions(records: Engine) -> list[SuppressionEntry]:
@@ -199,14 +210,30 @@ def suppression_reasons(casework: Casework, entries: list[SuppressionEntry]) -> 
                          [e.patient_id for e in entries if e.patient_id is not None])
 
 
+def _active(conn: Session) -> list[ActiveSuppression]:
+    S = Suppression
+    rows = conn.execute(select(S.id, S.rule, S.user_id, S.patient_id, S.expires_on)
+                        .where(S.revoked_at.is_(None), or_(S.proposed_by.is_(None), S.approved_at.is_not(None)))
+                        .order_by(S.id)).all()
+    return [ActiveSuppression(*row) for row in rows]
+
+
+def _matching(row: Suppression) -> ActiveSuppression:
+    return ActiveSuppression(row.id, row.rule, row.user_id, row.patient_id, row.expires_on)
+
+
 def active_suppressions(records: Engine) -> list[ActiveSuppression]:
     """The suppressions not revoked and not pending approval (expiry is judged per finding, by its time)."""
-    S = Suppression
     with records.connect() as conn:
-        rows = conn.execute(select(S.id, S.rule, S.user_id, S.patient_id, S.expires_on)
-                            .where(S.revoked_at.is_(None), or_(S.proposed_by.is_(None), S.approved_at.is_not(None)))
-                            ).all()
-    return [ActiveSuppression(*row) for row in rows]
+        return _active(conn)
+
+
+def cases_muted_by(records: Engine, suppression_id: int) -> dict[int, int]:
+    """case id -> the findings `suppression_id` mutes there (cases not closed when it became active)."""
+    M = MutedFinding
+    with records.connect() as conn:
+        return dict(conn.execute(select(M.case_id, func.count()).where(M.suppression_id == suppression_id)
+                                 .group_by(M.case_id).order_by(M.case_id)).all())
 
 
 def matches(s: ActiveSuppression, f: Finding, tz: ZoneInfo) -> bool:
@@ -216,7 +243,7 @@ def matches(s: ActiveSuppression, f: Finding, tz: ZoneInfo) -> bool:
         return False
     if s.patient_id is not None and s.patient_id != f.patient_id:
         return False
-    return datetime.fromisoformat(f.last_at).astimezone(tz).date() <= s.expires_on
+    return muting.covers(s.expires_on, datetime.fromisoformat(f.last_at), tz)
 
 
 def mute(findings: list[Finding], suppressions: list[ActiveSuppression], tz: ZoneInfo) -> int:

@@ -53,7 +53,8 @@ class SuppressionView:
 
 
 def add_suppression(vault: Vault, request: SuppressionRequest, known_rules: set[str]) -> int:
-    """Record a suppression (refused when its last day is before the organisation's today); its id."""
+    """Record a suppression (refused when its last day is before the organisation's today), and mute its
+    findings in the cases not closed (cases_muted_by says where); its id."""
     return suppression_store.add_suppression(Casework(vault.gateway), request, known_rules, vault.today())
 
 
@@ -75,8 +76,15 @@ def propose_suppression(vault: Vault, case_id: int, finding_id: int, reason: str
                                                  by, vault.today())
 
 
-def approve_suppression(vault: Vault, suppression_id: int, by: str) -> None:
-    suppression_store.approve_suppression(Casework(vault.gateway), suppression_id, by)
+def cases_muted_by(vault: Vault, suppression_id: int) -> dict[int, int]:
+    """case id -> the findings the suppression mutes there (cases not closed when it became active)."""
+    return suppression_store.cases_muted_by(vault.records, suppression_id)
+
+
+def approve_suppression(vault: Vault, suppression_id: int, by: str) -> dict[int, int]:
+    """A proposal approved by `by`: it mutes from now on, in the cases not closed too; case id -> findings
+    muted there."""
+    return suppression_store.approve_suppression(Casework(vault.gateway), suppression_id, by)
 
 
 def pending_suppressions(vault: Vault, reader: AccessContext) -> list[SuppressionView]:
@@ -94,9 +102,10 @@ def pending_suppressions(vault: Vault, reader: AccessContext) -> list[Suppressio
             for e in entries]
 
 
-def revoke_suppression(vault: Vault, suppression_id: int, reason: str, by: str | None = None) -> None:
-    """Withdraw a suppression; `by`: the signed-in account (None: recorded as svc:cases, for library use)."""
-    suppression_store.revoke_suppression(Casework(vault.gateway), suppression_id, reason, by)
+def revoke_suppression(vault: Vault, suppression_id: int, reason: str, by: str | None = None) -> dict[int, int]:
+    """Withdraw a suppression; `by`: the signed-in account (None: recorded as svc:cases, for library use).
+    case id -> the findings un-muted there (cases not closed)."""
+    return suppression_store.revoke_suppression(Casework(vault.gateway), suppression_id, reason, by)
 
 
 def list_cases(vault: Vault, settings: CaseSettings, *, status: str | None = None, first_day: date | None = None,

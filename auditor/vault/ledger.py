@@ -27,8 +27,8 @@ from typing import Iterable, Iterator
 from sqlalchemy import Connection, Table
 
 from auditor.audit.event_checks import LEDGER_PREFIX
-from auditor.vault.records import (CareTeamMember, ClinicalDocument, Encounter, FeedAccount, Patient, PurgeProposal,
-                                   StaffAccount, Suppression, VaultSetting, WorkforceMember)
+from auditor.vault.records import (CareTeamMember, ClinicalDocument, Encounter, FeedAccount, MutedFinding, Patient,
+                                   PurgeProposal, StaffAccount, Suppression, VaultSetting, WorkforceMember)
 
 # table name -> (table, its key column). Rows of every other table are not recorded here: see README,
 # "Threat model", for what covers them.
@@ -39,6 +39,7 @@ LEDGER: dict[str, tuple[Table, str]] = {
     "care_team": (CareTeamMember.__table__, "id"),
     "documents": (ClinicalDocument.__table__, "id"),
     "suppressions": (Suppression.__table__, "id"),
+    "muted_findings": (MutedFinding.__table__, "case_finding_id"),  # the findings the case ranking leaves out
     "vault_settings": (VaultSetting.__table__, "name"),
     "staff_accounts": (StaffAccount.__table__, "id"),  # who may sign in, with which roles
     "retention_purge_proposals": (PurgeProposal.__table__, "id"),  # who proposed a purge, who approved it

@@ -1,6 +1,7 @@
 """Suppressions proposed from cases, awaiting approval: the list (the patients read through the
 gateway as the signed-in account, HCOMPL; the reasons opened by the casework desk, audited) and the
-approval, by a privacy officer other than the proposer (two people, as a purge has)."""
+approval, by a privacy officer other than the proposer (two people, as a purge has), which also mutes
+the findings it matches in the cases not closed (auditor.cases.muting)."""
 
 from __future__ import annotations
 
@@ -30,7 +31,8 @@ def pending(view: View) -> Response:
 def approve(view: View) -> Response:
     suppression_id = int(view.request.path_params["suppression_id"])
     try:
-        office.approve_suppression(view.office.vault, suppression_id, view.account.user_name)
+        muted = office.approve_suppression(view.office.vault, suppression_id, view.account.user_name)
     except InputError as exc:
         return _page(view, 400, str(exc))
-    return _page(view, message=f"Suppression {suppression_id} approved: from now on it mutes its findings.")
+    where = (f" It muted {sum(muted.values())} finding(s) in case {', '.join(map(str, muted))}." if muted else "")
+    return _page(view, message=f"Suppression {suppression_id} approved: from now on it mutes its findings.{where}")

@@ -69,7 +69,12 @@ def test_an_investigator_proposes_and_another_person_approves(page, office, pers
     assert_accessible(officer)
     _pending_row(officer, suppression_id).get_by_role("button", name="Approve").click()
     expect(officer.get_by_role("status")).to_have_text(
-        f"Suppression {suppression_id} approved: from now on it mutes its findings.")
+        f"Suppression {suppression_id} approved: from now on it mutes its findings. It muted 1 finding(s) in case "
+        f"{case_id}.")  # the proposed finding, in its open case
+    officer.goto(f"/cases/{case_id}")
+    expect(officer.locator("#findings tr.muted")).to_contain_text(f"muted by suppression {suppression_id}")
+    assert_accessible(officer)
+    officer.get_by_role("navigation", name="Pages").get_by_role("link", name="Suppressions").click()
     expect(_pending_row(officer, suppression_id)).to_have_count(0)
     assert_accessible(officer)
     approved = next(s for s in list_suppressions(office.vault) if s.id == suppression_id)

@@ -73,3 +73,31 @@ def test_the_proposer_cannot_approve_her_own_proposal(new_client, staff, clock, 
     refused = olga.post(f"/suppressions/{proposed}/approve", data={"csrf_token": csrf})
     assert refused.status_code == 400 and "another officer approves it" in refused.text
     assert _muted(web_vault) == [False]
+
+
+def test_an_approved_proposal_mutes_its_finding_in_the_open_case(new_client, staff, clock, november, web_vault):
+    """The approval marks the finding muted on the case page (with its suppression), the history says
+    who muted what, and the queue counts the case without it."""
+    investigator = sign_in(new_client(), staff["investigator"], clock)
+    case_id = november["n.muller"]
+    page = investigator.get(f"/cases/{case_id}")
+    finding = _vip_finding(web_vault, case_id)
+    investigator.post(f"/cases/{case_id}/propose", data={"finding": str(finding), "reason": "her own mother",
+                                                         "expires": "2027-03-31", "csrf_token": csrf_of(page.text)})
+    officer = sign_in(new_client(), staff["privacy_officer"], clock)
+    pending = officer.get("/suppressions")
+    (approve,) = re.findall(r'action="(/suppressions/(\d+)/approve)"', pending.text)
+    approved = officer.post(approve[0], data={"csrf_token": csrf_of(pending.text)})
+    assert f"It muted 1 finding(s) in case {case_id}." in approved.text
+    shown = officer.get(f"/cases/{case_id}").text
+    (row,) = [r for r in shown.split('<table id="findings">')[1].split("</table>")[0].split("<tr")
+              if "<td>vip-access</td>" in r]
+    assert row.startswith(' class="muted">') and f"<td>muted by suppression {approve[1]}</td>" in row
+    assert "1 muted)" in shown.split('<p class="lead">')[1].split("</p>")[0]
+    assert f"findings muted by privacy_officer, open; 1 finding(s) muted by suppression {approve[1]}</li>" in shown
+    assert f'<option value="{finding}">' not in shown  # a muted finding is not proposed again
+    queue = officer.get("/cases?status=any").text
+    (listed,) = [r for r in queue.split("<tr")[1:] if f'<a href="/cases/{case_id}">' in r]
+    assert "vip-access" not in listed and "(1 muted)" in listed
+    assert "No case matches" in officer.get("/cases?rule=vip-access&status=any").text
+    assert verify_vault(web_vault.records, web_vault.keyring, [web_vault.checkpoints.path]).ok

@@ -12,7 +12,7 @@ from auditor.vault.records.clinical import (PATIENT_SEALED, WORKFORCE_SEALED, DO
                                             Patient, WorkforceMember, Encounter, CareTeamMember, ClinicalDocument)
 from auditor.vault.records.ingest import (IngestRun, QuarantinedRow, VaultSetting)
 from auditor.vault.records.casework import (CASEWORK_SEALED, Suppression, Case, CaseFinding, CaseHistoryEntry,
-                                            CaseTimeline)
+                                            CaseTimeline, MutedFinding)
 from auditor.vault.records.release import (ROI_SEALED, ReleaseRequest, ReleaseRequestHistory, ReleaseAuthorization,
                                            Disclosure, AccountingSuspension)
 from auditor.vault.records.retention import (RETENTION_SEALED, LegalHold, LegalHoldHistoryEntry, PurgeItem, PurgePlan,
@@ -23,7 +23,7 @@ from auditor.vault.records.feeds import FeedAccount
 __all__ = [
     "AccountingSuspension", "CASEWORK_SEALED", "CareTeamMember", "Case", "CaseFinding", "CaseHistoryEntry", "CaseTimeline",
     "ClinicalDocument", "DOCUMENT_SEALED", "Disclosure", "Encounter", "FeedAccount", "IngestRun", "LegalHold",
-    "LegalHoldHistoryEntry", "PATIENT_SEALED", "Patient", "PurgeItem", "PurgePlan", "PurgePlanPatient", "PurgeProposal", "PurgeRun",
+    "LegalHoldHistoryEntry", "MutedFinding", "PATIENT_SEALED", "Patient", "PurgeItem", "PurgePlan", "PurgePlanPatient", "PurgeProposal", "PurgeRun",
     "QuarantinedRow", "RETENTION_SEALED", "ROI_SEALED", "ROLES", "ReleaseAuthorization", "ReleaseRequest",
     "ReleaseRequestHistory", "SENSITIVITIES", "STAFF_SEALED", "Sealed", "StaffAccount", "StaffSession", "Suppression",
     "VaultSetting", "WORKFORCE_SEALED", "WorkforceMember",

@@ -84,6 +84,21 @@ class CaseFinding(RecordsBase):
     explanation: Mapped[bytes | None] = mapped_column(Sealed)
 
 
+class MutedFinding(RecordsBase):
+    """A finding of a case that a suppression muted once it became active (auditor.cases.muting): the
+    ranking leaves it out, the case shows it marked with the suppression. A row exists while the
+    finding is muted; in the ledger of trusted rows (r0019), so a mark added or removed behind the
+    gateway is named by `auditor audit verify`."""
+
+    __tablename__ = "muted_findings"
+
+    case_finding_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("case_findings.id"), primary_key=True,
+                                                 autoincrement=False)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    suppression_id: Mapped[int] = mapped_column(ForeignKey("suppressions.id"))
+    muted_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class CaseTimeline(RecordsBase):
     """A part of a case's timeline, cut by the review that attached findings to the case from the
     accesses it had judged (auditor.cases.timelines): the member's accesses around those findings, so
