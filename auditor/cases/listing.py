@@ -207,12 +207,13 @@ def severities_of(records: Engine, case_ids: list[int]) -> dict[int, str]:
 
 
 def case_status_of_events(records: Engine, patient_id: int) -> dict[str, str]:
-    """The source event ids of findings about one patient -> the status of the case holding them (a
-    closed case over an open one: what the office has decided is what there is to say)."""
+    """The source event ids of unmuted findings about one patient -> the status of the case holding
+    them (a closed case over an open one: what the office has decided is what there is to say). A muted
+    finding is an exception the office approved: it puts its events under no review."""
     out: dict[str, str] = {}
     with records.connect() as conn:
         rows = conn.execute(select(CaseFinding.event_ids, Case.status).join(Case, Case.id == CaseFinding.case_id)
-                            .where(CaseFinding.patient_id == patient_id)).all()
+                            .where(CaseFinding.patient_id == patient_id, _not_muted())).all()
     for event_ids, status in rows:
         for event_id in json.loads(event_ids):
             if event_id not in out or STATUSES.index(status) > STATUSES.index(out[event_id]):
