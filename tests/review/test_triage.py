@@ -99,14 +99,7 @@ def test_the_report_and_the_list_rank_the_same_cases_alike(reviewed, policy):
     assert report.context["cases"]["rows"][0]["user_id"] == "t.gone"
 
 
-def test_cases_list_puts_the_critical_case_first(auditor, tmp_path, policy):
-    vault = create_home(tmp_path / "home", clock=FixedClock(DECEMBER_2), scrypt_n=FAST_SCRYPT)
-    try:
-        hospital_month(vault)
-    finally:
-        vault.close()
-    assert auditor("findings", "--from", "2026-11-01", "--to", "2026-11-30", "--format", "csv",
-                   clock=FixedClock(DECEMBER_2), user="officer").code == 0
+def test_cases_list_puts_the_critical_case_first(auditor, found):
     listed = auditor("cases", "list", clock=FixedClock(DECEMBER_2), user="investigator")
     assert listed.code == 0, listed.err
     rows = [line.split("\t") for line in listed.out.splitlines()]
@@ -149,7 +142,9 @@ def test_the_queue_the_list_and_the_report_mark_the_same_cases_past_the_budget(r
     assert "All 4 cases of the month are inside the office's review budget of 1,000 cases a month" in whole
 
 
-def test_cases_list_marks_the_cases_past_a_site_s_budget_and_refuses_a_bad_one(auditor, tmp_path):
+@pytest.fixture
+def found(auditor, tmp_path):
+    """November of tests/reporting in a vault whose findings were run on 2 December (as the officer)."""
     vault = create_home(tmp_path / "home", clock=FixedClock(DECEMBER_2), scrypt_n=FAST_SCRYPT)
     try:
         hospital_month(vault)
@@ -157,6 +152,10 @@ def test_cases_list_marks_the_cases_past_a_site_s_budget_and_refuses_a_bad_one(a
         vault.close()
     assert auditor("findings", "--from", "2026-11-01", "--to", "2026-11-30", "--format", "csv",
                    clock=FixedClock(DECEMBER_2), user="officer").code == 0
+    return tmp_path / "home"
+
+
+def test_cases_list_marks_the_cases_past_a_site_s_budget_and_refuses_a_bad_one(auditor, found, tmp_path):
     site = tmp_path / "site"
     site.mkdir()
     (site / "cases.yaml").write_text("review_budget: 2\n")
@@ -178,19 +177,12 @@ def test_cases_list_marks_the_cases_past_a_site_s_budget_and_refuses_a_bad_one(a
             f"auditor: {site / 'cases.yaml'}: review_budget must be a whole number of cases, 1 or more"], refused.err
 
 
-def test_cases_show_gives_the_break_glass_reasons_opened_in_the_reader_s_name(auditor, tmp_path):
+def test_cases_show_gives_the_break_glass_reasons_opened_in_the_reader_s_name(auditor, found):
     """Issue 18, section 5: break-the-glass reasons could not be read anywhere but the web app."""
     from sqlalchemy import create_engine, select
 
     from auditor.audit.schema import AuditEventRow
 
-    vault = create_home(tmp_path / "home", clock=FixedClock(DECEMBER_2), scrypt_n=FAST_SCRYPT)
-    try:
-        hospital_month(vault)
-    finally:
-        vault.close()
-    assert auditor("findings", "--from", "2026-11-01", "--to", "2026-11-30", "--format", "csv",
-                   clock=FixedClock(DECEMBER_2), user="officer").code == 0
     listed = auditor("cases", "list", clock=FixedClock(DECEMBER_2), user="investigator")
     case = next(line.split("\t")[1].split()[1] for line in listed.out.splitlines() if "\tb.glass\t" in line)
     shown = auditor("cases", "show", case, clock=FixedClock(DECEMBER_2), user="investigator")
@@ -202,7 +194,7 @@ def test_cases_show_gives_the_break_glass_reasons_opened_in_the_reader_s_name(au
                                  user="investigator").out)
     assert [(g["reason_on_file"], g["reason"]) for g in as_json["break_glass"]] == [
         (True, "unconscious in the ED"), (False, None)]
-    engine = create_engine(f"sqlite:///{tmp_path / 'home' / 'records.db'}")
+    engine = create_engine(f"sqlite:///{found / 'records.db'}")
     with engine.connect() as conn:
         reads = conn.execute(select(AuditEventRow.user_id, AuditEventRow.role, AuditEventRow.outcome)
                              .where(AuditEventRow.record_type == "access_reason")).all()
