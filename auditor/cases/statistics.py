@@ -20,7 +20,7 @@ from sqlalchemy import Engine, case, func, or_, select
 from auditor.cases.settings import CaseSettings
 from auditor.cases.workflow import DISPOSITIONS, SANCTIONS
 from auditor.policy.frames import Period
-from auditor.vault.records import Case, CaseFinding
+from auditor.vault.records import Case, CaseFinding, MutedFinding
 
 
 def _bounds(period: Period) -> tuple[datetime, datetime]:
@@ -120,7 +120,7 @@ def month_casework(records: Engine, period: Period, settings: CaseSettings, now:
 
 
 def findings_recorded_by_month(records: Engine, periods: list[Period]) -> dict[str, Counter]:
-    """'YYYY-MM' -> findings by severity recorded in cases, by when their first event happened; one
+    """'YYYY-MM' -> unmuted findings by severity recorded in cases, by when their first event happened; one
     grouped pass over the recorded findings (no index on when: each month on its own is a pass)."""
     keys = [p.first_day.strftime("%Y-%m") for p in periods]
     out: dict[str, Counter] = {key: Counter() for key in keys}
@@ -130,8 +130,9 @@ def findings_recorded_by_month(records: Engine, periods: list[Period]) -> dict[s
     month = case(*[((CaseFinding.first_at >= lo) & (CaseFinding.first_at < hi), i)
                    for i, (lo, hi) in enumerate(bounds)], else_=None)
     first, last = min(lo for lo, _ in bounds), max(hi for _, hi in bounds)
+    muted = select(MutedFinding.case_finding_id).where(MutedFinding.case_finding_id == CaseFinding.id).exists()
     stmt = (select(month, CaseFinding.severity, func.count())
-            .where(CaseFinding.first_at >= first, CaseFinding.first_at < last)
+            .where(CaseFinding.first_at >= first, CaseFinding.first_at < last, ~muted)  # an approved exception
             .group_by(month, CaseFinding.severity))
     with records.connect() as conn:
         for i, severity, n in conn.execute(stmt):

@@ -9,6 +9,7 @@ reviews and notes cases. The account's user name is what the history and the aud
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 
 import click
@@ -161,6 +162,7 @@ def cases_show(ctx, case_id, site_policies, fmt):
         role = next(r for r in _CASEWORK if signed_in.account.holds(r))
         file = office.case_file(vault, case_id, settings)
         glass = office.break_glass_reasons(vault, file, signed_in.access_context(INVESTIGATING, role=role))
+        zone = vault.timezone
     if fmt == "json":
         click.echo(json.dumps({**file.to_dict(), "break_glass": [g.to_dict() for g in glass]}, indent=2,
                               ensure_ascii=False))
@@ -180,7 +182,8 @@ def cases_show(ctx, case_id, site_policies, fmt):
     click.echo("history:")
     for h in file.history:
         extra = "".join(f"; {x}" for x in (h.detail,) if x)
-        click.echo(f"  {h.at} {h.action} by {h.by} -> {h.status}{extra}")
+        click.echo(f"  {datetime.fromisoformat(h.at).astimezone(zone):%Y-%m-%d %H:%M %Z} {h.action} by {h.by} "
+                   f"-> {h.status}{extra}")
         if h.note:
             click.echo(f"    note: {h.note}")
 

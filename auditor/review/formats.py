@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from auditor.errors import AuditorError
+from auditor.errors import InputError, AuditorError
 from auditor.ingest.formats.mapping_file import BUILT_IN, VendorMapping, find_mapping, mapping_names, read_mapping
 from auditor.ingest.formats.vendor import VendorExtract
 from auditor.vault.gateway import QuarantineEntry
@@ -62,8 +62,10 @@ def check_format(name_or_file: str, site_dir: Path | None = None, sample: Path |
     or a folder), read as an ingest would, loading nothing. ConfigurationError when the mapping
     cannot be used; InputError when the sample is not an extract it describes."""
     path = Path(name_or_file)
-    if name_or_file not in BUILT_IN and path.suffix == ".yaml" and path.is_file():
+    if name_or_file not in BUILT_IN and path.suffix in (".yaml", ".yml") and path.is_file():
         mapping = read_mapping(path)
+    elif name_or_file not in BUILT_IN and (path.suffix in (".yaml", ".yml") or "/" in name_or_file):
+        raise InputError(f"{path}: no such mapping file")  # a path typed, not a format's name
     else:
         mapping = find_mapping(name_or_file, site_dir)
     done = FormatCheck(mapping)

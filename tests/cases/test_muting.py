@@ -165,3 +165,17 @@ def _marks(vault, suppression_id: int) -> dict[int, int]:
     with vault.records.connect() as conn:
         return dict(conn.execute(select(MutedFinding.case_finding_id, MutedFinding.case_id)
                                  .where(MutedFinding.suppression_id == suppression_id)).all())
+
+
+def test_the_report_s_trend_leaves_out_what_a_suppression_muted(auditor, home):  # noqa: F811
+    """The six-month trend counts the findings recorded in cases; a muted one is an approved exception."""
+    from auditor.cases.statistics import findings_recorded_by_month
+
+    _two_cases(auditor, home)
+    november = Period(date(2026, 11, 1), date(2026, 11, 30), ZoneInfo("America/New_York"))
+    before = findings_recorded_by_month(home.records, [november])["2026-11"]
+    assert sum(before.values()) == 4
+    assert auditor(*SUPPRESS, "--rule", "family-access", "--user", "n.muller", "--mrn", "P-FAM",
+                   user="officer").code == 0
+    after = findings_recorded_by_month(home.records, [november])["2026-11"]
+    assert sum(after.values()) == 3 and after["high"] == before["high"] - 1

@@ -187,6 +187,8 @@ def test_cases_show_gives_the_break_glass_reasons_opened_in_the_reader_s_name(au
     case = next(line.split("\t")[1].split()[1] for line in listed.out.splitlines() if "\tb.glass\t" in line)
     shown = auditor("cases", "show", case, clock=FixedClock(DECEMBER_2), user="investigator")
     assert shown.code == 0, shown.err
+    history = shown.out.split("history:\n")[1].splitlines()
+    assert history[0].startswith("  2026-12-02 09:00 EST opened by svc:cases -> open")  # local, as the report
     glass = shown.out.split("break-the-glass accesses its findings cite (reasons opened as you: audited):\n")[1]
     lines = glass.split("history:")[0].splitlines()
     assert [line.split(": ", 1)[1] for line in lines] == ["reason: unconscious in the ED", "no reason given"]

@@ -95,5 +95,7 @@ def test_formats_check_tries_a_sample_without_a_value_of_it(auditor, tmp_path):
     assert shipped.code == 0 and "shipped mapping" in shipped.out
     bad = auditor("formats", "check", "no-such-format")
     assert bad.code == 2 and len(bad.err.strip().splitlines()) == 1 and "not a format this auditor reads" in bad.err
+    missing = auditor("formats", "check", str(tmp_path / "nowhere" / "mine.yaml"))
+    assert missing.code == 2 and missing.err.strip() == f"auditor: {tmp_path / 'nowhere' / 'mine.yaml'}: no such mapping file"
     other = auditor("formats", "check", "allscripts-touchworks", "--sample", str(sample))
     assert other.code == 2 and "no column UserID" in other.err
