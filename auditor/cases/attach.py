@@ -93,6 +93,7 @@ def _case_for(change: CaseworkChange, user_id: str, first_day: date, last_day: d
                     data_key_id=change.new_key("case"))
         change.session.add(case)
         change.session.flush()
+        change.wrote("cases", "create", [case.id])
         result.opened.append(case.id)
     else:
         case.first_day, case.last_day = min(case.first_day, first_day), max(case.last_day, last_day)
@@ -111,6 +112,7 @@ def _add(change: CaseworkChange, case: Case, findings: list[Finding]) -> list[in
             explanation=change.seal(case.data_key_id, "case_findings", "explanation", row_id, f.explanation)))
         f.case = case.id
         ids.append(row_id)
+    change.wrote("case_findings", "create", ids)
     return ids
 
 

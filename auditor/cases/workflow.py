@@ -39,7 +39,8 @@ def _required(value: str | None, what: str) -> str:
 def record_history(change: CaseworkChange, case: Case, action: str, by: str, *, note: str | None = None,
                    detail: str | None = None, at: datetime | None = None) -> None:
     """Append one history row (the note sealed under the case's key). Never updated, never deleted.
-    The caller holds the case row's lock, so positions are consecutive."""
+    The caller holds the case row's lock, so positions are consecutive. The row, and the case as it
+    stands when the work returns, are recorded in the ledger of trusted rows."""
     row_id = new_key_id()
     position = change.session.scalar(select(func.coalesce(func.max(CaseHistoryEntry.position), 0))
                                      .where(CaseHistoryEntry.case_id == case.id)) + 1
@@ -47,6 +48,8 @@ def record_history(change: CaseworkChange, case: Case, action: str, by: str, *, 
         id=row_id, case_id=case.id, position=position, at=at or change.at, action=action, by=by[:128],
         status=case.status, disposition=case.disposition, sanction=case.sanction, detail=detail,
         note=change.seal(case.data_key_id, "case_history", "note", row_id, note) if note else None))
+    change.wrote("case_history", "create", [row_id])
+    change.wrote("cases", "update", [case.id])
 
 
 def _case(change: CaseworkChange, case_id: int) -> Case:

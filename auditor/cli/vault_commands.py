@@ -11,7 +11,8 @@ from auditor.cli import cli
 from auditor.cli.session import clock_of, home_of, keyring_of, new_passphrase, open_vault
 from auditor.home import HomeSettings, create_home
 from auditor.vault.gateway.context import Operator
-from auditor.vault.integrity import adopt_legacy, needs_adoption
+from auditor.vault.integrity import adopt_legacy, adopt_tables, needs_adoption
+from auditor.vault.ledger import ADDED_BY_REVISION
 
 LEDGER_REVISION = "r0009"  # sealed block headers, signed archives, the ledger of trusted rows
 
@@ -68,6 +69,7 @@ def db_upgrade(ctx):
         applied = set().union(*(database.revisions_between(which, before, after) for which, (before, after)
                                 in upgraded.items() if before is not None))  # existing databases only
         legacy = LEDGER_REVISION in applied or needs_adoption(engines["records"])
+        joined = [] if legacy else [t for rev in sorted(applied) for t in ADDED_BY_REVISION.get(rev, ())]
     finally:
         for engine in engines.values():
             engine.dispose()
@@ -75,6 +77,9 @@ def db_upgrade(ctx):
         done = adopt_legacy(open_vault(ctx))
         click.echo(f"sealed {done.headers_sealed} block header(s), signed {done.archives_signed} archive record(s), "
                    f"recorded {done.rows_recorded} row(s) in the audit log's ledger")
+    elif joined:  # tables a revision brought into the ledger: vouch for the rows they hold, once the log verifies
+        count = adopt_tables(open_vault(ctx), joined)
+        click.echo(f"recorded {count} row(s) of {', '.join(sorted(set(joined)))} in the audit log's ledger")
 
 
 @cli.group()

@@ -105,8 +105,12 @@ def place_hold(office: RecordsManagement, request: HoldRequest) -> int:
         row.reason = change.seal(row.data_key_id, "retention_holds", "reason", row.id, reason)
         entry = _entry(row)
         detail = f"legal hold {row.id} placed by {placed_by} on the order of {authority}: {entry.scope()}"
-        change.session.add(LegalHoldHistoryEntry(hold_id=row.id, at=change.at, action="placed", by=placed_by[:128],
-                                                 detail=detail[:256]))
+        history = LegalHoldHistoryEntry(hold_id=row.id, at=change.at, action="placed", by=placed_by[:128],
+                                        detail=detail[:256])
+        change.session.add(history)
+        change.session.flush()
+        change.wrote("retention_holds", "create", [row.id])
+        change.wrote("retention_hold_history", "create", [history.id])
         change.record("legal_hold", row.id, detail, patient_id=patient_id)
         return row.id
 
@@ -133,8 +137,11 @@ def release_hold(office: RecordsManagement, hold_id: int, reason: str, by: str) 
         row.released_at, row.released_by = change.at, by[:128]
         row.release_reason = change.seal(row.data_key_id, "retention_holds", "release_reason", row.id, reason)
         detail = f"legal hold {hold_id} released by {by}"
-        change.session.add(LegalHoldHistoryEntry(hold_id=row.id, at=change.at, action="released", by=by[:128],
-                                                 detail=detail))
+        history = LegalHoldHistoryEntry(hold_id=row.id, at=change.at, action="released", by=by[:128], detail=detail)
+        change.session.add(history)
+        change.session.flush()
+        change.wrote("retention_holds", "update", [row.id])
+        change.wrote("retention_hold_history", "create", [history.id])
         change.record("legal_hold", row.id, detail, patient_id=row.patient_id)
 
     office.change("update", work)

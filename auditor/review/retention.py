@@ -10,6 +10,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 from auditor.audit.archive import ArchiveCheck, Archived, archive_log, check_archive
+from auditor.errors import TamperDetected
 from auditor.home import Vault
 from auditor.reporting.templates import Site
 from auditor.retention import holds as legal_holds
@@ -64,6 +65,7 @@ def plan_retention(vault: Vault, as_of: date, *, state: str | None = None, sched
     """Every patient's status on `as_of` (today at the latest) under the state's schedule; the eligible
     are recorded as a plan with its digest. The MRNs are read as `reader` (a signed-in records manager)
     or, without one, as svc:retention."""
+    _refuse_unless_verified(vault)
     office = _office(vault)
     plan = build_plan(vault.records, office, schedule_for(load_schedules(schedules_dir), state), as_of, vault.timezone)
     listed = plan.having("eligible") + plan.having("held")
@@ -73,6 +75,17 @@ def plan_retention(vault: Vault, as_of: date, *, state: str | None = None, sched
                             tuple((h, plan.holds[h].authority, plan.holds[h].scope()) for h in p.holds))
              for p in listed]
     return PlannedRetention(plan, shown, record_plan(office, plan))
+
+
+def _refuse_unless_verified(vault: Vault) -> None:
+    """A plan decides who is destroyed on the word of the legal holds, the patients and the log: made
+    only from a vault that verifies (a hold lifted behind the gateway would otherwise let its patients
+    into the plan unseen)."""
+    checked = verify_vault(vault.records, vault.keyring, [vault.checkpoints.path])
+    if not checked.ok:
+        first = checked.problems[0]
+        raise TamperDetected(f"the vault does not verify ({len(checked.problems)} problem(s), first: {first.message}); "
+                             "no plan made (run: auditor audit verify)")
 
 
 @dataclass(frozen=True)

@@ -54,6 +54,7 @@ def suspend(desk: ReleaseDesk, mrn: str, agency: str, starts_on: date, ends_on: 
                                    ends_on=ends_on, written=written, created_at=change.at)
         change.session.add(row)
         change.session.flush()
+        change.wrote("roi_accounting_suspensions", "create", [row.id])
         change.record("accounting_suspension", row.id, f"until {ends_on.isoformat()}; by {by}", action="create",
                       patient_id=row.patient_id)
         return row.id

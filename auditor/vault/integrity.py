@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterable
 
 import pyarrow.compute as pc
 from sqlalchemy import Connection, Engine, select, update
@@ -136,15 +137,30 @@ def _sign_archives(conn: Connection, vault) -> int:
     return count
 
 
-def _record_all_rows(gateway, entries: list) -> int:
-    """Record every row of the ledger's tables that the log does not already vouch for."""
+def adopt_tables(vault, tables: Iterable[str]) -> int:
+    """Record the rows that tables just brought into the ledger already hold (`auditor db upgrade`
+    past a revision of ledger.ADDED_BY_REVISION), as svc:import; how many. Refused (nothing recorded)
+    when the log does not verify: an upgrade must never vouch for what was altered."""
+    tables = sorted(set(tables))
+    if not tables:
+        return 0
+    checked = verify_log(vault.records, vault.keyring, [vault.checkpoints.path])
+    if log_problems(checked):
+        raise TamperDetected("the audit log does not verify (run: auditor audit verify); the upgrade recorded no "
+                             f"row of {', '.join(tables)}: restore the records database from a backup, then run "
+                             "auditor db upgrade again")
+    return _record_all_rows(vault.gateway, checked.ledger, tables)
+
+
+def _record_all_rows(gateway, entries: list, tables: Iterable[str] = tuple(ledger.LEDGER)) -> int:
+    """Record every row of these ledger tables that the log does not already vouch for."""
     from auditor.vault.gateway import AccessContext
 
     recorded = ledger.recorded_rows(entries)
     count = 0
     with gateway.records.connect() as conn:
         missing = {table: [key for key, _ in ledger.all_digests(conn, table) if key not in recorded.get(table, {})]
-                   for table in ledger.LEDGER}
+                   for table in tables}
     for table, keys in missing.items():
         column = ledger.LEDGER[table][0].c[ledger.LEDGER[table][1]]
         for i in range(0, len(keys), 20_000):

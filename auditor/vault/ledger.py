@@ -27,8 +27,10 @@ from typing import Iterable, Iterator
 from sqlalchemy import Connection, Table
 
 from auditor.audit.event_checks import LEDGER_PREFIX
-from auditor.vault.records import (CareTeamMember, ClinicalDocument, Encounter, FeedAccount, MutedFinding, Patient,
-                                   PurgeProposal, StaffAccount, Suppression, VaultSetting, WorkforceMember)
+from auditor.vault.records import (AccountingSuspension, CareTeamMember, Case, CaseFinding, CaseHistoryEntry,
+                                   ClinicalDocument, Disclosure, Encounter, FeedAccount, LegalHold,
+                                   LegalHoldHistoryEntry, MutedFinding, Patient, PurgeProposal, StaffAccount,
+                                   Suppression, VaultSetting, WorkforceMember)
 
 # table name -> (table, its key column). Rows of every other table are not recorded here: see README,
 # "Threat model", for what covers them.
@@ -44,6 +46,19 @@ LEDGER: dict[str, tuple[Table, str]] = {
     "staff_accounts": (StaffAccount.__table__, "id"),  # who may sign in, with which roles
     "retention_purge_proposals": (PurgeProposal.__table__, "id"),  # who proposed a purge, who approved it
     "feed_accounts": (FeedAccount.__table__, "id"),  # which systems may send or search events, by which token
+    # since r0020: what the triage, the report and a purge decide on
+    "cases": (Case.__table__, "id"),  # status, disposition, sanction, days
+    "case_findings": (CaseFinding.__table__, "id"),  # rule, severity, risk, events: the ranking and the budget
+    "case_history": (CaseHistoryEntry.__table__, "id"),  # who reviewed and decided, when
+    "retention_holds": (LegalHold.__table__, "id"),  # what a purge must spare
+    "retention_hold_history": (LegalHoldHistoryEntry.__table__, "id"),
+    "disclosures": (Disclosure.__table__, "id"),  # the accounting of disclosures (45 CFR 164.528)
+    "roi_accounting_suspensions": (AccountingSuspension.__table__, "id"),  # what the accounting leaves out
+}
+# tables a revision brought into the ledger: `auditor db upgrade` records the rows they already hold
+ADDED_BY_REVISION: dict[str, tuple[str, ...]] = {
+    "r0020": ("cases", "case_findings", "case_history", "retention_holds", "retention_hold_history", "disclosures",
+              "roi_accounting_suspensions"),
 }
 ACTIONS = ("create", "update", "delete")
 _COLUMNS = {name: tuple(c.name for c in table.columns) for name, (table, _) in LEDGER.items()}

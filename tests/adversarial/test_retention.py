@@ -148,3 +148,27 @@ def test_a_patient_slipped_into_an_unfinished_purge_is_not_destroyed(auditor, ho
     assert result.code == 2 and result.err == ("auditor: purge 1 lists patients its plan 1 does not: nothing more "
                                                "destroyed (run: auditor audit verify)\n")
     assert _counts(path)[2] == 1  # the one key destroyed before the crash
+
+
+@pytest.mark.parametrize("lift", [
+    "delete from retention_holds",
+    "update retention_holds set released_at = placed_at, released_by = 'counsel'",
+    "update retention_holds set patient_id = patient_id + 1",  # moved onto a patient nobody holds
+])
+def test_a_hold_lifted_behind_the_gateway_makes_no_plan_and_is_named(auditor, home, clock, lift):
+    path, _ = home
+    assert auditor("retention", "holds", "place", "--mrn", "IMG", "--reason", "r", "--authority", "Counsel",
+                   clock=clock, user="records").code == 0
+    with sqlite3.connect(path / "records.db") as con:
+        for (name,) in con.execute("select name from sqlite_master where type = 'trigger'").fetchall():
+            con.execute(f"drop trigger {name}")  # the append-only triggers are no obstacle to this attacker
+        con.execute("delete from retention_hold_history")
+        con.execute(lift)
+    con.close()
+    plan = auditor("retention", "plan", "--as-of", "2026-11-02", clock=clock, user="records")
+    assert plan.code == 2 and plan.err.count("\n") == 1, plan
+    assert "the vault does not verify" in plan.err and "no plan made" in plan.err
+    assert "retention_holds row 1 was" in plan.err
+    assert _counts(path) == (8, 0, 0)
+    checked = auditor("audit", "verify", clock=clock)
+    assert checked.code == 1 and "retention_holds row 1" in checked.out and "retention_hold_history row" in checked.out

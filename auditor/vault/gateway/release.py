@@ -191,6 +191,7 @@ class ReleaseChange(ServiceChange):
                          recipient=self.seal(request.data_key_id, "disclosures", "recipient", row_id, recipient), **clear)
         self.session.add(row)
         self.session.flush()
+        self.wrote("disclosures", "create", [row.id])
         self.record_request("create", request.id, request.patient_id, f"disclosures ledger entry {row.id}: "
                     f"{'accountable' if clear['accountable'] else 'exempt'}")
         return row

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Callable, ClassVar, Generic, Iterable, TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.orm import Session
@@ -45,6 +45,7 @@ class ServiceChange:
     action: str
     events: list[AuditEvent] = field(default_factory=list)
     outputs: Outputs = field(default_factory=Outputs)
+    written: dict[tuple[str, str], list[int | str]] = field(default_factory=dict)  # (table, action) -> keys
 
     def record(self, record_type: str, record_id: int | str | None, detail: str, *, action: str | None = None,
                patient_id: int | None = None, fields: tuple[str, ...] = (), purpose: str | None = None,
@@ -64,6 +65,24 @@ class ServiceChange:
         about to delete): auditor.vault.ledger. Pending ORM changes are flushed first."""
         self.session.flush()
         self.gateway._record_rows(self.session, self.events, self.ctx, self.actor, self.at, table, action, keys)
+
+    def wrote(self, table: str, action: str, keys: Iterable[int | str]) -> None:
+        """Note rows of a ledger table this work created or updated: they are recorded (`record_rows`)
+        in one batch per table when the work returns, with their digests as the rows stand then. A
+        delete is recorded at once (`record_rows`), while the rows are still there."""
+        if action == "delete":
+            raise ValueError("record a delete with record_rows, before the rows go")
+        self.written.setdefault((table, action), []).extend(keys)
+
+    def record_written(self) -> None:
+        """Record what `wrote` noted (the unit of work calls this when its work returns)."""
+        written, self.written = self.written, {}
+        for (table, action), keys in written.items():
+            if action == "update":  # a row created in this work is recorded once, as it stands at the end
+                created = set(written.get((table, "create"), ()))
+                keys = [key for key in keys if key not in created]
+            if keys:
+                self.record_rows(table, action, keys)
 
     def stage(self, folder: Path, files: dict[str, str | bytes]) -> list[Path]:
         """Write `files` into `folder` under temporary names (0600); they take their names just before
@@ -113,7 +132,9 @@ class ServiceWork:
         def audited(session: Session, events: list[AuditEvent]) -> T:
             at = self.clock.now()
             actor = self._require(session, ctx, events, action, at)
-            result = work(change(self, session, ctx, actor, at, action, events, outputs))
+            done = change(self, session, ctx, actor, at, action, events, outputs)
+            result = work(done)
+            done.record_written()
             if outputs.paths:
                 event.listen(session, "before_commit", lambda _: outputs.commit(), once=True)
                 event.listen(session, "after_commit", lambda _: committed.append(True), once=True)
