@@ -194,6 +194,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=20261101)
     parser.add_argument("--repeat", type=int, default=3, help="Runs of the CSV and FHIR ingests: the best of each is compared.")
     args = parser.parse_args(argv)
+    for name in ("events", "seconds", "rate", "repeat"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name} must be 1 or more")
     with tempfile.TemporaryDirectory(prefix="auditor-bench-interop-") as tmp:
         work = Path(tmp)
         policy_data.write_export(work / "export", args.events, args.seed)

@@ -24,11 +24,10 @@ from auditor.errors import InputError
 from auditor.policy.rules import load_policy
 from auditor.policy.suppressions import SuppressionRequest
 from auditor.review import casework as office
-from auditor.staff.roles import INVESTIGATOR, PRIVACY_OFFICER
+from auditor.staff.roles import INVESTIGATOR, OFFICE_REVIEW, PRIVACY_OFFICER
 
 _DIR = click.Path(exists=True, file_okay=False, path_type=Path)
 _FORMAT = click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-INVESTIGATING = "HCOMPL"  # purpose of use: compliance (the office's investigation of a finding)
 _CASEWORK = (PRIVACY_OFFICER, INVESTIGATOR)  # who works the cases; only an officer decides (closes, suppresses)
 
 
@@ -104,21 +103,25 @@ def cases():
     """The privacy office's cases: one per member and period, reviewed and closed."""
 
 
+def _decided(c: CaseSummary) -> str:
+    return f"\t{c.disposition}, sanction {c.sanction}" if c.status == workflow.CLOSED else ""
+
+
 def _summary_line(c: CaseSummary) -> str:
-    decided = f"\t{c.disposition}, sanction {c.sanction}" if c.status == workflow.CLOSED else ""
+    """The case's line in `cases show`: what it is, its findings, its decision and its flags."""
     late = ("\tCRITICAL" if c.critical else "") + ("\tOVERDUE" if c.overdue else "")
     return (f"{c.id}\t{c.status}\t{c.user_id}\t{c.first_day} to {c.last_day}\t{c.counted}, "
-            f"max risk {c.max_risk}\t{c.user_cases} case(s) for this user{decided}{late}")
+            f"max risk {c.max_risk}\t{c.user_cases} case(s) for this user{_decided(c)}{late}")
 
 
 def _listed_line(c) -> str:
-    """rank, then the case's line with its highest severity, risk and rules; marked past the budget."""
-    past = "" if c.inside_budget else "\tPAST THE REVIEW BUDGET"
+    """The case's line in `cases list`: its rank, then the case with its highest severity, risk and
+    rules; marked past the budget."""
     s = c.case
-    decided = f"\t{s.disposition}, sanction {s.sanction}" if s.status == workflow.CLOSED else ""
+    late = ("\tOVERDUE" if s.overdue else "") + ("" if c.inside_budget else "\tPAST THE REVIEW BUDGET")
     return (f"{c.rank}.\tcase {s.id}\t{s.status}\t{s.user_id}\t{s.first_day} to {s.last_day}\t{c.severity or '-'}\t"
             f"risk {s.max_risk}\t{','.join(c.rules) or '-'}\t{s.counted}\t{s.user_cases} case(s) for this user"
-            f"{decided}{chr(9) + 'OVERDUE' if s.overdue else ''}{past}")
+            f"{_decided(s)}{late}")
 
 
 @cases.command("list")
@@ -161,7 +164,7 @@ def cases_show(ctx, case_id, site_policies, fmt):
         signed_in = require_role(ctx, vault, *_CASEWORK)
         role = next(r for r in _CASEWORK if signed_in.account.holds(r))
         file = office.case_file(vault, case_id, settings)
-        glass = office.break_glass_reasons(vault, file, signed_in.access_context(INVESTIGATING, role=role))
+        glass = office.break_glass_reasons(vault, file, signed_in.access_context(OFFICE_REVIEW, role=role))
         zone = vault.timezone
     if fmt == "json":
         click.echo(json.dumps({**file.to_dict(), "break_glass": [g.to_dict() for g in glass]}, indent=2,

@@ -10,7 +10,7 @@ from auditor.cli import cli
 from auditor.cli.session import day_option, open_vault
 from auditor.cli.signed_in import require_role
 from auditor.reporting.writers import check_destination
-from auditor.staff.roles import INVESTIGATOR, PRIVACY_OFFICER
+from auditor.staff.roles import INVESTIGATOR, OFFICE_REVIEW, PRIVACY_OFFICER
 
 
 @cli.group("export")
@@ -39,7 +39,7 @@ def auditevents_command(ctx, first, last, out, mrn):
     vault = open_vault(ctx)
     try:
         signed_in = require_role(ctx, vault, PRIVACY_OFFICER, INVESTIGATOR)
-        reader = signed_in.access_context("HCOMPL")
+        reader = signed_in.access_context(OFFICE_REVIEW)
         done = export_auditevents(vault, days(vault, first_day, last_day), out, reader, mrn)
     finally:
         vault.close()

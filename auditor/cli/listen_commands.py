@@ -113,7 +113,7 @@ def forward_command(ctx, to, use_tls, ca, cert, key):
     privacy officer signed in runs it."""
     from auditor.cli.signed_in import require_role
     from auditor.review.forward import client_context, forward_log
-    from auditor.staff.roles import PRIVACY_OFFICER
+    from auditor.staff.roles import OFFICE_REVIEW, PRIVACY_OFFICER
 
     host, port = _endpoint(to, "--to")
     if (cert is None) != (key is None):
@@ -124,7 +124,7 @@ def forward_command(ctx, to, use_tls, ca, cert, key):
         raise InputError(f"the TLS certificate or key cannot be used: {type(exc).__name__}") from None
     vault = open_vault(ctx)
     try:
-        reader = require_role(ctx, vault, PRIVACY_OFFICER).access_context("HCOMPL")
+        reader = require_role(ctx, vault, PRIVACY_OFFICER).access_context(OFFICE_REVIEW)
         done = forward_log(vault, home_of(ctx), host, port, context, reader)
     finally:
         vault.close()

@@ -20,7 +20,7 @@ from auditor.reporting.templates import load_site
 from auditor.review import monthly, patient_access
 from auditor.review.period import month_period
 from auditor.staff.accounts import StaffAccounts
-from auditor.staff.roles import INVESTIGATOR, PRIVACY_OFFICER
+from auditor.staff.roles import INVESTIGATOR, OFFICE_REVIEW, PRIVACY_OFFICER
 
 _DIR = click.Path(exists=True, file_okay=False, path_type=Path)
 
@@ -36,7 +36,6 @@ def _zone(vault) -> ZoneInfo:
     return vault.timezone
 
 
-COMPLIANCE = "HCOMPL"  # HL7 v3 PurposeOfUse: the privacy office's own review (its reads are audited as such)
 
 
 def _author(vault, account) -> str:
@@ -70,7 +69,7 @@ def monthly_command(ctx, month, out, pseudonymize, organisation, site_dir, site_
         report = monthly.monthly_report(vault, month_period(month, _zone(vault)), policy, site,
                                         author=_author(vault, officer.account), pseudonymize=pseudonymize,
                                         case_settings=case_settings,
-                                        reader=officer.access_context(COMPLIANCE, role=PRIVACY_OFFICER))
+                                        reader=officer.access_context(OFFICE_REVIEW, role=PRIVACY_OFFICER))
     finally:
         vault.close()
     paths = monthly.write_monthly_report(report, out, pdf=not no_pdf)

@@ -62,6 +62,10 @@ class Frames:
     # the patients named in the privacy office's cases, and since when (the explanation "case review")
     case_patients: pd.DataFrame = field(default_factory=lambda: typed_case_patients(pd.DataFrame(
         {"patient_id": [], "since": []}, dtype=object)))
+    # contract version 2 (explanations 5 to 7): orders, appointments, and who wrote in the chart
+    orders: pd.DataFrame = field(default_factory=lambda: typed_orders(_empty(ORDER_COLUMNS)))
+    appointments: pd.DataFrame = field(default_factory=lambda: typed_appointments(_empty(APPOINTMENT_COLUMNS)))
+    authored: pd.DataFrame = field(default_factory=lambda: typed_authored(_empty(AUTHORED_COLUMNS)))
 
 
 def service_work(events: pd.DataFrame) -> pd.Series:
@@ -182,6 +186,49 @@ def typed_care_team(df: pd.DataFrame) -> pd.DataFrame:
         "workforce_id": df["workforce_id"].astype("Int64"),
         "start": _timestamps(df["start"]),
         "end": _timestamps(df["end"]),  # NaT: still on the team
+    })
+
+
+ORDER_COLUMNS = ("patient_id", "ordering_id", "performing_department", "type", "placed_at", "completed_at")
+APPOINTMENT_COLUMNS = ("patient_id", "provider_id", "department", "status", "booked_at", "scheduled_for")
+AUTHORED_COLUMNS = ("patient_id", "author_id", "record_type", "signed_at")
+
+
+def _empty(columns: tuple[str, ...]) -> pd.DataFrame:
+    return pd.DataFrame({name: [] for name in columns}, dtype=object)
+
+
+def typed_orders(df: pd.DataFrame) -> pd.DataFrame:
+    """Orders (rule 5): `ordering_id` the workforce id of who placed it; `completed_at` NaT while open."""
+    return pd.DataFrame({
+        "patient_id": df["patient_id"].astype("Int64"),
+        "ordering_id": df["ordering_id"].astype("Int64"),
+        "performing_department": normalize_departments(df["performing_department"]),
+        "type": df["type"].astype("string"),
+        "placed_at": _timestamps(df["placed_at"]),
+        "completed_at": _timestamps(df["completed_at"]),
+    })
+
+
+def typed_appointments(df: pd.DataFrame) -> pd.DataFrame:
+    """Appointments (rule 6, and rule 4's encounters): `provider_id` a workforce id or missing."""
+    return pd.DataFrame({
+        "patient_id": df["patient_id"].astype("Int64"),
+        "provider_id": df["provider_id"].astype("Int64"),
+        "department": normalize_departments(df["department"]),
+        "status": df["status"].astype("string"),
+        "booked_at": _timestamps(df["booked_at"]),
+        "scheduled_for": _timestamps(df["scheduled_for"]),
+    })
+
+
+def typed_authored(df: pd.DataFrame) -> pd.DataFrame:
+    """Documents signed in a chart (rule 7): who wrote them, when (their bodies are never exported)."""
+    return pd.DataFrame({
+        "patient_id": df["patient_id"].astype("Int64"),
+        "author_id": df["author_id"].astype("Int64"),
+        "record_type": df["record_type"].astype("string"),
+        "signed_at": _timestamps(df["signed_at"]),
     })
 
 

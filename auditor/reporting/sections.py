@@ -69,9 +69,14 @@ class Budget:
     @classmethod
     def over(cls, ranked_rules: list[list[str]], size: int) -> "Budget":
         """`ranked_rules`: each case's rules, in triage order."""
-        past = Counter(rule for rules in ranked_rules[size:] for rule in set(rules))
-        return cls(size, min(size, len(ranked_rules)), max(0, len(ranked_rules) - size),
-                   dict(sorted(past.items(), key=lambda kv: (-kv[1], kv[0]))))
+        return cls.of(size, len(ranked_rules), ranked_rules[size:])
+
+    @classmethod
+    def of(cls, size: int, total: int, past_rules: list[list[str]]) -> "Budget":
+        """`total` cases in triage order, of which `past_rules` are the rules of those past the budget
+        (a reader that pages through the cases reads only those)."""
+        past = Counter(rule for rules in past_rules for rule in set(rules))
+        return cls(size, min(size, total), max(0, total - size), dict(sorted(past.items(), key=lambda kv: (-kv[1], kv[0]))))
 
     def to_dict(self) -> dict:
         return {"size": self.size, "inside": self.inside, "beyond": self.beyond,

@@ -123,6 +123,5 @@ def triage_queue(vault: Vault, settings: CaseSettings, filters: TriageFilters = 
     past = (listing.ranked_page(vault.records, settings, now, conditions, settings.review_budget,
                                 total - settings.review_budget)[0] if total > settings.review_budget else [])
     past_rules = listing.rules_of(vault.records, [c.id for c in past])
-    budget = Budget.over([[]] * min(total, settings.review_budget) + [past_rules.get(c.id, []) for c in past],
-                         settings.review_budget)
+    budget = Budget.of(settings.review_budget, total, [past_rules.get(c.id, []) for c in past])
     return TriageQueue(rows, total, page, pages, filters, rules, list(departments), budget)

@@ -12,6 +12,10 @@ ROI_COORDINATOR = "roi_coordinator"
 RECORDS_MANAGER = "records_manager"
 VIEWER = "viewer"
 
+# HL7 v3 PurposeOfUse of every read the privacy office makes in its own name: compliance (its review of
+# accesses, 45 CFR 164.308(a)(1)(ii)(D), and its investigation of findings), audited as such
+OFFICE_REVIEW = "HCOMPL"
+
 ROLES: dict[str, str] = {
     ADMIN: "manages staff accounts and roles",
     PRIVACY_OFFICER: "triages findings, closes cases, approves suppressions, signs the monthly report",

@@ -19,10 +19,9 @@ from auditor.errors import InputError
 from auditor.policy.validation import SEVERITIES
 from auditor.review import casework as office
 from auditor.review.triage import QUEUE_STATUSES, TriageFilters, triage_queue
-from auditor.staff.roles import INVESTIGATOR, PRIVACY_OFFICER, VIEWER
+from auditor.staff.roles import INVESTIGATOR, OFFICE_REVIEW, PRIVACY_OFFICER, VIEWER
 from auditor.web.routing import View
 
-INVESTIGATING = "HCOMPL"  # purpose of use: compliance (the office's investigation of a finding)
 CASE_READERS = frozenset({PRIVACY_OFFICER, INVESTIGATOR, VIEWER})
 CASE_WORKERS = frozenset({PRIVACY_OFFICER, INVESTIGATOR})
 CASE_DECIDERS = frozenset({PRIVACY_OFFICER})
@@ -53,7 +52,7 @@ def _reader(view: View):
     """The signed-in account reading patients, in an office role that reads them; None for a viewer."""
     for role in (PRIVACY_OFFICER, INVESTIGATOR):
         if view.account.holds(role):
-            return view.access_context(INVESTIGATING, role=role)
+            return view.access_context(OFFICE_REVIEW, role=role)
     return None
 
 

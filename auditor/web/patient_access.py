@@ -12,11 +12,10 @@ from starlette.responses import Response
 from auditor.errors import InputError, NotFound
 from auditor.reporting.patient import access_row
 from auditor.review.patient_access import patient_access_report
-from auditor.staff.roles import INVESTIGATOR, PRIVACY_OFFICER
+from auditor.staff.roles import INVESTIGATOR, OFFICE_REVIEW, PRIVACY_OFFICER
 from auditor.web.routing import View
 
 ROLES = frozenset({PRIVACY_OFFICER, INVESTIGATOR})  # the office's investigators (staff: in policies/access_control.yaml)
-PURPOSE = "HCOMPL"  # HL7 PurposeOfUse: compliance, the office's review of accesses (45 CFR 164.308(a)(1)(ii)(D))
 
 
 def search_form(view: View) -> Response:
@@ -37,7 +36,7 @@ def report(view: View) -> Response:
         if not mrn:
             raise InputError("give the patient's MRN")
         found = patient_access_report(view.office.vault, mrn, _day(asked["from"]), _day(asked["to"]),
-                                      reader=view.access_context(PURPOSE))
+                                      reader=view.access_context(OFFICE_REVIEW))
     except (InputError, NotFound) as exc:  # their messages never hold the MRN
         return view.render("patient_access.html", status=400 if isinstance(exc, InputError) else 404,
                            report=None, rows=[], message=str(exc), asked=asked)

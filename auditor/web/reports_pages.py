@@ -19,12 +19,11 @@ from auditor.reporting.templates import load_site
 from auditor.review.period import month_period
 from auditor.review.stored_reports import ReportStore, generate_monthly_report, record_download
 from auditor.staff.accounts import StaffAccounts
-from auditor.staff.roles import PRIVACY_OFFICER, VIEWER
+from auditor.staff.roles import OFFICE_REVIEW, PRIVACY_OFFICER, VIEWER
 from auditor.web.downloads import attachment, path_number, to_page
 from auditor.web.routing import Page, View
 
 KIND = "report"
-COMPLIANCE = "HCOMPL"  # HL7 v3 PurposeOfUse: health care compliance (the privacy office's own review)
 
 
 def _last_month(today: date) -> str:
@@ -45,7 +44,7 @@ def generate(view: View) -> Response:
     month_period(month, vault.timezone)  # a bad month is refused now, not in the background
     pseudonymize = view.form.get("pseudonymize") == "on"
     author = StaffAccounts(vault).full_names([account])[account.id]
-    reader = view.access_context(COMPLIANCE, role=PRIVACY_OFFICER)
+    reader = view.access_context(OFFICE_REVIEW, role=PRIVACY_OFFICER)
     policy, case_settings, site = load_policy(), load_case_settings(), load_site(None)
 
     def work(progress):

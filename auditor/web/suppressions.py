@@ -9,8 +9,7 @@ from starlette.responses import Response
 
 from auditor.errors import InputError
 from auditor.review import casework as office
-from auditor.staff.roles import INVESTIGATOR, PRIVACY_OFFICER
-from auditor.web.cases import INVESTIGATING
+from auditor.staff.roles import INVESTIGATOR, OFFICE_REVIEW, PRIVACY_OFFICER
 from auditor.web.routing import View
 
 READERS = frozenset({PRIVACY_OFFICER, INVESTIGATOR})
@@ -19,7 +18,7 @@ APPROVERS = frozenset({PRIVACY_OFFICER})
 
 def _page(view: View, status: int = 200, message: str | None = None) -> Response:
     role = PRIVACY_OFFICER if view.account.holds(PRIVACY_OFFICER) else INVESTIGATOR
-    pending = office.pending_suppressions(view.office.vault, view.access_context(INVESTIGATING, role=role))
+    pending = office.pending_suppressions(view.office.vault, view.access_context(OFFICE_REVIEW, role=role))
     return view.render("suppressions.html", status=status, pending=pending, message=message,
                        may_approve=view.account.holds(*APPROVERS))
 
