@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from auditor.policy.explanations import ExplanationPolicy, explain, explained_share, shares_by_explanation
+from auditor.policy.explanations import (ExplanationPolicy, TreatmentData, explain, explained_share,
+                                         shares_by_explanation)
 from auditor.policy.frames import Frames, Period, columns_for, service_work
 from auditor.policy.identity import identity_links, staff_patients
 
@@ -98,7 +99,8 @@ def build_context(frames: Frames, settings: EngineSettings) -> DetectionContext:
     touches = activity["patient_id"].notna() & activity["action"].isin(settings.access_actions)
     accesses = _with_patient(activity[touches], frames.patients)
     links = identity_links(accesses, frames.workforce, frames.patients, staff_patients(frames.workforce, frames.patients))
-    why = explain(accesses, frames.encounters, frames.care_team, settings.explanations, frames.case_patients)
+    why = explain(accesses, frames.encounters, frames.care_team, settings.explanations, frames.case_patients,
+                  TreatmentData(frames.orders, frames.appointments, frames.authored))
     accesses = pd.concat([accesses, links, why], axis=1)
     denials = _with_user(events[people & ~success], frames.workforce)
     return DetectionContext(events, activity, accesses, denials, frames, settings)

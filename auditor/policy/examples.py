@@ -19,8 +19,9 @@ import pandas as pd
 
 from auditor.policy import engine
 from auditor.policy.findings import build_findings
-from auditor.policy.frames import (IDENTITIES, Frames, Period, typed_care_team, typed_case_patients, typed_encounters,
-                                   typed_events, typed_patients, typed_workforce)
+from auditor.policy.frames import (IDENTITIES, Frames, Period, typed_appointments, typed_authored, typed_care_team,
+                                   typed_case_patients, typed_encounters, typed_events, typed_orders, typed_patients,
+                                   typed_workforce)
 from auditor.policy.rules import Policy
 
 
@@ -55,7 +56,8 @@ def _identities(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def frames_from_tables(*, workforce=(), patients=(), encounters=(), care_team=(), events=(), cases=(),
-                       timezone: str = "UTC", period: tuple[date, date] | None = None) -> Frames:
+                       orders=(), appointments=(), documents=(), timezone: str = "UTC",
+                       period: tuple[date, date] | None = None) -> Frames:
     tz = ZoneInfo(timezone)
     wf = _identities(_table(list(workforce), ["user_id", "role", "department", "hire_date", "termination_date",
                                              "shift_start", "shift_end", "own_patient_id", *IDENTITIES]))
@@ -83,8 +85,20 @@ def frames_from_tables(*, workforce=(), patients=(), encounters=(), care_team=()
         period = (days.min(), days.max()) if len(days) else (date(2026, 1, 1), date(2026, 1, 1))
     held = _table(list(cases), ["patient_id", "since"])
     held["since"] = _utc(held["since"], tz)
+    placed = _table(list(orders), ["patient_id", "user_id", "performing_department", "type", "placed_at",
+                                   "completed_at"])
+    placed["ordering_id"] = placed["user_id"].map(ids)
+    placed["placed_at"], placed["completed_at"] = _utc(placed["placed_at"], tz), _utc(placed["completed_at"], tz)
+    booked = _table(list(appointments), ["patient_id", "user_id", "department", "status", "booked_at", "scheduled_for"])
+    booked["provider_id"] = booked["user_id"].map(ids)
+    booked["status"] = booked["status"].fillna("booked")
+    booked["booked_at"], booked["scheduled_for"] = _utc(booked["booked_at"], tz), _utc(booked["scheduled_for"], tz)
+    signed = _table(list(documents), ["patient_id", "user_id", "record_type", "signed_at"])
+    signed["author_id"] = signed["user_id"].map(ids)
+    signed["signed_at"] = _utc(signed["signed_at"], tz)
     return Frames(typed_events(ev), typed_workforce(wf), typed_patients(pt), typed_encounters(enc),
-                  typed_care_team(team), Period(*_days(period), tz), case_patients=typed_case_patients(held))
+                  typed_care_team(team), Period(*_days(period), tz), case_patients=typed_case_patients(held),
+                  orders=typed_orders(placed), appointments=typed_appointments(booked), authored=typed_authored(signed))
 
 
 def _days(period) -> tuple[date, date]:

@@ -1,15 +1,26 @@
-"""Which explanation covers each successful patient access: the contract's four ("Explained
-accesses" in ../shared/spec/interchange.md) and the privacy office's own case review, computed on
-whole columns, never per event.
+"""Which explanation covers each successful patient access: the contract's seven ("Explained
+accesses" and "Version 2" in ../shared/spec/interchange.md) and the privacy office's own case review,
+computed on whole columns, never per event.
 
+Clinical (they explain sensitive record types too):
 1. care team at t; 2. attending of an encounter, t within [start - 7 days, end + 30 days];
-3. the user's department is the encounter's department (same window); 4. an operational role
-(billing, coding, him, registration) within [start - 30 days, end + 90 days], not for sensitive
-record types; 5. case review: a read by the privacy office (one of its roles, through the vault's
-gateway, for an operations purpose) of a patient named in one of the office's cases, from the moment
-a finding of that case named them (45 CFR 164.308(a)(1)(ii)(D): reviewing the activity is the
-office's operations). An officer who opens any other patient is explained by nothing, and the rules
-find them like anyone. The windows, roles and purposes are parameters of policies/engine.yaml.
+3. the user's department is the encounter's department (same window);
+5. an order: the user placed it, or the user's department performs it, t within [placed - 1 day,
+   (completed, else placed) + 30 days];
+6. an appointment not cancelled: the user is its provider, or the user's department is its
+   department, t within [booked, scheduled + 14 days];
+7. a document the user signed in the chart, t within 30 days either side of its signing.
+Operational: 4. an operational role (billing, coding, him, registration) within [start - 30 days,
+end + 90 days] of an encounter, or of an appointment not cancelled (booked to scheduled), never for a
+sensitive record type. Then: case review, a read by the privacy office (one of its roles, through
+the vault's gateway, for an operations purpose) of a patient named in one of the office's cases, from
+the moment a finding of that case named them (45 CFR 164.308(a)(1)(ii)(D): reviewing the activity is
+the office's operations). An officer who opens any other patient is explained by nothing, and the
+rules find them like anyone. The windows, roles and purposes are parameters of policies/engine.yaml.
+
+An access is credited to the first explanation that holds in EXPLANATIONS' order: the clinical ones
+first (1-3, then 5-7), then the operational one, then case review; the shares a report states
+follow that order.
 """
 
 from __future__ import annotations
@@ -19,11 +30,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from auditor.policy.frames import run_starts
+from auditor.policy.frames import (APPOINTMENT_COLUMNS, AUTHORED_COLUMNS, ORDER_COLUMNS, run_starts, typed_appointments,
+                                   typed_authored, typed_orders)
 from auditor.vault.gateway.context import OWN_SOURCE
 
-EXPLANATIONS = ("care_team", "attending", "department", "operational", "case_review")
-CLINICAL = ("care_team", "attending", "department")
+EXPLANATIONS = ("care_team", "attending", "department", "order", "appointment", "document", "operational",
+                "case_review")
+CLINICAL = ("care_team", "attending", "department", "order", "appointment", "document")
 _OPEN_END = pd.Timestamp("2262-01-01", tz="UTC")  # a care-team membership without an end
 
 
@@ -33,6 +46,13 @@ class ExplanationPolicy:
     clinical_days_after: int = 30
     operational_days_before: int = 30
     operational_days_after: int = 90
+    order_days_before: int = 1  # 5. orders: [placed - 1 day, (completed, else placed) + 30 days]
+    order_days_after: int = 30
+    appointment_days_before: int = 0  # 6. appointments: [booked, scheduled + 14 days]
+    appointment_days_after: int = 14
+    document_days_before: int = 30  # 7. documents signed: 30 days either side
+    document_days_after: int = 30
+    cancelled_statuses: frozenset[str] = frozenset({"cancelled"})  # an appointment with one explains nothing
     operational_roles: frozenset[str] = frozenset({"billing", "coding", "him", "registration"})
     sensitive_record_types: frozenset[str] = frozenset({"psychotherapy_note", "substance_use", "hiv", "genetic"})
     # 5. case review: the privacy office's roles, and the operations purposes (HL7 v3) they read for
@@ -127,8 +147,21 @@ class _Windows:
         return hit
 
 
+def _window(start: pd.Series, end: pd.Series, before: int, after: int) -> tuple[pd.Series, pd.Series]:
+    return start - pd.Timedelta(days=before), end + pd.Timedelta(days=after)
+
+
 def _encounter_window(encounters: pd.DataFrame, before: int, after: int) -> tuple[pd.Series, pd.Series]:
-    return encounters["start"] - pd.Timedelta(days=before), encounters["end"] + pd.Timedelta(days=after)
+    return _window(encounters["start"], encounters["end"], before, after)
+
+
+def _as_encounters(encounters: pd.DataFrame, appointments: pd.DataFrame) -> pd.DataFrame:
+    """Rule 4's encounters: the encounters, and each appointment not cancelled from booked to scheduled."""
+    booked = pd.DataFrame({"patient_id": appointments["patient_id"], "start": appointments["booked_at"],
+                           "end": appointments["scheduled_for"]})
+    if booked.empty:
+        return encounters[["patient_id", "start", "end"]]
+    return pd.concat([encounters[["patient_id", "start", "end"]], booked], ignore_index=True)
 
 
 def _case_review(accesses: pd.DataFrame, policy: ExplanationPolicy) -> np.ndarray:
@@ -145,11 +178,24 @@ def _no_cases() -> pd.DataFrame:
                          "since": pd.Series([], dtype="datetime64[us, UTC]")})
 
 
+@dataclass(frozen=True)
+class TreatmentData:
+    """What explains an access besides the encounters and the care team (contract version 2; empty
+    frames when an export has none): orders, appointments and documents signed in a chart, typed as
+    auditor.policy.frames makes them."""
+
+    orders: pd.DataFrame
+    appointments: pd.DataFrame
+    authored: pd.DataFrame
+
+
 def explain(accesses: pd.DataFrame, encounters: pd.DataFrame, care_team: pd.DataFrame,
-            policy: ExplanationPolicy, case_patients: pd.DataFrame | None = None) -> pd.DataFrame:
-    """One row per access (same index): `explained_by` (the first explanation that holds, in the
-    contract's order, case review last), `explained` and `clinically_explained` (rules 1 to 3 only).
+            policy: ExplanationPolicy, case_patients: pd.DataFrame | None = None,
+            more: TreatmentData | None = None) -> pd.DataFrame:
+    """One row per access (same index): `explained_by` (the first explanation that holds, in
+    EXPLANATIONS' order), `explained` and `clinically_explained` (the clinical rules only).
     `case_patients`: the patients named in the office's cases and since when (patient_id, since).
+    `more`: orders, appointments and authored documents (rules 5 to 7).
     Each explanation
     is tried only on the accesses the ones before it left unexplained: the answer is the same, and
     most of a month is explained by the first two, so the later lookups stay small.
@@ -158,31 +204,58 @@ def explain(accesses: pd.DataFrame, encounters: pd.DataFrame, care_team: pd.Data
     key, and each access is paired with the windows of its own key only. (A pandas merge of ten
     million accesses hashed all of them into a table of their own, and took five times as long.)"""
     cases = _no_cases() if case_patients is None else case_patients
-    patients = _Coder(encounters["patient_id"], care_team["patient_id"], cases["patient_id"])
-    staff = _Coder(encounters["attending_id"], care_team["workforce_id"])
+    more = more or _no_more()
+    orders, authored = more.orders, more.authored
+    booked = more.appointments[~more.appointments["status"].isin(policy.cancelled_statuses).to_numpy(dtype=bool)]
+    patients = _Coder(encounters["patient_id"], care_team["patient_id"], cases["patient_id"], orders["patient_id"],
+                      booked["patient_id"], authored["patient_id"])
+    staff = _Coder(encounters["attending_id"], care_team["workforce_id"], orders["ordering_id"], booked["provider_id"],
+                   authored["author_id"])
     departments = _Coder(accesses["department"].astype("category"))  # categorical already, from the workforce
     clinical = _encounter_window(encounters, policy.clinical_days_before, policy.clinical_days_after)
-    operational = _encounter_window(encounters, policy.operational_days_before, policy.operational_days_after)
+    as_encounters = _as_encounters(encounters, booked)
+    operational = _encounter_window(as_encounters, policy.operational_days_before, policy.operational_days_after)
+    ordered = _window(orders["placed_at"], orders["completed_at"].fillna(orders["placed_at"]),
+                      policy.order_days_before, policy.order_days_after)
+    appointed = _window(booked["booked_at"], booked["scheduled_for"], policy.appointment_days_before,
+                        policy.appointment_days_after)
+    signed = _window(authored["signed_at"], authored["signed_at"], policy.document_days_before,
+                     policy.document_days_after)
+    by_user, by_department = ["patient_id", "workforce_id"], ["patient_id", "department"]
+    both, with_department = [patients, staff], [patients, departments]
     tries = (  # (the windows, the coders of their keys, the accesses' key columns, the accesses it may explain)
-        (_Windows.of(_key([patients, staff], [care_team["patient_id"], care_team["workforce_id"]]),
-                     care_team["start"], care_team["end"].fillna(_OPEN_END)),
-         [patients, staff], ["patient_id", "workforce_id"], None),
-        (_Windows.of(_key([patients, staff], [encounters["patient_id"], encounters["attending_id"]]), *clinical),
-         [patients, staff], ["patient_id", "workforce_id"], None),
-        (_Windows.of(_key([patients, departments], [encounters["patient_id"], encounters["department"]]), *clinical),
-         [patients, departments], ["patient_id", "department"], None),
-        # rule 4 is for operational roles only, and never explains a sensitive record type
-        (_Windows.of(_key([patients], [encounters["patient_id"]]), *operational), [patients], ["patient_id"],
+        (_Windows.of(_key(both, [care_team["patient_id"], care_team["workforce_id"]]),
+                     care_team["start"], care_team["end"].fillna(_OPEN_END)), both, by_user, None),
+        (_Windows.of(_key(both, [encounters["patient_id"], encounters["attending_id"]]), *clinical), both, by_user, None),
+        (_Windows.of(_key(with_department, [encounters["patient_id"], encounters["department"]]), *clinical),
+         with_department, by_department, None),
+        # 5. an order the user placed, or that the user's department performs
+        (_Windows.of(_key(both, [orders["patient_id"], orders["ordering_id"]]), *ordered), both, by_user, None),
+        (_Windows.of(_key(with_department, [orders["patient_id"], orders["performing_department"]]), *ordered),
+         with_department, by_department, None),
+        # 6. an appointment not cancelled, of which the user is the provider, or in the user's department
+        (_Windows.of(_key(both, [booked["patient_id"], booked["provider_id"]]), *appointed), both, by_user, None),
+        (_Windows.of(_key(with_department, [booked["patient_id"], booked["department"]]), *appointed),
+         with_department, by_department, None),
+        # 7. a document the user signed in the chart
+        (_Windows.of(_key(both, [authored["patient_id"], authored["author_id"]]), *signed), both, by_user, None),
+        # 4. operational roles only, never for a sensitive record type
+        (_Windows.of(_key([patients], [as_encounters["patient_id"]]), *operational),
+         [patients], ["patient_id"],
          (accesses["role"].isin(policy.operational_roles)
           & ~accesses["record_type"].isin(policy.sensitive_record_types)).to_numpy()),
-        # 5. case review: from the moment a finding named the patient, for as long as the office keeps the case
+        # case review: from the moment a finding named the patient, for as long as the office keeps the case
         (_Windows.of(_key([patients], [cases["patient_id"]]), cases["since"],
                      pd.Series(_OPEN_END, index=cases.index)),
          [patients], ["patient_id"], _case_review(accesses, policy)),
     )
+    # the explanation each try credits (two tries each for orders and appointments: the user, the department)
+    credits = [EXPLANATIONS.index(name) for name in ("care_team", "attending", "department", "order", "order",
+                                                     "appointment", "appointment", "document", "operational",
+                                                     "case_review")]
     at, no_time = _micros(accesses["at"])
     first = np.full(len(accesses), -1, dtype=np.int8)  # the explanation's position in EXPLANATIONS
-    for code, (windows, coders, on, only) in enumerate(tries):
+    for code, (windows, coders, on, only) in zip(credits, tries):
         open_ = (first < 0) & ~no_time
         if only is not None:
             open_ &= only
@@ -195,6 +268,12 @@ def explain(accesses: pd.DataFrame, encounters: pd.DataFrame, care_team: pd.Data
     out["clinically_explained"] = (first >= 0) & (first < len(CLINICAL))
     out["explained"] = first >= 0
     return out
+
+
+def _no_more() -> TreatmentData:
+    empty = lambda columns: pd.DataFrame({name: [] for name in columns}, dtype=object)  # noqa: E731
+    return TreatmentData(typed_orders(empty(ORDER_COLUMNS)), typed_appointments(empty(APPOINTMENT_COLUMNS)),
+                         typed_authored(empty(AUTHORED_COLUMNS)))
 
 
 def explained_share(explanations: pd.DataFrame) -> float | None:

@@ -26,8 +26,10 @@ SPEC_RULES = ("self-access", "family-access", "coworker-access", "neighbor-acces
               "repeated-denials")
 ENGINE_FILE = "engine.yaml"
 RUNNING = ("stable", "test", "experimental")
-_WINDOWS = ("clinical_days_before", "clinical_days_after", "operational_days_before", "operational_days_after")
-_SETS = ("operational_roles", "sensitive_record_types", "case_review_roles", "case_review_purposes")
+_WINDOWS = ("clinical_days_before", "clinical_days_after", "operational_days_before", "operational_days_after",
+            "order_days_before", "order_days_after", "appointment_days_before", "appointment_days_after",
+            "document_days_before", "document_days_after")
+_SETS = ("operational_roles", "sensitive_record_types", "case_review_roles", "case_review_purposes", "cancelled_statuses")
 
 
 class PolicyError(ConfigurationError):

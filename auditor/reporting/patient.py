@@ -19,6 +19,9 @@ EXPLANATION_TEXT = {
     "care_team": "on the patient's care team",
     "attending": "attending physician of the patient's encounter",
     "department": "works in the department treating the patient",
+    "order": "placed or carries out an order for the patient",
+    "appointment": "the patient's appointment is with them or their department",
+    "document": "wrote in the patient's chart",
     "operational": "billing, coding, registration or records work for the patient's encounter",
     "case_review": "the privacy office reviewing a case that concerns the patient",
 }

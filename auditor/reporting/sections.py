@@ -156,7 +156,9 @@ def appendix(policy: Policy) -> dict:
                        "site": r.site_path is not None} for r in policy.rules.values()],
             "windows": {"clinical_before": ex.clinical_days_before, "clinical_after": ex.clinical_days_after,
                         "operational_before": ex.operational_days_before,
-                        "operational_after": ex.operational_days_after},
+                        "operational_after": ex.operational_days_after, "order_before": ex.order_days_before,
+                        "order_after": ex.order_days_after, "appointment_after": ex.appointment_days_after,
+                        "document_before": ex.document_days_before},
             "operational_roles": sorted(ex.operational_roles),
             "sensitive_types": sorted(ex.sensitive_record_types),
             "precedence": list(policy.settings.precedence)}

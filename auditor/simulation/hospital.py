@@ -6,7 +6,7 @@ Whole arrays at a time with one seeded numpy Generator, so a million patients co
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -64,6 +64,10 @@ class Hospital:
     workforce: pd.DataFrame
     encounters: pd.DataFrame
     care_team: pd.DataFrame
+    # contract version 2 (auditor.simulation.treatment): orders, appointments, notes signed in charts
+    orders: pd.DataFrame = field(default_factory=pd.DataFrame)
+    appointments: pd.DataFrame = field(default_factory=pd.DataFrame)
+    documents: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def _minutes(text) -> int:

@@ -14,6 +14,7 @@ import pandas as pd
 from auditor.simulation import misuse, traffic, violations
 from auditor.simulation.hospital import Hospital, build_hospital
 from auditor.simulation.local_time import local_days
+from auditor.simulation.treatment import add_treatment_data
 from auditor.simulation.truth import relationship_rules
 
 INJECTED_SHARE = 0.004  # room kept for the injected events in the month's total
@@ -67,6 +68,7 @@ def simulate_month(seed: int, *, events: int, patients: int, workforce: int, mon
     start = np.datetime64(f"{month}-01", "D")
     hospital = build_hospital(rng, patients=patients, workforce=workforce, month_start=start, zone=zone,
                               seeded=seeded)
+    add_treatment_data(np.random.default_rng([seed, 2]), hospital)  # version 2: a stream of its own
     normal, team = traffic.normal_traffic(rng, hospital, int(events * (1 - INJECTED_SHARE)))
     normal = normal.assign(rule="")
     who = violations.Violators(rng, hospital)

@@ -1,9 +1,11 @@
 """A month of normal work in the synthetic hospital: who works which days, when (within their
 shift, on the local wall clock), and whose charts they open, explained the way the contract's
-"Explained accesses" says: the department of a recent encounter, the attending physician, the
-care team (pharmacists, technicians, therapists, many nurses), or an operational role within its
-window (registration, billing, coding, HIM). A small residue is not explained: the curbside consult
-or the phone question no treatment record covers, which no-treatment-relationship rightly reports.
+"Explained accesses" and its version 2 say: the department of a recent encounter, the attending
+physician, the care team (therapists, many nurses), an order the user's department carries out (the
+laboratory and radiology technicians, the pharmacists), an appointment the user's clinic booked
+(preparing the visit), a consult note the user signed, or an operational role within its window
+(registration, billing, coding, HIM). A small residue is not explained: the curbside consult or the
+phone question no treatment record covers, which no-treatment-relationship rightly reports.
 
 Everything is vectorised: events are drawn per user-day with numpy, patients found with
 searchsorted over encounters sorted by (group, start).
@@ -14,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from auditor.simulation.hospital import CARE_TEAM_ROLES, DEPARTMENT_ROLES, OPERATIONAL_ROLES, Hospital
+from auditor.simulation.hospital import CARE_TEAM_ROLES, CLINIC, DEPARTMENT_ROLES, OPERATIONAL_ROLES, Hospital
 from auditor.simulation.local_time import local_days, wall_to_utc
 
 DAY_S = 86_400
@@ -115,8 +117,51 @@ class EncounterIndex:
 
 def department_codes(hospital: Hospital) -> tuple[np.ndarray, np.ndarray]:
     """Integer codes for the workforce's and the encounters' departments, on one scale."""
-    names = pd.Index(sorted(set(hospital.workforce["department"]) | set(hospital.encounters["department"])))
+    names = _department_names(hospital)
     return names.get_indexer(hospital.workforce["department"]), names.get_indexer(hospital.encounters["department"])
+
+
+def _department_names(hospital: Hospital) -> pd.Index:
+    held = [hospital.workforce["department"], hospital.encounters["department"]]
+    held += [t["department"] for t in (hospital.orders, hospital.appointments) if "department" in t]
+    return pd.Index(sorted(set().union(*map(set, held))))
+
+
+CLINICAL_MODES = ("department", "care_team", "attending", "order", "appointment", "consult")
+# how far from an access the record that explains it is drawn (days before, after), within its window
+ORDER_REACH = (25, 0)  # an order placed up to 25 days before (explained to 30 days after completion)
+APPOINTMENT_REACH = (12, 40)  # scheduled from 12 days before to 40 days after: booked before the access
+CONSULT_REACH = (25, 0)  # a consult note signed up to 25 days before
+
+
+def _version_two(rng: np.random.Generator, hospital: Hospital, user: np.ndarray, at: np.ndarray,
+                 mode: np.ndarray) -> np.ndarray:
+    """The patient of an order the user's department carries out, of an appointment of the user's
+    clinic that is not cancelled and was booked by then, or of a consult note the user signed; -1
+    where none is in reach."""
+    patient = np.full(len(user), -1)
+    names = _department_names(hospital)
+    mine = names.get_indexer(hospital.workforce["department"])[user]
+    o, a, d = hospital.orders, hospital.appointments, hospital.documents
+    rows = np.flatnonzero(mode == "order")
+    if len(rows) and len(o):
+        pick = EncounterIndex(names.get_indexer(o["department"]), o["placed"].to_numpy()).draw(
+            rng, mine[rows], at[rows], *ORDER_REACH)
+        patient[rows] = np.where(pick >= 0, o["patient"].to_numpy()[np.maximum(pick, 0)], -1)
+    rows = np.flatnonzero(mode == "appointment")
+    if len(rows) and len(a):
+        live = a[a["status"].to_numpy() != "cancelled"]
+        pick = EncounterIndex(names.get_indexer(live["department"]), live["scheduled"].to_numpy()).draw(
+            rng, mine[rows], at[rows], *APPOINTMENT_REACH)
+        booked_by_then = live["booked"].to_numpy()[np.maximum(pick, 0)] <= at[rows]
+        patient[rows] = np.where((pick >= 0) & booked_by_then, live["patient"].to_numpy()[np.maximum(pick, 0)], -1)
+    rows = np.flatnonzero(mode == "consult")
+    if len(rows) and len(d):
+        notes = d[d["consult"].to_numpy()]
+        pick = EncounterIndex(notes["author"].to_numpy() + 1, notes["signed"].to_numpy()).draw(
+            rng, user[rows] + 1, at[rows], *CONSULT_REACH)
+        patient[rows] = np.where(pick >= 0, notes["patient"].to_numpy()[np.maximum(pick, 0)], -1)
+    return patient
 
 
 def choose_patients(rng: np.random.Generator, hospital: Hospital, user: np.ndarray, at: np.ndarray,
@@ -134,9 +179,11 @@ def choose_patients(rng: np.random.Generator, hospital: Hospital, user: np.ndarr
             ("attending", EncounterIndex(enc["attending"].to_numpy() + 1, enc["start"].to_numpy()), user + 1, 30, 7)):
         rows = mode == name
         chosen[rows] = index.draw(rng, group[rows], at[rows], before, after)
-    lost = (mode == "attending") & (chosen < 0)  # a physician with no encounter of their own in reach
+    other = _version_two(rng, hospital, user, at, mode)
+    # a physician with no encounter, consult or appointment of their own in reach works by department
+    lost = np.isin(mode, ("attending", "consult", "appointment")) & (chosen < 0) & (other < 0)
     chosen[lost] = by_dept.draw(rng, staff_dept[user[lost]], at[lost], 30, 7)
-    patient = np.where(chosen >= 0, enc["patient"].to_numpy()[np.maximum(chosen, 0)], -1)
+    patient = np.where(chosen >= 0, enc["patient"].to_numpy()[np.maximum(chosen, 0)], other)
     return patient, chosen, mode == "care_team"
 
 
@@ -158,9 +205,13 @@ def modes(rng: np.random.Generator, hospital: Hospital, user: np.ndarray) -> np.
     mode[np.isin(role, DEPARTMENT_ROLES) | ((role == "therapist") & (dept == "Psychiatry"))] = "department"
     mode[np.isin(role, CARE_TEAM_ROLES) & (mode != "department")] = "care_team"
     mode[np.isin(role, OPERATIONAL_ROLES)] = "operational"
+    # the laboratory, radiology and the pharmacy work the orders their department carries out
+    mode[np.isin(dept, ("Laboratory", "Radiology", "Pharmacy")) & np.isin(role, CARE_TEAM_ROLES)] = "order"
     draw = rng.random(len(user))
     mode[(role == "physician") & (draw < 0.2)] = "attending"
+    mode[(role == "physician") & (draw >= 0.2) & (draw < 0.28)] = "consult"
     mode[(role == "nurse") & (draw < 0.3)] = "care_team"
+    mode[np.isin(role, ("nurse", "physician")) & np.isin(dept, CLINIC) & (draw >= 0.3) & (draw < 0.4)] = "appointment"
     return mode
 
 
@@ -206,7 +257,7 @@ def normal_traffic(rng: np.random.Generator, hospital: Hospital, target: int) ->
     patient, encounter, via_team = choose_patients(rng, hospital, user, at, mode)
     team = care_team_rows(hospital, user[via_team & (encounter >= 0)], at[via_team & (encounter >= 0)],
                           encounter[via_team & (encounter >= 0)])
-    clinical = np.isin(mode, ("department", "care_team", "attending"))
+    clinical = np.isin(mode, CLINICAL_MODES)
     residue = clinical & (patient >= 0) & (rng.random(len(user)) < RESIDUE)
     pool = no_encounter_pool(hospital, living=True)
     patient[residue] = rng.choice(pool, size=int(residue.sum()))

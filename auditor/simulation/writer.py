@@ -1,5 +1,6 @@
 """Writing a simulated month as an interchange directory (../shared/spec/interchange.md):
-workforce.csv, patients.csv, encounters.csv, care_team.csv and access_log.csv, and beside them
+workforce.csv, patients.csv, encounters.csv, care_team.csv and access_log.csv, version 2's
+orders.csv, appointments.csv and documents.csv, and beside them
 labels.csv (event_id, rule, injected, scenario, day) and simulation.json, which ingest does not read (it
 reads only the contract's files).
 
@@ -22,7 +23,8 @@ from auditor.simulation import people
 from auditor.simulation.local_time import written
 from auditor.simulation.month import SimulatedMonth, simulate_month
 
-FILES = ("workforce.csv", "patients.csv", "encounters.csv", "care_team.csv", "access_log.csv")
+FILES = ("workforce.csv", "patients.csv", "encounters.csv", "care_team.csv", "orders.csv", "appointments.csv",
+         "documents.csv", "access_log.csv")
 LABELS = "labels.csv"
 MANIFEST = "simulation.json"
 EVENTS_PER_MEMBER = 150  # default workforce: one member per 150 events in the month
@@ -113,6 +115,46 @@ def care_team_table(month: SimulatedMonth) -> pd.DataFrame:
     return table.drop_duplicates(["mrn", "user_id", "start"])
 
 
+def _times(values, zone) -> np.ndarray:
+    """Local timestamps, "" for none (an order not completed)."""
+    values = np.asarray(values, dtype="datetime64[s]")
+    out = np.full(len(values), "", dtype=object)
+    known = ~np.isnat(values)
+    out[known] = written(values[known], zone)
+    return out
+
+
+def _user_ids(month: SimulatedMonth, rows: np.ndarray) -> np.ndarray:
+    return np.where(rows >= 0, month.hospital.workforce["user_id"].to_numpy()[np.maximum(rows, 0)], "")
+
+
+def orders_table(month: SimulatedMonth, rng: np.random.Generator) -> pd.DataFrame:
+    h, o = month.hospital, month.hospital.orders
+    return pd.DataFrame({
+        "order_id": o["order_id"], "mrn": h.patients["mrn"].to_numpy()[o["patient"].to_numpy()],
+        "ordering_user_id": _user_ids(month, o["orderer"].to_numpy()),
+        "performing_department": _department_spelling(o["department"].to_numpy(), rng), "type": o["type"],
+        "placed_at": _times(o["placed"].to_numpy(), h.zone), "completed_at": _times(o["completed"].to_numpy(), h.zone)})
+
+
+def appointments_table(month: SimulatedMonth, rng: np.random.Generator) -> pd.DataFrame:
+    h, a = month.hospital, month.hospital.appointments
+    return pd.DataFrame({
+        "appointment_id": a["appointment_id"], "mrn": h.patients["mrn"].to_numpy()[a["patient"].to_numpy()],
+        "department": _department_spelling(a["department"].to_numpy(), rng),
+        "provider_user_id": _user_ids(month, a["provider"].to_numpy()),
+        "booked_at": _times(a["booked"].to_numpy(), h.zone), "scheduled_for": _times(a["scheduled"].to_numpy(), h.zone),
+        "status": a["status"]})
+
+
+def documents_table(month: SimulatedMonth) -> pd.DataFrame:
+    h, d = month.hospital, month.hospital.documents
+    return pd.DataFrame({
+        "document_id": d["document_id"], "mrn": h.patients["mrn"].to_numpy()[d["patient"].to_numpy()],
+        "author_user_id": _user_ids(month, d["author"].to_numpy()), "record_type": d["record_type"],
+        "signed_at": _times(d["signed"].to_numpy(), h.zone)})
+
+
 def access_log_table(month: SimulatedMonth, rng: np.random.Generator, rows: slice = slice(None)) -> pd.DataFrame:
     h, ev = month.hospital, month.events.iloc[rows]
     patient, user = ev["patient"].to_numpy(), ev["user"].to_numpy()
@@ -144,7 +186,9 @@ def write_month(month: SimulatedMonth, folder: Path, seed: int, month_name: str)
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng([seed, 1])  # spellings: a stream of their own, so files stay stable
     tables = {"workforce.csv": workforce_table(month, rng), "patients.csv": patients_table(month, rng),
-              "encounters.csv": encounters_table(month, rng), "care_team.csv": care_team_table(month)}
+              "encounters.csv": encounters_table(month, rng), "care_team.csv": care_team_table(month),
+              "orders.csv": orders_table(month, rng), "appointments.csv": appointments_table(month, rng),
+              "documents.csv": documents_table(month)}
     paths = {}
     for name, table in tables.items():
         paths[name] = folder / name

@@ -1,4 +1,5 @@
-"""The contract's four explanations and their windows, on frames built in memory."""
+"""The contract's seven explanations (version 2: orders, appointments, signed documents) and their
+windows, on frames built in memory."""
 
 from __future__ import annotations
 
@@ -15,9 +16,10 @@ ENCOUNTER = {"patient_id": 1, "department": "Cardiology", "attending": None,
              "start": "2026-11-10T09:00:00", "end": "2026-11-12T09:00:00"}
 
 
-def _explained(policy, workforce, events, encounters=(), care_team=()):
+def _explained(policy, workforce, events, encounters=(), care_team=(), orders=(), appointments=(), documents=()):
     frames = frames_from_tables(workforce=workforce, patients=[{"patient_id": i} for i in (1, 2, 3, 4)], encounters=encounters,
-                                care_team=care_team, events=events)
+                                care_team=care_team, events=events, orders=orders, appointments=appointments,
+                                documents=documents)
     ctx = engine.run(frames, policy).context
     why = ctx.accesses["explained_by"].astype(object)
     return dict(zip(ctx.accesses["event_ref"], why.where(why.notna(), None))), ctx
@@ -68,8 +70,9 @@ DAY = pd.Timedelta(days=1)
 T0 = pd.Timestamp("2026-11-01T00:00:00", tz="UTC")
 
 
-def _by_the_text(event, user, encounters, team, policy) -> str | None:
-    """The first explanation of interchange.md's "Explained accesses" that holds, checked row by row."""
+def _by_the_text(event, user, encounters, team, policy, orders=(), appointments=(), documents=()) -> str | None:
+    """The first explanation of interchange.md's "Explained accesses" and "Version 2" that holds, checked
+    row by row, in the order the engine credits them: clinical (1-3, 5-7), operational (4), none."""
     at, patient = pd.Timestamp(event["at"]), event["patient_id"]
     norm = lambda d: None if d is None else d.strip().casefold()  # noqa: E731
     for m in team:
@@ -88,8 +91,27 @@ def _by_the_text(event, user, encounters, team, policy) -> str | None:
     if user["department"] and any(norm(e["department"]) == norm(user["department"])
                                   and within(e, x.clinical_days_before, x.clinical_days_after) for e in mine):
         return "department"
+    mine_or_my_department = lambda who, department: (who == user["user_id"] or  # noqa: E731
+                                                     (user["department"] is not None and department is not None
+                                                      and norm(department) == norm(user["department"])))
+    for o in orders:
+        last = pd.Timestamp(o["completed_at"] or o["placed_at"])
+        if o["patient_id"] == patient and mine_or_my_department(o["user_id"], o["performing_department"]) \
+                and pd.Timestamp(o["placed_at"]) - x.order_days_before * DAY <= at <= last + x.order_days_after * DAY:
+            return "order"
+    booked = [a for a in appointments if a["status"] != "cancelled" and a["patient_id"] == patient]
+    for a in booked:
+        if mine_or_my_department(a["user_id"], a["department"]) and pd.Timestamp(a["booked_at"]) \
+                - x.appointment_days_before * DAY <= at <= pd.Timestamp(a["scheduled_for"]) + x.appointment_days_after * DAY:
+            return "appointment"
+    for d in documents:
+        signed = pd.Timestamp(d["signed_at"])
+        if d["patient_id"] == patient and d["user_id"] == user["user_id"] \
+                and signed - x.document_days_before * DAY <= at <= signed + x.document_days_after * DAY:
+            return "document"
+    as_encounters = mine + [{"start": a["booked_at"], "end": a["scheduled_for"]} for a in booked]
     if user["role"] in x.operational_roles and event["record_type"] not in x.sensitive_record_types \
-            and any(within(e, x.operational_days_before, x.operational_days_after) for e in mine):
+            and any(within(e, x.operational_days_before, x.operational_days_after) for e in as_encounters):
         return "operational"
     return None
 
@@ -109,6 +131,19 @@ _team = st.lists(st.builds(
                              "end": None if length is None else _when(s + length)},
     st.integers(1, 3), st.sampled_from([u["user_id"] for u in USERS]), _hours,
     st.none() | st.integers(0, 24 * 20)), max_size=4)
+_who = st.sampled_from([None, *(u["user_id"] for u in USERS)])
+_orders = st.lists(st.builds(
+    lambda p, u, d, s, length: {"patient_id": p, "user_id": u, "performing_department": d, "type": "lab",
+                                "placed_at": _when(s), "completed_at": None if length is None else _when(s + length)},
+    st.integers(1, 3), _who, st.sampled_from(DEPARTMENTS), _hours, st.none() | st.integers(0, 24 * 5)), max_size=4)
+_appointments = st.lists(st.builds(
+    lambda p, u, d, status, s, length: {"patient_id": p, "user_id": u, "department": d, "status": status,
+                                        "booked_at": _when(s), "scheduled_for": _when(s + length)},
+    st.integers(1, 3), _who, st.sampled_from(DEPARTMENTS), st.sampled_from(["booked", "completed", "cancelled"]),
+    _hours, st.integers(0, 24 * 20)), max_size=4)
+_documents = st.lists(st.builds(
+    lambda p, u, s: {"patient_id": p, "user_id": u, "record_type": "note", "signed_at": _when(s)},
+    st.integers(1, 3), st.sampled_from([u["user_id"] for u in USERS]), _hours), max_size=4)
 _record_types = st.sampled_from([None, "note", "hiv", "psychotherapy_note"])
 _events = st.lists(st.builds(
     lambda p, u, h, r: {"patient_id": p, "user_id": u, "at": _when(h), "record_type": r},
@@ -118,10 +153,23 @@ _NEAR = [pd.Timedelta(0), *(sign * pd.Timedelta(**unit) for sign in (1, -1)
                             for unit in ({"microseconds": 1}, {"minutes": 1}, {"days": 1}))]
 
 
-def _edges(encounters, team, policy) -> list[tuple[pd.Timestamp, int, list[str]]]:
+def _edges(encounters, team, policy, orders=(), appointments=(), documents=()) -> list[tuple[pd.Timestamp, int, list[str]]]:
     """Every window edge, with its patient and the users whose access there it could explain."""
     x, everyone = policy.settings.explanations, [u["user_id"] for u in USERS]
     edges = []
+    for o in orders:
+        last = pd.Timestamp(o["completed_at"] or o["placed_at"])
+        edges += [(pd.Timestamp(o["placed_at"]) - x.order_days_before * DAY, o["patient_id"], everyone),
+                  (last + x.order_days_after * DAY, o["patient_id"], everyone)]
+    for a in appointments:
+        start, end = pd.Timestamp(a["booked_at"]), pd.Timestamp(a["scheduled_for"])
+        edges += [(at, a["patient_id"], everyone) for at in (
+            start - x.appointment_days_before * DAY, end + x.appointment_days_after * DAY,
+            start - x.operational_days_before * DAY, end + x.operational_days_after * DAY)]
+    for d in documents:
+        signed = pd.Timestamp(d["signed_at"])
+        edges += [(signed - x.document_days_before * DAY, d["patient_id"], [d["user_id"]]),
+                  (signed + x.document_days_after * DAY, d["patient_id"], [d["user_id"]])]
     for e in encounters:
         start, end = pd.Timestamp(e["start"]), pd.Timestamp(e["end"])
         for at in (start - x.clinical_days_before * DAY, end + x.clinical_days_after * DAY,
@@ -144,16 +192,91 @@ def test_each_access_gets_the_first_explanation_the_contract_gives(policy):
     users = {u["user_id"]: u for u in USERS}
 
     @settings(max_examples=150, deadline=None)
-    @given(encounters=_encounters, team=_team, anywhere=_events, data=st.data())
-    def check(encounters, team, anywhere, data):
-        edges = _edges(encounters, team, policy)
+    @given(encounters=_encounters, team=_team, orders=_orders, appointments=_appointments, documents=_documents,
+           anywhere=_events, data=st.data())
+    def check(encounters, team, orders, appointments, documents, anywhere, data):
+        edges = _edges(encounters, team, policy, orders, appointments, documents)
         near = data.draw(st.lists(_at_the_edges(edges), max_size=25)) if edges else []
         events = [{**e, "id": f"e{i}"} for i, e in enumerate(anywhere + near)]
-        got, _ = _explained(policy, USERS, events, encounters, team)
-        want = {e["id"]: _by_the_text(e, users[e["user_id"]], encounters, team, policy) for e in events}
+        got, _ = _explained(policy, USERS, events, encounters, team, orders, appointments, documents)
+        want = {e["id"]: _by_the_text(e, users[e["user_id"]], encounters, team, policy, orders, appointments, documents)
+                for e in events}
         assert got == want
 
     check()
+
+
+# -- version 2: each explanation's window edges, one access at a time --------------------------------------
+RADIOLOGIST = {"user_id": "r.ay", "role": "physician", "department": "Radiology"}
+PHARMACIST = {"user_id": "p.harm", "role": "pharmacist", "department": "Pharmacy"}
+
+
+def test_an_order_explains_from_a_day_before_it_was_placed_to_30_days_after_it_was_completed(policy):
+    orders = [{"patient_id": 1, "user_id": "d.oc", "performing_department": "radiology", "type": "imaging",
+               "placed_at": "2026-11-10T09:00:00", "completed_at": "2026-11-12T09:00:00"},
+              {"patient_id": 2, "user_id": None, "performing_department": " PHARMACY", "type": "medication",
+               "placed_at": "2026-11-10T09:00:00", "completed_at": None}]
+    events = [{"id": "early", "at": "2026-11-09T08:59:59", "user_id": "r.ay", "patient_id": 1},
+              {"id": "first", "at": "2026-11-09T09:00:00", "user_id": "r.ay", "patient_id": 1},
+              {"id": "last", "at": "2026-12-12T09:00:00", "user_id": "r.ay", "patient_id": 1},
+              {"id": "late", "at": "2026-12-12T09:00:01", "user_id": "r.ay", "patient_id": 1},
+              {"id": "hiv", "at": "2026-11-11T09:00:00", "user_id": "r.ay", "patient_id": 1, "record_type": "hiv"},
+              {"id": "orderer", "at": "2026-11-11T09:00:00", "user_id": "d.oc", "patient_id": 1},
+              {"id": "open", "at": "2026-12-10T09:00:00", "user_id": "p.harm", "patient_id": 2},
+              {"id": "open-late", "at": "2026-12-10T09:00:01", "user_id": "p.harm", "patient_id": 2},
+              {"id": "other-patient", "at": "2026-11-11T09:00:00", "user_id": "r.ay", "patient_id": 3}]
+    doctor = {"user_id": "d.oc", "role": "physician", "department": "Medicine"}
+    got, _ = _explained(policy, [RADIOLOGIST, PHARMACIST, doctor], events, orders=orders)
+    assert got == {"early": None, "first": "order", "last": "order", "late": None, "hiv": "order",
+                   "orderer": "order", "open": "order", "open-late": None, "other-patient": None}
+
+
+def test_an_appointment_explains_from_its_booking_to_14_days_after_it_unless_cancelled(policy):
+    clinic = {"user_id": "c.lin", "role": "nurse", "department": "Dermatology"}
+    appointments = [{"patient_id": 1, "user_id": None, "department": "Dermatology", "status": "booked",
+                     "booked_at": "2026-11-01T09:00:00", "scheduled_for": "2026-11-20T09:00:00"},
+                    {"patient_id": 2, "user_id": "c.lin", "department": "Oncology", "status": "cancelled",
+                     "booked_at": "2026-11-01T09:00:00", "scheduled_for": "2026-11-20T09:00:00"}]
+    events = [{"id": "before", "at": "2026-11-01T08:59:59", "user_id": "c.lin", "patient_id": 1},
+              {"id": "booked", "at": "2026-11-01T09:00:00", "user_id": "c.lin", "patient_id": 1},
+              {"id": "last", "at": "2026-12-04T09:00:00", "user_id": "c.lin", "patient_id": 1},
+              {"id": "late", "at": "2026-12-04T09:00:01", "user_id": "c.lin", "patient_id": 1},
+              {"id": "cancelled", "at": "2026-11-10T09:00:00", "user_id": "c.lin", "patient_id": 2}]
+    got, _ = _explained(policy, [clinic], events, appointments=appointments)
+    assert got == {"before": None, "booked": "appointment", "last": "appointment", "late": None, "cancelled": None}
+
+
+def test_an_appointment_is_an_encounter_for_the_operational_roles(policy):
+    appointments = [{"patient_id": 1, "user_id": None, "department": "Dermatology", "status": "booked",
+                     "booked_at": "2026-11-01T09:00:00", "scheduled_for": "2026-11-20T09:00:00"},
+                    {"patient_id": 2, "user_id": None, "department": "Dermatology", "status": "cancelled",
+                     "booked_at": "2026-11-01T09:00:00", "scheduled_for": "2026-11-20T09:00:00"}]
+    events = [{"id": "early", "at": "2026-10-02T09:00:00", "user_id": "c.ode", "patient_id": 1},
+              {"id": "too-early", "at": "2026-10-02T08:59:59", "user_id": "c.ode", "patient_id": 1},
+              {"id": "last", "at": "2027-02-18T09:00:00", "user_id": "c.ode", "patient_id": 1},
+              {"id": "hiv", "at": "2026-11-10T09:00:00", "user_id": "c.ode", "patient_id": 1, "record_type": "hiv"},
+              {"id": "cancelled", "at": "2026-11-10T09:00:00", "user_id": "c.ode", "patient_id": 2}]
+    got, _ = _explained(policy, [CODER], events, appointments=appointments)
+    assert got == {"early": "operational", "too-early": None, "last": "operational", "hiv": None, "cancelled": None}
+
+
+def test_a_signed_document_explains_its_author_30_days_either_side(policy):
+    documents = [{"patient_id": 1, "user_id": "n.doe", "record_type": "note", "signed_at": "2026-11-15T12:00:00"}]
+    events = [{"id": "before", "at": "2026-10-16T11:59:59", "user_id": "n.doe", "patient_id": 1},
+              {"id": "first", "at": "2026-10-16T12:00:00", "user_id": "n.doe", "patient_id": 1},
+              {"id": "last", "at": "2026-12-15T12:00:00", "user_id": "n.doe", "patient_id": 1},
+              {"id": "after", "at": "2026-12-15T12:00:01", "user_id": "n.doe", "patient_id": 1},
+              {"id": "colleague", "at": "2026-11-15T12:00:00", "user_id": "n.two", "patient_id": 1}]
+    got, _ = _explained(policy, [NURSE, {**NURSE, "user_id": "n.two"}], events, documents=documents)
+    assert got == {"before": None, "first": "document", "last": "document", "after": None, "colleague": None}
+
+
+def test_an_access_explained_clinically_and_operationally_is_credited_to_the_clinical_rule(policy):
+    orders = [{"patient_id": 1, "user_id": "c.ode", "performing_department": None, "type": "other",
+               "placed_at": "2026-11-10T09:00:00", "completed_at": None}]
+    events = [{"id": "e", "at": "2026-11-11T09:00:00", "user_id": "c.ode", "patient_id": 1}]
+    got, ctx = _explained(policy, [CODER], events, [ENCOUNTER], orders=orders)
+    assert got == {"e": "order"} and ctx.accesses["clinically_explained"].all()
 
 
 # -- 5. case review: the privacy office reading the patients of its cases --------------------------------
@@ -187,7 +310,8 @@ def test_case_review_comes_after_the_contracts_four(policy):
     assert list(engine.run(frames, policy).context.accesses["explained_by"].astype(str)) == ["care_team"]
 
 
-@given(st.lists(st.sampled_from([None, "care_team", "attending", "department", "operational", "case_review"]),
+@given(st.lists(st.sampled_from([None, "care_team", "attending", "department", "order", "appointment", "document",
+                                 "operational", "case_review"]),
                 min_size=1, max_size=40))
 def test_the_shares_by_explanation_add_up_to_the_share_explained(explained_by):
     """Each access counts once, under the first explanation that covers it (the contract asks a report
