@@ -5,12 +5,10 @@ quarantined with `file:line: reason`; a rerun adds nothing; an export without th
 from __future__ import annotations
 
 from datetime import date, timedelta
-from zoneinfo import ZoneInfo
 
 import pandas as pd
-import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from auditor.audit.verify import verify_log
 from auditor.ingest.csv_tables import CsvTable
@@ -18,7 +16,7 @@ from auditor.ingest.ehr_import import ingest_directory
 from auditor.ingest.interchange_files import APPOINTMENTS, DOCUMENTS, ORDERS, checked_chunks
 from auditor.ingest.quarantine import rejections
 from auditor.policy.frames import Period, load_frames
-from auditor.vault.records import Appointment, AuthoredDocument, Order, Patient, WorkforceMember
+from auditor.vault.records import Appointment, AuthoredDocument, Order, WorkforceMember
 from tests.ingest import interchange_data as data
 from tests.ingest.test_interchange import NEW_YORK, count
 
