@@ -31,7 +31,8 @@ SHOWN_REJECTS = 20
 @click.pass_context
 def ingest(ctx, path, format_name, tz_name, source, change_timezone, rejected, site_policies):
     """Load an EHR's audit log: the interchange export (workforce, patients, encounters, care team,
-    access log), or with --format an audit log in another format (access events only).
+    orders, appointments, documents, access log), or with --format an audit log in another format
+    (access events only).
 
     Rows that cannot be read are reported as file:line: reason and kept in quarantine; the good rows
     load, and every line of each file is accounted for. Loading the same files again adds nothing,

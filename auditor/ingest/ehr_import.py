@@ -1,11 +1,12 @@
 """`auditor ingest DIR --tz ZONE`: an EHR's interchange export (../shared/spec/interchange.md) into
 the vault and the tamper-evident audit log, through the gateway as the `svc:import` account.
 
-Order: patients, workforce, encounters, care team, then the access log, so each file can refer to
-the ones before it. Rows that cannot be read are kept in quarantine with `file:line: reason` and the
+Order: patients, workforce, encounters, care team, orders, appointments, documents (who signed in
+which chart: contract version 2, optional), then the access log, so each file can refer to the ones
+before it. Rows that cannot be read are kept in quarantine with `file:line: reason` and the
 good rows load; loading the same files again adds nothing, in any time zone (patients by MRN,
-workforce by user id, encounters by source and encounter id, care team by source, patient, user and
-start as written, access events by source and event id, quarantined rows by file, line and
+workforce by user id, encounters, orders, appointments and documents by source and their id, care
+team by source, patient, user and start as written, access events by source and event id, quarantined rows by file, line and
 content). Each batch is its own transaction: an interrupted ingest is finished by running it again.
 
 An access by an account that workforce.csv does not name is kept, with no role: such an access is
@@ -29,8 +30,9 @@ from auditor.errors import InputError
 from auditor.ingest import interchange_records as records
 from auditor.ingest.access_reader import AccessChunks
 from auditor.ingest.csv_tables import CsvTable
-from auditor.ingest.interchange_files import (ACCESS_LOG, CARE_TEAM, ENCOUNTERS, FILES, PATIENTS, WORKFORCE,
-                                              CheckedChunk, InterchangeFile, checked_chunks, entries_of_rejected_row)
+from auditor.ingest.interchange_files import (ACCESS_LOG, APPOINTMENTS, CARE_TEAM, DOCUMENTS, ENCOUNTERS, FILES, ORDERS,
+                                              PATIENTS, WORKFORCE, CheckedChunk, InterchangeFile, checked_chunks,
+                                              entries_of_rejected_row)
 from auditor.vault.gateway import AccessContext, AccessGateway, QuarantineEntry
 from auditor.vault.gateway.lookups import IngestLookups
 
@@ -108,7 +110,8 @@ def ingest_directory(gateway: AccessGateway, folder: Path, zone: ZoneInfo, sourc
     # access_log.csv's reader starts now: a child reads its first chunks while the other files load
     with AccessChunks(tables[ACCESS_LOG.name], zone, read_ahead) as access_log:
         loaders = ((PATIENTS, _load_patients), (WORKFORCE, _load_workforce), (ENCOUNTERS, _load_encounters),
-                   (CARE_TEAM, _load_care_team), (ACCESS_LOG, partial(_load_access_log, chunks=access_log)))
+                   (CARE_TEAM, _load_care_team), *_CARE_ACTIVITY,
+                   (ACCESS_LOG, partial(_load_access_log, chunks=access_log)))
         for spec, load in loaders:
             if spec.name in tables:
                 summary.files[spec.name] = FileCount()
@@ -201,6 +204,42 @@ def _load_care_team(gateway, ctx, table, zone, summary) -> None:
     for i in range(0, len(rows), BATCH):
         count.loaded += gateway.add_care_team(ctx, rows[i : i + BATCH])
     count.already_present = len(rows) - count.loaded
+
+
+def _care_activity(spec: InterchangeFile, people: tuple[str, ...], times: Callable[[CheckedChunk], None],
+                   build: Callable, add: Callable) -> Callable:
+    """The loader of a version-2 file (orders, appointments, documents): every row names a patient and
+    any user id it gives names a workforce member, or it is quarantined; `add` the gateway's writer."""
+
+    def load(gateway, ctx, table, zone, summary) -> None:
+        users = set(gateway.workforce_roles())
+
+        def known_users(checked: CheckedChunk) -> None:
+            for column in people:
+                checked.problems.add(records.unknown_in(checked.clean[column], users), f"{column} not in the workforce")
+
+        frame = _whole(table, spec, zone, summary, times, known_users, known=_known_mrns(gateway))
+        rows = build(frame, summary.source)
+        count = summary.files[spec.name]
+        for i in range(0, len(rows), BATCH):
+            count.loaded += add(gateway, ctx, rows[i : i + BATCH])
+        count.already_present = len(rows) - count.loaded
+
+    return load
+
+
+def _no_check(checked: CheckedChunk) -> None:
+    """documents: a signature is one instant, nothing to compare it with."""
+
+
+_CARE_ACTIVITY = (
+    (ORDERS, _care_activity(ORDERS, ("ordering_user_id",), records.check_order_times, records.orders,
+                            AccessGateway.add_orders)),
+    (APPOINTMENTS, _care_activity(APPOINTMENTS, ("provider_user_id",), records.check_appointment_times,
+                                  records.appointments, AccessGateway.add_appointments)),
+    (DOCUMENTS, _care_activity(DOCUMENTS, ("author_user_id",), _no_check, records.authored,
+                               AccessGateway.add_authored_documents)),
+)
 
 
 def _load_access_log(gateway, ctx, table, zone, summary, chunks: AccessChunks) -> None:

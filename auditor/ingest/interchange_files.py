@@ -34,7 +34,7 @@ from auditor.audit.events import ACTIONS
 from auditor.ingest import values
 from auditor.ingest.csv_tables import CsvChunk, CsvTable, continuation_lines, holds_rows, quoted_strictly
 from auditor.vault.gateway import QuarantineEntry
-from auditor.vault.records import ROLES
+from auditor.vault.records import APPOINTMENT_STATUSES, ORDER_TYPES, ROLES
 
 ENCOUNTER_TYPES = ("inpatient", "outpatient", "emergency", "telehealth", "other")
 RECORD_TYPES = ("demographics", "note", "lab", "imaging", "medication", "order", "psychotherapy_note",
@@ -110,7 +110,22 @@ ACCESS_LOG = InterchangeFile("access_log.csv", (
     Column("outcome", "choice", allowed=OUTCOMES), Column("purpose_of_use", "code"),
     Column("break_glass", "boolean"), Column("reason", max_length=4000, multiline=True),
     Column("workstation", max_length=128)), key=("event_id",))
-FILES = (WORKFORCE, PATIENTS, ENCOUNTERS, CARE_TEAM, ACCESS_LOG)
+# contract version 2 (explanations 5 to 7): what was ordered, booked and signed; an export without them reads as before
+ORDERS = InterchangeFile("orders.csv", (
+    Column("order_id", required=True, max_length=ID), Column("mrn", required=True, max_length=ID),
+    Column("ordering_user_id", max_length=ID), Column("performing_department", max_length=128),
+    Column("type", "choice", allowed=ORDER_TYPES), Column("placed_at", "timestamp", required=True),
+    Column("completed_at", "timestamp")), key=("order_id",), required=False)
+APPOINTMENTS = InterchangeFile("appointments.csv", (
+    Column("appointment_id", required=True, max_length=ID), Column("mrn", required=True, max_length=ID),
+    Column("department", max_length=128), Column("provider_user_id", max_length=ID),
+    Column("booked_at", "timestamp", required=True), Column("scheduled_for", "timestamp", required=True),
+    Column("status", "choice", required=True, allowed=APPOINTMENT_STATUSES)), key=("appointment_id",), required=False)
+DOCUMENTS = InterchangeFile("documents.csv", (
+    Column("document_id", required=True, max_length=ID), Column("mrn", required=True, max_length=ID),
+    Column("author_user_id", required=True, max_length=ID), Column("record_type", "choice", allowed=RECORD_TYPES),
+    Column("signed_at", "timestamp", required=True)), key=("document_id",), required=False)
+FILES = (WORKFORCE, PATIENTS, ENCOUNTERS, CARE_TEAM, ORDERS, APPOINTMENTS, DOCUMENTS, ACCESS_LOG)
 
 
 @dataclass

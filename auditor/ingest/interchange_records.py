@@ -12,7 +12,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from auditor.ingest.interchange_files import ACCESS_LOG, NO_PATIENT_ACTIONS, CheckedChunk
-from auditor.vault.gateway import CareTeamRecord, EncounterRecord, PatientDemographics, WorkforceRecord
+from auditor.vault.gateway import (AppointmentRecord, AuthoredRecord, CareTeamRecord, EncounterRecord, OrderRecord,
+                                   PatientDemographics, WorkforceRecord)
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
@@ -21,6 +22,20 @@ def check_spans(checked: CheckedChunk) -> None:
     """encounters and care_team: an end before the start cannot be read."""
     clean = checked.clean
     checked.problems.add((clean["end"] < clean["start"]).fillna(False).to_numpy(), "end before start")
+
+
+def check_order_times(checked: CheckedChunk) -> None:
+    """orders: completed before it was placed cannot be read."""
+    clean = checked.clean
+    checked.problems.add((clean["completed_at"] < clean["placed_at"]).fillna(False).to_numpy(),
+                         "completed_at before placed_at")
+
+
+def check_appointment_times(checked: CheckedChunk) -> None:
+    """appointments: scheduled for before it was booked cannot be read."""
+    clean = checked.clean
+    checked.problems.add((clean["scheduled_for"] < clean["booked_at"]).fillna(False).to_numpy(),
+                         "scheduled_for before booked_at")
 
 
 def check_shift(checked: CheckedChunk) -> None:
@@ -95,6 +110,24 @@ def care_team(rows: pd.DataFrame, source: str) -> list[CareTeamRecord]:
     depends on the time zone it is read in)."""
     return [CareTeamRecord(r.mrn, r.user_id, _instant(r.start), _instant(r.end), _plain(r.role), source,
                            r.start_as_written) for r in rows.itertuples(index=False)]
+
+
+def orders(rows: pd.DataFrame, source: str) -> list[OrderRecord]:
+    return [OrderRecord(source, r.order_id, r.mrn, _plain(r.type) or "other", _instant(r.placed_at),
+                        _instant(r.completed_at), _plain(r.ordering_user_id), _plain(r.performing_department))
+            for r in rows.itertuples(index=False)]
+
+
+def appointments(rows: pd.DataFrame, source: str) -> list[AppointmentRecord]:
+    return [AppointmentRecord(source, r.appointment_id, r.mrn, r.status, _instant(r.booked_at),
+                              _instant(r.scheduled_for), _plain(r.department), _plain(r.provider_user_id))
+            for r in rows.itertuples(index=False)]
+
+
+def authored(rows: pd.DataFrame, source: str) -> list[AuthoredRecord]:
+    """documents.csv: who signed what kind of document in which chart, when (never a body)."""
+    return [AuthoredRecord(source, r.document_id, r.mrn, r.author_user_id, _plain(r.record_type) or "other",
+                           _instant(r.signed_at)) for r in rows.itertuples(index=False)]
 
 
 def access_events(checked: CheckedChunk, good: np.ndarray, as_read: pa.Table) -> pa.Table:

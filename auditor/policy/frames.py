@@ -23,7 +23,8 @@ from auditor.audit.events import ACTIONS, OUTCOMES
 from auditor.audit.schema import AuditEventRow
 from auditor.database import read_snapshot
 from auditor.vault.gateway.context import OWN_SOURCE, SERVICE_ROLE
-from auditor.vault.records import CareTeamMember, CaseFinding, Encounter, Patient, WorkforceMember
+from auditor.vault.records import (Appointment, AuthoredDocument, CareTeamMember, CaseFinding, Encounter, Order, Patient,
+                                   WorkforceMember)
 
 IDENTITIES = ("name_dob", "last_name", "household", "street", "phone")
 ACTION_TYPE = pd.CategoricalDtype(list(ACTIONS))
@@ -328,6 +329,7 @@ def frame_statements(period: Period, lookback: timedelta, explanation_reach: tim
     first, last = microseconds(period.start - lookback), microseconds(period.end)
     reach = microseconds(period.start - explanation_reach), microseconds(period.end + explanation_reach)
     E, W, P, C, T, F = AuditEventRow, WorkforceMember, Patient, Encounter, CareTeamMember, CaseFinding
+    O, A, D = Order, Appointment, AuthoredDocument
     start, end = type_coerce(C.start, BigInteger), type_coerce(C.end, BigInteger)
     t_start, t_end = type_coerce(T.start, BigInteger), type_coerce(T.end, BigInteger)
     return {
@@ -350,12 +352,30 @@ def frame_statements(period: Period, lookback: timedelta, explanation_reach: tim
         "care_team": select(
             T.patient_id, T.workforce_id, t_start.label("start"), t_end.label("end"),
         ).where(t_start <= last, or_(T.end.is_(None), t_end >= first), *_only(T.patient_id, patient_id)),
+        # contract version 2: each row whose window (explanations 5 to 7) can reach the period
+        "orders": select(
+            O.patient_id, O.ordering_id, O.performing_department, O.type, _micros(O.placed_at).label("placed_at"),
+            _micros(O.completed_at).label("completed_at"),
+        ).where(_micros(O.placed_at) <= reach[1], func.coalesce(_micros(O.completed_at), _micros(O.placed_at)) >= reach[0],
+                *_only(O.patient_id, patient_id)),
+        "appointments": select(
+            A.patient_id, A.provider_id, A.department, A.status, _micros(A.booked_at).label("booked_at"),
+            _micros(A.scheduled_for).label("scheduled_for"),
+        ).where(_micros(A.booked_at) <= reach[1], _micros(A.scheduled_for) >= reach[0], *_only(A.patient_id, patient_id)),
+        "authored": select(
+            D.patient_id, D.author_id, D.record_type, _micros(D.signed_at).label("signed_at"),
+        ).where(_micros(D.signed_at) >= reach[0], _micros(D.signed_at) <= reach[1], *_only(D.patient_id, patient_id)),
         # clear columns of the office's cases: which patients a finding named, and when it was recorded
         "case_patients": select(
             F.patient_id, func.min(type_coerce(F.added_at, BigInteger)).label("since"),
         ).where(F.patient_id.is_not(None), type_coerce(F.added_at, BigInteger) < last,
                 *_only(F.patient_id, patient_id)).group_by(F.patient_id),
     }
+
+
+def _micros(column):
+    """A UTCDateTime column as the integer microseconds it stores (compared and read without conversion)."""
+    return type_coerce(column, BigInteger)
 
 
 _BLOCK_COLUMNS = ["seq", "at_us", "source", "source_event_id", "user_id", "role", "action", "patient_id",
@@ -422,12 +442,13 @@ def empty_events() -> pd.DataFrame:
 def load_frames(records: Engine, period: Period, lookback: timedelta = timedelta(0),
                 explanation_reach: timedelta = timedelta(days=90), patient_id: int | None = None,
                 log_key: bytes | None = None) -> Frames:
-    """Read the frames for `period` (events from `lookback` before it; encounters reaching it within
-    `explanation_reach`, the widest explanation window) in one read transaction. With `patient_id`,
-    only that patient's events, encounters and care team (a patient's access report: explanations
-    hold, the rules that count across patients do not). `log_key`: the keyring's log MAC key, which
-    lets blocks of the log outside the window be passed over by their sealed headers (without it,
-    every block is decoded and filtered by its events' own times)."""
+    """Read the frames for `period` (events from `lookback` before it; encounters, orders, appointments
+    and signed documents reaching it within `explanation_reach`, the widest explanation window) in one
+    read transaction. With `patient_id`, only that patient's events, encounters, care team and care
+    activity (a patient's access report: explanations hold, the rules that count across patients do
+    not). `log_key`: the keyring's log MAC key, which lets blocks of the log outside the window be
+    passed over by their sealed headers (without it, every block is decoded and filtered by its
+    events' own times)."""
     window = microseconds(period.start - lookback), microseconds(period.end)
     reading = blocks.BlockReading([])
     raw = _read_rows(records, frame_statements(period, lookback, explanation_reach, patient_id), window, patient_id,
@@ -435,4 +456,10 @@ def load_frames(records: Engine, period: Period, lookback: timedelta = timedelta
     unsealed = reading.unsealed if log_key is not None else []
     return Frames(raw["events"], typed_workforce(raw["workforce"]), typed_patients(raw["patients"]),
                   typed_encounters(raw["encounters"]), typed_care_team(raw["care_team"]), period, unsealed,
-                  typed_case_patients(raw["case_patients"]))
+                  typed_case_patients(raw["case_patients"]), **care_activity(raw))
+
+
+def care_activity(raw: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """The version-2 frames (orders, appointments, authored) of rows read by frame_statements."""
+    return {"orders": typed_orders(raw["orders"]), "appointments": typed_appointments(raw["appointments"]),
+            "authored": typed_authored(raw["authored"])}

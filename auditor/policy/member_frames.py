@@ -14,8 +14,8 @@ from sqlalchemy import Engine
 
 from auditor.audit import blocks
 from auditor.database import read_snapshot
-from auditor.policy.frames import (Frames, Period, concat_events, empty_events, frame_statements, microseconds,
-                                   read_block_events, read_events_frame, read_frame, typed_care_team,
+from auditor.policy.frames import (Frames, Period, care_activity, concat_events, empty_events, frame_statements,
+                                   microseconds, read_block_events, read_events_frame, read_frame, typed_care_team,
                                    typed_case_patients, typed_encounters, typed_events, typed_patients,
                                    typed_workforce)
 
@@ -70,4 +70,4 @@ def load_member_frames(records: Engine, user_id: str | None, windows: list[Windo
     unsealed = reading.unsealed if log_key is not None else []
     return Frames(events, typed_workforce(raw["workforce"]), typed_patients(raw["patients"]),
                   typed_encounters(raw["encounters"]), typed_care_team(raw["care_team"]), period, unsealed,
-                  typed_case_patients(raw["case_patients"]))
+                  typed_case_patients(raw["case_patients"]), **care_activity(raw))

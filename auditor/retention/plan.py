@@ -31,7 +31,8 @@ from auditor.vault.settings import today_in
 STATUSES = ("eligible", "held", "retained", "permanent", "referenced", "no_records")
 # Deleted with the patient's chart by a purge; any other table naming a patient by foreign key holds a
 # record that must outlive the chart (a disclosure, a release request): such a patient is not purged.
-ERASED_WITH_PATIENT = {"patients", "documents", "encounters", "care_team", "workforce"}
+ERASED_WITH_PATIENT = {"patients", "documents", "encounters", "care_team", "workforce", "orders", "appointments",
+                       "authored_documents"}
 
 
 class PlanRefused(InputError):

@@ -2,9 +2,9 @@
 audit log when it is written, with a digest of all its columns, so `auditor audit verify` names each
 row inserted, edited or deleted behind the gateway's back.
 
-The explanations turn an access into treatment on the word of the care team, the encounters and the
-workforce file; the identity rules on the patients' and the workforce's blind indexes; a suppression
-mutes findings; the organisation's time zone draws the day boundaries; a staff account's roles say
+The explanations turn an access into treatment on the word of the care team, the encounters, the
+orders, the appointments, the authored documents and the workforce file; the identity rules on the
+patients' and the workforce's blind indexes; a suppression mutes findings; the organisation's time zone draws the day boundaries; a staff account's roles say
 who may use the web app and the CLI for what. Someone who can write the
 records database could otherwise add a care-team row and make a snooping finding disappear. The log
 is tamper-evident (sealed events, a Merkle tree, signed checkpoints), so a ledger event cannot be
@@ -29,8 +29,8 @@ from sqlalchemy import Connection, Table
 from auditor.audit.event_checks import LEDGER_PREFIX
 from auditor.vault.records import (AccountingSuspension, CareTeamMember, Case, CaseFinding, CaseHistoryEntry,
                                    ClinicalDocument, Disclosure, Encounter, FeedAccount, LegalHold,
-                                   LegalHoldHistoryEntry, MutedFinding, Patient, PurgeProposal, StaffAccount,
-                                   Suppression, VaultSetting, WorkforceMember)
+                                   LegalHoldHistoryEntry, MutedFinding, Order, Appointment, AuthoredDocument, Patient,
+                                   PurgeProposal, StaffAccount, Suppression, VaultSetting, WorkforceMember)
 
 # table name -> (table, its key column). Rows of every other table are not recorded here: see README,
 # "Threat model", for what covers them.
@@ -40,6 +40,10 @@ LEDGER: dict[str, tuple[Table, str]] = {
     "encounters": (Encounter.__table__, "id"),
     "care_team": (CareTeamMember.__table__, "id"),
     "documents": (ClinicalDocument.__table__, "id"),
+    # since r0021: the version-2 context that explains accesses (explanations 5 to 7)
+    "orders": (Order.__table__, "id"),
+    "appointments": (Appointment.__table__, "id"),
+    "authored_documents": (AuthoredDocument.__table__, "id"),
     "suppressions": (Suppression.__table__, "id"),
     "muted_findings": (MutedFinding.__table__, "case_finding_id"),  # the findings the case ranking leaves out
     "vault_settings": (VaultSetting.__table__, "name"),
@@ -59,6 +63,7 @@ LEDGER: dict[str, tuple[Table, str]] = {
 ADDED_BY_REVISION: dict[str, tuple[str, ...]] = {
     "r0020": ("cases", "case_findings", "case_history", "retention_holds", "retention_hold_history", "disclosures",
               "roi_accounting_suspensions"),
+    "r0021": ("orders", "appointments", "authored_documents"),  # new tables: empty at upgrade
 }
 ACTIONS = ("create", "update", "delete")
 _COLUMNS = {name: tuple(c.name for c in table.columns) for name, (table, _) in LEDGER.items()}

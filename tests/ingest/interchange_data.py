@@ -47,6 +47,24 @@ ACCESS_LOG = [
     {"event_id": "a4", "timestamp": "2026-11-01T12:00:00Z", "user_id": "dr.zoe", "mrn": "", "action": "login_failed"},
 ]
 
+# contract version 2 (optional files): an order, an open one, an appointment, a cancelled one, a signed note
+ORDERS = [
+    {"order_id": "O1", "mrn": "MRN-1", "ordering_user_id": "dr.zoe", "performing_department": " Radiology ",
+     "type": "Imaging", "placed_at": "2026-11-02T09:00:00", "completed_at": "2026-11-02T11:30:00-05:00"},
+    {"order_id": "O2", "mrn": "MRN-2", "ordering_user_id": "", "performing_department": "Pharmacy",
+     "type": "medication", "placed_at": "2026-11-03T08:00:00Z", "completed_at": ""},
+]
+APPOINTMENTS = [
+    {"appointment_id": "AP1", "mrn": "MRN-1", "department": "Cardiology", "provider_user_id": "dr.zoe",
+     "booked_at": "2026-10-20T10:00:00", "scheduled_for": "2026-11-05T14:00:00", "status": "Booked"},
+    {"appointment_id": "AP2", "mrn": "MRN-3", "department": "Oncology", "provider_user_id": "",
+     "booked_at": "2026-09-01T10:00:00", "scheduled_for": "2026-09-10T10:00:00", "status": "cancelled"},
+]
+DOCUMENTS = [
+    {"document_id": "D1", "mrn": "MRN-2", "author_user_id": "n.anouk", "record_type": "Note",
+     "signed_at": "2026-10-29T06:15:00"},
+]
+
 
 def write_csv(path: Path, rows: list[dict], columns: list[str] | None = None) -> Path:
     columns = columns or list(dict.fromkeys(k for r in rows for k in r))
@@ -62,6 +80,15 @@ def write_export(folder: Path, **overrides: list[dict] | None) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     files = {"workforce": WORKFORCE, "patients": PATIENTS, "encounters": ENCOUNTERS, "care_team": CARE_TEAM,
              "access_log": ACCESS_LOG, **overrides}
+    for name, rows in files.items():
+        if rows is not None:
+            write_csv(folder / f"{name}.csv", rows)
+    return folder
+
+
+def write_version2(folder: Path, **overrides: list[dict] | None) -> Path:
+    """The version-2 files above beside an export (a value of None leaves the file out)."""
+    files = {"orders": ORDERS, "appointments": APPOINTMENTS, "documents": DOCUMENTS, **overrides}
     for name, rows in files.items():
         if rows is not None:
             write_csv(folder / f"{name}.csv", rows)

@@ -44,6 +44,7 @@ def line(event_id: str, reason: str = "", workstation: str = "WS-1", action: str
 @pytest.mark.parametrize("folder", ["good", "bad"])
 def test_every_physical_line_is_accounted_for(vault, tmp_path, folder):
     export = data.write_export(tmp_path / folder) if folder == "good" else bad_export(tmp_path / folder)
+    data.write_version2(export)  # the optional files of contract version 2 too
     with (export / "access_log.csv").open("a", encoding="utf-8") as f:
         f.write("\n" + line("z1", '"two\nlines"') + "\n")
     summary = ingest_directory(vault.gateway, export, NEW_YORK)

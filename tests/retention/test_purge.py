@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
-from datetime import date
+from datetime import date, datetime, timezone
 
 import pytest
 from sqlalchemy import create_engine, func, select
@@ -23,12 +23,12 @@ from auditor.retention.plan import build_plan
 from auditor.retention.purge import PurgeRefused, Signatories, run_purge
 from auditor.retention.recorded_plan import record_plan, recorded_plan
 from auditor.retention.schedules import load_schedules
-from auditor.vault.gateway import AccessContext
+from auditor.vault.gateway import AccessContext, AppointmentRecord, AuthoredRecord, OrderRecord
 from auditor.vault.gateway.casework import Casework
 from auditor.vault.gateway.retention import RecordsManagement
-from auditor.vault.records import (CareTeamMember, ClinicalDocument, Encounter, Patient, PurgeItem, PurgeRun,
-                                   Suppression, WorkforceMember)
-from tests.retention.hospital import AS_OF, build
+from auditor.vault.records import (Appointment, AuthoredDocument, CareTeamMember, ClinicalDocument, Encounter, Order,
+                                   Patient, PurgeItem, PurgeRun, Suppression, WorkforceMember)
+from tests.retention.hospital import AS_OF, SVC, build
 
 ELIGIBLE = ("OLD-1", "OLD-2", "OLD-3", "TEEN-DONE", "IMG")
 PEOPLE = Signatories("Dr. A. Approver", "R. Coordinator", "W. Witness")
@@ -200,3 +200,22 @@ def test_a_suppression_naming_a_purged_patient_is_kept(hospital):
     _purge(vault)
     with vault.records.connect() as conn:
         assert conn.scalar(select(Suppression.patient_id)) == ids["OLD-2"]
+
+
+def test_a_purge_deletes_the_patient_s_orders_appointments_and_signatures_and_the_log_verifies(hospital):
+    """Contract version 2's rows name the patient by internal id: they go with the chart, recorded in
+    the ledger as they were, so `auditor audit verify` stays OK; a kept patient's stay."""
+    vault, ids = hospital
+    g, at = vault.gateway, datetime(2010, 5, 1, 12, tzinfo=timezone.utc)
+    for mrn in ("OLD-1", "RECENT"):
+        g.add_orders(SVC, [OrderRecord("test", f"O-{mrn}", mrn, "lab", at, at, "dr.long", "Laboratory")])
+        g.add_appointments(SVC, [AppointmentRecord("test", f"A-{mrn}", mrn, "completed", at, at, "Medicine", "dr.long")])
+        g.add_authored_documents(SVC, [AuthoredRecord("test", f"D-{mrn}", mrn, "dr.long", "note", at)])
+    _purge(vault)
+    for model in (Order, Appointment, AuthoredDocument):
+        assert _count(vault, model, [ids["OLD-1"]]) == 0 and _count(vault, model, [ids["RECENT"]]) == 1
+    assert verify_log(vault.records, vault.keyring, [vault.checkpoints.path]).ok
+    with vault.records.connect() as conn:
+        chart = conn.scalar(select(AuditEventRow.detail).where(AuditEventRow.record_type == "chart",
+                                                               AuditEventRow.patient_id == ids["OLD-1"]))
+    assert "1 order(s), 1 appointment(s), 1 signature(s)" in chart

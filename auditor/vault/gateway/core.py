@@ -28,6 +28,7 @@ from auditor.vault.gateway.context import SERVICE_ROLE, AccessContext, Actor, Op
 from auditor.vault.gateway.relationships import relationships
 from auditor.vault.gateway import sealing
 from auditor.vault.gateway.access_reasons import AccessReasonReading
+from auditor.vault.gateway.care_activity import CareActivityWriting
 from auditor.vault.gateway.ehr_log import EhrLogWriting
 from auditor.vault.gateway.quarantine import QuarantineWriting
 from auditor.vault.gateway.recording import RowRecording
@@ -51,7 +52,8 @@ class PatientSummary:
     birth_date: str | None
 
 
-class AccessGateway(RecordWriting, EhrLogWriting, QuarantineWriting, RowRecording, ServiceWork, AccessReasonReading):
+class AccessGateway(RecordWriting, CareActivityWriting, EhrLogWriting, QuarantineWriting, RowRecording, ServiceWork,
+                    AccessReasonReading):
     def __init__(self, records: Engine, envelope: Envelope, indexer: BlindIndexer, audit_log: AuditLog,
                  policy: AccessPolicy, clock: Clock | None = None, operator: Operator | None = None) -> None:
         """`operator`: the OS account running the process (the CLI gives it), stamped on every event."""

@@ -16,8 +16,8 @@ from sqlalchemy import delete, select, update
 
 from auditor.errors import DecryptionError, NotFound
 from auditor.vault.gateway.service_work import ServiceChange, ServiceDesk
-from auditor.vault.records import (RETENTION_SEALED, CareTeamMember, ClinicalDocument, Encounter, LegalHold, Patient,
-                                   PurgeItem, WorkforceMember)
+from auditor.vault.records import (RETENTION_SEALED, Appointment, AuthoredDocument, CareTeamMember, ClinicalDocument,
+                                   Encounter, LegalHold, Order, Patient, PurgeItem, WorkforceMember)
 
 SERVICE = "retention"
 PURPOSE = "RECORDMGT"  # HL7 v3 PurposeOfUse: records management
@@ -78,8 +78,8 @@ class RecordsManagement(ServiceDesk[RetentionChange]):
 
     def delete_shredded_records(self, item_id: int, purge_id: int) -> PurgeItem:
         """Delete a crypto-shredded patient's rows (their ciphertext and blind indexes, documents,
-        encounters and care team) and mark the purge item destroyed, in one audited transaction.
-        The patient's data key must already be destroyed."""
+        encounters, care team, orders, appointments and signatures) and mark the purge item destroyed, in
+        one audited transaction. The patient's data key must already be destroyed."""
 
         def work(change: RetentionChange) -> PurgeItem:
             s = change.session
@@ -90,15 +90,13 @@ class RecordsManagement(ServiceDesk[RetentionChange]):
                 raise NotFound(f"the data key of patient {item.patient_id} is not destroyed yet")
             pid = item.patient_id
             rows = {name: list(s.scalars(select(model.id).where(model.patient_id == pid)))
-                    for name, model in (("documents", ClinicalDocument), ("encounters", Encounter),
-                                        ("care_team", CareTeamMember))}
+                    for name, model in _CHART_TABLES.items()}
             counts = {name: len(ids) for name, ids in rows.items()}
             for name, ids in rows.items():  # recorded in the log as they were, before they go
                 change.record_rows(name, "delete", ids)
             change.record_rows("patients", "delete", [pid])
-            s.execute(delete(ClinicalDocument).where(ClinicalDocument.patient_id == pid))
-            s.execute(delete(CareTeamMember).where(CareTeamMember.patient_id == pid))
-            s.execute(delete(Encounter).where(Encounter.patient_id == pid))
+            for model in _CHART_TABLES.values():
+                s.execute(delete(model).where(model.patient_id == pid))
             linked = list(s.scalars(select(WorkforceMember.id).where(WorkforceMember.patient_id == pid)))
             s.execute(update(WorkforceMember).where(WorkforceMember.patient_id == pid).values(patient_id=None))
             change.record_rows("workforce", "update", linked)
@@ -108,10 +106,17 @@ class RecordsManagement(ServiceDesk[RetentionChange]):
                                                                 counts["care_team"])
             change.record("chart", item_id, f"purge {purge_id}: ciphertext and blind indexes deleted after "
                           f"crypto-shredding; {counts['documents']} document(s), {counts['encounters']} "
-                          f"encounter(s), {counts['care_team']} care-team row(s)", action="delete", patient_id=pid)
+                          f"encounter(s), {counts['care_team']} care-team row(s), {counts['orders']} order(s), "
+                          f"{counts['appointments']} appointment(s), {counts['authored_documents']} signature(s)",
+                          action="delete", patient_id=pid)
             return item
 
         return self.change("delete", work)
+
+
+# a purged patient's rows, each table by its ledger name (the care activity of contract version 2 included)
+_CHART_TABLES = {"documents": ClinicalDocument, "encounters": Encounter, "care_team": CareTeamMember, "orders": Order,
+                 "appointments": Appointment, "authored_documents": AuthoredDocument}
 
 
 def _day(text: str | None) -> date | None:

@@ -3,13 +3,15 @@
 gateway reads these tables.
 
 Kept in the clear, because the policy engine must compute on them without decrypting: internal ids,
-roles, departments, employment dates, shifts, encounter and care-team times, record types and
-sensitivities, the VIP and restricted flags, and the date of death.
+roles, departments, employment dates, shifts, encounter, care-team, order, appointment and signing
+times, order types and appointment statuses, record types and sensitivities, the VIP and restricted
+flags, and the date of death.
 """
 
 from auditor.vault.records.sealed import Sealed
 from auditor.vault.records.clinical import (PATIENT_SEALED, WORKFORCE_SEALED, DOCUMENT_SEALED, SENSITIVITIES, ROLES,
-                                            Patient, WorkforceMember, Encounter, CareTeamMember, ClinicalDocument)
+                                            ORDER_TYPES, APPOINTMENT_STATUSES, Patient, WorkforceMember, Encounter,
+                                            CareTeamMember, Order, Appointment, AuthoredDocument, ClinicalDocument)
 from auditor.vault.records.ingest import (IngestRun, QuarantinedRow, VaultSetting)
 from auditor.vault.records.casework import (CASEWORK_SEALED, Suppression, Case, CaseFinding, CaseHistoryEntry,
                                             CaseTimeline, MutedFinding)
@@ -21,9 +23,9 @@ from auditor.vault.records.staff import STAFF_SEALED, StaffAccount, StaffSession
 from auditor.vault.records.feeds import FeedAccount
 
 __all__ = [
-    "AccountingSuspension", "CASEWORK_SEALED", "CareTeamMember", "Case", "CaseFinding", "CaseHistoryEntry", "CaseTimeline",
+    "APPOINTMENT_STATUSES", "AccountingSuspension", "Appointment", "AuthoredDocument", "CASEWORK_SEALED", "CareTeamMember", "Case", "CaseFinding", "CaseHistoryEntry", "CaseTimeline",
     "ClinicalDocument", "DOCUMENT_SEALED", "Disclosure", "Encounter", "FeedAccount", "IngestRun", "LegalHold",
-    "LegalHoldHistoryEntry", "MutedFinding", "PATIENT_SEALED", "Patient", "PurgeItem", "PurgePlan", "PurgePlanPatient", "PurgeProposal", "PurgeRun",
+    "LegalHoldHistoryEntry", "MutedFinding", "ORDER_TYPES", "Order", "PATIENT_SEALED", "Patient", "PurgeItem", "PurgePlan", "PurgePlanPatient", "PurgeProposal", "PurgeRun",
     "QuarantinedRow", "RETENTION_SEALED", "ROI_SEALED", "ROLES", "ReleaseAuthorization", "ReleaseRequest",
     "ReleaseRequestHistory", "SENSITIVITIES", "STAFF_SEALED", "Sealed", "StaffAccount", "StaffSession", "Suppression",
     "VaultSetting", "WORKFORCE_SEALED", "WorkforceMember",

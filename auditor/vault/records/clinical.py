@@ -1,4 +1,5 @@
-"""Patients, the workforce, encounters, care teams and clinical documents."""
+"""Patients, the workforce, encounters, care teams, orders, appointments, who wrote in the chart, and
+clinical documents."""
 
 from __future__ import annotations
 
@@ -114,6 +115,61 @@ class CareTeamMember(RecordsBase):
     end: Mapped[datetime | None] = mapped_column(UTCDateTime)  # None: still on the team
     source: Mapped[str | None] = mapped_column(String(64))  # None: not from an export, or loaded before r0011
     source_start: Mapped[str | None] = mapped_column(String(64))  # e.g. "2026-10-28T22:00:00" (a timestamp, not PHI)
+
+
+ORDER_TYPES = ("lab", "imaging", "medication", "procedure", "consult", "referral", "other")
+APPOINTMENT_STATUSES = ("booked", "arrived", "completed", "cancelled", "no_show")
+
+
+class Order(RecordsBase):
+    """An order placed for a patient (contract version 2, explanation 5): who placed it, which
+    department performs it, from when until when. Internal ids only: no PHI (r0021)."""
+
+    __tablename__ = "orders"
+    __table_args__ = (UniqueConstraint("source", "source_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(String(64))
+    source_id: Mapped[str] = mapped_column(String(128))  # the export's order_id
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    ordering_id: Mapped[int | None] = mapped_column(ForeignKey("workforce.id"))
+    performing_department: Mapped[str | None] = mapped_column(String(128))
+    type: Mapped[str] = mapped_column(String(32))
+    placed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # None: not completed
+
+
+class Appointment(RecordsBase):
+    """An appointment of a patient (explanation 6, and rule 4's encounters while not cancelled) (r0021)."""
+
+    __tablename__ = "appointments"
+    __table_args__ = (UniqueConstraint("source", "source_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(String(64))
+    source_id: Mapped[str] = mapped_column(String(128))  # the export's appointment_id
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    provider_id: Mapped[int | None] = mapped_column(ForeignKey("workforce.id"))
+    department: Mapped[str | None] = mapped_column(String(128))
+    status: Mapped[str] = mapped_column(String(16))
+    booked_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    scheduled_for: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class AuthoredDocument(RecordsBase):
+    """Who signed a document in a patient's chart, and when (explanation 7): the document's body is
+    never exported, so none is kept (r0021)."""
+
+    __tablename__ = "authored_documents"
+    __table_args__ = (UniqueConstraint("source", "source_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(String(64))
+    source_id: Mapped[str] = mapped_column(String(128))  # the export's document_id
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("workforce.id"))
+    record_type: Mapped[str] = mapped_column(String(32))
+    signed_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class ClinicalDocument(RecordsBase):
