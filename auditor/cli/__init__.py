@@ -51,4 +51,4 @@ def main(argv: list[str] | None = None, *, clock: Clock | None = None) -> None:
 
 
 from auditor.cli import audit_commands, case_commands, demo, ingest_commands, policy_commands, records_commands, report_commands, retention_commands, roi_commands, simulation_commands, vault_commands  # noqa: E402,F401  (registers)
-from auditor.cli import export_commands, feed_commands, format_commands, listen_commands, staff_commands, web_commands  # noqa: E402,F401  (registers)
+from auditor.cli import explain_commands, export_commands, feed_commands, format_commands, listen_commands, staff_commands, web_commands  # noqa: E402,F401  (registers)

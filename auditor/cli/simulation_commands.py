@@ -80,7 +80,7 @@ def simulate(out, seed, events, patients, workforce, month, tz_name, synthea):
 @click.option("--to", "last", help="Last local day (YYYY-MM-DD); default: the simulated month's.")
 @click.option("--source", default="ehr", show_default=True, help="The source name the export was ingested under.")
 @click.option("--site-policies", type=click.Path(file_okay=False, path_type=Path),
-              help="A folder with the site's cases.yaml (its review_budget).")
+              help="The site's policy folder: its rules, approved explanation templates and cases.yaml (review_budget).")
 @click.pass_context
 def evaluate(ctx, labels_path, first, last, source, site_policies):
     """Score the rules against a simulation's labels: per-rule precision and recall (event level)
@@ -102,7 +102,7 @@ def evaluate(ctx, labels_path, first, last, source, site_policies):
         raise InputError("--from and --to must be YYYY-MM-DD dates") from None
     if days[1] < days[0]:
         raise InputError("--to is before --from")
-    policy = load_policy()
+    policy = load_policy(site_dir=site_policies)
     settings = load_case_settings(site_dir=site_policies)
     vault = open_vault(ctx)
     try:

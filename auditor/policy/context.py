@@ -100,7 +100,7 @@ def build_context(frames: Frames, settings: EngineSettings) -> DetectionContext:
     accesses = _with_patient(activity[touches], frames.patients)
     links = identity_links(accesses, frames.workforce, frames.patients, staff_patients(frames.workforce, frames.patients))
     why = explain(accesses, frames.encounters, frames.care_team, settings.explanations, frames.case_patients,
-                  TreatmentData(frames.orders, frames.appointments, frames.authored))
+                  TreatmentData(frames.orders, frames.appointments, frames.authored, frames.workforce))
     accesses = pd.concat([accesses, links, why], axis=1)
     denials = _with_user(events[people & ~success], frames.workforce)
     return DetectionContext(events, activity, accesses, denials, frames, settings)

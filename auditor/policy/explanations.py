@@ -32,10 +32,12 @@ import pandas as pd
 
 from auditor.policy.frames import (APPOINTMENT_COLUMNS, AUTHORED_COLUMNS, ORDER_COLUMNS, run_starts, typed_appointments,
                                    typed_authored, typed_orders)
+from auditor.policy.templates import ApprovedTemplate, Template
+from auditor.policy.templates import windows as template_windows
 from auditor.vault.gateway.context import OWN_SOURCE
 
 EXPLANATIONS = ("care_team", "attending", "department", "order", "appointment", "document", "operational",
-                "case_review")
+                "approved", "case_review")
 CLINICAL = ("care_team", "attending", "department", "order", "appointment", "document")
 _OPEN_END = pd.Timestamp("2262-01-01", tz="UTC")  # a care-team membership without an end
 
@@ -53,6 +55,8 @@ class ExplanationPolicy:
     document_days_before: int = 30  # 7. documents signed: 30 days either side
     document_days_after: int = 30
     cancelled_statuses: frozenset[str] = frozenset({"cancelled"})  # an appointment with one explains nothing
+    # explanation templates a privacy officer approved into the site's policy (auditor.policy.templates)
+    approved: tuple[ApprovedTemplate, ...] = ()
     operational_roles: frozenset[str] = frozenset({"billing", "coding", "him", "registration"})
     sensitive_record_types: frozenset[str] = frozenset({"psychotherapy_note", "substance_use", "hiv", "genetic"})
     # 5. case review: the privacy office's roles, and the operations purposes (HL7 v3) they read for
@@ -187,6 +191,7 @@ class TreatmentData:
     orders: pd.DataFrame
     appointments: pd.DataFrame
     authored: pd.DataFrame
+    workforce: pd.DataFrame | None = None  # the members' departments, for the approved templates
 
 
 def explain(accesses: pd.DataFrame, encounters: pd.DataFrame, care_team: pd.DataFrame,
@@ -244,30 +249,61 @@ def explain(accesses: pd.DataFrame, encounters: pd.DataFrame, care_team: pd.Data
          [patients], ["patient_id"],
          (accesses["role"].isin(policy.operational_roles)
           & ~accesses["record_type"].isin(policy.sensitive_record_types)).to_numpy()),
-        # case review: from the moment a finding named the patient, for as long as the office keeps the case
-        (_Windows.of(_key([patients], [cases["patient_id"]]), cases["since"],
-                     pd.Series(_OPEN_END, index=cases.index)),
-         [patients], ["patient_id"], _case_review(accesses, policy)),
     )
     # the explanation each try credits (two tries each for orders and appointments: the user, the department)
     credits = [EXPLANATIONS.index(name) for name in ("care_team", "attending", "department", "order", "order",
-                                                     "appointment", "appointment", "document", "operational",
-                                                     "case_review")]
+                                                     "appointment", "appointment", "document", "operational")]
     at, no_time = _micros(accesses["at"])
     first = np.full(len(accesses), -1, dtype=np.int8)  # the explanation's position in EXPLANATIONS
     for code, (windows, coders, on, only) in zip(credits, tries):
-        open_ = (first < 0) & ~no_time
-        if only is not None:
-            open_ &= only
-        rows = np.flatnonzero(open_)
-        if len(rows):
-            key = _key(coders, [accesses[c].iloc[rows] for c in on])
-            first[rows[windows.cover(key, at[rows])]] = code
+        _try(first, code, windows, coders, [accesses[c] for c in on], only, at, no_time)
+    if policy.approved:  # never a sensitive record type; colleague_first reads what the clinical ones explained
+        plain = ~accesses["record_type"].isin(policy.sensitive_record_types).to_numpy(dtype=bool)
+        clinically = (first >= 0) & (first < len(CLINICAL))
+        workforce = more.workforce if more.workforce is not None else _no_workforce()
+        for approved in policy.approved:
+            rows = np.flatnonzero((first < 0) & ~no_time & plain)
+            if len(rows):
+                hit = template_explains(approved.template, accesses, workforce, encounters, care_team, clinically, rows)
+                first[rows[hit]] = EXPLANATIONS.index("approved")
+    # case review: from the moment a finding named the patient, for as long as the office keeps the case
+    _try(first, EXPLANATIONS.index("case_review"),
+         _Windows.of(_key([patients], [cases["patient_id"]]), cases["since"], pd.Series(_OPEN_END, index=cases.index)),
+         [patients], [accesses["patient_id"]], _case_review(accesses, policy), at, no_time)
     out = pd.DataFrame(index=accesses.index)
     out["explained_by"] = pd.Categorical.from_codes(first, categories=list(EXPLANATIONS))
     out["clinically_explained"] = (first >= 0) & (first < len(CLINICAL))
     out["explained"] = first >= 0
     return out
+
+
+def _try(first: np.ndarray, code: int, windows: _Windows, coders: list[_Coder], columns: list[pd.Series],
+         only: np.ndarray | None, at: np.ndarray, no_time: np.ndarray) -> None:
+    """Credit `code` to each access not yet explained (among `only`) that one of `windows` covers."""
+    open_ = (first < 0) & ~no_time
+    if only is not None:
+        open_ &= only
+    rows = np.flatnonzero(open_)
+    if len(rows):
+        key = _key(coders, [c.iloc[rows] for c in columns])
+        first[rows[windows.cover(key, at[rows])]] = code
+
+
+def template_explains(template: Template, accesses: pd.DataFrame, workforce: pd.DataFrame, encounters: pd.DataFrame,
+                      care_team: pd.DataFrame, clinically: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """For the accesses at positions `rows`: does `template` explain each (its patient and the user's
+    department in one of the template's windows at the access's time)."""
+    patient, department, lo, hi = template_windows(template, accesses, workforce, encounters, care_team, clinically)
+    patients = _Coder(patient.astype("Int64"))
+    departments = _Coder(accesses["department"].astype("category"))
+    windows = _Windows.of(_key([patients, departments], [patient, department]), lo, hi)
+    at, _ = _micros(accesses["at"].iloc[rows])
+    return windows.cover(_key([patients, departments], [accesses["patient_id"].iloc[rows],
+                                                        accesses["department"].iloc[rows]]), at)
+
+
+def _no_workforce() -> pd.DataFrame:
+    return pd.DataFrame({"workforce_id": pd.Series([], dtype="Int64"), "department": pd.Series([], dtype="string")})
 
 
 def _no_more() -> TreatmentData:

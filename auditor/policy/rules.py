@@ -7,7 +7,7 @@ Loading checks every file and raises one PolicyError listing every problem, each
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,6 +16,7 @@ from auditor.errors import ConfigurationError
 from auditor.policy.context import ACCESS_ACTIONS, EngineSettings
 from auditor.policy.detectors import REGISTRY
 from auditor.policy.explanations import ExplanationPolicy
+from auditor.policy.templates import SITE_FILE as TEMPLATES_FILE, read_approved
 from auditor.policy.validation import PolicyFile, Problem, check_rule
 from auditor.resources import POLICIES_DIR
 
@@ -25,6 +26,7 @@ SPEC_RULES = ("self-access", "family-access", "coworker-access", "neighbor-acces
               "break-glass-review", "deceased-patient-access", "sensitive-record-access", "bulk-export",
               "repeated-denials")
 ENGINE_FILE = "engine.yaml"
+CASES_FILE = "cases.yaml"  # auditor.cases.settings
 RUNNING = ("stable", "test", "experimental")
 _WINDOWS = ("clinical_days_before", "clinical_days_after", "operational_days_before", "operational_days_after",
             "order_days_before", "order_days_after", "appointment_days_before", "appointment_days_after",
@@ -114,7 +116,9 @@ def _settings(f: PolicyFile, base: EngineSettings, partial: bool) -> EngineSetti
 
 
 def _rule_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.glob("*.yaml") if p.name != ENGINE_FILE)
+    """The rule files of a folder: every YAML file but the settings beside them (the engine's, the
+    case settings, the approved explanation templates)."""
+    return sorted(p for p in folder.glob("*.yaml") if p.name not in (ENGINE_FILE, CASES_FILE, TEMPLATES_FILE))
 
 
 def _load_ours(rules_dir: Path, problems: list[Problem]) -> dict[str, Rule]:
@@ -174,6 +178,11 @@ def lint(rules_dir: Path | None = None, site_dir: Path | None = None) -> tuple[l
                     settings = _settings(site_engine, settings, partial=True)
                 problems += site_engine.problems
             _apply_site(site_dir, rules, problems)
+            if (site_dir / TEMPLATES_FILE).exists():  # explanation templates a privacy officer approved
+                approved_file = PolicyFile.read(site_dir / TEMPLATES_FILE)
+                approved = read_approved(approved_file) if not approved_file.problems else ()
+                problems += approved_file.problems
+                settings = replace(settings, explanations=replace(settings.explanations, approved=approved))
     broken = {p.path.stem for p in problems}
     for rule_id in settings.precedence:
         if rule_id not in rules and rule_id not in broken:

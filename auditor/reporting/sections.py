@@ -160,5 +160,8 @@ def appendix(policy: Policy) -> dict:
                         "order_after": ex.order_days_after, "appointment_after": ex.appointment_days_after,
                         "document_before": ex.document_days_before},
             "operational_roles": sorted(ex.operational_roles),
+            # explanation templates the site's privacy officer approved (auditor explain approve)
+            "approved_templates": [{"id": a.template.id, "explains": a.template.sentence, "approved_by": a.approved_by,
+                                    "approved_on": a.approved_on.isoformat()} for a in ex.approved],
             "sensitive_types": sorted(ex.sensitive_record_types),
             "precedence": list(policy.settings.precedence)}

@@ -22,6 +22,10 @@ from auditor.simulation.local_time import local_days, wall_to_utc
 DAY_S = 86_400
 CAP = 14  # events per user-day: keeps every user-day far below excessive-volume's 30 patients
 RESIDUE = 0.015  # share of clinical accesses no treatment record explains
+# share of care-team work done by a colleague of the member's department covering for them: the team
+# lists the member, not the colleague, so the contract's rules leave it unexplained (what `auditor
+# explain mine` finds as "a member of the user's department was on the care team")
+COVERING = 0.10  # of the therapists' (Rehabilitation: no encounter, order or appointment is theirs)
 RATE = {"physician": 1.2, "resident": 1.3, "nurse": 1.0, "pharmacist": 1.2, "therapist": 0.7, "technician": 0.9,
         "registration": 1.1, "billing": 1.0, "coding": 1.0, "him": 0.8, "student": 0.5, "research": 0.3, "it": 0.3,
         "admin": 0.3, "volunteer": 0.3, "other": 0.2}
@@ -198,6 +202,25 @@ def care_team_rows(hospital: Hospital, user: np.ndarray, at: np.ndarray, encount
     return rows.groupby(["patient", "member", "role"], as_index=False).agg(start=("start", "min"), end=("end", "max"))
 
 
+def covered_by(rng: np.random.Generator, hospital: Hospital, user: np.ndarray, asked: np.ndarray) -> np.ndarray:
+    """The care-team member each event's work is done for: the user, or where `asked`, another member of
+    the user's role and department (the user covering for them; the user where there is none)."""
+    w = hospital.workforce
+    member = user.copy()
+    rows = np.flatnonzero(asked)
+    if not len(rows):
+        return member
+    group = pd.Series(w["role"].to_numpy() + "|" + w["department"].to_numpy())
+    codes, names = pd.factorize(group)
+    order = np.argsort(codes, kind="stable")
+    keys = codes[order]
+    mine = codes[user[rows]]
+    lo, hi = np.searchsorted(keys, mine, "left"), np.searchsorted(keys, mine, "right")
+    pick = order[np.minimum(lo + (rng.random(len(rows)) * (hi - lo)).astype(np.int64), len(order) - 1)]
+    member[rows] = np.where((hi - lo > 1) & (pick != user[rows]), pick, user[rows])
+    return member
+
+
 def modes(rng: np.random.Generator, hospital: Hospital, user: np.ndarray) -> np.ndarray:
     w = hospital.workforce
     role, dept = w["role"].to_numpy()[user], w["department"].to_numpy()[user]
@@ -255,14 +278,20 @@ def normal_traffic(rng: np.random.Generator, hospital: Hospital, target: int) ->
         user, at = user[kept], at[kept]
     mode = modes(rng, hospital, user)
     patient, encounter, via_team = choose_patients(rng, hospital, user, at, mode)
-    team = care_team_rows(hospital, user[via_team & (encounter >= 0)], at[via_team & (encounter >= 0)],
-                          encounter[via_team & (encounter >= 0)])
+    on_team = via_team & (encounter >= 0)
+    therapist = hospital.workforce["role"].to_numpy()[user] == "therapist"
+    member = covered_by(rng, hospital, user, on_team & therapist & (rng.random(len(user)) < COVERING))
+    covering = member != user
+    own = pd.MultiIndex.from_arrays([patient[on_team & ~covering], user[on_team & ~covering]])
+    covering &= ~pd.MultiIndex.from_arrays([patient, user]).isin(own)  # on the team themselves: not covering
+    member = np.where(covering, member, user)
+    team = care_team_rows(hospital, member[on_team], at[on_team], encounter[on_team])
     clinical = np.isin(mode, CLINICAL_MODES)
-    residue = clinical & (patient >= 0) & (rng.random(len(user)) < RESIDUE)
+    residue = clinical & (patient >= 0) & (rng.random(len(user)) < RESIDUE) & ~covering
     pool = no_encounter_pool(hospital, living=True)
     patient[residue] = rng.choice(pool, size=int(residue.sum()))
     events = pd.DataFrame({"user": user, "patient": patient, "at": at}).join(access_details(rng, hospital, user))
-    events["explained"] = (patient >= 0) & ~residue
+    events["explained"] = (patient >= 0) & ~residue & ~covering
     events["clinical"] = clinical & events["explained"]
     no_patient = patient < 0
     events.loc[no_patient, ["action", "record_type"]] = ["search", None]
