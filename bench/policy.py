@@ -70,7 +70,17 @@ def _text(values: pd.Series) -> pd.Series:
 
 def duckdb_tables(frames: Frames) -> dict[str, pd.DataFrame]:
     e, w, n, c = frames.events, frames.workforce, frames.encounters, frames.care_team
+    o, b, d = frames.orders, frames.appointments, frames.authored
     return {
+        # contract version 2: orders, appointments, documents signed
+        "ord": pd.DataFrame({"patient_id": o["patient_id"], "ordering_id": o["ordering_id"],
+                             "department": _text(o["performing_department"]), "placed_us": _micros(o["placed_at"]),
+                             "done_us": _micros(o["completed_at"].fillna(o["placed_at"]))}),
+        "apt": pd.DataFrame({"patient_id": b["patient_id"], "provider_id": b["provider_id"],
+                             "department": _text(b["department"]), "status": _text(b["status"]),
+                             "booked_us": _micros(b["booked_at"]), "scheduled_us": _micros(b["scheduled_for"])}),
+        "doc": pd.DataFrame({"patient_id": d["patient_id"], "author_id": d["author_id"],
+                             "signed_us": _micros(d["signed_at"])}),
         "ev": pd.DataFrame({"at_us": _micros(e["at"]), "user_id": _text(e["user_id"]), "source": _text(e["source"]),
                             "event_role": _text(e["event_role"]), "action": _text(e["action"]),
                             "patient_id": e["patient_id"], "record_type": _text(e["record_type"]),
@@ -111,7 +121,9 @@ def _activity_sql(policy: Policy, period: Period) -> str:
 
 def _no_treatment_sql(x) -> str:
     """Unexplained, not break-glass: no care team at t, no attending or department link in the clinical
-    window, no operational role in the operational window (never for sensitive record types)."""
+    window, no order, appointment or signed document of version 2 in its window, no operational role in
+    the operational window of an encounter or appointment (never for sensitive record types)."""
+    cancelled = _sql_list(x.cancelled_statuses)
     def clinical(on: str) -> str:
         return f"""EXISTS (SELECT 1 FROM enc n WHERE n.patient_id = a.patient_id AND {on} AND a.at_us
             BETWEEN n.start_us - {x.clinical_days_before * DAY_US} AND n.end_us + {x.clinical_days_after * DAY_US})"""
@@ -122,10 +134,21 @@ def _no_treatment_sql(x) -> str:
               AND a.at_us BETWEEN t.start_us AND coalesce(t.end_us, {OPEN_END_US}))
       OR {clinical("n.attending_id = a.workforce_id")}
       OR {clinical("n.department = a.department")}
+      OR EXISTS (SELECT 1 FROM ord o WHERE o.patient_id = a.patient_id
+                 AND (o.ordering_id = a.workforce_id OR o.department = a.department) AND a.at_us
+                 BETWEEN o.placed_us - {x.order_days_before * DAY_US} AND o.done_us + {x.order_days_after * DAY_US})
+      OR EXISTS (SELECT 1 FROM apt b WHERE b.patient_id = a.patient_id AND b.status NOT IN ({cancelled})
+                 AND (b.provider_id = a.workforce_id OR b.department = a.department) AND a.at_us BETWEEN
+                 b.booked_us - {x.appointment_days_before * DAY_US} AND b.scheduled_us + {x.appointment_days_after * DAY_US})
+      OR EXISTS (SELECT 1 FROM doc d WHERE d.patient_id = a.patient_id AND d.author_id = a.workforce_id AND a.at_us
+                 BETWEEN d.signed_us - {x.document_days_before * DAY_US} AND d.signed_us + {x.document_days_after * DAY_US})
       OR (a.role IN ({_sql_list(x.operational_roles)})
           AND coalesce(a.record_type, '') NOT IN ({_sql_list(x.sensitive_record_types)})
-          AND EXISTS (SELECT 1 FROM enc n WHERE n.patient_id = a.patient_id AND a.at_us BETWEEN
-                      n.start_us - {x.operational_days_before * DAY_US} AND n.end_us + {x.operational_days_after * DAY_US})))
+          AND (EXISTS (SELECT 1 FROM enc n WHERE n.patient_id = a.patient_id AND a.at_us BETWEEN
+                       n.start_us - {x.operational_days_before * DAY_US} AND n.end_us + {x.operational_days_after * DAY_US})
+               OR EXISTS (SELECT 1 FROM apt b WHERE b.patient_id = a.patient_id AND b.status NOT IN ({cancelled})
+                          AND a.at_us BETWEEN b.booked_us - {x.operational_days_before * DAY_US}
+                          AND b.scheduled_us + {x.operational_days_after * DAY_US}))))
     """
 
 
@@ -277,7 +300,8 @@ def generate_and_ingest(work: Path, events: int, seed: int) -> dict:
     started = time.perf_counter()
     shape = policy_data.write_export(work / "export", events, seed)
     fig = {"events_requested": events, "generate_s": time.perf_counter() - started, "workforce": shape.workforce,
-           "patients": shape.patients, "encounters": shape.encounters, "care_team": shape.care_team}
+           "patients": shape.patients, "encounters": shape.encounters, "care_team": shape.care_team,
+           "orders": shape.orders, "appointments": shape.appointments, "documents": shape.documents}
     return {**fig, **ingest(work / "export", work / "home")}
 
 

@@ -6,8 +6,13 @@ Vectorised numpy throughout, one seeded Generator: the same --events and seed gi
 
     shape:   workforce ~ events / 500 (a clinician opens ~500 charts a month), patients ~ events / 40,
              encounters ~ 1.3 per patient from September to November (their windows reach the month),
-             care team: two nurses of the department on each inpatient or emergency encounter.
-    access:  most are explained (department or attending within the encounter's clinical window,
+             care team: two nurses of the department on each inpatient or emergency encounter;
+             contract version 2: ~1.4 orders per encounter (imaging done by Radiology, labs by
+             Pathology, medication by the encounter's department), an appointment booked 2-40 days
+             ahead for each outpatient or telehealth visit (7 % more cancelled), the attending's note
+             signed at each encounter's end.
+    access:  most are explained (department or attending within the encounter's clinical window, an
+             order the user's department carries out (5 %),
              billing/coding/HIM/registration within the operational window), a few percent go to a
              random patient (no treatment relationship: 3 %), ~3 % of a shift worker's accesses fall at a
              random hour (after-hours), a few user-days open 60 charts each (excessive volume), and
@@ -62,6 +67,9 @@ class ExportShape:
     encounters: int
     care_team: int
     seed: int
+    orders: int = 0
+    appointments: int = 0
+    documents: int = 0
 
 
 def shape_for(events: int) -> tuple[int, int]:
@@ -195,12 +203,61 @@ def _window_minutes(rng: np.random.Generator, start: np.ndarray, end: np.ndarray
 
 
 def _kinds(rng: np.random.Generator, n: int) -> np.ndarray:
-    return _choice(rng, {"department": .54, "care_team": .08, "attending": .08, "operational": .25,
+    return _choice(rng, {"department": .49, "order": .05, "care_team": .08, "attending": .08, "operational": .25,
                          "random": .03, "failed_login": .02}, n)
 
 
+def _stamp(values: np.ndarray) -> np.ndarray:
+    text = np.datetime_as_string(values, unit="s").astype(object)
+    text[np.isnat(values)] = ""
+    return text
+
+
+def orders(rng: np.random.Generator, visits: pd.DataFrame) -> pd.DataFrame:
+    """~1.4 orders per encounter, placed during it, completed 1-48 hours later (8 % still open)."""
+    row = np.repeat(np.arange(len(visits)), rng.poisson(1.4, len(visits)))
+    n = len(row)
+    kind = _choice(rng, {"lab": .5, "imaging": .2, "medication": .3}, n)
+    start = visits["start"].to_numpy(dtype="datetime64[m]")[row]
+    end = visits["end"].to_numpy(dtype="datetime64[m]")[row]
+    span = np.maximum((end - start).astype(np.int64), 1)
+    placed = start + (rng.random(n) * np.minimum(span, MINUTES)).astype("timedelta64[m]")
+    done = placed + rng.integers(60, 48 * 60, n).astype("timedelta64[m]")
+    done[rng.random(n) < .08] = np.datetime64("NaT")
+    performing = np.select([kind == "imaging", kind == "lab"], ["Radiology", "Pathology"],
+                           visits["department"].to_numpy()[row])
+    return pd.DataFrame({"order_id": _ids("O", n, 9), "mrn": visits["mrn"].to_numpy()[row],
+                         "ordering_user_id": visits["attending_user_id"].to_numpy()[row],
+                         "performing_department": performing, "type": kind, "placed_at": _stamp(placed),
+                         "completed_at": _stamp(done)})
+
+
+def appointments(rng: np.random.Generator, visits: pd.DataFrame) -> pd.DataFrame:
+    """An appointment booked 2-40 days ahead of each outpatient or telehealth visit; 7 % more cancelled."""
+    booked_visits = visits[visits["type"].isin(["outpatient", "telehealth"])]
+    again = booked_visits.iloc[rng.choice(len(booked_visits), int(len(booked_visits) * .07), replace=False)]
+    both = pd.concat([booked_visits.assign(status="completed"), again.assign(status="cancelled")], ignore_index=True)
+    scheduled = both["start"].to_numpy(dtype="datetime64[m]")
+    booked = scheduled - rng.integers(2 * MINUTES, 40 * MINUTES, len(both)).astype("timedelta64[m]")
+    month_end = (FIRST_DAY + DAYS).astype("datetime64[m]")
+    status = np.where((both["status"] == "completed") & (scheduled >= month_end), "booked", both["status"])
+    return pd.DataFrame({"appointment_id": _ids("P", len(both), 9), "mrn": both["mrn"].to_numpy(),
+                         "department": both["department"].to_numpy(),
+                         "provider_user_id": both["attending_user_id"].to_numpy(), "booked_at": _stamp(booked),
+                         "scheduled_for": _stamp(scheduled), "status": status})
+
+
+def documents(rng: np.random.Generator, visits: pd.DataFrame) -> pd.DataFrame:
+    """The attending's note, signed 0-12 hours after each encounter's end."""
+    signed = visits["end"].to_numpy(dtype="datetime64[m]") + rng.integers(0, 12 * 60, len(visits)).astype(
+        "timedelta64[m]")
+    return pd.DataFrame({"document_id": _ids("D", len(visits), 9), "mrn": visits["mrn"].to_numpy(),
+                         "author_user_id": visits["attending_user_id"].to_numpy(), "record_type": "note",
+                         "signed_at": _stamp(signed)})
+
+
 def access_log(rng: np.random.Generator, n: int, staff: pd.DataFrame, visits: pd.DataFrame,
-               team: pd.DataFrame, n_patients: int) -> pd.DataFrame:
+               team: pd.DataFrame, n_patients: int, placed: pd.DataFrame | None = None) -> pd.DataFrame:
     kind = _kinds(rng, n)
     user = np.full(n, "", dtype=object)
     mrn = np.full(n, "", dtype=object)
@@ -222,6 +279,18 @@ def access_log(rng: np.random.Generator, n: int, staff: pd.DataFrame, visits: pd
         else:
             office = staff.loc[staff["role"].isin(OPERATIONAL), "user_id"].to_numpy()
             user[rows] = office[rng.integers(0, len(office), len(rows))]
+    rows = np.flatnonzero(kind == "order")
+    if placed is not None and len(placed) and len(rows):  # the department that carries the order out opens the chart
+        start = placed["placed_at"].to_numpy(dtype="datetime64[m]")
+        done = pd.to_datetime(placed["completed_at"].replace("", None)).to_numpy(dtype="datetime64[m]")
+        done = np.where(np.isnat(done), start, done)
+        reaching = np.flatnonzero(done + np.timedelta64(29, "D") >= FIRST_DAY)
+        pick = reaching[rng.integers(0, len(reaching), len(rows))]
+        mrn[rows] = placed["mrn"].to_numpy()[pick]
+        minute[rows] = _window_minutes(rng, start[pick], done[pick], 1, 30)
+        user[rows] = _pick(rng, placed["performing_department"].to_numpy()[pick], members)
+    else:
+        kind[rows] = "department"
     rows = np.flatnonzero(kind == "care_team")
     pick = rng.integers(0, len(team), len(rows))
     user[rows], mrn[rows] = team["user_id"].to_numpy()[pick], team["mrn"].to_numpy()[pick]
@@ -302,7 +371,8 @@ def _columns(rng, kind, user, mrn, at, staff) -> pd.DataFrame:
 
 
 def write_export(folder: Path, events: int, seed: int = 20261101, chunk_rows: int = 1_000_000) -> ExportShape:
-    """The five interchange files of a month of `events` accesses, in `folder`."""
+    """The interchange files of a month of `events` accesses, in `folder`: the five of the contract and
+    the three of its version 2."""
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     n_staff, n_patients = shape_for(events)
@@ -310,10 +380,12 @@ def write_export(folder: Path, events: int, seed: int = 20261101, chunk_rows: in
     people = patients(rng, n_patients)
     visits = encounters(rng, int(n_patients * 1.3), n_patients, staff)
     team = care_team(rng, visits, staff)
-    for name, frame in (("workforce", staff), ("patients", people), ("encounters", visits), ("care_team", team)):
+    placed, booked, signed = orders(rng, visits), appointments(rng, visits), documents(rng, visits)
+    for name, frame in (("workforce", staff), ("patients", people), ("encounters", visits), ("care_team", team),
+                        ("orders", placed), ("appointments", booked), ("documents", signed)):
         frame.to_csv(folder / f"{name}.csv", index=False)
-    log = access_log(rng, events, staff, visits, team, n_patients)
+    log = access_log(rng, events, staff, visits, team, n_patients, placed)
     with (folder / "access_log.csv").open("w", newline="", encoding="utf-8") as f:
         for i in range(0, len(log), chunk_rows):
             log.iloc[i : i + chunk_rows].to_csv(f, index=False, header=i == 0)
-    return ExportShape(events, n_staff, n_patients, len(visits), len(team), seed)
+    return ExportShape(events, n_staff, n_patients, len(visits), len(team), seed, len(placed), len(booked), len(signed))
