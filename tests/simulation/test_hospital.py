@@ -21,7 +21,7 @@ from tests.simulation.conftest import NEW_YORK, read
 RULES = {"self-access", "family-access", "coworker-access", "neighbor-access", "vip-access",
          "no-treatment-relationship", "after-hours", "terminated-user-access", "excessive-volume",
          "break-glass-review", "deceased-patient-access", "sensitive-record-access", "bulk-export",
-         "repeated-denials"}
+         "repeated-denials", "unusual-access"}
 
 
 def digest(folder) -> dict[str, str]:
