@@ -19,6 +19,7 @@ RATES = {"after-hours": 1.5e-4, "terminated-account": 5e-5, "before-hire-account
          "bulk-export": 1e-5, "break-glass": 3e-4, "password-guessing": 1.5e-5, "curiosity": 1.5e-5}
 MINIMUM = {"census-harvest": 2, "bulk-export": 2, "password-guessing": 2}
 CURIOUS_CHARTS = 30  # per curious member: over unusual-access's minimum of 10 (peers' median is about 1)
+CURIOUS_MINIMUM = 15  # a member with fewer such charts in reach is not chosen
 CURIOUS_AGO = (26, 29)  # days since the encounter ended: late (over 25), still in the department's window (30)
 HARVEST = 48  # distinct patients in the day: over 3 x any peer median (each user-day holds at most CAP)
 EXPORTED = 22  # distinct patients printed or exported: over the threshold of 20, under excessive-volume's 30
@@ -196,7 +197,7 @@ def _curious_candidates(rng, hospital: Hospital, users: np.ndarray, normal: pd.D
     the user's shift, whom nothing else explains to the user then (no other encounter near, no care
     team, order, appointment or note of theirs) and whom the user does not open in normal work."""
     w, enc = hospital.workforce, hospital.encounters
-    user = np.repeat(users, CURIOUS_CHARTS * 3)
+    user = np.repeat(users, CURIOUS_CHARTS * 8)  # a small hospital has few such encounters: draw plenty
     at = times_in_shift(rng, hospital, user, month_days(rng, hospital, len(user)))
     staff_dept, enc_dept = department_codes(hospital)
     pick = EncounterIndex(enc_dept, enc["end"].to_numpy()).draw(rng, staff_dept[user], at, CURIOUS_AGO[1],
@@ -237,8 +238,13 @@ def curiosity(rng, hospital: Hospital, violators: Violators, events: int, normal
     peers = w.groupby(["role", "department"])["role"].transform("size").to_numpy()
     clinical = (np.isin(w["role"].to_numpy(), ("nurse", "physician")) & (peers >= 8)  # never a fallback group
                 & np.isin(w["department"].to_numpy(), hospital.encounters["department"].unique()))
-    users = violators.take(violators.where(clinical), count("curiosity", events))
-    c = _curious_candidates(rng, hospital, users, normal)
+    n = count("curiosity", events)
+    # in a small hospital a member opens much of their department: keep members with enough charts
+    pool = rng.permutation(violators.where(clinical))[:4 * n]
+    c = _curious_candidates(rng, hospital, pool, normal)
+    charts = c.groupby("user").size()
+    users = violators.take(charts.index[charts >= CURIOUS_MINIMUM].to_numpy(), n)
+    c = c[c["user"].isin(users)]
     again = rng.random(len(c)) < 0.3  # some charts opened twice within the hour
     user = np.concatenate([c["user"].to_numpy(), c["user"].to_numpy()[again]])
     patient = np.concatenate([c["patient"].to_numpy(), c["patient"].to_numpy()[again]])

@@ -144,7 +144,7 @@ def _evidence(u, params) -> str:
                  f"{u.label or 'no department'})")
     which = f" {' and '.join(clauses)}" if clauses else ""
     return (f"{{opened}} {what} of {u.charts} patients{which}{{when}}; {peers} open a median of {u.median:g} "
-            f"such charts in the period (threshold: at least {params['minimum']}, and {params['multiple']:g} times the median plus {params['margin']:g})")
+            f"such chart{'' if u.median == 1 else 's'} in the period (threshold: at least {params['minimum']}, and {params['multiple']:g} times the median plus {params['margin']:g})")
 
 
 @detector("peer_deviation", {"features": "peer_features", "late_days": "int", "minimum": "int", "multiple": "number",
