@@ -43,6 +43,9 @@ class DetectionContext:
     denials: pd.DataFrame  # denied events of workforce accounts, the lookback included
     frames: Frames
     settings: EngineSettings
+    # the events the other running rules flag: set by the engine for the detectors that run after them
+    # (unusual-access looks only at what no other rule flags)
+    flagged: pd.Index = field(default_factory=lambda: pd.Index([], dtype="int64"))
 
     @property
     def period(self) -> Period:

@@ -24,7 +24,7 @@ from auditor.resources import POLICIES_DIR
 SPEC_RULES = ("self-access", "family-access", "coworker-access", "neighbor-access", "vip-access",
               "no-treatment-relationship", "after-hours", "terminated-user-access", "excessive-volume",
               "break-glass-review", "deceased-patient-access", "sensitive-record-access", "bulk-export",
-              "repeated-denials")
+              "repeated-denials", "unusual-access")
 ENGINE_FILE = "engine.yaml"
 CASES_FILE = "cases.yaml"  # auditor.cases.settings
 RUNNING = ("stable", "test", "experimental")

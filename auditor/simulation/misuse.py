@@ -1,7 +1,7 @@
 """Labelled misuse of time, volume and override: work far outside one's shift, an account used after
 termination or before hire, a day of far too many charts, a bulk export, break-the-glass (with and
-without a reason) and a burst of refusals. Each is labelled with its rule by construction; the
-accesses themselves are explained, so no relationship rule claims them.
+without a reason), a burst of refusals, and curiosity browsing (unusual-access). Each is labelled with
+its rule by construction; the accesses themselves are explained, so no relationship rule claims them.
 """
 
 from __future__ import annotations
@@ -11,13 +11,16 @@ import pandas as pd
 
 from auditor.simulation.hospital import Hospital
 from auditor.simulation.local_time import wall_to_utc
-from auditor.simulation.traffic import (CAP, EVENT_COLUMNS, care_team_rows, choose_patients, modes,
-                                        no_encounter_pool, times_in_shift)
+from auditor.simulation.traffic import (CAP, DAY_S, EVENT_COLUMNS, EncounterIndex, care_team_rows, choose_patients,
+                                        department_codes, modes, no_encounter_pool, times_in_shift)
 from auditor.simulation.violations import Violators, month_days
 
 RATES = {"after-hours": 1.5e-4, "terminated-account": 5e-5, "before-hire-account": 2e-5, "census-harvest": 1e-5,
-         "bulk-export": 1e-5, "break-glass": 3e-4, "password-guessing": 1.5e-5}
+         "bulk-export": 1e-5, "break-glass": 3e-4, "password-guessing": 1.5e-5, "curiosity": 1.5e-5}
 MINIMUM = {"census-harvest": 2, "bulk-export": 2, "password-guessing": 2}
+CURIOUS_CHARTS = 30  # per curious member: over unusual-access's minimum of 10 (peers' median is about 1)
+CURIOUS_MINIMUM = 15  # a member with fewer such charts in reach is not chosen
+CURIOUS_AGO = (26, 29)  # days since the encounter ended: late (over 25), still in the department's window (30)
 HARVEST = 48  # distinct patients in the day: over 3 x any peer median (each user-day holds at most CAP)
 EXPORTED = 22  # distinct patients printed or exported: over the threshold of 20, under excessive-volume's 30
 DENIALS = 6  # refusals within 25 minutes: over the threshold of 5 in 60 minutes
@@ -173,3 +176,79 @@ def misuse(rng, hospital: Hospital, violators: Violators, events: int) -> tuple[
     frames = [f for f in (late, away, harvest, export, glass, denied) if len(f)]
     return (pd.concat(frames, ignore_index=True)[[*EVENT_COLUMNS, "rule"]], pd.concat([team_a, team_b]),
             pd.concat([harvest_days, export_days], ignore_index=True), denial_days)
+
+
+def _covered(candidates: pd.DataFrame, table: pd.DataFrame, on: list[str], lo: str, hi: str,
+             slack: int = 1) -> np.ndarray:
+    """For each candidate (user, patient, at, ...): a row of `table` with the same `on` values whose
+    [lo, hi] (widened by `slack` days) holds `at`."""
+    if table.empty:
+        return np.zeros(len(candidates), dtype=bool)
+    pad = np.timedelta64(slack * DAY_S, "s")
+    pairs = candidates[on + ["at"]].reset_index(names="row").merge(table[on + [lo, hi]], on=on)
+    hit = (pairs[lo].to_numpy() - pad <= pairs["at"].to_numpy()) & (pairs["at"].to_numpy() <= pairs[hi].to_numpy() + pad)
+    out = np.zeros(len(candidates), dtype=bool)
+    out[pairs["row"].to_numpy()[hit]] = True
+    return out
+
+
+def _curious_candidates(rng, hospital: Hospital, users: np.ndarray, normal: pd.DataFrame) -> pd.DataFrame:
+    """Patients whose encounter in each user's department ended CURIOUS_AGO days before a moment of
+    the user's shift, whom nothing else explains to the user then (no other encounter near, no care
+    team, order, appointment or note of theirs) and whom the user does not open in normal work."""
+    w, enc = hospital.workforce, hospital.encounters
+    user = np.repeat(users, CURIOUS_CHARTS * 8)  # a small hospital has few such encounters: draw plenty
+    at = times_in_shift(rng, hospital, user, month_days(rng, hospital, len(user)))
+    staff_dept, enc_dept = department_codes(hospital)
+    pick = EncounterIndex(enc_dept, enc["end"].to_numpy()).draw(rng, staff_dept[user], at, CURIOUS_AGO[1],
+                                                                 -CURIOUS_AGO[0])
+    c = pd.DataFrame({"user": user, "at": at, "patient": enc["patient"].to_numpy()[np.maximum(pick, 0)]})[pick >= 0]
+    c = c.reset_index(drop=True)
+    c["dept"] = w["department"].to_numpy()[c["user"]]
+    near = pd.DataFrame({"patient": enc["patient"], "lo": enc["start"] - np.timedelta64(8, "D"),
+                         "hi": enc["end"] + np.timedelta64(CURIOUS_AGO[0], "D")})
+    o, a, d = hospital.orders, hospital.appointments, hospital.documents
+    team = hospital.care_team.rename(columns={"member": "user"})
+    live = a[a["status"].to_numpy() != "cancelled"]
+    booked = pd.DataFrame({"patient": live["patient"], "dept": live["department"], "user": live["provider"], "lo": live["booked"],
+                           "hi": live["scheduled"] + np.timedelta64(14, "D")})
+    mine = [_covered(c, near, ["patient"], "lo", "hi", slack=0),
+            _covered(c, team, ["patient", "user"], "start", "end", slack=40),
+            _covered(c, o.rename(columns={"orderer": "user"}).assign(hi=o["completed"].fillna(o["placed"])),
+                     ["patient", "user"], "placed", "hi", slack=40),
+            _covered(c, booked, ["patient", "dept"], "lo", "hi", slack=2),
+            _covered(c, booked, ["patient", "user"], "lo", "hi", slack=2),
+            _covered(c, d.rename(columns={"author": "user"}).assign(lo=d["signed"]), ["patient", "user"], "lo",
+                     "signed", slack=40)]
+    seen = pd.MultiIndex.from_arrays([normal["user"].to_numpy(), normal["patient"].to_numpy()])
+    shared = pd.MultiIndex.from_arrays([c["user"], c["patient"]]).isin(seen)
+    alive = hospital.patients["death_date"].isna().to_numpy()[c["patient"]]
+    own = w["own_patient"].to_numpy()[c["user"]] == c["patient"].to_numpy()
+    ok = ~np.logical_or.reduce(mine) & ~shared & alive & ~own
+    c = c[ok].drop_duplicates("patient")
+    return c[c.groupby("user").cumcount() < CURIOUS_CHARTS]
+
+
+def curiosity(rng, hospital: Hospital, violators: Violators, events: int, normal: pd.DataFrame) -> pd.DataFrame:
+    """Curiosity browsing (unusual-access): a few nurses and physicians who, within their shift and a
+    few charts a day, open only the demographics of patients their department saw weeks ago, whom no
+    colleague of theirs opens. Every access is explained by the department's window; the pattern is
+    what is unusual."""
+    w = hospital.workforce
+    peers = w.groupby(["role", "department"])["role"].transform("size").to_numpy()
+    clinical = (np.isin(w["role"].to_numpy(), ("nurse", "physician")) & (peers >= 8)  # never a fallback group
+                & np.isin(w["department"].to_numpy(), hospital.encounters["department"].unique()))
+    n = count("curiosity", events)
+    # in a small hospital a member opens much of their department: keep members with enough charts
+    pool = rng.permutation(violators.where(clinical))[:4 * n]
+    c = _curious_candidates(rng, hospital, pool, normal)
+    charts = c.groupby("user").size()
+    users = violators.take(charts.index[charts >= CURIOUS_MINIMUM].to_numpy(), n)
+    c = c[c["user"].isin(users)]
+    again = rng.random(len(c)) < 0.3  # some charts opened twice within the hour
+    user = np.concatenate([c["user"].to_numpy(), c["user"].to_numpy()[again]])
+    patient = np.concatenate([c["patient"].to_numpy(), c["patient"].to_numpy()[again]])
+    at = np.concatenate([c["at"].to_numpy(), c["at"].to_numpy()[again]
+                         + (rng.integers(60, 3000, int(again.sum()))).astype("timedelta64[s]")])
+    out = _frame(user, patient, at, "curiosity", "unusual-access", record_type="demographics")
+    return out.assign(clinical=True)[[*EVENT_COLUMNS, "rule"]]

@@ -76,7 +76,8 @@ def simulate_month(seed: int, *, events: int, patients: int, workforce: int, mon
     odd, odd_team, cleared_days, cleared_denials = misuse.misuse(rng, hospital, who, events)
     normal = _without(normal, cleared_days, zone, denied=False)
     normal = _without(normal, cleared_denials, zone, denied=True, spread=1)
-    every = _in_month(hospital, pd.concat([normal, snooping, odd], ignore_index=True))
+    curious = misuse.curiosity(rng, hospital, who, events, normal)  # last: it avoids the month's normal work
+    every = _in_month(hospital, pd.concat([normal, snooping, odd, curious], ignore_index=True))
     every = every.sort_values("at", kind="stable").reset_index(drop=True)
     every["event_id"] = "EV" + pd.Series(np.arange(1, len(every) + 1)).astype(str).str.zfill(9)
     teams = pd.concat([hospital.care_team, team, odd_team], ignore_index=True)

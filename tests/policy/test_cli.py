@@ -55,7 +55,7 @@ def test_findings_usage_errors(auditor, home):
 
 def test_policy_lint_clean_and_broken(auditor, tmp_path):
     code, out, _ = auditor("policy", "lint")
-    assert code == 0 and "OK: 14 rules" in out
+    assert code == 0 and "OK: 15 rules" in out
     rules = tmp_path / "rules"
     shutil.copytree(POLICIES_DIR / "rules", rules)
     vip = rules / "vip-access.yaml"

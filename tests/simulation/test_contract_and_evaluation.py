@@ -43,9 +43,11 @@ def test_the_rules_meet_the_bar_on_a_small_hospital(small_hospital, ingested):
     vault, _ = ingested
     labels = read_labels(small_hospital.paths["labels.csv"])
     result = evaluate(vault.records, load_policy(), labels, NOVEMBER)
-    assert len(result.rules) == 14 and all(r.labelled > 0 for r in result.rules)
+    # 2,000 patients leave too few encounters ending in a department's late band to browse 15 of them:
+    # no curiosity at this size (tests/simulation/test_hospital.py has it at 60,000 events)
+    assert len(result.rules) == 15 and all(r.labelled > 0 for r in result.rules if r.rule != "unusual-access")
     for r in result.rules:
-        assert r.recall >= 0.95, (r.rule, r)
+        assert (r.reported == 0) if r.labelled == 0 else r.recall >= 0.95, (r.rule, r)
     assert result.precision >= 0.95 and result.explained_share >= 0.95
     assert result.normal_accesses > 0.9 * small_hospital.rows["access_log.csv"]
     assert result.meets()

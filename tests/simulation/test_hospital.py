@@ -21,7 +21,7 @@ from tests.simulation.conftest import NEW_YORK, read
 RULES = {"self-access", "family-access", "coworker-access", "neighbor-access", "vip-access",
          "no-treatment-relationship", "after-hours", "terminated-user-access", "excessive-volume",
          "break-glass-review", "deceased-patient-access", "sensitive-record-access", "bulk-export",
-         "repeated-denials"}
+         "repeated-denials", "unusual-access"}
 
 
 def digest(folder) -> dict[str, str]:
@@ -122,3 +122,25 @@ def test_patients_can_be_seeded_from_synthea(tmp_path):
     assert not pts["last_name"].str.contains(r"\d").any()
     written_last = set(pts["last_name"].head(seeded).map(normalize_text))
     assert {normalize_text(n) for n in sample["last"].head(seeded)} == written_last
+
+
+def test_curiosity_browsing_is_labelled_unusual_access_only_and_explained_late_by_the_department():
+    month = simulate_month(3, events=60_000, workforce=400, patients=6_000)
+    ev = month.events
+    curious = ev[ev["scenario"] == "curiosity"]
+    assert curious["user"].nunique() >= 3 and curious.groupby("user")["patient"].nunique().min() >= 10
+    labels = month.labels[month.labels["event_id"].isin(curious["event_id"])]
+    assert set(labels["rule"]) == {"unusual-access"} and len(labels) == len(curious)
+    assert set(month.labels.loc[month.labels["rule"] == "unusual-access", "event_id"]) == set(curious["event_id"])
+    assert (curious["record_type"] == "demographics").all() and (curious["action"] == "view").all()
+    staff, enc = month.hospital.workforce, month.hospital.encounters
+    assert set(staff["role"].to_numpy()[curious["user"]]) <= {"nurse", "physician"}
+    # each access: an encounter of the user's department ended 26 to 29 days before, none of the patient's later
+    pairs = curious.merge(enc, on="patient", suffixes=("", "_enc"))
+    ago = (pairs["at"] - pairs["end"]) / pd.Timedelta(days=1)
+    own = pairs["department"] == staff["department"].to_numpy()[pairs["user"]]
+    assert pairs.loc[own & ago.between(26, 29.1), "event_id"].nunique() == len(curious)
+    assert not ((ago < 26) & (pairs["at"] >= pairs["start"] - pd.Timedelta(days=8))).any()
+    # the members browse in their shift, a few charts a day at most
+    per_day = curious.groupby(["user", curious["at"].dt.date])["patient"].nunique()
+    assert per_day.max() <= 10

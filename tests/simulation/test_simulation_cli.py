@@ -28,7 +28,7 @@ def test_simulate_ingest_evaluate(auditor, tmp_path):
     lines = text.splitlines()
     assert lines[0].split() == ["rule", "labelled", "injected", "reported", "correct", "precision", "recall"]
     assert sum(1 for line in lines if line.split()[0].endswith("-access") or line.startswith(
-        ("no-treatment", "after-hours", "excessive", "break-glass", "bulk", "repeated"))) == 14
+        ("no-treatment", "after-hours", "excessive", "break-glass", "bulk", "repeated"))) == 15
     assert "explained" in text and "2026-11-01 to 2026-11-30 (America/New_York)" in text
     normal = next(line for line in lines if line.startswith("normal traffic: "))
     assert "% explained (care team " in normal and "department " in normal  # each explanation's share

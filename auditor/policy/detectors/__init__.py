@@ -2,7 +2,8 @@
 
 A detector takes the DetectionContext and the rule's parameters and returns hits: one row per event
 it flags, with `unit` (what one finding groups: a patient, a day, a burst) and `evidence` (the
-sentence after the user's name; {opened}, {times} and {when} are filled in per finding).
+sentence after the user's name; {opened}, {times} and {when} are filled in per finding). A detector
+`after_others` runs once the others have, and sees the events they flagged (`ctx.flagged`).
 """
 
 from __future__ import annotations
@@ -31,15 +32,17 @@ class Detector:
     detect: Callable[[DetectionContext, Mapping[str, Any]], pd.DataFrame]
     parameters: Mapping[str, str] = field(default_factory=dict)  # name -> kind
     lookback: Callable[[Mapping[str, Any]], timedelta] = lambda params: timedelta(0)
+    after_others: bool = False  # it needs ctx.flagged: the events the other running rules flag
 
 
 REGISTRY: dict[str, Detector] = {}
 
 
 def detector(name: str, parameters: Mapping[str, str] | None = None,
-             lookback: Callable[[Mapping[str, Any]], timedelta] | None = None):
+             lookback: Callable[[Mapping[str, Any]], timedelta] | None = None, after_others: bool = False):
     def register(fn):
-        REGISTRY[name] = Detector(name, fn, dict(parameters or {}), lookback or (lambda params: timedelta(0)))
+        REGISTRY[name] = Detector(name, fn, dict(parameters or {}), lookback or (lambda params: timedelta(0)),
+                                  after_others)
         return fn
     return register
 
@@ -53,4 +56,4 @@ def hits(rows: pd.DataFrame, unit, evidence, severity=None) -> pd.DataFrame:
     return out.reset_index(drop=True)[HIT_COLUMNS]
 
 
-from auditor.policy.detectors import relationships, review, timing, volume  # noqa: E402,F401  (registers)
+from auditor.policy.detectors import peers, relationships, review, timing, volume  # noqa: E402,F401  (registers)
