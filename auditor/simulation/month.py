@@ -48,6 +48,20 @@ def _in_month(hospital: Hospital, events: pd.DataFrame) -> pd.DataFrame:
     return events[(day >= hospital.month_start) & (day < hospital.month_end)]
 
 
+def _on_their_own_team(events: pd.DataFrame, teams: pd.DataFrame) -> pd.DataFrame:
+    """Normal work meant to be unexplained (a therapist covering for a colleague) that the final care
+    team explains after all, because the user is a member at that time through other work (a colleague
+    covering for them, their own encounter): the truth is what the written context says."""
+    open_ = (events["scenario"] == "") & ~events["explained"].astype(bool) & (events["patient"] >= 0)
+    rows = events.loc[open_, ["patient", "user", "at"]].reset_index()
+    met = rows.merge(teams, left_on=["patient", "user"], right_on=["patient", "member"])
+    covered = met.loc[(met["start"] <= met["at"]) & (met["at"] <= met["end"]), "index"].unique()
+    if len(covered):
+        events = events.copy()
+        events.loc[covered, ["explained", "clinical"]] = True
+    return events
+
+
 def _labels(hospital: Hospital, events: pd.DataFrame) -> pd.DataFrame:
     """One row per (event, rule): the rule a construction gave it, and the relationship rule truth gives."""
     truth = relationship_rules(hospital, events)
@@ -83,4 +97,5 @@ def simulate_month(seed: int, *, events: int, patients: int, workforce: int, mon
     teams = pd.concat([hospital.care_team, team, odd_team], ignore_index=True)
     # one membership per (patient, member, start): the widest end, so no access loses its cover
     teams = teams.groupby(["patient", "member", "role", "start"], as_index=False)["end"].max()
+    every = _on_their_own_team(every, teams)
     return SimulatedMonth(hospital, every, teams, _labels(hospital, every))
