@@ -14,7 +14,6 @@ moved within it as "moved" (not as a fork after the first of them).
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 from array import array
 from bisect import bisect_right
@@ -30,6 +29,7 @@ from auditor.audit import merkle
 from auditor.audit.blocks import BlockHeader, StoredEvent, stored_events
 from auditor.audit.events import CANONICAL_COLUMNS, canonical_bytes
 from auditor.audit.seal import EventSeal
+from auditor.workers import worker_context
 
 PARALLEL_FROM = 200_000  # events; below this, starting worker processes costs more than it saves
 CHUNK = 50_000  # sequence numbers per worker task
@@ -187,21 +187,13 @@ def ranges(top: int, chunk: int, stored_blocks: list[tuple[int, int]]) -> list[t
 def checked_in_parallel(engine: Engine, mac_key: bytes, batch: int, workers: int, top: int, chunk: int,
                         stored_blocks: list[tuple[int, int]], found: Found) -> Iterator[tuple[int, bytes, str | None]]:
     url = engine.url.render_as_string(hide_password=False)
-    context = _worker_context()  # children open their own connections, inherit none
+    context = worker_context(__name__)  # children open their own connections, inherit none
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
                              initargs=(url, mac_key, batch)) as pool:
         for seqs, leaves, flagged, part in pool.map(_check_range, ranges(top, chunk, stored_blocks)):
             found.merge(part)
             for i, seq in enumerate(seqs):
                 yield seq, leaves[32 * i : 32 * i + 32], flagged.get(seq)
-
-
-def _worker_context() -> multiprocessing.context.BaseContext:
-    if "forkserver" in multiprocessing.get_all_start_methods():
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload([__name__])  # takes effect when the server first starts
-        return context
-    return multiprocessing.get_context("spawn")
 
 
 def workers_for(engine: Engine, size: int, workers: int | None) -> int:

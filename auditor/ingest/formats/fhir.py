@@ -27,16 +27,13 @@ from __future__ import annotations
 
 import gc
 import json
-import multiprocessing
 import os
-import sys
 from collections import Counter, deque
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import replace
-from itertools import chain, islice
+from itertools import accumulate, chain, islice
 from pathlib import Path
-from types import ModuleType
 from typing import Callable, Iterator
 from zoneinfo import ZoneInfo
 
@@ -48,6 +45,7 @@ from auditor.ingest.formats import CHUNK_EVENTS, ChunkBuilder, EventChunk, Mappe
 from auditor.ingest.formats.fhir_fast import fast_event
 from auditor.ingest.formats.fhir_mapping import canonical, map_event
 from auditor.ingest.formats.fhir_xml import XmlRefused, resource_of_xml
+from auditor.workers import worker_context, workers_start_bare
 
 SUFFIXES = (".ndjson", ".json", ".xml")
 MAX_LINE = 1 << 20  # an NDJSON line (one resource)
@@ -136,25 +134,57 @@ def _map_range(path: str, start: int, end: int, zone: ZoneInfo, max_line: int,
     """In a worker: the range's lines mapped (no database, no key: only the file), numbered from 1
     within the range, and how many lines it has. Each chunk's events go back with where their lines
     are (LineTexts), not their text: what crosses to the appending process is a tenth as big."""
-    offsets: dict[int, int] = {}
-    count = 0
+    with open(path, "rb") as f:
+        f.seek(start)
+        lines = _whole_lines(f, end - start, max_line)
+        if lines is not None:  # the usual range: read at once, each line's place by adding up lengths
+            starts = list(accumulate(map((1).__add__, map(len, lines)), initial=start))
+            numbered, count = enumerate(lines, start=1), len(lines)
+            offset_of = lambda number: starts[number - 1]  # noqa: E731
+        else:
+            numbered, offsets = _placed(f, start, end, max_line)
+            offset_of = offsets.__getitem__
+        builder = ChunkBuilder(Path(path).name, limits)
+        with _no_cyclic_gc():
+            chunks = list(_mapped(builder, _ndjson_lines(numbered, max_line, _shortcut(builder, zone)), zone))
+    if lines is None:
+        count = len(offsets)
+    for chunk in chunks:
+        chunk.raws = LineTexts(path, [offset_of(n) for n in chunk.lines], max_line)
+    return chunks, count
 
-    def placed(f) -> Iterator[tuple[int, bytes]]:
-        nonlocal count
+
+WHOLE_RANGE = 4 * RANGE_BYTES  # a range up to this size is read at once
+
+
+def _whole_lines(f, size: int, max_line: int) -> list[bytes] | None:
+    """The `size` bytes from where `f` is, as lines without their line ends; None when they are more
+    than WHOLE_RANGE or a line is as long as `max_line` (then _placed reads them: what it refuses
+    for its length, and what it keeps of it, is decided there alone)."""
+    if size > WHOLE_RANGE:
+        return None
+    data = f.read(size)
+    lines = data.split(b"\n")
+    if data.endswith(b"\n"):
+        lines.pop()
+    if max(map(len, lines), default=0) >= max_line:
+        f.seek(-len(data), os.SEEK_CUR)
+        return None
+    return lines
+
+
+def _placed(f, start: int, end: int, max_line: int) -> tuple[Iterator[tuple[int, bytes]], dict[int, int]]:
+    """The range's lines one at a time, numbered, and where each starts (filled in as they are read)."""
+    offsets: dict[int, int] = {}
+
+    def numbered() -> Iterator[tuple[int, bytes]]:
         at = start
         for number, line in enumerate(_bounded_lines(f, max_line, end - start), start=1):
-            offsets[number], count = at, number
+            offsets[number] = at
             at = f.tell()
             yield number, line
 
-    with open(path, "rb") as f:
-        f.seek(start)
-        builder = ChunkBuilder(Path(path).name, limits)
-        with _no_cyclic_gc():
-            chunks = list(_mapped(builder, _ndjson_lines(placed(f), max_line, _shortcut(builder, zone)), zone))
-    for chunk in chunks:
-        chunk.raws = LineTexts(path, [offsets[n] for n in chunk.lines], max_line)
-    return chunks, count
+    return numbered(), offsets
 
 
 class LineTexts:
@@ -176,29 +206,42 @@ class LineTexts:
 @contextmanager
 def _no_cyclic_gc():
     """Parsed JSON holds no reference cycles: a worker's collector would only walk its events again and again."""
+    was = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
-        gc.enable()
+        if was:
+            gc.enable()
 
 
 def _mapped_in_workers(file: Path, zone: ZoneInfo, max_line: int, range_bytes: int) -> Iterator[EventChunk]:
-    """The file's chunks in order, mapped by WORKERS new interpreters (spawned: they inherit no open
-    connection), AHEAD ranges ahead of the caller; the ranges' chunks merged into chunks of about
+    """The file's chunks in order, mapped by WORKERS processes (auditor.workers: they inherit no open
+    connection or key), AHEAD ranges ahead of the caller; the ranges' chunks merged into chunks of about
     MERGED_EVENTS events, so the log takes them in a few transactions."""
     limits = size_limits()
     ranges = chain(_ranges(file, range_bytes), [(None, None)])
     pending: deque = deque()
-    with ProcessPoolExecutor(WORKERS, mp_context=multiprocessing.get_context("spawn")) as pool:
+    with ProcessPoolExecutor(WORKERS, mp_context=worker_context(__name__)) as pool:
 
         def submit(start: int, end: int) -> None:
             pending.append(pool.submit(_map_range, str(file), start, end, zone, max_line, limits))
 
-        with _workers_start_bare():  # the pool starts a worker at each of its first WORKERS submissions
+        with workers_start_bare():  # the pool starts a worker at each of its first WORKERS submissions
             for start, end in islice(ranges, WORKERS):
                 if start is not None:
                     submit(start, end)
+        starting = pending[0] if pending else None
+
+        def take(start: int, end: int) -> None:
+            nonlocal starting
+            if starting is not None and not starting.done():  # the workers are still starting: this
+                mapped = Future()  # process maps the next range meanwhile rather than wait idle
+                mapped.set_result(_map_range(str(file), start, end, zone, max_line, limits))
+                pending.append(mapped)
+            else:
+                starting = None
+                submit(start, end)
         lines_before, held, first = 0, [], True
 
         def placed(future) -> Iterator[EventChunk]:
@@ -212,7 +255,7 @@ def _mapped_in_workers(file: Path, zone: ZoneInfo, max_line: int, range_bytes: i
 
         for start, end in chain(ranges, [(None, None)]):
             if start is not None:
-                submit(start, end)
+                take(start, end)
             while len(pending) > (AHEAD if start is not None else 0):
                 held.extend(placed(pending.popleft()))
                 if held and (first or sum(c.events.num_rows for c in held) >= MERGED_EVENTS):
@@ -220,19 +263,6 @@ def _mapped_in_workers(file: Path, zone: ZoneInfo, max_line: int, range_bytes: i
                     held, first = [], False
         if held:
             yield _merged(held)
-
-
-@contextmanager
-def _workers_start_bare():
-    """A spawned worker imports the parent's main module before its task: for `auditor` that is the
-    whole CLI (1.5 s a worker), and the bench's scripts no less. While workers start, the parent's
-    main module is a bare one, so a worker imports only what its task needs (this module: 0.14 s)."""
-    main = sys.modules["__main__"]
-    sys.modules["__main__"] = ModuleType("__main__")
-    try:
-        yield
-    finally:
-        sys.modules["__main__"] = main
 
 
 def _merged(chunks: list[EventChunk]) -> EventChunk:

@@ -6,12 +6,19 @@ It is only a shortcut. Whatever it is not sure of, it leaves to the general mapp
 that is not an AuditEvent of R4's JSON shapes (an R5 event, a value of another type, a Coding where
 a CodeableConcept is expected or the reverse, a time that does not read), so the two always give
 the same event (tests/ingest/formats/test_fhir_fast.py holds them to it). Both hash the line as
-received (`row_hash`), which is what quarantine keeps."""
+received (`row_hash`), which is what quarantine keeps.
+
+A log repeats the same few event types, purposes and entities (a patient's, a kind of record's) again
+and again: those parts are kept as their JSON text and mapped once per distinct text (`_Memo`), so an
+event costs little more than its decoding, its time and its hash. Each part is mapped before anything
+else of the event, so a part the shortcut is not sure of leaves the line to the general mapper
+whatever else the event holds (a memo can only make the shortcut take fewer lines, never answer
+otherwise)."""
 
 from __future__ import annotations
 
 import hashlib
-from typing import Optional
+from typing import Callable, Iterator, Optional
 from zoneinfo import ZoneInfo
 
 import msgspec
@@ -77,13 +84,13 @@ class AuditEvent(msgspec.Struct, gc=False):
     resourceType: str
     id: Optional[str] = None
     recorded: Optional[str] = None
-    type: Optional[Coding] = None
-    subtype: list[Coding] = []
+    type: msgspec.Raw = msgspec.Raw()  # the parts that repeat: their text, mapped by a _Memo
+    subtype: msgspec.Raw = msgspec.Raw()
     action: Optional[str] = None
     outcome: Optional[str] = None
-    purposeOfEvent: list[Concept] = []
+    purposeOfEvent: msgspec.Raw = msgspec.Raw()
     agent: list[Agent] = []
-    entity: list[Entity] = []
+    entity: list[msgspec.Raw] = []
     extension: list[Extension] = []
     patient: Raw = None  # R5
     category: Raw = None
@@ -115,6 +122,10 @@ def fast_event(line: bytes, zone: ZoneInfo, unmapped) -> MappedEvent | None:
 
 
 def _mapped(event: AuditEvent, line: bytes, zone: ZoneInfo, unmapped) -> MappedEvent:
+    failed = event.outcome is not None and event.outcome not in ("0", "")
+    what = _KINDS((bytes(event.type), bytes(event.subtype), event.action, failed))
+    purposes = _PURPOSES(bytes(event.purposeOfEvent))
+    entities = [_ENTITIES(bytes(raw)) for raw in event.entity]
     at_us = instant_us(event.recorded, zone)
     if at_us is None:
         raise _NotSure  # the general mapper looks further (period.start, R5's occurred[x])
@@ -131,13 +142,11 @@ def _mapped(event: AuditEvent, line: bytes, zone: ZoneInfo, unmapped) -> MappedE
         raise Unmappable("no user (the requestor names no identifier or reference)")
     if agent.type is not None and any(c.code == APPLICATION for c in _codings(agent.type)):
         raise Unmappable("the work of an application (DCM 110150), not a person's access")
-    failed = event.outcome is not None and event.outcome not in ("0", "")
-    action, glass = _action(event, failed)
-    mrn, others = _patient(event.entity)
-    record_type = _record_type(event.entity, others, unmapped) if mrn else None
-    if mrn and record_type is None and not others:
-        record_type = "demographics"
-    purpose, btg, reason = _purpose(event, agent)
+    if isinstance(what, str):
+        raise Unmappable(what)
+    action, glass = what
+    mrn, record_type = _patient_and_record(entities, unmapped)
+    purpose, btg, reason = _purpose(purposes, agent)
     glass = glass or btg
     digest = hashlib.sha256(line).digest()
     event_id = _source_event_id(event) or _text(event.id) or f"sha256:{digest.hex()[:32]}"
@@ -149,26 +158,78 @@ def _mapped(event: AuditEvent, line: bytes, zone: ZoneInfo, unmapped) -> MappedE
                        row_hash=digest)
 
 
-_ACTIONS: dict[tuple, tuple[str, bool] | str] = {}  # what action_of_codes gave for these codes (a log has few)
-_NO_TYPE = object()
+_MEMO_LIMIT = 1 << 16  # distinct texts a memo holds (then it starts again): tens of megabytes at most
 
 
-def _action(event: AuditEvent, failed: bool) -> tuple[str, bool]:
-    kind = event.type
-    key = (kind.code if kind is not None and _plain(kind) else _NO_TYPE,
-           tuple(c.code for c in event.subtype if _plain(c)), event.action, failed)
-    found = _ACTIONS.get(key)
-    if found is None:
-        types = {str(key[0])} if key[0] is not _NO_TYPE else set()
-        try:
-            found = action_of_codes(types, {str(c) for c in key[1]}, event.action, failed)
-        except Unmappable as refused:
-            found = str(refused)
-        if len(_ACTIONS) < 4096:
-            _ACTIONS[key] = found
-    if isinstance(found, str):
-        raise Unmappable(found)
-    return found
+class _Memo:
+    """What `mapping` gives for a key (a part's text), worked out once per key. A part the shortcut is
+    not sure of (a shape it does not read, a value of another type) is remembered as such."""
+
+    _NOT_SURE = object()
+
+    def __init__(self, mapping: Callable) -> None:
+        self.mapping, self.known = mapping, {}
+
+    def __call__(self, key):
+        found = self.known.get(key)
+        if found is None:
+            try:
+                found = self.mapping(key)
+            except (_NotSure, msgspec.ValidationError, msgspec.DecodeError, RecursionError):
+                found = self._NOT_SURE
+            if len(self.known) >= _MEMO_LIMIT:
+                self.known.clear()
+            self.known[key] = found
+        if found is self._NOT_SURE:
+            raise _NotSure
+        return found
+
+
+
+def _kind(key: tuple[bytes, bytes, str | None, bool]) -> tuple[str, bool] | str:
+    """(action, break-the-glass) of an event's type, subtype, action code and failure, or why the
+    contract records none (the refusal's text: raised where the general mapper raises it)."""
+    kind_text, subtype_text, verb, failed = key
+    kind = msgspec.json.decode(kind_text, type=Optional[Coding]) if kind_text else None
+    subtypes = msgspec.json.decode(subtype_text, type=list[Coding]) if subtype_text else []
+    codes = {str(kind.code)} if kind is not None and _plain(kind) else set()
+    try:
+        return action_of_codes(codes, {str(c.code) for c in subtypes if _plain(c)}, verb, failed)
+    except Unmappable as refused:
+        return str(refused)
+
+
+def _purposes_of_event(text: bytes) -> tuple[tuple[str, str | None], ...]:
+    """The (code, BTG's text) of purposeOfEvent's codes, in order."""
+    concepts = msgspec.json.decode(text, type=list[Concept]) if text else []
+    return tuple(_purposes(concepts))
+
+
+def _purposes(concepts: list[Concept]) -> Iterator[tuple[str, str | None]]:
+    for concept in concepts:
+        for code in _codings(concept):
+            text = _text(code.code)
+            if text:  # purpose_of reads a concept's text only for BTG
+                yield text, _text(concept.text) if text == BTG else None
+
+
+def _entity(text: bytes) -> tuple[bool, str | None, str | None, tuple[str, ...]]:
+    """Of one entity: whether it is the patient, the MRN it names if so, the record type of its first
+    sensitivity label, and the resource types it names. Every coding it holds is checked (the general
+    mapper may read any of them)."""
+    entity = msgspec.json.decode(text, type=Entity)
+    labels = [label.code for label in entity.securityLabel if _plain(label)]
+    kinds = _kinds(entity)
+    patient = _is_patient(entity)
+    mrn = None
+    if patient and entity.what is not None:
+        identifier = entity.what.identifier
+        mrn = (_mrn(identifier) if identifier is not None else None) or reference_id(entity.what.reference, "Patient")
+    label = next((SENSITIVE_LABELS[code] for code in labels if code in SENSITIVE_LABELS), None)
+    return patient, mrn, label, kinds
+
+
+_KINDS, _PURPOSES, _ENTITIES = _Memo(_kind), _Memo(_purposes_of_event), _Memo(_entity)
 
 
 def _text(value: str | None) -> str | None:
@@ -203,23 +264,25 @@ def _is_patient(entity: Entity) -> bool:
     what = entity.what
     if what is not None and what.reference is not None and reference_id(what.reference, "Patient"):
         return True
-    role, kind = entity.role, entity.type
-    return (role is not None and _plain(role) and role.code == "1"
-            and kind is not None and _plain(kind) and kind.code in ("1", "Patient"))
+    role, kind = _coding(entity.role), _coding(entity.type)
+    return bool(role) and role[0].code == "1" and bool(kind) and kind[0].code in ("1", "Patient")
 
 
-def _patient(entities: list[Entity]) -> tuple[str | None, list[Entity]]:
-    mrn, others = None, []
-    for entity in entities:
-        patient = _is_patient(entity)
+def _patient_and_record(entities: list[tuple], unmapped) -> tuple[str | None, str | None]:
+    """The first patient entity's MRN and the record type: a sensitivity label on any entity first,
+    then the resource types of the entities that are not the patient (demographics when there are none)."""
+    mrn, label, kinds, others = None, None, [], False
+    for patient, its_mrn, its_label, its_kinds in entities:
+        label = label or its_label
         if mrn is None and patient:
-            what = entity.what
-            if what is not None:
-                identifier = what.identifier
-                mrn = (_mrn(identifier) if identifier is not None else None) or reference_id(what.reference, "Patient")
+            mrn = its_mrn
         elif not patient:
-            others.append(entity)
-    return mrn, others
+            others = True
+            kinds += its_kinds
+    if not mrn:
+        return mrn, None
+    record_type = label or record_type_of(kinds, unmapped)
+    return mrn, "demographics" if record_type is None and not others else record_type
 
 
 def _mrn(identifier: Identifier) -> str | None:
@@ -229,32 +292,21 @@ def _mrn(identifier: Identifier) -> str | None:
     return _text(text.split("^", 1)[0])
 
 
-def _record_type(entities: list[Entity], others: list[Entity], unmapped) -> str | None:
-    for entity in entities:
-        for label in entity.securityLabel:
-            if _plain(label) and label.code in SENSITIVE_LABELS:
-                return SENSITIVE_LABELS[label.code]
+def _kinds(entity: Entity) -> tuple[str, ...]:
     kinds = []
-    for entity in others:
-        what = entity.what
-        if what is not None:
-            if what.type is not None and TYPE_NAME.fullmatch(what.type):
-                kinds.append(what.type)
-            reference = what.reference
-            if reference is not None and "/" in reference and not reference.startswith("#"):
-                kinds.append(reference.split("/")[-2] if "/_history/" not in reference else reference.split("/")[-4])
-        kinds += [t.code for t in _coding(entity.type) if t.code is not None and TYPE_NAME.fullmatch(t.code)]
-    return record_type_of(kinds, unmapped)
+    what = entity.what
+    if what is not None:
+        if what.type is not None and TYPE_NAME.fullmatch(what.type):
+            kinds.append(what.type)
+        reference = what.reference
+        if reference is not None and "/" in reference and not reference.startswith("#"):
+            kinds.append(reference.split("/")[-2] if "/_history/" not in reference else reference.split("/")[-4])
+    kinds += [t.code for t in _coding(entity.type) if t.code is not None and TYPE_NAME.fullmatch(t.code)]
+    return tuple(kinds)
 
 
-def _purpose(event: AuditEvent, agent: Agent) -> tuple[str | None, bool, str | None]:
-    found: list[tuple[str, str | None]] = []
-    for concepts in (event.purposeOfEvent, agent.purposeOfUse):
-        for concept in concepts:
-            for code in _codings(concept):
-                text = _text(code.code)
-                if text:  # purpose_of reads a concept's text only for BTG
-                    found.append((text, _text(concept.text) if text == BTG else None))
+def _purpose(of_event: tuple, agent: Agent) -> tuple[str | None, bool, str | None]:
+    found = [*of_event, *_purposes(agent.purposeOfUse)]
     if len(found) == 1 and found[0][0] != BTG:
         return found[0][0], False, None
     return purpose_of(found)

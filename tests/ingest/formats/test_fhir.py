@@ -352,16 +352,20 @@ def test_the_workers_do_not_run_the_program_that_started_them(tmp_path):
 
 
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.lists(st.sampled_from(["event", "broken", "blank", "patient"]), min_size=1, max_size=60),
-       st.integers(200, 3000))
-def test_a_big_file_mapped_by_workers_gives_what_one_reader_gives(tmp_path, kinds, range_bytes):
-    """Worker processes map ranges of lines of a big NDJSON file: the same events, refusals, line
-    numbers, texts (what quarantine would keep) and order as reading it in one process, wherever the
-    ranges fall."""
+@given(st.lists(st.sampled_from(["event", "broken", "blank", "patient", "long", "crlf", "spaces"]), min_size=1,
+                max_size=60), st.integers(200, 3000), st.booleans())
+def test_a_big_file_mapped_by_workers_gives_what_one_reader_gives(tmp_path, kinds, range_bytes, ends_in_newline):
+    """Worker processes map ranges of lines of a big NDJSON file (and this process maps some while
+    they start): the same events, refusals, line numbers, texts (what quarantine would keep) and
+    order as reading it in one process, wherever the ranges fall; a range holding a line too long is
+    read a line at a time, the others at once."""
     lines = {"event": lambda n: json.dumps(_event(n)), "broken": lambda n: '{"resourceType": "Audit',
-             "blank": lambda n: "", "patient": lambda n: json.dumps({"resourceType": "Patient", "id": f"p{n}"})}
+             "blank": lambda n: "", "patient": lambda n: json.dumps({"resourceType": "Patient", "id": f"p{n}"}),
+             "long": lambda n: json.dumps({**_event(n), "id": "x" * 2000}), "crlf": lambda n: json.dumps(_event(n)) + "\r",
+             "spaces": lambda n: " \t "}
     file = tmp_path / "big.ndjson"
-    file.write_text("\n".join(lines[k](n) for n, k in enumerate(kinds)) + "\n", encoding="utf-8")
+    file.write_text("\n".join(lines[k](n) for n, k in enumerate(kinds)) + ("\n" if ends_in_newline else ""),
+                    encoding="utf-8")
 
     def read(reader):
         out = []
@@ -371,4 +375,5 @@ def test_a_big_file_mapped_by_workers_gives_what_one_reader_gives(tmp_path, kind
             out += [("rejected", r.line, r.reason) for r in chunk.rejected]
         return sorted(out, key=lambda x: (x[1], x[0]))
 
-    assert read(FhirAuditEvents(parallel_from=0, range_bytes=range_bytes)) == read(READER)
+    assert read(FhirAuditEvents(max_line=2000, parallel_from=0, range_bytes=range_bytes)) == read(
+        FhirAuditEvents(max_line=2000))
