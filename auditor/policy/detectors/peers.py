@@ -10,12 +10,15 @@ when the user's explained accesses to it, that no other rule flags, show every o
   that still covers it makes it not late);
 - demographics_only: each access opened the demographics record type;
 - unshared: no other user of the peer group opened the patient in the period.
-Each user's curious charts are counted, and the user is flagged when the count is at least
-`minimum` and at least `multiple` times the peer group's median plus `margin` (the median over the
-group's users active in the period, those with no curious chart counting 0). A group of fewer than
-`minimum_peers` active users is compared with its role across every department instead, and
-"unshared" then means no other user of the role. One finding per flagged user cites the accesses
-to their curious charts.
+Each user's curious charts are counted and compared at the rate the peers have them: of the charts
+(patients) each user opened in the period, the share that are curious; the peer group's median share
+(over its users active in the period, those with no curious chart counting 0) times the charts the
+user opened is how many the user would have at their peers' rate. The user is flagged when the
+count is at least `minimum` and at least `multiple` times that expectation plus `margin`: a busy
+billing clerk whose late demographics are their peers' work at their peers' rate is not, a nurse who
+browses former patients among their own is. A group of fewer than `minimum_peers` active users is
+compared with its role across every department instead, and "unshared" then means no other user of
+the role. One finding per flagged user cites the accesses to their curious charts.
 
 45 CFR 164.502(b) and 164.514(d): minimum necessary; 164.308(a)(1)(ii)(D): activity review.
 """
@@ -114,13 +117,15 @@ def _curious(ctx: DetectionContext, params) -> tuple[pd.DataFrame, pd.DataFrame]
         rows = rows[_all_per_pair(pairs, flag, len(pair))[pairs]]
     curious = acc.iloc[rows].assign(user=user[rows], patient=patient[rows])
     users["charts"] = curious.groupby("user")["patient"].nunique().reindex(users["user"], fill_value=0).to_numpy()
+    users["opened"] = np.bincount(np.unique(user.astype(np.int64) * width + patient) // width,
+                                  minlength=len(user_ids))  # each user's distinct patients, all accesses
     return users, curious
 
 
-def _medians(users: pd.DataFrame) -> pd.Series:
-    """Each user's peer median of curious charts (their group's; the role's for a fallback group)."""
-    by_group = users.groupby("group")["charts"].transform("median")
-    by_role = users.groupby("role")["charts"].transform("median")
+def _medians(users: pd.DataFrame, column: str) -> pd.Series:
+    """Each user's peer median of `column` (their group's; the role's for a fallback group)."""
+    by_group = users.groupby("group")[column].transform("median")
+    by_role = users.groupby("role")[column].transform("median")
     return by_group.where(~users["fallback"], by_role)
 
 
@@ -129,7 +134,7 @@ def _plural(role: str) -> str:
 
 
 def _evidence(u, params) -> str:
-    """The sentence after the user's name: what they opened, then the peers' median (no PHI)."""
+    """The sentence after the user's name: what they opened, then the peers' median and rate (no PHI)."""
     features = params["features"]
     what = "only the demographics" if "demographics_only" in features else "the charts"
     clauses = []
@@ -143,8 +148,14 @@ def _evidence(u, params) -> str:
         peers = (f"{_plural(u.role)} of every department (fewer than {params['minimum_peers']} in "
                  f"{u.label or 'no department'})")
     which = f" {' and '.join(clauses)}" if clauses else ""
-    return (f"{{opened}} {what} of {u.charts} patients{which}{{when}}; {peers} open a median of {u.median:g} "
-            f"such chart{'' if u.median == 1 else 's'} in the period (threshold: at least {params['minimum']}, and {params['multiple']:g} times the median plus {params['margin']:g})")
+    return (f"{{opened}} {what} of {u.charts} patients{which}{{when}}, of the {u.opened} patients they opened in "
+            f"the period; {peers} open a median of {u.median:g} such chart{'' if u.median == 1 else 's'}, "
+            f"{_share(u.median_share)} of the charts they open, which would be {u.expected:.1f} of {u.opened} "
+            f"(threshold: at least {params['minimum']}, and {params['multiple']:g} times that plus {params['margin']:g})")
+
+
+def _share(share: float) -> str:
+    return f"{share:.0%}" if share == 0 or share >= 0.1 else f"{share:.1%}"
 
 
 @detector("peer_deviation", {"features": "peer_features", "late_days": "int", "minimum": "int", "multiple": "number",
@@ -153,9 +164,11 @@ def unusual_access(ctx: DetectionContext, params) -> pd.DataFrame:
     if ctx.accesses.empty:
         return hits(ctx.accesses, "peers", "")
     users, curious = _curious(ctx, params)
-    users["median"] = _medians(users)
+    users["share"] = users["charts"] / users["opened"]
+    users["median"], users["median_share"] = _medians(users, "charts"), _medians(users, "share")
+    users["expected"] = users["median_share"] * users["opened"]
     flagged = users[(users["charts"] >= params["minimum"])
-                    & (users["charts"] >= params["multiple"] * users["median"] + params["margin"])]
+                    & (users["charts"] >= params["multiple"] * users["expected"] + params["margin"])]
     rows = curious[curious["user"].isin(flagged["user"])]
     evidence = pd.Series({u.user: _evidence(u, params) for u in flagged.itertuples()}, dtype="string")  # per user
     return hits(rows, "peers", rows["user"].map(evidence))

@@ -1,4 +1,4 @@
-"""unusual-access: curious charts counted per user against the peer group, each feature at its edge,
+"""unusual-access: curious charts counted per user against the peer group's rate, each feature at its edge,
 the fallback to the role, the sentence, and that it looks only at explained accesses no other rule flags."""
 
 from __future__ import annotations
@@ -64,14 +64,39 @@ def test_each_feature_at_the_minimum_fires_one_under_does_not(policy, feature):
     assert _unusual(policy, params, **_browsing(3)) == [["c1", "c2", "c3"]]
 
 
-def test_the_peer_median_times_multiple_plus_margin_is_the_edge(policy):
-    # n.a and n.b open 1 curious chart each (patients 11, 12): median of 1, 1 and n.c's count
+def test_the_peers_rate_times_multiple_plus_margin_is_the_edge(policy):
+    # n.a and n.b open 4 charts each, 1 of them curious (patients 11, 12): a median share of 1/4; n.c
+    # opens 8, 4 of them curious: at the peers' rate 2 would be, so 1.5 x 2 + 1 is the edge
     tables = _browsing(4)
-    tables["events"] += [_ev("a2", "n.a", 11), _ev("b2", "n.b", 12)]
-    tables["encounters"] += _encounters([11, 12])
-    tables["patients"] += [{"patient_id": 11}, {"patient_id": 12}]
-    assert _unusual(policy, {**SCALED, "multiple": 3, "margin": 1}, **tables) == [["c1", "c2", "c3", "c4"]]
-    assert _unusual(policy, {**SCALED, "multiple": 3, "margin": 2}, **tables) == []  # 4 < 3 x 1 + 2
+    current = [95, 96, 97, 98]
+    tables["events"] += [_ev("a2", "n.a", 11), _ev("b2", "n.b", 12)] + [
+        _ev(f"{u}{p}", f"n.{u}", p, record_type="note") for u in "ab" for p in current[:2]] + [
+        _ev(f"c{p}", "n.c", p, record_type="note") for p in current]
+    tables["encounters"] += _encounters([11, 12]) + [{"patient_id": p, "department": "Cardiology",
+                                                      "start": "2026-10-25T09:00:00", "end": "2026-10-30T09:00:00"}
+                                                     for p in current]
+    tables["patients"] += [{"patient_id": p} for p in (11, 12, *current)]
+    assert _unusual(policy, {**SCALED, "multiple": 1.5, "margin": 1}, **tables) == [["c1", "c2", "c3", "c4"]]
+    assert _unusual(policy, {**SCALED, "multiple": 1.5, "margin": 1.01}, **tables) == []
+
+
+def test_a_busy_user_at_the_peers_rate_is_not_unusual(policy):
+    """The same 4 curious charts: unusual among 5 charts opened when peers have 1 in 10, not among 40
+    (a billing clerk's late demographics are their work: more work, more of them)."""
+    def month(charts_opened: int):
+        tables = _browsing(4)
+        current = list(range(100, 100 + max(charts_opened, 10)))
+        tables["events"] = [_ev(f"{u}{p}", f"n.{u}", p, record_type="note") for u in "ab" for p in current[:9]] + [
+            _ev("a1", "n.a", 11), _ev("b1", "n.b", 12)] + [e for e in tables["events"] if e["user_id"] == "n.c"] + [
+            _ev(f"c{p}", "n.c", p, record_type="note") for p in current[: charts_opened - 4]]
+        tables["encounters"] += _encounters([11, 12]) + [
+            {"patient_id": p, "department": "Cardiology", "start": "2026-10-25T09:00:00", "end": "2026-10-30T09:00:00"}
+            for p in current]
+        tables["patients"] += [{"patient_id": p} for p in (11, 12, *current)]
+        return tables
+    params = {**SCALED, "multiple": 3, "margin": 0}
+    assert _unusual(policy, params, **month(5)) == [["c1", "c2", "c3", "c4"]]  # 0.1 x 5 = 0.5 expected
+    assert _unusual(policy, params, **month(40)) == []  # 0.1 x 40 = 4 expected: 4 < 3 x 4
 
 
 @pytest.mark.parametrize("at, late", [("2026-10-26T11:59:00", False), ("2026-10-26T12:01:00", True)])
@@ -102,11 +127,12 @@ def test_a_small_group_is_compared_with_the_role_across_departments(policy):
     tables["encounters"] = _encounters([1, 2, 3]) + _encounters([11, 12, 13, 99], "Oncology")
     tables["patients"] += [{"patient_id": p} for p in (11, 12, 13)]
     tables["events"] = [_ev(f"o{p}", u, p) for u, p in (("n.a", 11), ("n.b", 12), ("n.d", 13))] + [
-        e for e in tables["events"] if e["user_id"] == "n.c"]
+        _ev(f"{u}99", u, 99, record_type="note") for u in ("n.a", "n.b", "n.d")] + [
+        e for e in tables["events"] if e["user_id"] == "n.c"]  # the role: half its charts curious, n.c all
     params = {**SCALED, "multiple": 2, "minimum_peers": 3, "features": ["late", "demographics_only"]}
     found = [f for f in _run(policy, params, **tables) if f.rule == "unusual-access"]
     assert [sorted(f.event_ids) for f in found] == [["c1", "c2", "c3"]]
-    assert "nurses of every department (fewer than 3 in Cardiology) open a median of 1 such chart " in \
+    assert "nurses of every department (fewer than 3 in Cardiology) open a median of 1 such chart, 50% " in \
         found[0].explanation
     assert _unusual(policy, {**params, "minimum_peers": 1}, **tables) == []  # against Cardiology alone
 
@@ -117,9 +143,9 @@ def test_the_sentence_compares_with_the_peers_and_names_no_patient(policy):
     assert len(found) == 1 and found[0].mrn is None and found[0].severity == "medium"
     assert found[0].explanation == (
         "Nurse n.c (Cardiology) opened only the demographics of 3 patients whose encounter had ended more "
-        "than 25 days earlier and that no other nurse of Cardiology opened on 2026-10-28; nurses of "
-        "Cardiology open a median of 0 such charts in the period (threshold: at least 2, and 3 times the "
-        "median plus 0).")
+        "than 25 days earlier and that no other nurse of Cardiology opened on 2026-10-28, of the 3 patients "
+        "they opened in the period; nurses of Cardiology open a median of 0 such charts, 0% of the charts "
+        "they open, which would be 0.0 of 3 (threshold: at least 2, and 3 times that plus 0).")
 
 
 def test_unexplained_accesses_are_not_counted(policy):
