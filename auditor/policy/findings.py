@@ -13,6 +13,7 @@ from typing import Protocol
 import pandas as pd
 
 from auditor.policy.engine import Detection
+from auditor.policy.peer_groups import unexplained_deviation
 from auditor.policy.rules import Policy
 
 SEVERITY_RISK = {"low": 20, "medium": 45, "high": 70, "critical": 90}
@@ -79,17 +80,19 @@ class RiskFactors:
     sensitive: bool = False  # one of them opened a sensitive record (psychotherapy note, SUD, HIV, genetic)
     vip: bool = False  # one of them opened the chart of a patient the vault marks VIP
     other_findings: int = 0  # the member's other findings in the period (a repeat offender)
+    peer_deviation: int = 0  # 0-5: the member's unexplained accesses against their peers' rate (peer_groups)
 
 
 def risk_score(severity: str, factors: RiskFactors = RiskFactors()) -> int:
     """0-100: the severity's base (low 20, medium 45, high 70, critical 90), plus up to 10 for
     repetition (events beyond the first), 5 for a sensitive record, 5 for a VIP, up to 5 for patients
-    beyond the first, up to 5 for days beyond the first, and up to 5 for the member's other findings.
-    A critical finding's case is ranked above every other whatever the scores (auditor.review.triage);
+    beyond the first, up to 5 for days beyond the first, up to 5 for the member's other findings, and
+    up to 5 for peer deviation (auditor.policy.peer_groups.unexplained_deviation). A critical finding's case is ranked above every other whatever the scores (auditor.review.triage);
     within the rest the score orders them, so a high finding with every aggravation (70 + 35) passes a
     critical one's base but never outranks its case."""
     added = (min(10, factors.events - 1) + 5 * factors.sensitive + 5 * factors.vip
-             + min(5, factors.patients - 1) + min(5, factors.days - 1) + min(5, factors.other_findings))
+             + min(5, factors.patients - 1) + min(5, factors.days - 1) + min(5, factors.other_findings)
+             + min(5, factors.peer_deviation))
     return min(100, SEVERITY_RISK[severity] + added)
 
 
@@ -110,6 +113,8 @@ def _grouped(detection: Detection) -> pd.DataFrame:
         days=("local_day", "nunique"), sensitive=("sensitive", "any"), vip=("vip", "any"),
     ).reset_index()
     groups["other_findings"] = groups.groupby("user_id")["rule"].transform("size") - 1
+    deviation = unexplained_deviation(detection.context.accesses)
+    groups["peer_deviation"] = groups["user_id"].map(deviation).fillna(0).astype("int64")
     return groups
 
 
@@ -151,7 +156,7 @@ def build_findings(detection: Detection, policy: Policy, directory: Directory | 
             rule=g.rule, severity=severity, user_id=g.user_id, patient_id=pid,
             mrn=mrns.get(pid) if pid is not None else None, event_ids=g.event_ids,
             risk=risk_score(severity, RiskFactors(g.count, max(1, g.patients), max(1, g.days), bool(g.sensitive),
-                                                  bool(g.vip), g.other_findings)),
+                                                  bool(g.vip), g.other_findings, g.peer_deviation)),
             explanation=_sentence(actors[g.user_id], g),
             title=rule.title, first_at=g.first_at.isoformat(), last_at=g.last_at.isoformat(),
             citations=list(rule.citations)))

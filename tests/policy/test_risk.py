@@ -16,7 +16,8 @@ from tests.conftest import FAST_SCRYPT
 from tests.reporting.report_data import hospital_month
 
 factors = st.builds(RiskFactors, events=st.integers(1, 500), patients=st.integers(1, 50), days=st.integers(1, 31),
-                    sensitive=st.booleans(), vip=st.booleans(), other_findings=st.integers(0, 40))
+                    sensitive=st.booleans(), vip=st.booleans(), other_findings=st.integers(0, 40),
+                    peer_deviation=st.integers(0, 5))
 
 
 def test_each_aggravation_adds_what_the_readme_says():
@@ -28,12 +29,14 @@ def test_each_aggravation_adds_what_the_readme_says():
     assert risk_score("medium", replace(one, days=2)) == 46 and risk_score("medium", replace(one, days=20)) == 50
     assert risk_score("medium", replace(one, other_findings=2)) == 47
     assert risk_score("medium", replace(one, other_findings=9)) == 50
-    everything = RiskFactors(50, 9, 9, True, True, 9)
-    assert risk_score("low", everything) == 55 and risk_score("critical", everything) == 100
+    assert risk_score("medium", replace(one, peer_deviation=3)) == 48
+    assert risk_score("medium", replace(one, peer_deviation=9)) == 50
+    everything = RiskFactors(50, 9, 9, True, True, 9, 5)
+    assert risk_score("low", everything) == 60 and risk_score("critical", everything) == 100
 
 
 @given(st.sampled_from(list(SEVERITY_RISK)), factors, st.sampled_from(
-    ["events", "patients", "days", "sensitive", "vip", "other_findings"]))
+    ["events", "patients", "days", "sensitive", "vip", "other_findings", "peer_deviation"]))
 def test_the_score_stays_between_its_base_and_100_and_never_falls_as_a_factor_grows(severity, f, name):
     score = risk_score(severity, f)
     assert SEVERITY_RISK[severity] <= score <= 100

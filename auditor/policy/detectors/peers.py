@@ -33,6 +33,7 @@ import pandas as pd
 from auditor.policy.context import DetectionContext
 from auditor.policy.detectors import KINDS, detector, hits
 from auditor.policy.explanations import TreatmentData, explain
+from auditor.policy.peer_groups import active_users, peer_median
 
 FEATURES = ("late", "demographics_only", "unshared")
 KINDS["peer_features"] = lambda v: (isinstance(v, list) and bool(v) and all(isinstance(f, str) for f in v)
@@ -68,15 +69,6 @@ def _all_per_pair(pair: np.ndarray, flag: np.ndarray, pairs: int) -> np.ndarray:
     return np.bincount(pair, weights=~flag, minlength=pairs) == 0
 
 
-def _groups(users: pd.DataFrame, minimum_peers: int) -> pd.DataFrame:
-    """Each active user's peer group: role and department, or the role alone (`fallback`) when fewer
-    than `minimum_peers` active users share both."""
-    size = users.groupby(["role", "department"], observed=True)["user"].transform("size")
-    fallback = (size < minimum_peers).to_numpy()
-    group = users["role"] + "\x1f" + users["department"].where(~fallback, "\x1f*")
-    return users.assign(fallback=fallback, group=pd.factorize(group)[0])
-
-
 def _unshared(user: np.ndarray, patient: np.ndarray, width: int, group: np.ndarray) -> np.ndarray:
     """For each access (user, patient codes; the user's group code): no other user of the group opened
     the patient (on int64 codes: one per distinct (group, patient, user))."""
@@ -89,16 +81,8 @@ def _unshared(user: np.ndarray, patient: np.ndarray, width: int, group: np.ndarr
 def _curious(ctx: DetectionContext, params) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(the active users with their group and count of curious charts, the accesses to those charts)."""
     acc = ctx.accesses
-    user, user_ids = pd.factorize(acc["user_id"])
+    user, users = active_users(acc, params["minimum_peers"])
     patient, width = pd.factorize(acc["patient_id"])[0], max(acc["patient_id"].nunique(), 1)
-    first = np.full(len(user_ids), -1)
-    first[user[::-1]] = np.arange(len(acc))[::-1]  # each user's first access: their role and department
-    who = acc.iloc[first]
-    users = pd.DataFrame({"user": np.arange(len(user_ids)), "user_id": user_ids,
-                          "role": who["role"].astype("string").fillna("").to_numpy(),
-                          "department": who["department"].astype("string").fillna("").to_numpy(),
-                          "label": who["department_label"].astype("string").fillna("").to_numpy()})
-    users = _groups(users, params["minimum_peers"])
     group = users["group"].to_numpy()
     # explained, and no other rule flags it; cheap features first, so "late" is asked of few accesses
     keep = acc["explained"].to_numpy(dtype=bool) & ~acc.index.isin(ctx.flagged)
@@ -118,15 +102,8 @@ def _curious(ctx: DetectionContext, params) -> tuple[pd.DataFrame, pd.DataFrame]
     curious = acc.iloc[rows].assign(user=user[rows], patient=patient[rows])
     users["charts"] = curious.groupby("user")["patient"].nunique().reindex(users["user"], fill_value=0).to_numpy()
     users["opened"] = np.bincount(np.unique(user.astype(np.int64) * width + patient) // width,
-                                  minlength=len(user_ids))  # each user's distinct patients, all accesses
+                                  minlength=len(users))  # each user's distinct patients, all accesses
     return users, curious
-
-
-def _medians(users: pd.DataFrame, column: str) -> pd.Series:
-    """Each user's peer median of `column` (their group's; the role's for a fallback group)."""
-    by_group = users.groupby("group")[column].transform("median")
-    by_role = users.groupby("role")[column].transform("median")
-    return by_group.where(~users["fallback"], by_role)
 
 
 def _plural(role: str) -> str:
@@ -165,7 +142,7 @@ def unusual_access(ctx: DetectionContext, params) -> pd.DataFrame:
         return hits(ctx.accesses, "peers", "")
     users, curious = _curious(ctx, params)
     users["share"] = users["charts"] / users["opened"]
-    users["median"], users["median_share"] = _medians(users, "charts"), _medians(users, "share")
+    users["median"], users["median_share"] = peer_median(users, "charts"), peer_median(users, "share")
     users["expected"] = users["median_share"] * users["opened"]
     flagged = users[(users["charts"] >= params["minimum"])
                     & (users["charts"] >= params["multiple"] * users["expected"] + params["margin"])]

@@ -1,0 +1,56 @@
+"""Peer groups: the users of one role and department active in the period (the role alone when too few
+share both), and where a user stands against their peers' median. Used by unusual-access
+(auditor.policy.detectors.peers) and by the risk score's peer deviation (auditor.policy.findings).
+
+45 CFR 164.308(a)(1)(ii)(D): activity review; a peer group is what tells a user's work from curiosity."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+MINIMUM_PEERS = 5  # the risk score's peer groups: fewer active users than this compare with the role
+MOST_DEVIATION = 5  # the risk points peer deviation adds at most (README, "Triage: the risk score")
+
+
+def active_users(accesses: pd.DataFrame, minimum_peers: int) -> tuple[np.ndarray, pd.DataFrame]:
+    """(each access's user code, the users: code, id, role, department and its label as of their first
+    access, and their peer `group` code, `fallback` when it is the role alone)."""
+    user, user_ids = pd.factorize(accesses["user_id"])
+    first = np.full(len(user_ids), -1)
+    first[user[::-1]] = np.arange(len(accesses))[::-1]  # each user's first access: their role and department
+    who = accesses.iloc[first]
+    users = pd.DataFrame({"user": np.arange(len(user_ids)), "user_id": user_ids,
+                          "role": who["role"].astype("string").fillna("").to_numpy(),
+                          "department": who["department"].astype("string").fillna("").to_numpy(),
+                          "label": who["department_label"].astype("string").fillna("").to_numpy()})
+    size = users.groupby(["role", "department"], observed=True)["user"].transform("size")
+    fallback = (size < minimum_peers).to_numpy()
+    group = users["role"] + "\x1f" + users["department"].where(~fallback, "\x1f*")
+    return user, users.assign(fallback=fallback, group=pd.factorize(group)[0])
+
+
+def peer_median(users: pd.DataFrame, column: str) -> pd.Series:
+    """Each user's peer median of `column` (their group's; the role's for a fallback group)."""
+    by_group = users.groupby("group")[column].transform("median")
+    by_role = users.groupby("role")[column].transform("median")
+    return by_group.where(~users["fallback"], by_role)
+
+
+def unexplained_deviation(accesses: pd.DataFrame) -> pd.Series:
+    """user id -> 0..MOST_DEVIATION: how far the user's unexplained accesses in the period are above
+    what their peers' rate would give them. At the peer group's median share of unexplained accesses,
+    a user who made n accesses would have e = median x n of them (at least one); a count no more than
+    e + 3 sqrt(e) + 2 is what such a user reaches by chance (workflow gaps come a few at a time) and
+    counts 0; above it, the count against e in doublings: 1 from twice, 2 from four times ... up to 5."""
+    if accesses.empty:
+        return pd.Series(dtype="int64")
+    user, users = active_users(accesses, MINIMUM_PEERS)
+    made = np.bincount(user, minlength=len(users))
+    unexplained = np.bincount(user, weights=~accesses["explained"].to_numpy(dtype=bool), minlength=len(users))
+    users["share"] = unexplained / made
+    expected = np.maximum(1.0, peer_median(users, "share").to_numpy() * made)
+    chance = expected + 3 * np.sqrt(expected) + 2  # a count a user at the peers' rate reaches by chance
+    ratio = np.where(unexplained > chance, unexplained / expected, 1.0)
+    doublings = np.floor(np.log2(ratio))
+    return pd.Series(np.minimum(MOST_DEVIATION, doublings).astype("int64"), index=users["user_id"].to_numpy())

@@ -1,0 +1,65 @@
+"""Peer groups and peer deviation (auditor.policy.peer_groups): a user's unexplained accesses against
+what their peers' rate would give them, in doublings past what chance gives, 0 to 5; a group too small
+compares with the role."""
+
+from __future__ import annotations
+
+import pandas as pd
+from hypothesis import given, strategies as st
+
+from auditor.policy.peer_groups import MINIMUM_PEERS, unexplained_deviation
+
+
+def _accesses(counts: dict[str, tuple[int, int]], department="Cardiology", role="nurse") -> pd.DataFrame:
+    """user -> (accesses, of which unexplained)."""
+    rows = [{"user_id": user, "role": role, "department": department, "department_label": department,
+             "explained": i >= unexplained}
+            for user, (made, unexplained) in counts.items() for i in range(made)]
+    return pd.DataFrame(rows)
+
+
+def _ward(user_counts: tuple[int, int], peers: int = MINIMUM_PEERS, peer_counts=(100, 2)) -> pd.DataFrame:
+    return _accesses({"n.x": user_counts, **{f"n.{i}": peer_counts for i in range(peers - 1)}})
+
+
+def test_at_the_peers_rate_or_by_chance_there_is_no_deviation_and_each_doubling_adds_one():
+    # the peers: 2 unexplained in 100 accesses; n.x made 100 too, so 2 would be their rate, and up to
+    # 2 + 3 x sqrt(2) + 2 = 8.2 what chance gives
+    assert unexplained_deviation(_ward((100, 2)))["n.x"] == 0
+    assert unexplained_deviation(_ward((100, 8)))["n.x"] == 0
+    assert unexplained_deviation(_ward((100, 9)))["n.x"] == 2  # 4.5 times the rate: two doublings
+    assert unexplained_deviation(_ward((100, 16)))["n.x"] == 3
+    assert unexplained_deviation(_ward((100, 90)))["n.x"] == 5  # 45 times: at most 5
+
+
+def test_a_busier_user_is_expected_to_have_more():
+    # 2% of 400 is 8; chance reaches 8 + 3 x sqrt(8) + 2 = 18.5
+    assert unexplained_deviation(_ward((400, 18)))["n.x"] == 0
+    assert unexplained_deviation(_ward((400, 19)))["n.x"] == 1
+
+
+def test_when_peers_have_none_a_few_unexplained_accesses_are_chance():
+    # at least one is expected; chance reaches 1 + 3 + 2 = 6
+    assert unexplained_deviation(_ward((100, 6), peer_counts=(100, 0)))["n.x"] == 0
+    assert unexplained_deviation(_ward((100, 7), peer_counts=(100, 0)))["n.x"] == 2
+
+
+def test_a_group_too_small_compares_with_the_role_across_departments():
+    small = _accesses({"n.x": (100, 8), "n.y": (100, 8)}, department="Oncology")
+    others = _accesses({f"n.{i}": (100, 1) for i in range(MINIMUM_PEERS)})
+    found = unexplained_deviation(pd.concat([small, others], ignore_index=True))
+    assert found["n.x"] == 3  # the role's median share is 1%: 8 against 1
+    alone = unexplained_deviation(_accesses({f"n.{i}": (100, 8) for i in range(MINIMUM_PEERS)}, "Oncology"))
+    assert set(alone) == {0}  # among peers of their own who all have 8, none deviates
+
+
+def test_no_accesses_no_deviation():
+    assert unexplained_deviation(_accesses({})).empty
+
+
+@given(st.integers(1, 300), st.integers(0, 300), st.integers(0, 50))
+def test_the_deviation_stays_within_0_and_5_and_never_falls_as_unexplained_accesses_grow(made, unexplained, peer):
+    unexplained = min(unexplained, made - 1)
+    one = unexplained_deviation(_ward((made, unexplained), peer_counts=(100, peer)))["n.x"]
+    more = unexplained_deviation(_ward((made, unexplained + 1), peer_counts=(100, peer)))["n.x"]
+    assert 0 <= one <= more <= 5
