@@ -47,10 +47,12 @@ class RuleScore:
 
 @dataclass(frozen=True)
 class Triage:
-    """How the one ranking (auditor.review.triage) serves the labelled violations: of their events, the
-    share whose case is inside the review budget (all of them; those of a critical rule), and the ROC
-    AUC of the risk score (an event's: the highest risk of the findings citing it, 0 for none) over
-    labelled against unlabelled events. Cases are as the case store makes them: one per member and period."""
+    """How the one ranking (auditor.review.triage) serves the violations: of the injected violations'
+    events, the share whose case is inside the review budget (all of them; those of a critical rule;
+    not normal work's residue, which a rule rightly reports and the budget is there to push down), and
+    the ROC AUC of the risk score (an event's: the highest risk of the findings citing it, 0 for none)
+    over labelled against unlabelled events. Cases are as the case store makes them: one per member
+    and period."""
 
     budget: int
     cases: int
@@ -154,7 +156,8 @@ def triage_of(findings, labels: pd.DataFrame, events: pd.Series, policy: Policy,
     inside = set(ranked_finding_groups(cases)[:budget])
     cited = pd.DataFrame([(e, f.user_id, f.risk) for f in findings for e in f.event_ids],
                          columns=["event_id", "user_id", "risk"])
-    truth = labels[["event_id", "rule"]].drop_duplicates()
+    truth = labels[["event_id", "rule", "injected"]].drop_duplicates(["event_id", "rule"])
+    violations = truth[truth["injected"]]
     critical = {r for r, rule in policy.rules.items() if rule.severity == "critical"}
     reached = set(cited.loc[cited["user_id"].isin(inside), "event_id"])
     share = lambda ids: sum(i in reached for i in ids) / len(ids) if len(ids) else None  # noqa: E731
@@ -162,7 +165,8 @@ def triage_of(findings, labels: pd.DataFrame, events: pd.Series, policy: Policy,
     risk = cited.groupby("event_id")["risk"].max()
     everything = pd.Index(events.astype(str)).union(pd.Index(sorted(labelled)))
     scores = risk.reindex(everything).fillna(0)
-    return Triage(budget, len(cases), share(labelled), share(set(truth.loc[truth["rule"].isin(critical), "event_id"])),
+    return Triage(budget, len(cases), share(set(violations["event_id"])),
+                  share(set(violations.loc[violations["rule"].isin(critical), "event_id"])),
                   roc_auc(scores, pd.Series(everything.isin(labelled), index=everything)))
 
 
@@ -214,7 +218,7 @@ def render(result: Evaluation) -> str:
                  + ("met" if result.meets() else "NOT met"))
     t = result.triage
     if t is not None:
-        lines.append(f"triage: {t.cases} case(s), review budget {t.budget}: labelled events whose case is inside it "
+        lines.append(f"triage: {t.cases} case(s), review budget {t.budget}: injected violations whose case is inside it "
                      f"{_share(t.inside_share)}, of critical rules {_share(t.critical_inside_share)}; "
                      f"risk score ROC AUC {_ratio(t.auc)} (labelled against unlabelled events)")
         lines.append("triage targets (>= 95% inside the budget, every critical one, AUC >= 0.9): "

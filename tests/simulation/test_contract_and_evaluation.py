@@ -11,7 +11,8 @@ from hypothesis import given, settings, strategies as st
 from auditor.audit.blocks import stored_events
 from auditor.policy.frames import Period
 from auditor.policy.rules import load_policy
-from auditor.simulation.evaluation import evaluate, read_labels, render, score
+from auditor.policy.findings import Finding
+from auditor.simulation.evaluation import evaluate, read_labels, render, score, triage_of
 from auditor.simulation.writer import FILES
 from tests.simulation.conftest import NEW_YORK, read
 
@@ -90,3 +91,20 @@ def test_roc_auc_is_the_share_of_positive_negative_pairs_ranked_right_ties_half(
     expected = sum(1.0 if a > b else 0.5 if a == b else 0.0 for a, b in pairs) / len(pairs) if pairs else None
     got = roc_auc(scores, positive)
     assert got == expected if expected is None else abs(got - expected) < 1e-9
+
+
+def test_the_budget_is_measured_on_injected_violations_not_on_residue():
+    """Residue (normal work no explanation covers) is labelled, as a rule rightly reports it, but the
+    budget is there to push it down: the share inside it counts the injected violations alone."""
+    def finding(user, events, risk, severity="high"):
+        return Finding(rule="no-treatment-relationship", severity=severity, user_id=user, patient_id=None, mrn=None,
+                       event_ids=events, risk=risk, explanation="")
+    findings = [finding("gap", ["r1", "r2"], 75), finding("snoop", ["v1"], 70), finding("gone", ["t1"], 90, "critical")]
+    labels = pd.DataFrame({"event_id": ["r1", "r2", "v1", "t1"],
+                           "rule": ["no-treatment-relationship"] * 3 + ["terminated-user-access"],
+                           "injected": [False, False, True, True]})
+    events = pd.Series(["r1", "r2", "v1", "t1", "n1"])
+    two = triage_of(findings, labels, events, load_policy(), 2)  # the critical case, then the residue
+    assert (two.cases, two.inside_share, two.critical_inside_share) == (3, 0.5, 1.0)
+    three = triage_of(findings, labels, events, load_policy(), 3)
+    assert three.inside_share == 1.0 and three.auc == 1.0

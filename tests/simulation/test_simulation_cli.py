@@ -34,7 +34,7 @@ def test_simulate_ingest_evaluate(auditor, tmp_path):
     assert "% explained (care team " in normal and "department " in normal  # each explanation's share
     assert "targets" in lines[-1] and lines[-1].endswith(": met")
     triage = next(line for line in lines if line.startswith("triage: "))
-    assert "review budget 1000: labelled events whose case is inside it 100.0%, of critical rules 100.0%" in triage
+    assert "review budget 1000: injected violations whose case is inside it 100.0%, of critical rules 100.0%" in triage
     assert "risk score ROC AUC " in triage
     site = tmp_path / "site"
     site.mkdir()
