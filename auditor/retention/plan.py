@@ -3,8 +3,8 @@ lets their records go, and if so whether a legal hold stops it.
 
 A patient's records go together (they are sealed under one data key, and crypto-shredding destroys
 that key), so a patient is eligible only when every record type they have is past its period,
-counted from their last encounter or record (the later of the two: a result filed after discharge
-extends the period, never shortens it), none is kept permanently, and no hold in force covers any
+counted from their last encounter or record (the latest of them: a result filed after discharge, an
+order, an appointment kept or a note signed extends the period, never shortens it), none is kept permanently, and no hold in force covers any
 of their records. Computed on clear columns with pandas; birth dates (for the minors rule) are read
 through the gateway, audited, and only for patients whose adult period has ended. A plan is made for
 a day that has come (the organisation's today at the latest): a day ahead would let go of records
@@ -18,14 +18,14 @@ from datetime import date
 from zoneinfo import ZoneInfo
 
 import pandas as pd
-from sqlalchemy import BigInteger, Engine, Table, select, type_coerce
+from sqlalchemy import BigInteger, Engine, Table, func, literal, select, type_coerce
 
 from auditor.errors import InputError
 from auditor.retention.holds import LegalHoldEntry, list_holds
-from auditor.retention.schedules import ENCOUNTER, Schedule, add_years
+from auditor.retention.schedules import ENCOUNTER, ORDER, Schedule, add_years
 from auditor.vault.gateway.retention import RecordsManagement
 from auditor.database import RecordsBase
-from auditor.vault.records import ClinicalDocument, Encounter, Patient
+from auditor.vault.records import Appointment, AuthoredDocument, ClinicalDocument, Encounter, Order, Patient
 from auditor.vault.settings import today_in
 
 STATUSES = ("eligible", "held", "retained", "permanent", "referenced", "no_records")
@@ -75,21 +75,33 @@ def _days(us: pd.Series, tz: ZoneInfo | None) -> pd.Series:
 
 
 def load_records(records: Engine, tz: ZoneInfo | None) -> pd.DataFrame:
-    """One row per encounter or document: patient_id, record_type, first_day, last_day (clear columns)."""
+    """One row per record of a patient's care: patient_id, record_type, first_day, last_day (clear
+    columns). Encounters and documents; and, from an EHR export's version-2 files, each order (placed
+    to completed: its results are filed then), each appointment not cancelled (booked to scheduled:
+    the contract counts it as an encounter, so it is one here) and each document signed in the chart
+    (its record type, on the day it was signed). Whatever the vault holds of a patient's care counts
+    toward the last day their retention is counted from."""
     raw = type_coerce  # the stored integer microseconds, without a datetime per row
+    queries = {
+        "encounters": (select(Encounter.patient_id, literal(ENCOUNTER), raw(Encounter.start, BigInteger),
+                              raw(Encounter.end, BigInteger))),
+        "documents": select(ClinicalDocument.patient_id, ClinicalDocument.doc_type,
+                            raw(ClinicalDocument.recorded_at, BigInteger), raw(ClinicalDocument.recorded_at, BigInteger)),
+        "orders": select(Order.patient_id, literal(ORDER), raw(Order.placed_at, BigInteger),
+                         raw(func.coalesce(Order.completed_at, Order.placed_at), BigInteger)),
+        "appointments": select(Appointment.patient_id, literal(ENCOUNTER), raw(Appointment.booked_at, BigInteger),
+                               raw(Appointment.scheduled_for, BigInteger)).where(Appointment.status != "cancelled"),
+        "authored": select(AuthoredDocument.patient_id, AuthoredDocument.record_type,
+                           raw(AuthoredDocument.signed_at, BigInteger), raw(AuthoredDocument.signed_at, BigInteger)),
+    }
+    frames = []
     with records.connect() as conn:
-        enc = pd.DataFrame(conn.execute(select(Encounter.patient_id, raw(Encounter.start, BigInteger),
-                                               raw(Encounter.end, BigInteger))).all(),
-                           columns=["patient_id", "start", "end"])
-        docs = pd.DataFrame(conn.execute(select(ClinicalDocument.patient_id, ClinicalDocument.doc_type,
-                                                raw(ClinicalDocument.recorded_at, BigInteger))).all(),
-                            columns=["patient_id", "record_type", "at"])
-    encounters = pd.DataFrame({"patient_id": enc["patient_id"].astype("int64"), "record_type": ENCOUNTER,
-                               "first_day": _days(enc["start"], tz), "last_day": _days(enc["end"], tz)})
-    days = _days(docs["at"], tz)
-    documents = pd.DataFrame({"patient_id": docs["patient_id"].astype("int64"),
-                              "record_type": docs["record_type"].astype(str), "first_day": days, "last_day": days})
-    return pd.concat([encounters, documents], ignore_index=True)
+        for query in queries.values():
+            rows = pd.DataFrame(conn.execute(query).all(), columns=["patient_id", "record_type", "first", "last"])
+            frames.append(pd.DataFrame({"patient_id": rows["patient_id"].astype("int64"),
+                                        "record_type": rows["record_type"].astype(str),
+                                        "first_day": _days(rows["first"], tz), "last_day": _days(rows["last"], tz)}))
+    return pd.concat(frames, ignore_index=True)
 
 
 def patients_covered(hold: LegalHoldEntry, records: pd.DataFrame) -> set[int]:

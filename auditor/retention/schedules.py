@@ -23,6 +23,7 @@ from auditor.resources import POLICIES_DIR
 SCHEDULES_DIR = POLICIES_DIR / "retention"
 MEDICARE_FLOOR_YEARS = 5  # 42 CFR 482.24(b)(1): medical records retained at least 5 years
 ENCOUNTER = "encounter"  # the record type of the encounters themselves
+ORDER = "order"  # the record type of orders (contract version 2)
 DEFAULT_STATE = "default"
 KEYS = {"id": str, "state": str, "title": str, "citations": list, "adult_years": int, "minors": dict,
         "record_types": dict, "permanent": list}

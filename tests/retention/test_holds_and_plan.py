@@ -17,7 +17,8 @@ from auditor.retention.holds import HoldRefused, HoldRequest, hold_history, list
 from auditor.retention.plan import PlanRefused, build_plan
 from auditor.retention.schedules import load_schedules
 from auditor.vault.gateway.retention import RecordsManagement
-from tests.retention.hospital import AS_OF, build
+from auditor.vault.gateway import AppointmentRecord, AuthoredRecord, OrderRecord
+from tests.retention.hospital import AS_OF, SVC, _at, build
 
 
 @pytest.fixture
@@ -189,3 +190,27 @@ def test_a_patient_is_kept_on_the_last_retained_day_and_eligible_the_day_after(h
     assert [p.status for p in _plan(vault, state, old_1).patients if p.patient_id == ids["OLD-1"]] == ["retained"]
     day_after = _plan(vault, state, old_1 + timedelta(days=1))
     assert ids["OLD-1"] in {p.patient_id for p in day_after.having("eligible")}
+
+
+@pytest.mark.parametrize("activity, kept", [
+    ("order", True), ("order completed", True), ("appointment", True), ("cancelled appointment", False),
+    ("signed note", True)])
+def test_an_order_an_appointment_kept_or_a_signed_note_extends_the_period(hospital, activity, kept):
+    """OLD-3's last encounter was 2013-01-10 (eligible from 2023 under the default 10 years); a later
+    piece of its care from an EHR export's version-2 files counts as its last activity, except an
+    appointment that was cancelled (the contract counts only the others as encounters)."""
+    vault, ids = hospital
+    g, at = vault.gateway, lambda day: _at(day)
+    if activity == "order":  # not completed: counted from when it was placed
+        g.add_orders(SVC, [OrderRecord("ehr", "o1", "OLD-3", "lab", at("2019-03-01"))])
+    elif activity == "order completed":  # placed long ago, its results filed in 2020
+        g.add_orders(SVC, [OrderRecord("ehr", "o1", "OLD-3", "lab", at("2015-03-01"), at("2020-06-01"))])
+    elif activity.endswith("appointment"):
+        g.add_appointments(SVC, [AppointmentRecord("ehr", "a1", "OLD-3", "cancelled" if "cancelled" in activity else "completed",
+                                                   at("2019-01-01"), at("2019-02-01"), "Medicine")])
+    else:
+        g.add_authored_documents(SVC, [AuthoredRecord("ehr", "d1", "OLD-3", "dr.long", "note", at("2018-04-04"))])
+    old3 = next(p for p in _plan(vault).patients if p.patient_id == ids["OLD-3"])
+    assert (old3.status == "retained") is kept, old3
+    if kept:
+        assert old3.last_record > date(2013, 1, 10) and old3.retain_until > AS_OF
