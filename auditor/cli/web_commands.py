@@ -9,12 +9,15 @@ from __future__ import annotations
 import ipaddress
 import logging.config
 import signal
+from pathlib import Path
 
 import click
 
 from auditor.cli import cli
 from auditor.cli.session import open_vault
 from auditor.errors import ConfigurationError
+
+_DIR = click.Path(exists=True, file_okay=False, path_type=Path)
 
 
 LOG_CONFIG = {  # uvicorn's own access log is off: ours names the route, not the path asked for
@@ -46,13 +49,18 @@ def loopback(host: str) -> bool:
               help="Served by a reverse proxy that terminates TLS: Secure cookies, HSTS, X-Forwarded-For believed.")
 @click.option("--proxy-address", default="127.0.0.1", show_default=True,
               help="With --behind-proxy: the proxy's address, the only one whose X-Forwarded-* headers count.")
+@click.option("--site-policies", type=_DIR, default=None,
+              help="The site's policy folder: its rules, approved explanations and cases.yaml (review budget).")
+@click.option("--site", "site_dir", type=_DIR, default=None,
+              help="A site folder: site.yaml (organisation, logo) and templates that override ours.")
 @click.pass_context
-def serve(ctx, serve_home, host, port, behind_proxy, proxy_address):
+def serve(ctx, serve_home, host, port, behind_proxy, proxy_address, site_policies, site_dir):
     """Serve the privacy office's web app on a vault until stopped (Ctrl-C, or SIGTERM from a service
     manager; either way the vault is closed and what the app appended to the audit log is signed).
 
     Open http://127.0.0.1:8000/login (or --host and --port). Staff sign in with their account and a
-    TOTP code; each role sees its own pages. A new vault has no account: add the first admin with
+    TOTP code; each role sees its own pages. --site-policies and --site are the folders the CLI's
+    findings, cases and report commands take: the web app's queue, case pages and reports use them. A new vault has no account: add the first admin with
     `auditor users add NAME --name "Full Name" --role admin --password-stdin` and load the otpauth://
     URI it prints into an authenticator app. `auditor demo` makes a demo vault with an account and
     prints the serve command and how to sign in.
@@ -77,7 +85,11 @@ def serve(ctx, serve_home, host, port, behind_proxy, proxy_address):
     if serve_home:
         ctx.obj["home"] = serve_home
     vault = open_vault(ctx)
-    app = create_app(vault, secure=behind_proxy)
+    try:  # the site's files are read (and linted) before the app starts; a broken one stops it
+        app = create_app(vault, secure=behind_proxy, site_dir=site_dir, site_policies=site_policies)
+    except BaseException:
+        vault.close()
+        raise
     logging.config.dictConfig(LOG_CONFIG)
     scheme = "https (behind the proxy)" if behind_proxy else "http"
     click.echo(f"serving the privacy office on {scheme} at {host}:{port}; Ctrl-C stops it", err=True)

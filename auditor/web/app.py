@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import secrets
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -15,10 +16,12 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from auditor.cases.settings import load_case_settings
 from auditor.clock import Clock
 from auditor.policy.rules import load_policy
 from auditor.errors import SignInRequired
 from auditor.home import Vault
+from auditor.reporting.templates import load_site
 from auditor.resources import REPORTS_DIR
 from auditor.staff.passwords import PasswordHashing
 from auditor.staff.seals import StaffSeals, token_hash
@@ -43,7 +46,8 @@ class Office:
     """The app's state: the vault, the staff desks, the templates, and how its cookies are made."""
 
     def __init__(self, vault: Vault, pages: list[Page], *, secure: bool, clock: Clock | None,
-                 hashing: PasswordHashing | None, policy: SessionPolicy | None) -> None:
+                 hashing: PasswordHashing | None, policy: SessionPolicy | None, site_dir: Path | None = None,
+                 site_policies: Path | None = None) -> None:
         self.vault, self.pages, self.secure = vault, pages, secure
         self.clock = clock or vault.clock
         self.sessions = StaffSessions(vault, policy, self.clock)
@@ -52,7 +56,11 @@ class Office:
         self.seals = StaffSeals(vault.keyring.index_root_key)
         self.templates = environment()
         self.background = BackgroundWork(self.clock)  # the report, the log's verification: one at a time
-        self.rules = load_policy()  # the privacy rules, read and linted once: a broken rule file stops the start
+        # the site's policies (rules, approved explanations, cases.yaml) and its folder (site.yaml, templates),
+        # as `auditor serve --site-policies --site` names them: read and linted once, a broken file stops the start
+        self.rules = load_policy(site_dir=site_policies)
+        self.case_settings = load_case_settings(site_dir=site_policies)
+        self.site = load_site(site_dir)
 
     # -- cookies -------------------------------------------------------------------------------------
     def cookie_name(self, name: str) -> str:
@@ -116,13 +124,16 @@ async def _lifespan(app: Starlette):
 
 def create_app(vault: Vault, *, secure: bool = False, clock: Clock | None = None,
                hashing: PasswordHashing | None = None, policy: SessionPolicy | None = None,
-               pages: list[Page] | None = None) -> Starlette:
-    """The web app over `vault` (open; the caller closes it). `pages`: the routes (auditor.web.routes)."""
+               pages: list[Page] | None = None, site_dir: Path | None = None,
+               site_policies: Path | None = None) -> Starlette:
+    """The web app over `vault` (open; the caller closes it). `pages`: the routes (auditor.web.routes);
+    `site_policies`, `site_dir`: the site's policy folder and site folder, as the CLI takes them."""
     from auditor.web.routes import API, PAGES
 
     pages = list(PAGES if pages is None else pages)
     routes = ([route(p) for p in pages] + [api_route(a) for a in API]
               + [Route("/static/{name}", _static, methods=["GET"], name="static")])
     app = Starlette(routes=routes, middleware=[Middleware(SecurityHeaders, secure=secure)], lifespan=_lifespan)
-    app.state.office = Office(vault, pages, secure=secure, clock=clock, hashing=hashing, policy=policy)
+    app.state.office = Office(vault, pages, secure=secure, clock=clock, hashing=hashing, policy=policy,
+                              site_dir=site_dir, site_policies=site_policies)
     return app

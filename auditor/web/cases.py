@@ -13,7 +13,7 @@ from datetime import date
 
 from starlette.responses import Response
 
-from auditor.cases.settings import CaseSettings, load_case_settings
+from auditor.cases.settings import CaseSettings
 from auditor.cases.workflow import DISPOSITIONS, SANCTIONS
 from auditor.errors import InputError
 from auditor.policy.validation import SEVERITIES
@@ -28,7 +28,7 @@ CASE_DECIDERS = frozenset({PRIVACY_OFFICER})
 
 
 def _settings(view: View) -> CaseSettings:
-    return load_case_settings()  # policies/cases.yaml: when a case is overdue
+    return view.office.case_settings  # cases.yaml (the site's, if serve names one): overdue, review budget
 
 
 def _filters(view: View) -> tuple[TriageFilters, int]:

@@ -6,12 +6,10 @@ the one the office reviews."""
 from __future__ import annotations
 
 from datetime import date
-from functools import lru_cache
 
 from starlette.responses import Response
 
 from auditor.errors import InputError
-from auditor.policy.rules import Policy, load_policy
 from auditor.review.glance import month_at_a_glance
 from auditor.review.period import month_period
 from auditor.staff.roles import INVESTIGATOR, PRIVACY_OFFICER, ROI_COORDINATOR, ROLES, VIEWER
@@ -19,12 +17,6 @@ from auditor.web.routing import View
 
 SEES_CASES = (PRIVACY_OFFICER, INVESTIGATOR, VIEWER)  # accesses, findings, cases
 SEES_REQUESTS = (PRIVACY_OFFICER, ROI_COORDINATOR, VIEWER)  # release-of-information deadlines
-
-
-@lru_cache(maxsize=1)
-def _rules() -> Policy:
-    """The rule pack's settings (which actions are accesses), read once per process, not per view."""
-    return load_policy()
 
 
 def month_just_ended(today: date) -> str:
@@ -40,7 +32,7 @@ def home(view: View) -> Response:
         month, message = month_just_ended(vault.today()), "Choose a month as YYYY-MM; showing the month just ended."
         period = month_period(month, vault.timezone)
     cases, requests = view.account.holds(*SEES_CASES), view.account.holds(*SEES_REQUESTS)
-    glance = month_at_a_glance(vault, period, cases=cases, releases=requests, policy=_rules())
+    glance = month_at_a_glance(vault, period, cases=cases, releases=requests, policy=view.office.rules)
     roles = [(role, ROLES[role]) for role in view.account.roles]
     return view.render("home.html", roles=roles, started=view.signed_in.started_at, glance=glance,
                        sees_cases=cases, sees_requests=requests, message=message)

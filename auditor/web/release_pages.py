@@ -12,7 +12,6 @@ from datetime import date
 from starlette.responses import Response
 
 from auditor.errors import InputError
-from auditor.reporting.templates import load_site
 from auditor.review import release, release_desk
 from auditor.roi.fulfilment import DENIAL_BASES
 from auditor.roi.permissions import Permission, from_form
@@ -144,20 +143,20 @@ def permission(view: View) -> Response:
 def fulfil(view: View) -> Response:
     vault, request_id = view.office.vault, path_number(view, "request_id")
     return _act(view, lambda: release.fulfil(vault, request_id, view.account.user_name,
-                                             release_desk.request_folder(vault, request_id), load_site(None)))
+                                             release_desk.request_folder(vault, request_id), view.office.site))
 
 
 def deny(view: View) -> Response:
     vault, request_id = view.office.vault, path_number(view, "request_id")
     return _act(view, lambda: release.deny(vault, request_id, view.form.get("basis", ""), view.account.user_name,
                                            _needed(view, "contact", "who the requester may write to"),
-                                           release_desk.request_folder(vault, request_id), load_site(None)))
+                                           release_desk.request_folder(vault, request_id), view.office.site))
 
 
 def accounting(view: View) -> Response:
     vault, request_id = view.office.vault, path_number(view, "request_id")
     return _act(view, lambda: release_desk.answer_accounting(vault, request_id, _reader(view), view.account.user_name,
-                                                             load_site(None)))
+                                                             view.office.site))
 
 
 def close(view: View) -> Response:

@@ -12,10 +12,7 @@ from datetime import date
 
 from starlette.responses import Response
 
-from auditor.cases.settings import load_case_settings
 from auditor.errors import InputError
-from auditor.policy.rules import load_policy
-from auditor.reporting.templates import load_site
 from auditor.review.period import month_period
 from auditor.review.stored_reports import ReportStore, generate_monthly_report, record_download
 from auditor.staff.accounts import StaffAccounts
@@ -45,7 +42,7 @@ def generate(view: View) -> Response:
     pseudonymize = view.form.get("pseudonymize") == "on"
     author = StaffAccounts(vault).full_names([account])[account.id]
     reader = view.access_context(OFFICE_REVIEW, role=PRIVACY_OFFICER)
-    policy, case_settings, site = load_policy(), load_case_settings(), load_site(None)
+    policy, case_settings, site = view.office.rules, view.office.case_settings, view.office.site
 
     def work(progress):
         return generate_monthly_report(vault, month, policy, site, author=author, requested_by=account.user_name,

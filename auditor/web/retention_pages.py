@@ -11,7 +11,6 @@ from datetime import date
 from starlette.responses import Response
 
 from auditor.errors import InputError
-from auditor.reporting.templates import load_site
 from auditor.retention.holds import HoldRequest
 from auditor.review import purge_approval, retention
 from auditor.staff.accounts import StaffAccounts
@@ -95,7 +94,7 @@ def approve(view: View) -> Response:
     proposer = next((p.proposed_by for p in purge_approval.proposals(vault) if p.id == proposal_id), "")
     try:
         done = purge_approval.approve(vault, proposal_id, view.account.user_name,
-                                      _names(view, (proposer, view.account.user_name)), load_site(None))
+                                      _names(view, (proposer, view.account.user_name)), view.office.site)
     except InputError as exc:
         return _page(view, 400, str(exc))
     return _page(view, done=done)

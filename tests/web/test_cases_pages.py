@@ -122,3 +122,20 @@ def test_case_forms_need_the_csrf_token_and_no_link_names_a_patient(client, staf
         assert "P-VIP" in html or url != f"/cases/{case_id}"  # the page shows the patient...
         links = re.findall(r'(?:href|action)="([^"]*)"', html)
         assert links and not [u for u in links if "P-" in u or "Star" in u]  # ...no link names one
+
+
+def test_the_site_s_policies_given_to_the_app_set_its_review_budget(web_vault, clock, staff, november, tmp_path):
+    """`auditor serve --site-policies DIR`: the queue takes the site's cases.yaml, as `cases list` does."""
+    from starlette.testclient import TestClient
+
+    from auditor.web.app import create_app
+
+    site = tmp_path / "site-policies"
+    site.mkdir()
+    (site / "cases.yaml").write_text("id: cases\nversion: 1\noverdue_after_days: 30\nreview_budget: 2\n", encoding="utf-8")
+    with TestClient(create_app(web_vault, clock=clock, site_policies=site), follow_redirects=False) as client:
+        sign_in(client, staff["investigator"], clock)
+        page = client.get("/cases")
+    assert _queue_users(page.text) == ["t.gone", "n.muller", "c.coder", "b.glass"]
+    assert "The office reviews 2 cases a month" in page.text and "All 4 of these cases" not in page.text
+    assert page.text.count("(past the budget)") == 2

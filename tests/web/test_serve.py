@@ -71,3 +71,14 @@ def test_serve_help_says_how_it_is_served(auditor):
     text = auditor("serve", "--help").out
     for words in ("--host", "--port", "--behind-proxy", "--proxy-address", "TLS proxy", "15 idle", "no-store"):
         assert words in " ".join(text.split()), words
+
+
+def test_serve_refuses_a_broken_site_policy_before_it_listens(auditor, tmp_path):
+    """The site's policies are read and linted when the app starts: a broken one stops it, in one line."""
+    auditor("init", "--no-passphrase")
+    site = tmp_path / "site-policies"
+    site.mkdir()
+    (site / "cases.yaml").write_text("id: cases\nversion: 1\nreview_budget: many\n", encoding="utf-8")
+    done = auditor("serve", "--site-policies", str(site), "--port", "1")
+    assert done.code == 2 and len(done.err.strip().splitlines()) == 1 and "review_budget" in done.err, done.err
+    assert "Traceback" not in done.err
