@@ -19,10 +19,11 @@ import pandas as pd
 
 from auditor.policy import engine
 from auditor.policy.findings import build_findings
-from auditor.policy.frames import (IDENTITIES, Frames, Period, typed_appointments, typed_authored, typed_care_team,
-                                   typed_case_patients, typed_encounters, typed_events, typed_orders, typed_patients,
-                                   typed_workforce)
+from auditor.policy.frames import Frames, Period
 from auditor.policy.rules import Policy
+from auditor.policy.typed_frames import (IDENTITIES, typed_appointments, typed_authored, typed_care_team,
+                                         typed_case_patients, typed_encounters, typed_events, typed_orders, typed_patients,
+                                         typed_workforce)
 
 
 _EPOCH = pd.Timestamp(0, tz="UTC")

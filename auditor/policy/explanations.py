@@ -30,10 +30,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from auditor.policy.frames import (APPOINTMENT_COLUMNS, AUTHORED_COLUMNS, ORDER_COLUMNS, run_starts, typed_appointments,
-                                   typed_authored, typed_orders)
+from auditor.policy.frames import run_starts
 from auditor.policy.templates import ApprovedTemplate, Template
 from auditor.policy.templates import windows as template_windows
+from auditor.policy.typed_frames import (APPOINTMENT_COLUMNS, AUTHORED_COLUMNS, ORDER_COLUMNS, typed_appointments,
+                                         typed_authored, typed_orders)
 from auditor.vault.gateway.context import OWN_SOURCE
 
 EXPLANATIONS = ("care_team", "attending", "department", "order", "appointment", "document", "operational",
