@@ -172,3 +172,27 @@ def test_a_hold_lifted_behind_the_gateway_makes_no_plan_and_is_named(auditor, ho
     assert _counts(path) == (8, 0, 0)
     checked = auditor("audit", "verify", clock=clock)
     assert checked.code == 1 and "retention_holds row 1" in checked.out and "retention_hold_history row" in checked.out
+
+
+def test_an_order_deleted_behind_the_gateway_to_let_a_patient_go_early_makes_no_plan(tmp_path, clock, auditor):
+    """Since orders, kept appointments and signed documents count toward a patient's last activity,
+    deleting OLD-3's 2019 order (or back-dating it) would make OLD-3 eligible years early. The order is
+    in the ledger of trusted rows, and a plan is made only from a vault that verifies."""
+    from auditor.vault.gateway import OrderRecord
+    from tests.retention.hospital import SVC, _at
+
+    vault = create_home(tmp_path / "home", clock=clock, scrypt_n=FAST_SCRYPT)
+    try:
+        build(vault)
+        vault.gateway.add_orders(SVC, [OrderRecord("ehr", "o1", "OLD-3", "lab", _at("2019-03-01"))])
+    finally:
+        vault.close()
+    kept = auditor("retention", "plan", "--as-of", "2026-11-02", clock=clock, user="records")
+    assert kept.code == 0 and "OLD-3" not in kept.out, kept  # retained until 2029: not listed
+    with sqlite3.connect(tmp_path / "home" / "records.db") as con:
+        con.execute("delete from orders")
+    con.close()
+    plan = auditor("retention", "plan", "--as-of", "2026-11-02", clock=clock, user="records")
+    assert plan.code == 2 and plan.err.count("\n") == 1, plan
+    assert "the vault does not verify" in plan.err and "no plan made" in plan.err
+    assert _counts(tmp_path / "home") == (8, 0, 0)
