@@ -15,8 +15,9 @@ from auditor.simulation.traffic import (CAP, DAY_S, EVENT_COLUMNS, EncounterInde
                                         department_codes, modes, no_encounter_pool, times_in_shift)
 from auditor.simulation.violations import Violators, month_days
 
-RATES = {"after-hours": 1.5e-4, "terminated-account": 5e-5, "before-hire-account": 2e-5, "census-harvest": 1e-5,
-         "bulk-export": 1e-5, "break-glass": 3e-4, "password-guessing": 1.5e-5, "curiosity": 1.5e-5}
+# per workforce member a month, as violations.RATES (break-glass: accesses, about two per member)
+RATES = {"after-hours": 1.1e-3, "terminated-account": 4e-4, "before-hire-account": 1.5e-4, "census-harvest": 7.5e-5,
+         "bulk-export": 7.5e-5, "break-glass": 2.2e-3, "password-guessing": 1.1e-4, "curiosity": 1.1e-4}
 MINIMUM = {"census-harvest": 2, "bulk-export": 2, "password-guessing": 2}
 CURIOUS_CHARTS = 30  # per curious member: over unusual-access's minimum of 10 (peers' median is about 1)
 CURIOUS_MINIMUM = 15  # a member with fewer such charts in reach is not chosen
@@ -33,8 +34,8 @@ BREAK_GLASS_DEPARTMENTS = ("Emergency", "Intensive Care")
 assert HARVEST > 3 * CAP and EXPORTED < 30
 
 
-def count(rule: str, events: int) -> int:
-    return max(MINIMUM.get(rule, 3), int(round(RATES[rule] * events)))
+def count(rule: str, members: int) -> int:
+    return max(MINIMUM.get(rule, 3), int(round(RATES[rule] * members)))
 
 
 def _frame(user, patient, at, scenario: str, rule: str, *, action="view", record_type="note", purpose="TREAT",
@@ -59,10 +60,10 @@ def explained_work(rng, hospital: Hospital, user: np.ndarray, at: np.ndarray, sc
     return events, team
 
 
-def after_hours(rng, hospital: Hospital, violators: Violators, events: int):
+def after_hours(rng, hospital: Hospital, violators: Violators, members: int):
     w = hospital.workforce
     start, end = w["shift_start"].to_numpy(), w["shift_end"].to_numpy()
-    users = violators.take(violators.where(start >= 0), count("after-hours", events))
+    users = violators.take(violators.where(start >= 0), count("after-hours", members))
     users = np.repeat(users, 1 + rng.integers(0, 3, len(users)))
     gap = 1440 - ((end[users] - start[users]) % 1440)
     minute = (end[users] + 90 + (rng.random(len(users)) * (gap - 180)).astype(np.int64)) % 1440
@@ -70,21 +71,21 @@ def after_hours(rng, hospital: Hospital, violators: Violators, events: int):
     return explained_work(rng, hospital, users, wall_to_utc(wall, hospital.zone), "after-hours", "after-hours")
 
 
-def outside_employment(rng, hospital: Hospital, violators: Violators, events: int):
+def outside_employment(rng, hospital: Hospital, violators: Violators, members: int):
     """An account used after its owner left (or before they started): ordinary work, wrong dates."""
     w = hospital.workforce
     day_of = lambda column: w[column].to_numpy().astype("datetime64[D]")  # noqa: E731  (pandas keeps seconds)
     term, hire = day_of("termination_date"), day_of("hire_date")
     last = hospital.month_end - 3
     leaver = ~np.isnat(term) & (term + 2 < last)
-    users = violators.take(np.flatnonzero(leaver), count("terminated-account", events))
+    users = violators.take(np.flatnonzero(leaver), count("terminated-account", members))
     first = np.maximum(term[users] + 2, hospital.month_start + 1)
     span = ((last - first) / np.timedelta64(1, "D")).astype(np.int64)
     day = first + (rng.random(len(users)) * span).astype(np.int64).astype("timedelta64[D]")
     left, team_a = explained_work(rng, hospital, users, times_in_shift(rng, hospital, users, day),
                                   "terminated-account", "terminated-user-access")
     newcomer = hire >= hospital.month_start + 3
-    users = violators.take(np.flatnonzero(newcomer), count("before-hire-account", events))
+    users = violators.take(np.flatnonzero(newcomer), count("before-hire-account", members))
     span = ((hire[users] - 2 - hospital.month_start) / np.timedelta64(1, "D")).astype(np.int64)
     day = hospital.month_start + 1 + (rng.random(len(users)) * np.maximum(span - 1, 0)).astype(np.int64).astype(
         "timedelta64[D]")
@@ -109,15 +110,15 @@ def _operational_day(rng, hospital: Hospital, violators: Violators, roles, n: in
     return drawn, pd.DataFrame({"user": users, "day": day})
 
 
-def census_harvest(rng, hospital: Hospital, violators: Violators, events: int):
+def census_harvest(rng, hospital: Hospital, violators: Violators, members: int):
     drawn, days = _operational_day(rng, hospital, violators, ("billing", "registration", "coding", "him"),
-                                   count("census-harvest", events), HARVEST)
+                                   count("census-harvest", members), HARVEST)
     return _frame(drawn["user"].to_numpy(), drawn["patient"].to_numpy(), drawn["at"].to_numpy(), "census-harvest",
                   "excessive-volume", record_type="demographics", purpose="HOPERAT"), days
 
 
-def bulk_export(rng, hospital: Hospital, violators: Violators, events: int):
-    drawn, days = _operational_day(rng, hospital, violators, ("him", "billing"), count("bulk-export", events),
+def bulk_export(rng, hospital: Hospital, violators: Violators, members: int):
+    drawn, days = _operational_day(rng, hospital, violators, ("him", "billing"), count("bulk-export", members),
                                    EXPORTED)
     n = len(drawn)
     return _frame(drawn["user"].to_numpy(), drawn["patient"].to_numpy(), drawn["at"].to_numpy(), "bulk-export",
@@ -126,12 +127,12 @@ def bulk_export(rng, hospital: Hospital, violators: Violators, events: int):
                   purpose="HOPERAT"), days
 
 
-def break_glass(rng, hospital: Hospital, violators: Violators, events: int) -> pd.DataFrame:
+def break_glass(rng, hospital: Hospital, violators: Violators, members: int) -> pd.DataFrame:
     """Emergency overrides: every one is for review; one in five comes without a reason."""
     w = hospital.workforce
     acute = np.isin(w["department"].to_numpy(), BREAK_GLASS_DEPARTMENTS) & np.isin(
         w["role"].to_numpy(), ("physician", "resident", "nurse"))
-    users = violators.take(violators.where(acute), count("break-glass", events) // 2 + 1)
+    users = violators.take(violators.where(acute), count("break-glass", members) // 2 + 1)
     users = np.repeat(users, 1 + rng.integers(0, 3, len(users)))
     at = times_in_shift(rng, hospital, users, month_days(rng, hospital, len(users)))
     patient, _, _ = choose_patients(rng, hospital, users, at, np.full(len(users), "department", dtype=object))
@@ -147,10 +148,10 @@ def break_glass(rng, hospital: Hospital, violators: Violators, events: int) -> p
     return out[keep]
 
 
-def password_guessing(rng, hospital: Hospital, violators: Violators, events: int):
+def password_guessing(rng, hospital: Hospital, violators: Violators, members: int):
     """A burst of refused log-ins and charts within 25 minutes."""
     users = violators.take(violators.where(np.ones(len(hospital.workforce), dtype=bool)),
-                           count("password-guessing", events))
+                           count("password-guessing", members))
     day = month_days(rng, hospital, len(users))
     t0 = np.repeat(times_in_shift(rng, hospital, users, day), DENIALS)
     at = t0 + np.sort((rng.random((len(users), DENIALS)) * 1500).astype(np.int64), axis=1).ravel().astype(
@@ -164,15 +165,15 @@ def password_guessing(rng, hospital: Hospital, violators: Violators, events: int
     return events, pd.DataFrame({"user": users, "day": day})
 
 
-def misuse(rng, hospital: Hospital, violators: Violators, events: int) -> tuple[pd.DataFrame, pd.DataFrame,
+def misuse(rng, hospital: Hospital, violators: Violators, members: int) -> tuple[pd.DataFrame, pd.DataFrame,
                                                                                  pd.DataFrame, pd.DataFrame]:
     """(events, care-team rows, user-days whose normal accesses go, user-days whose normal denials go)."""
-    late, team_a = after_hours(rng, hospital, violators, events)
-    away, team_b = outside_employment(rng, hospital, violators, events)
-    harvest, harvest_days = census_harvest(rng, hospital, violators, events)
-    export, export_days = bulk_export(rng, hospital, violators, events)
-    glass = break_glass(rng, hospital, violators, events)
-    denied, denial_days = password_guessing(rng, hospital, violators, events)
+    late, team_a = after_hours(rng, hospital, violators, members)
+    away, team_b = outside_employment(rng, hospital, violators, members)
+    harvest, harvest_days = census_harvest(rng, hospital, violators, members)
+    export, export_days = bulk_export(rng, hospital, violators, members)
+    glass = break_glass(rng, hospital, violators, members)
+    denied, denial_days = password_guessing(rng, hospital, violators, members)
     frames = [f for f in (late, away, harvest, export, glass, denied) if len(f)]
     return (pd.concat(frames, ignore_index=True)[[*EVENT_COLUMNS, "rule"]], pd.concat([team_a, team_b]),
             pd.concat([harvest_days, export_days], ignore_index=True), denial_days)
@@ -229,7 +230,7 @@ def _curious_candidates(rng, hospital: Hospital, users: np.ndarray, normal: pd.D
     return c[c.groupby("user").cumcount() < CURIOUS_CHARTS]
 
 
-def curiosity(rng, hospital: Hospital, violators: Violators, events: int, normal: pd.DataFrame) -> pd.DataFrame:
+def curiosity(rng, hospital: Hospital, violators: Violators, members: int, normal: pd.DataFrame) -> pd.DataFrame:
     """Curiosity browsing (unusual-access): a few nurses and physicians who, within their shift and a
     few charts a day, open only the demographics of patients their department saw weeks ago, whom no
     colleague of theirs opens. Every access is explained by the department's window; the pattern is
@@ -238,7 +239,7 @@ def curiosity(rng, hospital: Hospital, violators: Violators, events: int, normal
     peers = w.groupby(["role", "department"])["role"].transform("size").to_numpy()
     clinical = (np.isin(w["role"].to_numpy(), ("nurse", "physician")) & (peers >= 8)  # never a fallback group
                 & np.isin(w["department"].to_numpy(), hospital.encounters["department"].unique()))
-    n = count("curiosity", events)
+    n = count("curiosity", members)
     # in a small hospital a member opens much of their department: keep members with enough charts
     pool = rng.permutation(violators.where(clinical))[:4 * n]
     c = _curious_candidates(rng, hospital, pool, normal)

@@ -85,12 +85,12 @@ def simulate_month(seed: int, *, events: int, patients: int, workforce: int, mon
     add_treatment_data(np.random.default_rng([seed, 2]), hospital)  # version 2: a stream of its own
     normal, team = traffic.normal_traffic(rng, hospital, int(events * (1 - INJECTED_SHARE)))
     normal = normal.assign(rule="")
-    who = violations.Violators(rng, hospital)
-    snooping = violations.as_events(violations.relationship_violations(rng, hospital, who, events))
-    odd, odd_team, cleared_days, cleared_denials = misuse.misuse(rng, hospital, who, events)
+    who, members = violations.Violators(rng, hospital), len(hospital.workforce)
+    snooping = violations.as_events(violations.relationship_violations(rng, hospital, who, members))
+    odd, odd_team, cleared_days, cleared_denials = misuse.misuse(rng, hospital, who, members)
     normal = _without(normal, cleared_days, zone, denied=False)
     normal = _without(normal, cleared_denials, zone, denied=True, spread=1)
-    curious = misuse.curiosity(rng, hospital, who, events, normal)  # last: it avoids the month's normal work
+    curious = misuse.curiosity(rng, hospital, who, members, normal)  # last: it avoids the month's normal work
     every = _in_month(hospital, pd.concat([normal, snooping, odd, curious], ignore_index=True))
     every = every.sort_values("at", kind="stable").reset_index(drop=True)
     every["event_id"] = "EV" + pd.Series(np.arange(1, len(every) + 1)).astype(str).str.zfill(9)

@@ -5,7 +5,8 @@ physician, the care team (therapists, many nurses), an order the user's departme
 laboratory and radiology technicians, the pharmacists), an appointment the user's clinic booked
 (preparing the visit), a consult note the user signed, or an operational role within its window
 (registration, billing, coding, HIM). A small residue is not explained: the curbside consult or the
-phone question no treatment record covers, which no-treatment-relationship rightly reports.
+phone question about a patient of another department, which no treatment record ties to the user and
+no-treatment-relationship rightly reports.
 
 Everything is vectorised: events are drawn per user-day with numpy, patients found with
 searchsorted over encounters sorted by (group, start).
@@ -247,6 +248,54 @@ def no_encounter_pool(hospital: Hospital, living: bool = False) -> np.ndarray:
     return np.flatnonzero(~seen)
 
 
+RESIDUE_REACH = 25  # the residue's patient: an encounter that started up to this many days before
+RESIDUE_TRIES = 16  # a laboratory technician: most patients have a lab order, so most draws are tied
+
+
+def _ties(hospital: Hospital) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted keys of (patient, department) and (patient, member) pairs the treatment data ties: the
+    encounters' departments and attendings, the orders' performing departments and orderers, the
+    appointments' departments and providers, the documents' authors (any time, cancelled or not)."""
+    names, patients, members = _department_names(hospital), len(hospital.patients), len(hospital.workforce)
+    enc = hospital.encounters
+    tables = [(enc, "department", "attending")]
+    tables += [(t, d, m) for t, d, m in ((hospital.orders, "department", "orderer"),
+                                         (hospital.appointments, "department", "provider"),
+                                         (hospital.documents, None, "author")) if len(t)]
+    by_department, by_member = [], []
+    for table, department, member in tables:
+        patient = table["patient"].to_numpy().astype(np.int64)
+        if department:
+            by_department.append(names.get_indexer(table[department]).astype(np.int64) * patients + patient)
+        who = table[member].to_numpy().astype(np.int64)
+        by_member.append(np.where(who >= 0, who * patients + patient, -1))
+    return np.unique(np.concatenate(by_department)), np.unique(np.concatenate(by_member))
+
+
+def residue_patients(rng: np.random.Generator, hospital: Hospital, user: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """A patient for each residue access: one in the hospital's care at the time (an encounter started in
+    the RESIDUE_REACH days before), whom no encounter, order, appointment or document ties to the user
+    or to the user's department; where a few draws find none, a living patient with no encounter at all.
+    (A care team that lists the user after all is settled by the month: simulation.month.)"""
+    patients = len(hospital.patients)
+    staff_dept, _ = department_codes(hospital)
+    department_ties, member_ties = _ties(hospital)
+    enc = hospital.encounters
+    everyone = EncounterIndex(np.zeros(len(enc), dtype=np.int64), enc["start"].to_numpy())
+    out = np.full(len(user), -1, dtype=np.int64)
+    for _ in range(RESIDUE_TRIES):
+        open_ = np.flatnonzero(out < 0)
+        row = everyone.draw(rng, np.zeros(len(open_), dtype=np.int64), at[open_], RESIDUE_REACH, 0)
+        patient = np.where(row >= 0, enc["patient"].to_numpy()[np.maximum(row, 0)], -1).astype(np.int64)
+        tied = (np.isin(staff_dept[user[open_]].astype(np.int64) * patients + patient, department_ties)
+                | np.isin(user[open_].astype(np.int64) * patients + patient, member_ties))
+        fits = (patient >= 0) & ~tied
+        out[open_[fits]] = patient[fits]
+    left = out < 0
+    out[left] = rng.choice(no_encounter_pool(hospital, living=True), size=int(left.sum()))
+    return out
+
+
 def access_details(rng: np.random.Generator, hospital: Hospital, user: np.ndarray) -> pd.DataFrame:
     """action, record type and purpose of use for accesses by these users, by the kind of work."""
     w = hospital.workforce
@@ -288,8 +337,7 @@ def normal_traffic(rng: np.random.Generator, hospital: Hospital, target: int) ->
     team = care_team_rows(hospital, member[on_team], at[on_team], encounter[on_team])
     clinical = np.isin(mode, CLINICAL_MODES)
     residue = clinical & (patient >= 0) & (rng.random(len(user)) < RESIDUE) & ~covering
-    pool = no_encounter_pool(hospital, living=True)
-    patient[residue] = rng.choice(pool, size=int(residue.sum()))
+    patient[residue] = residue_patients(rng, hospital, user[residue], at[residue])
     events = pd.DataFrame({"user": user, "patient": patient, "at": at}).join(access_details(rng, hospital, user))
     events["explained"] = (patient >= 0) & ~residue & ~covering
     events["clinical"] = clinical & events["explained"]

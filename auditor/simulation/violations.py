@@ -1,7 +1,10 @@
 """Labelled violations injected into the month: snooping on oneself, family, coworkers, neighbours,
 VIPs, the dead and sensitive records, and charts opened with no relationship at all; the misuse of
-time and volume (misuse.py). Rates are per event of the month and realistic: the total stays well
-under 1%.
+time and volume (misuse.py). Rates are per workforce member and month: together with misuse.py's,
+about one member in a hundred commits one labelled violation in the month (about 690 incidents in the
+10-million-event month, whose default workforce is 66,666), so a month's violations fit the review
+budget a privacy office works to (auditor.cases.settings, 1,000 cases) with room to spare. Each rule
+keeps a minimum, so a small month still has enough of each to score.
 
 Each injector draws its violators from members not used by another rule, so one incident never
 blurs into another, and draws targets nothing in the treatment data explains (patients with no
@@ -18,10 +21,10 @@ import pandas as pd
 from auditor.simulation.hospital import DEPARTMENT_ROLES, Hospital
 from auditor.simulation.traffic import EVENT_COLUMNS, choose_patients, no_encounter_pool, times_in_shift
 
-# incidents per event of the month (each incident is 1-3 events by one member on one patient)
-RATES = {"snooping-self": 1e-4, "snooping-family": 1.5e-4, "snooping-coworker": 1e-4, "snooping-neighbor": 8e-5,
-         "snooping-vip": 8e-5, "snooping-deceased": 5e-5, "sensitive-record-billing": 5e-5,
-         "sensitive-record-curious": 5e-5, "snooping-stranger": 1.5e-4}
+# incidents per workforce member a month (each incident is 1-3 events by one member on one patient)
+RATES = {"snooping-self": 7.5e-4, "snooping-family": 1.1e-3, "snooping-coworker": 7.5e-4, "snooping-neighbor": 6e-4,
+         "snooping-vip": 6e-4, "snooping-deceased": 4e-4, "sensitive-record-billing": 4e-4,
+         "sensitive-record-curious": 4e-4, "snooping-stranger": 1.1e-3}
 MIN_INCIDENTS = 3
 SENSITIVE = ("psychotherapy_note", "substance_use", "hiv", "genetic")
 
@@ -48,8 +51,8 @@ class Violators:
         return np.flatnonzero(mask & self.steady & ~self.used)
 
 
-def incidents(rule: str, events: int) -> int:
-    return max(MIN_INCIDENTS, int(round(RATES[rule] * events)))
+def incidents(rule: str, members: int) -> int:
+    return max(MIN_INCIDENTS, int(round(RATES[rule] * members)))
 
 
 def month_days(rng: np.random.Generator, hospital: Hospital, n: int, first: int = 2, margin: int = 3) -> np.ndarray:
@@ -97,52 +100,52 @@ def _pool_patients(hospital: Hospital) -> pd.DataFrame:
                          "street": p["street"].to_numpy()[pool]})
 
 
-def snoop_self(rng, hospital, violators, events: int) -> pd.DataFrame:
+def snoop_self(rng, hospital, violators, members: int) -> pd.DataFrame:
     own = hospital.workforce["own_patient"].to_numpy()
-    users = violators.take(violators.where(own >= 0), incidents("snooping-self", events))
+    users = violators.take(violators.where(own >= 0), incidents("snooping-self", members))
     return incident_events(rng, hospital, users, own[users], "snooping-self")
 
 
-def snoop_family(rng, hospital, violators, events: int) -> pd.DataFrame:
+def snoop_family(rng, hospital, violators, members: int) -> pd.DataFrame:
     staff, pool = _staff(hospital), _pool_patients(hospital)
     home = staff.merge(pool, on=["household", "last"], suffixes=("", "_p"))
     phone = staff.merge(pool, on=["phone_key", "last"], suffixes=("", "_p"))
     pairs = pd.concat([home[["user", "patient", "own"]], phone[["user", "patient", "own"]]])
     pairs = pairs[pairs["own"] != pairs["patient"]]
-    users, patients = _pairs(rng, violators, pairs, incidents("snooping-family", events))
+    users, patients = _pairs(rng, violators, pairs, incidents("snooping-family", members))
     return incident_events(rng, hospital, users, patients, "snooping-family")
 
 
-def snoop_coworker(rng, hospital, violators, events: int) -> pd.DataFrame:
+def snoop_coworker(rng, hospital, violators, members: int) -> pd.DataFrame:
     staff = _staff(hospital)
     colleagues = staff[staff["own"] >= 0][["own", "department", "user"]].rename(
         columns={"own": "patient", "user": "colleague"})
     colleagues = colleagues[np.isin(colleagues["patient"], no_encounter_pool(hospital))]
     pairs = staff[["user", "department"]].merge(colleagues, on="department")
     pairs = pairs[pairs["user"] != pairs["colleague"]]
-    users, patients = _pairs(rng, violators, pairs, incidents("snooping-coworker", events))
+    users, patients = _pairs(rng, violators, pairs, incidents("snooping-coworker", members))
     return incident_events(rng, hospital, users, patients, "snooping-coworker")
 
 
-def snoop_neighbor(rng, hospital, violators, events: int) -> pd.DataFrame:
+def snoop_neighbor(rng, hospital, violators, members: int) -> pd.DataFrame:
     staff, pool = _staff(hospital), _pool_patients(hospital)
     sample = pool.sample(n=min(len(pool), 200_000), random_state=rng)  # plenty, and bounded at any size
     pairs = staff[["user", "street", "household"]].merge(sample, on="street", suffixes=("", "_p"))
     pairs = pairs[pairs["household"] != pairs["household_p"]]
-    users, patients = _pairs(rng, violators, pairs, incidents("snooping-neighbor", events))
+    users, patients = _pairs(rng, violators, pairs, incidents("snooping-neighbor", members))
     return incident_events(rng, hospital, users, patients, "snooping-neighbor")
 
 
-def _stranger_pairs(rng, hospital, violators, rule: str, events: int, patients: np.ndarray,
+def _stranger_pairs(rng, hospital, violators, rule: str, members: int, patients: np.ndarray,
                     roles=DEPARTMENT_ROLES) -> tuple[np.ndarray, np.ndarray]:
     w = hospital.workforce
-    users = violators.take(violators.where(np.isin(w["role"].to_numpy(), roles)), incidents(rule, events))
+    users = violators.take(violators.where(np.isin(w["role"].to_numpy(), roles)), incidents(rule, members))
     if len(patients) == 0:
         return users[:0], users[:0]
     return users, rng.choice(patients, size=len(users))
 
 
-def snoop_strangers(rng, hospital, violators, events: int) -> list[pd.DataFrame]:
+def snoop_strangers(rng, hospital, violators, members: int) -> list[pd.DataFrame]:
     """VIPs, the long dead, and anyone at all, with no relationship to the user."""
     p = hospital.patients
     pool, living = no_encounter_pool(hospital), no_encounter_pool(hospital, living=True)
@@ -150,20 +153,20 @@ def snoop_strangers(rng, hospital, violators, events: int) -> list[pd.DataFrame]
     for rule, targets in (("snooping-vip", pool[p["vip"].to_numpy()[pool]]),
                           ("snooping-deceased", pool[p["death_date"].notna().to_numpy()[pool]]),
                           ("snooping-stranger", living)):
-        users, patients = _stranger_pairs(rng, hospital, violators, rule, events, targets)
+        users, patients = _stranger_pairs(rng, hospital, violators, rule, members, targets)
         out.append(incident_events(rng, hospital, users, patients, rule))
-    users, patients = _stranger_pairs(rng, hospital, violators, "sensitive-record-curious", events, living)
+    users, patients = _stranger_pairs(rng, hospital, violators, "sensitive-record-curious", members, living)
     kinds = np.asarray(SENSITIVE, dtype=object)[rng.integers(0, len(SENSITIVE), len(users))]
     out.append(incident_events(rng, hospital, users, patients, "sensitive-record-curious", record_type=kinds))
     return out
 
 
-def sensitive_by_operations(rng, hospital, violators, events: int) -> pd.DataFrame:
+def sensitive_by_operations(rng, hospital, violators, members: int) -> pd.DataFrame:
     """Billing or coding staff open an HIV, substance-use or genetic record of a patient whose
     encounter explains their work, but rule 4 never explains a sensitive record type."""
     w = hospital.workforce
     users = violators.take(violators.where(np.isin(w["role"].to_numpy(), ("billing", "coding"))),
-                           incidents("sensitive-record-billing", events))
+                           incidents("sensitive-record-billing", members))
     at = times_in_shift(rng, hospital, users, month_days(rng, hospital, len(users)))
     patient, _, _ = choose_patients(rng, hospital, users, at, np.full(len(users), "operational", dtype=object))
     kinds = np.asarray(SENSITIVE[1:], dtype=object)[rng.integers(0, 3, len(users))]
@@ -175,11 +178,11 @@ def sensitive_by_operations(rng, hospital, violators, events: int) -> pd.DataFra
 
 
 def relationship_violations(rng: np.random.Generator, hospital: Hospital, violators: Violators,
-                            events: int) -> list[pd.DataFrame]:
-    return [snoop_self(rng, hospital, violators, events), snoop_family(rng, hospital, violators, events),
-            snoop_coworker(rng, hospital, violators, events), snoop_neighbor(rng, hospital, violators, events),
-            sensitive_by_operations(rng, hospital, violators, events),
-            *snoop_strangers(rng, hospital, violators, events)]
+                            members: int) -> list[pd.DataFrame]:
+    return [snoop_self(rng, hospital, violators, members), snoop_family(rng, hospital, violators, members),
+            snoop_coworker(rng, hospital, violators, members), snoop_neighbor(rng, hospital, violators, members),
+            sensitive_by_operations(rng, hospital, violators, members),
+            *snoop_strangers(rng, hospital, violators, members)]
 
 
 def as_events(frames: list[pd.DataFrame]) -> pd.DataFrame:
