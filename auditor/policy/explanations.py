@@ -275,7 +275,28 @@ def explain(accesses: pd.DataFrame, encounters: pd.DataFrame, care_team: pd.Data
     out["explained_by"] = pd.Categorical.from_codes(first, categories=list(EXPLANATIONS))
     out["clinically_explained"] = (first >= 0) & (first < len(CLINICAL))
     out["explained"] = first >= 0
+    out["under_care"] = _under_care(first, patients, accesses["patient_id"], at, no_time,
+                                    [clinical, ordered, appointed],
+                                    [encounters["patient_id"], orders["patient_id"], booked["patient_id"]])
     return out
+
+
+def _under_care(first: np.ndarray, patients: _Coder, patient_id: pd.Series, at: np.ndarray, no_time: np.ndarray,
+                windows: list[tuple[pd.Series, pd.Series]], of: list[pd.Series]) -> np.ndarray:
+    """Was the patient in the organisation's care when accessed: within the clinical window of one of
+    their encounters, or the window of one of their orders or appointments, whoever's it was (rules 2-3,
+    5-6 without the user). Every explained access is; for the rest it tells an access to a patient of
+    another department (a consult, a question) from one to someone the hospital was not treating."""
+    care = np.ones(len(first), dtype=bool)
+    rows = np.flatnonzero((first < 0) & ~no_time)
+    held = [(lo, hi, patient) for (lo, hi), patient in zip(windows, of) if len(patient)]
+    care[rows] = False
+    if len(rows) and held:
+        lo, hi, patient = (pd.concat(parts, ignore_index=True) for parts in zip(*held))
+        windows_ = _Windows.of(_key([patients], [patient]), lo, hi)
+        care[rows] = windows_.cover(_key([patients], [patient_id.iloc[rows]]), at[rows])
+    care[no_time] = False
+    return care
 
 
 def _try(first: np.ndarray, code: int, windows: _Windows, coders: list[_Coder], columns: list[pd.Series],

@@ -13,10 +13,13 @@ from typing import Protocol
 import pandas as pd
 
 from auditor.policy.engine import Detection
-from auditor.policy.peer_groups import unexplained_deviation
+from auditor.policy.peer_groups import at_peers_rate, unexplained_deviation
 from auditor.policy.rules import Policy
 
 SEVERITY_RISK = {"low": 20, "medium": 45, "high": 70, "critical": 90}
+# the rules whose only ground is that nothing explained an access (interchange.md, "The rules")
+UNEXPLAINED_RULES = ("no-treatment-relationship", "sensitive-record-access")
+EXPECTED_RISK, EXPECTED_MOST = 5, 19  # an expected gap's score: 5 + its aggravations, under every low finding's 20
 ROLE_LABELS = {"him": "HIM staff member", "it": "IT staff member", "admin": "Administrator",
                "registration": "Registration clerk", "billing": "Billing clerk", "coding": "Coder",
                "research": "Researcher"}
@@ -79,20 +82,34 @@ class RiskFactors:
     days: int = 1  # distinct local days they fall on
     sensitive: bool = False  # one of them opened a sensitive record (psychotherapy note, SUD, HIV, genetic)
     vip: bool = False  # one of them opened the chart of a patient the vault marks VIP
-    other_findings: int = 0  # the member's other findings in the period (a repeat offender)
+    other_findings: int = 0  # the member's other findings in the period, expected gaps aside (a repeat offender)
     peer_deviation: int = 0  # 0-5: the member's unexplained accesses against their peers' rate (peer_groups)
+    # an expected gap: an unexplained-access finding (UNEXPLAINED_RULES, nothing of it explained) whose
+    # patients were all in the organisation's care at the time, by a member in a clinical role (rule 4's
+    # roles never open a sensitive record) at their peers' rate of such gaps (peer_groups.at_peers_rate)
+    expected: bool = False
 
 
 def risk_score(severity: str, factors: RiskFactors = RiskFactors()) -> int:
     """0-100: the severity's base (low 20, medium 45, high 70, critical 90), plus up to 10 for
-    repetition (events beyond the first), 5 for a sensitive record, 5 for a VIP, up to 5 for patients
-    beyond the first, up to 5 for days beyond the first, up to 5 for the member's other findings, and
-    up to 5 for peer deviation (auditor.policy.peer_groups.unexplained_deviation). A critical finding's case is ranked above every other whatever the scores (auditor.review.triage);
+    repetition (events beyond the first), 5 for a sensitive record and 5 for a VIP (neither counted on
+    the rule whose severity already stands for it: sensitive-record-access, vip-access), up to 5 for
+    patients beyond the first, up to 5 for days beyond the first, up to 5 for the member's other
+    findings (expected gaps aside), and up to 5 for peer deviation
+    (auditor.policy.peer_groups.unexplained_deviation). A critical finding's case is ranked above every
+    other whatever the scores (auditor.review.triage);
     within the rest the score orders them, so a high finding with every aggravation (70 + 35) passes a
-    critical one's base but never outranks its case."""
+    critical one's base but never outranks its case.
+
+    An expected gap (RiskFactors.expected) scores 5 plus the same aggravations, at most 19: below every
+    finding with a ground of its own. A consult or a phone question about a patient of another
+    department leaves an access unexplained at about the same rate in every peer group; what a review
+    budget is for is the access to someone the hospital was not treating, or a member far above peers."""
     added = (min(10, factors.events - 1) + 5 * factors.sensitive + 5 * factors.vip
              + min(5, factors.patients - 1) + min(5, factors.days - 1) + min(5, factors.other_findings)
              + min(5, factors.peer_deviation))
+    if factors.expected:
+        return min(EXPECTED_MOST, EXPECTED_RISK + added)
     return min(100, SEVERITY_RISK[severity] + added)
 
 
@@ -103,18 +120,33 @@ def _grouped(detection: Detection) -> pd.DataFrame:
     hits = hits.sort_values(["at", "event"], kind="stable")
     hits["viewed"] = hits["action"] == "view"
     hits["sensitive"] = hits["record_type"].isin(detection.context.settings.explanations.sensitive_record_types)
-    vip = detection.context.accesses["vip"]
+    accesses = detection.context.accesses
+    vip = accesses["vip"]
     hits["vip"] = hits["event"].map(vip[vip]).notna()  # the accesses whose patient is a VIP
+    explained, care = accesses["explained"].astype(bool), accesses["under_care"].astype(bool)
+    hits["explained"] = hits["event"].map(explained[explained]).notna()
+    hits["under_care"] = hits["event"].map(care[care]).notna()
+    operations = accesses["role"].isin(detection.context.settings.explanations.operational_roles)
+    hits["operational"] = hits["event"].map(operations[operations]).notna()  # rule 4's roles: no clinical gaps
     groups = hits.groupby(["rule", "user_id", "unit"], sort=False).agg(
         event_ids=("event_ref", lambda s: list(dict.fromkeys(s))), patients=("patient_id", "nunique"),
         patient_id=("patient_id", "first"), first_at=("at", "min"), last_at=("at", "max"),
         first_day=("local_day", "min"), last_day=("local_day", "max"), evidence=("evidence", "first"),
         severity=("severity", "first"), all_viewed=("viewed", "all"), count=("event", "nunique"),
         days=("local_day", "nunique"), sensitive=("sensitive", "any"), vip=("vip", "any"),
+        any_explained=("explained", "any"), under_care=("under_care", "all"), operational=("operational", "any"),
     ).reset_index()
-    groups["other_findings"] = groups.groupby("user_id")["rule"].transform("size") - 1
-    deviation = unexplained_deviation(detection.context.accesses)
+    deviation = unexplained_deviation(accesses)
     groups["peer_deviation"] = groups["user_id"].map(deviation).fillna(0).astype("int64")
+    at_rate = at_peers_rate(accesses)
+    ordinary = groups["user_id"].isin(at_rate.index[at_rate.to_numpy(dtype=bool)]).to_numpy(dtype=bool)
+    groups["expected"] = (groups["rule"].isin(UNEXPLAINED_RULES) & ~groups["any_explained"] & groups["under_care"]
+                          & ~groups["operational"] & ordinary)
+    grounded = (~groups["expected"]).astype("int64")  # an expected gap makes nobody a repeat offender
+    groups["other_findings"] = groups.assign(g=grounded).groupby("user_id")["g"].transform("sum") - grounded
+    # an aggravation the rule's severity already stands for is not counted twice
+    groups["sensitive"] &= groups["rule"] != "sensitive-record-access"
+    groups["vip"] &= groups["rule"] != "vip-access"
     return groups
 
 
@@ -156,7 +188,8 @@ def build_findings(detection: Detection, policy: Policy, directory: Directory | 
             rule=g.rule, severity=severity, user_id=g.user_id, patient_id=pid,
             mrn=mrns.get(pid) if pid is not None else None, event_ids=g.event_ids,
             risk=risk_score(severity, RiskFactors(g.count, max(1, g.patients), max(1, g.days), bool(g.sensitive),
-                                                  bool(g.vip), g.other_findings, g.peer_deviation)),
+                                                  bool(g.vip), g.other_findings, g.peer_deviation,
+                                                  bool(g.expected))),
             explanation=_sentence(actors[g.user_id], g),
             title=rule.title, first_at=g.first_at.isoformat(), last_at=g.last_at.isoformat(),
             citations=list(rule.citations)))

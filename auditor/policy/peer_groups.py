@@ -37,6 +37,19 @@ def peer_median(users: pd.DataFrame, column: str) -> pd.Series:
     return by_group.where(~users["fallback"], by_role)
 
 
+def _against_peers(accesses: pd.DataFrame) -> tuple[pd.Index, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(user ids, each one's unexplained accesses, what the peers' median rate would give them (e, at
+    least one), the count they reach by chance at that rate, their peers' median share)."""
+    user, users = active_users(accesses, MINIMUM_PEERS)
+    made = np.bincount(user, minlength=len(users))
+    unexplained = np.bincount(user, weights=~accesses["explained"].to_numpy(dtype=bool), minlength=len(users))
+    users["share"] = unexplained / made
+    median = peer_median(users, "share").to_numpy()
+    expected = np.maximum(1.0, median * made)
+    chance = expected + 3 * np.sqrt(expected) + 2  # a count a user at the peers' rate reaches by chance
+    return pd.Index(users["user_id"].to_numpy()), unexplained, expected, chance, median
+
+
 def unexplained_deviation(accesses: pd.DataFrame) -> pd.Series:
     """user id -> 0..MOST_DEVIATION: how far the user's unexplained accesses in the period are above
     what their peers' rate would give them. At the peer group's median share of unexplained accesses,
@@ -45,12 +58,21 @@ def unexplained_deviation(accesses: pd.DataFrame) -> pd.Series:
     counts 0; above it, the count against e in doublings: 1 from twice, 2 from four times ... up to 5."""
     if accesses.empty:
         return pd.Series(dtype="int64")
-    user, users = active_users(accesses, MINIMUM_PEERS)
-    made = np.bincount(user, minlength=len(users))
-    unexplained = np.bincount(user, weights=~accesses["explained"].to_numpy(dtype=bool), minlength=len(users))
-    users["share"] = unexplained / made
-    expected = np.maximum(1.0, peer_median(users, "share").to_numpy() * made)
-    chance = expected + 3 * np.sqrt(expected) + 2  # a count a user at the peers' rate reaches by chance
+    ids, unexplained, expected, chance, _ = _against_peers(accesses)
     ratio = np.where(unexplained > chance, unexplained / expected, 1.0)
     doublings = np.floor(np.log2(ratio))
-    return pd.Series(np.minimum(MOST_DEVIATION, doublings).astype("int64"), index=users["user_id"].to_numpy())
+    return pd.Series(np.minimum(MOST_DEVIATION, doublings).astype("int64"), index=ids)
+
+
+def at_peers_rate(accesses: pd.DataFrame) -> pd.Series:
+    """user id -> whether the user's unexplained accesses are what their peers leave too: they have
+    peers (MINIMUM_PEERS users of the group, or of the role for a fallback group), the peers' median
+    share of unexplained accesses is above zero (their work has such gaps), and the user's count is
+    within chance of it (unexplained_deviation's margin)."""
+    if accesses.empty:
+        return pd.Series(dtype=bool)
+    ids, unexplained, _, chance, median = _against_peers(accesses)
+    _, users = active_users(accesses, MINIMUM_PEERS)
+    peers = np.where(users["fallback"], users.groupby("role")["user"].transform("size"),
+                     users.groupby("group")["user"].transform("size"))
+    return pd.Series((median > 0) & (unexplained <= chance) & (peers >= MINIMUM_PEERS), index=ids)

@@ -327,3 +327,34 @@ def test_the_shares_by_explanation_add_up_to_the_share_explained(explained_by):
     assert abs(sum(shares.values()) - explained_share(frame)) < 1e-9
     assert all(shares[e] == explained_by.count(e) / len(explained_by) for e in EXPLANATIONS)
     assert shares_text(shares).count("%") == sum(1 for e in EXPLANATIONS if e in explained_by)
+
+
+def test_an_unexplained_access_is_under_care_within_any_encounter_order_or_appointment_window(policy):
+    """Whoever's they were: the windows of rules 2-3 (7 days before an encounter to 30 after), 5 (an
+    order, a day before to 30 after) and 6 (an appointment not cancelled, booked to 14 days after)."""
+    oncology = {**ENCOUNTER, "department": "Oncology"}  # not the nurse's department: explains nothing
+    orders = [{"patient_id": 2, "user_id": None, "performing_department": "Radiology", "type": "imaging",
+               "placed_at": "2026-11-10T09:00:00", "completed_at": None}]
+    appointments = [{"patient_id": 3, "user_id": None, "department": "Dermatology", "status": "booked",
+                     "booked_at": "2026-11-01T09:00:00", "scheduled_for": "2026-11-20T09:00:00"},
+                    {"patient_id": 4, "user_id": None, "department": "Dermatology", "status": "cancelled",
+                     "booked_at": "2026-11-01T09:00:00", "scheduled_for": "2026-11-20T09:00:00"}]
+    events = [{"id": "before-7d", "at": "2026-11-03T09:00:00", "user_id": "n.doe", "patient_id": 1},
+              {"id": "before-8d", "at": "2026-11-02T08:59:00", "user_id": "n.doe", "patient_id": 1},
+              {"id": "after-30d", "at": "2026-12-12T09:00:00", "user_id": "n.doe", "patient_id": 1},
+              {"id": "after-31d", "at": "2026-12-13T09:00:00", "user_id": "n.doe", "patient_id": 1},
+              {"id": "order", "at": "2026-12-10T09:00:00", "user_id": "n.doe", "patient_id": 2},
+              {"id": "order-late", "at": "2026-12-10T09:00:01", "user_id": "n.doe", "patient_id": 2},
+              {"id": "booked", "at": "2026-11-05T09:00:00", "user_id": "n.doe", "patient_id": 3},
+              {"id": "cancelled", "at": "2026-11-05T09:00:00", "user_id": "n.doe", "patient_id": 4}]
+    got, ctx = _explained(policy, [NURSE], events, [oncology], orders=orders, appointments=appointments)
+    assert set(got.values()) == {None}
+    care = dict(zip(ctx.accesses["event_ref"], ctx.accesses["under_care"]))
+    assert care == {"before-7d": True, "before-8d": False, "after-30d": True, "after-31d": False, "order": True,
+                    "order-late": False, "booked": True, "cancelled": False}
+
+
+def test_every_explained_access_is_under_care(policy):
+    events = [{"id": "e", "at": "2026-11-11T09:00:00", "user_id": "n.doe", "patient_id": 1}]
+    got, ctx = _explained(policy, [NURSE], events, [ENCOUNTER])
+    assert got == {"e": "department"} and ctx.accesses["under_care"].tolist() == [True]

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pandas as pd
 from hypothesis import given, strategies as st
 
-from auditor.policy.peer_groups import MINIMUM_PEERS, unexplained_deviation
+from auditor.policy.peer_groups import MINIMUM_PEERS, at_peers_rate, unexplained_deviation
 
 
 def _accesses(counts: dict[str, tuple[int, int]], department="Cardiology", role="nurse") -> pd.DataFrame:
@@ -63,3 +63,15 @@ def test_the_deviation_stays_within_0_and_5_and_never_falls_as_unexplained_acces
     one = unexplained_deviation(_ward((made, unexplained), peer_counts=(100, peer)))["n.x"]
     more = unexplained_deviation(_ward((made, unexplained + 1), peer_counts=(100, peer)))["n.x"]
     assert 0 <= one <= more <= 5
+
+
+def test_a_user_is_at_the_peers_rate_when_the_peers_leave_gaps_too_and_the_count_is_within_chance():
+    assert at_peers_rate(_ward((100, 2)))["n.x"] and at_peers_rate(_ward((100, 8)))["n.x"]
+    assert not at_peers_rate(_ward((100, 9)))["n.x"]  # past what chance gives (8.2)
+    assert not at_peers_rate(_ward((100, 1), peer_counts=(100, 0)))["n.x"]  # peers who leave none
+    assert at_peers_rate(_accesses({})).empty
+
+
+def test_without_peers_nobody_is_at_their_rate():
+    alone = _accesses({f"n.{i}": (100, 2) for i in range(MINIMUM_PEERS - 1)}, "Oncology", role="physician")
+    assert not at_peers_rate(alone).any()

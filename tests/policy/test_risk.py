@@ -10,7 +10,7 @@ from hypothesis import given, strategies as st
 
 from auditor.clock import FixedClock
 from auditor.home import create_home
-from auditor.policy.findings import SEVERITY_RISK, RiskFactors, risk_score
+from auditor.policy.findings import EXPECTED_MOST, SEVERITY_RISK, RiskFactors, risk_score
 from auditor.review.period import month_period, review_period
 from tests.conftest import FAST_SCRYPT
 from tests.reporting.report_data import hospital_month
@@ -35,6 +35,16 @@ def test_each_aggravation_adds_what_the_readme_says():
     assert risk_score("low", everything) == 60 and risk_score("critical", everything) == 100
 
 
+@given(st.sampled_from(list(SEVERITY_RISK)), factors)
+def test_an_expected_gap_scores_5_plus_its_aggravations_below_every_finding_with_a_ground(severity, f):
+    expected = replace(f, expected=True)
+    plain = RiskFactors(f.events, f.patients, f.days, f.sensitive, f.vip, f.other_findings, f.peer_deviation)
+    assert risk_score(severity, expected) == min(EXPECTED_MOST, 5 + risk_score(severity, plain) - SEVERITY_RISK[severity]) \
+        or risk_score(severity, plain) == 100
+    assert 5 <= risk_score(severity, expected) <= EXPECTED_MOST < min(SEVERITY_RISK.values())
+    assert risk_score(severity, replace(expected, events=f.events + 1)) >= risk_score(severity, expected)
+
+
 @given(st.sampled_from(list(SEVERITY_RISK)), factors, st.sampled_from(
     ["events", "patients", "days", "sensitive", "vip", "other_findings", "peer_deviation"]))
 def test_the_score_stays_between_its_base_and_100_and_never_falls_as_a_factor_grows(severity, f, name):
@@ -54,7 +64,42 @@ def test_a_reviewed_month_s_findings_carry_their_aggravations(tmp_path, policy):
     finally:
         vault.close()
     risk = {(f.user_id, f.rule): f.risk for f in review.findings}
-    assert risk[("c.coder", "sensitive-record-access")] == 70 + 5  # a sensitive record
-    assert risk[("n.muller", "vip-access")] == 70 + 5 + 3  # a VIP's chart; three other findings
+    assert risk[("c.coder", "sensitive-record-access")] == 70  # the rule's severity stands for the record
+    assert risk[("n.muller", "vip-access")] == 70 + 3  # three other findings; the VIP is the rule's own ground
     assert risk[("n.muller", "family-access")] == 70 + 3
     assert risk[("t.gone", "terminated-user-access")] == 90 + 1  # one other finding
+
+
+def _ward_month(policy, gaps: dict[str, list[int]]):
+    """Six Cardiology nurses, 40 explained accesses each (patient 1, a Cardiology encounter), and the
+    unexplained ones `gaps` gives per nurse: the patients opened once each (2: an Oncology patient in
+    care; 3: nobody's patient)."""
+    from auditor.policy import engine
+    from auditor.policy.examples import frames_from_tables
+    from auditor.policy.findings import build_findings
+
+    nurses = [f"n.{i}" for i in range(6)]
+    events = [{"id": f"{n}-{k}", "at": f"2026-11-{1 + k % 20:02d}T10:{k:02d}:00", "user_id": n, "patient_id": 1}
+              for n in nurses for k in range(40)]
+    events += [{"id": f"{n}-gap-{k}", "at": f"2026-11-{2 + k:02d}T11:00:00", "user_id": n, "patient_id": p}
+               for n, patients in gaps.items() for k, p in enumerate(patients)]
+    encounters = [{"patient_id": 1, "department": "Cardiology", "attending": None,
+                   "start": "2026-10-25T09:00:00", "end": "2026-11-30T09:00:00"},
+                  {"patient_id": 2, "department": "Oncology", "attending": None,
+                   "start": "2026-10-25T09:00:00", "end": "2026-11-30T09:00:00"}]
+    frames = frames_from_tables(workforce=[{"user_id": n, "role": "nurse", "department": "Cardiology"} for n in nurses],
+                                patients=[{"patient_id": i} for i in (1, 2, 3)], encounters=encounters, events=events)
+    found = build_findings(engine.run(frames, policy), policy)
+    return {(f.user_id, f.patient_id): f.risk for f in found if f.rule == "no-treatment-relationship"}
+
+
+def test_a_gap_the_peers_leave_too_on_a_patient_in_care_ranks_below_every_grounded_finding(policy):
+    risk = _ward_month(policy, {"n.0": [2], "n.1": [2], "n.2": [2], "n.3": [2], "n.4": [3], "n.5": [2] * 12})
+    assert risk[("n.0", 2)] == 5 and risk[("n.3", 2)] == 5  # an expected gap: nothing above the 5
+    assert risk[("n.4", 3)] == 45  # the same nurse's rate, but a patient nobody was treating
+    assert risk[("n.5", 2)] >= 45  # 12 against a peer median of 1: past chance, so not expected
+
+
+def test_peers_without_gaps_make_no_gap_expected(policy):
+    risk = _ward_month(policy, {"n.0": [2]})
+    assert risk[("n.0", 2)] == 45

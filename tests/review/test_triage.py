@@ -68,8 +68,8 @@ def test_the_queue_is_in_triage_order_and_filters_by_rule_severity_department_st
     vault, _ = reviewed
     settings = CaseSettings()
     queue = triage_queue(vault, settings)
-    assert [(r.case.user_id, r.case.critical) for r in queue.rows] == [  # c.coder's access opened a sensitive record
-        ("t.gone", True), ("n.muller", False), ("c.coder", False), ("b.glass", False)]
+    assert [(r.case.user_id, r.case.critical) for r in queue.rows] == [  # b.glass: two findings, c.coder one
+        ("t.gone", True), ("n.muller", False), ("b.glass", False), ("c.coder", False)]
     assert queue.rows[0].rules == ["no-treatment-relationship", "terminated-user-access"]
     assert queue.departments == ["cardiology", "emergency", "him", "oncology"] and "vip-access" in queue.rules
     pick = lambda **f: [r.case.user_id for r in triage_queue(vault, settings, TriageFilters(**f)).rows]  # noqa: E731
@@ -83,7 +83,7 @@ def test_the_queue_is_in_triage_order_and_filters_by_rule_severity_department_st
 def test_the_queue_pages_and_refuses_values_no_one_could_choose(reviewed):
     vault, _ = reviewed
     second = triage_queue(vault, CaseSettings(), page=2, per_page=3)
-    assert (second.page, second.pages, second.total, [r.case.user_id for r in second.rows]) == (2, 2, 4, ["b.glass"])
+    assert (second.page, second.pages, second.total, [r.case.user_id for r in second.rows]) == (2, 2, 4, ["c.coder"])
     assert triage_queue(vault, CaseSettings(), page=99, per_page=3).page == 2
     for bad in (TriageFilters(rule="no-such-rule"), TriageFilters(severity="dire"), TriageFilters(status="lost"),
                 TriageFilters(department="the moon")):
@@ -105,7 +105,7 @@ def test_cases_list_puts_the_critical_case_first(auditor, found):
     rows = [line.split("\t") for line in listed.out.splitlines()]
     # rank, case, status, member, days, highest severity, risk, rules, findings, the member's cases
     assert [(r[0], r[3], r[5]) for r in rows] == [("1.", "t.gone", "critical"), ("2.", "n.muller", "high"),
-                                                  ("3.", "c.coder", "high"), ("4.", "b.glass", "high")]
+                                                  ("3.", "b.glass", "high"), ("4.", "c.coder", "high")]
     assert rows[0][6] == "risk 91" and rows[0][7] == "no-treatment-relationship,terminated-user-access"
     assert not any("PAST THE REVIEW BUDGET" in r for r in listed.out.splitlines())
     assert listed.err.strip().endswith("4 case(s); review budget 1000 a month: 4 inside it")
@@ -128,7 +128,7 @@ def test_the_queue_the_list_and_the_report_mark_the_same_cases_past_the_budget(r
     two = CaseSettings(review_budget=2)
     queue = triage_queue(vault, two)
     assert [(r.rank, r.case.user_id, r.inside_budget) for r in queue.rows] == [
-        (1, "t.gone", True), (2, "n.muller", True), (3, "c.coder", False), (4, "b.glass", False)]
+        (1, "t.gone", True), (2, "n.muller", True), (3, "b.glass", False), (4, "c.coder", False)]
     assert (queue.budget.inside, queue.budget.beyond) == (2, 2)
     assert queue.budget.beyond_by_rule == {"break-glass-review": 1, "sensitive-record-access": 1}
     second = triage_queue(vault, two, page=2, per_page=3)
@@ -162,7 +162,7 @@ def test_cases_list_marks_the_cases_past_a_site_s_budget_and_refuses_a_bad_one(a
     listed = auditor("cases", "list", "--site-policies", str(site), clock=FixedClock(DECEMBER_2), user="investigator")
     assert listed.code == 0, listed.err
     past = [line.split("\t")[3] for line in listed.out.splitlines() if line.endswith("\tPAST THE REVIEW BUDGET")]
-    assert past == ["c.coder", "b.glass"]
+    assert past == ["b.glass", "c.coder"]
     assert listed.err.strip() == ("4 case(s); review budget 2 a month: 2 inside it, 2 past it, by rule: "
                                   "break-glass-review 1, sensitive-record-access 1")
     as_json = auditor("cases", "list", "--site-policies", str(site), "--format", "json", clock=FixedClock(DECEMBER_2),
