@@ -147,7 +147,10 @@ class ChunkBuilder:
 
     def add(self, event: MappedEvent, line: int, raw: str) -> None:
         """`event`, unless a value is over the contract's size limit for its column (then refused)."""
-        row = _ROW(event)
+        self.add_row(_ROW(event), line, raw)
+
+    def add_row(self, row: tuple, line: int, raw: str) -> None:
+        """An event as its EVENT_SCHEMA values in order, as `add` takes it."""
         for at, column, limit in self._limits:
             value = row[at]
             if value is not None and len(value) > limit:

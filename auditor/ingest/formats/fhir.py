@@ -42,7 +42,7 @@ import pyarrow as pa
 
 from auditor.errors import InputError
 from auditor.ingest.formats import CHUNK_EVENTS, ChunkBuilder, EventChunk, MappedEvent, SizeLimit, Unmappable, size_limits
-from auditor.ingest.formats.fhir_fast import fast_event
+from auditor.ingest.formats.fhir_fast import fast_event, fast_row
 from auditor.ingest.formats.fhir_mapping import canonical, map_event
 from auditor.ingest.formats.fhir_xml import XmlRefused, resource_of_xml
 from auditor.workers import worker_context, workers_start_bare
@@ -88,6 +88,13 @@ def _shortcut(builder: ChunkBuilder, zone: ZoneInfo) -> Callable[[bytes], Mapped
 
 def _mapped(builder: ChunkBuilder, records, zone: ZoneInfo) -> Iterator[EventChunk]:
     """`records` (place, resource or event mapped already, problem, raw) into chunks."""
+    yield from _mapped_into(builder, records, zone)
+    if builder.records:
+        yield builder.take()
+
+
+def _mapped_into(builder: ChunkBuilder, records, zone: ZoneInfo) -> Iterator[EventChunk]:
+    """`records` into `builder`, each chunk it fills."""
     for line, resource, problem, raw in records:
         if problem is not None:
             builder.reject(line, problem, raw)
@@ -99,8 +106,6 @@ def _mapped(builder: ChunkBuilder, records, zone: ZoneInfo) -> Iterator[EventChu
                 builder.reject(line, str(refused), raw)
         if builder.full():
             yield builder.take()
-    if builder.records:
-        yield builder.take()
 
 
 # -- a big NDJSON file: mapped by worker processes, a range of lines each, while this one appends -------
@@ -146,12 +151,42 @@ def _map_range(path: str, start: int, end: int, zone: ZoneInfo, max_line: int,
             offset_of = offsets.__getitem__
         builder = ChunkBuilder(Path(path).name, limits)
         with _no_cyclic_gc():
-            chunks = list(_mapped(builder, _ndjson_lines(numbered, max_line, _shortcut(builder, zone)), zone))
+            chunks = _mapped_lines(builder, numbered, zone, max_line)
     if lines is None:
         count = len(offsets)
     for chunk in chunks:
         chunk.raws = LineTexts(path, [offset_of(n) for n in chunk.lines], max_line)
     return chunks, count
+
+
+def _mapped_lines(builder: ChunkBuilder, numbered, zone: ZoneInfo, max_line: int) -> list[EventChunk]:
+    """The chunks of (number, line) pairs, as _mapped(_ndjson_lines(...)) makes them. The usual line (ASCII,
+    so UTF-8 already, within the limit) goes straight to fhir_fast's row, its text never decoded (a
+    worker's events go back with where their lines are, not their text); any other line, and any line
+    the shortcut leaves, takes the general path alone."""
+    chunks, unmapped, shortcut = [], builder.unmapped, _shortcut(builder, zone)
+    for number, line in numbered:
+        if len(line) <= max_line:
+            text = line.rstrip(b"\r\n")
+            if text.isascii():
+                try:
+                    row = fast_row(text, zone, unmapped)
+                except Unmappable as refused:
+                    builder.reject(number, str(refused), text.decode("ascii"))
+                    row = _REFUSED
+                if row is not None:
+                    if row is not _REFUSED:
+                        builder.add_row(row, number, "")
+                    if builder.full():
+                        chunks.append(builder.take())
+                    continue
+        chunks.extend(_mapped_into(builder, _ndjson_lines([(number, line)], max_line, shortcut), zone))
+    if builder.records:
+        chunks.append(builder.take())
+    return chunks
+
+
+_REFUSED = ()  # a line the shortcut refused (already in the builder)
 
 
 WHOLE_RANGE = 4 * RANGE_BYTES  # a range up to this size is read at once

@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 import msgspec
 
 from auditor.audit.fhir_codes import APPLICATION, EVENT_ID, MRN
-from auditor.ingest.formats import MappedEvent, Unmappable, instant_us
+from auditor.ingest.formats import EVENT_SCHEMA, MappedEvent, Unmappable, instant_us
 from auditor.ingest.formats.codes import BTG, action_of_codes
 from auditor.ingest.formats.fhir_mapping import SENSITIVE_LABELS, TYPE_NAME, purpose_of, record_type_of, reference_id
 
@@ -108,6 +108,15 @@ class _NotSure(Exception):
 def fast_event(line: bytes, zone: ZoneInfo, unmapped) -> MappedEvent | None:
     """The event on `line` (without its line end), or None when the general mapper must read it;
     Unmappable as the general mapper raises it."""
+    row = fast_row(line, zone, unmapped)
+    return None if row is None else MappedEvent(**dict(zip(_FIELDS, row)))
+
+
+_FIELDS = tuple(EVENT_SCHEMA.names)
+
+
+def fast_row(line: bytes, zone: ZoneInfo, unmapped) -> tuple | None:
+    """fast_event's event as its EVENT_SCHEMA values in order (what a ChunkBuilder holds), or None."""
     try:
         event = _DECODER.decode(line)
     except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):  # the general mapper says why
@@ -121,12 +130,18 @@ def fast_event(line: bytes, zone: ZoneInfo, unmapped) -> MappedEvent | None:
         return None
 
 
-def _mapped(event: AuditEvent, line: bytes, zone: ZoneInfo, unmapped) -> MappedEvent:
+def _mapped(event: AuditEvent, line: bytes, zone: ZoneInfo, unmapped) -> tuple:
     failed = event.outcome is not None and event.outcome not in ("0", "")
     what = _KINDS((bytes(event.type), bytes(event.subtype), event.action, failed))
     purposes = _PURPOSES(bytes(event.purposeOfEvent))
-    entities = [_ENTITIES(bytes(raw)) for raw in event.entity]
-    at_us = instant_us(event.recorded, zone)
+    entities = []
+    for raw in event.entity:  # _ENTITIES, its lookup written out: two or three a line
+        key = bytes(raw)
+        found = _ENTITY_KNOWN.get(key)
+        if found is None or found is _Memo.NOT_SURE:
+            found = _ENTITIES(key)
+        entities.append(found)
+    at_us = _recorded_us(event.recorded, zone)
     if at_us is None:
         raise _NotSure  # the general mapper looks further (period.start, R5's occurred[x])
     agent = None
@@ -152,10 +167,32 @@ def _mapped(event: AuditEvent, line: bytes, zone: ZoneInfo, unmapped) -> MappedE
     event_id = _source_event_id(event) or _text(event.id) or f"sha256:{digest.hex()[:32]}"
     if action != "login_failed" and mrn is None and action in ("view", "update", "delete", "create", "print"):
         unmapped["a patient action that names no patient (loaded without one)"] += 1
-    return MappedEvent(event_id=event_id, at_us=at_us, user_id=user, action=action, mrn=mrn, record_type=record_type,
-                       outcome="denied" if failed else "success", purpose=purpose, break_glass=glass,
-                       reason=reason if glass else None, workstation=_workstation(agent, event.agent),
-                       row_hash=digest)
+    return (event_id, at_us, user, mrn, action, record_type, "denied" if failed else "success", purpose, glass,
+            reason if glass else None, _workstation(agent, event.agent), digest)
+
+
+_HOURS: dict[str, int | None] = {}  # "2026-11-01T04" -> that hour's UTC microseconds (None: not a time)
+_UNSEEN = object()
+
+
+def _recorded_us(value, zone: ZoneInfo) -> int | None:
+    """instant_us(value, zone), the usual UTC form ("2026-11-01T04:00:02Z", with 3 or 6 digits of a
+    second or none) read by hand: its hour once (by instant_us), its minutes, seconds and fraction
+    here. Anything else, or anything out of range, is instant_us's to read."""
+    if (type(value) is str and len(value) in (20, 24, 27) and value[-1] == "Z" and value[13] == ":"
+            and value[16] == ":" and value.isascii()):
+        hour = _HOURS.get(value[:13], _UNSEEN)
+        if hour is _UNSEEN:
+            hour = instant_us(value[:13] + ":00:00+00:00", zone)
+            if len(_HOURS) >= _MEMO_LIMIT:
+                _HOURS.clear()
+            _HOURS[value[:13]] = hour
+        minute, second, fraction = value[14:16], value[17:19], value[20:-1]
+        if (hour is not None and minute.isdigit() and second.isdigit() and minute < "60" and second < "60"
+                and (len(value) == 20 or (value[19] == "." and fraction.isdigit()))):
+            micros = int(fraction) * (1000 if len(fraction) == 3 else 1) if fraction else 0
+            return hour + (int(minute) * 60 + int(second)) * 1_000_000 + micros
+    return instant_us(value, zone)
 
 
 _MEMO_LIMIT = 1 << 16  # distinct texts a memo holds (then it starts again): tens of megabytes at most
@@ -165,7 +202,7 @@ class _Memo:
     """What `mapping` gives for a key (a part's text), worked out once per key. A part the shortcut is
     not sure of (a shape it does not read, a value of another type) is remembered as such."""
 
-    _NOT_SURE = object()
+    NOT_SURE = object()
 
     def __init__(self, mapping: Callable) -> None:
         self.mapping, self.known = mapping, {}
@@ -176,11 +213,11 @@ class _Memo:
             try:
                 found = self.mapping(key)
             except (_NotSure, msgspec.ValidationError, msgspec.DecodeError, RecursionError):
-                found = self._NOT_SURE
+                found = self.NOT_SURE
             if len(self.known) >= _MEMO_LIMIT:
                 self.known.clear()
             self.known[key] = found
-        if found is self._NOT_SURE:
+        if found is self.NOT_SURE:
             raise _NotSure
         return found
 
@@ -230,6 +267,7 @@ def _entity(text: bytes) -> tuple[bool, str | None, str | None, tuple[str, ...]]
 
 
 _KINDS, _PURPOSES, _ENTITIES = _Memo(_kind), _Memo(_purposes_of_event), _Memo(_entity)
+_ENTITY_KNOWN = _ENTITIES.known
 
 
 def _text(value: str | None) -> str | None:
