@@ -71,9 +71,25 @@ class EventChunk:
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
+_EPOCH_DAY = _EPOCH.toordinal()
+
+
 def instant_us(value, zone: ZoneInfo) -> int | None:
     """An ISO 8601 date-time as UTC microseconds; without an offset, in `zone` (the organisation's);
     None when it cannot be read."""
+    if type(value) is str:  # the usual UTC time ("...Z"), by whole-number arithmetic: a fifth of the cost
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            moment = None
+        if moment is not None and moment.tzinfo is timezone.utc:
+            seconds = (moment.toordinal() - _EPOCH_DAY) * 86_400 + moment.hour * 3_600 + moment.minute * 60
+            return (seconds + moment.second) * 1_000_000 + moment.microsecond
+    return _instant_us(value, zone)
+
+
+def _instant_us(value, zone: ZoneInfo) -> int | None:
+    """instant_us for every time: the text trimmed, Z and seven digits of a second read by hand."""
     if not isinstance(value, str) or not value.strip():
         return None
     text = value.strip()

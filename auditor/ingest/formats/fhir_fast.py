@@ -84,11 +84,11 @@ class AuditEvent(msgspec.Struct, gc=False):
     resourceType: str
     id: Optional[str] = None
     recorded: Optional[str] = None
-    type: msgspec.Raw = msgspec.Raw()  # the parts that repeat: their text, mapped by a _Memo
-    subtype: msgspec.Raw = msgspec.Raw()
+    type: Optional[Coding] = None  # mapped by a _Memo of their codes (_kind)
+    subtype: list[Coding] = []
     action: Optional[str] = None
     outcome: Optional[str] = None
-    purposeOfEvent: msgspec.Raw = msgspec.Raw()
+    purposeOfEvent: msgspec.Raw = msgspec.Raw()  # the parts that repeat: their text, mapped by a _Memo
     agent: list[Agent] = []
     entity: list[msgspec.Raw] = []
     extension: list[Extension] = []
@@ -132,7 +132,9 @@ def fast_row(line: bytes, zone: ZoneInfo, unmapped) -> tuple | None:
 
 def _mapped(event: AuditEvent, line: bytes, zone: ZoneInfo, unmapped) -> tuple:
     failed = event.outcome is not None and event.outcome not in ("0", "")
-    what = _KINDS((bytes(event.type), bytes(event.subtype), event.action, failed))
+    kind = event.type  # its code, and its subtypes', each with whether it holds no nested coding
+    what = _KINDS((None if kind is None else (kind.code, kind.coding is None),
+                   tuple([(c.code, c.coding is None) for c in event.subtype]), event.action, failed))
     purposes = _PURPOSES(bytes(event.purposeOfEvent))
     entities = []
     for raw in event.entity:  # _ENTITIES, its lookup written out: two or three a line
@@ -141,7 +143,7 @@ def _mapped(event: AuditEvent, line: bytes, zone: ZoneInfo, unmapped) -> tuple:
         if found is None or found is _Memo.NOT_SURE:
             found = _ENTITIES(key)
         entities.append(found)
-    at_us = _recorded_us(event.recorded, zone)
+    at_us = instant_us(event.recorded, zone)
     if at_us is None:
         raise _NotSure  # the general mapper looks further (period.start, R5's occurred[x])
     agent = None
@@ -169,30 +171,6 @@ def _mapped(event: AuditEvent, line: bytes, zone: ZoneInfo, unmapped) -> tuple:
         unmapped["a patient action that names no patient (loaded without one)"] += 1
     return (event_id, at_us, user, mrn, action, record_type, "denied" if failed else "success", purpose, glass,
             reason if glass else None, _workstation(agent, event.agent), digest)
-
-
-_HOURS: dict[str, int | None] = {}  # "2026-11-01T04" -> that hour's UTC microseconds (None: not a time)
-_UNSEEN = object()
-
-
-def _recorded_us(value, zone: ZoneInfo) -> int | None:
-    """instant_us(value, zone), the usual UTC form ("2026-11-01T04:00:02Z", with 3 or 6 digits of a
-    second or none) read by hand: its hour once (by instant_us), its minutes, seconds and fraction
-    here. Anything else, or anything out of range, is instant_us's to read."""
-    if (type(value) is str and len(value) in (20, 24, 27) and value[-1] == "Z" and value[13] == ":"
-            and value[16] == ":" and value.isascii()):
-        hour = _HOURS.get(value[:13], _UNSEEN)
-        if hour is _UNSEEN:
-            hour = instant_us(value[:13] + ":00:00+00:00", zone)
-            if len(_HOURS) >= _MEMO_LIMIT:
-                _HOURS.clear()
-            _HOURS[value[:13]] = hour
-        minute, second, fraction = value[14:16], value[17:19], value[20:-1]
-        if (hour is not None and minute.isdigit() and second.isdigit() and minute < "60" and second < "60"
-                and (len(value) == 20 or (value[19] == "." and fraction.isdigit()))):
-            micros = int(fraction) * (1000 if len(fraction) == 3 else 1) if fraction else 0
-            return hour + (int(minute) * 60 + int(second)) * 1_000_000 + micros
-    return instant_us(value, zone)
 
 
 _MEMO_LIMIT = 1 << 16  # distinct texts a memo holds (then it starts again): tens of megabytes at most
@@ -223,15 +201,15 @@ class _Memo:
 
 
 
-def _kind(key: tuple[bytes, bytes, str | None, bool]) -> tuple[str, bool] | str:
-    """(action, break-the-glass) of an event's type, subtype, action code and failure, or why the
+def _kind(key: tuple) -> tuple[str, bool] | str:
+    """(action, break-the-glass) of an event's type, subtypes, action code and failure, or why the
     contract records none (the refusal's text: raised where the general mapper raises it)."""
-    kind_text, subtype_text, verb, failed = key
-    kind = msgspec.json.decode(kind_text, type=Optional[Coding]) if kind_text else None
-    subtypes = msgspec.json.decode(subtype_text, type=list[Coding]) if subtype_text else []
-    codes = {str(kind.code)} if kind is not None and _plain(kind) else set()
+    kind, subtypes, verb, failed = key
+    if (kind is not None and not kind[1]) or not all(plain for _, plain in subtypes):
+        raise _NotSure  # a CodeableConcept where a Coding is expected
+    codes = {str(kind[0])} if kind is not None else set()
     try:
-        return action_of_codes(codes, {str(c.code) for c in subtypes if _plain(c)}, verb, failed)
+        return action_of_codes(codes, {str(code) for code, _ in subtypes}, verb, failed)
     except Unmappable as refused:
         return str(refused)
 

@@ -117,31 +117,3 @@ def test_what_it_is_not_sure_of_goes_to_the_general_mapper(change):
     line = json.dumps({**balp_event(ROW, ZONE), **change}).encode("utf-8")
     assert fast_event(line, ZONE, Counter()) is None
 
-
-digits = st.text(alphabet="0123456789", min_size=2, max_size=2)
-odd = st.sampled_from(["60", "99", "5a", "-1", "٣٣", "²3", " 1", "24", "00", "23", "59"])
-
-
-@settings(max_examples=500, deadline=None)
-@given(st.sampled_from(["2026-11-01", "2024-02-29", "2025-02-29", "1970-01-01", "2026-13-01", "2026-11-01 "]),
-       digits | odd, digits | odd, digits | odd, st.sampled_from(["", ".123", ".000001", ".999999", ".12", ".1234567",
-                                                                   ".abc", "x123"]),
-       st.sampled_from(["Z", "z", "+00:00", "-05:00", ""]), st.sampled_from(["T", " ", "t"]))
-def test_the_usual_utc_time_is_read_as_instant_us_reads_it(day, hour, minute, second, fraction, zone, sep):
-    """fhir_fast reads the usual "2026-11-01T04:00:02.000000Z" by hand; every text gets instant_us's answer."""
-    from auditor.ingest.formats import instant_us
-    from auditor.ingest.formats.fhir_fast import _recorded_us
-
-    text = f"{day}{sep}{hour}:{minute}:{second}{fraction}{zone}"
-    assert _recorded_us(text, ZONE) == instant_us(text, ZONE)
-    assert _recorded_us(text, ZONE) == instant_us(text, ZONE)  # the hour remembered
-
-
-def test_the_usual_utc_times_are_read_by_hand():
-    from auditor.ingest.formats.fhir_fast import _HOURS, _recorded_us
-
-    _HOURS.clear()
-    assert _recorded_us("2026-11-01T04:00:02.000001Z", ZONE) == 1793505602000001
-    assert _recorded_us("2026-11-01T04:59:59.500Z", ZONE) == 1793509199500000
-    assert "2026-11-01T04" in _HOURS  # read by hand, its hour once
-    assert _recorded_us(None, ZONE) is None and _recorded_us(7, ZONE) is None
