@@ -166,7 +166,8 @@ def _mapped(event: AuditEvent, line: bytes, zone: ZoneInfo, unmapped) -> tuple:
     purpose, btg, reason = _purpose(purposes, agent)
     glass = glass or btg
     digest = hashlib.sha256(line).digest()
-    event_id = _source_event_id(event) or _text(event.id) or f"sha256:{digest.hex()[:32]}"
+    event_id = (_source_event_id(event) if event.extension else None) or _text(event.id) \
+        or f"sha256:{digest.hex()[:32]}"
     if action != "login_failed" and mrn is None and action in ("view", "update", "delete", "create", "print"):
         unmapped["a patient action that names no patient (loaded without one)"] += 1
     return (event_id, at_us, user, mrn, action, record_type, "denied" if failed else "success", purpose, glass,
@@ -322,7 +323,7 @@ def _kinds(entity: Entity) -> tuple[str, ...]:
 
 
 def _purpose(of_event: tuple, agent: Agent) -> tuple[str | None, bool, str | None]:
-    found = [*of_event, *_purposes(agent.purposeOfUse)]
+    found = [*of_event, *_purposes(agent.purposeOfUse)] if agent.purposeOfUse else of_event
     if len(found) == 1 and found[0][0] != BTG:
         return found[0][0], False, None
     return purpose_of(found)
