@@ -13,7 +13,7 @@ from typing import Protocol
 import pandas as pd
 
 from auditor.policy.engine import Detection
-from auditor.policy.peer_groups import at_peers_rate, unexplained_deviation
+from auditor.policy.peer_groups import at_peers_rate, standing, unexplained_deviation
 from auditor.policy.rules import Policy
 
 SEVERITY_RISK = {"low": 20, "medium": 45, "high": 70, "critical": 90}
@@ -136,9 +136,10 @@ def _grouped(detection: Detection) -> pd.DataFrame:
         days=("local_day", "nunique"), sensitive=("sensitive", "any"), vip=("vip", "any"),
         any_explained=("explained", "any"), under_care=("under_care", "all"), operational=("operational", "any"),
     ).reset_index()
-    deviation = unexplained_deviation(accesses)
+    peers = standing(accesses) if len(accesses) else None  # worked out once for both
+    deviation = unexplained_deviation(accesses, peers)
     groups["peer_deviation"] = groups["user_id"].map(deviation).fillna(0).astype("int64")
-    at_rate = at_peers_rate(accesses)
+    at_rate = at_peers_rate(accesses, peers)
     ordinary = groups["user_id"].isin(at_rate.index[at_rate.to_numpy(dtype=bool)]).to_numpy(dtype=bool)
     groups["expected"] = (groups["rule"].isin(UNEXPLAINED_RULES) & ~groups["any_explained"] & groups["under_care"]
                           & ~groups["operational"] & ordinary)

@@ -6,6 +6,8 @@ share both), and where a user stands against their peers' median. Used by unusua
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -37,9 +39,20 @@ def peer_median(users: pd.DataFrame, column: str) -> pd.Series:
     return by_group.where(~users["fallback"], by_role)
 
 
-def _against_peers(accesses: pd.DataFrame) -> tuple[pd.Index, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(user ids, each one's unexplained accesses, what the peers' median rate would give them (e, at
-    least one), the count they reach by chance at that rate, their peers' median share)."""
+@dataclass(frozen=True)
+class Standing:
+    """Each active user's unexplained accesses in the period against their peers' (in `ids` order)."""
+
+    ids: pd.Index  # the user ids
+    unexplained: np.ndarray  # their unexplained accesses
+    expected: np.ndarray  # what their peers' median rate would give them (e, at least one)
+    chance: np.ndarray  # the count a user at that rate reaches by chance
+    median: np.ndarray  # their peers' median share of unexplained accesses
+    peers: np.ndarray  # the users of their group (of their role, for a fallback group)
+
+
+def standing(accesses: pd.DataFrame) -> Standing:
+    """Standing of every user of `accesses` (worked out once for both measures below)."""
     user, users = active_users(accesses, MINIMUM_PEERS)
     made = np.bincount(user, minlength=len(users))
     unexplained = np.bincount(user, weights=~accesses["explained"].to_numpy(dtype=bool), minlength=len(users))
@@ -47,32 +60,32 @@ def _against_peers(accesses: pd.DataFrame) -> tuple[pd.Index, np.ndarray, np.nda
     median = peer_median(users, "share").to_numpy()
     expected = np.maximum(1.0, median * made)
     chance = expected + 3 * np.sqrt(expected) + 2  # a count a user at the peers' rate reaches by chance
-    return pd.Index(users["user_id"].to_numpy()), unexplained, expected, chance, median
+    peers = np.where(users["fallback"], users.groupby("role")["user"].transform("size"),
+                     users.groupby("group")["user"].transform("size"))
+    return Standing(pd.Index(users["user_id"].to_numpy()), unexplained, expected, chance, median, peers)
 
 
-def unexplained_deviation(accesses: pd.DataFrame) -> pd.Series:
+def unexplained_deviation(accesses: pd.DataFrame, of: Standing | None = None) -> pd.Series:
     """user id -> 0..MOST_DEVIATION: how far the user's unexplained accesses in the period are above
     what their peers' rate would give them. At the peer group's median share of unexplained accesses,
     a user who made n accesses would have e = median x n of them (at least one); a count no more than
     e + 3 sqrt(e) + 2 is what such a user reaches by chance (workflow gaps come a few at a time) and
-    counts 0; above it, the count against e in doublings: 1 from twice, 2 from four times ... up to 5."""
+    counts 0; above it, the count against e in doublings: 1 from twice, 2 from four times ... up to 5.
+    `of`: the accesses' standing, when it is worked out already."""
     if accesses.empty:
         return pd.Series(dtype="int64")
-    ids, unexplained, expected, chance, _ = _against_peers(accesses)
-    ratio = np.where(unexplained > chance, unexplained / expected, 1.0)
+    of = of or standing(accesses)
+    ratio = np.where(of.unexplained > of.chance, of.unexplained / of.expected, 1.0)
     doublings = np.floor(np.log2(ratio))
-    return pd.Series(np.minimum(MOST_DEVIATION, doublings).astype("int64"), index=ids)
+    return pd.Series(np.minimum(MOST_DEVIATION, doublings).astype("int64"), index=of.ids)
 
 
-def at_peers_rate(accesses: pd.DataFrame) -> pd.Series:
+def at_peers_rate(accesses: pd.DataFrame, of: Standing | None = None) -> pd.Series:
     """user id -> whether the user's unexplained accesses are what their peers leave too: they have
     peers (MINIMUM_PEERS users of the group, or of the role for a fallback group), the peers' median
     share of unexplained accesses is above zero (their work has such gaps), and the user's count is
     within chance of it (unexplained_deviation's margin)."""
     if accesses.empty:
         return pd.Series(dtype=bool)
-    ids, unexplained, _, chance, median = _against_peers(accesses)
-    _, users = active_users(accesses, MINIMUM_PEERS)
-    peers = np.where(users["fallback"], users.groupby("role")["user"].transform("size"),
-                     users.groupby("group")["user"].transform("size"))
-    return pd.Series((median > 0) & (unexplained <= chance) & (peers >= MINIMUM_PEERS), index=ids)
+    of = of or standing(accesses)
+    return pd.Series((of.median > 0) & (of.unexplained <= of.chance) & (of.peers >= MINIMUM_PEERS), index=of.ids)
