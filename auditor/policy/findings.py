@@ -169,6 +169,9 @@ def _sentence(actor: str, g) -> str:
     text = (g.evidence.replace("{opened}", "opened" if g.all_viewed else "accessed")
             .replace("{times}", f" {g.count} times" if g.count > 1 else "")
             .replace("{when}", f" on {first}" if first == last else f" between {first} and {last}"))
+    if g.expected:  # why it ranks low, said where the finding is read
+        return (f"{actor} {text}. Ranked as an expected gap: the patient was in the organisation's care then, "
+                f"and this member's unexplained accesses are at their peers' rate.")
     return f"{actor} {text}."
 
 

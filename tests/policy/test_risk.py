@@ -90,16 +90,19 @@ def _ward_month(policy, gaps: dict[str, list[int]]):
     frames = frames_from_tables(workforce=[{"user_id": n, "role": "nurse", "department": "Cardiology"} for n in nurses],
                                 patients=[{"patient_id": i} for i in (1, 2, 3)], encounters=encounters, events=events)
     found = build_findings(engine.run(frames, policy), policy)
-    return {(f.user_id, f.patient_id): f.risk for f in found if f.rule == "no-treatment-relationship"}
+    return {(f.user_id, f.patient_id): (f.risk, f.explanation) for f in found if f.rule == "no-treatment-relationship"}
 
 
 def test_a_gap_the_peers_leave_too_on_a_patient_in_care_ranks_below_every_grounded_finding(policy):
-    risk = _ward_month(policy, {"n.0": [2], "n.1": [2], "n.2": [2], "n.3": [2], "n.4": [3], "n.5": [2] * 12})
+    found = _ward_month(policy, {"n.0": [2], "n.1": [2], "n.2": [2], "n.3": [2], "n.4": [3], "n.5": [2] * 12})
+    risk = {key: score for key, (score, _) in found.items()}
     assert risk[("n.0", 2)] == 5 and risk[("n.3", 2)] == 5  # an expected gap: nothing above the 5
     assert risk[("n.4", 3)] == 45  # the same nurse's rate, but a patient nobody was treating
     assert risk[("n.5", 2)] >= 45  # 12 against a peer median of 1: past chance, so not expected
+    assert found[("n.0", 2)][1].endswith("Ranked as an expected gap: the patient was in the organisation's care "
+                                         "then, and this member's unexplained accesses are at their peers' rate.")
+    assert "expected gap" not in found[("n.4", 3)][1] + found[("n.5", 2)][1]
 
 
 def test_peers_without_gaps_make_no_gap_expected(policy):
-    risk = _ward_month(policy, {"n.0": [2]})
-    assert risk[("n.0", 2)] == 45
+    assert _ward_month(policy, {"n.0": [2]})[("n.0", 2)][0] == 45
