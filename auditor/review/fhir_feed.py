@@ -24,7 +24,7 @@ from auditor.home import Vault
 from auditor.ingest.ehr_import import IngestSummary
 from auditor.ingest.event_import import append_chunks, quarantine
 from auditor.ingest.formats import ChunkBuilder, Unmappable
-from auditor.ingest.formats.fhir import json_document
+from auditor.ingest.formats.fhir_records import json_document
 from auditor.ingest.formats.fhir_mapping import canonical, map_event
 from auditor.review.patient_access import report_days
 from auditor.staff.feeds import FeedAccount

@@ -17,8 +17,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from auditor.errors import InputError
-from auditor.ingest.formats import CHUNK_EVENTS
-from auditor.ingest.formats.fhir import FhirAuditEvents, Unmappable, canonical, map_event
+from auditor.ingest.formats import CHUNK_EVENTS, Unmappable
+from auditor.ingest.formats.fhir import FhirAuditEvents
+from auditor.ingest.formats.fhir_mapping import canonical, map_event
 
 EXAMPLES = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "fhir-r4-examples"
 UTC = ZoneInfo("UTC")
