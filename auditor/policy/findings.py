@@ -85,8 +85,9 @@ class RiskFactors:
     other_findings: int = 0  # the member's other findings in the period, expected gaps aside (a repeat offender)
     peer_deviation: int = 0  # 0-5: the member's unexplained accesses against their peers' rate (peer_groups)
     # an expected gap: an unexplained-access finding (UNEXPLAINED_RULES, nothing of it explained) whose
-    # patients were all in the organisation's care at the time, by a member in a clinical role (rule 4's
-    # roles never open a sensitive record) at their peers' rate of such gaps (peer_groups.at_peers_rate)
+    # patients were all in the organisation's care at the time, by a member of the workforce file in a
+    # clinical role (rule 4's roles never open a sensitive record) at their peers' rate of such gaps
+    # (peer_groups.at_peers_rate)
     expected: bool = False
 
 
@@ -126,8 +127,11 @@ def _grouped(detection: Detection) -> pd.DataFrame:
     explained, care = accesses["explained"].astype(bool), accesses["under_care"].astype(bool)
     hits["explained"] = hits["event"].map(explained[explained]).notna()
     hits["under_care"] = hits["event"].map(care[care]).notna()
-    operations = accesses["role"].isin(detection.context.settings.explanations.operational_roles)
-    hits["operational"] = hits["event"].map(operations[operations]).notna()  # rule 4's roles: no clinical gaps
+    # rule 4's roles leave no clinical gaps; nor does an account the workforce file does not know (its role
+    # would be only what its export says of it)
+    operations = (accesses["role"].isin(detection.context.settings.explanations.operational_roles)
+                  | accesses["workforce_id"].isna())
+    hits["operational"] = hits["event"].map(operations[operations]).notna()
     groups = hits.groupby(["rule", "user_id", "unit"], sort=False).agg(
         event_ids=("event_ref", lambda s: list(dict.fromkeys(s))), patients=("patient_id", "nunique"),
         patient_id=("patient_id", "first"), first_at=("at", "min"), last_at=("at", "max"),

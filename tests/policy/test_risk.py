@@ -70,7 +70,7 @@ def test_a_reviewed_month_s_findings_carry_their_aggravations(tmp_path, policy):
     assert risk[("t.gone", "terminated-user-access")] == 90 + 1  # one other finding
 
 
-def _ward_month(policy, gaps: dict[str, list[int]]):
+def _ward_month(policy, gaps: dict[str, list[int]], strangers: tuple[str, ...] = ()):
     """Six Cardiology nurses, 40 explained accesses each (patient 1, a Cardiology encounter), and the
     unexplained ones `gaps` gives per nurse: the patients opened once each (2: an Oncology patient in
     care; 3: nobody's patient)."""
@@ -87,7 +87,11 @@ def _ward_month(policy, gaps: dict[str, list[int]]):
                    "start": "2026-10-25T09:00:00", "end": "2026-11-30T09:00:00"},
                   {"patient_id": 2, "department": "Oncology", "attending": None,
                    "start": "2026-10-25T09:00:00", "end": "2026-11-30T09:00:00"}]
-    frames = frames_from_tables(workforce=[{"user_id": n, "role": "nurse", "department": "Cardiology"} for n in nurses],
+    # an account the workforce file does not know: only its gaps, its role only what its events say
+    events = [e for e in events if e["user_id"] not in strangers or "-gap-" in e["id"]]
+    events = [{**e, "role": "nurse"} if e["user_id"] in strangers else e for e in events]
+    staff = [{"user_id": n, "role": "nurse", "department": "Cardiology"} for n in nurses if n not in strangers]
+    frames = frames_from_tables(workforce=staff,
                                 patients=[{"patient_id": i} for i in (1, 2, 3)], encounters=encounters, events=events)
     found = build_findings(engine.run(frames, policy), policy)
     return {(f.user_id, f.patient_id): (f.risk, f.explanation) for f in found if f.rule == "no-treatment-relationship"}
@@ -106,3 +110,9 @@ def test_a_gap_the_peers_leave_too_on_a_patient_in_care_ranks_below_every_ground
 
 def test_peers_without_gaps_make_no_gap_expected(policy):
     assert _ward_month(policy, {"n.0": [2]})[("n.0", 2)][0] == 45
+
+
+def test_an_account_the_workforce_does_not_know_makes_no_gap_expected_whatever_its_export_says(policy):
+    # n.0's events say "nurse", but the workforce file does not know n.0: its role is only the export's word
+    found = _ward_month(policy, {f"n.{i}": [2] for i in range(6)}, strangers=("n.0",))
+    assert found[("n.0", 2)][0] == 45 and found[("n.1", 2)][0] == 5
