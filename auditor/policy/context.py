@@ -33,6 +33,8 @@ class EngineSettings:
     precedence: tuple[str, ...] = ("self-access", "family-access", "coworker-access", "neighbor-access",
                                    "vip-access", "deceased-patient-access", "sensitive-record-access",
                                    "no-treatment-relationship")
+    # the rules whose finding may rank as an expected gap (auditor.policy.findings: README, "The risk score")
+    expected_gaps: tuple[str, ...] = ("no-treatment-relationship", "sensitive-record-access", "vip-access")
 
 
 @dataclass

@@ -17,8 +17,6 @@ from auditor.policy.peer_groups import at_peers_rate, standing, unexplained_devi
 from auditor.policy.rules import Policy
 
 SEVERITY_RISK = {"low": 20, "medium": 45, "high": 70, "critical": 90}
-# the rules whose only ground is that nothing explained an access (interchange.md, "The rules")
-UNEXPLAINED_RULES = ("no-treatment-relationship", "sensitive-record-access")
 EXPECTED_RISK, EXPECTED_MOST = 5, 19  # an expected gap's score: 5 + its aggravations, under every low finding's 20
 ROLE_LABELS = {"him": "HIM staff member", "it": "IT staff member", "admin": "Administrator",
                "registration": "Registration clerk", "billing": "Billing clerk", "coding": "Coder",
@@ -84,7 +82,7 @@ class RiskFactors:
     vip: bool = False  # one of them opened the chart of a patient the vault marks VIP
     other_findings: int = 0  # the member's other findings in the period, expected gaps aside (a repeat offender)
     peer_deviation: int = 0  # 0-5: the member's unexplained accesses against their peers' rate (peer_groups)
-    # an expected gap: an unexplained-access finding (UNEXPLAINED_RULES, nothing of it explained) whose
+    # an expected gap: a finding of a rule in policies/engine.yaml's expected_gaps, nothing of it explained, whose
     # patients were all in the organisation's care at the time, by a member of the workforce file in a
     # clinical role (rule 4's roles never open a sensitive record) at their peers' rate of such gaps
     # (peer_groups.at_peers_rate)
@@ -103,7 +101,8 @@ def risk_score(severity: str, factors: RiskFactors = RiskFactors()) -> int:
     critical one's base but never outranks its case.
 
     An expected gap (RiskFactors.expected) scores 5 plus the same aggravations, at most 19: below every
-    finding with a ground of its own. A consult or a phone question about a patient of another
+    finding with a ground of its own; its rule's severity is set aside, so a VIP's or a sensitive
+    record's gap counts its 5 and ranks first among the gaps. A consult or a phone question about a patient of another
     department leaves an access unexplained at about the same rate in every peer group; what a review
     budget is for is the access to someone the hospital was not treating, or a member far above peers."""
     added = (min(10, factors.events - 1) + 5 * factors.sensitive + 5 * factors.vip
@@ -145,13 +144,14 @@ def _grouped(detection: Detection) -> pd.DataFrame:
     groups["peer_deviation"] = groups["user_id"].map(deviation).fillna(0).astype("int64")
     at_rate = at_peers_rate(accesses, peers)
     ordinary = groups["user_id"].isin(at_rate.index[at_rate.to_numpy(dtype=bool)]).to_numpy(dtype=bool)
-    groups["expected"] = (groups["rule"].isin(UNEXPLAINED_RULES) & ~groups["any_explained"] & groups["under_care"]
-                          & ~groups["operational"] & ordinary)
+    groups["expected"] = (groups["rule"].isin(detection.context.settings.expected_gaps) & ~groups["any_explained"]
+                          & groups["under_care"] & ~groups["operational"] & ordinary)
     grounded = (~groups["expected"]).astype("int64")  # an expected gap makes nobody a repeat offender
     groups["other_findings"] = groups.assign(g=grounded).groupby("user_id")["g"].transform("sum") - grounded
-    # an aggravation the rule's severity already stands for is not counted twice
-    groups["sensitive"] &= groups["rule"] != "sensitive-record-access"
-    groups["vip"] &= groups["rule"] != "vip-access"
+    # an aggravation the rule's severity already stands for is not counted twice (an expected gap's
+    # score sets the severity aside, so there it counts)
+    groups["sensitive"] &= (groups["rule"] != "sensitive-record-access") | groups["expected"]
+    groups["vip"] &= (groups["rule"] != "vip-access") | groups["expected"]
     return groups
 
 

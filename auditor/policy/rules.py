@@ -85,7 +85,7 @@ def _settings(f: PolicyFile, base: EngineSettings, partial: bool) -> EngineSetti
     if not isinstance(doc, dict):
         f.problem((), "the engine settings must be a YAML mapping")
         return base
-    known = {"id", "version", "effective", "citations", "explanations", "access_actions", "precedence"}
+    known = {"id", "version", "effective", "citations", "explanations", "access_actions", "precedence", "expected_gaps"}
     for key in sorted(set(doc) - known):
         f.problem((key,), f"unknown key {key!r}")
     ex = doc.get("explanations", {} if partial else None)
@@ -112,7 +112,11 @@ def _settings(f: PolicyFile, base: EngineSettings, partial: bool) -> EngineSetti
     if not isinstance(precedence, (list, tuple)):
         f.problem(("precedence",), "precedence must be a list of rule ids")
         precedence = base.precedence
-    return EngineSettings(explanations, frozenset(actions), tuple(precedence))
+    gaps = doc.get("expected_gaps", base.expected_gaps)
+    if not isinstance(gaps, (list, tuple)) or not all(isinstance(g, str) for g in gaps):
+        f.problem(("expected_gaps",), "expected_gaps must be a list of rule ids")
+        gaps = base.expected_gaps
+    return EngineSettings(explanations, frozenset(actions), tuple(precedence), tuple(gaps))
 
 
 def _rule_files(folder: Path) -> list[Path]:
@@ -166,6 +170,7 @@ def lint(rules_dir: Path | None = None, site_dir: Path | None = None) -> tuple[l
     engine_file = PolicyFile.read(engine_path if engine_path.exists() else POLICIES_DIR / ENGINE_FILE)
     settings = _settings(engine_file, EngineSettings(), partial=False) if not engine_file.problems else EngineSettings()
     problems += engine_file.problems
+    gaps_file = engine_file  # the file whose expected_gaps hold (a site's, when it names them)
     rules = _load_ours(rules_dir, problems)
     if site_dir is not None:
         site_dir = Path(site_dir)
@@ -176,6 +181,8 @@ def lint(rules_dir: Path | None = None, site_dir: Path | None = None) -> tuple[l
                 site_engine = PolicyFile.read(site_dir / ENGINE_FILE)
                 if not site_engine.problems:
                     settings = _settings(site_engine, settings, partial=True)
+                    if isinstance(site_engine.data, dict) and "expected_gaps" in site_engine.data:
+                        gaps_file = site_engine
                 problems += site_engine.problems
             _apply_site(site_dir, rules, problems)
             if (site_dir / TEMPLATES_FILE).exists():  # explanation templates a privacy officer approved
@@ -188,6 +195,11 @@ def lint(rules_dir: Path | None = None, site_dir: Path | None = None) -> tuple[l
         if rule_id not in rules and rule_id not in broken:
             problems.append(Problem(engine_file.path, engine_file.lines.get(("precedence",)),
                                     f"precedence names an unknown rule {rule_id!r}"))
+    for rule_id in settings.expected_gaps:  # only a finding that an unexplained access alone grounds
+        if rule_id not in settings.precedence or rule_id == "self-access":
+            problems.append(Problem(gaps_file.path, gaps_file.lines.get(("expected_gaps",)),
+                                    f"expected_gaps names {rule_id!r}, which is not a rule that claims an unexplained "
+                                    f"access (the precedence, self-access aside)"))
     return problems, (None if problems else Policy(rules, settings))
 
 

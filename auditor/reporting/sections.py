@@ -164,4 +164,5 @@ def appendix(policy: Policy) -> dict:
             "approved_templates": [{"id": a.template.id, "explains": a.template.sentence, "approved_by": a.approved_by,
                                     "approved_on": a.approved_on.isoformat()} for a in ex.approved],
             "sensitive_types": sorted(ex.sensitive_record_types),
-            "precedence": list(policy.settings.precedence)}
+            "precedence": list(policy.settings.precedence),
+            "expected_gaps": list(policy.settings.expected_gaps)}

@@ -70,10 +70,11 @@ def test_a_reviewed_month_s_findings_carry_their_aggravations(tmp_path, policy):
     assert risk[("t.gone", "terminated-user-access")] == 90 + 1  # one other finding
 
 
-def _ward_month(policy, gaps: dict[str, list[int]], strangers: tuple[str, ...] = ()):
+def _ward_month(policy, gaps: dict[str, list[int]], strangers: tuple[str, ...] = (), patient_2: dict | None = None,
+                rule: str = "no-treatment-relationship", staff_extra: tuple[dict, ...] = ()):
     """Six Cardiology nurses, 40 explained accesses each (patient 1, a Cardiology encounter), and the
     unexplained ones `gaps` gives per nurse: the patients opened once each (2: an Oncology patient in
-    care; 3: nobody's patient)."""
+    care, with `patient_2`'s attributes; 3: nobody's patient). The findings of `rule`."""
     from auditor.policy import engine
     from auditor.policy.examples import frames_from_tables
     from auditor.policy.findings import build_findings
@@ -91,10 +92,11 @@ def _ward_month(policy, gaps: dict[str, list[int]], strangers: tuple[str, ...] =
     events = [e for e in events if e["user_id"] not in strangers or "-gap-" in e["id"]]
     events = [{**e, "role": "nurse"} if e["user_id"] in strangers else e for e in events]
     staff = [{"user_id": n, "role": "nurse", "department": "Cardiology"} for n in nurses if n not in strangers]
-    frames = frames_from_tables(workforce=staff,
-                                patients=[{"patient_id": i} for i in (1, 2, 3)], encounters=encounters, events=events)
+    patients = [{"patient_id": 1}, {"patient_id": 2, **(patient_2 or {})}, {"patient_id": 3}]
+    frames = frames_from_tables(workforce=staff + list(staff_extra), patients=patients, encounters=encounters,
+                                events=events)
     found = build_findings(engine.run(frames, policy), policy)
-    return {(f.user_id, f.patient_id): (f.risk, f.explanation) for f in found if f.rule == "no-treatment-relationship"}
+    return {(f.user_id, f.patient_id): (f.risk, f.explanation) for f in found if f.rule == rule}
 
 
 def test_a_gap_the_peers_leave_too_on_a_patient_in_care_ranks_below_every_grounded_finding(policy):
@@ -116,3 +118,34 @@ def test_an_account_the_workforce_does_not_know_makes_no_gap_expected_whatever_i
     # n.0's events say "nurse", but the workforce file does not know n.0: its role is only the export's word
     found = _ward_month(policy, {f"n.{i}": [2] for i in range(6)}, strangers=("n.0",))
     assert found[("n.0", 2)][0] == 45 and found[("n.1", 2)][0] == 5
+
+
+def test_a_vip_s_gap_is_expected_too_and_ranks_first_among_the_gaps(policy):
+    # the VIP flag says who the patient is to the public, not to the member (policies/engine.yaml)
+    every = {f"n.{i}": [2] for i in range(6)}
+    vip = _ward_month(policy, every, patient_2={"vip": True}, rule="vip-access")
+    assert vip[("n.0", 2)][0] == 10  # 5 + the VIP's 5, which the rule's severity no longer stands for
+    assert vip[("n.0", 2)][1].endswith("Ranked as an expected gap: the patient was in the organisation's care then, "
+                                       "and this member's unexplained accesses are at their peers' rate.")
+    assert _ward_month(policy, every)[("n.0", 2)][0] == 5 < 10  # a plain gap ranks after it
+    above = _ward_month(policy, {**every, "n.5": [2] * 12}, patient_2={"vip": True}, rule="vip-access")
+    assert above[("n.5", 2)][0] >= 70  # far above the peers: grounded, with its severity
+
+
+def test_a_coworker_s_gap_is_never_expected(policy):
+    # patient 2 is an Oncology patient in care, and a Cardiology colleague: the tie is snooping's motive
+    colleague = ({"user_id": "c.lee", "role": "physician", "department": "Cardiology", "own_patient_id": 2},)
+    found = _ward_month(policy, {f"n.{i}": [2] for i in range(6)}, rule="coworker-access", staff_extra=colleague)
+    assert {risk for risk, _ in found.values()} == {70}
+    assert not any("expected gap" in text for _, text in found.values())
+
+
+def test_a_site_that_reviews_every_vip_gap_names_its_expected_gaps(policy, tmp_path):
+    from auditor.policy.rules import load_policy
+
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "engine.yaml").write_text("explanations: {}\nexpected_gaps: [no-treatment-relationship]\n")
+    strict = load_policy(site_dir=site)
+    found = _ward_month(strict, {f"n.{i}": [2] for i in range(6)}, patient_2={"vip": True}, rule="vip-access")
+    assert found[("n.0", 2)][0] == 70 and "expected gap" not in found[("n.0", 2)][1]

@@ -97,3 +97,18 @@ def test_site_rules_need_a_known_detector_and_overrides_stay_small(tmp_path):
     assert any("mine.yaml:" in t and "no detector named 'crystal_ball'" in t for t in text), text
     assert any("after-hours.yaml:2: a site override may only change" in t for t in text), text
     assert any("after-hours.yaml:4: unknown parameter 'window'" in t for t in text), text
+
+
+def test_expected_gaps_name_only_rules_an_unexplained_access_alone_grounds(tmp_path):
+    assert load_policy().settings.expected_gaps == ("no-treatment-relationship", "sensitive-record-access",
+                                                    "vip-access")
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "engine.yaml").write_text("explanations: {}\nexpected_gaps: [no-treatment-relationship]\n")
+    assert load_policy(site_dir=site).settings.expected_gaps == ("no-treatment-relationship",)
+    for wrong, says in (("[self-access]", "'self-access', which is not a rule that claims an unexplained access"),
+                        ("[no-such-rule]", "'no-such-rule', which is not a rule that claims"),
+                        ("after-hours", "expected_gaps must be a list of rule ids")):
+        (site / "engine.yaml").write_text(f"explanations: {{}}\nexpected_gaps: {wrong}\n")
+        text = [str(p) for p in lint(site_dir=site)[0]]
+        assert any(t.startswith(f"{site / 'engine.yaml'}:2:") and says in t for t in text), (wrong, text)
