@@ -121,7 +121,11 @@ def connect(url: str, *, must_exist: bool = True) -> Engine:
         _make_sqlite_transactional(engine)
         return engine
     _driver_of(parsed)
-    return create_engine(url, pool_pre_ping=True)
+    # Every statement planned with its values (auditor.vault.gateway.keyed): psycopg prepares a statement
+    # on its fifth run, and PostgreSQL may then keep a generic plan that ignores the values; on a table
+    # this very ingest is filling (no statistics yet) that compared every row with every key, seconds a
+    # batch. Planning a statement costs a fraction of a millisecond.
+    return create_engine(url, pool_pre_ping=True, connect_args={"prepare_threshold": None})
 
 
 def _driver_of(parsed: URL) -> None:

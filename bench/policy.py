@@ -1,7 +1,7 @@
 """Policy benchmark (issue 3): ingest throughput, the full rule pack's time and memory, and three rules
 against DuckDB.
 
-    python bench/policy.py [--events N] [--seed S] [--keep DIR]
+    python bench/policy.py [--events N] [--seed S] [--keep DIR] [--database-url postgresql+psycopg://...]
 
 N access events (default 10,000,000: about a month of a large academic medical centre) are generated
 by bench/policy_data.py as an interchange export (November 2026, America/New_York), then:
@@ -19,6 +19,11 @@ by bench/policy_data.py as an interchange export (November 2026, America/New_Yor
    holding only those rules against DuckDB SQL with the same meaning over the same frames, in this
    process, one after the other. Both counts of flagged events are printed for each rule and must
    agree: a benchmark comparing different answers would be wrong (exit status 1 if they differ).
+
+With --database-url (an empty PostgreSQL database, as `auditor init --database-url` takes), the same
+export is then ingested into a second vault whose records database is that one, verified, and the
+full pack run on it in a child process; its figures are printed beside SQLite's (issue 19, section 2),
+and the two packs' hits must be the same (exit status 1 if they differ).
 
 Not a timed test: it prints a table and, last, one JSON line. Targets (issue 3, on the 2-core
 machine): full pack <= 60 s, peak RSS <= 6 GB, ingest >= 100,000 events/s, three rules <= 5x DuckDB.
@@ -203,9 +208,9 @@ def run_ours(frames: Frames, policy: Policy) -> tuple[float, dict[str, int]]:
 
 
 # -- 1. ingest, 2. the full rule pack (child process) ---------------------------------------------------
-def ingest(export: Path, home: Path) -> dict:
+def ingest(export: Path, home: Path, database_url: str | None = None) -> dict:
     zone = ZoneInfo(policy_data.TIME_ZONE)
-    vault = create_home(home)
+    vault = create_home(home, database_url=database_url)
     try:
         choose_timezone(vault, zone)
         started = time.perf_counter()
@@ -293,7 +298,6 @@ def report(fig: dict, counts: dict) -> None:
         print(f"{rule:<28}{counts['ours'][rule]:>12,}{counts['duckdb'][rule]:>12,}")
     print(f"explained accesses: {fig['explained']:.1%} of {fig['accesses']:,}; full-pack hits: "
           + ", ".join(f"{r} {n:,}" for r, n in sorted(fig["hits"].items())))
-    print(json.dumps({k: (round(v, 4) if isinstance(v, float) else v) for k, v in fig.items()}))
 
 
 def generate_and_ingest(work: Path, events: int, seed: int) -> dict:
@@ -303,6 +307,36 @@ def generate_and_ingest(work: Path, events: int, seed: int) -> dict:
            "patients": shape.patients, "encounters": shape.encounters, "care_team": shape.care_team,
            "orders": shape.orders, "appointments": shape.appointments, "documents": shape.documents}
     return {**fig, **ingest(work / "export", work / "home")}
+
+
+def on_postgresql(work: Path, database_url: str, sqlite: dict) -> dict:
+    """The same export into a vault on PostgreSQL: ingest, verify and the full pack (in a child)."""
+    fig = ingest(work / "export", work / "home-postgresql", database_url)
+    pack = rule_pack_in_child(work / "home-postgresql")
+    fig.update(pack, pack_s=pack["load_s"] + pack["run_s"], same_hits=pack["hits"] == sqlite["hits"])
+    return fig
+
+
+def report_postgresql(sqlite: dict, pg: dict) -> None:
+    rows = [("ingest: access rows per second", f"{sqlite['ingest_per_s']:,.0f}", f"{pg['ingest_per_s']:,.0f}",
+             pg["ingest_per_s"] / sqlite["ingest_per_s"]),
+            ("ingest: access log (s)", f"{sqlite['access_s']:.1f}", f"{pg['access_s']:.1f}",
+             pg["access_s"] / sqlite["access_s"]),
+            ("ingest: whole export (s)", f"{sqlite['directory_s']:.1f}", f"{pg['directory_s']:.1f}",
+             pg["directory_s"] / sqlite["directory_s"]),
+            (f"audit verify of {pg['log_size']:,} events (s)", f"{sqlite['verify_s']:.1f}", f"{pg['verify_s']:.1f}",
+             pg["verify_s"] / sqlite["verify_s"]),
+            ("full pack: load_frames (s)", f"{sqlite['load_s']:.1f}", f"{pg['load_s']:.1f}", pg["load_s"] / sqlite["load_s"]),
+            ("full pack: engine.run (s)", f"{sqlite['run_s']:.1f}", f"{pg['run_s']:.1f}", pg["run_s"] / sqlite["run_s"]),
+            ("full pack: total (s)", f"{sqlite['pack_s']:.1f}", f"{pg['pack_s']:.1f}", pg["pack_s"] / sqlite["pack_s"]),
+            ("full pack: peak RSS (GB)", f"{sqlite['peak_rss_gb']:.2f}", f"{pg['peak_rss_gb']:.2f}",
+             pg["peak_rss_gb"] / sqlite["peak_rss_gb"])]
+    width = max(len(r[0]) for r in rows)
+    print(f"\n{'the same export on':<{width}}  {'SQLite':>10}  {'PostgreSQL':>10}  PostgreSQL / SQLite")
+    for what, lite, pg_value, ratio in rows:
+        print(f"{what:<{width}}  {lite:>10}  {pg_value:>10}  {ratio:.2f}x")
+    print("full-pack hits " + ("identical on both" if pg["same_hits"] else
+                               f"DIFFER: SQLite {sqlite['hits']}, PostgreSQL {pg['hits']}"))
 
 
 def compare_three(home: Path, fig: dict) -> dict[str, dict[str, int]]:
@@ -322,6 +356,12 @@ def compare_three(home: Path, fig: dict) -> dict[str, dict[str, int]]:
     return {"ours": ours, "duckdb": theirs}
 
 
+def _rounded(value):
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    return round(value, 4) if isinstance(value, float) else value
+
+
 def main(argv: list[str] | None = None) -> int:
     keep_freed_memory()  # as the auditor command does
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -330,8 +370,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", type=Path, help="Keep the export and the vault here (default: a temporary folder).")
     parser.add_argument("--home", type=Path, help="Skip generation and ingest: measure the rules on this vault "
                                                   "(one an earlier run kept with --keep, in DIR/home).")
+    parser.add_argument("--database-url", help="Also measure ingest, verify and the full pack with this empty "
+                                                  "PostgreSQL database as the records database (postgresql+psycopg://...).")
     parser.add_argument("--rule-pack", type=Path, help=argparse.SUPPRESS)  # the child's entry point
     args = parser.parse_args(argv)
+    if args.database_url and args.home:
+        parser.error("--database-url measures a new export: it does not go with --home")
     if args.rule_pack:
         print(json.dumps(rule_pack(args.rule_pack)))
         return 0
@@ -344,10 +388,15 @@ def main(argv: list[str] | None = None) -> int:
     pack = rule_pack_in_child(home)
     fig.update(pack, pack_s=pack["load_s"] + pack["run_s"])
     counts = compare_three(home, fig)
+    if args.database_url:
+        fig["postgresql"] = on_postgresql(work, args.database_url, fig)
     report(fig, counts)
+    if args.database_url:
+        report_postgresql(fig, fig["postgresql"])
+    print(json.dumps(_rounded(fig)))
     if tmp:
         tmp.cleanup()
-    return 0 if fig["counts_agree"] else 1
+    return 0 if fig["counts_agree"] and fig.get("postgresql", {}).get("same_hits", True) else 1
 
 
 if __name__ == "__main__":

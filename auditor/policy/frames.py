@@ -121,8 +121,10 @@ EVENT_CHUNK = 500_000  # events typed at a time: the untyped rows of a whole mon
 
 
 def read_events_frame(conn: Connection, stmt, chunk: int = EVENT_CHUNK) -> list[pd.DataFrame]:
-    """The events, typed chunk by chunk (memory: the typed month plus one untyped chunk)."""
-    result = conn.execute(stmt)
+    """The events, typed chunk by chunk (memory: the typed month plus one untyped chunk). On
+    PostgreSQL the rows come through a server-side cursor (stream_results): psycopg's default cursor
+    would hold the whole result in the client before the first chunk; SQLite's cursor streams anyway."""
+    result = conn.execute(stmt.execution_options(stream_results=True))
     columns, cursor = list(result.keys()), result.cursor
     chunks = []
     while cursor is not None:

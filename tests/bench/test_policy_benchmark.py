@@ -46,3 +46,16 @@ def test_the_benchmark_runs_and_duckdb_agrees(tmp_path, capsys):
     ours = figures["counts"]["auditor"]
     assert all(ours[rule] > 0 for rule in bench.THREE), ours  # each compared rule has something to find
     assert figures["hits"]["no-treatment-relationship"] <= ours["no-treatment-relationship"]  # precedence
+
+
+@pytest.mark.postgres
+def test_the_benchmark_runs_on_postgresql_beside_sqlite_with_the_same_hits(tmp_path, capsys, fresh_postgres_db):
+    bench = _module("policy")
+    assert bench.main(["--events", "20000", "--keep", str(tmp_path), "--database-url", fresh_postgres_db()]) == 0
+    out = capsys.readouterr().out
+    figures = json.loads(out.strip().splitlines()[-1])
+    pg = figures["postgresql"]
+    assert pg["same_hits"] and pg["hits"] == figures["hits"] and sum(pg["hits"].values()) > 0
+    assert pg["rows"] == pg["loaded"] == 20_000 and pg["log_size"] == figures["log_size"]
+    assert "PostgreSQL / SQLite" in out and "full-pack hits identical on both" in out
+    assert (tmp_path / "home-postgresql").is_dir()

@@ -13,18 +13,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Sequence
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from auditor.audit.events import AuditEvent
 from auditor.errors import InputError
 from auditor.vault.gateway.context import AccessContext
+from auditor.vault.gateway.bulk import insert_rows
+from auditor.vault.gateway.keyed import among, loaded
 from auditor.vault.records import Appointment, AuthoredDocument, Order, WorkforceMember
 
 if TYPE_CHECKING:  # pragma: no cover
     from auditor.vault.gateway.core import AccessGateway
-
-_CHUNK = 900
 
 
 @dataclass(frozen=True)
@@ -113,7 +113,7 @@ class CareActivityWriting:
             writer = self._require(session, ctx, events, "create", at)
             patients = self.patient_ids(session, sorted({r.mrn for r in records}))
             users = _workforce_ids(session, {p for r in records for p in r.people() if p})
-            seen = _loaded(session, model, records)
+            seen = loaded(session, model, records)
             rows, touched = [], set()
             for r in records:
                 if (r.source, r.source_id) in seen:
@@ -126,8 +126,8 @@ class CareActivityWriting:
                 rows.append({"source": r.source, "source_id": r.source_id, **r.row(patients[r.mrn], users)})
                 touched.add(patients[r.mrn])
             if rows:
-                made = session.execute(insert(model).returning(model.id, sort_by_parameter_order=True), rows)
-                self._record_rows(session, events, ctx, writer, at, table, "create", made.scalars().all())
+                made = insert_rows(session, model, rows, ids=True)
+                self._record_rows(session, events, ctx, writer, at, table, "create", made)
             for pid in sorted(touched):
                 events.append(self._event(ctx, writer, "create", at, patient_id=pid, record_type=event_type))
             return len(rows)
@@ -136,19 +136,5 @@ class CareActivityWriting:
 
 
 def _workforce_ids(session: Session, user_ids: set[str]) -> dict[str, int]:
-    wanted, found = sorted(user_ids), {}
-    for i in range(0, len(wanted), _CHUNK):
-        found.update(session.execute(select(WorkforceMember.user_id, WorkforceMember.id)
-                                     .where(WorkforceMember.user_id.in_(wanted[i : i + _CHUNK]))).all())
-    return found
-
-
-def _loaded(session: Session, model, records: Sequence) -> set[tuple[str, str]]:
-    """(source, source id) of those of `records` already loaded, looked up by id, 900 at a time."""
-    seen: set[tuple[str, str]] = set()
-    for source in sorted({r.source for r in records}):
-        ids = sorted({r.source_id for r in records if r.source == source})
-        for j in range(0, len(ids), _CHUNK):
-            seen |= {(source, sid) for (sid,) in session.execute(
-                select(model.source_id).where(model.source == source, model.source_id.in_(ids[j : j + _CHUNK])))}
-    return seen
+    return dict(among(session, select(WorkforceMember.user_id, WorkforceMember.id), WorkforceMember.user_id,
+                      sorted(user_ids)))

@@ -10,11 +10,12 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from auditor.audit.events import AuditEvent
 from auditor.crypto.envelope import new_key_id
+from auditor.vault.gateway.bulk import insert_rows
 from auditor.vault.gateway.context import AccessContext, export_source
 from auditor.vault.quarantine_entry import QuarantineEntry  # noqa: F401  (the gateway's name for it)
 from auditor.vault.records import IngestRun, QuarantinedRow
@@ -63,7 +64,7 @@ class QuarantineWriting:
                 rows.append({"id": row_id, "run_id": run_id, "source": source, "file": file, "line": line,
                              "reason": e.reason[:512], "row_digest": digest,
                              "raw_row": self.envelope.seal(key_id, "quarantine", "raw_row", row_id, e.raw_row)})
-            session.execute(insert(QuarantinedRow), rows)
+            insert_rows(session, QuarantinedRow, rows)
             events.append(self._event(ctx, writer, "create", at, record_type="quarantine",
                                       detail=f"{len(rows)} unreadable rows from source {source} kept in quarantine"))
             return len(rows)

@@ -16,6 +16,8 @@ from auditor.errors import AccessDenied, InputError, NotFound
 from auditor.vault.access_policy import Decision
 from auditor.vault.gateway import sealing
 from auditor.vault.gateway.context import AccessContext, Actor
+from auditor.vault.gateway.bulk import insert_rows
+from auditor.vault.gateway.keyed import among, loaded
 from auditor.vault.gateway.sealing import DocumentRecord, PatientDemographics, WorkforceRecord
 from auditor.vault.records import (PATIENT_SEALED, WORKFORCE_SEALED, CareTeamMember, ClinicalDocument, Encounter,
                                    Patient, VaultSetting, WorkforceMember)
@@ -78,12 +80,8 @@ class RecordWriting:
     def patient_ids(self: "AccessGateway", session: Session, mrns: list[str]) -> dict[str, int]:
         """Internal ids of patients by MRN (blind-index lookup; an MRN is not itself returned)."""
         wanted = {self.indexer.mrn(m): m for m in mrns}
-        found = {}
-        keys = list(wanted)
-        for i in range(0, len(keys), 900):
-            for bidx, pid in session.execute(select(Patient.mrn_bidx, Patient.id).where(Patient.mrn_bidx.in_(keys[i : i + 900]))):
-                found[wanted[bidx]] = pid
-        return found
+        return {wanted[bidx]: pid for bidx, pid in among(session, select(Patient.mrn_bidx, Patient.id), Patient.mrn_bidx,
+                                                         list(wanted))}
 
     def register_patients(self: "AccessGateway", ctx: AccessContext, patients: list[PatientDemographics],
                           source: str = "vault") -> Registration:
@@ -104,7 +102,7 @@ class RecordWriting:
                 events.append(self._event(ctx, writer, "create", at, patient_id=pid, record_type="demographics",
                                           fields=tuple(c for c in PATIENT_SEALED if rows[-1][c] is not None)))
             if rows:
-                session.execute(insert(Patient), rows)
+                insert_rows(session, Patient, rows)
                 self._record_rows(session, events, ctx, writer, at, "patients", "create", [r["id"] for r in rows])
             return Registration(ids, len(rows))
 
@@ -132,7 +130,7 @@ class RecordWriting:
                                           patient_id=rows[-1]["patient_id"],
                                           fields=tuple(c for c in WORKFORCE_SEALED if row[c] is not None)))
             if rows:
-                session.execute(insert(WorkforceMember), rows)
+                insert_rows(session, WorkforceMember, rows)
                 self._record_rows(session, events, ctx, writer, at, "workforce", "create", [r["id"] for r in rows])
             return Registration(existing, len(rows))
 
@@ -147,7 +145,7 @@ class RecordWriting:
             writer = self._require(session, ctx, events, "create", at)
             patients = self.patient_ids(session, [e.mrn for e in encounters] + [c.mrn for c in care_team])
             users = dict(session.execute(select(WorkforceMember.user_id, WorkforceMember.id)).all())
-            seen = _loaded_encounters(session, encounters)
+            seen = loaded(session, Encounter, encounters)
             rows, touched = [], set()
             for e in encounters:
                 if (e.source, e.source_id) in seen:
@@ -160,8 +158,8 @@ class RecordWriting:
                              "type": e.type, "start": e.start, "end": e.end})
                 touched.add(patients[e.mrn])
             if rows:
-                made = session.execute(insert(Encounter).returning(Encounter.id, sort_by_parameter_order=True), rows)
-                self._record_rows(session, events, ctx, writer, at, "encounters", "create", made.scalars().all())
+                made = insert_rows(session, Encounter, rows, ids=True)
+                self._record_rows(session, events, ctx, writer, at, "encounters", "create", made)
             added, team_ids, keyed = _insert_care_team(session, patients, users, care_team)
             touched.update(added)
             if team_ids:
@@ -203,13 +201,7 @@ class RecordWriting:
             patients = self.patient_ids(session, [d.mrn for d in documents])
             keys = dict(session.execute(select(Patient.id, Patient.data_key_id)
                                         .where(Patient.id.in_(list(patients.values())))).all())
-            seen = set()
-            for source in {d.source for d in documents}:
-                ids = [d.source_id for d in documents if d.source == source and d.source_id]
-                for j in range(0, len(ids), 900):
-                    seen |= {(source, sid) for (sid,) in session.execute(
-                        select(ClinicalDocument.source_id).where(ClinicalDocument.source == source,
-                                                                 ClinicalDocument.source_id.in_(ids[j : j + 900])))}
+            seen = loaded(session, ClinicalDocument, documents)
             rows, per_patient = [], {}
             for d in documents:
                 if d.source_id and (d.source, d.source_id) in seen:
@@ -221,7 +213,7 @@ class RecordWriting:
                 rows.append(sealing.seal_document(self.envelope, new_key_id(), keys[pid], pid, d))
                 per_patient.setdefault(pid, set()).add(d.doc_type)
             if rows:
-                session.execute(insert(ClinicalDocument), rows)
+                insert_rows(session, ClinicalDocument, rows)
                 self._record_rows(session, events, ctx, writer, at, "documents", "create", [r["id"] for r in rows])
             for pid, types in per_patient.items():
                 events.append(self._event(ctx, writer, "create", at, patient_id=pid, record_type="document",
@@ -306,11 +298,10 @@ def _insert_care_team(session: Session, patients: dict[str, int], users: dict[st
     added: dict[int, int] = {}
     ids: list[int] = []
     if team:
-        made = session.execute(insert(CareTeamMember).returning(CareTeamMember.id, sort_by_parameter_order=True),
-                               [{"patient_id": pid, "workforce_id": wid, "role": c.role, "start": c.start, "end": c.end,
-                                 "source": c.source, "source_start": c.source_start}
-                                for (_, pid, wid, _), c in team.items()])
-        ids = made.scalars().all()
+        ids = insert_rows(session, CareTeamMember,
+                          [{"patient_id": pid, "workforce_id": wid, "role": c.role, "start": c.start, "end": c.end,
+                            "source": c.source, "source_start": c.source_start} for (_, pid, wid, _), c in team.items()],
+                          ids=True)
         for _, pid, _, _ in team:
             added[pid] = added.get(pid, 0) + 1
     return added, ids, keyed
@@ -318,15 +309,3 @@ def _insert_care_team(session: Session, patients: dict[str, int], users: dict[st
 
 def _team_key(pid: int, wid: int, c: CareTeamRecord) -> tuple:
     return (c.source, pid, wid, c.source_start) if c.source is not None else (None, pid, wid, c.start)
-
-
-def _loaded_encounters(session: Session, encounters: list[EncounterRecord]) -> set[tuple[str, str]]:
-    """(source, source id) of those of `encounters` already loaded: looked up by id, 900 at a time (not
-    every encounter of the source, which made each batch of a big file slower than the one before)."""
-    seen: set[tuple[str, str]] = set()
-    for source in sorted({e.source for e in encounters}):
-        ids = sorted({e.source_id for e in encounters if e.source == source})
-        for j in range(0, len(ids), 900):
-            seen |= {(source, sid) for (sid,) in session.execute(
-                select(Encounter.source_id).where(Encounter.source == source, Encounter.source_id.in_(ids[j : j + 900])))}
-    return seen

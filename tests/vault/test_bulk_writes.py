@@ -1,0 +1,88 @@
+"""Rows written many at a time (auditor.vault.gateway.bulk: COPY on PostgreSQL) and keys looked up many
+at a time (auditor.vault.gateway.keyed: one array on PostgreSQL), on both backends: what comes back
+is what went in, in the caller's transaction, whatever the text."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from auditor.vault.gateway.bulk import insert_rows
+from auditor.vault.gateway.keyed import SQLITE_CHUNK, among, loaded
+from auditor.vault.records import ClinicalDocument, Order, Patient
+
+AT = datetime(2026, 11, 2, 9, 30, 15, 123456, tzinfo=timezone.utc)
+
+
+def _patient(session) -> int:
+    return session.execute(select(Patient.id).order_by(Patient.id).limit(1)).scalar_one()
+
+
+def _orders(pid: int, ids: list[str]) -> list[dict]:
+    return [{"source": "ehr", "source_id": sid, "patient_id": pid, "ordering_id": None,
+             "performing_department": None if k % 2 else "Radiology\tNorth", "type": "imaging",
+             "placed_at": AT + timedelta(minutes=k), "completed_at": None if k % 3 else AT + timedelta(days=1)}
+            for k, sid in enumerate(ids)]
+
+
+def test_rows_come_back_as_written_with_their_ids_in_order(population):
+    with Session(population.records) as session, session.begin():
+        pid = _patient(session)
+        rows = _orders(pid, [f"O-{k}" for k in range(25)])
+        made = insert_rows(session, Order, rows, ids=True)
+        assert made == sorted(made) and len(set(made)) == 25
+        back = {o.id: o for o in session.scalars(select(Order).where(Order.id.in_(made)))}
+        for oid, row in zip(made, rows):
+            stored = back[oid]
+            assert {k: getattr(stored, k) for k in row} == row
+        assert insert_rows(session, Order, []) == []
+
+
+def test_a_python_default_the_rows_leave_out_is_written(population):
+    with Session(population.records) as session, session.begin():
+        pid = _patient(session)
+        insert_rows(session, ClinicalDocument, [{"id": 9_000_000_001, "source_id": "bulk:1", "patient_id": pid,
+                                                 "doc_type": "note", "recorded_at": AT, "title": None, "body": None}])
+        doc = session.get(ClinicalDocument, 9_000_000_001)
+        assert (doc.source, doc.sensitivity) == ("vault", "general")
+
+
+def test_a_failure_later_in_the_transaction_takes_the_copied_rows_with_it(population):
+    with pytest.raises(RuntimeError), Session(population.records) as session, session.begin():
+        insert_rows(session, Order, _orders(_patient(session), ["gone-1", "gone-2"]), ids=True)
+        raise RuntimeError("the batch's audit write failed")
+    with Session(population.records) as session:
+        assert session.scalars(select(Order.id).where(Order.source_id.like("gone-%"))).all() == []
+
+
+def test_many_keys_are_found_past_one_chunk(population):
+    wanted = [f"K-{k:05d}" for k in range(SQLITE_CHUNK * 2 + 7)]
+    with Session(population.records) as session, session.begin():
+        insert_rows(session, Order, _orders(_patient(session), wanted[::2]), ids=True)
+        found = {sid for (sid,) in among(session, select(Order.source_id), Order.source_id, wanted)}
+        assert found == set(wanted[::2])
+        records = [type("R", (), {"source": "ehr", "source_id": sid})() for sid in wanted[:40]]
+        assert loaded(session, Order, records) == {("ehr", sid) for sid in wanted[:40:2]}
+
+
+# text as an export may hold it: tabs, newlines, backslashes, quotes, any script (not NUL, which
+# neither database stores in text)
+texts = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), min_size=1, max_size=60)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(texts, min_size=1, max_size=8, unique=True), texts)
+def test_any_text_survives_the_copy(population, ids, department):
+    with Session(population.records) as session:
+        with session.begin():
+            rows = [{**r, "performing_department": department} for r in _orders(_patient(session), ids)]
+            made = insert_rows(session, Order, rows, ids=True)
+            stored = {o.id: (o.source_id, o.performing_department) for o in session.scalars(
+                select(Order).where(Order.id.in_(made)))}
+            assert [stored[m] for m in made] == [(i, department) for i in ids]
+            assert {sid for (sid,) in among(session, select(Order.source_id), Order.source_id, ids)} == set(ids)
+            session.rollback()
