@@ -43,6 +43,8 @@ def test_the_benchmark_runs_and_duckdb_agrees(tmp_path, capsys):
     assert bench.main(["--events", "30000", "--keep", str(tmp_path)]) == 0
     figures = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert figures["counts_agree"] and figures["rows"] == figures["loaded"] == 30_000 and figures["rejected"] == 0
+    assert figures["verify_vs_sha256"] == pytest.approx(figures["verify_per_s"] / figures["sha256_links_per_s"], rel=0.01)
+    assert figures["verify_per_s"] == pytest.approx(figures["log_size"] / figures["verify_s"], rel=0.01)
     ours = figures["counts"]["auditor"]
     assert all(ours[rule] > 0 for rule in bench.THREE), ours  # each compared rule has something to find
     assert figures["hits"]["no-treatment-relationship"] <= ours["no-treatment-relationship"]  # precedence
