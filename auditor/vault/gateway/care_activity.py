@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session
 
 from auditor.audit.events import AuditEvent
 from auditor.errors import InputError
-from auditor.vault.gateway.context import AccessContext
 from auditor.vault.gateway.bulk import insert_rows
+from auditor.vault.gateway.context import AccessContext
 from auditor.vault.gateway.keyed import among, loaded
 from auditor.vault.records import Appointment, AuthoredDocument, Order, WorkforceMember
 

@@ -15,8 +15,8 @@ from auditor.crypto.envelope import new_key_id
 from auditor.errors import AccessDenied, InputError, NotFound
 from auditor.vault.access_policy import Decision
 from auditor.vault.gateway import sealing
-from auditor.vault.gateway.context import AccessContext, Actor
 from auditor.vault.gateway.bulk import insert_rows
+from auditor.vault.gateway.context import AccessContext, Actor
 from auditor.vault.gateway.keyed import among, loaded
 from auditor.vault.gateway.sealing import DocumentRecord, PatientDemographics, WorkforceRecord
 from auditor.vault.records import (PATIENT_SEALED, WORKFORCE_SEALED, CareTeamMember, ClinicalDocument, Encounter,
