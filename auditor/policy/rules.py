@@ -80,6 +80,11 @@ class Policy:
         return max((REGISTRY[r.detector].lookback(r.parameters) for r in self.running()), default=timedelta(0))
 
 
+# the rules grounded in a tie between the member and the patient: what snooping has for a motive, so
+# never an expected gap (policies/engine.yaml, expected_gaps)
+TIED_RULES = ("self-access", "family-access", "coworker-access", "neighbor-access")
+
+
 def _settings(f: PolicyFile, base: EngineSettings, partial: bool) -> EngineSettings:
     doc = f.data if f.data is not None else {}
     if not isinstance(doc, dict):
@@ -196,10 +201,14 @@ def lint(rules_dir: Path | None = None, site_dir: Path | None = None) -> tuple[l
             problems.append(Problem(engine_file.path, engine_file.lines.get(("precedence",)),
                                     f"precedence names an unknown rule {rule_id!r}"))
     for rule_id in settings.expected_gaps:  # only a finding that an unexplained access alone grounds
-        if rule_id not in settings.precedence or rule_id == "self-access":
-            problems.append(Problem(gaps_file.path, gaps_file.lines.get(("expected_gaps",)),
-                                    f"expected_gaps names {rule_id!r}, which is not a rule that claims an unexplained "
-                                    f"access (the precedence, self-access aside)"))
+        line = gaps_file.lines.get(("expected_gaps",))
+        if rule_id in TIED_RULES:
+            problems.append(Problem(gaps_file.path, line, f"expected_gaps names {rule_id!r}: a finding on the member's "
+                                                          f"own record, family, colleague or neighbour never ranks "
+                                                          f"as an expected gap"))
+        elif rule_id not in settings.precedence:
+            problems.append(Problem(gaps_file.path, line, f"expected_gaps names {rule_id!r}, which is not a rule that "
+                                                          f"claims an unexplained access (the precedence)"))
     return problems, (None if problems else Policy(rules, settings))
 
 

@@ -106,7 +106,10 @@ def test_expected_gaps_name_only_rules_an_unexplained_access_alone_grounds(tmp_p
     site.mkdir()
     (site / "engine.yaml").write_text("explanations: {}\nexpected_gaps: [no-treatment-relationship]\n")
     assert load_policy(site_dir=site).settings.expected_gaps == ("no-treatment-relationship",)
-    for wrong, says in (("[self-access]", "'self-access', which is not a rule that claims an unexplained access"),
+    for wrong, says in (("[self-access]", "'self-access': a finding on the member's own record, family, colleague"),
+                        ("[no-treatment-relationship, family-access]", "'family-access': a finding on the member's own"),
+                        ("[coworker-access]", "never ranks as an expected gap"),
+                        ("[neighbor-access]", "never ranks as an expected gap"),
                         ("[no-such-rule]", "'no-such-rule', which is not a rule that claims"),
                         ("after-hours", "expected_gaps must be a list of rule ids")):
         (site / "engine.yaml").write_text(f"explanations: {{}}\nexpected_gaps: {wrong}\n")

@@ -419,3 +419,17 @@ def test_the_summary_states_the_share_each_explanation_explains(report):
                              summary).group(1).replace(",", ""))
     for _, n, share in rows:
         assert float(share) == round(100 * int(n.replace(",", "")) / accesses, 1)
+
+
+def test_the_method_states_which_findings_may_rank_as_expected_gaps(report, run, tmp_path):
+    method = " ".join(html_module.unescape(_section(report["html"], "appendix")).split())
+    assert ("A finding of no-treatment-relationship, sensitive-record-access, vip-access ranks as an expected gap, "
+            "below every finding with a ground of its own") in method
+    site = tmp_path / "site-policies"
+    site.mkdir()
+    (site / "engine.yaml").write_text("explanations: {}\nexpected_gaps: []\n")
+    code, _, err = run("report", "monthly", "--month", "2026-11", "--out", tmp_path / "strict", "--no-pdf",
+                       "--site-policies", site)
+    assert code == 0, err
+    strict = (tmp_path / "strict" / "report.html").read_text(encoding="utf-8")
+    assert "No finding ranks as an expected gap." in strict and "ranks as an expected gap, below" not in strict
