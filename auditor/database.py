@@ -125,7 +125,8 @@ def connect(url: str, *, must_exist: bool = True) -> Engine:
     # on its fifth run, and PostgreSQL may then keep a generic plan that ignores the values; on a table
     # this very ingest is filling (no statistics yet) that compared every row with every key, seconds a
     # batch. Planning a statement costs a fraction of a millisecond.
-    return create_engine(url, pool_pre_ping=True, connect_args={"prepare_threshold": None})
+    options = {"prepare_threshold": None} if parsed.get_driver_name() == "psycopg" else {}
+    return create_engine(url, pool_pre_ping=True, connect_args=options)
 
 
 def _driver_of(parsed: URL) -> None:

@@ -404,10 +404,9 @@ def main(argv: list[str] | None = None) -> int:
     pack = rule_pack_in_child(home)
     fig.update(pack, pack_s=pack["load_s"] + pack["run_s"])
     counts = compare_three(home, fig)
+    report(fig, counts)  # SQLite's figures first: a failure on PostgreSQL loses none of them
     if args.database_url:
         fig["postgresql"] = on_postgresql(work, args.database_url, fig)
-    report(fig, counts)
-    if args.database_url:
         report_postgresql(fig, fig["postgresql"])
     print(json.dumps(_rounded(fig)))
     if tmp:

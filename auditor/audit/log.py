@@ -55,24 +55,22 @@ class KeyCopy:
     rows: list[tuple]
 
     def write(self, conn: Connection) -> None:
-        cursor = conn.connection.driver_connection.cursor()
-        try:
-            with cursor.copy(f"COPY {KEYS.name} ({', '.join(_KEY_COLUMNS)}) FROM STDIN (FORMAT BINARY)") as copy:
-                copy.set_types(["varchar", "varchar", "int8", "bytea"])
-                for row in self.rows:
-                    copy.write_row(row)
-        finally:
-            cursor.close()
+        from auditor.vault.gateway.bulk import copying  # the vault's writer: imported where it is used
+
+        with copying(conn, f"COPY {KEYS.name} ({', '.join(_KEY_COLUMNS)}) FROM STDIN (FORMAT BINARY)",
+                     ["varchar", "varchar", "int8", "bytea"]) as copy:
+            for row in self.rows:
+                copy.write_row(row)
 
 
 def _key_rows(dialect: Dialect, source: str, first_seq: int, event_ids: pa.Array,
               row_hashes: pa.Array) -> tuple[str, object] | KeyCopy:
     """What writes the key rows of a block's events (the i-th event has sequence number first_seq + i):
-    on PostgreSQL a KeyCopy; on SQLite one statement that unpacks the ids and hashes in the database
+    on PostgreSQL through psycopg a KeyCopy; on SQLite one statement that unpacks the ids and hashes in the database
     (json_each), not one bound row per event; any other database, or a missing row hash, gets
     executemany of a list of rows."""
     ids = event_ids.to_pylist()
-    if dialect.name == "postgresql":
+    if dialect.driver == "psycopg":
         return KeyCopy([(source, eid, first_seq + i, h) for i, (eid, h) in enumerate(zip(ids, row_hashes.to_pylist()))])
     if row_hashes.null_count == 0 and dialect.name == "sqlite":
         hashes = row_hashes.to_pylist()

@@ -200,8 +200,8 @@ def lint(rules_dir: Path | None = None, site_dir: Path | None = None) -> tuple[l
         if rule_id not in rules and rule_id not in broken:
             problems.append(Problem(engine_file.path, engine_file.lines.get(("precedence",)),
                                     f"precedence names an unknown rule {rule_id!r}"))
-    for rule_id in settings.expected_gaps:  # only a finding that an unexplained access alone grounds
-        line = gaps_file.lines.get(("expected_gaps",))
+    for i, rule_id in enumerate(settings.expected_gaps):  # only a finding that an unexplained access alone grounds
+        line = gaps_file.lines.get(("expected_gaps", i), gaps_file.lines.get(("expected_gaps",)))
         if rule_id in TIED_RULES:
             problems.append(Problem(gaps_file.path, line, f"expected_gaps names {rule_id!r}: a finding on the member's "
                                                           f"own record, family, colleague or neighbour never ranks "

@@ -86,3 +86,23 @@ def test_any_text_survives_the_copy(population, ids, department):
             assert [stored[m] for m in made] == [(i, department) for i in ids]
             assert {sid for (sid,) in among(session, select(Order.source_id), Order.source_id, ids)} == set(ids)
             session.rollback()
+
+
+def test_a_refused_copy_is_the_database_error_an_insert_would_raise(population):
+    from sqlalchemy.exc import IntegrityError
+
+    with Session(population.records) as session, session.begin():
+        insert_rows(session, Order, _orders(_patient(session), ["dup"]), ids=True)
+    with pytest.raises(IntegrityError), Session(population.records) as session, session.begin():
+        insert_rows(session, Order, _orders(_patient(session), ["other", "dup"]), ids=True)
+    with Session(population.records) as session:
+        assert session.scalars(select(Order.source_id).where(Order.source_id.in_(["dup", "other"]))).all() == ["dup"]
+
+
+def test_a_key_is_never_cut_to_the_column_s_length_and_an_empty_one_is_a_key(population):
+    stored = "A" * 128
+    with Session(population.records) as session, session.begin():
+        insert_rows(session, Order, _orders(_patient(session), [stored, ""]), ids=True)
+        assert list(among(session, select(Order.source_id), Order.source_id, [stored + "B"])) == []
+        records = [type("R", (), {"source": "ehr", "source_id": sid})() for sid in (stored, "", "new")]
+        assert loaded(session, Order, records) == {("ehr", stored), ("ehr", "")}

@@ -10,7 +10,12 @@ in ascending order as RETURNING gave them, and written with the rows.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from typing import Iterator
+
 from sqlalchemy import insert
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 
@@ -21,7 +26,7 @@ def insert_rows(session: Session, model, rows: list[dict], *, ids: bool = False)
         return []
     conn = session.connection()
     keys = list(rows[0])
-    if conn.dialect.name != "postgresql" or any(len(r) != len(keys) or r.keys() != rows[0].keys() for r in rows):
+    if conn.dialect.driver != "psycopg" or any(len(r) != len(keys) or r.keys() != rows[0].keys() for r in rows):
         if ids:
             return list(session.execute(insert(model).returning(model.id, sort_by_parameter_order=True), rows).scalars())
         session.execute(insert(model), rows)
@@ -41,14 +46,28 @@ def insert_rows(session: Session, model, rows: list[dict], *, ids: bool = False)
     quote = dialect.identifier_preparer.quote
     names = ", ".join(quote(c.name) for c in [*columns, *defaults])
     statement = f"COPY {dialect.identifier_preparer.format_table(table)} ({names}) FROM STDIN"
-    cursor = conn.connection.driver_connection.cursor()
+    with copying(conn, statement) as copy:
+        for i, row in enumerate(rows):
+            values = [row[k] for k in keys]
+            if ids:
+                values.insert(0, made[i])
+            copy.write_row([p(v) if p is not None else v for p, v in zip(processors, values)] + list(fixed))
+    return made
+
+
+@contextmanager
+def copying(conn: Connection, statement: str, types: list[str] | None = None) -> Iterator:
+    """psycopg's COPY FROM STDIN on `conn`'s own DB-API connection (so in its transaction); a refusal
+    (a duplicate key, a value too long) raised as SQLAlchemy's error for it, as an INSERT's would be,
+    so the gateway's handling of storage errors applies."""
+    dbapi = conn.connection.driver_connection
+    cursor = dbapi.cursor()
     try:
         with cursor.copy(statement) as copy:
-            for i, row in enumerate(rows):
-                values = [row[k] for k in keys]
-                if ids:
-                    values.insert(0, made[i])
-                copy.write_row([p(v) if p is not None else v for p, v in zip(processors, values)] + list(fixed))
+            if types:
+                copy.set_types(types)
+            yield copy
+    except conn.dialect.loaded_dbapi.Error as exc:
+        raise DBAPIError.instance(statement, None, exc, conn.dialect.loaded_dbapi.Error) from exc
     finally:
         cursor.close()
-    return made

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Iterable, Iterator, Sequence
 
-from sqlalchemy import Select, any_, bindparam, select
+from sqlalchemy import Select, String, Text, any_, bindparam, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
@@ -29,8 +29,14 @@ def among(session: Session, statement: Select, column, keys: Iterable) -> Iterat
     step = ARRAY_CHUNK if array else SQLITE_CHUNK
     for i in range(0, len(keys), step):
         part = keys[i : i + step]
-        where = column == any_(bindparam(None, part, type_=ARRAY(column.type))) if array else column.in_(part)
+        where = column == any_(bindparam(None, part, type_=ARRAY(_element(column)))) if array else column.in_(part)
         yield from session.execute(statement.where(where))
+
+
+def _element(column):
+    """The array's element type: text for any string column (a VARCHAR(n)[] cast would cut a longer
+    key down to n characters, and a collation cannot be cast to), else the column's own type."""
+    return Text() if isinstance(column.type, String) else column.type
 
 
 def loaded(session: Session, model, records: Sequence) -> set[tuple[str, str]]:
@@ -39,7 +45,7 @@ def loaded(session: Session, model, records: Sequence) -> set[tuple[str, str]]:
     file slower than the one before)."""
     seen: set[tuple[str, str]] = set()
     for source in sorted({r.source for r in records}):
-        ids = sorted({r.source_id for r in records if r.source == source and r.source_id})
+        ids = sorted({r.source_id for r in records if r.source == source and r.source_id is not None})
         seen |= {(source, sid) for (sid,) in among(session, select(model.source_id).where(model.source == source),
                                                    model.source_id, ids)}
     return seen
