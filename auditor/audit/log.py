@@ -66,20 +66,17 @@ class KeyCopy:
 def _key_rows(dialect: Dialect, source: str, first_seq: int, event_ids: pa.Array,
               row_hashes: pa.Array) -> tuple[str, object] | KeyCopy:
     """What writes the key rows of a block's events (the i-th event has sequence number first_seq + i):
-    on PostgreSQL through psycopg a KeyCopy; on SQLite one statement that unpacks the ids and hashes in the database
-    (json_each), not one bound row per event; any other database, or a missing row hash, gets
-    executemany of a list of rows."""
-    ids = event_ids.to_pylist()
-    if dialect.driver == "psycopg":
-        return KeyCopy([(source, eid, first_seq + i, h) for i, (eid, h) in enumerate(zip(ids, row_hashes.to_pylist()))])
-    if row_hashes.null_count == 0 and dialect.name == "sqlite":
-        hashes = row_hashes.to_pylist()
-        if all(len(h) == blocks.HASH for h in hashes):
-            return (f"INSERT INTO {KEYS.name} ({', '.join(_KEY_COLUMNS)}) SELECT ?, value, ? + key, "
-                    f"substr(?, key * {blocks.HASH} + 1, {blocks.HASH}) FROM json_each(?)",
-                    (source, first_seq, b"".join(hashes), json.dumps(ids, ensure_ascii=False)))
-    return (_insert_sql(KEYS, _KEY_COLUMNS, dialect.paramstyle),
-            [(source, eid, first_seq + i, h) for i, (eid, h) in enumerate(zip(ids, row_hashes.to_pylist()))])
+    on PostgreSQL through psycopg a KeyCopy; on SQLite one statement that unpacks the ids and hashes in
+    the database (json_each), not one bound row per event; any other database, or a missing row hash,
+    gets executemany of a list of rows."""
+    ids, hashes = event_ids.to_pylist(), row_hashes.to_pylist()
+    if (dialect.name == "sqlite" and row_hashes.null_count == 0
+            and all(len(h) == blocks.HASH for h in hashes)):
+        return (f"INSERT INTO {KEYS.name} ({', '.join(_KEY_COLUMNS)}) SELECT ?, value, ? + key, "
+                f"substr(?, key * {blocks.HASH} + 1, {blocks.HASH}) FROM json_each(?)",
+                (source, first_seq, b"".join(hashes), json.dumps(ids, ensure_ascii=False)))
+    rows = [(source, eid, first_seq + i, h) for i, (eid, h) in enumerate(zip(ids, hashes))]
+    return KeyCopy(rows) if dialect.driver == "psycopg" else (_insert_sql(KEYS, _KEY_COLUMNS, dialect.paramstyle), rows)
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,9 @@ from sqlalchemy.orm import Session
 
 def insert_rows(session: Session, model, rows: list[dict], *, ids: bool = False) -> list[int]:
     """Insert `rows` (dicts keyed by `model`'s attributes, every row with the same keys) into
-    `model`'s table; with `ids`, the generated ids of the rows in their order (else [])."""
+    `model`'s table; with `ids`, the generated ids of the rows in their order (else []). With `ids`
+    the table's key is a serial column named `id`; a column the rows leave out gets its scalar
+    Python-side default (a callable default is not run: no table written here has one)."""
     if not rows:
         return []
     conn = session.connection()
