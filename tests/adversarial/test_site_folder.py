@@ -231,3 +231,14 @@ def test_the_pdf_may_use_a_file_of_the_site_folder(auditor, home, site, tmp_path
     assert result.code == 0, result.err
     assert (tmp_path / "out" / "report.pdf").stat().st_size > 0
     assert os.stat(tmp_path / "out" / "report.pdf").st_mode & 0o777 == 0o600
+
+
+@pytest.mark.parametrize("tied", ["family-access", "coworker-access", "neighbor-access", "self-access"])
+def test_a_site_policy_cannot_rank_a_snoop_on_family_or_colleagues_as_an_expected_gap(auditor, home, tmp_path, tied):
+    policies = tmp_path / "site-policies"
+    policies.mkdir()
+    (policies / "engine.yaml").write_text(f"explanations: {{}}\nexpected_gaps: [no-treatment-relationship, {tied}]\n")
+    line = _one_line(auditor("report", "monthly", "--month", "2026-11", "--out", str(tmp_path / "out"), "--no-pdf",
+                             "--site-policies", str(policies), user="officer"))
+    assert tied in line and "never ranks as an expected gap" in line
+    _nothing_written(tmp_path)
