@@ -14,7 +14,10 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import stat
+import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -205,6 +208,48 @@ def write_private(path: Path, data: str | bytes) -> None:
     """Write `data` to `path` with mode 0600, whole or not at all."""
     with Outputs() as out:
         out.add(path, data)
+
+
+def check_empty_folder(target: Path) -> Path:
+    """`target`, unless something is there other than an empty folder (OutputError)."""
+    target = Path(target)
+    if target.is_symlink() or (target.exists() and (not target.is_dir() or any(target.iterdir()))):
+        raise OutputError(f"{target} exists and is not an empty folder")
+    return target
+
+
+@contextmanager
+def staged_folder(target: Path) -> Iterator[Path]:
+    """A new output folder of many files (a Parquet export), built under a random hidden name beside
+    `target` (0700) and renamed into place whole when the block ends; on any failure (a full disk, a
+    kill before the rename) no part of it is at `target`, and the staging folder is removed. Refused
+    (OutputError) when `target` is a link, a file or a folder that is not empty. Files in it are made
+    owner-only and fsynced before the rename."""
+    target = check_empty_folder(target)
+    parent = private_folder(target.parent)
+    try:
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=parent))
+    except OSError as exc:
+        raise _fail(target, exc) from None
+    try:
+        yield staging
+        for folder, _, files in os.walk(staging):
+            for name in files:
+                fd = os.open(Path(folder) / name, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+                try:
+                    os.fchmod(fd, 0o600)
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+            _fsync_dir(Path(folder))
+        os.rename(staging, target)  # replaces an empty folder; a folder filled meanwhile refuses
+        _fsync_dir(parent)
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise _fail(target, exc) from None
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
 
 
 def private_folder(path: Path) -> Path:

@@ -1,0 +1,95 @@
+"""`auditor export month` and `auditor export check` through the CLI: what they print, and one line
+with exit 2 for every bad argument, with nothing written and nothing recorded."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import datetime, timezone
+
+import pytest
+
+from auditor.clock import FixedClock
+from auditor.home import create_home
+from tests.cli.test_outputs import one_line
+from tests.conftest import FAST_SCRYPT
+from tests.reporting.report_data import hospital_month
+
+DECEMBER = FixedClock(datetime(2026, 12, 3, 15, 0, tzinfo=timezone.utc))
+
+
+@pytest.fixture
+def home(tmp_path, clock):
+    vault = create_home(tmp_path / "home", clock=clock, scrypt_n=FAST_SCRYPT)
+    hospital_month(vault)  # the vault's own accesses of November (and one of October)
+    vault.close()
+    return tmp_path / "home"
+
+
+def _exports(home) -> int:
+    with sqlite3.connect(home / "records.db") as con:
+        return con.execute("select count(*) from audit_events where action = 'export'").fetchone()[0]
+
+
+def test_a_month_is_exported_and_checked(home, auditor, tmp_path):
+    done = auditor("export", "month", "--month", "2026-11", "--parquet", tmp_path / "nov", user="officer",
+                   clock=DECEMBER)
+    assert done.code == 0, done.err
+    first, second = done.out.splitlines()
+    assert "of 2026-11-01 to 2026-11-30 and before it" in first and "root " in first
+    key = second.rsplit("--public-key ", 1)[1]
+    assert len(bytes.fromhex(key)) == 32 and _exports(home) == 1
+    manifest = json.loads((tmp_path / "nov" / "manifest.json").read_text())
+    assert manifest["exported_by"] == "officer" and manifest["events"]["count"] == int(first.split()[0]) > 0
+    assert (tmp_path / "nov").stat().st_mode & 0o077 == 0
+    assert all(p.stat().st_mode & 0o077 == 0 for p in (tmp_path / "nov").rglob("*.parquet"))
+    checked = auditor("export", "check", tmp_path / "nov", "--public-key", key)
+    assert checked.code == 0 and checked.out.startswith(f"OK: {manifest['events']['count']} audit events of 2026-11-01")
+
+
+def test_a_month_without_events_is_an_export_too(tmp_path, auditor, clock):
+    create_home(tmp_path / "home", clock=clock, scrypt_n=FAST_SCRYPT).close()
+    done = auditor("export", "month", "--month", "2026-09", "--parquet", tmp_path / "sep", user="officer",
+                   clock=DECEMBER)
+    assert done.code == 0 and done.out.startswith("0 audit events"), done.err
+    assert auditor("export", "check", tmp_path / "sep").out.startswith("OK: 0 audit events")
+
+
+@pytest.mark.parametrize("args, reason", [
+    (["--month", "2026-13"], "--month '2026-13' is not YYYY-MM"),
+    (["--month", "2027-01"], "--month 2027-01 has not begun"),
+    (["--month", "Nov"], "is not YYYY-MM"),
+])
+def test_a_bad_month_is_one_line_and_writes_nothing(home, auditor, tmp_path, args, reason):
+    result = auditor("export", "month", *args, "--parquet", tmp_path / "out", user="officer", clock=DECEMBER)
+    assert reason in one_line(result)
+    assert not (tmp_path / "out").exists() and _exports(home) == 0
+
+
+def test_a_folder_that_is_not_empty_or_is_a_file_is_refused_before_anything_is_read(home, auditor, tmp_path):
+    (tmp_path / "busy").mkdir()
+    (tmp_path / "busy" / "keep.txt").write_text("mine")
+    (tmp_path / "afile").write_text("mine")
+    for target, reason in ((tmp_path / "busy", "exists and is not an empty folder"),
+                           (tmp_path / "afile", "is a file")):
+        result = auditor("export", "month", "--month", "2026-11", "--parquet", target, user="officer", clock=DECEMBER)
+        assert reason in one_line(result)
+    assert (tmp_path / "busy" / "keep.txt").read_text() == "mine" and _exports(home) == 0
+
+
+def test_only_the_office_exports_a_month(home, auditor, tmp_path):
+    result = auditor("export", "month", "--month", "2026-11", "--parquet", tmp_path / "out", user="admin",
+                     clock=DECEMBER)
+    assert "does not hold the role" in one_line(result)
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("key, reason", [("zz", "--public-key must be hex"),
+                                         ("ab" * 16, "--public-key must be 32 bytes")])
+def test_check_refuses_a_key_that_is_not_one(home, auditor, tmp_path, key, reason):
+    assert reason in one_line(auditor("export", "check", tmp_path, "--public-key", key))
+
+
+def test_check_of_a_folder_that_is_no_export(home, auditor, tmp_path):
+    (tmp_path / "x").mkdir()
+    assert "no manifest.json (not a month's export)" in one_line(auditor("export", "check", tmp_path / "x"))

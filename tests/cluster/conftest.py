@@ -1,0 +1,54 @@
+"""A simulated month ingested into a vault (its events in blocks), with some of the vault's own
+events (rows) among them: what a month's export reads."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from auditor.audit.events import AuditEvent
+from auditor.ingest.ehr_import import ingest_directory
+from auditor.policy.rules import load_policy
+from auditor.simulation.writer import write_hospital
+from auditor.vault.settings import set_organisation_timezone
+
+NEW_YORK = ZoneInfo("America/New_York")
+
+
+@pytest.fixture(scope="session")
+def policy():
+    return load_policy()
+
+
+@pytest.fixture(scope="session")
+def simulated_month(tmp_path_factory):
+    return write_hospital(tmp_path_factory.mktemp("sim") / "hospital", 11, events=12_000, workforce=120,
+                          patients=1_500)
+
+
+def own_events(vault, users: list[str], patients: list[int]) -> None:
+    """The vault's own accesses (row-stored), one a day, some at the edges of the local days."""
+    events = [AuditEvent(at=datetime(2026, 11, day, hour, 30, tzinfo=timezone.utc), action="view",
+                         user_id=users[day % len(users)], role="nurse", patient_id=patients[day % len(patients)],
+                         break_glass=day % 7 == 0, reason="seen in the ED" if day % 7 == 0 else None)
+              for day in range(1, 29) for hour in (4, 5, 17)]
+    with vault.records.begin() as conn:
+        appended = vault.audit_log.append(conn, events)
+    vault.audit_log.after_commit(appended, len(events))
+
+
+@pytest.fixture
+def month_vault(vault, simulated_month):
+    """`vault` (each backend) holding the simulated November, then some of its own accesses."""
+    set_organisation_timezone(vault.gateway, NEW_YORK)
+    ingest_directory(vault.gateway, simulated_month.folder, NEW_YORK)
+    with vault.records.connect() as conn:
+        from sqlalchemy import select
+
+        from auditor.vault.records import Patient, WorkforceMember
+        users = list(conn.scalars(select(WorkforceMember.user_id).order_by(WorkforceMember.id).limit(5)))
+        patients = list(conn.scalars(select(Patient.id).order_by(Patient.id).limit(9)))
+    own_events(vault, users, patients)
+    return vault
