@@ -145,18 +145,24 @@ def _day_table(export: MonthExport, day: dict, columns: list[str]) -> pa.Table:
         raise ExportRefused(f"{day['file']}: not a Parquet file of this export") from None
     if not table.schema.equals(EVENT_SCHEMA, check_metadata=False):
         raise ExportRefused(f"{day['file']}: its columns are not the exported events'")
-    table = table.combine_chunks()
-    seqs = table["seq"].to_numpy(zero_copy_only=False)
-    at = table["at_us"]
+    return checked_day(table, day, export.manifest["events"], export.period).select(columns)
+
+
+def checked_day(table: pa.Table, day: dict, window: dict, period: Period) -> pa.Table:
+    """A day's events (EVENT_SCHEMA, in any order) in sequence order, if they are exactly the events its
+    manifest entry `day` names: their count, first and last sequence numbers, each on that local day
+    within the export's `window` (first_us, last_us), and their Merkle root; ExportRefused otherwise.
+    What a cluster's task runs on the rows it was given for the day."""
     if table.num_rows != day["events"]:
         raise ExportRefused(f"{day['file']}: holds {table.num_rows} events, the manifest says {day['events']}")
-    if table["seq"].null_count or at.null_count:
+    if table["seq"].null_count or table["at_us"].null_count:
         raise ExportRefused(f"{day['file']}: an event without its sequence number or time")
+    table = table.take(pc.sort_indices(table["seq"])).combine_chunks()
+    seqs, at = table["seq"].to_numpy(zero_copy_only=False), table["at_us"]
     if len(seqs) and (np.any(np.diff(seqs) <= 0) or seqs[0] != day["first_seq"] or seqs[-1] != day["last_seq"]):
         raise ExportRefused(f"{day['file']}: its events are not the exported events in sequence order")
-    window = export.manifest["events"]
     inside = pc.and_(pc.greater_equal(at, window["first_us"]), pc.less(at, window["last_us"]))
-    on_day = local_days(at, export.period) == np.datetime64(day["day"], "D")
+    on_day = local_days(at, period) == np.datetime64(day["day"], "D")
     if not pc.all(inside).as_py() or not on_day.all():
         raise ExportRefused(f"{day['file']}: holds events of another day")
     frontier = merkle.Frontier()
@@ -164,7 +170,7 @@ def _day_table(export: MonthExport, day: dict, columns: list[str]) -> pa.Table:
     if frontier.root().hex() != day["root"]:
         raise ExportRefused(f"{day['file']}: its events' Merkle root is not the one the vault signed: an event was "
                             "changed, added or removed")
-    return table.select(columns)
+    return table
 
 
 def checked_days(export: MonthExport, columns: list[str]) -> Iterator[pa.Table]:

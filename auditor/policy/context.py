@@ -54,6 +54,11 @@ class DetectionContext:
         return self.frames.period
 
     @property
+    def judged(self) -> int:
+        """How many patient accesses the rules judged (a cluster's context holds only some of them)."""
+        return len(self.accesses)
+
+    @property
     def explained_share(self) -> float | None:
         return explained_share(self.accesses)
 

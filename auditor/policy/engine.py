@@ -19,6 +19,7 @@ import pandas as pd
 from auditor.policy.context import DetectionContext, build_context
 from auditor.policy.detectors import HIT_COLUMNS, REGISTRY
 from auditor.policy.frames import Frames
+from auditor.policy.peer_groups import Standing
 from auditor.policy.rules import Policy
 
 
@@ -26,6 +27,9 @@ from auditor.policy.rules import Policy
 class Detection:
     context: DetectionContext
     hits: pd.DataFrame  # HIT_COLUMNS + rule, one row per (rule, event) after precedence
+    # each member's standing against their peers, worked out where every access was (a cluster's run,
+    # whose context holds only the accesses of the members with hits); None: from context.accesses
+    standing: Standing | None = None
 
 
 def apply_precedence(hits: pd.DataFrame, precedence: tuple[str, ...]) -> pd.DataFrame:

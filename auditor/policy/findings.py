@@ -139,7 +139,7 @@ def _grouped(detection: Detection) -> pd.DataFrame:
         days=("local_day", "nunique"), sensitive=("sensitive", "any"), vip=("vip", "any"),
         any_explained=("explained", "any"), under_care=("under_care", "all"), operational=("operational", "any"),
     ).reset_index()
-    peers = standing(accesses) if len(accesses) else None  # worked out once for both
+    peers = detection.standing or (standing(accesses) if len(accesses) else None)  # worked out once for both
     deviation = unexplained_deviation(accesses, peers)
     groups["peer_deviation"] = groups["user_id"].map(deviation).fillna(0).astype("int64")
     at_rate = at_peers_rate(accesses, peers)

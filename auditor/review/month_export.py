@@ -15,6 +15,7 @@ export.
 from __future__ import annotations
 
 import json
+import tempfile
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -23,7 +24,7 @@ from auditor.audit.events import AuditEvent
 from auditor.cluster.month_export import MonthWindow, manifest, write_context, write_events
 from auditor.cluster.month_input import MonthExport, check_export, frames_of, open_export
 from auditor.database import read_snapshot
-from auditor.errors import InputError
+from auditor.errors import AuditorError, ConfigurationError, InputError
 from auditor.home import Vault
 from auditor.phi_files import staged_folder
 from auditor.policy import engine
@@ -87,3 +88,34 @@ def review_export(folder: Path, public_key: bytes, policy: Policy) -> tuple[Mont
         raise InputError(f"the rules look back {policy.lookback()} (h:mm:ss) before the month; the export holds "
                          f"{export.lookback}: export it again with these rules")
     return export, engine.run(frames_of(export), policy)
+
+
+@dataclass(frozen=True)
+class OnSpark:
+    """An engine for review_period: the period exported (as `auditor export month` does, recorded in
+    `member`'s name) to `folder`, or to a temporary folder removed afterwards, then checked and judged
+    on the Spark cluster at `master`. A cluster whose executors are on other machines reads the export
+    where they can: `folder` on storage they share."""
+
+    master: str
+    member: str
+    folder: Path | None = None
+
+    def __call__(self, vault: Vault, period: Period, policy: Policy) -> Detection:
+        from auditor.cluster.spark_engine import detect_on_spark, spark_session
+
+        with tempfile.TemporaryDirectory(prefix="auditor-export-") as scratch:
+            target = self.folder or Path(scratch) / "export"
+            export_month(vault, period, policy, target, self.member)
+            export = open_export(target, vault.keyring.signing_public_key)
+            try:
+                spark = spark_session(self.master)
+            except AuditorError:
+                raise
+            except Exception as exc:  # no Java, a master that does not answer: Spark's own words, first line
+                reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+                raise ConfigurationError(f"cannot start Spark at {self.master}: {reason}") from None
+            try:
+                return detect_on_spark(spark, export, policy)
+            finally:
+                spark.stop()

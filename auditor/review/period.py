@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Callable
 from zoneinfo import ZoneInfo
 
 from auditor.cases.attach import Attachment, attach_findings
@@ -47,7 +48,7 @@ class PeriodReview:
     @property
     def accesses(self) -> int:
         """Patient accesses the engine judged in the period."""
-        return len(self.detection.context.accesses)
+        return self.detection.context.judged
 
     @property
     def explained_share(self) -> float | None:
@@ -65,17 +66,21 @@ class PeriodReview:
         return list(self.detection.context.frames.unsealed_blocks)
 
 
-def _detect(vault: Vault, period: Period, policy: Policy) -> Detection:
+Judge = Callable[[Vault, Period, Policy], Detection]  # an engine: the local one, or a cluster (auditor.review.month_export.OnSpark)
+
+
+def on_this_machine(vault: Vault, period: Period, policy: Policy) -> Detection:
     frames = load_frames(vault.records, period, policy.lookback(), log_key=vault.keyring.log_mac_key)
     return engine.run(frames, policy)
 
 
-def review_period(vault: Vault, period: Period, policy: Policy) -> PeriodReview:
+def review_period(vault: Vault, period: Period, policy: Policy, judge: Judge = on_this_machine) -> PeriodReview:
     """Review `period` as `auditor findings` does: suppressions mute, the other findings go into their
     members' cases (reruns add nothing, but give a case reviewed before r0017 its kept timeline); each
     finding's `case` is then its case's id. Each case keeps the member's accesses around the findings
-    attached now, cut from the accesses this review judged (the case page's timeline)."""
-    detection = _detect(vault, period, policy)
+    attached now, cut from the accesses this review judged (the case page's timeline). `judge`: which
+    engine runs the rules."""
+    detection = judge(vault, period, policy)
     found = build_findings(detection, policy, ReportDirectory(vault.gateway))
     muted = mute(found, active_suppressions(vault.records), period.tz)
     timelines = ReviewedAccesses.of_review(vault, period, detection.context.accesses, policy)
@@ -88,7 +93,7 @@ def review_period(vault: Vault, period: Period, policy: Policy) -> PeriodReview:
 def preview_period(vault: Vault, period: Period, policy: Policy) -> PeriodReview:
     """The rules over `period` with suppressions applied, recording nothing and reading no name (user
     ids stand in for names, no MRN): a report's month before, under today's rules."""
-    detection = _detect(vault, period, policy)
+    detection = on_this_machine(vault, period, policy)
     found = build_findings(detection, policy, NoDirectory())
     muted = mute(found, active_suppressions(vault.records), period.tz)
     return PeriodReview(period, detection, found, muted, None)

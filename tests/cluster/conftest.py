@@ -52,3 +52,30 @@ def month_vault(vault, simulated_month):
         patients = list(conn.scalars(select(Patient.id).order_by(Patient.id).limit(9)))
     own_events(vault, users, patients)
     return vault
+
+
+@pytest.fixture(scope="session")
+def exported_november(simulated_month, policy, tmp_path_factory):
+    """(the export folder, the vault's public key) of the simulated November in a SQLite vault, its own
+    accesses among the imported ones: made once a session."""
+    from auditor.home import create_home
+    from auditor.review.month_export import export_month
+    from auditor.review.period import month_period
+    from tests.conftest import FAST_SCRYPT
+
+    root = tmp_path_factory.mktemp("exported")
+    vault = create_home(root / "home", scrypt_n=FAST_SCRYPT)
+    try:
+        set_organisation_timezone(vault.gateway, NEW_YORK)
+        ingest_directory(vault.gateway, simulated_month.folder, NEW_YORK)
+        with vault.records.connect() as conn:
+            from sqlalchemy import select
+
+            from auditor.vault.records import Patient, WorkforceMember
+            users = list(conn.scalars(select(WorkforceMember.user_id).order_by(WorkforceMember.id).limit(5)))
+            patients = list(conn.scalars(select(Patient.id).order_by(Patient.id).limit(9)))
+        own_events(vault, users, patients)
+        export_month(vault, month_period("2026-11", NEW_YORK), policy, root / "nov", "officer")
+        return root / "nov", vault.keyring.signing_public_key
+    finally:
+        vault.close()

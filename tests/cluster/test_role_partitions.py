@@ -1,0 +1,92 @@
+"""Judging a month by role partitions is judging it whole: the claim the Spark engine rests on
+(auditor.cluster.spark_engine), tested without Spark on months hypothesis makes from the simulated
+one: events dropped, members' accounts the workforce file does not know (their events' roles vary
+from event to event, so one account spans several roles), and events whose carried role changes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from auditor.cluster.month_input import CONTEXT, checked_days, context_table, open_export
+from auditor.cluster.spark_engine import assemble, judge_partition, partition_frames, role_partitions
+from auditor.policy import engine
+from auditor.policy.findings import build_findings
+from auditor.policy.frames import _BLOCK_COLUMNS
+
+
+@pytest.fixture(scope="module")
+def month(exported_november):
+    export = open_export(*exported_november)
+    days = list(checked_days(export, [*_BLOCK_COLUMNS, "reason"]))
+    events = pa.concat_tables(days)
+    events = events.drop_columns(["reason"]).append_column("has_reason", pc.is_valid(events["reason"]))
+    context = {name: context_table(export, name) for name in CONTEXT}
+    return events, context, export.period
+
+
+def keyed(detection) -> pd.DataFrame:
+    seq = detection.context.events["seq"].to_numpy()
+    hits = detection.hits.assign(seq=seq[detection.hits["event"].to_numpy(dtype=np.int64)]).drop(columns="event")
+    return hits.sort_values(["rule", "seq"]).reset_index(drop=True).astype(object)
+
+
+def finding(f) -> tuple:
+    return (f.rule, f.severity, f.user_id, f.patient_id, tuple(f.event_ids), f.risk, f.explanation, f.rank,
+            f.first_at, f.last_at)
+
+
+def _variant(events: pa.Table, keep: float, ghosts: int, flips: int, seed: int) -> pa.Table:
+    rng = np.random.default_rng(seed)
+    table = events.filter(pa.array(rng.random(events.num_rows) < keep))
+    users = np.array(table["user_id"].to_pylist(), dtype=object)
+    roles = np.array(table["role"].to_pylist(), dtype=object)
+    known = sorted({u for u in users if u is not None})
+    choices = sorted({r for r in roles if r is not None}) + [None]
+    for i, member in enumerate(rng.choice(known, size=min(ghosts, len(known)), replace=False)):
+        mine = np.flatnonzero(users == member)
+        users[mine] = f"ghost-{i}"  # an account the workforce file does not know, its events in two roles
+        roles[mine] = rng.choice(np.array(rng.choice(choices, size=2), dtype=object), size=len(mine))
+    flipped = rng.choice(table.num_rows, size=min(flips, table.num_rows), replace=False)
+    roles[flipped] = rng.choice(np.array(choices, dtype=object), size=len(flipped))  # known members: their file's role
+    table = table.set_column(table.schema.get_field_index("user_id"), "user_id", pa.array(users, pa.string()))
+    return table.set_column(table.schema.get_field_index("role"), "role", pa.array(roles, pa.string()))
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(keep=st.floats(0.2, 1.0), ghosts=st.integers(0, 8), flips=st.integers(0, 300), seed=st.integers(0, 2**32 - 1))
+def test_judging_by_role_partitions_is_judging_the_whole_month(month, policy, keep, ghosts, flips, seed):
+    events, context, period = month
+    table = _variant(events, keep, ghosts, flips, seed)
+    table = table.filter(pc.is_valid(table["user_id"]))  # as the cluster reads: events of an account
+    whole = engine.run(partition_frames(table, context, period, cut=False), policy)
+    pairs = table.select(["user_id", "role"]).to_pandas().drop_duplicates()
+    parts = role_partitions(pairs, context_table_objects(context))
+    judged = []
+    for part, members in parts.groupby("part"):
+        mine = table.filter(pc.is_in(table["user_id"], value_set=pa.array(members["user_id"].tolist(), pa.string())))
+        judged.append(judge_partition(int(part), mine, context, period, policy))
+    remote = assemble(period, policy, context, judged)
+    assert len(parts["part"].unique()) > 1 or ghosts  # a few ghosts may span every role between them
+    pd.testing.assert_frame_equal(keyed(remote), keyed(whole))
+    assert remote.context.judged == len(whole.context.accesses)
+    assert remote.context.explained_share == whole.context.explained_share
+    assert [finding(f) for f in build_findings(remote, policy)] == [finding(f) for f in build_findings(whole, policy)]
+
+
+def context_table_objects(context) -> pd.DataFrame:
+    from auditor.cluster.month_input import _objects
+    return _objects(context["workforce"])
+
+
+def test_an_account_spanning_roles_joins_them_into_one_partition():
+    workforce = pd.DataFrame({"user_id": ["n1", "p1", "c1"], "role": ["nurse", "physician", "coding"]}, dtype=object)
+    pairs = pd.DataFrame({"user_id": ["n1", "p1", "c1", "ghost", "ghost", "g2"],
+                          "role": ["nurse", "physician", "coding", "nurse", "physician", None]}, dtype=object)
+    parts = role_partitions(pairs, workforce).set_index("user_id")["part"]
+    assert parts["n1"] == parts["p1"] == parts["ghost"]  # the unknown account's roles are one partition
+    assert len({parts["n1"], parts["c1"], parts["g2"]}) == 3
