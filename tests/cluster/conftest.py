@@ -39,18 +39,24 @@ def own_events(vault, users: list[str], patients: list[int]) -> None:
     vault.audit_log.after_commit(appended, len(events))
 
 
-@pytest.fixture
-def month_vault(vault, simulated_month):
-    """`vault` (each backend) holding the simulated November, then some of its own accesses."""
+def load_november(vault, simulated_month) -> None:
+    """The simulated November ingested into `vault`, then some of the vault's own accesses."""
+    from sqlalchemy import select
+
+    from auditor.vault.records import Patient, WorkforceMember
+
     set_organisation_timezone(vault.gateway, NEW_YORK)
     ingest_directory(vault.gateway, simulated_month.folder, NEW_YORK)
     with vault.records.connect() as conn:
-        from sqlalchemy import select
-
-        from auditor.vault.records import Patient, WorkforceMember
         users = list(conn.scalars(select(WorkforceMember.user_id).order_by(WorkforceMember.id).limit(5)))
         patients = list(conn.scalars(select(Patient.id).order_by(Patient.id).limit(9)))
     own_events(vault, users, patients)
+
+
+@pytest.fixture
+def month_vault(vault, simulated_month):
+    """`vault` (each backend) holding the simulated November and some of its own accesses."""
+    load_november(vault, simulated_month)
     return vault
 
 
@@ -66,15 +72,7 @@ def exported_november(simulated_month, policy, tmp_path_factory):
     root = tmp_path_factory.mktemp("exported")
     vault = create_home(root / "home", scrypt_n=FAST_SCRYPT)
     try:
-        set_organisation_timezone(vault.gateway, NEW_YORK)
-        ingest_directory(vault.gateway, simulated_month.folder, NEW_YORK)
-        with vault.records.connect() as conn:
-            from sqlalchemy import select
-
-            from auditor.vault.records import Patient, WorkforceMember
-            users = list(conn.scalars(select(WorkforceMember.user_id).order_by(WorkforceMember.id).limit(5)))
-            patients = list(conn.scalars(select(Patient.id).order_by(Patient.id).limit(9)))
-        own_events(vault, users, patients)
+        load_november(vault, simulated_month)
         export_month(vault, month_period("2026-11", NEW_YORK), policy, root / "nov", "officer")
         return root / "nov", vault.keyring.signing_public_key
     finally:
