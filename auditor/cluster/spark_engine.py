@@ -15,10 +15,10 @@ cluster with the very detectors the local engine runs (auditor.policy.engine.run
    the whole month.
 3. Judge each partition (applyInArrow): its events and the context of the patients they touch (the
    context is broadcast once; the workforce whole, the patient-scoped tables cut to those patients)
-   go through engine.run. A partition returns its hits by sequence number, the events and accesses
-   of its members who have any (what findings and case timelines read), its members' peer standing
-   and its counts of accesses and explanations, each as Arrow IPC (data, never pickles, crosses from
-   the cluster to the vault's machine).
+   go through engine.run. A partition returns its hits by sequence number, the hits' events, each
+   member's accesses within an hour of one of their hits (what findings and case timelines read), its
+   members' peer standing and its counts of accesses and explanations, each as Arrow IPC (data, never
+   pickles, crosses from the cluster to the vault's machine): a few hits' worth, not the month.
 4. The driver assembles a Detection from them; findings, suppressions and cases take it as they take
    the local engine's.
 """
@@ -29,6 +29,7 @@ import json
 import re
 import sys
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import numpy as np
 import pandas as pd
@@ -38,7 +39,7 @@ import pyarrow.compute as pc
 from auditor.audit.events import CANONICAL_COLUMNS
 from auditor.cluster.month_export import EVENT_SCHEMA
 from auditor.cluster.month_input import CONTEXT, ExportRefused, MonthExport, _objects, checked_day, context_table
-from auditor.errors import InputError
+from auditor.errors import AuditorError, ConfigurationError, InputError
 from auditor.policy import engine
 from auditor.policy import frames as frame_reading
 from auditor.policy.context import DetectionContext
@@ -52,6 +53,7 @@ from auditor.policy.typed_frames import (typed_care_team, typed_case_patients, t
                                          typed_workforce)
 
 _ENGINE = [*frame_reading._BLOCK_COLUMNS, "has_reason"]
+AROUND = timedelta(hours=1)  # the accesses kept either side of a hit: auditor.review.timeline.AROUND, a case's reach
 _ENGINE_SCHEMA = pa.schema([EVENT_SCHEMA.field(c) for c in frame_reading._BLOCK_COLUMNS]
                            + [pa.field("has_reason", pa.bool_())])
 CHECKED = ("seq long, at_us long, source string, source_event_id string, user_id string, role string, "
@@ -80,8 +82,8 @@ def spark_session(master: str, app: str = "auditor rule pack"):
                .config("spark.pyspark.driver.python", sys.executable))
     if _LOOPBACK.match(master):
         builder = builder.config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1")
-    if master.startswith("local"):  # a few cores: a few shuffle partitions (a cluster keeps its own setting)
-        builder = builder.config("spark.sql.shuffle.partitions", "8")
+    if master.startswith("local"):  # a few cores: a few shuffle partitions; the JVM is the executor too
+        builder = builder.config("spark.sql.shuffle.partitions", "8").config("spark.driver.memory", "4g")
     return builder.getOrCreate()
 
 
@@ -106,7 +108,7 @@ def _checker(export: MonthExport):
     def check(table: pa.Table) -> pa.Table:
         day = table["day"][0].as_py()
         if day not in days:
-            raise ExportRefused(f"events/day={day}: a day the manifest does not list")
+            raise ExportRefused(f"events/day={day!r}: a day the manifest does not list")
         kept = checked_day(table.select(list(CANONICAL_COLUMNS)).cast(EVENT_SCHEMA), days[day], window, period)
         out = kept.select(frame_reading._BLOCK_COLUMNS).append_column("has_reason", pc.is_valid(kept["reason"]))
         return out.append_column("day", pa.array([day] * out.num_rows, pa.string()))
@@ -161,44 +163,64 @@ def partition_frames(table: pa.Table, context: dict[str, pa.Table], period, cut:
                   **frame_reading.care_activity(raw))
 
 
-def judge_partition(part: int, table: pa.Table, context: dict[str, pa.Table], period, policy: Policy) -> dict:
+def judge_partition(part: int, table: pa.Table, context: dict[str, pa.Table], period, policy: Policy,
+                    around: timedelta = AROUND) -> dict:
     """engine.run over one partition's frames; what the partition sends back."""
-    return _results(part, engine.run(partition_frames(table, context, period), policy))
+    return _results(part, engine.run(partition_frames(table, context, period), policy), around)
 
 
-def _judge(context, period, policy: Policy):
+def _judge(context, period, policy: Policy, around: timedelta):
     """The task each partition runs (the context arrives once per executor, broadcast as Arrow IPC)."""
     def judge(table: pa.Table) -> pa.Table:
         tables = {name: pa.ipc.open_stream(pa.py_buffer(data)).read_all() for name, data in context.value.items()}
-        found = judge_partition(table["part"][0].as_py(), table, tables, period, policy)
+        found = judge_partition(table["part"][0].as_py(), table, tables, period, policy, around)
         return pa.table({name: [value] for name, value in found.items()}, schema=_JUDGED_SCHEMA)
     return judge
 
 
-def _results(part: int, found: Detection) -> dict:
-    ctx, hits = found.context, found.hits
-    at = hits["event"].to_numpy(dtype=np.int64)
-    out = hits[[c for c in HIT_COLUMNS if c != "event"] + ["rule"]].assign(seq=ctx.events["seq"].to_numpy()[at])
-    members = set(ctx.events["user_id"].to_numpy()[at])
+def _utc(times: pd.Series) -> np.ndarray:
+    """Timezone-aware times as naive UTC datetime64 (what merge_asof compares)."""
+    return times.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy()
 
-    def of_members(frame: pd.DataFrame) -> pd.DataFrame:
-        return frame[frame["user_id"].isin(members)].reset_index(drop=True)
-    peers = standing(ctx.accesses) if len(ctx.accesses) else None
+
+def _results(part: int, found: Detection, around: timedelta) -> dict:
+    """What a partition sends back: its hits by sequence number; of the events, the hits' own, and of
+    each member's accesses those within `around` of one of their hits (what the driver's findings and the
+    cases' timelines read, not the month); its members' peer standing; its counts."""
+    ctx, hits = found.context, found.hits
+    at = np.unique(hits["event"].to_numpy(dtype=np.int64))
+    out = hits[[c for c in HIT_COLUMNS if c != "event"] + ["rule"]].assign(
+        seq=ctx.events["seq"].to_numpy()[hits["event"].to_numpy(dtype=np.int64)])
+    marks = pd.DataFrame({"user_id": ctx.events["user_id"].to_numpy(dtype=object)[at],
+                          "at": _utc(ctx.events["at"].iloc[at]), "near": True}).sort_values("at", kind="stable")
+    acc = ctx.accesses
+    mine = acc.index[acc["user_id"].isin(set(marks["user_id"]))]
+    probe = pd.DataFrame({"event": mine, "user_id": acc.loc[mine, "user_id"].to_numpy(dtype=object),
+                          "at": _utc(acc.loc[mine, "at"])}).sort_values("at", kind="stable")
+    probe["user_id"], marks["user_id"] = probe["user_id"].astype(str), marks["user_id"].astype(str)
+    near = pd.merge_asof(probe, marks, on="at", by="user_id", direction="nearest", tolerance=pd.Timedelta(around))
+    kept = np.sort(near.loc[near["near"].notna(), "event"].to_numpy(dtype=np.int64))
+    sent = np.union1d(at, kept)
+    peers = standing(acc) if len(acc) else None
     stood = pd.DataFrame({"user_id": [] if peers is None else peers.ids.to_numpy(dtype=object),
                           **{k: [] if peers is None else getattr(peers, k) for k in
                              ("unexplained", "expected", "chance", "median", "peers")}})
-    counts = ctx.accesses["explained_by"].value_counts() if len(ctx.accesses) else pd.Series(dtype="int64")
-    return {"part": part, "hits": _ipc(out), "events": _ipc(of_members(ctx.events)),
-            "activity": _ipc(of_members(ctx.activity)), "accesses": _ipc(of_members(ctx.accesses)),
-            "denials": _ipc(of_members(ctx.denials)), "standing": _ipc(stood), "judged": len(ctx.accesses),
-            "explained": int(ctx.accesses["explained"].sum()) if len(ctx.accesses) else 0,
+    counts = acc["explained_by"].value_counts() if len(acc) else pd.Series(dtype="int64")
+
+    def rows(frame: pd.DataFrame, events: np.ndarray) -> pd.DataFrame:
+        return frame.loc[frame.index.intersection(events)].reset_index(drop=True)
+    return {"part": part, "hits": _ipc(out), "events": _ipc(ctx.events.iloc[sent].reset_index(drop=True)),
+            "activity": _ipc(rows(ctx.activity, at)), "accesses": _ipc(acc.loc[kept].reset_index(drop=True)),
+            "denials": _ipc(rows(ctx.denials, at)), "standing": _ipc(stood), "judged": len(acc),
+            "explained": int(acc["explained"].sum()) if len(acc) else 0,
             "explained_by": json.dumps({str(k): int(v) for k, v in counts.items()})}
 
 
 @dataclass
 class ClusterContext(DetectionContext):
-    """What the cluster sends back: events, activity, accesses and denials of the members with hits
-    only (the rest stayed on the cluster), and the counts over every access judged."""
+    """What the cluster sends back: the hits' events (activity and denials: only those), the accesses
+    within AROUND of a member's hit (what case timelines cut), and the counts over every access
+    judged; the rest of the month stayed on the cluster."""
 
     judged_count: int = 0
     explained_count: int = 0
@@ -220,13 +242,18 @@ class ClusterContext(DetectionContext):
 
 
 def _unwrapped(exc: Exception) -> Exception:
-    """A task's ExportRefused, as Spark reports it (inside a PythonException's text), as itself."""
+    """A task's ExportRefused as itself (Spark reports it inside a PythonException's text); any other
+    failure of the job as one line (Spark's first)."""
     found = re.search(r"ExportRefused: (.+)", str(exc))
-    return ExportRefused(found.group(1).strip()) if found else exc
+    if found:
+        return ExportRefused(found.group(1).strip())
+    reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return ConfigurationError(f"the Spark job failed: {reason[:300]}")
 
 
-def detect_on_spark(spark, export: MonthExport, policy: Policy) -> Detection:
-    """The rules over a checked export on `spark` (a session): a Detection as engine.run gives."""
+def detect_on_spark(spark, export: MonthExport, policy: Policy, around: timedelta = AROUND) -> Detection:
+    """The rules over a checked export on `spark` (a session): a Detection as engine.run gives, whose
+    context holds the accesses within `around` of each member's hits (the case timelines' reach)."""
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
@@ -237,13 +264,11 @@ def detect_on_spark(spark, export: MonthExport, policy: Policy) -> Detection:
     workforce = _objects(raw["workforce"])
     if not export.days:
         return assemble(export.period, policy, raw, [])
-    events = spark.read.parquet(str(export.folder / "events")).select(*CANONICAL_COLUMNS, "day")
-    checked = events.groupBy("day").applyInArrow(_checker(export), CHECKED).persist(StorageLevel.DISK_ONLY)
+    checked = None
     try:
-        try:
-            seen = {r["day"]: r["count"] for r in checked.groupBy("day").count().collect()}
-        except Exception as exc:  # a task's refusal, or Spark's
-            raise _unwrapped(exc) from None
+        events = spark.read.parquet(str(export.folder / "events")).select(*CANONICAL_COLUMNS, "day")
+        checked = events.groupBy("day").applyInArrow(_checker(export), CHECKED).persist(StorageLevel.DISK_ONLY)
+        seen = {r["day"]: r["count"] for r in checked.groupBy("day").count().collect()}
         missing = [d["file"] for d in export.days if d["day"] not in seen]
         if missing:
             raise ExportRefused(f"{missing[0]}: missing from what the cluster read ({len(missing)} days in all)")
@@ -251,10 +276,15 @@ def detect_on_spark(spark, export: MonthExport, policy: Policy) -> Detection:
         parts = spark.createDataFrame(role_partitions(pairs, workforce))
         context = spark.sparkContext.broadcast({name: _ipc_table(t) for name, t in raw.items()})
         judged = (checked.join(F.broadcast(parts), "user_id").groupBy("part")
-                  .applyInArrow(_judge(context, export.period, policy), JUDGED).collect())
+                  .applyInArrow(_judge(context, export.period, policy, around), JUDGED).collect())
         context.unpersist()
+    except AuditorError:
+        raise
+    except Exception as exc:  # a task's refusal, or Spark's own failure
+        raise _unwrapped(exc) from None
     finally:
-        checked.unpersist()
+        if checked is not None:
+            checked.unpersist()
     return assemble(export.period, policy, raw, judged)
 
 

@@ -31,6 +31,7 @@ from auditor.policy import engine
 from auditor.policy.engine import Detection
 from auditor.policy.frames import Period
 from auditor.policy.rules import Policy
+from auditor.review.timeline import AROUND
 from auditor.staff.roles import OFFICE_REVIEW
 
 EXPLANATION_REACH = timedelta(days=90)  # load_frames' default: the widest explanation window
@@ -116,6 +117,6 @@ class OnSpark:
                 reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
                 raise ConfigurationError(f"cannot start Spark at {self.master}: {reason}") from None
             try:
-                return detect_on_spark(spark, export, policy)
+                return detect_on_spark(spark, export, policy, AROUND)
             finally:
                 spark.stop()

@@ -93,3 +93,20 @@ def test_check_refuses_a_key_that_is_not_one(home, auditor, tmp_path, key, reaso
 def test_check_of_a_folder_that_is_no_export(home, auditor, tmp_path):
     (tmp_path / "x").mkdir()
     assert "no manifest.json (not a month's export)" in one_line(auditor("export", "check", tmp_path / "x"))
+
+
+@pytest.mark.parametrize("args, reason", [
+    (["--master", "local[2]"], "--master and --export-dir go with --engine spark"),
+    (["--export-dir", "elsewhere"], "--master and --export-dir go with --engine spark"),
+    (["--engine", "spark", "--export-dir", "busy"], "busy exists and is not an empty folder"),
+    (["--engine", "hadoop"], "Invalid value for '--engine'"),
+])
+def test_findings_engine_options_are_checked_before_anything_runs(home, auditor, tmp_path, monkeypatch, args, reason):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "busy").mkdir()
+    (tmp_path / "busy" / "keep.txt").write_text("mine")
+    result = auditor("findings", "--from", "2026-11-01", "--to", "2026-11-30", *args, user="officer", clock=DECEMBER)
+    assert reason in one_line(result)
+    assert _exports(home) == 0
+    with sqlite3.connect(home / "records.db") as con:
+        assert con.execute("select count(*) from cases").fetchone() == (0,)

@@ -17,6 +17,7 @@ from auditor.cluster.spark_engine import assemble, judge_partition, partition_fr
 from auditor.policy import engine
 from auditor.policy.findings import build_findings
 from auditor.policy.frames import _BLOCK_COLUMNS
+from auditor.review.timeline import AROUND
 
 
 @pytest.fixture(scope="module")
@@ -76,6 +77,19 @@ def test_judging_by_role_partitions_is_judging_the_whole_month(month, policy, ke
     assert remote.context.judged == len(whole.context.accesses)
     assert remote.context.explained_share == whole.context.explained_share
     assert [finding(f) for f in build_findings(remote, policy)] == [finding(f) for f in build_findings(whole, policy)]
+    # what a case's timeline cuts: every access of a member with hits within AROUND of one of them
+    assert set(remote.context.accesses["seq"]) == _near_hits(whole)
+
+
+def _near_hits(detection) -> set[int]:
+    ev, acc = detection.context.events, detection.context.accesses
+    hit = ev.loc[np.unique(detection.hits["event"].to_numpy(dtype=np.int64)), ["user_id", "at"]]
+    out = set()
+    for user, times in hit.groupby(hit["user_id"].astype(object))["at"]:
+        mine = acc[acc["user_id"].astype(object) == user]
+        gap = np.abs(mine["at"].to_numpy()[:, None] - times.to_numpy()[None, :]).min(axis=1)
+        out |= set(mine["seq"].to_numpy()[gap <= np.timedelta64(AROUND)])
+    return out
 
 
 def context_table_objects(context) -> pd.DataFrame:

@@ -7,8 +7,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
+import zlib
 from pathlib import Path
 
 import pytest
@@ -21,21 +23,39 @@ from tests.signed_in import sign_in  # noqa: E402
 NOVEMBER = ["--from", "2026-11-01", "--to", "2026-11-30"]
 
 
-@pytest.fixture
-def home(exported_november, tmp_path, monkeypatch):
-    """A copy of the session's vault (the simulated November), officer signed in."""
-    source = exported_november[0].parent / "home"
-    home = tmp_path / "home"
+def _copy(source: Path, home: Path) -> Path:
     shutil.copytree(source, home)
     settings = json.loads((home / "home.json").read_text())
     for key in ("database_url", "keystore_url"):
         settings[key] = settings[key].replace(str(source), str(home))
     (home / "home.json").write_text(json.dumps(settings))
+    sign_in(home, "officer")
+    return home
+
+
+@pytest.fixture
+def source(exported_november, tmp_path, monkeypatch):
+    """The session's vault (the simulated November): each test signs in to copies of it."""
     (tmp_path / "run").mkdir(mode=0o700)
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "run"))
     monkeypatch.delenv("AUDITOR_PASSPHRASE", raising=False)
-    sign_in(home, "officer")
-    return home
+    return exported_november[0].parent / "home"
+
+
+@pytest.fixture
+def home(source, tmp_path):
+    return _copy(source, tmp_path / "home")
+
+
+def _cases(home: Path) -> tuple[list, list]:
+    """The cases the findings went into, and the timelines kept for them (each part's accesses and
+    windows; not the case_findings row ids it names, which each vault draws for itself)."""
+    with sqlite3.connect(home / "records.db") as db:
+        cases = db.execute("select id, user_id, status from cases order by id").fetchall()
+        parts = db.execute("select case_id, body from case_timelines").fetchall()
+    kept = [(case, {k: v for k, v in json.loads(zlib.decompress(body)).items() if k != "findings"})
+            for case, body in parts]
+    return cases, sorted(kept, key=lambda part: (part[0], json.dumps(part[1], sort_keys=True)))
 
 
 def _findings(home: Path, out: Path, *engine: str) -> subprocess.CompletedProcess:
@@ -45,16 +65,18 @@ def _findings(home: Path, out: Path, *engine: str) -> subprocess.CompletedProces
     return done
 
 
-def test_findings_on_spark_local_are_the_local_engines(home, tmp_path):
-    local = _findings(home, tmp_path / "local.json")
+def test_findings_on_spark_local_are_the_local_engines(source, home, tmp_path):
     spark = _findings(home, tmp_path / "spark.json", "--engine", "spark", "--master", "local[2]")
+    elsewhere = _copy(source, tmp_path / "elsewhere")
+    local = _findings(elsewhere, tmp_path / "local.json")
     assert (tmp_path / "spark.json").read_bytes() == (tmp_path / "local.json").read_bytes()
     assert json.loads((tmp_path / "local.json").read_text())
-    summary = local.stdout.strip().splitlines()[-1].split("; written to")[0]
-    again = spark.stdout.strip().splitlines()[-1].split("; written to")[0]
-    assert summary.split(" in ")[0] == again.split(" in ")[0]  # the same findings, muted ...
-    assert "(0 opened, 0 finding(s) newly attached)" in again  # ... in the cases the local run opened
-    assert summary.split("; ", 1)[1] == again.split("; ", 1)[1]  # the accesses judged, the share explained
+    said = [run.stdout.strip().splitlines()[-1].split("; written to")[0] for run in (spark, local)]
+    assert said[0] == said[1] and " opened, " in said[0]  # findings, cases opened, accesses, share explained
+    cases, timelines = _cases(home)
+    assert cases and timelines and (cases, timelines) == _cases(elsewhere)  # the same cases, the same timelines
+    again = _findings(home, tmp_path / "again.json")  # the local engine after the cluster's run: nothing new
+    assert "(0 opened, 0 finding(s) newly attached)" in again.stdout
 
 
 def test_findings_on_a_two_worker_standalone_cluster(home, tmp_path):

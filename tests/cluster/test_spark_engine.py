@@ -49,3 +49,47 @@ def test_spark_finds_what_the_local_engine_finds(month_vault, policy, spark, tmp
     assert remote.context.explained_share == local.context.explained_share
     assert remote.context.explained_by_share == local.context.explained_by_share
     assert [_finding(f) for f in build_findings(remote, policy)] == [_finding(f) for f in build_findings(local, policy)]
+
+
+def _copy_export(exported_november, tmp_path):
+    import shutil
+    folder, key = exported_november
+    shutil.copytree(folder, tmp_path / "nov")
+    return open_export(tmp_path / "nov", key)
+
+
+def test_the_cluster_refuses_a_day_whose_events_were_changed(exported_november, policy, spark, tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from auditor.cluster.month_input import ExportRefused
+    export = _copy_export(exported_november, tmp_path)
+    day = export.days[4]
+    table = pq.read_table(export.folder / day["file"])
+    users = table["user_id"].to_pylist()
+    users[0] = "someone.else"
+    pq.write_table(table.set_column(table.schema.get_field_index("user_id"), "user_id", pa.array(users, pa.string())),
+                   export.folder / day["file"])
+    with pytest.raises(ExportRefused, match=f"^{day['file']}: its events' Merkle root is not the one the vault signed"):
+        detect_on_spark(spark, export, policy)
+
+
+def test_the_cluster_refuses_a_day_the_manifest_does_not_list(exported_november, policy, spark, tmp_path):
+    import shutil
+
+    from auditor.cluster.month_input import ExportRefused
+    export = _copy_export(exported_november, tmp_path)
+    (export.folder / "events" / "day=2026-12-24").mkdir()
+    shutil.copyfile(export.folder / export.days[2]["file"], export.folder / "events" / "day=2026-12-24" / "part-0.parquet")
+    with pytest.raises(ExportRefused, match="^events/day='2026-12-24': a day the manifest does not list"):
+        detect_on_spark(spark, export, policy)
+
+
+def test_the_cluster_refuses_a_day_gone_missing(exported_november, policy, spark, tmp_path):
+    import shutil
+
+    from auditor.cluster.month_input import ExportRefused
+    export = _copy_export(exported_november, tmp_path)
+    shutil.rmtree(export.folder / export.days[7]["file"].rsplit("/", 1)[0])
+    with pytest.raises(ExportRefused, match=f"^{export.days[7]['file']}: missing from what the cluster read"):
+        detect_on_spark(spark, export, policy)
