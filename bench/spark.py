@@ -16,20 +16,20 @@ Each Spark run's hits are compared with the local engine's (by sequence number):
 they differ. Printed: each step's seconds, the ratio to the local engine, the partitions' sizes, and
 the peak memory of this process (the driver; executors' Python workers are other processes).
 
-Not a timed test: it prints a table and, last, one JSON line. Needs `pip install -e '.[bench,spark]'`.
+Not a timed test: it prints a table and, last, one JSON line. Needs `pip install -e '.[spark]'`.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import resource
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import pandas as pd
-import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -99,9 +99,7 @@ def measure(home: Path, work: Path, cores: int, standalone: bool) -> dict:
             fig["spark_standalone"] = on_spark(cluster.master, export, policy, reference)
         finally:
             cluster.stop()
-    fig["peak_rss_gb"] = psutil.Process().memory_info().rss / 1e9  # now; the peak is in ru_maxrss below
-    import resource
-    fig["driver_peak_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
+    fig["driver_peak_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6  # KB on Linux
     return fig
 
 
