@@ -223,7 +223,18 @@ def frames_of(export: MonthExport) -> Frames:
     events = frame_reading.concat_events(chunks) if chunks else typed_events(frame_reading.empty_events())
     if len(chunks) > 1:  # days in day order: the log's order is by sequence number
         events = events.take(np.argsort(events["seq"].to_numpy(), kind="stable")).reset_index(drop=True)
-    raw = {name: _objects(context_table(export, name)) for name in CONTEXT}
+    return month_frames(events, {name: _objects(context_table(export, name)) for name in CONTEXT}, export.period)
+
+
+def month_frames(events: pd.DataFrame, raw: dict[str, pd.DataFrame], period: Period) -> Frames:
+    """Frames of typed events and the context as read (object columns), typed as load_frames types them."""
     return Frames(events, typed_workforce(raw["workforce"]), typed_patients(raw["patients"]),
-                  typed_encounters(raw["encounters"]), typed_care_team(raw["care_team"]), export.period, [],
+                  typed_encounters(raw["encounters"]), typed_care_team(raw["care_team"]), period, [],
                   typed_case_patients(raw["case_patients"]), **frame_reading.care_activity(raw))
+
+
+def require_lookback(export: MonthExport, policy) -> None:
+    """InputError when the rules look back further before the month than the export holds."""
+    if policy.lookback() > export.lookback:
+        raise InputError(f"the rules look back {policy.lookback()} (h:mm:ss) before the month; the export holds "
+                         f"{export.lookback}: export it again with these rules")

@@ -38,7 +38,8 @@ import pyarrow.compute as pc
 
 from auditor.audit.events import CANONICAL_COLUMNS
 from auditor.cluster.month_export import EVENT_SCHEMA
-from auditor.cluster.month_input import CONTEXT, ExportRefused, MonthExport, _objects, checked_day, context_table
+from auditor.cluster.month_input import (CONTEXT, ExportRefused, MonthExport, _objects, checked_day, context_table,
+                                        month_frames, require_lookback)
 from auditor.errors import AuditorError, ConfigurationError, InputError
 from auditor.policy import engine
 from auditor.policy import frames as frame_reading
@@ -49,7 +50,7 @@ from auditor.policy.explanations import EXPLANATIONS
 from auditor.policy.frames import Frames
 from auditor.policy.peer_groups import Standing, standing
 from auditor.policy.rules import Policy
-from auditor.policy.typed_frames import (typed_care_team, typed_case_patients, typed_encounters, typed_patients,
+from auditor.policy.typed_frames import (typed_care_team, typed_encounters, typed_patients,
                                          typed_workforce)
 
 _ENGINE = [*frame_reading._BLOCK_COLUMNS, "has_reason"]
@@ -88,7 +89,10 @@ def spark_session(master: str, app: str = "auditor rule pack"):
 
 
 def _ipc(frame: pd.DataFrame) -> bytes:
-    table = pa.Table.from_pandas(frame, preserve_index=False)
+    return _ipc_table(pa.Table.from_pandas(frame, preserve_index=False))
+
+
+def _ipc_table(table: pa.Table) -> bytes:
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, table.schema) as writer:
         writer.write_table(table)
@@ -157,10 +161,7 @@ def partition_frames(table: pa.Table, context: dict[str, pa.Table], period, cut:
     touched = pc.unique(events["patient_id"].combine_chunks().drop_null())
     raw = {name: _objects(kept if name == "workforce" or not cut else _cut(kept, touched))
            for name, kept in context.items()}
-    return Frames(frame_reading._typed_block_events([events]), typed_workforce(raw["workforce"]),
-                  typed_patients(raw["patients"]), typed_encounters(raw["encounters"]),
-                  typed_care_team(raw["care_team"]), period, [], typed_case_patients(raw["case_patients"]),
-                  **frame_reading.care_activity(raw))
+    return month_frames(frame_reading._typed_block_events([events]), raw, period)
 
 
 def judge_partition(part: int, table: pa.Table, context: dict[str, pa.Table], period, policy: Policy,
@@ -257,9 +258,7 @@ def detect_on_spark(spark, export: MonthExport, policy: Policy, around: timedelt
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
-    if policy.lookback() > export.lookback:
-        raise InputError(f"the rules look back {policy.lookback()} (h:mm:ss) before the month; the export holds "
-                         f"{export.lookback}: export it again with these rules")
+    require_lookback(export, policy)
     raw = {name: context_table(export, name) for name in CONTEXT}  # each against its SHA-256
     workforce = _objects(raw["workforce"])
     if not export.days:
@@ -286,13 +285,6 @@ def detect_on_spark(spark, export: MonthExport, policy: Policy, around: timedelt
         if checked is not None:
             checked.unpersist()
     return assemble(export.period, policy, raw, judged)
-
-
-def _ipc_table(table: pa.Table) -> bytes:
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, table.schema) as writer:
-        writer.write_table(table)
-    return sink.getvalue().to_pybytes()
 
 
 def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:

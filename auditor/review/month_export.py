@@ -22,9 +22,9 @@ from pathlib import Path
 
 from auditor.audit.events import AuditEvent
 from auditor.cluster.month_export import MonthWindow, manifest, write_context, write_events
-from auditor.cluster.month_input import MonthExport, check_export, frames_of, open_export
+from auditor.cluster.month_input import MonthExport, check_export, frames_of, open_export, require_lookback
 from auditor.database import read_snapshot
-from auditor.errors import AuditorError, ConfigurationError, InputError
+from auditor.errors import AuditorError, ConfigurationError
 from auditor.home import Vault
 from auditor.phi_files import staged_folder
 from auditor.policy import engine
@@ -85,9 +85,7 @@ def review_export(folder: Path, public_key: bytes, policy: Policy) -> tuple[Mont
     detection; findings are built by the vault that signed it). InputError when the rules look back
     further than the export reaches."""
     export = open_export(folder, public_key)
-    if policy.lookback() > export.lookback:
-        raise InputError(f"the rules look back {policy.lookback()} (h:mm:ss) before the month; the export holds "
-                         f"{export.lookback}: export it again with these rules")
+    require_lookback(export, policy)
     return export, engine.run(frames_of(export), policy)
 
 
