@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from auditor.cli import cli
+from auditor.cli.engines import engine_choice, engine_options
 from auditor.cli.session import day_option, open_vault
 from auditor.cli.signed_in import require_role
 from auditor.errors import InputError
@@ -28,14 +29,7 @@ _DIR = click.Path(exists=True, file_okay=False, path_type=Path)
               help="json: an array; csv: a spreadsheet; jsonl: one finding a line, for a SIEM.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write here (default: stdout).")
 @click.option("--site-policies", type=_DIR, help="A folder of the site's rule overrides and rules.")
-@click.option("--engine", type=click.Choice(["local", "spark"]), default="local", show_default=True,
-              help="local: on this machine; spark: on a Spark cluster (--master), the period sent to it as a "
-                   "signed export (auditor export month) that it checks first.")
-@click.option("--master", help="With --engine spark: the Spark master: local[2] (the default), spark://HOST:7077, "
-                               "yarn, k8s://...")
-@click.option("--export-dir", type=click.Path(file_okay=False, path_type=Path),
-              help="With --engine spark: a new or empty folder for the export, on storage the executors read "
-                   "(default: a temporary folder, removed afterwards).")
+@engine_choice
 @click.pass_context
 def findings_command(ctx, first, last, fmt, out, site_policies, engine, master, export_dir):
     """Run the privacy rules over the audit log for a period of local days and write the findings.
@@ -78,26 +72,6 @@ def findings_command(ctx, first, last, fmt, out, site_policies, engine, master, 
     else:
         sys.stdout.write(text)
         click.echo(summary, err=True)
-
-
-def engine_options(engine: str, master: str | None, export_dir: Path | None):
-    """member -> the engine review_period runs (--engine, --master, --export-dir checked before any work)."""
-    from auditor.review.period import on_this_machine
-
-    if engine == "local":
-        if master or export_dir:
-            raise InputError("--master and --export-dir go with --engine spark")
-        return lambda member: on_this_machine
-    import importlib.util
-
-    from auditor.phi_files import check_empty_folder
-    from auditor.review.month_export import OnSpark
-    if importlib.util.find_spec("pyspark") is None:
-        raise InputError("--engine spark needs pyspark: pip install 'auditor[spark]' (and Java 17)")
-    if export_dir is not None:
-        check_destination(export_dir, folder=True)
-        check_empty_folder(export_dir)
-    return lambda member: OnSpark(master or "local[2]", member, export_dir)
 
 
 @cli.group()

@@ -12,6 +12,7 @@ import click
 
 from auditor.cases.settings import load_case_settings
 from auditor.cli import cli
+from auditor.cli.engines import engine_choice, engine_options
 from auditor.cli.session import day_option, open_vault
 from auditor.cli.signed_in import gone, require_role
 from auditor.policy.rules import load_policy
@@ -54,22 +55,27 @@ def _author(vault, account) -> str:
               help="A site folder: site.yaml (organisation, logo) and templates that override ours.")
 @click.option("--site-policies", type=_DIR, default=None, help="A folder of the site's rule overrides and rules.")
 @click.option("--no-pdf", is_flag=True, help="Write the HTML only.")
+@engine_choice
 @click.pass_context
-def monthly_command(ctx, month, out, pseudonymize, organisation, site_dir, site_policies, no_pdf):
+def monthly_command(ctx, month, out, pseudonymize, organisation, site_dir, site_policies, no_pdf, engine, master,
+                    export_dir):
     """Run the privacy rules over a month and write the monthly privacy audit report (a privacy officer
-    signed in: the report names them as its author)."""
+    signed in: the report names them as its author). With --engine spark the rules run on a cluster,
+    for the month and the month before; the report is the one the local engine gives."""
     site = load_site(site_dir, organisation)
     policy = load_policy(site_dir=site_policies)
     case_settings = load_case_settings(site_dir=site_policies)
     out = out or Path(f"report-{month}")
     writers.check_destination(out, folder=True)  # before the run records anything
+    judge_on = engine_options(engine, master, export_dir)
     vault = open_vault(ctx)
     try:  # as auditor findings: muted findings, cases
         officer = require_role(ctx, vault, PRIVACY_OFFICER)
         report = monthly.monthly_report(vault, month_period(month, _zone(vault)), policy, site,
                                         author=_author(vault, officer.account), pseudonymize=pseudonymize,
                                         case_settings=case_settings,
-                                        reader=officer.access_context(OFFICE_REVIEW, role=PRIVACY_OFFICER))
+                                        reader=officer.access_context(OFFICE_REVIEW, role=PRIVACY_OFFICER),
+                                        judge=judge_on(officer.account.user_name))
     finally:
         vault.close()
     paths = monthly.write_monthly_report(report, out, pdf=not no_pdf)

@@ -10,8 +10,11 @@ import click
 
 from auditor.cli import cli
 from auditor.cases.settings import load_case_settings
+from auditor.cli.engines import engine_choice, engine_options
 from auditor.cli.session import open_vault
+from auditor.cli.signed_in import require_role
 from auditor.errors import InputError
+from auditor.staff.roles import INVESTIGATOR, PRIVACY_OFFICER
 
 MAX_EVENTS_PER_MEMBER = 180  # beyond this a member's day would pass excessive-volume's thresholds
 
@@ -81,17 +84,19 @@ def simulate(out, seed, events, patients, workforce, month, tz_name, synthea):
 @click.option("--source", default="ehr", show_default=True, help="The source name the export was ingested under.")
 @click.option("--site-policies", type=click.Path(file_okay=False, path_type=Path),
               help="The site's policy folder: its rules, approved explanation templates and cases.yaml (review_budget).")
+@engine_choice
 @click.pass_context
-def evaluate(ctx, labels_path, first, last, source, site_policies):
+def evaluate(ctx, labels_path, first, last, source, site_policies, engine, master, export_dir):
     """Score the rules against a simulation's labels: per-rule precision and recall (event level)
     and the share of normal traffic explained; how the triage order serves the labelled events (the
     share inside the review budget, the risk score's ROC AUC). Run after auditor ingest of the
-    simulated directory."""
+    simulated directory. With --engine spark the rules run on a cluster, which counts what the scores
+    need there (a privacy officer or an investigator signed in: the period is exported in their name)."""
     from datetime import date
 
     from auditor.policy.frames import Period
     from auditor.policy.rules import load_policy
-    from auditor.simulation.evaluation import evaluate as score_rules, read_labels, render, simulated_month
+    from auditor.simulation.evaluation import in_period, label_tally, read_labels, render, scored, simulated_month
 
     labels = read_labels(labels_path)
     if (first is None) != (last is None):
@@ -104,14 +109,19 @@ def evaluate(ctx, labels_path, first, last, source, site_policies):
         raise InputError("--to is before --from")
     policy = load_policy(site_dir=site_policies)
     settings = load_case_settings(site_dir=site_policies)
+    judge_on = engine_options(engine, master, export_dir)  # checked before any work
     vault = open_vault(ctx)
     try:
         tz = vault.stored_timezone
         if tz is None:
             raise InputError("no organisation time zone is stored: ingest the simulated directory first "
                              "(auditor ingest DIR --tz ZONE)")
-        result = score_rules(vault.records, policy, labels, Period(days[0], days[1], tz), source,
-                             log_key=vault.keyring.log_mac_key, budget=settings.review_budget)
+        period = Period(days[0], days[1], tz)
+        member = None  # this machine's engine reads no name and exports nothing: no one need sign in
+        if engine == "spark":
+            member = require_role(ctx, vault, PRIVACY_OFFICER, INVESTIGATOR).account.user_name
+        detection = judge_on(member, label_tally(in_period(labels, period), source))(vault, period, policy)
+        result = scored(detection, policy, labels, period, source, budget=settings.review_budget)
     finally:
         vault.close()
     click.echo(render(result), nl=False)

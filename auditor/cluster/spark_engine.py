@@ -29,7 +29,8 @@ import json
 import re
 import sys
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, timedelta
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -52,6 +53,9 @@ from auditor.policy.peer_groups import Standing, standing
 from auditor.policy.rules import Policy
 from auditor.policy.typed_frames import (typed_care_team, typed_encounters, typed_patients,
                                          typed_workforce)
+from auditor.reporting.activity import access_tally
+
+Tally = Callable[[Detection], object]  # what a caller counts of each partition's Detection (JSON-able)
 
 _ENGINE = [*frame_reading._BLOCK_COLUMNS, "has_reason"]
 AROUND = timedelta(hours=1)  # the accesses kept either side of a hit: auditor.review.timeline.AROUND, a case's reach
@@ -61,10 +65,11 @@ CHECKED = ("seq long, at_us long, source string, source_event_id string, user_id
            "action string, patient_id long, record_type string, outcome string, purpose string, "
            "break_glass boolean, has_reason boolean, day string")
 JUDGED = ("part int, hits binary, events binary, activity binary, accesses binary, denials binary, standing binary, "
-          "judged long, explained long, explained_by string")
+          "judged long, explained long, explained_by string, summary string, tally string")
 _JUDGED_SCHEMA = pa.schema([("part", pa.int32())] + [(n, pa.binary()) for n in ("hits", "events", "activity", "accesses",
                                                                             "denials", "standing")]
-                           + [("judged", pa.int64()), ("explained", pa.int64()), ("explained_by", pa.string())])
+                           + [("judged", pa.int64()), ("explained", pa.int64())]
+                           + [(n, pa.string()) for n in ("explained_by", "summary", "tally")])
 _LOOPBACK = re.compile(r"^(local(\[[0-9*, ]+\])?|spark://(127\.0\.0\.1|localhost)(:\d+)?)$")
 
 
@@ -165,16 +170,16 @@ def partition_frames(table: pa.Table, context: dict[str, pa.Table], period, cut:
 
 
 def judge_partition(part: int, table: pa.Table, context: dict[str, pa.Table], period, policy: Policy,
-                    around: timedelta = AROUND) -> dict:
+                    around: timedelta = AROUND, tally: Tally | None = None) -> dict:
     """engine.run over one partition's frames; what the partition sends back."""
-    return _results(part, engine.run(partition_frames(table, context, period), policy), around)
+    return _results(part, engine.run(partition_frames(table, context, period), policy), around, tally)
 
 
-def _judge(context, period, policy: Policy, around: timedelta):
+def _judge(context, period, policy: Policy, around: timedelta, tally: Tally | None):
     """The task each partition runs (the context arrives once per executor, broadcast as Arrow IPC)."""
     def judge(table: pa.Table) -> pa.Table:
         tables = {name: pa.ipc.open_stream(pa.py_buffer(data)).read_all() for name, data in context.value.items()}
-        found = judge_partition(table["part"][0].as_py(), table, tables, period, policy, around)
+        found = judge_partition(table["part"][0].as_py(), table, tables, period, policy, around, tally)
         return pa.table({name: [value] for name, value in found.items()}, schema=_JUDGED_SCHEMA)
     return judge
 
@@ -184,10 +189,11 @@ def _utc(times: pd.Series) -> np.ndarray:
     return times.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy()
 
 
-def _results(part: int, found: Detection, around: timedelta) -> dict:
+def _results(part: int, found: Detection, around: timedelta, tally: Tally | None = None) -> dict:
     """What a partition sends back: its hits by sequence number; of the events, the hits' own, and of
     each member's accesses those within `around` of one of their hits (what the driver's findings and the
-    cases' timelines read, not the month); its members' peer standing; its counts."""
+    cases' timelines read, not the month); its members' peer standing; its counts: those of the
+    report's activity (access_tally), and `tally`'s of the partition's Detection when one is asked."""
     ctx, hits = found.context, found.hits
     at = np.unique(hits["event"].to_numpy(dtype=np.int64))
     out = hits[[c for c in HIT_COLUMNS if c != "event"] + ["rule"]].assign(
@@ -214,7 +220,8 @@ def _results(part: int, found: Detection, around: timedelta) -> dict:
             "activity": _ipc(rows(ctx.activity, at)), "accesses": _ipc(acc.loc[kept].reset_index(drop=True)),
             "denials": _ipc(rows(ctx.denials, at)), "standing": _ipc(stood), "judged": len(acc),
             "explained": int(acc["explained"].sum()) if len(acc) else 0,
-            "explained_by": json.dumps({str(k): int(v) for k, v in counts.items()})}
+            "explained_by": json.dumps({str(k): int(v) for k, v in counts.items()}),
+            "summary": json.dumps(access_tally(ctx)), "tally": json.dumps(tally(found) if tally else None)}
 
 
 @dataclass
@@ -226,6 +233,9 @@ class ClusterContext(DetectionContext):
     judged_count: int = 0
     explained_count: int = 0
     explained_by_count: dict = field(default_factory=dict)
+    access_tallies: list = field(default_factory=list)  # access_tally of each partition (reporting.activity)
+    event_counts: pd.DataFrame | None = None  # the period's events by day, source and outcome (event_counts)
+    tallies: list = field(default_factory=list)  # the Tally asked of each partition, if any
 
     @property
     def judged(self) -> int:
@@ -252,9 +262,12 @@ def _unwrapped(exc: Exception) -> Exception:
     return ConfigurationError(f"the Spark job failed: {reason[:300]}")
 
 
-def detect_on_spark(spark, export: MonthExport, policy: Policy, around: timedelta = AROUND) -> Detection:
+def detect_on_spark(spark, export: MonthExport, policy: Policy, around: timedelta = AROUND,
+                    tally: Tally | None = None) -> Detection:
     """The rules over a checked export on `spark` (a session): a Detection as engine.run gives, whose
-    context holds the accesses within `around` of each member's hits (the case timelines' reach)."""
+    context holds the accesses within `around` of each member's hits (the case timelines' reach), the
+    counts the report's activity states, and `tally` of each partition's Detection (a callable that
+    travels to the executors: what a caller counts of the month without bringing it back)."""
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
@@ -262,7 +275,7 @@ def detect_on_spark(spark, export: MonthExport, policy: Policy, around: timedelt
     raw = {name: context_table(export, name) for name in CONTEXT}  # each against its SHA-256
     workforce = _objects(raw["workforce"])
     if not export.days:
-        return assemble(export.period, policy, raw, [])
+        return assemble(export.period, policy, raw, _nobody(raw, export.period, policy, around, tally), _no_events())
     checked = None
     try:
         events = spark.read.parquet(str(export.folder / "events")).select(*CANONICAL_COLUMNS, "day")
@@ -271,11 +284,14 @@ def detect_on_spark(spark, export: MonthExport, policy: Policy, around: timedelt
         missing = [d["file"] for d in export.days if d["day"] not in seen]
         if missing:
             raise ExportRefused(f"{missing[0]}: missing from what the cluster read ({len(missing)} days in all)")
+        first, last = export.period.first_day.isoformat(), export.period.last_day.isoformat()
+        counts = (checked.where((F.col("day") >= first) & (F.col("day") <= last))
+                  .groupBy("day", "source", "outcome").count().toPandas())
         pairs = checked.where(F.col("user_id").isNotNull()).select("user_id", "role").distinct().toPandas()
         parts = spark.createDataFrame(role_partitions(pairs, workforce))
         context = spark.sparkContext.broadcast({name: _ipc_table(t) for name, t in raw.items()})
         judged = (checked.join(F.broadcast(parts), "user_id").groupBy("part")
-                  .applyInArrow(_judge(context, export.period, policy, around), JUDGED).collect())
+                  .applyInArrow(_judge(context, export.period, policy, around, tally), JUDGED).collect())
         context.unpersist()
     except AuditorError:
         raise
@@ -284,7 +300,17 @@ def detect_on_spark(spark, export: MonthExport, policy: Policy, around: timedelt
     finally:
         if checked is not None:
             checked.unpersist()
-    return assemble(export.period, policy, raw, judged)
+    counts["day"] = [date.fromisoformat(d) for d in counts["day"]]
+    return assemble(export.period, policy, raw, judged or _nobody(raw, export.period, policy, around, tally), counts)
+
+
+def _nobody(raw, period, policy: Policy, around: timedelta, tally: Tally | None) -> list:
+    """No member's events to send: the one partition there is, empty, judged here (its frames typed)."""
+    return [judge_partition(0, _ENGINE_SCHEMA.empty_table(), raw, period, policy, around, tally)]
+
+
+def _no_events() -> pd.DataFrame:
+    return pd.DataFrame({"day": [], "source": [], "outcome": [], "count": pd.Series([], dtype="int64")})
 
 
 def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
@@ -300,21 +326,22 @@ def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def assemble(period, policy: Policy, raw: dict[str, pa.Table], judged: list) -> Detection:
-    """One Detection from the partitions' results: the members' events numbered in sequence order. Its
-    frames hold those events and the workforce; the patient-scoped context stayed on the cluster."""
+def assemble(period, policy: Policy, raw: dict[str, pa.Table], judged: list, counts: pd.DataFrame) -> Detection:
+    """One Detection from the partitions' results and the period's event counts (event_counts): the
+    members' events numbered in sequence order. Its frames hold those events and the workforce; the
+    patient-scoped context stayed on the cluster."""
     def joined(name: str) -> pd.DataFrame:
-        frames = [_frame(r[name]) for r in judged]
-        frames = [f for f in frames if len(f)]
-        return _concat(frames) if frames else pd.DataFrame({"seq": pd.Series([], dtype="int64")})
+        sent = [_frame(r[name]) for r in judged]
+        frames = [f for f in sent if len(f)]
+        return _concat(frames) if frames else sent[0]  # none sent any: a partition's empty frame, typed
 
     events = joined("events")
     events = events.iloc[np.argsort(events["seq"].to_numpy(), kind="stable")].reset_index(drop=True)
     number = pd.Series(np.arange(len(events)), index=events["seq"].to_numpy())
 
     def numbered(frame: pd.DataFrame) -> pd.DataFrame:
-        if not len(frame):
-            return events.iloc[0:0].rename_axis("event")
+        if not len(frame):  # its columns, as a partition typed them
+            return frame.set_axis(pd.Index([], dtype="int64", name="event"))
         frame.index = pd.Index(number.loc[frame["seq"].to_numpy()].to_numpy(), name="event")
         return frame.sort_index(kind="stable")
 
@@ -341,5 +368,7 @@ def assemble(period, policy: Policy, raw: dict[str, pa.Table], judged: list) -> 
                     typed_encounters(none["encounters"]), typed_care_team(none["care_team"]), period, [])
     ctx = ClusterContext(events, numbered(joined("activity")), numbered(joined("accesses")), numbered(joined("denials")),
                          frames, policy.settings, judged_count=sum(r["judged"] for r in judged),
-                         explained_count=sum(r["explained"] for r in judged), explained_by_count=by)
+                         explained_count=sum(r["explained"] for r in judged), explained_by_count=by,
+                         access_tallies=[json.loads(r["summary"]) for r in judged], event_counts=counts,
+                         tallies=[json.loads(r["tally"]) for r in judged])
     return Detection(ctx, hits, peers)

@@ -35,34 +35,73 @@ class Activity:
 
 
 def activity(context: DetectionContext) -> Activity:
+    """The period's activity from a context: counted here from its accesses and events, or, for a
+    context judged on a cluster (which keeps the month there), from what each partition counted."""
+    tallies = getattr(context, "access_tallies", None)
+    counts = getattr(context, "event_counts", None)
+    return of_tallies(context.period, context.settings,
+                      [access_tally(context)] if tallies is None else tallies,
+                      event_counts(context.events) if counts is None else counts)
+
+
+def access_tally(context: DetectionContext) -> dict:
+    """What Activity counts of a context's patient accesses, as plain data: every figure adds up over
+    partitions that each hold whole members (the cluster's), the patients as their ids (a patient is
+    read in several partitions)."""
     acc = context.accesses
-    explained = int(acc["explained"].sum()) if not acc.empty else 0
-    by = acc["explained_by"].value_counts().to_dict() if not acc.empty else {}
-    sensitive_types = sorted(context.settings.explanations.sensitive_record_types)
-    sensitive = []
-    for record_type in sensitive_types:  # a handful of types, not events
-        rows = acc[acc["record_type"] == record_type]
-        sensitive.append({"record_type": record_type, "accesses": len(rows),
-                          "unexplained": int((~rows["clinically_explained"]).sum())})
-    vip = acc[acc["vip"]] if not acc.empty else acc
-    glass = acc[acc["break_glass"]] if not acc.empty else acc
-    period_events = context.events[context.events["in_period"]]
+    if acc.empty:
+        return {"accesses": 0, "users": 0, "patients": [], "explained": 0, "explained_by": {}, "vip": [0, 0],
+                "sensitive": {}, "break_glass": [0, 0]}
+    types = sorted(context.settings.explanations.sensitive_record_types)  # a handful of types, not events
+    sensitive = {t: acc.loc[acc["record_type"] == t, "clinically_explained"] for t in types}
+    vip, glass = acc.loc[acc["vip"], "explained"], acc.loc[acc["break_glass"], "has_reason"]
+    return {"accesses": len(acc), "users": int(acc["user_id"].nunique()),
+            "patients": pd.unique(acc["patient_id"].dropna().to_numpy(dtype="int64")).tolist(),
+            "explained": int(acc["explained"].sum()),
+            "explained_by": {str(k): int(v) for k, v in acc["explained_by"].value_counts().items()},
+            "vip": [len(vip), int((~vip).sum())],
+            "sensitive": {t: [len(rows), int((~rows).sum())] for t, rows in sensitive.items()},
+            "break_glass": [len(glass), int((~glass).sum())]}
+
+
+def event_counts(events: pd.DataFrame) -> pd.DataFrame:
+    """The period's events counted by local day, source and outcome (every event: service accounts
+    and denials included)."""
+    inside = events[events["in_period"]]
+    frame = pd.DataFrame({"day": pd.DatetimeIndex(inside["local_day"]).date, "source": inside["source"].astype(str),
+                          "outcome": inside["outcome"].astype(str)})
+    return frame.groupby(["day", "source", "outcome"]).size().rename("count").reset_index()
+
+
+def of_tallies(period, settings, tallies: list[dict], counts: pd.DataFrame) -> Activity:
+    """Activity from access tallies (one a partition) and the period's event counts."""
+    accesses = sum(t["accesses"] for t in tallies)
+    explained = sum(t["explained"] for t in tallies)
+    by: dict[str, int] = {}
+    for t in tallies:
+        for name, n in t["explained_by"].items():
+            by[name] = by.get(name, 0) + n
+    total = lambda key, i: sum(t[key][i] for t in tallies)  # noqa: E731
+    sensitive = [{"record_type": r, "accesses": sum(t["sensitive"].get(r, [0, 0])[0] for t in tallies),
+                  "unexplained": sum(t["sensitive"].get(r, [0, 0])[1] for t in tallies)}
+                 for r in sorted(settings.explanations.sensitive_record_types)]
+    patients = set()
+    for t in tallies:
+        patients.update(t["patients"])
+    sources = counts.groupby("source")["count"].sum()
     return Activity(
-        accesses=len(acc), users=int(acc["user_id"].nunique()), patients=int(acc["patient_id"].nunique()),
-        explained=explained, explained_share=context.explained_share,
-        explained_by={str(k): int(v) for k, v in by.items()},
-        vip_accesses=len(vip), vip_unexplained=int((~vip["explained"]).sum()) if len(vip) else 0,
-        sensitive=sensitive, break_glass=len(glass),
-        break_glass_without_reason=int((~glass["has_reason"]).sum()) if len(glass) else 0,
-        events=len(period_events), denied=int((period_events["outcome"] == "denied").sum()),
-        events_by_source={str(k): int(v) for k, v in period_events["source"].value_counts().items() if v},
-        days_without_events=_quiet_days(period_events, context))
+        accesses=accesses, users=sum(t["users"] for t in tallies), patients=len(patients), explained=explained,
+        explained_share=explained / accesses if accesses else None,
+        explained_by={str(k): int(v) for k, v in sorted(by.items(), key=lambda kv: (-kv[1], kv[0]))},
+        vip_accesses=total("vip", 0), vip_unexplained=total("vip", 1), sensitive=sensitive,
+        break_glass=total("break_glass", 0), break_glass_without_reason=total("break_glass", 1),
+        events=int(counts["count"].sum()), denied=int(counts.loc[counts["outcome"] == "denied", "count"].sum()),
+        events_by_source={str(k): int(v) for k, v in sources.items() if v},
+        days_without_events=_quiet_days(set(counts["day"]), period))
 
 
-def _quiet_days(events: pd.DataFrame, context: DetectionContext) -> list[date]:
+def _quiet_days(seen: set[date], period) -> list[date]:
     """Local days of the period on which no event at all arrived: a gap in the feed to explain."""
-    period = context.period
-    seen = set(pd.DatetimeIndex(events["local_day"].unique()).date)  # the days first: 30, not 10 million
     days, day = [], period.first_day
     while day <= period.last_day:
         if day not in seen:

@@ -92,19 +92,23 @@ def review_export(folder: Path, public_key: bytes, policy: Policy) -> tuple[Mont
 @dataclass(frozen=True)
 class OnSpark:
     """An engine for review_period: the period exported (as `auditor export month` does, recorded in
-    `member`'s name) to `folder`, or to a temporary folder removed afterwards, then checked and judged
-    on the Spark cluster at `master`. A cluster whose executors are on other machines reads the export
-    where they can: `folder` on storage they share."""
+    `member`'s name) into `folder`/FIRST_LAST (one export for each period a command judges: the
+    monthly report judges its month and the month before), or into a temporary folder removed
+    afterwards, then checked and judged on the Spark cluster at `master`. A cluster whose executors are
+    on other machines reads the export where they can: `folder` on storage they share. `tally`: what
+    the cluster counts of each partition for the caller (auditor.cluster.spark_engine.Tally), in the
+    Detection's context.tallies."""
 
     master: str
     member: str
     folder: Path | None = None
+    tally: object = None
 
     def __call__(self, vault: Vault, period: Period, policy: Policy) -> Detection:
         from auditor.cluster.spark_engine import detect_on_spark, spark_session
 
         with tempfile.TemporaryDirectory(prefix="auditor-export-") as scratch:
-            target = self.folder or Path(scratch) / "export"
+            target = (self.folder or Path(scratch)) / f"{period.first_day}_{period.last_day}"
             export_month(vault, period, policy, target, self.member)
             export = open_export(target, vault.keyring.signing_public_key)
             try:
@@ -115,6 +119,6 @@ class OnSpark:
                 reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
                 raise ConfigurationError(f"cannot start Spark at {self.master}: {reason}") from None
             try:
-                return detect_on_spark(spark, export, policy, AROUND)
+                return detect_on_spark(spark, export, policy, AROUND, self.tally)
             finally:
                 spark.stop()

@@ -27,7 +27,7 @@ from auditor.reporting.activity import activity
 from auditor.reporting.monthly import MonthlyFacts, PreviousMonth, Trend, monthly_context
 from auditor.reporting.templates import Site
 from auditor.review.audit_log import start_log_check
-from auditor.review.period import PeriodReview, preview_period, review_period, shift_month
+from auditor.review.period import Judge, PeriodReview, on_this_machine, preview_period, review_period, shift_month
 from auditor.review.triage import ranked_report_cases
 from auditor.vault.gateway.context import AccessContext
 from auditor.vault.gateway.directory import ReportDirectory
@@ -131,22 +131,24 @@ def _break_glass_reasons(vault: Vault, review: PeriodReview, findings: list[Find
     return {ref: read.get(seq) for seq, ref in seqs.items()}
 
 
-def _previous(vault: Vault, period: Period, policy: Policy, accesses_before: int) -> PreviousMonth | None:
-    """The month before under today's rules (recording nothing); None when it has no accesses."""
+def _previous(vault: Vault, period: Period, policy: Policy, accesses_before: int,
+              judge: Judge = on_this_machine) -> PreviousMonth | None:
+    """The month before under today's rules, judged by `judge` (recording nothing but what the engine
+    records: a cluster's export); None when it has no accesses."""
     if accesses_before == 0:
         return None
-    before = preview_period(vault, shift_month(period, -1), policy)
+    before = preview_period(vault, shift_month(period, -1), policy, judge)
     return PreviousMonth(before.period, activity(before.detection.context), len(before.open_findings))
 
 
 def report_on(vault: Vault, review: PeriodReview, policy: Policy, site: Site, *, author: str | None = None,
               pseudonymize: bool = False, case_settings: CaseSettings | None = None, now: datetime | None = None,
               log_check: Future | None = None, progress: Progress | None = None,
-              reader: AccessContext | None = None) -> MonthlyReport:
+              reader: AccessContext | None = None, judge: Judge = on_this_machine) -> MonthlyReport:
     """The report of a reviewed month (`log_check`: a start_log_check begun before the review; without
     it the log is verified in another process now). `reader`: who reads the names in its rows and the
     break-the-glass reasons (a signed-in person: the web app and the CLI), svc:report when None (then
-    no reason is read)."""
+    no reason is read). `judge`: the engine that judges the month before (the review's own)."""
     tell = progress or (lambda stage: None)
     pending = log_check or start_log_check(vault)
     period = review.period
@@ -163,7 +165,7 @@ def report_on(vault: Vault, review: PeriodReview, policy: Policy, site: Site, *,
     tell("verifying the audit log")
     verification = pending.result()
     tell("the month before, under today's rules")
-    previous = _previous(vault, period, policy, accesses[-2])
+    previous = _previous(vault, period, policy, accesses[-2], judge)
     now = now or vault.clock.now()
     facts = MonthlyFacts(
         period, review.detection, findings, patients, ranking,
@@ -176,15 +178,18 @@ def report_on(vault: Vault, review: PeriodReview, policy: Policy, site: Site, *,
 
 def monthly_report(vault: Vault, period: Period, policy: Policy, site: Site, *, author: str | None = None,
                    pseudonymize: bool = False, case_settings: CaseSettings | None = None,
-                   progress: Progress | None = None, reader: AccessContext | None = None) -> MonthlyReport:
+                   progress: Progress | None = None, reader: AccessContext | None = None,
+                   judge: Judge = on_this_machine) -> MonthlyReport:
     """Review `period` (findings into cases, as `auditor findings`) and make its report, the log
-    verified in another process while the rules run (`reader`: see report_on)."""
+    verified in another process while the rules run (`reader`: see report_on; `judge`: the engine
+    that runs the rules, this machine's or a cluster's, for the month and the month before)."""
     tell = progress or (lambda stage: None)
     log_check = start_log_check(vault)
     tell(REVIEWING)
-    review = review_period(vault, period, policy)
+    review = review_period(vault, period, policy, judge)
     return report_on(vault, review, policy, site, author=author, pseudonymize=pseudonymize,
-                     case_settings=case_settings, log_check=log_check, progress=progress, reader=reader)
+                     case_settings=case_settings, log_check=log_check, progress=progress, reader=reader,
+                     judge=judge)
 
 
 def write_monthly_report(report: MonthlyReport, out: Path, *, pdf: bool = True) -> dict[str, Path]:

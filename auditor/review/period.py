@@ -90,10 +90,11 @@ def review_period(vault: Vault, period: Period, policy: Policy, judge: Judge = o
     return done
 
 
-def preview_period(vault: Vault, period: Period, policy: Policy) -> PeriodReview:
-    """The rules over `period` with suppressions applied, recording nothing and reading no name (user
-    ids stand in for names, no MRN): a report's month before, under today's rules."""
-    detection = on_this_machine(vault, period, policy)
+def preview_period(vault: Vault, period: Period, policy: Policy, judge: Judge = on_this_machine) -> PeriodReview:
+    """The rules over `period` with suppressions applied, recording nothing (but what `judge` records:
+    a cluster's export) and reading no name (user ids stand in for names, no MRN): a report's month
+    before, under today's rules."""
+    detection = judge(vault, period, policy)
     found = build_findings(detection, policy, NoDirectory())
     muted = mute(found, active_suppressions(vault.records), period.tz)
     return PeriodReview(period, detection, found, muted, None)

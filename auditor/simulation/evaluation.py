@@ -15,11 +15,12 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from auditor.errors import InputError
 from auditor.policy import engine
-from auditor.policy.explanations import shares_by_explanation, shares_text
+from auditor.policy.explanations import EXPLANATIONS, shares_text
 from auditor.policy.findings import build_findings
 from auditor.policy.frames import Period, load_frames
 from auditor.policy.rules import Policy
@@ -135,19 +136,59 @@ def score(labels: pd.DataFrame, reported: pd.DataFrame, rules: list[str]) -> lis
                       int(planted.get(rule, 0))) for rule in rules]
 
 
-def roc_auc(scores: pd.Series, positive: pd.Series) -> float | None:
+def roc_auc(scores: pd.Series, positive: pd.Series, weight: pd.Series | None = None) -> float | None:
     """The area under the ROC curve of `scores` for telling `positive` rows from the rest: the chance
-    that a positive row scores above a negative one, ties counting half (Mann-Whitney's U over n+ n-)."""
-    positive = positive.astype(bool)
-    n_pos, n_neg = int(positive.sum()), int((~positive).sum())
+    that a positive row scores above a negative one, ties counting half (Mann-Whitney's U over n+ n-).
+    `weight`: how many rows each row stands for (the unscored events, counted rather than listed)."""
+    positive = positive.astype(bool).to_numpy()
+    weight = np.ones(len(positive)) if weight is None else weight.to_numpy(dtype=float)
+    n_pos, n_neg = weight[positive].sum(), weight[~positive].sum()
     if not n_pos or not n_neg:
         return None
-    ranks = scores.rank(method="average")
-    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+    by = pd.DataFrame({"score": scores.to_numpy(dtype=float), "pos": np.where(positive, weight, 0.0),
+                       "neg": np.where(positive, 0.0, weight)}).groupby("score", sort=True)[["pos", "neg"]].sum()
+    below = by["neg"].cumsum() - by["neg"]  # negatives scoring under each score
+    return float((by["pos"] * (below + by["neg"] / 2)).sum() / (n_pos * n_neg))
 
 
-def triage_of(findings, labels: pd.DataFrame, events: pd.Series, policy: Policy, budget: int) -> Triage:
-    """Triage (above) for `findings` and `labels`; `events`: the period's event ids scored for the AUC."""
+@dataclass(frozen=True)
+class LabelTally:
+    """What evaluate counts of a Detection, as plain data that adds up over partitions holding whole
+    members (a cluster's: auditor.cluster.spark_engine.Tally): normal traffic (the source's accesses
+    not injected) and how much of it each explanation covers, and the period's events of the source
+    (the AUC's unscored events) with those of them labelled."""
+
+    source: str
+    injected: frozenset
+    labelled: frozenset
+
+    def __call__(self, detection) -> dict:
+        acc, events = detection.context.accesses, detection.context.events
+        normal = acc[(acc["source"].astype("string") == self.source).to_numpy(dtype=bool)
+                     & ~acc["event_ref"].isin(self.injected).to_numpy(dtype=bool)]
+        refs = events.loc[events["in_period"] & (events["source"].astype("string") == self.source), "event_ref"]
+        return {"normal": len(normal), "explained": int(normal["explained"].sum()) if len(normal) else 0,
+                "explained_by": {str(k): int(v) for k, v in normal["explained_by"].value_counts().items()},
+                "events": int(refs.nunique()), "labelled": sorted(set(refs.astype(str)) & self.labelled)}
+
+
+def label_tally(labels: pd.DataFrame, source: str) -> LabelTally:
+    return LabelTally(source, frozenset(labels.loc[labels["injected"], "event_id"]), frozenset(labels["event_id"]))
+
+
+def in_period(labels: pd.DataFrame, period: Period) -> pd.DataFrame:
+    """The labels of the period's events (only those can be reported)."""
+    if "day" not in labels:
+        return labels
+    day = labels["day"].astype(str)
+    return labels[(day >= period.first_day.isoformat()) & (day <= period.last_day.isoformat())]
+
+
+def triage_of(findings, labels: pd.DataFrame, tallies: list[dict], scored_refs: set, policy: Policy,
+              budget: int) -> Triage:
+    """Triage (above) for `findings` and `labels`. The AUC scores the period's events of the source
+    and the labelled ones: those the findings cite at their highest risk, every other one at 0;
+    `tallies` (LabelTally's) count them, `scored_refs` says which cited events are among them."""
     from auditor.review.triage import ranked_finding_groups
 
     cases: dict[str, list] = {}
@@ -161,33 +202,53 @@ def triage_of(findings, labels: pd.DataFrame, events: pd.Series, policy: Policy,
     critical = {r for r, rule in policy.rules.items() if rule.severity == "critical"}
     reached = set(cited.loc[cited["user_id"].isin(inside), "event_id"])
     share = lambda ids: sum(i in reached for i in ids) / len(ids) if len(ids) else None  # noqa: E731
-    labelled = set(truth["event_id"])
-    risk = cited.groupby("event_id")["risk"].max()
-    everything = pd.Index(events.astype(str)).union(pd.Index(sorted(labelled)))
-    scores = risk.reindex(everything).fillna(0)
     return Triage(budget, len(cases), share(set(violations["event_id"])),
                   share(set(violations.loc[violations["rule"].isin(critical), "event_id"])),
-                  roc_auc(scores, pd.Series(everything.isin(labelled), index=everything)))
+                  _auc(cited, set(truth["event_id"]), tallies, scored_refs))
+
+
+def _auc(cited: pd.DataFrame, labelled: set, tallies: list[dict], scored_refs: set) -> float | None:
+    """The risk score's AUC over the period's events of the source and the labelled ones: the cited of
+    them listed with their highest risk, the rest counted at 0."""
+    seen = set().union(*(t["labelled"] for t in tallies)) if tallies else set()
+    everything = sum(t["events"] for t in tallies) + len(labelled - seen)
+    risk = cited.groupby("event_id")["risk"].max()
+    risk = risk[risk.index.isin(labelled) | risk.index.isin(scored_refs)]
+    listed = pd.Series(risk.index.isin(labelled), index=risk.index)
+    rest_pos = len(labelled) - int(listed.sum())
+    rest_neg = everything - len(labelled) - int((~listed).sum())
+    scores = pd.concat([risk.astype(float), pd.Series([0.0, 0.0])], ignore_index=True)
+    positive = pd.concat([listed, pd.Series([True, False])], ignore_index=True)
+    weight = pd.Series([1.0] * len(risk) + [float(rest_pos), float(rest_neg)])
+    return roc_auc(scores, positive, weight)
 
 
 def evaluate(records, policy: Policy, labels: pd.DataFrame, period: Period, source: str = "ehr",
              log_key: bytes | None = None, budget: int = 1000) -> Evaluation:
     """Run the rules over `period` on the vault's records engine and score them against `labels`
     (`log_key`: the log's MAC key, to pass over sealed blocks outside the period; see load_frames)."""
-    if "day" in labels:  # only the events of the period can be reported
-        day = labels["day"].astype(str)
-        labels = labels[(day >= period.first_day.isoformat()) & (day <= period.last_day.isoformat())]
     detection = engine.run(load_frames(records, period, policy.lookback(), log_key=log_key), policy)
+    return scored(detection, policy, labels, period, source, budget)
+
+
+def scored(detection, policy: Policy, labels: pd.DataFrame, period: Period, source: str = "ehr",
+           budget: int = 1000) -> Evaluation:
+    """A Detection (this machine's engine's, or a cluster's whose context carries LabelTally's counts
+    of each partition in `tallies`) scored against `labels`."""
+    labels = in_period(labels, period)
+    tallies = getattr(detection.context, "tallies", None) or [label_tally(labels, source)(detection)]
     findings = build_findings(detection, policy)  # no directory: nothing is decrypted
-    accesses = detection.context.accesses
-    injected = set(labels.loc[labels["injected"], "event_id"])
-    normal = accesses[(accesses["source"].astype("string") == source) & ~accesses["event_ref"].isin(injected)]
-    share = float(normal["explained"].mean()) if len(normal) else None
-    by_explanation = shares_by_explanation(normal)
-    events = detection.context.events
-    period_events = events.loc[events["in_period"] & (events["source"].astype("string") == source), "event_ref"]
-    return Evaluation(score(labels, _reported(findings), sorted(policy.rules)), len(normal), share, len(findings),
-                      period, triage_of(findings, labels, period_events, policy, budget), by_explanation)
+    normal = sum(t["normal"] for t in tallies)
+    by: dict[str, int] = {}
+    for t in tallies:
+        for name, n in t["explained_by"].items():
+            by[name] = by.get(name, 0) + n
+    share = sum(t["explained"] for t in tallies) / normal if normal else None
+    by_explanation = {name: by.get(name, 0) / normal for name in EXPLANATIONS} if normal else {}
+    events = detection.context.events  # every event a finding cites is here, on a cluster too
+    refs = set(events.loc[events["in_period"] & (events["source"].astype("string") == source), "event_ref"].astype(str))
+    return Evaluation(score(labels, _reported(findings), sorted(policy.rules)), normal, share, len(findings),
+                      period, triage_of(findings, labels, tallies, refs, policy, budget), by_explanation)
 
 
 def _share(value: float | None) -> str:

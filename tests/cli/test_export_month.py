@@ -101,12 +101,28 @@ def test_check_of_a_folder_that_is_no_export(home, auditor, tmp_path):
     (["--engine", "spark", "--export-dir", "busy"], "busy exists and is not an empty folder"),
     (["--engine", "hadoop"], "Invalid value for '--engine'"),
 ])
-def test_findings_engine_options_are_checked_before_anything_runs(home, auditor, tmp_path, monkeypatch, args, reason):
+@pytest.mark.parametrize("command", [["findings", "--from", "2026-11-01", "--to", "2026-11-30"],
+                                     ["report", "monthly", "--month", "2026-11", "--no-pdf"],
+                                     ["evaluate", "--labels", "labels.csv", "--from", "2026-11-01", "--to", "2026-11-30"]])
+def test_engine_options_are_checked_before_anything_runs(home, auditor, tmp_path, monkeypatch, args, reason, command):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "busy").mkdir()
     (tmp_path / "busy" / "keep.txt").write_text("mine")
-    result = auditor("findings", "--from", "2026-11-01", "--to", "2026-11-30", *args, user="officer", clock=DECEMBER)
+    (tmp_path / "labels.csv").write_text("event_id,rule,injected,day\n")
+    result = auditor(*command, *args, user="officer", clock=DECEMBER)
     assert reason in one_line(result)
     assert _exports(home) == 0
     with sqlite3.connect(home / "records.db") as con:
         assert con.execute("select count(*) from cases").fetchone() == (0,)
+
+
+def test_evaluate_on_a_cluster_is_done_in_someones_name(home, auditor, tmp_path, monkeypatch):
+    """The local engine reads no name and exports nothing, so evaluate needs no sign-in; sending the
+    month to a cluster is an export, in the name of a privacy officer or an investigator signed in."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "labels.csv").write_text("event_id,rule,injected,day\n")
+    days = ["--from", "2026-11-01", "--to", "2026-11-30"]
+    assert auditor("--home", home, "evaluate", "--labels", "labels.csv", *days, clock=DECEMBER).code == 0
+    refused = auditor("--home", home, "evaluate", "--labels", "labels.csv", *days, "--engine", "spark", clock=DECEMBER)
+    assert "sign" in one_line(refused).lower()
+    assert _exports(home) == 0

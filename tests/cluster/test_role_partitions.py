@@ -17,7 +17,14 @@ from auditor.cluster.spark_engine import assemble, judge_partition, partition_fr
 from auditor.policy import engine
 from auditor.policy.findings import build_findings
 from auditor.policy.frames import _BLOCK_COLUMNS
+from auditor.reporting.activity import activity, event_counts
 from auditor.review.timeline import AROUND
+from auditor.simulation.evaluation import in_period, label_tally, read_labels, render, scored
+
+
+@pytest.fixture(scope="module")
+def labels(simulated_month):
+    return read_labels(simulated_month.paths["labels.csv"])
 
 
 @pytest.fixture(scope="module")
@@ -60,8 +67,9 @@ def _variant(events: pa.Table, keep: float, ghosts: int, flips: int, seed: int) 
 
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(keep=st.floats(0.2, 1.0), ghosts=st.integers(0, 8), flips=st.integers(0, 300), seed=st.integers(0, 2**32 - 1))
-def test_judging_by_role_partitions_is_judging_the_whole_month(month, policy, keep, ghosts, flips, seed):
+def test_judging_by_role_partitions_is_judging_the_whole_month(month, labels, policy, keep, ghosts, flips, seed):
     events, context, period = month
+    tally = label_tally(in_period(labels, period), "ehr")
     table = _variant(events, keep, ghosts, flips, seed)
     table = table.filter(pc.is_valid(table["user_id"]))  # as the cluster reads: events of an account
     whole = engine.run(partition_frames(table, context, period, cut=False), policy)
@@ -70,12 +78,14 @@ def test_judging_by_role_partitions_is_judging_the_whole_month(month, policy, ke
     judged = []
     for part, members in parts.groupby("part"):
         mine = table.filter(pc.is_in(table["user_id"], value_set=pa.array(members["user_id"].tolist(), pa.string())))
-        judged.append(judge_partition(int(part), mine, context, period, policy))
-    remote = assemble(period, policy, context, judged)
+        judged.append(judge_partition(int(part), mine, context, period, policy, tally=tally))
+    remote = assemble(period, policy, context, judged, event_counts(whole.context.events))  # Spark counts these
     assert len(parts["part"].unique()) > 1 or ghosts  # a few ghosts may span every role between them
     pd.testing.assert_frame_equal(keyed(remote), keyed(whole))
     assert remote.context.judged == len(whole.context.accesses)
     assert remote.context.explained_share == whole.context.explained_share
+    assert activity(remote.context) == activity(whole.context)  # the report's figures, from the partitions' tallies
+    assert render(scored(remote, policy, labels, period)) == render(scored(whole, policy, labels, period))  # evaluate's
     assert [finding(f) for f in build_findings(remote, policy)] == [finding(f) for f in build_findings(whole, policy)]
     # what a case's timeline cuts: every access of a member with hits within AROUND of one of them
     assert set(remote.context.accesses["seq"]) == _near_hits(whole)

@@ -93,6 +93,62 @@ def test_findings_on_a_two_worker_standalone_cluster(home, tmp_path):
         cluster.stop()
     assert listening and listening <= {"127.0.0.1", "[::ffff:127.0.0.1]"}, listening  # loopback only
     assert apps and apps[0]["name"] == "auditor rule pack"
-    assert (export / "manifest.json").is_file()  # kept where the executors read it
+    assert (export / "2026-11-01_2026-11-30" / "manifest.json").is_file()  # kept where the executors read it
     _findings(home, tmp_path / "local.json")
     assert (tmp_path / "cluster.json").read_bytes() == (tmp_path / "local.json").read_bytes()
+
+
+def _run(home: Path, *args: str) -> subprocess.CompletedProcess:
+    done = subprocess.run([sys.executable, "-m", "auditor", "--home", str(home), *args], capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done
+
+
+SPARK = ["--engine", "spark", "--master", "local[2]"]
+
+
+def test_the_monthly_report_on_spark_is_the_local_engines(source, home, tmp_path):
+    """The report's figures (activity, explanations, sensitive corners, quiet days) come from the
+    partitions' counts, the findings from their hits: the same report as the local engine's."""
+    spark = _run(home, "report", "monthly", "--month", "2026-11", "--no-pdf", "--out", str(tmp_path / "spark"),
+                 *SPARK, "--export-dir", str(tmp_path / "exports"))
+    local = _run(_copy(source, tmp_path / "elsewhere"), "report", "monthly", "--month", "2026-11", "--no-pdf",
+                 "--out", str(tmp_path / "local"))
+    assert spark.stdout.splitlines()[0] == local.stdout.splitlines()[0]  # accesses, explained, findings, cases
+    for name in ("findings.json", "findings.csv"):
+        assert (tmp_path / "spark" / name).read_bytes() == (tmp_path / "local" / name).read_bytes()
+    assert _report_text(tmp_path / "spark") == _report_text(tmp_path / "local")
+    assert [p.name for p in (tmp_path / "exports").iterdir()] == ["2026-11-01_2026-11-30"]  # October had no accesses
+
+
+def test_the_month_before_is_judged_on_spark_too(source, home, tmp_path):
+    """December's report on Spark: an empty month judged on the cluster, and November, the month
+    before (its accesses and open findings compared in the summary), exported and judged there too."""
+    done = _run(home, "report", "monthly", "--month", "2026-12", "--no-pdf", "--out", str(tmp_path / "dec"), *SPARK,
+                "--export-dir", str(tmp_path / "exports"))
+    assert done.stdout.startswith("December 2026: 0 patient accesses")
+    assert sorted(p.name for p in (tmp_path / "exports").iterdir()) == ["2026-11-01_2026-11-30",
+                                                                       "2026-12-01_2026-12-31"]
+    _run(_copy(source, tmp_path / "elsewhere"), "report", "monthly", "--month", "2026-12", "--no-pdf",
+         "--out", str(tmp_path / "local"))
+    assert _report_text(tmp_path / "dec") == _report_text(tmp_path / "local")
+    assert '<th class="num">November 2026</th>' in _report_text(tmp_path / "dec")  # the month before, beside it
+
+
+def test_evaluate_on_spark_scores_as_the_local_engine(exported_november, simulated_month, source, home, tmp_path):
+    labels = ["evaluate", "--labels", str(simulated_month.paths["labels.csv"])]
+    spark = _run(home, *labels, *SPARK)
+    local = _run(_copy(source, tmp_path / "elsewhere"), *labels)
+    assert "precision" in spark.stdout and "ROC AUC" in spark.stdout
+    assert spark.stdout == local.stdout
+
+
+def _report_text(folder: Path) -> str:
+    """report.html without the moments it was made and its log verified, and the log's size and root
+    then (the check runs beside the review, which records as it goes: each run's own)."""
+    import re
+    html = (folder / "report.html").read_text()
+    html = re.sub(r"the log's [\d,]+ events", "the log's <n> events", html)
+    html = re.sub(r"root <code>[0-9a-f]+…</code>", "root <root>", html)
+    return re.sub(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2})?(\.\d+)?([+-]\d{2}:?\d{2}|Z| UTC)?", "<time>", html)

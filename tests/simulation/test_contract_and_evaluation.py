@@ -103,8 +103,30 @@ def test_the_budget_is_measured_on_injected_violations_not_on_residue():
     labels = pd.DataFrame({"event_id": ["r1", "r2", "v1", "t1"],
                            "rule": ["no-treatment-relationship"] * 3 + ["terminated-user-access"],
                            "injected": [False, False, True, True]})
-    events = pd.Series(["r1", "r2", "v1", "t1", "n1"])
-    two = triage_of(findings, labels, events, load_policy(), 2)  # the critical case, then the residue
+    events = {"r1", "r2", "v1", "t1", "n1"}
+    counted = [{"events": 5, "labelled": ["r1", "r2", "v1", "t1"]}]  # what LabelTally counts of them
+    two = triage_of(findings, labels, counted, events, load_policy(), 2)  # the critical case, then the residue
     assert (two.cases, two.inside_share, two.critical_inside_share) == (3, 0.5, 1.0)
-    three = triage_of(findings, labels, events, load_policy(), 3)
+    three = triage_of(findings, labels, counted, events, load_policy(), 3)
     assert three.inside_share == 1.0 and three.auc == 1.0
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from([None, 0, 20, 55, 90]), st.booleans(), st.booleans()), min_size=1,
+                max_size=40), st.integers(0, 40))
+def test_the_auc_over_counted_events_is_the_auc_over_listed_ones(rows, cut):
+    """What a cluster sends (events counted per partition, the cited ones listed) gives the AUC the
+    whole list of the period's events gives: every uncited event at 0."""
+    from auditor.simulation.evaluation import _auc, roc_auc
+
+    refs = [f"e{i}" for i in range(len(rows))]
+    everything = [r for r, (_, labelled, seen) in zip(refs, rows) if labelled or seen]
+    risk = {r: score for r, (score, _, _) in zip(refs, rows) if score is not None}
+    labelled = {r for r, (_, is_labelled, _) in zip(refs, rows) if is_labelled}
+    listed = roc_auc(pd.Series([float(risk.get(r, 0)) for r in everything]), pd.Series([r in labelled for r in everything]))
+    seen = [r for r, (_, _, s) in zip(refs, rows) if s]
+    parts = [seen[:cut], seen[cut:]]  # two partitions' counts
+    tallies = [{"events": len(p), "labelled": [r for r in p if r in labelled]} for p in parts]
+    cited = pd.DataFrame({"event_id": list(risk), "user_id": "u", "risk": list(risk.values())})
+    counted = _auc(cited, labelled, tallies, set(seen))
+    assert counted == listed if listed is None or counted is None else abs(counted - listed) < 1e-9

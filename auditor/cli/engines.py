@@ -1,0 +1,44 @@
+"""--engine local|spark, --master, --export-dir: where the privacy rules run, for every command that
+runs them (auditor findings, report monthly, evaluate). The choice is checked before any work."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import click
+
+from auditor.errors import InputError
+from auditor.reporting.writers import check_destination
+
+
+def engine_choice(command):
+    """The three options, on `command` (its function takes engine, master, export_dir)."""
+    command = click.option("--export-dir", type=click.Path(file_okay=False, path_type=Path),
+                           help="With --engine spark: a new or empty folder for the export, on storage the "
+                                "executors read (default: a temporary folder, removed afterwards).")(command)
+    command = click.option("--master", help="With --engine spark: the Spark master: local[2] (the default), "
+                                            "spark://HOST:7077, yarn, k8s://...")(command)
+    return click.option("--engine", type=click.Choice(["local", "spark"]), default="local", show_default=True,
+                        help="local: on this machine; spark: on a Spark cluster (--master), the period sent to it "
+                             "as a signed export (auditor export month) that it checks first.")(command)
+
+
+def engine_options(engine: str, master: str | None, export_dir: Path | None):
+    """(member, tally) -> the engine that judges a period (auditor.review.period.Judge), on a cluster in
+    the member's name; `tally`: what a cluster counts of each partition for the caller
+    (auditor.cluster.spark_engine.Tally; this machine's engine holds the whole period)."""
+    from auditor.review.period import on_this_machine
+
+    if engine == "local":
+        if master or export_dir:
+            raise InputError("--master and --export-dir go with --engine spark")
+        return lambda member, tally=None: on_this_machine
+    from auditor.phi_files import check_empty_folder
+    from auditor.review.month_export import OnSpark
+    if importlib.util.find_spec("pyspark") is None:
+        raise InputError("--engine spark needs pyspark: pip install 'auditor[spark]' (and Java 17)")
+    if export_dir is not None:
+        check_destination(export_dir, folder=True)
+        check_empty_folder(export_dir)
+    return lambda member, tally=None: OnSpark(master or "local[2]", member, export_dir, tally)
