@@ -2,6 +2,7 @@
 against DuckDB.
 
     python bench/policy.py [--events N] [--seed S] [--keep DIR] [--database-url postgresql+psycopg://...]
+                           [--partitioned]
 
 N access events (default 10,000,000: about a month of a large academic medical centre) are generated
 by bench/policy_data.py as an interchange export (November 2026, America/New_York), then:
@@ -25,6 +26,11 @@ export is then ingested into a second vault whose records database is that one, 
 full pack run on it in a child process; its figures are printed beside SQLite's (issue 19, section 2),
 and the two packs' hits must be the same (exit status 1 if they differ).
 
+With --partitioned, the full pack also runs one role partition at a time (auditor.cluster.local_partitions,
+as `auditor findings --engine partitioned` runs it) in a child of its own: its time and peak RSS are
+printed beside the whole month's, and its hits, event by event, must be the whole month's (exit
+status 1 if they differ; issue 19, section 1).
+
 Not a timed test: it prints a table and, last, one JSON line. Targets (issue 3, on the 2-core
 machine): full pack <= 60 s, peak RSS <= 6 GB, ingest >= 100,000 events/s, three rules <= 5x DuckDB.
 Needs `pip install -e '.[bench]'` (duckdb, psutil).
@@ -43,6 +49,8 @@ from datetime import date
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import policy_data  # noqa: E402  (bench/ is not a package)
 from policy_duckdb import THREE, run_duckdb  # noqa: E402
@@ -51,6 +59,7 @@ from auditor.vault.integrity import verify_vault  # noqa: E402
 from auditor.home import Vault, create_home  # noqa: E402
 from auditor.memory import keep_freed_memory  # noqa: E402
 from auditor.review.ingest import choose_timezone, ingest_export  # noqa: E402
+from auditor.cluster.local_partitions import judge_by_role  # noqa: E402
 from auditor.policy import engine  # noqa: E402
 from auditor.policy.frames import Frames, Period, load_frames  # noqa: E402
 from auditor.policy.rules import Policy, load_policy  # noqa: E402
@@ -103,8 +112,9 @@ def sha256_links_per_second(links: int = 1_000_000) -> float:
     return links / (time.perf_counter() - started)
 
 
-def rule_pack(home: Path) -> dict:
-    """In the child: load_frames + engine.run with every rule, as `auditor findings` runs them."""
+def rule_pack(home: Path, by_role: bool = False) -> dict:
+    """In the child: load_frames + engine.run with every rule, as `auditor findings` runs them (by_role:
+    one role partition at a time, as `--engine partitioned`)."""
     vault = Vault.open(home)
     try:
         period = Period(FIRST_DAY, LAST_DAY, vault.timezone)
@@ -112,14 +122,17 @@ def rule_pack(home: Path) -> dict:
         started = time.perf_counter()
         frames = load_frames(vault.records, period, policy.lookback(), log_key=vault.keyring.log_mac_key)
         loaded = time.perf_counter()
-        detection = engine.run(frames, policy)
+        detection = judge_by_role(frames, policy) if by_role else engine.run(frames, policy)
         done = time.perf_counter()
     finally:
         vault.close()
     counts = detection.hits["rule"].value_counts()
+    seq = detection.context.events["seq"].to_numpy()[detection.hits["event"].to_numpy(dtype=np.int64)]
+    keyed = sorted(zip(detection.hits["rule"].astype(str), seq.tolist()))
     return {"load_s": loaded - started, "run_s": done - loaded, "events": len(frames.events), "peak_rss_gb": peak_rss_gb(),
-            "accesses": len(detection.context.accesses), "explained": detection.context.explained_share,
-            "rules": len(policy.running()), "hits": {rule: int(n) for rule, n in counts.items()}}
+            "accesses": detection.context.judged, "explained": detection.context.explained_share,
+            "rules": len(policy.running()), "hits": {rule: int(n) for rule, n in counts.items()},
+            "hits_sha256": hashlib.sha256(repr(keyed).encode()).hexdigest()}
 
 
 def peak_rss_gb() -> float:
@@ -132,9 +145,10 @@ def peak_rss_gb() -> float:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 
 
-def rule_pack_in_child(home: Path) -> dict:
+def rule_pack_in_child(home: Path, by_role: bool = False) -> dict:
     """The rule pack in a fresh interpreter, which reports its own time and peak memory."""
-    child = subprocess.run([sys.executable, __file__, "--rule-pack", str(home)], stdout=subprocess.PIPE)
+    child = subprocess.run([sys.executable, __file__, "--rule-pack", str(home), *(["--by-role"] if by_role else [])],
+                           stdout=subprocess.PIPE)
     if child.returncode != 0:
         raise SystemExit("the rule pack failed in its child process")
     return json.loads(child.stdout.decode().strip().splitlines()[-1])
@@ -174,6 +188,16 @@ def report(fig: dict, counts: dict) -> None:
         print(f"{rule:<28}{counts['ours'][rule]:>12,}{counts['duckdb'][rule]:>12,}")
     print(f"explained accesses: {fig['explained']:.1%} of {fig['accesses']:,}; full-pack hits: "
           + ", ".join(f"{r} {n:,}" for r, n in sorted(fig["hits"].items())))
+
+
+def report_partitioned(whole: dict, parts: dict) -> None:
+    rows = [("load_frames (s)", whole["load_s"], parts["load_s"]), ("rules (s)", whole["run_s"], parts["run_s"]),
+            ("full pack (s)", whole["pack_s"], parts["pack_s"]), ("peak RSS (GB)", whole["peak_rss_gb"], parts["peak_rss_gb"])]
+    print(f"\n{'full pack':<16}{'whole month':>14}{'by role':>12}{'by role / whole':>18}")
+    for what, a, b in rows:
+        print(f"{what:<16}{a:>14.2f}{b:>12.2f}{b / a if a else float('nan'):>17.2f}x")
+    print("hits by role identical to the whole month's, event by event" if parts["same_hits"] else
+          "HITS DIFFER between the whole month and the partitions")
 
 
 def generate_and_ingest(work: Path, events: int, seed: int) -> dict:
@@ -248,12 +272,15 @@ def main(argv: list[str] | None = None) -> int:
                                                   "(one an earlier run kept with --keep, in DIR/home).")
     parser.add_argument("--database-url", help="Also measure ingest, verify and the full pack with this empty "
                                                   "PostgreSQL database as the records database (postgresql+psycopg://...).")
+    parser.add_argument("--partitioned", action="store_true",
+                        help="Also run the full pack one role partition at a time (--engine partitioned).")
     parser.add_argument("--rule-pack", type=Path, help=argparse.SUPPRESS)  # the child's entry point
+    parser.add_argument("--by-role", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.database_url and args.home:
         parser.error("--database-url measures a new export: it does not go with --home")
     if args.rule_pack:
-        print(json.dumps(rule_pack(args.rule_pack)))
+        print(json.dumps(rule_pack(args.rule_pack, args.by_role)))
         return 0
     tmp = None if args.keep or args.home else tempfile.TemporaryDirectory(prefix="auditor-bench-")
     work = args.keep or (Path(tmp.name) if tmp else None)
@@ -265,13 +292,19 @@ def main(argv: list[str] | None = None) -> int:
     fig.update(pack, pack_s=pack["load_s"] + pack["run_s"])
     counts = compare_three(home, fig)
     report(fig, counts)  # SQLite's figures first: a failure on PostgreSQL loses none of them
+    if args.partitioned:
+        parts = rule_pack_in_child(home, by_role=True)
+        fig["partitioned"] = dict(parts, pack_s=parts["load_s"] + parts["run_s"],
+                                  same_hits=parts["hits_sha256"] == pack["hits_sha256"])
+        report_partitioned(fig, fig["partitioned"])
     if args.database_url:
         fig["postgresql"] = on_postgresql(work, args.database_url, fig)
         report_postgresql(fig, fig["postgresql"])
     print(json.dumps(_rounded(fig)))
     if tmp:
         tmp.cleanup()
-    return 0 if fig["counts_agree"] and fig.get("postgresql", {}).get("same_hits", True) else 1
+    agree = all(fig.get(other, {}).get("same_hits", True) for other in ("postgresql", "partitioned"))
+    return 0 if fig["counts_agree"] and agree else 1
 
 
 if __name__ == "__main__":

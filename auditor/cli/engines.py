@@ -1,5 +1,6 @@
-"""--engine local|spark, --master, --export-dir: where the privacy rules run, for every command that
-runs them (auditor findings, report monthly, evaluate). The choice is checked before any work."""
+"""--engine local|partitioned|spark, --master, --export-dir: where the privacy rules run, for every
+command that runs them (auditor findings, report monthly, evaluate). The choice is checked before any
+work. Every engine gives the same findings; they differ in what they hold at once."""
 
 from __future__ import annotations
 
@@ -19,9 +20,11 @@ def engine_choice(command):
                                 "executors read (default: a temporary folder, removed afterwards).")(command)
     command = click.option("--master", help="With --engine spark: the Spark master: local[2] (the default), "
                                             "spark://HOST:7077, yarn, k8s://...")(command)
-    return click.option("--engine", type=click.Choice(["local", "spark"]), default="local", show_default=True,
-                        help="local: on this machine; spark: on a Spark cluster (--master), the period sent to it "
-                             "as a signed export (auditor export month) that it checks first.")(command)
+    return click.option("--engine", type=click.Choice(["local", "partitioned", "spark"]), default="local",
+                        show_default=True,
+                        help="local: on this machine, the period at once; partitioned: on this machine, one role at "
+                             "a time (a month larger than memory); spark: on a Spark cluster (--master), the period "
+                             "sent to it as a signed export (auditor export month) that it checks first.")(command)
 
 
 def engine_options(engine: str, master: str | None, export_dir: Path | None):
@@ -30,9 +33,12 @@ def engine_options(engine: str, master: str | None, export_dir: Path | None):
     (auditor.cluster.spark_engine.Tally; this machine's engine holds the whole period)."""
     from auditor.review.period import on_this_machine
 
-    if engine == "local":
+    if engine != "spark":
         if master or export_dir:
             raise InputError("--master and --export-dir go with --engine spark")
+        if engine == "partitioned":
+            from auditor.cluster.local_partitions import ByRole
+            return lambda member, tally=None: ByRole(tally)
         return lambda member, tally=None: on_this_machine
     from auditor.phi_files import check_empty_folder
     from auditor.review.month_export import OnSpark

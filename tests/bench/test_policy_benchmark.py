@@ -40,8 +40,11 @@ def test_the_export_is_deterministic_and_shaped_like_a_hospital_month(tmp_path):
 
 def test_the_benchmark_runs_and_duckdb_agrees(tmp_path, capsys):
     bench = _module("policy")
-    assert bench.main(["--events", "30000", "--keep", str(tmp_path)]) == 0
-    figures = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert bench.main(["--events", "30000", "--keep", str(tmp_path), "--partitioned"]) == 0
+    out = capsys.readouterr().out
+    figures = json.loads(out.strip().splitlines()[-1])
+    assert figures["partitioned"]["same_hits"] and figures["partitioned"]["hits"] == figures["hits"]
+    assert "hits by role identical to the whole month's" in out and "by role / whole" in out
     assert figures["counts_agree"] and figures["rows"] == figures["loaded"] == 30_000 and figures["rejected"] == 0
     assert figures["verify_vs_sha256"] == pytest.approx(figures["verify_per_s"] / figures["sha256_links_per_s"], rel=0.01)
     assert figures["verify_per_s"] == pytest.approx(figures["log_size"] / figures["verify_s"], rel=0.01)

@@ -13,7 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from auditor.cluster.month_input import CONTEXT, checked_days, context_table, open_export
-from auditor.cluster.spark_engine import assemble, judge_partition, partition_frames, role_partitions
+from auditor.cluster.partitions import assemble, role_partitions
+from auditor.cluster.spark_engine import _skeleton, judge_partition, partition_frames
 from auditor.policy import engine
 from auditor.policy.findings import build_findings
 from auditor.policy.frames import _BLOCK_COLUMNS
@@ -79,7 +80,7 @@ def test_judging_by_role_partitions_is_judging_the_whole_month(month, labels, po
     for part, members in parts.groupby("part"):
         mine = table.filter(pc.is_in(table["user_id"], value_set=pa.array(members["user_id"].tolist(), pa.string())))
         judged.append(judge_partition(int(part), mine, context, period, policy, tally=tally))
-    remote = assemble(period, policy, context, judged, event_counts(whole.context.events))  # Spark counts these
+    remote = assemble(_skeleton(context, period), policy, judged, event_counts(whole.context.events))  # Spark counts these
     assert len(parts["part"].unique()) > 1 or ghosts  # a few ghosts may span every role between them
     pd.testing.assert_frame_equal(keyed(remote), keyed(whole))
     assert remote.context.judged == len(whole.context.accesses)

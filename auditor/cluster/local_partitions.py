@@ -1,0 +1,82 @@
+"""The rule pack on this machine by role partitions (auditor.cluster.partitions), one partition at a
+time: the period's events are read once; each partition's events and the context of the patients
+they touch then go through engine.run, unchanged, and are reduced to what findings, cases and reports
+read before the next partition is judged. What the rules hold at once grows with the largest role's
+share of the month (a hospital's nurses: a third), not with the month.
+
+Events that name no user (the contract and the gateway refuse them, so only a log edited behind the
+gateway has any) are judged as a partition of their own, so that every event is counted.
+"""
+
+from __future__ import annotations
+
+import gc
+from dataclasses import dataclass, replace
+from datetime import timedelta
+
+import numpy as np
+import pandas as pd
+
+from auditor.cluster.partitions import AROUND, Tally, _results, assemble, role_partitions
+from auditor.policy import engine
+from auditor.policy.engine import Detection
+from auditor.policy.frames import Frames, Period, load_frames
+from auditor.policy.rules import Policy
+from auditor.reporting.activity import event_counts
+
+_PATIENT_SCOPED = ("patients", "encounters", "care_team", "case_patients", "orders", "appointments", "authored")
+
+
+def partition_of_each_event(frames: Frames) -> np.ndarray:
+    """Each event's partition (role_partitions over the events' users and the roles they carry); -1
+    for an event that names no user."""
+    events = frames.events
+    codes, users = pd.factorize(events["user_id"], use_na_sentinel=True)
+    first = pd.DataFrame({"code": codes, "role": events["event_role"].astype(object).to_numpy()})
+    pairs = first[first["code"] >= 0].drop_duplicates()
+    pairs = pd.DataFrame({"user_id": np.asarray(users, dtype=object)[pairs["code"].to_numpy()],
+                          "role": pairs["role"].to_numpy()})
+    workforce = frames.workforce[["user_id", "role"]].astype(object)
+    parts = role_partitions(pairs, workforce).set_index("user_id")["part"]
+    by_code = parts.reindex(pd.Index(np.asarray(users, dtype=object))).to_numpy(dtype=np.int64)
+    return np.where(codes >= 0, by_code[np.maximum(codes, 0)] if len(by_code) else -1, -1)
+
+
+def _cut(frames: Frames, positions: np.ndarray) -> Frames:
+    """A partition's frames: its events (in sequence order), the workforce whole, and the
+    patient-scoped context of the patients its events touch."""
+    events = frames.events.take(positions).reset_index(drop=True)
+    touched = pd.unique(events["patient_id"].dropna().to_numpy(dtype=np.int64))
+    return replace(frames, events=events, **{
+        name: (lambda table: table[table["patient_id"].isin(touched).to_numpy(dtype=bool)].reset_index(drop=True))(
+            getattr(frames, name)) for name in _PATIENT_SCOPED})
+
+
+def judge_by_role(frames: Frames, policy: Policy, around: timedelta = AROUND, tally: Tally | None = None) -> Detection:
+    """engine.run over each role partition of `frames` in turn; one Detection of what they send back
+    (the hits and the findings are engine.run's over the whole of `frames`)."""
+    part = partition_of_each_event(frames)
+    order = np.argsort(part, kind="stable")  # within a partition, sequence order stays
+    bounds = np.flatnonzero(np.diff(part[order])) + 1
+    judged, counts = [], []
+    for positions in np.split(order, bounds) if len(order) else [order]:
+        found = engine.run(_cut(frames, positions), policy)
+        judged.append(_results(int(part[positions[0]]) if len(positions) else 0, found, around, tally))
+        counts.append(event_counts(found.context.events))
+        del found
+        gc.collect()  # the partition's frames go before the next is made
+    counted = pd.concat(counts, ignore_index=True).groupby(["day", "source", "outcome"], as_index=False)["count"].sum()
+    empty = {name: getattr(frames, name).iloc[0:0] for name in _PATIENT_SCOPED}
+    return assemble(replace(frames, events=None, **empty), policy, judged, counted)
+
+
+@dataclass(frozen=True)
+class ByRole:
+    """An engine for review_period (auditor.review.period.Judge): this machine's, one role partition at
+    a time; `tally`: what each partition counts for the caller (as on a cluster)."""
+
+    tally: Tally | None = None
+
+    def __call__(self, vault, period: Period, policy: Policy) -> Detection:
+        frames = load_frames(vault.records, period, policy.lookback(), log_key=vault.keyring.log_mac_key)
+        return judge_by_role(frames, policy, AROUND, self.tally)
