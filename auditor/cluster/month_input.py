@@ -220,9 +220,10 @@ def frames_of(export: MonthExport) -> Frames:
             has_reason = pc.is_valid(table["reason"])
             chunks.append(frame_reading._typed_block_events(
                 [table.drop_columns(["reason"]).append_column("has_reason", has_reason)]))
+    several = len(chunks) > 1
     events = frame_reading.concat_events(chunks) if chunks else typed_events(frame_reading.empty_events())
-    if len(chunks) > 1:  # days in day order: the log's order is by sequence number
-        events = events.take(np.argsort(events["seq"].to_numpy(), kind="stable")).reset_index(drop=True)
+    if several:  # days in day order: the log's order is by sequence number
+        events = frame_reading.in_sequence(events)
     return month_frames(events, {name: _objects(context_table(export, name)) for name in CONTEXT}, export.period)
 
 

@@ -140,17 +140,31 @@ def read_events_frame(conn: Connection, stmt, chunk: int = EVENT_CHUNK) -> list[
 
 def concat_events(chunks: list[pd.DataFrame]) -> pd.DataFrame:
     """Typed chunks as one frame; a category column whose categories differ chunk to chunk gets
-    their union (codes remapped, no string built per event)."""
+    their union (codes remapped, no string built per event). The chunks are consumed column by
+    column (each column leaves them as it is joined), so the month is held once, not twice: `chunks`
+    is emptied."""
     if len(chunks) == 1:
-        return chunks[0]
+        return chunks.pop()
     columns = {}
-    for name in chunks[0].columns:
-        parts = [c[name] for c in chunks]
+    for name in list(chunks[0].columns):
+        parts = [c.pop(name) for c in chunks]
         if isinstance(parts[0].dtype, pd.CategoricalDtype) and any(p.dtype != parts[0].dtype for p in parts):
             columns[name] = pd.Series(union_categoricals(parts, sort_categories=True))
         else:
             columns[name] = pd.concat(parts, ignore_index=True)
-    return pd.DataFrame(columns)
+        del parts
+    chunks.clear()
+    return pd.DataFrame(columns, copy=False)
+
+
+def in_sequence(events: pd.DataFrame) -> pd.DataFrame:
+    """`events` in sequence order, column by column (each leaves `events` as it is put in order, so
+    the month is held once, not twice: `events` is emptied)."""
+    order = np.argsort(events["seq"].to_numpy(), kind="stable")
+    columns = {}
+    for name in list(events.columns):
+        columns[name] = pd.Series(events.pop(name).array.take(order), name=name)
+    return pd.DataFrame(columns, copy=False)
 
 
 def _only(column, patient_id) -> tuple:
@@ -262,17 +276,22 @@ def _typed_block_events(tables: list[pa.Table]) -> pd.DataFrame:
 
 def _read_rows(records: Engine, statements: dict, window: tuple[int, int], patient_id: int | None,
                mac_key: bytes | None, reading: blocks.BlockReading) -> dict[str, pd.DataFrame]:
-    """Through the DB-API, in one snapshot. (Not through a second SQLite library such as ADBC's: two
-    copies of SQLite in one process release each other's POSIX locks, and a WAL another process then
-    checkpoints away loses committed audit events.)"""
+    """The context, typed, and the events, through the DB-API, in one snapshot. (Not through a second
+    SQLite library such as ADBC's: two copies of SQLite in one process release each other's POSIX
+    locks, and a WAL another process then checkpoints away loses committed audit events.)"""
     with records.connect() as conn:
         read_snapshot(conn)  # events, people and encounters as of one moment; blocks no writer
-        raw = {name: read_frame(conn, stmt) for name, stmt in statements.items() if name != "events"}
-        rows = [c for c in read_events_frame(conn, statements["events"]) if len(c)]
-        stored = read_block_events(conn, [window], patient_id, mac_key, reading)
-        events = concat_events(rows + stored) if rows or stored else typed_events(empty_events())
+        # each table typed as it is read: its untyped rows (Python objects, several times its typed
+        # size) go before the next table's, and before the events are read
+        raw = {name: _CONTEXT_TYPES[name](read_frame(conn, stmt)) for name, stmt in statements.items()
+               if name != "events"}
+        chunks = [c for c in read_events_frame(conn, statements["events"]) if len(c)]
+        rows = len(chunks)
+        chunks += read_block_events(conn, [window], patient_id, mac_key, reading)
+        stored = len(chunks) > rows
+        events = concat_events(chunks) if chunks else typed_events(empty_events())
         if rows and stored:  # rows and blocks interleave: in sequence order, as the log is
-            events = events.take(np.argsort(events["seq"].to_numpy(), kind="stable")).reset_index(drop=True)
+            events = in_sequence(events)
         raw["events"] = events
         return raw
 
@@ -296,9 +315,14 @@ def load_frames(records: Engine, period: Period, lookback: timedelta = timedelta
     raw = _read_rows(records, frame_statements(period, lookback, explanation_reach, patient_id), window, patient_id,
                      log_key, reading)
     unsealed = reading.unsealed if log_key is not None else []
-    return Frames(raw["events"], typed_workforce(raw["workforce"]), typed_patients(raw["patients"]),
-                  typed_encounters(raw["encounters"]), typed_care_team(raw["care_team"]), period, unsealed,
-                  typed_case_patients(raw["case_patients"]), **care_activity(raw))
+    return Frames(raw["events"], raw["workforce"], raw["patients"], raw["encounters"], raw["care_team"], period,
+                  unsealed, raw["case_patients"], orders=raw["orders"], appointments=raw["appointments"],
+                  authored=raw["authored"])
+
+
+_CONTEXT_TYPES = {"workforce": typed_workforce, "patients": typed_patients, "encounters": typed_encounters,
+                  "care_team": typed_care_team, "case_patients": typed_case_patients, "orders": typed_orders,
+                  "appointments": typed_appointments, "authored": typed_authored}
 
 
 def care_activity(raw: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
