@@ -236,7 +236,11 @@ def scored(detection, policy: Policy, labels: pd.DataFrame, period: Period, sour
     """A Detection (this machine's engine's, or a cluster's whose context carries LabelTally's counts
     of each partition in `tallies`) scored against `labels`."""
     labels = in_period(labels, period)
-    tallies = getattr(detection.context, "tallies", None) or [label_tally(labels, source)(detection)]
+    tallies = getattr(detection.context, "tallies", None)
+    if tallies is None:  # the whole period is here: count it now
+        tallies = [label_tally(labels, source)(detection)]
+    elif not tallies or any(t is None for t in tallies):  # partitions that were not asked to count
+        raise ValueError("a Detection judged by partitions is scored from LabelTally's counts: ask the engine for them")
     findings = build_findings(detection, policy)  # no directory: nothing is decrypted
     normal = sum(t["normal"] for t in tallies)
     by: dict[str, int] = {}

@@ -81,9 +81,10 @@ def test_months_made_from_it_too(november, policy, labels, keep, ghosts, nobody,
     _same(replace(frames, events=events), policy, labels)
 
 
-def test_findings_by_partitions_through_the_cli(exported_november, auditor, tmp_path):
-    source = exported_november[0].parent / "home"
+def _homes(exported_november, tmp_path) -> tuple:
+    """Two copies of the session's vault (the simulated November): one for each engine."""
     import json
+    source = exported_november[0].parent / "home"
     for name in ("parts", "whole"):
         shutil.copytree(source, tmp_path / name)
         settings_file = tmp_path / name / "home.json"
@@ -91,14 +92,34 @@ def test_findings_by_partitions_through_the_cli(exported_november, auditor, tmp_
         for key in ("database_url", "keystore_url"):
             kept[key] = kept[key].replace(str(source), str(tmp_path / name))
         settings_file.write_text(json.dumps(kept))
+    return tmp_path / "parts", tmp_path / "whole"
+
+
+def test_findings_by_partitions_through_the_cli(exported_november, auditor, tmp_path):
+    parts_home, whole_home = _homes(exported_november, tmp_path)
     november = ["--from", "2026-11-01", "--to", "2026-11-30"]
-    parts = auditor("--home", tmp_path / "parts", "findings", *november, "--engine", "partitioned",
+    parts = auditor("--home", parts_home, "findings", *november, "--engine", "partitioned",
                     "--out", tmp_path / "parts.json", user="officer")
-    whole = auditor("--home", tmp_path / "whole", "findings", *november, "--out", tmp_path / "whole.json",
-                    user="officer")
+    whole = auditor("--home", whole_home, "findings", *november, "--out", tmp_path / "whole.json", user="officer")
     assert parts.code == whole.code == 0, parts.err + whole.err
     assert (tmp_path / "parts.json").read_bytes() == (tmp_path / "whole.json").read_bytes()
     assert parts.out.split("; written")[0] == whole.out.split("; written")[0]
+
+
+def test_the_report_and_the_evaluation_by_partitions(exported_november, simulated_month, auditor, tmp_path):
+    from tests.cluster.reports import report_text
+    parts_home, whole_home = _homes(exported_november, tmp_path)
+    for home, engine in ((parts_home, ["--engine", "partitioned"]), (whole_home, [])):
+        done = auditor("--home", home, "report", "monthly", "--month", "2026-11", "--no-pdf",
+                       "--out", tmp_path / f"{home.name}-report", *engine, user="officer")
+        assert done.code == 0, done.err
+    for name in ("findings.json", "findings.csv"):
+        assert (tmp_path / "parts-report" / name).read_bytes() == (tmp_path / "whole-report" / name).read_bytes()
+    assert report_text(tmp_path / "parts-report") == report_text(tmp_path / "whole-report")
+    labels = ["evaluate", "--labels", simulated_month.paths["labels.csv"]]
+    parts = auditor("--home", parts_home, *labels, "--engine", "partitioned")
+    whole = auditor("--home", whole_home, *labels)
+    assert parts.code == whole.code == 0 and "ROC AUC" in parts.out and parts.out == whole.out
 
 
 def test_an_empty_period_by_partitions(month_vault, policy):
@@ -108,3 +129,11 @@ def test_an_empty_period_by_partitions(month_vault, policy):
     found = judge_by_role(empty, policy)
     assert len(found.hits) == 0 and found.context.judged == 0 and activity(found.context).events == 0
     assert ByRole()(month_vault, month_period("2026-10", NEW_YORK), policy).context.judged == 0
+
+
+def test_partitions_not_asked_to_count_for_the_evaluation_are_not_scored(month_vault, policy, labels):
+    """A partitioned Detection holds only the accesses near hits: scoring it without the partitions'
+    own counts would score that sample, so it is refused."""
+    frames = _frames(month_vault, policy)
+    with pytest.raises(ValueError, match="LabelTally"):
+        scored(judge_by_role(frames, policy), policy, labels, frames.period)

@@ -18,6 +18,7 @@ import pytest
 pyspark = pytest.importorskip("pyspark")
 
 from tests.cluster import standalone  # noqa: E402
+from tests.cluster.reports import report_text  # noqa: E402
 from tests.signed_in import sign_in  # noqa: E402
 
 NOVEMBER = ["--from", "2026-11-01", "--to", "2026-11-30"]
@@ -118,7 +119,7 @@ def test_the_monthly_report_on_spark_is_the_local_engines(source, home, tmp_path
     assert spark.stdout.splitlines()[0] == local.stdout.splitlines()[0]  # accesses, explained, findings, cases
     for name in ("findings.json", "findings.csv"):
         assert (tmp_path / "spark" / name).read_bytes() == (tmp_path / "local" / name).read_bytes()
-    assert _report_text(tmp_path / "spark") == _report_text(tmp_path / "local")
+    assert report_text(tmp_path / "spark") == report_text(tmp_path / "local")
     assert [p.name for p in (tmp_path / "exports").iterdir()] == ["2026-11-01_2026-11-30"]  # October had no accesses
 
 
@@ -132,8 +133,8 @@ def test_the_month_before_is_judged_on_spark_too(source, home, tmp_path):
                                                                        "2026-12-01_2026-12-31"]
     _run(_copy(source, tmp_path / "elsewhere"), "report", "monthly", "--month", "2026-12", "--no-pdf",
          "--out", str(tmp_path / "local"))
-    assert _report_text(tmp_path / "dec") == _report_text(tmp_path / "local")
-    assert '<th class="num">November 2026</th>' in _report_text(tmp_path / "dec")  # the month before, beside it
+    assert report_text(tmp_path / "dec") == report_text(tmp_path / "local")
+    assert '<th class="num">November 2026</th>' in report_text(tmp_path / "dec")  # the month before, beside it
 
 
 def test_evaluate_on_spark_scores_as_the_local_engine(exported_november, simulated_month, source, home, tmp_path):
@@ -142,13 +143,3 @@ def test_evaluate_on_spark_scores_as_the_local_engine(exported_november, simulat
     local = _run(_copy(source, tmp_path / "elsewhere"), *labels)
     assert "precision" in spark.stdout and "ROC AUC" in spark.stdout
     assert spark.stdout == local.stdout
-
-
-def _report_text(folder: Path) -> str:
-    """report.html without the moments it was made and its log verified, and the log's size and root
-    then (the check runs beside the review, which records as it goes: each run's own)."""
-    import re
-    html = (folder / "report.html").read_text()
-    html = re.sub(r"the log's [\d,]+ events", "the log's <n> events", html)
-    html = re.sub(r"root <code>[0-9a-f]+…</code>", "root <root>", html)
-    return re.sub(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2})?(\.\d+)?([+-]\d{2}:?\d{2}|Z| UTC)?", "<time>", html)
