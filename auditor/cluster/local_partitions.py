@@ -32,10 +32,13 @@ def partition_of_each_event(frames: Frames) -> np.ndarray:
     for an event that names no user."""
     events = frames.events
     codes, users = pd.factorize(events["user_id"], use_na_sentinel=True)
-    first = pd.DataFrame({"code": codes, "role": events["event_role"].astype(object).to_numpy()})
-    pairs = first[first["code"] >= 0].drop_duplicates()
-    pairs = pd.DataFrame({"user_id": np.asarray(users, dtype=object)[pairs["code"].to_numpy()],
-                          "role": pairs["role"].to_numpy()})
+    carried = events["event_role"].astype("category")
+    names = np.asarray(carried.cat.categories, dtype=object)
+    width = len(names) + 1  # each (user, carried role) once, as one int64: role code -1 (none) is 0
+    pair = np.unique(codes[codes >= 0].astype(np.int64) * width + (carried.cat.codes.to_numpy()[codes >= 0] + 1))
+    role = pair % width
+    pairs = pd.DataFrame({"user_id": np.asarray(users, dtype=object)[pair // width],
+                          "role": np.where(role > 0, names[np.maximum(role - 1, 0)] if len(names) else None, None)})
     workforce = frames.workforce[["user_id", "role"]].astype(object)
     parts = role_partitions(pairs, workforce).set_index("user_id")["part"]
     by_code = parts.reindex(pd.Index(np.asarray(users, dtype=object))).to_numpy(dtype=np.int64)

@@ -55,7 +55,8 @@ def role_partitions(pairs: pd.DataFrame, workforce: pd.DataFrame) -> pd.DataFram
     known = workforce.dropna(subset=["user_id"]).drop_duplicates("user_id").set_index("user_id")["role"]
     listed = pairs["user_id"].map(known)
     role = listed.where(listed.notna(), pairs["role"]).fillna("").astype(str)
-    parent: dict[str, str] = {r: r for r in role}
+    spans = pd.DataFrame({"user_id": pairs["user_id"].to_numpy(), "role": role.to_numpy()}).drop_duplicates()
+    parent: dict[str, str] = {r: r for r in spans["role"].unique()}
 
     def root(r: str) -> str:
         while parent[r] != r:
@@ -63,13 +64,15 @@ def role_partitions(pairs: pd.DataFrame, workforce: pd.DataFrame) -> pd.DataFram
             r = parent[r]
         return r
 
-    for _, roles in role.groupby(pairs["user_id"].to_numpy(), sort=False):
+    several = spans[spans.duplicated("user_id", keep=False)]  # the few users whose events span roles
+    for _, roles in several.groupby("user_id", sort=False)["role"]:
         first = root(roles.iloc[0])
         for other in roles.iloc[1:]:
             parent[root(other)] = first
     parts = {r: i for i, r in enumerate(sorted({root(r) for r in parent}))}
-    users = pd.DataFrame({"user_id": pairs["user_id"].to_numpy(), "part": [parts[root(r)] for r in role]})
-    return users.drop_duplicates("user_id").reset_index(drop=True)
+    part_of_role = {r: parts[root(r)] for r in parent}
+    users = spans.drop_duplicates("user_id").reset_index(drop=True)
+    return pd.DataFrame({"user_id": users["user_id"].to_numpy(), "part": users["role"].map(part_of_role).to_numpy()})
 
 
 def _utc(times: pd.Series) -> np.ndarray:
