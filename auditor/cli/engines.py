@@ -29,8 +29,8 @@ def engine_choice(command):
 
 def engine_options(engine: str, master: str | None, export_dir: Path | None):
     """(member, tally) -> the engine that judges a period (auditor.review.period.Judge), on a cluster in
-    the member's name; `tally`: what a cluster counts of each partition for the caller
-    (auditor.cluster.spark_engine.Tally; this machine's engine holds the whole period)."""
+    the member's name; `tally`: what each partition counts for the caller (auditor.cluster.partitions.Tally;
+    the local engine holds the whole period and ignores it)."""
     from auditor.review.period import on_this_machine
 
     if engine != "spark":

@@ -36,7 +36,7 @@ class Activity:
 
 def activity(context: DetectionContext) -> Activity:
     """The period's activity from a context: counted here from its accesses and events, or, for a
-    context judged on a cluster (which keeps the month there), from what each partition counted."""
+    context judged by partitions (here or on a cluster), from what each partition counted."""
     tallies = getattr(context, "access_tallies", None)
     counts = getattr(context, "event_counts", None)
     return of_tallies(context.period, context.settings,

@@ -96,7 +96,7 @@ class OnSpark:
     monthly report judges its month and the month before), or into a temporary folder removed
     afterwards, then checked and judged on the Spark cluster at `master`. A cluster whose executors are
     on other machines reads the export where they can: `folder` on storage they share. `tally`: what
-    the cluster counts of each partition for the caller (auditor.cluster.spark_engine.Tally), in the
+    the cluster counts of each partition for the caller (auditor.cluster.partitions.Tally), in the
     Detection's context.tallies."""
 
     master: str

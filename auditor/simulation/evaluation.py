@@ -154,7 +154,7 @@ def roc_auc(scores: pd.Series, positive: pd.Series, weight: pd.Series | None = N
 @dataclass(frozen=True)
 class LabelTally:
     """What evaluate counts of a Detection, as plain data that adds up over partitions holding whole
-    members (a cluster's: auditor.cluster.spark_engine.Tally): normal traffic (the source's accesses
+    members (a cluster's: auditor.cluster.partitions.Tally): normal traffic (the source's accesses
     not injected) and how much of it each explanation covers, and the period's events of the source
     (the AUC's unscored events) with those of them labelled."""
 
