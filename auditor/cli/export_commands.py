@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from auditor.cli import cli
-from auditor.cli.session import day_option, open_vault
+from auditor.cli.session import begun_month, day_option, open_vault
 from auditor.cli.signed_in import require_role
 from auditor.errors import InputError
 from auditor.phi_files import check_empty_folder
@@ -66,7 +66,6 @@ def month_command(ctx, month, folder, site_policies):
     investigator signed in runs it; it is recorded on the audit log, and written whole or not at all."""
     from auditor.policy.rules import load_policy
     from auditor.review.month_export import export_month
-    from auditor.review.period import month_period
 
     policy = load_policy(site_dir=site_policies)
     check_destination(folder, folder=True)
@@ -74,9 +73,7 @@ def month_command(ctx, month, folder, site_policies):
     vault = open_vault(ctx)
     try:
         member = require_role(ctx, vault, PRIVACY_OFFICER, INVESTIGATOR).account.user_name
-        period = month_period(month, vault.timezone)
-        if period.first_day > vault.clock.now().astimezone(vault.timezone).date():
-            raise InputError(f"--month {month} has not begun")
+        period = begun_month(vault, month)
         done = export_month(vault, period, policy, folder, member)
         public_key = vault.keyring.signing_public_key.hex()
     finally:

@@ -13,13 +13,12 @@ import click
 from auditor.cases.settings import load_case_settings
 from auditor.cli import cli
 from auditor.cli.engines import engine_choice, engine_options
-from auditor.cli.session import day_option, open_vault
+from auditor.cli.session import begun_month, day_option, open_vault
 from auditor.cli.signed_in import gone, require_role
 from auditor.policy.rules import load_policy
 from auditor.reporting import writers
 from auditor.reporting.templates import load_site
 from auditor.review import monthly, patient_access
-from auditor.review.period import month_period
 from auditor.staff.accounts import StaffAccounts
 from auditor.staff.roles import INVESTIGATOR, OFFICE_REVIEW, PRIVACY_OFFICER
 
@@ -71,7 +70,8 @@ def monthly_command(ctx, month, out, pseudonymize, organisation, site_dir, site_
     vault = open_vault(ctx)
     try:  # as auditor findings: muted findings, cases
         officer = require_role(ctx, vault, PRIVACY_OFFICER)
-        report = monthly.monthly_report(vault, month_period(month, _zone(vault)), policy, site,
+        _zone(vault)  # says so when no zone is stored
+        report = monthly.monthly_report(vault, begun_month(vault, month), policy, site,
                                         author=_author(vault, officer.account), pseudonymize=pseudonymize,
                                         case_settings=case_settings,
                                         reader=officer.access_context(OFFICE_REVIEW, role=PRIVACY_OFFICER),

@@ -77,6 +77,17 @@ def keyring_of(ctx: click.Context) -> Keyring:
     return _with_passphrase(lambda passphrase: Keyring.load(home / "keyring.json", passphrase, clock))
 
 
+def begun_month(vault: Vault, month: str):
+    """--month YYYY-MM as the organisation's Period; InputError when it is not one, or has not begun
+    (a typo in the year judges, records and exports nothing)."""
+    from auditor.review.period import month_period
+
+    period = month_period(month, vault.timezone)
+    if period.first_day > vault.clock.now().astimezone(vault.timezone).date():
+        raise InputError(f"--month {month} has not begun")
+    return period
+
+
 def day_option(value: str | None, option: str) -> date | None:
     """A YYYY-MM-DD option as a date (None stays None), or one clear InputError naming the option."""
     if value is None:

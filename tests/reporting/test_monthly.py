@@ -238,6 +238,7 @@ def test_a_tampered_log_is_stated_on_the_cover(run, month_home, tmp_path):
 
 @pytest.mark.parametrize("args, message", [
     (("--month", "2026-13"), "is not YYYY-MM"),
+    (("--month", "2099-01"), "--month 2099-01 has not begun"),
     (("--month", "2026-11", "--site", "/nonexistent"), "does not exist"),
 ])
 def test_bad_input_is_one_line(run, month_home, tmp_path, args, message):
