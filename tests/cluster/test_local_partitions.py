@@ -5,8 +5,6 @@ on the simulated month (both backends) and on months hypothesis makes from it; a
 
 from __future__ import annotations
 
-import shutil
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -20,6 +18,7 @@ from auditor.reporting.activity import activity
 from auditor.review.period import month_period
 from auditor.simulation.evaluation import in_period, label_tally, read_labels, render, scored
 from tests.cluster.conftest import NEW_YORK
+from tests.cluster.copies import copy_home
 from tests.cluster.test_role_partitions import finding, keyed
 
 
@@ -83,16 +82,8 @@ def test_months_made_from_it_too(november, policy, labels, keep, ghosts, nobody,
 
 def _homes(exported_november, tmp_path) -> tuple:
     """Two copies of the session's vault (the simulated November): one for each engine."""
-    import json
     source = exported_november[0].parent / "home"
-    for name in ("parts", "whole"):
-        shutil.copytree(source, tmp_path / name)
-        settings_file = tmp_path / name / "home.json"
-        kept = json.loads(settings_file.read_text())
-        for key in ("database_url", "keystore_url"):
-            kept[key] = kept[key].replace(str(source), str(tmp_path / name))
-        settings_file.write_text(json.dumps(kept))
-    return tmp_path / "parts", tmp_path / "whole"
+    return copy_home(source, tmp_path / "parts"), copy_home(source, tmp_path / "whole")
 
 
 def test_findings_by_partitions_through_the_cli(exported_november, auditor, tmp_path):

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sqlite3
 import subprocess
 import sys
@@ -18,6 +17,7 @@ import pytest
 pyspark = pytest.importorskip("pyspark")
 
 from tests.cluster import standalone  # noqa: E402
+from tests.cluster.copies import copy_home  # noqa: E402
 from tests.cluster.reports import report_text  # noqa: E402
 from tests.signed_in import sign_in  # noqa: E402
 
@@ -25,12 +25,7 @@ NOVEMBER = ["--from", "2026-11-01", "--to", "2026-11-30"]
 
 
 def _copy(source: Path, home: Path) -> Path:
-    shutil.copytree(source, home)
-    settings = json.loads((home / "home.json").read_text())
-    for key in ("database_url", "keystore_url"):
-        settings[key] = settings[key].replace(str(source), str(home))
-    (home / "home.json").write_text(json.dumps(settings))
-    sign_in(home, "officer")
+    sign_in(copy_home(source, home), "officer")
     return home
 
 
