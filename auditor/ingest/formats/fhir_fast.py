@@ -9,13 +9,12 @@ the same event (tests/ingest/formats/test_fhir_fast.py holds them to it). Both h
 received (`row_hash`), which is what quarantine keeps.
 
 A log repeats the same few event types, purposes and entities (a patient's, a kind of record's) again
-and again: those parts are mapped once per distinct key (`_Memo`): the type and subtypes by their codes
-(decoded already), purposes and entities by their JSON text (a copy of a `msgspec.Raw` costs 0.4 us,
-so the decoded codes are the cheaper key where there are few fields), so an event costs little more
-than its decoding, its time and its hash. Each part is mapped before anything
-else of the event, so a part the shortcut is not sure of leaves the line to the general mapper
-whatever else the event holds (a memo can only make the shortcut take fewer lines, never answer
-otherwise)."""
+and again: those parts are decoded and mapped once per distinct JSON text (`_Memo`: msgspec skips their
+insides unread, as `msgspec.Raw`), so an event costs little more than its decoding, its agent (whose
+workstation nearly every event names anew), its time and its hash. Each part is mapped before
+anything else of the event, so a part the shortcut is not sure of leaves the line to the general
+mapper whatever else the event holds (a memo can only make the shortcut take fewer lines, never
+answer otherwise)."""
 
 from __future__ import annotations
 
@@ -86,13 +85,13 @@ class AuditEvent(msgspec.Struct, gc=False):
     resourceType: str
     id: Optional[str] = None
     recorded: Optional[str] = None
-    type: Optional[Coding] = None  # mapped by a _Memo of their codes (_kind)
-    subtype: list[Coding] = []
     action: Optional[str] = None
     outcome: Optional[str] = None
-    purposeOfEvent: msgspec.Raw = msgspec.Raw()  # the parts that repeat: their text, mapped by a _Memo
-    agent: list[Agent] = []
-    entity: list[msgspec.Raw] = []
+    type: msgspec.Raw = msgspec.Raw()  # the parts that repeat: their text, mapped by a _Memo
+    subtype: msgspec.Raw = msgspec.Raw()
+    purposeOfEvent: msgspec.Raw = msgspec.Raw()
+    agent: list[Agent] = []  # a user at a workstation: nearly every event's differs
+    entity: list[msgspec.Raw] = []  # the patient, the record: mapped by a _Memo, each by its text
     extension: list[Extension] = []
     patient: Raw = None  # R5
     category: Raw = None
@@ -134,12 +133,16 @@ def fast_row(line: bytes, zone: ZoneInfo, unmapped) -> tuple | None:
 
 def _mapped(event: AuditEvent, line: bytes, zone: ZoneInfo, unmapped) -> tuple:
     failed = event.outcome is not None and event.outcome not in ("0", "")
-    kind = event.type  # its code, and its subtypes', each with whether it holds no nested coding
-    what = _KINDS((None if kind is None else (kind.code, kind.coding is None),
-                   tuple([(c.code, c.coding is None) for c in event.subtype]), event.action, failed))
-    purposes = _PURPOSES(bytes(event.purposeOfEvent))
+    key = (bytes(event.type), bytes(event.subtype), event.action, failed)  # each lookup written out:
+    what = _KIND_KNOWN.get(key)  # a call to the _Memo costs more than the lookup
+    if what is None or what is _Memo.NOT_SURE:
+        what = _KINDS(key)
+    key = bytes(event.purposeOfEvent)
+    purposes = _PURPOSE_KNOWN.get(key)
+    if purposes is None or purposes is _Memo.NOT_SURE:
+        purposes = _PURPOSES(key)
     entities = []
-    for raw in event.entity:  # _ENTITIES, its lookup written out: two or three a line
+    for raw in event.entity:  # two or three a line
         key = bytes(raw)
         found = _ENTITY_KNOWN.get(key)
         if found is None or found is _Memo.NOT_SURE:
@@ -161,11 +164,12 @@ def _mapped(event: AuditEvent, line: bytes, zone: ZoneInfo, unmapped) -> tuple:
         raise Unmappable("no user (the requestor names no identifier or reference)")
     if agent.type is not None and any(c.code == APPLICATION for c in _codings(agent.type)):
         raise Unmappable("the work of an application (DCM 110150), not a person's access")
-    if isinstance(what, str):
+    if type(what) is str:
         raise Unmappable(what)
     action, glass = what
     mrn, record_type = _patient_and_record(entities, unmapped)
-    purpose, btg, reason = _purpose(purposes, agent)
+    of_use = tuple(_purposes(agent.purposeOfUse)) if agent.purposeOfUse else ()
+    purpose, btg, reason = _purpose(purposes, of_use)
     glass = glass or btg
     digest = hashlib.sha256(line).digest()
     event_id = (_source_event_id(event) if event.extension else None) or _text(event.id) \
@@ -208,11 +212,13 @@ def _kind(key: tuple) -> tuple[str, bool] | str:
     """(action, break-the-glass) of an event's type, subtypes, action code and failure, or why the
     contract records none (the refusal's text: raised where the general mapper raises it)."""
     kind, subtypes, verb, failed = key
-    if (kind is not None and not kind[1]) or not all(plain for _, plain in subtypes):
+    kind = msgspec.json.decode(kind, type=Optional[Coding]) if kind else None
+    subtypes = msgspec.json.decode(subtypes, type=list[Coding]) if subtypes else []
+    if (kind is not None and kind.coding is not None) or any(c.coding is not None for c in subtypes):
         raise _NotSure  # a CodeableConcept where a Coding is expected
-    codes = {str(kind[0])} if kind is not None else set()
+    codes = {str(kind.code)} if kind is not None else set()
     try:
-        return action_of_codes(codes, {str(code) for code, _ in subtypes}, verb, failed)
+        return action_of_codes(codes, {str(c.code) for c in subtypes}, verb, failed)
     except Unmappable as refused:
         return str(refused)
 
@@ -248,7 +254,7 @@ def _entity(text: bytes) -> tuple[bool, str | None, str | None, tuple[str, ...]]
 
 
 _KINDS, _PURPOSES, _ENTITIES = _Memo(_kind), _Memo(_purposes_of_event), _Memo(_entity)
-_ENTITY_KNOWN = _ENTITIES.known
+_KIND_KNOWN, _PURPOSE_KNOWN, _ENTITY_KNOWN = _KINDS.known, _PURPOSES.known, _ENTITIES.known
 
 
 def _text(value: str | None) -> str | None:
@@ -324,8 +330,8 @@ def _kinds(entity: Entity) -> tuple[str, ...]:
     return tuple(kinds)
 
 
-def _purpose(of_event: tuple, agent: Agent) -> tuple[str | None, bool, str | None]:
-    found = [*of_event, *_purposes(agent.purposeOfUse)] if agent.purposeOfUse else of_event
+def _purpose(of_event: tuple, of_use: tuple) -> tuple[str | None, bool, str | None]:
+    found = of_event + of_use if of_use else of_event
     if len(found) == 1 and found[0][0] != BTG:
         return found[0][0], False, None
     return purpose_of(found)
