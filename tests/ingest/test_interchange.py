@@ -324,3 +324,11 @@ def test_migration_r0002_upgrades_a_vault_made_before_ingest(tmp_path):
     command.downgrade(database._alembic_config("records", engine), "r0001")
     assert "quarantine" not in inspect(engine).get_table_names()
     engine.dispose()
+
+
+def test_the_whitespace_trimmed_is_what_str_strip_trims():
+    import sys
+
+    from auditor.ingest.interchange_files import _WHITESPACE
+
+    assert sorted(_WHITESPACE) == [chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace()]
