@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from auditor.home import Vault
-from auditor.ingest.listener import AtnaListener, tls_context
+from auditor.ingest.listener import SWITCH_SECONDS, AtnaListener, tls_context
 from auditor.ingest.spool import SPOOL, Spool
 from auditor.ingest.syslog import atna_syslog, frame
 from tests.ingest.formats.test_atna import _message
@@ -107,7 +107,9 @@ def test_tls_and_udp_messages_land_in_the_log_once(hospital, tmp_path):
         listener = AtnaListener(vault.gateway, spool, "pacs", vault.timezone,
                                 tls=("127.0.0.1", 0, tls_context(certs["server"], certs["server_key"], certs["ca"])),
                                 udp=("127.0.0.1", 0), batch=50, interval=0.2)
+        switch = sys.getswitchinterval()
         with Running(listener) as running:
+            assert sys.getswitchinterval() <= SWITCH_SECONDS < switch  # the receiving loop is not kept waiting
             _send_tls(running.port("tls"), messages[:100] + [b"<13>1 - - - - other - hello"], certs, client_cert=True)
             try:  # mutual TLS: a sender without a client certificate is refused (counted below: nothing of it loads)
                 _send_tls(running.port("tls"), messages[200:205], certs, read_back=True)
@@ -125,6 +127,7 @@ def test_tls_and_udp_messages_land_in_the_log_once(hospital, tmp_path):
         vault.close()
     counts = summary.files["listener:pacs"]
     assert (counts.loaded, counts.rejected) == (120, 1)
+    assert sys.getswitchinterval() == switch  # the process is left as it was
     assert [e.reason for e in summary.rejected] == ["a syslog message whose MSGID is not IHE+RFC-3881"]
     assert len(set(_events(home, "pacs"))) == 120
     assert (tmp_path / "spool" / SPOOL).stat().st_size == 0  # all of it in the log: the spool starts again
