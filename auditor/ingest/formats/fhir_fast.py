@@ -167,8 +167,8 @@ def _mapped(event: AuditEvent, line: bytes, zone: ZoneInfo, unmapped) -> tuple:
     if type(what) is str:
         raise Unmappable(what)
     action, glass = what
-    mrn, record_type = _patient_and_record(entities, unmapped)
-    of_use = tuple(_purposes(agent.purposeOfUse)) if agent.purposeOfUse else ()
+    of_use = tuple(_purposes(agent.purposeOfUse)) if agent.purposeOfUse else ()  # the last it may not be sure of:
+    mrn, record_type = _patient_and_record(entities, unmapped)  # a warning counted here is the event's
     purpose, btg, reason = _purpose(purposes, of_use)
     glass = glass or btg
     digest = hashlib.sha256(line).digest()
