@@ -180,7 +180,11 @@ def _mapped(event: AuditEvent, line: bytes, zone: ZoneInfo, unmapped) -> tuple:
             reason if glass else None, _workstation(agent, event.agent), digest)
 
 
-_MEMO_LIMIT = 1 << 16  # distinct texts a memo holds (then it starts again): tens of megabytes at most
+# What a memo holds is bounded by its texts' size, not their number: a part may be as long as a line
+# (a mebibyte), and a file of distinct long parts must not grow a worker's memory with the file
+_MEMO_BYTES = 32 << 20  # the texts a memo holds (each with its dictionary entry), then it starts again
+_MEMO_KEY_BYTES = 16 << 10  # a part longer than this is mapped each time it comes, never held
+_ENTRY_BYTES = 100  # a key's object and its dictionary entry, about
 
 
 class _Memo:
@@ -189,8 +193,8 @@ class _Memo:
 
     NOT_SURE = object()
 
-    def __init__(self, mapping: Callable) -> None:
-        self.mapping, self.known = mapping, {}
+    def __init__(self, mapping: Callable, size: Callable = len) -> None:
+        self.mapping, self.size, self.known, self.held = mapping, size, {}, 0
 
     def __call__(self, key):
         found = self.known.get(key)
@@ -199,13 +203,16 @@ class _Memo:
                 found = self.mapping(key)
             except (_NotSure, msgspec.ValidationError, msgspec.DecodeError, RecursionError):
                 found = self.NOT_SURE
-            if len(self.known) >= _MEMO_LIMIT:
-                self.known.clear()
-            self.known[key] = found
+            size = self.size(key)
+            if size <= _MEMO_KEY_BYTES:
+                if self.held + size + _ENTRY_BYTES > _MEMO_BYTES:
+                    self.known.clear()
+                    self.held = 0
+                self.known[key] = found
+                self.held += size + _ENTRY_BYTES
         if found is self.NOT_SURE:
             raise _NotSure
         return found
-
 
 
 def _kind(key: tuple) -> tuple[str, bool] | str:
@@ -253,7 +260,8 @@ def _entity(text: bytes) -> tuple[bool, str | None, str | None, tuple[str, ...]]
     return patient, mrn, label, kinds
 
 
-_KINDS, _PURPOSES, _ENTITIES = _Memo(_kind), _Memo(_purposes_of_event), _Memo(_entity)
+_KINDS = _Memo(_kind, size=lambda key: len(key[0]) + len(key[1]) + len(key[2] or ""))
+_PURPOSES, _ENTITIES = _Memo(_purposes_of_event), _Memo(_entity)
 _KIND_KNOWN, _PURPOSE_KNOWN, _ENTITY_KNOWN = _KINDS.known, _PURPOSES.known, _ENTITIES.known
 
 

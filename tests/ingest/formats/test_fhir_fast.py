@@ -119,3 +119,28 @@ def test_what_it_is_not_sure_of_goes_to_the_general_mapper(change):
     line = json.dumps({**balp_event(ROW, ZONE), **change}).encode("utf-8")
     assert fast_event(line, ZONE, Counter()) is None
 
+
+
+def test_the_memos_hold_a_bounded_size_of_text_whatever_the_file():
+    """A part may be as long as a line: a file of distinct long parts must not grow the memos with it."""
+    from auditor.ingest.formats import fhir_fast
+
+    base = balp_event(ROW, ZONE)
+    for n in range(2500):  # 2,500 distinct entities of 15 KiB: more than a memo holds
+        event = json.loads(json.dumps(base))
+        event["entity"][-1]["description"] = f"{n:06d}" + "x" * (15 << 10)  # not read, but part of its text
+        line = json.dumps(event).encode("utf-8")
+        if n % 500 == 0:
+            _taken_as_the_general_mapper_takes_it(line)
+        else:
+            assert fast_event(line, ZONE, Counter()) is not None
+    known = fhir_fast._ENTITIES.known
+    assert sum(len(k) + fhir_fast._ENTRY_BYTES for k in known) <= fhir_fast._MEMO_BYTES
+    event["entity"][-1]["description"] = "y" * (20 << 10)  # longer than a memo keeps: mapped, not held
+    _taken_as_the_general_mapper_takes_it(json.dumps(event).encode("utf-8"))
+    assert not any(len(k) > fhir_fast._MEMO_KEY_BYTES for k in known)
+
+
+def _taken_as_the_general_mapper_takes_it(line: bytes) -> None:
+    fast, general = _both(line)
+    assert fast[0] is not None and fast == general
