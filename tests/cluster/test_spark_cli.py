@@ -16,6 +16,10 @@ import pytest
 
 pyspark = pytest.importorskip("pyspark")
 
+# Minutes on a slow machine with the other xdist worker busy beside it (pyproject: -n 2): beyond the
+# 300 s every test has, still a limit for one that hangs.
+pytestmark = pytest.mark.timeout(900)
+
 from tests.cluster import standalone  # noqa: E402
 from tests.cluster.copies import copy_home  # noqa: E402
 from tests.cluster.reports import report_text  # noqa: E402
