@@ -1,8 +1,10 @@
 """The rule pack on this machine by role partitions (auditor.cluster.partitions), one partition at a
 time: the period's events are read once; each partition's events and the context of the patients
 they touch then go through engine.run, unchanged, and are reduced to what findings, cases and reports
-read before the next partition is judged. What the rules hold at once grows with the largest role's
-share of the month (a hospital's nurses: a third), not with the month.
+read before the next partition is judged. A role of more than `most_events` events (a hospital's
+nurses: a third of the month) is judged in parts, its large peer groups whole in each, and the rest
+of the role last (auditor.cluster.peer_group_split): what the rules hold at once grows with the parts,
+not with the month.
 
 Events that name no user (the contract and the gateway refuse them, so only a log edited behind the
 gateway has any) are judged as a partition of their own, so that every event is counted.
@@ -18,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from auditor.cluster.partitions import AROUND, Tally, _results, assemble, role_partitions
+from auditor.cluster.peer_group_split import PART_EVENTS, heard, plan, told
 from auditor.policy import engine
 from auditor.policy.engine import Detection
 from auditor.policy.frames import Frames, Period, load_frames
@@ -55,16 +58,26 @@ def _cut(frames: Frames, positions: np.ndarray) -> Frames:
             getattr(frames, name)) for name in _PATIENT_SCOPED})
 
 
-def judge_by_role(frames: Frames, policy: Policy, around: timedelta = AROUND, tally: Tally | None = None) -> Detection:
-    """engine.run over each role partition of `frames` in turn; one Detection of what they send back
+def judge_by_role(frames: Frames, policy: Policy, around: timedelta = AROUND, tally: Tally | None = None,
+                  most_events: int = PART_EVENTS) -> Detection:
+    """engine.run over each role partition of `frames` in turn, a role of more than `most_events` events
+    in parts by peer group (auditor.cluster.peer_group_split); one Detection of what they send back
     (the hits and the findings are engine.run's over the whole of `frames`)."""
-    part = partition_of_each_event(frames)
+    split = plan(frames, policy, partition_of_each_event(frames), most_events)
+    part = split.part
     order = np.argsort(part, kind="stable")  # within a partition, sequence order stays
     bounds = np.flatnonzero(np.diff(part[order])) + 1
-    judged, counts = [], []
+    judged, counts, tell = [], [], {}
+    feeding = {p for parts in split.hears.values() for p in parts}
     for positions in np.split(order, bounds) if len(order) else [order]:
-        found = engine.run(_cut(frames, positions), policy)
-        judged.append(_results(int(part[positions[0]]) if len(positions) else 0, found, around, tally))
+        code = int(part[positions[0]]) if len(positions) else 0
+        cut = _cut(frames, positions)
+        if code in split.hears:  # the rest of a role: its small groups compare with the whole role
+            cut = replace(cut, peers_elsewhere=heard([tell.pop(p) for p in split.hears[code] if p in tell]))
+        found = engine.run(cut, policy)
+        if code in feeding:
+            tell[code] = told(found)
+        judged.append(_results(code, found, around, tally))
         counts.append(event_counts(found.context.events))
         del found
         gc.collect()  # the partition's frames go before the next is made
@@ -79,7 +92,8 @@ class ByRole:
     a time; `tally`: what each partition counts for the caller (as on a cluster)."""
 
     tally: Tally | None = None
+    most_events: int = PART_EVENTS  # a role of more events is judged in parts, by peer group
 
     def __call__(self, vault, period: Period, policy: Policy) -> Detection:
         frames = load_frames(vault.records, period, policy.lookback(), log_key=vault.keyring.log_mac_key)
-        return judge_by_role(frames, policy, AROUND, self.tally)
+        return judge_by_role(frames, policy, AROUND, self.tally, self.most_events)

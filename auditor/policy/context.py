@@ -48,6 +48,9 @@ class DetectionContext:
     # the events the other running rules flag: set by the engine for the detectors that run after them
     # (unusual-access looks only at what no other rule flags)
     flagged: pd.Index = field(default_factory=lambda: pd.Index([], dtype="int64"))
+    # what each peer-comparing rule made of the active users, by its parameters (peer_groups.parameters_key):
+    # what a partition tells the partition that holds the rest of their role (auditor.cluster.peer_group_split)
+    peers_seen: dict = field(default_factory=dict)
 
     @property
     def period(self) -> Period:
@@ -101,12 +104,24 @@ def _with_patient(accesses: pd.DataFrame, patients: pd.DataFrame) -> pd.DataFram
                          restricted=merged["restricted"].fillna(False).astype(bool))
 
 
+def at_work(events: pd.DataFrame, period: Period) -> pd.Series:
+    """The events the rules read as a person's work in the period: an account's (not the vault's own
+    service work), successful, and within the period."""
+    return (events["user_id"].notna() & ~service_work(events) & (events["outcome"] == "success")
+            & (events["at"] >= period.start) & (events["at"] < period.end))
+
+
+def touch_a_patient(events: pd.DataFrame, settings: EngineSettings) -> pd.Series:
+    """Among a person's work, the patient accesses: an event naming a patient, with an access action."""
+    return events["patient_id"].notna() & events["action"].isin(settings.access_actions)
+
+
 def build_context(frames: Frames, settings: EngineSettings) -> DetectionContext:
     events = _local(frames.events, frames.period)
     people = events["user_id"].notna() & ~service_work(events)
     success = events["outcome"] == "success"
-    activity = _with_user(events[people & success & events["in_period"]], frames.workforce)
-    touches = activity["patient_id"].notna() & activity["action"].isin(settings.access_actions)
+    activity = _with_user(events[at_work(events, frames.period)], frames.workforce)
+    touches = touch_a_patient(activity, settings)
     accesses = _with_patient(activity[touches], frames.patients)
     links = identity_links(accesses, frames.workforce, frames.patients, staff_patients(frames.workforce, frames.patients))
     why = explain(accesses, frames.encounters, frames.care_team, settings.explanations, frames.case_patients,

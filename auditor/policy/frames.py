@@ -22,6 +22,7 @@ from sqlalchemy import BigInteger, Connection, Engine, func, or_, select, type_c
 from auditor.audit import blocks
 from auditor.audit.schema import AuditEventRow
 from auditor.database import read_snapshot
+from auditor.policy.peer_groups import PeersElsewhere
 from auditor.policy.typed_frames import (APPOINTMENT_COLUMNS, AUTHORED_COLUMNS, IDENTITIES, ORDER_COLUMNS, empty_frame,
                                          typed_appointments, typed_authored, typed_care_team, typed_case_patients,
                                          typed_encounters, typed_events, typed_orders, typed_patients, typed_workforce)
@@ -67,6 +68,9 @@ class Frames:
     orders: pd.DataFrame = field(default_factory=lambda: typed_orders(empty_frame(ORDER_COLUMNS)))
     appointments: pd.DataFrame = field(default_factory=lambda: typed_appointments(empty_frame(APPOINTMENT_COLUMNS)))
     authored: pd.DataFrame = field(default_factory=lambda: typed_authored(empty_frame(AUTHORED_COLUMNS)))
+    # a partition holding the small peer groups of a role judged in parts: the role's other users
+    # (auditor.cluster.peer_group_split); None: these frames hold every user of their roles
+    peers_elsewhere: PeersElsewhere | None = None
 
 
 def service_work(events: pd.DataFrame) -> pd.Series:

@@ -6,7 +6,8 @@ share both), and where a user stands against their peers' median. Used by unusua
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -32,10 +33,31 @@ def active_users(accesses: pd.DataFrame, minimum_peers: int) -> tuple[np.ndarray
     return user, users.assign(fallback=fallback, group=pd.factorize(group)[0])
 
 
-def peer_median(users: pd.DataFrame, column: str) -> pd.Series:
-    """Each user's peer median of `column` (their group's; the role's for a fallback group)."""
+@dataclass(frozen=True)
+class PeersElsewhere:
+    """The users of a role judged in other partitions than this one (auditor.cluster.peer_group_split:
+    a large role's own peer groups, each whole), as a fallback group's median over the whole role
+    counts them: their unexplained share (the risk score's standing), and what each peer-comparing
+    rule made of them, by its parameters (parameters_key)."""
+
+    shares: pd.DataFrame = field(default_factory=lambda: pd.DataFrame({"role": [], "share": []}))
+    seen: dict = field(default_factory=dict)  # parameters_key -> role, charts, share (unusual-access)
+
+
+def parameters_key(params: dict) -> str:
+    """A rule's parameters as one text: the rules that compare with peers in the same way, one key."""
+    return json.dumps(params, sort_keys=True, default=str)
+
+
+def peer_median(users: pd.DataFrame, column: str, elsewhere: pd.DataFrame | None = None) -> pd.Series:
+    """Each user's peer median of `column` (their group's; the role's for a fallback group); `elsewhere`:
+    the role's users judged in other partitions (role and `column`), counted in the role's median."""
     by_group = users.groupby("group")[column].transform("median")
-    by_role = users.groupby("role")[column].transform("median")
+    if elsewhere is None or not len(elsewhere):
+        by_role = users.groupby("role")[column].transform("median")
+    else:
+        every = pd.concat([users[["role", column]], elsewhere[["role", column]]], ignore_index=True)
+        by_role = users["role"].astype(object).map(every.groupby(every["role"].astype(object))[column].median())
     return by_group.where(~users["fallback"], by_role)
 
 
@@ -51,17 +73,33 @@ class Standing:
     peers: np.ndarray  # the users of their group (of their role, for a fallback group)
 
 
-def standing(accesses: pd.DataFrame) -> Standing:
-    """Standing of every user of `accesses` (worked out once for both measures below)."""
+def _shares(accesses: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """(the active users with their `share` of unexplained accesses, their accesses, their unexplained)."""
     user, users = active_users(accesses, MINIMUM_PEERS)
     made = np.bincount(user, minlength=len(users))
     unexplained = np.bincount(user, weights=~accesses["explained"].to_numpy(dtype=bool), minlength=len(users))
-    users["share"] = unexplained / made
-    median = peer_median(users, "share").to_numpy()
+    return users.assign(share=unexplained / made), made, unexplained
+
+
+def peer_shares(accesses: pd.DataFrame) -> pd.DataFrame:
+    """Each active user's role, whether their group falls back to it, and unexplained share: what a
+    partition tells the one judging the rest of their role (PeersElsewhere.shares)."""
+    return _shares(accesses)[0][["user_id", "role", "fallback", "share"]]
+
+
+def standing(accesses: pd.DataFrame, elsewhere: PeersElsewhere | None = None) -> Standing:
+    """Standing of every user of `accesses` (worked out once for both measures below); `elsewhere`: the
+    users of their roles judged in other partitions."""
+    users, made, unexplained = _shares(accesses)
+    outside = elsewhere.shares if elsewhere is not None else None
+    median = peer_median(users, "share", outside).to_numpy()
     expected = np.maximum(1.0, median * made)
     chance = expected + 3 * np.sqrt(expected) + 2  # a count a user at the peers' rate reaches by chance
-    peers = np.where(users["fallback"], users.groupby("role")["user"].transform("size"),
-                     users.groupby("group")["user"].transform("size"))
+    of_role = users.groupby("role")["user"].transform("size")
+    if outside is not None and len(outside):
+        counted = outside["role"].astype(object).value_counts()
+        of_role = of_role + users["role"].astype(object).map(counted).fillna(0).astype("int64").to_numpy()
+    peers = np.where(users["fallback"], of_role, users.groupby("group")["user"].transform("size"))
     return Standing(pd.Index(users["user_id"].to_numpy()), unexplained, expected, chance, median, peers)
 
 

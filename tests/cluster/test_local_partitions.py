@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from auditor.cluster.local_partitions import ByRole, judge_by_role, partition_of_each_event
+from auditor.cluster.peer_group_split import PART_EVENTS, plan
 from auditor.policy import engine
 from auditor.policy.findings import build_findings
 from auditor.policy.frames import load_frames
@@ -32,10 +33,10 @@ def labels(simulated_month):
     return read_labels(simulated_month.paths["labels.csv"])
 
 
-def _same(frames, policy, labels) -> None:
+def _same(frames, policy, labels, most_events: int = PART_EVENTS) -> None:
     whole = engine.run(frames, policy)
     tally = label_tally(in_period(labels, frames.period), "ehr")
-    parts = judge_by_role(frames, policy, tally=tally)
+    parts = judge_by_role(frames, policy, tally=tally, most_events=most_events)
     pd.testing.assert_frame_equal(keyed(parts), keyed(whole))
     assert [finding(f) for f in build_findings(parts, policy)] == [finding(f) for f in build_findings(whole, policy)]
     assert activity(parts.context) == activity(whole.context)
@@ -47,6 +48,30 @@ def test_by_role_partitions_is_the_whole_month(month_vault, policy, labels):
     frames = _frames(month_vault, policy)
     assert len(np.unique(partition_of_each_event(frames))) > 3  # several roles: several partitions
     _same(frames, policy, labels)
+
+
+def _largest_role_in_parts(frames, policy) -> int:
+    """A `most_events` that splits the largest role partitions by peer group (and a check that it does)."""
+    roles = partition_of_each_event(frames)
+    most = int(np.bincount(roles[roles >= 0]).max() // 4)
+    split = plan(frames, policy, roles, most)
+    assert split.hears and all(split.hears.values())  # a role's rest hears from its large groups' parts
+    return most
+
+
+def _keen(policy):
+    """unusual-access flagging anyone at or above the peers' median: its evidence states every
+    flagged member's peer median, the whole role's for a small group's member."""
+    from dataclasses import replace
+    rule = policy.rules["unusual-access"]
+    keen = replace(rule, parameters={**rule.parameters, "minimum": 1, "multiple": 1, "margin": 0})
+    return replace(policy, rules={**policy.rules, "unusual-access": keen})
+
+
+def test_a_large_role_in_parts_by_peer_group_is_the_whole_month(month_vault, policy, labels):
+    frames = _frames(month_vault, policy)
+    _same(frames, policy, labels, most_events=_largest_role_in_parts(frames, policy))
+    _same(frames, _keen(policy), labels, most_events=_largest_role_in_parts(frames, policy))
 
 
 @pytest.fixture(scope="module")
@@ -62,10 +87,12 @@ def november(exported_november):
 # 300 s every test has, still a limit for one that hangs.
 @pytest.mark.timeout(900)
 @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(keep=st.floats(0.3, 1.0), ghosts=st.integers(0, 6), nobody=st.integers(0, 5), seed=st.integers(0, 2**32 - 1))
-def test_months_made_from_it_too(november, policy, labels, keep, ghosts, nobody, seed):
+@given(keep=st.floats(0.3, 1.0), ghosts=st.integers(0, 6), nobody=st.integers(0, 5), seed=st.integers(0, 2**32 - 1),
+       in_parts=st.booleans(), keen=st.booleans())
+def test_months_made_from_it_too(november, policy, labels, keep, ghosts, nobody, seed, in_parts, keen):
     """Events dropped; accounts the workforce file does not know, whose events carry varying roles; a
-    few events that name no user (a log edited behind the gateway): the same findings either way."""
+    few events that name no user (a log edited behind the gateway): the same findings either way, the
+    large roles judged whole or in parts by peer group, with unusual-access as shipped or keen."""
     frames = _frames(november, policy)
     rng = np.random.default_rng(seed)
     events = frames.events[rng.random(len(frames.events)) < keep].reset_index(drop=True)
@@ -80,7 +107,10 @@ def test_months_made_from_it_too(november, policy, labels, keep, ghosts, nobody,
     events = events.assign(user_id=pd.array(users, dtype=events["user_id"].dtype),
                            event_role=pd.Categorical(roles))
     from dataclasses import replace
-    _same(replace(frames, events=events), policy, labels)
+    frames = replace(frames, events=events)
+    roles = partition_of_each_event(frames)
+    most = int(np.bincount(roles[roles >= 0]).max() // 4) if in_parts else PART_EVENTS
+    _same(frames, _keen(policy) if keen else policy, labels, most_events=most)
 
 
 def _homes(exported_november, tmp_path) -> tuple:

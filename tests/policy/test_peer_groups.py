@@ -4,10 +4,12 @@ compares with the role."""
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
-from hypothesis import given, strategies as st
+from hypothesis import given, settings, strategies as st
 
-from auditor.policy.peer_groups import MINIMUM_PEERS, at_peers_rate, unexplained_deviation
+from auditor.policy.peer_groups import (MINIMUM_PEERS, PeersElsewhere, active_users, at_peers_rate, peer_median,
+                                        peer_shares, standing, unexplained_deviation)
 
 
 def _accesses(counts: dict[str, tuple[int, int]], department="Cardiology", role="nurse") -> pd.DataFrame:
@@ -75,3 +77,48 @@ def test_a_user_is_at_the_peers_rate_when_the_peers_leave_gaps_too_and_the_count
 def test_without_peers_nobody_is_at_their_rate():
     alone = _accesses({f"n.{i}": (100, 2) for i in range(MINIMUM_PEERS - 1)}, "Oncology", role="physician")
     assert not at_peers_rate(alone).any()
+
+
+_GROUP = st.tuples(st.sampled_from(["nurse", "physician"]), st.sampled_from(["Cardiology", "Oncology", "ICU", ""]),
+                   st.lists(st.tuples(st.integers(1, 40), st.integers(0, 40)), min_size=1, max_size=9))
+
+
+@settings(max_examples=100, deadline=None)
+@given(groups=st.lists(_GROUP, min_size=1, max_size=8), cut=st.integers(0, 2**16))
+def test_the_small_groups_judged_apart_stand_as_in_the_whole_when_told_of_the_roles_other_users(groups, cut):
+    """What auditor.cluster.peer_group_split rests on: the large groups of a department judged in parts
+    of their own, the rest (small groups, no department) stands, and is compared, as in the whole, when
+    it hears each other user's role, share and count (PeersElsewhere)."""
+    rows = []
+    for g, (role, department, users) in enumerate(groups):
+        for u, (made, unexplained) in enumerate(users):
+            rows += [{"user_id": f"{g}.{u}", "role": role, "department": department, "department_label": department,
+                      "explained": i >= min(unexplained, made)} for i in range(made)]
+    accesses = pd.DataFrame(rows)
+    _, users = active_users(accesses, MINIMUM_PEERS)
+    size = users.groupby(["role", "department"])["user"].transform("size")
+    large = users.loc[(size >= MINIMUM_PEERS) & (users["department"] != ""), ["role", "department"]].drop_duplicates()
+    bins = np.random.default_rng(cut).integers(0, 3, size=len(large))  # the large groups, whole, in up to 3 parts
+    part = users[["role", "department"]].merge(large.assign(part=bins), how="left")["part"].fillna(-1).to_numpy()
+    of = dict(zip(users["user_id"], part))
+    where = accesses["user_id"].map(of).to_numpy()
+    whole = standing(accesses)
+    told = [peer_shares(accesses[where == b]) for b in range(3) if (where == b).any()]
+    assert not any(t["fallback"].any() for t in told)  # a large group is never a fallback one
+    rest = accesses[where == -1]
+    if not len(rest):
+        return
+    elsewhere = PeersElsewhere(pd.concat(told, ignore_index=True)[["role", "share"]] if told else PeersElsewhere().shares)
+    apart = standing(rest, elsewhere)
+    at = whole.ids.get_indexer(apart.ids)
+    for name in ("unexplained", "expected", "chance", "median", "peers"):
+        np.testing.assert_array_equal(getattr(apart, name), getattr(whole, name)[at], err_msg=name)
+    # unusual-access's medians, as its detector takes them
+    _, rest_users = active_users(rest, MINIMUM_PEERS)
+    _, all_users = active_users(accesses, MINIMUM_PEERS)
+    for table in (rest_users, all_users):
+        table["charts"] = table["user_id"].map(lambda u: int(u.split(".")[1]) % 4)
+    outside = all_users[~all_users["user_id"].isin(rest_users["user_id"])][["role", "charts"]]
+    got = peer_median(rest_users, "charts", outside).set_axis(rest_users["user_id"])
+    want = peer_median(all_users, "charts").set_axis(all_users["user_id"])
+    pd.testing.assert_series_equal(got, want.loc[got.index], check_names=False)

@@ -33,7 +33,7 @@ import pandas as pd
 from auditor.policy.context import DetectionContext
 from auditor.policy.detectors import KINDS, detector, hits
 from auditor.policy.explanations import TreatmentData, explain
-from auditor.policy.peer_groups import active_users, peer_median
+from auditor.policy.peer_groups import active_users, parameters_key, peer_median
 
 FEATURES = ("late", "demographics_only", "unshared")
 KINDS["peer_features"] = lambda v: (isinstance(v, list) and bool(v) and all(isinstance(f, str) for f in v)
@@ -142,7 +142,11 @@ def unusual_access(ctx: DetectionContext, params) -> pd.DataFrame:
         return hits(ctx.accesses, "peers", "")
     users, curious = _curious(ctx, params)
     users["share"] = users["charts"] / users["opened"]
-    users["median"], users["median_share"] = peer_median(users, "charts"), peer_median(users, "share")
+    key = parameters_key(params)
+    elsewhere = ctx.frames.peers_elsewhere.seen.get(key) if ctx.frames.peers_elsewhere is not None else None
+    users["median"] = peer_median(users, "charts", elsewhere)
+    users["median_share"] = peer_median(users, "share", elsewhere)
+    ctx.peers_seen[key] = users[["user_id", "role", "fallback", "charts", "share"]]
     users["expected"] = users["median_share"] * users["opened"]
     flagged = users[(users["charts"] >= params["minimum"])
                     & (users["charts"] >= params["multiple"] * users["expected"] + params["margin"])]
