@@ -2,7 +2,7 @@
 against DuckDB.
 
     python bench/policy.py [--events N] [--seed S] [--keep DIR] [--database-url postgresql+psycopg://...]
-                           [--partitioned]
+                           [--partitioned [--part-events N]]
 
 N access events (default 10,000,000: about a month of a large academic medical centre) are generated
 by bench/policy_data.py as an interchange export (November 2026, America/New_York), then:
@@ -59,7 +59,8 @@ from auditor.vault.integrity import verify_vault  # noqa: E402
 from auditor.home import Vault, create_home  # noqa: E402
 from auditor.memory import keep_freed_memory  # noqa: E402
 from auditor.review.ingest import choose_timezone, ingest_export  # noqa: E402
-from auditor.cluster.local_partitions import judge_by_role  # noqa: E402
+from auditor.cluster.local_partitions import judge_by_role, partition_of_each_event  # noqa: E402
+from auditor.cluster.peer_group_split import PART_EVENTS, plan  # noqa: E402
 from auditor.policy import engine  # noqa: E402
 from auditor.policy.frames import Frames, Period, load_frames  # noqa: E402
 from auditor.policy.rules import Policy, load_policy  # noqa: E402
@@ -112,9 +113,10 @@ def sha256_links_per_second(links: int = 1_000_000) -> float:
     return links / (time.perf_counter() - started)
 
 
-def rule_pack(home: Path, by_role: bool = False) -> dict:
+def rule_pack(home: Path, by_role: bool = False, part_events: int = PART_EVENTS) -> dict:
     """In the child: load_frames + engine.run with every rule, as `auditor findings` runs them (by_role:
-    one role partition at a time, as `--engine partitioned`)."""
+    one role partition at a time, as `--engine partitioned`, a role of more than `part_events` events
+    in parts by peer group)."""
     vault = Vault.open(home)
     try:
         period = Period(FIRST_DAY, LAST_DAY, vault.timezone)
@@ -122,17 +124,23 @@ def rule_pack(home: Path, by_role: bool = False) -> dict:
         started = time.perf_counter()
         frames = load_frames(vault.records, period, policy.lookback(), log_key=vault.keyring.log_mac_key)
         loaded = time.perf_counter()
-        detection = judge_by_role(frames, policy) if by_role else engine.run(frames, policy)
+        detection = judge_by_role(frames, policy, most_events=part_events) if by_role else engine.run(frames, policy)
         done = time.perf_counter()
     finally:
         vault.close()
+    shape = {}
+    if by_role:  # the partitions judge_by_role judged: how many, the largest, and the roles judged in parts
+        split = plan(frames, policy, partition_of_each_event(frames), part_events)
+        sizes = np.bincount(split.part[split.part >= 0])
+        shape = {"partitions": int((sizes > 0).sum()), "largest_partition": int(sizes.max(initial=0)),
+                 "roles_in_parts": len(split.hears)}
     counts = detection.hits["rule"].value_counts()
     seq = detection.context.events["seq"].to_numpy()[detection.hits["event"].to_numpy(dtype=np.int64)]
     keyed = sorted(zip(detection.hits["rule"].astype(str), seq.tolist()))
     return {"load_s": loaded - started, "run_s": done - loaded, "events": len(frames.events), "peak_rss_gb": peak_rss_gb(),
             "accesses": detection.context.judged, "explained": detection.context.explained_share,
             "rules": len(policy.running()), "hits": {rule: int(n) for rule, n in counts.items()},
-            "hits_sha256": hashlib.sha256(repr(keyed).encode()).hexdigest()}
+            "hits_sha256": hashlib.sha256(repr(keyed).encode()).hexdigest(), **shape}
 
 
 def peak_rss_gb() -> float:
@@ -145,9 +153,10 @@ def peak_rss_gb() -> float:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 
 
-def rule_pack_in_child(home: Path, by_role: bool = False) -> dict:
+def rule_pack_in_child(home: Path, by_role: bool = False, part_events: int = PART_EVENTS) -> dict:
     """The rule pack in a fresh interpreter, which reports its own time and peak memory."""
-    child = subprocess.run([sys.executable, __file__, "--rule-pack", str(home), *(["--by-role"] if by_role else [])],
+    child = subprocess.run([sys.executable, __file__, "--rule-pack", str(home), "--part-events", str(part_events),
+                            *(["--by-role"] if by_role else [])],
                            stdout=subprocess.PIPE)
     if child.returncode != 0:
         raise SystemExit("the rule pack failed in its child process")
@@ -196,6 +205,9 @@ def report_partitioned(whole: dict, parts: dict) -> None:
     print(f"\n{'full pack':<16}{'whole month':>14}{'by role':>12}{'by role / whole':>18}")
     for what, a, b in rows:
         print(f"{what:<16}{a:>14.2f}{b:>12.2f}{b / a if a else float('nan'):>17.2f}x")
+    if "partitions" in parts:
+        print(f"{parts['partitions']} partitions, the largest {parts['largest_partition']:,} events; "
+              f"{parts['roles_in_parts']} role(s) judged in parts by peer group")
     print("hits by role identical to the whole month's, event by event" if parts["same_hits"] else
           "HITS DIFFER between the whole month and the partitions")
 
@@ -274,13 +286,16 @@ def main(argv: list[str] | None = None) -> int:
                                                   "PostgreSQL database as the records database (postgresql+psycopg://...).")
     parser.add_argument("--partitioned", action="store_true",
                         help="Also run the full pack one role partition at a time (--engine partitioned).")
+    parser.add_argument("--part-events", type=int, default=PART_EVENTS,
+                        help="With --partitioned: a role of more events is judged in parts, by peer group "
+                             "(default: %(default)s, as --engine partitioned).")
     parser.add_argument("--rule-pack", type=Path, help=argparse.SUPPRESS)  # the child's entry point
     parser.add_argument("--by-role", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.database_url and args.home:
         parser.error("--database-url measures a new export: it does not go with --home")
     if args.rule_pack:
-        print(json.dumps(rule_pack(args.rule_pack, args.by_role)))
+        print(json.dumps(rule_pack(args.rule_pack, args.by_role, args.part_events)))
         return 0
     tmp = None if args.keep or args.home else tempfile.TemporaryDirectory(prefix="auditor-bench-")
     work = args.keep or (Path(tmp.name) if tmp else None)
@@ -293,7 +308,7 @@ def main(argv: list[str] | None = None) -> int:
     counts = compare_three(home, fig)
     report(fig, counts)  # SQLite's figures first: a failure on PostgreSQL loses none of them
     if args.partitioned:
-        parts = rule_pack_in_child(home, by_role=True)
+        parts = rule_pack_in_child(home, by_role=True, part_events=args.part_events)
         fig["partitioned"] = dict(parts, pack_s=parts["load_s"] + parts["run_s"],
                                   same_hits=parts["hits_sha256"] == pack["hits_sha256"])
         report_partitioned(fig, fig["partitioned"])

@@ -44,6 +44,7 @@ def test_the_benchmark_runs_and_duckdb_agrees(tmp_path, capsys):
     out = capsys.readouterr().out
     figures = json.loads(out.strip().splitlines()[-1])
     assert figures["partitioned"]["same_hits"] and figures["partitioned"]["hits"] == figures["hits"]
+    assert figures["partitioned"]["partitions"] >= 2 and "partitions, the largest" in out  # its 60 staff: no group of 5
     assert "hits by role identical to the whole month's" in out and "by role / whole" in out
     assert figures["counts_agree"] and figures["rows"] == figures["loaded"] == 30_000 and figures["rejected"] == 0
     assert figures["verify_vs_sha256"] == pytest.approx(figures["verify_per_s"] / figures["sha256_links_per_s"], rel=0.01)
