@@ -64,8 +64,9 @@ def _users(frames: Frames, policy: Policy) -> tuple[np.ndarray, pd.DataFrame]:
     accesses = np.flatnonzero((at_work(events, frames.period) & touch_a_patient(events, policy.settings)).to_numpy(dtype=bool))
     first = np.full(len(ids), -1)
     first[user[accesses][::-1]] = accesses[::-1]
-    carried = events["event_role"].astype("string").fillna("").to_numpy(dtype=object)
-    role = np.where(listed_role != None, listed_role, carried[np.maximum(first, 0)])  # noqa: E711 - element-wise
+    carried = np.full(len(ids), "", dtype=object)  # the role their first access carries, read there only
+    carried[first >= 0] = events["event_role"].take(first[first >= 0]).astype("string").fillna("").to_numpy(dtype=object)
+    role = np.where(listed_role != None, listed_role, carried)  # noqa: E711 - element-wise
     return user, pd.DataFrame({"role": role, "department": department, "active": first >= 0,
                                "settled": (listed_role != None) & (department != "")})  # noqa: E711
 
