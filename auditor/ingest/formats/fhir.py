@@ -153,6 +153,8 @@ def _map_range(path: str, start: int, end: int, zone: ZoneInfo, max_line: int,
         count = len(offsets)
     for chunk in chunks:
         chunk.raws = LineTexts(path, [offset_of(n) for n in chunk.lines], max_line)
+        chunk.rejected = [e if e.raw_row else replace(e, raw_row=LineTexts(path, [offset_of(e.line)], max_line)[0])
+                          for e in chunk.rejected]  # a line the shortcut took, then refused for a value's size
     return chunks, count
 
 

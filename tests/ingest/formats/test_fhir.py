@@ -20,6 +20,7 @@ from auditor.errors import InputError
 from auditor.ingest.formats import CHUNK_EVENTS, Unmappable
 from auditor.ingest.formats.fhir import FhirAuditEvents
 from auditor.ingest.formats.fhir_mapping import canonical, map_event
+from tests.ingest.formats.fhir_data import audit_event as balp_event
 
 EXAMPLES = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "fhir-r4-examples"
 UTC = ZoneInfo("UTC")
@@ -153,6 +154,13 @@ def test_without_an_id_the_event_is_named_by_its_content_so_a_rerun_adds_nothing
 # -- files: NDJSON, Bundles, XML ------------------------------------------------------------------------------
 def _event(n: int) -> dict:
     return dict(R5_BTG, id=f"e{n}")
+
+
+def _row(n: int) -> dict:
+    """An access as a BALP writer sends it (R4, one patient and one record: what the shortcut maps)."""
+    return {"event_id": f"r{n}", "timestamp": "2026-11-05T08:10:00Z", "user_id": "u1", "mrn": "MRN1", "action": "view",
+            "record_type": "note", "outcome": "success", "purpose_of_use": "TREAT", "break_glass": "false",
+            "reason": "", "workstation": "WS-1"}
 
 
 def test_ndjson_with_broken_lines_loses_none_of_the_good_events_around_them(tmp_path):
@@ -353,8 +361,8 @@ def test_the_workers_do_not_run_the_program_that_started_them(tmp_path):
 
 
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.lists(st.sampled_from(["event", "broken", "blank", "patient", "long", "crlf", "spaces"]), min_size=1,
-                max_size=60), st.integers(200, 3000), st.booleans())
+@given(st.lists(st.sampled_from(["event", "broken", "blank", "patient", "long", "crlf", "spaces", "usual",
+                                 "over a limit"]), min_size=1, max_size=60), st.integers(200, 3000), st.booleans())
 def test_a_big_file_mapped_by_workers_gives_what_one_reader_gives(tmp_path, kinds, range_bytes, ends_in_newline):
     """Worker processes map ranges of lines of a big NDJSON file (and this process maps some while
     they start): the same events, refusals, line numbers, texts (what quarantine would keep) and
@@ -363,7 +371,8 @@ def test_a_big_file_mapped_by_workers_gives_what_one_reader_gives(tmp_path, kind
     lines = {"event": lambda n: json.dumps(_event(n)), "broken": lambda n: '{"resourceType": "Audit',
              "blank": lambda n: "", "patient": lambda n: json.dumps({"resourceType": "Patient", "id": f"p{n}"}),
              "long": lambda n: json.dumps({**_event(n), "id": "x" * 2000}), "crlf": lambda n: json.dumps(_event(n)) + "\r",
-             "spaces": lambda n: " \t "}
+             "spaces": lambda n: " \t ", "usual": lambda n: json.dumps(balp_event(_row(n), UTC)),  # the shortcut's
+             "over a limit": lambda n: json.dumps(balp_event({**_row(n), "user_id": "u" * 300}, UTC))}
     file = tmp_path / "big.ndjson"
     file.write_text("\n".join(lines[k](n) for n, k in enumerate(kinds)) + ("\n" if ends_in_newline else ""),
                     encoding="utf-8")
@@ -373,7 +382,7 @@ def test_a_big_file_mapped_by_workers_gives_what_one_reader_gives(tmp_path, kind
         for chunk in reader.chunks(file, UTC):
             out += [("event", line, e["event_id"], chunk.raws[i])  # a worker's text read back from the file
                     for i, (line, e) in enumerate(zip(chunk.lines, chunk.events.to_pylist()))]
-            out += [("rejected", r.line, r.reason) for r in chunk.rejected]
+            out += [("rejected", r.line, r.reason, r.raw_row) for r in chunk.rejected]
         return sorted(out, key=lambda x: (x[1], x[0]))
 
     assert read(FhirAuditEvents(max_line=2000, parallel_from=0, range_bytes=range_bytes)) == read(
