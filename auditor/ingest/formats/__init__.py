@@ -20,7 +20,9 @@ from pathlib import Path
 from typing import Callable, Iterator, Protocol, Sequence
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from auditor.vault.quarantine_entry import QuarantineEntry
 
@@ -166,13 +168,8 @@ class ChunkBuilder:
         self.add_row(_ROW(event), line, raw)
 
     def add_row(self, row: tuple, line: int, raw: str) -> None:
-        """An event as its EVENT_SCHEMA values in order, as `add` takes it."""
-        for at, column, limit in self._limits:
-            value = row[at]
-            if value is not None and len(value) > limit:
-                self.reject(line, f"a value over its size limit ({column}: {len(value):,} characters, "
-                                  f"at most {limit:,})", raw)
-                return
+        """An event as its EVENT_SCHEMA values in order, as `add` takes it (its values' sizes are
+        checked when the chunk is taken, column by column)."""
         self.rows.append(row)
         self.lines.append(line)
         self.raws.append(raw)
@@ -186,12 +183,35 @@ class ChunkBuilder:
         return len(self.rows) >= CHUNK_EVENTS
 
     def take(self) -> EventChunk:
+        """The chunk of what was added: an event with a value over the contract's size limit for its
+        column is refused (the first such column names the reason), in its place among the refusals."""
         columns = zip(*self.rows) if self.rows else [()] * len(EVENT_SCHEMA)
         table = pa.table([pa.array(c, t) for c, t in zip(columns, EVENT_SCHEMA.types)], schema=EVENT_SCHEMA)
-        chunk = EventChunk(self.file, table, self.lines, self.raws, self.rejected,
-                           self.unmapped, self.records)
+        lines, raws, rejected = self.lines, self.raws, self.rejected
+        too_long = self._too_long(table)
+        if too_long:
+            keep = np.ones(table.num_rows, dtype=bool)
+            keep[list(too_long)] = False
+            table = table.filter(pa.array(keep))
+            rejected = sorted(rejected + [QuarantineEntry(self.file, lines[at], reason, raws[at])
+                                          for at, reason in too_long.items()], key=attrgetter("line"))
+            lines = [n for n, kept in zip(lines, keep) if kept]
+            raws = [r for r, kept in zip(raws, keep) if kept]
+        chunk = EventChunk(self.file, table, lines, raws, rejected, self.unmapped, self.records)
         self._reset()
         return chunk
+
+    def _too_long(self, table: pa.Table) -> dict[int, str]:
+        """The rows with a value over its column's limit, and why (the first such column of each)."""
+        found: dict[int, str] = {}
+        for at, column, limit in self._limits:
+            lengths = pc.fill_null(pc.utf8_length(table.column(at)), 0)  # no value: nothing over
+            if (pc.max(lengths).as_py() or 0) > limit:
+                counts = lengths.to_numpy()
+                for row in np.flatnonzero(counts > limit).tolist():
+                    found.setdefault(row, f"a value over its size limit ({column}: {int(counts[row]):,} characters, "
+                                          f"at most {limit:,})")
+        return found
 
 
 def _readers() -> dict[str, Callable[[], Reader]]:

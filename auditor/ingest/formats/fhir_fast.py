@@ -19,6 +19,7 @@ answer otherwise)."""
 from __future__ import annotations
 
 import hashlib
+from datetime import datetime, timedelta, timezone
 from typing import Callable, Iterator, Optional
 from zoneinfo import ZoneInfo
 
@@ -117,67 +118,82 @@ _FIELDS = tuple(EVENT_SCHEMA.names)
 
 
 def fast_row(line: bytes, zone: ZoneInfo, unmapped) -> tuple | None:
-    """fast_event's event as its EVENT_SCHEMA values in order (what a ChunkBuilder holds), or None."""
+    """fast_event's event as its EVENT_SCHEMA values in order (what a ChunkBuilder holds), or None.
+    One function, each step written out: it runs once per event of a bulk export."""
     try:
         event = _DECODER.decode(line)
-    except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):  # the general mapper says why
-        return None
-    if (event.resourceType != "AuditEvent" or event.patient is not None or event.category is not None
-            or event.code is not None or event.authorization is not None):
-        return None
-    try:
-        return _mapped(event, line, zone, unmapped)
-    except _NotSure:
-        return None
-
-
-def _mapped(event: AuditEvent, line: bytes, zone: ZoneInfo, unmapped) -> tuple:
-    failed = event.outcome is not None and event.outcome not in ("0", "")
-    key = (bytes(event.type), bytes(event.subtype), event.action, failed)  # each lookup written out:
-    what = _KIND_KNOWN.get(key)  # a call to the _Memo costs more than the lookup
-    if what is None or what is _Memo.NOT_SURE:
-        what = _KINDS(key)
-    key = bytes(event.purposeOfEvent)
-    purposes = _PURPOSE_KNOWN.get(key)
-    if purposes is None or purposes is _Memo.NOT_SURE:
-        purposes = _PURPOSES(key)
-    entities = []
-    for raw in event.entity:  # two or three a line
-        key = bytes(raw)
-        found = _ENTITY_KNOWN.get(key)
-        if found is None or found is _Memo.NOT_SURE:
-            found = _ENTITIES(key)
-        entities.append(found)
-    at_us = instant_us(event.recorded, zone)
-    if at_us is None:
-        raise _NotSure  # the general mapper looks further (period.start, R5's occurred[x])
-    agent = None
-    for candidate in event.agent:
-        if candidate.networkString is not None or candidate.networkUri is not None or candidate.authorization is not None:
+        if (event.resourceType != "AuditEvent" or event.patient is not None or event.category is not None
+                or event.code is not None or event.authorization is not None):
             raise _NotSure
-        if agent is None and candidate.requestor:
-            agent = candidate
-    if agent is None:
-        raise Unmappable("no user (no agent is the requestor)")
-    user = _user(agent)
-    if user is None:
-        raise Unmappable("no user (the requestor names no identifier or reference)")
-    if agent.type is not None and any(c.code == APPLICATION for c in _codings(agent.type)):
-        raise Unmappable("the work of an application (DCM 110150), not a person's access")
-    if type(what) is str:
-        raise Unmappable(what)
-    action, glass = what
-    of_use = tuple(_purposes(agent.purposeOfUse)) if agent.purposeOfUse else ()  # the last it may not be sure of:
-    mrn, record_type = _patient_and_record(entities, unmapped)  # a warning counted here is the event's
-    purpose, btg, reason = _purpose(purposes, of_use)
-    glass = glass or btg
-    digest = hashlib.sha256(line).digest()
-    event_id = (_source_event_id(event) if event.extension else None) or _text(event.id) \
-        or f"sha256:{digest.hex()[:32]}"
-    if action != "login_failed" and mrn is None and action in ("view", "update", "delete", "create", "print"):
-        unmapped["a patient action that names no patient (loaded without one)"] += 1
-    return (event_id, at_us, user, mrn, action, record_type, "denied" if failed else "success", purpose, glass,
-            reason if glass else None, _workstation(agent, event.agent), digest)
+        failed = event.outcome is not None and event.outcome not in ("0", "")
+        key = (bytes(event.type), bytes(event.subtype), event.action, failed, bytes(event.purposeOfEvent))
+        head = _HEAD_KNOWN.get(key)  # each lookup written out: a call to the _Memo costs more than the lookup
+        if head is None or head is _Memo.NOT_SURE:
+            head = _HEADS(key)
+        entities = []
+        for raw in event.entity:  # two or three a line
+            key = bytes(raw)
+            found = _ENTITY_KNOWN.get(key)
+            if found is None or found is _Memo.NOT_SURE:
+                found = _ENTITIES(key)
+            entities.append(found)
+        try:  # the usual time, with its offset as BALP writes it; else instant_us reads it
+            moment = _from_iso(event.recorded)
+            at_us = (moment - _EPOCH) // _MICROSECOND if moment.tzinfo is not None else None
+        except (TypeError, ValueError):
+            at_us = None
+        if at_us is None:
+            at_us = instant_us(event.recorded, zone)
+            if at_us is None:
+                raise _NotSure  # the general mapper looks further (period.start, R5's occurred[x])
+        agents = event.agent
+        agent = None
+        for candidate in agents:
+            if candidate.networkString is not None or candidate.networkUri is not None or candidate.authorization is not None:
+                raise _NotSure
+            if agent is None and candidate.requestor:
+                agent = candidate
+        if agent is None:
+            raise Unmappable("no user (no agent is the requestor)")
+        who = agent.who
+        user = None
+        if who is not None:
+            identifier = who.identifier
+            value = identifier.value if identifier is not None else None
+            user = (value.strip() if value is not None else None) or reference_id(who.reference)
+        if user is None:
+            raise Unmappable("no user (the requestor names no identifier or reference)")
+        if agent.type is not None and any(c.code == APPLICATION for c in _codings(agent.type)):
+            raise Unmappable("the work of an application (DCM 110150), not a person's access")
+        what, of_event, alone = head
+        if type(what) is str:
+            raise Unmappable(what)
+        action, glass = what
+        if agent.purposeOfUse:  # the last part it may not be sure of
+            purpose, btg, reason = _purpose(of_event, tuple(_purposes(agent.purposeOfUse)))
+        else:
+            purpose, btg, reason = alone
+        if len(entities) == 2 and entities[0][0] and not entities[1][0] and entities[0][1]:
+            mrn = entities[0][1]  # the usual: the patient, then the record (_patient_and_record, written out)
+            record_type = entities[0][2] or entities[1][2] or record_type_of(entities[1][3], unmapped)
+        else:
+            mrn, record_type = _patient_and_record(entities, unmapped)  # a warning counted here is the event's
+        digest = _sha256(line).digest()
+        event_id = (_source_event_id(event) if event.extension else None) or _text(event.id) \
+            or f"sha256:{digest.hex()[:32]}"
+        if mrn is None and action != "login_failed" and action in ("view", "update", "delete", "create", "print"):
+            unmapped["a patient action that names no patient (loaded without one)"] += 1
+        network = agent.network
+        workstation = network.address.strip() if network is not None and network.address is not None else None
+        return (event_id, at_us, user, mrn, action, record_type, "denied" if failed else "success", purpose,
+                glass or btg, reason if glass or btg else None, workstation or _workstation(agent, agents), digest)
+    except (msgspec.ValidationError, msgspec.DecodeError, RecursionError, _NotSure):  # the general mapper says why
+        return None
+
+
+_sha256 = hashlib.sha256
+_EPOCH, _MICROSECOND = datetime(1970, 1, 1, tzinfo=timezone.utc), timedelta(microseconds=1)
+_from_iso = datetime.fromisoformat
 
 
 # What a memo holds is bounded by its texts' size, not their number: a part may be as long as a line
@@ -213,6 +229,13 @@ class _Memo:
         if found is self.NOT_SURE:
             raise _NotSure
         return found
+
+
+def _head(key: tuple) -> tuple:
+    """Of an event's type, subtypes, action code, failure and purposeOfEvent: its kind (see _kind), the
+    purposes of the event, and the purpose, break-the-glass and reason they give alone (_purpose)."""
+    kind, purposes = _kind(key[:4]), _purposes_of_event(key[4])
+    return kind, purposes, _purpose(purposes, ())
 
 
 def _kind(key: tuple) -> tuple[str, bool] | str:
@@ -260,9 +283,9 @@ def _entity(text: bytes) -> tuple[bool, str | None, str | None, tuple[str, ...]]
     return patient, mrn, label, kinds
 
 
-_KINDS = _Memo(_kind, size=lambda key: len(key[0]) + len(key[1]) + len(key[2] or ""))
-_PURPOSES, _ENTITIES = _Memo(_purposes_of_event), _Memo(_entity)
-_KIND_KNOWN, _PURPOSE_KNOWN, _ENTITY_KNOWN = _KINDS.known, _PURPOSES.known, _ENTITIES.known
+_HEADS = _Memo(_head, size=lambda key: len(key[0]) + len(key[1]) + len(key[2] or "") + len(key[4]))
+_ENTITIES = _Memo(_entity)
+_HEAD_KNOWN, _ENTITY_KNOWN = _HEADS.known, _ENTITIES.known
 
 
 def _text(value: str | None) -> str | None:
@@ -283,14 +306,6 @@ def _codings(concept: Concept) -> list[Coding]:
     if concept.code is not None:
         raise _NotSure
     return [c for c in concept.coding if _plain(c)]
-
-
-def _user(agent: Agent) -> str | None:
-    who = agent.who
-    if who is None:
-        return None
-    value = who.identifier.value if who.identifier is not None else None
-    return _text(value) or reference_id(who.reference)
 
 
 def _is_patient(entity: Entity) -> bool:

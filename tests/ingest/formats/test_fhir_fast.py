@@ -75,15 +75,40 @@ def _set(event: dict, path: tuple, value) -> dict:
     return event
 
 
+def _arranged(event: dict, arrangement: str) -> dict:
+    """The event's entities and agents as a sender may order them (the shortcut writes the usual order out)."""
+    entities, agents = event.get("entity", []), event["agent"]
+    if arrangement == "the record first":
+        event["entity"] = entities[::-1]
+    elif arrangement == "two patients" and entities:
+        event["entity"] = [entities[0], {**entities[0], "what": {"identifier": {"value": "MRN2"}}}, *entities[2:]]
+    elif arrangement == "the patient alone":
+        event["entity"] = entities[:1]
+    elif arrangement == "a device before the user":
+        event["agent"] = [{"who": {"identifier": {"value": "dev1"}}, "network": {"address": "DEV-1"}}, *agents]
+    return event
+
+
+times = st.none() | st.sampled_from([  # as senders write `recorded` (None: as the writer wrote it)
+    "2026-11-05T13:10:00Z", "2026-11-05T08:10:00", "2026-11-05T08:10:00.1234567Z", "2026-11-05T08:10:00+05:30",
+    "2026-11-05", " 2026-11-05T13:10:00Z", "2026-11-05T13:10:00.5z", "2026-11-05T13:10"])
+arrangements = st.sampled_from(["as written", "the record first", "two patients", "the patient alone",
+                                "a device before the user"])
+
+
 @settings(max_examples=300, deadline=None)
-@given(rows, st.lists(st.tuples(paths, values), max_size=3), st.booleans())
-def test_the_shortcut_gives_the_general_mappers_event_or_leaves_the_line_to_it(row, changes, ours):
+@given(rows, st.lists(st.tuples(paths, values), max_size=3), st.booleans(), arrangements, times)
+def test_the_shortcut_gives_the_general_mappers_event_or_leaves_the_line_to_it(row, changes, ours, arrangement,
+                                                                             recorded):
     event = exported({"seq": 1, "at_us": 1_793_801_702_000_000, "source": "ehr", "source_event_id": "e1",
                       "user_id": "u1", "role": None, "action": row["action"], "patient_id": 1 if row["mrn"] else None,
                       "record_type": row["record_type"] or None, "outcome": row["outcome"],
                       "purpose": row["purpose_of_use"] or None, "break_glass": row["break_glass"] == "true",
                       "reason": None, "workstation": row["workstation"] or None},
                      row["mrn"] or None, row["reason"] or None) if ours else balp_event(row, ZONE)
+    event = _arranged(event, arrangement)
+    if recorded is not None:
+        event["recorded"] = recorded
     for path, value in changes:
         event = _set(event, path, value)
     line = json.dumps(event).encode("utf-8")
