@@ -1,8 +1,13 @@
 """The `auditor` command. Thin: parses, calls the package, prints. Every AuditorError becomes one line
-on stderr and exit status 2; a verification that finds tampering exits 1."""
+on stderr and exit status 2; a verification that finds tampering exits 1.
+
+Each command's module is imported when the command is asked for (COMMANDS), not at start: a command
+loads what it needs (the database layer, pandas, Arrow), not what every other command needs, and
+`auditor --version` loads none of it."""
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 
@@ -14,7 +19,39 @@ from auditor.errors import AuditorError
 from auditor.memory import keep_freed_memory
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+COMMANDS = {  # each command, and the modules of auditor.cli that define it and its subcommands
+    "audit": ("audit_commands", "retention_commands"), "cases": ("case_commands",), "db": ("vault_commands",),
+    "demo": ("demo",), "evaluate": ("simulation_commands",), "explain": ("explain_commands",),
+    "export": ("export_commands",), "feeds": ("feed_commands",), "findings": ("policy_commands",),
+    "formats": ("format_commands",), "forward": ("listen_commands",), "import": ("vault_commands",),
+    "ingest": ("ingest_commands",), "init": ("vault_commands",), "keys": ("vault_commands",),
+    "listen": ("listen_commands",), "login": ("staff_commands",), "logout": ("staff_commands",),
+    "policy": ("policy_commands",), "records": ("records_commands",), "report": ("report_commands",),
+    "retention": ("retention_commands",), "roi": ("roi_commands",), "serve": ("web_commands",),
+    "simulate": ("simulation_commands",), "suppressions": ("case_commands",), "users": ("staff_commands",),
+}
+
+
+class _CommandsWhenAsked(click.Group):
+    """The `auditor` group: a command's modules are imported (and register it) when it is asked for."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        for module in COMMANDS.get(name, ()):
+            importlib.import_module(f"auditor.cli.{module}")
+        return super().get_command(ctx, name)
+
+
+def load_all_commands() -> None:
+    """Every command registered at once (what a test or a documentation tool walks)."""
+    for modules in COMMANDS.values():
+        for module in modules:
+            importlib.import_module(f"auditor.cli.{module}")
+
+
+@click.group(cls=_CommandsWhenAsked, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="auditor")
 @click.option("--home", envvar="AUDITOR_HOME", type=click.Path(file_okay=False), help="Vault home (default: $AUDITOR_HOME).")
 @click.pass_context
@@ -48,7 +85,3 @@ def main(argv: list[str] | None = None, *, clock: Clock | None = None) -> None:
         click.echo(f"auditor: internal error ({type(exc).__name__}); rerun with AUDITOR_DEBUG=1 for details", err=True)
         sys.exit(1)
     sys.exit(0)
-
-
-from auditor.cli import audit_commands, case_commands, demo, ingest_commands, policy_commands, records_commands, report_commands, retention_commands, roi_commands, simulation_commands, vault_commands  # noqa: E402,F401  (registers)
-from auditor.cli import explain_commands, export_commands, feed_commands, format_commands, listen_commands, staff_commands, web_commands  # noqa: E402,F401  (registers)
