@@ -44,13 +44,6 @@ class _CommandsWhenAsked(click.Group):
         return super().get_command(ctx, name)
 
 
-def load_all_commands() -> None:
-    """Every command registered at once (what a test or a documentation tool walks)."""
-    for modules in COMMANDS.values():
-        for module in modules:
-            importlib.import_module(f"auditor.cli.{module}")
-
-
 @click.group(cls=_CommandsWhenAsked, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="auditor")
 @click.option("--home", envvar="AUDITOR_HOME", type=click.Path(file_okay=False), help="Vault home (default: $AUDITOR_HOME).")

@@ -74,6 +74,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 _EPOCH_DAY = _EPOCH.toordinal()
+_MICROSECOND = timedelta(microseconds=1)
 
 
 def instant_us(value, zone: ZoneInfo) -> int | None:
@@ -87,6 +88,8 @@ def instant_us(value, zone: ZoneInfo) -> int | None:
         if moment is not None and moment.tzinfo is timezone.utc:
             seconds = (moment.toordinal() - _EPOCH_DAY) * 86_400 + moment.hour * 3_600 + moment.minute * 60
             return (seconds + moment.second) * 1_000_000 + moment.microsecond
+        if moment is not None and moment.tzinfo is not None:  # another offset, as BALP may write it
+            return (moment - _EPOCH) // _MICROSECOND
     return _instant_us(value, zone)
 
 
@@ -109,7 +112,7 @@ def _instant_us(value, zone: ZoneInfo) -> int | None:
             return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=zone)
-    return (moment - _EPOCH) // timedelta(microseconds=1)
+    return (moment - _EPOCH) // _MICROSECOND
 
 
 class Unmappable(Exception):

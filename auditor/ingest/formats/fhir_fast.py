@@ -19,7 +19,6 @@ answer otherwise)."""
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timedelta, timezone
 from typing import Callable, Iterator, Optional
 from zoneinfo import ZoneInfo
 
@@ -137,15 +136,9 @@ def fast_row(line: bytes, zone: ZoneInfo, unmapped) -> tuple | None:
             if found is None or found is _Memo.NOT_SURE:
                 found = _ENTITIES(key)
             entities.append(found)
-        try:  # the usual time, with its offset as BALP writes it; else instant_us reads it
-            moment = _from_iso(event.recorded)
-            at_us = (moment - _EPOCH) // _MICROSECOND if moment.tzinfo is not None else None
-        except (TypeError, ValueError):
-            at_us = None
+        at_us = instant_us(event.recorded, zone)
         if at_us is None:
-            at_us = instant_us(event.recorded, zone)
-            if at_us is None:
-                raise _NotSure  # the general mapper looks further (period.start, R5's occurred[x])
+            raise _NotSure  # the general mapper looks further (period.start, R5's occurred[x])
         agents = event.agent
         agent = None
         for candidate in agents:
@@ -158,9 +151,7 @@ def fast_row(line: bytes, zone: ZoneInfo, unmapped) -> tuple | None:
         who = agent.who
         user = None
         if who is not None:
-            identifier = who.identifier
-            value = identifier.value if identifier is not None else None
-            user = (value.strip() if value is not None else None) or reference_id(who.reference)
+            user = _text(who.identifier.value if who.identifier is not None else None) or reference_id(who.reference)
         if user is None:
             raise Unmappable("no user (the requestor names no identifier or reference)")
         if agent.type is not None and any(c.code == APPLICATION for c in _codings(agent.type)):
@@ -173,27 +164,19 @@ def fast_row(line: bytes, zone: ZoneInfo, unmapped) -> tuple | None:
             purpose, btg, reason = _purpose(of_event, tuple(_purposes(agent.purposeOfUse)))
         else:
             purpose, btg, reason = alone
-        if len(entities) == 2 and entities[0][0] and not entities[1][0] and entities[0][1]:
-            mrn = entities[0][1]  # the usual: the patient, then the record (_patient_and_record, written out)
-            record_type = entities[0][2] or entities[1][2] or record_type_of(entities[1][3], unmapped)
-        else:
-            mrn, record_type = _patient_and_record(entities, unmapped)  # a warning counted here is the event's
+        mrn, record_type = _patient_and_record(entities, unmapped)  # a warning counted here is the event's
         digest = _sha256(line).digest()
         event_id = (_source_event_id(event) if event.extension else None) or _text(event.id) \
             or f"sha256:{digest.hex()[:32]}"
         if mrn is None and action != "login_failed" and action in ("view", "update", "delete", "create", "print"):
             unmapped["a patient action that names no patient (loaded without one)"] += 1
-        network = agent.network
-        workstation = network.address.strip() if network is not None and network.address is not None else None
         return (event_id, at_us, user, mrn, action, record_type, "denied" if failed else "success", purpose,
-                glass or btg, reason if glass or btg else None, workstation or _workstation(agent, agents), digest)
+                glass or btg, reason if glass or btg else None, _workstation(agent, agents), digest)
     except (msgspec.ValidationError, msgspec.DecodeError, RecursionError, _NotSure):  # the general mapper says why
         return None
 
 
 _sha256 = hashlib.sha256
-_EPOCH, _MICROSECOND = datetime(1970, 1, 1, tzinfo=timezone.utc), timedelta(microseconds=1)
-_from_iso = datetime.fromisoformat
 
 
 # What a memo holds is bounded by its texts' size, not their number: a part may be as long as a line
@@ -319,6 +302,8 @@ def _is_patient(entity: Entity) -> bool:
 def _patient_and_record(entities: list[tuple], unmapped) -> tuple[str | None, str | None]:
     """The first patient entity's MRN and the record type: a sensitivity label on any entity first,
     then the resource types of the entities that are not the patient (demographics when there are none)."""
+    if len(entities) == 2 and entities[0][0] and entities[0][1] and not entities[1][0]:  # the usual event:
+        return entities[0][1], entities[0][2] or entities[1][2] or record_type_of(entities[1][3], unmapped)  # the loop's answer
     mrn, label, kinds, others = None, None, [], False
     for patient, its_mrn, its_label, its_kinds in entities:
         label = label or its_label
