@@ -80,30 +80,20 @@ class AtnaMessages:
 
 
 def parse(data: bytes) -> Element:
-    """The AuditMessage element; Unmappable (whole) when it cannot be read as one."""
+    """The AuditMessage element, each element's tag its name without a namespace; Unmappable (whole)
+    when it cannot be read as one."""
     try:
-        root = hardened_xml(data)
+        root = hardened_xml(data, local_names=True)
     except XmlRefused as refused:
         raise Unmappable(f"{refused}: not loaded" if str(refused).startswith("not well-formed") else str(refused)) from None
-    if _local(root.tag) != "AuditMessage":
+    if root.tag != "AuditMessage":
         raise Unmappable("not an AuditMessage (DICOM PS3.15 A.5)")
     for name in CODED:
-        for element in root.iter():
-            if _local(element.tag) == name:
-                _complete(element, name)
+        for element in root.iter(name):
+            missing = _missing(element)
+            if missing:
+                raise Unmappable(f"{name} without its {' and '.join(missing)}: the message is not loaded half-way")
     return root
-
-
-def _local(tag) -> str:
-    return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
-
-
-def _child(element: Element, name: str) -> Element | None:
-    return next((c for c in element if _local(c.tag) == name), None)
-
-
-def _children(element: Element, name: str) -> list[Element]:
-    return [c for c in element if _local(c.tag) == name]
 
 
 def _code(element: Element | None) -> str | None:
@@ -113,14 +103,12 @@ def _code(element: Element | None) -> str | None:
     return value.strip() or None if value else None
 
 
-def _complete(element: Element, name: str) -> None:
-    """A coded value carries its code, its code system and its display name, in either style."""
-    missing = [what for what, present in (
+def _missing(element: Element) -> list[str]:
+    """What a coded value lacks of its code, its code system and its display name, in either style."""
+    return [what for what, present in (
         ("code (csd-code or code)", _code(element)), ("code system (codeSystemName)", element.get("codeSystemName")),
         ("display name (originalText or displayName)", element.get("originalText") or element.get("displayName")))
         if not present]
-    if missing:
-        raise Unmappable(f"{name} without its {' and '.join(missing)}: the message is not loaded half-way")
 
 
 def _mrn(value: str | None) -> str | None:
@@ -142,15 +130,15 @@ def _is_patient(obj: Element) -> bool:
 
 def _own(obj: Element, system: str, code: str | None = None) -> bool:
     """An object this auditor's forwarder adds (auditor.audit.atna_export): an event id, a record type."""
-    id_type = _child(obj, "ParticipantObjectIDTypeCode")
+    id_type = obj.find("ParticipantObjectIDTypeCode")
     return (id_type is not None and id_type.get("codeSystemName") == system
             and (code is None or _code(id_type) == code))
 
 
 def _record_type(objects: list[Element], unmapped) -> str | None:
     for obj in objects:
-        if _own(obj, RECORD_TYPE_SYSTEM) and _code(_child(obj, "ParticipantObjectIDTypeCode")) in CONTRACT_RECORD_TYPES:
-            return _code(_child(obj, "ParticipantObjectIDTypeCode"))
+        if _own(obj, RECORD_TYPE_SYSTEM) and _code(obj.find("ParticipantObjectIDTypeCode")) in CONTRACT_RECORD_TYPES:
+            return _code(obj.find("ParticipantObjectIDTypeCode"))
     objects = [o for o in objects if not _own(o, OWN) and not _own(o, RECORD_TYPE_SYSTEM)]
     for obj in objects:
         label = (obj.get("ParticipantObjectSensitivity") or "").strip()
@@ -158,7 +146,7 @@ def _record_type(objects: list[Element], unmapped) -> str | None:
             return SENSITIVE_LABELS[label]
     others = [o for o in objects if not _is_patient(o) and o.get("ParticipantObjectTypeCodeRole") != "24"]  # 24: query
     for obj in others:
-        id_type = _child(obj, "ParticipantObjectIDTypeCode")
+        id_type = obj.find("ParticipantObjectIDTypeCode")
         code = _code(id_type)
         if code in IMAGING_IDS:
             return "imaging"
@@ -174,13 +162,13 @@ def map_message(data: bytes, zone: ZoneInfo, unmapped) -> MappedEvent:
     """One AuditMessage as the contract's fields; Unmappable (a reason quoting no value of it) when it
     cannot be read whole or names no user, time or action the contract records."""
     root = parse(data)
-    event = _child(root, "EventIdentification")
+    event = root.find("EventIdentification")
     if event is None:
         raise Unmappable("an AuditMessage without its EventIdentification")
     at_us = instant_us(event.get("EventDateTime"), zone)
     if at_us is None:
         raise Unmappable("no time that can be read (EventDateTime)")
-    requestors = [p for p in _children(root, "ActiveParticipant") if (p.get("UserIsRequestor") or "").strip().lower()
+    requestors = [p for p in root.findall("ActiveParticipant") if (p.get("UserIsRequestor") or "").strip().lower()
                   in ("true", "1")]
     if not requestors:
         raise Unmappable("no user (no active participant is the requestor)")
@@ -188,16 +176,16 @@ def map_message(data: bytes, zone: ZoneInfo, unmapped) -> MappedEvent:
     user = (requestor.get("UserID") or "").strip()
     if not user:
         raise Unmappable("no user (the requestor has no UserID)")
-    if any(_code(r) == APPLICATION for r in _children(requestor, "RoleIDCode")):
+    if any(_code(r) == APPLICATION for r in requestor.findall("RoleIDCode")):
         raise Unmappable("the work of an application (DCM 110150), not a person's access")
     failed = (event.get("EventOutcomeIndicator") or "0").strip() != "0"
-    types = {c for c in [_code(_child(event, "EventID"))] if c}
-    subtypes = {c for c in (_code(e) for e in _children(event, "EventTypeCode")) if c}
+    types = {c for c in [_code(event.find("EventID"))] if c}
+    subtypes = {c for c in (_code(e) for e in event.findall("EventTypeCode")) if c}
     verb = (event.get("EventActionCode") or "").strip() or None
     action, glass = action_of_codes(types, subtypes, verb, failed)
-    purposes = [c for c in (_code(p) for p in _children(event, "PurposeOfUse")) if c]
+    purposes = [c for c in (_code(p) for p in event.findall("PurposeOfUse")) if c]
     glass = glass or BTG in purposes
-    objects = _children(root, "ParticipantObjectIdentification")
+    objects = root.findall("ParticipantObjectIdentification")
     patient = next((o for o in objects if _is_patient(o)), None)
     mrn = _mrn(patient.get("ParticipantObjectID")) if patient is not None else None
     record_type = _record_type(objects, unmapped) if mrn else None
@@ -216,7 +204,7 @@ def map_message(data: bytes, zone: ZoneInfo, unmapped) -> MappedEvent:
 
 def _detail(obj: Element, kind: str) -> str | None:
     """A ParticipantObjectDetail's value (base64, as DICOM's ValuePair is), as text."""
-    for detail in _children(obj, "ParticipantObjectDetail"):
+    for detail in obj.findall("ParticipantObjectDetail"):
         if detail.get("type") == kind:
             try:
                 return base64.b64decode(detail.get("value") or "", validate=True).decode("utf-8").strip() or None

@@ -20,7 +20,7 @@ could not be is counted (the ingest's warnings name it). An event is quarantined
 user, no time or no action the contract records (a successful sign-in, an application start), or
 cannot be read (not JSON or XML, not an AuditEvent, too big, nested past orjson's 1,024 levels), with its place (NDJSON
 line, Bundle entry) and a reason that quotes no value of it. XML is read with entities, DTDs and
-external references refused (defusedxml), documents up to MAX_DOCUMENT bytes and NDJSON lines up to
+external references refused (as defusedxml refuses them), documents up to MAX_DOCUMENT bytes and NDJSON lines up to
 MAX_LINE bytes."""
 
 from __future__ import annotations
