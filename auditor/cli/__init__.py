@@ -32,6 +32,46 @@ COMMANDS = {  # each command, and the modules of auditor.cli that define it and 
 }
 
 
+# Each command's summary, as `auditor --help` lists it, so that listing them imports no command's
+# modules (tests/cli/test_command_loading.py holds each to its command's own help text)
+SUMMARIES = {
+    "audit": "The tamper-evident audit log: verify it, sign checkpoints, prove an event is in it.",
+    "cases": "The privacy office's cases: one per member and period, reviewed and closed.",
+    "db": "Database schema (Alembic migrations).",
+    "demo": "A demo vault, a month of audited activity, and the monthly privacy audit report, in a new folder.",
+    "evaluate": ("Score the rules against a simulation's labels: per-rule precision and recall (event level) and the "
+                 "share of normal traffic explained; how the triage order serves the labelled events (the share inside"
+                 " the review budget, the risk score's ROC AUC)."),
+    "explain": "Explanation templates: proposed from the site's data (mine), approved by an officer (approve).",
+    "export": "Export the audit log in a standard format.",
+    "feeds": "System accounts of the FHIR endpoint (POST /fhir/AuditEvent): not people, a bearer token each.",
+    "findings": "Run the privacy rules over the audit log for a period of local days and write the findings.",
+    "formats": "The audit-log formats `auditor ingest --format` reads: its own readers and vendors' mapping files.",
+    "forward": ("Send the audit log's events, from where the last run to this receiver stopped, as IHE ATNA audit "
+                "messages (MSGID IHE+RFC-3881) over TLS syslog, to a SIEM or another auditor's listen."),
+    "import": "Load outside data into the vault (through the audited gateway).",
+    "ingest": ("Load an EHR's audit log: the interchange export (workforce, patients, encounters, care team, orders,"
+               " appointments, documents, access log), or with --format an audit log in another format (access "
+               "events only)."),
+    "init": "Create a new vault home: keyring (mode 0600), key store, records database.",
+    "keys": "Key-encryption keys: status and rotation.",
+    "listen": ("Receive IHE ATNA audit messages (DICOM PS3.15 AuditMessage XML, MSGID IHE+RFC-3881) and load them "
+               "into the audit log as `auditor ingest --format atna` would, until stopped (SIGINT or SIGTERM)."),
+    "login": "Sign in as USER (password and TOTP code) for the commands that follow.",
+    "logout": "End this OS account's session on the vault and remove its token.",
+    "policy": "The privacy rules: policies/rules/*.yaml and a site's overrides.",
+    "records": "Patient records, read through the audited access gateway.",
+    "report": "Reports: the monthly privacy audit report, a patient's access report.",
+    "retention": "Retention schedules, legal holds, and purge by crypto-shredding.",
+    "roi": "Release of information: requests, authorizations, releases, denials, the accounting of disclosures.",
+    "serve": ("Serve the privacy office's web app on a vault until stopped (Ctrl-C, or SIGTERM from a service "
+              "manager; either way the vault is closed and what the app appended to the audit log is signed)."),
+    "simulate": "Write a synthetic hospital's month as an interchange directory, with labels.csv beside it.",
+    "suppressions": "Approved exceptions: matching findings are kept and marked muted.",
+    "users": "Staff accounts: who signs in to the web app and the CLI, with which roles.",
+}
+
+
 class _CommandsWhenAsked(click.Group):
     """The `auditor` group: a command's modules are imported (and register it) when it is asked for."""
 
@@ -42,6 +82,15 @@ class _CommandsWhenAsked(click.Group):
         for module in COMMANDS.get(name, ()):
             importlib.import_module(f"auditor.cli.{module}")
         return super().get_command(ctx, name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The commands as click lists them (each summary cut to the width as click cuts a command's
+        help), from SUMMARIES: `auditor --help` starts as `--version` does."""
+        names = self.list_commands(ctx)
+        limit = formatter.width - 6 - max(map(len, names))
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, click.Command(name, help=SUMMARIES[name]).get_short_help_str(limit))
+                                for name in names])
 
 
 @click.group(cls=_CommandsWhenAsked, context_settings={"help_option_names": ["-h", "--help"]})

@@ -1,6 +1,7 @@
 """`auditor` imports a command's modules when the command is asked for (auditor.cli.COMMANDS): the
 table must name every command and every module that adds to it, and a command that asks for nothing
-heavy (the version) starts without the database layer or pandas."""
+heavy (the version, the help) starts without the database layer or pandas, and the help lists each
+command as click would from the loaded command."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ import sys
 from pathlib import Path
 
 import click
+import pytest
 
 import auditor.cli as cli_package
-from auditor.cli import COMMANDS, cli
+from auditor.cli import COMMANDS, SUMMARIES, cli
 
 
 def _modules(command: click.Command) -> set[str]:
@@ -54,3 +56,27 @@ def test_a_subcommand_another_module_adds_is_found_in_a_fresh_process():
     unknown = _fresh("no-such-command")
     assert "exit 2" in unknown.stdout and unknown.stderr.strip().count("\n") == 0
     assert "No such command" in unknown.stderr
+
+
+def test_each_summary_is_its_command_s_own_help():
+    assert set(SUMMARIES) == set(COMMANDS)
+    for name in COMMANDS:
+        assert SUMMARIES[name] == cli.get_command(click.Context(cli), name).get_short_help_str(limit=10_000), name
+
+
+@pytest.mark.parametrize("width", [50, 80, 200])
+def test_the_commands_are_listed_as_click_lists_them_from_the_loaded_commands(width):
+    for name in COMMANDS:
+        cli.get_command(click.Context(cli), name)
+    listed = []
+    for format_commands in (click.Group.format_commands, type(cli).format_commands):
+        formatter = click.HelpFormatter(width=width)
+        format_commands(cli, click.Context(cli, info_name="auditor"), formatter)
+        listed.append(formatter.getvalue())
+    assert listed[0] == listed[1] and listed[0].count("\n") >= len(COMMANDS)
+
+
+def test_the_help_starts_without_the_database_layer():
+    done = _fresh("--help")
+    assert "exit 0" in done.stdout and "loaded []" in done.stdout, done.stdout
+    assert all(f"  {name} " in done.stdout for name in COMMANDS)
