@@ -5,27 +5,15 @@ code, or make the PDF renderer fetch a URL. Each attack goes through `auditor re
 from __future__ import annotations
 
 import base64
-import http.server
 import os
-import struct
-import threading
-import zlib
 from pathlib import Path
 
 import pytest
 
 from auditor.home import create_home
+from tests.adversarial.conftest import png
 from tests.conftest import FAST_SCRYPT
 from tests.reporting.report_data import hospital_month
-
-
-def png(width: int = 1, height: int = 1) -> bytes:
-    """A real PNG image (grey pixels)."""
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-    rows = b"".join(b"\0" + b"\x80" * width for _ in range(height))
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
 
 
 @pytest.fixture
@@ -41,34 +29,6 @@ def site(tmp_path):
     folder = tmp_path / "site"
     folder.mkdir()
     return folder
-
-
-@pytest.fixture
-def listener():
-    """An HTTP server on 127.0.0.1 that records every connection made to it."""
-    seen: list[str] = []
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def setup(self):
-            seen.append("connection")
-            super().setup()
-
-        def do_GET(self):  # noqa: N802
-            seen.append(self.path)
-            self.send_response(200)
-            self.send_header("Content-Type", "image/png")
-            self.end_headers()
-            self.wfile.write(png())
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", seen
-    server.shutdown()
-    server.server_close()
 
 
 def _report(auditor, tmp_path, site, *extra):
