@@ -137,8 +137,10 @@ def _own(obj: Element, system: str, code: str | None = None) -> bool:
 
 def _record_type(objects: list[Element], unmapped) -> str | None:
     for obj in objects:
-        if _own(obj, RECORD_TYPE_SYSTEM) and _code(obj.find("ParticipantObjectIDTypeCode")) in CONTRACT_RECORD_TYPES:
-            return _code(obj.find("ParticipantObjectIDTypeCode"))
+        if _own(obj, RECORD_TYPE_SYSTEM):
+            code = _code(obj.find("ParticipantObjectIDTypeCode"))
+            if code in CONTRACT_RECORD_TYPES:
+                return code
     objects = [o for o in objects if not _own(o, OWN) and not _own(o, RECORD_TYPE_SYSTEM)]
     for obj in objects:
         label = (obj.get("ParticipantObjectSensitivity") or "").strip()
