@@ -169,9 +169,15 @@ def detect_on_spark(spark, export: MonthExport, policy: Policy, around: timedelt
         counts = (checked.where((F.col("day") >= first) & (F.col("day") <= last))
                   .groupBy("day", "source", "outcome").count().toPandas())
         pairs = checked.where(F.col("user_id").isNotNull()).select("user_id", "role").distinct().toPandas()
-        parts = spark.createDataFrame(role_partitions(pairs, workforce))
+        parts = role_partitions(pairs, workforce)
+        # As many tasks as partitions (hashed to them: a task may hold two): each partition's engine.run
+        # is CPU-bound however few its rows, and a shuffle by column alone lets adaptive execution pack a
+        # small month's partitions into one task, judged one after another on one core (a shuffle to a
+        # count given is kept at that count).
+        tasks = max(1, int(parts["part"].nunique()))
+        parts = spark.createDataFrame(parts)
         context = spark.sparkContext.broadcast({name: _ipc_table(t) for name, t in raw.items()})
-        judged = (checked.join(F.broadcast(parts), "user_id").groupBy("part")
+        judged = (checked.join(F.broadcast(parts), "user_id").repartition(tasks, "part").groupBy("part")
                   .applyInArrow(_judge(context, export.period, policy, around, tally), JUDGED).collect())
         context.unpersist()
     except AuditorError:

@@ -93,3 +93,14 @@ def test_the_cluster_refuses_a_day_gone_missing(exported_november, policy, spark
     shutil.rmtree(export.folder / export.days[7]["file"].rsplit("/", 1)[0])
     with pytest.raises(ExportRefused, match=f"^{export.days[7]['file']}: missing from what the cluster read"):
         detect_on_spark(spark, export, policy)
+
+
+def test_the_partitions_are_judged_side_by_side(exported_november, policy, spark):
+    """A small month's partitions go to as many tasks, not to the one task adaptive execution would pack
+    them into: on local[2], two Python workers judge them (each partition's tally is its worker's pid)."""
+    import os
+
+    folder, key = exported_november
+    detection = detect_on_spark(spark, open_export(folder, key), policy, tally=lambda found: os.getpid())
+    assert len(detection.context.tallies) > 4  # several roles: several partitions
+    assert len(set(detection.context.tallies)) == 2
