@@ -24,6 +24,8 @@ from tests.signed_in import sign_in, time_of
 
 SYNTHEA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "synthea" / "csv"
 FAST_SCRYPT = 2**10  # tests only: the real cost is SCRYPT_N
+# Spark's settings for the tests (a JVM that starts small jobs sooner), unless SPARK_CONF_DIR says others.
+os.environ.setdefault("SPARK_CONF_DIR", str(Path(__file__).resolve().parent / "spark-conf"))
 
 
 @pytest.fixture(scope="session")
@@ -168,6 +170,37 @@ class Result(NamedTuple):
     err: str
 
 
+def cli_environment(env: pytest.MonkeyPatch, root: Path) -> None:
+    """What `auditor` runs commands in: AUDITOR_HOME root/home, a private XDG_RUNTIME_DIR (root/run) for
+    the session tokens, no AUDITOR_PASSPHRASE."""
+    runtime = root / "run"
+    runtime.mkdir(mode=0o700, exist_ok=True)
+    env.setenv("AUDITOR_HOME", str(root / "home"))
+    env.setenv("XDG_RUNTIME_DIR", str(runtime))
+    env.delenv("AUDITOR_PASSPHRASE", raising=False)
+
+
+def run_cli(*args, clock=None, user: str | None = None, input: str | None = None, capsys=None) -> Result:
+    """`auditor ARGS` in-process, in the environment cli_environment made (the `auditor` fixture's run).
+    Its output is read from `capsys` when one is given and nothing is typed in, else from click's
+    isolated streams."""
+    if user is not None:
+        sign_in(args[1] if args and args[0] == "--home" else None, user, time_of(clock))
+    if capsys is not None:
+        capsys.readouterr()
+    isolated = capsys is None or input is not None
+    with CliRunner().isolation(input=input) if isolated else nullcontext(None) as streams:
+        try:
+            main([str(a) for a in args], clock=clock)
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+        if streams is not None:
+            return Result(code, streams[0].getvalue().decode(), streams[1].getvalue().decode())
+    captured = capsys.readouterr()
+    return Result(code, captured.out, captured.err)
+
+
 @pytest.fixture
 def auditor(capsys, monkeypatch, tmp_path):
     """Run `auditor ARGS` in-process (each arg as str); returns Result(code, out, err). AUDITOR_HOME
@@ -176,26 +209,10 @@ def auditor(capsys, monkeypatch, tmp_path):
     runs it signed in as that account of tests.signed_in.STAFF (on the home that exists by then), as
     `auditor login` would have left it; the session token goes to a private XDG_RUNTIME_DIR.
     `run(..., input="...")`: what the command reads on standard input (a witness's password)."""
-    runtime = tmp_path / "run"
-    runtime.mkdir(mode=0o700, exist_ok=True)
-    monkeypatch.setenv("AUDITOR_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
-    monkeypatch.delenv("AUDITOR_PASSPHRASE", raising=False)
+    cli_environment(monkeypatch, tmp_path)
 
     def run(*args, clock=None, user: str | None = None, input: str | None = None) -> Result:
-        if user is not None:
-            sign_in(args[1] if args and args[0] == "--home" else None, user, time_of(clock))
-        capsys.readouterr()
-        with CliRunner().isolation(input=input) if input is not None else nullcontext(None) as streams:
-            try:
-                main([str(a) for a in args], clock=clock)
-                code = 0
-            except SystemExit as exc:
-                code = exc.code if isinstance(exc.code, int) else 1
-            if streams is not None:
-                return Result(code, streams[0].getvalue().decode(), streams[1].getvalue().decode())
-        captured = capsys.readouterr()
-        return Result(code, captured.out, captured.err)
+        return run_cli(*args, clock=clock, user=user, input=input, capsys=capsys)
 
     return run
 

@@ -16,7 +16,9 @@ from sqlalchemy import func, select
 
 from auditor.audit.schema import AuditEventRow
 from auditor.clock import FixedClock
-from auditor.home import Vault
+from auditor.home import Vault, create_home
+from tests.conftest import FAST_SCRYPT, cli_environment, run_cli
+from tests.reporting.report_data import hospital_month
 
 SECTIONS = ("cover", "summary", "trend", "rules", "cases", "break-glass", "vip-sensitive", "terminated",
             "outcomes", "completeness", "appendix", "sign-off")
@@ -25,11 +27,20 @@ HEADINGS = ("Executive summary", "Six-month trend", "Findings by rule", "Ranked 
             "Appendix: rules, parameters and method", "Sign-off")
 
 
-@pytest.fixture
-def report(run, month_home, tmp_path):
-    code, out, err = run("report", "monthly", "--month", "2026-11", "--out", tmp_path / "out")
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    """November's report of report_data's month, made once for the tests that read it (none writes to
+    its home or its folder)."""
+    root = tmp_path_factory.mktemp("monthly")
+    with pytest.MonkeyPatch.context() as env:
+        cli_environment(env, root)
+        vault = create_home(root / "home", clock=FixedClock(datetime(2026, 11, 2, 14, 0, tzinfo=timezone.utc)),
+                            scrypt_n=FAST_SCRYPT)
+        hospital_month(vault)
+        vault.close()
+        code, out, err = run_cli("report", "monthly", "--month", "2026-11", "--out", root / "out", user="officer")
     assert code == 0, err
-    out_dir = tmp_path / "out"
+    out_dir = root / "out"
     findings = json.loads((out_dir / "findings.json").read_text())
     return {"dir": out_dir, "html": (out_dir / "report.html").read_text(encoding="utf-8"), "findings": findings,
             "stdout": out}
@@ -343,7 +354,7 @@ def test_times_are_local_throughout_and_the_zone_is_named_once(report):
             assert f"<td>{first}" in _section(html, "break-glass")
 
 
-def test_the_cover_and_the_data_completeness_say_what_their_counts_are(report, tmp_path):
+def test_the_cover_and_the_data_completeness_say_what_their_counts_are(report, month_home, tmp_path):
     cover = html_module.unescape(" ".join(re.sub(r"<[^>]+>", " ", _section(report["html"], "cover")).split()))
     assert "Verified as this report was made: the log's " in cover
     assert "(this report's own reads are recorded after them)" in cover
@@ -422,7 +433,7 @@ def test_the_summary_states_the_share_each_explanation_explains(report):
         assert float(share) == round(100 * int(n.replace(",", "")) / accesses, 1)
 
 
-def test_the_method_states_which_findings_may_rank_as_expected_gaps(report, run, tmp_path):
+def test_the_method_states_which_findings_may_rank_as_expected_gaps(report, run, month_home, tmp_path):
     method = " ".join(html_module.unescape(_section(report["html"], "appendix")).split())
     assert ("A finding of no-treatment-relationship, sensitive-record-access, vip-access ranks as an expected gap, "
             "below every finding with a ground of its own") in method
