@@ -68,6 +68,7 @@ def _keen(policy):
     return replace(policy, rules={**policy.rules, "unusual-access": keen})
 
 
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)  # reading from each: the test above
 def test_a_large_role_in_parts_by_peer_group_is_the_whole_month(month_vault, policy, labels):
     frames = _frames(month_vault, policy)
     _same(frames, policy, labels, most_events=_largest_role_in_parts(frames, policy))

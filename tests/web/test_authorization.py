@@ -6,14 +6,20 @@ endpoints are for system accounts by bearer token and scope (API): every staff r
 from __future__ import annotations
 
 import re
+from datetime import datetime, timezone
 
 import pytest
 from starlette.routing import Route
+from starlette.testclient import TestClient
 
+from auditor.clock import FixedClock
+from auditor.home import create_home
 from auditor.staff.roles import ROLES
+from auditor.web.app import create_app
 from auditor.web.fhir_api import Api
 from auditor.web.routes import API as API_ROUTES, PAGES
 from auditor.web.routing import Page
+from tests.conftest import FAST_SCRYPT
 from tests.web.conftest import csrf_of, sign_in
 
 EVERYONE = set(ROLES)
@@ -114,9 +120,20 @@ def test_each_role_opens_its_pages_and_is_refused_the_others(role, new_client, s
         assert response.headers["www-authenticate"] == 'Bearer realm="auditor"'
 
 
+@pytest.fixture(scope="module")
+def app_without_staff(tmp_path_factory):
+    """One app for the requests made without a session: each is sent to the login page, and none of
+    them changes the vault."""
+    clock = FixedClock(datetime(2026, 11, 2, 14, 0, tzinfo=timezone.utc))
+    vault = create_home(tmp_path_factory.mktemp("web") / "home", clock=clock, scrypt_n=FAST_SCRYPT)
+    yield create_app(vault, clock=clock)
+    vault.close()
+
+
 @pytest.mark.parametrize("method, path", [k for k, v in EXPECTED.items() if v is not None])
-def test_without_a_session_every_page_leads_to_the_login_page(client, method, path):
-    response = client.request(method, concrete(path), data={"csrf_token": "x"} if method == "POST" else None)
+def test_without_a_session_every_page_leads_to_the_login_page(app_without_staff, method, path):
+    with TestClient(app_without_staff, follow_redirects=False) as client:  # a browser of its own
+        response = client.request(method, concrete(path), data={"csrf_token": "x"} if method == "POST" else None)
     assert (response.status_code, response.headers["location"]) == (303, "/login")
 
 
