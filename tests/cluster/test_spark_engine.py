@@ -104,15 +104,3 @@ def test_the_partitions_are_judged_side_by_side(exported_november, policy, spark
     detection = detect_on_spark(spark, open_export(folder, key), policy, tally=lambda found: os.getpid())
     assert len(detection.context.tallies) > 4  # several roles: several partitions
     assert len(set(detection.context.tallies)) == 2
-
-
-def test_the_judging_tasks_are_the_shuffle_partitions_and_never_fewer_than_the_partitions(spark):
-    from types import SimpleNamespace
-
-    from auditor.cluster.spark_engine import _judging_tasks
-
-    shuffle = int(spark.conf.get("spark.sql.shuffle.partitions"))  # 8 on local[2] (spark_session)
-    assert _judging_tasks(spark, 3) == shuffle
-    assert _judging_tasks(spark, shuffle + 5) == shuffle + 5
-    auto = SimpleNamespace(conf=SimpleNamespace(get=lambda key, default=None: "auto"))  # a platform's own value
-    assert _judging_tasks(auto, 5) == 5 and _judging_tasks(auto, 0) == 1
