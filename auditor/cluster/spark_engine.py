@@ -142,6 +142,15 @@ def _unwrapped(exc: Exception) -> Exception:
     return ConfigurationError(f"the Spark job failed: {reason[:300]}")
 
 
+def _judging_tasks(spark, partitions: int) -> int:
+    """How many tasks judge the partitions: the session's shuffle partitions, and never fewer than the
+    partitions (hashed to the tasks: two may share one). Each partition's engine.run is CPU-bound however
+    few its rows; a shuffle by column alone lets adaptive execution pack a small month's partitions into
+    one task, judged one after another on one core, where a shuffle to a count given keeps that count."""
+    configured = str(spark.conf.get("spark.sql.shuffle.partitions"))  # no default: the JVM would check it
+    return max(partitions, int(configured) if configured.isdigit() else 0, 1)  # "auto" on some platforms
+
+
 def detect_on_spark(spark, export: MonthExport, policy: Policy, around: timedelta = AROUND,
                     tally: Tally | None = None) -> Detection:
     """The rules over a checked export on `spark` (a session): a Detection as engine.run gives, whose
@@ -169,13 +178,9 @@ def detect_on_spark(spark, export: MonthExport, policy: Policy, around: timedelt
         counts = (checked.where((F.col("day") >= first) & (F.col("day") <= last))
                   .groupBy("day", "source", "outcome").count().toPandas())
         pairs = checked.where(F.col("user_id").isNotNull()).select("user_id", "role").distinct().toPandas()
-        parts = role_partitions(pairs, workforce)
-        # As many tasks as partitions (hashed to them: a task may hold two): each partition's engine.run
-        # is CPU-bound however few its rows, and a shuffle by column alone lets adaptive execution pack a
-        # small month's partitions into one task, judged one after another on one core (a shuffle to a
-        # count given is kept at that count).
-        tasks = max(1, int(parts["part"].nunique()))
-        parts = spark.createDataFrame(parts)
+        partitions = role_partitions(pairs, workforce)
+        tasks = _judging_tasks(spark, int(partitions["part"].nunique()))
+        parts = spark.createDataFrame(partitions)
         context = spark.sparkContext.broadcast({name: _ipc_table(t) for name, t in raw.items()})
         judged = (checked.join(F.broadcast(parts), "user_id").repartition(tasks, "part").groupBy("part")
                   .applyInArrow(_judge(context, export.period, policy, around, tally), JUDGED).collect())

@@ -104,3 +104,18 @@ def test_the_partitions_are_judged_side_by_side(exported_november, policy, spark
     detection = detect_on_spark(spark, open_export(folder, key), policy, tally=lambda found: os.getpid())
     assert len(detection.context.tallies) > 4  # several roles: several partitions
     assert len(set(detection.context.tallies)) == 2
+
+
+def test_the_judging_tasks_are_the_shuffle_partitions_and_never_fewer_than_the_partitions(spark):
+    from auditor.cluster.spark_engine import _judging_tasks
+
+    configured = spark.conf.get("spark.sql.shuffle.partitions")
+    try:
+        spark.conf.set("spark.sql.shuffle.partitions", "20")
+        assert _judging_tasks(spark, 3) == 20
+        spark.conf.set("spark.sql.shuffle.partitions", "2")
+        assert _judging_tasks(spark, 16) == 16
+        spark.conf.unset("spark.sql.shuffle.partitions")  # a session that never set it: Spark's own 200
+        assert _judging_tasks(spark, 16) == 200
+    finally:
+        spark.conf.set("spark.sql.shuffle.partitions", configured)
