@@ -7,6 +7,7 @@ lose a race to upgrade a read lock, and concurrent appenders queue on the busy t
 
 from __future__ import annotations
 
+import functools
 import os
 import stat
 from pathlib import Path
@@ -231,8 +232,15 @@ def _alembic_config(which: str, engine: Engine) -> Config:
     return config
 
 
+@functools.cache
+def _scripts(which: str) -> ScriptDirectory:
+    """The package's migrations of one database, read once a process (they ship with the package, and
+    reading their revision map is most of what opening a vault costs)."""
+    return ScriptDirectory(str(_MIGRATIONS / which))
+
+
 def head_revision(which: str) -> str:
-    return ScriptDirectory(str(_MIGRATIONS / which)).get_current_head()  # type: ignore[return-value]
+    return _scripts(which).get_current_head()  # type: ignore[return-value]
 
 
 def current_revision(which: str, engine: Engine) -> str | None:
@@ -252,7 +260,7 @@ def upgrade(which: str, engine: Engine) -> tuple[str | None, str]:
 
 def revisions_between(which: str, before: str | None, after: str) -> set[str]:
     """The revisions an upgrade from `before` (None: an empty database) to `after` applied."""
-    script = ScriptDirectory(str(_MIGRATIONS / which))
+    script = _scripts(which)
     if before == after:
         return set()
     return {r.revision for r in script.iterate_revisions(after, before or "base")}
@@ -261,7 +269,7 @@ def revisions_between(which: str, before: str | None, after: str) -> set[str]:
 def check_revision(which: str, engine: Engine, *, allow_old: bool = False) -> str | None:
     """Refuse a database whose schema this auditor does not know (newer) or has not yet applied."""
     current = current_revision(which, engine)
-    script = ScriptDirectory(str(_MIGRATIONS / which))
+    script = _scripts(which)
     head = script.get_current_head()
     if current is not None:
         try:

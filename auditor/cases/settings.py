@@ -9,6 +9,7 @@ from pathlib import Path
 
 import yaml
 
+from auditor import yaml_files
 from auditor.errors import ConfigurationError
 from auditor.resources import POLICIES_DIR
 
@@ -28,7 +29,7 @@ class CaseSettings:
 
 def _read(path: Path) -> dict:
     try:
-        doc = yaml.safe_load(path.read_text())
+        doc = yaml_files.load(path.read_text())
     except (OSError, yaml.YAMLError) as exc:
         raise ConfigurationError(f"{path}: cannot read the case settings ({type(exc).__name__})") from None
     if not isinstance(doc, dict):

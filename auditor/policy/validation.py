@@ -1,7 +1,7 @@
 """Checking policy files, reporting every problem of every file at once, each with file:line.
 
-Lines come from yaml's node marks: the document is composed once for its marks and loaded once for
-its values; a problem names the line of the deepest key it concerns.
+Lines come from yaml's node marks: one parse gives the document's nodes, for their marks, and its
+values built from those nodes; a problem names the line of the deepest key it concerns.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from auditor import yaml_files
 from auditor.policy.detectors import KINDS, REGISTRY
 
 SEVERITIES = ("low", "medium", "high", "critical")
@@ -66,8 +67,8 @@ class PolicyFile:
         f = cls(path)
         try:
             text = path.read_text(encoding="utf-8")
-            _marks(yaml.compose(text, Loader=yaml.SafeLoader), (), f.lines)
-            f.data = yaml.safe_load(text)
+            nodes, f.data = yaml_files.load_with_nodes(text)
+            _marks(nodes, (), f.lines)
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             f.problem((), f"not valid YAML: {getattr(exc, 'problem', None) or exc}",

@@ -20,6 +20,7 @@ from jinja2 import select_autoescape
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup
 
+from auditor import yaml_files
 from auditor.errors import ConfigurationError
 from auditor.resources import REPORTS_DIR
 from auditor.reporting.site_files import MAX_LOGO_BYTES, MAX_TEXT_BYTES, image_type, read_inside
@@ -44,7 +45,7 @@ def _site_document(folder: Path) -> dict:
     except FileNotFoundError:
         return {}
     try:
-        doc = yaml.safe_load(text.decode("utf-8")) or {}
+        doc = yaml_files.load(text.decode("utf-8")) or {}
     except UnicodeDecodeError:
         raise ConfigurationError(f"{where}: not UTF-8") from None
     except yaml.YAMLError as exc:

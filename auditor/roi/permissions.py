@@ -15,6 +15,7 @@ from pathlib import Path
 
 import yaml
 
+from auditor import yaml_files
 from auditor.errors import InputError
 from auditor.roi.policy import PERMISSIONS, RoiPolicy
 from auditor.vault.records import SENSITIVITIES
@@ -72,7 +73,7 @@ def from_form(doc: dict) -> Permission:
 def read_form(path: Path) -> Permission:
     try:
         text = Path(path).read_text(encoding="utf-8")
-        doc = json.loads(text) if str(path).endswith(".json") else yaml.safe_load(text)
+        doc = json.loads(text) if str(path).endswith(".json") else yaml_files.load(text)
     except (OSError, ValueError, yaml.YAMLError) as exc:
         raise InputError(f"{path}: cannot read the form ({type(exc).__name__})") from None
     if isinstance(doc, dict) and doc.get("resourceType") == "Consent":

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import yaml
 
+from auditor import yaml_files
 from auditor.errors import ConfigurationError
 from auditor.resources import POLICIES_DIR
 from auditor.vault.records import SENSITIVITIES
@@ -70,7 +71,7 @@ class RoiPolicy:
 
 def _read(path: Path) -> dict:
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        doc = yaml_files.load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise ConfigurationError(f"{path}: cannot read ({type(exc).__name__})") from None
     if not isinstance(doc, dict):

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import yaml
 
+from auditor import yaml_files
 from auditor.errors import ConfigurationError
 from auditor.resources import POLICIES_DIR
 from auditor.vault.records import ROLES, SENSITIVITIES
@@ -49,7 +50,7 @@ class AccessPolicy:
     def load(cls, path: Path | None = None) -> "AccessPolicy":
         path = path or POLICIES_DIR / "access_control.yaml"
         try:
-            doc = yaml.safe_load(path.read_text())
+            doc = yaml_files.load(path.read_text())
             purpose_group = {code: group for group, codes in doc["purposes"].items() for code in codes}
 
             def codes(groups: list[str], where: str) -> frozenset[str]:

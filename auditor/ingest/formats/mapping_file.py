@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
+from auditor import yaml_files
 from auditor.audit.events import ACTIONS
 from auditor.errors import ConfigurationError, InputError
 from auditor.reporting.site_files import read_inside
@@ -123,7 +124,7 @@ def read_mapping(path: Path, shipped: bool = False) -> VendorMapping:
     except FileNotFoundError:
         raise ConfigurationError(f"{where}: no such file") from None
     try:
-        doc = yaml.safe_load(text.decode("utf-8"))
+        doc = yaml_files.load(text.decode("utf-8"))
     except (UnicodeDecodeError, yaml.YAMLError) as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f" (line {mark.line + 1})" if mark is not None else ""
