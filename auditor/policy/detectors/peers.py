@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from auditor.policy.context import DetectionContext
-from auditor.policy.detectors import KINDS, detector, hits
+from auditor.policy.detectors import KINDS, detector, hits, no_hits
 from auditor.policy.explanations import TreatmentData, explain
 from auditor.policy.peer_groups import active_users, parameters_key, peer_median
 
@@ -150,6 +150,8 @@ def unusual_access(ctx: DetectionContext, params) -> pd.DataFrame:
     users["expected"] = users["median_share"] * users["opened"]
     flagged = users[(users["charts"] >= params["minimum"])
                     & (users["charts"] >= params["multiple"] * users["expected"] + params["margin"])]
+    if flagged.empty:
+        return no_hits()
     rows = curious[curious["user"].isin(flagged["user"])]
     evidence = pd.Series({u.user: _evidence(u, params) for u in flagged.itertuples()}, dtype="string")  # per user
     return hits(rows, "peers", rows["user"].map(evidence))

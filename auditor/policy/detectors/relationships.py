@@ -13,19 +13,27 @@ import numpy as np
 import pandas as pd
 
 from auditor.policy.context import DetectionContext
-from auditor.policy.detectors import detector, hits
+from auditor.policy.detectors import detector, hits, no_hits
 
 NO_LINK = "; no encounter, care-team or department link explains it"
 RECORD_LABELS = {"hiv": "HIV", "psychotherapy_note": "psychotherapy note", "substance_use": "substance use"}
 NO_CLINICAL_LINK = "; no care-team, attending or department link explains it"
 
 
-def unexplained(ctx: DetectionContext) -> pd.DataFrame:
+def unexplained(ctx: DetectionContext, only: str | None = None) -> pd.DataFrame:
+    """The accesses nothing explains and no break-glass covers (`only`: of them, those whose column of
+    that name is true, or set for a date); the flags are read before any row is copied, since the
+    accesses are wide and most rules flag none."""
     a = ctx.accesses
-    return a[~a["explained"] & ~a["break_glass"]]
+    wanted = ~a["explained"] & ~a["break_glass"]
+    if only is not None:
+        wanted &= a[only].notna() if a[only].dtype.kind == "M" else a[only]
+    return a[wanted] if wanted.any() else a.iloc[:0]
 
 
 def _per_patient(rows: pd.DataFrame, whom, tail: str = NO_LINK) -> pd.DataFrame:
+    if rows.empty:
+        return no_hits()
     evidence = "{opened} the chart of " + pd.Series(whom, index=rows.index).astype("string") + "{times}{when}" + tail
     return hits(rows, rows["patient_id"].astype("string"), evidence)
 
@@ -33,13 +41,16 @@ def _per_patient(rows: pd.DataFrame, whom, tail: str = NO_LINK) -> pd.DataFrame:
 @detector("self_access")
 def self_access(ctx: DetectionContext, params) -> pd.DataFrame:
     rows = ctx.accesses[ctx.accesses["is_self"]]
+    if rows.empty:
+        return no_hits()
     return hits(rows, rows["patient_id"].astype("string"), "{opened} their own chart{times}{when}")
 
 
 @detector("family_access")
 def family_access(ctx: DetectionContext, params) -> pd.DataFrame:
-    rows = unexplained(ctx)
-    rows = rows[rows["is_family"]]
+    rows = unexplained(ctx, "is_family")
+    if rows.empty:
+        return no_hits()
     home, phone = rows["shares_home"].to_numpy(), rows["shares_phone"].to_numpy()
     whom = np.select([home & phone, home], ["a patient with the same surname, home address and phone number",
                                             "a patient with the same surname and home address"],
@@ -49,28 +60,29 @@ def family_access(ctx: DetectionContext, params) -> pd.DataFrame:
 
 @detector("coworker_access")
 def coworker_access(ctx: DetectionContext, params) -> pd.DataFrame:
-    rows = unexplained(ctx)
-    return _per_patient(rows[rows["is_coworker"]], "a coworker from their own department")
+    return _per_patient(unexplained(ctx, "is_coworker"), "a coworker from their own department")
 
 
 @detector("neighbor_access")
 def neighbor_access(ctx: DetectionContext, params) -> pd.DataFrame:
-    rows = unexplained(ctx)
-    return _per_patient(rows[rows["is_neighbor"]], "a patient who lives on their street, in another household")
+    return _per_patient(unexplained(ctx, "is_neighbor"), "a patient who lives on their street, in another household")
 
 
 @detector("vip_access")
 def vip_access(ctx: DetectionContext, params) -> pd.DataFrame:
-    rows = unexplained(ctx)
-    return _per_patient(rows[rows["vip"]], "a VIP patient")
+    return _per_patient(unexplained(ctx, "vip"), "a VIP patient")
 
 
 @detector("deceased_patient_access", {"days_after_death": "int", "exempt_roles": "strings"})
 def deceased_patient_access(ctx: DetectionContext, params) -> pd.DataFrame:
-    rows = unexplained(ctx)
+    rows = unexplained(ctx, "deceased_on")
+    if rows.empty:
+        return no_hits()
     days = (rows["local_day"] - rows["deceased_on"]).dt.days
     rows = rows[(days > params["days_after_death"]).fillna(False).astype(bool)
                 & ~rows["role"].isin(params["exempt_roles"])]
+    if rows.empty:
+        return no_hits()
     died = rows["deceased_on"].dt.strftime("%Y-%m-%d")
     return _per_patient(rows, "a patient who died on " + died)
 
@@ -80,6 +92,8 @@ def sensitive_record_access(ctx: DetectionContext, params) -> pd.DataFrame:
     a = ctx.accesses
     sensitive = ctx.settings.explanations.sensitive_record_types
     rows = a[a["record_type"].isin(sensitive) & ~a["clinically_explained"] & ~a["break_glass"]]
+    if rows.empty:
+        return no_hits()
     kind = rows["record_type"].astype("string").map(lambda t: RECORD_LABELS.get(t, t.replace("_", " ")))
     evidence = "{opened} a sensitive record (" + kind + ") of a patient{times}{when}" + NO_CLINICAL_LINK
     return hits(rows, rows["patient_id"].astype("string") + "|" + kind, evidence)

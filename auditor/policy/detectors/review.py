@@ -12,13 +12,15 @@ import numpy as np
 import pandas as pd
 
 from auditor.policy.context import DetectionContext
-from auditor.policy.detectors import detector, hits
+from auditor.policy.detectors import detector, hits, no_hits
 from auditor.policy.frames import run_starts
 
 
 @detector("break_glass_review", {"severity_without_reason": "severity"})
 def break_glass_review(ctx: DetectionContext, params) -> pd.DataFrame:
     rows = ctx.accesses[ctx.accesses["break_glass"]]
+    if rows.empty:
+        return no_hits()
     reason = rows["has_reason"].to_numpy()
     evidence = np.where(reason, "broke the glass to open the chart of a patient{times}{when}; review the reason given",
                         "broke the glass to open the chart of a patient{times}{when} without giving a reason")
@@ -57,9 +59,13 @@ def repeated_denials(ctx: DetectionContext, params) -> pd.DataFrame:
     window = pd.Timedelta(minutes=params["window_minutes"])
     denials = ctx.denials[ctx.denials["user_id"].notna()].sort_values(["user_id", "at"], kind="stable")
     burst = _bursts(denials, max(int(params["minimum_denials"]), 1), window)
+    if not burst.notna().any():
+        return no_hits()
     rows = denials[burst.notna()].assign(burst=burst[burst.notna()].astype("int64"))
     group = rows.groupby("burst")
     rows = rows[group["in_period"].transform("last").astype(bool)]  # reported in the period it ends in
+    if rows.empty:
+        return no_hits()
     group = rows.groupby("burst")
     local = rows["at"].dt.tz_convert(ctx.period.tz)
     first, last = local.groupby(rows["burst"]).transform("min"), local.groupby(rows["burst"]).transform("max")

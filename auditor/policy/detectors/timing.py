@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from auditor.policy.context import DetectionContext
-from auditor.policy.detectors import detector, hits
+from auditor.policy.detectors import detector, hits, no_hits
 
 DAY = 1440
 
@@ -42,6 +42,8 @@ def after_hours(ctx: DetectionContext, params) -> pd.DataFrame:
                   for c in ("shift_start", "shift_end"))
     outside = minutes_outside_shift(a["minute_of_day"].astype("float64"), start, end)
     late = (outside > params["tolerance_minutes"]) & start.notna() & end.notna()  # no shift on file: never late
+    if not late.any():
+        return no_hits()
     rows = a[late.to_numpy()].assign(outside=outside[late])
     day = rows["local_day"].dt.strftime("%Y-%m-%d")
     group = rows.groupby([rows["user_id"], day], sort=False)["outside"]
@@ -61,6 +63,8 @@ def terminated_user_access(ctx: DetectionContext, params) -> pd.DataFrame:
     after = (a["local_day"] > a["termination_date"]).fillna(False).astype(bool)
     before = (a["local_day"] < a["hire_date"]).fillna(False).astype(bool) & ~after
     rows = a[after | before]
+    if rows.empty:
+        return no_hits()
     ended = "after their employment ended on " + rows["termination_date"].dt.strftime("%Y-%m-%d")
     hired = "before their hire date " + rows["hire_date"].dt.strftime("%Y-%m-%d")
     was_after = after[after | before]

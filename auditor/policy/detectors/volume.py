@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from auditor.policy.context import DetectionContext
-from auditor.policy.detectors import detector, hits
+from auditor.policy.detectors import detector, hits, no_hits
 from auditor.policy.frames import run_starts
 
 INT64_LIMIT = 2**63  # combined codes must stay below it
@@ -81,6 +81,8 @@ def excessive_volume(ctx: DetectionContext, params) -> pd.DataFrame:
     days["peer_median"] = days.groupby(["role", "department"])["patients"].transform("median")
     flagged = days[(days["patients"] >= params["peer_multiple"] * days["peer_median"])
                    & (days["patients"] >= params["minimum_patients"])]
+    if flagged.empty:
+        return no_hits()
     rows = _rows_of(ctx.accesses, flagged, ["patients", "peer_median", "role", "department"])
     day = rows["local_day"].dt.strftime("%Y-%m-%d")
     ratio = (rows["patients"] / rows["peer_median"]).round(1).astype("string")
@@ -95,8 +97,12 @@ def excessive_volume(ctx: DetectionContext, params) -> pd.DataFrame:
 @detector("bulk_export", {"actions": "strings", "minimum_patients": "int"})
 def bulk_export(ctx: DetectionContext, params) -> pd.DataFrame:
     out = ctx.accesses[ctx.accesses["action"].isin(params["actions"])]
+    if out.empty:
+        return no_hits()
     days = out.groupby(["user_id", "local_day"]).agg(patients=("patient_id", "nunique")).reset_index()
     flagged = days[days["patients"] >= params["minimum_patients"]]
+    if flagged.empty:
+        return no_hits()
     rows = _rows_of(out, flagged, ["patients"])
     day = rows["local_day"].dt.strftime("%Y-%m-%d")
     evidence = ("printed or exported the records of " + rows["patients"].astype("string")
