@@ -13,6 +13,7 @@ import pandas as pd
 from auditor.policy.context import DetectionContext
 
 SEVERITIES = ("critical", "high", "medium", "low")
+NONE = "(none)"  # a source or outcome missing from an event (event_counts)
 
 
 @dataclass
@@ -66,11 +67,16 @@ def access_tally(context: DetectionContext) -> dict:
 
 def event_counts(events: pd.DataFrame) -> pd.DataFrame:
     """The period's events counted by local day, source and outcome (every event: service accounts
-    and denials included)."""
-    inside = events[events["in_period"]]
-    frame = pd.DataFrame({"day": pd.DatetimeIndex(inside["local_day"]).date, "source": inside["source"].astype(str),
-                          "outcome": inside["outcome"].astype(str)})
-    return frame.groupby(["day", "source", "outcome"]).size().rename("count").reset_index()
+    and denials included: a source or outcome the database should not hold as missing, as "(none)"),
+    sorted by them. Grouped on the columns as they are (categories, days), and only the few groups
+    turned into dates and text: turning a month's ten million values into Python objects took most of
+    the time."""
+    inside = events.loc[events["in_period"].to_numpy(dtype=bool), ["local_day", "source", "outcome"]]
+    sizes = inside.groupby(["local_day", "source", "outcome"], observed=True, dropna=False, sort=False).size()
+    keys = sizes.index.to_frame(index=False)
+    text = {name: keys[name].astype(object).where(keys[name].notna(), NONE).astype(str) for name in ("source", "outcome")}
+    frame = pd.DataFrame({"day": pd.DatetimeIndex(keys["local_day"]).date, **text, "count": sizes.to_numpy(dtype="int64")})
+    return frame.sort_values(["day", "source", "outcome"], kind="stable").reset_index(drop=True)
 
 
 def of_tallies(period, settings, tallies: list[dict], counts: pd.DataFrame) -> Activity:
