@@ -23,7 +23,7 @@ from auditor.cluster.partitions import AROUND, Tally, _results, assemble, role_p
 from auditor.cluster.peer_group_split import PART_EVENTS, heard, plan, told
 from auditor.policy import engine
 from auditor.policy.engine import Detection
-from auditor.policy.frames import Frames, Period, load_frames
+from auditor.policy.frames import Frames, Period, distinct, load_frames
 from auditor.policy.rules import Policy
 from auditor.reporting.activity import event_counts
 
@@ -38,7 +38,7 @@ def partition_of_each_event(frames: Frames) -> np.ndarray:
     carried = events["event_role"].astype("category")
     names = np.asarray(carried.cat.categories, dtype=object)
     width = len(names) + 1  # each (user, carried role) once, as one int64: role code -1 (none) is 0
-    pair = np.unique(codes[codes >= 0].astype(np.int64) * width + (carried.cat.codes.to_numpy()[codes >= 0] + 1))
+    pair = distinct(codes[codes >= 0].astype(np.int64) * width + (carried.cat.codes.to_numpy()[codes >= 0] + 1))
     role = pair % width
     pairs = pd.DataFrame({"user_id": np.asarray(users, dtype=object)[pair // width],
                           "role": np.where(role > 0, names[np.maximum(role - 1, 0)] if len(names) else None, None)})

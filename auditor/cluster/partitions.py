@@ -24,7 +24,7 @@ from auditor.policy.context import DetectionContext
 from auditor.policy.detectors import HIT_COLUMNS
 from auditor.policy.engine import Detection
 from auditor.policy.explanations import EXPLANATIONS
-from auditor.policy.frames import Frames
+from auditor.policy.frames import Frames, distinct
 from auditor.policy.peer_groups import Standing, standing
 from auditor.policy.rules import Policy
 from auditor.reporting.activity import access_tally
@@ -86,13 +86,14 @@ def _results(part: int, found: Detection, around: timedelta, tally: Tally | None
     cases' timelines read, not the month); its members' peer standing; its counts: those of the
     report's activity (access_tally), and `tally`'s of the partition's Detection when one is asked."""
     ctx, hits = found.context, found.hits
-    at = np.unique(hits["event"].to_numpy(dtype=np.int64))
+    at = distinct(hits["event"].to_numpy(dtype=np.int64))
     out = hits[[c for c in HIT_COLUMNS if c != "event"] + ["rule"]].assign(
         seq=ctx.events["seq"].to_numpy()[hits["event"].to_numpy(dtype=np.int64)])
-    marks = pd.DataFrame({"user_id": ctx.events["user_id"].to_numpy(dtype=object)[at],
-                          "at": _utc(ctx.events["at"].iloc[at]), "near": True}).sort_values("at", kind="stable")
+    users = ctx.events["user_id"].iloc[at]  # the hits' rows only: not the partition's, as Python objects
+    marks = pd.DataFrame({"user_id": users.to_numpy(dtype=object), "at": _utc(ctx.events["at"].iloc[at]),
+                          "near": True}).sort_values("at", kind="stable")
     acc = ctx.accesses
-    mine = acc.index[acc["user_id"].isin(set(marks["user_id"]))]
+    mine = acc.index[acc["user_id"].isin(users.unique())]
     probe = pd.DataFrame({"event": mine, "user_id": acc.loc[mine, "user_id"].to_numpy(dtype=object),
                           "at": _utc(acc.loc[mine, "at"])}).sort_values("at", kind="stable")
     probe["user_id"], marks["user_id"] = probe["user_id"].astype(str), marks["user_id"].astype(str)

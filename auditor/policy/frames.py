@@ -101,6 +101,14 @@ def run_starts(values: np.ndarray) -> np.ndarray:
     return np.r_[True, values[1:] != values[:-1]] if len(values) else np.zeros(0, dtype=bool)
 
 
+def distinct(values: np.ndarray) -> np.ndarray:
+    """np.unique(values) for integers, by sorting: numpy 2's np.unique hashes them instead, and on a
+    month's ten million accesses with a few million distinct values that took 11.6 s where a sort
+    takes 0.8 s."""
+    ordered = np.sort(values)
+    return ordered[run_starts(ordered)]
+
+
 def columns_for(keys: pd.Series, table: pd.DataFrame, on: str, columns: list[str]) -> pd.DataFrame:
     """`columns` of the `table` row whose `on` equals each key, missing where none does, on the keys'
     index: a left join on a unique key by position (one hash lookup per key), without the copies a

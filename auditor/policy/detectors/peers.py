@@ -33,6 +33,7 @@ import pandas as pd
 from auditor.policy.context import DetectionContext
 from auditor.policy.detectors import KINDS, detector, hits, no_hits
 from auditor.policy.explanations import TreatmentData, explain
+from auditor.policy.frames import distinct
 from auditor.policy.peer_groups import active_users, parameters_key, peer_median
 
 FEATURES = ("late", "demographics_only", "unshared")
@@ -101,7 +102,7 @@ def _curious(ctx: DetectionContext, params) -> tuple[pd.DataFrame, pd.DataFrame]
         rows = rows[_all_per_pair(pairs, flag, len(pair))[pairs]]
     curious = acc.iloc[rows].assign(user=user[rows], patient=patient[rows])
     users["charts"] = curious.groupby("user")["patient"].nunique().reindex(users["user"], fill_value=0).to_numpy()
-    users["opened"] = np.bincount(np.unique(user.astype(np.int64) * width + patient) // width,
+    users["opened"] = np.bincount(distinct(user.astype(np.int64) * width + patient) // width,
                                   minlength=len(users))  # each user's distinct patients, all accesses
     return users, curious
 
