@@ -99,7 +99,7 @@ def _results(part: int, found: Detection, around: timedelta, tally: Tally | None
     probe["user_id"], marks["user_id"] = probe["user_id"].astype(str), marks["user_id"].astype(str)
     near = pd.merge_asof(probe, marks, on="at", by="user_id", direction="nearest", tolerance=pd.Timedelta(around))
     kept = np.sort(near.loc[near["near"].notna(), "event"].to_numpy(dtype=np.int64))
-    sent = np.union1d(at, kept)
+    sent = distinct(np.concatenate([at, kept]))
     peers = standing(acc, ctx.frames.peers_elsewhere) if len(acc) else None  # the engine sets none per partition
     stood = pd.DataFrame({"user_id": [] if peers is None else peers.ids.to_numpy(dtype=object),
                           **{k: [] if peers is None else getattr(peers, k) for k in
