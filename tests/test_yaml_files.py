@@ -41,3 +41,33 @@ def test_the_package_reads_yaml_only_here():
     direct = [str(p.relative_to(package)) for p in package.rglob("*.py") if p.name != "yaml_files.py"
               and re.search(r"yaml\.(safe_load|load|compose|full_load|unsafe_load)\(", p.read_text(encoding="utf-8"))]
     assert direct == []
+
+
+def _laughs(levels: int = 9) -> str:
+    """A "billion laughs": nine values, then levels of nine aliases each of the level before."""
+    lines = ['a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    names = "abcdefghijklmnopqrstuvwxyz"
+    for before, name in zip(names, names[1:levels]):
+        lines.append(f"{name}: &{name} [{', '.join([f'*{before}'] * 9)}]")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("read", [yaml_files.load, yaml_files.load_with_nodes])
+@pytest.mark.parametrize("text, line", [
+    (_laughs(), 1),
+    ("base: &base {window: 7}\nrules:\n  - id: a\n    parameters: *base\n", 1),
+    ("rules:\n  - &rule {id: a}\n  - <<: *rule\n    severity: high\n", 2),
+    ("loop: &loop [*loop]\n", 1),
+], ids=["billion-laughs", "alias", "merge-key", "recursive"])
+def test_anchors_and_aliases_are_refused(read, text, line):
+    with pytest.raises(yaml.YAMLError) as refused:
+        read(text)
+    assert "aliases are not allowed" in refused.value.problem
+    assert refused.value.problem_mark.line + 1 == line
+
+
+@pytest.mark.parametrize("read", [yaml_files.load, yaml_files.load_with_nodes])
+def test_an_anchor_named_once_and_repeated_values_are_plain_data(read):
+    text = "a: [x, x]\nb: [x, x]\nc: {k: [1, 2]}\nd: {k: [1, 2]}\n"
+    data = read(text) if read is yaml_files.load else read(text)[1]
+    assert data == {"a": ["x", "x"], "b": ["x", "x"], "c": {"k": [1, 2]}, "d": {"k": [1, 2]}}

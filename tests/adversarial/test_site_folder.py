@@ -202,3 +202,26 @@ def test_a_site_policy_cannot_rank_a_snoop_on_family_or_colleagues_as_an_expecte
                              "--site-policies", str(policies), user="officer"))
     assert tied in line and "never ranks as an expected gap" in line
     _nothing_written(tmp_path)
+
+
+BILLION_LAUGHS = "\n".join(
+    ['a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    + [f"{name}: &{name} [{', '.join([f'*{before}'] * 9)}]" for before, name in zip("abcdefgh", "bcdefghi")]
+    + ["explanations: {}", ""])
+
+
+@pytest.mark.timeout(60)
+def test_a_site_policy_of_nested_aliases_is_refused_not_expanded(auditor, home, tmp_path):
+    """Nine levels of nine aliases is a few hundred bytes that expand to 387 million values: lint and the
+    monthly report refuse it at once, naming the file, where they used to walk it until killed."""
+    policies = tmp_path / "site-policies"
+    policies.mkdir()
+    (policies / "engine.yaml").write_text(BILLION_LAUGHS)
+    lint = auditor("policy", "lint", "--site-policies", str(policies), user="officer")
+    assert lint.code == 2 and "Traceback" not in lint.err
+    assert lint.out.strip() == (f"{policies / 'engine.yaml'}:1: not valid YAML: found an alias of the content "
+                                "anchored here; anchors and aliases are not allowed")
+    line = _one_line(auditor("report", "monthly", "--month", "2026-11", "--out", str(tmp_path / "out"), "--no-pdf",
+                             "--site-policies", str(policies), user="officer"))
+    assert "engine.yaml:1: not valid YAML" in line and "aliases are not allowed" in line
+    _nothing_written(tmp_path)
