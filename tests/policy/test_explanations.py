@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from auditor.policy.context import build_context
 from auditor.policy.examples import frames_from_tables
+from auditor.policy.explanations import READS, TreatmentData, explain
 
 NURSE = {"user_id": "n.doe", "role": "nurse", "department": "Cardiology"}
 CODER = {"user_id": "c.ode", "role": "coding", "department": "HIM"}
@@ -22,8 +23,18 @@ def _explained(policy, workforce, events, encounters=(), care_team=(), orders=()
                                 care_team=care_team, events=events, orders=orders, appointments=appointments,
                                 documents=documents)
     ctx = build_context(frames, policy.settings)  # what engine.run judges with: the explanations are made here
+    reads_only_its_columns(ctx)
     why = ctx.accesses["explained_by"].astype(object)
     return dict(zip(ctx.accesses["event_ref"], why.where(why.notna(), None))), ctx
+
+
+def reads_only_its_columns(ctx) -> None:
+    """explain gives the same answers when handed only the columns it says it reads (READS), as
+    unusual-access's lateness hands it them."""
+    f = ctx.frames
+    narrow = explain(ctx.accesses.loc[:, list(READS)], f.encounters, f.care_team, ctx.settings.explanations,
+                     f.case_patients, TreatmentData(f.orders, f.appointments, f.authored, f.workforce))
+    pd.testing.assert_frame_equal(narrow, ctx.accesses[list(narrow.columns)])
 
 
 def test_department_window_is_7_days_before_to_30_after(policy):

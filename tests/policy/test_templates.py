@@ -14,6 +14,7 @@ from auditor.policy import engine
 from auditor.policy.examples import frames_from_tables
 from auditor.policy.rules import lint
 from auditor.policy.templates import KINDS, ApprovedTemplate, Template, candidates, parse_id
+from tests.policy.test_explanations import reads_only_its_columns
 
 THERAPIST = {"user_id": "t.one", "role": "therapist", "department": "Rehabilitation"}
 COLLEAGUE = {"user_id": "t.two", "role": "therapist", "department": "rehabilitation "}
@@ -30,6 +31,7 @@ def _why(policy, events, **tables) -> dict:
     frames = frames_from_tables(workforce=[THERAPIST, COLLEAGUE, NURSE], patients=[{"patient_id": 1}, {"patient_id": 2}],
                                 events=events, **tables)
     ctx = engine.run(frames, policy).context
+    reads_only_its_columns(ctx)
     why = ctx.accesses["explained_by"].astype(object)
     return dict(zip(ctx.accesses["event_ref"], why.where(why.notna(), None)))
 

@@ -32,7 +32,7 @@ import pandas as pd
 
 from auditor.policy.context import DetectionContext
 from auditor.policy.detectors import KINDS, detector, hits, no_hits
-from auditor.policy.explanations import TreatmentData, explain
+from auditor.policy.explanations import READS, TreatmentData, explain
 from auditor.policy.frames import distinct
 from auditor.policy.peer_groups import active_users, parameters_key, peer_median
 
@@ -48,10 +48,11 @@ SINGULAR = {"him": "HIM staff member", "it": "IT staff member", "admin": "admini
             "other": "staff member", "staff": "staff member"}
 
 
-def _late(ctx: DetectionContext, rows: pd.DataFrame, late_days: int) -> np.ndarray:
-    """For each access (all explained): explained by an encounter's window, and by nothing once the
-    windows after an encounter close `late_days` after its end."""
-    windowed = rows["explained_by"].isin(ENCOUNTER_WINDOWS).to_numpy(dtype=bool)
+def _late(ctx: DetectionContext, rows: np.ndarray, late_days: int) -> np.ndarray:
+    """For each access at `rows` of ctx.accesses (all explained): explained by an encounter's window,
+    and by nothing once the windows after an encounter close `late_days` after its end."""
+    acc = ctx.accesses
+    windowed = acc["explained_by"].iloc[rows].isin(ENCOUNTER_WINDOWS).to_numpy(dtype=bool)
     late = np.zeros(len(rows), dtype=bool)
     if not windowed.any():
         return late
@@ -59,7 +60,8 @@ def _late(ctx: DetectionContext, rows: pd.DataFrame, late_days: int) -> np.ndarr
     short = replace(policy, clinical_days_after=min(policy.clinical_days_after, late_days),
                     operational_days_after=min(policy.operational_days_after, late_days))
     f = ctx.frames
-    still = explain(rows[windowed], f.encounters, f.care_team, short, f.case_patients,
+    asked = acc.iloc[rows[windowed], [acc.columns.get_loc(c) for c in READS]]  # not the wide rows: millions of them
+    still = explain(asked, f.encounters, f.care_team, short, f.case_patients,
                     TreatmentData(f.orders, f.appointments, f.authored))["explained"].to_numpy(dtype=bool)
     late[windowed] = ~still
     return late
@@ -98,7 +100,7 @@ def _curious(ctx: DetectionContext, params) -> tuple[pd.DataFrame, pd.DataFrame]
         elif feature == "demographics_only":
             flag = (acc["record_type"].iloc[rows] == "demographics").fillna(False).to_numpy(dtype=bool)
         else:
-            flag = _late(ctx, acc.iloc[rows], params["late_days"])
+            flag = _late(ctx, rows, params["late_days"])
         rows = rows[_all_per_pair(pairs, flag, len(pair))[pairs]]
     curious = acc.iloc[rows].assign(user=user[rows], patient=patient[rows])
     users["charts"] = curious.groupby("user")["patient"].nunique().reindex(users["user"], fill_value=0).to_numpy()
