@@ -76,12 +76,22 @@ class _Coder:
     """Codes for one key column: positions among the distinct values the windows hold (-1: a value
     no window has, or none). The ten million accesses are looked up once, in a table of the few
     hundred thousand ids the encounters and care team hold; each window table maps its own (small)
-    column into the same codes. A categorical column (departments) codes on its categories."""
+    column into the same codes. A categorical column (departments) codes on its categories.
+    The columns passed by name are coded as the table is made (one hashing of them all): `held[name]`."""
 
-    def __init__(self, *held: pd.Series):
+    def __init__(self, *unnamed: pd.Series, **named: pd.Series):
+        held = [*unnamed, *named.values()]
         self.categories = held[0].dtype if isinstance(held[0].dtype, pd.CategoricalDtype) else None
+        self.held: dict[str, np.ndarray] = {}
         if self.categories is None:  # integer ids
-            self.index = pd.Index(pd.unique(np.concatenate([v[~m] for v, m in map(_ints, held)])))
+            ints = [_ints(v) for v in held]
+            codes, distinct = pd.factorize(np.concatenate([v[~m] for v, m in ints]))
+            self.index = pd.Index(distinct)
+            start = sum(int((~m).sum()) for _, m in ints[:len(unnamed)])
+            for name, (_, missing) in zip(named, ints[len(unnamed):]):
+                self.held[name] = np.full(len(missing), -1, dtype=np.int64)
+                self.held[name][~missing] = codes[start:start + int((~missing).sum())]
+                start += int((~missing).sum())
 
     @property
     def width(self) -> int:
@@ -236,11 +246,12 @@ def explain(accesses: pd.DataFrame, encounters: pd.DataFrame, care_team: pd.Data
     more = more or _no_more()
     orders, authored = more.orders, more.authored
     booked = more.appointments[~more.appointments["status"].isin(policy.cancelled_statuses).to_numpy(dtype=bool)]
-    patients = _Coder(encounters["patient_id"], care_team["patient_id"], cases["patient_id"], orders["patient_id"],
-                      booked["patient_id"], authored["patient_id"])
-    staff = _Coder(encounters["attending_id"], care_team["workforce_id"], orders["ordering_id"], booked["provider_id"],
-                   authored["author_id"])
+    patients = _Coder(encounters=encounters["patient_id"], care_team=care_team["patient_id"], cases=cases["patient_id"],
+                      orders=orders["patient_id"], booked=booked["patient_id"], authored=authored["patient_id"])
+    staff = _Coder(encounters=encounters["attending_id"], care_team=care_team["workforce_id"],
+                   orders=orders["ordering_id"], booked=booked["provider_id"], authored=authored["author_id"])
     departments = _Coder(accesses["department"].astype("category"))  # categorical already, from the workforce
+    pid, by = patients.held, staff.held
     clinical = _encounter_window(encounters, policy.clinical_days_before, policy.clinical_days_after)
     as_encounters = _as_encounters(encounters, booked)
     operational = _encounter_window(as_encounters, policy.operational_days_before, policy.operational_days_after)
@@ -253,23 +264,25 @@ def explain(accesses: pd.DataFrame, encounters: pd.DataFrame, care_team: pd.Data
     by_user, by_department = ["patient_id", "workforce_id"], ["patient_id", "department"]
     both, with_department = [patients, staff], [patients, departments]
     tries = (  # (the windows, the coders of their keys, the accesses' key columns, the accesses it may explain)
-        (_Windows.of(_key(both, [care_team["patient_id"], care_team["workforce_id"]]),
+        (_Windows.of(_combined(both, [pid["care_team"], by["care_team"]]),
                      care_team["start"], care_team["end"].fillna(_OPEN_END)), both, by_user, None),
-        (_Windows.of(_key(both, [encounters["patient_id"], encounters["attending_id"]]), *clinical), both, by_user, None),
-        (_Windows.of(_key(with_department, [encounters["patient_id"], encounters["department"]]), *clinical),
+        (_Windows.of(_combined(both, [pid["encounters"], by["encounters"]]), *clinical), both, by_user, None),
+        (_Windows.of(_combined(with_department, [pid["encounters"], departments.codes(encounters["department"])]),
+                     *clinical),
          with_department, by_department, None),
         # 5. an order the user placed, or that the user's department performs
-        (_Windows.of(_key(both, [orders["patient_id"], orders["ordering_id"]]), *ordered), both, by_user, None),
-        (_Windows.of(_key(with_department, [orders["patient_id"], orders["performing_department"]]), *ordered),
+        (_Windows.of(_combined(both, [pid["orders"], by["orders"]]), *ordered), both, by_user, None),
+        (_Windows.of(_combined(with_department, [pid["orders"], departments.codes(orders["performing_department"])]),
+                     *ordered),
          with_department, by_department, None),
         # 6. an appointment not cancelled, of which the user is the provider, or in the user's department
-        (_Windows.of(_key(both, [booked["patient_id"], booked["provider_id"]]), *appointed), both, by_user, None),
-        (_Windows.of(_key(with_department, [booked["patient_id"], booked["department"]]), *appointed),
+        (_Windows.of(_combined(both, [pid["booked"], by["booked"]]), *appointed), both, by_user, None),
+        (_Windows.of(_combined(with_department, [pid["booked"], departments.codes(booked["department"])]), *appointed),
          with_department, by_department, None),
         # 7. a document the user signed in the chart
-        (_Windows.of(_key(both, [authored["patient_id"], authored["author_id"]]), *signed), both, by_user, None),
+        (_Windows.of(_combined(both, [pid["authored"], by["authored"]]), *signed), both, by_user, None),
         # 4. operational roles only, never for a sensitive record type
-        (_Windows.of(_key([patients], [as_encounters["patient_id"]]), *operational),
+        (_Windows.of(_combined([patients], [np.concatenate([pid["encounters"], pid["booked"]])]), *operational),
          [patients], ["patient_id"],
          (accesses["role"].isin(policy.operational_roles)
           & ~accesses["record_type"].isin(policy.sensitive_record_types)).to_numpy()),
@@ -293,7 +306,7 @@ def explain(accesses: pd.DataFrame, encounters: pd.DataFrame, care_team: pd.Data
                 first[rows[hit]] = EXPLANATIONS.index("approved")
     # case review: from the moment a finding named the patient, for as long as the office keeps the case
     _try(first, EXPLANATIONS.index("case_review"),
-         _Windows.of(_key([patients], [cases["patient_id"]]), cases["since"], pd.Series(_OPEN_END, index=cases.index)),
+         _Windows.of(_combined([patients], [pid["cases"]]), cases["since"], pd.Series(_OPEN_END, index=cases.index)),
          [patients], [coded(patients, "patient_id")], _case_review(accesses, policy), at, no_time)
     out = pd.DataFrame(index=accesses.index)
     out["explained_by"] = pd.Categorical.from_codes(first, categories=list(EXPLANATIONS))
@@ -301,23 +314,25 @@ def explain(accesses: pd.DataFrame, encounters: pd.DataFrame, care_team: pd.Data
     out["explained"] = first >= 0
     out["under_care"] = _under_care(first, patients, coded(patients, "patient_id"), at, no_time,
                                     [clinical, ordered, appointed],
-                                    [encounters["patient_id"], orders["patient_id"], booked["patient_id"]])
+                                    [pid["encounters"], pid["orders"], pid["booked"]])
     return out
 
 
 def _under_care(first: np.ndarray, patients: _Coder, patient: np.ndarray, at: np.ndarray, no_time: np.ndarray,
-                windows: list[tuple[pd.Series, pd.Series]], of: list[pd.Series]) -> np.ndarray:
+                windows: list[tuple[pd.Series, pd.Series]], of: list[np.ndarray]) -> np.ndarray:
     """Was the patient in the organisation's care when accessed: within the clinical window of one of
     their encounters, or the window of one of their orders or appointments, whoever's it was (rules 2-3,
     5-6 without the user). Every explained access is; for the rest it tells an access to a patient of
-    another department (a consult, a question) from one to someone the hospital was not treating."""
+    another department (a consult, a question) from one to someone the hospital was not treating.
+    `of`: each window table's patients, coded by `patients`."""
     care = np.ones(len(first), dtype=bool)
     rows = np.flatnonzero((first < 0) & ~no_time)
     held = [(lo, hi, patient) for (lo, hi), patient in zip(windows, of) if len(patient)]
     care[rows] = False
     if len(rows) and held:
-        lo, hi, held_by = (pd.concat(parts, ignore_index=True) for parts in zip(*held))
-        windows_ = _Windows.of(_key([patients], [held_by]), lo, hi)
+        lo, hi, held_by = zip(*held)
+        windows_ = _Windows.of(_combined([patients], [np.concatenate(held_by)]), pd.concat(lo, ignore_index=True),
+                               pd.concat(hi, ignore_index=True))
         care[rows] = windows_.cover(_combined([patients], [patient[rows]]), at[rows])
     care[no_time] = False
     return care

@@ -94,7 +94,7 @@ def _curious(ctx: DetectionContext, params) -> tuple[pd.DataFrame, pd.DataFrame]
     for feature in ("unshared", "demographics_only", "late"):
         if feature not in params["features"] or not len(rows):
             continue
-        pair, pairs = np.unique(user[rows].astype(np.int64) * width + patient[rows], return_inverse=True)
+        pairs, pair = pd.factorize(user[rows].astype(np.int64) * width + patient[rows])  # codes by hashing: no sort
         if feature == "unshared":
             flag = unshared[rows]
         elif feature == "demographics_only":
