@@ -89,15 +89,17 @@ def _results(part: int, found: Detection, around: timedelta, tally: Tally | None
     at = distinct(hits["event"].to_numpy(dtype=np.int64))
     out = hits[[c for c in HIT_COLUMNS if c != "event"] + ["rule"]].assign(
         seq=ctx.events["seq"].to_numpy()[hits["event"].to_numpy(dtype=np.int64)])
-    users = ctx.events["user_id"].iloc[at]  # the hits' rows only: not the partition's, as Python objects
-    marks = pd.DataFrame({"user_id": users.to_numpy(dtype=object), "at": _utc(ctx.events["at"].iloc[at]),
-                          "near": True}).sort_values("at", kind="stable")
     acc = ctx.accesses
-    mine = acc.index[acc["user_id"].isin(users.unique())]
-    probe = pd.DataFrame({"event": mine, "user_id": acc.loc[mine, "user_id"].to_numpy(dtype=object),
-                          "at": _utc(acc.loc[mine, "at"])}).sort_values("at", kind="stable")
-    probe["user_id"], marks["user_id"] = probe["user_id"].astype(str), marks["user_id"].astype(str)
-    near = pd.merge_asof(probe, marks, on="at", by="user_id", direction="nearest", tolerance=pd.Timedelta(around))
+    # each user as a number (their position among the accesses' users; -1: a hit's user with no access):
+    # the millions of accesses are matched on integers, never turned into Python strings
+    user, names = pd.factorize(acc["user_id"])
+    hit_user = pd.Index(names).get_indexer(ctx.events["user_id"].iloc[at].to_numpy(dtype=object))
+    marks = pd.DataFrame({"user": hit_user, "at": _utc(ctx.events["at"].iloc[at]), "near": True}
+                         ).sort_values("at", kind="stable")
+    mine = np.flatnonzero(np.isin(user, hit_user[hit_user >= 0]))
+    probe = pd.DataFrame({"event": acc.index[mine], "user": user[mine], "at": _utc(acc["at"].iloc[mine])}
+                         ).sort_values("at", kind="stable")
+    near = pd.merge_asof(probe, marks, on="at", by="user", direction="nearest", tolerance=pd.Timedelta(around))
     kept = np.sort(near.loc[near["near"].notna(), "event"].to_numpy(dtype=np.int64))
     sent = distinct(np.concatenate([at, kept]))
     peers = standing(acc, ctx.frames.peers_elsewhere) if len(acc) else None  # the engine sets none per partition
