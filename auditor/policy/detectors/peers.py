@@ -62,7 +62,7 @@ def _late(ctx: DetectionContext, rows: np.ndarray, late_days: int) -> np.ndarray
     f = ctx.frames
     asked = acc.iloc[rows[windowed], [acc.columns.get_loc(c) for c in READS]]  # not the wide rows: millions of them
     still = explain(asked, f.encounters, f.care_team, short, f.case_patients,
-                    TreatmentData(f.orders, f.appointments, f.authored))["explained"].to_numpy(dtype=bool)
+                    TreatmentData(f.orders, f.appointments, f.authored, f.workforce))["explained"].to_numpy(dtype=bool)
     late[windowed] = ~still
     return late
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import replace
+from datetime import date
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -14,6 +15,7 @@ from auditor.policy import engine
 from auditor.policy.examples import frames_from_tables
 from auditor.policy.findings import build_findings
 from auditor.policy.rules import Policy, lint
+from auditor.policy.templates import ApprovedTemplate, Template
 
 ENDED = "2026-10-01T12:00:00"  # every encounter here ends then; accesses come in late October
 SCALED = {"minimum": 2, "multiple": 3, "margin": 0, "minimum_peers": 2}
@@ -109,6 +111,20 @@ def test_a_current_order_or_care_team_makes_a_chart_not_late(policy):
     tables = _browsing(2)
     tables["care_team"] = [{"patient_id": 2, "user_id": "n.c", "start": "2026-10-27T00:00:00"}]
     assert _unusual(policy, {**SCALED, "features": ["late"]}, **tables) == []
+
+
+def test_an_approved_template_that_still_covers_a_chart_makes_it_not_late(policy):
+    """A colleague of the department is on the patient's care team: the approved department_care_team
+    template (which reads the members' departments) still explains the access after the encounter's
+    window has closed, so the chart is not late."""
+    tables = _browsing(2)
+    tables["care_team"] = [{"patient_id": 2, "user_id": "n.a", "start": "2026-10-27T00:00:00"}]
+    params = {**SCALED, "features": ["late"]}
+    assert _unusual(policy, params, **tables) == [["c1", "c2"]]
+    template = ApprovedTemplate(Template.of("department_care_team", {"days": 1}), "officer", date(2026, 10, 1))
+    explanations = replace(policy.settings.explanations, approved=(template,))
+    approved = replace(policy, settings=replace(policy.settings, explanations=explanations))
+    assert _unusual(approved, params, **tables) == []
 
 
 def test_a_chart_read_beyond_its_demographics_or_opened_by_a_peer_is_not_curious(policy):
