@@ -6,7 +6,9 @@ values built from those nodes; a problem names the line of the deepest key it co
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -53,6 +55,26 @@ def _marks(node: yaml.Node | None, path: tuple, lines: dict[tuple, int]) -> None
             _marks(item, (*path, i), lines)
 
 
+MAX_POLICY_BYTES = 1 << 20  # a rule file is a few kilobytes; a site folder's file is refused beyond 1 MiB
+
+
+class _NotAPolicyFile(Exception):
+    """What the file is instead: a FIFO or a device (whose read would wait or never end), or too big."""
+
+
+def _text(path: Path) -> str:
+    """The file's text, read only when it is a regular file of at most MAX_POLICY_BYTES: whoever can
+    write a site folder must not be able to hang or exhaust the officer's commands with it (a FIFO named
+    engine.yaml, a link to /dev/zero). O_NONBLOCK makes opening a FIFO return at once."""
+    with os.fdopen(os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)), "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            raise _NotAPolicyFile("is not a regular file")
+        data = handle.read(MAX_POLICY_BYTES + 1)
+    if len(data) > MAX_POLICY_BYTES:
+        raise _NotAPolicyFile(f"is larger than {MAX_POLICY_BYTES // 1024} KiB")
+    return data.decode("utf-8")
+
+
 @dataclass
 class PolicyFile:
     """One YAML file: its values, the line of every key, and the problems found in it."""
@@ -66,13 +88,14 @@ class PolicyFile:
     def read(cls, path: Path) -> "PolicyFile":
         f = cls(path)
         try:
-            text = path.read_text(encoding="utf-8")
-            nodes, f.data = yaml_files.load_with_nodes(text)
+            nodes, f.data = yaml_files.load_with_nodes(_text(path))
             _marks(nodes, (), f.lines)
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             f.problem((), f"not valid YAML: {getattr(exc, 'problem', None) or exc}",
                       line=mark.line + 1 if mark else None)
+        except _NotAPolicyFile as exc:
+            f.problem((), str(exc))
         except (OSError, UnicodeDecodeError) as exc:
             f.problem((), f"cannot be read ({type(exc).__name__})")
         return f

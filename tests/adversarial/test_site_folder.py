@@ -225,3 +225,33 @@ def test_a_site_policy_of_nested_aliases_is_refused_not_expanded(auditor, home, 
                              "--site-policies", str(policies), user="officer"))
     assert "engine.yaml:1: not valid YAML" in line and "aliases are not allowed" in line
     _nothing_written(tmp_path)
+
+
+def _fifo(path: Path) -> None:
+    os.mkfifo(path)
+
+
+def _endless(path: Path) -> None:
+    path.symlink_to("/dev/zero")
+
+
+def _oversized(path: Path) -> None:
+    path.write_text("explanations: {}\n" + "#" * (1 << 20) + "\n")
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("plant, refusal", [(_fifo, "is not a regular file"), (_endless, "is not a regular file"),
+                                            (_oversized, "is larger than 1024 KiB")],
+                         ids=["fifo", "link-to-dev-zero", "oversized"])
+def test_a_site_policy_that_is_no_plain_file_is_refused_not_read(auditor, home, tmp_path, plant, refusal):
+    """A FIFO named engine.yaml would make the read wait for a writer forever, a link to /dev/zero would
+    read until memory runs out: both are refused before any read, as is a file over 1 MiB."""
+    policies = tmp_path / "site-policies"
+    policies.mkdir()
+    plant(policies / "engine.yaml")
+    lint = auditor("policy", "lint", "--site-policies", str(policies), user="officer")
+    assert lint.code == 2 and lint.out.strip() == f"{policies / 'engine.yaml'}:1: {refusal}", (lint.out, lint.err)
+    line = _one_line(auditor("report", "monthly", "--month", "2026-11", "--out", str(tmp_path / "out"), "--no-pdf",
+                             "--site-policies", str(policies), user="officer"))
+    assert f"engine.yaml:1: {refusal}" in line
+    _nothing_written(tmp_path)
