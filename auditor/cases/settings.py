@@ -11,6 +11,7 @@ import yaml
 
 from auditor import yaml_files
 from auditor.errors import ConfigurationError
+from auditor.reporting.site_files import MAX_TEXT_BYTES, read_inside
 from auditor.resources import POLICIES_DIR
 
 DEFAULT_OVERDUE_AFTER_DAYS = 30
@@ -28,9 +29,9 @@ class CaseSettings:
 
 
 def _read(path: Path) -> dict:
-    try:
-        doc = yaml_files.load(path.read_text())
-    except (OSError, yaml.YAMLError) as exc:
+    try:  # a regular file of the folder, no link, at most 1 MiB: a site's FIFO or /dev/zero must not hang us
+        doc = yaml_files.load(read_inside(path.parent, path.name, MAX_TEXT_BYTES, str(path.parent)).decode("utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise ConfigurationError(f"{path}: cannot read the case settings ({type(exc).__name__})") from None
     if not isinstance(doc, dict):
         raise ConfigurationError(f"{path}: the case settings must be a mapping")

@@ -255,3 +255,16 @@ def test_a_site_policy_that_is_no_plain_file_is_refused_not_read(auditor, home, 
                              "--site-policies", str(policies), user="officer"))
     assert f"engine.yaml:1: {refusal}" in line
     _nothing_written(tmp_path)
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("plant, refusal", [(_fifo, "is not a regular file"), (_endless, "is a symbolic link")],
+                         ids=["fifo", "link-to-dev-zero"])
+def test_a_site_cases_file_that_is_no_plain_file_is_refused_not_read(auditor, home, tmp_path, plant, refusal):
+    """The site's cases.yaml (the review budget) is read like the report's site files: never a FIFO,
+    never through a link."""
+    policies = tmp_path / "site-policies"
+    policies.mkdir()
+    plant(policies / "cases.yaml")
+    line = _one_line(auditor("cases", "list", "--site-policies", str(policies), user="officer"))
+    assert line.startswith(f"auditor: {policies}: 'cases.yaml' {refusal}"), line
