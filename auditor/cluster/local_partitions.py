@@ -23,6 +23,7 @@ from auditor.cluster.partitions import AROUND, Tally, _results, assemble, role_p
 from auditor.cluster.peer_group_split import PART_EVENTS, heard, plan, told
 from auditor.policy import engine
 from auditor.policy.engine import Detection
+from auditor.policy.explanation_windows import ExplanationWindows, TreatmentData
 from auditor.policy.frames import Frames, Period, distinct, load_frames
 from auditor.policy.rules import Policy
 from auditor.reporting.activity import event_counts
@@ -64,6 +65,12 @@ def judge_by_role(frames: Frames, policy: Policy, around: timedelta = AROUND, ta
     in parts by peer group (auditor.cluster.peer_group_split); one Detection of what they send back
     (the hits and the findings are engine.run's over the whole of `frames`)."""
     split = plan(frames, policy, partition_of_each_event(frames), most_events)
+    # the explanations' windows, made once for the month: every window's key holds its patient, and a
+    # partition holds the whole context of each patient its events touch, so its accesses find in the
+    # month's windows exactly what they would in its own (each partition made its own: most of the month)
+    frames = replace(frames, explanation_windows=frames.explanation_windows or ExplanationWindows(
+        frames.encounters, frames.care_team, frames.case_patients,
+        TreatmentData(frames.orders, frames.appointments, frames.authored)))
     part = split.part
     order = np.argsort(part, kind="stable")  # within a partition, sequence order stays
     bounds = np.flatnonzero(np.diff(part[order])) + 1
@@ -83,7 +90,7 @@ def judge_by_role(frames: Frames, policy: Policy, around: timedelta = AROUND, ta
         gc.collect()  # the partition's frames go before the next is made
     counted = pd.concat(counts, ignore_index=True).groupby(["day", "source", "outcome"], as_index=False)["count"].sum()
     empty = {name: getattr(frames, name).iloc[0:0] for name in _PATIENT_SCOPED}
-    return assemble(replace(frames, events=None, **empty), policy, judged, counted)
+    return assemble(replace(frames, events=None, explanation_windows=None, **empty), policy, judged, counted)
 
 
 @dataclass(frozen=True)

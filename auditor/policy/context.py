@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from auditor.policy.explanation_windows import ExplanationWindows
 from auditor.policy.explanations import (ExplanationPolicy, TreatmentData, explain, explained_share,
                                          shares_by_explanation)
 from auditor.policy.frames import Frames, Period, columns_for, service_work
@@ -51,6 +52,8 @@ class DetectionContext:
     # what each peer-comparing rule made of the active users, by its parameters (peer_groups.parameters_key):
     # what a partition tells the partition that holds the rest of their role (auditor.cluster.peer_group_split)
     peers_seen: dict = field(default_factory=dict)
+    # the explanations' windows (made once for a month judged in partitions): what lateness asks again
+    windows: ExplanationWindows | None = None
 
     @property
     def period(self) -> Period:
@@ -124,8 +127,11 @@ def build_context(frames: Frames, settings: EngineSettings) -> DetectionContext:
     touches = touch_a_patient(activity, settings)
     accesses = _with_patient(activity[touches], frames.patients)
     links = identity_links(accesses, frames.workforce, frames.patients, staff_patients(frames.workforce, frames.patients))
-    why = explain(accesses, frames.encounters, frames.care_team, settings.explanations, frames.case_patients,
-                  TreatmentData(frames.orders, frames.appointments, frames.authored, frames.workforce))
+    more = TreatmentData(frames.orders, frames.appointments, frames.authored, frames.workforce)
+    windows = frames.explanation_windows or ExplanationWindows(frames.encounters, frames.care_team,
+                                                               frames.case_patients, more)
+    why = explain(accesses, frames.encounters, frames.care_team, settings.explanations, frames.case_patients, more,
+                  windows)
     accesses = pd.concat([accesses, links, why], axis=1)
     denials = _with_user(events[people & ~success], frames.workforce)
-    return DetectionContext(events, activity, accesses, denials, frames, settings)
+    return DetectionContext(events, activity, accesses, denials, frames, settings, windows=windows)

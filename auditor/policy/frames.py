@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -30,6 +31,8 @@ from auditor.vault.gateway.context import OWN_SOURCE, SERVICE_ROLE
 from auditor.vault.records import (Appointment, AuthoredDocument, CareTeamMember, CaseFinding, Encounter, Order, Patient,
                                    WorkforceMember)
 
+if TYPE_CHECKING:  # it imports run_starts from here
+    from auditor.policy.explanation_windows import ExplanationWindows
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,9 @@ class Frames:
     # a partition holding the small peer groups of a role judged in parts: the role's other users
     # (auditor.cluster.peer_group_split); None: these frames hold every user of their roles
     peers_elsewhere: PeersElsewhere | None = None
+    # the explanations' windows of the month's context, made once when the month is judged in partitions
+    # (auditor.cluster.local_partitions); None: build_context makes them of these frames' own tables
+    explanation_windows: ExplanationWindows | None = None
 
 
 def service_work(events: pd.DataFrame) -> pd.Series:

@@ -3,6 +3,8 @@ windows, on frames built in memory."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pandas as pd
 import pytest
 from hypothesis import given, settings
@@ -24,6 +26,7 @@ def _explained(policy, workforce, events, encounters=(), care_team=(), orders=()
                                 documents=documents)
     ctx = build_context(frames, policy.settings)  # what engine.run judges with: the explanations are made here
     reads_only_its_columns(ctx)
+    the_months_windows_answer_alike(ctx)
     why = ctx.accesses["explained_by"].astype(object)
     return dict(zip(ctx.accesses["event_ref"], why.where(why.notna(), None))), ctx
 
@@ -35,6 +38,27 @@ def reads_only_its_columns(ctx) -> None:
     narrow = explain(ctx.accesses.loc[:, list(READS)], f.encounters, f.care_team, ctx.settings.explanations,
                      f.case_patients, TreatmentData(f.orders, f.appointments, f.authored, f.workforce))
     pd.testing.assert_frame_equal(narrow, ctx.accesses[list(narrow.columns)])
+
+
+def the_months_windows_answer_alike(ctx) -> None:
+    """The windows made once for the month (ctx.windows) answer as a part's own would: each user's
+    accesses (as a role partition holds them), asked with only the context of the patients they touch,
+    get the month's answers; and a policy of shorter windows (as lateness asks) gets from the month's
+    windows what windows made anew give it."""
+    f, acc, policy = ctx.frames, ctx.accesses, ctx.settings.explanations
+    answers = ["explained_by", "clinically_explained", "explained", "under_care"]
+    for _, part in acc.groupby(acc["user_id"].astype(object), sort=False):
+        touched = part["patient_id"].dropna().unique()
+        cut = {name: (lambda table: table[table["patient_id"].isin(touched)])(getattr(f, name)) for name in
+               ("encounters", "care_team", "case_patients", "orders", "appointments", "authored")}
+        got = explain(part.loc[:, list(READS)], cut["encounters"], cut["care_team"], policy, cut["case_patients"],
+                      TreatmentData(cut["orders"], cut["appointments"], cut["authored"], f.workforce), ctx.windows)
+        pd.testing.assert_frame_equal(got, part[answers])
+    short = replace(policy, clinical_days_after=1, operational_days_after=2, appointment_days_after=3)
+    more = TreatmentData(f.orders, f.appointments, f.authored, f.workforce)
+    pd.testing.assert_frame_equal(
+        explain(acc.loc[:, list(READS)], f.encounters, f.care_team, short, f.case_patients, more, ctx.windows),
+        explain(acc.loc[:, list(READS)], f.encounters, f.care_team, short, f.case_patients, more))
 
 
 def test_department_window_is_7_days_before_to_30_after(policy):

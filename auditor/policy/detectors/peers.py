@@ -61,8 +61,10 @@ def _late(ctx: DetectionContext, rows: np.ndarray, late_days: int) -> np.ndarray
                     operational_days_after=min(policy.operational_days_after, late_days))
     f = ctx.frames
     asked = acc.iloc[rows[windowed], [acc.columns.get_loc(c) for c in READS]]  # not the wide rows: millions of them
+    # the month's windows: only the clinical and operational ones are made anew, with the short days
     still = explain(asked, f.encounters, f.care_team, short, f.case_patients,
-                    TreatmentData(f.orders, f.appointments, f.authored, f.workforce))["explained"].to_numpy(dtype=bool)
+                    TreatmentData(f.orders, f.appointments, f.authored, f.workforce), ctx.windows, under_care=False)
+    still = still["explained"].to_numpy(dtype=bool)
     late[windowed] = ~still
     return late
 
