@@ -21,6 +21,7 @@ Vectorised numpy throughout, one seeded Generator: the same --events and seed gi
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -370,6 +371,35 @@ def _columns(rng, kind, user, mrn, at, staff) -> pd.DataFrame:
     return frame.reset_index(drop=True)
 
 
+# A month of more accesses is made in parts of this many, each in time order, then merged by time: the
+# whole of a 60-million-event month as Python strings would not fit this machine's memory
+LOG_PART_EVENTS = 10_000_000
+
+
+def _access_log_in_parts(folder: Path, rng, events: int, staff, visits, team, n_patients: int, placed) -> None:
+    """access_log.csv of `events` accesses made LOG_PART_EVENTS at a time, merged in time order and
+    numbered A000000001... in that order, as access_log numbers a month made whole."""
+    parts, header = [], ""
+    for i, start in enumerate(range(0, events, LOG_PART_EVENTS)):
+        log = access_log(rng, min(LOG_PART_EVENTS, events - start), staff, visits, team, n_patients, placed)
+        parts.append(folder / f".access_log.{i}.csv")
+        log.to_csv(parts[-1], index=False, header=False)
+        header = ",".join(log.columns)
+        del log
+    files = [p.open(encoding="utf-8", newline="") for p in parts]
+    try:
+        with (folder / "access_log.csv").open("w", newline="", encoding="utf-8") as out:
+            out.write(header + "\n")
+            # each part's lines start "A" + 9 digits + "," then the timestamp (19 characters)
+            for n, line in enumerate(heapq.merge(*files, key=lambda line: line[11:30]), start=1):
+                out.write(f"A{n:09d}{line[10:]}")
+    finally:
+        for f in files:
+            f.close()
+        for p in parts:
+            p.unlink()
+
+
 def write_export(folder: Path, events: int, seed: int = 20261101, chunk_rows: int = 1_000_000) -> ExportShape:
     """The interchange files of a month of `events` accesses, in `folder`: the five of the contract and
     the three of its version 2."""
@@ -384,8 +414,11 @@ def write_export(folder: Path, events: int, seed: int = 20261101, chunk_rows: in
     for name, frame in (("workforce", staff), ("patients", people), ("encounters", visits), ("care_team", team),
                         ("orders", placed), ("appointments", booked), ("documents", signed)):
         frame.to_csv(folder / f"{name}.csv", index=False)
-    log = access_log(rng, events, staff, visits, team, n_patients, placed)
-    with (folder / "access_log.csv").open("w", newline="", encoding="utf-8") as f:
-        for i in range(0, len(log), chunk_rows):
-            log.iloc[i : i + chunk_rows].to_csv(f, index=False, header=i == 0)
+    if events <= LOG_PART_EVENTS:
+        log = access_log(rng, events, staff, visits, team, n_patients, placed)
+        with (folder / "access_log.csv").open("w", newline="", encoding="utf-8") as f:
+            for i in range(0, len(log), chunk_rows):
+                log.iloc[i : i + chunk_rows].to_csv(f, index=False, header=i == 0)
+    else:
+        _access_log_in_parts(folder, rng, events, staff, visits, team, n_patients, placed)
     return ExportShape(events, n_staff, n_patients, len(visits), len(team), seed, len(placed), len(booked), len(signed))
