@@ -130,21 +130,25 @@ def rule_pack(home: Path, by_role: bool = False, part_events: int = PART_EVENTS)
         policy = load_policy()
         started = time.perf_counter()
         frames = load_frames(vault.records, period, policy.lookback(), log_key=vault.keyring.log_mac_key)
+        load_s, events = time.perf_counter() - started, len(frames.events)
+        shape = {}
+        if by_role:  # the partitions judge_by_role judges: how many, the largest, the roles judged in parts
+            split = plan(frames, policy, partition_of_each_event(frames), part_events)  # (not timed)
+            sizes = np.bincount(split.part[split.part >= 0])
+            shape = {"partitions": int((sizes > 0).sum()), "largest_partition": int(sizes.max(initial=0)),
+                     "roles_in_parts": len(split.hears)}
+            del split, sizes
         loaded = time.perf_counter()
-        detection = judge_by_role(frames, policy, most_events=part_events) if by_role else engine.run(frames, policy)
+        # by role, the month's events go once judged (as `--engine partitioned` lets them go)
+        detection = (judge_by_role(frames, policy, most_events=part_events, let_go=True) if by_role
+                     else engine.run(frames, policy))
         done = time.perf_counter()
     finally:
         vault.close()
-    shape = {}
-    if by_role:  # the partitions judge_by_role judged: how many, the largest, and the roles judged in parts
-        split = plan(frames, policy, partition_of_each_event(frames), part_events)
-        sizes = np.bincount(split.part[split.part >= 0])
-        shape = {"partitions": int((sizes > 0).sum()), "largest_partition": int(sizes.max(initial=0)),
-                 "roles_in_parts": len(split.hears)}
     counts = detection.hits["rule"].value_counts()
     seq = detection.context.events["seq"].to_numpy()[detection.hits["event"].to_numpy(dtype=np.int64)]
     keyed = sorted(zip(detection.hits["rule"].astype(str), seq.tolist()))
-    return {"load_s": loaded - started, "run_s": done - loaded, "events": len(frames.events), "peak_rss_gb": peak_rss_gb(),
+    return {"load_s": load_s, "run_s": done - loaded, "events": events, "peak_rss_gb": peak_rss_gb(),
             "accesses": detection.context.judged, "explained": detection.context.explained_share,
             "rules": len(policy.running()), "hits": {rule: int(n) for rule, n in counts.items()},
             "hits_sha256": hashlib.sha256(repr(keyed).encode()).hexdigest(), **shape}

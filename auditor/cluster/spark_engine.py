@@ -182,8 +182,9 @@ def detect_on_spark(spark, export: MonthExport, policy: Policy, around: timedelt
         tasks = _judging_tasks(spark, int(partitions["part"].nunique()))
         parts = spark.createDataFrame(partitions)
         context = spark.sparkContext.broadcast({name: _ipc_table(t) for name, t in raw.items()})
-        judged = (checked.join(F.broadcast(parts), "user_id").repartition(tasks, "part").groupBy("part")
-                  .applyInArrow(_judge(context, export.period, policy, around, tally), JUDGED).collect())
+        judged = [row.asDict() for row in  # dictionaries, whose bytes assemble lets go as it reads them
+                  checked.join(F.broadcast(parts), "user_id").repartition(tasks, "part").groupBy("part")
+                  .applyInArrow(_judge(context, export.period, policy, around, tally), JUDGED).collect()]
         context.unpersist()
     except AuditorError:
         raise

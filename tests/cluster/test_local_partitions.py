@@ -50,6 +50,19 @@ def test_by_role_partitions_is_the_whole_month(month_vault, policy, labels):
     _same(frames, policy, labels)
 
 
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_the_months_events_go_before_the_results_are_put_together_when_let_go(month_vault, policy):
+    """`--engine partitioned` lets the month's events go once the partitions are judged (let_go): the
+    Detection is the same, and only then are the caller's frames left without their events."""
+    kept, given = _frames(month_vault, policy), _frames(month_vault, policy)
+    held = judge_by_role(kept, policy)
+    assert kept.events is not None
+    freed = judge_by_role(given, policy, let_go=True)
+    assert given.events is None
+    pd.testing.assert_frame_equal(keyed(freed), keyed(held))
+    assert [finding(f) for f in build_findings(freed, policy)] == [finding(f) for f in build_findings(held, policy)]
+
+
 def _largest_role_in_parts(frames, policy) -> int:
     """A `most_events` that splits the largest role partitions by peer group (and a check that it does)."""
     roles = partition_of_each_event(frames)
