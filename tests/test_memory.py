@@ -1,5 +1,6 @@
 """keep_freed_memory: on glibc Linux (this machine and CI) malloc is told to keep freed memory and
-Arrow allocates from the same heap; calling it again changes nothing."""
+Arrow allocates from the same heap; calling it again changes nothing. freed_memory_returned: within it,
+freed memory goes back to the kernel, and after it is kept again."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ import sys
 import pyarrow as pa
 import pytest
 
-from auditor.memory import keep_freed_memory
+import numpy as np
+
+from auditor.memory import freed_memory_returned, keep_freed_memory
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt")
@@ -18,3 +21,27 @@ def test_freed_memory_is_kept_and_arrow_uses_the_same_heap():
     assert keep_freed_memory() is True
     big = pa.array(range(1_000_000))  # allocations still work both ways
     assert big.sum().as_py() == 499_999_500_000
+
+
+def _resident_mb() -> float:
+    with open("/proc/self/status") as status:
+        return int(status.read().split("VmRSS:")[1].split()[0]) / 1024
+
+
+def _freed_and_still_resident() -> float:
+    """The megabytes a freed 400 MB array leaves resident in this process."""
+    before = _resident_mb()
+    block = np.ones(50_000_000)  # 400 MB, each page touched
+    del block
+    return _resident_mb() - before
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt")
+def test_within_freed_memory_returned_a_freed_block_leaves_and_arrow_uses_its_own_pool():
+    assert keep_freed_memory() is True
+    with freed_memory_returned():
+        assert _freed_and_still_resident() < 100
+        assert pa.default_memory_pool().backend_name == "mimalloc"
+        assert pa.array(range(1_000)).sum().as_py() == 499_500
+    assert pa.default_memory_pool().backend_name == "system"  # kept again after
+    assert _freed_and_still_resident() > 300

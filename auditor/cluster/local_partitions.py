@@ -21,6 +21,7 @@ import pandas as pd
 
 from auditor.cluster.partitions import AROUND, Tally, _results, assemble, role_partitions
 from auditor.cluster.peer_group_split import PART_EVENTS, heard, plan, told
+from auditor.memory import freed_memory_returned, return_free_pages
 from auditor.policy import engine
 from auditor.policy.engine import Detection
 from auditor.policy.explanation_windows import ExplanationWindows, TreatmentData
@@ -65,7 +66,15 @@ def judge_by_role(frames: Frames, policy: Policy, around: timedelta = AROUND, ta
     in parts by peer group (auditor.cluster.peer_group_split); one Detection of what they send back
     (the hits and the findings are engine.run's over the whole of `frames`).
     `let_go`: the caller needs the month's events no more, so they go (`frames.events` is None after)
-    before the partitions' results are put together: at 60 million events they are 3.7 GB."""
+    before the partitions' results are put together: at 60 million events they are 3.7 GB.
+    Freed memory goes back to the kernel meanwhile (auditor.memory.freed_memory_returned): bounded
+    memory is what this engine is for."""
+    with freed_memory_returned():
+        return _judge_by_role(frames, policy, around, tally, most_events, let_go)
+
+
+def _judge_by_role(frames: Frames, policy: Policy, around: timedelta, tally: Tally | None, most_events: int,
+                   let_go: bool) -> Detection:
     given = frames
     split = plan(frames, policy, partition_of_each_event(frames), most_events)
     # the explanations' windows, made once for the month: every window's key holds its patient, and a
@@ -93,6 +102,7 @@ def judge_by_role(frames: Frames, policy: Policy, around: timedelta = AROUND, ta
             counts.append(event_counts(found.context.events))
             del found, cut
             gc.collect()  # the partition's frames go before the next is made
+            return_free_pages()
     finally:
         gc.unfreeze()
     empty = {name: getattr(frames, name).iloc[0:0] for name in _PATIENT_SCOPED}
@@ -102,6 +112,7 @@ def judge_by_role(frames: Frames, policy: Policy, around: timedelta = AROUND, ta
         given.events = None
     del given
     gc.collect()
+    return_free_pages()
     counted = pd.concat(counts, ignore_index=True).groupby(["day", "source", "outcome"], as_index=False)["count"].sum()
     return assemble(skeleton, policy, judged, counted)
 

@@ -38,6 +38,28 @@ def test_the_export_is_deterministic_and_shaped_like_a_hospital_month(tmp_path):
     assert len(log) == 20_001 and log[1].split(",")[1].startswith("2026-11-01T")
 
 
+def test_a_month_made_in_parts_is_merged_in_time_order_and_numbered_as_one(tmp_path, monkeypatch):
+    data = _module("policy_data")
+    monkeypatch.setattr(data, "LOG_PART_EVENTS", 7_000)  # 20,000 events in three parts
+    data.write_export(tmp_path, 20_000, seed=5)
+    lines = (tmp_path / "access_log.csv").read_text(encoding="utf-8").splitlines()
+    assert lines[0].startswith("event_id,timestamp,user_id,mrn,") and len(lines) == 20_001
+    rows = [line.split(",") for line in lines[1:]]
+    assert [r[0] for r in rows] == [f"A{n:09d}" for n in range(1, 20_001)]
+    assert [r[1] for r in rows] == sorted(r[1] for r in rows)
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("."))  == []  # the parts are gone
+
+
+def test_by_role_only_judges_by_role_and_prints_the_scale_targets(tmp_path, capsys):
+    bench = _module("policy")
+    assert bench.main(["--events", "20000", "--keep", str(tmp_path), "--by-role-only"]) == 0
+    out = capsys.readouterr().out
+    figures = json.loads(out.strip().splitlines()[-1])
+    assert "pack_s" not in figures and figures["partitioned"]["partitions"] >= 2  # no whole month was run
+    assert "target <= 240 s" in out and "target <= 12 GB" in out and "target at this scale >= 150,000" in out
+    assert sum(figures["partitioned"]["hits"].values()) > 0
+
+
 def test_the_benchmark_runs_and_duckdb_agrees(tmp_path, capsys):
     bench = _module("policy")
     assert bench.main(["--events", "30000", "--keep", str(tmp_path), "--partitioned"]) == 0
