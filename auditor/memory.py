@@ -16,6 +16,7 @@ import ctypes
 import ctypes.util
 import sys
 from contextlib import contextmanager
+from functools import cache
 from typing import Iterator
 
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
@@ -26,6 +27,19 @@ _RETURNED_MMAP, _RETURNED_TRIM = 32 << 20, 64 << 20
 _kept = False
 
 
+@cache
+def _libc() -> ctypes.CDLL:
+    """glibc, with the signatures of the two calls used here (AttributeError: a C library without them)."""
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    libc.mallopt.argtypes, libc.mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    libc.malloc_trim.argtypes, libc.malloc_trim.restype = [ctypes.c_size_t], ctypes.c_int
+    return libc
+
+
+def _thresholds(mmap: int, trim: int) -> bool:
+    return bool(_libc().mallopt(_M_MMAP_THRESHOLD, mmap)) and bool(_libc().mallopt(_M_TRIM_THRESHOLD, trim))
+
+
 def keep_freed_memory() -> bool:
     """Ask glibc's malloc to reuse freed memory (idempotent). True when it did; False off glibc Linux."""
     global _kept
@@ -34,12 +48,10 @@ def keep_freed_memory() -> bool:
     if not sys.platform.startswith("linux"):
         return False
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt = libc.mallopt
+        _libc()
     except (OSError, AttributeError):  # musl and other C libraries have no mallopt
         return False
-    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
-    _kept = bool(mallopt(_M_MMAP_THRESHOLD, _LARGEST)) and bool(mallopt(_M_TRIM_THRESHOLD, _LARGEST))
+    _kept = _thresholds(_LARGEST, _LARGEST)
     if _kept:  # Arrow's own allocator (mimalloc) purges freed pages after milliseconds: use malloc's heap too
         import pyarrow
 
@@ -50,9 +62,7 @@ def keep_freed_memory() -> bool:
 def return_free_pages() -> None:
     """Hand the whole pages malloc holds free back to the kernel now (malloc_trim(3)); nothing off glibc."""
     if _kept:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        libc.malloc_trim.argtypes, libc.malloc_trim.restype = [ctypes.c_size_t], ctypes.c_int
-        libc.malloc_trim(0)
+        _libc().malloc_trim(0)
 
 
 @contextmanager
@@ -65,19 +75,14 @@ def freed_memory_returned() -> Iterator[None]:
     if not _kept:
         yield
         return
-    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-    libc.mallopt.argtypes, libc.mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
-    libc.malloc_trim.argtypes, libc.malloc_trim.restype = [ctypes.c_size_t], ctypes.c_int
     import pyarrow
 
-    libc.mallopt(_M_MMAP_THRESHOLD, _RETURNED_MMAP)
-    libc.mallopt(_M_TRIM_THRESHOLD, _RETURNED_TRIM)
-    libc.malloc_trim(0)
+    _thresholds(_RETURNED_MMAP, _RETURNED_TRIM)
+    return_free_pages()
     kept_pool = pyarrow.default_memory_pool()
     pyarrow.set_memory_pool(pyarrow.mimalloc_memory_pool())  # Arrow's own, which hands freed pages back soon
     try:
         yield
     finally:
         pyarrow.set_memory_pool(kept_pool)
-        libc.mallopt(_M_MMAP_THRESHOLD, _LARGEST)
-        libc.mallopt(_M_TRIM_THRESHOLD, _LARGEST)
+        _thresholds(_LARGEST, _LARGEST)
