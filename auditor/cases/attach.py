@@ -25,7 +25,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from auditor.cases.timelines import Cut, add_part, cases_with_parts
-from auditor.cases.workflow import CLOSED, OPEN, record_history
+from auditor.cases.workflow import CLOSED, OPEN, record_histories
 from auditor.crypto.envelope import new_key_id
 from auditor.policy.findings import Finding
 from auditor.vault.gateway.casework import Casework, CaseworkChange
@@ -84,36 +84,55 @@ def _covered(session: Session, findings: list[Finding]) -> dict[int, int]:
     return covered
 
 
-def _case_for(change: CaseworkChange, user_id: str, first_day: date, last_day: date, result: Attachment) -> Case:
-    """The member's case that is not closed (the newest), or a new open case."""
-    case = change.session.scalars(select(Case).where(Case.user_id == user_id, Case.status != CLOSED)
-                                  .order_by(Case.id.desc()).limit(1).with_for_update()).first()
-    if case is None:
-        case = Case(user_id=user_id, status=OPEN, first_day=first_day, last_day=last_day, opened_at=change.at,
-                    data_key_id=change.new_key("case"))
-        change.session.add(case)
-        change.session.flush()
-        change.wrote("cases", "create", [case.id])
-        result.opened.append(case.id)
-    else:
-        case.first_day, case.last_day = min(case.first_day, first_day), max(case.last_day, last_day)
-        result.extended.append(case.id)
-    return case
+def _cases_for(change: CaseworkChange, users: list[str], first_day: date, last_day: date,
+               result: Attachment) -> dict[str, Case]:
+    """Each member's case that is not closed (the newest), its span extended, or a new open case
+    (their data keys made in one batch); in the members' order in `result`."""
+    found: dict[str, Case] = {}
+    for i in range(0, len(users), _CHUNK):
+        for case in change.session.scalars(select(Case).where(Case.user_id.in_(users[i : i + _CHUNK]),
+                                                              Case.status != CLOSED)
+                                           .order_by(Case.id.desc()).with_for_update()):
+            found.setdefault(case.user_id, case)  # the newest
+    missing = [user_id for user_id in users if user_id not in found]
+    new = [Case(user_id=user_id, status=OPEN, first_day=first_day, last_day=last_day, opened_at=change.at,
+                data_key_id=key_id) for user_id, key_id in zip(missing, change.new_keys("case", len(missing)))]
+    change.session.add_all(new)
+    change.session.flush()
+    change.wrote("cases", "create", [case.id for case in new])
+    found.update((case.user_id, case) for case in new)
+    opened = {case.id for case in new}
+    for user_id in users:
+        case = found[user_id]
+        if case.id in opened:
+            result.opened.append(case.id)
+        else:
+            case.first_day, case.last_day = min(case.first_day, first_day), max(case.last_day, last_day)
+            result.extended.append(case.id)
+    return found
 
 
-def _add(change: CaseworkChange, case: Case, findings: list[Finding]) -> list[int]:
+def _rows(change: CaseworkChange, case: Case, findings: list[Finding], keys: list[str], rows: list[dict]) -> list[int]:
+    """The case_findings rows of `findings` in `case` (`keys`: their finding_key; each explanation
+    sealed under the case's key), appended to `rows`; their ids."""
     ids = []
-    for f in findings:
+    for f, key in zip(findings, keys):
         row_id = new_key_id()
-        change.session.add(CaseFinding(
-            id=row_id, case_id=case.id, finding_key=finding_key(f), rule=f.rule, severity=f.severity, risk=f.risk,
+        rows.append(dict(
+            id=row_id, case_id=case.id, finding_key=key, rule=f.rule, severity=f.severity, risk=f.risk,
             patient_id=f.patient_id, event_ids=json.dumps(f.event_ids), first_at=datetime.fromisoformat(f.first_at),
             last_at=datetime.fromisoformat(f.last_at), added_at=change.at,
             explanation=change.seal(case.data_key_id, "case_findings", "explanation", row_id, f.explanation)))
         f.case = case.id
         ids.append(row_id)
-    change.wrote("case_findings", "create", ids)
     return ids
+
+
+def _insert(change: CaseworkChange, rows: list[dict]) -> None:
+    """The case_findings rows, in batches of executemany (no ORM object each, nor the ORM's bulk path)."""
+    for i in range(0, len(rows), 10_000):
+        change.session.execute(CaseFinding.__table__.insert(), rows[i : i + 10_000])
+    change.wrote("case_findings", "create", [row["id"] for row in rows])
 
 
 # a review's cut of its accesses for some findings of one member (auditor.review.timeline.ReviewedAccesses)
@@ -159,31 +178,39 @@ def attach_findings(casework: Casework, findings: list[Finding], first_day: date
     def work(change: CaseworkChange) -> Attachment:
         take_turns(change.session)
         known = _known(change.session, sorted(set(keys)))
-        fresh, seen = [], set()
+        fresh, seen, fresh_keys = [], set(), {}
         for f, key in zip(findings, keys):
             f.case = known.get(key)
             if f.case is None and not f.muted and key not in seen:
                 fresh.append(f)
+                fresh_keys[id(f)] = key
                 seen.add(key)
         for n, case_id in _covered(change.session, fresh).items():
             fresh[n].case = case_id
         result.already = sum(f.case is not None for f in findings)
         by_user: dict[str, list[Finding]] = {}
+        their_keys: dict[str, list[str]] = {}  # each member's findings' keys, made once
         for f in fresh:
             if f.case is None:
                 by_user.setdefault(f.user_id, []).append(f)
+                their_keys.setdefault(f.user_id, []).append(fresh_keys[id(f)])
         untimed = _untimed(change, findings, keys) if timelines is not None else {}
+        users = sorted(by_user)
+        cases = _cases_for(change, users, first_day, last_day, result)
+        span = f"{first_day.isoformat()} to {last_day.isoformat()}"
         parts: dict[int, tuple[str, list[int], list[Finding]]] = {}
-        for user_id, theirs in sorted(by_user.items()):
-            case = _case_for(change, user_id, first_day, last_day, result)
-            parts[case.id] = (user_id, _add(change, case, theirs), theirs)
-            span = f"{first_day.isoformat()} to {last_day.isoformat()}"
+        added: list[dict] = []
+        history: list[tuple[Case, str, str]] = []
+        for user_id in users:
+            case, theirs = cases[user_id], by_user[user_id]
+            parts[case.id] = (user_id, _rows(change, case, theirs, their_keys[user_id], added), theirs)
             opened = case.id in result.opened
-            record_history(change, case, "opened" if opened else "findings_added", change.ctx.user_id,
-                           detail=f"{len(theirs)} finding(s) of {span}")
+            history.append((case, "opened" if opened else "findings_added", f"{len(theirs)} finding(s) of {span}"))
             change.record("case", case.id, f"case {case.id} {'opened' if opened else 'extended'} for user "
                           f"{user_id}: {len(theirs)} finding(s) of {span}", action="create" if opened else "update")
             result.added += len(theirs)
+        _insert(change, added)
+        record_histories(change, history, change.ctx.user_id)
         placed = {key: f.case for f, key in zip(findings, keys) if f.case is not None}
         for f, key in zip(findings, keys):  # a finding listed twice gets its first copy's case
             f.case = placed.get(key) if f.case is None and not f.muted else f.case

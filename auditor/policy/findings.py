@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Protocol
 
+import numpy as np
 import pandas as pd
 
 from auditor.policy.engine import Detection
@@ -131,14 +132,16 @@ def _grouped(detection: Detection) -> pd.DataFrame:
     operations = (accesses["role"].isin(detection.context.settings.explanations.operational_roles)
                   | accesses["workforce_id"].isna())
     hits["operational"] = hits["event"].map(operations[operations]).notna()
-    groups = hits.groupby(["rule", "user_id", "unit"], sort=False).agg(
-        event_ids=("event_ref", lambda s: list(dict.fromkeys(s))), patients=("patient_id", "nunique"),
+    keys = ["rule", "user_id", "unit"]
+    groups = hits.groupby(keys, sort=False).agg(
+        patients=("patient_id", "nunique"),
         patient_id=("patient_id", "first"), first_at=("at", "min"), last_at=("at", "max"),
         first_day=("local_day", "min"), last_day=("local_day", "max"), evidence=("evidence", "first"),
         severity=("severity", "first"), all_viewed=("viewed", "all"), count=("event", "nunique"),
         days=("local_day", "nunique"), sensitive=("sensitive", "any"), vip=("vip", "any"),
         any_explained=("explained", "any"), under_care=("under_care", "all"), operational=("operational", "any"),
     ).reset_index()
+    groups.insert(len(keys), "event_ids", _event_ids(hits, keys))
     peers = detection.standing or (standing(accesses) if len(accesses) else None)  # worked out once for both
     deviation = unexplained_deviation(accesses, peers)
     groups["peer_deviation"] = groups["user_id"].map(deviation).fillna(0).astype("int64")
@@ -153,6 +156,17 @@ def _grouped(detection: Detection) -> pd.DataFrame:
     groups["sensitive"] &= (groups["rule"] != "sensitive-record-access") | groups["expected"]
     groups["vip"] &= (groups["rule"] != "vip-access") | groups["expected"]
     return groups
+
+
+def _event_ids(hits: pd.DataFrame, keys: list[str]) -> list[list[str]]:
+    """Each group's event references in time order, each once, the groups in the order groupby(keys,
+    sort=False) gives them (of first appearance): one split of an array, not a Python call per group."""
+    firsts = hits.drop_duplicates([*keys, "event_ref"])  # a group's first appearance is kept
+    code = firsts.groupby(keys, sort=False).ngroup().to_numpy()
+    kept = code >= 0  # a key that is missing puts the row in no group, as in the groups themselves
+    code, refs = code[kept], firsts["event_ref"].to_numpy(dtype=object)[kept]
+    order = np.argsort(code, kind="stable")
+    return [part.tolist() for part in np.split(refs[order], np.flatnonzero(np.diff(code[order])) + 1)] if len(code) else []
 
 
 def _actors(user_ids, people: dict[str, str], workforce: pd.DataFrame) -> dict[str, str]:

@@ -92,6 +92,10 @@ class ServiceChange:
     def new_key(self, purpose: str) -> int:
         return self.gateway.envelope.create_key(purpose)
 
+    def new_keys(self, purpose: str, count: int) -> list[int]:
+        """`count` data keys in one commit of the key store (new_key for each costs a commit each)."""
+        return self.gateway.envelope.create_keys(count, purpose)
+
     def _sealable(self, table: str, column: str) -> None:
         if column not in self.SEALED.get(table, ()):
             raise ValueError(f"{table}.{column} is not a {self.KIND} column")
