@@ -278,6 +278,23 @@ _FINDINGS = st.lists(st.builds(
     st.sets(st.sampled_from([f"e{i}" for i in range(8)]), min_size=1, max_size=4), st.booleans()), max_size=8)
 
 
+def test_a_member_left_two_open_cases_has_new_findings_put_into_the_newer(local_vault, policy):
+    """Two open cases of one member (left by runs from before runs took turns) take the next findings
+    in the newer one, as the module says."""
+    ids = populate(local_vault)
+    (older,) = review_period(local_vault, NOVEMBER, policy).attachment.opened
+    with local_vault.records.begin() as conn:
+        row = conn.execute(select(Case).where(Case.id == older)).one()
+        conn.execute(Case.__table__.insert(), [{"user_id": row.user_id, "status": "open", "first_day": row.first_day,
+                                                "last_day": row.last_day, "opened_at": row.opened_at,
+                                                "data_key_id": row.data_key_id}])
+        newer = conn.scalar(select(func.max(Case.id)))
+    _accesses(local_vault, ids, ("ehr-9", "n.muller", "P-FAM", datetime(2026, 12, 3, 15, tzinfo=timezone.utc)))
+    december = review_period(local_vault, Period(date(2026, 12, 1), date(2026, 12, 31), NEW_YORK), policy)
+    assert newer > older and december.attachment.extended == [newer] and december.attachment.opened == []
+    assert {f.case for f in december.findings} == {newer}
+
+
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(batch=_FINDINGS)
 def test_attaching_twice_adds_nothing_and_cases_belong_to_their_user(local_vault, batch):
