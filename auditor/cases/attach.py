@@ -178,34 +178,34 @@ def attach_findings(casework: Casework, findings: list[Finding], first_day: date
     def work(change: CaseworkChange) -> Attachment:
         take_turns(change.session)
         known = _known(change.session, sorted(set(keys)))
-        fresh, seen, fresh_keys = [], set(), {}
+        fresh, fresh_keys, seen = [], [], set()
         for f, key in zip(findings, keys):
             f.case = known.get(key)
             if f.case is None and not f.muted and key not in seen:
                 fresh.append(f)
-                fresh_keys[id(f)] = key
+                fresh_keys.append(key)
                 seen.add(key)
         for n, case_id in _covered(change.session, fresh).items():
             fresh[n].case = case_id
         result.already = sum(f.case is not None for f in findings)
         by_user: dict[str, list[Finding]] = {}
         their_keys: dict[str, list[str]] = {}  # each member's findings' keys, made once
-        for f in fresh:
+        for f, key in zip(fresh, fresh_keys):
             if f.case is None:
                 by_user.setdefault(f.user_id, []).append(f)
-                their_keys.setdefault(f.user_id, []).append(fresh_keys[id(f)])
+                their_keys.setdefault(f.user_id, []).append(key)
         untimed = _untimed(change, findings, keys) if timelines is not None else {}
         users = sorted(by_user)
         cases = _cases_for(change, users, first_day, last_day, result)
         span = f"{first_day.isoformat()} to {last_day.isoformat()}"
         parts: dict[int, tuple[str, list[int], list[Finding]]] = {}
         added: list[dict] = []
-        history: list[tuple[Case, str, str]] = []
+        history: list[tuple[Case, str, str, None]] = []
         for user_id in users:
             case, theirs = cases[user_id], by_user[user_id]
             parts[case.id] = (user_id, _rows(change, case, theirs, their_keys[user_id], added), theirs)
             opened = case.id in result.opened
-            history.append((case, "opened" if opened else "findings_added", f"{len(theirs)} finding(s) of {span}"))
+            history.append((case, "opened" if opened else "findings_added", f"{len(theirs)} finding(s) of {span}", None))
             change.record("case", case.id, f"case {case.id} {'opened' if opened else 'extended'} for user "
                           f"{user_id}: {len(theirs)} finding(s) of {span}", action="create" if opened else "update")
             result.added += len(theirs)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 
 from auditor.crypto.envelope import new_key_id
 from auditor.errors import InputError, NotFound
@@ -41,37 +41,31 @@ def record_history(change: CaseworkChange, case: Case, action: str, by: str, *, 
     """Append one history row (the note sealed under the case's key). Never updated, never deleted.
     The caller holds the case row's lock, so positions are consecutive. The row, and the case as it
     stands when the work returns, are recorded in the ledger of trusted rows."""
-    row_id = new_key_id()
-    position = change.session.scalar(select(func.coalesce(func.max(CaseHistoryEntry.position), 0))
-                                     .where(CaseHistoryEntry.case_id == case.id)) + 1
-    change.session.add(CaseHistoryEntry(
-        id=row_id, case_id=case.id, position=position, at=at or change.at, action=action, by=by[:128],
-        status=case.status, disposition=case.disposition, sanction=case.sanction, detail=detail,
-        note=change.seal(case.data_key_id, "case_history", "note", row_id, note) if note else None))
-    change.wrote("case_history", "create", [row_id])
-    change.wrote("cases", "update", [case.id])
+    record_histories(change, [(case, action, detail, note)], by, at=at)
 
 
-def record_histories(change: CaseworkChange, entries: list[tuple[Case, str, str]], by: str) -> None:
-    """record_history for many cases at once, each (case, action, detail) with no note: one query for
-    their positions and one batch of rows. The caller holds the cases' locks."""
+def record_histories(change: CaseworkChange, entries: list[tuple[Case, str, str | None, str | None]], by: str,
+                     at: datetime | None = None) -> None:
+    """record_history for many changes at once, each (case, action, detail, note): one query for the
+    cases' last positions and one batch of rows. The caller holds the cases' locks."""
     if not entries:
         return
-    ids = sorted({case.id for case, _, _ in entries})
+    ids = sorted({case.id for case, _, _, _ in entries})
     last: dict[int, int] = {}
     for i in range(0, len(ids), 900):
         last.update(change.session.execute(select(CaseHistoryEntry.case_id, func.max(CaseHistoryEntry.position))
                                            .where(CaseHistoryEntry.case_id.in_(ids[i : i + 900]))
                                            .group_by(CaseHistoryEntry.case_id)).all())
     rows = []
-    for case, action, detail in entries:
-        last[case.id] = last.get(case.id, 0) + 1
-        rows.append(dict(id=new_key_id(), case_id=case.id, position=last[case.id], at=change.at, action=action,
+    for case, action, detail, note in entries:
+        row_id, last[case.id] = new_key_id(), last.get(case.id, 0) + 1
+        rows.append(dict(id=row_id, case_id=case.id, position=last[case.id], at=at or change.at, action=action,
                          by=by[:128], status=case.status, disposition=case.disposition, sanction=case.sanction,
-                         detail=detail, note=None))
-    change.session.flush()  # the cases' own changes first: their rows are recorded as they stand at the end
+                         detail=detail,
+                         note=change.seal(case.data_key_id, "case_history", "note", row_id, note) if note else None))
+    change.session.flush()  # the cases' rows first (a history row names its case)
     for i in range(0, len(rows), 10_000):
-        change.session.execute(insert(CaseHistoryEntry), rows[i : i + 10_000])
+        change.session.execute(CaseHistoryEntry.__table__.insert(), rows[i : i + 10_000])
     change.wrote("case_history", "create", [row["id"] for row in rows])
     change.wrote("cases", "update", ids)
 
