@@ -47,6 +47,9 @@ def test_critical_findings_demoted_behind_the_gateway_leave_the_top_and_are_name
     ("DELETE FROM case_findings WHERE id = (SELECT min(id) FROM case_findings WHERE case_id = {case})",
      "case_findings", "row-deleted"),
     ("UPDATE case_findings SET event_ids = '[]' WHERE case_id = {case}", "case_findings", "row-edited"),
+    # a decoy: a newer open case of the same member, which the next review's findings would go into
+    ("INSERT INTO cases (user_id, status, first_day, last_day, opened_at, data_key_id) SELECT user_id, 'open', "
+     "first_day, last_day, opened_at, data_key_id FROM cases WHERE id = {case}", "cases", "row-inserted"),
     ("INSERT INTO case_history (id, case_id, position, at, action, by, status) "
      "VALUES (424242, {case}, 99, 0, 'closed', 'olivia', 'closed')", "case_history", "row-inserted"),
 ])
