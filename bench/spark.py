@@ -37,6 +37,7 @@ import policy as policy_bench  # noqa: E402  (bench/policy.py: its ingest step)
 import policy_data  # noqa: E402
 
 from auditor.cluster.month_input import open_export  # noqa: E402
+from auditor.cluster.peer_group_split import PART_EVENTS  # noqa: E402
 from auditor.cluster.spark_engine import detect_on_spark, spark_session  # noqa: E402
 from auditor.home import Vault  # noqa: E402
 from auditor.policy import engine  # noqa: E402
@@ -59,17 +60,27 @@ def keyed(detection) -> pd.DataFrame:
     return hits.sort_values(["rule", "seq"]).reset_index(drop=True).astype(object)
 
 
-def on_spark(master: str, export, policy, local: pd.DataFrame) -> dict:
+def task_tally(found) -> list[int]:
+    """What each judging task reports: its events, and the peak memory of the Python worker that ran it
+    (KB; a worker runs several tasks one after another, so the most any of its tasks needed, at least)."""
+    import resource
+
+    return [len(found.context.events), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss]
+
+
+def on_spark(master: str, export, policy, local: pd.DataFrame, part_events: int) -> dict:
     session, start_s = _timed(spark_session, master, "auditor bench")
     try:
-        found, run_s = _timed(detect_on_spark, session, export, policy)
+        found, run_s = _timed(detect_on_spark, session, export, policy, tally=task_tally, most_events=part_events)
     finally:
         session.stop()
     same = keyed(found).equals(local)
-    return {"start_s": start_s, "run_s": run_s, "hits": len(found.hits), "identical": bool(same)}
+    tasks = found.context.tallies
+    return {"start_s": start_s, "run_s": run_s, "hits": len(found.hits), "identical": bool(same), "tasks": len(tasks),
+            "largest_task_events": max(t[0] for t in tasks), "worker_peak_gb": max(t[1] for t in tasks) / 1e6}
 
 
-def measure(home: Path, work: Path, cores: int, standalone: bool) -> dict:
+def measure(home: Path, work: Path, cores: int, standalone: bool, part_events: int = PART_EVENTS) -> dict:
     vault = Vault.open(home)
     try:
         policy = load_policy()
@@ -89,14 +100,15 @@ def measure(home: Path, work: Path, cores: int, standalone: bool) -> dict:
            "export_s": export_s, "exported_events": done.events, "export_days": done.days,
            "export_mb": sum(p.stat().st_size for p in (work / "export").rglob("*") if p.is_file()) / 1e6}
     del local
-    fig["spark_local"] = on_spark(f"local[{cores}]", export, policy, reference)
+    fig["part_events"] = part_events
+    fig["spark_local"] = on_spark(f"local[{cores}]", export, policy, reference, part_events)
     if standalone:
         from tests.cluster import standalone as cluster_of
 
         import pyspark
         cluster = cluster_of.start(Path(pyspark.__file__).parent, work / "standalone")
         try:
-            fig["spark_standalone"] = on_spark(cluster.master, export, policy, reference)
+            fig["spark_standalone"] = on_spark(cluster.master, export, policy, reference, part_events)
         finally:
             cluster.stop()
     fig["driver_peak_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6  # KB on Linux
@@ -116,7 +128,10 @@ def show(fig: dict) -> None:
             rows.append((f"{name}: session start", s["start_s"], ""))
             rows.append((f"{name}: check + partition + rules", s["run_s"],
                          f"{s['run_s'] / local:.2f}x the local engine; hits "
-                         + ("identical" if s["identical"] else "DIFFER")))
+                         + ("identical" if s["identical"] else "DIFFER")
+                         + f"; {s['tasks']} judging tasks, the largest {s['largest_task_events']:,} events "
+                           f"(a role of more than {fig['part_events']:,} in parts), Python workers' peak "
+                           f"{s['worker_peak_gb']:.2f} GB"))
     width = max(len(r[0]) for r in rows)
     print(f"{'measure':<{width}}  {'seconds':>8}  note")
     for what, seconds, note in rows:
@@ -133,7 +148,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", type=Path, help="Keep the export (and a generated vault) here.")
     parser.add_argument("--local-cores", type=int, default=2)
     parser.add_argument("--standalone", action="store_true", help="Also on a two-worker standalone cluster.")
+    parser.add_argument("--part-events", type=int, default=PART_EVENTS,
+                        help="A role of more events is judged in parts by peer group (default %(default)s).")
     args = parser.parse_args(argv)
+    if args.part_events < 1:
+        parser.error("--part-events must be 1 or more")
     tmp = None if args.keep else tempfile.TemporaryDirectory(prefix="auditor-bench-spark-")
     work = args.keep or Path(tmp.name)
     work.mkdir(parents=True, exist_ok=True)
@@ -143,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         policy_data.write_export(work / "source", args.events, args.seed)
         ingested = policy_bench.ingest(work / "source", home)
         print(f"ingested at {ingested['ingest_per_s']:,.0f} events/s", file=sys.stderr)
-    fig = measure(home, work, args.local_cores, args.standalone)
+    fig = measure(home, work, args.local_cores, args.standalone, args.part_events)
     show(fig)
     if tmp:
         tmp.cleanup()

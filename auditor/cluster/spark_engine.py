@@ -13,6 +13,12 @@ cluster with the very detectors the local engine runs (auditor.policy.engine.run
    decides it), and the roles one member's events span share a partition. Each member's events and
    each peer group's members are then in one partition, and the rules find there what they find over
    the whole month.
+   A role of more than `most_events` events (a health system's nurses) is judged in parts, its
+   large peer groups whole in each (auditor.cluster.peer_group_split): the cluster counts each
+   member's events and finds their first access (the role it carries), the driver plans the parts,
+   and the rest of each split role is judged in a second stage that hears from its role's parts what
+   the role's medians count of them (PeersElsewhere, sent back as Arrow). No task then holds a role
+   whole, only a part of about `most_events` events.
 3. Judge each partition (applyInArrow): its events and the context of the patients they touch (the
    context is broadcast once; the workforce whole, the patient-scoped tables cut to those patients)
    go through engine.run. A partition returns its hits by sequence number, the hits' events, each
@@ -27,8 +33,10 @@ from __future__ import annotations
 
 import re
 import sys
+from dataclasses import replace
 from datetime import date, timedelta
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -38,11 +46,14 @@ from auditor.cluster.month_export import EVENT_SCHEMA
 from auditor.cluster.month_input import (CONTEXT, ExportRefused, MonthExport, _objects, checked_day, context_table,
                                         month_frames, require_lookback)
 from auditor.cluster.partitions import AROUND, Tally, _ipc_table, _results, assemble, role_partitions
+from auditor.cluster.peer_group_split import (PART_EVENTS, first_accesses, heard, members, plan_members, told,
+                                              told_by, told_table)
 from auditor.errors import AuditorError, ConfigurationError, InputError
 from auditor.policy import engine
 from auditor.policy import frames as frame_reading
 from auditor.policy.engine import Detection
 from auditor.policy.frames import Frames
+from auditor.policy.peer_groups import PeersElsewhere
 from auditor.policy.rules import Policy
 
 _ENGINE = [*frame_reading._BLOCK_COLUMNS, "has_reason"]
@@ -52,11 +63,14 @@ CHECKED = ("seq long, at_us long, source string, source_event_id string, user_id
            "action string, patient_id long, record_type string, outcome string, purpose string, "
            "break_glass boolean, has_reason boolean, day string")
 JUDGED = ("part int, hits binary, events binary, activity binary, accesses binary, denials binary, standing binary, "
-          "judged long, explained long, explained_by string, summary string, tally string")
+          "judged long, explained long, explained_by string, summary string, tally string, told binary")
 _JUDGED_SCHEMA = pa.schema([("part", pa.int32())] + [(n, pa.binary()) for n in ("hits", "events", "activity", "accesses",
                                                                             "denials", "standing")]
                            + [("judged", pa.int64()), ("explained", pa.int64())]
-                           + [(n, pa.string()) for n in ("explained_by", "summary", "tally")])
+                           + [(n, pa.string()) for n in ("explained_by", "summary", "tally")]
+                           + [("told", pa.binary())])
+FIRSTS = "user_id string, seq long, role string"
+_FIRSTS_SCHEMA = pa.schema([("user_id", pa.string()), ("seq", pa.int64()), ("role", pa.string())])
 _LOOPBACK = re.compile(r"^(local(\[[0-9*, ]+\])?|spark://(127\.0\.0\.1|localhost)(:\d+)?)$")
 
 
@@ -118,18 +132,62 @@ def partition_frames(table: pa.Table, context: dict[str, pa.Table], period, cut:
 
 
 def judge_partition(part: int, table: pa.Table, context: dict[str, pa.Table], period, policy: Policy,
-                    around: timedelta = AROUND, tally: Tally | None = None) -> dict:
-    """engine.run over one partition's frames; what the partition sends back."""
-    return _results(part, engine.run(partition_frames(table, context, period), policy), around, tally)
+                    around: timedelta = AROUND, tally: Tally | None = None, elsewhere: PeersElsewhere | None = None,
+                    tells: bool = False) -> dict:
+    """engine.run over one partition's frames; what the partition sends back. `elsewhere`: for the rest
+    of a split role, what its parts told; `tells`: a part of a split role, whose `told` the rest hears."""
+    frames = partition_frames(table, context, period)
+    found = engine.run(frames if elsewhere is None else replace(frames, peers_elsewhere=elsewhere), policy)
+    return {**_results(part, found, around, tally), "told": _ipc_table(told_table(told(found))) if tells else b""}
 
 
-def _judge(context, period, policy: Policy, around: timedelta, tally: Tally | None):
-    """The task each partition runs (the context arrives once per executor, broadcast as Arrow IPC)."""
+def _read_ipc(data: bytes) -> pa.Table:
+    return pa.ipc.open_stream(pa.py_buffer(data)).read_all()
+
+
+def _judge(context, period, policy: Policy, around: timedelta, tally: Tally | None, feeding: frozenset = frozenset(),
+           heard_by=None):
+    """The task each partition runs (the context arrives once per executor, broadcast as Arrow IPC;
+    `heard_by`, broadcast too: what each rest of a split role hears, by its partition)."""
     def judge(table: pa.Table) -> pa.Table:
-        tables = {name: pa.ipc.open_stream(pa.py_buffer(data)).read_all() for name, data in context.value.items()}
-        found = judge_partition(table["part"][0].as_py(), table, tables, period, policy, around, tally)
+        tables = {name: _read_ipc(data) for name, data in context.value.items()}
+        part = table["part"][0].as_py()
+        elsewhere = told_by(_read_ipc(heard_by.value[part])) if heard_by is not None else None
+        found = judge_partition(part, table, tables, period, policy, around, tally, elsewhere, part in feeding)
         return pa.table({name: [value] for name, value in found.items()}, schema=_JUDGED_SCHEMA)
     return judge
+
+
+def _first_access_task(period, policy: Policy):
+    """The task that finds, in each batch of checked rows, each user's first access (first_accesses)."""
+    def firsts(batches):
+        for batch in batches:
+            table = pa.Table.from_batches([batch]).select(_ENGINE).cast(_ENGINE_SCHEMA)
+            found = first_accesses(frame_reading._typed_block_events([table]), period, policy, in_order=False)
+            yield from pa.Table.from_pandas(found, schema=_FIRSTS_SCHEMA, preserve_index=False).to_batches()
+    return firsts
+
+
+def _planned(checked, workforce: pd.DataFrame, period, policy: Policy, most_events: int) -> tuple[pd.DataFrame, dict]:
+    """(user_id, part) of every member, and what the rest of each split role hears from
+    (peer_group_split.plan_members): each member's role partition, split by peer group where a role
+    holds more than `most_events` events. Counted on the cluster: each member's events by the role they
+    carry, and (only when a role is split) each member's first access."""
+    from pyspark.sql import functions as F
+
+    named = checked.where(F.col("user_id").isNotNull())
+    pairs = named.groupBy("user_id", "role").count().toPandas()
+    users = role_partitions(pairs, workforce[["user_id", "role"]].astype(object))  # as partition_of_each_event
+    users = users.assign(events=users["user_id"].map(pairs.groupby("user_id")["count"].sum()).to_numpy(dtype=np.int64))
+    if not len(users) or not (np.bincount(users["part"], weights=users["events"]) > most_events).any():
+        return users[["user_id", "part"]], {}
+    firsts = (named.mapInArrow(_first_access_task(period, policy), FIRSTS).groupBy("user_id")
+              .agg(F.min(F.struct("seq", "role")).alias("first")).select("user_id", "first.role").toPandas())
+    carried = firsts.set_index("user_id")["role"].reindex(pd.Index(users["user_id"])).to_numpy(dtype=object, na_value=None)
+    planned = members(users["user_id"].to_numpy(dtype=object), carried, workforce)
+    code, hears = plan_members(planned.assign(part=users["part"].to_numpy(), events=users["events"].to_numpy()),
+                               policy, most_events)
+    return pd.DataFrame({"user_id": users["user_id"].to_numpy(dtype=object), "part": code}), hears
 
 
 def _unwrapped(exc: Exception) -> Exception:
@@ -152,17 +210,17 @@ def _judging_tasks(spark, partitions: int) -> int:
 
 
 def detect_on_spark(spark, export: MonthExport, policy: Policy, around: timedelta = AROUND,
-                    tally: Tally | None = None) -> Detection:
+                    tally: Tally | None = None, most_events: int = PART_EVENTS) -> Detection:
     """The rules over a checked export on `spark` (a session): a Detection as engine.run gives, whose
     context holds the accesses within `around` of each member's hits (the case timelines' reach), the
     counts the report's activity states, and `tally` of each partition's Detection (a callable that
-    travels to the executors: what a caller counts of the month without bringing it back)."""
+    travels to the executors: what a caller counts of the month without bringing it back); a role of more
+    than `most_events` events is judged in parts by peer group."""
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
     require_lookback(export, policy)
     raw = {name: context_table(export, name) for name in CONTEXT}  # each against its SHA-256
-    workforce = _objects(raw["workforce"])
     if not export.days:
         return assemble(_skeleton(raw, export.period), policy, _nobody(raw, export.period, policy, around, tally),
                         _no_events())
@@ -177,14 +235,22 @@ def detect_on_spark(spark, export: MonthExport, policy: Policy, around: timedelt
         first, last = export.period.first_day.isoformat(), export.period.last_day.isoformat()
         counts = (checked.where((F.col("day") >= first) & (F.col("day") <= last))
                   .groupBy("day", "source", "outcome").count().toPandas())
-        pairs = checked.where(F.col("user_id").isNotNull()).select("user_id", "role").distinct().toPandas()
-        partitions = role_partitions(pairs, workforce)
-        tasks = _judging_tasks(spark, int(partitions["part"].nunique()))
-        parts = spark.createDataFrame(partitions)
+        partitions, hears = _planned(checked, _skeleton(raw, export.period).workforce, export.period, policy,
+                                     most_events)
+        keyed = checked.join(F.broadcast(spark.createDataFrame(partitions)), "user_id")
         context = spark.sparkContext.broadcast({name: _ipc_table(t) for name, t in raw.items()})
-        judged = [row.asDict() for row in  # dictionaries, whose bytes assemble lets go as it reads them
-                  checked.join(F.broadcast(parts), "user_id").repartition(tasks, "part").groupBy("part")
-                  .applyInArrow(_judge(context, export.period, policy, around, tally), JUDGED).collect()]
+        rests = sorted(hears)
+        feeding = frozenset(p for parts in hears.values() for p in parts)
+        first = keyed.where(~F.col("part").isin(rests)) if rests else keyed
+        judged = _judged(spark, first, int(partitions["part"].nunique()) - len(rests),
+                         _judge(context, export.period, policy, around, tally, feeding))
+        if rests:  # the rest of each split role, once its role's parts have told what they saw
+            tells = {row["part"]: told_by(_read_ipc(row["told"])) for row in judged if row["part"] in feeding}
+            heard_by = spark.sparkContext.broadcast({rest: _ipc_table(told_table(heard(
+                [tells[p] for p in hears[rest] if p in tells]))) for rest in rests})
+            judged += _judged(spark, keyed.where(F.col("part").isin(rests)), len(rests),
+                              _judge(context, export.period, policy, around, tally, heard_by=heard_by))
+            heard_by.unpersist()
         context.unpersist()
     except AuditorError:
         raise
@@ -196,6 +262,13 @@ def detect_on_spark(spark, export: MonthExport, policy: Policy, around: timedelt
     counts["day"] = [date.fromisoformat(d) for d in counts["day"]]
     return assemble(_skeleton(raw, export.period), policy,
                     judged or _nobody(raw, export.period, policy, around, tally), counts)
+
+
+def _judged(spark, keyed, partitions: int, judge) -> list[dict]:
+    """Each partition of `keyed` (checked rows with their `part`) judged by `judge` on the cluster."""
+    return [row.asDict() for row in  # dictionaries, whose bytes assemble lets go as it reads them
+            keyed.repartition(_judging_tasks(spark, partitions), "part").groupBy("part")
+            .applyInArrow(judge, JUDGED).collect()]
 
 
 def _skeleton(raw: dict[str, pa.Table], period) -> Frames:

@@ -24,3 +24,11 @@ def test_the_spark_benchmark_runs_and_spark_finds_what_the_local_engine_finds(tm
     assert figures["spark_local"]["identical"] and figures["spark_local"]["hits"] == figures["hits"] > 0
     assert figures["exported_events"] == figures["events"] and "x the local engine; hits identical" in done.stdout
     assert (tmp_path / "export" / "manifest.json").is_file()
+    tasks = figures["spark_local"]
+    assert 1 <= tasks["tasks"] and 0 < tasks["largest_task_events"] <= figures["events"] and tasks["worker_peak_gb"] > 0
+    assert f"{tasks['tasks']} judging tasks, the largest {tasks['largest_task_events']:,} events" in done.stdout
+
+
+def test_the_spark_benchmark_refuses_a_part_size_under_one():
+    done = subprocess.run([sys.executable, str(BENCH), "--part-events", "0"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "--part-events must be 1 or more" in done.stderr

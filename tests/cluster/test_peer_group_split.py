@@ -7,11 +7,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from auditor.cluster.local_partitions import judge_by_role, partition_of_each_event
-from auditor.cluster.peer_group_split import plan, smallest_group
+from auditor.cluster.peer_group_split import plan, smallest_group, told_by, told_table
 from auditor.policy import engine
 from auditor.policy.examples import frames_from_tables
+from auditor.policy.peer_groups import PeersElsewhere
 from auditor.policy.rules import load_policy
 from tests.cluster.test_role_partitions import keyed
 
@@ -87,3 +90,26 @@ def test_members_without_accesses_and_events_of_no_one_stay_where_they_were_coun
     whole = engine.run(frames, policy)
     pd.testing.assert_frame_equal(keyed(judge_by_role(frames, policy, most_events=5)), keyed(whole))
     assert np.isin(split.part, [-1, *split.hears, *split.hears[parts["i0"]]]).all()
+
+
+@settings(max_examples=60, deadline=None)
+@given(shares=st.lists(st.tuples(st.sampled_from(["nurse", "physician", None]), st.floats(0, 1)), max_size=6),
+       seen=st.dictionaries(st.sampled_from(['{"minimum": 3}', '{"minimum": 5}']),
+                            st.lists(st.tuples(st.sampled_from(["nurse", "clerk"]), st.integers(0, 2**62),
+                                               st.floats(0, 1)), max_size=5), max_size=2))
+def test_what_a_part_tells_crosses_from_a_task_as_it_was(shares, seen):
+    """A cluster's part tells the rest of its role in an Arrow table (told_table): read back, it is what
+    was told, value for value (the medians the rest counts are then the local engine's)."""
+    told = PeersElsewhere(pd.DataFrame({"role": pd.Series([r for r, _ in shares], dtype="category"),
+                                        "share": [s for _, s in shares]}),
+                          {k: pd.DataFrame({"role": pd.Series([r for r, _, _ in v], dtype="category"),
+                                            "charts": np.array([c for _, c, _ in v], dtype=np.int64),
+                                            "share": [s for _, _, s in v]}) for k, v in seen.items()})
+    back = told_by(told_table(told))
+    assert back.shares["role"].tolist() == told.shares["role"].astype(object).where(told.shares["role"].notna(), None).tolist()
+    assert back.shares["share"].tolist() == told.shares["share"].tolist()
+    assert sorted(back.seen) == sorted(told.seen)
+    for key, users in told.seen.items():
+        assert back.seen[key]["role"].tolist() == users["role"].astype(object).tolist()
+        assert back.seen[key]["charts"].tolist() == users["charts"].tolist() and back.seen[key]["charts"].dtype == np.int64
+        assert back.seen[key]["share"].tolist() == users["share"].tolist()

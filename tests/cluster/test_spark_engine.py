@@ -3,6 +3,7 @@ them the same findings, on a simulated month whose events are in blocks and rows
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -49,6 +50,42 @@ def test_spark_finds_what_the_local_engine_finds(month_vault, policy, spark, tmp
     assert remote.context.explained_share == local.context.explained_share
     assert remote.context.explained_by_share == local.context.explained_by_share
     assert [_finding(f) for f in build_findings(remote, policy)] == [_finding(f) for f in build_findings(local, policy)]
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_a_role_judged_in_parts_by_peer_group_on_spark_finds_what_the_local_engine_finds(month_vault, policy, spark,
+                                                                                          tmp_path):
+    """No task holds a large role whole: its large peer groups are judged in parts, the rest of the role
+    after them, hearing what the role's medians count of them; the hits and findings are those of the
+    whole month judged at once."""
+    from auditor.cluster.local_partitions import partition_of_each_event
+    from auditor.cluster.peer_group_split import plan
+
+    november = month_period("2026-11", month_vault.timezone)
+    frames = load_frames(month_vault.records, november, policy.lookback(), log_key=month_vault.keyring.log_mac_key)
+    roles = partition_of_each_event(frames)
+    nurses = int(np.bincount(roles[roles >= 0])[roles[(frames.events["event_role"] == "nurse").to_numpy()][0]])
+    most = nurses // 3
+    split = plan(frames, policy, roles, most_events=most)
+    assert split.hears, "the simulated month must have a role to split"
+    parts = np.bincount(split.part[split.part >= 0])
+    local = engine.run(frames, policy)
+    export_month(month_vault, november, policy, tmp_path / "nov", "officer")
+    remote = detect_on_spark(spark, open_export(tmp_path / "nov", month_vault.keyring.signing_public_key), policy,
+                             tally=lambda found: len(found.context.events), most_events=most)
+    assert sorted(remote.context.tallies) == sorted(parts.tolist())  # each planned part a task of its own
+    assert max(parts[list(split.hears[max(split.hears)]) + [max(split.hears)]]) < nurses  # no task held the nurses
+    pd.testing.assert_frame_equal(_keyed(remote), _keyed(local))
+    assert remote.context.judged == len(local.context.accesses)
+    assert [_finding(f) for f in build_findings(remote, policy)] == [_finding(f) for f in build_findings(local, policy)]
+    assert _standing(remote) == _standing(local)
+
+
+def _standing(detection) -> dict:
+    from auditor.policy.peer_groups import standing
+
+    peers = detection.standing or standing(detection.context.accesses)
+    return {u: (peers.expected[i], peers.median[i], int(peers.peers[i])) for i, u in enumerate(peers.ids)}
 
 
 def _copy_export(exported_november, tmp_path):
