@@ -152,7 +152,7 @@ def _judge(context, period, policy: Policy, around: timedelta, tally: Tally | No
     def judge(table: pa.Table) -> pa.Table:
         tables = {name: _read_ipc(data) for name, data in context.value.items()}
         part = table["part"][0].as_py()
-        elsewhere = told_by(_read_ipc(heard_by.value[part])) if heard_by is not None else None
+        elsewhere = told_by(_read_ipc(heard_by.value[part])) if heard_by is not None and part in heard_by.value else None
         found = judge_partition(part, table, tables, period, policy, around, tally, elsewhere, part in feeding)
         return pa.table({name: [value] for name, value in found.items()}, schema=_JUDGED_SCHEMA)
     return judge
@@ -169,7 +169,7 @@ def _first_access_task(period, policy: Policy):
 
 
 def _planned(checked, workforce: pd.DataFrame, period, policy: Policy, most_events: int) -> tuple[pd.DataFrame, dict]:
-    """(user_id, part) of every member, and what the rest of each split role hears from
+    """(user_id, part, events) of every member, and what the rest of each split role hears from
     (peer_group_split.plan_members): each member's role partition, split by peer group where a role
     holds more than `most_events` events. Counted on the cluster: each member's events by the role they
     carry, and (only when a role is split) each member's first access."""
@@ -180,14 +180,33 @@ def _planned(checked, workforce: pd.DataFrame, period, policy: Policy, most_even
     users = role_partitions(pairs, workforce[["user_id", "role"]].astype(object))  # as partition_of_each_event
     users = users.assign(events=users["user_id"].map(pairs.groupby("user_id")["count"].sum()).to_numpy(dtype=np.int64))
     if not len(users) or not (np.bincount(users["part"], weights=users["events"]) > most_events).any():
-        return users[["user_id", "part"]], {}
+        return users, {}
     firsts = (named.mapInArrow(_first_access_task(period, policy), FIRSTS).groupBy("user_id")
               .agg(F.min(F.struct("seq", "role")).alias("first")).select("user_id", "first.role").toPandas())
     carried = firsts.set_index("user_id")["role"].reindex(pd.Index(users["user_id"])).to_numpy(dtype=object, na_value=None)
     planned = members(users["user_id"].to_numpy(dtype=object), carried, workforce)
     code, hears = plan_members(planned.assign(part=users["part"].to_numpy(), events=users["events"].to_numpy()),
                                policy, most_events)
-    return pd.DataFrame({"user_id": users["user_id"].to_numpy(dtype=object), "part": code}), hears
+    return users.assign(part=code), hears
+
+
+def _stages(users: pd.DataFrame, hears: dict, cores: int) -> tuple[list[int], list[int]]:
+    """The partitions judged in the first stage and in the second, on a cluster of `cores`: the parts of
+    split roles first, the rests of those roles second (they hear from the parts); each other partition,
+    largest first, in the first stage while it does not make that stage longer (its largest task, or
+    its events shared by the cores), else in the second. Without a split role, one stage."""
+    sizes = users.groupby("part")["events"].sum()
+    if not hears:
+        return sorted(sizes.index.tolist()), []
+    feeding = {p for parts in hears.values() for p in parts}
+    first, second = sorted(feeding), sorted(hears)
+
+    def span(parts: list[int]) -> float:
+        events = sizes.reindex(parts, fill_value=0)
+        return max(float(events.max()), events.sum() / max(cores, 1))
+    for part in sorted(sizes.index.difference(list(feeding | set(hears))), key=lambda p: (-sizes[p], p)):
+        (first if span(first + [part]) <= span(first) else second).append(int(part))
+    return first, second
 
 
 def _unwrapped(exc: Exception) -> Exception:
@@ -237,18 +256,17 @@ def detect_on_spark(spark, export: MonthExport, policy: Policy, around: timedelt
                   .groupBy("day", "source", "outcome").count().toPandas())
         partitions, hears = _planned(checked, _skeleton(raw, export.period).workforce, export.period, policy,
                                      most_events)
-        keyed = checked.join(F.broadcast(spark.createDataFrame(partitions)), "user_id")
+        keyed = checked.join(F.broadcast(spark.createDataFrame(partitions[["user_id", "part"]])), "user_id")
         context = spark.sparkContext.broadcast({name: _ipc_table(t) for name, t in raw.items()})
-        rests = sorted(hears)
+        first, second = _stages(partitions, hears, spark.sparkContext.defaultParallelism)
         feeding = frozenset(p for parts in hears.values() for p in parts)
-        first = keyed.where(~F.col("part").isin(rests)) if rests else keyed
-        judged = _judged(spark, first, int(partitions["part"].nunique()) - len(rests),
+        judged = _judged(spark, keyed.where(F.col("part").isin(first)) if second else keyed, len(first),
                          _judge(context, export.period, policy, around, tally, feeding))
-        if rests:  # the rest of each split role, once its role's parts have told what they saw
+        if second:  # the rest of each split role, once its role's parts have told what they saw
             tells = {row["part"]: told_by(_read_ipc(row["told"])) for row in judged if row["part"] in feeding}
             heard_by = spark.sparkContext.broadcast({rest: _ipc_table(told_table(heard(
-                [tells[p] for p in hears[rest] if p in tells]))) for rest in rests})
-            judged += _judged(spark, keyed.where(F.col("part").isin(rests)), len(rests),
+                [tells[p] for p in hears[rest] if p in tells]))) for rest in hears})
+            judged += _judged(spark, keyed.where(F.col("part").isin(second)), len(second),
                               _judge(context, export.period, policy, around, tally, heard_by=heard_by))
             heard_by.unpersist()
         context.unpersist()

@@ -156,3 +156,15 @@ def test_the_judging_tasks_are_the_shuffle_partitions_and_never_fewer_than_the_p
         assert _judging_tasks(spark, 16) == 200
     finally:
         spark.conf.set("spark.sql.shuffle.partitions", configured)
+
+
+def test_the_stages_judge_a_split_roles_parts_first_and_fill_the_cores_beside_them():
+    from auditor.cluster.spark_engine import _stages
+
+    users = pd.DataFrame({"part": [0, 1, 2, 3, 4, 5, 5], "events": [100, 900, 50, 400, 300, 20, 10]})
+    first, second = _stages(users, {2: (1,)}, cores=2)  # a role split into part 1 (900 events) and its rest, 2
+    assert first[0] == 1 and second[0] == 2 and sorted(first + second) == [0, 1, 2, 3, 4, 5]
+    assert first == [1, 3, 4, 0, 5] and second == [2]  # beside the 900: 830 on the other core
+    first, second = _stages(users.assign(events=[100, 500, 50, 400, 300, 20, 10]), {2: (1,)}, cores=2)
+    assert first == [1, 3, 0] and second == [2, 4, 5]  # 500 on one core, 500 beside it; what would not fit, after
+    assert _stages(users, {}, cores=2) == ([0, 1, 2, 3, 4, 5], [])  # nothing split: one stage
