@@ -31,7 +31,7 @@ _DIR = click.Path(exists=True, file_okay=False, path_type=Path)
 @click.option("--site-policies", type=_DIR, help="A folder of the site's rule overrides and rules.")
 @engine_choice
 @click.pass_context
-def findings_command(ctx, first, last, fmt, out, site_policies, engine, master, export_dir):
+def findings_command(ctx, first, last, fmt, out, site_policies, engine, master, export_dir, part_events):
     """Run the privacy rules over the audit log for a period of local days and write the findings.
 
     Findings a suppression matches are kept and marked muted; each user's other findings go into
@@ -42,7 +42,7 @@ def findings_command(ctx, first, last, fmt, out, site_policies, engine, master, 
     if last_day < first_day:
         raise InputError("--to is before --from")
     policy = load_policy(site_dir=site_policies)
-    judge_on = engine_options(engine, master, export_dir)
+    judge_on = engine_options(engine, master, export_dir, part_events)
     if out:
         check_destination(out, folder=False)  # before the run puts findings into cases
     vault = open_vault(ctx)

@@ -57,7 +57,7 @@ def _author(vault, account) -> str:
 @engine_choice
 @click.pass_context
 def monthly_command(ctx, month, out, pseudonymize, organisation, site_dir, site_policies, no_pdf, engine, master,
-                    export_dir):
+                    export_dir, part_events):
     """Run the privacy rules over a month and write the monthly privacy audit report (a privacy officer
     signed in: the report names them as its author). With --engine spark the rules run on a cluster,
     for the month and the month before; the report is the one the local engine gives."""
@@ -66,7 +66,7 @@ def monthly_command(ctx, month, out, pseudonymize, organisation, site_dir, site_
     case_settings = load_case_settings(site_dir=site_policies)
     out = out or Path(f"report-{month}")
     writers.check_destination(out, folder=True)  # before the run records anything
-    judge_on = engine_options(engine, master, export_dir)
+    judge_on = engine_options(engine, master, export_dir, part_events)
     vault = open_vault(ctx)
     try:  # as auditor findings: muted findings, cases
         officer = require_role(ctx, vault, PRIVACY_OFFICER)

@@ -86,7 +86,7 @@ def simulate(out, seed, events, patients, workforce, month, tz_name, synthea):
               help="The site's policy folder: its rules, approved explanation templates and cases.yaml (review_budget).")
 @engine_choice
 @click.pass_context
-def evaluate(ctx, labels_path, first, last, source, site_policies, engine, master, export_dir):
+def evaluate(ctx, labels_path, first, last, source, site_policies, engine, master, export_dir, part_events):
     """Score the rules against a simulation's labels: per-rule precision and recall (event level)
     and the share of normal traffic explained; how the triage order serves the labelled events (the
     share inside the review budget, the risk score's ROC AUC). Run after auditor ingest of the
@@ -109,7 +109,7 @@ def evaluate(ctx, labels_path, first, last, source, site_policies, engine, maste
         raise InputError("--to is before --from")
     policy = load_policy(site_dir=site_policies)
     settings = load_case_settings(site_dir=site_policies)
-    judge_on = engine_options(engine, master, export_dir)  # checked before any work
+    judge_on = engine_options(engine, master, export_dir, part_events)  # checked before any work
     vault = open_vault(ctx)
     try:
         tz = vault.stored_timezone

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from auditor.audit.events import AuditEvent
 from auditor.cluster.month_export import MonthWindow, manifest, write_context, write_events
+from auditor.cluster.peer_group_split import PART_EVENTS
 from auditor.cluster.month_input import MonthExport, check_export, frames_of, open_export, require_lookback
 from auditor.database import read_snapshot
 from auditor.errors import AuditorError, ConfigurationError
@@ -103,6 +104,7 @@ class OnSpark:
     member: str
     folder: Path | None = None
     tally: object = None
+    most_events: int = PART_EVENTS  # a role of more events is judged in parts, by peer group
 
     def __call__(self, vault: Vault, period: Period, policy: Policy) -> Detection:
         from auditor.cluster.spark_engine import detect_on_spark, spark_session
@@ -119,6 +121,6 @@ class OnSpark:
                 reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
                 raise ConfigurationError(f"cannot start Spark at {self.master}: {reason}") from None
             try:
-                return detect_on_spark(spark, export, policy, AROUND, self.tally)
+                return detect_on_spark(spark, export, policy, AROUND, self.tally, self.most_events)
             finally:
                 spark.stop()

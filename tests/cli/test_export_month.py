@@ -100,6 +100,8 @@ def test_check_of_a_folder_that_is_no_export(home, auditor, tmp_path):
     (["--export-dir", "elsewhere"], "--master and --export-dir go with --engine spark"),
     (["--engine", "spark", "--export-dir", "busy"], "busy exists and is not an empty folder"),
     (["--engine", "hadoop"], "Invalid value for '--engine'"),
+    (["--part-events", "5"], "--part-events goes with --engine partitioned or spark"),
+    (["--engine", "partitioned", "--part-events", "0"], "Invalid value for '--part-events'"),
 ])
 @pytest.mark.parametrize("command", [["findings", "--from", "2026-11-01", "--to", "2026-11-30"],
                                      ["report", "monthly", "--month", "2026-11", "--no-pdf"],

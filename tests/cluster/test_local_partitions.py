@@ -147,7 +147,8 @@ def test_findings_by_partitions_through_the_cli(exported_november, auditor, tmp_
 def test_the_report_and_the_evaluation_by_partitions(exported_november, simulated_month, auditor, tmp_path):
     from tests.cluster.reports import report_text
     parts_home, whole_home = _homes(exported_november, tmp_path)
-    for home, engine in ((parts_home, ["--engine", "partitioned"]), (whole_home, [])):
+    in_parts = ["--engine", "partitioned", "--part-events", "1500"]  # the nurses (4,576 events) in parts
+    for home, engine in ((parts_home, in_parts), (whole_home, [])):
         done = auditor("--home", home, "report", "monthly", "--month", "2026-11", "--no-pdf",
                        "--out", tmp_path / f"{home.name}-report", *engine, user="officer")
         assert done.code == 0, done.err
@@ -155,7 +156,7 @@ def test_the_report_and_the_evaluation_by_partitions(exported_november, simulate
         assert (tmp_path / "parts-report" / name).read_bytes() == (tmp_path / "whole-report" / name).read_bytes()
     assert report_text(tmp_path / "parts-report") == report_text(tmp_path / "whole-report")
     labels = ["evaluate", "--labels", simulated_month.paths["labels.csv"]]
-    parts = auditor("--home", parts_home, *labels, "--engine", "partitioned")
+    parts = auditor("--home", parts_home, *labels, *in_parts)
     whole = auditor("--home", whole_home, *labels)
     assert parts.code == whole.code == 0 and "ROC AUC" in parts.out and parts.out == whole.out
 

@@ -80,12 +80,14 @@ def test_findings_on_spark_local_are_the_local_engines(source, home, tmp_path):
 
 
 def test_findings_on_a_two_worker_standalone_cluster(home, tmp_path):
+    """The nurses (4,576 events) in parts of about 1,500, the rest of their role in a second stage: what
+    the parts tell it crosses between the two workers' processes."""
     cluster = standalone.start(Path(pyspark.__file__).parent, tmp_path / "spark")
     try:
         assert len(cluster.workers()) == 2
         export = tmp_path / "export"
         _findings(home, tmp_path / "cluster.json", "--engine", "spark", "--master", cluster.master,
-                  "--export-dir", str(export))
+                  "--export-dir", str(export), "--part-events", "1500")
         listening = cluster.listening()
         apps = json.loads(__import__("urllib.request").request.urlopen(
             f"http://127.0.0.1:{cluster.ui}/json/", timeout=5).read())["completedapps"]
