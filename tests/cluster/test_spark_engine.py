@@ -3,9 +3,14 @@ them the same findings, on a simulated month whose events are in blocks and rows
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
 pytest.importorskip("pyspark")
 
@@ -168,3 +173,41 @@ def test_the_stages_judge_a_split_roles_parts_first_and_fill_the_cores_beside_th
     first, second = _stages(users.assign(events=[100, 500, 50, 400, 300, 20, 10]), {2: (1,)}, cores=2)
     assert first == [1, 3, 0] and second == [2, 4, 5]  # 500 on one core, 500 beside it; what would not fit, after
     assert _stages(users, {}, cores=2) == ([0, 1, 2, 3, 4, 5], [])  # nothing split: one stage
+
+
+_NOVEMBER = month_period("2026-11", ZoneInfo("America/New_York"))
+_MONTH_START = _NOVEMBER.start.value // 1000  # in UTC microseconds: events around it are in and before the month
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(st.sampled_from(["u1", "u2", "u3"]), st.sampled_from(["ehr", "vault"]),
+                          st.sampled_from(["nurse", "service", None]), st.sampled_from(["success", "denied"]),
+                          st.sampled_from(["view", "login", "export"]), st.booleans(),
+                          st.integers(-3_600_000_000, 3_600_000_000)), min_size=1, max_size=25))
+@example([("u1", "ehr", "nurse", "denied", "view", True, 60), ("u1", "ehr", "nurse", "success", "view", True, 120)])
+@example([("u1", "ehr", "nurse", "success", "view", False, 60), ("u1", "ehr", "nurse", "success", "view", True, 120)])
+@example([("u1", "ehr", "nurse", "success", "view", True, -60), ("u1", "ehr", "nurse", "success", "view", True, 120)])
+@example([("u1", "vault", "service", "success", "view", True, 60), ("u1", "vault", "nurse", "success", "view", True, 90),
+          ("u1", "ehr", "service", "success", "view", True, 120)])
+def test_a_members_first_access_is_found_among_the_earliest_event_of_each_kind(spark, policy, rows):
+    """The cluster sends the driver one event per kind a member has (_kinds), not the month: each
+    member's first access among them is their first access among all their events, whatever comes
+    first (denials, service work, events before the month or without a patient)."""
+    from auditor.cluster.peer_group_split import first_accesses
+    from auditor.cluster.spark_engine import _ENGINE, _ENGINE_SCHEMA, _kinds
+    from auditor.policy import frames as frame_reading
+
+    table = pa.table({"seq": list(range(1, len(rows) + 1)), "at_us": [_MONTH_START + r[6] for r in rows],
+                      "source": [r[1] for r in rows], "source_event_id": [f"e{i}" for i in range(len(rows))],
+                      "user_id": [r[0] for r in rows], "role": [r[2] for r in rows], "action": [r[4] for r in rows],
+                      "patient_id": [7 if r[5] else None for r in rows], "record_type": [None] * len(rows),
+                      "outcome": [r[3] for r in rows], "purpose": [None] * len(rows),
+                      "break_glass": [False] * len(rows), "has_reason": [False] * len(rows)}).cast(_ENGINE_SCHEMA)
+    november = _NOVEMBER
+
+    def firsts(events: pa.Table) -> list:
+        found = first_accesses(frame_reading._typed_block_events([events.select(_ENGINE).cast(_ENGINE_SCHEMA)]),
+                               november, policy, in_order=False)
+        return sorted(found.itertuples(index=False, name=None))
+    kinds = _kinds(spark.createDataFrame(table.to_pandas()), november).toArrow()
+    assert firsts(kinds) == firsts(table)
