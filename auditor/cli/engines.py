@@ -17,7 +17,7 @@ def engine_choice(command):
     """The four options, on `command` (its function takes engine, master, export_dir, part_events)."""
     command = click.option("--part-events", type=click.IntRange(min=1),
                            help="With --engine partitioned or spark: a role of more events than this is judged in "
-                                "parts, each peer group whole (default 2,000,000: about 1.1 GB of a task's "
+                                "parts, each peer group whole (default 2,000,000: about 2 GB of a task's "
                                 "memory; size it to what one task may hold).")(command)
     command = click.option("--export-dir", type=click.Path(file_okay=False, path_type=Path),
                            help="With --engine spark: a new or empty folder for the export, on storage the "
