@@ -7,7 +7,9 @@ again: on the 2-core benchmark machine that was as much system time as computing
 ten million events). Raising the mmap and trim thresholds (mallopt(3), M_MMAP_THRESHOLD and
 M_TRIM_THRESHOLD) lets freed blocks be reused from the heap, and Arrow's buffers (pandas keeps text in
 them) are then taken from the same heap. The peak stays the peak; what is
-freed is not returned until the process ends, which for a command that runs one job is no loss.
+freed is not returned until the process ends, which for a command that runs one job is no loss. A
+command that serves until stopped (auditor serve, auditor listen) does not keep it: the web app would
+otherwise hold the peak of its largest work, a monthly report, until it was restarted.
 """
 
 from __future__ import annotations
@@ -56,6 +58,11 @@ def keep_freed_memory() -> bool:
         import pyarrow
 
         pyarrow.set_memory_pool(pyarrow.system_memory_pool())
+    return _kept
+
+
+def freed_memory_kept() -> bool:
+    """Whether this process keeps freed memory (keep_freed_memory took effect)."""
     return _kept
 
 

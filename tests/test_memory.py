@@ -45,3 +45,30 @@ def test_within_freed_memory_returned_a_freed_block_leaves_and_arrow_uses_its_ow
         assert pa.array(range(1_000)).sum().as_py() == 499_500
     assert pa.default_memory_pool().backend_name == "system"  # kept again after
     assert _freed_and_still_resident() > 300
+
+
+_MEMORY_OF = """
+import sys
+import pyarrow
+from auditor.cli import main
+from auditor.memory import freed_memory_kept
+try:
+    main(sys.argv[1:])
+except SystemExit:
+    pass
+print(freed_memory_kept(), pyarrow.default_memory_pool().backend_name)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt")
+@pytest.mark.parametrize("command, kept", [(["findings", "--help"], True), (["ingest", "--help"], True),
+                                           (["serve", "--help"], False), (["listen", "--help"], False)])
+def test_a_command_that_serves_until_stopped_gives_freed_memory_back(command, kept, tmp_path):
+    """One job per process keeps freed memory for reuse; the web app and the ATNA listener run for
+    months, and would hold the peak of their largest work (a monthly report) until restarted."""
+    import subprocess
+
+    done = subprocess.run([sys.executable, "-c", _MEMORY_OF, *command], capture_output=True, text=True,
+                          timeout=120, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == ("True system" if kept else "False mimalloc")

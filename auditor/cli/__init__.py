@@ -93,6 +93,11 @@ class _CommandsWhenAsked(click.Group):
                                 for name in names])
 
 
+# commands that serve until stopped: freed memory goes back to the kernel (glibc's own thresholds), or
+# the app would hold the peak of its largest piece of work (a monthly report: gigabytes) until restarted
+LONG_RUNNING = frozenset({"serve", "listen"})
+
+
 @click.group(cls=_CommandsWhenAsked, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="auditor")
 @click.option("--home", envvar="AUDITOR_HOME", type=click.Path(file_okay=False), help="Vault home (default: $AUDITOR_HOME).")
@@ -101,12 +106,13 @@ def cli(ctx: click.Context, home: str | None) -> None:
     """Medical-records privacy auditor: encrypted vault, audited access, tamper-evident audit log."""
     given = ctx.obj or {}
     ctx.obj = {"home": home, "clock": given.get("clock") or SystemClock()}
+    if ctx.invoked_subcommand not in LONG_RUNNING:
+        keep_freed_memory()  # one job per process: reuse freed columns instead of faulting fresh pages in
 
 
 def main(argv: list[str] | None = None, *, clock: Clock | None = None) -> None:
     """The `auditor` command. `clock`: what "now" is (tests pass a fixed one; the command line
     cannot set it, so nobody dates a purge or a deadline by saying what day it is)."""
-    keep_freed_memory()  # one job per process: reuse freed columns instead of faulting fresh pages in
     try:
         cli.main(args=argv, prog_name="auditor", standalone_mode=False, obj={"clock": clock})
     except click.exceptions.Abort:
