@@ -53,8 +53,13 @@ def _ipc_table(table: pa.Table) -> bytes:
     return sink.getvalue().to_pybytes()
 
 
+def _read_ipc(data: bytes) -> pa.Table:
+    """The table _ipc_table wrote."""
+    return pa.ipc.open_stream(pa.py_buffer(data)).read_all()
+
+
 def _frame(data: bytes) -> pd.DataFrame:
-    return pa.ipc.open_stream(pa.py_buffer(data)).read_all().to_pandas()
+    return _read_ipc(data).to_pandas()
 
 
 def role_partitions(pairs: pd.DataFrame, workforce: pd.DataFrame) -> pd.DataFrame:

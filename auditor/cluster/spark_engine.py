@@ -45,7 +45,7 @@ from auditor.audit.events import CANONICAL_COLUMNS
 from auditor.cluster.month_export import EVENT_SCHEMA
 from auditor.cluster.month_input import (CONTEXT, ExportRefused, MonthExport, _objects, checked_day, context_table,
                                         month_frames, require_lookback)
-from auditor.cluster.partitions import AROUND, Tally, _ipc_table, _results, assemble, role_partitions
+from auditor.cluster.partitions import AROUND, Tally, _ipc_table, _read_ipc, _results, assemble, role_partitions
 from auditor.cluster.peer_group_split import (PART_EVENTS, first_accesses, heard, members, plan_members, told,
                                               told_by, told_table)
 from auditor.errors import AuditorError, ConfigurationError, InputError
@@ -138,10 +138,6 @@ def judge_partition(part: int, table: pa.Table, context: dict[str, pa.Table], pe
     frames = partition_frames(table, context, period)
     found = engine.run(frames if elsewhere is None else replace(frames, peers_elsewhere=elsewhere), policy)
     return {**_results(part, found, around, tally), "told": _ipc_table(told_table(told(found))) if tells else b""}
-
-
-def _read_ipc(data: bytes) -> pa.Table:
-    return pa.ipc.open_stream(pa.py_buffer(data)).read_all()
 
 
 def _judge(context, period, policy: Policy, around: timedelta, tally: Tally | None, feeding: frozenset = frozenset(),
@@ -264,15 +260,15 @@ def detect_on_spark(spark, export: MonthExport, policy: Policy, around: timedelt
                                      most_events)
         keyed = checked.join(F.broadcast(spark.createDataFrame(partitions[["user_id", "part"]])), "user_id")
         context = spark.sparkContext.broadcast({name: _ipc_table(t) for name, t in raw.items()})
-        first, second = _stages(partitions, hears, spark.sparkContext.defaultParallelism)
+        stage_one, stage_two = _stages(partitions, hears, spark.sparkContext.defaultParallelism)
         feeding = frozenset(p for parts in hears.values() for p in parts)
-        judged = _judged(spark, keyed.where(F.col("part").isin(first)) if second else keyed, len(first),
+        judged = _judged(spark, keyed.where(F.col("part").isin(stage_one)) if stage_two else keyed, len(stage_one),
                          _judge(context, export.period, policy, around, tally, feeding))
-        if second:  # the rest of each split role, once its role's parts have told what they saw
+        if stage_two:  # the rest of each split role, once its role's parts have told what they saw
             tells = {row["part"]: told_by(_read_ipc(row["told"])) for row in judged if row["part"] in feeding}
             heard_by = spark.sparkContext.broadcast({rest: _ipc_table(told_table(heard(
                 [tells[p] for p in hears[rest] if p in tells]))) for rest in hears})
-            judged += _judged(spark, keyed.where(F.col("part").isin(second)), len(second),
+            judged += _judged(spark, keyed.where(F.col("part").isin(stage_two)), len(stage_two),
                               _judge(context, export.period, policy, around, tally, heard_by=heard_by))
             heard_by.unpersist()
         context.unpersist()
