@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 
 from auditor.crypto.envelope import new_key_id
 from auditor.errors import InputError, NotFound
+from auditor.vault.gateway.bulk import insert_rows
 from auditor.vault.gateway.casework import Casework, CaseworkChange
 from auditor.vault.records import Case, CaseHistoryEntry
 
@@ -64,8 +65,7 @@ def record_histories(change: CaseworkChange, entries: list[tuple[Case, str, str 
                          detail=detail,
                          note=change.seal(case.data_key_id, "case_history", "note", row_id, note) if note else None))
     change.session.flush()  # the cases' rows first (a history row names its case)
-    for i in range(0, len(rows), 10_000):
-        change.session.execute(CaseHistoryEntry.__table__.insert(), rows[i : i + 10_000])
+    insert_rows(change.session, CaseHistoryEntry, rows)
     change.wrote("case_history", "create", [row["id"] for row in rows])
     change.wrote("cases", "update", ids)
 

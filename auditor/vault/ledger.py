@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Iterable, Iterator
 
+import orjson
 from sqlalchemy import Connection, Table
 
 from auditor.audit.event_checks import LEDGER_PREFIX
@@ -94,8 +95,17 @@ def row_digest(table: str, values: tuple) -> bytes:
     digest."""
     names = _COLUMNS[table]
     pairs = [[name, _plain(value)] for name, value in zip(names, values) if value is not None]
-    text = json.dumps([table, pairs], ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(text.encode("utf-8")).digest()
+    return hashlib.sha256(compact_json([table, pairs])).digest()
+
+
+def compact_json(doc) -> bytes:
+    """`doc` as json.dumps(doc, ensure_ascii=False, separators=(",", ":")) writes it, in UTF-8: by
+    orjson, whose output is the same bytes for the values written here (text, integers, None, lists),
+    three times as fast; what orjson refuses (an integer past 64 bits) by the standard library."""
+    try:
+        return orjson.dumps(doc)
+    except orjson.JSONEncodeError:
+        return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
 def _select(conn: Connection, table: str) -> tuple[str, int]:

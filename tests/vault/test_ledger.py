@@ -1,0 +1,39 @@
+"""The ledger's row digests (auditor.vault.ledger): written by orjson for speed, they must stay the
+bytes the standard library wrote, or every row recorded before would read as edited."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from hypothesis import given, settings, strategies as st
+
+from auditor.vault.ledger import compact_json, row_digest
+
+# what a stored value becomes before it is written (ledger._plain): text, an integer or nothing
+texts = st.text(st.characters(blacklist_categories=("Cs",)), max_size=12)
+plain = st.one_of(st.none(), texts, st.integers(min_value=-2**63, max_value=2**64 - 1), st.integers())
+
+
+def _stdlib(doc) -> bytes:
+    return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+@settings(max_examples=300, deadline=None)
+@given(texts, st.lists(st.tuples(texts, plain).map(list), max_size=6))
+def test_a_row_is_written_as_the_standard_library_wrote_it(table, pairs):
+    assert compact_json([table, pairs]) == _stdlib([table, pairs])
+
+
+def test_control_characters_quotes_and_integers_past_64_bits_are_written_as_before():
+    doc = ["case_findings", [["explanation", "\x00\x1f\x7f\u2028\b\f\n\r\t\"\\é"], ["id", 2**70], ["risk", -1]]]
+    assert compact_json(doc) == _stdlib(doc)
+
+
+def test_a_rows_digest_is_the_one_the_standard_library_gave():
+    columns = ("id", "case_id", "finding_key", "rule", "severity", "risk", "patient_id", "event_ids", "first_at",
+               "last_at", "added_at", "explanation")
+    stored = (7, 3, "ab" * 32, "snooping", "high", 70, None, '["e-1","é"]', 1, 2, 3, b"\x00\xff")
+    written = [[name, value.hex() if isinstance(value, bytes) else value]
+               for name, value in zip(columns, stored) if value is not None]
+    assert row_digest("case_findings", stored) == hashlib.sha256(_stdlib(["case_findings", written])).digest()
