@@ -4,6 +4,7 @@ freed memory goes back to the kernel, and after it is kept again."""
 
 from __future__ import annotations
 
+import gc
 import sys
 
 import pyarrow as pa
@@ -11,7 +12,7 @@ import pytest
 
 import numpy as np
 
-from auditor.memory import freed_memory_returned, keep_freed_memory
+from auditor.memory import freed_memory_returned, keep_freed_memory, no_cycle_collection
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt")
@@ -72,3 +73,22 @@ def test_a_command_that_serves_until_stopped_gives_freed_memory_back(command, ke
                           timeout=120, cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip().splitlines()[-1] == ("True system" if kept else "False mimalloc")
+
+
+def test_cycle_collection_resumes_after_a_step_that_paused_it_even_when_the_step_fails():
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError):
+        with no_cycle_collection():
+            assert not gc.isenabled()
+            with no_cycle_collection():  # a writer inside a review: the review's pause holds
+                pass
+            assert not gc.isenabled()
+            raise RuntimeError("the step failed")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with no_cycle_collection():
+            pass
+        assert not gc.isenabled()  # it was off before: it stays off
+    finally:
+        gc.enable()

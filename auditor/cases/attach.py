@@ -28,7 +28,9 @@ from auditor.cases.timelines import Cut, add_part, cases_with_parts
 from auditor.cases.workflow import CLOSED, OPEN, record_histories
 from auditor.crypto.envelope import new_key_id
 from auditor.policy.findings import Finding
+from auditor.vault.gateway.bulk import insert_rows
 from auditor.vault.gateway.casework import Casework, CaseworkChange
+from auditor.vault.ledger import compact_json
 from auditor.vault.records import Case, CaseFinding
 
 _CHUNK = 900
@@ -44,9 +46,14 @@ class Attachment:
 
 
 def finding_key(f: Finding) -> str:
-    """A stable identity of a finding across runs: rule, user, patient and its sorted event ids."""
-    doc = json.dumps([f.rule, f.user_id, f.patient_id, sorted(f.event_ids)], separators=(",", ":"))
-    return hashlib.sha256(doc.encode("utf-8")).hexdigest()
+    """A stable identity of a finding across runs: rule, user, patient and its sorted event ids, as
+    json.dumps(..., separators=(",", ":")) writes them (printable ASCII, escaping the rest): orjson's
+    bytes are those whenever they are printable ASCII and no DEL (ledger.compact_json), which event ids
+    almost always are."""
+    doc = compact_json([f.rule, f.user_id, f.patient_id, sorted(f.event_ids)])
+    if not doc.isascii() or b"\x7f" in doc:
+        doc = json.dumps([f.rule, f.user_id, f.patient_id, sorted(f.event_ids)], separators=(",", ":")).encode("ascii")
+    return hashlib.sha256(doc).hexdigest()
 
 
 def take_turns(session: Session) -> None:
@@ -129,21 +136,24 @@ def _rows(change: CaseworkChange, case: Case, findings: list[Finding], keys: lis
 
 
 def _insert(change: CaseworkChange, rows: list[dict]) -> None:
-    """The case_findings rows, in batches of executemany (no ORM object each, nor the ORM's bulk path)."""
-    for i in range(0, len(rows), 10_000):
-        change.session.execute(CaseFinding.__table__.insert(), rows[i : i + 10_000])
+    """The case_findings rows, many at a time (no ORM object each, nor the ORM's bulk path)."""
+    insert_rows(change.session, CaseFinding, rows)
     change.wrote("case_findings", "create", [row["id"] for row in rows])
 
 
-# a review's cut of its accesses for some findings of one member (auditor.review.timeline.ReviewedAccesses)
-Cutter = Callable[[str, list[Finding]], Cut]
+# a review's cuts of its accesses, for some findings of each member (auditor.review.timeline.ReviewedAccesses)
+Cutter = Callable[[list[tuple[str, list[Finding]]]], list[Cut]]
+_CUT_CASES = 1_000  # cases cut at a time: their entries are Python objects until their parts are packed
 
 
-def _keep_timelines(change: CaseworkChange, cut: Cutter, parts: dict[int, tuple[str, list[int], list[Finding]]]) -> None:
+def _keep_timelines(change: CaseworkChange, cuts: Cutter, parts: dict[int, tuple[str, list[int], list[Finding]]]) -> None:
     """Keep a part of each case's timeline: case id -> (member, case_findings ids, their findings)."""
     mac_key = change.gateway.audit_log.keyring.log_mac_key
-    for case_id, (user_id, ids, findings) in sorted(parts.items()):
-        add_part(change.session, case_id, ids, cut(user_id, findings), mac_key, change.at)
+    ordered = sorted(parts.items())
+    for i in range(0, len(ordered), _CUT_CASES):
+        batch = ordered[i : i + _CUT_CASES]
+        for (case_id, (_, ids, _)), cut in zip(batch, cuts([(user_id, found) for _, (user_id, _, found) in batch])):
+            add_part(change.session, case_id, ids, cut, mac_key, change.at)
 
 
 def _untimed(change: CaseworkChange, findings: list[Finding], keys: list[str]) -> dict[int, tuple[str, list[int], list[Finding]]]:

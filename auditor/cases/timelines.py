@@ -22,6 +22,7 @@ import zlib
 from dataclasses import dataclass
 from datetime import datetime
 
+import orjson
 from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
@@ -70,7 +71,7 @@ def part_seal(mac_key: bytes, part_id: int, case_id: int, body: bytes) -> bytes:
 def pack(case_id: int, finding_ids: list[int], cut: Cut) -> bytes:
     doc = {"format": FORMAT, "case": case_id, "findings": sorted(finding_ids), "start_us": cut.start_us,
            "end_us": cut.end_us, "windows": cut.windows, "total": cut.total, "entries": cut.entries}
-    return zlib.compress(json.dumps(doc, separators=(",", ":")).encode("utf-8"), 6)
+    return zlib.compress(orjson.dumps(doc), 6)  # json.loads reads it back (the stdlib's writer took twice as long)
 
 
 def add_part(session: Session, case_id: int, finding_ids: list[int], cut: Cut, mac_key: bytes, at: datetime) -> int:

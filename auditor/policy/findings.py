@@ -182,15 +182,28 @@ def _actors(user_ids, people: dict[str, str], workforce: pd.DataFrame) -> dict[s
     return out
 
 
-def _sentence(actor: str, g) -> str:
-    first, last = g.first_day.strftime("%Y-%m-%d"), g.last_day.strftime("%Y-%m-%d")
-    text = (g.evidence.replace("{opened}", "opened" if g.all_viewed else "accessed")
-            .replace("{times}", f" {g.count} times" if g.count > 1 else "")
+def _sentence(actor: str, evidence: str, all_viewed: bool, count: int, first: str, last: str, expected: bool) -> str:
+    text = (evidence.replace("{opened}", "opened" if all_viewed else "accessed")
+            .replace("{times}", f" {count} times" if count > 1 else "")
             .replace("{when}", f" on {first}" if first == last else f" between {first} and {last}"))
-    if g.expected:  # why it ranks low, said where the finding is read
+    if expected:  # why it ranks low, said where the finding is read
         return (f"{actor} {text}. Ranked as an expected gap: the patient was in the organisation's care then, "
                 f"and this member's unexplained accesses are at their peers' rate.")
     return f"{actor} {text}."
+
+
+def _iso(at: pd.Series) -> list[str]:
+    """Aware times as Timestamp.isoformat writes them (to the microsecond), without a Timestamp each."""
+    return [moment.isoformat() for moment in pd.DatetimeIndex(at).to_pydatetime()]
+
+
+def _days(day: pd.Series) -> list[str]:
+    """Local days (naive midnights) as YYYY-MM-DD."""
+    return np.datetime_as_string(day.to_numpy(dtype="datetime64[ns]").astype("datetime64[D]")).tolist()
+
+
+_COLUMNS = ["rule", "severity", "user_id", "patients", "patient_id", "event_ids", "count", "days", "sensitive", "vip",
+            "other_findings", "peer_deviation", "expected", "evidence", "all_viewed"]
 
 
 def build_findings(detection: Detection, policy: Policy, directory: Directory | None = None) -> list[Finding]:
@@ -202,19 +215,22 @@ def build_findings(detection: Detection, policy: Policy, directory: Directory | 
     users = sorted(set(groups["user_id"].dropna()))
     actors = _actors(users, directory.people(users), detection.context.frames.workforce)
     findings = []
-    for g in groups.itertuples(index=False):  # one per finding, never per event
-        rule = policy.rules[g.rule]
-        severity = g.severity if isinstance(g.severity, str) else rule.severity
-        pid = int(g.patient_id) if g.patients == 1 else None
+    # one per finding, never per event; the columns read as Python lists once (itertuples made a
+    # pandas Timestamp of each of four times a finding)
+    columns = [groups[name].tolist() for name in _COLUMNS]
+    times = [_iso(groups["first_at"]), _iso(groups["last_at"]), _days(groups["first_day"]), _days(groups["last_day"])]
+    for (rule_id, severity, user_id, patients, patient_id, event_ids, count, days, sensitive, vip, others, deviation,
+         expected, evidence, all_viewed, first_at, last_at, first_day, last_day) in zip(*columns, *times):
+        rule = policy.rules[rule_id]
+        severity = severity if isinstance(severity, str) else rule.severity
+        pid = int(patient_id) if patients == 1 else None
         findings.append(Finding(
-            rule=g.rule, severity=severity, user_id=g.user_id, patient_id=pid,
-            mrn=mrns.get(pid) if pid is not None else None, event_ids=g.event_ids,
-            risk=risk_score(severity, RiskFactors(g.count, max(1, g.patients), max(1, g.days), bool(g.sensitive),
-                                                  bool(g.vip), g.other_findings, g.peer_deviation,
-                                                  bool(g.expected))),
-            explanation=_sentence(actors[g.user_id], g),
-            title=rule.title, first_at=g.first_at.isoformat(), last_at=g.last_at.isoformat(),
-            citations=list(rule.citations)))
+            rule=rule_id, severity=severity, user_id=user_id, patient_id=pid,
+            mrn=mrns.get(pid) if pid is not None else None, event_ids=event_ids,
+            risk=risk_score(severity, RiskFactors(count, max(1, patients), max(1, days), bool(sensitive), bool(vip),
+                                                  others, deviation, bool(expected))),
+            explanation=_sentence(actors[user_id], evidence, all_viewed, count, first_day, last_day, bool(expected)),
+            title=rule.title, first_at=first_at, last_at=last_at, citations=list(rule.citations)))
     return rank_by_member(findings)
 
 

@@ -10,19 +10,18 @@ Every CSV cell we write as text goes through `spreadsheet_safe`, so a user id su
 from __future__ import annotations
 
 import csv
-import gc
 import io
 import os
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from operator import attrgetter
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable
 
 import orjson
 from jinja2 import TemplateError
 
 from auditor.errors import ConfigurationError, OutputError
+from auditor.memory import no_cycle_collection
 from auditor.phi_files import Outputs
 from auditor.policy.findings import Finding
 from auditor.reporting.templates import REPORTS_DIR, Site, environment
@@ -35,19 +34,6 @@ FINDING_COLUMNS = ["case", "rule", "severity", "risk", "user_id", "mrn", "event_
                    "first_at", "last_at", "title"]
 
 
-@contextmanager
-def _no_cycle_collection() -> Iterator[None]:
-    """The rows made here hold no reference cycles: the cyclic collector would only walk the half
-    million of them, and every finding, again and again while they are made (half the time at 10M)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 def findings_json_bytes(findings: list[Finding]) -> bytes:
     """The findings as a JSON array, two-space indented, UTF-8 (the CLI contract's layout). Each
     finding's keys are Finding.to_dict's; its values are read straight off the finding, since
@@ -56,7 +42,7 @@ def findings_json_bytes(findings: list[Finding]) -> bytes:
         return b"[]\n"
     keys = list(findings[0].to_dict())
     values = attrgetter(*keys)
-    with _no_cycle_collection():
+    with no_cycle_collection():
         return orjson.dumps([dict(zip(keys, values(f))) for f in findings], option=orjson.OPT_INDENT_2) + b"\n"
 
 
@@ -71,7 +57,7 @@ def findings_jsonl_bytes(findings: list[Finding]) -> bytes:
         return b""
     keys = list(findings[0].to_dict())
     values = attrgetter(*keys)
-    with _no_cycle_collection():
+    with no_cycle_collection():
         return b"".join(orjson.dumps(dict(zip(keys, values(f)))) + b"\n" for f in findings)
 
 
@@ -98,7 +84,7 @@ def csv_text(header: list[str], columns: list[list]) -> str:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(spreadsheet_safe(header))
     safe = list(map(spreadsheet_safe, columns))
-    with _no_cycle_collection():
+    with no_cycle_collection():
         if not any(map(_holds_carriage_return, safe)):
             writer.writerows(zip(*safe))
         else:
@@ -110,7 +96,7 @@ def csv_text(header: list[str], columns: list[list]) -> str:
 
 def findings_csv(findings: list[Finding]) -> str:
     """FINDING_COLUMNS: event ids joined by ';', muted as true/false."""
-    with _no_cycle_collection():
+    with no_cycle_collection():
         columns = [[f.case for f in findings], [f.rule for f in findings], [f.severity for f in findings],
                    [f.risk for f in findings], [f.user_id for f in findings], [f.mrn for f in findings],
                    [";".join(f.event_ids) for f in findings], [f.explanation for f in findings],

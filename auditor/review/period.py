@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from auditor.cases.attach import Attachment, attach_findings
 from auditor.errors import InputError
 from auditor.home import Vault
+from auditor.memory import no_cycle_collection
 from auditor.policy import engine
 from auditor.policy.engine import Detection
 from auditor.policy.findings import Finding, NoDirectory, build_findings
@@ -81,10 +82,11 @@ def review_period(vault: Vault, period: Period, policy: Policy, judge: Judge = o
     attached now, cut from the accesses this review judged (the case page's timeline). `judge`: which
     engine runs the rules."""
     detection = judge(vault, period, policy)
-    found = build_findings(detection, policy, ReportDirectory(vault.gateway))
-    muted = mute(found, active_suppressions(vault.records), period.tz)
-    timelines = ReviewedAccesses.of_review(vault, period, detection.context.accesses, policy)
-    attachment = attach_findings(Casework(vault.gateway), found, period.first_day, period.last_day, timelines.cut)
+    with no_cycle_collection():  # the findings, their rows and cuts: a fifth of the time at 10M was the collector's
+        found = build_findings(detection, policy, ReportDirectory(vault.gateway))
+        muted = mute(found, active_suppressions(vault.records), period.tz)
+        timelines = ReviewedAccesses.of_review(vault, period, detection.context.accesses, policy)
+        attachment = attach_findings(Casework(vault.gateway), found, period.first_day, period.last_day, timelines.cuts)
     done = PeriodReview(period, detection, found, muted, attachment)
     record_review(vault, period, done.accesses, done.explained_share)  # for the home page: no rerun to show it
     return done
@@ -95,8 +97,9 @@ def preview_period(vault: Vault, period: Period, policy: Policy, judge: Judge = 
     a cluster's export) and reading no name (user ids stand in for names, no MRN): a report's month
     before, under today's rules."""
     detection = judge(vault, period, policy)
-    found = build_findings(detection, policy, NoDirectory())
-    muted = mute(found, active_suppressions(vault.records), period.tz)
+    with no_cycle_collection():
+        found = build_findings(detection, policy, NoDirectory())
+        muted = mute(found, active_suppressions(vault.records), period.tz)
     return PeriodReview(period, detection, found, muted, None)
 
 
