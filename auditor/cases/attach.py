@@ -24,9 +24,9 @@ from typing import Callable
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from auditor.cases.timelines import Cut, add_part, cases_with_parts
+from auditor.cases.timelines import Cut, add_parts, cases_with_parts
 from auditor.cases.workflow import CLOSED, OPEN, record_histories
-from auditor.crypto.envelope import new_key_id
+from auditor.crypto.envelope import new_key_ids
 from auditor.policy.findings import Finding
 from auditor.vault.gateway.bulk import insert_rows
 from auditor.vault.gateway.casework import Casework, CaseworkChange
@@ -122,16 +122,14 @@ def _cases_for(change: CaseworkChange, users: list[str], first_day: date, last_d
 def _rows(change: CaseworkChange, case: Case, findings: list[Finding], keys: list[str], rows: list[dict]) -> list[int]:
     """The case_findings rows of `findings` in `case` (`keys`: their finding_key; each explanation
     sealed under the case's key), appended to `rows`; their ids."""
-    ids = []
-    for f, key in zip(findings, keys):
-        row_id = new_key_id()
+    ids = new_key_ids(len(findings))
+    for f, key, row_id in zip(findings, keys, ids):
         rows.append(dict(
             id=row_id, case_id=case.id, finding_key=key, rule=f.rule, severity=f.severity, risk=f.risk,
             patient_id=f.patient_id, event_ids=json.dumps(f.event_ids), first_at=datetime.fromisoformat(f.first_at),
             last_at=datetime.fromisoformat(f.last_at), added_at=change.at,
             explanation=change.seal(case.data_key_id, "case_findings", "explanation", row_id, f.explanation)))
         f.case = case.id
-        ids.append(row_id)
     return ids
 
 
@@ -152,8 +150,9 @@ def _keep_timelines(change: CaseworkChange, cuts: Cutter, parts: dict[int, tuple
     ordered = sorted(parts.items())
     for i in range(0, len(ordered), _CUT_CASES):
         batch = ordered[i : i + _CUT_CASES]
-        for (case_id, (_, ids, _)), cut in zip(batch, cuts([(user_id, found) for _, (user_id, _, found) in batch])):
-            add_part(change.session, case_id, ids, cut, mac_key, change.at)
+        made = cuts([(user_id, found) for _, (user_id, _, found) in batch])
+        add_parts(change.session, [(case_id, ids, cut) for (case_id, (_, ids, _)), cut in zip(batch, made)],
+                  mac_key, change.at)
 
 
 def _untimed(change: CaseworkChange, findings: list[Finding], keys: list[str]) -> dict[int, tuple[str, list[int], list[Finding]]]:

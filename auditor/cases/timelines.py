@@ -26,8 +26,9 @@ import orjson
 from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
-from auditor.crypto.envelope import new_key_id
+from auditor.crypto.envelope import new_key_ids
 from auditor.errors import TamperDetected
+from auditor.vault.gateway.bulk import insert_rows
 from auditor.vault.records import CaseTimeline
 
 PART = b"auditor-case-timeline/1\n"
@@ -74,13 +75,17 @@ def pack(case_id: int, finding_ids: list[int], cut: Cut) -> bytes:
     return zlib.compress(orjson.dumps(doc), 6)  # json.loads reads it back (the stdlib's writer took twice as long)
 
 
-def add_part(session: Session, case_id: int, finding_ids: list[int], cut: Cut, mac_key: bytes, at: datetime) -> int:
-    """Keep `cut` as a part of case `case_id`'s timeline covering `finding_ids`, in `session`'s transaction."""
-    part_id = new_key_id()
-    body = pack(case_id, finding_ids, cut)
-    session.add(CaseTimeline(id=part_id, case_id=case_id, computed_at=at, body=body,
-                             seal=part_seal(mac_key, part_id, case_id, body)))
-    return part_id
+def add_parts(session: Session, parts: list[tuple[int, list[int], Cut]], mac_key: bytes, at: datetime) -> list[int]:
+    """Keep each (case id, finding ids, cut) as a part of that case's timeline covering those
+    findings, in `session`'s transaction (the cases' rows written already); the parts' ids."""
+    ids = new_key_ids(len(parts))
+    rows = []
+    for part_id, (case_id, finding_ids, cut) in zip(ids, parts):
+        body = pack(case_id, finding_ids, cut)
+        rows.append(dict(id=part_id, case_id=case_id, computed_at=at, body=body,
+                         seal=part_seal(mac_key, part_id, case_id, body)))
+    insert_rows(session, CaseTimeline, rows)
+    return ids
 
 
 def _altered(case_id: int, part_id: int, what: str) -> AlteredTimeline:

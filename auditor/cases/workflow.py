@@ -15,7 +15,7 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 
-from auditor.crypto.envelope import new_key_id
+from auditor.crypto.envelope import new_key_ids
 from auditor.errors import InputError, NotFound
 from auditor.vault.gateway.bulk import insert_rows
 from auditor.vault.gateway.casework import Casework, CaseworkChange
@@ -58,8 +58,8 @@ def record_histories(change: CaseworkChange, entries: list[tuple[Case, str, str 
                                            .where(CaseHistoryEntry.case_id.in_(ids[i : i + 900]))
                                            .group_by(CaseHistoryEntry.case_id)).all())
     rows = []
-    for case, action, detail, note in entries:
-        row_id, last[case.id] = new_key_id(), last.get(case.id, 0) + 1
+    for (case, action, detail, note), row_id in zip(entries, new_key_ids(len(entries))):
+        last[case.id] = last.get(case.id, 0) + 1
         rows.append(dict(id=row_id, case_id=case.id, position=last[case.id], at=at or change.at, action=action,
                          by=by[:128], status=case.status, disposition=case.disposition, sanction=case.sanction,
                          detail=detail,

@@ -48,6 +48,13 @@ def new_key_id() -> int:
     return secrets.randbits(63) or 1
 
 
+def new_key_ids(count: int) -> list[int]:
+    """`count` ids as new_key_id makes them (63 random bits, 0 made 1), from one read of the operating
+    system's random source rather than one each (half a million case findings spent 1.3 s there)."""
+    raw = secrets.token_bytes(8 * count)
+    return [int.from_bytes(raw[i : i + 8], "little") >> 1 or 1 for i in range(0, 8 * count, 8)]
+
+
 class Envelope:
     """Seals and opens fields under per-subject data keys held in the key store."""
 

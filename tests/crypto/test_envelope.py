@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from sqlalchemy import text
 
 from auditor.crypto import _aead
-from auditor.crypto.envelope import Envelope, field_context
+from auditor.crypto.envelope import Envelope, field_context, new_key_ids
 from auditor.crypto.keyring import Keyring
 from auditor.crypto.rotation import retire_unused, switch_primary
 from auditor.errors import DecryptionError, KeyringError
@@ -347,3 +347,12 @@ def test_active_old_kek_still_unwraps_before_rewrap(population):
     row = patient(v, "MRN-1")
     switch_primary(v.keyring, v.envelope)  # old KEK is active, keys not yet rewrapped
     assert fresh_envelope(v).open(row.first_name, "patients", "first_name", row.id) == "Zoë"
+
+
+def test_ids_made_many_at_a_time_are_new_key_ids():
+    ids = new_key_ids(20_000)
+    assert len(ids) == 20_000 and len(set(ids)) == 20_000  # a repeat among 63-bit ids: about 2e-11
+    assert all(type(i) is int and 1 <= i < 2**63 for i in ids)
+    assert max(ids) >= 2**62 and min(ids) < 2**62  # both halves: the top bit of 63 is random too
+    assert sum(i & 1 for i in ids) in range(9_000, 11_000)  # the lowest bit too
+    assert new_key_ids(0) == []
