@@ -14,13 +14,13 @@ big logs; stage 2, here, folds the leaves in order into the Merkle tree and meet
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import defaultdict
 from dataclasses import dataclass, field
-from heapq import merge
-from operator import itemgetter
 from pathlib import Path
 from typing import Callable, Iterator
 
+import numpy as np
 from sqlalchemy import Connection, Engine, select
 
 from auditor import database
@@ -28,7 +28,7 @@ from auditor.audit import merkle
 from auditor.audit.archive_records import ArchiveRecord, archive_records
 from auditor.audit.blocks import BLOCKS, event_count
 from auditor.audit.checkpoints import Checkpoint, CheckpointFile
-from auditor.audit.event_checks import CHUNK, Found, check_events, checked_in_parallel, workers_for
+from auditor.audit.event_checks import CHUNK, Found, Run, check_events, checked_in_parallel, runs_of, workers_for
 from auditor.audit.log import HEAD
 from auditor.audit.schema import ArchivedLeaf
 from auditor.audit.seal import EventSeal
@@ -136,6 +136,7 @@ class _Fold:
         self.sizes = iter(sorted(checkpoints))
         self.cp_size = next(self.sizes, None)
         self.roots = {r.last_seq: r for r in archives}
+        self.root_sizes = sorted(self.roots)
         if self.cp_size == 0:  # a checkpoint of the empty log (signed before the first event): its root is fixed
             result.checkpoints_checked += 1
             _compare(checkpoints[0], merkle.EMPTY_ROOT, 0, 0, self.problem)
@@ -178,6 +179,33 @@ class _Fold:
         self.frontier.append(leaf)
         self.expected += 1
         self._meet_signed_roots()
+
+    def add_run(self, run: Run) -> None:
+        """A run's events, as `add` of each would fold them. A clean run (nothing flagged, numbered on
+        from the next expected event) joins the frontier a stretch at a time, up to each size a
+        checkpoint or an archive record signs (where its root is compared, as after every event);
+        any other run goes event by event."""
+        seqs = np.frombuffer(run.seqs, dtype=np.int64) if len(run.seqs) else np.empty(0, dtype=np.int64)
+        if run.flagged or not len(seqs) or seqs[0] != self.expected or (np.diff(seqs) != 1).any():
+            for seq, leaf, kind in run.events():
+                self.add(seq, leaf, kind)
+            return
+        leaves = [run.leaves[i : i + merkle.HASH_BYTES] for i in range(0, len(run.leaves), merkle.HASH_BYTES)]
+        i = 0
+        while i < len(leaves):
+            size = self.frontier.size
+            signed = self._next_signed(size)
+            stop = len(leaves) if signed is None else min(len(leaves), i + max(1, signed - size))
+            self.frontier.extend(leaves[i:stop])
+            self.expected += stop - i
+            i = stop
+            self._meet_signed_roots()
+
+    def _next_signed(self, size: int) -> int | None:
+        """The next size, after `size`, whose root a checkpoint or an archive record signs."""
+        at = bisect_right(self.root_sizes, size)
+        sizes = [s for s in (self.cp_size, self.root_sizes[at] if at < len(self.root_sizes) else None) if s is not None]
+        return min(sizes) if sizes else None
 
     def _meet_signed_roots(self) -> None:
         size = self.frontier.size
@@ -236,10 +264,13 @@ def verify_log(engine: Engine, keyring: Keyring, checkpoint_files: list[Path], b
                                                      .order_by(BLOCKS.c.first_seq))]
             checked = checked_in_parallel(engine, mac_key, batch, workers, top, chunk, spans, found)
         else:
-            checked = check_events(conn, mac_key, batch, found, hi=top)
+            checked = runs_of(check_events(conn, mac_key, batch, found, hi=top), batch)
         # archived leaves and stored events, in one sequence (an archive is a prefix; an attacker's may not be)
-        for seq, leaf, kind in merge(_archived(conn, EventSeal(mac_key), vouched, batch), checked, key=itemgetter(0)):
-            fold.add(seq, leaf, kind)
+        for item in _in_order(_archived(conn, EventSeal(mac_key), vouched, batch), checked):
+            if isinstance(item, Run):
+                fold.add_run(item)
+            else:
+                fold.add(*item)
         result.ledger = sorted(found.ledger)
         rows = rows_check(conn, result.ledger) if rows_check is not None else []
     for kind, message in rows:
@@ -252,6 +283,25 @@ def verify_log(engine: Engine, keyring: Keyring, checkpoint_files: list[Path], b
     if not valid:
         result.warnings.append("no signed checkpoint yet: only the seals were checked (run: auditor audit checkpoint)")
     return result
+
+
+def _in_order(archived: Iterator[tuple[int, bytes, str | None]], runs: Iterator[Run]) -> Iterator[tuple | Run]:
+    """The archived leaves and the checked runs in the order heapq.merge gives the two streams of
+    events (by sequence number, an archived leaf first on a tie): a run whole when no archived leaf
+    comes out inside it, else its events one by one among the archived ones."""
+    pending = next(archived, None)
+    for run in runs:
+        if pending is None or pending[0] > max(run.seqs, default=pending[0] - 1):
+            yield run
+            continue
+        for event in run.events():
+            while pending is not None and pending[0] <= event[0]:
+                yield pending
+                pending = next(archived, None)
+            yield event
+    while pending is not None:
+        yield pending
+        pending = next(archived, None)
 
 
 def _compare(cps: list[Checkpoint], root: bytes, size: int, last_good: int, problem) -> None:
