@@ -36,6 +36,7 @@ TREND_MONTHS = 6
 Progress = Callable[[str], None]  # told each stage as it begins: REVIEWING, then the report's stages
 REVIEWING = "reviewing the month: the privacy rules, findings, suppressions, cases"
 NAMING = "reading the names in the report"
+VERIFYING = "verifying the audit log"  # waiting, if it has not ended, for the check begun with the review
 
 
 @dataclass(frozen=True)
@@ -162,7 +163,7 @@ def report_on(vault: Vault, review: PeriodReview, policy: Policy, site: Site, *,
     # this month's from the review, as the summary states it; a count in SQL would read every event again
     accesses = [*accesses_by_period(vault.records, months[:-1], policy, vault.keyring.log_mac_key),
                 activity(review.detection.context).accesses]
-    tell("verifying the audit log")
+    tell(VERIFYING)
     verification = pending.result()
     tell("the month before, under today's rules")
     previous = _previous(vault, period, policy, accesses[-2], judge)

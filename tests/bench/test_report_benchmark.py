@@ -26,6 +26,8 @@ def test_the_report_benchmark_runs_with_either_engine_and_both_find_the_same(tmp
     assert local["accesses"] == partitioned["accesses"] > 0
     assert json.loads((tmp_path / "report" / "findings.json").read_text(encoding="utf-8")) == local_findings
     assert 0 < partitioned["rules_s"] <= partitioned["policy_s"]
+    assert 0 <= partitioned["verify_wait_s"] <= partitioned["build_s"]
+    assert "of which waiting for the log's verification to end" in out
     assert "of which the rules (partitioned engine)" in out and "target <= 30 s" in out
     for name in ("report.html", "report.pdf", "findings.csv", "findings.json"):
         assert (tmp_path / "report" / name).stat().st_size > 0
