@@ -50,9 +50,10 @@ def finding_key(f: Finding) -> str:
     json.dumps(..., separators=(",", ":")) writes them (printable ASCII, escaping the rest): orjson's
     bytes are those whenever they are printable ASCII and no DEL (ledger.compact_json), which event ids
     almost always are."""
-    doc = compact_json([f.rule, f.user_id, f.patient_id, sorted(f.event_ids)])
+    identity = [f.rule, f.user_id, f.patient_id, sorted(f.event_ids)]
+    doc = compact_json(identity)
     if not doc.isascii() or b"\x7f" in doc:
-        doc = json.dumps([f.rule, f.user_id, f.patient_id, sorted(f.event_ids)], separators=(",", ":")).encode("ascii")
+        doc = json.dumps(identity, separators=(",", ":")).encode("ascii")
     return hashlib.sha256(doc).hexdigest()
 
 

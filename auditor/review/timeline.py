@@ -23,6 +23,7 @@ from typing import Callable, Iterable
 import numpy as np
 import pandas as pd
 
+from auditor.audit.events import to_microseconds
 from auditor.cases.listing import CaseFile
 from auditor.cases.timelines import MAX_STORED, Cut, TimelinePart, case_parts
 from auditor.database import read_snapshot
@@ -38,7 +39,6 @@ MAX_WINDOWS = 40  # windows read from the log for one page (the earliest finding
 MAX_ENTRIES = 500  # a member's accesses over a case's span: beyond this the page says how many are left out
 _US = pd.Timedelta(microseconds=1)
 _EPOCH = pd.Timestamp(0, tz="UTC")
-_EPOCH_UTC = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _ONE_US = timedelta(microseconds=1)
 
 
@@ -100,7 +100,7 @@ def _moment_us(moment) -> int:
             at = datetime.fromisoformat(moment)
         except ValueError:
             return _us(_utc(moment))
-        return ((at if at.tzinfo is not None else at.replace(tzinfo=timezone.utc)) - _EPOCH_UTC) // _ONE_US
+        return to_microseconds(at if at.tzinfo is not None else at.replace(tzinfo=timezone.utc))
     return _us(_utc(moment))
 
 

@@ -22,7 +22,7 @@ from auditor.policy.member_frames import merged
 from auditor.policy.rules import load_policy
 from auditor.review.casework import case_file
 from auditor.review.period import month_period, review_period
-from auditor.review.timeline import member_timeline, windows_around
+from auditor.review.timeline import _moment_us, _us, _utc, member_timeline, windows_around
 from tests.conftest import FAST_SCRYPT
 from tests.reporting.report_data import hospital_month
 
@@ -140,3 +140,13 @@ def test_a_window_over_the_month_s_edge_is_kept_with_what_lies_beyond(tmp_path):
         assert {moments[0], moments[3]} <= shown  # beyond both edges
     finally:
         vault.close()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.datetimes(min_value=datetime(1971, 1, 1), max_value=datetime(2100, 1, 1)),
+       st.sampled_from(["UTC", "America/New_York", "Australia/Lord_Howe", None]))
+def test_a_findings_time_in_microseconds_is_the_timestamps(moment, zone):
+    """A review cuts by _moment_us; the case page's windows by pandas Timestamps: the same instant."""
+    at = pd.Timestamp(moment)
+    at = at.tz_localize(zone, ambiguous=True, nonexistent="shift_forward") if zone else at
+    assert _moment_us(at.isoformat()) == _us(_utc(at.isoformat())) == _moment_us(at)

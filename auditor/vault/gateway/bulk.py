@@ -60,12 +60,11 @@ def insert_rows(session: Session, model, rows: list[dict], *, ids: bool = False)
             conn.exec_driver_sql(statement, [_values(row, keys, processors, fixed) for row in rows[i : i + _BATCH]])
         return []
     statement = f"COPY {dialect.identifier_preparer.format_table(table)} ({names}) FROM STDIN"
+    by_key = processors[1:] if ids else processors  # the id column's (an integer's: none) is not needed
     with copying(conn, statement) as copy:
         for i, row in enumerate(rows):
-            values = [row[k] for k in keys]
-            if ids:
-                values.insert(0, made[i])
-            copy.write_row([p(v) if p is not None else v for p, v in zip(processors, values)] + list(fixed))
+            values = _values(row, keys, by_key, fixed)
+            copy.write_row((made[i], *values) if ids else values)
     return made
 
 
