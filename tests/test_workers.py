@@ -43,3 +43,50 @@ def test_the_caller_s_main_module_is_back_after_the_workers_start():
     with workers.workers_start_bare():
         assert sys.modules["__main__"] is not main and not hasattr(sys.modules["__main__"], "__file__")
     assert sys.modules["__main__"] is main
+
+
+def _niceness_and_pandas() -> tuple[int, bool]:
+    import sys
+
+    return os.nice(0), "pandas" in sys.modules
+
+
+def test_a_worker_has_pandas_before_its_first_task_and_a_mapping_worker_runs_behind_the_caller():
+    """pyarrow imports pandas on its first array: the fork server imports it once for every worker. A
+    worker mapping a FHIR file yields the cores to the process that appends what it maps."""
+    from auditor.ingest.formats import fhir
+
+    with workers.workers_start_bare(), ProcessPoolExecutor(
+            1, mp_context=workers.worker_context("auditor.ingest.formats.fhir"),
+            initializer=fhir._behind_the_appender) as pool:
+        niceness, has_pandas = pool.submit(_niceness_and_pandas).result(timeout=120)
+    assert has_pandas
+    assert niceness == min(19, os.nice(0) + fhir.WORKER_NICENESS)
+
+
+def _twice(n: int) -> int:
+    if n < 0:
+        raise ValueError("a negative number")
+    return 2 * n
+
+
+def test_tasks_submitted_meanwhile_give_their_results_in_order_and_their_failures():
+    import sys
+
+    main = sys.modules["__main__"]
+    with ProcessPoolExecutor(2, mp_context=workers.worker_context("auditor.ingest.formats.fhir")) as pool:
+        with workers.submitted_meanwhile(pool, [(_twice, (n,)) for n in (3, -1, 5)]) as futures:
+            assert len(futures) == 3
+        assert futures[0].result(timeout=120) == 6 and futures[2].result(timeout=120) == 10
+        with pytest.raises(ValueError, match="a negative number"):
+            futures[1].result(timeout=120)
+    assert sys.modules["__main__"] is main  # put back once the block is left
+
+
+def test_a_submission_the_pool_refuses_is_the_future_s_exception():
+    pool = ProcessPoolExecutor(1, mp_context=workers.worker_context("auditor.ingest.formats.fhir"))
+    pool.shutdown()
+    with workers.submitted_meanwhile(pool, [(_twice, (1,))]) as futures:
+        pass
+    with pytest.raises(RuntimeError, match="after shutdown"):
+        futures[0].result(timeout=10)
