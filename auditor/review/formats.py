@@ -11,13 +11,11 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from auditor.errors import InputError, AuditorError
+from auditor.ingest.formats import reader_titles
 from auditor.ingest.formats.mapping_file import BUILT_IN, VendorMapping, find_mapping, mapping_names, read_mapping
 from auditor.ingest.formats.vendor import VendorExtract
 from auditor.vault.gateway import QuarantineEntry
 
-_READERS = {"csv": "the interchange export: a folder of the contract's five CSV files (the default)",
-            "fhir": "FHIR AuditEvent, R4 and R5: NDJSON, Bundles or resources, JSON or XML",
-            "atna": "IHE ATNA / DICOM PS3.15 AuditMessage XML, one a file"}
 
 
 @dataclass(frozen=True)
@@ -30,7 +28,7 @@ class KnownFormat:
 
 def list_formats(site_dir: Path | None = None) -> list[KnownFormat]:
     """Every format: the auditor's readers, then the mapping files (a site's replacing ours of its name)."""
-    known = [KnownFormat(name, "reader", title) for name, title in _READERS.items()]
+    known = [KnownFormat(name, "reader", title) for name, title in reader_titles().items()]
     for name, path in mapping_names(site_dir).items():
         shipped = site_dir is None or not path.is_relative_to(Path(site_dir))
         kind = "mapping" if shipped else "site mapping"

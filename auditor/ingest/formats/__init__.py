@@ -15,6 +15,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from functools import cache
+from importlib import import_module
 from operator import attrgetter
 from pathlib import Path
 from typing import Callable, Iterator, Protocol, Sequence
@@ -120,9 +121,10 @@ class Unmappable(Exception):
 
 
 class Reader(Protocol):
-    """A format: its name, the files of PATH it reads, and their chunks."""
+    """A format: its name, what it reads, the files of PATH it reads, and their chunks."""
 
     name: str
+    title: str
 
     def files(self, path: Path) -> list[Path]:
         """The files this format reads at `path` (a file or a folder); InputError when there are none."""
@@ -217,14 +219,21 @@ class ChunkBuilder:
         return found
 
 
+# The formats this auditor reads itself, by name: each a module of this package with its reader class
+# (`name`, `title`, `files`, `chunks`), imported when first asked for. Adding a format is its module,
+# its line here and its tests. "csv", the interchange export, has its own path (auditor.ingest.ehr_import).
+READERS = {"fhir": ("auditor.ingest.formats.fhir", "FhirAuditEvents"),
+           "atna": ("auditor.ingest.formats.atna", "AtnaMessages")}
+CSV_TITLE = "the interchange export: a folder of the contract's CSV files (the default)"
+
+
 def _readers() -> dict[str, Callable[[], Reader]]:
-    from auditor.ingest.formats.atna import AtnaMessages
-    from auditor.ingest.formats.fhir import FhirAuditEvents
-
-    return {"fhir": FhirAuditEvents, "atna": AtnaMessages}
+    return {name: getattr(import_module(module), cls) for name, (module, cls) in READERS.items()}
 
 
-FORMATS = ("csv", "fhir", "atna")  # csv: the interchange export (auditor.ingest.ehr_import), the default
+def reader_titles() -> dict[str, str]:
+    """Each format this auditor reads itself (csv first) -> what it reads."""
+    return {"csv": CSV_TITLE, **{name: made.title for name, made in _readers().items()}}
 
 
 def reader(name: str, site_dir: Path | None = None) -> Reader:

@@ -49,6 +49,7 @@ NOTE_IDS = {"9"}  # Report Number
 
 class AtnaMessages:
     name = "atna"
+    title = "IHE ATNA / DICOM PS3.15 AuditMessage XML, one a file"
 
     def __init__(self, max_message: int = MAX_MESSAGE) -> None:
         self.max_message = max_message

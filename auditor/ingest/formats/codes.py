@@ -11,8 +11,11 @@ RESTFUL = {"read": "view", "vread": "view", "history-instance": "view", "history
            "history-system": "view", "search": "search", "search-type": "search", "search-system": "search",
            "create": "create", "update": "update", "patch": "update", "delete": "delete"}
 ACTION_CODES = {"C": "create", "R": "view", "U": "update", "D": "delete"}
-DCM_TYPES = {"110112": "search", "110106": "export", "110107": "create", "110103": "view", "110104": "export",
-             "110105": "delete"}  # Query, Export, Import, DICOM Instances Accessed / Transferred, Study Deleted
+DCM_TYPES = {"110112": "search", "110106": "export", "110107": "create", "110104": "export",
+             "110105": "delete"}  # Query, Export, Import, DICOM Instances Transferred, DICOM Study Deleted
+# DICOM Instances Accessed: PS3.15 A.5.3.5 has its action code say what was done (C created, R read, U
+# updated, D deleted); without one (or E), the instances were at least accessed
+DCM_BY_ACTION = {"110103": "view"}
 PATIENT_RECORD_TYPES = {"110110", "110109", "110111", "rest"}  # Patient, Order, Procedure Record; RESTful: by action
 NOT_ACCESSES = {"110100": "application activity", "110101": "use of an audit log", "110114": "a sign-in or sign-out",
                 "110113": "a security alert", "110120": "an application start", "110121": "an application stop",
@@ -41,6 +44,8 @@ def action_of_codes(types: set[str], subtypes: set[str], verb: str | None, faile
     for code in sorted(types):
         if code in DCM_TYPES:
             return DCM_TYPES[code], glass
+        if code in DCM_BY_ACTION:
+            return ACTION_CODES.get(verb, DCM_BY_ACTION[code]), glass
     if verb in ACTION_CODES and (types & PATIENT_RECORD_TYPES or glass or not (types & set(NOT_ACCESSES))):
         return ACTION_CODES[verb], glass
     if glass:

@@ -5,7 +5,7 @@ resources, in JSON or XML, mapped as the IHE Basic Audit Log Patterns (BALP) wri
 |---|---|---|
 | event_id | the extension `urn:auditor:fhir:source-event-id` (an auditor's export), else `id` (none: `sha256:` and the digest of the resource) | same |
 | timestamp | `recorded` (then `period.start`) | `recorded` (then `occurredDateTime`, `occurredPeriod.start`) |
-| user_id | the requestor agent's `who.identifier.value`, else the id its `who.reference` names (a requestor typed DICOM Application 110150 is an application's work: quarantined) | same |
+| user_id | the requestor agent's `who.identifier.value`, else the id its `who.reference` names (a requestor typed DICOM Application 110150 is an application's work: quarantined); its `name`, `who.display` and `role` are not kept, and counted | same |
 | mrn | the entity whose role is Patient (object-role 1) or whose `what` is a Patient: its identifier's value (an HL7 CX: the part before `^`), else the reference's id | `patient`, then as R4 |
 | action | see `action_of`: restful read/vread/history: view, search: search, create, update/patch, delete; DICOM Query 110112: search, Export 110106: export (disclose with a `Disclosure` / `disclose` subtype), Import 110107: create; a failed User Authentication 110114: login_failed; a `print` code: print; otherwise the action code C/R/U/D | same, from `category` and `code` |
 | record_type | an entity's sensitivity label (v3 ActCode PSYTHPN, PSY: psychotherapy_note; ETH, SUD: substance_use; HIV; GDIS: genetic), else the other entities' resource types (`RECORD_TYPES`; another type: other); only the patient: demographics | same |
@@ -51,6 +51,7 @@ MAX_DOCUMENT = 64 << 20  # a JSON or XML document (a resource or a Bundle)
 
 class FhirAuditEvents:
     name = "fhir"
+    title = "FHIR AuditEvent, R4 and R5: NDJSON, Bundles or resources, JSON or XML"
 
     def __init__(self, max_line: int = MAX_LINE, max_document: int = MAX_DOCUMENT,
                  parallel_from: int | None = None, range_bytes: int | None = None) -> None:

@@ -54,16 +54,24 @@ class Reference(msgspec.Struct, gc=False):
     type: Optional[str] = None
 
 
+class Who(msgspec.Struct, gc=False):  # an agent's Reference
+    identifier: Optional[Identifier] = None
+    reference: Optional[str] = None
+    display: Raw = None  # the agent's name: counted by the general mapper
+
+
 class Network(msgspec.Struct, gc=False):
     address: Optional[str] = None
 
 
 class Agent(msgspec.Struct, gc=False):
-    who: Optional[Reference] = None
+    who: Optional[Who] = None
     requestor: Optional[bool] = None
     type: Optional[Concept] = None
     network: Optional[Network] = None
     purposeOfUse: list[Concept] = []
+    name: Raw = None  # what a requestor says of itself: counted by the general mapper
+    role: Raw = None
     networkString: Raw = None  # R5
     networkUri: Raw = None
     authorization: Raw = None

@@ -241,10 +241,22 @@ def map_event(event: dict, zone: ZoneInfo, unmapped, raw: str | None = None) -> 
     event_id = _source_event_id(event) or _text(event.get("id")) or f"sha256:{digest.hex()[:32]}"
     if action != "login_failed" and mrn is None and action in ("view", "update", "delete", "create", "print"):
         unmapped["a patient action that names no patient (loaded without one)"] += 1
+    _what_the_requestor_says_of_itself(agent, unmapped)
     return MappedEvent(event_id=event_id, at_us=at_us, user_id=user, action=action, mrn=mrn, record_type=record_type,
                        outcome="denied" if failed else "success", purpose=purpose, break_glass=glass,
                        reason=reason if glass else None, workstation=_workstation(agent, agents),
                        row_hash=digest)
+
+
+def _what_the_requestor_says_of_itself(agent: dict, unmapped) -> None:
+    """BALP's requestor may carry a name (`name`, `who.display`) and a functional role (`role`): neither is
+    kept. A user is who the workforce file says, with the role it gives (an export's word about a user is
+    not trusted): each event that has them is counted, as BALP asks of what is not mapped."""
+    who = agent.get("who") if isinstance(agent.get("who"), dict) else {}
+    if agent.get("name") is not None or who.get("display") is not None:
+        unmapped["the requestor's name (not kept: users are named by the workforce file)"] += 1
+    if agent.get("role") is not None:
+        unmapped["the requestor's role (not kept: a user's role is the workforce file's)"] += 1
 
 
 def _source_event_id(event: dict) -> str | None:

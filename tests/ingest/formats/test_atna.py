@@ -104,6 +104,16 @@ def test_both_attribute_styles_say_the_same():
     assert "Vera" not in repr(old)  # a participant's name is never loaded
 
 
+@pytest.mark.parametrize("verb,action", [("C", "create"), ("R", "view"), ("U", "update"), ("D", "delete"),
+                                         ("E", "view"), (None, "view")])
+def test_dicom_instances_accessed_is_what_its_action_code_says(verb, action):
+    """DICOM PS3.15 A.5.3.5: DICOM Instances Accessed (110103) names what was done by its action code."""
+    message = OLD_STYLE.replace(b'code="110110" codeSystemName="DCM" displayName="Patient Record"',
+                                b'code="110103" codeSystemName="DCM" displayName="DICOM Instances Accessed"')
+    message = message.replace(b'EventActionCode="R" ', b'' if verb is None else f'EventActionCode="{verb}" '.encode())
+    assert map_message(message, UTC, Counter()).action == action
+
+
 @pytest.mark.parametrize("change,reason", [
     ((b'UserIsRequestor="true"', b'UserIsRequestor="false"'), "no user (no active participant is the requestor)"),
     ((b'EventDateTime="2026-11-05T03:10:00-05:00"', b'EventDateTime="soon"'), "no time that can be read"),

@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 from collections import Counter
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -79,7 +80,8 @@ def test_every_official_r4_audit_event_maps_or_is_quarantined_with_its_reason():
             assert events == [] and [(r.line, r.reason) for r in rejected] == [(1, QUARANTINED[file.name])]
             assert json.loads(rejected[0].raw_row)["resourceType"] == "AuditEvent"  # kept whole
     assert _read(EXAMPLES / "audit-event-example-media.json")[2] == {
-        "an entity of a resource type with no record type of its own (recorded as other)": 1}
+        "an entity of a resource type with no record type of its own (recorded as other)": 1,
+        "the requestor's name (not kept: users are named by the workforce file)": 1}  # every example names its requestor
 
 
 @pytest.mark.skipif(not EXAMPLES.is_dir(), reason="../shared/data is beside the project")
@@ -137,6 +139,18 @@ def test_an_event_without_user_time_or_action_is_refused_with_a_reason_that_quot
     with pytest.raises(Unmappable, match=reason.replace("(", r"\(").replace(")", r"\)")) as refused:
         map_event(event, UTC, Counter())
     assert "dr.grey" not in str(refused.value) and "MRN-0042" not in str(refused.value)
+
+
+def test_what_the_requestor_says_of_itself_is_not_kept_and_is_counted():
+    """BALP: what is not mapped is recorded. A user's name and role are the workforce file's."""
+    event = {**R5_BTG, "agent": [{**R5_BTG["agent"][0], "name": "Dr Grey", "role": [{"text": "Chief of surgery"}],
+                                 "who": {**R5_BTG["agent"][0]["who"], "display": "Meredith Grey"}}]}
+    unmapped = Counter()
+    mapped = map_event(event, UTC, unmapped)
+    assert replace(mapped, row_hash=None) == replace(map_event(R5_BTG, UTC, Counter()), row_hash=None)
+    assert unmapped == {"the requestor's name (not kept: users are named by the workforce file)": 1,
+                        "the requestor's role (not kept: a user's role is the workforce file's)": 1}
+    assert "Grey" not in repr(mapped) and "surgery" not in repr(mapped)
 
 
 def test_a_time_without_an_offset_is_read_in_the_organisation_s_zone():

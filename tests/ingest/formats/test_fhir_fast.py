@@ -58,7 +58,8 @@ paths = st.sampled_from([("type",), ("subtype",), ("action",), ("outcome",), ("r
                          ("agent", 0, "requestor"), ("agent", 0, "type"), ("agent", 0, "network"),
                          ("agent", 0, "purposeOfUse"), ("agent", 0, "networkString"), ("entity", 0, "what"),
                          ("entity", 0, "role"), ("entity", 0, "type"), ("entity", 0, "securityLabel"),
-                         ("entity", 1, "what"), ("entity", 0, "what", "identifier")])
+                         ("entity", 1, "what"), ("entity", 0, "what", "identifier"), ("agent", 0, "name"),
+                         ("agent", 0, "role"), ("agent", 0, "who", "display"), ("entity", 0, "what", "display")])
 
 
 def _set(event: dict, path: tuple, value) -> dict:
