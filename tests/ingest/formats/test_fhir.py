@@ -90,6 +90,23 @@ def test_other_resources_in_the_folder_are_quarantined_as_not_audit_events():
     assert events == [] and [r.reason for r in rejected] == ["a Patient, not an AuditEvent"]
 
 
+@pytest.mark.skipif(not EXAMPLES.is_dir(), reason="../shared/data is beside the project")
+def test_every_fhir_file_of_the_shared_data_is_read_whole_and_each_resource_accounted_for():
+    """Every resource in every FHIR file of ../shared/data (the official R4 examples, Synthea's Bundles)
+    maps or is quarantined with its reason: the AuditEvents as above, every other resource as what it is."""
+    files = READER.files(EXAMPLES) + READER.files(EXAMPLES.parent / "synthea" / "fhir")
+    assert len(files) >= 90
+    for file in files:
+        events, rejected, _, records = _read(file)
+        document = json.loads(file.read_text(encoding="utf-8"))
+        entries = [e["resource"] for e in document["entry"]] if document["resourceType"] == "Bundle" else [document]
+        assert records == len(entries) == len(events) + len(rejected) >= 1, file.name
+        others = [r["resourceType"] for r in entries if r["resourceType"] != "AuditEvent"]
+        assert sorted(r.reason for r in rejected if "not an AuditEvent" in r.reason) == sorted(
+            f"a {kind}, not an AuditEvent" for kind in others), file.name
+        assert all(r.reason and "\n" not in r.reason for r in rejected), file.name
+
+
 # -- R5, sensitivity labels, break the glass ----------------------------------------------------------------
 R5_BTG = {
     "resourceType": "AuditEvent", "id": "r5-btg",
