@@ -16,4 +16,5 @@ def test_the_interop_benchmark_runs_every_path_and_loses_nothing(capsys):
     figures = json.loads(out.strip().splitlines()[-1])
     assert figures["csv"]["rows"] == figures["fhir"]["events"] == figures["fhir"]["loaded"] == figures["events"]
     assert figures["atna"]["sent"] == figures["atna"]["loaded"] == 1000 and figures["atna"]["nothing_lost"]
+    assert figures["atna"]["in_log"] == figures["atna"]["distinct_in_log"] == 1000  # counted in the log itself
     assert "of CSV" in out and "nothing lost" in out
