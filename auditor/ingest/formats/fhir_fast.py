@@ -27,7 +27,8 @@ import msgspec
 from auditor.audit.fhir_codes import APPLICATION, EVENT_ID, MRN
 from auditor.ingest.formats import EVENT_SCHEMA, MappedEvent, Unmappable, instant_us
 from auditor.ingest.formats.codes import BTG, action_of_codes
-from auditor.ingest.formats.fhir_mapping import SENSITIVE_LABELS, TYPE_NAME, purpose_of, record_type_of, reference_id
+from auditor.ingest.formats.fhir_mapping import (NAME_NOT_KEPT, ROLE_NOT_KEPT, SENSITIVE_LABELS, TYPE_NAME, purpose_of,
+                                                  record_type_of, reference_id)
 
 Raw = Optional[msgspec.Raw]  # an element the mapper reads and this shortcut leaves to it: present -> general path
 
@@ -57,7 +58,7 @@ class Reference(msgspec.Struct, gc=False):
 class Who(msgspec.Struct, gc=False):  # an agent's Reference
     identifier: Optional[Identifier] = None
     reference: Optional[str] = None
-    display: Raw = None  # the agent's name: counted by the general mapper
+    display: msgspec.Raw = msgspec.Raw()  # the agent's name: not kept, counted (_says_of_itself)
 
 
 class Network(msgspec.Struct, gc=False):
@@ -70,8 +71,8 @@ class Agent(msgspec.Struct, gc=False):
     type: Optional[Concept] = None
     network: Optional[Network] = None
     purposeOfUse: list[Concept] = []
-    name: Raw = None  # what a requestor says of itself: counted by the general mapper
-    role: Raw = None
+    name: msgspec.Raw = msgspec.Raw()  # what a requestor says of itself: not kept, counted (_says_of_itself)
+    role: msgspec.Raw = msgspec.Raw()
     networkString: Raw = None  # R5
     networkUri: Raw = None
     authorization: Raw = None
@@ -178,6 +179,8 @@ def fast_row(line: bytes, zone: ZoneInfo, unmapped) -> tuple | None:
             or f"sha256:{digest.hex()[:32]}"
         if mrn is None and action != "login_failed" and action in ("view", "update", "delete", "create", "print"):
             unmapped["a patient action that names no patient (loaded without one)"] += 1
+        if agent.name or agent.role or (who is not None and who.display):
+            _says_of_itself(agent, who, unmapped)
         return (event_id, at_us, user, mrn, action, record_type, "denied" if failed else "success", purpose,
                 glass or btg, reason if glass or btg else None, _workstation(agent, agents), digest)
     except (msgspec.ValidationError, msgspec.DecodeError, RecursionError, _NotSure):  # the general mapper says why
@@ -185,6 +188,15 @@ def fast_row(line: bytes, zone: ZoneInfo, unmapped) -> tuple | None:
 
 
 _sha256 = hashlib.sha256
+_NULL = msgspec.Raw(b"null")
+
+
+def _says_of_itself(agent: Agent, who: Who | None, unmapped) -> None:
+    """As fhir_mapping's: a name or a role given (JSON null is none) is counted, never kept."""
+    if (agent.name and agent.name != _NULL) or (who is not None and who.display and who.display != _NULL):
+        unmapped[NAME_NOT_KEPT] += 1
+    if agent.role and agent.role != _NULL:
+        unmapped[ROLE_NOT_KEPT] += 1
 
 
 # What a memo holds is bounded by its texts' size, not their number: a part may be as long as a line

@@ -254,9 +254,13 @@ def _what_the_requestor_says_of_itself(agent: dict, unmapped) -> None:
     not trusted): each event that has them is counted, as BALP asks of what is not mapped."""
     who = agent.get("who") if isinstance(agent.get("who"), dict) else {}
     if agent.get("name") is not None or who.get("display") is not None:
-        unmapped["the requestor's name (not kept: users are named by the workforce file)"] += 1
+        unmapped[NAME_NOT_KEPT] += 1
     if agent.get("role") is not None:
-        unmapped["the requestor's role (not kept: a user's role is the workforce file's)"] += 1
+        unmapped[ROLE_NOT_KEPT] += 1
+
+
+NAME_NOT_KEPT = "the requestor's name (not kept: users are named by the workforce file)"
+ROLE_NOT_KEPT = "the requestor's role (not kept: a user's role is the workforce file's)"
 
 
 def _source_event_id(event: dict) -> str | None:

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from auditor.audit.fhir_export import audit_event as exported
 from auditor.ingest.formats import Unmappable
 from auditor.ingest.formats.fhir_fast import fast_event
-from auditor.ingest.formats.fhir_mapping import map_event
+from auditor.ingest.formats.fhir_mapping import NAME_NOT_KEPT, ROLE_NOT_KEPT, map_event
 from tests.ingest.formats.fhir_data import audit_event as balp_event
 
 ZONE = ZoneInfo("America/New_York")
@@ -132,6 +132,23 @@ def test_the_usual_events_take_the_shortcut(ours):
         line = json.dumps(event).encode("utf-8")
         (fast, _), (general, _) = _both(line)
         assert fast is not None and fast == general
+
+
+@pytest.mark.parametrize("role,name,display,counted", [
+    ([{"text": "physician"}], "Dr Grey", "Meredith Grey", {NAME_NOT_KEPT, ROLE_NOT_KEPT}),
+    (None, None, "Meredith Grey", {NAME_NOT_KEPT}),
+    (None, None, None, set()),  # JSON null: nothing given
+])
+def test_an_event_whose_requestor_has_a_name_and_a_role_takes_the_shortcut_and_counts_them(role, name, display,
+                                                                                           counted):
+    """This auditor's export writes the user's role; BALP writers often a name: neither sends the line
+    to the general mapper, and both are counted as it counts them."""
+    event = balp_event(ROW, ZONE)
+    event["agent"][0].update(role=role, name=name)
+    event["agent"][0]["who"]["display"] = display
+    (fast, fast_warned), (general, general_warned) = _both(json.dumps(event).encode("utf-8"))
+    assert fast is not None and fast == general and fast_warned == general_warned
+    assert set(fast_warned) == counted
 
 
 @pytest.mark.parametrize("change", [
