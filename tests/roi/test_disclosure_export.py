@@ -49,8 +49,9 @@ def test_each_ledger_entry_is_a_privacy_disclosure_without_the_recipient_s_name(
         source, recipient, user = r["agent"]
         assert _codes(source) == {"110153"} and source["who"] == r["source"]["observer"]  # BALP val-audit-source
         assert _codes(recipient) == {"110152"} and recipient["who"]["identifier"]["system"] == "urn:auditor:roi-request"
-        assert user == {"who": {"identifier": {"value": "coordinator"}}, "requestor": True,
-                        "role": [{"text": "release of information"}]}
+        assert user["who"] == {"identifier": {"value": "coordinator"}} and user["requestor"] is True
+        assert _codes(user) == {"159541003"}  # BALP's custodian: who released the data
+        assert "network" in source and "network" in recipient  # BALP requires them (data-absent: none, sealed)
         patient, data = r["entity"]
         assert patient["what"]["identifier"]["value"] == ("P-2" if kind == "law_enforcement" else "P-1")
         assert (patient["type"]["code"], patient["role"]["code"], data["type"]["code"]) == ("1", "1", "2")
