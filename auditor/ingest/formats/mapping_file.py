@@ -45,10 +45,11 @@ _FIELD_KEYS = {"column", "columns", "value", "codes", "contains", "otherwise", "
 
 @dataclass(frozen=True)
 class FieldMapping:
-    """Where one contract field comes from: a column (event_id: several, joined), or a fixed value;
-    with codes, the vendor's codes (compared case-insensitively) and then substrings, in order, become
-    the contract's values; `otherwise` is the value of a code neither names (none: the code is not
-    mapped, see VendorExtract)."""
+    """Where one contract field comes from: a column, or a fixed value; with codes, the vendor's codes
+    (compared case-insensitively) and then substrings, in order, become the contract's values;
+    `otherwise` is the value of a code neither names (none: the code is not mapped, see VendorExtract).
+    Several columns: event_id's are joined; a coded field's are read in order, each by the same codes
+    and then substrings, the first column whose value they name giving the value."""
 
     name: str
     columns: tuple[str, ...] = ()
@@ -178,8 +179,6 @@ def _field(name: str, spec, where: str) -> FieldMapping:
     has_column, has_value = "column" in spec or "columns" in spec, "value" in spec
     if has_column == has_value:
         raise ConfigurationError(f"{where}: give either a column or a fixed value, not both or neither")
-    if "columns" in spec and name != "event_id":
-        raise ConfigurationError(f"{where}: only event_id joins several columns (columns: [...])")
     columns = (tuple(_strings(spec["columns"], where)) if "columns" in spec
                else (_text(spec["column"], where),) if has_column else ())
     if any(not c.strip() for c in columns) or ("columns" in spec and not columns):
@@ -196,6 +195,9 @@ def _field(name: str, spec, where: str) -> FieldMapping:
     if allowed and has_column and not (codes or contains):
         raise ConfigurationError(f"{where}: a column of {name} needs codes (the vendor's codes to "
                                  f"{', '.join(map(str, allowed))})")
+    if "columns" in spec and name != "event_id" and not (codes or contains):
+        raise ConfigurationError(f"{where}: several columns (columns: [...]) are event_id's, joined, or a coded "
+                                 "field's, read in order by its codes")
     value = check(spec["value"], f"{where}, value") if has_value and name != "time" else None
     if has_value and name == "time":
         raise ConfigurationError(f"{where}: the time comes from a column")

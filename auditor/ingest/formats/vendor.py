@@ -37,7 +37,7 @@ class VendorExtract:
 
     def __init__(self, mapping: VendorMapping) -> None:
         self.mapping = mapping
-        self.name = mapping.name
+        self.name, self.title = mapping.name, mapping.title
 
     def files(self, path: Path) -> list[Path]:
         suffixes = self.mapping.suffixes
@@ -178,9 +178,9 @@ class RecordMapping:
             return None
         if not mapped.columns:
             return mapped.value
-        code = values.get(mapped.columns[0], "").strip()
-        found = _decode(mapped, code)
-        if found is None and name != "action" and code:
+        codes = [values.get(column, "").strip() for column in mapped.columns]
+        found = _decode(mapped, codes)
+        if found is None and name != "action" and any(codes):
             unmapped[f"a {name.replace('_', '-')} code the mapping does not name (left out)"] += 1
         return found
 
@@ -207,15 +207,17 @@ def _allow_long_fields() -> None:
     csv.field_size_limit(max(csv.field_size_limit(), MAX_FIELD + 1))
 
 
-def _decode(mapped: FieldMapping, code: str):
-    """The contract's value of a vendor's code: its exact code, else the first substring it contains,
-    else the mapping's `otherwise` (None when there is none)."""
-    folded = code.casefold()
-    if folded in mapped.codes:
-        return mapped.codes[folded]
-    for text, value in mapped.contains:
-        if text in folded:
-            return value
+def _decode(mapped: FieldMapping, codes: list[str]):
+    """The contract's value of a vendor's codes (one a column, in the mapping's order): of the first
+    code the mapping names, by its exact code, else by the first substring it contains; else the
+    mapping's `otherwise` (None when there is none)."""
+    for code in codes:
+        folded = code.casefold()
+        if folded in mapped.codes:
+            return mapped.codes[folded]
+        for text, value in mapped.contains:
+            if text in folded:
+                return value
     return mapped.otherwise
 
 

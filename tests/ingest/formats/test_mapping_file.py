@@ -10,7 +10,7 @@ import pytest
 
 from auditor.errors import ConfigurationError
 from auditor.ingest.formats.mapping_file import read_mapping
-from tests.ingest.formats.vendor_data import SITE_MAPPING, write_site_policies
+from tests.ingest.formats.vendor_data import write_site_policies
 
 BASE = "mapping: 1\nname: ours\nfields:\n  user_id: {column: U}\n  time: {column: T}\n  action: {value: view}\n"
 
@@ -28,6 +28,15 @@ def test_the_smallest_mapping_reads(tmp_path):
     assert mapping.columns() == ["U", "T"] and mapping.fields["action"].value == "view"
 
 
+def test_a_coded_field_reads_several_columns(tmp_path):
+    text = BASE.replace("{value: view}", "{columns: [A, B], codes: {R: view}, contains: [{text: print, value: print}]}")
+    text += "  outcome: {columns: [O, A], codes: {'0': success}}\n"
+    (tmp_path / "ours.yaml").write_text(text, encoding="utf-8")
+    mapping = read_mapping(tmp_path / "ours.yaml")
+    assert mapping.fields["action"].columns == ("A", "B")
+    assert mapping.columns(required=True) == ["U", "T", "A", "B", "O"]  # each once: the header must have them
+
+
 @pytest.mark.parametrize("text, said", [
     ("mapping: 1\nname: ours\n", "'fields' maps the contract's fields"),
     (BASE.replace("mapping: 1", "mapping: 2"), "'mapping: 1'"),
@@ -42,6 +51,10 @@ def test_the_smallest_mapping_reads(tmp_path):
     (BASE.replace("{column: T}", "{column: T, zone: Mars/Olympus}"), "zone is organisation, UTC or an IANA"),
     (BASE.replace("{column: U}", "{column: U, value: x}"), "either a column or a fixed value"),
     (BASE.replace("{column: U}", "{column: U, optional: true}"), "'optional: true' is for a column of a field other"),
+    (BASE.replace("{column: U}", "{columns: [U, V]}"), "several columns (columns: [...]) are event_id's"),
+    (BASE + "  purpose: {columns: [P, Q]}\n", "several columns (columns: [...]) are event_id's"),
+    (BASE.replace("{value: view}", "{columns: [A, B]}"), "a column of action needs codes"),
+    (BASE.replace("{value: view}", "{columns: [], codes: {R: view}}"), "a column is named by its header"),
     (BASE + "file: {delimiter: '#'}\n", "file.delimiter is one of"),
     (BASE + "file: {encoding: ebcdic}\n", "file.encoding is one of"),
     (BASE + "extra: 1\n", "no such key 'extra'"),

@@ -83,17 +83,80 @@ def test_epic_metric_names_give_the_action_record_type_and_break_the_glass(tmp_p
 def test_cerner_outcomes_and_utc_times(tmp_path):
     extract = tmp_path / "p2s.csv"
     extract.write_text(
-        "EVENT_ID,PRSNL_USERNAME,PARTICIPANT_ID,EVENT_DT_TM,EVENT_NAME,OUTCOME,SOURCE_ADDRESS,EVENT_REASON\n"
-        "E1,JSMITH,MRN001,2026-11-03 14:15:02,Clinical Note View,0,10.0.0.4,\n"
-        "E2,JSMITH,MRN002,2026-11-03 14:16:02,Emergency Access Override,0,10.0.0.4,patient coding\n"
-        "E3,JSMITH,MRN003,2026-11-03 14:17:02,Person Demographics Modify,4,10.0.0.4,\n"
-        "E4,JSMITH,MRN003,2026-11-03 14:18:02,Scheduling Frobnicate,0,10.0.0.4,\n", encoding="utf-8")
+        "EVENT_ID,PRSNL_USERNAME,PARTICIPANT_ID,EVENT_DT_TM,EVENT_NAME,EVENT_TYPE,OUTCOME,SOURCE_ADDRESS,EVENT_REASON\n"
+        "E1,JSMITH,MRN001,2026-11-03 14:15:02,Clinical Note View,R,0,10.0.0.4,\n"
+        "E2,JSMITH,MRN002,2026-11-03 14:16:02,Emergency Access Override,E,0,10.0.0.4,patient coding\n"
+        "E3,JSMITH,MRN003,2026-11-03 14:17:02,Person Demographics Modify,U,4,10.0.0.4,\n"
+        "E4,JSMITH,MRN003,2026-11-03 14:18:02,Scheduling Frobnicate,E,0,10.0.0.4,\n"
+        "E3,JSMITH,MRN004,2026-11-03 14:17:02,Person Demographics Modify,U,4,10.0.0.4,\n", encoding="utf-8")
     events, refused, _ = _events("cerner-p2sentinel", extract, zone=ZoneInfo("Asia/Tokyo"))
     assert [(e["event_id"], e["action"], e["record_type"], e["outcome"]) for e in events] == [
-        ("E1", "view", "note", "success"), ("E2", "view", "other", "success"), ("E3", "update", "demographics", "denied")]
+        ("E1|MRN001", "view", "note", "success"), ("E2|MRN002", "view", "other", "success"),
+        ("E3|MRN003", "update", "demographics", "denied"),
+        ("E3|MRN004", "update", "demographics", "denied")]  # the same event's other patient: another access
     assert events[0]["at_us"] == _utc_us(2026, 11, 3, 14, 15, 2)  # UTC whatever the organisation's zone
     assert events[1]["break_glass"] and events[1]["reason"] == "patient coding"
     assert [(r.line, r.reason) for r in refused] == [(5, "an action code the mapping does not name")]
+
+
+P2S_HEADER = "EVENT_ID,PRSNL_USERNAME,PARTICIPANT_ID,EVENT_DT_TM,EVENT_NAME,EVENT_TYPE,OUTCOME,SOURCE_ADDRESS\n"
+
+
+@pytest.mark.parametrize("name, kind, action", [
+    ("Orders Profile", "C", "create"), ("Orders Profile", "R", "view"), ("Orders Profile", "U", "update"),
+    ("Orders Profile", "d", "delete"),  # codes ignore case
+    ("Clinical Note Viewed", "U", "update"),  # the type says what was done, whatever other words the name has
+    ("Document Print", "R", "print"), ("Patient Query", "E", "search"), ("Chart Export", "R", "export"),
+    ("ROI Disclosure", "R", "disclose"), ("User Login Failure", "E", "login_failed"),
+    ("Emergency Access", "E", "view"),  # the name's words come first
+])
+def test_cerner_action_from_the_event_name_then_the_event_type(tmp_path, name, kind, action):
+    extract = tmp_path / "p2s.csv"
+    extract.write_text(P2S_HEADER + f"E1,JSMITH,MRN001,2026-11-03 14:15:02,{name},{kind},0,10.0.0.4\n", encoding="utf-8")
+    events, refused, _ = _events("cerner-p2sentinel", extract)
+    assert not refused and [e["action"] for e in events] == [action]
+
+
+@pytest.mark.parametrize("kind", ["E", "", "X"])
+def test_cerner_an_event_whose_name_and_type_name_no_action_is_quarantined(tmp_path, kind):
+    extract = tmp_path / "p2s.csv"
+    extract.write_text(P2S_HEADER + f"E1,JSMITH,MRN001,2026-11-03 14:15:02,Clinical Note View,{kind},0,10.0.0.4\n",
+                       encoding="utf-8")
+    events, refused, _ = _events("cerner-p2sentinel", extract)
+    assert not events and [(r.line, r.reason) for r in refused] == [(2, "an action code the mapping does not name")]
+
+
+def test_cerner_an_extract_without_the_event_type_is_refused_whole(tmp_path):
+    extract = tmp_path / "p2s.csv"
+    extract.write_text("EVENT_ID,PRSNL_USERNAME,PARTICIPANT_ID,EVENT_DT_TM,EVENT_NAME,OUTCOME,SOURCE_ADDRESS\n"
+                       "E1,JSMITH,MRN001,2026-11-03 14:15:02,Clinical Note View,0,10.0.0.4\n", encoding="utf-8")
+    with pytest.raises(InputError, match="no column EVENT_TYPE in its header"):
+        reader("cerner-p2sentinel").files(extract)
+
+
+def test_a_coded_field_of_several_columns_takes_the_first_the_mapping_names(tmp_path):
+    site = write_site_policies(tmp_path / "site", """\
+mapping: 1
+name: meditech-audit
+file: {suffixes: [.txt], delimiter: "|"}
+fields:
+  user_id: {column: U}
+  time: {column: T}
+  action: {columns: [Func, Verb], codes: {V: view, E: update}, contains: [{text: print, value: print}]}
+  record_type: {columns: [Screen, Kind], codes: {DOC: note, LAB: lab}}
+  outcome: {columns: [Result, Status], codes: {OK: success}, otherwise: denied}
+""")
+    extract = tmp_path / "audit.txt"
+    extract.write_text("U|T|Func|Verb|Screen|Kind|Result|Status\n"
+                       "U1|2026-11-03T09:00:00|E|V|DOC|LAB|OK|\n"  # the first column's codes
+                       "U1|2026-11-03T09:00:00|??|Label PRINT|?|lab||ok\n"  # the second's: a substring, a code
+                       "U1|2026-11-03T09:00:00||V||WHO|BAD|WORSE\n"  # none names them: left out, otherwise
+                       "U1|2026-11-03T09:00:00|??|??|DOC||OK|\n", encoding="utf-8")  # no action named
+    events, refused, unmapped = _events("meditech-audit", extract, site)
+    assert [(e["action"], e["record_type"], e["outcome"]) for e in events] == [
+        ("update", "note", "success"), ("print", "lab", "success"), ("view", None, "denied")]
+    assert [(r.line, r.reason) for r in refused] == [(5, "an action code the mapping does not name")]
+    assert unmapped == Counter({"a record-type code the mapping does not name (left out)": 1})
 
 
 def test_what_cannot_be_read_is_quarantined_and_the_records_around_it_load(tmp_path):
