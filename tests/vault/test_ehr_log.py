@@ -108,6 +108,21 @@ def test_events_loaded_after_a_batch_was_prepared_are_counted_present_not_append
     assert _verified(loaded)
 
 
+def test_an_event_id_repeated_in_a_batch_is_its_first_row_s_never_the_whole_batch_refused(loaded):
+    """A file, a feed or an extract may repeat a row: the repeat is present, a repeat with other
+    content conflicts (quarantined by the caller); the rest of the batch loads."""
+    table = events(["r1", "r2", "r1", "r3", "r2", "r1"])
+    hashes = table["row_hash"].to_pylist()
+    hashes[4] = hashlib.sha256(b"other content").digest()  # r2 again, changed
+    table = table.set_column(table.schema.get_field_index("row_hash"), "row_hash", pa.array(hashes, pa.binary()))
+    result = loaded.gateway.append_ehr_events(IMPORT, "ehr", table, batch=100)
+    assert (result.appended, result.already_present, result.conflicting) == (3, 2, [4])
+    assert [e for e in ehr_events(loaded) if e.startswith("r")] == ["r1", "r2", "r3"]
+    again = loaded.gateway.append_ehr_events(IMPORT, "ehr", table, batch=100)  # a rerun: all loaded before
+    assert (again.appended, again.already_present, again.conflicting) == (0, 5, [4])
+    assert _verified(loaded)
+
+
 def test_a_failed_batch_stops_the_stream_before_the_next_begins(loaded):
     chunks = [events([f"f{c}-{i}" for i in range(3)]) for c in range(4)]
     # the database refuses the second batch's events: its transaction fails and rolls back

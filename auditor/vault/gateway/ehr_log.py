@@ -210,19 +210,32 @@ def _snapshot(engine: Engine) -> Iterator[Session]:
 
 @dataclass(frozen=True)
 class _Split:
-    """A batch against the events of its source already in the log."""
+    """A batch against the events of its source already in the log, and against itself: an event id
+    repeated in the batch is its first row's, as if that row had been loaded just before (a file, a
+    feed or a vendor's extract may repeat a row; the database would refuse the second key and with it
+    the whole batch)."""
 
     new: pa.Table  # not loaded yet
-    already_present: int = 0  # loaded with the same row hash
-    conflicting: list[int] = field(default_factory=list)  # positions loaded with another row hash
+    already_present: int = 0  # loaded (or earlier in the batch) with the same row hash
+    conflicting: list[int] = field(default_factory=list)  # positions loaded (or earlier) with another row hash
 
     @classmethod
     def of(cls, frame: pa.Table, loaded: dict[str, bytes]) -> "_Split":
-        if not loaded:
-            return cls(frame)
-        ids, hashes = frame["event_id"].to_pylist(), frame["row_hash"].to_pylist()
-        present = np.array([i in loaded for i in ids], dtype=bool)
-        same = np.array([loaded.get(i) == h for i, h in zip(ids, hashes)], dtype=bool)
+        event_ids = frame["event_id"]
+        if not loaded and pc.count_distinct(event_ids).as_py() == frame.num_rows - event_ids.null_count:
+            return cls(frame)  # the usual batch: no id loaded, none repeated
+        ids, hashes = event_ids.to_pylist(), frame["row_hash"].to_pylist()
+        known = dict(loaded)
+        present = np.zeros(frame.num_rows, dtype=bool)
+        same = np.zeros(frame.num_rows, dtype=bool)
+        for at, (event_id, row_hash) in enumerate(zip(ids, hashes)):
+            if event_id is None:
+                continue
+            before = known.get(event_id)  # loaded, or a row before it in the batch
+            if before is None:
+                known[event_id] = row_hash
+            else:
+                present[at], same[at] = True, before == row_hash
         return cls(frame.filter(pa.array(~present)), int(same.sum()),
                    pc.filter(frame["position"], pa.array(present & ~same)).to_pylist())
 

@@ -75,3 +75,26 @@ def test_refused_records_are_quarantined_with_their_place_and_listed(auditor, tm
     assert "more.ndjson:3: no time that can be read (recorded)" in listed
     assert "more.ndjson:4: event id already loaded from source ehr with different content" in listed
     assert "MRN-NOBODY" not in listed + done.out + done.err and "someone.else" not in listed
+
+
+def test_an_event_repeated_in_one_file_is_present_or_quarantined_and_the_rest_loads(auditor, tmp_path):
+    """A feed may send an event twice in one file, or a changed one under the same id: the log takes
+    the first, the repeat is already present, the changed one is quarantined (it stopped the whole
+    ingest before: the second key refused by the database)."""
+    export = tmp_path / "export"
+    assert auditor("simulate", "--out", str(export), "--seed", "3", "--events", "1000").code == 0
+    assert auditor("init").code == 0
+    assert auditor("ingest", str(export), "--tz", ZONE).code == 0
+    events = tmp_path / "feed.ndjson"
+    write_ndjson(export / "access_log.csv", events, ZoneInfo(ZONE))
+    first, second, third = events.read_text(encoding="utf-8").splitlines()[:3]
+    changed = json.loads(first)
+    changed["agent"][0]["network"] = {"address": "WS-ELSEWHERE"}
+    (tmp_path / "twice.ndjson").write_text("\n".join([first, second, first, json.dumps(changed), third]) + "\n",
+                                           encoding="utf-8")
+    done = auditor("ingest", str(tmp_path / "twice.ndjson"), "--format", "fhir", "--source", "feed")
+    assert done.code == 0, done.err
+    assert "twice.ndjson: 5 records: 3 loaded, 1 already present, 1 rejected" in done.out
+    assert "twice.ndjson:4: event id already loaded from source feed with different content" in \
+        auditor("ingest", "--rejected").out
+    assert auditor("audit", "verify").code == 0
