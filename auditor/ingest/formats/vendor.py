@@ -24,10 +24,16 @@ from typing import Iterator
 from zoneinfo import ZoneInfo
 
 from auditor.errors import InputError
+from auditor.ingest.csv_source import MAX_RECORD_BYTES
 from auditor.ingest.formats import ChunkBuilder, EventChunk, MappedEvent, Unmappable, instant_us
 from auditor.ingest.formats.mapping_file import ORGANISATION, FieldMapping, VendorMapping
 
 MAX_FIELD = 1 << 16  # characters in one value: a break-the-glass reason, not a document
+# characters csv reads into one value before it gives up: past MAX_FIELD a record is refused whole, its
+# end found where its quotes close; past this, its quotes never closed, and no later line can be told
+# from the rest of its value (read on as records, they could load as events nobody made)
+MAX_VALUE_READ = MAX_RECORD_BYTES  # 16 MiB, the interchange export's bound on a record
+KEPT_OF_THE_REST = 1 << 20  # characters of an unreadable rest of a file kept in quarantine
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _UNDECODABLE = re.compile("[\udc80-\udcff]")  # a byte the encoding could not decode (surrogateescape)
 
@@ -74,6 +80,11 @@ class VendorExtract:
                     break
                 except csv.Error as exc:  # its text is kept in quarantine, as read
                     line, raw = lines.take()
+                    if "field larger than field limit" in str(exc):  # the rest of the file is one refused record
+                        builder.reject(line, f"a value over {MAX_VALUE_READ >> 20} MiB: a quoted value never closed? "
+                                             "The rest of the file, from this line, is not read", self._escaped(
+                                                 raw[:KEPT_OF_THE_REST]))
+                        break
                     builder.reject(line, f"not a readable record ({_csv_problem(exc)})", self._escaped(raw))
                     continue
                 line, raw = lines.take()
@@ -203,8 +214,9 @@ class RecordMapping:
 
 
 def _allow_long_fields() -> None:
-    """Let csv read a value up to MAX_FIELD, so that a longer one is refused by its record, with its line."""
-    csv.field_size_limit(max(csv.field_size_limit(), MAX_FIELD + 1))
+    """Let csv read a value up to MAX_VALUE_READ, so that one over MAX_FIELD is refused by its record, with
+    its line, and the next record starts where that one ends."""
+    csv.field_size_limit(max(csv.field_size_limit(), MAX_VALUE_READ))
 
 
 def _decode(mapped: FieldMapping, codes: list[str]):

@@ -5,11 +5,10 @@ each bad record is quarantined with the number of its first line and its reason,
 record around them loads with its values. The values are any text (delimiters, quotes and line
 breaks inside quoted values included), written by csv as an extract would be.
 
-An over-long value here stays under csv's own field limit (128 KiB unless a module raised it): past
-that limit csv refuses the record mid-way ("not a readable record") and reads on from the next line,
-so the later lines of a quoted value of that record would be read as records of their own, as after
-any record csv cannot read (the interchange reader's choice too: a stray quote never swallows the
-lines after it)."""
+A value over MAX_FIELD is read to the end of its quotes (csv reads up to MAX_VALUE_READ) and its record
+refused whole: the lines of a quoted value are never read as records of their own, which could load as
+events nobody made. A quoted value that never closes within MAX_VALUE_READ leaves the rest of the file
+as one refused record."""
 
 from __future__ import annotations
 
@@ -23,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from auditor.ingest.formats import reader
-from auditor.ingest.formats.vendor import MAX_FIELD
+from auditor.ingest.formats.vendor import KEPT_OF_THE_REST, MAX_FIELD, MAX_VALUE_READ
 from tests.ingest.formats.vendor_data import ACTIONS, COLUMNS, write_site_policies
 
 ZONE = ZoneInfo("America/New_York")
@@ -68,7 +67,6 @@ def _record(draw, seq: str, kind: str) -> tuple[list[str], dict]:
     elif kind == "wrong type":
         values["Func"] = draw(TEXT.filter(lambda t: t.strip().casefold() not in CODES))
     elif kind == "over-long":
-        # under csv's own limit (128 KiB unless raised): past it, csv refuses the record, see the module's doc
         values[draw(st.sampled_from(COLUMNS))] = "x" * draw(st.integers(MAX_FIELD + 1, MAX_FIELD + 4096))
     event = {"event_id": seq, "user_id": values["UserMnemonic"].strip(), "mrn": values["PatientAcct"].strip() or None,
              "at_us": int(at.replace(tzinfo=ZONE).timestamp()) * 1_000_000, "action": action,
@@ -148,3 +146,27 @@ def test_each_kind_of_bad_record_among_good_ones(tmp_path):
     assert _read(tmp_path, text)[1][-1].reason == "not a readable record (unexpected end of data)"
     _check(tmp_path / "again", text, events, [(3, BAD["no user"]), (4, BAD["no time"]), (5, BAD["unreadable time"]),
                                               (6, BAD["wrong type"]), (7, BAD["over-long"]), (10, BAD["cut short"])])
+
+
+def test_the_lines_of_a_value_too_long_are_never_read_as_records(tmp_path):
+    """A quoted value past csv's own default limit (128 KiB), holding what looks like a record on a line
+    of its own: the record is refused whole, the look-alike never loads, the record after it does."""
+    good = ["G0", "U1", "MRN-1", "11/03/2026 09:15:02", "V", "DOC", "OK", "TREAT", "N", "", "T1"]
+    forged = _written(["FORGED", "U9", "MRN-9", *good[3:]]).rstrip("\n")
+    long = "x" * (3 * MAX_FIELD) + "\n" + forged + "\n" + "y" * (3 * MAX_FIELD)
+    rows = [good, [*good[:9], long, "T1"], ["G2", *good[1:]]]
+    text = "|".join(COLUMNS) + "\n" + "".join(map(_written, rows))
+    events, refused, _ = _read(tmp_path, text)
+    assert [e["event_id"] for e in events] == ["G0", "G2"]
+    assert [(r.line, r.reason) for r in refused] == [(3, f"a value over {MAX_FIELD:,} characters")]
+
+
+def test_a_quoted_value_that_never_closes_leaves_the_rest_of_the_file_unread_and_kept(tmp_path):
+    good = ["G0", "U1", "MRN-1", "11/03/2026 09:15:02", "V", "DOC", "OK", "TREAT", "N", "", "T1"]
+    rest = "".join(_written([f"R{n}", *good[1:]]) for n in range(3))
+    text = "|".join(COLUMNS) + "\n" + _written(good) + '"G1|U1|' + "z" * MAX_VALUE_READ + "\n" + rest
+    events, refused, _ = _read(tmp_path, text)
+    assert [e["event_id"] for e in events] == ["G0"]  # nothing after the unclosed quote is taken for a record
+    assert [(r.line, r.reason) for r in refused] == [
+        (3, "a value over 16 MiB: a quoted value never closed? The rest of the file, from this line, is not read")]
+    assert refused[0].raw_row.startswith('"G1|U1|zzz') and len(refused[0].raw_row) <= KEPT_OF_THE_REST
