@@ -5,12 +5,14 @@ manages them; a new account's bearer token is printed once, on standard output o
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import click
 
 from auditor.cli import cli
 from auditor.cli.session import opened
 from auditor.cli.signed_in import require_role
+from auditor.errors import InputError
 from auditor.staff import roles as staff_roles
 from auditor.staff.feeds import SCOPES, FeedAccounts
 
@@ -26,16 +28,21 @@ def feeds():
 @click.argument("name")
 @click.option("--scope", "scopes", multiple=True, default=("feed",), show_default=True,
               help=f"What the account may do (repeat for both). {_SCOPES_HELP}.")
+@click.option("--certificate", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The system's client certificate (PEM): over `auditor serve --tls-cert ... --client-ca ...` it "
+                   "stands for the bearer token. Only its SHA-256 is kept.")
 @click.pass_context
-def feeds_add(ctx, name, scopes):
+def feeds_add(ctx, name, scopes, certificate):
     """Add the system account NAME and print its bearer token (shown only now; only its hash is kept).
 
     Its events are logged with NAME as their source, whatever they say about themselves."""
+    pem = _pem(certificate) if certificate else None
     with opened(ctx) as vault:
         by = require_role(ctx, vault, staff_roles.ADMIN).account
-        made = FeedAccounts(vault).add(name, tuple(scopes), by)
-    click.echo(f"feed account {made.account.name} added: {', '.join(made.account.scopes)}; its bearer token "
-               "(shown only now: keep it in the sending system's secret store):", err=True)
+        made = FeedAccounts(vault).add(name, tuple(scopes), by, certificate=pem)
+    with_certificate = f" and client certificate sha256:{made.account.certificate}" if made.account.certificate else ""
+    click.echo(f"feed account {made.account.name} added: {', '.join(made.account.scopes)}{with_certificate}; its "
+               "bearer token (shown only now: keep it in the sending system's secret store):", err=True)
     click.echo(made.token)
 
 
@@ -49,12 +56,15 @@ def feeds_list(ctx, fmt):
         listed = FeedAccounts(vault).list()
     rows = [{"name": a.name, "scopes": list(a.scopes), "status": a.status, "created_by": a.created_by,
              "created_at": a.created_at.isoformat(),
-             "revoked_at": a.revoked_at.isoformat() if a.revoked_at else None} for a in listed]
+             "revoked_at": a.revoked_at.isoformat() if a.revoked_at else None,
+             "certificate_sha256": a.certificate} for a in listed]
     if fmt == "json":
         click.echo(json.dumps(rows, indent=2))
         return
     for r in rows:
-        click.echo(f"{r['name']}\t{','.join(r['scopes'])}\t{r['status']}\tadded by {r['created_by']} {r['created_at']}")
+        certificate = f"\tcertificate sha256:{r['certificate_sha256'][:16]}" if r["certificate_sha256"] else ""
+        click.echo(f"{r['name']}\t{','.join(r['scopes'])}\t{r['status']}\tadded by {r['created_by']} "
+                   f"{r['created_at']}{certificate}")
     click.echo(f"{len(rows)} feed account(s)", err=True)
 
 
@@ -67,3 +77,15 @@ def feeds_revoke(ctx, name):
         by = require_role(ctx, vault, staff_roles.ADMIN).account
         account = FeedAccounts(vault).revoke(name, by)
     click.echo(f"feed account {account.name} revoked")
+
+
+def _pem(path: Path) -> bytes:
+    """A certificate file's bytes, a mebibyte at most (a certificate is a few kilobytes)."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read((1 << 20) + 1)
+    except OSError as exc:
+        raise InputError(f"{path.name}: cannot be read ({exc.strerror or type(exc).__name__})") from None
+    if len(data) > 1 << 20:
+        raise InputError(f"{path.name}: over a mebibyte, not a certificate")
+    return data

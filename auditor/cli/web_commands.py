@@ -2,7 +2,9 @@
 
 By default on the loopback interface only, over plain HTTP, for one workstation. In production it
 listens behind a reverse proxy that terminates TLS (--behind-proxy): cookies are then Secure, HSTS
-is sent, and the proxy's X-Forwarded-* headers are believed from the proxy's address only."""
+is sent, and the proxy's X-Forwarded-* headers are believed from the proxy's address only. Or it
+serves TLS itself (--tls-cert, --tls-key), asking clients for a certificate with --client-ca: a feed
+account's registered certificate then stands for its bearer token."""
 
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from auditor.cli.session import open_vault
 from auditor.errors import ConfigurationError
 
 _DIR = click.Path(exists=True, file_okay=False, path_type=Path)
+_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 
 
 LOG_CONFIG = {  # uvicorn's own access log is off: ours names the route, not the path asked for
@@ -53,8 +56,16 @@ def loopback(host: str) -> bool:
               help="The site's policy folder: its rules, approved explanations and cases.yaml (review budget).")
 @click.option("--site", "site_dir", type=_DIR, default=None,
               help="A site folder: site.yaml (organisation, logo) and templates that override ours.")
+@click.option("--tls-cert", type=_FILE, default=None,
+              help="Serve HTTPS itself with this certificate (PEM, its chain after it) instead of behind a proxy.")
+@click.option("--tls-key", type=_FILE, default=None, help="With --tls-cert: its private key (PEM).")
+@click.option("--client-ca", type=_FILE, default=None,
+              help="With --tls-cert: ask clients for a certificate this CA signed (optional for browsers); a "
+                   "feed account's registered certificate then stands for its bearer token (auditor feeds add "
+                   "--certificate).")
 @click.pass_context
-def serve(ctx, serve_home, host, port, behind_proxy, proxy_address, site_policies, site_dir):
+def serve(ctx, serve_home, host, port, behind_proxy, proxy_address, site_policies, site_dir, tls_cert, tls_key,
+          client_ca):
     """Serve the privacy office's web app on a vault until stopped (Ctrl-C, or SIGTERM from a service
     manager; either way the vault is closed and what the app appended to the audit log is signed).
 
@@ -79,23 +90,32 @@ def serve(ctx, serve_home, host, port, behind_proxy, proxy_address, site_policie
 
     from auditor.web.app import create_app
 
-    if not loopback(host) and not behind_proxy:
+    if (tls_cert is None) != (tls_key is None):
+        raise ConfigurationError("--tls-cert and --tls-key go together")
+    if client_ca is not None and tls_cert is None:
+        raise ConfigurationError("--client-ca needs --tls-cert and --tls-key: client certificates come with TLS")
+    if tls_cert is not None and behind_proxy:
+        raise ConfigurationError("--behind-proxy is for a proxy that ends TLS; with --tls-cert the app ends it itself")
+    if not loopback(host) and not behind_proxy and tls_cert is None:
         raise ConfigurationError(f"--host {host} is not a loopback address: the app speaks plain HTTP, so serve it "
-                                 "behind a TLS proxy (--behind-proxy) or on 127.0.0.1")
+                                 "behind a TLS proxy (--behind-proxy), with --tls-cert and --tls-key, or on 127.0.0.1")
+    tls = _tls_options(tls_cert, tls_key, client_ca)
     if serve_home:
         ctx.obj["home"] = serve_home
     vault = open_vault(ctx)
     try:  # the site's files are read (and linted) before the app starts; a broken one stops it
-        app = create_app(vault, secure=behind_proxy, site_dir=site_dir, site_policies=site_policies)
+        app = create_app(vault, secure=behind_proxy or tls_cert is not None, site_dir=site_dir,
+                         site_policies=site_policies)
     except BaseException:
         vault.close()
         raise
     logging.config.dictConfig(LOG_CONFIG)
-    scheme = "https (behind the proxy)" if behind_proxy else "http"
+    scheme = ("https (behind the proxy)" if behind_proxy else "https" + (" (client certificates asked for)"
+              if client_ca else "") if tls_cert else "http")
     click.echo(f"serving the privacy office on {scheme} at {host}:{port}; Ctrl-C stops it", err=True)
     config = uvicorn.Config(app, host=host, port=port, access_log=False, log_config=LOG_CONFIG,
                             proxy_headers=behind_proxy, forwarded_allow_ips=proxy_address if behind_proxy else None,
-                            server_header=False, date_header=True)
+                            server_header=False, date_header=True, **tls)
     previous = signal.signal(signal.SIGTERM, _stop)  # a service manager's stop: the vault still closes
     try:
         uvicorn.Server(config).run()  # it ends on SIGINT or SIGTERM, then raises the signal again
@@ -108,3 +128,20 @@ def serve(ctx, serve_home, host, port, behind_proxy, proxy_address, site_policie
 
 def _stop(signum, frame):
     raise KeyboardInterrupt
+
+
+def _tls_options(cert: Path | None, key: Path | None, client_ca: Path | None) -> dict:
+    """uvicorn's options for serving TLS itself: with a client CA, clients are asked for a certificate
+    (optional: a browser has none) and a verified one reaches the app (auditor.web.tls)."""
+    if cert is None:
+        return {}
+    import ssl
+
+    from auditor.web.tls import H11WithClientCertificate
+
+    # TLS 1.2 at least (Python's default), and for 1.2 forward-secret AEAD suites only (uvicorn's default
+    # "TLSv1" would also offer CBC with SHA-1); TLS 1.3's suites are all of that kind
+    options = {"ssl_certfile": str(cert), "ssl_keyfile": str(key), "ssl_ciphers": "ECDHE+AESGCM:ECDHE+CHACHA20"}
+    if client_ca is not None:
+        options.update(ssl_ca_certs=str(client_ca), ssl_cert_reqs=ssl.CERT_OPTIONAL, http=H11WithClientCertificate)
+    return options

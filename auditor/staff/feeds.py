@@ -1,5 +1,7 @@
 """System accounts of the FHIR endpoint: an EHR, an integration engine or a SIEM that sends AuditEvents
-(scope `feed`) or searches a patient's (scope `search`), authenticated by a bearer token.
+(scope `feed`) or searches a patient's (scope `search`), authenticated by a bearer token, or by a
+client certificate registered with the account when the app serves TLS itself (`auditor serve
+--tls-cert --client-ca`).
 
 An admin adds one (`auditor feeds add NAME --scope feed`): the token is shown once and only its
 SHA-256 is stored, with an HMAC of the whole row (auditor.staff.seals); the row is in the ledger of
@@ -11,6 +13,7 @@ entity here being a system."""
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
@@ -43,6 +46,7 @@ class FeedAccount:
     created_at: datetime
     created_by: str
     revoked_at: datetime | None
+    certificate: str | None = None  # SHA-256 (hex) of the client certificate that may stand for its token
 
     def holds(self, scope: str) -> bool:
         return scope in self.scopes
@@ -61,7 +65,22 @@ class NewFeed:
 
 
 def _account(row) -> FeedAccount:
-    return FeedAccount(row.id, row.name, tuple(row.scopes.split(",")), row.created_at, row.created_by, row.revoked_at)
+    return FeedAccount(row.id, row.name, tuple(row.scopes.split(",")), row.created_at, row.created_by, row.revoked_at,
+                       row.cert_sha256.hex() if row.cert_sha256 is not None else None)
+
+
+def certificate_hash(pem: bytes) -> bytes:
+    """SHA-256 of a client certificate's DER, from its PEM (InputError if it is not one certificate)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    try:
+        certificates = x509.load_pem_x509_certificates(pem)
+    except ValueError:
+        raise InputError("the certificate file holds no PEM certificate") from None
+    if len(certificates) != 1:
+        raise InputError(f"the certificate file holds {len(certificates)} certificates: give the system's own, alone")
+    return hashlib.sha256(certificates[0].public_bytes(Encoding.DER)).digest()
 
 
 def parse_scopes(scopes: tuple[str, ...]) -> tuple[str, ...]:
@@ -102,20 +121,39 @@ class FeedAccounts:
             raise SignInRequired("a bearer token of an active feed account is required")
         return _account(row)
 
-    def add(self, name: str, scopes: tuple[str, ...], by: Account) -> NewFeed:
+    def authenticate_certificate(self, der: bytes) -> FeedAccount:
+        """The active account this client certificate (DER, verified by the TLS handshake against the
+        server's --client-ca) was registered for, its row's seal intact; else SignInRequired (401), the
+        same as for a token."""
+        with self.vault.records.connect() as conn:
+            row = conn.execute(select(FEEDS).where(FEEDS.c.cert_sha256 == hashlib.sha256(der).digest())).first()
+        if row is None or row.revoked_at is not None or not self.seals.matches(self.seals.feed(row._mapping), row.seal):
+            raise SignInRequired("a bearer token of an active feed account is required")
+        return _account(row)
+
+    def add(self, name: str, scopes: tuple[str, ...], by: Account, certificate: bytes | None = None) -> NewFeed:
+        """A new account and its token; `certificate`: the PEM of a client certificate that may stand for
+        the token (its SHA-256 is kept)."""
         name, scopes = check_name(name), parse_scopes(scopes)
+        cert_sha256 = certificate_hash(certificate) if certificate is not None else None
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
 
         def work(change: StaffChange) -> FeedAccount:
             _check_admin(change, by)
             if change.session.execute(select(FEEDS.c.id).where(FEEDS.c.name == name)).first() is not None:
                 raise InputError(f"a feed account named {name} exists already")
+            if cert_sha256 is not None and change.session.execute(
+                    select(FEEDS.c.name).where(FEEDS.c.cert_sha256 == cert_sha256)).first() is not None:
+                raise InputError("that certificate stands for another feed account already")
             values = {"id": new_key_id(), "name": name, "scopes": ",".join(scopes), "token_hash": token_hash(token),
-                      "created_at": change.at, "created_by": by.user_name, "revoked_at": None}
+                      "created_at": change.at, "created_by": by.user_name, "revoked_at": None,
+                      "cert_sha256": cert_sha256}
             change.session.execute(insert(FEEDS).values(**values, seal=self.seals.feed(values)))
             change.record_rows("feed_accounts", "create", [values["id"]])
+            with_certificate = f", client certificate sha256:{cert_sha256.hex()[:16]}" if cert_sha256 else ""
             change.record("feed_account", values["id"], f"feed account {name} added with scope(s) "
-                                                         f"{', '.join(scopes)} by admin {by.user_name}", action="create")
+                                                         f"{', '.join(scopes)}{with_certificate} by admin {by.user_name}",
+                          action="create")
             return _account(_row(change, name))
 
         return NewFeed(self.desk.change("create", work), token)

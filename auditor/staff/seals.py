@@ -48,8 +48,11 @@ class StaffSeals:
         return _mac(self._session, [[c, _plain(values[c])] for c in SESSION_COLUMNS])
 
     def feed(self, values: dict) -> bytes:
-        """The seal of a feed account (auditor.staff.feeds): its name, scopes and token hash together."""
-        return _mac(self._feed, [[c, _plain(values[c])] for c in FEED_COLUMNS])
+        """The seal of a feed account (auditor.staff.feeds): its name, scopes and token hash together, and
+        its client certificate's hash when it has one (an account without one keeps its seal of before r0022)."""
+        certificate = values.get("cert_sha256")
+        return _mac(self._feed, [[c, _plain(values[c])] for c in FEED_COLUMNS]
+                    + ([["cert_sha256", _plain(certificate)]] if certificate is not None else []))
 
     def csrf_token(self, token_hash: bytes) -> str:
         """The form token of a session (or of a login form's nonce): only this server can compute it,

@@ -1,6 +1,7 @@
 """How an endpoint of the FHIR API is declared and served: for system accounts (auditor.staff.feeds),
-never for a browser. The one credential is a bearer token in the Authorization header; cookies are
-not read at all, so a staff member's session cannot authorise a call and a page of another site
+never for a browser. The credential is a bearer token in the Authorization header, or, when the app
+serves TLS itself with --client-ca, a client certificate the handshake verified and an admin
+registered with the account (`auditor feeds add --certificate`); cookies are not read at all, so a staff member's session cannot authorise a call and a page of another site
 cannot make the browser send one: there is nothing for CSRF to ride on, and the pages' CSRF check
 (auditor.web.routing) stays as it is for every page. Default deny: an endpoint names the scope a
 token must hold (feed or search), or cannot be declared.
@@ -75,6 +76,19 @@ def fhir_json(resource: dict, status: int = 200, headers: dict | None = None) ->
     return Response(orjson.dumps(resource), status_code=status, media_type=FHIR_JSON, headers=headers)
 
 
+def client_certificate(scope: dict) -> bytes | None:
+    """The DER of the client certificate the TLS handshake verified (the ASGI TLS extension's
+    client_cert_chain, its first certificate; `auditor serve --client-ca` puts it there), or None. No
+    header is ever read for it: a certificate only the handshake checked counts."""
+    chain = scope.get("extensions", {}).get("tls", {}).get("client_cert_chain") or []
+    if not chain:
+        return None
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    return x509.load_pem_x509_certificate(chain[0].encode("ascii")).public_bytes(Encoding.DER)
+
+
 def _bearer(request: Request) -> str | None:
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     return token.strip() if scheme.lower() == "bearer" else None
@@ -97,8 +111,13 @@ async def _body(request: Request, limit: int) -> bytes | None:
 def api_route(api: Api) -> Route:
     async def endpoint(request: Request) -> Response:
         office: Office = request.app.state.office
+        token, certificate = _bearer(request), client_certificate(request.scope)
+        accounts = FeedAccounts(office.vault)
         try:
-            account = await run_in_threadpool(FeedAccounts(office.vault).authenticate, _bearer(request))
+            if token is None and certificate is not None:  # the token first: a sender that gives one means it
+                account = await run_in_threadpool(accounts.authenticate_certificate, certificate)
+            else:
+                account = await run_in_threadpool(accounts.authenticate, token)
         except SignInRequired as refused:
             return outcome(401, str(refused), "login", headers={"WWW-Authenticate": 'Bearer realm="auditor"'})
         if not account.holds(api.scope):

@@ -11,10 +11,15 @@ import hashlib
 import json
 import secrets
 
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from auditor.errors import SignInRequired
 from auditor.review.audit_log import verify_audit_log
 from auditor.review.ingest import quarantined
 from auditor.staff.feeds import FeedAccounts
 from auditor.staff.accounts import StaffAccounts
+from tests.ingest.tls_certs import make_certificates
 from tests.web.conftest import Staff, sign_in
 from tests.web.fhir_feeds import FHIR, PASSWORD, event, feed_client, feeds, logged  # noqa: F401  (the fixtures)
 
@@ -144,3 +149,22 @@ def test_a_body_nested_too_deep_is_refused_and_kept_without_crashing(feed_client
         assert feed_client.post("/fhir", content=bundle, headers=auth).status_code == 400
     assert logged(feeds.vault, "epic") == []
     assert len(quarantined(feeds.vault, "epic")) == 2  # the single events, sealed; the refused Bundles are not read
+
+
+def test_a_client_certificate_fingerprint_planted_by_sql_opens_nothing_and_audit_verify_names_it(feeds, tmp_path):  # noqa: F811
+    """An attacker who can write records.db registers their own certificate's SHA-256 on an account
+    (or on a new row): the seal does not hold, so the certificate opens nothing."""
+    (tmp_path / "mallory").mkdir()
+    mine = make_certificates(tmp_path / "mallory")["client"]
+    der = x509.load_pem_x509_certificate(mine.read_bytes()).public_bytes(Encoding.DER)
+    sql(feeds.vault, "UPDATE feed_accounts SET cert_sha256 = :hash WHERE name = 'both'", hash=hashlib.sha256(der).digest())
+    accounts = FeedAccounts(feeds.vault)
+    try:
+        accounts.authenticate_certificate(der)
+        raise AssertionError("a planted certificate was taken")
+    except SignInRequired:
+        pass
+    ids = dict(sql(feeds.vault, "SELECT name, id FROM feed_accounts"))
+    assert any(p.startswith(f"feed_accounts row {ids['both']} was edited behind the gateway")
+               for p in ledger_problems(feeds.vault))
+    assert nothing_sent(feeds)

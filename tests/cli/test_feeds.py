@@ -78,3 +78,11 @@ def test_only_a_signed_in_admin_manages_feed_accounts_and_refusals_are_one_line(
     assert auditor("feeds", "revoke", "epic", clock=CLOCK, user="admin").code == 0
     twice = auditor("feeds", "revoke", "epic", clock=CLOCK, user="admin")
     assert twice.code == 2 and "revoked already" in twice.err
+
+
+def test_a_certificate_file_that_is_not_one_certificate_is_refused_in_one_line(auditor, tmp_path):
+    assert auditor("init", clock=CLOCK).code == 0
+    (tmp_path / "key.pem").write_text("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")
+    done = auditor("feeds", "add", "pacs", "--certificate", str(tmp_path / "key.pem"), clock=CLOCK, user="admin")
+    assert done.code == 2 and done.err.strip() == "auditor: the certificate file holds no PEM certificate"
+    assert json.loads(auditor("feeds", "list", "--format", "json", clock=CLOCK, user="admin").out) == []

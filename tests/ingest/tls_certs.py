@@ -1,4 +1,4 @@
-"""Test certificates made in the test: a CA, a server certificate for 127.0.0.1, a client certificate."""
+"""Test certificates made in the test: a CA, a server certificate for 127.0.0.1, client certificates."""
 
 from __future__ import annotations
 
@@ -25,8 +25,9 @@ def _write(folder: Path, name: str, key, cert) -> tuple[Path, Path]:
     return cert_path, key_path
 
 
-def make_certificates(folder: Path) -> dict[str, Path]:
-    """{'ca', 'server', 'server_key', 'client', 'client_key'}: PEM files in `folder`."""
+def make_certificates(folder: Path, clients: tuple[str, ...] = ("client",)) -> dict[str, Path]:
+    """{'ca', 'server', 'server_key', 'client', 'client_key'}: PEM files in `folder`; with `clients`, a
+    certificate and key for each name, all signed by the one CA."""
     now = datetime.datetime.now(datetime.timezone.utc)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca = (x509.CertificateBuilder().subject_name(_name("test CA")).issuer_name(_name("test CA"))
@@ -36,8 +37,8 @@ def make_certificates(folder: Path) -> dict[str, Path]:
           .sign(ca_key, hashes.SHA256()))
     out = {"ca": folder / "ca.pem"}
     out["ca"].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    for name, san in (("server", x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))])),
-                      ("client", None)):
+    server_san = x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))])
+    for name, san in (("server", server_san), *((client, None) for client in clients)):
         key = ec.generate_private_key(ec.SECP256R1())
         builder = (x509.CertificateBuilder().subject_name(_name(f"test {name}")).issuer_name(ca.subject)
                    .public_key(key.public_key()).serial_number(x509.random_serial_number())

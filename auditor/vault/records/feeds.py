@@ -1,6 +1,7 @@
 """System accounts that send the EHR's audit events to the web app's FHIR endpoint (`POST
 /fhir/AuditEvent`, the IHE ATX:FHIR Feed) or search them (`POST /fhir/AuditEvent/_search`): not people,
-so no password and no TOTP; a bearer token of which only the SHA-256 is stored. `seal` is an HMAC of
+so no password and no TOTP; a bearer token of which only the SHA-256 is stored, and perhaps the SHA-256
+of a client certificate that may stand for it. `seal` is an HMAC of
 the row under a key derived from the keyring (auditor.staff.seals): a token hash swapped or a scope
 widened by SQL is refused at the next request, and the ledger (auditor.vault.ledger) names the row at
 `audit verify`.
@@ -27,3 +28,5 @@ class FeedAccount(RecordsBase):
     created_by: Mapped[str] = mapped_column(String(64))  # the admin's user name
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     seal: Mapped[bytes] = mapped_column(LargeBinary)
+    # SHA-256 of the client certificate (DER) that may stand for the token (auditor serve --client-ca) (r0022)
+    cert_sha256: Mapped[bytes | None] = mapped_column(LargeBinary, unique=True)
