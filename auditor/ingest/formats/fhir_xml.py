@@ -1,7 +1,8 @@
 """FHIR XML (R4, R5) as the JSON shape the mapping reads: a resource's root element names its
 resourceType; a primitive is its `value` attribute; a repeated element a list, a single one itself
-(the mapping reads every element that may repeat as a list either way); narrative (`text`'s xhtml)
-and extensions are left out, as the mapping reads neither.
+(the mapping reads every element that may repeat as a list either way); a resource's narrative (its
+`text` with xhtml) and extensions are left out, as the mapping reads neither (a CodeableConcept's
+`text`, a primitive, is read: it holds a break-the-glass reason).
 
 Parsed by expat as defusedxml parses it: a document with a DTD, an entity or an external reference is
 refused whole (billion laughs, XXE) at the first sign of it, as is one that is not well-formed; size is
@@ -13,7 +14,7 @@ from xml.etree.ElementTree import Element, TreeBuilder
 from xml.parsers import expat
 
 FHIR = "{http://hl7.org/fhir}"
-_SKIPPED = {"text", "extension", "modifierExtension", "contained"}
+_SKIPPED = {"extension", "modifierExtension", "contained"}
 
 
 class XmlRefused(Exception):
@@ -96,8 +97,8 @@ def _complex(element: Element) -> dict:
         if not isinstance(child.tag, str):
             continue
         name = _name(child)
-        if name in _SKIPPED:
-            continue
+        if name in _SKIPPED or (name == "text" and child.get("value") is None):  # a resource's narrative: its
+            continue  # xhtml is not read; a CodeableConcept's text is a primitive (a break-the-glass reason)
         value = _value(child)
         if name in out:
             out[name] = (out[name] if isinstance(out[name], list) else [out[name]]) + [value]

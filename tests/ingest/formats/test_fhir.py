@@ -252,6 +252,50 @@ def test_xml_says_what_the_same_json_says(tmp_path):
     assert [e["event_id"] for e in events] == ["x2", "x3"] and rejected == []
 
 
+R5_XML = """<?xml version="1.0" encoding="UTF-8"?>
+<AuditEvent xmlns="http://hl7.org/fhir">
+  <id value="r5-btg"/>
+  <category><coding><system value="http://dicom.nema.org/resources/ontology/DCM"/><code value="110110"/></coding></category>
+  <code><coding><system value="http://hl7.org/fhir/restful-interaction"/><code value="read"/></coding></code>
+  <action value="R"/>
+  <recorded value="2026-11-05T03:10:00-05:00"/>
+  <outcome><code><system value="http://terminology.hl7.org/CodeSystem/audit-event-outcome"/><code value="0"/></code></outcome>
+  <authorization><coding><system value="http://terminology.hl7.org/CodeSystem/v3-ActReason"/><code value="BTG"/></coding>
+    <text value="patient unconscious, no chart access"/></authorization>
+  <patient><reference value="Patient/p1"/><identifier><value value="MRN-0042"/></identifier></patient>
+  <agent><who><identifier><value value="dr.grey"/></identifier></who><requestor value="true"/>
+    <networkString value="ED-WS-7"/></agent>
+  <source><observer><display value="EHR"/></observer></source>
+  <entity><what><reference value="Patient/p1"/></what></entity>
+  <entity><what><reference value="DocumentReference/d9"/></what>
+    <securityLabel><system value="http://terminology.hl7.org/CodeSystem/v3-ActCode"/><code value="PSYTHPN"/></securityLabel></entity>
+</AuditEvent>
+"""
+
+
+def test_r5_in_xml_says_what_the_same_r5_json_says(tmp_path):
+    """R5_BTG written as FHIR R5 XML: its category, code, outcome, authorization, patient and
+    networkString read as the JSON's do."""
+    (tmp_path / "r5.xml").write_text(R5_XML, encoding="utf-8")
+    events, rejected, _, _ = _read(tmp_path / "r5.xml")
+    json_event = map_event(R5_BTG, UTC, Counter())
+    assert rejected == [] and len(events) == 1
+    fields = ("event_id", "at_us", "user_id", "mrn", "action", "record_type", "outcome", "purpose", "break_glass",
+              "reason", "workstation")
+    assert [events[0][f] for f in fields] == [getattr(json_event, f) for f in fields]
+    assert events[0]["break_glass"] and events[0]["record_type"] == "psychotherapy_note"
+
+
+def test_a_break_the_glass_reason_in_r4_xml_is_read_and_the_narrative_is_not(tmp_path):
+    """A CodeableConcept's text is a primitive (the reason); the resource's text is its narrative."""
+    btg = XML_EVENT.replace(
+        '<code value="TREAT"/></coding></purposeOfEvent>',
+        '<code value="BTG"/></coding><text value="coding patient, no chart access"/></purposeOfEvent>')
+    (tmp_path / "btg.xml").write_text(btg, encoding="utf-8")
+    events, rejected, _, _ = _read(tmp_path / "btg.xml")
+    assert rejected == [] and [(e["break_glass"], e["reason"]) for e in events] == [(True, "coding patient, no chart access")]
+
+
 LAUGHS = """<?xml version="1.0"?>
 <!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
 <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">]>
