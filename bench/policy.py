@@ -65,7 +65,7 @@ from policy_duckdb import THREE, run_duckdb  # noqa: E402
 
 from auditor.vault.integrity import verify_vault  # noqa: E402
 from auditor.home import Vault, create_home  # noqa: E402
-from auditor.memory import keep_freed_memory  # noqa: E402
+from auditor.memory import one_job_per_process  # noqa: E402
 from auditor.review.ingest import choose_timezone, ingest_export  # noqa: E402
 from auditor.cluster.local_partitions import judge_by_role, partition_of_each_event  # noqa: E402
 from auditor.cluster.peer_group_split import PART_EVENTS, plan  # noqa: E402
@@ -322,7 +322,7 @@ def _rounded(value):
 
 
 def main(argv: list[str] | None = None) -> int:
-    keep_freed_memory()  # as the auditor command does
+    one_job_per_process()  # as the auditor command does
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=10_000_000)
     parser.add_argument("--seed", type=int, default=20261101)

@@ -42,6 +42,7 @@ import policy_data  # noqa: E402
 
 from auditor.cli.engines import engine_options  # noqa: E402
 from auditor.home import Vault  # noqa: E402
+from auditor.memory import one_job_per_process  # noqa: E402
 from auditor.phi_files import write_private  # noqa: E402
 from auditor.policy.rules import load_policy  # noqa: E402
 from auditor.reporting import writers  # noqa: E402
@@ -142,6 +143,7 @@ def show(fig: dict) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    one_job_per_process()  # as the auditor command does
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=10_000_000)
     parser.add_argument("--seed", type=int, default=20261101)

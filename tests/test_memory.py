@@ -92,3 +92,34 @@ def test_cycle_collection_resumes_after_a_step_that_paused_it_even_when_the_step
         assert not gc.isenabled()  # it was off before: it stays off
     finally:
         gc.enable()
+
+
+_FROZEN_AFTER = """
+import gc, sys, weakref
+from auditor import memory
+if sys.argv[1] == "one job":
+    memory.one_job_per_process()
+class Node:
+    pass
+with memory.no_cycle_collection():
+    kept = [Node() for _ in range(1000)]  # what the step made and keeps
+    cycle = Node()
+    cycle.me = cycle  # cyclic garbage the step left
+    gone = weakref.ref(cycle)
+    del cycle
+frozen = gc.get_freeze_count() >= 1000
+gc.collect()  # a cycle frozen would never be freed
+print(gc.isenabled(), frozen, gone() is None)
+"""
+
+
+@pytest.mark.parametrize("process, frozen", [("one job", True), ("serving", False)])
+def test_a_one_job_process_freezes_what_a_paused_step_made_after_collecting_its_cycles(process, frozen):
+    """After a review, the report's steps would have the collector walk the review's objects again and
+    again; a process that runs one job collects once and freezes them. One that serves does not: what
+    it froze could never be collected."""
+    import subprocess
+
+    done = subprocess.run([sys.executable, "-c", _FROZEN_AFTER, process], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["True", str(frozen), "True"]

@@ -16,7 +16,7 @@ import click
 from auditor import __version__
 from auditor.clock import Clock, SystemClock
 from auditor.errors import AuditorError
-from auditor.memory import keep_freed_memory
+from auditor.memory import one_job_per_process
 
 
 COMMANDS = {  # each command, and the modules of auditor.cli that define it and its subcommands
@@ -107,7 +107,7 @@ def cli(ctx: click.Context, home: str | None) -> None:
     given = ctx.obj or {}
     ctx.obj = {"home": home, "clock": given.get("clock") or SystemClock()}
     if ctx.invoked_subcommand not in LONG_RUNNING:
-        keep_freed_memory()  # one job per process: reuse freed columns instead of faulting fresh pages in
+        one_job_per_process()  # reuse freed columns instead of faulting fresh pages in; freeze a review's objects
 
 
 def main(argv: list[str] | None = None, *, clock: Clock | None = None) -> None:
