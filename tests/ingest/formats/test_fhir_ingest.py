@@ -51,14 +51,19 @@ def test_a_month_sent_as_fhir_audit_events_gives_the_findings_of_its_csv(auditor
     assert auditor("--home", str(fhir_home), "audit", "verify").code == 0
 
 
-def test_refused_records_are_quarantined_with_their_place_and_listed(auditor, tmp_path):
+def _hospital_and_its_feed(auditor, tmp_path) -> list[str]:
+    """A vault holding a simulated month's context and accesses, and those accesses as NDJSON lines."""
     export = tmp_path / "export"
     assert auditor("simulate", "--out", str(export), "--seed", "3", "--events", "1000").code == 0
     assert auditor("init").code == 0
     assert auditor("ingest", str(export), "--tz", ZONE).code == 0
     events = tmp_path / "feed.ndjson"
     write_ndjson(export / "access_log.csv", events, ZoneInfo(ZONE))
-    lines = events.read_text(encoding="utf-8").splitlines()
+    return events.read_text(encoding="utf-8").splitlines()
+
+
+def test_refused_records_are_quarantined_with_their_place_and_listed(auditor, tmp_path):
+    lines = _hospital_and_its_feed(auditor, tmp_path)
     stranger = json.loads(lines[0])
     stranger["id"], stranger["entity"] = "EV-STRANGER", [{"what": {"identifier": {"value": "MRN-NOBODY"}},
                                                           "type": {"code": "1"}, "role": {"code": "1"}}]
@@ -81,13 +86,7 @@ def test_an_event_repeated_in_one_file_is_present_or_quarantined_and_the_rest_lo
     """A feed may send an event twice in one file, or a changed one under the same id: the log takes
     the first, the repeat is already present, the changed one is quarantined (it stopped the whole
     ingest before: the second key refused by the database)."""
-    export = tmp_path / "export"
-    assert auditor("simulate", "--out", str(export), "--seed", "3", "--events", "1000").code == 0
-    assert auditor("init").code == 0
-    assert auditor("ingest", str(export), "--tz", ZONE).code == 0
-    events = tmp_path / "feed.ndjson"
-    write_ndjson(export / "access_log.csv", events, ZoneInfo(ZONE))
-    first, second, third = events.read_text(encoding="utf-8").splitlines()[:3]
+    first, second, third = _hospital_and_its_feed(auditor, tmp_path)[:3]
     changed = json.loads(first)
     changed["agent"][0]["network"] = {"address": "WS-ELSEWHERE"}
     (tmp_path / "twice.ndjson").write_text("\n".join([first, second, first, json.dumps(changed), third]) + "\n",
