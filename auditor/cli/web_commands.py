@@ -99,6 +99,8 @@ def serve(ctx, serve_home, host, port, behind_proxy, proxy_address, site_policie
     if not loopback(host) and not behind_proxy and tls_cert is None:
         raise ConfigurationError(f"--host {host} is not a loopback address: the app speaks plain HTTP, so serve it "
                                  "behind a TLS proxy (--behind-proxy), with --tls-cert and --tls-key, or on 127.0.0.1")
+    if tls_cert is not None:
+        _check_tls_files(tls_cert, tls_key, client_ca)
     tls = _tls_options(tls_cert, tls_key, client_ca)
     if serve_home:
         ctx.obj["home"] = serve_home
@@ -145,3 +147,20 @@ def _tls_options(cert: Path | None, key: Path | None, client_ca: Path | None) ->
     if client_ca is not None:
         options.update(ssl_ca_certs=str(client_ca), ssl_cert_reqs=ssl.CERT_OPTIONAL, http=H11WithClientCertificate)
     return options
+
+
+def _check_tls_files(cert: Path, key: Path, client_ca: Path | None) -> None:
+    """Refuse, in one line and before anything starts, files uvicorn would only fail on as it starts."""
+    import ssl
+
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    try:
+        context.load_cert_chain(str(cert), str(key))
+    except (ssl.SSLError, OSError, ValueError):
+        raise ConfigurationError(f"--tls-cert {cert.name} and --tls-key {key.name} are not a PEM certificate and "
+                                 "its private key (unencrypted)") from None
+    if client_ca is not None:
+        try:
+            context.load_verify_locations(str(client_ca))
+        except (ssl.SSLError, OSError, ValueError):
+            raise ConfigurationError(f"--client-ca {client_ca.name} holds no PEM certificate") from None

@@ -104,14 +104,20 @@ def test_a_registered_client_certificate_stands_for_the_token_and_nothing_else_d
 
 
 @pytest.mark.parametrize("args, said", [
+    (("--tls-cert", "{junk}", "--tls-key", "{key}"), "are not a PEM certificate and its private key"),
+    (("--tls-cert", "{cert}", "--tls-key", "{other_key}"), "are not a PEM certificate and its private key"),
+    (("--tls-cert", "{cert}", "--tls-key", "{key}", "--client-ca", "{junk}"), "--client-ca junk.pem holds no PEM"),
     (("--tls-cert", "{cert}"), "--tls-cert and --tls-key go together"),
     (("--client-ca", "{cert}"), "--client-ca needs --tls-cert and --tls-key"),
     (("--tls-cert", "{cert}", "--tls-key", "{key}", "--behind-proxy"), "--behind-proxy is for a proxy that ends TLS"),
 ])
 def test_serve_refuses_tls_options_that_do_not_go_together(auditor, tmp_path, args, said):
     certs = _certificates(tmp_path / "certs")
+    (tmp_path / "junk.pem").write_text("not a certificate\n")
     auditor("init", "--no-passphrase")
-    done = auditor("serve", *[a.format(cert=certs["server"], key=certs["server_key"]) for a in args])
+    files = {"cert": certs["server"], "key": certs["server_key"], "other_key": certs["client_key"],
+             "junk": tmp_path / "junk.pem"}  # the client's key does not go with the server's certificate
+    done = auditor("serve", *[a.format(**files) for a in args])
     assert done.code == 2 and said in done.err and len(done.err.strip().splitlines()) == 1
 
 
