@@ -117,9 +117,7 @@ class FeedAccounts:
             raise SignInRequired("a bearer token of an active feed account is required")
         with self.vault.records.connect() as conn:
             row = conn.execute(select(FEEDS).where(FEEDS.c.token_hash == token_hash(token))).first()
-        if row is None or row.revoked_at is not None or not self.seals.matches(self.seals.feed(row._mapping), row.seal):
-            raise SignInRequired("a bearer token of an active feed account is required")
-        return _account(row)
+        return self._active(row)
 
     def authenticate_certificate(self, der: bytes) -> FeedAccount:
         """The active account this client certificate (DER, verified by the TLS handshake against the
@@ -127,6 +125,10 @@ class FeedAccounts:
         same as for a token."""
         with self.vault.records.connect() as conn:
             row = conn.execute(select(FEEDS).where(FEEDS.c.cert_sha256 == hashlib.sha256(der).digest())).first()
+        return self._active(row)
+
+    def _active(self, row) -> FeedAccount:
+        """The account of `row` if it is not revoked and its seal holds; else SignInRequired."""
         if row is None or row.revoked_at is not None or not self.seals.matches(self.seals.feed(row._mapping), row.seal):
             raise SignInRequired("a bearer token of an active feed account is required")
         return _account(row)
