@@ -91,16 +91,17 @@ class ImportedEvents:
     @classmethod
     def of_columns(cls, *, at_us, source: str, source_event_id, source_row_hash, user_id, role, action,
                    patient_id, record_type, purpose, break_glass, reason, outcome, workstation,
-                   record_id=None) -> "ImportedEvents":
+                   record_id=None, fields=None, detail=None) -> "ImportedEvents":
         """Each argument but `source` a sequence (list, pandas Series or Arrow array) of one value per
-        event (`record_id`: optional)."""
+        event (`record_id`, `fields` as stored: comma-joined, and `detail`: optional)."""
         n = len(at_us)
         given = {"at_us": at_us, "source": [source] * n, "source_event_id": source_event_id,
                  "source_row_hash": source_row_hash, "user_id": user_id, "role": role, "action": action,
                  "patient_id": patient_id, "record_type": record_type, "purpose": purpose,
                  "break_glass": break_glass, "reason": reason, "outcome": outcome, "workstation": workstation}
-        if record_id is not None:
-            given["record_id"] = record_id
+        for name, column in (("record_id", record_id), ("fields", fields), ("detail", detail)):
+            if column is not None:
+                given[name] = column
         columns = [_column(given[f.name], f.type) if f.name in given else pa.nulls(n, f.type) for f in IMPORTED_SCHEMA]
         table = pa.table(columns, schema=IMPORTED_SCHEMA)
         unknown = (set(pc.unique(table["action"]).to_pylist()) - set(ACTIONS)

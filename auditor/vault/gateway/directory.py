@@ -31,7 +31,8 @@ def _workforce_names(change: ServiceChange, user_ids: list[str]) -> dict[str, st
             continue
         initial = f"{v['first_name'].strip()[:1]}. " if v["first_name"] else ""
         names[row.user_id] = f"{initial}{v['last_name'] or ''}".strip() or row.user_id
-        change.record("workforce", row.user_id, "display name for a report", fields=("first_name", "last_name"))
+    change.record_each("workforce", "display name for a report", record_ids=list(names),
+                       fields=("first_name", "last_name"))
     return names
 
 
@@ -49,7 +50,7 @@ def _patient_mrns(change: ServiceChange, patient_ids: list[int]) -> dict[int, st
             mrns[row.id] = envelope.open(row.mrn, "patients", "mrn", row.id)
         except DecryptionError:  # crypto-shredded: the MRN is gone for good
             continue
-        change.record("demographics", None, "MRN for a report", patient_id=row.id, fields=("mrn",))
+    change.record_each("demographics", "MRN for a report", patient_ids=list(mrns), fields=("mrn",))
     return mrns
 
 
@@ -68,8 +69,8 @@ def _patient_names(change: ServiceChange, patient_ids: list[int]) -> dict[int, s
         except DecryptionError:  # crypto-shredded: the name is gone for good
             continue
         names[row.id] = ", ".join(p for p in (v["last_name"], v["first_name"]) if p) or "(no name)"
-        change.record("demographics", None, "patient name for a report", patient_id=row.id,
-                      fields=("first_name", "last_name"))
+    change.record_each("demographics", "patient name for a report", patient_ids=list(names),
+                       fields=("first_name", "last_name"))
     return names
 
 

@@ -57,11 +57,19 @@ class RowRecording:
 
 
 def _as_block(template: AuditEvent, found: dict[str, bytes]) -> ImportedEvents:
-    n = len(found)
+    return as_block(template, len(found), source_row_hash=list(found.values()), record_id=list(found))
+
+
+def as_block(template: AuditEvent, n: int, **varying: list) -> ImportedEvents:
+    """`n` events, each `template` but for the columns in `varying` (a list of one value per event):
+    the same stored values, so the same leaf hashes, as `n` AuditEvents appended one by one."""
     same = lambda value: [value] * n  # noqa: E731
-    return ImportedEvents.of_columns(
-        at_us=same(to_microseconds(template.at)), source=template.source, source_event_id=same(None),
-        source_row_hash=list(found.values()), user_id=same(template.user_id), role=same(template.role),
-        action=same(template.action), patient_id=same(None), record_type=same(template.record_type),
+    columns = dict(
+        at_us=same(to_microseconds(template.at)), source_event_id=same(template.source_event_id),
+        source_row_hash=same(template.source_row_hash), user_id=same(template.user_id), role=same(template.role),
+        action=same(template.action), patient_id=same(template.patient_id), record_type=same(template.record_type),
         purpose=same(template.purpose), break_glass=same(bool(template.break_glass)), reason=same(template.reason),
-        outcome=same(template.outcome), workstation=same(template.workstation), record_id=list(found))
+        outcome=same(template.outcome), workstation=same(template.workstation), record_id=same(template.record_id),
+        fields=same(",".join(template.fields) or None), detail=same(template.detail))
+    columns.update(varying)
+    return ImportedEvents.of_columns(source=template.source, **columns)

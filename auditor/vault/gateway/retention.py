@@ -59,7 +59,7 @@ class RecordsManagement(ServiceDesk[RetentionChange]):
         wanted = sorted(set(patient_ids))
 
         def work(change: RetentionChange) -> dict[int, date | None]:
-            envelope, out = self.gateway.envelope, {}
+            envelope, out, opened = self.gateway.envelope, {}, []
             for i in range(0, len(wanted), _CHUNK):
                 rows = change.session.execute(select(Patient.id, Patient.data_key_id, Patient.birth_date)
                                               .where(Patient.id.in_(wanted[i : i + _CHUNK]))).all()
@@ -70,8 +70,9 @@ class RecordsManagement(ServiceDesk[RetentionChange]):
                     except DecryptionError:  # shredded by a purge not yet finished: nothing to read
                         out[row.id] = None
                         continue
-                    change.record("demographics", None, "birth date read for the retention schedule's minors rule",
-                                  patient_id=row.id, fields=("birth_date",))
+                    opened.append(row.id)
+            change.record_each("demographics", "birth date read for the retention schedule's minors rule",
+                               patient_ids=opened, fields=("birth_date",))
             return out
 
         return self.change("view", work) if wanted else {}

@@ -22,6 +22,7 @@ from auditor.audit.events import AuditEvent
 from auditor.errors import DecryptionError
 from auditor.phi_files import Outputs
 from auditor.vault.gateway.context import AccessContext, Actor
+from auditor.vault.gateway.recording import AS_BLOCK_FROM, as_block
 
 if TYPE_CHECKING:  # pragma: no cover
     from auditor.vault.gateway.core import AccessGateway
@@ -59,6 +60,25 @@ class ServiceChange:
                                                record_type=record_type, patient_id=patient_id, fields=fields,
                                                record_id=None if record_id is None else str(record_id),
                                                detail=detail[:256], outcome=outcome))
+
+    def record_each(self, record_type: str, detail: str, *, patient_ids: list[int] | None = None,
+                    record_ids: list[str] | None = None, fields: tuple[str, ...] = ()) -> None:
+        """Queue the audit events of many reads of one kind, one per patient (`patient_ids`) or per
+        record (`record_ids`), each as `record` would make it; from AS_BLOCK_FROM reads on they go as
+        one block (a report's directory reads a patient's MRN for each of hundreds of thousands of
+        findings)."""
+        each = patient_ids if patient_ids is not None else record_ids
+        if each is None or (patient_ids is not None and record_ids is not None):
+            raise ValueError("record_each: patient_ids or record_ids, one of them")
+        if len(each) < AS_BLOCK_FROM:
+            for one in each:
+                self.record(record_type, None if patient_ids is not None else one, detail, fields=fields,
+                            patient_id=one if patient_ids is not None else None)
+            return
+        template = self.gateway._event(self.ctx, self.actor, self.action, self.at, record_type=record_type,
+                                       fields=fields, detail=detail[:256])
+        varying = {"patient_id": list(each)} if patient_ids is not None else {"record_id": [str(r) for r in each]}
+        self.events.append(as_block(template, len(each), **varying))
 
     def record_rows(self, table: str, action: str, keys: list[int | str]) -> None:
         """Queue the ledger events of rows of a ledger table this work wrote (or, for a delete, is
