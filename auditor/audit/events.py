@@ -78,8 +78,9 @@ IMPORTED_SCHEMA = pa.schema([(name, _STRING if name == "reason" else kind)  # th
 
 @dataclass(frozen=True)
 class ImportedEvents:
-    """Many events from another system's access log, appended as one block: the bulk form of
-    AuditEvent for ingest, where building one object per row would cost more than hashing it.
+    """Many events appended as one block: the bulk form of AuditEvent, for another system's access
+    log at ingest (where building one object per row would cost more than hashing it) and for the
+    vault's own batches (its ledger's row events, a desk's many reads: auditor.vault.gateway.recording).
 
     `table` holds the stored values column by column (IMPORTED_SCHEMA: CANONICAL_COLUMNS without
     `seq`, which the log assigns, and with the reason in plaintext, sealed when appended like
