@@ -20,7 +20,10 @@ A message is read whole or not at all: one that is not well-formed XML, holds a 
 not an AuditMessage, or names a coded value without its code system or display name (DICOM requires
 all three; `../shared/data/atna/examples/atna-record-1.xml` is such a message) is quarantined with its
 reason, never loaded half-way. A participant's name (ParticipantObjectName) is never loaded; the
-message as received is kept only sealed, in quarantine, when it is refused."""
+message as received is kept only sealed, in quarantine, when it is refused. The requestor's @UserName
+and a role code of the site's (not DICOM's source, destination or media) are not kept either, as in
+FHIR (users are named, and their roles given, by the workforce file): an ingest counts each message
+that carries them among what it did not map."""
 
 from __future__ import annotations
 
@@ -36,7 +39,7 @@ from auditor.audit.fhir_codes import APPLICATION
 from auditor.errors import InputError
 from auditor.ingest.formats import ChunkBuilder, EventChunk, MappedEvent, Unmappable, instant_us
 from auditor.ingest.formats.codes import BTG, action_of_codes
-from auditor.ingest.formats.fhir_mapping import SENSITIVE_LABELS
+from auditor.ingest.formats.fhir_mapping import NAME_NOT_KEPT, ROLE_NOT_KEPT, SENSITIVE_LABELS
 from auditor.ingest.formats.fhir_xml import XmlRefused, hardened_xml
 from auditor.ingest.interchange_files import RECORD_TYPES
 
@@ -95,6 +98,11 @@ def parse(data: bytes) -> Element:
             if missing:
                 raise Unmappable(f"{name} without its {' and '.join(missing)}: the message is not loaded half-way")
     return root
+
+
+# DICOM's roles of a participant in a transfer (PS3.16 CID 402: source, destination, their media, an
+# application launcher), not a user's role in the organisation
+TRANSFER_ROLES = frozenset({"110151", "110152", "110153", "110154", "110155", None})
 
 
 def _code(element: Element | None) -> str | None:
@@ -179,8 +187,13 @@ def map_message(data: bytes, zone: ZoneInfo, unmapped) -> MappedEvent:
     user = (requestor.get("UserID") or "").strip()
     if not user:
         raise Unmappable("no user (the requestor has no UserID)")
-    if any(_code(r) == APPLICATION for r in requestor.findall("RoleIDCode")):
+    roles = [_code(r) for r in requestor.findall("RoleIDCode")]
+    if APPLICATION in roles:
         raise Unmappable("the work of an application (DCM 110150), not a person's access")
+    if (requestor.get("UserName") or "").strip():
+        unmapped[NAME_NOT_KEPT] += 1
+    if any(role not in TRANSFER_ROLES for role in roles):  # a site's role for the user, not DICOM's of the transfer
+        unmapped[ROLE_NOT_KEPT] += 1
     failed = (event.get("EventOutcomeIndicator") or "0").strip() != "0"
     types = {c for c in [_code(event.find("EventID"))] if c}
     subtypes = {c for c in (_code(e) for e in event.findall("EventTypeCode")) if c}

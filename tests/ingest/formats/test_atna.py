@@ -17,6 +17,7 @@ from hypothesis import given, settings, strategies as st
 from auditor.errors import InputError
 from auditor.ingest.formats import Unmappable
 from auditor.ingest.formats.atna import AtnaMessages, map_message
+from auditor.ingest.formats.fhir_mapping import NAME_NOT_KEPT, ROLE_NOT_KEPT
 
 ATNA = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "atna"
 UTC = ZoneInfo("UTC")
@@ -102,6 +103,18 @@ def test_both_attribute_styles_say_the_same():
     assert [getattr(old, f) for f in fields] == [getattr(new, f) for f in fields] == [
         1_793_952_600_000_000 - 86_400_000_000, "dr.grey", "MRN-0042", "view", "hiv", "success", "ETREAT", True, "ED-WS-7"]
     assert "Vera" not in repr(old)  # a participant's name is never loaded
+
+
+def test_the_requestors_name_and_a_sites_role_for_them_are_counted_as_not_kept():
+    plain = Counter()
+    map_message(OLD_STYLE, UTC, plain)  # DICOM's Source Role ID: the transfer's role, not the user's
+    assert NAME_NOT_KEPT not in plain and ROLE_NOT_KEPT not in plain
+    named = Counter()
+    event = map_message(OLD_STYLE.replace(b'UserIsRequestor="true"', b'UserIsRequestor="true" UserName="Meredith Grey"')
+                        .replace(b'code="110153" codeSystemName="DCM" displayName="Source Role ID"',
+                                 b'code="ED-PHYS" codeSystemName="site-roles" displayName="ED physician"'), UTC, named)
+    assert named[NAME_NOT_KEPT] == 1 and named[ROLE_NOT_KEPT] == 1
+    assert event.user_id == "dr.grey" and "Meredith" not in repr(event)
 
 
 @pytest.mark.parametrize("verb,action", [("C", "create"), ("R", "view"), ("U", "update"), ("D", "delete"),
