@@ -34,6 +34,7 @@ from auditor.vault.ledger import compact_json
 from auditor.vault.records import Case, CaseFinding
 
 _CHUNK = 900
+_INSERT_ROWS = 50_000  # case_findings rows made before they are inserted (at 60M events: 2.25 million in all)
 _ONE_RUN_AT_A_TIME = int.from_bytes(b"auditcas", "big")  # the advisory lock's key, ours alone
 
 
@@ -219,6 +220,9 @@ def attach_findings(casework: Casework, findings: list[Finding], first_day: date
             change.record("case", case.id, f"case {case.id} {'opened' if opened else 'extended'} for user "
                           f"{user_id}: {len(theirs)} finding(s) of {span}", action="create" if opened else "update")
             result.added += len(theirs)
+            if len(added) >= _INSERT_ROWS:  # the rows go in as they are made: not millions of dicts at once
+                _insert(change, added)
+                added = []
         _insert(change, added)
         record_histories(change, history, change.ctx.user_id)
         placed = {key: f.case for f, key in zip(findings, keys) if f.case is not None}
