@@ -40,7 +40,7 @@ class RowRecording:
         if len(found) < AS_BLOCK_FROM:
             events += [replace(template, record_id=key, source_row_hash=digest) for key, digest in found.items()]
         else:
-            events.append(_as_block(template, found))
+            events.append(as_block(template, len(found), source_row_hash=list(found.values()), record_id=list(found)))
         return len(found)
 
 
@@ -54,10 +54,6 @@ class RowRecording:
             return self._record_rows(session, events, ctx, writer, at, table, "create", keys)
 
         return self._audited(work)
-
-
-def _as_block(template: AuditEvent, found: dict[str, bytes]) -> ImportedEvents:
-    return as_block(template, len(found), source_row_hash=list(found.values()), record_id=list(found))
 
 
 def as_block(template: AuditEvent, n: int, **varying: list) -> ImportedEvents:
