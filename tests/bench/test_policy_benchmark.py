@@ -63,6 +63,19 @@ def test_by_role_only_judges_by_role_and_prints_the_scale_targets(tmp_path, caps
     assert sum(figures["partitioned"]["hits"].values()) > 0
 
 
+def test_a_new_month_too_large_to_hold_whole_is_judged_by_role_alone(capsys):
+    """`python bench/policy.py --events 60000000`, as issue 19 writes it, must not start a whole-month
+    pack that needs about 28 GB: above 10 million new events it is --by-role-only, unless a comparison
+    with the whole month is asked for."""
+    bench = _module("policy")
+    assert bench.parse(["--events", "60000000"]).by_role_only
+    assert "judged by role partitions only" in capsys.readouterr().err
+    assert not bench.parse(["--events", "10000000"]).by_role_only
+    assert not bench.parse(["--events", "60000000", "--partitioned"]).by_role_only
+    assert not bench.parse(["--events", "60000000", "--database-url", "postgresql+psycopg://x/y"]).by_role_only
+    assert not bench.parse(["--events", "60000000", "--home", "somewhere"]).by_role_only  # measures what it is given
+
+
 def test_the_benchmark_runs_and_duckdb_agrees(tmp_path, capsys):
     bench = _module("policy")
     assert bench.main(["--events", "30000", "--keep", str(tmp_path), "--partitioned"]) == 0
@@ -87,6 +100,7 @@ def test_the_benchmark_runs_on_postgresql_beside_sqlite_with_the_same_hits(tmp_p
     figures = json.loads(out.strip().splitlines()[-1])
     pg = figures["postgresql"]
     assert pg["same_hits"] and pg["hits"] == figures["hits"] and sum(pg["hits"].values()) > 0
+    assert pg["hits_sha256"] == figures["hits_sha256"]  # event by event, not only the counts
     assert pg["rows"] == pg["loaded"] == 20_000 and pg["log_size"] == figures["log_size"]
-    assert "PostgreSQL / SQLite" in out and "full-pack hits identical on both" in out
+    assert "PostgreSQL / SQLite" in out and "full-pack hits identical on both, event by event" in out
     assert (tmp_path / "home-postgresql").is_dir()
