@@ -30,7 +30,9 @@ os.environ.setdefault("SPARK_CONF_DIR", str(Path(__file__).resolve().parent / "s
 
 @pytest.fixture(scope="session")
 def postgres_url():
-    """The admin URL of a PostgreSQL server: AUDITOR_TEST_POSTGRES_URL, or a throwaway cluster."""
+    """The admin URL of a PostgreSQL server: AUDITOR_TEST_POSTGRES_URL, or a throwaway cluster. Where
+    none can be started the PostgreSQL tests skip, saying why; but not where AUDITOR_TEST_POSTGRES_REQUIRED
+    is 1 (.ci/run sets it): there they fail, so that CI never passes without testing PostgreSQL."""
     url = os.environ.get("AUDITOR_TEST_POSTGRES_URL")
     server = None
     if not url:
@@ -40,6 +42,8 @@ def postgres_url():
         except Exception as exc:  # noqa: BLE001 - any failure means: no server here
             server.stop()
             reason = f"no PostgreSQL server could be started: {exc}"
+            if os.environ.get("AUDITOR_TEST_POSTGRES_REQUIRED") == "1":
+                pytest.fail(f"{reason} (AUDITOR_TEST_POSTGRES_REQUIRED=1: CI tests PostgreSQL for real)")
             print(f"\nSKIPPING PostgreSQL tests: {reason}")
             pytest.skip(reason)
     yield url
