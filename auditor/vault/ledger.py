@@ -133,12 +133,18 @@ def digests(conn: Connection, table: str, keys: Iterable[int | str]) -> dict[str
 
 
 def all_digests(conn: Connection, table: str, batch: int = 20_000) -> Iterator[tuple[str, bytes]]:
-    """(key, digest) of every row of `table`."""
+    """(key, digest) of every row of `table`, `batch` rows held at a time: on PostgreSQL through a
+    server-side cursor (psycopg's ordinary one would hold the whole table first, its ciphertext
+    included: 2.25 million case findings a month at 60 million events)."""
     sql, at = _select(conn, table)
-    cursor = conn.exec_driver_sql(sql)
-    while rows := cursor.fetchmany(batch):
-        for row in rows:
-            yield str(row[at]), row_digest(table, tuple(row))
+    streamed = conn.dialect.name == "postgresql"
+    result = (conn.execution_options(stream_results=True, max_row_buffer=batch) if streamed else conn).exec_driver_sql(sql)
+    try:
+        for rows in result.partitions(batch):
+            for row in rows:
+                yield str(row[at]), row_digest(table, tuple(row))
+    finally:
+        result.close()
 
 
 @dataclass(frozen=True)

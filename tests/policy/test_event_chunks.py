@@ -4,8 +4,10 @@ once, also when the chunks' categories differ and when a text column's first val
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pandas as pd
+from sqlalchemy import event
 
 from auditor.audit.events import AuditEvent
 from auditor.database import read_snapshot
@@ -42,3 +44,29 @@ def test_events_typed_in_chunks_are_the_month_read_at_once(vault, policy):
     ehr = whole.loc[whole["source"].astype("string") == "ehr", "event_ref"]
     assert ehr.iloc[-1] == "ehr-4" and whole["user_id"].isna().sum() == 2500
     assert set(whole["patient_id"].dropna().astype("int64")) <= set(ids.values())  # 63-bit ids exact
+
+
+def test_on_postgresql_the_events_come_through_a_server_side_cursor_a_chunk_at_a_time(vault, policy, backend):
+    """psycopg's ordinary cursor holds a whole result before the first row is read: a month of row
+    events would sit in memory twice. On PostgreSQL the events statement runs on a server-side cursor
+    (psycopg's ServerCursor, fetching `chunk` rows at a time); SQLite reads its own cursor as before.
+    Either way every event is read, the first one included."""
+    _denied_logins(vault, 1500)
+    period = Period(date(2026, 11, 1), date(2026, 11, 30), ZoneInfo("America/New_York"))
+    stmt = frame_statements(period, policy.lookback(), timedelta(days=90), None)["events"]
+    cursors: list[str] = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany):
+        if "FROM audit_events" in statement:
+            cursors.append(type(cursor).__name__)
+
+    event.listen(vault.records, "before_cursor_execute", seen)
+    try:
+        chunks = _read(vault, stmt, 400)
+    finally:
+        event.remove(vault.records, "before_cursor_execute", seen)
+    assert cursors == (["ServerCursor"] if backend == "postgres" else ["Cursor"])
+    with vault.records.connect() as conn:
+        expected = [row.seq for row in conn.execute(stmt)]  # the 1500 and the vault's own first events
+    assert len(expected) >= 1500 and [len(c) for c in chunks[:-1]] == [400] * (len(chunks) - 1)
+    assert concat_events(chunks)["seq"].tolist() == expected  # every event, the first one included

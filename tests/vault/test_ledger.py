@@ -8,7 +8,10 @@ import json
 
 from hypothesis import given, settings, strategies as st
 
-from auditor.vault.ledger import compact_json, row_digest
+from sqlalchemy import event
+
+from auditor.vault.ledger import all_digests, compact_json, digests, row_digest
+from tests.policy.vault_data import populate
 
 # what a stored value becomes before it is written (ledger._plain): text, an integer or nothing
 texts = st.text(st.characters(blacklist_categories=("Cs",)), max_size=12)
@@ -37,3 +40,23 @@ def test_a_rows_digest_is_the_one_the_standard_library_gave():
     written = [[name, value.hex() if isinstance(value, bytes) else value]
                for name, value in zip(columns, stored) if value is not None]
     assert row_digest("case_findings", stored) == hashlib.sha256(_stdlib(["case_findings", written])).digest()
+
+
+def test_every_rows_digest_is_read_a_batch_at_a_time_and_on_postgresql_through_a_server_side_cursor(vault, backend):
+    """`audit verify` digests every row of each ledger table (auditor.vault.integrity): on PostgreSQL
+    through a server-side cursor, or psycopg would hold the whole table, ciphertext included, before
+    the first digest. The digests are those of the rows read by key."""
+    ids = populate(vault)
+    cursors: list[str] = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany):
+        if statement.startswith("SELECT") and "patients" in statement and " IN (" not in statement:
+            cursors.append(type(cursor).__name__)
+
+    with vault.records.connect() as conn:
+        event.listen(conn, "before_cursor_execute", seen)
+        streamed = dict(all_digests(conn, "patients", batch=2))
+        event.remove(conn, "before_cursor_execute", seen)
+        by_key = digests(conn, "patients", sorted(ids.values()))
+    assert streamed == by_key and set(streamed) == {str(i) for i in ids.values()}
+    assert cursors[:1] == (["ServerCursor"] if backend == "postgres" else ["Cursor"])
