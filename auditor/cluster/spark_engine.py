@@ -42,7 +42,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from auditor.audit.events import CANONICAL_COLUMNS
-from auditor.cluster.month_export import EVENT_SCHEMA
+from auditor.cluster.month_export import EVENT_SCHEMA, days_root
 from auditor.cluster.month_input import (CONTEXT, ExportRefused, MonthExport, _objects, checked_day, context_table,
                                         month_frames, require_lookback)
 from auditor.cluster.partitions import AROUND, Tally, _ipc_table, _read_ipc, _results, assemble, role_partitions
@@ -73,23 +73,33 @@ _EPOCH = pd.Timestamp(0, tz="UTC")
 _LOOPBACK = re.compile(r"^(local(\[[0-9*, ]+\])?|spark://(127\.0\.0\.1|localhost)(:\d+)?)$")
 
 
+def session_settings(master: str) -> dict[str, str]:
+    """What auditor sets on a session at `master`, over spark-defaults.conf (SPARK_CONF_DIR). A master
+    on this machine (local[...], spark://127.0.0.1 or localhost): the driver bound to loopback only,
+    and the executors running this interpreter, where auditor is installed. Any other master's
+    executors run the Python the cluster names (spark.pyspark.python in its spark-defaults.conf, or
+    PYSPARK_PYTHON; the README says how to ship an environment holding auditor): this machine's path
+    means nothing there."""
+    settings = {"spark.ui.enabled": "false", "spark.ui.showConsoleProgress": "false",
+                "spark.sql.sources.partitionColumnTypeInference.enabled": "false",
+                "spark.sql.execution.arrow.pyspark.enabled": "true", "spark.pyspark.driver.python": sys.executable}
+    if _LOOPBACK.match(master):
+        settings.update({"spark.pyspark.python": sys.executable, "spark.driver.host": "127.0.0.1",
+                         "spark.driver.bindAddress": "127.0.0.1"})
+    if master.startswith("local"):  # a few cores: a few shuffle partitions; the JVM is the executor too
+        settings.update({"spark.sql.shuffle.partitions": "8", "spark.driver.memory": "4g"})
+    return settings
+
+
 def spark_session(master: str, app: str = "auditor rule pack"):
-    """A Spark session on `master` (local[2], spark://host:7077, yarn, k8s://...). For a master on this
-    machine the driver binds to loopback only."""
+    """A Spark session on `master` (local[2], spark://host:7077, yarn, k8s://...), with session_settings."""
     try:
         from pyspark.sql import SparkSession
     except ImportError:
         raise InputError("--engine spark needs pyspark: pip install 'auditor[spark]'") from None
-    builder = (SparkSession.builder.master(master).appName(app)
-               .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
-               .config("spark.sql.sources.partitionColumnTypeInference.enabled", "false")
-               .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-               .config("spark.pyspark.python", sys.executable)
-               .config("spark.pyspark.driver.python", sys.executable))
-    if _LOOPBACK.match(master):
-        builder = builder.config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1")
-    if master.startswith("local"):  # a few cores: a few shuffle partitions; the JVM is the executor too
-        builder = builder.config("spark.sql.shuffle.partitions", "8").config("spark.driver.memory", "4g")
+    builder = SparkSession.builder.master(master).appName(app)
+    for key, value in session_settings(master).items():
+        builder = builder.config(key, value)
     return builder.getOrCreate()
 
 
@@ -241,6 +251,8 @@ def detect_on_spark(spark, export: MonthExport, policy: Policy, around: timedelt
     from pyspark.sql import functions as F
 
     require_lookback(export, policy)
+    if days_root(export.days).hex() != export.root:  # as checked_days: the signed root is the days' roots'
+        raise ExportRefused("the days' roots do not give the export's root")
     raw = {name: context_table(export, name) for name in CONTEXT}  # each against its SHA-256
     if not export.days:
         return assemble(_skeleton(raw, export.period), policy, _nobody(raw, export.period, policy, around, tally),

@@ -125,6 +125,23 @@ def test_a_manifest_resigned_with_another_key_is_refused(exported, auditor):
     _refused(auditor, exported, f"is signed by key '{document['key']}', not by this vault's")
 
 
+def test_a_checkpoint_whose_own_signature_fails_is_refused_though_the_manifest_verifies(exported, auditor,
+                                                                                      attacked_home):
+    """The manifest carries the log's checkpoint, signed on its own (so `audit verify` can later prove the
+    log still holds what was exported). A checkpoint changed, even inside a manifest the vault's own key
+    signed again, is refused: its signature is checked, not only the manifest's."""
+    document = json.loads((exported / "manifest.json").read_text())
+    document.pop("signature")
+    document["checkpoint"]["size"] += 1
+    vault = Vault.open(attacked_home)
+    try:
+        document["signature"] = vault.keyring.signing_key.sign(signed_message(document)).hex()
+    finally:
+        vault.close()
+    (exported / "manifest.json").write_text(json.dumps(document))
+    _refused(auditor, exported, "manifest.json: its checkpoint's signature does not verify")
+
+
 def test_an_event_edited_in_the_database_before_the_export_is_never_exported(attacked_home, auditor, tmp_path):
     with records_db(attacked_home) as conn:
         first_seq, last_seq, events, leaves, seals = conn.execute(

@@ -20,6 +20,7 @@ from auditor.review.period import month_period
 from auditor.simulation.evaluation import in_period, label_tally, read_labels, render, scored
 from tests.cluster.conftest import NEW_YORK
 from tests.cluster.copies import copy_home
+from tests.cluster.keen import keen as keen_policy
 from tests.cluster.test_role_partitions import finding, keyed
 
 
@@ -72,20 +73,11 @@ def _largest_role_in_parts(frames, policy) -> int:
     return most
 
 
-def _keen(policy):
-    """unusual-access flagging anyone at or above the peers' median: its evidence states every
-    flagged member's peer median, the whole role's for a small group's member."""
-    from dataclasses import replace
-    rule = policy.rules["unusual-access"]
-    keen = replace(rule, parameters={**rule.parameters, "minimum": 1, "multiple": 1, "margin": 0})
-    return replace(policy, rules={**policy.rules, "unusual-access": keen})
-
-
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)  # reading from each: the test above
 def test_a_large_role_in_parts_by_peer_group_is_the_whole_month(month_vault, policy, labels):
     frames = _frames(month_vault, policy)
     _same(frames, policy, labels, most_events=_largest_role_in_parts(frames, policy))
-    _same(frames, _keen(policy), labels, most_events=_largest_role_in_parts(frames, policy))
+    _same(frames, keen_policy(policy), labels, most_events=_largest_role_in_parts(frames, policy))
 
 
 @pytest.fixture(scope="module")
@@ -124,7 +116,7 @@ def test_months_made_from_it_too(november, policy, labels, keep, ghosts, nobody,
     frames = replace(frames, events=events)
     roles = partition_of_each_event(frames)
     most = int(np.bincount(roles[roles >= 0]).max() // 4) if in_parts else PART_EVENTS
-    _same(frames, _keen(policy) if keen else policy, labels, most_events=most)
+    _same(frames, keen_policy(policy) if keen else policy, labels, most_events=most)
 
 
 def _homes(exported_november, tmp_path) -> tuple:
