@@ -5,7 +5,6 @@ findings file is the local engine's, byte for byte, and the cases are the same."
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import subprocess
 import sys
@@ -95,6 +94,10 @@ def test_findings_on_a_two_worker_standalone_cluster(home, tmp_path):
         cluster.stop()
     assert listening and listening <= {"127.0.0.1", "[::ffff:127.0.0.1]"}, listening  # loopback only
     assert apps and apps[0]["name"] == "auditor rule pack"
+    # each worker's executor ran tasks of the job (its log in the worker's work folder says so)
+    ran = [sum(log.read_text(errors="replace").count("Finished task") for log in (tmp_path / "spark" / f"work-{i}")
+               .glob(f"{apps[0]['id']}/*/stderr")) for i in range(2)]
+    assert all(n > 0 for n in ran), ran
     assert (export / "2026-11-01_2026-11-30" / "manifest.json").is_file()  # kept where the executors read it
     _findings(home, tmp_path / "local.json")
     assert (tmp_path / "cluster.json").read_bytes() == (tmp_path / "local.json").read_bytes()
@@ -136,6 +139,25 @@ def test_the_month_before_is_judged_on_spark_too(source, home, tmp_path):
          "--out", str(tmp_path / "local"))
     assert report_text(tmp_path / "dec") == report_text(tmp_path / "local")
     assert '<th class="num">November 2026</th>' in report_text(tmp_path / "dec")  # the month before, beside it
+
+
+def test_a_suppression_mutes_the_same_findings_on_spark_as_on_this_machine(source, home, tmp_path):
+    """Suppressions are applied by the vault to what the cluster sends back, as to the local engine's
+    hits: the same findings muted, kept in the file marked so, and left out of the cases."""
+    _findings(_copy(source, tmp_path / "probe"), tmp_path / "probe.json")
+    top = json.loads((tmp_path / "probe.json").read_text())[0]
+    elsewhere = _copy(source, tmp_path / "elsewhere")
+    for vault in (home, elsewhere):
+        _run(vault, "suppressions", "add", "--rule", top["rule"], "--user", top["user_id"], "--reason", "on the rota",
+             "--expires", "2027-12-31")
+    spark = _findings(home, tmp_path / "spark.json", *SPARK)
+    local = _findings(elsewhere, tmp_path / "local.json")
+    assert (tmp_path / "spark.json").read_bytes() == (tmp_path / "local.json").read_bytes()
+    muted = [f for f in json.loads((tmp_path / "spark.json").read_text()) if f["muted"]]
+    assert muted and all((f["rule"], f["user_id"], f["case"]) == (top["rule"], top["user_id"], None) for f in muted)
+    assert " muted" in spark.stdout and spark.stdout.splitlines()[-1].split("; written to")[0] == \
+        local.stdout.splitlines()[-1].split("; written to")[0]
+    assert _cases(home) == _cases(elsewhere)
 
 
 def test_evaluate_on_spark_scores_as_the_local_engine(exported_november, simulated_month, source, home, tmp_path):
