@@ -57,3 +57,14 @@ def engine_options(engine: str, master: str | None, export_dir: Path | None, par
         check_destination(export_dir, folder=True)
         check_empty_folder(export_dir)
     return lambda member, tally=None: OnSpark(master or "local[2]", member, export_dir, tally, most)
+
+
+def warn_of_a_large_part(review) -> None:
+    """One line on stderr when an engine judging in partitions held a part of more events than
+    --part-events (a role the workforce file gives no departments, one large peer group, a role's
+    rest): its memory is that part's, not the bound's."""
+    over = review.part_over_bound
+    if over is not None:
+        click.echo(f"warning: one part of the period held {over[0]:,} events, more than --part-events "
+                   f"({over[1]:,}): a role is cut only into whole peer groups of a department, so give "
+                   "departments in workforce.csv (README: --part-events)", err=True)

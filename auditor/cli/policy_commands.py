@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from auditor.cli import cli
-from auditor.cli.engines import engine_choice, engine_options
+from auditor.cli.engines import engine_choice, engine_options, warn_of_a_large_part
 from auditor.cli.session import day_option, open_vault
 from auditor.cli.signed_in import require_role
 from auditor.errors import InputError
@@ -54,6 +54,7 @@ def findings_command(ctx, first, last, fmt, out, site_policies, engine, master, 
     finally:
         vault.close()
     found, attached, tz = review.findings, review.attachment, review.period.tz
+    warn_of_a_large_part(review)
     unsealed = review.unsealed_blocks
     if unsealed:  # read by their events' own times, so nothing was missed; but someone edited the log
         click.echo(f"warning: {len(unsealed)} block(s) of the audit log have a header that does not verify; their "

@@ -12,7 +12,7 @@ import click
 
 from auditor.cases.settings import load_case_settings
 from auditor.cli import cli
-from auditor.cli.engines import engine_choice, engine_options
+from auditor.cli.engines import engine_choice, engine_options, warn_of_a_large_part
 from auditor.cli.session import begun_month, day_option, open_vault
 from auditor.cli.signed_in import gone, require_role
 from auditor.policy.rules import load_policy
@@ -78,6 +78,7 @@ def monthly_command(ctx, month, out, pseudonymize, organisation, site_dir, site_
                                         judge=judge_on(officer.account.user_name))
     finally:
         vault.close()
+    warn_of_a_large_part(report.review)
     paths = monthly.write_monthly_report(report, out, pdf=not no_pdf)
     head = report.headline
     share = "n/a" if head.explained_share is None else f"{head.explained_share:.1%}"

@@ -84,6 +84,7 @@ def _judge_by_role(frames: Frames, policy: Policy, around: timedelta, tally: Tal
         frames.encounters, frames.care_team, frames.case_patients,
         TreatmentData(frames.orders, frames.appointments, frames.authored)))
     part = split.part
+    largest = int(np.unique(part, return_counts=True)[1].max(initial=0))  # the events naming no user too
     order = np.argsort(part, kind="stable")  # within a partition, sequence order stays
     bounds = np.flatnonzero(np.diff(part[order])) + 1
     judged, counts, tell = [], [], {}
@@ -114,7 +115,9 @@ def _judge_by_role(frames: Frames, policy: Policy, around: timedelta, tally: Tal
     gc.collect()
     return_free_pages()
     counted = pd.concat(counts, ignore_index=True).groupby(["day", "source", "outcome"], as_index=False)["count"].sum()
-    return assemble(skeleton, policy, judged, counted)
+    detection = assemble(skeleton, policy, judged, counted)
+    detection.context.largest_part = (largest, most_events)
+    return detection
 
 
 @dataclass(frozen=True)

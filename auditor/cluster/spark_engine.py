@@ -257,7 +257,7 @@ def detect_on_spark(spark, export: MonthExport, policy: Policy, around: timedelt
     if not export.days:
         return assemble(_skeleton(raw, export.period), policy, _nobody(raw, export.period, policy, around, tally),
                         _no_events())
-    checked = None
+    checked, largest = None, 0
     try:
         events = spark.read.parquet(str(export.folder / "events")).select(*CANONICAL_COLUMNS, "day")
         checked = events.groupBy("day").applyInArrow(_checker(export), CHECKED).persist(StorageLevel.DISK_ONLY)
@@ -270,6 +270,8 @@ def detect_on_spark(spark, export: MonthExport, policy: Policy, around: timedelt
                   .groupBy("day", "source", "outcome").count().toPandas())
         partitions, hears = _planned(checked, _skeleton(raw, export.period).workforce, export.period, policy,
                                      most_events)
+        if len(partitions):
+            largest = int(np.bincount(partitions["part"], weights=partitions["events"]).max())
         keyed = checked.join(F.broadcast(spark.createDataFrame(partitions[["user_id", "part"]])), "user_id")
         context = spark.sparkContext.broadcast({name: _ipc_table(t) for name, t in raw.items()})
         stage_one, stage_two = _stages(partitions, hears, spark.sparkContext.defaultParallelism)
@@ -292,8 +294,10 @@ def detect_on_spark(spark, export: MonthExport, policy: Policy, around: timedelt
         if checked is not None:
             checked.unpersist()
     counts["day"] = [date.fromisoformat(d) for d in counts["day"]]
-    return assemble(_skeleton(raw, export.period), policy,
-                    judged or _nobody(raw, export.period, policy, around, tally), counts)
+    detection = assemble(_skeleton(raw, export.period), policy,
+                         judged or _nobody(raw, export.period, policy, around, tally), counts)
+    detection.context.largest_part = (largest, most_events)
+    return detection
 
 
 def _judged(spark, keyed, partitions: int, judge) -> list[dict]:

@@ -54,6 +54,9 @@ class DetectionContext:
     peers_seen: dict = field(default_factory=dict)
     # the explanations' windows (made once for a month judged in partitions): what lateness asks again
     windows: ExplanationWindows | None = None
+    # (events of the largest partition judged at once, the bound a role is split by): set by the engines
+    # that judge in partitions (auditor.cluster); None for a period judged whole
+    largest_part: tuple[int, int] | None = None
 
     @property
     def period(self) -> Period:

@@ -62,6 +62,14 @@ class PeriodReview:
         return self.detection.context.explained_by_share
 
     @property
+    def part_over_bound(self) -> tuple[int, int] | None:
+        """(events, bound) when an engine judging in partitions held a part of more events than the
+        bound it splits roles by (a role the workforce file gives no departments, one large peer group,
+        a role's rest: what the bound cannot cut); None otherwise."""
+        largest = self.detection.context.largest_part
+        return largest if largest is not None and largest[0] > largest[1] else None
+
+    @property
     def unsealed_blocks(self) -> list:
         """Blocks of the log whose header does not verify (their events were read by their own times)."""
         return list(self.detection.context.frames.unsealed_blocks)

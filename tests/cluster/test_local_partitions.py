@@ -5,6 +5,8 @@ on the simulated month (both backends) and on months hypothesis makes from it; a
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -134,15 +136,41 @@ def test_findings_by_partitions_through_the_cli(exported_november, auditor, tmp_
     assert parts.code == whole.code == 0, parts.err + whole.err
     assert (tmp_path / "parts.json").read_bytes() == (tmp_path / "whole.json").read_bytes()
     assert parts.out.split("; written")[0] == whole.out.split("; written")[0]
+    assert "warning: one part" not in parts.err  # the month's parts all within the default bound
+
+
+def test_a_part_larger_than_the_bound_is_said(exported_november, month_vault, policy, auditor, tmp_path):
+    """--part-events bounds a part only as far as whole peer groups allow: a part above it (here every
+    part, with a bound of 1 event) is said on stderr, with what would let the bound cut it; the
+    findings are the same."""
+    frames = _frames(month_vault, policy)
+    sizes = np.unique(plan(frames, policy, partition_of_each_event(frames), 1).part, return_counts=True)[1]
+    assert judge_by_role(frames, policy, most_events=1).context.largest_part == (int(sizes.max()), 1)
+    largest, bound = judge_by_role(frames, policy).context.largest_part
+    assert bound == PART_EVENTS and 0 < largest <= PART_EVENTS
+    parts_home, whole_home = _homes(exported_november, tmp_path)
+    november = ["--from", "2026-11-01", "--to", "2026-11-30"]
+    parts = auditor("--home", parts_home, "findings", *november, "--engine", "partitioned", "--part-events", "1",
+                    "--out", tmp_path / "parts.json", user="officer")
+    whole = auditor("--home", whole_home, "findings", *november, "--out", tmp_path / "whole.json", user="officer")
+    assert parts.code == whole.code == 0, parts.err + whole.err
+    assert re.search(r"^warning: one part of the period held [1-9][\d,]+ events, more than --part-events \(1\)",
+                     parts.err, re.M)
+    assert "departments in workforce.csv" in parts.err and "warning: one part" not in whole.err
+    assert (tmp_path / "parts.json").read_bytes() == (tmp_path / "whole.json").read_bytes()
+    report = auditor("--home", copy_home(exported_november[0].parent / "home", tmp_path / "report"), "report",
+                     "monthly", "--month", "2026-11", "--no-pdf", "--out", tmp_path / "report-out", "--engine",
+                     "partitioned", "--part-events", "1", user="officer")
+    assert report.code == 0 and "warning: one part of the period held" in report.err, report.err
 
 
 def test_the_report_and_the_evaluation_by_partitions(exported_november, simulated_month, auditor, tmp_path):
     from tests.cluster.reports import report_text
     parts_home, whole_home = _homes(exported_november, tmp_path)
     in_parts = ["--engine", "partitioned", "--part-events", "1500"]  # the nurses (4,576 events) in parts
-    for home, engine in ((parts_home, in_parts), (whole_home, [])):
+    for home, options in ((parts_home, in_parts), (whole_home, [])):
         done = auditor("--home", home, "report", "monthly", "--month", "2026-11", "--no-pdf",
-                       "--out", tmp_path / f"{home.name}-report", *engine, user="officer")
+                       "--out", tmp_path / f"{home.name}-report", *options, user="officer")
         assert done.code == 0, done.err
     for name in ("findings.json", "findings.csv"):
         assert (tmp_path / "parts-report" / name).read_bytes() == (tmp_path / "whole-report" / name).read_bytes()

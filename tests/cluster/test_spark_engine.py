@@ -88,6 +88,7 @@ def test_a_role_judged_in_parts_by_peer_group_on_spark_finds_what_the_local_engi
     remote = detect_on_spark(spark, open_export(tmp_path / "nov", month_vault.keyring.signing_public_key), policy,
                              tally=lambda found: len(found.context.events), most_events=most)
     assert sorted(remote.context.tallies) == sorted(parts.tolist())  # each planned part a task of its own
+    assert remote.context.largest_part == (int(parts.max()), most)  # what the CLI warns of when above the bound
     assert max(parts[list(split.hears[max(split.hears)]) + [max(split.hears)]]) < nurses  # no task held the nurses
     assert (local.hits["rule"] == "unusual-access").sum() > (20 if eager else -1)
     pd.testing.assert_frame_equal(_keyed(remote), _keyed(local))
