@@ -141,7 +141,7 @@ EVENT_CHUNK = 500_000  # events typed at a time: the untyped rows of a whole mon
 def read_events_frame(conn: Connection, stmt, chunk: int = EVENT_CHUNK) -> list[pd.DataFrame]:
     """The events, typed chunk by chunk (memory: the typed month plus one untyped chunk). These are the
     log's row-stored events (imported ones are read block by block): the vault's own, and on a vault
-    reviewed before 33e7878 each of a review's directory reads (2.25 million a month at 60 million
+    reviewed before 2896f6a each of a review's directory reads (2.25 million a month at 60 million
     events). On SQLite the rows come straight off the DB-API cursor. On PostgreSQL psycopg's ordinary
     cursor would hold the whole result before the first row is typed, so there they come through a
     server-side cursor, `chunk` rows at a time, read as SQLAlchemy's rows: its streamed result keeps
@@ -163,12 +163,13 @@ def read_events_frame(conn: Connection, stmt, chunk: int = EVENT_CHUNK) -> list[
 
 def _streamed_events(conn: Connection, stmt, chunk: int) -> list[pd.DataFrame]:
     """read_events_frame on PostgreSQL: a server-side cursor, `chunk` rows fetched at a time (the
-    events' columns are integers, text and booleans: no result processing changes a value)."""
-    result = conn.execution_options(stream_results=True, max_row_buffer=chunk).execute(stmt)
-    columns = list(result.keys())
-    chunks = [typed_events(pd.DataFrame([tuple(row) for row in part], columns=columns, dtype=object))
-              for part in result.partitions(chunk)]
-    result.close()
+    events' columns are integers, text and booleans: no result processing changes a value). The
+    option goes on the statement: Connection.execution_options would set it on `conn` itself, and
+    every later read_frame on it would lose its first row to the streamed result's buffer."""
+    with conn.execute(stmt.execution_options(yield_per=chunk)) as result:
+        columns = list(result.keys())
+        chunks = [typed_events(pd.DataFrame([tuple(row) for row in part], columns=columns, dtype=object))
+                  for part in result.partitions(chunk)]
     return chunks or [typed_events(pd.DataFrame([], columns=columns, dtype=object))]
 
 

@@ -135,10 +135,12 @@ def digests(conn: Connection, table: str, keys: Iterable[int | str]) -> dict[str
 def all_digests(conn: Connection, table: str, batch: int = 20_000) -> Iterator[tuple[str, bytes]]:
     """(key, digest) of every row of `table`, `batch` rows held at a time: on PostgreSQL through a
     server-side cursor (psycopg's ordinary one would hold the whole table first, its ciphertext
-    included: 2.25 million case findings a month at 60 million events)."""
+    included: 2.25 million case findings a month at 60 million events), set for this statement only
+    (not on `conn`, whose later reads would stream too). Read it to the end, or close it: its result
+    is closed then."""
     sql, at = _select(conn, table)
-    streamed = conn.dialect.name == "postgresql"
-    result = (conn.execution_options(stream_results=True, max_row_buffer=batch) if streamed else conn).exec_driver_sql(sql)
+    streamed = {"stream_results": True} if conn.dialect.name == "postgresql" else {}
+    result = conn.exec_driver_sql(sql, execution_options=streamed)
     try:
         for rows in result.partitions(batch):
             for row in rows:

@@ -11,7 +11,7 @@ from sqlalchemy import event
 
 from auditor.audit.events import AuditEvent
 from auditor.database import read_snapshot
-from auditor.policy.frames import Period, read_events_frame, frame_statements, concat_events
+from auditor.policy.frames import Period, concat_events, frame_statements, read_events_frame, read_frame
 from auditor.vault.settings import organisation_timezone
 from tests.policy.vault_data import populate
 
@@ -66,7 +66,29 @@ def test_on_postgresql_the_events_come_through_a_server_side_cursor_a_chunk_at_a
     finally:
         event.remove(vault.records, "before_cursor_execute", seen)
     assert cursors == (["ServerCursor"] if backend == "postgres" else ["Cursor"])
+    assert [len(c) for c in chunks[:-1]] == [400] * (len(chunks) - 1) and len(chunks) >= 4
     with vault.records.connect() as conn:
         expected = [row.seq for row in conn.execute(stmt)]  # the 1500 and the vault's own first events
     assert len(expected) >= 1500 and [len(c) for c in chunks[:-1]] == [400] * (len(chunks) - 1)
     assert concat_events(chunks)["seq"].tolist() == expected  # every event, the first one included
+
+
+def test_the_context_read_after_the_events_on_the_same_connection_loses_no_row(vault, policy):
+    """A member's timeline and a review's edge hours read the events, then the context, on one
+    connection (auditor.policy.member_frames). Streaming the events must not leave that connection
+    streaming: the context's reads take the DB-API cursor's rows, and a streamed result keeps the first
+    one in a buffer of its own (each table lost its first row)."""
+    populate(vault)
+    period = Period(date(2026, 11, 1), date(2026, 11, 30), ZoneInfo("America/New_York"))
+    statements = frame_statements(period, policy.lookback(), timedelta(days=90), None)
+    with vault.records.connect() as conn:
+        read_snapshot(conn)
+        alone = {name: read_frame(conn, stmt) for name, stmt in statements.items() if name != "events"}
+    with vault.records.connect() as conn:
+        read_snapshot(conn)
+        read_events_frame(conn, statements["events"], 2)
+        after = {name: read_frame(conn, stmt) for name, stmt in statements.items() if name != "events"}
+        assert not conn.get_execution_options().get("stream_results")
+    assert all(len(alone[name]) for name in ("workforce", "patients", "encounters"))
+    for name, frame in alone.items():
+        pd.testing.assert_frame_equal(after[name], frame)
