@@ -36,7 +36,8 @@ status 1 if they differ; issue 19, section 1).
 With --by-role-only, only that: the month judged by role partitions, for a month too large to hold
 whole (issue 19, section 1: 60 million events, the pack <= 4 minutes and <= 12 GB, ingest >= 150,000
 rows/s). A new month of more than 10 million events is judged so by default (`--events 60000000`),
-unless --partitioned or --database-url asks for the whole month beside it. A month of more than 10 million events is generated in parts of 10 million, merged in time
+unless --partitioned or --database-url asks for the whole month beside it.
+A month of more than 10 million events is generated in parts of 10 million, merged in time
 order (bench/policy_data.py). Check the hits at 10M with --partitioned.
 
 Not a timed test: it prints a table and, last, one JSON line. Targets (issue 3, on the 2-core

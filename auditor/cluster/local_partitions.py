@@ -84,7 +84,7 @@ def _judge_by_role(frames: Frames, policy: Policy, around: timedelta, tally: Tal
         frames.encounters, frames.care_team, frames.case_patients,
         TreatmentData(frames.orders, frames.appointments, frames.authored)))
     part = split.part
-    largest = int(np.unique(part, return_counts=True)[1].max(initial=0))  # the events naming no user too
+    largest = int(np.bincount(part[part >= 0]).max(initial=0))  # as on Spark, which judges no event without a user
     order = np.argsort(part, kind="stable")  # within a partition, sequence order stays
     bounds = np.flatnonzero(np.diff(part[order])) + 1
     judged, counts, tell = [], [], {}

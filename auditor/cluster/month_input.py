@@ -178,6 +178,12 @@ def checked_days(export: MonthExport, columns: list[str]) -> Iterator[pa.Table]:
     _listed(export)
     for day in export.days:
         yield _day_table(export, day, columns)
+    require_days_root(export)
+
+
+def require_days_root(export: MonthExport) -> None:
+    """The manifest's days' roots give its signed root (ExportRefused otherwise): each day's events are
+    checked against their day's root, so this ties them to the one root the checkpoint covers."""
     if days_root(export.days).hex() != export.root:
         raise ExportRefused("the days' roots do not give the export's root")
 

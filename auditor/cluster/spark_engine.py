@@ -31,6 +31,7 @@ cluster with the very detectors the local engine runs (auditor.policy.engine.run
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 from dataclasses import replace
@@ -42,9 +43,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from auditor.audit.events import CANONICAL_COLUMNS
-from auditor.cluster.month_export import EVENT_SCHEMA, days_root
+from auditor.cluster.month_export import EVENT_SCHEMA
 from auditor.cluster.month_input import (CONTEXT, ExportRefused, MonthExport, _objects, checked_day, context_table,
-                                        month_frames, require_lookback)
+                                        month_frames, require_days_root, require_lookback)
 from auditor.cluster.partitions import AROUND, Tally, _ipc_table, _read_ipc, _results, assemble, role_partitions
 from auditor.cluster.peer_group_split import (PART_EVENTS, first_accesses, heard, members, plan_members, told,
                                               told_by, told_table)
@@ -74,29 +75,38 @@ _LOOPBACK = re.compile(r"^(local(\[[0-9*, ]+\])?|spark://(127\.0\.0\.1|localhost
 
 
 def session_settings(master: str) -> dict[str, str]:
-    """What auditor sets on a session at `master`, over spark-defaults.conf (SPARK_CONF_DIR). A master
-    on this machine (local[...], spark://127.0.0.1 or localhost): the driver bound to loopback only,
-    and the executors running this interpreter, where auditor is installed. Any other master's
-    executors run the Python the cluster names (spark.pyspark.python in its spark-defaults.conf, or
-    PYSPARK_PYTHON; the README says how to ship an environment holding auditor): this machine's path
-    means nothing there."""
+    """What auditor sets on a session at `master`, over spark-defaults.conf (SPARK_CONF_DIR): for a
+    master on this machine (local[...], spark://127.0.0.1 or localhost) the driver bound to loopback
+    only, and for local[...] a few shuffle partitions."""
     settings = {"spark.ui.enabled": "false", "spark.ui.showConsoleProgress": "false",
                 "spark.sql.sources.partitionColumnTypeInference.enabled": "false",
-                "spark.sql.execution.arrow.pyspark.enabled": "true", "spark.pyspark.driver.python": sys.executable}
+                "spark.sql.execution.arrow.pyspark.enabled": "true"}
     if _LOOPBACK.match(master):
-        settings.update({"spark.pyspark.python": sys.executable, "spark.driver.host": "127.0.0.1",
-                         "spark.driver.bindAddress": "127.0.0.1"})
+        settings.update({"spark.driver.host": "127.0.0.1", "spark.driver.bindAddress": "127.0.0.1"})
     if master.startswith("local"):  # a few cores: a few shuffle partitions; the JVM is the executor too
         settings.update({"spark.sql.shuffle.partitions": "8", "spark.driver.memory": "4g"})
     return settings
 
 
+def executor_python(master: str) -> str | None:
+    """The Python the executors run, when auditor chooses it: this interpreter, where auditor is
+    installed, for a master on this machine. Any other master's executors run what PYSPARK_PYTHON
+    names (the README: an environment shipped with spark.archives); this machine's path means nothing
+    there. PySpark reads PYSPARK_PYTHON when its context starts (from a Python driver, not the
+    spark.pyspark.python setting)."""
+    return sys.executable if _LOOPBACK.match(master) else None
+
+
 def spark_session(master: str, app: str = "auditor rule pack"):
-    """A Spark session on `master` (local[2], spark://host:7077, yarn, k8s://...), with session_settings."""
+    """A Spark session on `master` (local[2], spark://host:7077, yarn, k8s://...): session_settings,
+    and executor_python unless PYSPARK_PYTHON is set already."""
     try:
         from pyspark.sql import SparkSession
     except ImportError:
         raise InputError("--engine spark needs pyspark: pip install 'auditor[spark]'") from None
+    python = executor_python(master)
+    if python is not None:
+        os.environ.setdefault("PYSPARK_PYTHON", python)
     builder = SparkSession.builder.master(master).appName(app)
     for key, value in session_settings(master).items():
         builder = builder.config(key, value)
@@ -251,8 +261,7 @@ def detect_on_spark(spark, export: MonthExport, policy: Policy, around: timedelt
     from pyspark.sql import functions as F
 
     require_lookback(export, policy)
-    if days_root(export.days).hex() != export.root:  # as checked_days: the signed root is the days' roots'
-        raise ExportRefused("the days' roots do not give the export's root")
+    require_days_root(export)  # as checked_days, before any task: each day is checked against its own root
     raw = {name: context_table(export, name) for name in CONTEXT}  # each against its SHA-256
     if not export.days:
         return assemble(_skeleton(raw, export.period), policy, _nobody(raw, export.period, policy, around, tally),
