@@ -19,7 +19,9 @@ no analysis, no charts and no PDF), so the ratio says what the report's contents
 printing the findings.
 
 Not a timed test: it prints a table and, last, one JSON line. Target: report <= 30 s after the policy
-run at 10,000,000 events (issue 4), <= 120 s at 60,000,000 (issue 19). The policy run's rules (the
+run at 10,000,000 events (issue 4), <= 120 s at 60,000,000 (issue 19). Issue 19 says "after the
+rules": read strictly that takes in the review between them (findings, suppressions, cases), which
+the line "from the end of the rules to the report's files" prints beside it. The policy run's rules (the
 engine alone) are timed inside it, so the findings and cases after them show on their own line; as
 in `auditor report monthly`, the log is verified in another process meanwhile, so on two cores the
 rules here share them with it. Needs `pip install -e '.[bench]'`.
@@ -105,6 +107,9 @@ def measure(home: Path, out: Path, engine: str = "local") -> dict:
            "engine": engine, "policy_s": policy_s, "rules_s": rules_s[0], "previous_month_rules_s": sum(rules_s[1:]),
            "build_s": build_s, "verify_wait_s": verify_wait_s, "verify_s": verify_s, "html_s": html_s, "pdf_s": pdf_s, "pdf_bytes": len(pdf),
            "files_s": files_s, "report_s": build_s + html_s + pdf_s + files_s,
+           # issue 19's "the monthly report <= 2 minutes after the rules", read strictly: the review
+           # after the rules (findings, suppressions, cases) and the report
+           "after_rules_s": policy_s - rules_s[0] + build_s + html_s + pdf_s + files_s,
            "peak_rss_gb": policy_bench.peak_rss_gb(), "target_s": target_s(report.headline.accesses)}
     # printed before the baseline, which at 60M (2.25 million findings as one HTML table) is the
     # largest thing this process holds: were it to run out of memory, the report's figures stand
@@ -131,6 +136,8 @@ def show(fig: dict) -> None:
             ("PDF layout (WeasyPrint)", fig["pdf_s"], f"{fig['pdf_bytes'] / 1e6:.1f} MB"),
             ("findings.csv + findings.json", fig["files_s"], f"{fig['findings']:,} findings"),
             ("report after the policy run", fig["report_s"], f"target <= {fig['target_s']:.0f} s"),
+            ("from the end of the rules to the report's files", fig["after_rules_s"],
+             f"issue 19 read strictly: <= {SCALE_TARGET_S:.0f} s" if fig["accesses"] > 10_000_000 else ""),
             ("baseline: pandas to_html of the findings", fig["baseline_to_html_s"],
              f"ratio {fig['ratio_vs_to_html']:.1f}x" if fig["ratio_vs_to_html"] else "")]
     print(f"engine: {fig['engine']}; peak RSS of this process up to the report's files (before the baseline; "
