@@ -99,6 +99,45 @@ def test_a_role_judged_in_parts_by_peer_group_on_spark_finds_what_the_local_engi
     assert _standing(remote) == _standing(local)
 
 
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_accounts_the_workforce_file_does_not_know_and_events_naming_no_user_on_spark(month_vault, policy, spark,
+                                                                                   tmp_path):
+    """What the simulated month lacks, as a log edited behind the gateway or a feed ahead of its
+    workforce file holds it: accounts the workforce file does not know, whose accesses carry two roles
+    (their roles then share a partition) or none, and denied logins that name no user (the local
+    engine judges those as a partition of their own; the cluster leaves them out, and no rule judges
+    an event without a user). The hits and findings are the local engine's."""
+    from datetime import datetime, timedelta, timezone
+
+    from sqlalchemy import select
+
+    from auditor.audit.events import AuditEvent
+    from auditor.vault.records import Patient
+
+    with month_vault.records.connect() as conn:
+        patients = list(conn.scalars(select(Patient.id).order_by(Patient.id).limit(40)))
+    start = datetime(2026, 11, 3, 2, tzinfo=timezone.utc)
+    events = [AuditEvent(at=start + timedelta(hours=7 * i), action="view", user_id=f"ghost.{i % 3}",
+                         role=("nurse", "physician", None)[i % 3] if i % 2 else "physician",
+                         patient_id=patients[i % len(patients)], source="ehr", source_event_id=f"ghost-{i}")
+              for i in range(90)]
+    events += [AuditEvent(at=start + timedelta(minutes=13 * i), action="login_failed", user_id=None, outcome="denied")
+               for i in range(200)]
+    with month_vault.records.begin() as conn:
+        appended = month_vault.audit_log.append(conn, events)
+    month_vault.audit_log.after_commit(appended, len(events))
+    november = month_period("2026-11", month_vault.timezone)
+    frames = load_frames(month_vault.records, november, policy.lookback(), log_key=month_vault.keyring.log_mac_key)
+    assert frames.events["user_id"].isna().sum() >= 200 and (frames.events["user_id"] == "ghost.1").any()
+    local = engine.run(frames, policy)
+    assert local.hits["event"].isin(np.flatnonzero(frames.events["user_id"].astype(str).str.startswith("ghost"))).any()
+    export_month(month_vault, november, policy, tmp_path / "nov", "officer")
+    remote = detect_on_spark(spark, open_export(tmp_path / "nov", month_vault.keyring.signing_public_key), policy)
+    pd.testing.assert_frame_equal(_keyed(remote), _keyed(local))
+    assert remote.context.judged == len(local.context.accesses)
+    assert [_finding(f) for f in build_findings(remote, policy)] == [_finding(f) for f in build_findings(local, policy)]
+
+
 def _standing(detection) -> dict:
     from auditor.policy.peer_groups import standing
 
