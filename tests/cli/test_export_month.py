@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pytest
 
@@ -116,6 +117,22 @@ def test_engine_options_are_checked_before_anything_runs(home, auditor, tmp_path
     assert _exports(home) == 0
     with sqlite3.connect(home / "records.db") as con:
         assert con.execute("select count(*) from cases").fetchone() == (0,)
+
+
+def test_without_pyspark_the_spark_engine_says_how_to_install_it(home, auditor, monkeypatch):
+    """`.[spark]` is an optional extra: a machine without pyspark gets one line naming it, exit 2,
+    before anything runs (importlib's lookup answers as on such a machine)."""
+    import importlib.util
+    import tomllib
+
+    extras = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())["project"]
+    assert any(need.startswith("pyspark") for need in extras["optional-dependencies"]["spark"])
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "pyspark" else real(name, *a))
+    result = auditor("findings", "--from", "2026-11-01", "--to", "2026-11-30", "--engine", "spark", user="officer",
+                     clock=DECEMBER)
+    assert result.code == 2 and "pip install 'auditor[spark]'" in one_line(result)
+    assert _exports(home) == 0
 
 
 def test_evaluate_on_a_cluster_is_done_in_someones_name(home, auditor, tmp_path, monkeypatch):
