@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterator
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -123,11 +123,19 @@ def columns_for(keys: pd.Series, table: pd.DataFrame, on: str, columns: list[str
     return taken(table, at, columns, keys.index)
 
 
-def read_frame(conn: Connection, stmt) -> pd.DataFrame:
+CONTEXT_CHUNK = 100_000  # context rows (workforce, patients, encounters, ...) fetched at a time on PostgreSQL
+
+
+def read_frame(conn: Connection, stmt, chunk: int = CONTEXT_CHUNK) -> pd.DataFrame:
     """Rows as object columns first: 64-bit ids and blind indexes with NULLs among them would lose
-    their low bits as float64; the typed_* functions then give each column its exact type. The rows
-    come straight from the DB-API cursor as plain tuples (the columns read here need no result
-    processing: integers, text, booleans, ISO dates), which pandas takes ten times faster than Rows."""
+    their low bits as float64; the typed_* functions then give each column its exact type. On SQLite
+    the rows come straight from the DB-API cursor as plain tuples (the columns read here need no result
+    processing: integers, text, booleans, ISO dates), which pandas takes ten times faster than Rows.
+    On PostgreSQL psycopg's ordinary cursor would hold the whole result, then the tuples and the frame
+    copy it again: there the rows come through a server-side cursor `chunk` at a time, as the events'
+    do, and the object chunks are joined column by column (memory: the frame plus one chunk)."""
+    if conn.dialect.name == "postgresql":
+        return concat_events(list(_streamed_rows(conn, stmt, chunk)))
     result = conn.execute(stmt)
     columns = list(result.keys())
     rows = result.cursor.fetchall() if result.cursor is not None else []
@@ -148,7 +156,7 @@ def read_events_frame(conn: Connection, stmt, chunk: int = EVENT_CHUNK) -> list[
     the first row in a buffer of its own, which reading the DB-API cursor would skip (one event lost:
     tests/reporting/test_monthly.py caught it)."""
     if conn.dialect.name == "postgresql":
-        return _streamed_events(conn, stmt, chunk)
+        return [typed_events(rows) for rows in _streamed_rows(conn, stmt, chunk)]
     result = conn.execute(stmt)
     columns, cursor = list(result.keys()), result.cursor
     chunks = []
@@ -161,23 +169,27 @@ def read_events_frame(conn: Connection, stmt, chunk: int = EVENT_CHUNK) -> list[
     return chunks
 
 
-def _streamed_events(conn: Connection, stmt, chunk: int) -> list[pd.DataFrame]:
-    """read_events_frame on PostgreSQL: a server-side cursor, `chunk` rows fetched at a time (the
-    events' columns are integers, text and booleans: no result processing changes a value). The
+def _streamed_rows(conn: Connection, stmt, chunk: int) -> Iterator[pd.DataFrame]:
+    """On PostgreSQL, the rows of `stmt` as object frames of `chunk` rows (at least one: an empty
+    result's, with its columns), read through a server-side cursor as SQLAlchemy's rows (the columns
+    read here are integers, text, booleans and dates: no result processing changes a value). The
     option goes on the statement: Connection.execution_options would set it on `conn` itself, and
-    every later read_frame on it would lose its first row to the streamed result's buffer."""
+    every later read on it that takes the DB-API cursor's rows would lose its first row to the
+    streamed result's buffer."""
     with conn.execute(stmt.execution_options(yield_per=chunk)) as result:
-        columns = list(result.keys())
-        chunks = [typed_events(pd.DataFrame([tuple(row) for row in part], columns=columns, dtype=object))
-                  for part in result.partitions(chunk)]
-    return chunks or [typed_events(pd.DataFrame([], columns=columns, dtype=object))]
+        columns, read = list(result.keys()), 0
+        for part in result.partitions(chunk):
+            read += len(part)
+            yield pd.DataFrame([tuple(row) for row in part], columns=columns, dtype=object)
+    if not read:
+        yield pd.DataFrame([], columns=columns, dtype=object)
 
 
 def concat_events(chunks: list[pd.DataFrame]) -> pd.DataFrame:
-    """Typed chunks as one frame; a category column whose categories differ chunk to chunk gets
-    their union (codes remapped, no string built per event). The chunks are consumed column by
-    column (each column leaves them as it is joined), so the month is held once, not twice: `chunks`
-    is emptied."""
+    """Typed chunks (or read_frame's object ones) as one frame; a category column whose categories
+    differ chunk to chunk gets their union (codes remapped, no string built per event). The chunks are
+    consumed column by column (each column leaves them as it is joined), so the month is held once,
+    not twice: `chunks` is emptied."""
     if len(chunks) == 1:
         return chunks.pop()
     columns = {}

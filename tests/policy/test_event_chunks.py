@@ -1,5 +1,6 @@
 """A month of events read and typed in chunks (the memory bound of load_frames) is the month read at
-once, also when the chunks' categories differ and when a text column's first values are all NULL."""
+once, also when the chunks' categories differ and when a text column's first values are all NULL; the
+context tables read in chunks on PostgreSQL are the tables read at once."""
 
 from __future__ import annotations
 
@@ -7,12 +8,12 @@ from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pandas as pd
-from sqlalchemy import event
 
 from auditor.audit.events import AuditEvent
 from auditor.database import read_snapshot
 from auditor.policy.frames import Period, concat_events, frame_statements, read_events_frame, read_frame
 from auditor.vault.settings import organisation_timezone
+from tests.cursors import cursor_classes
 from tests.policy.vault_data import populate
 
 
@@ -54,17 +55,8 @@ def test_on_postgresql_the_events_come_through_a_server_side_cursor_a_chunk_at_a
     _denied_logins(vault, 1500)
     period = Period(date(2026, 11, 1), date(2026, 11, 30), ZoneInfo("America/New_York"))
     stmt = frame_statements(period, policy.lookback(), timedelta(days=90), None)["events"]
-    cursors: list[str] = []
-
-    def seen(conn, cursor, statement, parameters, context, executemany):
-        if "FROM audit_events" in statement:
-            cursors.append(type(cursor).__name__)
-
-    event.listen(vault.records, "before_cursor_execute", seen)
-    try:
+    with cursor_classes(vault.records, lambda sql: "FROM audit_events" in sql) as cursors:
         chunks = _read(vault, stmt, 400)
-    finally:
-        event.remove(vault.records, "before_cursor_execute", seen)
     assert cursors == (["ServerCursor"] if backend == "postgres" else ["Cursor"])
     assert [len(c) for c in chunks[:-1]] == [400] * (len(chunks) - 1) and len(chunks) >= 4
     with vault.records.connect() as conn:
@@ -92,3 +84,72 @@ def test_the_context_read_after_the_events_on_the_same_connection_loses_no_row(v
     assert all(len(alone[name]) for name in ("workforce", "patients", "encounters"))
     for name, frame in alone.items():
         pd.testing.assert_frame_equal(after[name], frame)
+
+
+def _context(policy) -> dict[str, object]:
+    period = Period(date(2026, 11, 1), date(2026, 11, 30), ZoneInfo("America/New_York"))
+    statements = frame_statements(period, policy.lookback(), timedelta(days=90), None)
+    return {name: stmt for name, stmt in statements.items() if name != "events"}
+
+
+def _fetched_at_once(conn, stmt) -> pd.DataFrame:
+    """The rows as read_frame read them before it streamed: the DB-API cursor's fetchall."""
+    result = conn.execute(stmt)
+    rows = result.cursor.fetchall()
+    result.close()
+    return pd.DataFrame(rows, columns=list(stmt.selected_columns.keys()), dtype=object)
+
+
+def test_on_postgresql_the_context_comes_through_a_server_side_cursor(vault, policy, backend):
+    """psycopg's ordinary cursor holds a whole result before its first row is read, then the rows and the
+    frame copy it again. On PostgreSQL each context table is read through a server-side cursor (psycopg's
+    ServerCursor); SQLite reads its own cursor as before."""
+    populate(vault)
+    statements = _context(policy)
+    with vault.records.connect() as conn:
+        read_snapshot(conn)
+        with cursor_classes(conn, lambda sql: sql.startswith("SELECT")) as cursors:  # not SQLite's BEGIN
+            frames = {name: read_frame(conn, stmt) for name, stmt in statements.items()}
+    assert cursors == [("ServerCursor" if backend == "postgres" else "Cursor")] * len(statements)
+    assert len(frames["workforce"]) == 2 and len(frames["patients"]) == 4
+
+
+def test_the_context_read_a_few_rows_at_a_time_is_the_context_fetched_at_once(vault, policy):
+    """Chunks of one and of three rows (several per table) joined: every row, in order, each value exact
+    in an object column (a NULL among 63-bit ids stays None, the ids ints), and a table with no row
+    still has its columns."""
+    ids = populate(vault)
+    statements = _context(policy)
+    with vault.records.connect() as conn:
+        read_snapshot(conn)
+        whole = {name: _fetched_at_once(conn, stmt) for name, stmt in statements.items()}
+        for chunk in (1, 3):
+            for name, stmt in statements.items():
+                frame = read_frame(conn, stmt, chunk)
+                pd.testing.assert_frame_equal(frame, whole[name], check_exact=True)
+                assert frame.to_dict("list") == whole[name].to_dict("list")  # ints compared as ints, None as None
+                assert (frame.dtypes == object).all() and list(frame.columns) == list(stmt.selected_columns.keys())
+    own = whole["workforce"]["own_patient_id"].tolist()
+    assert None in own and ids["P-COW"] in own and ids["P-COW"] > 2**53  # float64 would lose its low bits
+    assert len(whole["patients"]) == 4 and len(whole["encounters"]) == 1
+    orders = ["patient_id", "ordering_id", "performing_department", "type", "placed_at", "completed_at"]
+    assert len(whole["orders"]) == 0 and list(whole["orders"].columns) == orders  # no row, its columns kept
+
+
+def test_a_read_after_the_context_on_the_same_connection_loses_no_row(vault, policy):
+    """The context's server-side cursor is the statement's own: the connection's next read takes the
+    DB-API cursor's rows whole, its first row included (a connection left streaming would keep that row
+    in a buffer of its own)."""
+    populate(vault)
+    statements = _context(policy)
+    with vault.records.connect() as conn:
+        alone = _fetched_at_once(conn, statements["patients"])
+    with vault.records.connect() as conn:
+        read_snapshot(conn)
+        read_frame(conn, statements["workforce"], 1)
+        assert not conn.get_execution_options().get("stream_results")
+        after = _fetched_at_once(conn, statements["patients"])
+        again = read_frame(conn, statements["patients"])
+    assert len(alone) == 4
+    pd.testing.assert_frame_equal(after, alone)
+    pd.testing.assert_frame_equal(again, alone)

@@ -8,9 +8,8 @@ import json
 
 from hypothesis import given, settings, strategies as st
 
-from sqlalchemy import event
-
 from auditor.vault.ledger import all_digests, compact_json, digests, row_digest
+from tests.cursors import cursor_classes
 from tests.policy.vault_data import populate
 
 # what a stored value becomes before it is written (ledger._plain): text, an integer or nothing
@@ -47,18 +46,10 @@ def test_every_rows_digest_is_read_and_on_postgresql_through_a_server_side_curso
     through a server-side cursor, or psycopg would hold the whole table, ciphertext included, before
     the first digest. The digests are those of the rows read by key."""
     ids = populate(vault)
-    cursors: list[str] = []
-
-    def seen(conn, cursor, statement, parameters, context, executemany):
-        if statement.startswith("SELECT") and "patients" in statement and " IN (" not in statement:
-            cursors.append(type(cursor).__name__)
-
     with vault.records.connect() as conn:
-        event.listen(conn, "before_cursor_execute", seen)
-        try:
+        with cursor_classes(conn, lambda sql: sql.startswith("SELECT") and "patients" in sql
+                            and " IN (" not in sql) as cursors:
             streamed = dict(all_digests(conn, "patients", batch=2))
-        finally:
-            event.remove(conn, "before_cursor_execute", seen)
         assert not conn.get_execution_options().get("stream_results")  # the connection's later reads whole
         by_key = digests(conn, "patients", sorted(ids.values()))
     assert streamed == by_key and set(streamed) == {str(i) for i in ids.values()} and len(streamed) > 2
