@@ -114,8 +114,9 @@ def _archived(conn: Connection, seal: EventSeal, vouched: list[ArchiveRecord],
     """The leaves of archived events: their content is in the archive file (`auditor audit
     verify-archive` checks it), so here each leaf's seal, and that a signed record holds it."""
     top = vouched[-1].last_seq if vouched else 0
-    rows = conn.execution_options(yield_per=batch).execute(
-        select(ARCHIVED.c.seq, ARCHIVED.c.leaf_hash, ARCHIVED.c.seal).order_by(ARCHIVED.c.seq))
+    rows = conn.execute(  # streamed on the statement: on the connection, every later read on it would stream
+        select(ARCHIVED.c.seq, ARCHIVED.c.leaf_hash, ARCHIVED.c.seal).order_by(ARCHIVED.c.seq)
+        .execution_options(yield_per=batch))
     for seq, leaf, mac in rows:
         if not seal.matches(bytes(leaf), bytes(mac)):
             yield seq, bytes(leaf), "forged"
