@@ -24,6 +24,7 @@ from auditor.audit.checkpoints import key_fingerprint
 from auditor.cluster.month_export import signed_message
 from auditor.home import Vault
 from tests.adversarial.conftest import records_db
+from tests.cluster.variants import sign_again
 
 
 @pytest.fixture
@@ -130,15 +131,7 @@ def test_a_checkpoint_whose_own_signature_fails_is_refused_though_the_manifest_v
     """The manifest carries the log's checkpoint, signed on its own (so `audit verify` can later prove the
     log still holds what was exported). A checkpoint changed, even inside a manifest the vault's own key
     signed again, is refused: its signature is checked, not only the manifest's."""
-    document = json.loads((exported / "manifest.json").read_text())
-    document.pop("signature")
-    document["checkpoint"]["size"] += 1
-    vault = Vault.open(attacked_home)
-    try:
-        document["signature"] = vault.keyring.signing_key.sign(signed_message(document)).hex()
-    finally:
-        vault.close()
-    (exported / "manifest.json").write_text(json.dumps(document))
+    sign_again(exported, attacked_home, lambda document: document["checkpoint"].update(size=document["checkpoint"]["size"] + 1))
     _refused(auditor, exported, "manifest.json: its checkpoint's signature does not verify")
 
 

@@ -21,6 +21,7 @@ from auditor.policy.frames import _BLOCK_COLUMNS
 from auditor.reporting.activity import activity, event_counts
 from auditor.review.timeline import AROUND
 from auditor.simulation.evaluation import in_period, label_tally, read_labels, render, scored
+from tests.cluster.variants import variant
 
 
 @pytest.fixture(scope="module")
@@ -49,23 +50,6 @@ def finding(f) -> tuple:
             f.first_at, f.last_at)
 
 
-def _variant(events: pa.Table, keep: float, ghosts: int, flips: int, seed: int) -> pa.Table:
-    rng = np.random.default_rng(seed)
-    table = events.filter(pa.array(rng.random(events.num_rows) < keep))
-    users = np.array(table["user_id"].to_pylist(), dtype=object)
-    roles = np.array(table["role"].to_pylist(), dtype=object)
-    known = sorted({u for u in users if u is not None})
-    choices = sorted({r for r in roles if r is not None}) + [None]
-    for i, member in enumerate(rng.choice(known, size=min(ghosts, len(known)), replace=False)):
-        mine = np.flatnonzero(users == member)
-        users[mine] = f"ghost-{i}"  # an account the workforce file does not know, its events in two roles
-        roles[mine] = rng.choice(np.array(rng.choice(choices, size=2), dtype=object), size=len(mine))
-    flipped = rng.choice(table.num_rows, size=min(flips, table.num_rows), replace=False)
-    roles[flipped] = rng.choice(np.array(choices, dtype=object), size=len(flipped))  # known members: their file's role
-    table = table.set_column(table.schema.get_field_index("user_id"), "user_id", pa.array(users, pa.string()))
-    return table.set_column(table.schema.get_field_index("role"), "role", pa.array(roles, pa.string()))
-
-
 # Minutes on a slow machine with the other xdist worker busy beside it (pyproject: -n 2): beyond the
 # 300 s every test has, still a limit for one that hangs.
 @pytest.mark.timeout(900)
@@ -74,7 +58,7 @@ def _variant(events: pa.Table, keep: float, ghosts: int, flips: int, seed: int) 
 def test_judging_by_role_partitions_is_judging_the_whole_month(month, labels, policy, keep, ghosts, flips, seed):
     events, context, period = month
     tally = label_tally(in_period(labels, period), "ehr")
-    table = _variant(events, keep, ghosts, flips, seed)
+    table = variant(events, keep, ghosts, flips, seed)
     table = table.filter(pc.is_valid(table["user_id"]))  # as the cluster reads: events of an account
     whole = engine.run(partition_frames(table, context, period, cut=False), policy)
     pairs = table.select(["user_id", "role"]).to_pandas().drop_duplicates()
