@@ -22,7 +22,7 @@ from sqlalchemy import Engine, delete, func, insert, select
 
 from auditor import database
 from auditor.audit import merkle
-from auditor.audit.archive_records import KEPT_YEARS, oldest_allowed_cutoff, sign_record
+from auditor.audit.archive_records import oldest_allowed_cutoff, sign_record
 from auditor.audit.checkpoints import Checkpoint
 from auditor.audit.blocks import BLOCKS, EVENTS, event_count, stored_events
 from auditor.audit.events import CANONICAL_COLUMNS, canonical_bytes, to_microseconds
@@ -36,6 +36,7 @@ from auditor.phi_files import write_private
 
 FORMAT = "auditor-audit-archive/1"
 ARCHIVED, ARCHIVES = ArchivedLeaf.__table__, LogArchive.__table__
+LEAVES = 100_000  # archived leaves (32 bytes each) fetched at a time
 
 
 @dataclass(frozen=True)
@@ -57,10 +58,16 @@ class Archived:
 def _segment(engine: Engine, cutoff_us: int) -> tuple[int, int, merkle.Frontier, list]:
     """(first, last, frontier before first, rows) of the events to archive: after the archived prefix,
     up to the last event before the first one at or after the cutoff (the log stays a prefix)."""
+    frontier = merkle.Frontier()
     with engine.connect() as conn:
         database.read_snapshot(conn)
-        prior = [bytes(h) for (h,) in conn.execute(select(ARCHIVED.c.leaf_hash).order_by(ARCHIVED.c.seq))]
-        first = len(prior) + 1
+        # the archived leaves (every event archived so far) folded as they are read, LEAVES at a time (a
+        # server-side cursor on PostgreSQL, for this statement only): never all of them held at once
+        with conn.execute(select(ARCHIVED.c.leaf_hash).order_by(ARCHIVED.c.seq)
+                          .execution_options(yield_per=LEAVES)) as prior:
+            for part in prior.partitions():
+                frontier.extend([bytes(h) for (h,) in part])
+        first = frontier.size + 1
         young = [conn.scalar(select(func.min(EVENTS.c.seq)).where(EVENTS.c.seq >= first, EVENTS.c.at_us >= cutoff_us)),
                  # a block leaves whole: one holding any event from the cutoff on stays, with all its events
                  conn.scalar(select(func.min(BLOCKS.c.first_seq)).where(BLOCKS.c.last_seq >= first,
@@ -71,8 +78,6 @@ def _segment(engine: Engine, cutoff_us: int) -> tuple[int, int, merkle.Frontier,
         if any(e.row is None for e in events):
             raise TamperDetected("a block of the log cannot be read (run: auditor audit verify); nothing archived")
         rows = [(*e.row, e.leaf, e.seal) for e in events]
-    frontier = merkle.Frontier()
-    frontier.extend(prior)
     return first, last, frontier, rows
 
 

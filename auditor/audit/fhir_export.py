@@ -187,23 +187,28 @@ def privacy_disclosure(entry: dict, mrn: str | None) -> dict:
 
 
 def log_events(conn: Connection, first_us: int, last_us: int, mac_key: bytes | None,
-               patient_id: int | None = None) -> Iterator[dict]:
+               patient_id: int | None = None, batch: int = 20_000) -> Iterator[dict]:
     """The log's events with first_us <= at < last_us (of one patient, when given), rows and blocks
     merged in sequence order, each as a dict of CANONICAL_COLUMNS (the reason still sealed)."""
     E = AuditEventRow.__table__
     where = [E.c.at_us >= first_us, E.c.at_us < last_us] + ([E.c.patient_id == patient_id] if patient_id is not None else [])
-    rows = [dict(zip(CANONICAL_COLUMNS, r)) for r in
-            conn.execute(select(*(E.c[n] for n in CANONICAL_COLUMNS)).where(*where).order_by(E.c.seq))]
-    pending = iter(rows)
-    row = next(pending, None)
-    for table in blocks.events_within(conn, [(first_us, last_us)], mac_key):
-        if patient_id is not None:
-            table = table.filter(pc.fill_null(pc.equal(table["patient_id"], patient_id), False))
-        for event in table.to_pylist():
-            while row is not None and row["seq"] < event["seq"]:
-                yield row
-                row = next(pending, None)
-            yield event
-    while row is not None:
-        yield row
+    # the rows as they are read, `batch` at a time (a server-side cursor on PostgreSQL, for this statement
+    # only): a month of them is not held at once, in psycopg's buffer nor as dicts
+    result = conn.execute(select(*(E.c[n] for n in CANONICAL_COLUMNS)).where(*where).order_by(E.c.seq)
+                          .execution_options(yield_per=batch))
+    try:
+        pending = (dict(zip(CANONICAL_COLUMNS, r)) for r in result)
         row = next(pending, None)
+        for table in blocks.events_within(conn, [(first_us, last_us)], mac_key):
+            if patient_id is not None:
+                table = table.filter(pc.fill_null(pc.equal(table["patient_id"], patient_id), False))
+            for event in table.to_pylist():
+                while row is not None and row["seq"] < event["seq"]:
+                    yield row
+                    row = next(pending, None)
+                yield event
+        while row is not None:
+            yield row
+            row = next(pending, None)
+    finally:
+        result.close()

@@ -16,6 +16,7 @@ from auditor.audit.schema import ArchivedLeaf
 from auditor.errors import InputError, NotFound, TamperDetected
 
 FORMAT = "auditor-inclusion-proof/1"
+LEAVES = 100_000  # archived leaves fetched at a time (a server-side cursor on PostgreSQL, this statement only)
 
 
 def build_proof(engine: Engine, seq: int, checkpoint: Checkpoint) -> dict:
@@ -25,8 +26,8 @@ def build_proof(engine: Engine, seq: int, checkpoint: Checkpoint) -> dict:
     leaves, entry = [], None
     with engine.connect() as conn:
         archived = ArchivedLeaf.__table__  # events archived to a file keep their leaf hash here
-        leaves += [bytes(h) for (h,) in conn.execute(select(archived.c.leaf_hash).where(
-            archived.c.seq <= checkpoint.size).order_by(archived.c.seq))]
+        leaves += [bytes(h) for (h,) in conn.execute(select(archived.c.leaf_hash).where(  # streamed on PostgreSQL
+            archived.c.seq <= checkpoint.size).order_by(archived.c.seq).execution_options(yield_per=LEAVES))]
         if seq <= len(leaves):
             raise NotFound(f"event {seq} is archived: prove it from its archive file (auditor audit verify-archive)")
         for event in stored_events(conn, hi=checkpoint.size):  # rows and blocks, in sequence order

@@ -34,6 +34,7 @@ from auditor.vault.ledger import compact_json
 from auditor.vault.records import Case, CaseFinding
 
 _CHUNK = 900
+_HELD = 20_000  # case_findings rows fetched at a time by _covered
 _INSERT_ROWS = 50_000  # case_findings rows made before they are inserted (at 60M events: 2.25 million in all)
 _ONE_RUN_AT_A_TIME = int.from_bytes(b"auditcas", "big")  # the advisory lock's key, ours alone
 
@@ -79,9 +80,11 @@ def _covered(session: Session, findings: list[Finding]) -> dict[int, int]:
     users = sorted({f.user_id for f in findings})
     held: dict[tuple[str, str], dict[str, int]] = {}
     for i in range(0, len(users), _CHUNK):
+        # every finding the members' cases hold, of every month so far: read _HELD at a time (a server-side
+        # cursor on PostgreSQL, for this statement only), not held whole beside what is made of it
         rows = session.execute(select(Case.user_id, CaseFinding.rule, CaseFinding.event_ids, CaseFinding.case_id)
                                .join(Case, Case.id == CaseFinding.case_id)
-                               .where(Case.user_id.in_(users[i : i + _CHUNK]))).all()
+                               .where(Case.user_id.in_(users[i : i + _CHUNK])).execution_options(yield_per=_HELD))
         for user, rule, event_ids, case_id in rows:
             events = held.setdefault((user, rule), {})
             events.update((e, max(case_id, events.get(e, 0))) for e in json.loads(event_ids))

@@ -122,7 +122,8 @@ def _sign_archives(conn: Connection, vault) -> int:
 
     signed_roots = {(cp.size, cp.root) for cp in vault.checkpoints.read()[0]
                     if cp.verify(vault.keyring.signing_public_key)}
-    leaves = [bytes(h) for (h,) in conn.execute(select(ArchivedLeaf.leaf_hash).order_by(ArchivedLeaf.seq))]
+    leaves = [bytes(h) for (h,) in conn.execute(  # fetched 100,000 at a time (a server-side cursor on PostgreSQL)
+        select(ArchivedLeaf.leaf_hash).order_by(ArchivedLeaf.seq).execution_options(yield_per=100_000))]
     count = 0
     for record in archive_records(conn):
         if record.signature is not None:
