@@ -4,11 +4,10 @@ Only clear columns are read; the rows themselves stay sealed."""
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 
 from auditor.vault.records import IngestRun, QuarantinedRow
 
@@ -62,7 +61,10 @@ def ingest_runs(engine: Engine, start: datetime, end: datetime) -> IngestRuns:
         runs = [IngestRunEntry(*row) for row in conn.execute(
             select(IngestRun.id, IngestRun.source, IngestRun.started_at, IngestRun.summary)
             .where(IngestRun.started_at >= start, IngestRun.started_at < end).order_by(IngestRun.id))]
-        quarantined = conn.execute(select(QuarantinedRow.file, QuarantinedRow.reason)
-                                   .where(QuarantinedRow.run_id.in_([r.id for r in runs]))).all() if runs else []
-    reasons = Counter((q.file, q.reason) for q in quarantined)
-    return IngestRuns(runs, len(quarantined), [(f, why, n) for (f, why), n in reasons.most_common()])
+        # counted by the database; most rows first, ties by file and reason (an order of their own: the
+        # rows' order, which Counter.most_common kept, is none on PostgreSQL, and ids are random)
+        reasons = sorted(conn.execute(select(QuarantinedRow.file, QuarantinedRow.reason, func.count())
+                                      .where(QuarantinedRow.run_id.in_([r.id for r in runs]))
+                                      .group_by(QuarantinedRow.file, QuarantinedRow.reason)).all() if runs else [],
+                         key=lambda r: (-r[2], r[0], r[1]))
+    return IngestRuns(runs, sum(n for _, _, n in reasons), [(f, why, n) for f, why, n in reasons])
