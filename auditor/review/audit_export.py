@@ -9,6 +9,7 @@ The file is written whole or not at all."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from contextlib import closing
 from itertools import chain
 from pathlib import Path
 from typing import Iterator
@@ -86,8 +87,10 @@ def export_auditevents(vault: Vault, period: Period, out: Path, reader: AccessCo
     first_us, last_us = int(period.start.value // 1000), int(period.end.value // 1000)
     with vault.records.connect() as conn:
         read_snapshot(conn)
-        with Outputs() as outputs:
-            outputs.add_chunks(out, chain(lines(log_events(conn, first_us, last_us, vault.keyring.log_mac_key,
-                                                           patient_id)), disclosures()))
+        # closed here, on a failed write too: the events' streamed read (a server-side cursor on PostgreSQL)
+        # ends with its connection, not whenever the failure is let go and the pool has lent it to another
+        with closing(log_events(conn, first_us, last_us, vault.keyring.log_mac_key, patient_id)) as events, \
+                Outputs() as outputs:
+            outputs.add_chunks(out, chain(lines(events), disclosures()))
     done.patients = len(mrns)
     return done

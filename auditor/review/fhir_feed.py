@@ -12,6 +12,7 @@ in quarantine with a reason that quotes no value from it (`auditor ingest --reje
 from __future__ import annotations
 
 from collections import Counter, deque
+from contextlib import closing
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, timezone
 
@@ -206,9 +207,10 @@ def patient_events(vault: Vault, feed: FeedAccount, mrn: str, first: date | None
     total = 0
     with vault.records.connect() as conn:
         read_snapshot(conn)
-        for event in log_events(conn, first_us, last_us, vault.keyring.log_mac_key, patient.patient_id):
-            total += 1
-            kept.append(event)
+        with closing(log_events(conn, first_us, last_us, vault.keyring.log_mac_key, patient.patient_id)) as events:
+            for event in events:  # (closed with its connection, as export_auditevents closes it)
+                total += 1
+                kept.append(event)
     return PatientEvents([audit_event(e, patient.mrn, None) for e in kept], total)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
 from sqlalchemy import select
 
 from auditor.audit.blocks import stored_events
@@ -114,3 +115,50 @@ def test_the_findings_a_member_s_cases_hold_stream_when_a_review_attaches(vault)
     case = first.opened[0]
     assert [f.case for f in narrower] == [case, case, case]
     assert (again.added, again.already, again.opened, again.extended) == (1, 2, [], [case])
+
+
+def test_an_export_that_fails_mid_way_closes_its_streamed_read_with_its_connection(vault, full_disk):
+    """`audit export auditevents` onto a full disk fails at its first chunk of events, its read of the
+    log's rows half done. That read is closed before its connection goes back to the pool: a failure
+    kept a while (logged, or in a reference cycle) and then let go must not close a server-side cursor
+    on whatever transaction the pool has lent the connection to since (PostgreSQL would abort it)."""
+    import gc
+    from datetime import timedelta
+
+    from sqlalchemy import text
+
+    from auditor.audit.events import AuditEvent
+    from auditor.errors import OutputError
+    from auditor.policy.frames import Period
+    from auditor.review.audit_export import CHUNK, export_auditevents
+    from auditor.vault.gateway import AccessContext
+    from tests.policy.vault_data import populate
+
+    populate(vault)
+    start = vault.clock.now() - timedelta(hours=1)
+    events = [AuditEvent(at=start + timedelta(microseconds=i), action="view", user_id="dr.house", role="physician",
+                         patient_id=None, source="vault") for i in range(CHUNK + 50)]
+    with vault.records.begin() as conn:
+        appended = vault.audit_log.append(conn, events)
+    vault.audit_log.after_commit(appended, len(events))
+    today = vault.today()
+    with pytest.raises(OutputError, match="No space left on device") as failed:
+        export_auditevents(vault, Period(today, today, vault.timezone), full_disk / "a.ndjson",
+                           AccessContext.of_staff("officer", "privacy_officer", "HCOMPL"))
+    # the failure is held (as a caller logging it would), and no read of the log is left suspended in it
+    assert failed.value.__context__ is not None and failed.tb is not None
+    assert _suspended(log_events) == []
+    with vault.records.begin() as conn:  # and the pool's connections serve on
+        assert conn.execute(text("SELECT 1")).scalar() == 1
+        del failed
+        gc.collect()
+        assert conn.execute(text("SELECT 2")).scalar() == 2
+
+
+def _suspended(function) -> list:
+    """The generators of `function` still alive and not finished: each holds its `finally` unrun."""
+    import gc
+    import inspect
+
+    return [g for g in gc.get_objects() if inspect.isgenerator(g) and g.gi_code is function.__code__
+            and g.gi_frame is not None]
