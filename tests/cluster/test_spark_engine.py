@@ -155,6 +155,8 @@ def november_events(exported_november) -> pa.Table:
 @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(keep=st.floats(0.2, 1.0), ghosts=st.integers(0, 8), flips=st.integers(0, 300), seed=st.integers(0, 2**32 - 1),
        eager=st.booleans(), split=st.booleans())
+@example(keep=1.0, ghosts=0, flips=0, seed=0, eager=False, split=True)  # in parts under each policy, every run
+@example(keep=0.6, ghosts=4, flips=100, seed=1, eager=True, split=True)
 def test_spark_finds_what_the_local_engine_finds_on_months_hypothesis_makes(exported_november, november_events, policy,
                                                                           spark, tmp_path_factory, keep, ghosts, flips,
                                                                           seed, eager, split):
