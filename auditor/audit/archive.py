@@ -22,7 +22,7 @@ from sqlalchemy import Engine, delete, func, insert, select
 
 from auditor import database
 from auditor.audit import merkle
-from auditor.audit.archive_records import oldest_allowed_cutoff, sign_record
+from auditor.audit.archive_records import LEAVES, oldest_allowed_cutoff, sign_record
 from auditor.audit.checkpoints import Checkpoint
 from auditor.audit.blocks import BLOCKS, EVENTS, event_count, stored_events
 from auditor.audit.events import CANONICAL_COLUMNS, canonical_bytes, to_microseconds
@@ -36,7 +36,6 @@ from auditor.phi_files import write_private
 
 FORMAT = "auditor-audit-archive/1"
 ARCHIVED, ARCHIVES = ArchivedLeaf.__table__, LogArchive.__table__
-LEAVES = 100_000  # archived leaves (32 bytes each) fetched at a time
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,8 @@ from auditor.audit.schema import LogArchive
 
 STATEMENT = "auditor-archive-record/1"
 KEPT_YEARS = 6  # 45 CFR 164.530(j)(2)
+# archived leaves (32 bytes each) fetched at a time where all are read: a server-side cursor on PostgreSQL
+LEAVES = 100_000
 ARCHIVES = LogArchive.__table__
 
 

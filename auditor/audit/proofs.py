@@ -12,11 +12,11 @@ from auditor.audit import merkle
 from auditor.audit.checkpoints import Checkpoint
 from auditor.audit.blocks import stored_events
 from auditor.audit.events import canonical_bytes
+from auditor.audit.archive_records import LEAVES
 from auditor.audit.schema import ArchivedLeaf
 from auditor.errors import InputError, NotFound, TamperDetected
 
 FORMAT = "auditor-inclusion-proof/1"
-LEAVES = 100_000  # archived leaves fetched at a time (a server-side cursor on PostgreSQL, this statement only)
 
 
 def build_proof(engine: Engine, seq: int, checkpoint: Checkpoint) -> dict:

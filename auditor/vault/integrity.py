@@ -117,13 +117,13 @@ def _seal_headers(conn: Connection, mac_key: bytes) -> int:
 
 def _sign_archives(conn: Connection, vault) -> int:
     from auditor.audit import merkle
-    from auditor.audit.archive_records import ARCHIVES, archive_records, sign_record
+    from auditor.audit.archive_records import ARCHIVES, LEAVES, archive_records, sign_record
     from auditor.audit.schema import ArchivedLeaf
 
     signed_roots = {(cp.size, cp.root) for cp in vault.checkpoints.read()[0]
                     if cp.verify(vault.keyring.signing_public_key)}
-    leaves = [bytes(h) for (h,) in conn.execute(  # fetched 100,000 at a time (a server-side cursor on PostgreSQL)
-        select(ArchivedLeaf.leaf_hash).order_by(ArchivedLeaf.seq).execution_options(yield_per=100_000))]
+    leaves = [bytes(h) for (h,) in conn.execute(  # LEAVES at a time (a server-side cursor on PostgreSQL)
+        select(ArchivedLeaf.leaf_hash).order_by(ArchivedLeaf.seq).execution_options(yield_per=LEAVES))]
     count = 0
     for record in archive_records(conn):
         if record.signature is not None:
