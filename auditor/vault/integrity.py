@@ -103,9 +103,10 @@ def needs_adoption(records: Engine) -> bool:
 def _seal_headers(conn: Connection, mac_key: bytes) -> int:
     from auditor.audit import blocks
 
-    rows = conn.execute(select(blocks.BLOCKS.c.first_seq, blocks.BLOCKS.c.last_seq, blocks.BLOCKS.c.events)
-                        .where(blocks.BLOCKS.c.header_seal.is_(None))).all()
-    for first, last, packed in rows:  # the header from the events themselves (verify checked them)
+    B = blocks.BLOCKS
+    rows = conn.execute(select(B.c.first_seq, B.c.last_seq).where(B.c.header_seal.is_(None))).all()
+    for first, last in rows:  # the header from the events themselves (verify checked them), a block at a time
+        packed = conn.scalar(select(B.c.events).where(B.c.first_seq == first))  # never the whole log at once
         table = blocks.decode(bytes(packed), first, last)
         span = pc.min_max(table["at_us"]).as_py()
         header = {"first_seq": first, "last_seq": last, "source": table["source"][0].as_py(),
