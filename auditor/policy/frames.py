@@ -8,6 +8,7 @@ timezone-aware UTC timestamps; days are local days in the organisation's time zo
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Iterator
@@ -152,9 +153,7 @@ def read_events_frame(conn: Connection, stmt, chunk: int = EVENT_CHUNK) -> list[
     reviewed before 2896f6a each of a review's directory reads (2.25 million a month at 60 million
     events). On SQLite the rows come straight off the DB-API cursor. On PostgreSQL psycopg's ordinary
     cursor would hold the whole result before the first row is typed, so there they come through a
-    server-side cursor, `chunk` rows at a time, read as SQLAlchemy's rows: its streamed result keeps
-    the first row in a buffer of its own, which reading the DB-API cursor would skip (one event lost:
-    tests/reporting/test_monthly.py caught it)."""
+    server-side cursor, `chunk` rows at a time (_streamed_rows)."""
     if conn.dialect.name == "postgresql":
         return [typed_events(rows) for rows in _streamed_rows(conn, stmt, chunk)]
     result = conn.execute(stmt)
@@ -171,18 +170,25 @@ def read_events_frame(conn: Connection, stmt, chunk: int = EVENT_CHUNK) -> list[
 
 def _streamed_rows(conn: Connection, stmt, chunk: int) -> Iterator[pd.DataFrame]:
     """On PostgreSQL, the rows of `stmt` as object frames of `chunk` rows (at least one: an empty
-    result's, with its columns), read through a server-side cursor as SQLAlchemy's rows (the columns
-    read here are integers, text, booleans and dates: no result processing changes a value). The
-    option goes on the statement: Connection.execution_options would set it on `conn` itself, and
-    every later read on it that takes the DB-API cursor's rows would lose its first row to the
-    streamed result's buffer."""
-    with conn.execute(stmt.execution_options(yield_per=chunk)) as result:
-        columns, read = list(result.keys()), 0
-        for part in result.partitions(chunk):
-            read += len(part)
-            yield pd.DataFrame([tuple(row) for row in part], columns=columns, dtype=object)
+    result's, with its columns), through a named (server-side) cursor of psycopg's own, in the
+    transaction `conn` is in. The driver's tuples are taken as they come: SQLAlchemy's streamed result
+    (yield_per) made a Row of each, three times the time of the driver's own fetch (453,771 orders:
+    3.3-3.9 s against 0.9-1.2 s, 2026-12-06), and it keeps a first row in a buffer of its own. The
+    statement is compiled by the connection's dialect, lists rendered (the columns read here are
+    integers, text, booleans and dates: no bind or result processing changes a value), and nothing is
+    set on `conn`."""
+    compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+    with conn.connection.driver_connection.cursor(name=f"auditor_rows_{next(_CURSOR_NAMES)}") as cursor:
+        cursor.execute(str(compiled), compiled.params)
+        columns, read = [d.name for d in cursor.description], 0
+        while rows := cursor.fetchmany(chunk):
+            read += len(rows)
+            yield pd.DataFrame(rows, columns=columns, dtype=object)
     if not read:
         yield pd.DataFrame([], columns=columns, dtype=object)
+
+
+_CURSOR_NAMES = itertools.count(1)
 
 
 def concat_events(chunks: list[pd.DataFrame]) -> pd.DataFrame:

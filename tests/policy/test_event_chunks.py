@@ -4,6 +4,7 @@ context tables read in chunks on PostgreSQL are the tables read at once."""
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -13,7 +14,7 @@ from auditor.audit.events import AuditEvent
 from auditor.database import read_snapshot
 from auditor.policy.frames import Period, concat_events, frame_statements, read_events_frame, read_frame
 from auditor.vault.settings import organisation_timezone
-from tests.cursors import cursor_classes
+from tests.cursors import cursor_classes, last_on_server
 from tests.policy.vault_data import populate
 
 
@@ -50,14 +51,19 @@ def test_events_typed_in_chunks_are_the_month_read_at_once(vault, policy):
 def test_on_postgresql_the_events_come_through_a_server_side_cursor_a_chunk_at_a_time(vault, policy, backend):
     """psycopg's ordinary cursor holds a whole result before the first row is read: a month of row
     events would sit in memory twice. On PostgreSQL the events statement runs on a server-side cursor
-    (psycopg's ServerCursor, fetching `chunk` rows at a time); SQLite reads its own cursor as before.
+    (a named cursor of psycopg's own, fetching `chunk` rows at a time); SQLite reads its own cursor as before.
     Either way every event is read, the first one included."""
     _denied_logins(vault, 1500)
     period = Period(date(2026, 11, 1), date(2026, 11, 30), ZoneInfo("America/New_York"))
     stmt = frame_statements(period, policy.lookback(), timedelta(days=90), None)["events"]
-    with cursor_classes(vault.records, lambda sql: "FROM audit_events" in sql) as cursors:
-        chunks = _read(vault, stmt, 400)
-    assert cursors == (["ServerCursor"] if backend == "postgres" else ["Cursor"])
+    with vault.records.connect() as conn, cursor_classes(conn, lambda sql: "FROM audit_events" in sql) as cursors:
+        read_snapshot(conn)
+        chunks = read_events_frame(conn, stmt, 400)
+        last = last_on_server(conn) if backend == "postgres" else None
+    if backend == "postgres":  # a named cursor of psycopg's own: the server ran DECLARE, FETCHes and this
+        assert re.fullmatch(r'CLOSE "auditor_rows_\d+"', last) and cursors == []
+    else:
+        assert cursors == ["Cursor"]
     assert [len(c) for c in chunks[:-1]] == [400] * (len(chunks) - 1) and len(chunks) >= 4
     with vault.records.connect() as conn:
         expected = [row.seq for row in conn.execute(stmt)]  # the 1500 and the vault's own first events
@@ -102,15 +108,22 @@ def _fetched_at_once(conn, stmt) -> pd.DataFrame:
 
 def test_on_postgresql_the_context_comes_through_a_server_side_cursor(vault, policy, backend):
     """psycopg's ordinary cursor holds a whole result before its first row is read, then the rows and the
-    frame copy it again. On PostgreSQL each context table is read through a server-side cursor (psycopg's
-    ServerCursor); SQLite reads its own cursor as before."""
+    frame copy it again. On PostgreSQL each context table is read through a server-side cursor (a named
+    cursor of psycopg's own); SQLite reads its own cursor as before."""
     populate(vault)
     statements = _context(policy)
+    frames, closed = {}, []
     with vault.records.connect() as conn:
         read_snapshot(conn)
         with cursor_classes(conn, lambda sql: sql.startswith("SELECT")) as cursors:  # not SQLite's BEGIN
-            frames = {name: read_frame(conn, stmt) for name, stmt in statements.items()}
-    assert cursors == [("ServerCursor" if backend == "postgres" else "Cursor")] * len(statements)
+            for name, stmt in statements.items():
+                frames[name] = read_frame(conn, stmt)
+                closed += [last_on_server(conn)] if backend == "postgres" else []
+    if backend == "postgres":  # each table a named cursor of its own, closed once read
+        assert all(re.fullmatch(r'CLOSE "auditor_rows_\d+"', q) for q in closed) and len(set(closed)) == len(statements)
+        assert cursors == []
+    else:
+        assert cursors == ["Cursor"] * len(statements)
     assert len(frames["workforce"]) == 2 and len(frames["patients"]) == 4
 
 
