@@ -8,9 +8,11 @@ lose a race to upgrade a read lock, and concurrent appenders queue on the busy t
 from __future__ import annotations
 
 import functools
+import itertools
 import os
 import stat
 from pathlib import Path
+from typing import Iterator
 
 from alembic import command
 from alembic.config import Config
@@ -82,6 +84,26 @@ def read_snapshot(conn: Connection) -> Connection:
     if conn.dialect.name == "postgresql":
         return conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
     return conn.execution_options(**{READ_ONLY: True})
+
+
+def server_cursor_rows(conn: Connection, sql: str, params=None, batch: int = 20_000) -> Iterator[tuple[list[str], list]]:
+    """PostgreSQL: (column names, rows) of `sql`, `batch` rows at a time, through a named (server-side)
+    cursor of psycopg's own in the transaction `conn` is in; an empty result yields its column names
+    once, with no rows. The rows are the driver's tuples as they come: SQLAlchemy's streamed result
+    (yield_per, stream_results) made a Row of each, three times the time of the driver's own fetch
+    (453,771 orders: 3.3-3.9 s against 0.9-1.2 s, 2026-12-06). Nothing is set on `conn`. Read it to
+    the end, or close it while `conn` is still the caller's: the cursor is closed then."""
+    with conn.connection.driver_connection.cursor(name=f"auditor_rows_{next(_CURSOR_NAMES)}") as cursor:
+        cursor.execute(sql, params)
+        columns, read = [d.name for d in cursor.description], 0
+        while rows := cursor.fetchmany(batch):
+            read += len(rows)
+            yield columns, rows
+        if not read:
+            yield columns, []
+
+
+_CURSOR_NAMES = itertools.count(1)
 
 
 def parse_url(url: str) -> URL:

@@ -28,6 +28,7 @@ import orjson
 from sqlalchemy import Connection, Table
 
 from auditor.audit.event_checks import LEDGER_PREFIX
+from auditor.database import server_cursor_rows
 from auditor.vault.records import (AccountingSuspension, CareTeamMember, Case, CaseFinding, CaseHistoryEntry,
                                    ClinicalDocument, Disclosure, Encounter, FeedAccount, LegalHold,
                                    LegalHoldHistoryEntry, MutedFinding, Order, Appointment, AuthoredDocument, Patient,
@@ -133,14 +134,18 @@ def digests(conn: Connection, table: str, keys: Iterable[int | str]) -> dict[str
 
 
 def all_digests(conn: Connection, table: str, batch: int = 20_000) -> Iterator[tuple[str, bytes]]:
-    """(key, digest) of every row of `table`, `batch` rows held at a time: on PostgreSQL through a
-    server-side cursor (psycopg's ordinary one would hold the whole table first, its ciphertext
-    included: 2.25 million case findings a month at 60 million events), set for this statement only
-    (not on `conn`, whose later reads would stream too). Read it to the end, or close it: its result
-    is closed then."""
+    """(key, digest) of every row of `table`, `batch` rows held at a time: on PostgreSQL through
+    psycopg's own named cursor (its ordinary one would hold the whole table first, its ciphertext
+    included: 2.25 million case findings a month at 60 million events), nothing set on `conn`. The
+    driver's tuples are the values exec_driver_sql gave (no type processing either way). Read it to
+    the end, or close it while `conn` is still the caller's."""
     sql, at = _select(conn, table)
-    streamed = {"stream_results": True} if conn.dialect.name == "postgresql" else {}
-    result = conn.exec_driver_sql(sql, execution_options=streamed)
+    if conn.dialect.name == "postgresql":
+        for _, rows in server_cursor_rows(conn, sql, None, batch):
+            for row in rows:
+                yield str(row[at]), row_digest(table, row)
+        return
+    result = conn.exec_driver_sql(sql)
     try:
         for rows in result.partitions(batch):
             for row in rows:
