@@ -57,10 +57,12 @@ def fresh_postgres_db(postgres_url):
     made = []
     admin = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
 
-    def make(icu_locale: str | None = None) -> str:
-        """icu_locale: the database's collation is that language's (ICU), as a hospital's may be."""
+    def make(icu_locale: str | None = None, template: str | None = None) -> str:
+        """icu_locale: the database's collation is that language's (ICU), as a hospital's may be.
+        template: a copy of that database (tests.vault_templates), not an empty one."""
         name = f"auditor_test_{uuid.uuid4().hex[:12]}"
         options = f" TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE '{icu_locale}'" if icu_locale else ""
+        options += f' TEMPLATE "{template}"' if template else ""
         with admin.connect() as conn:
             conn.execute(text(f'CREATE DATABASE "{name}"{options}'))
         made.append(name)
@@ -105,14 +107,31 @@ def backend(request):
     return request.param
 
 
+@pytest.fixture(scope="session")
+def vault_templates(tmp_path_factory):
+    """Fresh vaults made once a session (each xdist worker's), copied for each test's `vault`
+    (tests.vault_templates). The PostgreSQL server is asked for only by a test on it."""
+    from tests.vault_templates import VaultTemplates
+
+    templates = VaultTemplates(tmp_path_factory.mktemp("vault-templates"), FAST_SCRYPT)
+    yield templates
+    templates.drop()
+
+
+def fresh_vault(request, backend: str, home: Path, clock, **options) -> Vault:
+    """A fresh vault home on `backend` (records on PostgreSQL, key store in a second database): a
+    copy of one create_home made (tests.vault_templates)."""
+    templates = request.getfixturevalue("vault_templates")
+    if backend == "postgres":
+        server = request.getfixturevalue("postgres_url"), request.getfixturevalue("fresh_postgres_db")
+        return templates.vault(home, clock, server, **options)
+    return templates.vault(home, clock, **options)
+
+
 @pytest.fixture
 def vault(request, backend, tmp_path, clock) -> Vault:
     """A fresh vault home on each backend (records on PostgreSQL, key store in a second database)."""
-    kwargs = {}
-    if backend == "postgres":
-        make = request.getfixturevalue("fresh_postgres_db")
-        kwargs = {"database_url": make(), "keystore_url": make()}
-    v = create_home(tmp_path / "home", clock=clock, scrypt_n=FAST_SCRYPT, **kwargs)
+    v = fresh_vault(request, backend, tmp_path / "home", clock)
     yield v
     v.close()
 

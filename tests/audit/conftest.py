@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from auditor.home import create_home
-from tests.conftest import FAST_SCRYPT
+from tests.conftest import fresh_vault
 
 CHECKPOINT_EVERY = 10
 
@@ -14,10 +13,6 @@ CHECKPOINT_EVERY = 10
 def vault(request, backend, tmp_path, clock):
     """Overrides tests/conftest.py's `vault` (so `population` builds on it): the same fresh home on each
     backend, signing a checkpoint every CHECKPOINT_EVERY events."""
-    kwargs = {}
-    if backend == "postgres":
-        make = request.getfixturevalue("fresh_postgres_db")
-        kwargs = {"database_url": make(), "keystore_url": make()}
-    v = create_home(tmp_path / "home", clock=clock, scrypt_n=FAST_SCRYPT, checkpoint_every=CHECKPOINT_EVERY, **kwargs)
+    v = fresh_vault(request, backend, tmp_path / "home", clock, checkpoint_every=CHECKPOINT_EVERY)
     yield v
     v.close()
