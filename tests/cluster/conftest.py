@@ -77,3 +77,12 @@ def exported_november(simulated_month, policy, tmp_path_factory):
         return root / "nov", vault.keyring.signing_public_key
     finally:
         vault.close()
+
+
+@pytest.fixture(scope="session")
+def local_engine(exported_november, tmp_path_factory):
+    """The local engine's findings, report and evaluation of the session's vault, each made once a
+    session when first asked for (tests.cluster.local_runs)."""
+    from tests.cluster.local_runs import LocalEngine
+
+    return LocalEngine(exported_november[0].parent / "home", tmp_path_factory.mktemp("local-engine"))

@@ -6,6 +6,7 @@ on the simulated month (both backends) and on months hypothesis makes from it; a
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -22,6 +23,7 @@ from auditor.review.period import month_period
 from auditor.simulation.evaluation import in_period, label_tally, read_labels, render, scored
 from tests.cluster.conftest import NEW_YORK
 from tests.cluster.copies import copy_home
+from tests.cluster.local_runs import NOVEMBER
 from tests.cluster.keen import keen as keen_policy
 from tests.cluster.test_role_partitions import finding, keyed
 
@@ -121,64 +123,64 @@ def test_months_made_from_it_too(november, policy, labels, keep, ghosts, nobody,
     _same(frames, keen_policy(policy) if keen else policy, labels, most_events=most)
 
 
-def _homes(exported_november, tmp_path) -> tuple:
-    """Two copies of the session's vault (the simulated November): one for each engine."""
-    source = exported_november[0].parent / "home"
-    return copy_home(source, tmp_path / "parts"), copy_home(source, tmp_path / "whole")
+def _copy(exported_november, tmp_path) -> Path:
+    """A copy of the session's vault (the simulated November) for the partitioned engine; the local
+    engine's runs are made on copies of their own (the local_engine fixture)."""
+    return copy_home(exported_november[0].parent / "home", tmp_path / "parts")
 
 
-def test_findings_by_partitions_through_the_cli(exported_november, auditor, tmp_path):
-    parts_home, whole_home = _homes(exported_november, tmp_path)
-    november = ["--from", "2026-11-01", "--to", "2026-11-30"]
-    parts = auditor("--home", parts_home, "findings", *november, "--engine", "partitioned",
+def test_findings_by_partitions_through_the_cli(exported_november, auditor, local_engine, tmp_path):
+    parts = auditor("--home", _copy(exported_november, tmp_path), "findings", *NOVEMBER, "--engine", "partitioned",
                     "--out", tmp_path / "parts.json", user="officer")
-    whole = auditor("--home", whole_home, "findings", *november, "--out", tmp_path / "whole.json", user="officer")
-    assert parts.code == whole.code == 0, parts.err + whole.err
-    assert (tmp_path / "parts.json").read_bytes() == (tmp_path / "whole.json").read_bytes()
-    assert parts.out.split("; written")[0] == whole.out.split("; written")[0]
+    whole = local_engine.findings()
+    assert parts.code == 0, parts.err
+    assert (tmp_path / "parts.json").read_bytes() == whole.out.read_bytes()
+    assert parts.out.split("; written")[0] == whole.stdout.split("; written")[0]
     assert "warning: one part" not in parts.err  # the month's parts all within the default bound
 
 
-def test_a_part_larger_than_the_bound_is_said(exported_november, month_vault, policy, auditor, tmp_path):
-    """--part-events bounds a part only as far as whole peer groups allow: a part above it (here every
-    part, with a bound of 1 event) is said on stderr, with what would let the bound cut it; the
-    findings are the same."""
+def test_a_part_larger_than_the_bound_is_said(month_vault, policy):
+    """--part-events bounds a part only as far as whole peer groups allow: the largest part and the
+    bound are told with what was judged (here with a bound of 1 event, which every part is above)."""
     frames = _frames(month_vault, policy)
     for bound in (1, PART_EVENTS):
         parts = pd.Series(plan(frames, policy, partition_of_each_event(frames), bound).part)
         biggest = int(parts[parts >= 0].value_counts().max())  # each part's events, the largest
         assert judge_by_role(frames, policy, most_events=bound).context.largest_part == (biggest, bound)
-    parts_home, whole_home = _homes(exported_november, tmp_path)
-    november = ["--from", "2026-11-01", "--to", "2026-11-30"]
-    parts = auditor("--home", parts_home, "findings", *november, "--engine", "partitioned", "--part-events", "1",
-                    "--out", tmp_path / "parts.json", user="officer")
-    whole = auditor("--home", whole_home, "findings", *november, "--out", tmp_path / "whole.json", user="officer")
-    assert parts.code == whole.code == 0, parts.err + whole.err
+
+
+def test_a_part_larger_than_the_bound_is_said_on_stderr(exported_november, auditor, local_engine, tmp_path):
+    """Through the CLI (the session's SQLite vault; reading from each backend: the test above): a part
+    above --part-events is said on stderr, with what would let the bound cut it; the findings are the
+    same."""
+    parts = auditor("--home", _copy(exported_november, tmp_path), "findings", *NOVEMBER, "--engine", "partitioned",
+                    "--part-events", "1", "--out", tmp_path / "parts.json", user="officer")
+    assert parts.code == 0, parts.err
     assert re.search(r"^warning: one part of the period held [1-9][\d,]+ events, more than --part-events \(1\)",
                      parts.err, re.M)
-    assert "departments in workforce.csv" in parts.err and "warning: one part" not in whole.err
-    assert (tmp_path / "parts.json").read_bytes() == (tmp_path / "whole.json").read_bytes()
+    assert "departments in workforce.csv" in parts.err and "warning: one part" not in local_engine.findings().stderr
+    assert (tmp_path / "parts.json").read_bytes() == local_engine.findings().out.read_bytes()
     report = auditor("--home", copy_home(exported_november[0].parent / "home", tmp_path / "report"), "report",
                      "monthly", "--month", "2026-11", "--no-pdf", "--out", tmp_path / "report-out", "--engine",
                      "partitioned", "--part-events", "1", user="officer")
     assert report.code == 0 and "warning: one part of the period held" in report.err, report.err
 
 
-def test_the_report_and_the_evaluation_by_partitions(exported_november, simulated_month, auditor, tmp_path):
+def test_the_report_and_the_evaluation_by_partitions(exported_november, simulated_month, auditor, local_engine,
+                                                     tmp_path):
     from tests.cluster.reports import report_text
-    parts_home, whole_home = _homes(exported_november, tmp_path)
+    parts_home = _copy(exported_november, tmp_path)
     in_parts = ["--engine", "partitioned", "--part-events", "1500"]  # the nurses (4,576 events) in parts
-    for home, options in ((parts_home, in_parts), (whole_home, [])):
-        done = auditor("--home", home, "report", "monthly", "--month", "2026-11", "--no-pdf",
-                       "--out", tmp_path / f"{home.name}-report", *options, user="officer")
-        assert done.code == 0, done.err
+    done = auditor("--home", parts_home, "report", "monthly", "--month", "2026-11", "--no-pdf",
+                   "--out", tmp_path / "parts-report", *in_parts, user="officer")
+    assert done.code == 0, done.err
+    whole = local_engine.report()
     for name in ("findings.json", "findings.csv"):
-        assert (tmp_path / "parts-report" / name).read_bytes() == (tmp_path / "whole-report" / name).read_bytes()
-    assert report_text(tmp_path / "parts-report") == report_text(tmp_path / "whole-report")
-    labels = ["evaluate", "--labels", simulated_month.paths["labels.csv"]]
-    parts = auditor("--home", parts_home, *labels, *in_parts)
-    whole = auditor("--home", whole_home, *labels)
-    assert parts.code == whole.code == 0 and "ROC AUC" in parts.out and parts.out == whole.out
+        assert (tmp_path / "parts-report" / name).read_bytes() == (whole.out / name).read_bytes()
+    assert report_text(tmp_path / "parts-report") == report_text(whole.out)
+    parts = auditor("--home", parts_home, "evaluate", "--labels", simulated_month.paths["labels.csv"], *in_parts)
+    whole = local_engine.evaluate(simulated_month.paths["labels.csv"])
+    assert parts.code == 0 and "ROC AUC" in parts.out and parts.out == whole.stdout
 
 
 def test_an_empty_period_by_partitions(month_vault, policy):

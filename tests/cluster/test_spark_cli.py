@@ -21,11 +21,9 @@ pytestmark = pytest.mark.timeout(900)
 
 from tests.cluster import standalone  # noqa: E402
 from tests.cluster.copies import copy_home  # noqa: E402
+from tests.cluster.local_runs import NOVEMBER  # noqa: E402
 from tests.cluster.reports import report_text  # noqa: E402
 from tests.signed_in import sign_in  # noqa: E402
-
-NOVEMBER = ["--from", "2026-11-01", "--to", "2026-11-30"]
-
 
 def _copy(source: Path, home: Path) -> Path:
     sign_in(copy_home(source, home), "officer")
@@ -64,21 +62,24 @@ def _findings(home: Path, out: Path, *engine: str) -> subprocess.CompletedProces
     return done
 
 
-def test_findings_on_spark_local_are_the_local_engines(source, home, tmp_path):
+def _said(stdout: str) -> str:
+    """The run's last line, without where it wrote: findings, cases opened, accesses, share explained."""
+    return stdout.strip().splitlines()[-1].split("; written to")[0]
+
+
+def test_findings_on_spark_local_are_the_local_engines(home, local_engine, tmp_path):
     spark = _findings(home, tmp_path / "spark.json", "--engine", "spark", "--master", "local[2]")
-    elsewhere = _copy(source, tmp_path / "elsewhere")
-    local = _findings(elsewhere, tmp_path / "local.json")
-    assert (tmp_path / "spark.json").read_bytes() == (tmp_path / "local.json").read_bytes()
-    assert json.loads((tmp_path / "local.json").read_text())
-    said = [run.stdout.strip().splitlines()[-1].split("; written to")[0] for run in (spark, local)]
-    assert said[0] == said[1] and " opened, " in said[0]  # findings, cases opened, accesses, share explained
+    local = local_engine.findings()
+    assert (tmp_path / "spark.json").read_bytes() == local.out.read_bytes()
+    assert json.loads(local.out.read_text())
+    assert _said(spark.stdout) == _said(local.stdout) and " opened, " in _said(local.stdout)
     cases, timelines = _cases(home)
-    assert cases and timelines and (cases, timelines) == _cases(elsewhere)  # the same cases, the same timelines
+    assert cases and timelines and (cases, timelines) == _cases(local.home)  # the same cases, the same timelines
     again = _findings(home, tmp_path / "again.json")  # the local engine after the cluster's run: nothing new
     assert "(0 opened, 0 finding(s) newly attached)" in again.stdout
 
 
-def test_findings_on_a_two_worker_standalone_cluster(home, tmp_path):
+def test_findings_on_a_two_worker_standalone_cluster(home, local_engine, tmp_path):
     """The nurses (4,576 events) in parts of about 1,500, the rest of their role in a second stage: what
     the parts tell it crosses between the two workers' processes."""
     cluster = standalone.start(Path(pyspark.__file__).parent, tmp_path / "spark")
@@ -99,8 +100,7 @@ def test_findings_on_a_two_worker_standalone_cluster(home, tmp_path):
                .glob(f"{apps[0]['id']}/*/stderr")) for i in range(2)]
     assert all(n > 0 for n in ran), ran
     assert (export / "2026-11-01_2026-11-30" / "manifest.json").is_file()  # kept where the executors read it
-    _findings(home, tmp_path / "local.json")
-    assert (tmp_path / "cluster.json").read_bytes() == (tmp_path / "local.json").read_bytes()
+    assert (tmp_path / "cluster.json").read_bytes() == local_engine.findings().out.read_bytes()
 
 
 def _run(home: Path, *args: str) -> subprocess.CompletedProcess:
@@ -113,17 +113,16 @@ def _run(home: Path, *args: str) -> subprocess.CompletedProcess:
 SPARK = ["--engine", "spark", "--master", "local[2]"]
 
 
-def test_the_monthly_report_on_spark_is_the_local_engines(source, home, tmp_path):
+def test_the_monthly_report_on_spark_is_the_local_engines(home, local_engine, tmp_path):
     """The report's figures (activity, explanations, sensitive corners, quiet days) come from the
     partitions' counts, the findings from their hits: the same report as the local engine's."""
     spark = _run(home, "report", "monthly", "--month", "2026-11", "--no-pdf", "--out", str(tmp_path / "spark"),
                  *SPARK, "--export-dir", str(tmp_path / "exports"))
-    local = _run(_copy(source, tmp_path / "elsewhere"), "report", "monthly", "--month", "2026-11", "--no-pdf",
-                 "--out", str(tmp_path / "local"))
+    local = local_engine.report()
     assert spark.stdout.splitlines()[0] == local.stdout.splitlines()[0]  # accesses, explained, findings, cases
     for name in ("findings.json", "findings.csv"):
-        assert (tmp_path / "spark" / name).read_bytes() == (tmp_path / "local" / name).read_bytes()
-    assert report_text(tmp_path / "spark") == report_text(tmp_path / "local")
+        assert (tmp_path / "spark" / name).read_bytes() == (local.out / name).read_bytes()
+    assert report_text(tmp_path / "spark") == report_text(local.out)
     assert [p.name for p in (tmp_path / "exports").iterdir()] == ["2026-11-01_2026-11-30"]  # October had no accesses
 
 
@@ -141,11 +140,10 @@ def test_the_month_before_is_judged_on_spark_too(source, home, tmp_path):
     assert '<th class="num">November 2026</th>' in report_text(tmp_path / "dec")  # the month before, beside it
 
 
-def test_a_suppression_mutes_the_same_findings_on_spark_as_on_this_machine(source, home, tmp_path):
+def test_a_suppression_mutes_the_same_findings_on_spark_as_on_this_machine(source, home, local_engine, tmp_path):
     """Suppressions are applied by the vault to what the cluster sends back, as to the local engine's
     hits: the same findings muted, kept in the file marked so, and left out of the cases."""
-    _findings(_copy(source, tmp_path / "probe"), tmp_path / "probe.json")
-    top = json.loads((tmp_path / "probe.json").read_text())[0]
+    top = json.loads(local_engine.findings().out.read_text())[0]
     elsewhere = _copy(source, tmp_path / "elsewhere")
     for vault in (home, elsewhere):
         _run(vault, "suppressions", "add", "--rule", top["rule"], "--user", top["user_id"], "--reason", "on the rota",
@@ -155,14 +153,12 @@ def test_a_suppression_mutes_the_same_findings_on_spark_as_on_this_machine(sourc
     assert (tmp_path / "spark.json").read_bytes() == (tmp_path / "local.json").read_bytes()
     muted = [f for f in json.loads((tmp_path / "spark.json").read_text()) if f["muted"]]
     assert muted and all((f["rule"], f["user_id"], f["case"]) == (top["rule"], top["user_id"], None) for f in muted)
-    assert " muted" in spark.stdout and spark.stdout.splitlines()[-1].split("; written to")[0] == \
-        local.stdout.splitlines()[-1].split("; written to")[0]
+    assert " muted" in spark.stdout and _said(spark.stdout) == _said(local.stdout)
     assert _cases(home) == _cases(elsewhere)
 
 
-def test_evaluate_on_spark_scores_as_the_local_engine(exported_november, simulated_month, source, home, tmp_path):
-    labels = ["evaluate", "--labels", str(simulated_month.paths["labels.csv"])]
-    spark = _run(home, *labels, *SPARK)
-    local = _run(_copy(source, tmp_path / "elsewhere"), *labels)
+def test_evaluate_on_spark_scores_as_the_local_engine(simulated_month, home, local_engine):
+    spark = _run(home, "evaluate", "--labels", str(simulated_month.paths["labels.csv"]), *SPARK)
+    local = local_engine.evaluate(simulated_month.paths["labels.csv"])
     assert "precision" in spark.stdout and "ROC AUC" in spark.stdout
     assert spark.stdout == local.stdout

@@ -149,10 +149,10 @@ def november_events(exported_november) -> pa.Table:
     return pa.concat_tables(checked_days(open_export(*exported_november), list(CANONICAL_COLUMNS)))
 
 
-# Each example is an export written and a Spark job (about 10 s on local[2]): a few, and time to spare
-# with the other xdist worker busy beside it.
+# Each example is an export written and a Spark job (about 10 s on local[2], 19 s on a CI machine
+# with the other xdist worker busy beside it): a few drawn anew each run, beside the two pinned below.
 @pytest.mark.timeout(900)
-@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(keep=st.floats(0.2, 1.0), ghosts=st.integers(0, 8), flips=st.integers(0, 300), seed=st.integers(0, 2**32 - 1),
        eager=st.booleans(), split=st.booleans())
 @example(keep=1.0, ghosts=0, flips=0, seed=0, eager=False, split=True)  # in parts under each policy, every run
