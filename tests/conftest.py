@@ -61,6 +61,8 @@ def fresh_postgres_db(postgres_url):
         """icu_locale: the database's collation is that language's (ICU), as a hospital's may be.
         template: a copy of that database (tests.vault_templates), not an empty one."""
         name = f"auditor_test_{uuid.uuid4().hex[:12]}"
+        if icu_locale and template:
+            raise ValueError("a database is made with an ICU locale or from a template, not both")
         options = f" TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE '{icu_locale}'" if icu_locale else ""
         options += f' TEMPLATE "{template}"' if template else ""
         with admin.connect() as conn:

@@ -53,7 +53,7 @@ class VaultTemplates:
         if not isinstance(clock, FixedClock):
             servers = {"database_url": make(), "keystore_url": make()} if make else {}
             return create_home(home, clock=clock, scrypt_n=self.scrypt_n, **servers, **options)
-        key = (make is None, clock.at, clock.step, tuple(sorted(options.items())))
+        key = (make is None, clock.at, str(clock.at.tzinfo), clock.step, tuple(sorted(options.items())))
         if key not in self.made:
             self.made[key] = self._template(replace(clock), options, on_server=make is not None)
         records, keystore, template_home, after = self.made[key]

@@ -8,6 +8,7 @@ timezone-aware UTC timestamps; days are local days in the organisation's time zo
 
 from __future__ import annotations
 
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Iterator
@@ -173,8 +174,9 @@ def _streamed_rows(conn: Connection, stmt, chunk: int) -> Iterator[pd.DataFrame]
     statement is compiled by the connection's dialect, lists rendered (the columns read here are
     integers, text, booleans and dates: no bind or result processing changes a value)."""
     compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
-    for columns, rows in server_cursor_rows(conn, str(compiled), compiled.params, chunk):
-        yield pd.DataFrame(rows, columns=columns, dtype=object)
+    with closing(server_cursor_rows(conn, str(compiled), compiled.params, chunk)) as batches:  # closed with this one
+        for columns, rows in batches:
+            yield pd.DataFrame(rows, columns=columns, dtype=object)
 
 
 def concat_events(chunks: list[pd.DataFrame]) -> pd.DataFrame:

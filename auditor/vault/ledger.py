@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Iterable, Iterator
@@ -141,9 +142,10 @@ def all_digests(conn: Connection, table: str, batch: int = 20_000) -> Iterator[t
     the end, or close it while `conn` is still the caller's."""
     sql, at = _select(conn, table)
     if conn.dialect.name == "postgresql":
-        for _, rows in server_cursor_rows(conn, sql, None, batch):
-            for row in rows:
-                yield str(row[at]), row_digest(table, row)
+        with closing(server_cursor_rows(conn, sql, None, batch)) as batches:  # closed with this one
+            for _, rows in batches:
+                for row in rows:
+                    yield str(row[at]), row_digest(table, row)
         return
     result = conn.exec_driver_sql(sql)
     try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,9 +34,10 @@ class LocalEngine:
         self.source, self.root = source, root
 
     def _run(self, name: str, *args: str, out: bool = True) -> LocalRun:
-        home, run = copy_home(self.source, self.root / name / "home"), self.root / name / "run"
+        folder = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=self.root))  # a failed run's left apart
+        home, run = copy_home(self.source, folder / "home"), folder / "run"
         run.mkdir(mode=0o700)
-        written = self.root / name / "out"
+        written = folder / "out"
         with pytest.MonkeyPatch.context() as env:
             env.setenv("XDG_RUNTIME_DIR", str(run))
             env.delenv("AUDITOR_PASSPHRASE", raising=False)

@@ -123,10 +123,10 @@ def test_months_made_from_it_too(november, policy, labels, keep, ghosts, nobody,
     _same(frames, keen_policy(policy) if keen else policy, labels, most_events=most)
 
 
-def _copy(exported_november, tmp_path) -> Path:
+def _copy(exported_november, tmp_path, name: str = "parts") -> Path:
     """A copy of the session's vault (the simulated November) for the partitioned engine; the local
     engine's runs are made on copies of their own (the local_engine fixture)."""
-    return copy_home(exported_november[0].parent / "home", tmp_path / "parts")
+    return copy_home(exported_november[0].parent / "home", tmp_path / name)
 
 
 def test_findings_by_partitions_through_the_cli(exported_november, auditor, local_engine, tmp_path):
@@ -178,7 +178,8 @@ def test_the_report_and_the_evaluation_by_partitions(exported_november, simulate
     for name in ("findings.json", "findings.csv"):
         assert (tmp_path / "parts-report" / name).read_bytes() == (whole.out / name).read_bytes()
     assert report_text(tmp_path / "parts-report") == report_text(whole.out)
-    parts = auditor("--home", parts_home, "evaluate", "--labels", simulated_month.paths["labels.csv"], *in_parts)
+    parts = auditor("--home", _copy(exported_november, tmp_path, "evaluated"), "evaluate", "--labels",
+                    simulated_month.paths["labels.csv"], *in_parts)  # a copy as fresh as the local engine's
     whole = local_engine.evaluate(simulated_month.paths["labels.csv"])
     assert parts.code == 0 and "ROC AUC" in parts.out and parts.out == whole.stdout
 
