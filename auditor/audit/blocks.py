@@ -245,3 +245,17 @@ def event_count(conn: Connection) -> tuple[int, int]:
     blocks_n, blocks_top = conn.execute(
         select(func.coalesce(func.sum(BLOCKS.c.last_seq - BLOCKS.c.first_seq + 1), 0), func.max(BLOCKS.c.last_seq))).one()
     return int(rows_n or 0) + int(blocks_n or 0), max(rows_top or 0, blocks_top or 0)
+
+
+def appended_since(conn: Connection, size: int, first_us: int, last_us: int, mac_key: bytes) -> bool:
+    """Whether the log may hold an event appended after its first `size` events whose time is in
+    first_us <= at_us < last_us: a row's time read, a block's by its header's span when the header seal
+    verifies under `mac_key` (a span that only overlaps counts), and any block whose header does not
+    verify counted as such. Reads the events after `size` by sequence number only: never a pass over
+    the whole log."""
+    row = conn.scalar(select(EVENTS.c.seq).where(EVENTS.c.seq > size, EVENTS.c.at_us >= first_us,
+                                                 EVENTS.c.at_us < last_us).limit(1))
+    if row is not None:
+        return True
+    later = [BlockHeader(*h) for h in conn.execute(select(*_HEADER).where(BLOCKS.c.last_seq > size))]
+    return any(not h.sealed(mac_key) or (h.first_at_us < last_us and h.last_at_us >= first_us) for h in later)

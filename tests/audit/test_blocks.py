@@ -191,3 +191,21 @@ def test_an_unreadable_block_is_one_problem_naming_its_events(mixed):
     _rewrite(mixed, 8, events=b"not a block")
     unreadable = [p for p in verify(mixed).problems if p.seq is not None and 8 <= p.seq <= 37]
     assert [(p.seq, p.kind, p.message) for p in unreadable] == [(8, "edited", "events 8..37: their block cannot be decoded")]
+
+
+def test_what_was_appended_after_a_size_is_found_by_its_time_without_reading_the_log_before(mixed):
+    """appended_since: a row after the size by its time, a block by its sealed header's span, and a
+    block whose header does not verify counted whatever it claims."""
+    us = lambda **delta: to_microseconds(T0 + timedelta(**delta))  # noqa: E731
+    key = mixed.keyring.log_mac_key
+    with mixed.records.connect() as conn:
+        assert blocks.appended_since(conn, 2, us(), us(seconds=1), key)  # rows 3.. and block 8.. begin at T0
+        assert not blocks.appended_since(conn, 62, us(days=-30), us(days=30), key)  # nothing after the last event
+        assert blocks.appended_since(conn, 37, us(minutes=3), us(minutes=3, seconds=1), key)  # row 41's minute
+        assert blocks.appended_since(conn, 42, us(seconds=100), us(seconds=101), key)  # within block 43..62's span
+        assert not blocks.appended_since(conn, 42, us(minutes=10), us(hours=1), key)
+        assert not blocks.appended_since(conn, 37, us(minutes=10), us(hours=1), key)
+    _rewrite(mixed, 43, header_seal=b"\x00" * 32)  # a header edited: its span is not believed
+    with mixed.records.connect() as conn:
+        assert blocks.appended_since(conn, 42, us(minutes=10), us(hours=1), key)
+        assert not blocks.appended_since(conn, 62, us(minutes=10), us(hours=1), key)
