@@ -17,7 +17,7 @@ from auditor.policy.findings import Finding
 from auditor.policy.frames import Period
 from auditor.policy.rules import SPEC_RULES, Policy
 from auditor.reporting import sections
-from auditor.reporting.activity import SEVERITIES, Activity, activity
+from auditor.reporting.activity import SEVERITIES, activity
 from auditor.reporting.casework import casework
 from auditor.reporting.charts import Series, bar_chart, column_chart
 from auditor.reporting.templates import Site
@@ -26,11 +26,16 @@ from auditor.vault.integrity import log_problems, row_problems
 
 @dataclass(frozen=True)
 class PreviousMonth:
-    """The month before, run under today's rules, for the change column."""
+    """The month before, for the change column: judged again under today's rules, or as its last
+    review found it when that still stands for it (auditor.review.kept_months)."""
 
     period: Period
-    activity: Activity
+    accesses: int
+    users: int
+    patients: int
+    explained_share: float | None
     findings: int  # not muted
+    reviewed_at: datetime | None = None  # as reviewed then; None: judged again now
 
 
 @dataclass(frozen=True)
@@ -80,9 +85,10 @@ def _trend(trend: Trend, findings: list[Finding]) -> dict:
 def _previous(previous: PreviousMonth | None) -> dict | None:
     if previous is None:
         return None
-    a = previous.activity
-    return {"label": previous.period.first_day.strftime("%B %Y"), "accesses": a.accesses, "users": a.users,
-            "patients": a.patients, "explained_share": a.explained_share, "findings": previous.findings}
+    p = previous
+    return {"label": p.period.first_day.strftime("%B %Y"), "accesses": p.accesses, "users": p.users,
+            "patients": p.patients, "explained_share": p.explained_share, "findings": p.findings,
+            "reviewed_at": p.reviewed_at}
 
 
 def verification_section(result: Verification, zone) -> dict:

@@ -67,7 +67,7 @@ class MonthAtAGlance:
         return sum(self.findings.values())
 
 
-def _setting(vault: Vault, name: str) -> dict | None:
+def read_setting(vault: Vault, name: str) -> dict | None:
     with vault.records.connect() as conn:
         value = conn.scalar(select(VaultSetting.value).where(VaultSetting.name == name))
     return json.loads(value) if value else None
@@ -85,11 +85,15 @@ def is_whole_month(period: Period) -> bool:
     return first.day == 1 and period.last_day.toordinal() == following.toordinal() - 1
 
 
-def record_review(vault: Vault, period: Period, accesses: int, explained_share: float | None) -> None:
-    """Keep what a review of a whole calendar month found, for the home page (other periods: nothing)."""
+def record_review(vault: Vault, period: Period, accesses: int, explained_share: float | None,
+                  judged: dict | None = None) -> None:
+    """Keep what a review of a whole calendar month found, for the home page (other periods: nothing);
+    `judged`: its other figures and what it was judged under (auditor.review.kept_months), so that a
+    later report need not judge the month again."""
     if is_whole_month(period):
         _keep(vault, REVIEWED.format(month=period.first_day.strftime("%Y-%m")),
-              {"accesses": accesses, "explained_share": explained_share, "at": vault.clock.now().isoformat()})
+              {**(judged or {}), "accesses": accesses, "explained_share": explained_share,
+               "at": vault.clock.now().isoformat()})
 
 
 def record_verification(vault: Vault, result: Verification) -> None:
@@ -99,7 +103,7 @@ def record_verification(vault: Vault, result: Verification) -> None:
 
 
 def last_verification(vault: Vault) -> VerificationKept | None:
-    doc = _setting(vault, VERIFIED)
+    doc = read_setting(vault, VERIFIED)
     return None if doc is None else VerificationKept(bool(doc["ok"]), int(doc["size"]), int(doc["problems"]),
                                                      datetime.fromisoformat(doc["at"]))
 
@@ -110,7 +114,7 @@ def month_at_a_glance(vault: Vault, period: Period, *, cases: bool = True, relea
     reader whose roles do not see them."""
     month = period.first_day.strftime("%Y-%m")
     policy = policy or load_policy()
-    kept = _setting(vault, REVIEWED.format(month=month))
+    kept = read_setting(vault, REVIEWED.format(month=month))
     review = None if kept is None else ReviewKept(int(kept["accesses"]), kept["explained_share"],
                                                   datetime.fromisoformat(kept["at"]))
     # a month reviewed: its count as reviewed; else counted from the log (a pass over the month's events)

@@ -22,11 +22,12 @@ from auditor.policy.access_counts import accesses_by_period
 from auditor.policy.findings import Finding
 from auditor.policy.frames import Period
 from auditor.policy.rules import Policy
+from auditor.policy.suppressions import active_suppressions
 from auditor.reporting import sections, writers
-from auditor.reporting.activity import activity
 from auditor.reporting.monthly import MonthlyFacts, PreviousMonth, Trend, monthly_context
 from auditor.reporting.templates import Site
 from auditor.review.audit_log import start_log_check
+from auditor.review.kept_months import accesses_as_reviewed, month_as_reviewed
 from auditor.review.period import Judge, PeriodReview, on_this_machine, preview_period, review_period, shift_month
 from auditor.review.triage import ranked_report_cases
 from auditor.vault.gateway.context import AccessContext
@@ -134,12 +135,28 @@ def _break_glass_reasons(vault: Vault, review: PeriodReview, findings: list[Find
 
 def _previous(vault: Vault, period: Period, policy: Policy, accesses_before: int,
               judge: Judge = on_this_machine) -> PreviousMonth | None:
-    """The month before under today's rules, judged by `judge` (recording nothing but what the engine
-    records: a cluster's export); None when it has no accesses."""
+    """The month before as its last review found it, when that still stands for judging it again
+    (auditor.review.kept_months); else under today's rules, judged by `judge` (recording nothing but
+    what the engine records: a cluster's export). None when it has no accesses."""
     if accesses_before == 0:
         return None
-    before = preview_period(vault, shift_month(period, -1), policy, judge)
-    return PreviousMonth(before.period, activity(before.detection.context), len(before.open_findings))
+    month = shift_month(period, -1)
+    kept = month_as_reviewed(vault, month, policy, active_suppressions(vault.records))
+    if kept is not None:
+        return kept
+    before = preview_period(vault, month, policy, judge)
+    seen = before.activity
+    return PreviousMonth(before.period, seen.accesses, seen.users, seen.patients, seen.explained_share,
+                         len(before.open_findings))
+
+
+def _trend_accesses(vault: Vault, months: list[Period], policy: Policy) -> list[int]:
+    """Patient accesses in each of `months`: as each month's review counted them while that still
+    stands (no event of it appended since), the others counted from the log in one pass."""
+    kept = [accesses_as_reviewed(vault, month, policy) for month in months]
+    missing = [month for month, n in zip(months, kept) if n is None]
+    counted = iter(accesses_by_period(vault.records, missing, policy, vault.keyring.log_mac_key) if missing else [])
+    return [n if n is not None else next(counted) for n in kept]
 
 
 def report_on(vault: Vault, review: PeriodReview, policy: Policy, site: Site, *, author: str | None = None,
@@ -161,8 +178,7 @@ def report_on(vault: Vault, review: PeriodReview, policy: Policy, site: Site, *,
     tell("counting the months of the trend")
     months = trend_months(period)
     # this month's from the review, as the summary states it; a count in SQL would read every event again
-    accesses = [*accesses_by_period(vault.records, months[:-1], policy, vault.keyring.log_mac_key),
-                activity(review.detection.context).accesses]
+    accesses = [*_trend_accesses(vault, months[:-1], policy), review.activity.accesses]
     tell(VERIFYING)
     verification = pending.result()
     tell("the month before, under today's rules")

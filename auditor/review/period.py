@@ -6,6 +6,7 @@ review a period here. A preview (the previous month of a report) records nothing
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from datetime import date, datetime
 from typing import Callable
 from zoneinfo import ZoneInfo
@@ -20,7 +21,9 @@ from auditor.policy.findings import Finding, NoDirectory, build_findings
 from auditor.policy.frames import Period, load_frames
 from auditor.policy.rules import Policy
 from auditor.policy.suppressions import active_suppressions, mute
+from auditor.reporting.activity import Activity, activity
 from auditor.review.glance import record_review
+from auditor.review.kept_months import judged_under, log_size
 from auditor.review.timeline import ReviewedAccesses
 from auditor.vault.gateway.casework import Casework
 from auditor.vault.gateway.directory import ReportDirectory
@@ -50,6 +53,11 @@ class PeriodReview:
     def accesses(self) -> int:
         """Patient accesses the engine judged in the period."""
         return self.detection.context.judged
+
+    @cached_property
+    def activity(self) -> Activity:
+        """The period's activity as the report states it (worked out once: the review keeps some of it)."""
+        return activity(self.detection.context)
 
     @property
     def explained_share(self) -> float | None:
@@ -89,14 +97,18 @@ def review_period(vault: Vault, period: Period, policy: Policy, judge: Judge = o
     finding's `case` is then its case's id. Each case keeps the member's accesses around the findings
     attached now, cut from the accesses this review judged (the case page's timeline). `judge`: which
     engine runs the rules."""
+    size, suppressions = log_size(vault), active_suppressions(vault.records)  # before the rules read the log
     detection = judge(vault, period, policy)
     with no_cycle_collection():  # the findings, their rows and cuts: a fifth of the time at 10M was the collector's
         found = build_findings(detection, policy, ReportDirectory(vault.gateway))
-        muted = mute(found, active_suppressions(vault.records), period.tz)
+        muted = mute(found, suppressions, period.tz)
         timelines = ReviewedAccesses.of_review(vault, period, detection.context.accesses, policy)
         attachment = attach_findings(Casework(vault.gateway), found, period.first_day, period.last_day, timelines.cuts)
     done = PeriodReview(period, detection, found, muted, attachment)
-    record_review(vault, period, done.accesses, done.explained_share)  # for the home page: no rerun to show it
+    seen = done.activity
+    # for the home page, and for a later report's month before and trend: neither judges it again
+    record_review(vault, period, done.accesses, done.explained_share,
+                  judged_under(period, policy, suppressions, size, seen.users, seen.patients, len(done.open_findings)))
     return done
 
 

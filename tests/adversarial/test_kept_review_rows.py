@@ -1,0 +1,34 @@
+"""Someone with write access to the records database lowers the figures a month's review kept
+(auditor.review.kept_months), which the next monthly report shows as the month before without
+judging it again, or raises the log size it was judged at, to hide an event appended since. On SQLite
+and on PostgreSQL, `audit verify` names the row, and so does the report's own verification: the
+report that shows the edited figures says on its cover that its rows were altered."""
+
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import text
+
+from auditor.policy.rules import load_policy
+from auditor.reporting.templates import load_site
+from auditor.review.monthly import monthly_report
+from auditor.review.period import month_period, review_period
+from auditor.vault.integrity import row_problems, verify_vault
+from tests.reporting.report_data import hospital_month
+
+
+def test_kept_figures_edited_behind_the_gateway_are_named_by_the_report_that_shows_them(vault):
+    hospital_month(vault)
+    policy = load_policy()
+    review_period(vault, month_period("2026-10", vault.timezone), policy)
+    with vault.records.begin() as conn:
+        row_id, value = conn.execute(text("SELECT name, value FROM vault_settings WHERE name = 'reviewed 2026-10'")).one()
+        doc = json.loads(value) | {"findings": 0, "log_size": 10**9}
+        conn.execute(text("UPDATE vault_settings SET value = :v WHERE name = :id"), {"v": json.dumps(doc), "id": row_id})
+    result = verify_vault(vault.records, vault.keyring, [vault.checkpoints.path])
+    assert [(p.kind, f"vault_settings row {row_id} was edited" in p.message) for p in row_problems(result)] == [
+        ("row-edited", True)]
+    report = monthly_report(vault, month_period("2026-11", vault.timezone), policy, load_site(None))
+    assert report.facts.previous.findings == 0  # shown as kept ...
+    assert not report.headline.log_verified and report.headline.log_intact and report.headline.rows_altered == 1

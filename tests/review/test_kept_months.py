@@ -1,0 +1,138 @@
+"""A month's review kept for the reports after it (auditor.review.kept_months): the month before is
+not judged again, nor its accesses counted from the log again, while its review still stands for
+it; an event of it appended since, other rules or other suppressions, and it is. Runs on SQLite and
+on PostgreSQL."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date, datetime, timezone
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from auditor.audit.events import AuditEvent
+from auditor.policy.rules import load_policy
+from auditor.policy.suppressions import SuppressionRequest, add_suppression
+from auditor.reporting.activity import activity
+from auditor.reporting.templates import load_site
+from auditor.review.glance import record_review
+from auditor.review.kept_months import judged_under, log_size
+from auditor.review.monthly import monthly_report
+from auditor.review.period import month_period, on_this_machine, preview_period, review_period
+from auditor.vault.gateway.casework import Casework
+from tests.reporting.report_data import hospital_month
+
+
+@pytest.fixture
+def hospital(vault):
+    hospital_month(vault)
+    return vault
+
+
+def _report(vault, policy, judged: list[str]):
+    def judge(v, period, p):  # the local engine, each month it is asked to judge noted
+        judged.append(period.first_day.strftime("%Y-%m"))
+        return on_this_machine(v, period, p)
+    return monthly_report(vault, month_period("2026-11", vault.timezone), policy, load_site(None), judge=judge)
+
+
+def _october(vault):
+    return month_period("2026-10", vault.timezone)
+
+
+def _keep_october(vault, policy, **figures) -> None:
+    """A review of October kept with figures no judging would give, so the report shows which it used."""
+    f = dict(accesses=1234, users=7, patients=8, findings=9) | figures
+    record_review(vault, _october(vault), f["accesses"], 0.25,
+                  judged_under(_october(vault), policy, [], log_size(vault), f["users"], f["patients"], f["findings"]))
+
+
+def _late_october_event(vault) -> None:
+    event = AuditEvent(at=datetime(2026, 10, 21, 15, tzinfo=timezone.utc), action="view", user_id="dr.lee",
+                       role="physician", patient_id=None, source="ehr", source_event_id="ehr-oct-late")
+    with vault.records.begin() as conn:
+        appended = vault.audit_log.append(conn, [event])
+    vault.audit_log.after_commit(appended, 1)
+
+
+def test_the_month_before_as_its_review_found_it_is_not_judged_again(hospital):
+    policy = load_policy()
+    again = preview_period(hospital, _october(hospital), policy)  # what judging October again gives
+    review_period(hospital, _october(hospital), policy)
+    judged: list[str] = []
+    report = _report(hospital, policy, judged)
+    assert judged == ["2026-11"]
+    previous, seen = report.facts.previous, activity(again.detection.context)
+    assert str(previous.reviewed_at.tzinfo) == "America/New_York"  # the organisation's day, as the report states times
+    assert ((previous.accesses, previous.users, previous.patients, previous.explained_share, previous.findings)
+            == (seen.accesses, seen.users, seen.patients, seen.explained_share, len(again.open_findings)))
+    assert report.facts.trend.accesses[-2] == seen.accesses == 1
+    assert "October 2026 as its review of 2026-11-02 found it" in report.html()
+
+
+def test_the_kept_figures_are_the_ones_shown(hospital):
+    policy = load_policy()
+    _keep_october(hospital, policy)
+    judged: list[str] = []
+    report = _report(hospital, policy, judged)
+    previous = report.facts.previous
+    assert judged == ["2026-11"] and report.facts.trend.accesses[-2] == 1234
+    assert (previous.accesses, previous.users, previous.patients, previous.explained_share, previous.findings) == (
+        1234, 7, 8, 0.25, 9)
+
+
+def test_an_event_of_the_month_appended_since_its_review_has_it_judged_and_counted_again(hospital):
+    policy = load_policy()
+    _keep_october(hospital, policy)
+    _late_october_event(hospital)
+    judged: list[str] = []
+    report = _report(hospital, policy, judged)
+    assert judged == ["2026-11", "2026-10"]
+    assert report.facts.previous.reviewed_at is None and report.facts.previous.accesses == 1
+    assert report.facts.trend.accesses[-2] == 1  # counted from the log: the late event is no patient access
+    assert "October 2026 judged again under today's rules and suppressions" in report.html()
+
+
+def test_other_rules_have_the_month_judged_again_and_the_trend_keeps_its_count(hospital):
+    policy = load_policy()
+    _keep_october(hospital, policy)
+    changed = load_policy()
+    changed.rules["after-hours"].parameters["tolerance_minutes"] = 61
+    judged: list[str] = []
+    report = _report(hospital, changed, judged)
+    assert judged == ["2026-11", "2026-10"] and report.facts.previous.accesses == 1
+    assert report.facts.trend.accesses[-2] == 1234  # the same actions count as accesses
+    more = replace(changed, settings=replace(changed.settings, access_actions=changed.settings.access_actions | {"sign"}))
+    assert _report(hospital, more, []).facts.trend.accesses[-2] == 1  # other actions: counted from the log
+
+
+def test_a_suppression_added_since_has_the_month_judged_again(hospital):
+    policy = load_policy()
+    _keep_october(hospital, policy)
+    add_suppression(Casework(hospital.gateway), SuppressionRequest("family-access", "her guardian", date(2026, 12, 31),
+                                                                   "Chief Privacy Officer", "n.muller", "P-FAM"),
+                    set(policy.rules), date(2026, 11, 2))
+    judged: list[str] = []
+    _report(hospital, policy, judged)
+    assert judged == ["2026-11", "2026-10"]
+
+
+def test_a_review_kept_before_its_judging_was_is_not_taken_for_the_month(hospital):
+    """A vault reviewed before these figures were kept: its accesses serve the home page only."""
+    policy = load_policy()
+    record_review(hospital, _october(hospital), 1234, 0.25)
+    judged: list[str] = []
+    report = _report(hospital, policy, judged)
+    assert judged == ["2026-11", "2026-10"]
+    assert report.facts.previous.accesses == report.facts.trend.accesses[-2] == 1
+
+
+def test_a_month_reviewed_in_another_time_zone_is_judged_and_counted_again(hospital):
+    """Its days began at other instants: the review's figures are not this month's."""
+    policy = load_policy()
+    _keep_october(hospital, policy)
+    hospital.set_timezone(ZoneInfo("Europe/Paris"))
+    judged: list[str] = []
+    report = _report(hospital, policy, judged)
+    assert judged == ["2026-11", "2026-10"] and report.facts.trend.accesses[-2] == 1
