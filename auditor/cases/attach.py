@@ -77,14 +77,22 @@ def _known(session: Session, keys: list[str]) -> dict[str, int]:
 def _covered(session: Session, findings: list[Finding]) -> dict[int, int]:
     """Position in `findings` -> case id, for findings whose events the member's cases already hold
     under the same rule."""
+    if not findings:
+        return {}
     users = sorted({f.user_id for f in findings})
+    # a finding's first_at and last_at are its events' earliest and latest times, so a finding held that
+    # shares an event with these overlaps their span: only those are read, not every month's so far
+    # (at 60 million events a month, 2.25 million findings more with each month reviewed)
+    first = min(datetime.fromisoformat(f.first_at) for f in findings)
+    last = max(datetime.fromisoformat(f.last_at) for f in findings)
     held: dict[tuple[str, str], dict[str, int]] = {}
     for i in range(0, len(users), _CHUNK):
-        # every finding the members' cases hold, of every month so far: read _HELD at a time (a server-side
-        # cursor on PostgreSQL, for this statement only), not held whole beside what is made of it
+        # read _HELD at a time (a server-side cursor on PostgreSQL, for this statement only), not held whole
+        # beside what is made of it
         rows = session.execute(select(Case.user_id, CaseFinding.rule, CaseFinding.event_ids, CaseFinding.case_id)
                                .join(Case, Case.id == CaseFinding.case_id)
-                               .where(Case.user_id.in_(users[i : i + _CHUNK])).execution_options(yield_per=_HELD))
+                               .where(Case.user_id.in_(users[i : i + _CHUNK]), CaseFinding.last_at >= first,
+                                      CaseFinding.first_at <= last).execution_options(yield_per=_HELD))
         for user, rule, event_ids, case_id in rows:
             events = held.setdefault((user, rule), {})
             events.update((e, max(case_id, events.get(e, 0))) for e in json.loads(event_ids))
