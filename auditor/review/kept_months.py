@@ -10,9 +10,11 @@ A kept review stands in for the month only while it still holds:
 - the trend's count of accesses: the same access actions, and no event of the month appended since.
 Otherwise the month is judged (or counted) again under today's rules, as before.
 
-What a kept review does not follow is the context the rules read (the workforce, encounters, care
-teams, orders...) as it changed after the review: the comparison is then the month as its review
-found it, and the report says so, with the day of that review. The figures are kept through the
+What a kept review does not follow is the context the rules read (the patients and their flags, the
+workforce, encounters, care teams, orders, appointments and documents) as it changed after the
+review: the comparison is then the month as its review found it, and the report says so, with the
+day of that review. Nor is it used by a report whose verification of the log or of its rows fails:
+that report judges and counts again. The figures are kept through the
 gateway (audited, in the ledger), so one edited behind it is named by `audit verify` and by the
 report's own verification of the log and the rows it vouches for."""
 
@@ -23,8 +25,8 @@ import json
 from dataclasses import asdict
 from datetime import datetime
 
+from auditor import __version__
 from auditor.audit.blocks import appended_since
-from auditor.audit.log import AuditLog
 from auditor.home import Vault
 from auditor.policy.frames import Period
 from auditor.policy.rules import Policy
@@ -43,8 +45,13 @@ def _digest(doc) -> str:  # kept in vault_settings.value, 512 characters at most
 
 
 def rules_digest(policy: Policy) -> str:
-    """Every rule (status, parameters, text) and engine setting, as one digest."""
-    return _digest(asdict(policy))
+    """Every rule (status, parameters, text) and engine setting, and the auditor's version (its
+    detectors), as one digest; not where the rule files lie."""
+    doc = asdict(policy)
+    for rule in doc["rules"].values():
+        rule.pop("path", None)
+        rule.pop("site_path", None)
+    return _digest([__version__, doc])
 
 
 def suppressions_digest(suppressions: list[ActiveSuppression]) -> str:
@@ -52,10 +59,16 @@ def suppressions_digest(suppressions: list[ActiveSuppression]) -> str:
 
 
 def log_size(vault: Vault) -> int:
-    """How many events the log holds now (before a review's rules read it: what is appended after may
-    or may not be in what they read, and counts as appended since)."""
-    with vault.records.connect() as conn:
-        return AuditLog.size(conn)
+    """How many events the log held at least, before a review's rules read it: the size of its latest
+    checkpoint whose signature verifies (0: none). Every command that appends ends with one, and no
+    database writer can raise it (the log's head row could be raised while the rules read and put back
+    after, hiding the events appended later from appended_since). What is appended after it may or may
+    not be in what the rules read, and counts as appended since."""
+    checkpoints, _ = vault.checkpoints.read()
+    for checkpoint in sorted(checkpoints, key=lambda c: c.size, reverse=True):
+        if checkpoint.verify(vault.keyring.signing_public_key):
+            return checkpoint.size
+    return 0
 
 
 def judged_under(period: Period, policy: Policy, suppressions: list[ActiveSuppression], size: int,

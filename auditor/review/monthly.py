@@ -1,9 +1,11 @@
 """The monthly privacy audit report as a use case (45 CFR 164.308(a)(1)(ii)(D)): the month reviewed as
 `auditor findings` reviews it (muted findings, cases), the log verified in another process meanwhile,
-the month before under today's rules, a six-month trend, the casework and the data's completeness,
-and the names of the patients in the report's rows read through the gateway (as svc:report, or as the
-signed-in person the web app names: audited either way), or their keyed pseudonyms. `auditor report monthly`, the demo, bench/report.py and the web app call
-`monthly_report`; reporting/ only lays out what it gathers, writers write it."""
+the month before (as its review found it while that stands, else judged again under today's rules:
+auditor.review.kept_months), a six-month trend, the casework and the data's completeness, and the
+names of the patients in the report's rows read through the gateway (as svc:report, or as the
+signed-in person the web app names: audited either way), or their keyed pseudonyms. `auditor report
+monthly`, the demo, bench/report.py and the web app call `monthly_report`; reporting/ only lays out
+what it gathers, writers write it."""
 
 from __future__ import annotations
 
@@ -134,14 +136,14 @@ def _break_glass_reasons(vault: Vault, review: PeriodReview, findings: list[Find
 
 
 def _previous(vault: Vault, period: Period, policy: Policy, accesses_before: int,
-              judge: Judge = on_this_machine) -> PreviousMonth | None:
+              judge: Judge = on_this_machine, kept_too: bool = True) -> PreviousMonth | None:
     """The month before as its last review found it, when that still stands for judging it again
-    (auditor.review.kept_months); else under today's rules, judged by `judge` (recording nothing but
-    what the engine records: a cluster's export). None when it has no accesses."""
+    (auditor.review.kept_months) and `kept_too`; else under today's rules, judged by `judge`
+    (recording nothing but what the engine records: a cluster's export). None when it has no accesses."""
     if accesses_before == 0:
         return None
     month = shift_month(period, -1)
-    kept = month_as_reviewed(vault, month, policy, active_suppressions(vault.records))
+    kept = month_as_reviewed(vault, month, policy, active_suppressions(vault.records)) if kept_too else None
     if kept is not None:
         return kept
     before = preview_period(vault, month, policy, judge)
@@ -150,10 +152,10 @@ def _previous(vault: Vault, period: Period, policy: Policy, accesses_before: int
                          len(before.open_findings))
 
 
-def _trend_accesses(vault: Vault, months: list[Period], policy: Policy) -> list[int]:
+def trend_accesses(vault: Vault, months: list[Period], policy: Policy, kept_too: bool = True) -> list[int]:
     """Patient accesses in each of `months`: as each month's review counted them while that still
-    stands (no event of it appended since), the others counted from the log in one pass."""
-    kept = [accesses_as_reviewed(vault, month, policy) for month in months]
+    stands (no event of it appended since) and `kept_too`, the others counted from the log in one pass."""
+    kept = [accesses_as_reviewed(vault, month, policy) if kept_too else None for month in months]
     missing = [month for month, n in zip(months, kept) if n is None]
     counted = iter(accesses_by_period(vault.records, missing, policy, vault.keyring.log_mac_key) if missing else [])
     return [n if n is not None else next(counted) for n in kept]
@@ -178,11 +180,13 @@ def report_on(vault: Vault, review: PeriodReview, policy: Policy, site: Site, *,
     tell("counting the months of the trend")
     months = trend_months(period)
     # this month's from the review, as the summary states it; a count in SQL would read every event again
-    accesses = [*_trend_accesses(vault, months[:-1], policy), review.activity.accesses]
+    accesses = [*trend_accesses(vault, months[:-1], policy), review.activity.accesses]
     tell(VERIFYING)
     verification = pending.result()
-    tell("the month before, under today's rules")
-    previous = _previous(vault, period, policy, accesses[-2], judge)
+    if not verification.ok:  # the kept reviews may be what was altered: this report trusts none of them
+        accesses[:-1] = trend_accesses(vault, months[:-1], policy, kept_too=False)
+    tell("the month before")
+    previous = _previous(vault, period, policy, accesses[-2], judge, kept_too=verification.ok)
     now = now or vault.clock.now()
     facts = MonthlyFacts(
         period, review.detection, findings, patients, ranking,

@@ -22,7 +22,7 @@ from auditor.policy.frames import Period, load_frames
 from auditor.policy.rules import Policy
 from auditor.policy.suppressions import active_suppressions, mute
 from auditor.reporting.activity import Activity, activity
-from auditor.review.glance import record_review
+from auditor.review.glance import is_whole_month, record_review
 from auditor.review.kept_months import judged_under, log_size
 from auditor.review.timeline import ReviewedAccesses
 from auditor.vault.gateway.casework import Casework
@@ -105,10 +105,10 @@ def review_period(vault: Vault, period: Period, policy: Policy, judge: Judge = o
         timelines = ReviewedAccesses.of_review(vault, period, detection.context.accesses, policy)
         attachment = attach_findings(Casework(vault.gateway), found, period.first_day, period.last_day, timelines.cuts)
     done = PeriodReview(period, detection, found, muted, attachment)
-    seen = done.activity
-    # for the home page, and for a later report's month before and trend: neither judges it again
-    record_review(vault, period, done.accesses, done.explained_share,
-                  judged_under(period, policy, suppressions, size, seen.users, seen.patients, len(done.open_findings)))
+    # for the home page, and for a later report's month before and trend (a whole month's): neither judges it again
+    judged = (judged_under(period, policy, suppressions, size, done.activity.users, done.activity.patients,
+                           len(done.open_findings)) if is_whole_month(period) else None)
+    record_review(vault, period, done.accesses, done.explained_share, judged)
     return done
 
 

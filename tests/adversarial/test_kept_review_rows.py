@@ -2,7 +2,8 @@
 (auditor.review.kept_months), which the next monthly report shows as the month before without
 judging it again, or raises the log size it was judged at, to hide an event appended since. On SQLite
 and on PostgreSQL, `audit verify` names the row, and so does the report's own verification: the
-report that shows the edited figures says on its cover that its rows were altered."""
+report says on its cover that its rows were altered, and trusts no kept review, judging the month
+before again."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from sqlalchemy import text
 
 from auditor.policy.rules import load_policy
 from auditor.reporting.templates import load_site
+from auditor.review.audit_log import sign_checkpoint
 from auditor.review.monthly import monthly_report
 from auditor.review.period import month_period, review_period
 from auditor.vault.integrity import row_problems, verify_vault
@@ -20,15 +22,20 @@ from tests.reporting.report_data import hospital_month
 
 def test_kept_figures_edited_behind_the_gateway_are_named_by_the_report_that_shows_them(vault):
     hospital_month(vault)
+    sign_checkpoint(vault)  # as an ingest ends
     policy = load_policy()
     review_period(vault, month_period("2026-10", vault.timezone), policy)
     with vault.records.begin() as conn:
         row_id, value = conn.execute(text("SELECT name, value FROM vault_settings WHERE name = 'reviewed 2026-10'")).one()
+        kept_findings = json.loads(value)["findings"]
         doc = json.loads(value) | {"findings": 0, "log_size": 10**9}
         conn.execute(text("UPDATE vault_settings SET value = :v WHERE name = :id"), {"v": json.dumps(doc), "id": row_id})
     result = verify_vault(vault.records, vault.keyring, [vault.checkpoints.path])
     assert [(p.kind, f"vault_settings row {row_id} was edited" in p.message) for p in row_problems(result)] == [
         ("row-edited", True)]
     report = monthly_report(vault, month_period("2026-11", vault.timezone), policy, load_site(None))
-    assert report.facts.previous.findings == 0  # shown as kept ...
     assert not report.headline.log_verified and report.headline.log_intact and report.headline.rows_altered == 1
+    # a report whose rows do not verify trusts no kept review: October judged again, not shown as edited
+    previous = report.facts.previous
+    assert previous.reviewed_at is None and previous.findings == kept_findings > 0
+    assert "October 2026 judged again under today's rules" in report.html()

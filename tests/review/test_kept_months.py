@@ -10,12 +10,14 @@ from datetime import date, datetime, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import text
 
 from auditor.audit.events import AuditEvent
 from auditor.policy.rules import load_policy
 from auditor.policy.suppressions import SuppressionRequest, add_suppression
 from auditor.reporting.activity import activity
 from auditor.reporting.templates import load_site
+from auditor.review.audit_log import sign_checkpoint
 from auditor.review.glance import record_review
 from auditor.review.kept_months import judged_under, log_size
 from auditor.review.monthly import monthly_report
@@ -27,6 +29,7 @@ from tests.reporting.report_data import hospital_month
 @pytest.fixture
 def hospital(vault):
     hospital_month(vault)
+    sign_checkpoint(vault)  # as an ingest ends
     return vault
 
 
@@ -48,12 +51,13 @@ def _keep_october(vault, policy, **figures) -> None:
                   judged_under(_october(vault), policy, [], log_size(vault), f["users"], f["patients"], f["findings"]))
 
 
-def _late_october_event(vault) -> None:
-    event = AuditEvent(at=datetime(2026, 10, 21, 15, tzinfo=timezone.utc), action="view", user_id="dr.lee",
-                       role="physician", patient_id=None, source="ehr", source_event_id="ehr-oct-late")
+def _late_event(vault, at: datetime = datetime(2026, 10, 21, 15, tzinfo=timezone.utc)) -> None:
+    event = AuditEvent(at=at, action="view", user_id="dr.lee", role="physician", patient_id=None, source="ehr",
+                       source_event_id=f"ehr-late-{at.isoformat()}")
     with vault.records.begin() as conn:
         appended = vault.audit_log.append(conn, [event])
     vault.audit_log.after_commit(appended, 1)
+    sign_checkpoint(vault)
 
 
 def test_the_month_before_as_its_review_found_it_is_not_judged_again(hospital):
@@ -85,7 +89,7 @@ def test_the_kept_figures_are_the_ones_shown(hospital):
 def test_an_event_of_the_month_appended_since_its_review_has_it_judged_and_counted_again(hospital):
     policy = load_policy()
     _keep_october(hospital, policy)
-    _late_october_event(hospital)
+    _late_event(hospital)
     judged: list[str] = []
     report = _report(hospital, policy, judged)
     assert judged == ["2026-11", "2026-10"]
@@ -136,3 +140,24 @@ def test_a_month_reviewed_in_another_time_zone_is_judged_and_counted_again(hospi
     judged: list[str] = []
     report = _report(hospital, policy, judged)
     assert judged == ["2026-11", "2026-10"] and report.facts.trend.accesses[-2] == 1
+
+
+def test_an_event_in_the_rules_lookback_before_the_month_has_it_judged_again_but_not_counted(hospital):
+    """The rules read an hour before the month (repeated denials): an event there appended since
+    changes what judging the month would give, not the month's own accesses."""
+    policy = load_policy()
+    assert policy.lookback().total_seconds() == 3600
+    _keep_october(hospital, policy)
+    _late_event(hospital, datetime(2026, 10, 1, 3, 30, tzinfo=timezone.utc))  # 23:30 on Sep 30 in New York
+    judged: list[str] = []
+    report = _report(hospital, policy, judged)
+    assert judged == ["2026-11", "2026-10"] and report.facts.trend.accesses[-2] == 1234
+
+
+def test_the_size_kept_is_the_latest_signed_checkpoints_not_the_log_heads(hospital):
+    """A database writer could raise the log's head while a review's rules read and put it back after,
+    so that later events look older than the review; the signed checkpoints are out of their reach."""
+    signed = hospital.checkpoints.latest().size
+    with hospital.records.begin() as conn:
+        conn.execute(text("UPDATE audit_log_head SET size = size + 50"))
+    assert log_size(hospital) == signed
