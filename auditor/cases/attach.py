@@ -21,9 +21,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Callable
 
-from sqlalchemy import func, select
+from sqlalchemy import BigInteger, func, select, type_coerce
 from sqlalchemy.orm import Session
 
+from auditor.audit.events import from_microseconds, to_microseconds
 from auditor.cases.timelines import Cut, add_parts, cases_with_parts
 from auditor.cases.workflow import CLOSED, OPEN, record_histories
 from auditor.crypto.envelope import new_key_ids
@@ -76,31 +77,39 @@ def _known(session: Session, keys: list[str]) -> dict[str, int]:
 
 def _covered(session: Session, findings: list[Finding]) -> dict[int, int]:
     """Position in `findings` -> case id, for findings whose events the member's cases already hold
-    under the same rule."""
+    under the same rule, each in a finding held whose span of event times meets this finding's own (an
+    event id seen again at other times is another event: a source may reuse its ids)."""
     if not findings:
         return {}
     users = sorted({f.user_id for f in findings})
-    # a finding's first_at and last_at are its events' earliest and latest times, so a finding held that
-    # shares an event with these overlaps their span: only those are read, not every month's so far
-    # (at 60 million events a month, 2.25 million findings more with each month reviewed)
-    first = min(datetime.fromisoformat(f.first_at) for f in findings)
-    last = max(datetime.fromisoformat(f.last_at) for f in findings)
-    held: dict[tuple[str, str], dict[str, int]] = {}
+    spans = [(to_microseconds(datetime.fromisoformat(f.first_at)), to_microseconds(datetime.fromisoformat(f.last_at)))
+             for f in findings]
+    # a finding's first_at and last_at are its events' earliest and latest times, so only the findings held
+    # whose span meets these findings' are read, not every month's so far (at 60 million events a month,
+    # 2.25 million findings more with each month reviewed)
+    first, last = min(lo for lo, _ in spans), max(hi for _, hi in spans)
+    held: dict[tuple[str, str], dict[str, list[tuple[int, int, int]]]] = {}
     for i in range(0, len(users), _CHUNK):
         # read _HELD at a time (a server-side cursor on PostgreSQL, for this statement only), not held whole
         # beside what is made of it
-        rows = session.execute(select(Case.user_id, CaseFinding.rule, CaseFinding.event_ids, CaseFinding.case_id)
+        rows = session.execute(select(Case.user_id, CaseFinding.rule, CaseFinding.event_ids, CaseFinding.case_id,
+                                      type_coerce(CaseFinding.first_at, BigInteger),  # as stored: microseconds
+                                      type_coerce(CaseFinding.last_at, BigInteger))
                                .join(Case, Case.id == CaseFinding.case_id)
-                               .where(Case.user_id.in_(users[i : i + _CHUNK]), CaseFinding.last_at >= first,
-                                      CaseFinding.first_at <= last).execution_options(yield_per=_HELD))
-        for user, rule, event_ids, case_id in rows:
-            events = held.setdefault((user, rule), {})
-            events.update((e, max(case_id, events.get(e, 0))) for e in json.loads(event_ids))
+                               .where(Case.user_id.in_(users[i : i + _CHUNK]),
+                                      CaseFinding.last_at >= from_microseconds(first), CaseFinding.first_at <= from_microseconds(last))
+                               .execution_options(yield_per=_HELD))
+        for user, rule, event_ids, case_id, first_at, last_at in rows:
+            events, span = held.setdefault((user, rule), {}), (case_id, first_at, last_at)
+            for e in json.loads(event_ids):
+                events.setdefault(e, []).append(span)
     covered = {}
-    for n, f in enumerate(findings):
+    for n, (f, (lo, hi)) in enumerate(zip(findings, spans)):
         events = held.get((f.user_id, f.rule), {})
-        if f.event_ids and all(e in events for e in f.event_ids):
-            covered[n] = max(events[e] for e in f.event_ids)
+        cases = [max((case for case, a, b in events.get(e, ()) if b >= lo and a <= hi), default=None)
+                 for e in f.event_ids]
+        if cases and None not in cases:
+            covered[n] = max(cases)
     return covered
 
 

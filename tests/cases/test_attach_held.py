@@ -4,6 +4,7 @@ review does not read every month's findings again. Runs on SQLite and on Postgre
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 from auditor.cases.attach import attach_findings
@@ -25,7 +26,9 @@ def test_a_held_finding_counts_for_the_events_of_its_own_times_only(vault):
     rerun = [_finding(["e1"], "2026-10-02T15:00:00+00:00", patient=7)]
     assert attach_findings(casework, rerun, date(2026, 10, 2), date(2026, 10, 2)).added == 0
     assert rerun[0].case == case
-    # an event id seen again a month later is another event (a source that reuses its ids): a new finding
-    november = [_finding(["e1"], "2026-11-20T15:00:00+00:00", patient=7)]
-    assert attach_findings(casework, november, date(2026, 11, 1), date(2026, 11, 30)).added == 1
+    # an event id seen again a month later is another event (a source that reuses its ids): a new finding,
+    # whatever else is attached with it (another member's finding whose span reaches back to October)
+    november = [_finding(["e1"], "2026-11-20T15:00:00+00:00", patient=7),
+                replace(_finding(["x9"], "2026-09-30T15:00:00+00:00"), user_id="dr.wilson", last_at="2026-11-02T15:00:00+00:00")]
+    assert attach_findings(casework, november, date(2026, 11, 1), date(2026, 11, 30)).added == 2
     assert november[0].case == case  # the member's case, still open, takes it
