@@ -48,3 +48,15 @@ def hospital_month(vault) -> dict[str, int]:
         appended = vault.audit_log.append(conn, events)
     vault.audit_log.after_commit(appended, len(events))
     return ids
+
+
+def late_event(vault, at: datetime = datetime(2026, 10, 21, 15, tzinfo=timezone.utc)) -> None:
+    """An event of `at` that arrives now (a late export), then a checkpoint, as an ingest ends."""
+    from auditor.review.audit_log import sign_checkpoint
+
+    event = AuditEvent(at=at, action="view", user_id="dr.lee", role="physician", patient_id=None, source="ehr",
+                       source_event_id=f"ehr-late-{at.isoformat()}")
+    with vault.records.begin() as conn:
+        appended = vault.audit_log.append(conn, [event])
+    vault.audit_log.after_commit(appended, 1)
+    sign_checkpoint(vault)

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from auditor.audit.schema import AuditEventRow
 from auditor.clock import FixedClock
 from auditor.home import Vault
+from tests.reporting.report_data import late_event
 from tests.reporting.sections import section
 
 
@@ -269,3 +270,22 @@ def test_the_break_glass_table_shows_each_reason_read_as_the_officer(run, month_
     glass = section((tmp_path / "pseudo" / "report.html").read_text(encoding="utf-8"), "break-glass")
     assert "unconscious" not in glass and "on file, not shown here" in glass
     assert "A pseudonymized report shows no reason" in glass
+
+
+def test_the_next_months_report_takes_the_month_before_from_its_review(run, month_home, tmp_path):
+    """`report monthly` for October, then for November: November's report states October as that
+    review found it (not judged again); a late October event then has it judged again."""
+    assert run("audit", "checkpoint").code == 0  # as an ingest ends
+    assert run("report", "monthly", "--month", "2026-10", "--out", tmp_path / "oct", "--no-pdf").code == 0
+    code, _, err = run("report", "monthly", "--month", "2026-11", "--out", tmp_path / "nov", "--no-pdf")
+    assert code == 0, err
+    html = (tmp_path / "nov" / "report.html").read_text(encoding="utf-8")
+    assert re.search(r"October 2026 as its review of \d{4}-\d{2}-\d{2} found it", html)
+    vault = Vault.open(tmp_path / "home")
+    try:
+        late_event(vault)
+    finally:
+        vault.close()
+    assert run("report", "monthly", "--month", "2026-11", "--out", tmp_path / "again", "--no-pdf").code == 0
+    html = (tmp_path / "again" / "report.html").read_text(encoding="utf-8")
+    assert "October 2026 judged again under today's rules and suppressions" in html

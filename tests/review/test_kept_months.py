@@ -12,7 +12,6 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import text
 
-from auditor.audit.events import AuditEvent
 from auditor.policy.rules import load_policy
 from auditor.policy.suppressions import SuppressionRequest, add_suppression
 from auditor.reporting.activity import activity
@@ -23,7 +22,7 @@ from auditor.review.kept_months import judged_under, log_size
 from auditor.review.monthly import monthly_report
 from auditor.review.period import month_period, on_this_machine, preview_period, review_period
 from auditor.vault.gateway.casework import Casework
-from tests.reporting.report_data import hospital_month
+from tests.reporting.report_data import hospital_month, late_event
 
 
 @pytest.fixture
@@ -49,15 +48,6 @@ def _keep_october(vault, policy, **figures) -> None:
     f = dict(accesses=1234, users=7, patients=8, findings=9) | figures
     record_review(vault, _october(vault), f["accesses"], 0.25,
                   judged_under(_october(vault), policy, [], log_size(vault), f["users"], f["patients"], f["findings"]))
-
-
-def _late_event(vault, at: datetime = datetime(2026, 10, 21, 15, tzinfo=timezone.utc)) -> None:
-    event = AuditEvent(at=at, action="view", user_id="dr.lee", role="physician", patient_id=None, source="ehr",
-                       source_event_id=f"ehr-late-{at.isoformat()}")
-    with vault.records.begin() as conn:
-        appended = vault.audit_log.append(conn, [event])
-    vault.audit_log.after_commit(appended, 1)
-    sign_checkpoint(vault)
 
 
 def test_the_month_before_as_its_review_found_it_is_not_judged_again(hospital):
@@ -89,7 +79,7 @@ def test_the_kept_figures_are_the_ones_shown(hospital):
 def test_an_event_of_the_month_appended_since_its_review_has_it_judged_and_counted_again(hospital):
     policy = load_policy()
     _keep_october(hospital, policy)
-    _late_event(hospital)
+    late_event(hospital)
     judged: list[str] = []
     report = _report(hospital, policy, judged)
     assert judged == ["2026-11", "2026-10"]
@@ -148,7 +138,7 @@ def test_an_event_in_the_rules_lookback_before_the_month_has_it_judged_again_but
     policy = load_policy()
     assert policy.lookback().total_seconds() == 3600
     _keep_october(hospital, policy)
-    _late_event(hospital, datetime(2026, 10, 1, 3, 30, tzinfo=timezone.utc))  # 23:30 on Sep 30 in New York
+    late_event(hospital, datetime(2026, 10, 1, 3, 30, tzinfo=timezone.utc))  # 23:30 on Sep 30 in New York
     judged: list[str] = []
     report = _report(hospital, policy, judged)
     assert judged == ["2026-11", "2026-10"] and report.facts.trend.accesses[-2] == 1234
