@@ -6,8 +6,8 @@ review a period here. A preview (the previous month of a report) records nothing
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
 from datetime import date, datetime
+from functools import cached_property
 from typing import Callable
 from zoneinfo import ZoneInfo
 
