@@ -81,9 +81,26 @@ def judged_under(period: Period, policy: Policy, suppressions: list[ActiveSuppre
             "reads_from_us": int(reads_from.value // 1000), "zone": period.tz.key}  # the month's bounds
 
 
+_NUMBERS = ("accesses", "users", "patients", "findings", "log_size", "reads_from_us")
+
+
 def _kept(vault: Vault, period: Period) -> dict | None:
-    doc = read_setting(vault, REVIEWED.format(month=period.first_day.strftime("%Y-%m")))
-    if doc is None or not all(key in doc for key in _JUDGED):  # reviewed before these were kept
+    """The month's kept review, when it holds what this module keeps, each of the right kind (a value
+    edited into something else behind the gateway is no review: the month is judged again, and the
+    report's verification names the row)."""
+    try:
+        doc = read_setting(vault, REVIEWED.format(month=period.first_day.strftime("%Y-%m")))
+    except ValueError:  # not JSON
+        return None
+    if not isinstance(doc, dict) or not all(key in doc for key in _JUDGED):  # reviewed before these were kept
+        return None
+    share, at = doc.get("explained_share"), doc.get("at")
+    if (not all(type(doc[key]) is int for key in _NUMBERS) or not isinstance(at, str)
+            or not (share is None or type(share) in (int, float))):
+        return None
+    try:
+        datetime.fromisoformat(at)
+    except ValueError:
         return None
     return doc if doc["zone"] == period.tz.key else None  # the month's days were another zone's
 

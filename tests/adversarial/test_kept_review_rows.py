@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from sqlalchemy import text
 
 from auditor.policy.rules import load_policy
@@ -39,3 +41,19 @@ def test_kept_figures_edited_behind_the_gateway_are_named_by_the_report_that_sho
     previous = report.facts.previous
     assert previous.reviewed_at is None and previous.findings == kept_findings > 0
     assert "October 2026 judged again under today's rules" in report.html()
+
+
+@pytest.mark.parametrize("value", ["{not json", '{"accesses": "many"}', "[1, 2]"])
+def test_a_kept_review_edited_into_nonsense_is_named_and_the_month_judged_again(vault, value):
+    """Not a traceback in place of the report: the month before is judged again, the cover names the row."""
+    hospital_month(vault)
+    sign_checkpoint(vault)
+    policy = load_policy()
+    review_period(vault, month_period("2026-10", vault.timezone), policy)
+    with vault.records.begin() as conn:
+        kept = json.loads(conn.execute(text("SELECT value FROM vault_settings WHERE name = 'reviewed 2026-10'")).scalar_one())
+        edited = value if value != '{"accesses": "many"}' else json.dumps(kept | {"accesses": "many"})
+        conn.execute(text("UPDATE vault_settings SET value = :v WHERE name = 'reviewed 2026-10'"), {"v": edited})
+    report = monthly_report(vault, month_period("2026-11", vault.timezone), policy, load_site(None))
+    assert report.headline.rows_altered == 1 and report.facts.previous.reviewed_at is None
+    assert report.facts.trend.accesses[-2] == report.facts.previous.accesses == 1
