@@ -137,5 +137,12 @@ class CheckpointFile:
         return checkpoints, problems
 
     def latest(self) -> Checkpoint | None:
+        """The line of the largest size, signed or not (what `audit verify` then judges)."""
         checkpoints, _ = self.read()
         return max(checkpoints, key=lambda c: c.size, default=None)
+
+    def latest_signed(self, public_key: bytes) -> Checkpoint | None:
+        """The checkpoint of the largest size whose signature verifies with `public_key`: what a check
+        may rely on. A line anyone who can write the file added cannot stand in for it."""
+        checkpoints, _ = self.read()
+        return max((c for c in checkpoints if c.verify(public_key)), key=lambda c: c.size, default=None)

@@ -236,8 +236,8 @@ class AuditLog:
     def _check_not_rolled_back(self, size: int) -> None:
         """Refuse to append to a log shorter than its latest signed checkpoint (a restored or truncated
         database): appending would fork the history the checkpoints vouch for."""
-        latest = self.checkpoints.latest()
-        if latest is not None and latest.verify(self.keyring.signing_public_key) and latest.size > size:
+        latest = self.checkpoints.latest_signed(self.keyring.signing_public_key)  # never a forged line's size
+        if latest is not None and latest.size > size:
             raise TamperDetected(
                 f"the audit log holds {size} events but checkpoint {latest.origin} signed {latest.size}: "
                 f"it was truncated or rolled back after sequence number {size}; run: auditor audit verify"

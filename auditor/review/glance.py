@@ -134,4 +134,4 @@ def month_at_a_glance(vault: Vault, period: Period, *, cases: bool = True, relea
     ordered = {s: int(findings.get(s, 0)) for s in SEVERITIES} | {s: int(n) for s, n in findings.items()
                                                                   if s not in SEVERITIES}
     return MonthAtAGlance(month, accesses, review, ordered, opened, overdue, due, late, last_verification(vault),
-                          vault.checkpoints.latest())
+                          vault.checkpoints.latest_signed(vault.keyring.signing_public_key))

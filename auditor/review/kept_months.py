@@ -64,11 +64,8 @@ def log_size(vault: Vault) -> int:
     database writer can raise it (the log's head row could be raised while the rules read and put back
     after, hiding the events appended later from appended_since). What is appended after it may or may
     not be in what the rules read, and counts as appended since."""
-    checkpoints, _ = vault.checkpoints.read()
-    for checkpoint in sorted(checkpoints, key=lambda c: c.size, reverse=True):
-        if checkpoint.verify(vault.keyring.signing_public_key):
-            return checkpoint.size
-    return 0
+    latest = vault.checkpoints.latest_signed(vault.keyring.signing_public_key)
+    return latest.size if latest is not None else 0
 
 
 def judged_under(period: Period, policy: Policy, suppressions: list[ActiveSuppression], size: int,

@@ -314,6 +314,32 @@ def test_rolled_back_database_under_a_running_vault(logged, tmp_path):
     assert_detected(vault, N + 1, "truncated")
 
 
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_a_forged_checkpoint_line_does_not_disarm_the_rollback_check(logged, clock, tmp_path):
+    """Whoever rolls the database back and can write the vault's folder appends a checkpoint line of a
+    larger size that no keyring signed: the check before appending must still meet the latest genuine
+    checkpoint, not stop at the forged one."""
+    vault = logged
+    db = vault.home / "records.db"
+    vault.close()
+    backup = tmp_path / "records-backup.db"
+    shutil.copyfile(db, backup)
+    reads(vault, 20, tag="later")
+    _restore_records_file(vault, backup)
+    genuine = CheckpointFile(vault.checkpoints.path).latest()
+    line = json.loads(genuine.to_line()) | {"size": genuine.size + 1_000}  # its signature no longer holds
+    with vault.checkpoints.path.open("a") as f:
+        f.write(json.dumps(line, separators=(",", ":")) + "\n")
+
+    reopened = Vault.open(vault.home, clock=clock)
+    try:
+        with pytest.raises(TamperDetected, match=f"signed {genuine.size}"):
+            reopened.gateway.read_chart(AccessContext("dr.house", "TREAT"), "MRN-1")
+    finally:
+        reopened.close()
+    assert count(vault) == N
+
 # -- (g) conflicting checkpoints, and a fork --------------------------------------------------------
 def test_two_signed_checkpoints_for_one_size(logged, clock):
     keyring = logged.keyring

@@ -3,6 +3,7 @@ proved in it; another vault's checkpoints are refused as a mistake, not reported
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import pytest
@@ -33,3 +34,16 @@ def test_another_vaults_checkpoints_are_refused(sqlite_vault, tmp_path, clock):
     other.close()
     with pytest.raises(InputError, match="signed by another vault's key"):
         verify_audit_log(sqlite_vault, [other.checkpoints.path])
+
+
+def test_an_event_is_proved_against_a_signed_checkpoint_never_a_line_added_to_the_file(population):
+    """A line of a larger size, its signature not this keyring's, appended to the checkpoints file: the
+    proof is made against the latest genuine checkpoint, and it checks."""
+    vault = population
+    genuine = sign_checkpoint(vault)
+    line = json.loads(genuine.to_line()) | {"size": genuine.size + 1_000}
+    with vault.checkpoints.path.open("a") as f:
+        f.write(json.dumps(line) + "\n")
+    proved = inclusion_proof(vault, 3)
+    assert (proved.checkpoint.size, proved.checkpoint.root) == (genuine.size, genuine.root)
+    assert check_proof(proved.proof, vault.keyring.signing_public_key).ok

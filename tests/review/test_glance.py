@@ -3,6 +3,7 @@ a verification kept says, and the figures a reader's roles do not see left unrea
 
 from __future__ import annotations
 
+import json
 from datetime import date
 
 import pytest
@@ -46,3 +47,16 @@ def test_a_verification_kept_is_shown_and_the_figures_not_seen_are_not_read(mont
     assert glance.verification.ok and glance.verification.size == done.size
     assert (glance.findings_total, glance.cases_open, glance.requests_due) == (0, 0, 0)
     assert glance.checkpoint is not None and glance.checkpoint == month_vault.checkpoints.latest()  # signed, not made
+
+
+def test_the_glance_shows_the_latest_signed_checkpoint_not_a_line_added_to_the_file(month_vault, policy):
+    """A line of a larger size appended to the checkpoints file by someone who can write the vault's
+    folder, with no signature of this keyring, is not shown as the log's latest checkpoint."""
+    genuine = month_vault.checkpoints.latest()
+    line = json.loads(genuine.to_line()) | {"size": genuine.size + 1_000}
+    with month_vault.checkpoints.path.open("a") as f:
+        f.write(json.dumps(line) + "\n")
+    assert month_vault.checkpoints.latest().size == genuine.size + 1_000  # the line is read
+    glance = month_at_a_glance(month_vault, month_period("2026-11", month_vault.timezone), cases=False,
+                               releases=False, policy=policy)
+    assert glance.checkpoint == genuine

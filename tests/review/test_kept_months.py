@@ -151,3 +151,24 @@ def test_the_size_kept_is_the_latest_signed_checkpoints_not_the_log_heads(hospit
     with hospital.records.begin() as conn:
         conn.execute(text("UPDATE audit_log_head SET size = size + 50"))
     assert log_size(hospital) == signed
+
+
+def test_a_checkpoint_line_forged_in_the_site_folder_does_not_raise_the_size_kept(hospital):
+    """Someone who can write the vault's folder appends checkpoint lines claiming a larger log: one a
+    genuine line with its size raised, one signed by a key of their own under this vault's fingerprint,
+    one that is not a checkpoint at all. None verifies with the keyring, so the size kept is still the
+    latest genuine checkpoint's."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from auditor.audit.checkpoints import Checkpoint, sign
+
+    genuine = hospital.checkpoints.latest()
+    raised = Checkpoint(genuine.size + 1_000, genuine.root, genuine.at, genuine.key, genuine.signature)
+    theirs = Ed25519PrivateKey.generate()
+    forged = sign(genuine.size + 2_000, genuine.root, datetime(2026, 12, 1, tzinfo=timezone.utc), theirs,
+                  theirs.public_key().public_bytes_raw())
+    forged = Checkpoint(forged.size, forged.root, forged.at, genuine.key, forged.signature)
+    with hospital.checkpoints.path.open("a") as f:
+        f.write(raised.to_line() + "\n" + forged.to_line() + "\n" + '{"size": 99999999}\n')
+    assert max(c.size for c in hospital.checkpoints.read()[0]) == genuine.size + 2_000  # the lines are read
+    assert log_size(hospital) == genuine.size
