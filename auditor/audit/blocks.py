@@ -103,9 +103,37 @@ class StoredEvent:
     block: BlockHeader | None = None
 
 
-def stored_events(conn: Connection, lo: int | None = None, hi: int | None = None,
-                  batch: int = 20_000) -> Iterator[StoredEvent]:
-    """Every event with lo < seq <= hi in sequence order, from audit_events rows and from blocks."""
+@dataclass(frozen=True)
+class StoredBlock:
+    """A block as stored, not yet decoded: its header, its events (an Arrow IPC stream), and its leaf
+    hashes and seals (32 bytes each, one after the other)."""
+
+    header: BlockHeader
+    events: bytes
+    leaves: bytes
+    seals: bytes
+
+    def stored_events(self, lo: int | None = None, hi: int | None = None) -> Iterator[StoredEvent]:
+        """Its events with lo < seq <= hi, in the order stored (as many as decode, whatever its header
+        says; all of them unreadable when it does not decode)."""
+        header = self.header
+        first, last = header.first_seq, header.last_seq
+        try:
+            values = rows(decode(self.events, first, last, strict=False))
+            count = len(values)
+            leaves, seals = split(self.leaves, count), split(self.seals, count)
+            events = [StoredEvent(first + i, values[i], leaves[i], seals[i], header) for i in range(count)]
+        except UnreadableBlock:
+            events = [StoredEvent(first + i, None, b"", b"", header) for i in range(last - first + 1)]
+        for e in events:
+            if (lo is None or e.seq > lo) and (hi is None or e.seq <= hi):
+                yield e
+
+
+def stored_events(conn: Connection, lo: int | None = None, hi: int | None = None, batch: int = 20_000,
+                  whole_blocks: bool = False) -> Iterator[StoredEvent | StoredBlock]:
+    """Every event with lo < seq <= hi in sequence order, from audit_events rows and from blocks; with
+    `whole_blocks`, each block that holds some of them as one StoredBlock, undecoded, in its place."""
     def within(seq_column, last_column=None):
         where = []
         if lo is not None:
@@ -125,13 +153,13 @@ def stored_events(conn: Connection, lo: int | None = None, hi: int | None = None
         for part in result.partitions():
             for r in part:
                 while block is not None and block.first_seq < r[0]:
-                    yield from _block_events(conn, BlockHeader(*block), lo, hi)
+                    yield from _block_items(conn, BlockHeader(*block), lo, hi, whole_blocks)
                     block = next(pending, None)
                 yield StoredEvent(r[0], tuple(r[:n]), bytes(r[n]), bytes(r[n + 1]))
     finally:
         result.close()
     while block is not None:
-        yield from _block_events(conn, BlockHeader(*block), lo, hi)
+        yield from _block_items(conn, BlockHeader(*block), lo, hi, whole_blocks)
         block = next(pending, None)
 
 
@@ -164,33 +192,29 @@ _HEADER = (BLOCKS.c.first_seq, BLOCKS.c.last_seq, BLOCKS.c.source, BLOCKS.c.firs
            BLOCKS.c.header_seal)
 
 
-def _block_events(conn: Connection, header: BlockHeader, lo: int | None, hi: int | None) -> Iterator[StoredEvent]:
-    """The block's events in the order stored (as many as decode, whatever its header says; all of
-    them unreadable when it does not decode)."""
-    first, last = header.first_seq, header.last_seq
+def _stored_block(conn: Connection, header: BlockHeader) -> StoredBlock:
     stored = conn.execute(select(BLOCKS.c.events, BLOCKS.c.leaves, BLOCKS.c.seals)
-                          .where(BLOCKS.c.first_seq == first)).one()
-    try:
-        values = rows(decode(bytes(stored.events), first, last, strict=False))
-        count = len(values)
-        leaves, seals = split(bytes(stored.leaves), count), split(bytes(stored.seals), count)
-        events = [StoredEvent(first + i, values[i], leaves[i], seals[i], header) for i in range(count)]
-    except UnreadableBlock:
-        events = [StoredEvent(first + i, None, b"", b"", header) for i in range(last - first + 1)]
-    for e in events:
-        if (lo is None or e.seq > lo) and (hi is None or e.seq <= hi):
-            yield e
+                          .where(BLOCKS.c.first_seq == header.first_seq)).one()
+    return StoredBlock(header, bytes(stored.events), bytes(stored.leaves), bytes(stored.seals))
+
+
+def _block_items(conn: Connection, header: BlockHeader, lo: int | None, hi: int | None,
+                 whole: bool) -> Iterator[StoredEvent | StoredBlock]:
+    block = _stored_block(conn, header)
+    if whole:
+        yield block
+    else:
+        yield from block.stored_events(lo, hi)
 
 
 def _some_block_events(conn: Connection, header: BlockHeader, seqs: list[int]) -> dict[int, StoredEvent]:
-    """As _block_events, for a few of the block's events: only those are made Python values."""
+    """As StoredBlock.stored_events, for a few of the block's events: only those are made Python values."""
     first, last = header.first_seq, header.last_seq
-    stored = conn.execute(select(BLOCKS.c.events, BLOCKS.c.leaves, BLOCKS.c.seals)
-                          .where(BLOCKS.c.first_seq == first)).one()
+    stored = _stored_block(conn, header)
     try:
-        table = decode(bytes(stored.events), first, last, strict=False)
+        table = decode(stored.events, first, last, strict=False)
         count = table.num_rows
-        leaves, seals = bytes(stored.leaves), bytes(stored.seals)
+        leaves, seals = stored.leaves, stored.seals
         if len(leaves) != HASH * count or len(seals) != HASH * count:
             raise UnreadableBlock(f"{len(leaves)} bytes of hashes for {count} audit events; run: auditor audit verify")
         places = [s - first for s in seqs if s - first < count]

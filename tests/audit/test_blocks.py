@@ -4,6 +4,7 @@ named to the event, as a row would be. Runs on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
+from array import array
 from datetime import datetime, timedelta, timezone
 
 import pyarrow as pa
@@ -12,9 +13,12 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from sqlalchemy import delete, select, update
 
 from auditor.audit import blocks, merkle
-from auditor.audit.blocks import BLOCKS, SCHEMA, stored_events
+from auditor.audit.blocks import BLOCKS, SCHEMA, StoredBlock, stored_events
+from auditor.audit import event_checks
+from auditor.audit.event_checks import Found
 from auditor.audit.events import AuditEvent, ImportedEvents, canonical_bytes, to_microseconds
 from auditor.audit.proofs import build_proof, check_proof
+from auditor.audit.seal import EventSeal, block_header_seal
 from auditor.errors import TamperDetected
 from auditor.policy.frames import Period, load_frames
 from tests.audit.helpers import append_batches, kinds, verify
@@ -209,3 +213,74 @@ def test_what_was_appended_after_a_size_is_found_by_its_time_without_reading_the
     with mixed.records.connect() as conn:
         assert blocks.appended_since(conn, 42, us(minutes=10), us(hours=1), key)
         assert not blocks.appended_since(conn, 62, us(minutes=10), us(hours=1), key)
+
+
+def _ledger_events(n: int) -> ImportedEvents:
+    """The vault's own service work in a block: ledger events of rows written (auditor.vault.ledger)."""
+    return ImportedEvents.of_columns(
+        at_us=[to_microseconds(T0 + timedelta(seconds=i)) for i in range(n)], source="vault", source_event_id=[None] * n,
+        user_id=["svc"] * n, role=["service"] * n, purpose=[None] * n, break_glass=[False] * n, reason=[None] * n,
+        workstation=[None] * n, action=["create"] * n, patient_id=[None] * n, record_type=["table:patients"] * n,
+        record_id=[str(i) for i in range(n)], source_row_hash=[bytes([i]) * 32 for i in range(n)],
+        outcome=["success"] * n, detail=['a "quoted"\tdetail\\' if i == 1 else None for i in range(n)])
+
+
+def _both_ways(vault, first_seq: int):
+    """A stored block checked whole (event_checks._clean_block) and event by event (event_checks._block)."""
+    seal, key = EventSeal(vault.keyring.log_mac_key), vault.keyring.log_mac_key
+    with vault.records.connect() as conn:
+        (block,) = [b for b in stored_events(conn, whole_blocks=True)
+                    if isinstance(b, StoredBlock) and b.header.first_seq == first_seq]
+    whole, one_by_one = Found(), Found()
+    clean = event_checks._clean_block(block, seal, key, whole, None, None)
+    return clean, whole, list(event_checks._block(list(block.stored_events()), seal, key, one_by_one)), one_by_one
+
+
+def test_a_block_as_stored_is_checked_whole_as_event_by_event(mixed):
+    """Verification checks a block found as stored in one pass of Arrow's kernels: the same sequence
+    numbers, leaves and ledger entries as checking it event by event, text JSON escapes included."""
+    append_batches(mixed, ([_ledger_events(4)],))  # events 63..66
+    for first in (8, 43, 63):
+        clean, whole, events, one_by_one = _both_ways(mixed, first)
+        assert clean is not None and [kind for *_, kind in events] == [None] * len(events)
+        assert array("q", clean.seqs).tolist() == [seq for seq, *_ in events]
+        assert clean.leaves == b"".join(leaf for _, leaf, _ in events)
+        assert whole.ledger == one_by_one.ledger and whole.findings == one_by_one.findings == []
+    assert [entry[:4] for entry in whole.ledger] == [(63 + i, "patients", str(i), "create") for i in range(4)]
+    assert verify(mixed).ok
+
+
+def _resealed(vault, first_seq: int, **header) -> None:
+    """The block's header changed and sealed again with the log's key: what an append that got it wrong
+    would store (no one without the key can)."""
+    stored = _block(vault, first_seq)
+    values = {name: getattr(stored, name) for name in ("first_seq", "last_seq", "source", "first_at_us",
+                                                        "last_at_us")} | header
+    _rewrite(vault, first_seq, **header, header_seal=block_header_seal(vault.keyring.log_mac_key, **values))
+
+
+def _moved(vault, first_seq: int) -> None:
+    """Two events of a block swapped, each with its own leaf and seal: each still matches them."""
+    stored = _block(vault, first_seq)
+    table = blocks.decode(stored.events, stored.first_seq, stored.last_seq)
+    order = [1, 0, *range(2, table.num_rows)]
+    swap = lambda packed: b"".join(packed[32 * i : 32 * i + 32] for i in order)  # noqa: E731
+    _rewrite(vault, first_seq, events=blocks.encode_table(table.take(order)), leaves=swap(stored.leaves),
+             seals=swap(stored.seals))
+
+
+@pytest.mark.parametrize("tamper, kind", [
+    (lambda v: _rewrite(v, 8, events=_edited_events(v, 8, 3, "user_id", "someone-else")[0]), "edited"),
+    (lambda v: _rewrite(v, 8, first_at_us=_block(v, 8).first_at_us - 1), "block-header"),
+    (lambda v: _rewrite(v, 8, header_seal=bytes(32)), "block-header"),
+    (lambda v: _resealed(v, 8, first_at_us=_block(v, 8).first_at_us - 1), "block-header"),  # as a wrong append
+    (lambda v: _resealed(v, 8, source="elsewhere"), "block-header"),
+    (lambda v: _rewrite(v, 8, leaves=bytes(len(_block(v, 8).leaves))), "edited"),  # the stored leaves alone
+    (lambda v: _rewrite(v, 8, seals=bytes(len(_block(v, 8).seals))), "forged"),
+    (lambda v: _moved(v, 8), "moved")])
+def test_a_block_not_as_stored_is_left_to_the_event_by_event_check_which_names_what(mixed, tamper, kind):
+    tamper(mixed)
+    clean, _, events, one_by_one = _both_ways(mixed, 8)
+    assert clean is None
+    assert kind in {k for *_, k in events} | {f.kind for f in one_by_one.findings}
+    assert kind in kinds(verify(mixed))

@@ -320,7 +320,7 @@ _MONTH_START = _NOVEMBER.start.value // 1000  # in UTC microseconds: events arou
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(st.tuples(st.sampled_from(["u1", "u2", "u3"]), st.sampled_from(["ehr", "vault"]),
                           st.sampled_from(["nurse", "service", None]), st.sampled_from(["success", "denied"]),
-                          st.sampled_from(["view", "login", "export"]), st.booleans(),
+                          st.sampled_from(["view", "login_failed", "export"]), st.booleans(),
                           st.integers(-3_600_000_000, 3_600_000_000)), min_size=1, max_size=25))
 @example([("u1", "ehr", "nurse", "denied", "view", True, 60), ("u1", "ehr", "nurse", "success", "view", True, 120)])
 @example([("u1", "ehr", "nurse", "success", "view", False, 60), ("u1", "ehr", "nurse", "success", "view", True, 120)])
