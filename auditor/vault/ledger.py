@@ -152,14 +152,14 @@ def all_digests(conn: Connection, table: str, batch: int = 20_000) -> Iterator[t
                 for row in rows:
                     yield str(row[at]), row_digest(table, row)
         return
-    cursor = conn.connection.cursor()  # the driver's own, on this connection and its snapshot: tuples, no Rows
+    result = conn.exec_driver_sql(sql)  # begun in the connection's transaction, as any read of it is
     try:
-        cursor.execute(sql)
+        cursor = result.cursor  # its rows as the driver gives them, tuples, without a Row made of each
         while rows := cursor.fetchmany(batch):
             for row in rows:
                 yield str(row[at]), row_digest(table, tuple(row))
     finally:
-        cursor.close()
+        result.close()
 
 
 @dataclass(frozen=True)

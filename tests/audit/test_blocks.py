@@ -284,3 +284,33 @@ def test_a_block_not_as_stored_is_left_to_the_event_by_event_check_which_names_w
     assert clean is None
     assert kind in {k for *_, k in events} | {f.kind for f in one_by_one.findings}
     assert kind in kinds(verify(mixed))
+
+
+def _column_whose_metadata_lies(table: pa.Table, name: str, offsets_too: bool) -> bytes:
+    """`table` with its column `name` given a value in every row, all marked valid in the bitmap, while
+    its null count says all are null (and, `offsets_too`, its offsets out of order, one past the data)."""
+    n, kind = table.num_rows, SCHEMA.field(name).type
+    real = pa.array([f"planted {i}" for i in range(n)], type=kind)
+    bitmap, offsets, data = real.buffers()
+    if offsets_too:
+        raw = bytearray(offsets.to_pybytes())
+        raw[4:8] = (len(data) + 40).to_bytes(4, "little")
+        offsets = pa.py_buffer(bytes(raw))
+    lying = pa.Array.from_buffers(kind, n, [pa.py_buffer(b"\xff" * ((n + 7) // 8)), offsets, data], null_count=n)
+    return blocks.encode_table(table.set_column(SCHEMA.names.index(name), name, lying))
+
+
+@pytest.mark.parametrize("offsets_too", [False, True])
+def test_a_block_whose_arrow_metadata_lies_is_unreadable_not_clean(mixed, offsets_too):
+    """Arrow reads a stream's null counts and offsets as written: a column all null when appended,
+    given values behind a null count that still says none, gave Arrow's kernels the canonical bytes of
+    nulls (the block's leaves) and Python the values planted. Every buffer is now checked against its
+    metadata when a block is decoded, so such a block cannot be decoded, and verify names its events."""
+    stored = _block(mixed, 8)
+    table = blocks.decode(stored.events, stored.first_seq, stored.last_seq)
+    assert table["detail"].null_count == table.num_rows  # none was given
+    _rewrite(mixed, 8, events=_column_whose_metadata_lies(table, "detail", offsets_too))
+    clean, _, events, _ = _both_ways(mixed, 8)
+    assert clean is None and {kind for *_, kind in events} == {"unreadable"}
+    result = verify(mixed)
+    assert "edited" in kinds(result) and result.first_bad_seq == 8
