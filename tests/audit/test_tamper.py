@@ -301,18 +301,22 @@ def test_rolled_back_database_under_a_running_vault(logged, tmp_path):
     """The vault that has already appended (and passed its start-up check) must not append to a database
     that was rolled back beneath it either: that would fork the history its own checkpoints signed."""
     vault = logged
-    db = vault.home / "records.db"
-    vault.close()
-    backup = tmp_path / "records-backup.db"
-    shutil.copyfile(db, backup)
-    reads(vault, 20, tag="later")
-    _restore_records_file(vault, backup)
+    _rolled_back_after_20_reads(vault, tmp_path)
 
     with pytest.raises(TamperDetected):
         vault.gateway.read_chart(AccessContext("dr.house", "TREAT"), "MRN-1")
     assert count(vault) == N
     assert_detected(vault, N + 1, "truncated")
 
+
+def _rolled_back_after_20_reads(vault, tmp_path) -> None:
+    """The records database copied, 20 more reads appended (and signed), then the copy put back."""
+    db = vault.home / "records.db"
+    vault.close()
+    backup = tmp_path / "records-backup.db"
+    shutil.copyfile(db, backup)
+    reads(vault, 20, tag="later")
+    _restore_records_file(vault, backup)
 
 
 @pytest.mark.parametrize("backend", ["sqlite"])
@@ -321,12 +325,7 @@ def test_a_forged_checkpoint_line_does_not_disarm_the_rollback_check(logged, clo
     larger size that no keyring signed: the check before appending must still meet the latest genuine
     checkpoint, not stop at the forged one."""
     vault = logged
-    db = vault.home / "records.db"
-    vault.close()
-    backup = tmp_path / "records-backup.db"
-    shutil.copyfile(db, backup)
-    reads(vault, 20, tag="later")
-    _restore_records_file(vault, backup)
+    _rolled_back_after_20_reads(vault, tmp_path)
     genuine = CheckpointFile(vault.checkpoints.path).latest()
     line = json.loads(genuine.to_line()) | {"size": genuine.size + 1_000}  # its signature no longer holds
     with vault.checkpoints.path.open("a") as f:
