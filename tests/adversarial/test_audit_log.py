@@ -154,6 +154,28 @@ def test_two_events_swapped_inside_a_block_are_named_as_moved(attacked_home, aud
     assert "fork" not in checked.out
 
 
+def test_values_planted_behind_a_null_count_that_says_none_are_named(attacked_home, auditor, tmp_path):
+    """A column no event of the block has a value in (the detail, say) given one in every row, its
+    validity bitmap set and its Arrow null count left saying all are null, the leaves and seals as they
+    were: whatever computes on the null count sees nothing changed, whatever reads the values sees them.
+    The block is checked against its own metadata when decoded, so verify names every event of it."""
+    kept = copy_of_checkpoints(attacked_home, tmp_path)
+    with records_db(attacked_home) as conn:
+        first, last, events, leaves, seals = first_block(conn)
+        table = blocks.decode(events, first, last)
+        name = next(f.name for f in blocks.SCHEMA if pa.types.is_string(f.type)
+                    and table[f.name].null_count == table.num_rows)
+        planted = pa.array([f"planted {i}" for i in range(table.num_rows)], pa.string())
+        bitmap = pa.py_buffer(b"\xff" * ((table.num_rows + 7) // 8))
+        lying = pa.Array.from_buffers(pa.string(), table.num_rows, [bitmap, *planted.buffers()[1:]],
+                                      null_count=table.num_rows)
+        conn.execute("UPDATE audit_event_blocks SET events = ? WHERE first_seq = ?",
+                     (blocks.encode_table(table.set_column(blocks.SCHEMA.names.index(name), name, lying)), first))
+    checked = verify(auditor, kept)
+    assert checked.code == 1
+    assert f"seq {first}: edited: events {first}..{last}: their block cannot be decoded" in checked.out
+
+
 # -- 4. treatment data ---------------------------------------------------------------------------------
 def _unexplained(found):
     return [f for f in found if f["rule"] == "no-treatment-relationship" and f["mrn"]]
