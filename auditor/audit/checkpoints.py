@@ -144,5 +144,6 @@ class CheckpointFile:
     def latest_signed(self, public_key: bytes) -> Checkpoint | None:
         """The checkpoint of the largest size whose signature verifies with `public_key`: what a check
         may rely on. A line anyone who can write the file added cannot stand in for it."""
-        checkpoints, _ = self.read()
-        return max((c for c in checkpoints if c.verify(public_key)), key=lambda c: c.size, default=None)
+        checkpoints, _ = self.read()  # largest first: one signature checked when the latest is genuine
+        return next((c for c in sorted(checkpoints, key=lambda c: c.size, reverse=True) if c.verify(public_key)),
+                    None)

@@ -177,7 +177,7 @@ def _clean_block(block: StoredBlock, seal: EventSeal, mac_key: bytes, found: Fou
                                   pc.starts_with(table["record_type"], LEDGER_PREFIX)), False)
     if pc.any(ledger).as_py():
         found.ledger += [_ledger_entry(row[0], row) for row in rows(table.filter(ledger))]
-    return Clean(numbers.astype(np.int64).tobytes(), leaves)
+    return Clean(numbers.tobytes(), leaves)  # int64, as SCHEMA types seq
 
 
 def check_events(conn: Connection, mac_key: bytes, batch: int, found: Found, lo: int | None = None,
