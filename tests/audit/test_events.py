@@ -1,10 +1,11 @@
 """The canonical form of an event: the bytes the leaf hash covers (a log format, so pinned here)."""
 
 import json
+from datetime import datetime, timedelta, timezone
 
 from hypothesis import given, strategies as st
 
-from auditor.audit.events import CANONICAL_COLUMNS, CANONICAL_VERSION, canonical_bytes
+from auditor.audit.events import CANONICAL_COLUMNS, CANONICAL_VERSION, canonical_bytes, from_microseconds, to_microseconds
 
 BYTES_COLUMNS = {"source_row_hash", "reason"}
 
@@ -56,3 +57,15 @@ def test_event_seal_is_hmac_sha256(key, leaf):
     seal = EventSeal(key)
     assert seal(leaf) == hmac.new(key, leaf, hashlib.sha256).digest()
     assert seal.matches(leaf, seal(leaf)) and not seal.matches(leaf + b"x", seal(leaf))
+
+
+@given(st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30),
+                    timezones=st.one_of(st.none(), st.timezones(), st.builds(lambda m: timezone(timedelta(minutes=m)),
+                                                                             st.integers(-1439, 1439)))))
+def test_microseconds_are_the_times_difference_from_the_epoch_in_utc(at):
+    """The stored time of an event (and of everything the gateway writes): to_microseconds subtracts
+    an aware time from the epoch directly; the reference converts to UTC first, as it did. A naive
+    time is the machine's local time either way."""
+    delta = at.astimezone(timezone.utc) - datetime(1970, 1, 1, tzinfo=timezone.utc)
+    assert to_microseconds(at) == (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+    assert from_microseconds(to_microseconds(at)) == at.astimezone(timezone.utc)
