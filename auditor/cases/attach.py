@@ -148,7 +148,8 @@ def _rows(change: CaseworkChange, case: Case, findings: list[Finding], keys: lis
     for f, key, row_id in zip(findings, keys, ids):
         rows.append(dict(
             id=row_id, case_id=case.id, finding_key=key, rule=f.rule, severity=f.severity, risk=f.risk,
-            patient_id=f.patient_id, event_ids=json.dumps(f.event_ids), first_at=datetime.fromisoformat(f.first_at),
+            patient_id=f.patient_id, event_ids=compact_json(f.event_ids).decode("utf-8"),
+            first_at=datetime.fromisoformat(f.first_at),
             last_at=datetime.fromisoformat(f.last_at), added_at=change.at,
             explanation=change.seal(case.data_key_id, "case_findings", "explanation", row_id, f.explanation)))
         f.case = case.id
@@ -229,16 +230,17 @@ def attach_findings(casework: Casework, findings: list[Finding], first_day: date
         users = sorted(by_user)
         cases = _cases_for(change, users, first_day, last_day, result)
         span = f"{first_day.isoformat()} to {last_day.isoformat()}"
+        opened = set(result.opened)
         parts: dict[int, tuple[str, list[int], list[Finding]]] = {}
         added: list[dict] = []
         history: list[tuple[Case, str, str, None]] = []
         for user_id in users:
             case, theirs = cases[user_id], by_user[user_id]
             parts[case.id] = (user_id, _rows(change, case, theirs, their_keys[user_id], added), theirs)
-            opened = case.id in result.opened
-            history.append((case, "opened" if opened else "findings_added", f"{len(theirs)} finding(s) of {span}", None))
-            change.record("case", case.id, f"case {case.id} {'opened' if opened else 'extended'} for user "
-                          f"{user_id}: {len(theirs)} finding(s) of {span}", action="create" if opened else "update")
+            new = case.id in opened
+            history.append((case, "opened" if new else "findings_added", f"{len(theirs)} finding(s) of {span}", None))
+            change.record("case", case.id, f"case {case.id} {'opened' if new else 'extended'} for user "
+                          f"{user_id}: {len(theirs)} finding(s) of {span}", action="create" if new else "update")
             result.added += len(theirs)
             if len(added) >= _INSERT_ROWS:  # the rows go in as they are made: not millions of dicts at once
                 _insert(change, added)

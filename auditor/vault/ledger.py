@@ -133,9 +133,11 @@ def digests(conn: Connection, table: str, keys: Iterable[int | str]) -> dict[str
     found: dict[str, bytes] = {}
     for i in range(0, len(wanted), _CHUNK):
         part = wanted[i : i + _CHUNK]
-        rows = conn.exec_driver_sql(f"{sql} WHERE {key_column} IN ({', '.join([mark] * len(part))})",
-                                    tuple(part)).fetchall()
-        found.update((str(row[at]), row_digest(table, tuple(row))) for row in rows)
+        result = conn.exec_driver_sql(f"{sql} WHERE {key_column} IN ({', '.join([mark] * len(part))})", tuple(part))
+        try:  # the driver's tuples, no Row made of each (a review records 2.25 million case findings at 60M)
+            found.update((str(row[at]), row_digest(table, tuple(row))) for row in result.cursor.fetchall())
+        finally:
+            result.close()
     return found
 
 
