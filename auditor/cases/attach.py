@@ -29,7 +29,6 @@ from auditor.cases.timelines import Cut, add_parts, cases_with_parts
 from auditor.cases.workflow import CLOSED, OPEN, record_histories
 from auditor.crypto.envelope import new_key_ids
 from auditor.policy.findings import Finding
-from auditor.vault.gateway.bulk import insert_rows
 from auditor.vault.gateway.casework import Casework, CaseworkChange
 from auditor.vault.ledger import compact_json
 from auditor.vault.records import Case, CaseFinding
@@ -158,8 +157,7 @@ def _rows(change: CaseworkChange, case: Case, findings: list[Finding], keys: lis
 
 def _insert(change: CaseworkChange, rows: list[dict]) -> None:
     """The case_findings rows, many at a time (no ORM object each, nor the ORM's bulk path)."""
-    insert_rows(change.session, CaseFinding, rows)
-    change.wrote("case_findings", "create", [row["id"] for row in rows])
+    change.insert(CaseFinding, rows)
 
 
 # a review's cuts of its accesses, for some findings of each member (auditor.review.timeline.ReviewedAccesses)

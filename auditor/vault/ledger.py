@@ -22,11 +22,12 @@ import hashlib
 import json
 from contextlib import closing
 from dataclasses import dataclass
+from functools import partial
 from datetime import date, datetime
 from typing import Iterable, Iterator
 
 import orjson
-from sqlalchemy import Connection, Table
+from sqlalchemy import CHAR, Connection, Integer, LargeBinary, String, Table, TypeDecorator
 
 from auditor.audit.event_checks import LEDGER_PREFIX
 from auditor.database import server_cursor_rows
@@ -139,6 +140,63 @@ def digests(conn: Connection, table: str, keys: Iterable[int | str]) -> dict[str
         finally:
             result.close()
     return found
+
+
+# a value of this exact type, in a column of this kind, is stored as it is given and read back so, on
+# SQLite (the column's affinity keeps it) and on PostgreSQL: its digest needs no reading back
+_KEPT_AS_GIVEN = ((Integer, int), (String, str), (LargeBinary, bytes))
+
+
+def written_digests(table: str, conn: Connection, rows: list[dict]) -> dict[str, bytes] | None:
+    """The digest of each row about to be inserted into ledger table `table` (dicts keyed by column,
+    every row with the same columns, as bulk.insert_rows takes them), made from the values the driver
+    is given: what `digests` would read back once they are in. None when a value is not one that every
+    backend stores as it is given (a boolean, a date, a float, text in an integer column...), or a
+    column left out has a default the database or a function fills in, or text is longer than its
+    column, or `conn` is not SQLite or psycopg with UTF-8 text: then read them back. A value
+    is taken as the driver is given it before the driver's own wrapping (bytes are bytes, not
+    psycopg's Binary), and a TypeDecorator's as its process_bind_param gives it."""
+    if not rows:
+        return {}
+    dialect = conn.dialect
+    if dialect.name != "sqlite" and not (dialect.driver == "psycopg" and _client_encoding(conn) == "utf-8"):
+        return None  # another driver, or text that PostgreSQL would give back as bytes (SQL_ASCII)
+    t, key = LEDGER[table]
+    given = list(rows[0])
+    if not set(given) <= set(t.columns.keys()):
+        return None
+    kinds, lengths, processors, fixed = [], [], [], {}
+    for c in t.columns:
+        decorated = isinstance(c.type, TypeDecorator)  # its value as stored: process_bind_param's (UTCDateTime)
+        kind = c.type.impl_instance if decorated else c.type
+        # CHAR is padded by PostgreSQL: never as given
+        kinds.append(None if isinstance(kind, CHAR) else next((python for sql, python in _KEPT_AS_GIVEN
+                                                                 if isinstance(kind, sql)), None))
+        lengths.append(getattr(kind, "length", None))
+        processors.append(partial(c.type.process_bind_param, dialect=dialect) if decorated and c.key in given
+                          else None)
+        if c.key not in given:  # as insert_rows leaves it: a scalar Python-side default, or nothing
+            if c.server_default is not None or (c.default is not None and not c.default.is_scalar):
+                return None
+            fixed[c.key] = c.default.arg if c.default is not None else None
+    out: dict[str, bytes] = {}
+    for row in rows:
+        if row.keys() != rows[0].keys():
+            return None
+        values = []
+        for c, kind, length, process in zip(t.columns, kinds, lengths, processors):
+            value = fixed[c.key] if c.key in fixed else process(row[c.key]) if process else row[c.key]
+            if value is not None and type(value) is not kind:
+                return None
+            if length is not None and type(value) is str and len(value) > length:
+                return None  # PostgreSQL cuts the spaces past VARCHAR(n)'s length (refuses anything else)
+            values.append(value)
+        out[str(row[key])] = row_digest(table, tuple(values))
+    return out
+
+
+def _client_encoding(conn: Connection) -> str:
+    return conn.connection.driver_connection.info.encoding
 
 
 def all_digests(conn: Connection, table: str, batch: int = 20_000) -> Iterator[tuple[str, bytes]]:

@@ -27,13 +27,19 @@ AS_BLOCK_FROM = 64  # rows recorded at once from which their events go as one bl
 
 class RowRecording:
     def _record_rows(self: "AccessGateway", session: Session, events: list, ctx: AccessContext, actor: Actor,
-                     at: datetime, table: str, action: str, keys: Iterable[int | str]) -> int:
+                     at: datetime, table: str, action: str, keys: Iterable[int | str],
+                     known: dict[str, bytes] | None = None) -> int:
         """Queue the ledger events of these rows of `table` (created, updated, or about to be deleted:
-        a delete is recorded before the rows go, with their last digest). Returns how many."""
+        a delete is recorded before the rows go, with their last digest). `known`: key (as text) ->
+        digest of rows not to be read back (ServiceChange.insert). Returns how many."""
         if action not in ledger.ACTIONS:
             raise ValueError(f"unknown ledger action {action!r}")
         keys = list(dict.fromkeys(keys))
-        found = ledger.digests(session.connection(), table, keys)
+        if known:
+            found = {str(key): known[str(key)] for key in keys if str(key) in known}
+            found.update(ledger.digests(session.connection(), table, [key for key in keys if str(key) not in known]))
+        else:
+            found = ledger.digests(session.connection(), table, keys)
         if len(found) != len(keys):  # written in this transaction, so present: anything else is a bug
             raise StorageError(f"{len(keys) - len(found)} row(s) of {table} to record are not there; nothing changed")
         template = self._event(ctx, actor, action, at, record_type=ledger.record_type(table))

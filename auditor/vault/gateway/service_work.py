@@ -22,7 +22,9 @@ from auditor.audit.events import AuditEvent
 from auditor.errors import DecryptionError
 from auditor.phi_files import Outputs
 from auditor.vault.gateway.context import AccessContext, Actor
+from auditor.vault.gateway.bulk import insert_rows
 from auditor.vault.gateway.recording import AS_BLOCK_FROM, as_block
+from auditor.vault.ledger import LEDGER, written_digests
 
 if TYPE_CHECKING:  # pragma: no cover
     from auditor.vault.gateway.core import AccessGateway
@@ -47,6 +49,8 @@ class ServiceChange:
     events: list[AuditEvent] = field(default_factory=list)
     outputs: Outputs = field(default_factory=Outputs)
     written: dict[tuple[str, str], list[int | str]] = field(default_factory=dict)  # (table, action) -> keys
+    # table -> key (as text) -> digest of rows created by `insert`, made from the values written
+    inserted: dict[str, dict[str, bytes]] = field(default_factory=dict)
 
     def record(self, record_type: str, record_id: int | str | None, detail: str, *, action: str | None = None,
                patient_id: int | None = None, fields: tuple[str, ...] = (), purpose: str | None = None,
@@ -80,11 +84,29 @@ class ServiceChange:
         varying = {"patient_id": list(each)} if patient_ids is not None else {"record_id": [str(r) for r in each]}
         self.events.append(as_block(template, len(each), **varying))
 
-    def record_rows(self, table: str, action: str, keys: list[int | str]) -> None:
+    def record_rows(self, table: str, action: str, keys: list[int | str], known: dict[str, bytes] | None = None) -> None:
         """Queue the ledger events of rows of a ledger table this work wrote (or, for a delete, is
-        about to delete): auditor.vault.ledger. Pending ORM changes are flushed first."""
+        about to delete): auditor.vault.ledger. Pending ORM changes are flushed first. `known`: key
+        (as text) -> digest of rows whose digests need not be read back."""
         self.session.flush()
-        self.gateway._record_rows(self.session, self.events, self.ctx, self.actor, self.at, table, action, keys)
+        if known is None and table in self.inserted:  # recorded now as it stands: not later as it was inserted
+            for key in keys:
+                self.inserted[table].pop(str(key), None)
+        self.gateway._record_rows(self.session, self.events, self.ctx, self.actor, self.at, table, action, keys,
+                                  known)
+
+    def insert(self, model, rows: list[dict]) -> None:
+        """Insert `rows` into `model`'s ledger table many at a time (bulk.insert_rows: dicts keyed by
+        column, every row with the same ones) and note them created (`wrote`). Their digests are made
+        from the values written when every backend stores those as given (ledger.written_digests),
+        not read back: at 60M events a month a review creates 2.25 million case findings."""
+        table = model.__tablename__
+        digested = written_digests(table, self.session.connection(), rows)
+        insert_rows(self.session, model, rows)
+        key = LEDGER[table][1]
+        self.wrote(table, "create", [row[key] for row in rows])
+        if digested is not None:
+            self.inserted.setdefault(table, {}).update(digested)
 
     def wrote(self, table: str, action: str, keys: Iterable[int | str]) -> None:
         """Note rows of a ledger table this work created or updated: they are recorded (`record_rows`)
@@ -97,12 +119,17 @@ class ServiceChange:
     def record_written(self) -> None:
         """Record what `wrote` noted (the unit of work calls this when its work returns)."""
         written, self.written = self.written, {}
+        inserted, self.inserted = self.inserted, {}
         for (table, action), keys in written.items():
+            known = None
             if action == "update":  # a row created in this work is recorded once, as it stands at the end
                 created = set(written.get((table, "create"), ()))
                 keys = [key for key in keys if key not in created]
+            elif table in inserted:  # as inserted, unless this work updated it since: then as it stands
+                updated = {str(key) for key in written.get((table, "update"), ())}
+                known = {key: digest for key, digest in inserted[table].items() if key not in updated}
             if keys:
-                self.record_rows(table, action, keys)
+                self.record_rows(table, action, keys, known)
 
     def stage(self, folder: Path, files: dict[str, str | bytes]) -> list[Path]:
         """Write `files` into `folder` under temporary names (0600); they take their names just before
