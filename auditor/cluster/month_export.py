@@ -97,8 +97,8 @@ class _Day:
 
 
 def _row_tables(conn: Connection, window: tuple[int, int], batch: int) -> Iterator[pa.Table]:
-    """The log's row-stored events (the vault's own) within the window, in sequence order, a batch at a
-    time, with their stored leaf hashes and seals."""
+    """The log's row-stored events (the vault's own, written fewer than a block's at a time) within the
+    window, in sequence order, a batch at a time, with their stored leaf hashes and seals."""
     E = blocks.EVENTS
     columns = [E.c[name] for name in CANONICAL_COLUMNS] + [E.c.leaf_hash, E.c.seal]
     result = conn.execute(select(*columns).where(E.c.at_us >= window[0], E.c.at_us < window[1])

@@ -31,41 +31,50 @@ def _rows(vault) -> int:
         return conn.execute(select(func.count()).select_from(AuditEventRow)).scalar_one()
 
 
-@pytest.mark.parametrize("n", [3, AS_BLOCK_FROM, 500])
-@pytest.mark.parametrize("kind", ["patients", "records"])
-def test_reads_recorded_together_are_the_events_recorded_one_by_one(tmp_path, clock, n, kind):
-    ids = [1000 + 7 * i for i in range(n)]
+def logged_both_ways(tmp_path, clock, n: int, record) -> tuple[list[dict], list[dict]]:
+    """The last n events of two new vaults' logs, after `record(vault, together)` recorded them one by
+    one in the first and together in the second: stored as rows below AS_BLOCK_FROM, as one block
+    from there on (asserted), and each log verifies."""
     logs = []
-    for name in ("each", "together"):
-        vault = create_home(tmp_path / name, clock=clock, scrypt_n=FAST_SCRYPT)
+    for together in (False, True):
+        vault = create_home(tmp_path / ("together" if together else "each"), clock=clock, scrypt_n=FAST_SCRYPT)
         try:
             before = _rows(vault)
-
-            def one_by_one(change):
-                for i in ids:
-                    if kind == "patients":
-                        change.record("demographics", None, "MRN for a report", patient_id=i, fields=("mrn",))
-                    else:
-                        change.record("workforce", f"u{i}", "display name for a report",
-                                      fields=("first_name", "last_name"))
-
-            def together(change):
-                if kind == "patients":
-                    change.record_each("demographics", "MRN for a report", patient_ids=ids, fields=("mrn",))
-                else:
-                    change.record_each("workforce", "display name for a report", record_ids=[f"u{i}" for i in ids],
-                                       fields=("first_name", "last_name"))
-            ReportDirectory(vault.gateway).change("view", one_by_one if name == "each" else together)
+            record(vault, together)
             logs.append(_stored(vault))
             as_rows = _rows(vault) - before
             assert verify_audit_log(vault).result.ok
         finally:
             vault.close()
-        if name == "together":
+        if together:
             assert as_rows == (n if n < AS_BLOCK_FROM else 0)  # a block from AS_BLOCK_FROM on
     each, together = logs
     assert len(each) == len(together) > n  # the vault's own events at its creation before them
-    assert together[-n:] == each[-n:]  # every stored value, and the leaf hash over them
+    return each[-n:], together[-n:]
+
+
+@pytest.mark.parametrize("n", [3, AS_BLOCK_FROM, 500])
+@pytest.mark.parametrize("kind", ["patients", "records"])
+def test_reads_recorded_together_are_the_events_recorded_one_by_one(tmp_path, clock, n, kind):
+    ids = [1000 + 7 * i for i in range(n)]
+
+    def one_by_one(change):
+        for i in ids:
+            if kind == "patients":
+                change.record("demographics", None, "MRN for a report", patient_id=i, fields=("mrn",))
+            else:
+                change.record("workforce", f"u{i}", "display name for a report", fields=("first_name", "last_name"))
+
+    def together(change):
+        if kind == "patients":
+            change.record_each("demographics", "MRN for a report", patient_ids=ids, fields=("mrn",))
+        else:
+            change.record_each("workforce", "display name for a report", record_ids=[f"u{i}" for i in ids],
+                               fields=("first_name", "last_name"))
+
+    each, together_ = logged_both_ways(tmp_path, clock, n, lambda vault, at_once: ReportDirectory(vault.gateway).change(
+        "view", together if at_once else one_by_one))
+    assert together_ == each  # every stored value, and the leaf hash over them
     assert {e["patient_id"] if kind == "patients" else e["record_id"] for e in each[-n:]} == set(
         ids if kind == "patients" else (f"u{i}" for i in ids))
 

@@ -128,8 +128,7 @@ class CareActivityWriting:
             if rows:
                 made = insert_rows(session, model, rows, ids=True)
                 self._record_rows(session, events, ctx, writer, at, table, "create", made)
-            for pid in sorted(touched):
-                events.append(self._event(ctx, writer, "create", at, patient_id=pid, record_type=event_type))
+            self._each_event(events, ctx, writer, "create", at, {"patient_id": sorted(touched)}, record_type=event_type)
             return len(rows)
 
         return self._audited(work) if records else 0

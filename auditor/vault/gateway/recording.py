@@ -50,6 +50,26 @@ class RowRecording:
         return len(found)
 
 
+    def _each_event(self: "AccessGateway", events: list, ctx: AccessContext, actor: Actor, action: str, at: datetime,
+                    varying: dict[str, list], **same) -> None:
+        """Queue an event for each value in `varying`'s lists (patient_id, record_id, fields: a value an
+        event), each as `_event(ctx, actor, action, at, **same)` makes it but for those columns. From
+        AS_BLOCK_FROM events on they go as one block: the same stored values, so the same leaf hashes. A
+        context load writes one for each patient it touched (1.6 million at 10M events a month), and an
+        event stored as a row of its own costs a verification three times one of a block."""
+        lengths = {len(values) for values in varying.values()}
+        if len(lengths) != 1:
+            raise ValueError(f"_each_event: one value an event in every varying column, not {sorted(lengths)}")
+        n = lengths.pop()
+        if n < AS_BLOCK_FROM:
+            events += [self._event(ctx, actor, action, at, **same, **{name: values[i] for name, values in varying.items()})
+                       for i in range(n)]
+            return
+        template = self._event(ctx, actor, action, at, **same)
+        columns = {name: [",".join(value) or None for value in values] if name == "fields" else list(values)
+                   for name, values in varying.items()}
+        events.append(as_block(template, n, **columns))
+
     def record_existing(self: "AccessGateway", ctx: AccessContext, table: str, keys: list[int | str]) -> int:
         """Record rows already in a ledger table that no ledger event vouches for (a vault made before
         the ledger, at `auditor db upgrade`): one audited transaction."""

@@ -99,8 +99,9 @@ class RecordWriting:
                 rows.append({**sealing.seal_patient(self.envelope, self.indexer, pid, key_id, p), "source": source,
                              "created_at": at})
                 ids[p.mrn.strip()] = pid
-                events.append(self._event(ctx, writer, "create", at, patient_id=pid, record_type="demographics",
-                                          fields=tuple(c for c in PATIENT_SEALED if rows[-1][c] is not None)))
+            self._each_event(events, ctx, writer, "create", at, {
+                "patient_id": [r["id"] for r in rows],
+                "fields": [tuple(c for c in PATIENT_SEALED if r[c] is not None) for r in rows]}, record_type="demographics")
             if rows:
                 insert_rows(session, Patient, rows)
                 self._record_rows(session, events, ctx, writer, at, "patients", "create", [r["id"] for r in rows])
@@ -126,9 +127,9 @@ class RecordWriting:
                 row = sealing.seal_workforce(self.envelope, self.indexer, wid, key_id, m)
                 rows.append({**row, "patient_id": links.get(m.patient_mrn or ""), "source": source, "created_at": at})
                 existing[m.user_id] = wid
-                events.append(self._event(ctx, writer, "create", at, record_type="workforce", record_id=m.user_id,
-                                          patient_id=rows[-1]["patient_id"],
-                                          fields=tuple(c for c in WORKFORCE_SEALED if row[c] is not None)))
+            self._each_event(events, ctx, writer, "create", at, {
+                "record_id": [r["user_id"] for r in rows], "patient_id": [r["patient_id"] for r in rows],
+                "fields": [tuple(c for c in WORKFORCE_SEALED if r[c] is not None) for r in rows]}, record_type="workforce")
             if rows:
                 insert_rows(session, WorkforceMember, rows)
                 self._record_rows(session, events, ctx, writer, at, "workforce", "create", [r["id"] for r in rows])
@@ -166,8 +167,7 @@ class RecordWriting:
                 self._record_rows(session, events, ctx, writer, at, "care_team", "create", team_ids)
             if keyed:
                 self._record_rows(session, events, ctx, writer, at, "care_team", "update", keyed)
-            for pid in sorted(touched):
-                events.append(self._event(ctx, writer, "create", at, patient_id=pid, record_type="encounter"))
+            self._each_event(events, ctx, writer, "create", at, {"patient_id": sorted(touched)}, record_type="encounter")
             return len(rows)
 
         return self._audited(work)
@@ -186,8 +186,7 @@ class RecordWriting:
                 self._record_rows(session, events, ctx, writer, at, "care_team", "create", team_ids)
             if keyed:
                 self._record_rows(session, events, ctx, writer, at, "care_team", "update", keyed)
-            for pid in sorted(touched):
-                events.append(self._event(ctx, writer, "create", at, patient_id=pid, record_type="care_team"))
+            self._each_event(events, ctx, writer, "create", at, {"patient_id": sorted(touched)}, record_type="care_team")
             return sum(touched.values())
 
         return self._audited(work)
@@ -215,9 +214,9 @@ class RecordWriting:
             if rows:
                 insert_rows(session, ClinicalDocument, rows)
                 self._record_rows(session, events, ctx, writer, at, "documents", "create", [r["id"] for r in rows])
-            for pid, types in per_patient.items():
-                events.append(self._event(ctx, writer, "create", at, patient_id=pid, record_type="document",
-                                          fields=tuple(sorted(types))))
+            self._each_event(events, ctx, writer, "create", at, {
+                "patient_id": list(per_patient), "fields": [tuple(sorted(types)) for types in per_patient.values()]},
+                record_type="document")
             return len(rows)
 
         return self._audited(work)
