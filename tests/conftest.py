@@ -77,6 +77,24 @@ def fresh_postgres_db(postgres_url):
     admin.dispose()
 
 
+class EmptyRecords(NamedTuple):
+    engine: object  # sqlalchemy Engine of an empty records database
+    config: object  # its Alembic config: command.upgrade(config, "r00NN") brings it to that revision
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def empty_records(request, tmp_path):
+    """An empty records database on each backend, for a migration's test to bring to the revision
+    before it, then to the newest (database.upgrade) and back (command.downgrade)."""
+    from auditor import database
+
+    url = (request.getfixturevalue("fresh_postgres_db")() if request.param == "postgres"
+           else f"sqlite:///{tmp_path / 'records.db'}")
+    engine = database.connect(url, must_exist=False)
+    yield EmptyRecords(engine, database._alembic_config("records", engine))
+    engine.dispose()
+
+
 FILLER = ".filler"  # the file that fills the full_disk fixture's filesystem
 
 

@@ -3,7 +3,6 @@ again; the marks are in the ledger of trusted rows."""
 
 from __future__ import annotations
 
-import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -13,12 +12,8 @@ from auditor import database
 from auditor.vault import ledger
 
 
-@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def test_r0019_makes_muted_findings_as_the_model_has_it(tmp_path, request, backend):
-    url = (request.getfixturevalue("fresh_postgres_db")() if backend == "postgres"
-           else f"sqlite:///{tmp_path / 'records.db'}")
-    engine = database.connect(url, must_exist=False)
-    config = database._alembic_config("records", engine)
+def test_r0019_makes_muted_findings_as_the_model_has_it(empty_records):
+    engine, config = empty_records
     command.upgrade(config, "r0018")
     assert "muted_findings" not in inspect(engine).get_table_names()
     database.upgrade("records", engine)
@@ -28,7 +23,6 @@ def test_r0019_makes_muted_findings_as_the_model_has_it(tmp_path, request, backe
     assert [d for d in differences if "muted_findings" in repr(d)] == []
     command.downgrade(config, "r0018")
     assert "muted_findings" not in inspect(engine).get_table_names()
-    engine.dispose()
 
 
 def test_the_marks_are_in_the_ledger():

@@ -3,7 +3,6 @@ away again; a case reviewed before it has no part, and its page reads the log (t
 
 from __future__ import annotations
 
-import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -12,12 +11,8 @@ from sqlalchemy import inspect
 from auditor import database
 
 
-@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def test_r0017_makes_case_timelines_as_the_model_has_it(tmp_path, request, backend):
-    url = (request.getfixturevalue("fresh_postgres_db")() if backend == "postgres"
-           else f"sqlite:///{tmp_path / 'records.db'}")
-    engine = database.connect(url, must_exist=False)
-    config = database._alembic_config("records", engine)
+def test_r0017_makes_case_timelines_as_the_model_has_it(empty_records):
+    engine, config = empty_records
     command.upgrade(config, "r0016")
     assert "case_timelines" not in inspect(engine).get_table_names()
     database.upgrade("records", engine)
@@ -27,4 +22,3 @@ def test_r0017_makes_case_timelines_as_the_model_has_it(tmp_path, request, backe
     assert [d for d in differences if "case_timelines" in repr(d)] == []
     command.downgrade(config, "r0016")
     assert "case_timelines" not in inspect(engine).get_table_names()
-    engine.dispose()

@@ -3,7 +3,6 @@ and takes them away again."""
 
 from __future__ import annotations
 
-import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -21,12 +20,8 @@ def _indexes(engine, table: str) -> dict[str, list[str]]:
     return {i["name"]: i["column_names"] for i in inspect(engine).get_indexes(table) if i["name"] in R0015[table]}
 
 
-@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def test_r0015_makes_the_queue_indexes_as_the_models_have_them(tmp_path, request, backend):
-    url = (request.getfixturevalue("fresh_postgres_db")() if backend == "postgres"
-           else f"sqlite:///{tmp_path / 'records.db'}")
-    engine = database.connect(url, must_exist=False)
-    config = database._alembic_config("records", engine)
+def test_r0015_makes_the_queue_indexes_as_the_models_have_them(empty_records):
+    engine, config = empty_records
     command.upgrade(config, "r0014")
     assert all(_indexes(engine, table) == {} for table in R0015)
     database.upgrade("records", engine)
@@ -36,4 +31,3 @@ def test_r0015_makes_the_queue_indexes_as_the_models_have_them(tmp_path, request
     assert [d for d in differences if "case_findings" in repr(d) or "workforce" in repr(d)] == []
     command.downgrade(config, "r0014")
     assert all(_indexes(engine, table) == {} for table in R0015)
-    engine.dispose()

@@ -3,7 +3,6 @@ PostgreSQL), and takes them away again; the three tables are in the ledger of tr
 
 from __future__ import annotations
 
-import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -15,12 +14,8 @@ from auditor.vault import ledger
 TABLES = ("orders", "appointments", "authored_documents")
 
 
-@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def test_r0021_makes_the_tables_as_the_models_have_them(tmp_path, request, backend):
-    url = (request.getfixturevalue("fresh_postgres_db")() if backend == "postgres"
-           else f"sqlite:///{tmp_path / 'records.db'}")
-    engine = database.connect(url, must_exist=False)
-    config = database._alembic_config("records", engine)
+def test_r0021_makes_the_tables_as_the_models_have_them(empty_records):
+    engine, config = empty_records
     command.upgrade(config, "r0020")
     assert not set(TABLES) & set(inspect(engine).get_table_names())
     database.upgrade("records", engine)
@@ -31,7 +26,6 @@ def test_r0021_makes_the_tables_as_the_models_have_them(tmp_path, request, backe
     assert [d for d in differences if any(t in repr(d) for t in TABLES)] == []
     command.downgrade(config, "r0020")
     assert not set(TABLES) & set(inspect(engine).get_table_names())
-    engine.dispose()
 
 
 def test_the_tables_are_in_the_ledger_from_their_revision():

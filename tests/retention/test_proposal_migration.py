@@ -14,12 +14,8 @@ from auditor import database
 from auditor.vault import ledger
 
 
-@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def test_r0014_makes_the_proposals_as_the_models_have_them(tmp_path, request, backend):
-    url = (request.getfixturevalue("fresh_postgres_db")() if backend == "postgres"
-           else f"sqlite:///{tmp_path / 'records.db'}")
-    engine = database.connect(url, must_exist=False)
-    config = database._alembic_config("records", engine)
+def test_r0014_makes_the_proposals_as_the_models_have_them(empty_records):
+    engine, config = empty_records
     command.upgrade(config, "r0013")
     database.upgrade("records", engine)
     assert "retention_purge_proposals" in inspect(engine).get_table_names()
@@ -36,7 +32,6 @@ def test_r0014_makes_the_proposals_as_the_models_have_them(tmp_path, request, ba
     command.downgrade(config, "r0013")
     assert "retention_purge_proposals" not in inspect(engine).get_table_names()
     assert "proposer" not in {c["name"] for c in inspect(engine).get_columns("retention_purges")}
-    engine.dispose()
 
 
 def test_the_proposals_are_in_the_ledger():

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -17,12 +16,8 @@ from auditor.staff.seals import StaffSeals
 from auditor.vault import ledger
 
 
-@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def test_r0018_makes_feed_accounts_as_the_model_has_it(tmp_path, request, backend):
-    url = (request.getfixturevalue("fresh_postgres_db")() if backend == "postgres"
-           else f"sqlite:///{tmp_path / 'records.db'}")
-    engine = database.connect(url, must_exist=False)
-    config = database._alembic_config("records", engine)
+def test_r0018_makes_feed_accounts_as_the_model_has_it(empty_records):
+    engine, config = empty_records
     command.upgrade(config, "r0017")
     assert "feed_accounts" not in inspect(engine).get_table_names()
     database.upgrade("records", engine)
@@ -31,19 +26,14 @@ def test_r0018_makes_feed_accounts_as_the_model_has_it(tmp_path, request, backen
     assert [d for d in differences if "feed_accounts" in repr(d)] == []
     command.downgrade(config, "r0017")
     assert "feed_accounts" not in inspect(engine).get_table_names()
-    engine.dispose()
 
 
 def test_the_feed_accounts_are_in_the_ledger():
     assert ledger.LEDGER["feed_accounts"][1] == "id"
 
 
-@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def test_r0022_adds_the_client_certificate_hash_and_an_older_account_keeps_its_seal(tmp_path, request, backend):
-    url = (request.getfixturevalue("fresh_postgres_db")() if backend == "postgres"
-           else f"sqlite:///{tmp_path / 'records.db'}")
-    engine = database.connect(url, must_exist=False)
-    config = database._alembic_config("records", engine)
+def test_r0022_adds_the_client_certificate_hash_and_an_older_account_keeps_its_seal(empty_records):
+    engine, config = empty_records
     command.upgrade(config, "r0021")
     seals = StaffSeals(b"k" * 32)
     values = {"id": 7, "name": "epic", "scopes": "feed", "token_hash": b"h" * 32, "revoked_at": None,
@@ -61,4 +51,3 @@ def test_r0022_adds_the_client_certificate_hash_and_an_older_account_keeps_its_s
     assert seals.feed({**row._mapping, "cert_sha256": b"c" * 32}) != row.seal  # a hash added breaks it
     command.downgrade(config, "r0021")
     assert "cert_sha256" not in {c["name"] for c in inspect(engine).get_columns("feed_accounts")}
-    engine.dispose()
