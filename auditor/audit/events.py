@@ -140,6 +140,11 @@ def to_microseconds(at: datetime) -> int:
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
+def stored_fields(fields: tuple[str, ...]) -> str | None:
+    """An event's fields as the log stores them: comma-separated, None for none."""
+    return ",".join(fields) or None
+
+
 def from_microseconds(us: int) -> datetime:
     return datetime.fromtimestamp(us // 1_000_000, tz=timezone.utc).replace(microsecond=us % 1_000_000)
 

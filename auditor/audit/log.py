@@ -23,7 +23,8 @@ from auditor.audit import blocks, merkle
 from auditor.audit.blocks import BLOCKS, EVENTS
 from auditor.audit.canonical_columns import leaf_inputs
 from auditor.audit.checkpoints import Checkpoint, CheckpointFile, sign
-from auditor.audit.events import AuditEvent, CANONICAL_COLUMNS, ImportedEvents, canonical_bytes, to_microseconds
+from auditor.audit.events import (AuditEvent, CANONICAL_COLUMNS, ImportedEvents, canonical_bytes, stored_fields,
+                                  to_microseconds)
 from auditor.audit.schema import ImportedEventKey, LogHead
 from auditor.audit.seal import EventSeal, block_header_seal
 from auditor.clock import Clock, SystemClock
@@ -230,7 +231,7 @@ class AuditLog:
             self.envelope.seal(self.log_key_id, "audit_events", "reason", seq, e.reason) if e.reason else None
         )
         return (seq, to_microseconds(e.at), e.source, e.source_event_id, e.source_row_hash, e.user_id, e.role,
-                e.action, e.patient_id, e.record_type, e.record_id, ",".join(e.fields) or None, e.purpose,
+                e.action, e.patient_id, e.record_type, e.record_id, stored_fields(e.fields), e.purpose,
                 bool(e.break_glass), reason, e.outcome, e.detail, e.workstation)
 
     def _check_not_rolled_back(self, size: int) -> None:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Iterable
 
 from sqlalchemy.orm import Session
 
-from auditor.audit.events import AuditEvent, ImportedEvents, to_microseconds
+from auditor.audit.events import AuditEvent, ImportedEvents, stored_fields, to_microseconds
 from auditor.errors import StorageError
 from auditor.vault import ledger
 from auditor.vault.gateway.context import AccessContext, Actor
@@ -49,7 +49,6 @@ class RowRecording:
             events.append(as_block(template, len(found), source_row_hash=list(found.values()), record_id=list(found)))
         return len(found)
 
-
     def _each_event(self: "AccessGateway", events: list, ctx: AccessContext, actor: Actor, action: str, at: datetime,
                     varying: dict[str, list], **same) -> None:
         """Queue an event for each value in `varying`'s lists (patient_id, record_id, fields: a value an
@@ -65,10 +64,7 @@ class RowRecording:
             events += [self._event(ctx, actor, action, at, **same, **{name: values[i] for name, values in varying.items()})
                        for i in range(n)]
             return
-        template = self._event(ctx, actor, action, at, **same)
-        columns = {name: [",".join(value) or None for value in values] if name == "fields" else list(values)
-                   for name, values in varying.items()}
-        events.append(as_block(template, n, **columns))
+        events.append(as_block(self._event(ctx, actor, action, at, **same), n, **varying))
 
     def record_existing(self: "AccessGateway", ctx: AccessContext, table: str, keys: list[int | str]) -> int:
         """Record rows already in a ledger table that no ledger event vouches for (a vault made before
@@ -83,8 +79,9 @@ class RowRecording:
 
 
 def as_block(template: AuditEvent, n: int, **varying: list) -> ImportedEvents:
-    """`n` events, each `template` but for the columns in `varying` (a list of one value per event):
-    the same stored values, so the same leaf hashes, as `n` AuditEvents appended one by one."""
+    """`n` events, each `template` but for the columns in `varying` (a list of one value per event;
+    `fields` as AuditEvent holds them, tuples): the same stored values, so the same leaf hashes, as `n`
+    AuditEvents appended one by one."""
     same = lambda value: [value] * n  # noqa: E731
     columns = dict(
         at_us=same(to_microseconds(template.at)), source_event_id=same(template.source_event_id),
@@ -92,6 +89,8 @@ def as_block(template: AuditEvent, n: int, **varying: list) -> ImportedEvents:
         action=same(template.action), patient_id=same(template.patient_id), record_type=same(template.record_type),
         purpose=same(template.purpose), break_glass=same(bool(template.break_glass)), reason=same(template.reason),
         outcome=same(template.outcome), workstation=same(template.workstation), record_id=same(template.record_id),
-        fields=same(",".join(template.fields) or None), detail=same(template.detail))
+        fields=same(stored_fields(template.fields)), detail=same(template.detail))
     columns.update(varying)
+    if "fields" in varying:
+        columns["fields"] = [stored_fields(value) for value in varying["fields"]]
     return ImportedEvents.of_columns(source=template.source, **columns)
