@@ -2,6 +2,10 @@
 
 Started as the `postgres` user (with runuser when we are root) from the server binaries on the
 machine; torn down at the end of the session. `.ci/run` starts its own and passes the URL.
+
+Its files are in memory (/dev/shm) where that has 2 GiB free, as in `.ci/run`: most PostgreSQL
+tests make two databases (from templates, tests.vault_templates) and drop them, and on a virtual
+disk each CREATE DATABASE took about 0.5 s with the other xdist worker busy; on tmpfs, under 0.05 s.
 """
 
 from __future__ import annotations
@@ -13,6 +17,20 @@ import socket
 import subprocess
 import tempfile
 import time
+
+
+IN_MEMORY = "/dev/shm"
+IN_MEMORY_FREE = 2 * 1024**3  # the most the suite's databases and WAL come near, with room to spare
+
+
+def _files_folder() -> str | None:
+    """Where the cluster's folder goes: /dev/shm when it is there, writable and roomy; else the
+    system's temporary folder (None)."""
+    try:
+        roomy = shutil.disk_usage(IN_MEMORY).free >= IN_MEMORY_FREE
+    except OSError:
+        return None
+    return IN_MEMORY if roomy and os.access(IN_MEMORY, os.W_OK | os.X_OK) else None
 
 
 def _free_port() -> int:
@@ -34,7 +52,7 @@ class ThrowawayPostgres:
         if not initdb:
             raise RuntimeError("no PostgreSQL server binaries (initdb) on this machine")
         self.bin = os.path.dirname(initdb)
-        self.dir = tempfile.mkdtemp(prefix="auditor-pg-")
+        self.dir = tempfile.mkdtemp(prefix="auditor-pg-", dir=_files_folder())
         prefix: list[str] = []
         if os.geteuid() == 0:
             shutil.chown(self.dir, "postgres")
