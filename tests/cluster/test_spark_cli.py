@@ -1,6 +1,8 @@
-"""`auditor findings --engine spark` through the CLI, in a process of its own (one Spark driver a
-process): on local[2], and on a two-worker standalone cluster started on loopback by the test. The
-findings file is the local engine's, byte for byte, and the cases are the same."""
+"""The CLI's commands on Spark (`--engine spark`), each in a process of its own (one Spark driver a
+process): findings, the monthly report (this month's and the month before) and the evaluation, on
+local[2], and the report on a two-worker standalone cluster started on loopback by the test. What
+each writes is the local engine's, byte for byte, and the cases are the same. Each run starts a JVM
+(half a minute or more), so each test holds what one run can show."""
 
 from __future__ import annotations
 
@@ -67,42 +69,6 @@ def _said(stdout: str) -> str:
     return stdout.strip().splitlines()[-1].split("; written to")[0]
 
 
-def test_findings_on_spark_local_are_the_local_engines(home, local_engine, tmp_path):
-    spark = _findings(home, tmp_path / "spark.json", "--engine", "spark", "--master", "local[2]")
-    local = local_engine.findings()
-    assert (tmp_path / "spark.json").read_bytes() == local.out.read_bytes()
-    assert json.loads(local.out.read_text())
-    assert _said(spark.stdout) == _said(local.stdout) and " opened, " in _said(local.stdout)
-    cases, timelines = _cases(home)
-    assert cases and timelines and (cases, timelines) == _cases(local.home)  # the same cases, the same timelines
-    again = _findings(home, tmp_path / "again.json")  # the local engine after the cluster's run: nothing new
-    assert "(0 opened, 0 finding(s) newly attached)" in again.stdout
-
-
-def test_findings_on_a_two_worker_standalone_cluster(home, local_engine, tmp_path):
-    """The nurses (4,576 events) in parts of about 1,500, the rest of their role in a second stage: what
-    the parts tell it crosses between the two workers' processes."""
-    cluster = standalone.start(Path(pyspark.__file__).parent, tmp_path / "spark")
-    try:
-        assert len(cluster.workers()) == 2
-        export = tmp_path / "export"
-        _findings(home, tmp_path / "cluster.json", "--engine", "spark", "--master", cluster.master,
-                  "--export-dir", str(export), "--part-events", "1500")
-        listening = cluster.listening()
-        apps = json.loads(__import__("urllib.request").request.urlopen(
-            f"http://127.0.0.1:{cluster.ui}/json/", timeout=5).read())["completedapps"]
-    finally:
-        cluster.stop()
-    assert listening and listening <= {"127.0.0.1", "[::ffff:127.0.0.1]"}, listening  # loopback only
-    assert apps and apps[0]["name"] == "auditor rule pack"
-    # each worker's executor ran tasks of the job (its log in the worker's work folder says so)
-    ran = [sum(log.read_text(errors="replace").count("Finished task") for log in (tmp_path / "spark" / f"work-{i}")
-               .glob(f"{apps[0]['id']}/*/stderr")) for i in range(2)]
-    assert all(n > 0 for n in ran), ran
-    assert (export / "2026-11-01_2026-11-30" / "manifest.json").is_file()  # kept where the executors read it
-    assert (tmp_path / "cluster.json").read_bytes() == local_engine.findings().out.read_bytes()
-
-
 def _run(home: Path, *args: str) -> subprocess.CompletedProcess:
     done = subprocess.run([sys.executable, "-m", "auditor", "--home", str(home), *args], capture_output=True,
                           text=True, timeout=600)
@@ -113,17 +79,64 @@ def _run(home: Path, *args: str) -> subprocess.CompletedProcess:
 SPARK = ["--engine", "spark", "--master", "local[2]"]
 
 
-def test_the_monthly_report_on_spark_is_the_local_engines(home, local_engine, tmp_path):
-    """The report's figures (activity, explanations, sensitive corners, quiet days) come from the
-    partitions' counts, the findings from their hits: the same report as the local engine's."""
-    spark = _run(home, "report", "monthly", "--month", "2026-11", "--no-pdf", "--out", str(tmp_path / "spark"),
-                 *SPARK, "--export-dir", str(tmp_path / "exports"))
+def test_findings_on_spark_local_are_the_local_engines_and_a_suppression_mutes_the_same(source, home, local_engine,
+                                                                                      tmp_path):
+    """`auditor findings` on Spark (local[2]) and on this machine, each on a copy of the vault given the
+    same suppression: the same findings file, byte for byte. Suppressions are applied by the vault to
+    what the cluster sends back, as to the local engine's hits: the same findings muted, kept in the
+    file marked so and left out of the cases. The same summary, the same cases and timelines, and the
+    local engine run after the cluster's finds nothing new. (Without a suppression, the standalone
+    cluster's report below: its findings file is the local engine's too.)"""
+    top = json.loads(local_engine.findings().out.read_text())[0]
+    elsewhere = _copy(source, tmp_path / "elsewhere")
+    for vault in (home, elsewhere):
+        _run(vault, "suppressions", "add", "--rule", top["rule"], "--user", top["user_id"], "--reason", "on the rota",
+             "--expires", "2027-12-31")
+    spark = _findings(home, tmp_path / "spark.json", *SPARK)
+    local = _findings(elsewhere, tmp_path / "local.json")
+    assert (tmp_path / "spark.json").read_bytes() == (tmp_path / "local.json").read_bytes()
+    found = json.loads((tmp_path / "spark.json").read_text())
+    muted = [f for f in found if f["muted"]]
+    assert muted and all((f["rule"], f["user_id"], f["case"]) == (top["rule"], top["user_id"], None) for f in muted)
+    assert any(f["case"] for f in found if not f["muted"])
+    assert " muted" in spark.stdout and " opened, " in spark.stdout and _said(spark.stdout) == _said(local.stdout)
+    cases, timelines = _cases(home)
+    assert cases and timelines and (cases, timelines) == _cases(elsewhere)  # the same cases, the same timelines
+    again = _findings(home, tmp_path / "again.json")  # the local engine after the cluster's run: nothing new
+    assert "(0 opened, 0 finding(s) newly attached)" in again.stdout
+
+
+def test_the_monthly_report_on_a_two_worker_standalone_cluster_is_the_local_engines(home, local_engine, tmp_path):
+    """November's report on a standalone cluster: the nurses (4,576 events) in parts of about 1,500, the
+    rest of their role in a second stage, so what the parts tell it crosses between the two workers'
+    processes. The report's figures (activity, explanations, sensitive corners, quiet days) come from
+    the partitions' counts, the findings from their hits: the same report and findings files as the
+    local engine's."""
+    cluster = standalone.start(Path(pyspark.__file__).parent, tmp_path / "spark")
+    try:
+        assert len(cluster.workers()) == 2
+        export = tmp_path / "export"
+        spark = _run(home, "report", "monthly", "--month", "2026-11", "--no-pdf", "--out", str(tmp_path / "report"),
+                     "--engine", "spark", "--master", cluster.master, "--export-dir", str(export),
+                     "--part-events", "1500")
+        listening = cluster.listening()
+        apps = json.loads(__import__("urllib.request").request.urlopen(
+            f"http://127.0.0.1:{cluster.ui}/json/", timeout=5).read())["completedapps"]
+    finally:
+        cluster.stop()
+    assert listening and listening <= {"127.0.0.1", "[::ffff:127.0.0.1]"}, listening  # loopback only
+    assert apps and {app["name"] for app in apps} == {"auditor rule pack"}
+    # each worker's executors ran tasks of the jobs (their logs in the worker's work folder say so)
+    ran = [sum(log.read_text(errors="replace").count("Finished task") for app in apps
+               for log in (tmp_path / "spark" / f"work-{i}").glob(f"{app['id']}/*/stderr")) for i in range(2)]
+    assert all(n > 0 for n in ran), ran
+    assert [p.name for p in export.iterdir()] == ["2026-11-01_2026-11-30"]  # October had no accesses
+    assert (export / "2026-11-01_2026-11-30" / "manifest.json").is_file()  # kept where the executors read it
     local = local_engine.report()
     assert spark.stdout.splitlines()[0] == local.stdout.splitlines()[0]  # accesses, explained, findings, cases
     for name in ("findings.json", "findings.csv"):
-        assert (tmp_path / "spark" / name).read_bytes() == (local.out / name).read_bytes()
-    assert report_text(tmp_path / "spark") == report_text(local.out)
-    assert [p.name for p in (tmp_path / "exports").iterdir()] == ["2026-11-01_2026-11-30"]  # October had no accesses
+        assert (tmp_path / "report" / name).read_bytes() == (local.out / name).read_bytes()
+    assert report_text(tmp_path / "report") == report_text(local.out)
 
 
 def test_the_month_before_is_judged_on_spark_too(source, home, tmp_path):
@@ -138,23 +151,6 @@ def test_the_month_before_is_judged_on_spark_too(source, home, tmp_path):
          "--out", str(tmp_path / "local"))
     assert report_text(tmp_path / "dec") == report_text(tmp_path / "local")
     assert '<th class="num">November 2026</th>' in report_text(tmp_path / "dec")  # the month before, beside it
-
-
-def test_a_suppression_mutes_the_same_findings_on_spark_as_on_this_machine(source, home, local_engine, tmp_path):
-    """Suppressions are applied by the vault to what the cluster sends back, as to the local engine's
-    hits: the same findings muted, kept in the file marked so, and left out of the cases."""
-    top = json.loads(local_engine.findings().out.read_text())[0]
-    elsewhere = _copy(source, tmp_path / "elsewhere")
-    for vault in (home, elsewhere):
-        _run(vault, "suppressions", "add", "--rule", top["rule"], "--user", top["user_id"], "--reason", "on the rota",
-             "--expires", "2027-12-31")
-    spark = _findings(home, tmp_path / "spark.json", *SPARK)
-    local = _findings(elsewhere, tmp_path / "local.json")
-    assert (tmp_path / "spark.json").read_bytes() == (tmp_path / "local.json").read_bytes()
-    muted = [f for f in json.loads((tmp_path / "spark.json").read_text()) if f["muted"]]
-    assert muted and all((f["rule"], f["user_id"], f["case"]) == (top["rule"], top["user_id"], None) for f in muted)
-    assert " muted" in spark.stdout and _said(spark.stdout) == _said(local.stdout)
-    assert _cases(home) == _cases(elsewhere)
 
 
 def test_evaluate_on_spark_scores_as_the_local_engine(simulated_month, home, local_engine):
