@@ -54,10 +54,15 @@ def load_november(vault, simulated_month) -> None:
 
 
 @pytest.fixture
-def month_vault(vault, simulated_month):
-    """`vault` (each backend) holding the simulated November and some of its own accesses."""
-    load_november(vault, simulated_month)
-    return vault
+def month_vault(request, backend, tmp_path, clock, simulated_month):
+    """A fresh vault (each backend) holding the simulated November and some of its own accesses: a copy
+    of one the xdist worker filled once (tests.vault_templates)."""
+    from tests.conftest import fresh_vault
+
+    vault = fresh_vault(request, backend, tmp_path / "home", clock,
+                        fill=("simulated November", lambda filling: load_november(filling, simulated_month)))
+    yield vault
+    vault.close()
 
 
 @pytest.fixture(scope="session")
