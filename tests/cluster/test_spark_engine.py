@@ -170,8 +170,9 @@ def test_spark_finds_what_the_local_engine_finds_on_months_hypothesis_makes(expo
     table = variant(november_events, keep, ghosts, flips, seed)
     export = open_export(exported_variant(folder, key, folder.parent / "home", table,
                                           tmp_path_factory.mktemp("variant") / "nov"), key)
-    local = engine.run(frames_of(export), policy)
-    whole = _largest_role_partition(table, export)
+    frames = frames_of(export)
+    whole = _largest_role_partition(table, frames.workforce)
+    local = engine.run(frames, policy)
     most = whole // 3 if split else PART_EVENTS
     remote = detect_on_spark(spark, export, policy, most_events=most)
     assert len(local.hits) > 10
@@ -182,12 +183,11 @@ def test_spark_finds_what_the_local_engine_finds_on_months_hypothesis_makes(expo
     assert [_finding(f) for f in build_findings(remote, policy)] == [_finding(f) for f in build_findings(local, policy)]
 
 
-def _largest_role_partition(table: pa.Table, export) -> int:
+def _largest_role_partition(table: pa.Table, workforce: pd.DataFrame) -> int:
     """The events of the largest partition by role (whole roles, as the cluster first partitions)."""
     named = table.filter(pc.is_valid(table["user_id"])).select(["user_id", "role"]).to_pandas()
     counts = named.groupby(["user_id", "role"], dropna=False).size().rename("count").reset_index()
-    workforce = frames_of(export).workforce[["user_id", "role"]].astype(object)
-    parts = role_partitions(counts[["user_id", "role"]], workforce)
+    parts = role_partitions(counts[["user_id", "role"]], workforce[["user_id", "role"]].astype(object))
     events = parts["user_id"].map(counts.groupby("user_id")["count"].sum())
     return int(np.bincount(parts["part"], weights=events).max())
 
