@@ -15,7 +15,8 @@ would have left it (a FixedClock with a step advances on every read).
 
 A vault that tests ask for already holding something (`fill`: a name, and what puts it there, such
 as tests/cluster's simulated November, some 12,000 events ingested in 2-3 s) is a template made
-once too, filled once, and copied as a fresh one is.
+once too, filled once and closed (as any vault is: a checkpoint signed over what the fill appended),
+and copied as a fresh one is. A template that fails to be made or filled leaves no database behind.
 
 A clock that is not a FixedClock (the system's: each vault is made at its own moment) gets a vault
 made for it, as before."""
@@ -58,8 +59,12 @@ class VaultTemplates:
         if not isinstance(clock, FixedClock):
             servers = {"database_url": make(), "keystore_url": make()} if make else {}
             vault = create_home(home, clock=clock, scrypt_n=self.scrypt_n, **servers, **options)
-            if fill:
-                fill[1](vault)
+            try:
+                if fill:
+                    fill[1](vault)
+            except BaseException:
+                vault.close()
+                raise
             return vault
         key = (make is None, clock.at, str(clock.at.tzinfo), clock.step, tuple(sorted(options.items())),
                fill and fill[0])
@@ -81,28 +86,35 @@ class VaultTemplates:
         if not on_server:
             _filled(create_home(home, clock=clock, scrypt_n=self.scrypt_n, **options), fill)
             return "", "", home, clock
-        admin = create_engine(self.admin_url, isolation_level="AUTOCOMMIT")
         try:
-            with admin.connect() as conn:
-                for name in names:
-                    conn.execute(text(f'CREATE DATABASE "{name}"'))
-        finally:
-            admin.dispose()
-        _filled(create_home(home, clock=clock, scrypt_n=self.scrypt_n, database_url=self._url(names[0]),
-                            keystore_url=self._url(names[1]), **options), fill)
+            admin = create_engine(self.admin_url, isolation_level="AUTOCOMMIT")
+            try:
+                with admin.connect() as conn:
+                    for name in names:
+                        conn.execute(text(f'CREATE DATABASE "{name}"'))
+            finally:
+                admin.dispose()
+            _filled(create_home(home, clock=clock, scrypt_n=self.scrypt_n, database_url=self._url(names[0]),
+                                keystore_url=self._url(names[1]), **options), fill)
+        except BaseException:
+            self._drop(names)  # not in self.made: drop() would not know of them
+            raise
         return names[0], names[1], home, clock
 
     def drop(self) -> None:
-        """The template databases dropped; where the server is gone already (a throwaway cluster
-        stopped before this fixture's end, its files removed with it) there is nothing to drop."""
-        if not any(records for records, _, _, _ in self.made.values()):
+        """The template databases dropped."""
+        self._drop([name for records, keystore, _, _ in self.made.values() for name in (records, keystore) if name])
+
+    def _drop(self, names: list[str] | tuple[str, ...]) -> None:
+        """`names` dropped if they exist; where the server is gone already (a throwaway cluster stopped
+        before this fixture's end, its files removed with it) there is nothing to drop."""
+        if not names:
             return
         admin = create_engine(self.admin_url, isolation_level="AUTOCOMMIT")
         try:
             with admin.connect() as conn:
-                for records, keystore, _, _ in self.made.values():
-                    for name in filter(None, (records, keystore)):
-                        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+                for name in names:
+                    conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         except OperationalError:
             pass
         finally:
